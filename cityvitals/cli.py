@@ -1,0 +1,111 @@
+"""The ``cityvitals`` command: run the whole thing, check areas and the catalog."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from cityvitals.config import ConfigError, load_settings
+
+log = logging.getLogger("cityvitals")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    from cityvitals.areas import commands as area_commands
+
+    parser = argparse.ArgumentParser(prog="cityvitals", description="City Vitals: real-time city vital signs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run feeds, engine and dashboard in one process (embedded defaults)")
+    run.add_argument("--port", type=int, default=8050)
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--data-dir", default=None, help="where the embedded Redis and SQLite keep their files")
+    run.add_argument("--sim-interval", type=float, default=60.0, help="seconds between simulator rounds")
+    run.add_argument("--no-simulator", action="store_true", help="do not start the simulated city feed")
+    run.set_defaults(func=cmd_run)
+    area_commands.add_parsers(sub)
+    catalog = sub.add_parser("catalog", help="check or list the indicator catalog")
+    csub = catalog.add_subparsers(dest="catalog_command", required=True)
+    check = csub.add_parser("check", help="validate catalog files; prints file:line: reason per error")
+    check.add_argument("paths", nargs="*", type=Path)
+    check.set_defaults(func=cmd_catalog_check)
+    listing = csub.add_parser("list", help="list indicators")
+    listing.add_argument("--json", action="store_true", help="one JSON array")
+    listing.add_argument("paths", nargs="*", type=Path)
+    listing.set_defaults(func=cmd_catalog_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console command."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except ConfigError as exc:
+        print(f"cityvitals: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run everything in this process and serve the dashboard."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from cityvitals.runtime import open_runtime, start_engine, start_simulator
+    from dashboard import create_app
+    from dashboard.context import DashboardContext
+
+    rt = open_runtime(load_settings(args.data_dir))
+    scheduler = BackgroundScheduler(timezone="UTC")
+    start_engine(rt, scheduler)
+    if not args.no_simulator:
+        start_simulator(rt, scheduler, args.sim_interval)
+    scheduler.start()
+    app = create_app(DashboardContext(rt.client, rt.sql, rt.tree, rt.settings.tick_seconds))
+    log.info("City Vitals on http://%s:%d (redis %s, database %s)", args.host, args.port, rt.redis_url,
+             rt.settings.database_url)
+    app.run(host=args.host, port=args.port, debug=False)
+    scheduler.shutdown(wait=False)
+    return 0
+
+
+def _catalog_paths(args: argparse.Namespace) -> list[Path]:
+    return args.paths or [load_settings().catalog_path]
+
+
+def cmd_catalog_check(args: argparse.Namespace) -> int:
+    """Validate the catalog; one line per error, exit 1 if any."""
+    from indicators.loader import CatalogInvalid, load_catalog
+
+    try:
+        catalog = load_catalog(_catalog_paths(args))
+    except CatalogInvalid as exc:
+        for err in exc.errors:
+            print(err)
+        print(f"{len(exc.errors)} error(s)", file=sys.stderr)
+        return 1
+    print(f"ok: {len(catalog.indicators)} indicators in {len(catalog.files)} file(s), version {catalog.version}")
+    return 0
+
+
+def cmd_catalog_list(args: argparse.Namespace) -> int:
+    """Print the indicators, as one JSON array with --json."""
+    from indicators.loader import CatalogInvalid, load_catalog
+
+    try:
+        catalog = load_catalog(_catalog_paths(args))
+    except CatalogInvalid as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    rows = [{"id": i.id, "name": i.name.model_dump(), "tier": i.tier, "group": i.group, "unit": i.unit,
+             "direction": i.direction, "rollup": i.rollup,
+             "thresholds": i.thresholds.model_dump(), "weight": i.weight} for i in catalog.indicators]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        for r in rows:
+            print(f"{r['id']:<40} {r['tier']:<6} {r['group']:<22} {r['direction']:<16} {r['thresholds']}")
+    return 0

@@ -1,0 +1,32 @@
+"""SQL side of the store: engine creation and the declarative base every table shares."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    """Declarative base for all City Vitals tables."""
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url``; SQLite gets WAL so readers never block the engine's writes."""
+    engine = create_engine(url, pool_pre_ping=True, future=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table that is not there yet (all models must be imported first)."""
+    from cityvitals import tables  # noqa: F401  (registers the models on Base)
+
+    Base.metadata.create_all(engine)

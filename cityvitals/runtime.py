@@ -1,0 +1,101 @@
+"""Assemble the parts from settings: store connections, areas, catalog, engine, feeds, scheduler."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import redis
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.engine import Engine as SqlEngine
+
+from cityvitals import store
+from cityvitals.areas import AreaTree, load_areas, pukou_demo, save_areas
+from cityvitals.config import Settings
+from cityvitals.db import create_schema, make_engine
+from cityvitals.metrics import registry
+from cityvitals.redis_server import connect, redis_url
+from feeds.ingest import Ingestor
+from feeds.simulator.city import SimulatedCity
+from feeds.simulator.feed import FEED_NAME, SimulatorFeed
+from indicators.loader import Catalog, CatalogInvalid, load_catalog
+from indicators.service import EngineService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a process of City Vitals works with."""
+
+    settings: Settings
+    redis_url: str
+    client: redis.Redis
+    sql: SqlEngine
+    tree: AreaTree
+    catalog: Catalog
+    scheduler: BackgroundScheduler | None = None
+    service: EngineService | None = None
+    feeds: list = field(default_factory=list)
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """Connect to Redis and SQL, load the areas (the demo district if none imported) and the catalog."""
+    url = redis_url(settings)
+    client = connect(url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sql = make_engine(settings.database_url)
+    create_schema(sql)
+    areas = load_areas(sql)
+    if not areas:
+        areas = pukou_demo()
+        save_areas(sql, areas)
+    catalog = load_catalog([settings.catalog_path])
+    return Runtime(settings, url, client, sql, AreaTree(areas), catalog)
+
+
+def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> EngineService:
+    """Schedule the engine tick and the catalog hot reload."""
+    rt.service = EngineService(rt.client, rt.sql, rt.tree, rt.catalog)
+    scheduler.add_job(rt.service.tick, "interval", seconds=rt.settings.tick_seconds, id="engine-tick",
+                      max_instances=1, coalesce=True, next_run_time=_now())
+    scheduler.add_job(reload_catalog, "interval", args=[rt], seconds=5, id="catalog-reload", max_instances=1,
+                      coalesce=True)
+    return rt.service
+
+
+def start_simulator(rt: Runtime, scheduler: BackgroundScheduler, interval_s: float = 60.0) -> SimulatorFeed:
+    """Schedule the simulated city feed (first round at once)."""
+    ingestor = Ingestor(rt.client, FEED_NAME, registry(), set(rt.tree.ids("grid")), simulated=True)
+    feed = SimulatorFeed(SimulatedCity(rt.tree, registry()), ingestor, interval_s)
+    scheduler.add_job(feed.run_once, "interval", seconds=interval_s, id="feed-simulator", max_instances=1,
+                      coalesce=True, next_run_time=_now())
+    rt.feeds.append(feed)
+    return feed
+
+
+def reload_catalog(rt: Runtime) -> bool:
+    """Swap in the catalog if its files changed and it is valid; otherwise keep the last good one."""
+    try:
+        fresh = load_catalog([rt.settings.catalog_path])
+    except CatalogInvalid as exc:
+        store.record_catalog(rt.client, rt.catalog.version, errors=[str(e) for e in exc.errors])
+        return False
+    except OSError as exc:
+        store.record_catalog(rt.client, rt.catalog.version, errors=[f"{rt.settings.catalog_path}: {exc}"])
+        return False
+    if fresh.version == rt.catalog.version:
+        store.record_catalog(rt.client, rt.catalog.version, errors=[])
+        return False
+    rt.catalog = fresh
+    if rt.service is not None:
+        rt.service.set_catalog(fresh)
+    store.record_catalog(rt.client, fresh.version, errors=[])
+    log.info("catalog %s loaded: %d indicators", fresh.version, len(fresh.indicators))
+    return True
+
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,205 @@
+"""The Redis key layout and every read and write of live data: the one module that knows the keys.
+
+Layout (all keys start with ``cv:``):
+
+- ``cv:samples``           stream; one entry per ingest batch: ``src`` (feed name), ``n`` and
+                           ``data`` (lines ``metric\\tarea\\tts\\tvalue``). Batching keeps Redis
+                           round trips per sample low; consumer groups make the engine resumable.
+- ``cv:deadletter``        stream of refused input: ``src``, ``reason``, ``item``.
+- ``cv:latest:<metric>``   hash area -> ``value|ts|src``; written by the engine, read on restart.
+- ``cv:state:<area>``      hash indicator -> JSON state record (state, value, threshold, since...).
+- ``cv:summary:<level>``   hash area -> JSON area summary (health, domain scores, counts, worst).
+- ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
+- ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
+- ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+import redis
+
+PREFIX = "cv"
+SAMPLES = f"{PREFIX}:samples"
+DEADLETTER = f"{PREFIX}:deadletter"
+WARNINGS = f"{PREFIX}:warnings"
+META = f"{PREFIX}:meta"
+FEEDS = f"{PREFIX}:feeds"
+ENGINE_GROUP = "engine"
+STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
+
+
+def latest_key(metric: str) -> str:
+    """Key of the latest-value hash of ``metric``."""
+    return f"{PREFIX}:latest:{metric}"
+
+
+def state_key(area_id: str) -> str:
+    """Key of the indicator-state hash of ``area_id``."""
+    return f"{PREFIX}:state:{area_id}"
+
+
+def summary_key(level: str) -> str:
+    """Key of the area-summary hash for one hierarchy level."""
+    return f"{PREFIX}:summary:{level}"
+
+
+class Sample(NamedTuple):
+    """One measured number for one area at one time (``ts`` in Unix seconds)."""
+
+    metric: str
+    area: str
+    ts: float
+    value: float
+
+
+def encode_batch(samples: Iterable[Sample]) -> tuple[str, int]:
+    """Pack samples into the stream's line format; returns the text and the count."""
+    lines = [f"{s.metric}\t{s.area}\t{s.ts!r}\t{s.value!r}" for s in samples]
+    return "\n".join(lines), len(lines)
+
+
+def decode_batch(data: str) -> Iterator[Sample]:
+    """Unpack a stream entry's ``data`` field (the inverse of :func:`encode_batch`)."""
+    for line in data.split("\n"):
+        if line:
+            metric, area, ts, value = line.split("\t")
+            yield Sample(metric, area, float(ts), float(value))
+
+
+def append_samples(client: redis.Redis, source: str, samples: list[Sample], batch: int = 1000) -> int:
+    """Append already-validated samples to the stream in batches; returns how many were written."""
+    pipe = client.pipeline(transaction=False)
+    for start in range(0, len(samples), batch):
+        data, n = encode_batch(samples[start : start + batch])
+        pipe.xadd(SAMPLES, {"src": source, "n": n, "data": data}, maxlen=STREAM_MAXLEN, approximate=True)
+    pipe.execute()
+    return len(samples)
+
+
+def dead_letter(client: redis.Redis, source: str, items: list[tuple[str, str]]) -> None:
+    """Keep refused input with its reason, so nothing refused is silently lost."""
+    if not items:
+        return
+    pipe = client.pipeline(transaction=False)
+    for reason, item in items:
+        pipe.xadd(DEADLETTER, {"src": source, "reason": reason, "item": item[:2000]}, maxlen=100_000, approximate=True)
+    pipe.execute()
+
+
+def ensure_group(client: redis.Redis, group: str = ENGINE_GROUP) -> None:
+    """Create the consumer group on the sample stream (from its start) if it does not exist."""
+    try:
+        client.xgroup_create(SAMPLES, group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+class Entry(NamedTuple):
+    """One stream entry read by a consumer: its id, feed and samples."""
+
+    entry_id: str
+    source: str
+    samples: list[Sample]
+
+
+def read_entries(
+    client: redis.Redis, consumer: str, count: int = 500, block_ms: int | None = None, group: str = ENGINE_GROUP
+) -> list[Entry]:
+    """Read new entries for ``consumer``, first its own pending ones (after a restart), then new ones."""
+    out: list[Entry] = []
+    for start in ("0", ">"):
+        reply = client.xreadgroup(group, consumer, {SAMPLES: start}, count=count, block=block_ms if start == ">" else None)
+        for _stream, entries in reply or []:
+            for entry_id, fields in entries:
+                if fields:  # a pending entry trimmed away comes back with no fields
+                    out.append(Entry(entry_id, fields.get("src", "?"), list(decode_batch(fields.get("data", "")))))
+        if out:
+            break
+    return out
+
+
+def ack(client: redis.Redis, entry_ids: list[str], group: str = ENGINE_GROUP) -> None:
+    """Acknowledge processed entries so no consumer reads them again."""
+    if entry_ids:
+        client.xack(SAMPLES, group, *entry_ids)
+
+
+def pack_latest(value: float, ts: float, source: str) -> str:
+    """Encode one latest value."""
+    return f"{value!r}|{ts!r}|{source}"
+
+
+def unpack_latest(raw: str) -> tuple[float, float, str]:
+    """Decode one latest value written by :func:`pack_latest`."""
+    value, ts, source = raw.split("|", 2)
+    return float(value), float(ts), source
+
+
+def read_latest(client: redis.Redis, metrics: Iterable[str]) -> dict[str, dict[str, tuple[float, float, str]]]:
+    """Read the latest values of ``metrics``: metric -> area -> (value, ts, source)."""
+    metrics = list(metrics)
+    pipe = client.pipeline(transaction=False)
+    for metric in metrics:
+        pipe.hgetall(latest_key(metric))
+    return {m: {a: unpack_latest(v) for a, v in raw.items()} for m, raw in zip(metrics, pipe.execute())}
+
+
+def write_latest(pipe: redis.client.Pipeline, metric: str, values: Mapping[str, str]) -> None:
+    """Queue latest values (already packed) of one metric on ``pipe``."""
+    if values:
+        pipe.hset(latest_key(metric), mapping=values)
+
+
+def to_json(record: Mapping[str, Any]) -> str:
+    """Serialise a record compactly; NaN becomes null so browsers can parse it."""
+    return json.dumps(
+        {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def read_states(client: redis.Redis, area_id: str) -> dict[str, dict]:
+    """All indicator states of one area: indicator -> state record."""
+    return {k: json.loads(v) for k, v in client.hgetall(state_key(area_id)).items()}
+
+
+def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None = None) -> dict[str, dict]:
+    """Area summaries of one level (all of them, or only ``area_ids``) in one round trip."""
+    key = summary_key(level)
+    if area_ids is None:
+        raw = client.hgetall(key)
+    else:
+        raw = {a: v for a, v in zip(area_ids, client.hmget(key, area_ids) if area_ids else []) if v is not None}
+    return {a: json.loads(v) for a, v in raw.items()}
+
+
+def read_warnings(client: redis.Redis) -> list[dict]:
+    """Every non-normal indicator state now, as records."""
+    return [json.loads(v) for v in client.hvals(WARNINGS)]
+
+
+def read_meta(client: redis.Redis) -> dict[str, str]:
+    """Engine and catalog metadata (last tick, durations, catalog errors)."""
+    return client.hgetall(META)
+
+
+def write_feed_health(client: redis.Redis, feed: str, health: Mapping[str, Any]) -> None:
+    """Publish one feed's health record."""
+    client.hset(FEEDS, feed, to_json(health))
+
+
+def read_feed_health(client: redis.Redis) -> dict[str, dict]:
+    """Health records of every feed."""
+    return {k: json.loads(v) for k, v in client.hgetall(FEEDS).items()}
+
+
+def record_catalog(client: redis.Redis, version: str, errors: list[str]) -> None:
+    """Publish which catalog is live and the errors of the last reload attempt (empty: it was good)."""
+    client.hset(META, mapping={"catalog_version": version, "catalog_errors": json.dumps(errors, ensure_ascii=False)})

@@ -1,0 +1,4 @@
+"""Import every module that defines SQL tables, so ``Base.metadata`` knows them all."""
+
+from cityvitals.areas import sql as area_tables  # noqa: F401
+from indicators import history as indicator_tables  # noqa: F401

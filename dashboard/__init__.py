@@ -1,0 +1,28 @@
+"""The Dash big-screen app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+from dash import dcc, html
+
+from dashboard import context, ids
+from dashboard.theme import css_variables
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def create_app(ctx: context.DashboardContext, refresh_s: float = 5.0) -> dash.Dash:
+    """Build the Dash app over the given connections; pages register themselves."""
+    context.set_context(ctx)
+    app = dash.Dash(
+        __name__, use_pages=True, pages_folder=str(Path(__file__).parent / "pages"), assets_folder=str(ASSETS),
+        title="City Vitals 城市生命体征", update_title=None, serve_locally=True,
+    )
+    app.index_string = app.index_string.replace("{%css%}", "{%css%}\n<style>" + css_variables() + "</style>")
+    app.layout = html.Div(className="app", children=[
+        dcc.Interval(id=ids.INTERVAL, interval=int(refresh_s * 1000)),
+        dash.page_container,
+    ])
+    return app

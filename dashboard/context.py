@@ -1,0 +1,33 @@
+"""What callbacks read from: the Redis client, the SQL engine and the area tree of this process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy.engine import Engine as SqlEngine
+
+from cityvitals.areas import AreaTree
+
+
+@dataclass
+class DashboardContext:
+    """Connections and reference data shared by all callbacks."""
+
+    client: redis.Redis
+    sql: SqlEngine
+    tree: AreaTree
+    tick_seconds: float
+
+
+_context: list[DashboardContext] = []
+
+
+def set_context(ctx: DashboardContext) -> None:
+    """Install the context (once per process, by create_app)."""
+    _context[:] = [ctx]
+
+
+def get() -> DashboardContext:
+    """The installed context."""
+    return _context[0]

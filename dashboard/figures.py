@@ -1,0 +1,65 @@
+"""Figure builders: geometry is sent once; refreshes patch colours and hover text only."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import shapely
+
+from cityvitals.areas import Area, AreaTree
+from dashboard.theme import STATE_ICON, discrete_colorscale
+from indicators.states import State
+
+MAP_WIDTH_PX = 1000
+
+
+def map_areas(tree: AreaTree, area_id: str) -> list[Area]:
+    """Areas the map of ``area_id`` shows: its children, or the area itself for a grid."""
+    return tree.children(area_id) or [tree[area_id]]
+
+
+def _view(areas: list[Area]) -> tuple[dict, float]:
+    """Centre and zoom that fit the areas on the map."""
+    lon0, lat0, lon1, lat1 = shapely.total_bounds([a.geometry for a in areas])
+    span = max(lon1 - lon0, (lat1 - lat0) * 1.3, 1e-4)
+    zoom = math.log2(MAP_WIDTH_PX * 360 / (512 * span)) - 0.4
+    return {"lon": (lon0 + lon1) / 2, "lat": (lat0 + lat1) / 2}, zoom
+
+
+def area_map(tree: AreaTree, area_id: str, states: list[State], hover: list[str]) -> go.Figure:
+    """The map of an area's children coloured by state, with state icons at their centres."""
+    areas = map_areas(tree, area_id)
+    ids = [a.id for a in areas]
+    centre, zoom = _view(areas)
+    points = shapely.point_on_surface([a.geometry for a in areas])
+    fig = go.Figure([
+        go.Choroplethmap(
+            geojson=tree.geojson(ids), locations=ids, featureidkey="id", z=[int(s) for s in states],
+            zmin=-0.5, zmax=3.5, colorscale=discrete_colorscale(), showscale=False,
+            marker={"line": {"color": "#0b1220", "width": 1.2}, "opacity": 0.85},
+            text=hover, hovertemplate="%{text}<extra></extra>", customdata=ids,
+        ),
+        go.Scattermap(
+            lon=shapely.get_x(points), lat=shapely.get_y(points), mode="text",
+            text=[STATE_ICON[s] if s != State.NORMAL else "" for s in states],
+            textfont={"size": 18, "color": "#0b1220"}, hoverinfo="skip",
+        ),
+    ])
+    fig.update_layout(
+        map={"style": "white-bg", "center": centre, "zoom": zoom},
+        margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="rgba(0,0,0,0)",
+        uirevision=area_id, showlegend=False,
+    )
+    return fig
+
+
+def states_of(summaries: dict[str, dict], ids: list[str]) -> list[State]:
+    """Worst state per area from its summary; an area without a summary is STALE, never normal."""
+    return [State[summaries[i]["worst"].upper()] if i in summaries else State.STALE for i in ids]
+
+
+def state_codes(states: list[State]) -> np.ndarray:
+    """States as the z values of the map."""
+    return np.array([int(s) for s in states])

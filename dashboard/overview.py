@@ -1,0 +1,222 @@
+"""The overview of one area (district, street, community or grid): layout builders and refresh."""
+
+from __future__ import annotations
+
+import time
+
+import dash
+from dash import ALL, Input, Output, Patch, State as DashState, callback, dcc, html
+
+from cityvitals import store
+from dashboard import context, ids
+from dashboard.figures import area_map, map_areas, states_of
+from dashboard.theme import STATE_ICON
+from indicators.schema import DOMAINS
+from indicators.states import State
+
+DOMAIN_NAMES = {
+    "public_service": "公共服务 Public service",
+    "public_safety": "公共安全 Public safety",
+    "social_governance": "社会治理 Social governance",
+    "city_management": "城市管理 City management",
+    "eco_environment": "生态环境 Ecological environment",
+    "economic_development": "经济发展 Economic development",
+}
+TICKER_LINES = 14
+
+
+def layout(area_id: str) -> html.Div:
+    """The whole overview page of ``area_id``."""
+    ctx = context.get()
+    if area_id not in ctx.tree:
+        return html.Div(f"未知区域 Unknown area: {area_id}", className="error-page")
+    return html.Div(className="overview", children=[
+        dcc.Store(id=ids.AREA_STORE, data=area_id),
+        build_header(area_id),
+        html.Div(className="overview-body", children=[
+            html.Div(className="left-column", children=[build_health(), build_tiles()]),
+            html.Div(className="map-panel", children=[build_map(area_id)]),
+            html.Div(className="right-column", children=[
+                html.H2("预警 Warnings", className="panel-title"),
+                html.Ul(id=ids.TICKER, className="ticker"),
+                html.H2("数据源 Feeds", className="panel-title"),
+                html.Ul(id=ids.FEEDS, className="feeds"),
+            ]),
+        ]),
+    ])
+
+
+def build_header(area_id: str) -> html.Header:
+    """Title, breadcrumb to climb the hierarchy, and the live status line."""
+    tree = context.get().tree
+    area = tree[area_id]
+    crumbs: list = []
+    for a in tree.ancestors(area_id):
+        crumbs += [dcc.Link(a.name_zh, href=f"/area/{a.id}", className="crumb"), html.Span(" › ", className="sep")]
+    crumbs.append(html.Span(area.name_zh, className="crumb current"))
+    return html.Header(className="header", children=[
+        html.Div(className="title", children=[
+            html.H1([area.name_zh, html.Small(f" {area.name_en}")]),
+            html.Nav(crumbs, className="breadcrumb"),
+        ]),
+        html.Div(id=ids.HEADER_STATUS, className="status"),
+    ])
+
+
+def build_health() -> html.Div:
+    """The city-health index block."""
+    return html.Div(className="health", children=[
+        html.Div("城市体征指数 Health index", className="label"), html.Div("—", id=ids.HEALTH, className="value"),
+    ])
+
+
+def build_tiles() -> html.Div:
+    """Six domain tiles, filled by the refresh callback."""
+    return html.Div(className="tiles", children=[
+        html.Div(id=ids.tile(d), className="tile", children=[html.Div(DOMAIN_NAMES[d], className="tile-name")])
+        for d in DOMAINS
+    ])
+
+
+def build_map(area_id: str) -> dcc.Graph:
+    """The map of the children of ``area_id`` with their current worst states."""
+    ctx = context.get()
+    areas = map_areas(ctx.tree, area_id)
+    level = areas[0].level
+    summaries = store.read_summaries(ctx.client, level, [a.id for a in areas])
+    states = states_of(summaries, [a.id for a in areas])
+    fig = area_map(ctx.tree, area_id, states, hover_texts(areas, summaries, states))
+    return dcc.Graph(id=ids.MAP, figure=fig, className="map", config={"displayModeBar": False, "scrollZoom": True},
+                     style={"height": "100%"})
+
+
+def hover_texts(areas: list, summaries: dict[str, dict], states: list[State]) -> list[str]:
+    """Hover line per area: name, state and health index."""
+    out = []
+    for a, s in zip(areas, states):
+        health = summaries.get(a.id, {}).get("health")
+        out.append(f"{a.name_zh} {a.name_en}<br>{STATE_ICON[s]} {s.label} · 指数 {health if health is not None else '—'}")
+    return out
+
+
+@callback(
+    Output(ids.HEALTH, "children"),
+    Output(ids.tile(ALL), "children"),
+    Output(ids.MAP, "figure"),
+    Output(ids.TICKER, "children"),
+    Output(ids.HEADER_STATUS, "children"),
+    Output(ids.FEEDS, "children"),
+    Input(ids.INTERVAL, "n_intervals"),
+    DashState(ids.AREA_STORE, "data"),
+)
+def refresh(_n: int, area_id: str) -> tuple:
+    """Read the area's summary, its children's states and the warnings; patch the page."""
+    ctx = context.get()
+    area = ctx.tree[area_id]
+    own = store.read_summaries(ctx.client, area.level, [area_id]).get(area_id, {})
+    areas = map_areas(ctx.tree, area_id)
+    child = store.read_summaries(ctx.client, areas[0].level, [a.id for a in areas])
+    states = states_of(child, [a.id for a in areas])
+    fig = Patch()
+    fig["data"][0]["z"] = [int(s) for s in states]
+    fig["data"][0]["text"] = hover_texts(areas, child, states)
+    fig["data"][1]["text"] = [STATE_ICON[s] if s != State.NORMAL else "" for s in states]
+    now = time.time()
+    return (
+        _health_text(own), [tile_body(d, own.get("domains", {}).get(d)) for d in DOMAINS], fig,
+        ticker_lines(area_id, now), status_line(own, store.read_meta(ctx.client), now),
+        feed_lines(store.read_feed_health(ctx.client), now),
+    )
+
+
+def _health_text(summary: dict) -> str:
+    health = summary.get("health")
+    return "—" if health is None else f"{health:.1f}"
+
+
+def tile_body(domain: str, d: dict | None) -> list:
+    """Contents of one domain tile: score and counts by state (icon and colour)."""
+    d = d or {}
+    score = d.get("score")
+    counts = [html.Span(f"{STATE_ICON[s]} {d.get(s.label, 0)}", className=f"count state-{s.label}")
+              for s in (State.RED, State.YELLOW, State.STALE, State.NORMAL)]
+    return [
+        html.Div(DOMAIN_NAMES[domain], className="tile-name"),
+        html.Div("—" if score is None else f"{score:.0f}", className="tile-score"),
+        html.Div(counts, className="tile-counts"),
+    ]
+
+
+def ticker_lines(area_id: str, now: float) -> list:
+    """Active warnings in and below the area: red first, then longest-standing."""
+    ctx = context.get()
+    mine = [w for w in store.read_warnings(ctx.client)
+            if w["a"] == area_id or any(a.id == area_id for a in ctx.tree.ancestors(w["a"]))]
+    mine.sort(key=lambda w: (w["s"] != "red", w["since"]))
+    if not mine:
+        return [html.Li("无预警 No warnings", className="ticker-empty")]
+    return [ticker_line(w, now) for w in mine[:TICKER_LINES]]
+
+
+def ticker_line(w: dict, now: float) -> html.Li:
+    """One warning: icon, area, indicator, value against threshold, time in state."""
+    tree = context.get().tree
+    state = State[w["s"].upper()]
+    threshold = w["r"] if state == State.RED else w["y"]
+    value = "—" if w["v"] is None else f"{w['v']:.4g}"
+    return html.Li(className=f"ticker-line state-{state.label}", children=[
+        html.Span(STATE_ICON[state], className="icon"),
+        dcc.Link(tree[w["a"]].name_zh, href=f"/area/{w['a']}", className="where"),
+        html.Span(w["i"], className="what"),
+        html.Span(f"{value} / {threshold}", className="value"),
+        html.Span(f"{age_text(now - w['since'])}", className="since"),
+    ])
+
+
+def age_text(seconds: float) -> str:
+    """A duration as a short text: 45 s, 12 min, 3 h, 2 d."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} d"
+
+
+def status_line(summary: dict, meta: dict, now: float) -> list:
+    """Clock, data age and engine liveness; a stalled engine is said, not hidden."""
+    ctx = context.get()
+    last_tick = float(meta.get("last_tick", 0) or 0)
+    live = now - last_tick < 3 * ctx.tick_seconds
+    data_ts = summary.get("data_ts")
+    return [
+        html.Span(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)), id=ids.CLOCK, className="clock"),
+        html.Span(f"数据 data {age_text(now - data_ts)}" if data_ts else "无数据 no data", className="data-age"),
+        html.Span("● 实时 live" if live else "◌ 引擎停滞 engine stalled",
+                  className="conn live" if live else "conn stalled"),
+    ]
+
+
+def feed_lines(feeds: dict[str, dict], now: float) -> list:
+    """One line per feed: name, simulated mark, age of its last sample, counts."""
+    if not feeds:
+        return [html.Li("无数据源 No feeds", className="feed")]
+    return [html.Li(className="feed", children=[
+        html.Span(name, className="feed-name"),
+        html.Span(" 模拟 SIMULATED", className="simulated") if f.get("simulated") else None,
+        html.Span(f" · {age_text(now - f['last_sample'])}" if f.get("last_sample") else " · —"),
+        html.Span(f" · ✓{f.get('accepted', 0)} ✗{f.get('refused', 0)}"),
+    ]) for name, f in sorted(feeds.items())]
+
+
+@callback(Output("_pages_location", "pathname"), Input(ids.MAP, "clickData"), prevent_initial_call=True)
+def drill(click: dict | None) -> str:
+    """Clicking an area on the map opens its overview."""
+    if not click or not click.get("points"):
+        return dash.no_update
+    point = click["points"][0]
+    area_id = point.get("location") or point.get("customdata")
+    if not area_id or area_id not in context.get().tree:
+        return dash.no_update
+    return f"/area/{area_id}"

@@ -1,0 +1,12 @@
+"""The start page: the overview of the whole district."""
+
+import dash
+
+from dashboard import context, overview
+
+dash.register_page(__name__, path="/", title="City Vitals")
+
+
+def layout(**_query: str):
+    """The overview of the root area."""
+    return overview.layout(context.get().tree.root.id)

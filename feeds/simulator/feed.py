@@ -1,0 +1,23 @@
+"""The simulator as a feed: a coordinator that sends the simulated city's samples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feeds.coordinator import Coordinator
+from feeds.ingest import Ingestor
+from feeds.simulator.city import SimulatedCity
+
+FEED_NAME = "simulator"
+
+
+class SimulatorFeed(Coordinator):
+    """Send every modelled metric for every grid once per interval."""
+
+    def __init__(self, city: SimulatedCity, ingestor: Ingestor, interval_s: float = 60.0) -> None:
+        super().__init__(FEED_NAME, interval_s, ingestor)
+        self.city = city
+
+    def fetch(self, now: float) -> list[Any]:
+        """This round's samples as plain items for the ingest path."""
+        return [s._asdict() for s in self.city.samples(now)]

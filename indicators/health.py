@@ -1,0 +1,67 @@
+"""The city-health index and domain scores, from states and weights.
+
+Formula (per area, at every level)::
+
+    score(normal) = 1.0, score(yellow) = 0.6, score(red) = 0.2, stale indicators left out
+    domain score  = 100 * sum(weight * score) / sum(weight)   over the domain's macro indicators
+    health index  = 100 * sum(weight * score) / sum(weight)   over all macro indicators
+
+A score is ``None`` when every indicator it covers is stale: unknown is never shown as healthy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from indicators.schema import DOMAINS, PANELS
+from indicators.states import STATE_SCORE, State
+
+SCORE_OF_STATE = np.array([STATE_SCORE[State.NORMAL], np.nan, STATE_SCORE[State.YELLOW], STATE_SCORE[State.RED]])
+
+
+def weighted_score(state: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """0-100 score per area (column) from a (indicators x areas) state matrix; NaN if all stale."""
+    if state.shape[0] == 0:
+        return np.full(state.shape[1], np.nan)
+    score = SCORE_OF_STATE[state]
+    known = ~np.isnan(score)
+    w = np.where(known, weight[:, None], 0.0)
+    total = w.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, 100 * np.nansum(score * w, axis=0) / total, np.nan)
+
+
+def state_counts(state: np.ndarray) -> np.ndarray:
+    """Counts per state (rows NORMAL, STALE, YELLOW, RED) for each area (column)."""
+    return np.stack([(state == s).sum(axis=0) for s in State])
+
+
+def summaries(state: np.ndarray, tiers: np.ndarray, groups: np.ndarray, weights: np.ndarray,
+              columns: np.ndarray) -> list[dict]:
+    """Summary records for the given area columns: health, worst state, counts, domains, panels."""
+    macro = tiers == "macro"
+    sub = state[:, columns]
+    health = weighted_score(sub[macro], weights[macro])
+    domain_scores = {d: weighted_score(sub[macro & (groups == d)], weights[macro & (groups == d)]) for d in DOMAINS}
+    domain_counts = {d: state_counts(sub[macro & (groups == d)]) for d in DOMAINS}
+    panel_counts = {p: state_counts(sub[~macro & (groups == p)]) for p in PANELS}
+    macro_counts = state_counts(sub[macro])
+    worst = sub.max(axis=0) if sub.shape[0] else np.full(len(columns), State.STALE)
+    out = []
+    for k in range(len(columns)):
+        out.append({
+            "health": _num(health[k]),
+            "worst": State(worst[k]).label,
+            "counts": _counts(macro_counts[:, k]),
+            "domains": {d: {"score": _num(domain_scores[d][k]), **_counts(domain_counts[d][:, k])} for d in DOMAINS},
+            "panels": {p: _counts(panel_counts[p][:, k]) for p in PANELS},
+        })
+    return out
+
+
+def _counts(column: np.ndarray) -> dict[str, int]:
+    return {State(s).label: int(column[s]) for s in State}
+
+
+def _num(x: float) -> float | None:
+    return None if np.isnan(x) else round(float(x), 1)

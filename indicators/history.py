@@ -1,0 +1,93 @@
+"""SQL tables the engine writes: the warnings log (state transitions) and coarse history."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, Float, Index, Integer, String, Text, delete, insert, select
+from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cityvitals.db import Base
+
+
+def utc(ts: float) -> datetime:
+    """Unix seconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(ts, timezone.utc)
+
+
+class WarningLog(Base):
+    """One state change of one indicator in one area."""
+
+    __tablename__ = "warning_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    indicator: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))
+    area: Mapped[str] = mapped_column(String(64))
+    from_state: Mapped[str] = mapped_column(String(8))
+    to_state: Mapped[str] = mapped_column(String(8))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    yellow: Mapped[str] = mapped_column(String(40))
+    red: Mapped[str] = mapped_column(String(40))
+    __table_args__ = (Index("ix_warning_log_ind_area", "indicator", "area"),)
+
+
+class History(Base):
+    """Indicator value and state at one area, one row per indicator per history step."""
+
+    __tablename__ = "indicator_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    indicator: Mapped[str] = mapped_column(String(64))
+    area: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    state: Mapped[str] = mapped_column(String(8))
+    __table_args__ = (Index("ix_history_ind_area_at", "indicator", "area", "at"),)
+
+
+class CatalogEvent(Base):
+    """Result of each catalog (re)load, so the dashboard can show the last one and its errors."""
+
+    __tablename__ = "catalog_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[str] = mapped_column(String(32))
+    ok: Mapped[bool] = mapped_column()
+    errors: Mapped[str] = mapped_column(Text, default="")
+
+
+def log_transitions(sql: SqlEngine, rows: list[dict]) -> None:
+    """Append state changes to the warnings log in one statement."""
+    if rows:
+        with sql.begin() as conn:
+            conn.execute(insert(WarningLog), rows)
+
+
+def append_history(sql: SqlEngine, rows: list[dict], retention_s: float, now: float) -> None:
+    """Append history rows and drop those older than the retention."""
+    with sql.begin() as conn:
+        if rows:
+            conn.execute(insert(History), rows)
+        conn.execute(delete(History).where(History.at < utc(now - retention_s)))
+
+
+def read_history(sql: SqlEngine, indicator: str, area: str, since: float) -> list[tuple[datetime, float | None, str]]:
+    """History of one indicator in one area since a time, oldest first."""
+    q = (select(History.at, History.value, History.state)
+         .where(History.indicator == indicator, History.area == area, History.at >= utc(since))
+         .order_by(History.at))
+    with sql.connect() as conn:
+        return [tuple(r) for r in conn.execute(q)]
+
+
+def read_transitions(sql: SqlEngine, indicator: str | None = None, area: str | None = None,
+                     limit: int = 200) -> list[dict]:
+    """Most recent state changes, newest first, optionally for one indicator and/or area."""
+    q = select(WarningLog).order_by(WarningLog.at.desc(), WarningLog.id.desc()).limit(limit)
+    if indicator:
+        q = q.where(WarningLog.indicator == indicator)
+    if area:
+        q = q.where(WarningLog.area == area)
+    with sql.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]

@@ -1,0 +1,162 @@
+"""The indicator YAML format as pydantic models: what one indicator declares."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DOMAINS = (
+    "public_service", "public_safety", "social_governance",
+    "city_management", "eco_environment", "economic_development",
+)
+PANELS = (
+    "party_building", "public_safety", "public_service",
+    "eco_environment", "city_management", "social_governance",
+)
+LEVEL_NAMES = ("district", "street", "community", "grid")
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Turn ``90``, ``"90s"``, ``"15m"``, ``"2h"`` or ``"1d"`` into seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = DURATION.match(str(value).strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a duration like 90s, 15m, 2h or 1d")
+    return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors (a typo must not silently drop a threshold)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Name(Strict):
+    """Bilingual name."""
+
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Source(Strict):
+    """Where the grid-level value comes from: one metric, a formula, or a ratio of two formulas."""
+
+    metric: str | None = None
+    formula: str | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+    scale: float = 1.0
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Source:
+        kinds = [self.metric is not None, self.formula is not None, self.numerator is not None]
+        if sum(kinds) != 1:
+            raise ValueError("give exactly one of metric, formula, or numerator with denominator")
+        if (self.numerator is None) != (self.denominator is None):
+            raise ValueError("numerator and denominator go together")
+        return self
+
+
+Bound = float | tuple[float, float]
+
+
+class Thresholds(Strict):
+    """Yellow and red thresholds; for ``band`` each is a (low, high) pair of the allowed range."""
+
+    yellow: Bound
+    red: Bound
+
+
+class Schedule(Strict):
+    """Local hours (``"07:00-09:30"``, may wrap past midnight) and optional weekdays (0 = Monday)."""
+
+    hours: str = Field(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    weekdays: tuple[int, ...] | None = None
+
+
+class Override(Strict):
+    """Thresholds that replace the defaults where the selector matches; later overrides win."""
+
+    level: Literal["district", "street", "community", "grid"] | None = None
+    area: str | None = None
+    schedule: Schedule | None = None
+    profile: str | None = None
+    yellow: Bound
+    red: Bound
+
+    @model_validator(mode="after")
+    def _has_selector(self) -> Override:
+        if not (self.level or self.area or self.schedule or self.profile):
+            raise ValueError("an override needs at least one of level, area, schedule, profile")
+        return self
+
+
+class Indicator(Strict):
+    """One indicator as declared in the catalog."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: Name
+    tier: Literal["macro", "panel"]
+    group: str
+    unit: str = ""
+    description: str = Field(min_length=1)
+    source: Source
+    rollup: Literal["sum", "mean", "ratio", "rate_per_10k", "max", "min"]
+    direction: Literal["higher_is_worse", "lower_is_worse", "band"]
+    thresholds: Thresholds
+    hysteresis: float = Field(default=0.0, ge=0)
+    min_duration: float = 0.0
+    stale_after: float = 900.0
+    weight: float = Field(default=1.0, ge=0)
+    overrides: tuple[Override, ...] = ()
+
+    @field_validator("min_duration", "stale_after", mode="before")
+    @classmethod
+    def _duration(cls, value: str | float) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Indicator:
+        groups = DOMAINS if self.tier == "macro" else PANELS
+        if self.group not in groups:
+            raise ValueError(f"group: {self.group!r} is not one of the {self.tier} groups: {', '.join(groups)}")
+        if (self.rollup == "ratio") != (self.source.numerator is not None):
+            raise ValueError("rollup: ratio needs source numerator/denominator, and only ratio takes them")
+        check_order(self.direction, self.thresholds.yellow, self.thresholds.red, "thresholds")
+        for i, o in enumerate(self.overrides):
+            check_order(self.direction, o.yellow, o.red, f"overrides.{i}")
+        return self
+
+
+def check_order(direction: str, yellow: Bound, red: Bound, where: str) -> None:
+    """Refuse thresholds whose order contradicts the direction (red must be worse than yellow)."""
+    band = direction == "band"
+    if band != isinstance(yellow, tuple) or band != isinstance(red, tuple):
+        raise ValueError(f"{where}: direction {direction} takes {'[low, high] pairs' if band else 'single numbers'}")
+    if direction == "higher_is_worse" and not yellow < red:
+        raise ValueError(f"{where}: yellow ({yellow}) must be below red ({red}) for higher_is_worse")
+    if direction == "lower_is_worse" and not yellow > red:
+        raise ValueError(f"{where}: yellow ({yellow}) must be above red ({red}) for lower_is_worse")
+    if band and not (red[0] <= yellow[0] < yellow[1] <= red[1]):
+        raise ValueError(f"{where}: band needs red low <= yellow low < yellow high <= red high, got {yellow} / {red}")
+
+
+class Profile(Strict):
+    """A named threshold profile (flood season, holiday, large event), active by dates or by an operator."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: Name
+    start: str | None = Field(default=None, pattern=r"^\d{2}-\d{2}$")  # MM-DD, may wrap the year end
+    end: str | None = Field(default=None, pattern=r"^\d{2}-\d{2}$")
+
+
+class CatalogFile(Strict):
+    """One YAML file: indicators, and optionally profiles."""
+
+    indicators: tuple[Indicator, ...] = ()
+    profiles: tuple[Profile, ...] = ()

@@ -1,0 +1,65 @@
+"""Shared fixtures: real Redis, real SQL databases. A service that does not answer fails the test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import redis
+from sqlalchemy import text
+
+from cityvitals.areas import AreaTree, pukou_demo
+from cityvitals.db import create_schema, make_engine
+
+REDIS_URL = os.environ.get("CITYVITALS_TEST_REDIS", "redis://127.0.0.1:6379/9")
+POSTGRES_URL = os.environ.get("CITYVITALS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def redis_client() -> redis.Redis:
+    """A real Redis database, emptied before the test (db 9 of the local server by default)."""
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    client.ping()  # no server: the test fails here, loudly
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def demo_tree() -> AreaTree:
+    """The demo district (built once per session: it is deterministic)."""
+    return AreaTree(pukou_demo())
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path):
+    """A fresh SQLite database file with the schema."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'test.sqlite'}")
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_engine():
+    """A fresh schema in the real PostgreSQL, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = make_engine(POSTGRES_URL).execution_options(schema_translate_map={None: schema})
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_engine(request):
+    """Each SQL test runs on SQLite and on the real PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_engine")
+

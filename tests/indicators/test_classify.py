@@ -1,0 +1,78 @@
+"""Thresholds, hysteresis, minimum duration and staleness, on small arrays."""
+
+import numpy as np
+
+from indicators.classify import Limits, Track, advance, severity, wanted
+from indicators.states import State
+
+INF = np.inf
+
+
+def limits(direction: str, yellow, red, n: int = 1) -> Limits:
+    def col(x):
+        return np.full((1, n), x, dtype=float)
+
+    if direction == "higher_is_worse":
+        return Limits(col(-INF), col(yellow), col(-INF), col(red), np.zeros((1, n), int))
+    if direction == "lower_is_worse":
+        return Limits(col(yellow), col(INF), col(red), col(INF), np.zeros((1, n), int))
+    return Limits(col(yellow[0]), col(yellow[1]), col(red[0]), col(red[1]), np.zeros((1, n), int))
+
+
+def test_severity_each_direction_and_value_at_threshold_is_a_warning():
+    v = np.array([[10.0, 75, 100, 115, 200]])
+    assert severity(v, limits("higher_is_worse", 75, 115, 5)).tolist() == [[0, 2, 2, 3, 3]]
+    v = np.array([[99.0, 95, 92, 90, 50]])
+    assert severity(v, limits("lower_is_worse", 95, 90, 5)).tolist() == [[0, 2, 2, 3, 3]]
+    v = np.array([[7.0, 6.4, 8.6, 5.0, 10]])
+    assert severity(v, limits("band", (6.5, 8.5), (6.0, 9.0), 5)).tolist() == [[0, 2, 2, 3, 3]]
+
+
+def test_hysteresis_holds_a_warning_until_the_value_clears_by_the_margin():
+    lim = limits("higher_is_worse", 75, 115)
+    h = np.array([[5.0]])
+    fresh = np.ones((1, 1), bool)
+    yellow = np.array([[State.YELLOW]], dtype=np.int8)
+    assert wanted(np.array([[72.0]]), fresh, yellow, lim, h)[0, 0] == State.YELLOW  # 72 > 75 - 5
+    assert wanted(np.array([[69.0]]), fresh, yellow, lim, h)[0, 0] == State.NORMAL
+    red = np.array([[State.RED]], dtype=np.int8)
+    assert wanted(np.array([[112.0]]), fresh, red, lim, h)[0, 0] == State.RED
+    assert wanted(np.array([[100.0]]), fresh, red, lim, h)[0, 0] == State.YELLOW
+
+
+def test_value_hovering_at_threshold_does_not_toggle():
+    lim = limits("higher_is_worse", 75, 115)
+    h = np.array([[2.0]])
+    track = Track.new((1, 1), 0.0)
+    fresh = np.ones((1, 1), bool)
+    changes = 0
+    for t, v in enumerate([76, 74, 76, 74.5, 75.5, 74, 76]):
+        want = wanted(np.array([[float(v)]]), fresh, track.state, lim, h)
+        changes += int(advance(track, want, float(t), np.array([[0.0]])).sum())
+    assert changes == 1  # stale -> yellow once, then it holds
+    assert track.state[0, 0] == State.YELLOW
+
+
+def test_minimum_duration_delays_a_change_and_a_blip_resets_it():
+    track = Track.new((1, 1), 0.0)
+    track.state[:] = State.NORMAL
+    md = np.array([[60.0]])
+    red = np.array([[State.RED]], dtype=np.int8)
+    normal = np.array([[State.NORMAL]], dtype=np.int8)
+    assert not advance(track, red, 100.0, md).any()
+    assert not advance(track, red, 130.0, md).any()
+    assert not advance(track, normal, 140.0, md).any()  # blip back: the pending red is dropped
+    assert not advance(track, red, 150.0, md).any()
+    assert not advance(track, red, 200.0, md).any()
+    assert advance(track, red, 210.0, md).all()
+    assert track.state[0, 0] == State.RED and track.since[0, 0] == 210.0
+
+
+def test_stale_is_immediate_and_never_normal():
+    lim = limits("higher_is_worse", 75, 115)
+    track = Track.new((1, 1), 0.0)
+    track.state[:] = State.RED
+    want = wanted(np.array([[np.nan]]), np.zeros((1, 1), bool), track.state, lim, np.array([[0.0]]))
+    assert want[0, 0] == State.STALE
+    assert advance(track, want, 5.0, np.array([[600.0]])).all()
+    assert track.state[0, 0] == State.STALE
