@@ -1,0 +1,73 @@
+"""`cityvitals areas check|import`: validate boundary files and load them into the database."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from cityvitals.areas.geojson import PropertyMapping, check_files
+from cityvitals.areas.model import LEVELS, Area
+from cityvitals.areas.sql import save_areas
+from cityvitals.areas.validate import ERROR, REPAIRED, Problem
+from cityvitals.config import load_settings
+from cityvitals.db import make_engine
+
+_MAPPINGS = {"default": PropertyMapping, "datav": PropertyMapping.datav}
+# Command-line option → PropertyMapping field it overrides.
+_PROPERTY_OPTIONS = {"id_prop": "id", "name_prop": "name", "parent_prop": "parent", "population_prop": "population"}
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Register `areas check` and `areas import` on the top-level sub-command parsers."""
+    areas = subparsers.add_parser("areas", help="check or import the area hierarchy (GeoJSON)")
+    commands = areas.add_subparsers(dest="areas_command", required=True)
+    check = commands.add_parser("check", help="report every problem in boundary files, change nothing")
+    check.set_defaults(func=run_check)
+    load = commands.add_parser("import", help="validate boundary files and replace the stored hierarchy")
+    load.set_defaults(func=run_import)
+    for parser in (check, load):
+        parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="GeoJSON FeatureCollection")
+        parser.add_argument("--mapping", choices=sorted(_MAPPINGS), default="default", help="property names preset")
+        parser.add_argument("--level", choices=LEVELS, help="level of every feature (default: a level property)")
+        for option, field in _PROPERTY_OPTIONS.items():
+            flag = "--" + option.replace("_", "-")
+            parser.add_argument(flag, dest=option, metavar="P", help=f"property holding the {field}")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Print every problem and a summary; return 1 if any is an error."""
+    _, problems = _check(args)
+    return 1 if _has_errors(problems) else 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Validate and, only if there is no error, replace the stored hierarchy; return the exit code."""
+    areas, problems = _check(args)
+    if _has_errors(problems):
+        print("nothing imported: fix the errors above")
+        return 1
+    engine = make_engine(load_settings().database_url)
+    try:
+        save_areas(engine, areas)
+    finally:
+        engine.dispose()
+    print(f"imported {len(areas)} areas into {engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> tuple[list[Area], list[Problem]]:
+    """Load and validate the files named in ``args``, printing each problem and a summary line."""
+    overrides = {field: getattr(args, option) for option, field in _PROPERTY_OPTIONS.items() if getattr(args, option)}
+    mapping = dataclasses.replace(_MAPPINGS[args.mapping](), **overrides)
+    areas, problems = check_files(args.files, mapping, args.level)
+    for problem in problems:
+        print(problem)
+    errors = sum(problem.severity == ERROR for problem in problems)
+    repaired = sum(problem.severity == REPAIRED for problem in problems)
+    print(f"{len(areas)} areas, {errors} errors, {repaired} repaired")
+    return areas, problems
+
+
+def _has_errors(problems: list[Problem]) -> bool:
+    return any(problem.severity == ERROR for problem in problems)
