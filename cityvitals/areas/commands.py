@@ -29,7 +29,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     for parser in (check, load):
         parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="GeoJSON FeatureCollection")
         parser.add_argument("--mapping", choices=sorted(_MAPPINGS), default="default", help="property names preset")
-        parser.add_argument("--level", choices=LEVELS, help="level of every feature (default: a level property)")
+        parser.add_argument(
+            "--level",
+            action="append",
+            choices=LEVELS,
+            help="level of the features: once for all files or once per file (default: a level property)",
+        )
         for option, field in _PROPERTY_OPTIONS.items():
             flag = "--" + option.replace("_", "-")
             parser.add_argument(flag, dest=option, metavar="P", help=f"property holding the {field}")
@@ -37,13 +42,18 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     """Print every problem and a summary; return 1 if any is an error."""
-    _, problems = _check(args)
-    return 1 if _has_errors(problems) else 0
+    checked = _check(args)
+    if checked is None:
+        return 2
+    return 1 if _has_errors(checked[1]) else 0
 
 
 def run_import(args: argparse.Namespace) -> int:
     """Validate and, only if there is no error, replace the stored hierarchy; return the exit code."""
-    areas, problems = _check(args)
+    checked = _check(args)
+    if checked is None:
+        return 2
+    areas, problems = checked
     if _has_errors(problems):
         print("nothing imported: fix the errors above")
         return 1
@@ -56,11 +66,17 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace) -> tuple[list[Area], list[Problem]]:
-    """Load and validate the files named in ``args``, printing each problem and a summary line."""
+def _check(args: argparse.Namespace) -> tuple[list[Area], list[Problem]] | None:
+    """Load and validate the files named in ``args``, printing each problem and a summary; None on bad usage."""
+    levels = args.level or [None]
+    if len(levels) not in (1, len(args.files)):
+        print(f"give --level once for all files or once per file ({len(args.files)} files, {len(levels)} levels)")
+        return None
     overrides = {field: getattr(args, option) for option, field in _PROPERTY_OPTIONS.items() if getattr(args, option)}
     mapping = dataclasses.replace(_MAPPINGS[args.mapping](), **overrides)
-    areas, problems = check_files(args.files, mapping, args.level)
+    if len(levels) == 1:
+        levels = levels * len(args.files)
+    areas, problems = check_files(args.files, mapping, levels)
     for problem in problems:
         print(problem)
     errors = sum(problem.severity == ERROR for problem in problems)

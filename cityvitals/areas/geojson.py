@@ -43,15 +43,15 @@ def load_features(
     paths: Sequence[Path], mapping: PropertyMapping, level: str | None = None
 ) -> tuple[list[Area], list[Problem]]:
     """Read areas from GeoJSON files; ``level`` applies to every feature, else each feature's level property."""
-    areas, _, problems = _read(paths, mapping, level)
+    areas, _, problems = _read(paths, mapping, [level] * len(paths))
     return areas, problems
 
 
 def check_files(
-    paths: Sequence[Path], mapping: PropertyMapping, level: str | None = None
+    paths: Sequence[Path], mapping: PropertyMapping, levels: Sequence[str | None]
 ) -> tuple[list[Area], list[Problem]]:
-    """Read and validate areas from GeoJSON files; return the usable areas and every problem with its place."""
-    areas, origins, problems = _read(paths, mapping, level)
+    """Read and validate areas, levels[i] applying to paths[i]; return the usable areas and every problem."""
+    areas, origins, problems = _read(paths, mapping, levels)
     usable, found = validate(areas, origins)
     return usable, problems + found
 
@@ -78,13 +78,13 @@ def dump_features(areas: Sequence[Area], path: Path) -> None:
 
 
 def _read(
-    paths: Sequence[Path], mapping: PropertyMapping, level: str | None
+    paths: Sequence[Path], mapping: PropertyMapping, levels: Sequence[str | None]
 ) -> tuple[list[Area], list[str], list[Problem]]:
     """Read every file; return the areas, where each came from, and the problems met on the way."""
     areas: list[Area] = []
     origins: list[str] = []
     problems: list[Problem] = []
-    for path in paths:
+    for path, level in zip(paths, levels, strict=True):
         try:
             features = _features(path)
         except _FeatureError as error:

@@ -35,9 +35,11 @@ class Area:
 
 
 def area_km2(geometries: Sequence[Polygon | MultiPolygon] | np.ndarray) -> np.ndarray:
-    """Return each lon/lat geometry's area in km², scaling longitude by cos(latitude) at its centroid."""
+    """Return each lon/lat geometry's area in km², scaling longitude by cos(latitude) at its middle."""
     geoms = np.asarray(geometries, dtype=object)
-    lat = shapely.get_y(shapely.centroid(geoms))
+    bounds = shapely.bounds(geoms)
+    # Empty geometries have NaN bounds (and no area); the bounds' middle also exists for invalid rings.
+    lat = np.nan_to_num((bounds[:, 1] + bounds[:, 3]) / 2.0)
     return shapely.area(geoms) * _KM_PER_DEGREE**2 * np.cos(np.radians(lat))
 
 

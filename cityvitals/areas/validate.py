@@ -93,7 +93,7 @@ class _Check:
         parent = self.areas.get(area.parent)
         if parent is None:
             self.report(area.id, f"unknown parent '{area.parent}'")
-        elif {area.level, parent.level} <= set(LEVELS) and LEVELS.index(area.level) != LEVELS.index(parent.level) + 1:
+        elif {area.level, parent.level} <= set(LEVELS) and not _one_below(area.level, parent.level):
             self.report(area.id, f"level '{area.level}' cannot sit under '{parent.id}' of level '{parent.level}'")
 
     def check_geometry(self, area: Area) -> None:
@@ -144,11 +144,13 @@ class _Check:
             done.update(path)
 
     def check_containment(self) -> None:
-        """Report children lying mostly outside their parent."""
+        """Report children lying mostly outside their parent, where the parent link itself is sound."""
         pairs = [
             (child, self.areas[child.parent])
             for child in self.areas.values()
-            if child.parent in self.areas and not {child.id, child.parent} & self.shapeless
+            if child.parent in self.areas
+            and _one_below(child.level, self.areas[child.parent].level)
+            and not {child.id, child.parent} & self.shapeless
         ]
         if not pairs:
             return
@@ -177,6 +179,11 @@ class _Check:
             verdict = node is None or good.get(node, False)
             good.update(dict.fromkeys(chain, verdict))
         return [area for area_id, area in self.areas.items() if good.get(area_id, False)]
+
+
+def _one_below(level: str, parent_level: str) -> bool:
+    """Return whether ``level`` is the level right below ``parent_level``."""
+    return parent_level in LEVELS[:-1] and LEVELS[LEVELS.index(parent_level) + 1] == level
 
 
 def _polygonal(geometry: shapely.Geometry) -> Polygon | MultiPolygon:
