@@ -16,9 +16,8 @@ import shapely
 import shapely.affinity
 from shapely.geometry import Polygon
 
-from cityvitals.areas.model import LEVELS, Area, area_km2
+from cityvitals.areas.model import KM_PER_DEGREE, LEVELS, Area, area_km2
 
-_KM_PER_DEGREE = math.pi * 6371.0088 / 180.0
 _SPECIAL_ZH = {"industrial_park": "工业园", "school": "学校", "hospital": "医院"}
 _SPECIAL_EN = {"industrial_park": "industrial park", "school": "school", "hospital": "hospital"}
 # Residents of a special grid (dormitories, staff housing): few next to a comprehensive grid's ~1,000.
@@ -174,7 +173,7 @@ class _Plane:
 
     def __init__(self, lon0: float, lat0: float) -> None:
         self.origin = np.array([lon0, lat0])
-        self.scale = np.array([_KM_PER_DEGREE * math.cos(math.radians(lat0)), _KM_PER_DEGREE])
+        self.scale = np.array([KM_PER_DEGREE * math.cos(math.radians(lat0)), KM_PER_DEGREE])
 
     def xy(self, lon: float, lat: float) -> np.ndarray:
         """Return a lon/lat point's plane coordinates."""

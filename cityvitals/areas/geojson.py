@@ -50,7 +50,11 @@ def load_features(
 def check_files(
     paths: Sequence[Path], mapping: PropertyMapping, levels: Sequence[str | None]
 ) -> tuple[list[Area], list[Problem]]:
-    """Read and validate areas, levels[i] applying to paths[i]; return the usable areas and every problem."""
+    """Read and validate areas, levels[i] applying to paths[i]; return the usable areas and every problem.
+
+    An area read without its population is kept (as 0) so that its subtree is still checked; the
+    error it got while reading is among the problems all the same.
+    """
     areas, origins, problems = _read(paths, mapping, levels)
     usable, found = validate(areas, origins)
     return usable, problems + found

@@ -13,7 +13,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping
 LEVELS: tuple[str, ...] = ("district", "street", "community", "grid")
 
 # Mean Earth radius (IUGG); one degree of arc on it in km.
-_KM_PER_DEGREE = math.pi * 6371.0088 / 180.0
+KM_PER_DEGREE = math.pi * 6371.0088 / 180.0
 # Map payloads: 5 decimals of a degree is about 1 m, far below what a screen shows.
 _MAP_DECIMALS = 5
 
@@ -40,7 +40,7 @@ def area_km2(geometries: Sequence[Polygon | MultiPolygon] | np.ndarray) -> np.nd
     bounds = shapely.bounds(geoms)
     # Empty geometries have NaN bounds (and no area); the bounds' middle also exists for invalid rings.
     lat = np.nan_to_num((bounds[:, 1] + bounds[:, 3]) / 2.0)
-    return shapely.area(geoms) * _KM_PER_DEGREE**2 * np.cos(np.radians(lat))
+    return shapely.area(geoms) * KM_PER_DEGREE**2 * np.cos(np.radians(lat))
 
 
 def previous_level(level: str) -> str:

@@ -126,7 +126,7 @@ class _Check:
             self.report(area_id, f"more than one root: '{top[0]}' is already the root")
 
     def check_cycles(self) -> None:
-        """Report each loop in the parent links once, naming its members."""
+        """Report every area on a loop of parent links, naming the loop."""
         done: set[str] = set()
         for start in self.areas:
             path: list[str] = []
