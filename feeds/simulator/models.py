@@ -50,8 +50,8 @@ RHYTHMS: dict[str, tuple[np.ndarray, float]] = {
     "temp": (np.array([.82, .8, .78, .77, .76, .76, .78, .84, .92, 1.0, 1.08, 1.15,
                        1.2, 1.23, 1.24, 1.22, 1.18, 1.12, 1.05, .99, .94, .9, .87, .84]), 1.0),
     # Kitchens: lunch and dinner.
-    "meals": (np.array([.3, .2, .2, .2, .2, .3, .6, .8, .7, .6, 1.0, 1.7,
-                        1.8, 1.2, .8, .7, .9, 1.4, 1.8, 1.6, 1.2, .9, .6, .4]), 1.1),
+    "meals": (np.array([.35, .25, .25, .25, .25, .35, .7, .95, .85, .75, 1.2, 2.0,
+                        2.1, 1.4, .95, .85, 1.05, 1.65, 2.1, 1.9, 1.4, 1.05, .7, .45]), 1.1),
 }
 
 
@@ -411,7 +411,7 @@ MODELS: tuple[MetricModel, ...] = (
         kind="count", per_1k=True),
     MetricModel("greenery_damage_24h", {"*": 0.05, "village": 0.02}, kind="count", per_1k=True),
     MetricModel("citymgmt_found_7d", {}, kind="share", of="citymgmt_cases_7d", p=0.75),
-    MetricModel("cooking_fume_mgm3", {"*": 0.5, "commercial": 0.6, "village": 0.35, "industrial_park": 0.4},
+    MetricModel("cooking_fume_mgm3", {"*": 0.42, "commercial": 0.5, "village": 0.3, "industrial_park": 0.35},
         rhythm="meals", noise=0.1, spread=0.12),
     # --- Service quality and infrastructure (more)
     MetricModel("gov_items_online_24h", {}, kind="share", of="gov_items_24h", p=0.86),
