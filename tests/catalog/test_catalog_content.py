@@ -144,7 +144,7 @@ def states(catalog):
         values = city.values(t)
         for ts in (t, t + 31 * 60):
             engine.ingest([Sample(m, g, ts, float(v)) for m, arr in values.items()
-                           for g, v in zip(city.grid_ids, arr)])
+                           for g, v in zip(city.grid_ids, arr, strict=True)])
             result = engine.tick(ts)
         out[label] = {level: r.state.copy() for level, r in result.levels.items()}
     return out
@@ -177,15 +177,12 @@ def test_demo_city_is_mostly_normal_at_every_level(catalog, states, tier):
     assert not failures, "\n".join(failures)
 
 
-def test_no_indicator_is_off_normal_everywhere(catalog, states):
-    """A threshold that the typical city crosses in most areas is a wrong threshold."""
+def test_no_indicator_is_off_normal_in_most_areas(catalog, states):
+    """A threshold that the typical city crosses in most areas, or at most times, is a wrong threshold."""
     ids = [i.id for i in catalog.indicators]
     for label, by_level in states.items():
-        for level, state in by_level.items():
-            share = np.mean(state != State.NORMAL, axis=1)
-            worst = [f"{ids[k]} {share[k]:.0%}" for k in np.flatnonzero(share > (0.5 if level != "district" else 1))]
-            if level != "district":
-                assert not worst, f"{label} {level}: {worst}"
-    district = np.stack([s["district"] for s in states.values()])
-    often = [ids[k] for k in np.flatnonzero(np.mean(district != State.NORMAL, axis=0)[:, 0] > 0.5)]
-    assert not often, often
+        for level in ("street", "community", "grid"):
+            share = np.mean(by_level[level] != State.NORMAL, axis=1)
+            assert not [ids[k] for k in np.flatnonzero(share > 0.5)], f"{label} {level}"
+    district = np.stack([s["district"][:, 0] for s in states.values()])
+    assert not [ids[k] for k in np.flatnonzero(np.mean(district != State.NORMAL, axis=0) > 0.5)]
