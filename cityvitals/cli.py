@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console command."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run drowns the real news
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
@@ -58,7 +59,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dashboard import create_app
     from dashboard.context import DashboardContext
 
-    rt = open_runtime(load_settings(args.data_dir))
+    from indicators.loader import CatalogInvalid
+
+    try:
+        rt = open_runtime(load_settings(args.data_dir))
+    except CatalogInvalid as exc:
+        print(f"cityvitals: the indicator catalog has errors:\n{exc}", file=sys.stderr)
+        return 2
     scheduler = BackgroundScheduler(timezone="UTC")
     start_engine(rt, scheduler)
     if not args.no_simulator:

@@ -91,7 +91,6 @@ def reload_catalog(rt: Runtime) -> bool:
     rt.catalog = fresh
     if rt.service is not None:
         rt.service.set_catalog(fresh)
-    store.record_catalog(rt.client, fresh.version, errors=[])
     log.info("catalog %s loaded: %d indicators", fresh.version, len(fresh.indicators))
     return True
 

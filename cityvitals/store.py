@@ -12,6 +12,7 @@ Layout (all keys start with ``cv:``):
 - ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
 - ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
+- ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ DEADLETTER = f"{PREFIX}:deadletter"
 WARNINGS = f"{PREFIX}:warnings"
 META = f"{PREFIX}:meta"
 FEEDS = f"{PREFIX}:feeds"
+CATALOG = f"{PREFIX}:catalog"
 ENGINE_GROUP = "engine"
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
@@ -108,20 +110,17 @@ class Entry(NamedTuple):
     samples: list[Sample]
 
 
-def read_entries(
-    client: redis.Redis, consumer: str, count: int = 500, block_ms: int | None = None, group: str = ENGINE_GROUP
-) -> list[Entry]:
-    """Read new entries for ``consumer``, first its own pending ones (after a restart), then new ones."""
-    out: list[Entry] = []
-    for start in ("0", ">"):
-        reply = client.xreadgroup(group, consumer, {SAMPLES: start}, count=count, block=block_ms if start == ">" else None)
-        for _stream, entries in reply or []:
-            for entry_id, fields in entries:
-                if fields:  # a pending entry trimmed away comes back with no fields
-                    out.append(Entry(entry_id, fields.get("src", "?"), list(decode_batch(fields.get("data", "")))))
-        if out:
-            break
-    return out
+def read_entries(client: redis.Redis, consumer: str, pending: bool = False, count: int = 500,
+                 block_ms: int | None = None, group: str = ENGINE_GROUP) -> list[Entry]:
+    """Read entries for ``consumer``: new ones, or with ``pending`` its unacknowledged ones (after a restart)."""
+    reply = client.xreadgroup(group, consumer, {SAMPLES: "0" if pending else ">"}, count=count,
+                              block=None if pending else block_ms)
+    return [
+        Entry(entry_id, fields.get("src", "?"), list(decode_batch(fields.get("data", ""))))
+        for _stream, entries in reply or []
+        for entry_id, fields in entries
+        if fields  # a pending entry trimmed away comes back with no fields
+    ]
 
 
 def ack(client: redis.Redis, entry_ids: list[str], group: str = ENGINE_GROUP) -> None:
@@ -203,3 +202,17 @@ def read_feed_health(client: redis.Redis) -> dict[str, dict]:
 def record_catalog(client: redis.Redis, version: str, errors: list[str]) -> None:
     """Publish which catalog is live and the errors of the last reload attempt (empty: it was good)."""
     client.hset(META, mapping={"catalog_version": version, "catalog_errors": json.dumps(errors, ensure_ascii=False)})
+
+
+def write_definitions(client: redis.Redis, definitions: Mapping[str, Mapping[str, Any]]) -> None:
+    """Replace the published definitions of the live catalog in one transaction."""
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(CATALOG)
+    if definitions:
+        pipe.hset(CATALOG, mapping={k: json.dumps(v, ensure_ascii=False) for k, v in definitions.items()})
+    pipe.execute()
+
+
+def read_definitions(client: redis.Redis) -> dict[str, dict]:
+    """Definitions of the live catalog: indicator -> definition."""
+    return {k: json.loads(v) for k, v in client.hgetall(CATALOG).items()}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import plotly.graph_objects as go
 import shapely
 
@@ -13,6 +12,11 @@ from dashboard.theme import STATE_ICON, discrete_colorscale
 from indicators.states import State
 
 MAP_WIDTH_PX = 1000
+# A MapLibre style with only a background layer: nothing is fetched, the polygons are the map.
+OFFLINE_STYLE = {
+    "version": 8, "sources": {},
+    "layers": [{"id": "background", "type": "background", "paint": {"background-color": "#0f1a2e"}}],
+}
 
 
 def map_areas(tree: AreaTree, area_id: str) -> list[Area]:
@@ -48,7 +52,7 @@ def area_map(tree: AreaTree, area_id: str, states: list[State], hover: list[str]
         ),
     ])
     fig.update_layout(
-        map={"style": "white-bg", "center": centre, "zoom": zoom},
+        map={"style": OFFLINE_STYLE, "center": centre, "zoom": zoom},
         margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="rgba(0,0,0,0)",
         uirevision=area_id, showlegend=False,
     )
@@ -59,7 +63,3 @@ def states_of(summaries: dict[str, dict], ids: list[str]) -> list[State]:
     """Worst state per area from its summary; an area without a summary is STALE, never normal."""
     return [State[summaries[i]["worst"].upper()] if i in summaries else State.STALE for i in ids]
 
-
-def state_codes(states: list[State]) -> np.ndarray:
-    """States as the z values of the map."""
-    return np.array([int(s) for s in states])

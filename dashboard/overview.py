@@ -8,7 +8,7 @@ import dash
 from dash import ALL, Input, Output, Patch, State as DashState, callback, dcc, html
 
 from cityvitals import store
-from dashboard import context, ids
+from dashboard import context, data, ids
 from dashboard.figures import area_map, map_areas, states_of
 from dashboard.theme import STATE_ICON
 from indicators.schema import DOMAINS
@@ -167,7 +167,7 @@ def ticker_line(w: dict, now: float) -> html.Li:
     return html.Li(className=f"ticker-line state-{state.label}", children=[
         html.Span(STATE_ICON[state], className="icon"),
         dcc.Link(tree[w["a"]].name_zh, href=f"/area/{w['a']}", className="where"),
-        html.Span(w["i"], className="what"),
+        html.Span(data.indicator_name(context.get().client, w["i"]), className="what", title=w["i"]),
         html.Span(f"{value} / {threshold}", className="value"),
         html.Span(f"{age_text(now - w['since'])}", className="since"),
     ])

@@ -107,7 +107,7 @@ class Engine:
         self._parsed = {
             i.id: {k: ast.parse(f, mode="eval").body for k, f in self._formulas(i).items()} for i in catalog.indicators
         }
-        self._ensure_metrics(sorted({m for i in catalog.indicators for m in self._metric_inputs(i)}))
+        self._ensure_metrics(sorted({m for i in catalog.indicators for m in catalog.metric_inputs(i)}))
         col = lambda attr: np.array([[float(getattr(i, attr))] for i in catalog.indicators]).reshape(-1, 1)  # noqa: E731
         self.stale_after, self.hysteresis, self.min_duration = col("stale_after"), col("hysteresis"), col("min_duration")
         self.scale = np.array([[1e4 if i.rollup == "rate_per_10k" else i.source.scale] for i in catalog.indicators])
@@ -136,11 +136,6 @@ class Engine:
         if s.numerator is not None:
             return {"num": s.numerator, "den": s.denominator}
         return {}
-
-    def _metric_inputs(self, ind) -> set[str]:
-        from indicators.loader import reads
-
-        return reads(ind) - {i.id for i in self.catalog.indicators}
 
     def _ensure_metrics(self, metrics: list[str]) -> None:
         new = [m for m in metrics if m not in self.metric_ids]
@@ -217,7 +212,8 @@ class Engine:
                 n, d = x, self.population
                 x = x / np.maximum(self.population, 1.0) * 1e4
             value[row], num[row], den[row], ts[row] = x, n, d, t
-            by_name_value[ind.id], by_name_ts[ind.id] = x, t
+            if ind.id not in self.metric_pos:  # a name that is a metric keeps meaning the metric
+                by_name_value[ind.id], by_name_ts[ind.id] = x, t
         return rollup.GridParts(value, num, den, ts)
 
     @staticmethod

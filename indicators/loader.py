@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,15 @@ class Catalog:
     files: tuple[str, ...]
     version: str
     positions: dict[str, str] = field(default_factory=dict)  # indicator id -> "file:line"
+    metrics: frozenset[str] = frozenset()  # the metric registry it was checked against
+
+    def metric_inputs(self, ind: Indicator) -> set[str]:
+        """Metrics an indicator reads (a name that is a metric means the metric)."""
+        return reads(ind) & self.metrics
+
+    def indicator_inputs(self, ind: Indicator) -> set[str]:
+        """Other indicators an indicator reads."""
+        return reads(ind) - self.metrics
 
     def __getitem__(self, indicator_id: str) -> Indicator:
         return self.by_id[indicator_id]
@@ -149,7 +159,7 @@ def load_catalog(paths: list[Path], metrics: dict[str, Metric] | None = None) ->
     errors += _cross_check(located, metrics, profiles)
     if errors:
         raise CatalogInvalid(errors)
-    order = _dependency_order({ind.id: ind for ind, *_ in located})
+    order = _dependency_order({ind.id: ind for ind, *_ in located}, metrics.keys())
     by_id = {ind.id: ind for ind, *_ in located}
     return Catalog(
         indicators=tuple(by_id[i] for i in order),
@@ -157,6 +167,7 @@ def load_catalog(paths: list[Path], metrics: dict[str, Metric] | None = None) ->
         files=tuple(map(str, files)),
         version=digest.hexdigest()[:12],
         positions={ind.id: f"{p}:{line}" for ind, p, line, _ in located},
+        metrics=frozenset(metrics),
     )
 
 
@@ -192,7 +203,7 @@ def _cross_check(located: list, metrics: dict[str, Metric], profiles: dict[str, 
         unknown = sorted(names - metrics.keys() - ids)
         if unknown:
             errors.append(CatalogError(path, line, col, f"{label}source reads unknown metric or indicator {', '.join(unknown)}"))
-        deps[ind.id] = names & ids
+        deps[ind.id] = (names - metrics.keys()) & ids  # a name that is a metric means the metric
         for o in ind.overrides:
             if o.profile and o.profile not in profiles:
                 errors.append(CatalogError(path, line, col, f'{label}override names unknown profile "{o.profile}"'))
@@ -214,14 +225,14 @@ def _cycle_members(deps: dict[str, set[str]]) -> list[str]:
     return sorted(remaining)
 
 
-def _dependency_order(by_id: dict[str, Indicator]) -> list[str]:
+def _dependency_order(by_id: dict[str, Indicator], metrics: Collection[str]) -> list[str]:
     """Order indicators so every indicator comes after the indicators it reads."""
     done: list[str] = []
     placed: set[str] = set()
     pending = list(by_id)
     while pending:
         for ind_id in pending:
-            if reads(by_id[ind_id]) & by_id.keys() <= placed:
+            if (reads(by_id[ind_id]) - set(metrics)) & by_id.keys() <= placed:
                 done.append(ind_id)
                 placed.add(ind_id)
         pending = [i for i in pending if i not in placed]

@@ -45,7 +45,9 @@ class EngineService:
         self.history_levels, self.history_step_s, self.retention_s = history_levels, history_step_s, retention_s
         self.max_entries = max_entries
         self._next_history = 0.0
+        self._recovering = True  # first read this consumer's unacknowledged entries from a previous run
         store.ensure_group(client)
+        self.publish_catalog()
         self.restore()
 
     def restore(self) -> int:
@@ -59,9 +61,17 @@ class EngineService:
                 restored += self.engine.ingest(samples, feed).accepted
         return restored
 
+    def publish_catalog(self) -> None:
+        """Publish the live catalog's definitions, so every dashboard process shows the same ones."""
+        cat = self.engine.catalog
+        store.write_definitions(self.client, {
+            i.id: {**i.model_dump(mode="json"), "position": cat.positions.get(i.id, "")} for i in cat.indicators})
+        store.record_catalog(self.client, cat.version, errors=[])
+
     def set_catalog(self, catalog: Catalog) -> None:
         """Swap in a new validated catalog and restore values of metrics it newly reads."""
         self.engine.set_catalog(catalog, time.time())
+        self.publish_catalog()
         self.restore()
         self.client.delete(*[store.state_key(a) for level in self.engine.parents for a in self.tree.ids(level)])
         self.client.delete(store.WARNINGS)
@@ -83,21 +93,24 @@ class EngineService:
         return report
 
     def _consume(self, report: TickReport) -> tuple[list[str], dict[str, set[str]]]:
-        """Read all entries waiting for this consumer (bounded per tick) into the engine."""
-        entry_ids: list[str] = []
-        touched: dict[str, set[str]] = {}
-        while len(entry_ids) < self.max_entries:
-            entries = store.read_entries(self.client, self.consumer, count=min(500, self.max_entries))
-            if not entries:
+        """Read the entries waiting for this consumer (bounded per tick) into the engine."""
+        entries: list[store.Entry] = []
+        if self._recovering:  # after a restart: first what this consumer read but never acknowledged
+            entries = store.read_entries(self.client, self.consumer, pending=True, count=self.max_entries)
+            self._recovering = len(entries) == self.max_entries
+        while len(entries) < self.max_entries:
+            batch = store.read_entries(self.client, self.consumer, count=min(500, self.max_entries - len(entries)))
+            if not batch:
                 break
-            for entry in entries:
-                self.engine.ingest(entry.samples, entry.source)
-                for s in entry.samples:
-                    touched.setdefault(s.metric, set()).add(s.area)
-                report.samples += len(entry.samples)
-            entry_ids += [e.entry_id for e in entries]
-        report.entries = len(entry_ids)
-        return entry_ids, touched
+            entries += batch
+        touched: dict[str, set[str]] = {}
+        for entry in entries:
+            self.engine.ingest(entry.samples, entry.source)
+            for s in entry.samples:
+                touched.setdefault(s.metric, set()).add(s.area)
+            report.samples += len(entry.samples)
+        report.entries = len(entries)
+        return [e.entry_id for e in entries], touched
 
     def _write(self, result: TickResult, touched: dict[str, set[str]], report: TickReport) -> None:
         """Write latest values, changed state records, summaries, warnings and meta in one pipeline."""

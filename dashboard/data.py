@@ -1,0 +1,24 @@
+"""Reads the dashboard makes beyond the store's plain ones (cached where the data rarely changes)."""
+
+from __future__ import annotations
+
+import redis
+
+from cityvitals import store
+
+_definitions: dict[str, tuple[str, dict[str, dict]]] = {}
+
+
+def definitions(client: redis.Redis) -> dict[str, dict]:
+    """Definitions of the live catalog, re-read only when its version changes."""
+    version = client.hget(store.META, "catalog_version") or ""
+    cached = _definitions.get("live")
+    if cached is None or cached[0] != version:
+        _definitions["live"] = (version, store.read_definitions(client))
+    return _definitions["live"][1]
+
+
+def indicator_name(client: redis.Redis, indicator_id: str) -> str:
+    """Chinese name of an indicator, or its id when the catalog no longer has it."""
+    d = definitions(client).get(indicator_id)
+    return d["name"]["zh"] if d else indicator_id

@@ -1,0 +1,56 @@
+"""End to end: a red sample pushed through the feed path turns its street red on the map."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from cityvitals.areas import AreaTree, load_areas
+from cityvitals.db import make_engine
+from cityvitals.metrics import registry
+from feeds.ingest import Ingestor
+from tests.e2e.conftest import ARTIFACTS, start_app
+
+CATALOG = Path(__file__).parent / "fixtures" / "river.yaml"
+MAP_DATA = "() => { const g = document.querySelector('#area-map .js-plotly-plot'); " \
+           "return g && g.data ? {ids: g.data[0].locations, z: g.data[0].z} : null; }"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    live = start_app(tmp_path_factory, "live", CATALOG)
+    yield live
+    live.stop()
+
+
+def street_state(page, street_id: str) -> int | None:
+    data = page.evaluate(MAP_DATA)
+    if not data:
+        return None
+    return dict(zip(data["ids"], data["z"])).get(street_id)
+
+
+def test_red_value_for_one_grid_turns_its_street_red(app, page):
+    tree = AreaTree(load_areas(make_engine(app.settings.database_url)))
+    grid = tree.ids("grid")[123]
+    street = tree.ancestors(grid)[1].id
+    page.goto(app.url)
+    page.wait_for_function(f"() => ({MAP_DATA})() && ({MAP_DATA})().z.every(z => z === 0)", timeout=30_000)
+    assert street_state(page, street) == 0  # the simulated rivers are normal: the street starts green
+
+    ingestor = Ingestor(app.client, "e2e-test", registry(), set(tree.ids("grid")))
+    result = ingestor.submit([{"metric": "river_level", "area": grid, "ts": time.time(), "value": 9.3}])
+    assert result.accepted == 1 and not result.refused
+    pushed = time.time()
+
+    page.wait_for_function(
+        f"() => {{ const d = ({MAP_DATA})(); return d && d.z[d.ids.indexOf('{street}')] === 3; }}", timeout=15_000)
+    assert time.time() - pushed < 15
+    others = [z for i, z in zip(*page.evaluate(MAP_DATA).values()) if i != street]
+    assert all(z == 0 for z in others)  # only that street turned red
+    page.wait_for_selector(".ticker-line.state-red", timeout=10_000)
+    assert tree[grid].name_zh in page.inner_text("#warning-ticker")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "e2e-street-red-1080p.png"))
