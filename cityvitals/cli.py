@@ -36,7 +36,66 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="one JSON array")
     listing.add_argument("paths", nargs="*", type=Path)
     listing.set_defaults(func=cmd_catalog_list)
+    add_token_parsers(sub)
     return parser
+
+
+def add_token_parsers(sub: argparse._SubParsersAction) -> None:
+    """``cityvitals token create|list|revoke``: ingest tokens for the HTTP push API."""
+    token = sub.add_parser("token", help="create, list or revoke ingest tokens for POST /api/v1/samples")
+    tsub = token.add_subparsers(dest="token_command", required=True)
+    create = tsub.add_parser("create", help="create a token for a source; it is printed once, stored hashed")
+    create.add_argument("source", help="the feed name the pushed samples are counted under (push:<source>)")
+    create.set_defaults(func=cmd_token_create)
+    tsub.add_parser("list", help="list tokens (never their values)").set_defaults(func=cmd_token_list)
+    revoke = tsub.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_token_revoke)
+
+
+def _sql():
+    from cityvitals.db import create_schema, make_engine
+
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sql = make_engine(settings.database_url)
+    create_schema(sql)
+    return sql
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    """Print a new token for a source; only its hash is kept."""
+    from feeds.tokens import create_token
+
+    try:
+        token = create_token(_sql(), args.source)
+    except ValueError as exc:
+        print(f"cityvitals: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    print(f"token for source {args.source!r}: shown once, store it now", file=sys.stderr)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    """One line per token: id, source, created, revoked."""
+    from feeds.tokens import list_tokens
+
+    for t in list_tokens(_sql()):
+        revoked = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "live"
+        print(f"{t.id:>4}  {t.source:<24} created {t.created_at:%Y-%m-%d %H:%M}  {revoked}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    """Revoke a token; exit 1 if there is no such live token."""
+    from feeds.tokens import revoke_token
+
+    if revoke_token(_sql(), args.id):
+        print(f"token {args.id} revoked")
+        return 0
+    print(f"cityvitals: no live token with id {args.id}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,9 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from cityvitals.runtime import open_runtime, start_engine, start_simulator
-    from dashboard import create_app
-    from dashboard.context import DashboardContext
-
+    from cityvitals.web import build_server
     from indicators.loader import CatalogInvalid
 
     try:
@@ -71,10 +128,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_simulator:
         start_simulator(rt, scheduler, args.sim_interval)
     scheduler.start()
-    app = create_app(DashboardContext(rt.client, rt.sql, rt.tree, rt.settings.tick_seconds))
+    server = build_server(rt)
     log.info("City Vitals on http://%s:%d (redis %s, database %s)", args.host, args.port, rt.redis_url,
              rt.settings.database_url)
-    app.run(host=args.host, port=args.port, debug=False)
+    server.run(host=args.host, port=args.port, debug=False, threaded=True)
     scheduler.shutdown(wait=False)
     return 0
 

@@ -2,3 +2,4 @@
 
 from cityvitals.areas import sql as area_tables  # noqa: F401
 from indicators import history as indicator_tables  # noqa: F401
+from feeds import tokens as token_tables  # noqa: F401

@@ -85,6 +85,13 @@ class Ingestor:
         self._update_health(result, good, now)
         return result
 
+    def refuse(self, bad: list[tuple[str, str]]) -> None:
+        """Count and dead-letter input refused before it became an item (an unreadable line, say)."""
+        if bad:
+            store.dead_letter(self.client, self.feed, bad)
+            self.health["refused"] += len(bad)
+            store.write_feed_health(self.client, self.feed, self.health)
+
     def _update_health(self, result: IngestResult, good: list[store.Sample], now: float) -> None:
         h = self.health
         h["accepted"] += result.accepted

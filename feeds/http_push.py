@@ -1,0 +1,146 @@
+"""HTTP push adapter: ``POST /api/v1/samples`` with a JSON array or NDJSON, one bearer token per source.
+
+Responses are JSON. 200: all items stored; 207: some stored, the others listed with index and
+reason; 422: none stored. 400 unreadable body, 401 no or unknown token, 413 too large,
+415 unknown content type, 429 over the rate limit. Refused items go to the dead-letter stream.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from feeds.ingest import Ingestor, Refusal
+from feeds.tokens import TokenVerifier, token_hash
+
+ROUTE = "/api/v1/samples"
+JSON_TYPES = {"application/json"}
+NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
+
+
+@dataclass(frozen=True)
+class PushLimits:
+    """Bounds on one push request and on how often a source may push."""
+
+    max_bytes: int = 5_000_000
+    max_items: int = 50_000
+    rate: str = "600 per minute"
+
+
+class BodyError(Exception):
+    """The request body cannot be read as samples at all."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_body(body: bytes, content_type: str,
+               limits: PushLimits) -> tuple[list[tuple[int, Any]], list[tuple[Refusal, str]]]:
+    """Items with their positions from a JSON array or NDJSON body, and unreadable NDJSON lines.
+
+    An NDJSON item's position is its line number minus one; each unreadable line comes with its refusal.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyError(400, f"body is not UTF-8: byte {exc.start}") from None
+    if content_type in JSON_TYPES:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BodyError(400, f"body is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        items = data if isinstance(data, list) else [data]
+        if len(items) > limits.max_items:
+            raise BodyError(413, f"{len(items)} items exceed the limit of {limits.max_items} per request")
+        return list(enumerate(items)), []
+    if content_type in NDJSON_TYPES:
+        items, bad = [], []
+        for i, line in enumerate(text.splitlines()):
+            if not line.strip():
+                continue
+            try:
+                items.append((i, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                bad.append((Refusal(i, f"line {i + 1}: not valid JSON at column {exc.colno}: {exc.msg}"), line))
+        if len(items) + len(bad) > limits.max_items:
+            raise BodyError(413, f"{len(items) + len(bad)} lines exceed the limit of {limits.max_items} per request")
+        return items, bad
+    raise BodyError(415, f"content type {content_type or '(none)'!r} is not one of "
+                         f"{', '.join(sorted(JSON_TYPES | NDJSON_TYPES))}")
+
+
+def _bearer() -> str | None:
+    auth = request.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def rate_key() -> str:
+    """Rate-limit per token (so one noisy source cannot starve the others), per address without one."""
+    token = _bearer()
+    return f"token:{token_hash(token)[:16]}" if token else f"addr:{get_remote_address()}"
+
+
+def _body(limits: PushLimits) -> bytes:
+    if request.content_length is not None and request.content_length > limits.max_bytes:
+        raise BodyError(413, f"payload of {request.content_length} bytes exceeds the limit of {limits.max_bytes}")
+    body = request.stream.read(limits.max_bytes + 1)
+    if len(body) > limits.max_bytes:
+        raise BodyError(413, f"payload exceeds the limit of {limits.max_bytes} bytes")
+    return body
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(error=message), status
+
+
+def push_blueprint(verifier: TokenVerifier, ingestor_for: Callable[[str], Ingestor], limiter: Limiter,
+                   limits: PushLimits = PushLimits()) -> Blueprint:
+    """The push API; ``ingestor_for(source)`` gives the Ingestor that stores a source's samples."""
+    bp = Blueprint("push", __name__)
+
+    @bp.errorhandler(429)
+    def over_limit(exc: Exception) -> tuple[Response, int]:
+        return _error(429, f"rate limit exceeded: {exc.description} per source")
+
+    @bp.post(ROUTE)
+    @limiter.limit(limits.rate, key_func=rate_key)
+    def push_samples():  # noqa: ANN202
+        token = _bearer()
+        source = verifier.source_of(token) if token else None
+        if source is None:
+            resp, status = _error(401, "a valid ingest token is required: Authorization: Bearer <token>"
+                                  if token is None else "unknown or revoked ingest token")
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="cityvitals"'
+            return resp, status
+        try:
+            indexed, unparsed = parse_body(_body(limits), request.mimetype, limits)
+        except BodyError as exc:
+            return _error(exc.status, str(exc))
+        ingestor = ingestor_for(source)
+        result = ingestor.submit([item for _, item in indexed])
+        refused = [Refusal(indexed[r.index][0], r.reason) for r in result.refused]
+        ingestor.refuse([(r.reason, line) for r, line in unparsed])
+        refused = sorted(refused + [r for r, _ in unparsed], key=lambda r: r.index)
+        status = 200 if not refused else 207 if result.accepted else 422
+        return jsonify(feed=ingestor.feed, accepted=result.accepted,
+                       refused=[{"index": r.index, "reason": r.reason} for r in refused]), status
+
+    return bp
+
+
+def install_push_api(server: Flask, verifier: TokenVerifier, ingestor_for: Callable[[str], Ingestor],
+                     storage_uri: str, storage_options: dict | None = None,
+                     limits: PushLimits = PushLimits()) -> Limiter:
+    """Mount the push API on ``server`` with a rate limiter whose counters live in ``storage_uri``."""
+    limiter = Limiter(get_remote_address, app=server, storage_uri=storage_uri,
+                      storage_options=storage_options or {}, key_prefix="cv:limits")
+    server.register_blueprint(push_blueprint(verifier, ingestor_for, limiter, limits))
+    return limiter
