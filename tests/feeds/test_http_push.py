@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 import requests
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.serving import make_server
 
 from cityvitals import store
@@ -20,24 +23,29 @@ from feeds.tokens import TokenVerifier, create_token, list_tokens, revoke_token
 LIMITS = PushLimits(max_bytes=20_000, max_items=100, rate="5 per minute")
 
 
-@pytest.fixture
-def push_api(redis_client, sqlite_engine, demo_tree):
-    """A real HTTP server with the push API, the real Redis and a SQLite token table."""
+@contextmanager
+def serve_push(client, sql, tree, limits: PushLimits):
+    """A real HTTP server with the push API over the real Redis and a SQL token table; yields its URL."""
     server = Flask("push-test")
-    grids = frozenset(demo_tree.ids("grid"))
+    grids = frozenset(tree.ids("grid"))
     ingestors: dict[str, Ingestor] = {}
 
     def ingestor_for(source: str) -> Ingestor:
-        return ingestors.setdefault(source, Ingestor(redis_client, f"push:{source}", registry(), grids))
+        return ingestors.setdefault(source, Ingestor(client, f"push:{source}", registry(), grids))
 
-    install_push_api(server, TokenVerifier(sqlite_engine, cache_seconds=0), ingestor_for, "redis://",
-                     {"connection_pool": redis_client.connection_pool}, LIMITS)
+    install_push_api(server, TokenVerifier(sql, cache_seconds=0), ingestor_for, "redis://",
+                     {"connection_pool": client.connection_pool}, limits)
     http = make_server("127.0.0.1", 0, server, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{http.server_port}{ROUTE}"
-    yield url, sqlite_engine, sorted(grids)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{http.server_port}{ROUTE}"
     http.shutdown()
+
+
+@pytest.fixture
+def push_api(redis_client, sqlite_engine, demo_tree):
+    """The push API with small limits; yields its URL, the token database and the grid ids."""
+    with serve_push(redis_client, sqlite_engine, demo_tree, LIMITS) as url:
+        yield url, sqlite_engine, sorted(demo_tree.ids("grid"))
 
 
 def _stream_samples(client) -> list[store.Sample]:
@@ -157,3 +165,31 @@ def test_token_commands(tmp_path, capsys, monkeypatch):
     assert main(["token", "revoke", "1"]) == 1
     assert main(["token", "list"]) == 0
     assert "revoked" in capsys.readouterr().out
+
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["metric", "area", "ts", "value",
+                                                                                   "x"]), inner, max_size=5),
+    max_leaves=12)
+
+
+@pytest.fixture
+def fuzz_api(redis_client, sqlite_engine, demo_tree):
+    """The push API without a practical rate limit, and a token for it."""
+    with serve_push(redis_client, sqlite_engine, demo_tree, PushLimits(max_bytes=2000, rate="100000/minute")) as url:
+        yield url, create_token(sqlite_engine, "fuzz")
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode()),
+                      st.lists(json_values.map(json.dumps), max_size=5).map(lambda ls: "\n".join(ls).encode())),
+       ctype=st.sampled_from(["application/json", "application/x-ndjson", "text/plain"]))
+def test_any_body_gets_a_reasoned_answer_never_a_500(fuzz_api, body, ctype):
+    url, token = fuzz_api
+    r = requests.post(url, data=body, headers={"Authorization": f"Bearer {token}", "Content-Type": ctype},
+                      timeout=5)
+    assert r.status_code in (200, 207, 400, 413, 415, 422), r.text
+    out = r.json()
+    assert out.get("error") or all(x["reason"] for x in out["refused"])
