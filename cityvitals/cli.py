@@ -37,7 +37,62 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("paths", nargs="*", type=Path)
     listing.set_defaults(func=cmd_catalog_list)
     add_token_parsers(sub)
+    add_user_parsers(sub)
     return parser
+
+
+def add_user_parsers(sub: argparse._SubParsersAction) -> None:
+    """``cityvitals user add|list|remove``: accounts for the dashboard (viewer, analyst, admin)."""
+    user = sub.add_parser("user", help="add, list or remove dashboard users")
+    usub = user.add_subparsers(dest="user_command", required=True)
+    add = usub.add_parser("add", help="add a user; the password is read from standard input")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["viewer", "analyst", "admin"])
+    add.set_defaults(func=cmd_user_add)
+    usub.add_parser("list", help="list users and roles").set_defaults(func=cmd_user_list)
+    remove = usub.add_parser("remove", help="remove a user")
+    remove.add_argument("name")
+    remove.set_defaults(func=cmd_user_remove)
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """Add a user with the password given on standard input (a prompt on a terminal)."""
+    import getpass
+
+    from cityvitals.users import add_user, audit
+
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    sql = _sql()
+    try:
+        user = add_user(sql, args.name, password, args.role)
+    except ValueError as exc:
+        print(f"cityvitals: {exc}", file=sys.stderr)
+        return 2
+    audit(sql, "cli", "user_add", name=user.name, role=user.role)
+    print(f"user {user.name!r} added as {user.role}")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    """One line per user: name, role, whether disabled."""
+    from cityvitals.users import list_users
+
+    for user, disabled in list_users(_sql()):
+        print(f"{user.name:<24} {user.role:<8} {'disabled' if disabled else ''}".rstrip())
+    return 0
+
+
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    """Remove a user; exit 1 if there is none by that name."""
+    from cityvitals.users import audit, remove_user
+
+    sql = _sql()
+    if remove_user(sql, args.name):
+        audit(sql, "cli", "user_remove", name=args.name)
+        print(f"user {args.name!r} removed")
+        return 0
+    print(f"cityvitals: no user {args.name!r}", file=sys.stderr)
+    return 1
 
 
 def add_token_parsers(sub: argparse._SubParsersAction) -> None:
@@ -65,13 +120,16 @@ def _sql():
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     """Print a new token for a source; only its hash is kept."""
+    from cityvitals.users import audit
     from feeds.tokens import create_token
 
+    sql = _sql()
     try:
-        token = create_token(_sql(), args.source)
+        token = create_token(sql, args.source)
     except ValueError as exc:
         print(f"cityvitals: {exc}", file=sys.stderr)
         return 2
+    audit(sql, "cli", "token_create", source=args.source)
     print(token)
     print(f"token for source {args.source!r}: shown once, store it now", file=sys.stderr)
     return 0
@@ -89,9 +147,12 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     """Revoke a token; exit 1 if there is no such live token."""
+    from cityvitals.users import audit
     from feeds.tokens import revoke_token
 
-    if revoke_token(_sql(), args.id):
+    sql = _sql()
+    if revoke_token(sql, args.id):
+        audit(sql, "cli", "token_revoke", id=args.id)
         print(f"token {args.id} revoked")
         return 0
     print(f"cityvitals: no live token with id {args.id}", file=sys.stderr)

@@ -24,6 +24,7 @@ class Settings:
     catalog_path: Path
     tick_seconds: float
     stale_check: bool = True
+    anonymous_role: str = "viewer"  # what a visitor who has not logged in may do: viewer or none
 
     @property
     def embedded_redis(self) -> bool:
@@ -43,10 +44,14 @@ def load_settings(data_dir: str | Path | None = None, env: dict[str, str] | None
         raise ConfigError(f"CITYVITALS_TICK_SECONDS must be a number of seconds, got {tick!r}") from None
     if tick_seconds <= 0:
         raise ConfigError(f"CITYVITALS_TICK_SECONDS must be positive, got {tick!r}")
+    anonymous_role = env.get("CITYVITALS_ANONYMOUS_ROLE", "viewer")
+    if anonymous_role not in ("viewer", "none"):
+        raise ConfigError(f"CITYVITALS_ANONYMOUS_ROLE must be viewer or none, got {anonymous_role!r}")
     return Settings(
         data_dir=root,
         redis_url=env.get("REDIS_URL") or None,
         database_url=database_url,
         catalog_path=Path(env.get("CITYVITALS_CATALOG") or DEFAULT_CATALOG),
         tick_seconds=tick_seconds,
+        anonymous_role=anonymous_role,
     )

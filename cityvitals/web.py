@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from functools import cache
 
+import redis
 from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 
 from cityvitals.config import load_settings
 from cityvitals.metrics import registry
 from cityvitals.runtime import Runtime, open_runtime
+from cityvitals.security import install_security, secret_key
 from dashboard import create_app
 from dashboard.context import DashboardContext
 from feeds.http_push import install_push_api
@@ -17,7 +21,7 @@ from feeds.tokens import TokenVerifier
 
 
 def build_server(rt: Runtime) -> Flask:
-    """The Flask server of this process: dashboard pages and ``/api/v1/samples``."""
+    """The Flask server of this process: dashboard pages, login, and ``/api/v1/samples``."""
     app = create_app(DashboardContext(rt.client, rt.sql, rt.tree, rt.settings.tick_seconds))
     grids = frozenset(rt.tree.ids("grid"))
     ingestors: dict[str, Ingestor] = {}
@@ -25,10 +29,16 @@ def build_server(rt: Runtime) -> Flask:
     def ingestor_for(source: str) -> Ingestor:
         return ingestors.setdefault(source, Ingestor(rt.client, f"push:{source}", registry(), grids))
 
-    # the limiter shares the process's Redis, so limits hold across gunicorn workers
-    install_push_api(app.server, TokenVerifier(rt.sql), ingestor_for, "redis://",
-                     {"connection_pool": rt.client.connection_pool})
+    limiter = redis_limiter(app.server, rt.client)
+    install_push_api(app.server, TokenVerifier(rt.sql), ingestor_for, limiter)
+    install_security(app.server, rt.sql, limiter, rt.settings.anonymous_role, secret_key(rt.settings.data_dir))
     return app.server
+
+
+def redis_limiter(server: Flask, client: redis.Redis) -> Limiter:
+    """A rate limiter counting in the process's Redis, so limits hold across gunicorn workers."""
+    return Limiter(get_remote_address, app=server, storage_uri="redis://",
+                   storage_options={"connection_pool": client.connection_pool}, key_prefix="cv:limits")
 
 
 @cache

@@ -137,10 +137,6 @@ def push_blueprint(verifier: TokenVerifier, ingestor_for: Callable[[str], Ingest
 
 
 def install_push_api(server: Flask, verifier: TokenVerifier, ingestor_for: Callable[[str], Ingestor],
-                     storage_uri: str, storage_options: dict | None = None,
-                     limits: PushLimits = PushLimits()) -> Limiter:
-    """Mount the push API on ``server`` with a rate limiter whose counters live in ``storage_uri``."""
-    limiter = Limiter(get_remote_address, app=server, storage_uri=storage_uri,
-                      storage_options=storage_options or {}, key_prefix="cv:limits")
+                     limiter: Limiter, limits: PushLimits = PushLimits()) -> None:
+    """Mount the push API on ``server``, rate-limited by ``limiter``."""
     server.register_blueprint(push_blueprint(verifier, ingestor_for, limiter, limits))
-    return limiter

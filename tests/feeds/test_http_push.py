@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 
 from cityvitals import store
 from cityvitals.metrics import registry
+from cityvitals.web import redis_limiter
 from feeds.http_push import ROUTE, PushLimits, install_push_api
 from feeds.ingest import Ingestor
 from feeds.tokens import TokenVerifier, create_token, list_tokens, revoke_token
@@ -33,8 +34,7 @@ def serve_push(client, sql, tree, limits: PushLimits):
     def ingestor_for(source: str) -> Ingestor:
         return ingestors.setdefault(source, Ingestor(client, f"push:{source}", registry(), grids))
 
-    install_push_api(server, TokenVerifier(sql, cache_seconds=0), ingestor_for, "redis://",
-                     {"connection_pool": client.connection_pool}, limits)
+    install_push_api(server, TokenVerifier(sql, cache_seconds=0), ingestor_for, redis_limiter(server, client), limits)
     http = make_server("127.0.0.1", 0, server, threaded=True)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{http.server_port}{ROUTE}"
