@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
 from cityvitals.config import ConfigError, Settings
 
@@ -27,11 +29,24 @@ def redis_url(settings: Settings) -> str:
     return settings.redis_url or _embedded_url(settings)
 
 
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+def is_cluster(url: str) -> bool:
+    """Whether ``url`` names a Redis Cluster (``redis+cluster://host:port``, any node will do)."""
+    return url.startswith(CLUSTER_SCHEMES)
+
+
 def connect(url: str) -> redis.Redis:
-    """Open a client on ``url`` and check the server answers; a ConfigError says why not."""
-    client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=3, health_check_interval=30)
+    """Open a client on ``url`` (a single server or a cluster) and check it answers; a ConfigError says why not."""
     try:
+        if is_cluster(url):
+            client = RedisCluster.from_url(url.replace("+cluster", "", 1), decode_responses=True,
+                                           socket_connect_timeout=3)
+        else:
+            client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=3,
+                                          health_check_interval=30)
         client.ping()
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+    except (redis.ConnectionError, redis.TimeoutError, RedisClusterException, OSError) as exc:
         raise ConfigError(f"cannot reach Redis at {url}: {exc}") from None
     return client

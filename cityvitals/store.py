@@ -13,6 +13,10 @@ Layout (all keys start with ``cv:``):
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
 - ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
+- ``cv:LIMITER/...``       rate-limit counters, owned by Flask-Limiter (cityvitals/web.py).
+
+Every key stands alone (no multi-key command or transaction spans two keys), so the layout works
+unchanged on a Redis Cluster (``REDIS_URL=redis+cluster://host:port``).
 """
 
 from __future__ import annotations

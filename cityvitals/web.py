@@ -9,8 +9,10 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from cityvitals import store
 from cityvitals.config import load_settings
 from cityvitals.metrics import registry
+from cityvitals.redis_server import is_cluster
 from cityvitals.runtime import Runtime, open_runtime
 from cityvitals.security import install_security, secret_key
 from dashboard import create_app
@@ -29,16 +31,18 @@ def build_server(rt: Runtime) -> Flask:
     def ingestor_for(source: str) -> Ingestor:
         return ingestors.setdefault(source, Ingestor(rt.client, f"push:{source}", registry(), grids))
 
-    limiter = redis_limiter(app.server, rt.client)
+    limiter = redis_limiter(app.server, rt.redis_url, rt.client)
     install_push_api(app.server, TokenVerifier(rt.sql), ingestor_for, limiter)
     install_security(app.server, rt.sql, limiter, rt.settings.anonymous_role, secret_key(rt.settings.data_dir))
     return app.server
 
 
-def redis_limiter(server: Flask, client: redis.Redis) -> Limiter:
+def redis_limiter(server: Flask, url: str, client: redis.Redis) -> Limiter:
     """A rate limiter counting in the process's Redis, so limits hold across gunicorn workers."""
+    if is_cluster(url):
+        return Limiter(get_remote_address, app=server, storage_uri=url, storage_options={"key_prefix": store.PREFIX})
     return Limiter(get_remote_address, app=server, storage_uri="redis://",
-                   storage_options={"connection_pool": client.connection_pool}, key_prefix="cv:limits")
+                   storage_options={"connection_pool": client.connection_pool, "key_prefix": store.PREFIX})
 
 
 @cache

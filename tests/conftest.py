@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
+import socket
+import subprocess
+import time
 import uuid
 
 import pytest
@@ -83,3 +87,58 @@ def sql_engine(request):
     """Each SQL test runs on SQLite and on the real PostgreSQL."""
     return request.getfixturevalue(f"{request.param}_engine")
 
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cluster_port() -> int:
+    """A free port P (with P + 10000 free too, for the cluster bus) at most 55535, as cluster nodes need."""
+    while True:
+        port = random.randint(20000, 45000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory) -> str:
+    """A real three-master Redis Cluster on loopback (Debian's redis-server), for the session."""
+    workdir = tmp_path_factory.mktemp("cluster")
+    ports = [cluster_port() for _ in range(3)]
+    servers = [subprocess.Popen(["redis-server", "--port", str(p), "--cluster-enabled", "yes",
+                                 "--cluster-config-file", f"nodes-{p}.conf", "--dir", str(workdir), "--save", "",
+                                 "--appendonly", "no", "--logfile", f"redis-{p}.log"]) for p in ports]
+    try:
+        for p in ports:
+            _wait_for(lambda p=p: redis.Redis(port=p).ping(), f"cluster node on port {p}")
+        subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
+                        "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=30)
+        _wait_for(lambda: all(redis.Redis(port=p).cluster("info")["cluster_state"] == "ok" for p in ports),
+                  "cluster state ok")
+        yield f"redis+cluster://127.0.0.1:{ports[0]}"
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(10)
+
+
+def _wait_for(check, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except (redis.ConnectionError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
+        time.sleep(0.1)

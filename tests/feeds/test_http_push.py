@@ -34,7 +34,8 @@ def serve_push(client, sql, tree, limits: PushLimits):
     def ingestor_for(source: str) -> Ingestor:
         return ingestors.setdefault(source, Ingestor(client, f"push:{source}", registry(), grids))
 
-    install_push_api(server, TokenVerifier(sql, cache_seconds=0), ingestor_for, redis_limiter(server, client), limits)
+    limiter = redis_limiter(server, "redis://", client)
+    install_push_api(server, TokenVerifier(sql, cache_seconds=0), ingestor_for, limiter, limits)
     http = make_server("127.0.0.1", 0, server, threaded=True)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{http.server_port}{ROUTE}"
