@@ -44,6 +44,7 @@ class Track:
     since: np.ndarray
     pending: np.ndarray
     pending_since: np.ndarray
+    seen: np.ndarray  # cells that have had fresh data since this track began
 
     @classmethod
     def new(cls, shape: tuple[int, int], now: float) -> Track:
@@ -53,6 +54,7 @@ class Track:
             since=np.full(shape, now),
             pending=np.full(shape, NO_PENDING, dtype=np.int8),
             pending_since=np.full(shape, now),
+            seen=np.zeros(shape, dtype=bool),
         )
 
 

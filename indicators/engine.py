@@ -123,7 +123,7 @@ class Engine:
             if old is not None:
                 for row, k in enumerate(keep):
                     if k >= 0:
-                        for name in ("state", "since", "pending", "pending_since"):
+                        for name in ("state", "since", "pending", "pending_since", "seen"):
                             getattr(fresh_track, name)[row] = getattr(old, name)[k]
             self.tracks[level] = fresh_track
             self.written.pop(level, None)
@@ -263,7 +263,11 @@ class Engine:
         before = track.state.copy()
         want = classify.wanted(value, level_fresh, track.state, lim, self.hysteresis)
         changed = classify.advance(track, want, now, self.min_duration)
-        for r, c in zip(*np.nonzero(changed)):
+        # a cell's first data is where its history starts, not a change worth a line in the warnings log:
+        # without this every start-up would log one "stale -> normal" per indicator and area
+        logged = changed & track.seen
+        track.seen |= level_fresh
+        for r, c in zip(*np.nonzero(logged), strict=True):
             transitions.append(Transition(
                 self.ind_ids[r], level, area_ids[c], State(before[r, c]).label, State(track.state[r, c]).label,
                 float(value[r, c]), *self._threshold_text(lim, r, c), now))
