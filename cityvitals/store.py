@@ -7,9 +7,9 @@ Layout (all keys start with ``cv:``):
                            round trips per sample low; consumer groups make the engine resumable.
 - ``cv:deadletter``        stream of refused input: ``src``, ``reason``, ``item``.
 - ``cv:latest:<metric>``   hash area -> ``value|ts|src``; written by the engine, read on restart.
-- ``cv:state:<area>``      hash indicator -> JSON state record (state, value, threshold, since...).
+- ``cv:state:<area>``      hash indicator -> state record ``s|v|ts|since|y|r|rule|cov`` (pack_states).
 - ``cv:summary:<level>``   hash area -> JSON area summary (health, domain scores, counts, worst).
-- ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
+- ``cv:warnings``          hash ``indicator@area`` -> ``level|<state record>`` of every yellow or red state now.
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
 - ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
 import redis
 
 PREFIX = "cv"
@@ -168,9 +169,33 @@ def to_json(record: Mapping[str, Any]) -> str:
     )
 
 
+# A state record is one short string, not JSON: the engine writes tens of thousands a tick.
+STATE_FIELDS = ("s", "v", "ts", "since", "y", "r", "rule", "cov")
+_FLOAT_FIELDS = {"v", "ts", "since", "cov"}
+
+
+def pack_states(states: Sequence[str], values: np.ndarray, ts: np.ndarray, since: np.ndarray,
+                limits: Sequence[str], coverage: np.ndarray) -> list[str]:
+    """State records of many cells; ``limits`` holds each cell's ``yellow|red|rule`` text."""
+    return [f"{s}|{v:.6g}|{t:.3f}|{si:.3f}|{lim}|{c:.4g}" for s, v, t, si, lim, c in zip(
+        states, values.tolist(), ts.tolist(), since.tolist(), limits, coverage.tolist(), strict=True)]
+
+
+def unpack_state(raw: str) -> dict[str, Any]:
+    """A state record as a dict (see STATE_FIELDS); a missing number (NaN) is None."""
+    parts = raw.split("|", len(STATE_FIELDS) - 1)
+    return {k: (float(x) if x != "nan" else None) if k in _FLOAT_FIELDS else x
+            for k, x in zip(STATE_FIELDS, parts, strict=True)}
+
+
+def warning_field(indicator: str, area_id: str) -> str:
+    """The field of one (indicator, area) in the warnings hash."""
+    return f"{indicator}@{area_id}"
+
+
 def read_states(client: redis.Redis, area_id: str) -> dict[str, dict]:
     """All indicator states of one area: indicator -> state record."""
-    return {k: json.loads(v) for k, v in client.hgetall(state_key(area_id)).items()}
+    return {k: unpack_state(v) for k, v in client.hgetall(state_key(area_id)).items()}
 
 
 def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None = None) -> dict[str, dict]:
@@ -185,7 +210,12 @@ def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None =
 
 def read_warnings(client: redis.Redis) -> list[dict]:
     """Every non-normal indicator state now, as records."""
-    return [json.loads(v) for v in client.hvals(WARNINGS)]
+    out = []
+    for key, raw in client.hgetall(WARNINGS).items():
+        indicator, area = key.split("@", 1)
+        level, record = raw.split("|", 1)
+        out.append({"i": indicator, "a": area, "level": level, **unpack_state(record)})
+    return out
 
 
 def read_meta(client: redis.Redis) -> dict[str, str]:

@@ -7,6 +7,8 @@ It knows nothing of Redis or SQL (see ``indicators/service.py``): samples go in 
 from __future__ import annotations
 
 import ast
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -62,6 +64,7 @@ class LevelResult:
     limits: classify.Limits
     dirty: np.ndarray  # cells whose record changed since the last tick
     dirty_areas: np.ndarray  # areas with at least one dirty cell
+    cleared: np.ndarray  # cells that left yellow or red this tick
 
 
 @dataclass
@@ -172,16 +175,30 @@ class Engine:
         self.feed[r, c] = self._feed_code(feed)
         return stats
 
+    def load_metric(self, metric: str, grid_ids: list[str], values: np.ndarray, ts: np.ndarray, feeds: list[str]) -> int:
+        """Set held values of one metric for many grids at once (a restart restoring the latest values)."""
+        if metric not in self.metric_pos:
+            return 0
+        cols = np.array([self.grid_pos.get(g, -1) for g in grid_ids], dtype=np.int64)
+        ok = (cols >= 0) & np.isfinite(values) & np.isfinite(ts)
+        row = self.metric_pos[metric]
+        self.values[row, cols[ok]] = values[ok]
+        self.ts[row, cols[ok]] = ts[ok]
+        self.feed[row, cols[ok]] = [self._feed_code(f) for f, keep in zip(feeds, ok.tolist(), strict=True) if keep]
+        return int(ok.sum())
+
     def _feed_code(self, feed: str) -> int:
         if feed not in self.feeds:
             self.feeds.append(feed)
         return self.feeds.index(feed)
 
-    def latest(self, metric: str) -> dict[str, tuple[float, float, str]]:
-        """Latest values of one metric: grid -> (value, ts, feed); for persisting to the store."""
+    def latest(self, metric: str, grid_ids: Iterable[str]) -> dict[str, tuple[float, float, str]]:
+        """Latest values of one metric at the given grids: grid -> (value, ts, feed); for persisting to the store."""
         row = self.metric_pos[metric]
-        seen = np.flatnonzero(np.isfinite(self.ts[row]))
-        return {self.grid_ids[c]: (self.values[row, c], self.ts[row, c], self.feeds[self.feed[row, c]]) for c in seen}
+        cols = [self.grid_pos[g] for g in grid_ids if g in self.grid_pos]
+        values, ts, feeds = self.values[row, cols].tolist(), self.ts[row, cols].tolist(), self.feed[row, cols].tolist()
+        return {self.grid_ids[c]: (v, t, self.feeds[f]) for c, v, t, f in zip(cols, values, ts, feeds, strict=True)
+                if math.isfinite(t)}
 
     # -- scoring -------------------------------------------------------------------
     def grid_parts(self) -> rollup.GridParts:
@@ -272,7 +289,19 @@ class Engine:
                 self.ind_ids[r], level, area_ids[c], State(before[r, c]).label, State(track.state[r, c]).label,
                 float(value[r, c]), *self._threshold_text(lim, r, c), now))
         dirty = self._dirty(level, value, ts, track.state)
-        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, dirty.any(axis=0))
+        cleared = (before >= State.YELLOW) & (track.state < State.YELLOW)
+        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, dirty.any(axis=0),
+                           cleared)
+
+    def limit_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+        """Each cell's ``yellow|red|rule`` text, formatted once per indicator and rule, not once per cell."""
+        keys = rows.astype(np.int64) * (len(self.labels) + 1) + lim.source[rows, cols]
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        texts = []
+        for k in first:
+            r, c = rows[k], cols[k]
+            texts.append("|".join((*self._threshold_text(lim, r, c), self.labels[lim.source[r, c]])))
+        return [texts[i] for i in inverse.tolist()]
 
     def _threshold_text(self, lim: classify.Limits, r: int, c: int) -> tuple[str, str]:
         ind = self.catalog.indicators[r]

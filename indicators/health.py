@@ -16,6 +16,7 @@ import numpy as np
 from indicators.schema import DOMAINS, PANELS
 from indicators.states import STATE_SCORE, State
 
+LABELS = [state.label for state in State]  # indexed by the State value
 SCORE_OF_STATE = np.array([STATE_SCORE[State.NORMAL], np.nan, STATE_SCORE[State.YELLOW], STATE_SCORE[State.RED]])
 
 
@@ -47,20 +48,18 @@ def summaries(state: np.ndarray, tiers: np.ndarray, groups: np.ndarray, weights:
     panel_counts = {p: state_counts(sub[~macro & (groups == p)]) for p in PANELS}
     macro_counts = state_counts(sub[macro])
     worst = sub.max(axis=0) if sub.shape[0] else np.full(len(columns), State.STALE)
-    out = []
-    for k in range(len(columns)):
-        out.append({
-            "health": _num(health[k]),
-            "worst": State(worst[k]).label,
-            "counts": _counts(macro_counts[:, k]),
-            "domains": {d: {"score": _num(domain_scores[d][k]), **_counts(domain_counts[d][:, k])} for d in DOMAINS},
-            "panels": {p: _counts(panel_counts[p][:, k]) for p in PANELS},
-        })
-    return out
-
-
-def _counts(column: np.ndarray) -> dict[str, int]:
-    return {State(s).label: int(column[s]) for s in State}
+    # plain lists from here on: building the records is per area, so keep numpy out of the loop
+    health_l, worst_l, macro_l = [_num(x) for x in health], worst.tolist(), macro_counts.T.tolist()
+    domain_l = {d: ([_num(x) for x in domain_scores[d]], domain_counts[d].T.tolist()) for d in DOMAINS}
+    panel_l = {p: panel_counts[p].T.tolist() for p in PANELS}
+    return [{
+        "health": health_l[k],
+        "worst": LABELS[worst_l[k]],
+        "counts": dict(zip(LABELS, macro_l[k], strict=True)),
+        "domains": {d: {"score": scores[k], **dict(zip(LABELS, counts[k], strict=True))}
+                    for d, (scores, counts) in domain_l.items()},
+        "panels": {p: dict(zip(LABELS, counts[k], strict=True)) for p, counts in panel_l.items()},
+    } for k in range(len(columns))]
 
 
 def _num(x: float) -> float | None:

