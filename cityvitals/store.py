@@ -1,9 +1,9 @@
-"""The Redis key layout and every read and write of live data: the one module that knows the keys.
+r"""The Redis key layout and every read and write of live data: the one module that knows the keys.
 
 Layout (all keys start with ``cv:``):
 
 - ``cv:samples``           stream; one entry per ingest batch: ``src`` (feed name), ``n`` and
-                           ``data`` (lines ``metric\\tarea\\tts\\tvalue``). Batching keeps Redis
+                           ``data`` (lines ``metric\tarea\tts\tvalue``). Batching keeps Redis
                            round trips per sample low; consumer groups make the engine resumable.
 - ``cv:deadletter``        stream of refused input: ``src``, ``reason``, ``item``.
 - ``cv:latest:<metric>``   hash area -> ``value|ts|src``; written by the engine, read on restart.
@@ -151,7 +151,7 @@ def read_latest(client: redis.Redis, metrics: Iterable[str]) -> dict[str, dict[s
     pipe = client.pipeline(transaction=False)
     for metric in metrics:
         pipe.hgetall(latest_key(metric))
-    return {m: {a: unpack_latest(v) for a, v in raw.items()} for m, raw in zip(metrics, pipe.execute())}
+    return {m: {a: unpack_latest(v) for a, v in raw.items()} for m, raw in zip(metrics, pipe.execute(), strict=True)}
 
 
 def write_latest(pipe: redis.client.Pipeline, metric: str, values: Mapping[str, str]) -> None:
@@ -204,7 +204,8 @@ def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None =
     if area_ids is None:
         raw = client.hgetall(key)
     else:
-        raw = {a: v for a, v in zip(area_ids, client.hmget(key, area_ids) if area_ids else []) if v is not None}
+        values = client.hmget(key, area_ids) if area_ids else []
+        raw = {a: v for a, v in zip(area_ids, values, strict=True) if v is not None}
     return {a: json.loads(v) for a, v in raw.items()}
 
 

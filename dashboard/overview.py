@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import dash
-from dash import ALL, Input, Output, Patch, State as DashState, callback, dcc, html
+from dash import ALL, Input, Output, Patch, callback, dcc, html
+from dash import State as DashState
 
 from cityvitals import store
 from dashboard import context, data, ids

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from simpleeval import SimpleEval
 
 from cityvitals.areas import LEVELS, AreaTree
 from cityvitals.store import Sample
@@ -22,8 +23,6 @@ from indicators import classify, rollup, thresholds
 from indicators.formula import FUNCTIONS, OPERATORS
 from indicators.loader import Catalog
 from indicators.states import State
-
-from simpleeval import SimpleEval
 
 
 @dataclass

@@ -46,7 +46,8 @@ def names_in(formula: str) -> set[str]:
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     unknown_fn = called - FUNCTIONS.keys()
     if unknown_fn:
-        raise FormulaError(f"formula {formula!r} calls unknown function(s) {sorted(unknown_fn)}; allowed: {sorted(FUNCTIONS)}")
+        raise FormulaError(f"formula {formula!r} calls unknown function(s) {sorted(unknown_fn)}; "
+                           f"allowed: {sorted(FUNCTIONS)}")
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called
 
 

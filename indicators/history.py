@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Float, Index, Integer, String, Text, delete, insert, select
 from sqlalchemy.engine import Engine as SqlEngine
@@ -13,7 +13,7 @@ from cityvitals.db import Base
 
 def utc(ts: float) -> datetime:
     """Unix seconds as an aware UTC datetime."""
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 class WarningLog(Base):

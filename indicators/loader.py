@@ -202,14 +202,16 @@ def _cross_check(located: list, metrics: dict[str, Metric], profiles: dict[str, 
             continue
         unknown = sorted(names - metrics.keys() - ids)
         if unknown:
-            errors.append(CatalogError(path, line, col, f"{label}source reads unknown metric or indicator {', '.join(unknown)}"))
+            errors.append(CatalogError(path, line, col,
+                                       f"{label}source reads unknown metric or indicator {', '.join(unknown)}"))
         deps[ind.id] = (names - metrics.keys()) & ids  # a name that is a metric means the metric
         for o in ind.overrides:
             if o.profile and o.profile not in profiles:
                 errors.append(CatalogError(path, line, col, f'{label}override names unknown profile "{o.profile}"'))
     for cycle_member in _cycle_members(deps):
         path, line, col = where[cycle_member]
-        errors.append(CatalogError(path, line, col, f'indicator "{cycle_member}": formula cycle through {cycle_member}'))
+        errors.append(CatalogError(path, line, col,
+                                   f'indicator "{cycle_member}": formula cycle through {cycle_member}'))
     return errors
 
 

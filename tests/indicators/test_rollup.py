@@ -14,7 +14,8 @@ TS = np.array([[100.0, 90.0, 80.0, 120.0]])
 
 def parts(value, num=None, den=None):
     value = np.array([value], dtype=float)
-    return GridParts(value, np.array([num], float) if num else value, np.array([den], float) if den else np.ones_like(value), TS)
+    return GridParts(value, np.array([num], float) if num else value,
+                     np.array([den], float) if den else np.ones_like(value), TS)
 
 
 def test_sum_adds_counts():
