@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -198,6 +199,14 @@ def read_states(client: redis.Redis, area_id: str) -> dict[str, dict]:
     return {k: unpack_state(v) for k, v in client.hgetall(state_key(area_id)).items()}
 
 
+def read_indicator(client: redis.Redis, indicator: str, area_ids: list[str]) -> dict[str, dict]:
+    """One indicator's state record in each of ``area_ids`` (those that have one), in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    for area in area_ids:
+        pipe.hget(state_key(area), indicator)
+    return {a: unpack_state(raw) for a, raw in zip(area_ids, pipe.execute(), strict=True) if raw is not None}
+
+
 def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None = None) -> dict[str, dict]:
     """Area summaries of one level (all of them, or only ``area_ids``) in one round trip."""
     key = summary_key(level)
@@ -236,7 +245,8 @@ def read_feed_health(client: redis.Redis) -> dict[str, dict]:
 
 def record_catalog(client: redis.Redis, version: str, errors: list[str]) -> None:
     """Publish which catalog is live and the errors of the last reload attempt (empty: it was good)."""
-    client.hset(META, mapping={"catalog_version": version, "catalog_errors": json.dumps(errors, ensure_ascii=False)})
+    client.hset(META, mapping={"catalog_version": version, "catalog_errors": json.dumps(errors, ensure_ascii=False),
+                               "catalog_checked": time.time()})
 
 
 def write_definitions(client: redis.Redis, definitions: Mapping[str, Mapping[str, Any]]) -> None:

@@ -13,3 +13,31 @@ FEEDS = "feed-health"
 def tile(domain: str) -> dict:
     """Pattern-matching id of one domain tile."""
     return {"type": "domain-tile", "domain": domain}
+
+PANEL_KEY = "panel-key"
+PANEL_SEARCH = "panel-search"
+PANEL_FILTER = "panel-filter"
+PANEL_COUNTS = "panel-counts"
+PANEL_SECTIONS = "panel-sections"
+DETAIL_KEY = "detail-key"
+DETAIL_WHY = "detail-why"
+DETAIL_CHILDREN = "detail-children"
+WARN_KEY = "warnings-key"
+WARN_GROUP = "warnings-group"
+WARN_STATES = "warnings-states"
+WARN_LEVEL = "warnings-level"
+WARN_ACTIVE = "warnings-active"
+WARN_PAST = "warnings-past"
+WARN_COMMENT = "warnings-comment"
+WARN_MESSAGE = "warnings-message"
+WARN_EXPORT = "warnings-export"
+WARN_DOWNLOAD = "warnings-download"
+WARN_ACKED = "warnings-acked"
+
+
+def ack_button(key: str) -> dict:
+    """Pattern-matching id of the acknowledge button of one warning episode."""
+    return {"type": "ack", "key": key}
+CONFIG_STATUS = "config-status"
+CONFIG_SEARCH = "config-search"
+CONFIG_TABLE = "config-table"

@@ -10,19 +10,12 @@ from dash import State as DashState
 
 from cityvitals import store
 from dashboard import context, data, ids
+from dashboard.components import DOMAIN_NAMES, age_text, page_header
 from dashboard.figures import area_map, map_areas, states_of
 from dashboard.theme import STATE_ICON
 from indicators.schema import DOMAINS
 from indicators.states import State
 
-DOMAIN_NAMES = {
-    "public_service": "公共服务 Public service",
-    "public_safety": "公共安全 Public safety",
-    "social_governance": "社会治理 Social governance",
-    "city_management": "城市管理 City management",
-    "eco_environment": "生态环境 Ecological environment",
-    "economic_development": "经济发展 Economic development",
-}
 TICKER_LINES = 14
 
 
@@ -48,20 +41,9 @@ def layout(area_id: str) -> html.Div:
 
 
 def build_header(area_id: str) -> html.Header:
-    """Title, breadcrumb to climb the hierarchy, and the live status line."""
-    tree = context.get().tree
-    area = tree[area_id]
-    crumbs: list = []
-    for a in tree.ancestors(area_id):
-        crumbs += [dcc.Link(a.name_zh, href=f"/area/{a.id}", className="crumb"), html.Span(" › ", className="sep")]
-    crumbs.append(html.Span(area.name_zh, className="crumb current"))
-    return html.Header(className="header", children=[
-        html.Div(className="title", children=[
-            html.H1([area.name_zh, html.Small(f" {area.name_en}")]),
-            html.Nav(crumbs, className="breadcrumb"),
-        ]),
-        html.Div(id=ids.HEADER_STATUS, className="status"),
-    ])
+    """Title, breadcrumb to climb the hierarchy, navigation and the live status line."""
+    area = context.get().tree[area_id]
+    return page_header([area.name_zh, html.Small(f" {area.name_en}")], area_id, "overview", ids.HEADER_STATUS)
 
 
 def build_health() -> html.Div:
@@ -94,9 +76,10 @@ def build_map(area_id: str) -> dcc.Graph:
 def hover_texts(areas: list, summaries: dict[str, dict], states: list[State]) -> list[str]:
     """Hover line per area: name, state and health index."""
     out = []
-    for a, s in zip(areas, states):
+    for a, s in zip(areas, states, strict=True):
         health = summaries.get(a.id, {}).get("health")
-        out.append(f"{a.name_zh} {a.name_en}<br>{STATE_ICON[s]} {s.label} · 指数 {health if health is not None else '—'}")
+        shown = "—" if health is None else health
+        out.append(f"{a.name_zh} {a.name_en}<br>{STATE_ICON[s]} {s.label} · 指数 {shown}")
     return out
 
 
@@ -168,21 +151,11 @@ def ticker_line(w: dict, now: float) -> html.Li:
     return html.Li(className=f"ticker-line state-{state.label}", children=[
         html.Span(STATE_ICON[state], className="icon"),
         dcc.Link(tree[w["a"]].name_zh, href=f"/area/{w['a']}", className="where"),
-        html.Span(data.indicator_name(context.get().client, w["i"]), className="what", title=w["i"]),
+        dcc.Link(data.indicator_name(context.get().client, w["i"]), href=f"/indicator/{w['i']}?area={w['a']}",
+                 className="what", title=w["i"]),
         html.Span(f"{value} / {threshold}", className="value"),
         html.Span(f"{age_text(now - w['since'])}", className="since"),
     ])
-
-
-def age_text(seconds: float) -> str:
-    """A duration as a short text: 45 s, 12 min, 3 h, 2 d."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} d"
 
 
 def status_line(summary: dict, meta: dict, now: float) -> list:

@@ -103,6 +103,7 @@ class Indicator(Strict):
     name: Name
     tier: Literal["macro", "panel"]
     group: str
+    section: Name | None = None  # a heading within the panel or domain, for the dashboard's lists
     unit: str = ""
     description: str = Field(min_length=1)
     source: Source

@@ -1,0 +1,158 @@
+"""One indicator in one area: why this state, history with its bands, state log, definition, child ranking."""
+
+from __future__ import annotations
+
+import time
+
+import plotly.graph_objects as go
+import yaml
+from dash import Input, Output, State, callback, dcc, html
+
+from cityvitals import store
+from dashboard import context, data, ids
+from dashboard.components import age_text, page_header, state_badge, value_text
+from dashboard.theme import STATE_COLOR, STATE_NAME
+from indicators.history import read_history, read_transitions
+from indicators.states import State as IndicatorState
+
+HISTORY_HOURS = 24
+RANK_ROWS = 20
+
+
+def layout(indicator: str, area_id: str) -> html.Div:
+    """The detail page; the "why" card and the child ranking refresh live."""
+    ctx = context.get()
+    d = data.definitions(ctx.client).get(indicator)
+    if d is None or area_id not in ctx.tree:
+        return html.Div(f"未知指标或区域 Unknown indicator or area: {indicator} / {area_id}", className="error-page")
+    area = ctx.tree[area_id]
+    return html.Div(className="page detail-page", children=[
+        dcc.Store(id=ids.DETAIL_KEY, data={"indicator": indicator, "area": area_id}),
+        page_header([f"{d['name']['zh']} · {area.name_zh}", html.Small(f" {d['name']['en']} · {area.name_en}")],
+                    area_id, d["group"] if d["tier"] == "panel" else "overview",
+                    crumb_href=f"/indicator/{indicator}?area={{id}}"),
+        html.Div(className="detail-body", children=[
+            html.Div(className="card", children=[html.H2("为何是此状态 Why this state"), html.Div(id=ids.DETAIL_WHY)]),
+            html.Div(className="card", children=[html.H2(f"近{HISTORY_HOURS}小时 Last {HISTORY_HOURS} h"),
+                                                 history_graph(indicator, area_id, d)]),
+            html.Div(className="card", children=[html.H2("下级区域排名 Child areas, worst first"),
+                                                 html.Div(id=ids.DETAIL_CHILDREN)]),
+            html.Div(className="card", children=[html.H2("状态记录 State log"), state_log(indicator, area_id)]),
+            html.Div(className="card", children=[html.H2("定义 Definition (YAML)"), definition_block(d)]),
+        ]),
+    ])
+
+
+@callback(
+    Output(ids.DETAIL_WHY, "children"),
+    Output(ids.DETAIL_CHILDREN, "children"),
+    Input(ids.INTERVAL, "n_intervals"),
+    State(ids.DETAIL_KEY, "data"),
+)
+def refresh(_n: int, key: dict) -> tuple:
+    """Read the cell's state record and its children's records for the same indicator."""
+    ctx = context.get()
+    indicator, area_id = key["indicator"], key["area"]
+    d = data.definitions(ctx.client).get(indicator, {})
+    record = store.read_indicator(ctx.client, indicator, [area_id]).get(area_id)
+    children = [a.id for a in ctx.tree.children(area_id)]
+    return why(record, d, time.time()), ranking(store.read_indicator(ctx.client, indicator, children), d)
+
+
+def why(record: dict | None, d: dict, now: float) -> list:
+    """State, value against the limits in force, the rule that set them, since when, data age and coverage."""
+    if record is None:
+        return [html.Div([state_badge(IndicatorState.STALE), " 尚无数据 No data yet"], className="why-state")]
+    state = IndicatorState[record["s"].upper()]
+    unit = d.get("unit", "")
+    facts = [
+        ("数值 Value", value_text(record["v"], unit)),
+        ("黄色界限 Yellow at", record["y"]), ("红色界限 Red at", record["r"]),
+        ("方向 Direction", d.get("direction", "")),
+        ("界限来源 Limits from", record["rule"]),
+        ("状态始于 In state since", f"{time.strftime('%m-%d %H:%M:%S', time.localtime(record['since']))}"
+                                    f" ({age_text(now - record['since'])})"),
+        ("数据时间 Data age", age_text(now - record["ts"]) if record["ts"] else "—"),
+        ("覆盖 Coverage", f"{100 * record['cov']:.0f}% 下级有数据 of children with data"
+                          if record["cov"] is not None else "—"),
+    ]
+    return [
+        html.Div([state_badge(state), f" {STATE_NAME[state]}"], className=f"why-state state-{state.label}"),
+        html.Dl(className="facts", children=[x for k, v in facts for x in (html.Dt(k), html.Dd(v))]),
+    ]
+
+
+def ranking(records: dict[str, dict], d: dict) -> html.Table | html.Div:
+    """Child areas on this indicator: worst state first, then the worst value for the direction."""
+    if not records:
+        return html.Div("无下级区域或无数据 No child areas or no data", className="empty")
+    tree = context.get().tree
+    sign = -1 if d.get("direction") == "higher_is_worse" else 1
+    order = sorted(records.items(), key=lambda kv: (-IndicatorState[kv[1]["s"].upper()],
+                                                    sign * (kv[1]["v"] if kv[1]["v"] is not None else 0)))
+    rows = [html.Tr([
+        html.Td(state_badge(IndicatorState[r["s"].upper()])),
+        html.Td(dcc.Link(tree[a].name_zh, href=f"/indicator/{d.get('id', '')}?area={a}")),
+        html.Td(value_text(r["v"], d.get("unit", ""))),
+        html.Td(f"▲{r['y']} ■{r['r']}"),
+    ]) for a, r in order[:RANK_ROWS]]
+    return html.Table(className="table", children=[
+        html.Thead(html.Tr([html.Th(""), html.Th("区域 Area"), html.Th("数值 Value"), html.Th("界限 Limits")])),
+        html.Tbody(rows),
+    ])
+
+
+def history_graph(indicator: str, area_id: str, d: dict) -> dcc.Graph | html.Div:
+    """The indicator's recent history from SQL with the yellow and red bands of its default limits."""
+    rows = read_history(context.get().sql, indicator, area_id, time.time() - HISTORY_HOURS * 3600)
+    if not rows:
+        return html.Div("此级别不保存历史，或尚无历史 No history kept at this level yet "
+                        "(history is kept for the district and streets)", className="empty")
+    at, values, _states = zip(*rows, strict=True)
+    fig = go.Figure(go.Scatter(x=list(at), y=list(values), mode="lines+markers", name=d["name"]["zh"],
+                               line={"color": "#8ecae6", "width": 2}, marker={"size": 4}))
+    known = [v for v in values if v is not None] + [x for y0, y1, _ in bands(d) for x in (y0, y1) if x is not None]
+    lo, hi = min(known), max(known)
+    pad = (hi - lo) * 0.15 or 1.0
+    for y0, y1, state in bands(d):
+        fig.add_hrect(y0=lo - pad if y0 is None else y0, y1=hi + pad if y1 is None else y1,
+                      fillcolor=STATE_COLOR[state], opacity=0.18, line_width=0)
+    fig.update_layout(margin={"l": 40, "r": 10, "t": 10, "b": 30}, height=260, paper_bgcolor="rgba(0,0,0,0)",
+                      plot_bgcolor="rgba(0,0,0,0)", font={"color": "#c4ccda"}, showlegend=False,
+                      xaxis={"gridcolor": "#1b2740"},
+                      yaxis={"gridcolor": "#1b2740", "title": d.get("unit", ""), "range": [lo - pad, hi + pad]})
+    return dcc.Graph(figure=fig, config={"displayModeBar": False})
+
+
+def bands(d: dict) -> list[tuple[float | None, float | None, IndicatorState]]:
+    """Value ranges of the yellow and red states under the default limits (None: open end)."""
+    y, r = d["thresholds"]["yellow"], d["thresholds"]["red"]
+    if d["direction"] == "higher_is_worse":
+        return [(y, r, IndicatorState.YELLOW), (r, None, IndicatorState.RED)]
+    if d["direction"] == "lower_is_worse":
+        return [(r, y, IndicatorState.YELLOW), (None, r, IndicatorState.RED)]
+    return [(r[0], y[0], IndicatorState.YELLOW), (y[1], r[1], IndicatorState.YELLOW),
+            (None, r[0], IndicatorState.RED), (r[1], None, IndicatorState.RED)]
+
+
+def state_log(indicator: str, area_id: str) -> html.Table | html.Div:
+    """The newest state changes of this indicator in this area, from the warnings log."""
+    rows = read_transitions(context.get().sql, indicator, area_id, limit=30)
+    if not rows:
+        return html.Div("无状态变化 No state changes logged", className="empty")
+    return html.Table(className="table", children=[
+        html.Thead(html.Tr([html.Th(h) for h in ("时间 Time", "从 From", "到 To", "数值 Value", "界限 Limits")])),
+        html.Tbody([html.Tr([
+            html.Td(r["at"].strftime("%m-%d %H:%M:%S")), html.Td(r["from_state"]),
+            html.Td(r["to_state"], className=f"state-{r['to_state']}"),
+            html.Td(value_text(r["value"])), html.Td(f"▲{r['yellow']} ■{r['red']}"),
+        ]) for r in rows]),
+    ])
+
+
+def definition_block(d: dict) -> html.Pre:
+    """The indicator as declared in the catalog, and where."""
+    shown = {k: v for k, v in d.items() if k not in ("position",) and v not in (None, [], ())}
+    where = d.get("position", "").rsplit("/", 1)[-1]  # file:line, without the install's directories
+    return html.Pre(f"# {where}\n" + yaml.safe_dump(shown, allow_unicode=True, sort_keys=False),
+                    className="definition")

@@ -1,0 +1,204 @@
+"""Active and past warnings for an area and everything below it: filters, acknowledgement, CSV export."""
+
+from __future__ import annotations
+
+import time
+
+import dash
+import pandas as pd
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html
+
+from cityvitals import store
+from cityvitals.acks import acknowledge, read_acks
+from cityvitals.security import allowed, current_name
+from cityvitals.users import audit
+from dashboard import context, data, ids
+from dashboard.components import DOMAIN_NAMES, PANEL_NAMES, age_text, page_header, state_badge, value_text
+from indicators.history import read_transitions
+from indicators.states import State as IndicatorState
+
+PAST_ROWS = 200
+
+
+def layout(area_id: str) -> html.Div:
+    """The warnings page of ``area_id``; both tables are filled by :func:`refresh`."""
+    tree = context.get().tree
+    if area_id not in tree:
+        return html.Div(f"未知区域 Unknown area: {area_id}", className="error-page")
+    area = tree[area_id]
+    groups = [{"label": f"领域 {v}", "value": k} for k, v in DOMAIN_NAMES.items()]
+    groups += [{"label": f"专题 {v}", "value": f"panel:{k}"} for k, v in PANEL_NAMES.items()]
+    return html.Div(className="page warnings-page", children=[
+        dcc.Store(id=ids.WARN_KEY, data={"area": area_id}),
+        dcc.Store(id=ids.WARN_ACKED, data=0),
+        page_header([f"预警 · {area.name_zh}", html.Small(f" Warnings · {area.name_en}")], area_id, "warnings",
+                    crumb_href="/warnings?area={id}"),
+        html.Div(className="panel-tools", children=[
+            dcc.Dropdown(id=ids.WARN_GROUP, options=groups, placeholder="全部领域与专题 All domains and panels",
+                         className="dropdown"),
+            dcc.Checklist(id=ids.WARN_STATES, options=["red", "yellow"], value=["red", "yellow"], inline=True,
+                          className="state-filter"),
+            dcc.Dropdown(id=ids.WARN_LEVEL, options=["street", "community", "grid"], placeholder="全部层级 All levels",
+                         className="dropdown small"),
+            dcc.Input(id=ids.WARN_COMMENT, placeholder="确认备注 Comment for acknowledging", maxLength=500,
+                      className="search"),
+            html.Button("导出CSV Export CSV", id=ids.WARN_EXPORT, className="button"),
+            dcc.Download(id=ids.WARN_DOWNLOAD),
+        ]),
+        html.Div(id=ids.WARN_MESSAGE, className="message"),
+        html.H2("当前预警 Active", className="panel-title"),
+        html.Div(id=ids.WARN_ACTIVE),
+        html.H2("状态变化记录 Past state changes", className="panel-title"),
+        html.Div(id=ids.WARN_PAST),
+    ])
+
+
+def active_warnings(area_id: str, group: str | None, states: list[str], level: str | None) -> list[dict]:
+    """Warnings now in force in and below the area that pass the filters: red first, then the oldest."""
+    client, tree = context.get().client, context.get().tree
+    definitions = data.definitions(client)
+    out = []
+    for w in store.read_warnings(client):
+        d = definitions.get(w["i"])
+        if w["s"] not in states or (level and w["level"] != level) or not d or not _matches(d, group):
+            continue
+        if w["a"] == area_id or any(a.id == area_id for a in tree.ancestors(w["a"])):
+            out.append({**w, "name": d["name"]["zh"], "unit": d.get("unit", "")})
+    return sorted(out, key=lambda w: (w["s"] != "red", w["since"]))
+
+
+def _matches(d: dict, group: str | None) -> bool:
+    if not group:
+        return True
+    if group.startswith("panel:"):
+        return d["tier"] == "panel" and d["group"] == group.removeprefix("panel:")
+    return d["tier"] == "macro" and d["group"] == group
+
+
+def episode_key(w: dict) -> str:
+    """Identifies one warning episode: indicator, area and since (to the millisecond)."""
+    return f"{w['i']}@{w['a']}@{w['since']:.3f}"
+
+
+@callback(
+    Output(ids.WARN_ACTIVE, "children"),
+    Output(ids.WARN_PAST, "children"),
+    Input(ids.INTERVAL, "n_intervals"),
+    Input(ids.WARN_GROUP, "value"),
+    Input(ids.WARN_STATES, "value"),
+    Input(ids.WARN_LEVEL, "value"),
+    Input(ids.WARN_ACKED, "data"),
+    State(ids.WARN_KEY, "data"),
+)
+def refresh(_n: int, group: str | None, states: list[str], level: str | None, _acked: int, key: dict) -> tuple:
+    """Re-read active warnings (Redis), their acknowledgements and the warnings log (SQL)."""
+    c = context.get()
+    active = active_warnings(key["area"], group, states, level)
+    acks = read_acks(c.sql, {w["i"] for w in active})
+    now = time.time()
+    return active_table(active, acks, now), past_table(key["area"], group, states, level)
+
+
+def active_table(active: list[dict], acks: dict, now: float) -> html.Table | html.Div:
+    """One row per active warning, with its acknowledgement or a button to acknowledge it."""
+    if not active:
+        return html.Div("无预警 No warnings", className="empty")
+    tree = context.get().tree
+    rows = []
+    for w in active:
+        state = IndicatorState[w["s"].upper()]
+        ack = acks.get((w["i"], w["a"], round(w["since"], 3)))
+        rows.append(html.Tr(className=f"state-{state.label}", children=[
+            html.Td(state_badge(state)),
+            html.Td(dcc.Link(tree[w["a"]].name_zh, href=f"/area/{w['a']}")),
+            html.Td(dcc.Link(w["name"], href=f"/indicator/{w['i']}?area={w['a']}")),
+            html.Td(f"{value_text(w['v'], w['unit'])} / {w['r'] if state == IndicatorState.RED else w['y']}"),
+            html.Td(age_text(now - w["since"])),
+            html.Td(f"✓ {ack['user']} {ack['at']:%m-%d %H:%M} {ack['comment']}" if ack else
+                    html.Button("确认 Acknowledge", id=ids.ack_button(episode_key(w)), className="button small")),
+        ]))
+    return html.Table(className="table", children=[
+        html.Thead(html.Tr([html.Th(h) for h in ("", "区域 Area", "指标 Indicator", "数值/界限 Value / limit",
+                                                  "持续 For", "确认 Acknowledged")])),
+        html.Tbody(rows),
+    ])
+
+
+def past_table(area_id: str, group: str | None, states: list[str], level: str | None) -> html.Table | html.Div:
+    """The newest state changes in and below the area from the warnings log."""
+    rows = past_rows(area_id, group, states, level)
+    if not rows:
+        return html.Div("无记录 Nothing logged", className="empty")
+    tree = context.get().tree
+    return html.Table(className="table", children=[
+        html.Thead(html.Tr([html.Th(h) for h in ("时间 Time", "区域 Area", "指标 Indicator", "从 From", "到 To",
+                                                  "数值 Value")])),
+        html.Tbody([html.Tr([
+            html.Td(r["at"].strftime("%m-%d %H:%M:%S")), html.Td(tree[r["area"]].name_zh if r["area"] in tree else
+                                                                   r["area"]),
+            html.Td(r["name"]), html.Td(r["from_state"]), html.Td(r["to_state"], className=f"state-{r['to_state']}"),
+            html.Td(value_text(r["value"])),
+        ]) for r in rows]),
+    ])
+
+
+def past_rows(area_id: str, group: str | None, states: list[str], level: str | None) -> list[dict]:
+    """Rows of the warnings log in and below the area that pass the filters, newest first."""
+    c = context.get()
+    definitions = data.definitions(c.client)
+    out = []
+    for r in read_transitions(c.sql, limit=PAST_ROWS * 5):
+        d = definitions.get(r["indicator"])
+        if not d or not _matches(d, group) or (level and r["level"] != level):
+            continue
+        if not ({r["from_state"], r["to_state"]} & set(states)):
+            continue
+        if r["area"] in c.tree and (r["area"] == area_id or any(a.id == area_id for a in c.tree.ancestors(r["area"]))):
+            out.append({**r, "name": d["name"]["zh"]})
+    return out[:PAST_ROWS]
+
+
+@callback(
+    Output(ids.WARN_ACKED, "data"),
+    Output(ids.WARN_MESSAGE, "children"),
+    Input(ids.ack_button(ALL), "n_clicks"),
+    State(ids.WARN_COMMENT, "value"),
+    State(ids.WARN_ACKED, "data"),
+    prevent_initial_call=True,
+)
+def acknowledge_clicked(clicks: list[int | None], comment: str | None, acked: int) -> tuple:
+    """Store the acknowledgement of the clicked warning (analysts and admins only)."""
+    if not ctx.triggered_id or not any(clicks):
+        return dash.no_update, dash.no_update
+    if not allowed("analyst"):
+        return dash.no_update, "确认需要分析员权限，请登录 Acknowledging needs the analyst role: log in at /login"
+    indicator, area, since = ctx.triggered_id["key"].split("@")
+    c = context.get()
+    acknowledge(c.sql, indicator, area, float(since), current_name(), (comment or "").strip())
+    audit(c.sql, current_name(), "warning_ack", indicator=indicator, area=area, since=since)
+    return acked + 1, f"已确认 Acknowledged: {indicator} @ {area}"
+
+
+@callback(
+    Output(ids.WARN_DOWNLOAD, "data"),
+    Output(ids.WARN_MESSAGE, "children", allow_duplicate=True),
+    Input(ids.WARN_EXPORT, "n_clicks"),
+    State(ids.WARN_GROUP, "value"),
+    State(ids.WARN_STATES, "value"),
+    State(ids.WARN_LEVEL, "value"),
+    State(ids.WARN_KEY, "data"),
+    prevent_initial_call=True,
+)
+def export_csv(_clicks: int, group: str | None, states: list[str], level: str | None, key: dict) -> tuple:
+    """The active warnings shown, as CSV (analysts and admins only)."""
+    if not allowed("analyst"):
+        return dash.no_update, "导出需要分析员权限，请登录 Export needs the analyst role: log in at /login"
+    rows = active_warnings(key["area"], group, states, level)
+    columns = ["i", "name", "a", "level", "s", "v", "unit", "y", "r", "rule", "since", "ts"]
+    frame = pd.DataFrame(rows, columns=columns).rename(columns={"i": "indicator", "a": "area", "s": "state",
+                                                                "v": "value", "y": "yellow", "r": "red"})
+    for col in ("since", "ts"):
+        frame[col] = pd.to_datetime(frame[col], unit="s", utc=True)
+    audit(context.get().sql, current_name(), "warnings_export", area=key["area"], rows=len(frame))
+    return dcc.send_data_frame(frame.to_csv, f"warnings-{key['area']}-{time.strftime('%Y%m%d-%H%M')}.csv",
+                               index=False), f"已导出 {len(frame)} 行 Exported {len(frame)} rows"
