@@ -19,6 +19,7 @@ def create_app(ctx: context.DashboardContext, refresh_s: float = 5.0) -> dash.Da
     app = dash.Dash(
         __name__, use_pages=True, pages_folder=str(Path(__file__).parent / "pages"), assets_folder=str(ASSETS),
         title="City Vitals 城市生命体征", update_title=None, serve_locally=True,
+        suppress_callback_exceptions=True,  # each page's callbacks name ids only that page has
     )
     app.index_string = app.index_string.replace("{%css%}", "{%css%}\n<style>" + css_variables() + "</style>")
     app.layout = html.Div(className="app", children=[

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, callback, html
 
 from cityvitals import store
 from dashboard import context, data, ids
 from dashboard.components import age_text, page_header
+from dashboard.tables import data_table
 
 
 def layout() -> html.Div:
@@ -18,24 +19,20 @@ def layout() -> html.Div:
     return html.Div(className="page config-page", children=[
         page_header(["指标配置 Catalog", html.Small(f" · {root.name_zh}")], root.id, "config"),
         html.Div(id=ids.CONFIG_STATUS, className="card config-status"),
-        html.Div(className="panel-tools", children=[
-            dcc.Input(id=ids.CONFIG_SEARCH, type="search", placeholder="搜索指标 Search id, name, group",
-                      debounce=True, className="search"),
-        ]),
-        html.Div(id=ids.CONFIG_TABLE),
+        html.P("每列可筛选与排序 Filter and sort by any column", className="hint"),
+        data_table(ids.CONFIG_TABLE, COLUMNS, page_size=40, sort_action="native", filter_action="native"),
     ])
 
 
 @callback(
     Output(ids.CONFIG_STATUS, "children"),
-    Output(ids.CONFIG_TABLE, "children"),
+    Output(ids.CONFIG_TABLE, "data"),
     Input(ids.INTERVAL, "n_intervals"),
-    Input(ids.CONFIG_SEARCH, "value"),
 )
-def refresh(_n: int, search: str | None) -> tuple:
+def refresh(_n: int) -> tuple:
     """Read the catalog status from the engine's meta record and the live definitions."""
     client = context.get().client
-    return reload_status(store.read_meta(client), time.time()), threshold_table(data.definitions(client), search)
+    return reload_status(store.read_meta(client), time.time()), threshold_rows(data.definitions(client))
 
 
 def reload_status(meta: dict, now: float) -> list:
@@ -55,20 +52,16 @@ def reload_status(meta: dict, now: float) -> list:
     ]
 
 
-def threshold_table(definitions: dict[str, dict], search: str | None) -> html.Table:
-    """One row per indicator: id, name, group, direction, limits, overrides, staleness, file:line."""
-    needle = (search or "").strip().lower()
-    rows = [d for d in definitions.values()
-            if not needle or needle in f"{d['id']} {d['name']['zh']} {d['name']['en']} {d['group']}".lower()]
-    return html.Table(className="table", children=[
-        html.Thead(html.Tr([html.Th(h) for h in (
-            "id", "名称 Name", "组 Group", "方向 Direction", "▲ 黄 Yellow", "■ 红 Red", "覆盖规则 Overrides",
-            "过期 Stale after", "位置 File:line")])),
-        html.Tbody([html.Tr([
-            html.Td(d["id"]), html.Td(d["name"]["zh"]), html.Td(f"{d['tier']}/{d['group']}"),
-            html.Td(d["direction"]),
-            html.Td(str(d["thresholds"]["yellow"])), html.Td(str(d["thresholds"]["red"])),
-            html.Td(str(len(d.get("overrides") or []))), html.Td(age_text(d["stale_after"])),
-            html.Td(d.get("position", "").rsplit("/", 1)[-1]),
-        ]) for d in sorted(rows, key=lambda d: (d["tier"], d["group"], d["id"]))]),
-    ])
+COLUMNS = [("id", "id"), ("name", "名称 Name"), ("group", "组 Group"), ("direction", "方向 Direction"),
+           ("yellow", "▲ 黄 Yellow"), ("red", "■ 红 Red"), ("overrides", "覆盖规则 Overrides"),
+           ("stale_after", "过期 Stale after"), ("position", "位置 File:line")]
+
+
+def threshold_rows(definitions: dict[str, dict]) -> list[dict]:
+    """One row per indicator: id, name, group, direction, default limits, overrides, staleness, file:line."""
+    return [{
+        "id": d["id"], "name": d["name"]["zh"], "group": f"{d['tier']}/{d['group']}", "direction": d["direction"],
+        "yellow": str(d["thresholds"]["yellow"]), "red": str(d["thresholds"]["red"]),
+        "overrides": len(d.get("overrides") or []), "stale_after": age_text(d["stale_after"]),
+        "position": d.get("position", "").rsplit("/", 1)[-1],
+    } for d in sorted(definitions.values(), key=lambda d: (d["tier"], d["group"], d["id"]))]

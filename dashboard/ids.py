@@ -33,11 +33,6 @@ WARN_MESSAGE = "warnings-message"
 WARN_EXPORT = "warnings-export"
 WARN_DOWNLOAD = "warnings-download"
 WARN_ACKED = "warnings-acked"
-
-
-def ack_button(key: str) -> dict:
-    """Pattern-matching id of the acknowledge button of one warning episode."""
-    return {"type": "ack", "key": key}
+WARN_ACK = "warnings-ack"
 CONFIG_STATUS = "config-status"
-CONFIG_SEARCH = "config-search"
 CONFIG_TABLE = "config-table"

@@ -6,14 +6,16 @@ import time
 
 import dash
 import pandas as pd
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 
 from cityvitals import store
 from cityvitals.acks import acknowledge, read_acks
 from cityvitals.security import allowed, current_name
 from cityvitals.users import audit
 from dashboard import context, data, ids
-from dashboard.components import DOMAIN_NAMES, PANEL_NAMES, age_text, page_header, state_badge, value_text
+from dashboard.components import DOMAIN_NAMES, PANEL_NAMES, age_text, page_header, value_text
+from dashboard.tables import data_table
+from dashboard.theme import STATE_ICON
 from indicators.history import read_transitions
 from indicators.states import State as IndicatorState
 
@@ -42,14 +44,16 @@ def layout(area_id: str) -> html.Div:
                          className="dropdown small"),
             dcc.Input(id=ids.WARN_COMMENT, placeholder="确认备注 Comment for acknowledging", maxLength=500,
                       className="search"),
+            html.Button("确认所选 Acknowledge selected", id=ids.WARN_ACK, className="button"),
             html.Button("导出CSV Export CSV", id=ids.WARN_EXPORT, className="button"),
             dcc.Download(id=ids.WARN_DOWNLOAD),
         ]),
         html.Div(id=ids.WARN_MESSAGE, className="message"),
         html.H2("当前预警 Active", className="panel-title"),
-        html.Div(id=ids.WARN_ACTIVE),
+        data_table(ids.WARN_ACTIVE, ACTIVE_COLUMNS, {"area", "indicator"}, row_selectable="multi", page_size=50,
+                   sort_action="native"),
         html.H2("状态变化记录 Past state changes", className="panel-title"),
-        html.Div(id=ids.WARN_PAST),
+        data_table(ids.WARN_PAST, PAST_COLUMNS, {"area", "indicator"}, page_size=25, sort_action="native"),
     ])
 
 
@@ -81,8 +85,8 @@ def episode_key(w: dict) -> str:
 
 
 @callback(
-    Output(ids.WARN_ACTIVE, "children"),
-    Output(ids.WARN_PAST, "children"),
+    Output(ids.WARN_ACTIVE, "data"),
+    Output(ids.WARN_PAST, "data"),
     Input(ids.INTERVAL, "n_intervals"),
     Input(ids.WARN_GROUP, "value"),
     Input(ids.WARN_STATES, "value"),
@@ -96,50 +100,45 @@ def refresh(_n: int, group: str | None, states: list[str], level: str | None, _a
     active = active_warnings(key["area"], group, states, level)
     acks = read_acks(c.sql, {w["i"] for w in active})
     now = time.time()
-    return active_table(active, acks, now), past_table(key["area"], group, states, level)
+    return active_rows(active, acks, now), past_table_rows(key["area"], group, states, level)
 
 
-def active_table(active: list[dict], acks: dict, now: float) -> html.Table | html.Div:
-    """One row per active warning, with its acknowledgement or a button to acknowledge it."""
-    if not active:
-        return html.Div("无预警 No warnings", className="empty")
+ACTIVE_COLUMNS = [("state", "状态 State"), ("area", "区域 Area"), ("indicator", "指标 Indicator"),
+                  ("value", "数值/界限 Value / limit"), ("for", "持续 For"), ("ack", "确认 Acknowledged")]
+PAST_COLUMNS = [("time", "时间 Time"), ("area", "区域 Area"), ("indicator", "指标 Indicator"), ("from", "从 From"),
+                ("state", "到 To"), ("value", "数值 Value")]
+
+
+def _label(state: str) -> str:
+    return f"{STATE_ICON[IndicatorState[state.upper()]]} {state}"
+
+
+def active_rows(active: list[dict], acks: dict, now: float) -> list[dict]:
+    """One row per active warning; the row id names the episode, so a selection survives refreshes."""
     tree = context.get().tree
     rows = []
     for w in active:
-        state = IndicatorState[w["s"].upper()]
         ack = acks.get((w["i"], w["a"], round(w["since"], 3)))
-        rows.append(html.Tr(className=f"state-{state.label}", children=[
-            html.Td(state_badge(state)),
-            html.Td(dcc.Link(tree[w["a"]].name_zh, href=f"/area/{w['a']}")),
-            html.Td(dcc.Link(w["name"], href=f"/indicator/{w['i']}?area={w['a']}")),
-            html.Td(f"{value_text(w['v'], w['unit'])} / {w['r'] if state == IndicatorState.RED else w['y']}"),
-            html.Td(age_text(now - w["since"])),
-            html.Td(f"✓ {ack['user']} {ack['at']:%m-%d %H:%M} {ack['comment']}" if ack else
-                    html.Button("确认 Acknowledge", id=ids.ack_button(episode_key(w)), className="button small")),
-        ]))
-    return html.Table(className="table", children=[
-        html.Thead(html.Tr([html.Th(h) for h in ("", "区域 Area", "指标 Indicator", "数值/界限 Value / limit",
-                                                  "持续 For", "确认 Acknowledged")])),
-        html.Tbody(rows),
-    ])
+        limit = w["r"] if w["s"] == "red" else w["y"]
+        rows.append({
+            "id": episode_key(w), "state": _label(w["s"]),
+            "area": f"[{tree[w['a']].name_zh}](/area/{w['a']})",
+            "indicator": f"[{w['name']}](/indicator/{w['i']}?area={w['a']})",
+            "value": f"{value_text(w['v'], w['unit'])} / {limit}", "for": age_text(now - w["since"]),
+            "ack": f"✓ {ack['user']} {ack['at']:%m-%d %H:%M} {ack['comment']}" if ack else "",
+        })
+    return rows
 
 
-def past_table(area_id: str, group: str | None, states: list[str], level: str | None) -> html.Table | html.Div:
-    """The newest state changes in and below the area from the warnings log."""
-    rows = past_rows(area_id, group, states, level)
-    if not rows:
-        return html.Div("无记录 Nothing logged", className="empty")
+def past_table_rows(area_id: str, group: str | None, states: list[str], level: str | None) -> list[dict]:
+    """Rows of the past-changes table."""
     tree = context.get().tree
-    return html.Table(className="table", children=[
-        html.Thead(html.Tr([html.Th(h) for h in ("时间 Time", "区域 Area", "指标 Indicator", "从 From", "到 To",
-                                                  "数值 Value")])),
-        html.Tbody([html.Tr([
-            html.Td(r["at"].strftime("%m-%d %H:%M:%S")), html.Td(tree[r["area"]].name_zh if r["area"] in tree else
-                                                                   r["area"]),
-            html.Td(r["name"]), html.Td(r["from_state"]), html.Td(r["to_state"], className=f"state-{r['to_state']}"),
-            html.Td(value_text(r["value"])),
-        ]) for r in rows]),
-    ])
+    return [{
+        "time": r["at"].strftime("%m-%d %H:%M:%S"),
+        "area": f"[{tree[r['area']].name_zh}](/area/{r['area']})",
+        "indicator": f"[{r['name']}](/indicator/{r['indicator']}?area={r['area']})",
+        "from": _label(r["from_state"]), "state": _label(r["to_state"]), "value": value_text(r["value"]),
+    } for r in past_rows(area_id, group, states, level)]
 
 
 def past_rows(area_id: str, group: str | None, states: list[str], level: str | None) -> list[dict]:
@@ -161,22 +160,24 @@ def past_rows(area_id: str, group: str | None, states: list[str], level: str | N
 @callback(
     Output(ids.WARN_ACKED, "data"),
     Output(ids.WARN_MESSAGE, "children"),
-    Input(ids.ack_button(ALL), "n_clicks"),
+    Input(ids.WARN_ACK, "n_clicks"),
+    State(ids.WARN_ACTIVE, "selected_row_ids"),
     State(ids.WARN_COMMENT, "value"),
     State(ids.WARN_ACKED, "data"),
     prevent_initial_call=True,
 )
-def acknowledge_clicked(clicks: list[int | None], comment: str | None, acked: int) -> tuple:
-    """Store the acknowledgement of the clicked warning (analysts and admins only)."""
-    if not ctx.triggered_id or not any(clicks):
-        return dash.no_update, dash.no_update
+def acknowledge_selected(_clicks: int, selected: list[str] | None, comment: str | None, acked: int) -> tuple:
+    """Store an acknowledgement for each selected warning (analysts and admins only)."""
     if not allowed("analyst"):
         return dash.no_update, "确认需要分析员权限，请登录 Acknowledging needs the analyst role: log in at /login"
-    indicator, area, since = ctx.triggered_id["key"].split("@")
+    if not selected:
+        return dash.no_update, "请先勾选预警 Select warnings first"
     c = context.get()
-    acknowledge(c.sql, indicator, area, float(since), current_name(), (comment or "").strip())
-    audit(c.sql, current_name(), "warning_ack", indicator=indicator, area=area, since=since)
-    return acked + 1, f"已确认 Acknowledged: {indicator} @ {area}"
+    for key in selected:
+        indicator, area, since = key.split("@")
+        acknowledge(c.sql, indicator, area, float(since), current_name(), (comment or "").strip())
+        audit(c.sql, current_name(), "warning_ack", indicator=indicator, area=area, since=since)
+    return acked + 1, f"已确认 {len(selected)} 条 Acknowledged {len(selected)} warning(s)"
 
 
 @callback(

@@ -1,0 +1,139 @@
+"""The panel, indicator, warnings and configuration pages in a real browser against the running app."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from cityvitals.areas import AreaTree, load_areas
+from cityvitals.config import DEFAULT_CATALOG
+from cityvitals.db import make_engine
+from cityvitals.metrics import registry
+from cityvitals.users import add_user, read_audit
+from feeds.ingest import Ingestor
+from indicators.loader import load_catalog
+from tests.e2e.conftest import ARTIFACTS, start_app
+
+PASSWORD = "analyst password 1"
+
+
+@pytest.fixture(scope="module")
+def catalog_dir(tmp_path_factory) -> Path:
+    """A copy of the shipped catalog that a test may break."""
+    target = tmp_path_factory.mktemp("catalog") / "catalog"
+    shutil.copytree(DEFAULT_CATALOG, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, catalog_dir):
+    live = start_app(tmp_path_factory, "pages", catalog_dir)
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def world(app):
+    """The app's area tree and SQL database, with a red river gauge in one grid."""
+    sql = make_engine(app.settings.database_url)
+    tree = AreaTree(load_areas(sql))
+    grid = tree.ids("grid")[40]
+    Ingestor(app.client, "e2e-pages", registry(), set(tree.ids("grid"))).submit(
+        [{"metric": "river_level", "area": grid, "ts": time.time(), "value": 9.4}])
+    return tree, sql, grid
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"e2e-{name}-1080p.png"))
+
+
+def test_panel_lists_its_indicators_by_section_with_search_and_filter(app, page, world):
+    panel = [i for i in load_catalog([DEFAULT_CATALOG]).indicators if i.group == "public_safety" and i.tier == "panel"]
+    page.goto(f"{app.url}/panel/public_safety?area=pukou")
+    page.wait_for_selector(".panel-section .row")
+    assert page.locator(".panel-section .row").count() == len(panel)
+    sections = page.locator(".panel-section h2").all_inner_texts()
+    assert "消防安全 Fire safety" in sections and len(sections) == len({i.section.en for i in panel})
+    page.fill("#panel-search", "消防")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('.panel-section .row').length < 20")
+    names = page.locator(".panel-section .row .name").all_inner_texts()
+    assert names and all("消防" in n for n in names)
+    page.fill("#panel-search", "")
+    page.keyboard.press("Enter")
+    page.get_by_label("normal").uncheck()
+    page.wait_for_function(f"() => document.querySelectorAll('.panel-section .row').length < {len(panel)}")
+    assert page.locator(".panel-section .row.state-normal").count() == 0
+    _shot(page, "panel")
+
+
+def test_indicator_detail_explains_the_red_state(app, page, world):
+    tree, _, grid = world
+    street = tree.ancestors(grid)[1].id
+    page.goto(f"{app.url}/indicator/river_level_max?area={street}")
+    page.wait_for_selector(".why-state.state-red", timeout=20_000)
+    why = page.inner_text("#detail-why")
+    assert "9.4 m" in why and "8.5" in why and "default" in why
+    ranking = page.inner_text("#detail-children")
+    assert tree.ancestors(grid)[2].name_zh in ranking.splitlines()[1]  # the grid's community ranks first
+    assert "river_level_max" in page.inner_text(".definition")
+    _shot(page, "indicator")
+
+
+def test_acknowledging_needs_an_analyst_and_is_stored(app, page, world):
+    tree, sql, grid = world
+    page.goto(f"{app.url}/warnings?area=pukou")
+    river = page.locator("#warnings-active tr", has_text=tree[grid].name_zh).filter(has_text="河道最高水位").first
+    river.wait_for(timeout=20_000)
+    river.locator("input[type=checkbox]").check()
+    page.click("#warnings-ack")
+    page.wait_for_function("() => document.querySelector('#warnings-message').innerText.includes('analyst')")
+
+    add_user(sql, "analyst-li", PASSWORD, "analyst")
+    page.goto(f"{app.url}/login?next=/warnings")
+    page.fill("input[name=name]", "analyst-li")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{app.url}/warnings")
+    page.fill("#warnings-comment", "已通知水务 water bureau told")
+    river = page.locator("#warnings-active tr", has_text=tree[grid].name_zh).filter(has_text="河道最高水位").first
+    river.wait_for(timeout=20_000)
+    river.locator("input[type=checkbox]").check()
+    page.click("#warnings-ack")
+    page.wait_for_function("() => document.querySelector('#warnings-active').innerText.includes('✓ analyst-li')")
+    with sql.connect() as conn:
+        acks = conn.exec_driver_sql("SELECT indicator, area, user, comment FROM warning_ack").all()
+    assert ("river_level_max", grid, "analyst-li", "已通知水务 water bureau told") in [tuple(a) for a in acks]
+    assert any(a["action"] == "warning_ack" and a["user"] == "analyst-li" for a in read_audit(sql))
+
+    with page.expect_download() as download:
+        page.click("#warnings-export")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    assert any(r["indicator"] == "river_level_max" and r["area"] == grid and r["state"] == "red" for r in rows)
+    _shot(page, "warnings")
+
+
+def test_config_view_shows_a_refused_reload_with_file_and_line(app, page, catalog_dir):
+    page.goto(f"{app.url}/config")
+    page.wait_for_selector(".config-status .state-normal", timeout=20_000)
+    page.locator("#config-table th.dash-filter input").first.fill("river_level_max")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('#config-table tbody tr td').length > 0 && "
+                           "document.querySelector('#config-table tbody').innerText.includes('macro_public_safety')")
+    assert "8.5" in page.inner_text("#config-table tbody")
+    broken = catalog_dir / "zz_broken.yaml"
+    broken.write_text("indicators:\n  - id: broken_one\n    tier: macro\n", encoding="utf-8")
+    try:
+        page.wait_for_selector(".config-error", timeout=20_000)
+        errors = page.locator(".config-error").all_inner_texts()
+        assert any("zz_broken.yaml:2" in e and "Field required" in e for e in errors)
+        assert "last good catalog stays live" in page.inner_text(".config-status")
+        _shot(page, "config-error")
+    finally:
+        broken.unlink()
