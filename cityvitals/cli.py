@@ -38,7 +38,50 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_catalog_list)
     add_token_parsers(sub)
     add_user_parsers(sub)
+    sim = sub.add_parser("simulate", help="start or stop an incident scenario in the running simulated city")
+    sim.add_argument("--scenario", help="flood, pollution, large_event, power_outage or hotline_surge")
+    sim.add_argument("--area", help="area id (default: the first area of the scenario's usual level)")
+    sim.add_argument("--minutes", type=float, help="how long it lasts (default: the scenario's usual length)")
+    sim.add_argument("--stop", action="store_true", help="stop the scenario in the area instead")
+    sim.add_argument("--list", action="store_true", help="list the scenarios and those running")
+    sim.add_argument("--data-dir", default=None, help="the data dir of the running app (embedded Redis)")
+    sim.set_defaults(func=cmd_simulate)
     return parser
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Ask the running simulator for a scenario (through Redis), stop one, or list them."""
+    import time
+
+    from cityvitals import store
+    from cityvitals.runtime import open_runtime
+    from feeds.simulator.scenarios import SCENARIOS
+
+    rt = open_runtime(load_settings(args.data_dir))
+    if args.list or not args.scenario:
+        for s in SCENARIOS.values():
+            print(f"{s.id:<14} {s.name_zh} {s.name_en} (level {s.level}, {s.minutes:g} min)")
+        for r in store.read_scenarios(rt.client):
+            left = r["start"] + r["minutes"] * 60 - time.time()
+            print(f"running: {r['scenario']} in {r['area']}, {max(left, 0) / 60:.0f} min left")
+        return 0
+    scenario = SCENARIOS.get(args.scenario)
+    if scenario is None:
+        print(f"cityvitals: unknown scenario {args.scenario!r}; one of {', '.join(SCENARIOS)}", file=sys.stderr)
+        return 2
+    area = args.area or rt.tree.ids(scenario.level)[0]
+    if area not in rt.tree:
+        print(f"cityvitals: unknown area {area!r}", file=sys.stderr)
+        return 2
+    if args.stop:
+        stopped = store.stop_scenario(rt.client, scenario.id, area)
+        print(f"{scenario.id} in {area}: {'stopped' if stopped else 'was not running'}")
+        return 0 if stopped else 1
+    minutes = args.minutes or scenario.minutes
+    store.start_scenario(rt.client, scenario.id, area, time.time(), minutes)
+    print(f"{scenario.id} ({scenario.name_zh}) starts in {area} ({rt.tree[area].name_zh}) for {minutes:g} min; "
+          "the simulator takes it on its next round")
+    return 0
 
 
 def add_user_parsers(sub: argparse._SubParsersAction) -> None:

@@ -13,6 +13,7 @@ Layout (all keys start with ``cv:``):
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
 - ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
+- ``cv:scenarios``         hash ``scenario@area`` -> JSON of a simulated incident asked for (start, minutes).
 - ``cv:LIMITER/...``       rate-limit counters, owned by Flask-Limiter (cityvitals/web.py).
 
 Every key stands alone (no multi-key command or transaction spans two keys), so the layout works
@@ -37,6 +38,7 @@ WARNINGS = f"{PREFIX}:warnings"
 META = f"{PREFIX}:meta"
 FEEDS = f"{PREFIX}:feeds"
 CATALOG = f"{PREFIX}:catalog"
+SCENARIOS = f"{PREFIX}:scenarios"
 ENGINE_GROUP = "engine"
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
@@ -199,7 +201,7 @@ def read_states(client: redis.Redis, area_id: str) -> dict[str, dict]:
     return {k: unpack_state(v) for k, v in client.hgetall(state_key(area_id)).items()}
 
 
-def read_indicator(client: redis.Redis, indicator: str, area_ids: list[str]) -> dict[str, dict]:
+def read_state_of(client: redis.Redis, indicator: str, area_ids: list[str]) -> dict[str, dict]:
     """One indicator's state record in each of ``area_ids`` (those that have one), in one round trip."""
     pipe = client.pipeline(transaction=False)
     for area in area_ids:
@@ -261,3 +263,19 @@ def write_definitions(client: redis.Redis, definitions: Mapping[str, Mapping[str
 def read_definitions(client: redis.Redis) -> dict[str, dict]:
     """Definitions of the live catalog: indicator -> definition."""
     return {k: json.loads(v) for k, v in client.hgetall(CATALOG).items()}
+
+
+def start_scenario(client: redis.Redis, scenario: str, area: str, start: float, minutes: float) -> None:
+    """Ask the simulator to play a scenario in an area (it picks it up on its next round)."""
+    client.hset(SCENARIOS, f"{scenario}@{area}",
+                to_json({"scenario": scenario, "area": area, "start": start, "minutes": minutes}))
+
+
+def read_scenarios(client: redis.Redis) -> list[dict]:
+    """Scenarios asked for and not yet removed."""
+    return [json.loads(v) for v in client.hvals(SCENARIOS)]
+
+
+def stop_scenario(client: redis.Redis, scenario: str, area: str) -> bool:
+    """Remove a scenario; False if it was not there."""
+    return client.hdel(SCENARIOS, f"{scenario}@{area}") == 1

@@ -54,9 +54,9 @@ def refresh(_n: int, key: dict) -> tuple:
     ctx = context.get()
     indicator, area_id = key["indicator"], key["area"]
     d = data.definitions(ctx.client).get(indicator, {})
-    record = store.read_indicator(ctx.client, indicator, [area_id]).get(area_id)
+    record = store.read_state_of(ctx.client, indicator, [area_id]).get(area_id)
     children = [a.id for a in ctx.tree.children(area_id)]
-    return why(record, d, time.time()), ranking(store.read_indicator(ctx.client, indicator, children), d)
+    return why(record, d, time.time()), ranking(store.read_state_of(ctx.client, indicator, children), d)
 
 
 def why(record: dict | None, d: dict, now: float) -> list:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,9 @@ import numpy as np
 from cityvitals.areas import AreaTree
 from cityvitals.metrics import Metric
 from cityvitals.store import Sample
+from feeds.simulator import scenarios
 from feeds.simulator.models import MODELS, RHYTHMS, MetricModel
+from feeds.simulator.scenarios import ActiveScenario
 
 
 class SimulatedCity:
@@ -18,6 +21,7 @@ class SimulatedCity:
 
     def __init__(self, tree: AreaTree, metrics: dict[str, Metric], seed: int = 7, tz: str = "Asia/Shanghai",
                  models: tuple[MetricModel, ...] = MODELS) -> None:
+        self.tree = tree
         self.grid_ids = tree.ids("grid")
         self.metrics, self.seed, self.tz, self.models = metrics, seed, ZoneInfo(tz), models
         self.categories = np.array([tree[g].category or "residential" for g in self.grid_ids])
@@ -26,14 +30,22 @@ class SimulatedCity:
         # Each grid keeps its own character per metric (a busy crossroads, a quiet lane).
         self.character = {m.metric: rng.lognormal(0.0, m.spread, len(self.grid_ids)) for m in models}
 
-    def values(self, now: float) -> dict[str, np.ndarray]:
-        """Values of every modelled metric for every grid at ``now``."""
+    def values(self, now: float, active: Sequence[ActiveScenario] = ()) -> dict[str, np.ndarray]:
+        """Values of every modelled metric for every grid at ``now``, bent by the active scenarios."""
         local = datetime.fromtimestamp(now, self.tz)
         rng = np.random.default_rng([self.seed, int(now)])
         out: dict[str, np.ndarray] = {}
         for model in self.models:
             out[model.metric] = self._one(model, local, rng, out)
+        bounds = {m: (self.metrics[m].min, self.metrics[m].max) for m in out}
+        for scenario in active:
+            scenarios.apply(out, scenario, self.grids_under(scenario.area), now, bounds)
         return out
+
+    def grids_under(self, area_id: str) -> np.ndarray:
+        """Mask of the grids in ``area_id`` (the grid itself for a grid)."""
+        return np.array([g == area_id or any(a.id == area_id for a in self.tree.ancestors(g))
+                         for g in self.grid_ids])
 
     def _one(self, model: MetricModel, local: datetime, rng: np.random.Generator,
              done: dict[str, np.ndarray]) -> np.ndarray:
@@ -49,14 +61,15 @@ class SimulatedCity:
         mean = mean * factor
         if model.kind == "count":
             return rng.poisson(mean).astype(float)
-        value = mean * (1 + model.noise * rng.standard_normal(mean.size)) + model.extra.get("sd", 0.0) * rng.standard_normal(mean.size)
+        value = (mean * (1 + model.noise * rng.standard_normal(mean.size))
+                 + model.extra.get("sd", 0.0) * rng.standard_normal(mean.size))
         m = self.metrics[model.metric]
         return np.clip(value, m.min, m.max)
 
-    def samples(self, now: float) -> list[Sample]:
+    def samples(self, now: float, active: Sequence[ActiveScenario] = ()) -> list[Sample]:
         """All samples for ``now``, as the feed sends them."""
         return [
             Sample(metric, grid, now, float(v))
-            for metric, values in self.values(now).items()
-            for grid, v in zip(self.grid_ids, values)
+            for metric, values in self.values(now, active).items()
+            for grid, v in zip(self.grid_ids, values.tolist(), strict=True)
         ]

@@ -1,0 +1,76 @@
+"""Scenarios bend the simulated city where they are asked for, through the real feed and engine path."""
+
+from __future__ import annotations
+
+import pytest
+
+from cityvitals import store
+from cityvitals.config import DEFAULT_CATALOG
+from cityvitals.metrics import registry
+from feeds.ingest import Ingestor
+from feeds.simulator.city import SimulatedCity
+from feeds.simulator.feed import SimulatorFeed
+from feeds.simulator.scenarios import SCENARIOS, ActiveScenario
+from indicators.loader import load_catalog
+from indicators.service import EngineService
+
+T0 = 1_795_000_000.0  # 2026-11-18, outside the flood season: default river limits 7.5 / 8.5 m
+
+
+def test_envelope_ramps_holds_and_ends():
+    s = ActiveScenario("flood", "x", start=1000.0, minutes=100)
+    times = (999, 1000, 1600, 2200, 4000, 6400, 7000, 7001)
+    assert [round(s.intensity(t), 6) for t in times] == [0, 0, 0.5, 1, 1, 0.5, 0, 0]
+    assert not s.ended(7000) and s.ended(7001)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_effect_names_a_simulated_metric(name, demo_tree):
+    simulated = set(SimulatedCity(demo_tree, registry()).values(T0))
+    assert {e.metric for e in SCENARIOS[name].effects} <= simulated
+
+
+def _river(client, area_ids):
+    return {a: r["s"] for a, r in store.read_state_of(client, "river_level_max", area_ids).items()}
+
+
+def test_a_flood_turns_its_street_red_and_the_city_recovers(redis_client, demo_tree):
+    streets = demo_tree.ids("street")
+    flooded = streets[1]
+    feed = SimulatorFeed(SimulatedCity(demo_tree, registry()),
+                         Ingestor(redis_client, "simulator", registry(), set(demo_tree.ids("grid")),
+                                  clock=lambda: T0 + 7200, simulated=True))
+    service = EngineService(redis_client, None, demo_tree, load_catalog([DEFAULT_CATALOG]))
+
+    def minute(t: float) -> dict[str, str]:
+        feed.run_once(t)
+        service.tick(t + 5)
+        return _river(redis_client, streets)
+
+    assert set(minute(T0).values()) == {"normal"}
+    store.start_scenario(redis_client, "flood", flooded, T0 + 60, minutes=60)
+    during = minute(T0 + 60 + 30 * 60)
+    assert during[flooded] == "red"
+    assert all(s == "normal" for a, s in during.items() if a != flooded)
+    assert _river(redis_client, ["pukou"]) == {"pukou": "red"}
+
+    after = minute(T0 + 60 + 61 * 60)
+    assert set(after.values()) == {"normal"}
+    assert store.read_scenarios(redis_client) == []  # the finished scenario is cleared
+
+
+def test_simulate_command_starts_lists_and_stops(redis_client, redis_url, tmp_path, monkeypatch, capsys):
+    from cityvitals.cli import main
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cv.sqlite'}")
+    monkeypatch.setenv("CITYVITALS_DATA_DIR", str(tmp_path))
+    assert main(["simulate", "--scenario", "volcano"]) == 2
+    assert "unknown scenario 'volcano'" in capsys.readouterr().err
+    assert main(["simulate", "--scenario", "flood", "--area", "pukou.qiaolin", "--minutes", "30"]) == 0
+    [running] = store.read_scenarios(redis_client)
+    assert (running["scenario"], running["area"], running["minutes"]) == ("flood", "pukou.qiaolin", 30)
+    assert main(["simulate", "--list"]) == 0
+    assert "running: flood in pukou.qiaolin" in capsys.readouterr().out
+    assert main(["simulate", "--scenario", "flood", "--area", "pukou.qiaolin", "--stop"]) == 0
+    assert store.read_scenarios(redis_client) == []
