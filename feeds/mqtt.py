@@ -1,0 +1,129 @@
+"""MQTT adapter: samples from topics ``<prefix>/<area>/<metric>`` (QoS 1) into the ingest path.
+
+A payload is a plain number, or JSON: a number, or an object with ``value`` (or ``v``) and an
+optional ``ts`` (Unix seconds; the arrival time when absent). Messages are acknowledged to the
+broker only after their batch reached Redis (paho's manual ack), so a crash or a Redis outage
+makes the broker deliver them again: at least once; the ingest path counts a repeat once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import redis
+
+from feeds.ingest import Ingestor
+
+log = logging.getLogger(__name__)
+MAX_PAYLOAD = 4096  # bytes: a sample is a number or a small object
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """Where to subscribe and how."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    prefix: str = "city"
+    qos: int = 1
+    client_id: str = "cityvitals-feed"
+    username: str | None = None
+    password: str | None = None
+    batch: int = 500
+    flush_s: float = 0.5
+
+
+def parse_message(topic: str, payload: bytes, prefix: str, now: float) -> dict[str, Any] | str:
+    """The sample item a message carries, or the reason it is refused."""
+    parts = topic.split("/")
+    if len(parts) != 3 or parts[0] != prefix or not parts[1] or not parts[2]:
+        return f"topic {topic!r} is not {prefix}/<area>/<metric>"
+    if len(payload) > MAX_PAYLOAD:
+        return f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}"
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return f"payload {payload[:60]!r} is neither a number nor JSON"
+    if isinstance(data, dict):
+        value, ts = data.get("value", data.get("v")), data.get("ts", now)
+    else:
+        value, ts = data, now
+    return {"metric": parts[2], "area": parts[1], "ts": ts, "value": value}
+
+
+class MqttFeed:
+    """Subscribe, batch, submit, then acknowledge; reconnects on its own with backoff."""
+
+    def __init__(self, settings: MqttSettings, ingestor: Ingestor) -> None:
+        self.settings, self.ingestor = settings, ingestor
+        self.name = ingestor.feed
+        self._lock = threading.Lock()
+        self._pending: list[tuple[int, dict | str, bytes]] = []  # (mid, item or refusal, raw payload)
+        self._stop = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
+                                  clean_session=False, manual_ack=True)  # a persistent session keeps unacked ones
+        if settings.username:
+            self.client.username_pw_set(settings.username, settings.password)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=60)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self._flusher = threading.Thread(target=self._flush_loop, name=f"{self.name}-flush", daemon=True)
+
+    def start(self) -> None:
+        """Connect (retrying in the background if the broker is down) and start receiving."""
+        self.client.connect_async(self.settings.host, self.settings.port, keepalive=30)
+        self.client.loop_start()
+        self._flusher.start()
+
+    def stop(self) -> None:
+        """Flush what is pending and disconnect."""
+        self._stop.set()
+        self._flusher.join(5)
+        self.flush()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            log.warning("mqtt %s: connect refused: %s", self.name, reason)
+            return
+        client.subscribe(f"{self.settings.prefix}/+/+", qos=self.settings.qos)
+        log.info("mqtt %s: subscribed to %s/+/+", self.name, self.settings.prefix)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        item = parse_message(msg.topic, msg.payload, self.settings.prefix, time.time())
+        with self._lock:
+            self._pending.append((msg.mid, item, msg.payload))
+            full = len(self._pending) >= self.settings.batch
+        if full:
+            self.flush()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.settings.flush_s):
+            self.flush()
+
+    def flush(self) -> int:
+        """Submit the pending messages and acknowledge them; on a Redis error keep them for the next try."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return 0
+        items = [item for _, item, _ in batch if not isinstance(item, str)]
+        unreadable = [(item, raw.decode("utf-8", "replace")) for _, item, raw in batch if isinstance(item, str)]
+        try:
+            self.ingestor.refuse(unreadable)
+            self.ingestor.submit(items)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("mqtt %s: store unavailable, %d messages kept: %s", self.name, len(batch), exc)
+            with self._lock:
+                self._pending[:0] = batch
+            return 0
+        for mid, _, _ in batch:
+            self.client.ack(mid, self.settings.qos)
+        return len(batch)

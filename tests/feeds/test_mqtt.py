@@ -1,0 +1,101 @@
+"""The MQTT adapter against the real Mosquitto broker on 127.0.0.1:1883 and the real Redis."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+import redis
+
+from cityvitals import store
+from cityvitals.metrics import registry
+from feeds.ingest import Ingestor
+from feeds.mqtt import MqttFeed, MqttSettings, parse_message
+
+
+def _publish(prefix: str, messages: list[tuple[str, bytes]]) -> None:
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    pub.connect("127.0.0.1", 1883)  # no broker: the test fails here, loudly
+    pub.loop_start()
+    for topic, payload in messages:
+        pub.publish(f"{prefix}/{topic}", payload, qos=1).wait_for_publish(5)
+    pub.loop_stop()
+    pub.disconnect()
+
+
+def _wait(check, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
+
+
+def _stored(client) -> list[store.Sample]:
+    return [s for _, f in client.xrange(store.SAMPLES) for s in store.decode_batch(f["data"])]
+
+
+def test_parse_message_forms_and_refusals():
+    assert parse_message("city/g1/aqi", b"42.5", "city", 100.0) == {"metric": "aqi", "area": "g1", "ts": 100.0,
+                                                                   "value": 42.5}
+    assert parse_message("city/g1/aqi", b'{"v": 7, "ts": 90}', "city", 100.0)["ts"] == 90
+    assert "is not city/<area>/<metric>" in parse_message("town/g1/aqi", b"1", "city", 0)
+    assert "neither a number nor JSON" in parse_message("city/g1/aqi", b"high", "city", 0)
+    assert "exceeds" in parse_message("city/g1/aqi", b"1" * 5000, "city", 0)
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"cvtest{uuid.uuid4().hex[:10]}"
+
+
+def test_good_messages_stored_bad_ones_dead_lettered(redis_client, demo_tree, prefix):
+    grids = demo_tree.ids("grid")
+    feed = MqttFeed(MqttSettings(prefix=prefix, client_id=f"cv-{prefix}", flush_s=0.2),
+                    Ingestor(redis_client, "mqtt", registry(), set(grids)))
+    feed.start()
+    try:
+        _wait(lambda: feed.client.is_connected())
+        time.sleep(0.3)  # the subscription is sent right after connecting
+        now = time.time()
+        _publish(prefix, [(f"{grids[0]}/aqi", b"55"),
+                          (f"{grids[1]}/pm25", json.dumps({"value": 31, "ts": now}).encode()),
+                          (f"{grids[2]}/aqi", b"not a number"), (f"{grids[3]}/no_such_metric", b"1"),
+                          ("nowhere/aqi", b"3")])
+        _wait(lambda: redis_client.xlen(store.DEADLETTER) >= 3 and redis_client.exists(store.SAMPLES))
+    finally:
+        feed.stop()
+    assert sorted((s.area, s.metric, s.value) for s in _stored(redis_client)) == [(grids[0], "aqi", 55.0),
+                                                                                 (grids[1], "pm25", 31.0)]
+    reasons = [f["reason"] for _, f in redis_client.xrange(store.DEADLETTER)]
+    assert any("neither a number nor JSON" in r for r in reasons)
+    assert any("unknown metric 'no_such_metric'" in r for r in reasons)
+    assert any("unknown area 'nowhere'" in r for r in reasons)
+    health = store.read_feed_health(redis_client)["mqtt"]
+    assert (health["accepted"], health["refused"]) == (2, 3)
+
+
+def test_unacknowledged_messages_come_back_after_a_store_outage(redis_client, demo_tree, prefix):
+    grids = demo_tree.ids("grid")
+    settings = MqttSettings(prefix=prefix, client_id=f"cv-{prefix}", flush_s=0.2)
+    dead = redis.Redis(port=1, socket_connect_timeout=0.2)  # nothing listens: every submit fails
+    feed = MqttFeed(settings, Ingestor(dead, "mqtt", registry(), set(grids)))
+    feed.start()
+    _wait(lambda: feed.client.is_connected())
+    time.sleep(0.3)
+    _publish(prefix, [(f"{g}/aqi", str(40 + i).encode()) for i, g in enumerate(grids[:5])])
+    _wait(lambda: len(feed._pending) == 5)
+    feed._stop.set()
+    feed.client.disconnect()  # gone without acknowledging: the broker keeps the session's messages
+    feed.client.loop_stop()
+
+    again = MqttFeed(settings, Ingestor(redis_client, "mqtt", registry(), set(grids)))
+    again.start()
+    try:
+        _wait(lambda: len(_stored(redis_client)) >= 5)
+    finally:
+        again.stop()
+    assert sorted(s.value for s in _stored(redis_client)) == [40.0, 41.0, 42.0, 43.0, 44.0]
