@@ -38,6 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_catalog_list)
     add_token_parsers(sub)
     add_user_parsers(sub)
+    feeds = sub.add_parser("feeds", help="run or check the feed adapters of a feeds configuration file")
+    fsub = feeds.add_subparsers(dest="feeds_command", required=True)
+    frun = fsub.add_parser("run", help="run feed adapters as a worker process until SIGTERM")
+    frun.add_argument("names", nargs="*", help="feeds to run (default: all in the file)")
+    frun.add_argument("--config", type=Path, default=None, help="feeds YAML (default: $CITYVITALS_FEEDS, "
+                                                                 "else the simulator alone)")
+    frun.set_defaults(func=cmd_feeds_run)
+    fcheck = fsub.add_parser("check", help="validate a feeds file; file:line:col: reason per error")
+    fcheck.add_argument("config", type=Path)
+    fcheck.set_defaults(func=cmd_feeds_check)
     sim = sub.add_parser("simulate", help="start or stop an incident scenario in the running simulated city")
     sim.add_argument("--scenario", help="flood, pollution, large_event, power_outage or hotline_surge")
     sim.add_argument("--area", help="area id (default: the first area of the scenario's usual level)")
@@ -47,6 +57,48 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--data-dir", default=None, help="the data dir of the running app (embedded Redis)")
     sim.set_defaults(func=cmd_simulate)
     return parser
+
+
+def _feeds_config(path: Path | None):
+    import os
+
+    from feeds.config import load_feeds
+
+    env = os.environ.get("CITYVITALS_FEEDS")
+    return load_feeds(path or (Path(env) if env else None))
+
+
+def cmd_feeds_check(args: argparse.Namespace) -> int:
+    """Validate a feeds file."""
+    from feeds.config import FeedsConfigError
+
+    try:
+        config = _feeds_config(args.config)
+    except FeedsConfigError as exc:
+        print(exc)
+        return 1
+    print(f"ok: {len(config.feeds)} feed(s): {', '.join(f'{f.name} ({f.type})' for f in config.feeds)}")
+    return 0
+
+
+def cmd_feeds_run(args: argparse.Namespace) -> int:
+    """Run the configured feeds in this process until SIGTERM or SIGINT."""
+    from cityvitals.runtime import open_runtime
+    from feeds.config import FeedsConfigError
+    from feeds.worker import run_until_stopped
+
+    try:
+        config = _feeds_config(args.config)
+    except FeedsConfigError as exc:
+        print(f"cityvitals: the feeds configuration has errors:\n{exc}", file=sys.stderr)
+        return 2
+    rt = open_runtime(load_settings())
+    try:
+        run_until_stopped(rt, config, args.names)
+    except ValueError as exc:
+        print(f"cityvitals: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -277,3 +329,7 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
         for r in rows:
             print(f"{r['id']:<40} {r['tier']:<6} {r['group']:<22} {r['direction']:<16} {r['thresholds']}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -65,11 +65,12 @@ def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> EngineService:
     return rt.service
 
 
-def start_simulator(rt: Runtime, scheduler: BackgroundScheduler, interval_s: float = 60.0) -> SimulatorFeed:
+def start_simulator(rt: Runtime, scheduler: BackgroundScheduler, interval_s: float = 60.0, seed: int = 7,
+                    name: str = FEED_NAME) -> SimulatorFeed:
     """Schedule the simulated city feed (first round at once)."""
-    ingestor = Ingestor(rt.client, FEED_NAME, registry(), set(rt.tree.ids("grid")), simulated=True)
-    feed = SimulatorFeed(SimulatedCity(rt.tree, registry()), ingestor, interval_s)
-    scheduler.add_job(feed.run_once, "interval", seconds=interval_s, id="feed-simulator", max_instances=1,
+    ingestor = Ingestor(rt.client, name, registry(), set(rt.tree.ids("grid")), simulated=True)
+    feed = SimulatorFeed(SimulatedCity(rt.tree, registry(), seed=seed), ingestor, interval_s)
+    scheduler.add_job(feed.run_once, "interval", seconds=interval_s, id=f"feed-{name}", max_instances=1,
                       coalesce=True, next_run_time=_now())
     rt.feeds.append(feed)
     return feed

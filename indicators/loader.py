@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from cityvitals.metrics import Metric, registry
+from cityvitals.yaml_nodes import node_at
 from indicators.formula import FormulaError, names_in
 from indicators.schema import CatalogFile, Indicator, Profile
 
@@ -64,23 +65,6 @@ class Catalog:
         return {i.id: i for i in self.indicators}
 
 
-def _node_at(node: yaml.Node, loc: tuple) -> yaml.Node:
-    """Follow a pydantic error location through the YAML node tree as far as it goes."""
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if k.value == part), None)
-            if nxt is None:  # unknown key: point at the key itself
-                nxt = next((k for k, _ in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            nxt = node.value[part]
-        else:
-            nxt = None
-        if nxt is None:
-            break
-        node = nxt
-    return node
-
-
 def _indicator_label(data: object, loc: tuple) -> str:
     if len(loc) >= 2 and loc[0] == "indicators" and isinstance(loc[1], int) and isinstance(data, dict):
         items = data.get("indicators") or []
@@ -114,7 +98,7 @@ def parse_file(path: Path) -> tuple[CatalogFile | None, yaml.Node | None, list[C
             if err["type"] == "value_error" and " " not in head:
                 loc += tuple(int(p) if p.isdigit() else p for p in head.split("."))
                 reason = reason[len(head) + 2 :]
-            node = _node_at(root, loc)
+            node = node_at(root, loc)
             field_path = ".".join(str(p) for p in loc[2:]) if loc[:1] == ("indicators",) else ".".join(map(str, loc))
             where = f"{field_path}: " if field_path and err["type"] != "extra_forbidden" else ""
             if err["type"] == "extra_forbidden":
@@ -135,7 +119,7 @@ def catalog_files(paths: list[Path]) -> list[Path]:
 
 
 def _position(path: Path, root: yaml.Node | None, index: int) -> tuple[int, int]:
-    node = _node_at(root, ("indicators", index)) if root is not None else None
+    node = node_at(root, ("indicators", index)) if root is not None else None
     return (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
 
 

@@ -17,7 +17,7 @@ class SimulatorFeed(Coordinator):
     """Send every modelled metric for every grid once per interval."""
 
     def __init__(self, city: SimulatedCity, ingestor: Ingestor, interval_s: float = 60.0) -> None:
-        super().__init__(FEED_NAME, interval_s, ingestor)
+        super().__init__(ingestor.feed, interval_s, ingestor)
         self.city = city
 
     def fetch(self, now: float) -> list[Any]:

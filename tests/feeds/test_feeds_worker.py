@@ -1,0 +1,71 @@
+"""The feeds configuration file and `cityvitals feeds run` as a real worker process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from cityvitals import store
+from cityvitals.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_check_reports_every_problem_with_its_line(tmp_path, capsys):
+    bad = tmp_path / "feeds.yaml"
+    bad.write_text("feeds:\n  - {type: simulator, interval_s: -5}\n  - type: mqtt\n    name: s1\n    port: 99999\n"
+                   "    colour: red\n  - {type: kafka, name: k}\n", encoding="utf-8")
+    assert main(["feeds", "check", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:2:" in out and "interval_s" in out and "greater than 0" in out
+    assert f"{bad}:5:" in out and "port" in out
+    assert f"{bad}:6:" in out and "colour" in out and "Extra inputs are not permitted" in out
+    assert f"{bad}:7:" in out and "kafka" in out
+    good = tmp_path / "good.yaml"
+    good.write_text("feeds:\n  - {type: simulator}\n  - {type: mqtt, name: sensors, prefix: city}\n", encoding="utf-8")
+    assert main(["feeds", "check", str(good)]) == 0
+    assert "2 feed(s): simulator (simulator), sensors (mqtt)" in capsys.readouterr().out
+
+
+def test_feeds_run_serves_the_simulator_and_mqtt_until_sigterm(tmp_path, redis_client, redis_url, demo_tree):
+    prefix = f"cvw{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "feeds.yaml"
+    config.write_text(f"feeds:\n  - {{type: simulator, interval_s: 3600}}\n"
+                      f"  - {{type: mqtt, name: sensors, prefix: {prefix}}}\n", encoding="utf-8")
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'cv.sqlite'}",
+           "CITYVITALS_DATA_DIR": str(tmp_path)}
+    log = open(tmp_path / "worker.log", "w")
+    worker = subprocess.Popen([sys.executable, "-m", "cityvitals.cli", "feeds", "run", "--config", str(config)],
+                              cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while ("simulator" not in store.read_feed_health(redis_client)
+               or "mqtt sensors: subscribed" not in (tmp_path / "worker.log").read_text()):
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+            time.sleep(0.2)
+        grid = demo_tree.ids("grid")[7]
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        pub.connect("127.0.0.1", 1883)
+        pub.loop_start()
+        pub.publish(f"{prefix}/{grid}/aqi", b"77", qos=1).wait_for_publish(5)
+        pub.loop_stop()
+        pub.disconnect()
+        while store.read_feed_health(redis_client).get("sensors", {}).get("accepted") != 1:
+            assert time.monotonic() < deadline + 10, (tmp_path / "worker.log").read_text()
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(15) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        log.close()
+    assert store.read_feed_health(redis_client)["simulator"]["accepted"] == 502 * 232
+
