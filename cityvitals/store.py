@@ -1,4 +1,4 @@
-"""The Redis key layout and every read and write of live data: the one module that knows the keys.
+r"""The Redis key layout and every read and write of live data: the one module that knows the keys.
 
 Layout (all keys start with ``cv:``):
 
@@ -7,7 +7,9 @@ Layout (all keys start with ``cv:``):
                            round trips per sample low; consumer groups make the engine resumable.
 - ``cv:deadletter``        stream of refused input: ``src``, ``reason``, ``item``.
 - ``cv:latest:<metric>``   hash area -> ``value|ts|src``; written by the engine, read on restart.
-- ``cv:state:<area>``      hash indicator -> JSON state record (state, value, threshold, since...).
+- ``cv:state:<indicator>`` hash area -> JSON state record (state, value, threshold, since...), every
+                           level in one hash: a tick writes one command per indicator, and the
+                           children of an area are one HMGET away (for "why is this red").
 - ``cv:summary:<level>``   hash area -> JSON area summary (health, domain scores, counts, worst).
 - ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
@@ -19,9 +21,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+import numpy as np
 import redis
 
 PREFIX = "cv"
@@ -40,9 +43,9 @@ def latest_key(metric: str) -> str:
     return f"{PREFIX}:latest:{metric}"
 
 
-def state_key(area_id: str) -> str:
-    """Key of the indicator-state hash of ``area_id``."""
-    return f"{PREFIX}:state:{area_id}"
+def state_key(indicator: str) -> str:
+    """Key of the state hash of ``indicator`` (area -> record)."""
+    return f"{PREFIX}:state:{indicator}"
 
 
 def summary_key(level: str) -> str:
@@ -65,12 +68,22 @@ def encode_batch(samples: Iterable[Sample]) -> tuple[str, int]:
     return "\n".join(lines), len(lines)
 
 
-def decode_batch(data: str) -> Iterator[Sample]:
-    """Unpack a stream entry's ``data`` field (the inverse of :func:`encode_batch`)."""
-    for line in data.split("\n"):
-        if line:
-            metric, area, ts, value = line.split("\t")
-            yield Sample(metric, area, float(ts), float(value))
+class Columns(NamedTuple):
+    """Samples of one stream entry as columns, for vectorised ingestion."""
+
+    metric: list[str]
+    area: list[str]
+    ts: np.ndarray
+    value: np.ndarray
+
+
+def decode_columns(data: str) -> Columns:
+    """Unpack a stream entry's ``data`` field into columns (the inverse of :func:`encode_batch`)."""
+    fields = data.replace("\n", "\t").split("\t") if data else []
+    if len(fields) % 4:
+        raise ValueError(f"stream entry has {len(fields)} fields, not a multiple of 4")
+    return Columns(fields[0::4], fields[1::4], np.array(fields[2::4], dtype=float),
+                   np.array(fields[3::4], dtype=float))
 
 
 def append_samples(client: redis.Redis, source: str, samples: list[Sample], batch: int = 1000) -> int:
@@ -103,11 +116,11 @@ def ensure_group(client: redis.Redis, group: str = ENGINE_GROUP) -> None:
 
 
 class Entry(NamedTuple):
-    """One stream entry read by a consumer: its id, feed and samples."""
+    """One stream entry read by a consumer: its id, feed and samples (as columns)."""
 
     entry_id: str
     source: str
-    samples: list[Sample]
+    samples: Columns
 
 
 def read_entries(client: redis.Redis, consumer: str, pending: bool = False, count: int = 500,
@@ -116,7 +129,7 @@ def read_entries(client: redis.Redis, consumer: str, pending: bool = False, coun
     reply = client.xreadgroup(group, consumer, {SAMPLES: "0" if pending else ">"}, count=count,
                               block=None if pending else block_ms)
     return [
-        Entry(entry_id, fields.get("src", "?"), list(decode_batch(fields.get("data", ""))))
+        Entry(entry_id, fields.get("src", "?"), decode_columns(fields.get("data", "")))
         for _stream, entries in reply or []
         for entry_id, fields in entries
         if fields  # a pending entry trimmed away comes back with no fields
@@ -146,7 +159,7 @@ def read_latest(client: redis.Redis, metrics: Iterable[str]) -> dict[str, dict[s
     pipe = client.pipeline(transaction=False)
     for metric in metrics:
         pipe.hgetall(latest_key(metric))
-    return {m: {a: unpack_latest(v) for a, v in raw.items()} for m, raw in zip(metrics, pipe.execute())}
+    return {m: {a: unpack_latest(v) for a, v in raw.items()} for m, raw in zip(metrics, pipe.execute(), strict=True)}
 
 
 def write_latest(pipe: redis.client.Pipeline, metric: str, values: Mapping[str, str]) -> None:
@@ -164,9 +177,39 @@ def to_json(record: Mapping[str, Any]) -> str:
     )
 
 
-def read_states(client: redis.Redis, area_id: str) -> dict[str, dict]:
-    """All indicator states of one area: indicator -> state record."""
-    return {k: json.loads(v) for k, v in client.hgetall(state_key(area_id)).items()}
+def write_states(pipe: redis.client.Pipeline, indicator: str, records: Mapping[str, str]) -> None:
+    """Queue state records (already JSON) of one indicator, area -> record, on ``pipe``."""
+    if records:
+        pipe.hset(state_key(indicator), mapping=records)
+
+
+def read_states(client: redis.Redis, area_id: str, indicators: Iterable[str] | None = None) -> dict[str, dict]:
+    """Read the indicator states of one area (of the live catalog's indicators by default): indicator -> record."""
+    indicators = list(client.hkeys(CATALOG) if indicators is None else indicators)
+    pipe = client.pipeline(transaction=False)
+    for indicator in indicators:
+        pipe.hget(state_key(indicator), area_id)
+    return {i: json.loads(raw) for i, raw in zip(indicators, pipe.execute(), strict=True) if raw is not None}
+
+
+def read_state_of(client: redis.Redis, indicator: str, area_ids: list[str]) -> dict[str, dict]:
+    """State records of one indicator in ``area_ids`` (one round trip): area -> record."""
+    raw = client.hmget(state_key(indicator), area_ids) if area_ids else []
+    return {a: json.loads(v) for a, v in zip(area_ids, raw, strict=True) if v is not None}
+
+
+def clear_states(client: redis.Redis, indicators: Iterable[str]) -> None:
+    """Delete the state records and warnings of ``indicators`` (after a catalog swap)."""
+    keys = [state_key(i) for i in indicators]
+    client.delete(WARNINGS, *keys)
+
+
+def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], cleared: list[str]) -> None:
+    """Queue warning records to set (``indicator@area`` -> JSON) and keys to drop, one command each."""
+    if raised:
+        pipe.hset(WARNINGS, mapping=raised)
+    if cleared:
+        pipe.hdel(WARNINGS, *cleared)
 
 
 def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None = None) -> dict[str, dict]:
@@ -175,7 +218,8 @@ def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None =
     if area_ids is None:
         raw = client.hgetall(key)
     else:
-        raw = {a: v for a, v in zip(area_ids, client.hmget(key, area_ids) if area_ids else []) if v is not None}
+        values = client.hmget(key, area_ids) if area_ids else []
+        raw = {a: v for a, v in zip(area_ids, values, strict=True) if v is not None}
     return {a: json.loads(v) for a, v in raw.items()}
 
 

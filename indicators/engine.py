@@ -13,15 +13,17 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from simpleeval import SimpleEval
 
 from cityvitals.areas import LEVELS, AreaTree
-from cityvitals.store import Sample
+from cityvitals.store import Columns, Sample
 from indicators import classify, rollup, thresholds
 from indicators.formula import FUNCTIONS, OPERATORS
 from indicators.loader import Catalog
 from indicators.states import State
 
-from simpleeval import SimpleEval
+VALUE_TOLERANCE = 1e-4  # relative change of a value worth rewriting its record (screens show 4 digits)
+TS_TOLERANCE_S = 60.0  # data time moves in records at this resolution (the history's step)
 
 
 @dataclass
@@ -61,7 +63,7 @@ class LevelResult:
     since: np.ndarray
     limits: classify.Limits
     dirty: np.ndarray  # cells whose record changed since the last tick
-    dirty_areas: np.ndarray  # areas with at least one dirty cell
+    dirty_areas: np.ndarray  # areas whose summary changed: a state, or data time beyond the tolerance
 
 
 @dataclass
@@ -81,6 +83,7 @@ class Engine:
         self.tz = ZoneInfo(tz)
         self.grid_ids = tree.ids("grid")
         self.grid_pos = {a: i for i, a in enumerate(self.grid_ids)}
+        self._grid_index = pd.Index(self.grid_ids)
         self.population = tree.population("grid")
         self.parents = {
             level: (tree.grid_ancestor_index(level) if level != "grid" else np.arange(len(self.grid_ids)))
@@ -95,8 +98,18 @@ class Engine:
         self.labels: list[str] = []
         self._limits_cache: dict[tuple, dict[str, classify.Limits]] = {}
         self.tracks: dict[str, classify.Track] = {}
-        self.written: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.written: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._written_limits: object = None
+        self._touched: list[np.ndarray] = []
+        # Per area, one of its grids: whose feed an area record names as its source.
+        self.first_grid = {level: self._first_grids(level) for level in LEVELS}
         self.set_catalog(catalog)
+
+    def _first_grids(self, level: str) -> np.ndarray:
+        first = np.zeros(len(self.tree.ids(level)), dtype=np.int64)
+        parents, index = np.unique(self.parents[level][::-1], return_index=True)
+        first[parents] = len(self.grid_ids) - 1 - index
+        return first
 
     # -- configuration -------------------------------------------------------------
     def set_catalog(self, catalog: Catalog, now: float | None = None) -> None:
@@ -109,10 +122,12 @@ class Engine:
         }
         self._ensure_metrics(sorted({m for i in catalog.indicators for m in catalog.metric_inputs(i)}))
         col = lambda attr: np.array([[float(getattr(i, attr))] for i in catalog.indicators]).reshape(-1, 1)  # noqa: E731
-        self.stale_after, self.hysteresis, self.min_duration = col("stale_after"), col("hysteresis"), col("min_duration")
+        self.stale_after, self.hysteresis = col("stale_after"), col("hysteresis")
+        self.min_duration = col("min_duration")
         self.scale = np.array([[1e4 if i.rollup == "rate_per_10k" else i.source.scale] for i in catalog.indicators])
         self.rule_rows = {r: np.array([k for k, i in enumerate(catalog.indicators) if i.rollup == r], dtype=int)
                           for r in rollup.RULES}
+        self.primary = np.array([self.metric_pos[self._primary_metric(i)] for i in catalog.indicators], dtype=np.int64)
         self._limits_cache.clear()
         now = now if now is not None else (max(self.ts.max(initial=0), 0.0) or 0.0)
         keep = [old_ids.index(i) if i in old_ids else -1 for i in self.ind_ids]
@@ -127,6 +142,13 @@ class Engine:
                             getattr(fresh_track, name)[row] = getattr(old, name)[k]
             self.tracks[level] = fresh_track
             self.written.pop(level, None)
+
+    def _primary_metric(self, ind) -> str:
+        """Return the first metric an indicator reads (through other indicators if need be): names its feed."""
+        metrics = sorted(self.catalog.metric_inputs(ind))
+        if metrics:
+            return metrics[0]
+        return self._primary_metric(self.catalog[sorted(self.catalog.indicator_inputs(ind))[0]])
 
     @staticmethod
     def _formulas(ind) -> dict[str, str]:
@@ -147,41 +169,55 @@ class Engine:
         self.ts = np.vstack([self.ts, np.full((len(new), g), np.nan)])
         self.feed = np.vstack([self.feed, np.zeros((len(new), g), dtype=np.int16)])
         self.metric_pos = {m: i for i, m in enumerate(self.metric_ids)}
+        self._metric_index = pd.Index(self.metric_ids)
 
     # -- input ---------------------------------------------------------------------
     def ingest(self, samples: list[Sample], feed: str = "?") -> IngestStats:
         """Apply samples; for each (metric, grid) only a newer timestamp replaces the value held."""
-        stats = IngestStats()
         if not samples:
-            return stats
-        df = pd.DataFrame(samples, columns=["metric", "area", "ts", "value"])
-        rows = df["metric"].map(self.metric_pos)
-        cols = df["area"].map(self.grid_pos)
-        known = rows.notna() & cols.notna() & np.isfinite(df["value"]) & np.isfinite(df["ts"])
-        stats.unknown = int((~known).sum())
-        df = df[known].assign(r=rows[known].astype(int), c=cols[known].astype(int))
-        df = df.sort_values("ts").drop_duplicates(["r", "c"], keep="last")
-        r, c = df["r"].to_numpy(), df["c"].to_numpy()
-        held = self.ts[r, c]
-        newer = ~(df["ts"].to_numpy() <= held)  # NaN held (never seen) counts as newer
-        stats.old = int(len(samples) - stats.unknown - newer.sum())
-        stats.accepted = int(newer.sum())
+            return IngestStats()
+        metric, area, ts, value = zip(*samples, strict=True)
+        return self.ingest_columns(Columns(list(metric), list(area), np.array(ts, float), np.array(value, float)), feed)
+
+    def ingest_columns(self, cols: Columns, feed: str = "?") -> IngestStats:
+        """Apply samples given as columns (vectorised); newest wins per (metric, grid)."""
+        n = len(cols.metric)
+        if not n:
+            return IngestStats()
+        rows = self._metric_index.get_indexer(cols.metric)
+        grid = self._grid_index.get_indexer(cols.area)
+        known = (rows >= 0) & (grid >= 0) & np.isfinite(cols.value) & np.isfinite(cols.ts)
+        order = np.argsort(cols.ts[known], kind="stable")
+        g = len(self.grid_ids)
+        flat, ts, value = (rows[known] * g + grid[known])[order], cols.ts[known][order], cols.value[known][order]
+        _, last = np.unique(flat[::-1], return_index=True)  # the newest sample of each cell in this batch
+        keep = flat.size - 1 - last
+        flat, ts, value = flat[keep], ts[keep], value[keep]
+        r, c = np.divmod(flat, g)
+        newer = ~(ts <= self.ts[r, c])  # NaN held (never seen) counts as newer
         r, c = r[newer], c[newer]
-        self.values[r, c] = df["value"].to_numpy()[newer]
-        self.ts[r, c] = df["ts"].to_numpy()[newer]
+        self.values[r, c], self.ts[r, c] = value[newer], ts[newer]
         self.feed[r, c] = self._feed_code(feed)
-        return stats
+        self._touched.append(flat[newer])
+        accepted = int(newer.sum())
+        unknown = int(n - known.sum())
+        return IngestStats(accepted=accepted, old=n - unknown - accepted, unknown=unknown)
+
+    def take_touched(self) -> tuple[np.ndarray, np.ndarray]:
+        """(metric rows, grid columns) whose values changed since the last call: the latest values to persist."""
+        flat = np.unique(np.concatenate(self._touched)) if self._touched else np.empty(0, dtype=np.int64)
+        self._touched = []
+        return np.divmod(flat, len(self.grid_ids))
 
     def _feed_code(self, feed: str) -> int:
         if feed not in self.feeds:
             self.feeds.append(feed)
         return self.feeds.index(feed)
 
-    def latest(self, metric: str) -> dict[str, tuple[float, float, str]]:
-        """Latest values of one metric: grid -> (value, ts, feed); for persisting to the store."""
-        row = self.metric_pos[metric]
-        seen = np.flatnonzero(np.isfinite(self.ts[row]))
-        return {self.grid_ids[c]: (self.values[row, c], self.ts[row, c], self.feeds[self.feed[row, c]]) for c in seen}
+    def sources(self, level: str, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+        """Feed names behind cells of ``level``: the feed of each indicator's first metric in the area's grid."""
+        codes = self.feed[self.primary[rows], self.first_grid[level][cols]]
+        return [self.feeds[k] for k in codes.tolist()]
 
     # -- scoring -------------------------------------------------------------------
     def grid_parts(self) -> rollup.GridParts:
@@ -233,7 +269,8 @@ class Engine:
         if key not in self._limits_cache:
             self._limits_cache.clear()
             self._limits_cache[key] = {
-                level: thresholds.resolve(self.catalog, level, self.tree.ids(level), local, self.switched_on, self.labels)
+                level: thresholds.resolve(self.catalog, level, self.tree.ids(level), local, self.switched_on,
+                                          self.labels)
                 for level in LEVELS
             }
         return self._limits_cache[key]
@@ -243,6 +280,9 @@ class Engine:
         parts = self.grid_parts()
         fresh = np.isfinite(parts.value) & (now - parts.ts <= self.stale_after)
         limits = self.limits(now)
+        if limits is not self._written_limits:  # thresholds moved: every record's limits are news
+            self.written.clear()
+            self._written_limits = limits
         result = TickResult(now=now, levels={})
         for level in LEVELS:
             result.levels[level] = self._score_level(level, parts, fresh, limits[level], now, result.transitions)
@@ -263,28 +303,44 @@ class Engine:
         before = track.state.copy()
         want = classify.wanted(value, level_fresh, track.state, lim, self.hysteresis)
         changed = classify.advance(track, want, now, self.min_duration)
-        for r, c in zip(*np.nonzero(changed)):
+        rows, cols = np.nonzero(changed)
+        yellow, red = self.threshold_texts(lim, rows, cols)
+        for r, c, y, rd in zip(rows.tolist(), cols.tolist(), yellow, red, strict=True):
             transitions.append(Transition(
                 self.ind_ids[r], level, area_ids[c], State(before[r, c]).label, State(track.state[r, c]).label,
-                float(value[r, c]), *self._threshold_text(lim, r, c), now))
-        dirty = self._dirty(level, value, ts, track.state)
-        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, dirty.any(axis=0))
+                float(value[r, c]), y, rd, now))
+        dirty, summary_dirty = self._dirty(level, value, ts, track.state)
+        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, summary_dirty)
 
-    def _threshold_text(self, lim: classify.Limits, r: int, c: int) -> tuple[str, str]:
-        ind = self.catalog.indicators[r]
-        pick = {"higher_is_worse": lambda lo, hi: f"{hi:g}", "lower_is_worse": lambda lo, hi: f"{lo:g}",
-                "band": lambda lo, hi: f"[{lo:g}, {hi:g}]"}[ind.direction]
-        return pick(lim.yellow_low[r, c], lim.yellow_high[r, c]), pick(lim.red_low[r, c], lim.red_high[r, c])
+    def threshold_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> tuple[list[str], list[str]]:
+        """Yellow and red thresholds in force at the given cells, as shown (a band as ``[lo, hi]``)."""
+        direction = [self.catalog.indicators[r].direction for r in range(len(self.ind_ids))]
+        kinds = [direction[r] for r in rows.tolist()]
+        out = []
+        for low, high in ((lim.yellow_low, lim.yellow_high), (lim.red_low, lim.red_high)):
+            out.append([f"{hi:g}" if d == "higher_is_worse" else f"{lo:g}" if d == "lower_is_worse"
+                        else f"[{lo:g}, {hi:g}]"
+                        for d, lo, hi in zip(kinds, low[rows, cols].tolist(), high[rows, cols].tolist(), strict=True)])
+        return out[0], out[1]
 
-    def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, state: np.ndarray) -> np.ndarray:
-        """Cells whose state, value or data time differs from what was last handed out for writing."""
+    def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the cells to rewrite and the areas whose summary to rewrite, since last written.
+
+        A cell is rewritten when its state changed or its value or data time moved beyond the
+        tolerances; an area summary (states and oldest data time) when a state or data time did.
+        """
         old = self.written.get(level)
-        now = (np.round(value, 6), ts, state.copy())
         if old is None:
-            dirty = np.ones(value.shape, dtype=bool)
-        else:
-            dirty = old[2] != state
-            for before, after in zip(old[:2], now[:2]):
-                dirty |= ~((before == after) | (np.isnan(before) & np.isnan(after)))
-        self.written[level] = now
-        return dirty
+            self.written[level] = (value.copy(), ts.copy(), state.copy())
+            return np.ones(value.shape, dtype=bool), np.ones(value.shape[1], dtype=bool)
+        w_value, w_ts, w_state = old
+        with np.errstate(invalid="ignore"):
+            same_value = np.abs(value - w_value) <= VALUE_TOLERANCE * np.abs(w_value)
+            same_ts = np.abs(ts - w_ts) < TS_TOLERANCE_S
+        both_nan = np.isnan(value) & np.isnan(w_value)
+        summary = (w_state != state) | ~(same_ts | (np.isnan(ts) & np.isnan(w_ts)))
+        dirty = summary | ~(same_value | both_nan)
+        np.copyto(w_value, value, where=dirty)
+        np.copyto(w_ts, ts, where=dirty)
+        np.copyto(w_state, state, where=dirty)
+        return dirty, summary.any(axis=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -59,6 +60,7 @@ class EngineService:
                 by_feed.setdefault(feed, []).append(store.Sample(metric, area, ts, value))
             for feed, samples in by_feed.items():
                 restored += self.engine.ingest(samples, feed).accepted
+        self.engine.take_touched()  # these are already in Redis
         return restored
 
     def publish_catalog(self) -> None:
@@ -70,29 +72,29 @@ class EngineService:
 
     def set_catalog(self, catalog: Catalog) -> None:
         """Swap in a new validated catalog and restore values of metrics it newly reads."""
+        old_ids = list(self.engine.ind_ids)
         self.engine.set_catalog(catalog, time.time())
         self.publish_catalog()
         self.restore()
-        self.client.delete(*[store.state_key(a) for level in self.engine.parents for a in self.tree.ids(level)])
-        self.client.delete(store.WARNINGS)
+        store.clear_states(self.client, set(old_ids) | set(self.engine.ind_ids))
 
     def tick(self, now: float | None = None) -> TickReport:
         """Consume new samples, score, write what changed, then acknowledge the samples."""
         report = TickReport()
         t0 = time.perf_counter()
-        entry_ids, touched = self._consume(report)
+        entry_ids = self._consume(report)
         t1 = time.perf_counter()
         now = time.time() if now is None else now
         result = self.engine.tick(now)
         t2 = time.perf_counter()
-        self._write(result, touched, report)
+        self._write(result, report)
         store.ack(self.client, entry_ids)
         t3 = time.perf_counter()
         self._log(result, now)
         report.seconds = {"consume": t1 - t0, "score": t2 - t1, "write": t3 - t2, "sql": time.perf_counter() - t3}
         return report
 
-    def _consume(self, report: TickReport) -> tuple[list[str], dict[str, set[str]]]:
+    def _consume(self, report: TickReport) -> list[str]:
         """Read the entries waiting for this consumer (bounded per tick) into the engine."""
         entries: list[store.Entry] = []
         if self._recovering:  # after a restart: first what this consumer read but never acknowledged
@@ -103,22 +105,21 @@ class EngineService:
             if not batch:
                 break
             entries += batch
-        touched: dict[str, set[str]] = {}
-        for entry in entries:
-            self.engine.ingest(entry.samples, entry.source)
-            for s in entry.samples:
-                touched.setdefault(s.metric, set()).add(s.area)
-            report.samples += len(entry.samples)
+        by_feed: dict[str, list[store.Columns]] = {}
+        for entry in entries:  # one vectorised ingest per feed, not one per entry
+            by_feed.setdefault(entry.source, []).append(entry.samples)
+        for feed, parts in by_feed.items():
+            joined = store.Columns([m for p in parts for m in p.metric], [a for p in parts for a in p.area],
+                                   np.concatenate([p.ts for p in parts]), np.concatenate([p.value for p in parts]))
+            self.engine.ingest_columns(joined, feed)
+            report.samples += len(joined.metric)
         report.entries = len(entries)
-        return [e.entry_id for e in entries], touched
+        return [e.entry_id for e in entries]
 
-    def _write(self, result: TickResult, touched: dict[str, set[str]], report: TickReport) -> None:
-        """Write latest values, changed state records, summaries, warnings and meta in one pipeline."""
+    def _write(self, result: TickResult, report: TickReport) -> None:
+        """Write changed latest values, changed state records, summaries, warnings and meta in one pipeline."""
         pipe = self.client.pipeline(transaction=False)
-        for metric, areas in touched.items():
-            if metric in self.engine.metric_pos:
-                latest = self.engine.latest(metric)
-                store.write_latest(pipe, metric, {a: store.pack_latest(*latest[a]) for a in areas if a in latest})
+        self._write_latest(pipe)
         for level in result.levels.values():
             report.records += self._write_level(pipe, level, result.now)
         report.transitions = len(result.transitions)
@@ -126,49 +127,77 @@ class EngineService:
                                        "indicators": len(self.engine.ind_ids)})
         pipe.execute()
 
-    def _write_level(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> int:
-        cat = self.engine.catalog
-        rows, cols = np.nonzero(lv.dirty)
-        by_area: dict[str, dict[str, str]] = {}
-        for r, c in zip(rows, cols):
-            ind_id, area = self.engine.ind_ids[r], lv.area_ids[c]
-            record = self._record(lv, r, c)
-            by_area.setdefault(area, {})[ind_id] = store.to_json(record)
-            key = f"{ind_id}@{area}"
-            if lv.state[r, c] >= State.YELLOW:
-                pipe.hset(store.WARNINGS, key, store.to_json({"i": ind_id, "a": area, "level": lv.level, **record}))
-            else:
-                pipe.hdel(store.WARNINGS, key)
-        for area, mapping in by_area.items():
-            pipe.hset(store.state_key(area), mapping=mapping)
-        columns = np.flatnonzero(lv.dirty_areas)
-        if columns.size:
-            tiers = np.array([i.tier for i in cat.indicators])
-            groups = np.array([i.group for i in cat.indicators])
-            weights = np.array([i.weight for i in cat.indicators])
-            sums = health.summaries(lv.state, tiers, groups, weights, columns)
-            oldest = np.nanmin(np.where(np.isfinite(lv.ts[:, columns]), lv.ts[:, columns], np.inf), axis=0)
-            pipe.hset(store.summary_key(lv.level), mapping={
-                lv.area_ids[c]: store.to_json({**s, "data_ts": float(t) if np.isfinite(t) else None, "updated": now})
-                for c, s, t in zip(columns, sums, oldest)})
-        return len(rows)
+    def _write_latest(self, pipe: redis.client.Pipeline) -> None:
+        """Persist the latest values that changed, one HSET per metric (read back on restart)."""
+        eng = self.engine
+        rows, cols = eng.take_touched()
+        packed = [store.pack_latest(v, t, eng.feeds[f]) for v, t, f in
+                  zip(eng.values[rows, cols].tolist(), eng.ts[rows, cols].tolist(), eng.feed[rows, cols].tolist(),
+                      strict=True)]
+        areas = [eng.grid_ids[c] for c in cols.tolist()]
+        for row, lo, hi in _runs(rows):
+            store.write_latest(pipe, eng.metric_ids[row], dict(zip(areas[lo:hi], packed[lo:hi], strict=True)))
 
-    def _record(self, lv: LevelResult, r: int, c: int) -> dict:
-        """The state record of one cell: enough to explain the state on screen."""
-        yellow, red = self.engine._threshold_text(lv.limits, r, c)
-        return {
-            "s": State(lv.state[r, c]).label, "v": float(lv.value[r, c]), "ts": float(lv.ts[r, c]),
-            "since": float(lv.since[r, c]), "y": yellow, "r": red,
-            "rule": self.engine.labels[lv.limits.source[r, c]], "cov": round(float(lv.coverage[r, c]), 4),
-        }
+    def _write_level(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> int:
+        """Queue the dirty records of one level (one HSET per indicator), its warnings and area summaries."""
+        rows, cols = np.nonzero(lv.dirty)  # row-major: runs of one indicator
+        records = self._records(lv, rows, cols)
+        areas = [lv.area_ids[c] for c in cols.tolist()]
+        for row, lo, hi in _runs(rows):
+            store.write_states(pipe, self.engine.ind_ids[row], dict(zip(areas[lo:hi], records[lo:hi], strict=True)))
+        keys = [f"{self.engine.ind_ids[r]}@{a}" for r, a in zip(rows.tolist(), areas, strict=True)]
+        warn = (lv.state[rows, cols] >= State.YELLOW).tolist()
+        head = f',"level":"{lv.level}",'
+        store.update_warnings(
+            pipe,
+            {k: f'{{"i":"{self.engine.ind_ids[r]}","a":"{a}"{head}{rec[1:]}'
+             for k, r, a, rec, w in zip(keys, rows.tolist(), areas, records, warn, strict=True) if w},
+            [k for k, w in zip(keys, warn, strict=True) if not w])
+        self._write_summaries(pipe, lv, now)
+        return len(records)
+
+    def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
+        columns = np.flatnonzero(lv.dirty_areas)
+        if not columns.size:
+            return
+        cat = self.engine.catalog
+        tiers = np.array([i.tier for i in cat.indicators])
+        groups = np.array([i.group for i in cat.indicators])
+        weights = np.array([i.weight for i in cat.indicators])
+        sums = health.summaries(lv.state, tiers, groups, weights, columns)
+        oldest = np.nanmin(np.where(np.isfinite(lv.ts[:, columns]), lv.ts[:, columns], np.inf), axis=0)
+        pipe.hset(store.summary_key(lv.level), mapping={
+            lv.area_ids[c]: store.to_json({**s, "data_ts": float(t) if np.isfinite(t) else None, "updated": now})
+            for c, s, t in zip(columns, sums, oldest, strict=True)})
+
+    def _records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+        """JSON state records of the given cells: enough to explain each state on screen.
+
+        Keys: s state, v value, ts data time (oldest input), since, y/r thresholds in force,
+        rule (default or which override/profile set them), src feed, cov share of grids reporting.
+        Formatted in one pass over plain lists: json.dumps per record costs more than the rest of the tick.
+        """
+        eng = self.engine
+        yellow, red = eng.threshold_texts(lv.limits, rows, cols)
+        rules = [json.dumps(label, ensure_ascii=False) for label in eng.labels]
+        value, ts = (_finite(a[rows, cols]) for a in (lv.value, lv.ts))
+        return [
+            f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{since!r},"y":"{y}","r":"{r}",'
+            f'"rule":{rules[rule]},"src":{src},"cov":{cov!r}}}'
+            for s, v, t, since, y, r, rule, src, cov in zip(
+                lv.state[rows, cols].tolist(), value, ts, lv.since[rows, cols].tolist(), yellow, red,
+                lv.limits.source[rows, cols].tolist(), [json.dumps(f) for f in eng.sources(lv.level, rows, cols)],
+                np.round(lv.coverage[rows, cols], 4).tolist(), strict=True)
+        ]
 
     def _log(self, result: TickResult, now: float) -> None:
         """Write transitions to the warnings log and, once per history step, coarse history."""
         if self.sql is None:
             return
         log_transitions(self.sql, [
-            {"at": utc(t.at), "indicator": t.indicator, "level": t.level, "area": t.area, "from_state": t.from_state,
-             "to_state": t.to_state, "value": t.value if np.isfinite(t.value) else None, "yellow": t.yellow, "red": t.red}
+            {"at": utc(t.at), "indicator": t.indicator, "level": t.level, "area": t.area,
+             "from_state": t.from_state, "to_state": t.to_state,
+             "value": t.value if np.isfinite(t.value) else None, "yellow": t.yellow, "red": t.red}
             for t in result.transitions])
         if now >= self._next_history:
             self._next_history = now + self.history_step_s
@@ -181,3 +210,28 @@ class EngineService:
             ]
             append_history(self.sql, rows, self.retention_s, now)
 
+
+
+def _runs(keys: np.ndarray) -> list[tuple[int, int, int]]:
+    """(key, start, stop) of each run of equal values in a sorted array."""
+    if not keys.size:
+        return []
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    stops = np.r_[starts[1:], keys.size]
+    return list(zip(keys[starts].tolist(), starts.tolist(), stops.tolist(), strict=True))
+
+
+def _finite(values: np.ndarray) -> list:
+    """Return values as a list for JSON text: floats, with ``null`` where not finite (repr of the str is null)."""
+    return [v if ok else _NULL for v, ok in zip(values.tolist(), np.isfinite(values).tolist(), strict=True)]
+
+
+class _Null:
+    """Stands in for a non-finite float in hand-formatted JSON."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+_NULL = _Null()
+STATE_LABELS = [State(s).label for s in sorted(State)]
