@@ -15,6 +15,8 @@ Layout (all keys start with ``cv:``):
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
 - ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
+- ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
+                           engine uses it, so explanations need nothing but Redis.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ WARNINGS = f"{PREFIX}:warnings"
 META = f"{PREFIX}:meta"
 FEEDS = f"{PREFIX}:feeds"
 CATALOG = f"{PREFIX}:catalog"
+AREAS = f"{PREFIX}:areas"
 ENGINE_GROUP = "engine"
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
@@ -260,3 +263,25 @@ def write_definitions(client: redis.Redis, definitions: Mapping[str, Mapping[str
 def read_definitions(client: redis.Redis) -> dict[str, dict]:
     """Definitions of the live catalog: indicator -> definition."""
     return {k: json.loads(v) for k, v in client.hgetall(CATALOG).items()}
+
+
+def write_areas(client: redis.Redis, areas: Mapping[str, Mapping[str, Any]], chunk: int = 10_000) -> None:
+    """Publish the area hierarchy (area -> level, parent, population, children), replacing the old one."""
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(AREAS)
+    items = [(a, json.dumps(v, ensure_ascii=False)) for a, v in areas.items()]
+    for start in range(0, len(items), chunk):
+        pipe.hset(AREAS, mapping=dict(items[start : start + chunk]))
+    pipe.execute()
+
+
+def read_areas(client: redis.Redis, area_ids: list[str]) -> dict[str, dict]:
+    """Return areas of the published hierarchy (unknown ones left out), in one round trip."""
+    raw = client.hmget(AREAS, area_ids) if area_ids else []
+    return {a: json.loads(v) for a, v in zip(area_ids, raw, strict=True) if v is not None}
+
+
+def read_definition(client: redis.Redis, indicator: str) -> dict | None:
+    """Return one indicator's published definition, or None if the live catalog has no such indicator."""
+    raw = client.hget(CATALOG, indicator)
+    return None if raw is None else json.loads(raw)

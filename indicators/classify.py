@@ -58,7 +58,7 @@ class Track:
 
 def wanted(values: np.ndarray, fresh: np.ndarray, prev: np.ndarray, lim: Limits,
            hysteresis: np.ndarray) -> np.ndarray:
-    """The state the data asks for now, before the minimum-duration rule.
+    """Return the state the data asks for now, before the minimum-duration rule.
 
     A warning relaxes only once the value has cleared its limit by ``hysteresis``.
     """

@@ -129,7 +129,7 @@ class Engine:
                           for r in rollup.RULES}
         self.primary = np.array([self.metric_pos[self._primary_metric(i)] for i in catalog.indicators], dtype=np.int64)
         self._limits_cache.clear()
-        now = now if now is not None else (max(self.ts.max(initial=0), 0.0) or 0.0)
+        now = now if now is not None else float(np.nanmax(self.ts, initial=0.0))  # NaN: never seen
         keep = [old_ids.index(i) if i in old_ids else -1 for i in self.ind_ids]
         for level in LEVELS:
             n = len(self.tree.ids(level))

@@ -48,6 +48,7 @@ class EngineService:
         self._next_history = 0.0
         self._recovering = True  # first read this consumer's unacknowledged entries from a previous run
         store.ensure_group(client)
+        self.publish_areas()
         self.publish_catalog()
         self.restore()
 
@@ -62,6 +63,14 @@ class EngineService:
                 restored += self.engine.ingest(samples, feed).accepted
         self.engine.take_touched()  # these are already in Redis
         return restored
+
+    def publish_areas(self) -> None:
+        """Publish the hierarchy the engine rolls up over, so explanations read only Redis."""
+        tree = self.tree
+        store.write_areas(self.client, {
+            a: {"level": level, "parent": tree[a].parent, "pop": tree[a].population,
+                "children": [c.id for c in tree.children(a)] if level != "grid" else []}
+            for level in self.engine.parents for a in tree.ids(level)})
 
     def publish_catalog(self) -> None:
         """Publish the live catalog's definitions, so every dashboard process shows the same ones."""
@@ -180,12 +189,12 @@ class EngineService:
         eng = self.engine
         yellow, red = eng.threshold_texts(lv.limits, rows, cols)
         rules = [json.dumps(label, ensure_ascii=False) for label in eng.labels]
-        value, ts = (_finite(a[rows, cols]) for a in (lv.value, lv.ts))
+        value, ts, since = (_finite(a[rows, cols]) for a in (lv.value, lv.ts, lv.since))
         return [
             f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{since!r},"y":"{y}","r":"{r}",'
             f'"rule":{rules[rule]},"src":{src},"cov":{cov!r}}}'
             for s, v, t, since, y, r, rule, src, cov in zip(
-                lv.state[rows, cols].tolist(), value, ts, lv.since[rows, cols].tolist(), yellow, red,
+                lv.state[rows, cols].tolist(), value, ts, since, yellow, red,
                 lv.limits.source[rows, cols].tolist(), [json.dumps(f) for f in eng.sources(lv.level, rows, cols)],
                 np.round(lv.coverage[rows, cols], 4).tolist(), strict=True)
         ]
