@@ -203,6 +203,24 @@ class Engine:
         unknown = int(n - known.sum())
         return IngestStats(accepted=accepted, old=n - unknown - accepted, unknown=unknown)
 
+    def restore_states(self, warnings: list[dict]) -> int:
+        """Take back the warning states (and their since) a previous engine wrote; returns how many.
+
+        Hysteresis depends on the state held, so a restarted engine must not forget a warning.
+        Normal cells start stale and turn normal on the first tick (their ``since`` restarts).
+        """
+        position = {level: {a: i for i, a in enumerate(self.tree.ids(level))} for level in LEVELS}
+        rows = {ind: r for r, ind in enumerate(self.ind_ids)}
+        restored = 0
+        for w in warnings:
+            r, c = rows.get(w["i"]), position.get(w.get("level", ""), {}).get(w["a"])
+            if r is None or c is None:
+                continue  # an indicator or area that no longer exists
+            track = self.tracks[w["level"]]
+            track.state[r, c], track.since[r, c] = State[w["s"].upper()], w["since"]
+            restored += 1
+        return restored
+
     def take_touched(self) -> tuple[np.ndarray, np.ndarray]:
         """(metric rows, grid columns) whose values changed since the last call: the latest values to persist."""
         flat = np.unique(np.concatenate(self._touched)) if self._touched else np.empty(0, dtype=np.int64)

@@ -42,7 +42,9 @@ class EngineService:
                  history_step_s: float = 60.0, retention_s: float = 7 * 86400, max_entries: int = 2000) -> None:
         self.client, self.sql, self.tree = client, sql, tree
         self.engine = Engine(tree, catalog)
-        self.consumer = consumer or f"{socket.gethostname()}-{id(self):x}"
+        # Stable across restarts, so a restarted engine finds what it read but never acknowledged;
+        # several engines on one host must be given distinct names.
+        self.consumer = consumer or f"engine-{socket.gethostname()}"
         self.history_levels, self.history_step_s, self.retention_s = history_levels, history_step_s, retention_s
         self.max_entries = max_entries
         self._next_history = 0.0
@@ -62,6 +64,7 @@ class EngineService:
             for feed, samples in by_feed.items():
                 restored += self.engine.ingest(samples, feed).accepted
         self.engine.take_touched()  # these are already in Redis
+        self.engine.restore_states(store.read_warnings(self.client))
         return restored
 
     def publish_areas(self) -> None:
