@@ -44,6 +44,7 @@ class Track:
     since: np.ndarray
     pending: np.ndarray
     pending_since: np.ndarray
+    known: np.ndarray  # judged at least once since this engine started (else the state is only "not yet known")
 
     @classmethod
     def new(cls, shape: tuple[int, int], now: float) -> Track:
@@ -53,6 +54,7 @@ class Track:
             since=np.full(shape, now),
             pending=np.full(shape, NO_PENDING, dtype=np.int8),
             pending_since=np.full(shape, now),
+            known=np.zeros(shape, dtype=bool),
         )
 
 
@@ -83,4 +85,5 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     track.state = np.where(ripe, want, track.state).astype(np.int8)
     track.since = np.where(ripe, now, track.since)
     track.pending = np.where(differs & ~ripe, want, NO_PENDING).astype(np.int8)
+    track.known[...] = True
     return ripe

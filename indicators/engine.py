@@ -138,7 +138,7 @@ class Engine:
             if old is not None:
                 for row, k in enumerate(keep):
                     if k >= 0:
-                        for name in ("state", "since", "pending", "pending_since"):
+                        for name in ("state", "since", "pending", "pending_since", "known"):
                             getattr(fresh_track, name)[row] = getattr(old, name)[k]
             self.tracks[level] = fresh_track
             self.written.pop(level, None)
@@ -218,6 +218,7 @@ class Engine:
                 continue  # an indicator or area that no longer exists
             track = self.tracks[w["level"]]
             track.state[r, c], track.since[r, c] = State[w["s"].upper()], w["since"]
+            track.known[r, c] = True
             restored += 1
         return restored
 
@@ -287,8 +288,8 @@ class Engine:
         if key not in self._limits_cache:
             self._limits_cache.clear()
             self._limits_cache[key] = {
-                level: thresholds.resolve(self.catalog, level, self.tree.ids(level), local, self.switched_on,
-                                          self.labels)
+                level: _narrow(thresholds.resolve(self.catalog, level, self.tree.ids(level), local,
+                                                  self.switched_on, self.labels))
                 for level in LEVELS
             }
         return self._limits_cache[key]
@@ -310,18 +311,22 @@ class Engine:
                      now: float, transitions: list[Transition]) -> LevelResult:
         area_ids = self.tree.ids(level)
         n, n_ind = len(area_ids), len(self.ind_ids)
-        value, ts, cov = (np.full((n_ind, n), np.nan) for _ in range(3))
+        if level == "grid":  # a grid is its own parent: no roll, only staleness
+            value, ts, cov = np.where(fresh, parts.value, np.nan), parts.ts, fresh.astype(float)
+        else:
+            value, ts, cov = (np.full((n_ind, n), np.nan) for _ in range(3))
         for rule, rows in self.rule_rows.items():
-            if rows.size:
+            if rows.size and level != "grid":
                 sub = rollup.GridParts(parts.value[rows], parts.num[rows], parts.den[rows], parts.ts[rows])
                 rolled = rollup.roll(rule, sub, fresh[rows], self.parents[level], n, self.population, self.scale[rows])
                 value[rows], ts[rows], cov[rows] = rolled.value, rolled.ts, rolled.coverage
         level_fresh = np.isfinite(value)
         track = self.tracks[level]
-        before = track.state.copy()
+        before, known = track.state.copy(), track.known.copy()
         want = classify.wanted(value, level_fresh, track.state, lim, self.hysteresis)
         changed = classify.advance(track, want, now, self.min_duration)
-        rows, cols = np.nonzero(changed)
+        # A first judgement after a (re)start is a change only when it is a warning: no log flood.
+        rows, cols = np.nonzero(changed & (known | (track.state >= State.YELLOW)))
         yellow, red = self.threshold_texts(lim, rows, cols)
         for r, c, y, rd in zip(rows.tolist(), cols.tolist(), yellow, red, strict=True):
             transitions.append(Transition(
@@ -336,9 +341,10 @@ class Engine:
         kinds = [direction[r] for r in rows.tolist()]
         out = []
         for low, high in ((lim.yellow_low, lim.yellow_high), (lim.red_low, lim.red_high)):
+            low, high = cells_of(low, rows, cols), cells_of(high, rows, cols)
             out.append([f"{hi:g}" if d == "higher_is_worse" else f"{lo:g}" if d == "lower_is_worse"
                         else f"[{lo:g}, {hi:g}]"
-                        for d, lo, hi in zip(kinds, low[rows, cols].tolist(), high[rows, cols].tolist(), strict=True)])
+                        for d, lo, hi in zip(kinds, low, high, strict=True)])
         return out[0], out[1]
 
     def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -362,3 +368,19 @@ class Engine:
         np.copyto(w_ts, ts, where=dirty)
         np.copyto(w_state, state, where=dirty)
         return dirty, summary.any(axis=0)
+
+
+def _narrow(lim: classify.Limits) -> classify.Limits:
+    """Keep one column per indicator where no area override makes columns differ (they broadcast).
+
+    At province scale full (indicators x grids) limit matrices would cost more memory than the values.
+    """
+    arrays = [lim.yellow_low, lim.yellow_high, lim.red_low, lim.red_high, lim.source]
+    if arrays[0].shape[1] > 1 and all((a == a[:, :1]).all() for a in arrays):
+        arrays = [a[:, :1].copy() for a in arrays]
+    return classify.Limits(*arrays)
+
+
+def cells_of(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> list:
+    """Values of ``matrix`` at (rows, cols), also for a one-column matrix that broadcasts."""
+    return matrix[rows, cols if matrix.shape[1] > 1 else 0].tolist()

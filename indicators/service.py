@@ -15,12 +15,13 @@ from sqlalchemy.engine import Engine as SqlEngine
 from cityvitals import store
 from cityvitals.areas import AreaTree
 from indicators import health
-from indicators.engine import Engine, LevelResult, TickResult
+from indicators.engine import Engine, LevelResult, TickResult, cells_of
 from indicators.history import append_history, log_transitions, utc
 from indicators.loader import Catalog
 from indicators.states import State
 
 log = logging.getLogger(__name__)
+WRITE_CHUNK = 200_000  # cells formatted and queued before the pipeline is sent, when a level has more
 
 
 @dataclass
@@ -129,7 +130,11 @@ class EngineService:
         return [e.entry_id for e in entries]
 
     def _write(self, result: TickResult, report: TickReport) -> None:
-        """Write changed latest values, changed state records, summaries, warnings and meta in one pipeline."""
+        """Write changed latest values, changed state records, summaries, warnings and meta.
+
+        One pipeline, sent in parts of about ``WRITE_CHUNK`` cells so that a first tick at province
+        scale (every record once) does not hold all of them in memory.
+        """
         pipe = self.client.pipeline(transaction=False)
         self._write_latest(pipe)
         for level in result.levels.values():
@@ -152,7 +157,18 @@ class EngineService:
 
     def _write_level(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> int:
         """Queue the dirty records of one level (one HSET per indicator), its warnings and area summaries."""
-        rows, cols = np.nonzero(lv.dirty)  # row-major: runs of one indicator
+        written = 0
+        block = max(1, WRITE_CHUNK // max(1, len(lv.area_ids)))
+        for first in range(0, len(self.engine.ind_ids), block):
+            rows, cols = np.nonzero(lv.dirty[first : first + block])  # row-major: runs of one indicator
+            written += self._write_cells(pipe, lv, rows + first, cols)
+            if written and len(pipe) and first + block < len(self.engine.ind_ids) and rows.size >= WRITE_CHUNK // 2:
+                pipe.execute()  # a big level (a first tick): send what is queued before formatting more
+        self._write_summaries(pipe, lv, now)
+        return written
+
+    def _write_cells(self, pipe: redis.client.Pipeline, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> int:
+        """Queue the records and warnings of the given cells."""
         records = self._records(lv, rows, cols)
         areas = [lv.area_ids[c] for c in cols.tolist()]
         for row, lo, hi in _runs(rows):
@@ -165,7 +181,6 @@ class EngineService:
             {k: f'{{"i":"{self.engine.ind_ids[r]}","a":"{a}"{head}{rec[1:]}'
              for k, r, a, rec, w in zip(keys, rows.tolist(), areas, records, warn, strict=True) if w},
             [k for k, w in zip(keys, warn, strict=True) if not w])
-        self._write_summaries(pipe, lv, now)
         return len(records)
 
     def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
@@ -198,7 +213,7 @@ class EngineService:
             f'"rule":{rules[rule]},"src":{src},"cov":{cov!r}}}'
             for s, v, t, since, y, r, rule, src, cov in zip(
                 lv.state[rows, cols].tolist(), value, ts, since, yellow, red,
-                lv.limits.source[rows, cols].tolist(), [json.dumps(f) for f in eng.sources(lv.level, rows, cols)],
+                cells_of(lv.limits.source, rows, cols), [json.dumps(f) for f in eng.sources(lv.level, rows, cols)],
                 np.round(lv.coverage[rows, cols], 4).tolist(), strict=True)
         ]
 
