@@ -233,10 +233,9 @@ class Engine:
             self.feeds.append(feed)
         return self.feeds.index(feed)
 
-    def sources(self, level: str, rows: np.ndarray, cols: np.ndarray) -> list[str]:
-        """Feed names behind cells of ``level``: the feed of each indicator's first metric in the area's grid."""
-        codes = self.feed[self.primary[rows], self.first_grid[level][cols]]
-        return [self.feeds[k] for k in codes.tolist()]
+    def source_codes(self, level: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Return the feed codes (into ``feeds``) behind cells: the feed of each indicator's first metric."""
+        return self.feed[self.primary[rows], self.first_grid[level][cols]]
 
     # -- scoring -------------------------------------------------------------------
     def grid_parts(self) -> rollup.GridParts:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 from cityvitals import store
 from cityvitals.areas import AreaTree
 from indicators import health
+from indicators.classify import Limits
 from indicators.engine import Engine, LevelResult, TickResult, cells_of
 from indicators.history import append_history, log_transitions, utc
 from indicators.loader import Catalog
@@ -205,17 +206,28 @@ class EngineService:
         Formatted in one pass over plain lists: json.dumps per record costs more than the rest of the tick.
         """
         eng = self.engine
-        yellow, red = eng.threshold_texts(lv.limits, rows, cols)
-        rules = [json.dumps(label, ensure_ascii=False) for label in eng.labels]
+        feeds = [json.dumps(f, ensure_ascii=False) for f in eng.feeds]
         value, ts, since = (_finite(a[rows, cols]) for a in (lv.value, lv.ts, lv.since))
         return [
-            f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{since!r},"y":"{y}","r":"{r}",'
-            f'"rule":{rules[rule]},"src":{src},"cov":{cov!r}}}'
-            for s, v, t, since, y, r, rule, src, cov in zip(
-                lv.state[rows, cols].tolist(), value, ts, since, yellow, red,
-                cells_of(lv.limits.source, rows, cols), [json.dumps(f) for f in eng.sources(lv.level, rows, cols)],
-                np.round(lv.coverage[rows, cols], 4).tolist(), strict=True)
+            f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{since!r},{limits},"src":{feeds[src]},"cov":{cov!r}}}'
+            for s, v, t, since, limits, src, cov in zip(
+                lv.state[rows, cols].tolist(), value, ts, since, self._limit_texts(lv.limits, rows, cols),
+                eng.source_codes(lv.level, rows, cols).tolist(), np.round(lv.coverage[rows, cols], 4).tolist(),
+                strict=True)
         ]
+
+    def _limit_texts(self, lim: Limits, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+        """Format the ``"y","r","rule"`` part of each record (once per indicator when no area override applies)."""
+        eng = self.engine
+        rules = [json.dumps(label, ensure_ascii=False) for label in eng.labels]
+        if lim.source.shape[1] == 1:  # narrowed limits: the same for every area of the indicator
+            cells_rows, cells_cols = np.arange(len(eng.ind_ids)), np.zeros(len(eng.ind_ids), dtype=np.int64)
+        else:
+            cells_rows, cells_cols = rows, cols
+        yellow, red = eng.threshold_texts(lim, cells_rows, cells_cols)
+        texts = [f'"y":"{y}","r":"{r}","rule":{rules[k]}' for y, r, k in
+                 zip(yellow, red, cells_of(lim.source, cells_rows, cells_cols), strict=True)]
+        return [texts[r] for r in rows.tolist()] if lim.source.shape[1] == 1 else texts
 
     def _log(self, result: TickResult, now: float) -> None:
         """Write transitions to the warnings log and, once per history step, coarse history."""
