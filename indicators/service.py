@@ -60,11 +60,15 @@ class EngineService:
         """Rebuild the in-memory values from the latest values in Redis (after a restart)."""
         restored = 0
         for metric, by_area in store.read_latest(self.client, self.engine.metric_ids).items():
-            by_feed: dict[str, list[store.Sample]] = {}
-            for area, (value, ts, feed) in by_area.items():
-                by_feed.setdefault(feed, []).append(store.Sample(metric, area, ts, value))
-            for feed, samples in by_feed.items():
-                restored += self.engine.ingest(samples, feed).accepted
+            if not by_area:
+                continue
+            areas = np.array(list(by_area), dtype=object)
+            value, ts, feed = (np.array(column) for column in zip(*by_area.values(), strict=True))
+            for name in np.unique(feed).tolist():  # one vectorised ingest per feed
+                mine = feed == name
+                cols = store.Columns([metric] * int(mine.sum()), areas[mine].tolist(), ts[mine].astype(float),
+                                     value[mine].astype(float))
+                restored += self.engine.ingest_columns(cols, name).accepted
         self.engine.take_touched()  # these are already in Redis
         self.engine.restore_states(store.read_warnings(self.client))
         return restored
