@@ -89,6 +89,8 @@ class Engine:
             level: (tree.grid_ancestor_index(level) if level != "grid" else np.arange(len(self.grid_ids)))
             for level in LEVELS
         }
+        self.grid_total = {level: np.bincount(self.parents[level], minlength=len(tree.ids(level))) for level in LEVELS}
+        self.chain = self._chain()
         self.metric_ids: list[str] = []
         self.values = np.empty((0, len(self.grid_ids)))
         self.ts = np.empty((0, len(self.grid_ids)))
@@ -104,6 +106,20 @@ class Engine:
         # Per area, one of its grids: whose feed an area record names as its source.
         self.first_grid = {level: self._first_grids(level) for level in LEVELS}
         self.set_catalog(catalog)
+
+    def _chain(self) -> list[tuple[str, rollup.Segments]] | None:
+        """Roll-up steps community <- grid, street <- community, district <- street, if the tree is sorted.
+
+        Ids that carry their parent's id keep children contiguous; each level then aggregates its
+        children's aggregates, so only the first step touches every grid. None: roll each level from grids.
+        """
+        steps = []
+        for child, level in zip(LEVELS[:0:-1], LEVELS[-2::-1], strict=True):
+            seg = rollup.Segments.of(self.tree.parent_index(child), len(self.tree.ids(level)))
+            if seg is None:
+                return None
+            steps.append((level, seg))
+        return steps
 
     def _first_grids(self, level: str) -> np.ndarray:
         first = np.zeros(len(self.tree.ids(level)), dtype=np.int64)
@@ -302,23 +318,41 @@ class Engine:
             self.written.clear()
             self._written_limits = limits
         result = TickResult(now=now, levels={})
+        rolled = self._roll(parts, fresh)
         for level in LEVELS:
-            result.levels[level] = self._score_level(level, parts, fresh, limits[level], now, result.transitions)
+            result.levels[level] = self._score_level(level, rolled[level], limits[level], now, result.transitions)
         return result
 
-    def _score_level(self, level: str, parts: rollup.GridParts, fresh: np.ndarray, lim: classify.Limits,
+    def _roll(self, parts: rollup.GridParts, fresh: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
+        """(value, ts, coverage) matrices of every level; a grid is its own parent (only staleness applies)."""
+        out = {"grid": (np.where(fresh, parts.value, np.nan), parts.ts, fresh.astype(float))}
+        shape = len(self.ind_ids)
+        out |= {level: tuple(np.full((shape, len(self.tree.ids(level))), np.nan) for _ in range(3))
+                for level in LEVELS[:-1]}
+        for rule, rows in self.rule_rows.items():
+            if not rows.size:
+                continue
+            sub = rollup.GridParts(parts.value[rows], parts.num[rows], parts.den[rows], parts.ts[rows])
+            if self.chain is not None:
+                partial = rollup.start(rule, sub, fresh[rows], self.population)
+                for level, seg in self.chain:
+                    partial = rollup.combine(rule, partial, seg)
+                    self._put(out[level], rows, rollup.finish(rule, partial, self.grid_total[level], self.scale[rows]))
+            else:
+                for level in LEVELS[:-1]:
+                    self._put(out[level], rows, rollup.roll(rule, sub, fresh[rows], self.parents[level],
+                                                            len(self.tree.ids(level)), self.population,
+                                                            self.scale[rows]))
+        return out
+
+    @staticmethod
+    def _put(target: tuple[np.ndarray, ...], rows: np.ndarray, rolled: rollup.Rolled) -> None:
+        target[0][rows], target[1][rows], target[2][rows] = rolled.value, rolled.ts, rolled.coverage
+
+    def _score_level(self, level: str, rolled: tuple[np.ndarray, ...], lim: classify.Limits,
                      now: float, transitions: list[Transition]) -> LevelResult:
         area_ids = self.tree.ids(level)
-        n, n_ind = len(area_ids), len(self.ind_ids)
-        if level == "grid":  # a grid is its own parent: no roll, only staleness
-            value, ts, cov = np.where(fresh, parts.value, np.nan), parts.ts, fresh.astype(float)
-        else:
-            value, ts, cov = (np.full((n_ind, n), np.nan) for _ in range(3))
-        for rule, rows in self.rule_rows.items():
-            if rows.size and level != "grid":
-                sub = rollup.GridParts(parts.value[rows], parts.num[rows], parts.den[rows], parts.ts[rows])
-                rolled = rollup.roll(rule, sub, fresh[rows], self.parents[level], n, self.population, self.scale[rows])
-                value[rows], ts[rows], cov[rows] = rolled.value, rolled.ts, rolled.coverage
+        value, ts, cov = rolled
         level_fresh = np.isfinite(value)
         track = self.tracks[level]
         before, known = track.state.copy(), track.known.copy()
