@@ -150,6 +150,11 @@ def pack_latest(value: float, ts: float, source: str) -> str:
     return f"{value!r}|{ts!r}|{source}"
 
 
+def pack_latest_many(values: list[float], ts: list[float], sources: list[str]) -> list[str]:
+    """Encode many latest values at once (the engine's hot path)."""
+    return [f"{v!r}|{t!r}|{s}" for v, t, s in zip(values, ts, sources, strict=True)]
+
+
 def unpack_latest(raw: str) -> tuple[float, float, str]:
     """Decode one latest value written by :func:`pack_latest`."""
     value, ts, source = raw.split("|", 2)

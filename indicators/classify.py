@@ -33,7 +33,8 @@ def severity(values: np.ndarray, lim: Limits, shift: np.ndarray | float = 0.0) -
     with np.errstate(invalid="ignore"):
         red = (values <= lim.red_low + shift) | (values >= lim.red_high - shift)
         yellow = (values <= lim.yellow_low + shift) | (values >= lim.yellow_high - shift)
-    return np.where(red, State.RED, np.where(yellow, State.YELLOW, State.NORMAL)).astype(np.int8)
+    # int8 all the way: at province scale int64 temporaries would cost more than the comparisons
+    return np.where(red, np.int8(State.RED), yellow.view(np.int8) * np.int8(State.YELLOW))
 
 
 @dataclass

@@ -64,6 +64,7 @@ class LevelResult:
     limits: classify.Limits
     dirty: np.ndarray  # cells whose record changed since the last tick
     dirty_areas: np.ndarray  # areas whose summary changed: a state, or data time beyond the tolerance
+    cleared: np.ndarray  # cells that left a warning state since last written (their warning entry goes)
 
 
 @dataclass
@@ -365,8 +366,12 @@ class Engine:
             transitions.append(Transition(
                 self.ind_ids[r], level, area_ids[c], State(before[r, c]).label, State(track.state[r, c]).label,
                 float(value[r, c]), y, rd, now))
+        written = self.written.get(level)
+        was_warning = written[2] >= State.YELLOW if written is not None else np.ones(value.shape, dtype=bool)
         dirty, summary_dirty = self._dirty(level, value, ts, track.state)
-        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, summary_dirty)
+        cleared = was_warning & (track.state < State.YELLOW)  # without a snapshot (a start): drop any left over
+        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, summary_dirty,
+                           cleared)
 
     def threshold_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> tuple[list[str], list[str]]:
         """Yellow and red thresholds in force at the given cells, as shown (a band as ``[lo, hi]``)."""

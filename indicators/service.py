@@ -153,9 +153,8 @@ class EngineService:
         """Persist the latest values that changed, one HSET per metric (read back on restart)."""
         eng = self.engine
         rows, cols = eng.take_touched()
-        packed = [store.pack_latest(v, t, eng.feeds[f]) for v, t, f in
-                  zip(eng.values[rows, cols].tolist(), eng.ts[rows, cols].tolist(), eng.feed[rows, cols].tolist(),
-                      strict=True)]
+        packed = store.pack_latest_many(eng.values[rows, cols].tolist(), eng.ts[rows, cols].tolist(),
+                                        [eng.feeds[f] for f in eng.feed[rows, cols].tolist()])
         areas = [eng.grid_ids[c] for c in cols.tolist()]
         for row, lo, hi in _runs(rows):
             store.write_latest(pipe, eng.metric_ids[row], dict(zip(areas[lo:hi], packed[lo:hi], strict=True)))
@@ -178,14 +177,16 @@ class EngineService:
         areas = [lv.area_ids[c] for c in cols.tolist()]
         for row, lo, hi in _runs(rows):
             store.write_states(pipe, self.engine.ind_ids[row], dict(zip(areas[lo:hi], records[lo:hi], strict=True)))
-        keys = [f"{self.engine.ind_ids[r]}@{a}" for r, a in zip(rows.tolist(), areas, strict=True)]
-        warn = (lv.state[rows, cols] >= State.YELLOW).tolist()
-        head = f',"level":"{lv.level}",'
+        # Warnings: every dirty warning cell is (re)written; only cells that left a warning are dropped.
+        ids, head = self.engine.ind_ids, f',"level":"{lv.level}",'
+        warn = np.flatnonzero(lv.state[rows, cols] >= State.YELLOW).tolist()
+        cleared = np.flatnonzero(lv.cleared[rows, cols]).tolist()
+        row_list = rows.tolist()
         store.update_warnings(
             pipe,
-            {k: f'{{"i":"{self.engine.ind_ids[r]}","a":"{a}"{head}{rec[1:]}'
-             for k, r, a, rec, w in zip(keys, rows.tolist(), areas, records, warn, strict=True) if w},
-            [k for k, w in zip(keys, warn, strict=True) if not w])
+            {f"{ids[row_list[k]]}@{areas[k]}": f'{{"i":"{ids[row_list[k]]}","a":"{areas[k]}"{head}{records[k][1:]}'
+             for k in warn},
+            [f"{ids[row_list[k]]}@{areas[k]}" for k in cleared])
         return len(records)
 
     def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:

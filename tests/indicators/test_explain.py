@@ -64,3 +64,16 @@ def test_unknown_indicator_or_area_is_refused_with_what(explained):
         explain(explained, "nope", "d.s")
     with pytest.raises(UnknownTarget, match="d.x"):
         explain(explained, "orders", "d.x")
+
+
+def test_warning_entry_goes_when_its_cell_turns_normal_and_others_stay(explained):
+    keys = set(explained.hkeys(store.WARNINGS))
+    assert {"orders@d.s.c1.g2", "orders@d.s.c1", "orders@d.s", "level@d.s.c1"} <= keys
+    store.append_samples(explained, "hotline", [Sample("hotline_orders_1h", "d.s.c1.g2", NOW, 1.0)])
+    service = EngineService(explained, None, tiny_tree(), load_catalog([CATALOG]), consumer="t")
+    service.tick(NOW + 5)
+    service.tick(NOW + 10)  # a second tick: only what changed is written, the entries stay right
+    after = set(explained.hkeys(store.WARNINGS))
+    # g2: 12 -> 1 (below 10 - 3); community 4+1+6 = 11 < 15 - 3; street 12 >= 10: red relaxes to yellow
+    assert after == keys - {"orders@d.s.c1.g2", "orders@d.s.c1"}
+    assert store.read_state_of(explained, "orders", ["d.s"])["d.s"]["s"] == "yellow"
