@@ -7,6 +7,7 @@ It knows nothing of Redis or SQL (see ``indicators/service.py``): samples go in 
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -101,7 +102,7 @@ class Engine:
         self.labels: list[str] = []
         self._limits_cache: dict[tuple, dict[str, classify.Limits]] = {}
         self.tracks: dict[str, classify.Track] = {}
-        self.written: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.written: dict[str, tuple[np.ndarray, ...]] = {}  # value, ts, state, oldest per area
         self._written_limits: object = None
         self._touched: list[np.ndarray] = []
         # Per area, one of its grids: whose feed an area record names as its source.
@@ -389,23 +390,30 @@ class Engine:
         """Return the cells to rewrite and the areas whose summary to rewrite, since last written.
 
         A cell is rewritten when its state changed or its value or data time moved beyond the
-        tolerances; an area summary (states and oldest data time) when a state or data time did.
+        tolerances; an area summary (states and the area's oldest data time) when a state changed
+        or that oldest time moved beyond the tolerance.
         """
         old = self.written.get(level)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an area with no data at all: NaN, as meant
+            oldest = np.nanmin(ts, axis=0) if ts.shape[0] else np.full(ts.shape[1], np.nan)
         if old is None:
-            self.written[level] = (value.copy(), ts.copy(), state.copy())
+            self.written[level] = (value.copy(), ts.copy(), state.copy(), oldest)
             return np.ones(value.shape, dtype=bool), np.ones(value.shape[1], dtype=bool)
-        w_value, w_ts, w_state = old
+        w_value, w_ts, w_state, w_oldest = old
         with np.errstate(invalid="ignore"):
             same_value = np.abs(value - w_value) <= VALUE_TOLERANCE * np.abs(w_value)
             same_ts = np.abs(ts - w_ts) < TS_TOLERANCE_S
+            same_oldest = (np.abs(oldest - w_oldest) < TS_TOLERANCE_S) | (np.isnan(oldest) & np.isnan(w_oldest))
         both_nan = np.isnan(value) & np.isnan(w_value)
-        summary = (w_state != state) | ~(same_ts | (np.isnan(ts) & np.isnan(w_ts)))
-        dirty = summary | ~(same_value | both_nan)
+        state_changed = w_state != state
+        dirty = state_changed | ~(same_ts | (np.isnan(ts) & np.isnan(w_ts))) | ~(same_value | both_nan)
+        summary = state_changed.any(axis=0) | ~same_oldest
         np.copyto(w_value, value, where=dirty)
         np.copyto(w_ts, ts, where=dirty)
         np.copyto(w_state, state, where=dirty)
-        return dirty, summary.any(axis=0)
+        np.copyto(w_oldest, oldest, where=summary)
+        return dirty, summary
 
 
 def _narrow(lim: classify.Limits) -> classify.Limits:
