@@ -3,16 +3,20 @@ r"""The Redis key layout and every read and write of live data: the one module t
 Layout (all keys start with ``cv:``):
 
 - ``cv:samples``           stream; one entry per ingest batch: ``src`` (feed name), ``n`` and
-                           ``data`` (lines ``metric\tarea\tts\tvalue``). Batching keeps Redis
+                           ``data`` (lines ``metric\\tarea\\tts\\tvalue``). Batching keeps Redis
                            round trips per sample low; consumer groups make the engine resumable.
 - ``cv:deadletter``        stream of refused input: ``src``, ``reason``, ``item``.
 - ``cv:latest:<metric>``   hash area -> ``value|ts|src``; written by the engine, read on restart.
-- ``cv:state:<area>``      hash indicator -> state record ``s|v|ts|since|y|r|rule|cov`` (pack_states).
+- ``cv:state:<indicator>`` hash area -> JSON state record (state, value, threshold, since...), every
+                           level in one hash: a tick writes one command per indicator, and the
+                           children of an area are one HMGET away (for "why is this red").
 - ``cv:summary:<level>``   hash area -> JSON area summary (health, domain scores, counts, worst).
-- ``cv:warnings``          hash ``indicator@area`` -> ``level|<state record>`` of every yellow or red state now.
+- ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
 - ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
+- ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
+                           engine uses it, so explanations need nothing but Redis.
 - ``cv:scenarios``         hash ``scenario@area`` -> JSON of a simulated incident asked for (start, minutes).
 - ``cv:LIMITER/...``       rate-limit counters, owned by Flask-Limiter (cityvitals/web.py).
 
@@ -25,7 +29,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -38,6 +42,7 @@ WARNINGS = f"{PREFIX}:warnings"
 META = f"{PREFIX}:meta"
 FEEDS = f"{PREFIX}:feeds"
 CATALOG = f"{PREFIX}:catalog"
+AREAS = f"{PREFIX}:areas"
 SCENARIOS = f"{PREFIX}:scenarios"
 ENGINE_GROUP = "engine"
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
@@ -48,9 +53,9 @@ def latest_key(metric: str) -> str:
     return f"{PREFIX}:latest:{metric}"
 
 
-def state_key(area_id: str) -> str:
-    """Key of the indicator-state hash of ``area_id``."""
-    return f"{PREFIX}:state:{area_id}"
+def state_key(indicator: str) -> str:
+    """Key of the state hash of ``indicator`` (area -> record)."""
+    return f"{PREFIX}:state:{indicator}"
 
 
 def summary_key(level: str) -> str:
@@ -73,12 +78,22 @@ def encode_batch(samples: Iterable[Sample]) -> tuple[str, int]:
     return "\n".join(lines), len(lines)
 
 
-def decode_batch(data: str) -> Iterator[Sample]:
-    """Unpack a stream entry's ``data`` field (the inverse of :func:`encode_batch`)."""
-    for line in data.split("\n"):
-        if line:
-            metric, area, ts, value = line.split("\t")
-            yield Sample(metric, area, float(ts), float(value))
+class Columns(NamedTuple):
+    """Samples of one stream entry as columns, for vectorised ingestion."""
+
+    metric: list[str]
+    area: list[str]
+    ts: np.ndarray
+    value: np.ndarray
+
+
+def decode_columns(data: str) -> Columns:
+    """Unpack a stream entry's ``data`` field into columns (the inverse of :func:`encode_batch`)."""
+    fields = data.replace("\n", "\t").split("\t") if data else []
+    if len(fields) % 4:
+        raise ValueError(f"stream entry has {len(fields)} fields, not a multiple of 4")
+    return Columns(fields[0::4], fields[1::4], np.array(fields[2::4], dtype=float),
+                   np.array(fields[3::4], dtype=float))
 
 
 def append_samples(client: redis.Redis, source: str, samples: list[Sample], batch: int = 1000) -> int:
@@ -111,11 +126,11 @@ def ensure_group(client: redis.Redis, group: str = ENGINE_GROUP) -> None:
 
 
 class Entry(NamedTuple):
-    """One stream entry read by a consumer: its id, feed and samples."""
+    """One stream entry read by a consumer: its id, feed and samples (as columns)."""
 
     entry_id: str
     source: str
-    samples: list[Sample]
+    samples: Columns
 
 
 def read_entries(client: redis.Redis, consumer: str, pending: bool = False, count: int = 500,
@@ -124,7 +139,7 @@ def read_entries(client: redis.Redis, consumer: str, pending: bool = False, coun
     reply = client.xreadgroup(group, consumer, {SAMPLES: "0" if pending else ">"}, count=count,
                               block=None if pending else block_ms)
     return [
-        Entry(entry_id, fields.get("src", "?"), list(decode_batch(fields.get("data", ""))))
+        Entry(entry_id, fields.get("src", "?"), decode_columns(fields.get("data", "")))
         for _stream, entries in reply or []
         for entry_id, fields in entries
         if fields  # a pending entry trimmed away comes back with no fields
@@ -140,6 +155,11 @@ def ack(client: redis.Redis, entry_ids: list[str], group: str = ENGINE_GROUP) ->
 def pack_latest(value: float, ts: float, source: str) -> str:
     """Encode one latest value."""
     return f"{value!r}|{ts!r}|{source}"
+
+
+def pack_latest_many(values: list[float], ts: list[float], sources: list[str]) -> list[str]:
+    """Encode many latest values at once (the engine's hot path)."""
+    return [f"{v!r}|{t!r}|{s}" for v, t, s in zip(values, ts, sources, strict=True)]
 
 
 def unpack_latest(raw: str) -> tuple[float, float, str]:
@@ -172,41 +192,39 @@ def to_json(record: Mapping[str, Any]) -> str:
     )
 
 
-# A state record is one short string, not JSON: the engine writes tens of thousands a tick.
-STATE_FIELDS = ("s", "v", "ts", "since", "y", "r", "rule", "cov")
-_FLOAT_FIELDS = {"v", "ts", "since", "cov"}
+def write_states(pipe: redis.client.Pipeline, indicator: str, records: Mapping[str, str]) -> None:
+    """Queue state records (already JSON) of one indicator, area -> record, on ``pipe``."""
+    if records:
+        pipe.hset(state_key(indicator), mapping=records)
 
 
-def pack_states(states: Sequence[str], values: np.ndarray, ts: np.ndarray, since: np.ndarray,
-                limits: Sequence[str], coverage: np.ndarray) -> list[str]:
-    """State records of many cells; ``limits`` holds each cell's ``yellow|red|rule`` text."""
-    return [f"{s}|{v:.6g}|{t:.3f}|{si:.3f}|{lim}|{c:.4g}" for s, v, t, si, lim, c in zip(
-        states, values.tolist(), ts.tolist(), since.tolist(), limits, coverage.tolist(), strict=True)]
-
-
-def unpack_state(raw: str) -> dict[str, Any]:
-    """A state record as a dict (see STATE_FIELDS); a missing number (NaN) is None."""
-    parts = raw.split("|", len(STATE_FIELDS) - 1)
-    return {k: (float(x) if x != "nan" else None) if k in _FLOAT_FIELDS else x
-            for k, x in zip(STATE_FIELDS, parts, strict=True)}
-
-
-def warning_field(indicator: str, area_id: str) -> str:
-    """The field of one (indicator, area) in the warnings hash."""
-    return f"{indicator}@{area_id}"
-
-
-def read_states(client: redis.Redis, area_id: str) -> dict[str, dict]:
-    """All indicator states of one area: indicator -> state record."""
-    return {k: unpack_state(v) for k, v in client.hgetall(state_key(area_id)).items()}
+def read_states(client: redis.Redis, area_id: str, indicators: Iterable[str] | None = None) -> dict[str, dict]:
+    """Read the indicator states of one area (of the live catalog's indicators by default): indicator -> record."""
+    indicators = list(client.hkeys(CATALOG) if indicators is None else indicators)
+    pipe = client.pipeline(transaction=False)
+    for indicator in indicators:
+        pipe.hget(state_key(indicator), area_id)
+    return {i: json.loads(raw) for i, raw in zip(indicators, pipe.execute(), strict=True) if raw is not None}
 
 
 def read_state_of(client: redis.Redis, indicator: str, area_ids: list[str]) -> dict[str, dict]:
-    """One indicator's state record in each of ``area_ids`` (those that have one), in one round trip."""
-    pipe = client.pipeline(transaction=False)
-    for area in area_ids:
-        pipe.hget(state_key(area), indicator)
-    return {a: unpack_state(raw) for a, raw in zip(area_ids, pipe.execute(), strict=True) if raw is not None}
+    """State records of one indicator in ``area_ids`` (one round trip): area -> record."""
+    raw = client.hmget(state_key(indicator), area_ids) if area_ids else []
+    return {a: json.loads(v) for a, v in zip(area_ids, raw, strict=True) if v is not None}
+
+
+def clear_states(client: redis.Redis, indicators: Iterable[str]) -> None:
+    """Delete the state records and warnings of ``indicators`` (after a catalog swap)."""
+    keys = [state_key(i) for i in indicators]
+    client.delete(WARNINGS, *keys)
+
+
+def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], cleared: list[str]) -> None:
+    """Queue warning records to set (``indicator@area`` -> JSON) and keys to drop, one command each."""
+    if raised:
+        pipe.hset(WARNINGS, mapping=raised)
+    if cleared:
+        pipe.hdel(WARNINGS, *cleared)
 
 
 def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None = None) -> dict[str, dict]:
@@ -222,12 +240,7 @@ def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None =
 
 def read_warnings(client: redis.Redis) -> list[dict]:
     """Every non-normal indicator state now, as records."""
-    out = []
-    for key, raw in client.hgetall(WARNINGS).items():
-        indicator, area = key.split("@", 1)
-        level, record = raw.split("|", 1)
-        out.append({"i": indicator, "a": area, "level": level, **unpack_state(record)})
-    return out
+    return [json.loads(v) for v in client.hvals(WARNINGS)]
 
 
 def read_meta(client: redis.Redis) -> dict[str, str]:
@@ -263,6 +276,28 @@ def write_definitions(client: redis.Redis, definitions: Mapping[str, Mapping[str
 def read_definitions(client: redis.Redis) -> dict[str, dict]:
     """Definitions of the live catalog: indicator -> definition."""
     return {k: json.loads(v) for k, v in client.hgetall(CATALOG).items()}
+
+
+def write_areas(client: redis.Redis, areas: Mapping[str, Mapping[str, Any]], chunk: int = 10_000) -> None:
+    """Publish the area hierarchy (area -> level, parent, population, children), replacing the old one."""
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(AREAS)
+    items = [(a, json.dumps(v, ensure_ascii=False)) for a, v in areas.items()]
+    for start in range(0, len(items), chunk):
+        pipe.hset(AREAS, mapping=dict(items[start : start + chunk]))
+    pipe.execute()
+
+
+def read_areas(client: redis.Redis, area_ids: list[str]) -> dict[str, dict]:
+    """Return areas of the published hierarchy (unknown ones left out), in one round trip."""
+    raw = client.hmget(AREAS, area_ids) if area_ids else []
+    return {a: json.loads(v) for a, v in zip(area_ids, raw, strict=True) if v is not None}
+
+
+def read_definition(client: redis.Redis, indicator: str) -> dict | None:
+    """Return one indicator's published definition, or None if the live catalog has no such indicator."""
+    raw = client.hget(CATALOG, indicator)
+    return None if raw is None else json.loads(raw)
 
 
 def start_scenario(client: redis.Redis, scenario: str, area: str, start: float, minutes: float) -> None:

@@ -33,7 +33,8 @@ def severity(values: np.ndarray, lim: Limits, shift: np.ndarray | float = 0.0) -
     with np.errstate(invalid="ignore"):
         red = (values <= lim.red_low + shift) | (values >= lim.red_high - shift)
         yellow = (values <= lim.yellow_low + shift) | (values >= lim.yellow_high - shift)
-    return np.where(red, State.RED, np.where(yellow, State.YELLOW, State.NORMAL)).astype(np.int8)
+    # int8 all the way: at province scale int64 temporaries would cost more than the comparisons
+    return np.where(red, np.int8(State.RED), yellow.view(np.int8) * np.int8(State.YELLOW))
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Track:
     since: np.ndarray
     pending: np.ndarray
     pending_since: np.ndarray
-    seen: np.ndarray  # cells that have had fresh data since this track began
+    known: np.ndarray  # judged at least once since this engine started (else the state is only "not yet known")
 
     @classmethod
     def new(cls, shape: tuple[int, int], now: float) -> Track:
@@ -54,13 +55,13 @@ class Track:
             since=np.full(shape, now),
             pending=np.full(shape, NO_PENDING, dtype=np.int8),
             pending_since=np.full(shape, now),
-            seen=np.zeros(shape, dtype=bool),
+            known=np.zeros(shape, dtype=bool),
         )
 
 
 def wanted(values: np.ndarray, fresh: np.ndarray, prev: np.ndarray, lim: Limits,
            hysteresis: np.ndarray) -> np.ndarray:
-    """The state the data asks for now, before the minimum-duration rule.
+    """Return the state the data asks for now, before the minimum-duration rule.
 
     A warning relaxes only once the value has cleared its limit by ``hysteresis``.
     """
@@ -85,4 +86,5 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     track.state = np.where(ripe, want, track.state).astype(np.int8)
     track.since = np.where(ripe, now, track.since)
     track.pending = np.where(differs & ~ripe, want, NO_PENDING).astype(np.int8)
+    track.known[...] = True
     return ripe

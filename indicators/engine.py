@@ -7,8 +7,7 @@ It knows nothing of Redis or SQL (see ``indicators/service.py``): samples go in 
 from __future__ import annotations
 
 import ast
-import math
-from collections.abc import Iterable
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -18,11 +17,14 @@ import pandas as pd
 from simpleeval import SimpleEval
 
 from cityvitals.areas import LEVELS, AreaTree
-from cityvitals.store import Sample
+from cityvitals.store import Columns, Sample
 from indicators import classify, rollup, thresholds
 from indicators.formula import FUNCTIONS, OPERATORS
 from indicators.loader import Catalog
 from indicators.states import State
+
+VALUE_TOLERANCE = 1e-4  # relative change of a value worth rewriting its record (screens show 4 digits)
+TS_TOLERANCE_S = 60.0  # data time moves in records at this resolution (the history's step)
 
 
 @dataclass
@@ -62,8 +64,8 @@ class LevelResult:
     since: np.ndarray
     limits: classify.Limits
     dirty: np.ndarray  # cells whose record changed since the last tick
-    dirty_areas: np.ndarray  # areas with at least one dirty cell
-    cleared: np.ndarray  # cells that left yellow or red this tick
+    dirty_areas: np.ndarray  # areas whose summary changed: a state, or data time beyond the tolerance
+    cleared: np.ndarray  # cells that left a warning state since last written (their warning entry goes)
 
 
 @dataclass
@@ -83,11 +85,14 @@ class Engine:
         self.tz = ZoneInfo(tz)
         self.grid_ids = tree.ids("grid")
         self.grid_pos = {a: i for i, a in enumerate(self.grid_ids)}
+        self._grid_index = pd.Index(self.grid_ids)
         self.population = tree.population("grid")
         self.parents = {
             level: (tree.grid_ancestor_index(level) if level != "grid" else np.arange(len(self.grid_ids)))
             for level in LEVELS
         }
+        self.grid_total = {level: np.bincount(self.parents[level], minlength=len(tree.ids(level))) for level in LEVELS}
+        self.chain = self._chain()
         self.metric_ids: list[str] = []
         self.values = np.empty((0, len(self.grid_ids)))
         self.ts = np.empty((0, len(self.grid_ids)))
@@ -97,8 +102,32 @@ class Engine:
         self.labels: list[str] = []
         self._limits_cache: dict[tuple, dict[str, classify.Limits]] = {}
         self.tracks: dict[str, classify.Track] = {}
-        self.written: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.written: dict[str, tuple[np.ndarray, ...]] = {}  # value, ts, state, oldest per area
+        self._written_limits: object = None
+        self._touched: list[np.ndarray] = []
+        # Per area, one of its grids: whose feed an area record names as its source.
+        self.first_grid = {level: self._first_grids(level) for level in LEVELS}
         self.set_catalog(catalog)
+
+    def _chain(self) -> list[tuple[str, rollup.Segments]] | None:
+        """Roll-up steps community <- grid, street <- community, district <- street, if the tree is sorted.
+
+        Ids that carry their parent's id keep children contiguous; each level then aggregates its
+        children's aggregates, so only the first step touches every grid. None: roll each level from grids.
+        """
+        steps = []
+        for child, level in zip(LEVELS[:0:-1], LEVELS[-2::-1], strict=True):
+            seg = rollup.Segments.of(self.tree.parent_index(child), len(self.tree.ids(level)))
+            if seg is None:
+                return None
+            steps.append((level, seg))
+        return steps
+
+    def _first_grids(self, level: str) -> np.ndarray:
+        first = np.zeros(len(self.tree.ids(level)), dtype=np.int64)
+        parents, index = np.unique(self.parents[level][::-1], return_index=True)
+        first[parents] = len(self.grid_ids) - 1 - index
+        return first
 
     # -- configuration -------------------------------------------------------------
     def set_catalog(self, catalog: Catalog, now: float | None = None) -> None:
@@ -111,12 +140,14 @@ class Engine:
         }
         self._ensure_metrics(sorted({m for i in catalog.indicators for m in catalog.metric_inputs(i)}))
         col = lambda attr: np.array([[float(getattr(i, attr))] for i in catalog.indicators]).reshape(-1, 1)  # noqa: E731
-        self.stale_after, self.hysteresis, self.min_duration = col("stale_after"), col("hysteresis"), col("min_duration")
+        self.stale_after, self.hysteresis = col("stale_after"), col("hysteresis")
+        self.min_duration = col("min_duration")
         self.scale = np.array([[1e4 if i.rollup == "rate_per_10k" else i.source.scale] for i in catalog.indicators])
         self.rule_rows = {r: np.array([k for k, i in enumerate(catalog.indicators) if i.rollup == r], dtype=int)
                           for r in rollup.RULES}
+        self.primary = np.array([self.metric_pos[self._primary_metric(i)] for i in catalog.indicators], dtype=np.int64)
         self._limits_cache.clear()
-        now = now if now is not None else (max(self.ts.max(initial=0), 0.0) or 0.0)
+        now = now if now is not None else float(np.nanmax(self.ts, initial=0.0))  # NaN: never seen
         keep = [old_ids.index(i) if i in old_ids else -1 for i in self.ind_ids]
         for level in LEVELS:
             n = len(self.tree.ids(level))
@@ -125,10 +156,17 @@ class Engine:
             if old is not None:
                 for row, k in enumerate(keep):
                     if k >= 0:
-                        for name in ("state", "since", "pending", "pending_since", "seen"):
+                        for name in ("state", "since", "pending", "pending_since", "known"):
                             getattr(fresh_track, name)[row] = getattr(old, name)[k]
             self.tracks[level] = fresh_track
             self.written.pop(level, None)
+
+    def _primary_metric(self, ind) -> str:
+        """Return the first metric an indicator reads (through other indicators if need be): names its feed."""
+        metrics = sorted(self.catalog.metric_inputs(ind))
+        if metrics:
+            return metrics[0]
+        return self._primary_metric(self.catalog[sorted(self.catalog.indicator_inputs(ind))[0]])
 
     @staticmethod
     def _formulas(ind) -> dict[str, str]:
@@ -149,55 +187,73 @@ class Engine:
         self.ts = np.vstack([self.ts, np.full((len(new), g), np.nan)])
         self.feed = np.vstack([self.feed, np.zeros((len(new), g), dtype=np.int16)])
         self.metric_pos = {m: i for i, m in enumerate(self.metric_ids)}
+        self._metric_index = pd.Index(self.metric_ids)
 
     # -- input ---------------------------------------------------------------------
     def ingest(self, samples: list[Sample], feed: str = "?") -> IngestStats:
         """Apply samples; for each (metric, grid) only a newer timestamp replaces the value held."""
-        stats = IngestStats()
         if not samples:
-            return stats
-        df = pd.DataFrame(samples, columns=["metric", "area", "ts", "value"])
-        rows = df["metric"].map(self.metric_pos)
-        cols = df["area"].map(self.grid_pos)
-        known = rows.notna() & cols.notna() & np.isfinite(df["value"]) & np.isfinite(df["ts"])
-        stats.unknown = int((~known).sum())
-        df = df[known].assign(r=rows[known].astype(int), c=cols[known].astype(int))
-        df = df.sort_values("ts").drop_duplicates(["r", "c"], keep="last")
-        r, c = df["r"].to_numpy(), df["c"].to_numpy()
-        held = self.ts[r, c]
-        newer = ~(df["ts"].to_numpy() <= held)  # NaN held (never seen) counts as newer
-        stats.old = int(len(samples) - stats.unknown - newer.sum())
-        stats.accepted = int(newer.sum())
-        r, c = r[newer], c[newer]
-        self.values[r, c] = df["value"].to_numpy()[newer]
-        self.ts[r, c] = df["ts"].to_numpy()[newer]
-        self.feed[r, c] = self._feed_code(feed)
-        return stats
+            return IngestStats()
+        metric, area, ts, value = zip(*samples, strict=True)
+        return self.ingest_columns(Columns(list(metric), list(area), np.array(ts, float), np.array(value, float)), feed)
 
-    def load_metric(self, metric: str, grid_ids: list[str], values: np.ndarray, ts: np.ndarray, feeds: list[str]) -> int:
-        """Set held values of one metric for many grids at once (a restart restoring the latest values)."""
-        if metric not in self.metric_pos:
-            return 0
-        cols = np.array([self.grid_pos.get(g, -1) for g in grid_ids], dtype=np.int64)
-        ok = (cols >= 0) & np.isfinite(values) & np.isfinite(ts)
-        row = self.metric_pos[metric]
-        self.values[row, cols[ok]] = values[ok]
-        self.ts[row, cols[ok]] = ts[ok]
-        self.feed[row, cols[ok]] = [self._feed_code(f) for f, keep in zip(feeds, ok.tolist(), strict=True) if keep]
-        return int(ok.sum())
+    def ingest_columns(self, cols: Columns, feed: str = "?") -> IngestStats:
+        """Apply samples given as columns (vectorised); newest wins per (metric, grid)."""
+        n = len(cols.metric)
+        if not n:
+            return IngestStats()
+        rows = self._metric_index.get_indexer(cols.metric)
+        grid = self._grid_index.get_indexer(cols.area)
+        known = (rows >= 0) & (grid >= 0) & np.isfinite(cols.value) & np.isfinite(cols.ts)
+        order = np.argsort(cols.ts[known], kind="stable")
+        g = len(self.grid_ids)
+        flat, ts, value = (rows[known] * g + grid[known])[order], cols.ts[known][order], cols.value[known][order]
+        _, last = np.unique(flat[::-1], return_index=True)  # the newest sample of each cell in this batch
+        keep = flat.size - 1 - last
+        flat, ts, value = flat[keep], ts[keep], value[keep]
+        r, c = np.divmod(flat, g)
+        newer = ~(ts <= self.ts[r, c])  # NaN held (never seen) counts as newer
+        r, c = r[newer], c[newer]
+        self.values[r, c], self.ts[r, c] = value[newer], ts[newer]
+        self.feed[r, c] = self._feed_code(feed)
+        self._touched.append(flat[newer])
+        accepted = int(newer.sum())
+        unknown = int(n - known.sum())
+        return IngestStats(accepted=accepted, old=n - unknown - accepted, unknown=unknown)
+
+    def restore_states(self, warnings: list[dict]) -> int:
+        """Take back the warning states (and their since) a previous engine wrote; returns how many.
+
+        Hysteresis depends on the state held, so a restarted engine must not forget a warning.
+        Normal cells start stale and turn normal on the first tick (their ``since`` restarts).
+        """
+        position = {level: {a: i for i, a in enumerate(self.tree.ids(level))} for level in LEVELS}
+        rows = {ind: r for r, ind in enumerate(self.ind_ids)}
+        restored = 0
+        for w in warnings:
+            r, c = rows.get(w["i"]), position.get(w.get("level", ""), {}).get(w["a"])
+            if r is None or c is None:
+                continue  # an indicator or area that no longer exists
+            track = self.tracks[w["level"]]
+            track.state[r, c], track.since[r, c] = State[w["s"].upper()], w["since"]
+            track.known[r, c] = True
+            restored += 1
+        return restored
+
+    def take_touched(self) -> tuple[np.ndarray, np.ndarray]:
+        """(metric rows, grid columns) whose values changed since the last call: the latest values to persist."""
+        flat = np.unique(np.concatenate(self._touched)) if self._touched else np.empty(0, dtype=np.int64)
+        self._touched = []
+        return np.divmod(flat, len(self.grid_ids))
 
     def _feed_code(self, feed: str) -> int:
         if feed not in self.feeds:
             self.feeds.append(feed)
         return self.feeds.index(feed)
 
-    def latest(self, metric: str, grid_ids: Iterable[str]) -> dict[str, tuple[float, float, str]]:
-        """Latest values of one metric at the given grids: grid -> (value, ts, feed); for persisting to the store."""
-        row = self.metric_pos[metric]
-        cols = [self.grid_pos[g] for g in grid_ids if g in self.grid_pos]
-        values, ts, feeds = self.values[row, cols].tolist(), self.ts[row, cols].tolist(), self.feed[row, cols].tolist()
-        return {self.grid_ids[c]: (v, t, self.feeds[f]) for c, v, t, f in zip(cols, values, ts, feeds, strict=True)
-                if math.isfinite(t)}
+    def source_codes(self, level: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Return the feed codes (into ``feeds``) behind cells: the feed of each indicator's first metric."""
+        return self.feed[self.primary[rows], self.first_grid[level][cols]]
 
     # -- scoring -------------------------------------------------------------------
     def grid_parts(self) -> rollup.GridParts:
@@ -249,7 +305,8 @@ class Engine:
         if key not in self._limits_cache:
             self._limits_cache.clear()
             self._limits_cache[key] = {
-                level: thresholds.resolve(self.catalog, level, self.tree.ids(level), local, self.switched_on, self.labels)
+                level: _narrow(thresholds.resolve(self.catalog, level, self.tree.ids(level), local,
+                                                  self.switched_on, self.labels))
                 for level in LEVELS
             }
         return self._limits_cache[key]
@@ -259,64 +316,117 @@ class Engine:
         parts = self.grid_parts()
         fresh = np.isfinite(parts.value) & (now - parts.ts <= self.stale_after)
         limits = self.limits(now)
+        if limits is not self._written_limits:  # thresholds moved: every record's limits are news
+            self.written.clear()
+            self._written_limits = limits
         result = TickResult(now=now, levels={})
+        rolled = self._roll(parts, fresh)
         for level in LEVELS:
-            result.levels[level] = self._score_level(level, parts, fresh, limits[level], now, result.transitions)
+            result.levels[level] = self._score_level(level, rolled[level], limits[level], now, result.transitions)
         return result
 
-    def _score_level(self, level: str, parts: rollup.GridParts, fresh: np.ndarray, lim: classify.Limits,
+    def _roll(self, parts: rollup.GridParts, fresh: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
+        """(value, ts, coverage) matrices of every level; a grid is its own parent (only staleness applies)."""
+        out = {"grid": (np.where(fresh, parts.value, np.nan), parts.ts, fresh.astype(float))}
+        shape = len(self.ind_ids)
+        out |= {level: tuple(np.full((shape, len(self.tree.ids(level))), np.nan) for _ in range(3))
+                for level in LEVELS[:-1]}
+        for rule, rows in self.rule_rows.items():
+            if not rows.size:
+                continue
+            sub = rollup.GridParts(parts.value[rows], parts.num[rows], parts.den[rows], parts.ts[rows])
+            if self.chain is not None:
+                partial = rollup.start(rule, sub, fresh[rows], self.population)
+                for level, seg in self.chain:
+                    partial = rollup.combine(rule, partial, seg)
+                    self._put(out[level], rows, rollup.finish(rule, partial, self.grid_total[level], self.scale[rows]))
+            else:
+                for level in LEVELS[:-1]:
+                    self._put(out[level], rows, rollup.roll(rule, sub, fresh[rows], self.parents[level],
+                                                            len(self.tree.ids(level)), self.population,
+                                                            self.scale[rows]))
+        return out
+
+    @staticmethod
+    def _put(target: tuple[np.ndarray, ...], rows: np.ndarray, rolled: rollup.Rolled) -> None:
+        target[0][rows], target[1][rows], target[2][rows] = rolled.value, rolled.ts, rolled.coverage
+
+    def _score_level(self, level: str, rolled: tuple[np.ndarray, ...], lim: classify.Limits,
                      now: float, transitions: list[Transition]) -> LevelResult:
         area_ids = self.tree.ids(level)
-        n, n_ind = len(area_ids), len(self.ind_ids)
-        value, ts, cov = (np.full((n_ind, n), np.nan) for _ in range(3))
-        for rule, rows in self.rule_rows.items():
-            if rows.size:
-                sub = rollup.GridParts(parts.value[rows], parts.num[rows], parts.den[rows], parts.ts[rows])
-                rolled = rollup.roll(rule, sub, fresh[rows], self.parents[level], n, self.population, self.scale[rows])
-                value[rows], ts[rows], cov[rows] = rolled.value, rolled.ts, rolled.coverage
+        value, ts, cov = rolled
         level_fresh = np.isfinite(value)
         track = self.tracks[level]
-        before = track.state.copy()
+        before, known = track.state.copy(), track.known.copy()
         want = classify.wanted(value, level_fresh, track.state, lim, self.hysteresis)
         changed = classify.advance(track, want, now, self.min_duration)
-        # a cell's first data is where its history starts, not a change worth a line in the warnings log:
-        # without this every start-up would log one "stale -> normal" per indicator and area
-        logged = changed & track.seen
-        track.seen |= level_fresh
-        for r, c in zip(*np.nonzero(logged), strict=True):
+        # A first judgement after a (re)start is a change only when it is a warning: no log flood.
+        rows, cols = np.nonzero(changed & (known | (track.state >= State.YELLOW)))
+        yellow, red = self.threshold_texts(lim, rows, cols)
+        for r, c, y, rd in zip(rows.tolist(), cols.tolist(), yellow, red, strict=True):
             transitions.append(Transition(
                 self.ind_ids[r], level, area_ids[c], State(before[r, c]).label, State(track.state[r, c]).label,
-                float(value[r, c]), *self._threshold_text(lim, r, c), now))
-        dirty = self._dirty(level, value, ts, track.state)
-        cleared = (before >= State.YELLOW) & (track.state < State.YELLOW)
-        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, dirty.any(axis=0),
+                float(value[r, c]), y, rd, now))
+        written = self.written.get(level)
+        was_warning = written[2] >= State.YELLOW if written is not None else np.ones(value.shape, dtype=bool)
+        dirty, summary_dirty = self._dirty(level, value, ts, track.state)
+        cleared = was_warning & (track.state < State.YELLOW)  # without a snapshot (a start): drop any left over
+        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, summary_dirty,
                            cleared)
 
-    def limit_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> list[str]:
-        """Each cell's ``yellow|red|rule`` text, formatted once per indicator and rule, not once per cell."""
-        keys = rows.astype(np.int64) * (len(self.labels) + 1) + lim.source[rows, cols]
-        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        texts = []
-        for k in first:
-            r, c = rows[k], cols[k]
-            texts.append("|".join((*self._threshold_text(lim, r, c), self.labels[lim.source[r, c]])))
-        return [texts[i] for i in inverse.tolist()]
+    def threshold_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> tuple[list[str], list[str]]:
+        """Yellow and red thresholds in force at the given cells, as shown (a band as ``[lo, hi]``)."""
+        direction = [self.catalog.indicators[r].direction for r in range(len(self.ind_ids))]
+        kinds = [direction[r] for r in rows.tolist()]
+        out = []
+        for low, high in ((lim.yellow_low, lim.yellow_high), (lim.red_low, lim.red_high)):
+            low, high = cells_of(low, rows, cols), cells_of(high, rows, cols)
+            out.append([f"{hi:g}" if d == "higher_is_worse" else f"{lo:g}" if d == "lower_is_worse"
+                        else f"[{lo:g}, {hi:g}]"
+                        for d, lo, hi in zip(kinds, low, high, strict=True)])
+        return out[0], out[1]
 
-    def _threshold_text(self, lim: classify.Limits, r: int, c: int) -> tuple[str, str]:
-        ind = self.catalog.indicators[r]
-        pick = {"higher_is_worse": lambda lo, hi: f"{hi:g}", "lower_is_worse": lambda lo, hi: f"{lo:g}",
-                "band": lambda lo, hi: f"[{lo:g}, {hi:g}]"}[ind.direction]
-        return pick(lim.yellow_low[r, c], lim.yellow_high[r, c]), pick(lim.red_low[r, c], lim.red_high[r, c])
+    def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the cells to rewrite and the areas whose summary to rewrite, since last written.
 
-    def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, state: np.ndarray) -> np.ndarray:
-        """Cells whose state, value or data time differs from what was last handed out for writing."""
+        A cell is rewritten when its state changed or its value or data time moved beyond the
+        tolerances; an area summary (states and the area's oldest data time) when a state changed
+        or that oldest time moved beyond the tolerance.
+        """
         old = self.written.get(level)
-        now = (np.round(value, 6), ts, state.copy())
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an area with no data at all: NaN, as meant
+            oldest = np.nanmin(ts, axis=0) if ts.shape[0] else np.full(ts.shape[1], np.nan)
         if old is None:
-            dirty = np.ones(value.shape, dtype=bool)
-        else:
-            dirty = old[2] != state
-            for before, after in zip(old[:2], now[:2]):
-                dirty |= ~((before == after) | (np.isnan(before) & np.isnan(after)))
-        self.written[level] = now
-        return dirty
+            self.written[level] = (value.copy(), ts.copy(), state.copy(), oldest)
+            return np.ones(value.shape, dtype=bool), np.ones(value.shape[1], dtype=bool)
+        w_value, w_ts, w_state, w_oldest = old
+        with np.errstate(invalid="ignore"):
+            same_value = np.abs(value - w_value) <= VALUE_TOLERANCE * np.abs(w_value)
+            same_ts = np.abs(ts - w_ts) < TS_TOLERANCE_S
+            same_oldest = (np.abs(oldest - w_oldest) < TS_TOLERANCE_S) | (np.isnan(oldest) & np.isnan(w_oldest))
+        both_nan = np.isnan(value) & np.isnan(w_value)
+        state_changed = w_state != state
+        dirty = state_changed | ~(same_ts | (np.isnan(ts) & np.isnan(w_ts))) | ~(same_value | both_nan)
+        summary = state_changed.any(axis=0) | ~same_oldest
+        np.copyto(w_value, value, where=dirty)
+        np.copyto(w_ts, ts, where=dirty)
+        np.copyto(w_state, state, where=dirty)
+        np.copyto(w_oldest, oldest, where=summary)
+        return dirty, summary
+
+
+def _narrow(lim: classify.Limits) -> classify.Limits:
+    """Keep one column per indicator where no area override makes columns differ (they broadcast).
+
+    At province scale full (indicators x grids) limit matrices would cost more memory than the values.
+    """
+    arrays = [lim.yellow_low, lim.yellow_high, lim.red_low, lim.red_high, lim.source]
+    if arrays[0].shape[1] > 1 and all((a == a[:, :1]).all() for a in arrays):
+        arrays = [a[:, :1].copy() for a in arrays]
+    return classify.Limits(*arrays)
+
+
+def cells_of(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> list:
+    """Values of ``matrix`` at (rows, cols), also for a one-column matrix that broadcasts."""
+    return matrix[rows, cols if matrix.shape[1] > 1 else 0].tolist()

@@ -66,3 +66,73 @@ def roll(rule: str, parts: GridParts, fresh: np.ndarray, parent: np.ndarray, n: 
         ts=np.where(has, ts.reshape(rows, n), np.nan),
         coverage=count / np.maximum(total, 1),
     )
+
+
+@dataclass
+class Segments:
+    """Children ordered by parent: parent ``k`` owns children ``start[k]:start[k] + size[k]``."""
+
+    start: np.ndarray
+    size: np.ndarray
+
+    @classmethod
+    def of(cls, parent: np.ndarray, n: int) -> Segments | None:
+        """Segments of a parent index, or None if children are not grouped by parent."""
+        if parent.size and np.any(np.diff(parent) < 0):
+            return None
+        return cls(np.searchsorted(parent, np.arange(n)), np.bincount(parent, minlength=n))
+
+    def reduce(self, op: np.ufunc, x: np.ndarray, identity: float) -> np.ndarray:
+        """Reduce ``x`` (rows x children) to (rows x parents) with ``op``; empty parents get ``identity``."""
+        out = np.full((x.shape[0], self.start.size), identity, dtype=x.dtype)
+        inside = int(np.searchsorted(self.start, x.shape[1]))  # parents after the last child are empty
+        if inside:
+            out[:, :inside] = op.reduceat(x, self.start[:inside], axis=1)
+        out[:, self.size == 0] = identity  # reduceat gives an empty parent its next child's value
+        return out
+
+
+@dataclass
+class Partial:
+    """Running aggregates of one rule's indicators per area: combine level by level, then finish."""
+
+    top: np.ndarray  # sum of values / numerators / weighted values, or the extreme for max and min
+    bottom: np.ndarray | None  # sum of denominators or weights (None: the rule has none)
+    count: np.ndarray  # fresh grids
+    ts: np.ndarray  # oldest fresh input (inf: none)
+
+
+_EXTREME = {"max": (np.maximum, -np.inf), "min": (np.minimum, np.inf)}
+
+
+def start(rule: str, parts: GridParts, fresh: np.ndarray, population: np.ndarray) -> Partial:
+    """Start the aggregates at grid level from fresh cells (stale ones contribute nothing)."""
+    if rule in _EXTREME:
+        top, bottom = np.where(fresh, parts.value, _EXTREME[rule][1]), None
+    elif rule == "sum":
+        top, bottom = np.where(fresh, parts.value, 0.0), None
+    elif rule == "mean":
+        weight = np.broadcast_to(np.maximum(population, 1.0), parts.value.shape)
+        top, bottom = np.where(fresh, parts.value * weight, 0.0), np.where(fresh, weight, 0.0)
+    else:
+        top, bottom = np.where(fresh, parts.num, 0.0), np.where(fresh, parts.den, 0.0)
+    return Partial(top, bottom, fresh.astype(np.int32), np.where(fresh, parts.ts, np.inf))
+
+
+def combine(rule: str, p: Partial, seg: Segments) -> Partial:
+    """Aggregate the children's aggregates into their parents (contiguous reduceat passes)."""
+    op, identity = _EXTREME.get(rule, (np.add, 0.0))
+    return Partial(seg.reduce(op, p.top, identity),
+                   None if p.bottom is None else seg.reduce(np.add, p.bottom, 0.0),
+                   seg.reduce(np.add, p.count, 0), seg.reduce(np.minimum, p.ts, np.inf))
+
+
+def finish(rule: str, p: Partial, total: np.ndarray, scale: np.ndarray) -> Rolled:
+    """Turn aggregates into values like :func:`roll`; ``total`` is each area's number of grids."""
+    value = p.top
+    if p.bottom is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(p.bottom > 0, p.top / p.bottom * scale, np.nan)
+    has = p.count > 0
+    return Rolled(value=np.where(has, value, np.nan), ts=np.where(has, p.ts, np.nan),
+                  coverage=p.count / np.maximum(total, 1)[None, :])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
@@ -14,13 +15,14 @@ from sqlalchemy.engine import Engine as SqlEngine
 from cityvitals import store
 from cityvitals.areas import AreaTree
 from indicators import health
-from indicators.engine import Engine, LevelResult, TickResult
+from indicators.classify import Limits
+from indicators.engine import Engine, LevelResult, TickResult, cells_of
 from indicators.history import append_history, log_transitions, utc
 from indicators.loader import Catalog
 from indicators.states import State
 
 log = logging.getLogger(__name__)
-STATE_LABELS = np.array([state.label for state in State])  # indexed by the State value
+WRITE_CHUNK = 200_000  # cells formatted and queued before the pipeline is sent, when a level has more
 
 
 @dataclass
@@ -42,12 +44,15 @@ class EngineService:
                  history_step_s: float = 60.0, retention_s: float = 7 * 86400, max_entries: int = 2000) -> None:
         self.client, self.sql, self.tree = client, sql, tree
         self.engine = Engine(tree, catalog)
-        self.consumer = consumer or f"{socket.gethostname()}-{id(self):x}"
+        # Stable across restarts, so a restarted engine finds what it read but never acknowledged;
+        # several engines on one host must be given distinct names.
+        self.consumer = consumer or f"engine-{socket.gethostname()}"
         self.history_levels, self.history_step_s, self.retention_s = history_levels, history_step_s, retention_s
         self.max_entries = max_entries
         self._next_history = 0.0
         self._recovering = True  # first read this consumer's unacknowledged entries from a previous run
         store.ensure_group(client)
+        self.publish_areas()
         self.publish_catalog()
         self.restore()
 
@@ -55,10 +60,26 @@ class EngineService:
         """Rebuild the in-memory values from the latest values in Redis (after a restart)."""
         restored = 0
         for metric, by_area in store.read_latest(self.client, self.engine.metric_ids).items():
-            if by_area:
-                values, ts, feeds = zip(*by_area.values(), strict=True)
-                restored += self.engine.load_metric(metric, list(by_area), np.array(values), np.array(ts), list(feeds))
+            if not by_area:
+                continue
+            areas = np.array(list(by_area), dtype=object)
+            value, ts, feed = (np.array(column) for column in zip(*by_area.values(), strict=True))
+            for name in np.unique(feed).tolist():  # one vectorised ingest per feed
+                mine = feed == name
+                cols = store.Columns([metric] * int(mine.sum()), areas[mine].tolist(), ts[mine].astype(float),
+                                     value[mine].astype(float))
+                restored += self.engine.ingest_columns(cols, name).accepted
+        self.engine.take_touched()  # these are already in Redis
+        self.engine.restore_states(store.read_warnings(self.client))
         return restored
+
+    def publish_areas(self) -> None:
+        """Publish the hierarchy the engine rolls up over, so explanations read only Redis."""
+        tree = self.tree
+        store.write_areas(self.client, {
+            a: {"level": level, "parent": tree[a].parent, "pop": tree[a].population,
+                "children": [c.id for c in tree.children(a)] if level != "grid" else []}
+            for level in self.engine.parents for a in tree.ids(level)})
 
     def publish_catalog(self) -> None:
         """Publish the live catalog's definitions, so every dashboard process shows the same ones."""
@@ -69,29 +90,29 @@ class EngineService:
 
     def set_catalog(self, catalog: Catalog) -> None:
         """Swap in a new validated catalog and restore values of metrics it newly reads."""
+        old_ids = list(self.engine.ind_ids)
         self.engine.set_catalog(catalog, time.time())
         self.publish_catalog()
         self.restore()
-        self.client.delete(*[store.state_key(a) for level in self.engine.parents for a in self.tree.ids(level)])
-        self.client.delete(store.WARNINGS)
+        store.clear_states(self.client, set(old_ids) | set(self.engine.ind_ids))
 
     def tick(self, now: float | None = None) -> TickReport:
         """Consume new samples, score, write what changed, then acknowledge the samples."""
         report = TickReport()
         t0 = time.perf_counter()
-        entry_ids, touched = self._consume(report)
+        entry_ids = self._consume(report)
         t1 = time.perf_counter()
         now = time.time() if now is None else now
         result = self.engine.tick(now)
         t2 = time.perf_counter()
-        self._write(result, touched, report)
+        self._write(result, report)
         store.ack(self.client, entry_ids)
         t3 = time.perf_counter()
         self._log(result, now)
         report.seconds = {"consume": t1 - t0, "score": t2 - t1, "write": t3 - t2, "sql": time.perf_counter() - t3}
         return report
 
-    def _consume(self, report: TickReport) -> tuple[list[str], dict[str, set[str]]]:
+    def _consume(self, report: TickReport) -> list[str]:
         """Read the entries waiting for this consumer (bounded per tick) into the engine."""
         entries: list[store.Entry] = []
         if self._recovering:  # after a restart: first what this consumer read but never acknowledged
@@ -102,22 +123,25 @@ class EngineService:
             if not batch:
                 break
             entries += batch
-        touched: dict[str, set[str]] = {}
-        for entry in entries:
-            self.engine.ingest(entry.samples, entry.source)
-            for s in entry.samples:
-                touched.setdefault(s.metric, set()).add(s.area)
-            report.samples += len(entry.samples)
+        by_feed: dict[str, list[store.Columns]] = {}
+        for entry in entries:  # one vectorised ingest per feed, not one per entry
+            by_feed.setdefault(entry.source, []).append(entry.samples)
+        for feed, parts in by_feed.items():
+            joined = store.Columns([m for p in parts for m in p.metric], [a for p in parts for a in p.area],
+                                   np.concatenate([p.ts for p in parts]), np.concatenate([p.value for p in parts]))
+            self.engine.ingest_columns(joined, feed)
+            report.samples += len(joined.metric)
         report.entries = len(entries)
-        return [e.entry_id for e in entries], touched
+        return [e.entry_id for e in entries]
 
-    def _write(self, result: TickResult, touched: dict[str, set[str]], report: TickReport) -> None:
-        """Write latest values, changed state records, summaries, warnings and meta in one pipeline."""
+    def _write(self, result: TickResult, report: TickReport) -> None:
+        """Write changed latest values, changed state records, summaries, warnings and meta.
+
+        One pipeline, sent in parts of about ``WRITE_CHUNK`` cells so that a first tick at province
+        scale (every record once) does not hold all of them in memory.
+        """
         pipe = self.client.pipeline(transaction=False)
-        for metric, areas in touched.items():
-            if metric in self.engine.metric_pos:
-                latest = self.engine.latest(metric, areas)
-                store.write_latest(pipe, metric, {a: store.pack_latest(*x) for a, x in latest.items()})
+        self._write_latest(pipe)
         for level in result.levels.values():
             report.records += self._write_level(pipe, level, result.now)
         report.transitions = len(result.transitions)
@@ -125,50 +149,99 @@ class EngineService:
                                        "indicators": len(self.engine.ind_ids)})
         pipe.execute()
 
-    def _write_level(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> int:
-        cols, rows = np.nonzero(lv.dirty.T)  # area-major, so each area's fields are contiguous
-        if rows.size:
-            records = store.pack_states(STATE_LABELS[lv.state[rows, cols]], lv.value[rows, cols], lv.ts[rows, cols],
-                                        lv.since[rows, cols], self.engine.limit_texts(lv.limits, rows, cols),
-                                        lv.coverage[rows, cols])
-            indicators = self._ind_array[rows]
-            bounds = np.flatnonzero(np.diff(cols)) + 1
-            for start, end in zip(np.r_[0, bounds].tolist(), np.r_[bounds, rows.size].tolist(), strict=True):
-                pipe.hset(store.state_key(lv.area_ids[cols[start]]),
-                          mapping=dict(zip(indicators[start:end], records[start:end], strict=True)))
-            warn = np.flatnonzero(lv.state[rows, cols] >= State.YELLOW)
-            if warn.size:
-                pipe.hset(store.WARNINGS, mapping={
-                    store.warning_field(indicators[k], lv.area_ids[cols[k]]): f"{lv.level}|{records[k]}"
-                    for k in warn.tolist()})
-        cleared_rows, cleared_cols = np.nonzero(lv.cleared)
-        if cleared_rows.size:
-            pipe.hdel(store.WARNINGS, *[store.warning_field(self.engine.ind_ids[r], lv.area_ids[c])
-                                        for r, c in zip(cleared_rows.tolist(), cleared_cols.tolist(), strict=True)])
-        columns = np.flatnonzero(lv.dirty_areas)
-        if columns.size:
-            cat = self.engine.catalog
-            tiers = np.array([i.tier for i in cat.indicators])
-            groups = np.array([i.group for i in cat.indicators])
-            weights = np.array([i.weight for i in cat.indicators])
-            sums = health.summaries(lv.state, tiers, groups, weights, columns)
-            oldest = np.nanmin(np.where(np.isfinite(lv.ts[:, columns]), lv.ts[:, columns], np.inf), axis=0)
-            pipe.hset(store.summary_key(lv.level), mapping={
-                lv.area_ids[c]: store.to_json({**s, "data_ts": float(t) if np.isfinite(t) else None, "updated": now})
-                for c, s, t in zip(columns, sums, oldest, strict=True)})
-        return int(rows.size)
+    def _write_latest(self, pipe: redis.client.Pipeline) -> None:
+        """Persist the latest values that changed, one HSET per metric (read back on restart)."""
+        eng = self.engine
+        rows, cols = eng.take_touched()
+        packed = store.pack_latest_many(eng.values[rows, cols].tolist(), eng.ts[rows, cols].tolist(),
+                                        [eng.feeds[f] for f in eng.feed[rows, cols].tolist()])
+        areas = [eng.grid_ids[c] for c in cols.tolist()]
+        for row, lo, hi in _runs(rows):
+            store.write_latest(pipe, eng.metric_ids[row], dict(zip(areas[lo:hi], packed[lo:hi], strict=True)))
 
-    @property
-    def _ind_array(self) -> np.ndarray:
-        return np.array(self.engine.ind_ids, dtype=object)
+    def _write_level(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> int:
+        """Queue the dirty records of one level (one HSET per indicator), its warnings and area summaries."""
+        written = 0
+        block = max(1, WRITE_CHUNK // max(1, len(lv.area_ids)))
+        for first in range(0, len(self.engine.ind_ids), block):
+            rows, cols = np.nonzero(lv.dirty[first : first + block])  # row-major: runs of one indicator
+            written += self._write_cells(pipe, lv, rows + first, cols)
+            if written and len(pipe) and first + block < len(self.engine.ind_ids) and rows.size >= WRITE_CHUNK // 2:
+                pipe.execute()  # a big level (a first tick): send what is queued before formatting more
+        self._write_summaries(pipe, lv, now)
+        return written
+
+    def _write_cells(self, pipe: redis.client.Pipeline, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> int:
+        """Queue the records and warnings of the given cells."""
+        records = self._records(lv, rows, cols)
+        areas = [lv.area_ids[c] for c in cols.tolist()]
+        for row, lo, hi in _runs(rows):
+            store.write_states(pipe, self.engine.ind_ids[row], dict(zip(areas[lo:hi], records[lo:hi], strict=True)))
+        # Warnings: every dirty warning cell is (re)written; only cells that left a warning are dropped.
+        ids, head = self.engine.ind_ids, f',"level":"{lv.level}",'
+        warn = np.flatnonzero(lv.state[rows, cols] >= State.YELLOW).tolist()
+        cleared = np.flatnonzero(lv.cleared[rows, cols]).tolist()
+        row_list = rows.tolist()
+        store.update_warnings(
+            pipe,
+            {f"{ids[row_list[k]]}@{areas[k]}": f'{{"i":"{ids[row_list[k]]}","a":"{areas[k]}"{head}{records[k][1:]}'
+             for k in warn},
+            [f"{ids[row_list[k]]}@{areas[k]}" for k in cleared])
+        return len(records)
+
+    def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
+        columns = np.flatnonzero(lv.dirty_areas)
+        if not columns.size:
+            return
+        cat = self.engine.catalog
+        tiers = np.array([i.tier for i in cat.indicators])
+        groups = np.array([i.group for i in cat.indicators])
+        weights = np.array([i.weight for i in cat.indicators])
+        sums = health.summaries(lv.state, tiers, groups, weights, columns)
+        oldest = np.nanmin(np.where(np.isfinite(lv.ts[:, columns]), lv.ts[:, columns], np.inf), axis=0)
+        pipe.hset(store.summary_key(lv.level), mapping={
+            lv.area_ids[c]: store.to_json({**s, "data_ts": float(t) if np.isfinite(t) else None, "updated": now})
+            for c, s, t in zip(columns, sums, oldest, strict=True)})
+
+    def _records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+        """JSON state records of the given cells: enough to explain each state on screen.
+
+        Keys: s state, v value, ts data time (oldest input), since, y/r thresholds in force,
+        rule (default or which override/profile set them), src feed, cov share of grids reporting.
+        Formatted in one pass over plain lists: json.dumps per record costs more than the rest of the tick.
+        """
+        eng = self.engine
+        feeds = [json.dumps(f, ensure_ascii=False) for f in eng.feeds]
+        value, ts, since = (_finite(a[rows, cols]) for a in (lv.value, lv.ts, lv.since))
+        return [
+            f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{since!r},{limits},"src":{feeds[src]},"cov":{cov!r}}}'
+            for s, v, t, since, limits, src, cov in zip(
+                lv.state[rows, cols].tolist(), value, ts, since, self._limit_texts(lv.limits, rows, cols),
+                eng.source_codes(lv.level, rows, cols).tolist(), np.round(lv.coverage[rows, cols], 4).tolist(),
+                strict=True)
+        ]
+
+    def _limit_texts(self, lim: Limits, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+        """Format the ``"y","r","rule"`` part of each record (once per indicator when no area override applies)."""
+        eng = self.engine
+        rules = [json.dumps(label, ensure_ascii=False) for label in eng.labels]
+        if lim.source.shape[1] == 1:  # narrowed limits: the same for every area of the indicator
+            cells_rows, cells_cols = np.arange(len(eng.ind_ids)), np.zeros(len(eng.ind_ids), dtype=np.int64)
+        else:
+            cells_rows, cells_cols = rows, cols
+        yellow, red = eng.threshold_texts(lim, cells_rows, cells_cols)
+        texts = [f'"y":"{y}","r":"{r}","rule":{rules[k]}' for y, r, k in
+                 zip(yellow, red, cells_of(lim.source, cells_rows, cells_cols), strict=True)]
+        return [texts[r] for r in rows.tolist()] if lim.source.shape[1] == 1 else texts
 
     def _log(self, result: TickResult, now: float) -> None:
         """Write transitions to the warnings log and, once per history step, coarse history."""
         if self.sql is None:
             return
         log_transitions(self.sql, [
-            {"at": utc(t.at), "indicator": t.indicator, "level": t.level, "area": t.area, "from_state": t.from_state,
-             "to_state": t.to_state, "value": t.value if np.isfinite(t.value) else None, "yellow": t.yellow, "red": t.red}
+            {"at": utc(t.at), "indicator": t.indicator, "level": t.level, "area": t.area,
+             "from_state": t.from_state, "to_state": t.to_state,
+             "value": t.value if np.isfinite(t.value) else None, "yellow": t.yellow, "red": t.red}
             for t in result.transitions])
         if now >= self._next_history:
             self._next_history = now + self.history_step_s
@@ -181,3 +254,28 @@ class EngineService:
             ]
             append_history(self.sql, rows, self.retention_s, now)
 
+
+
+def _runs(keys: np.ndarray) -> list[tuple[int, int, int]]:
+    """(key, start, stop) of each run of equal values in a sorted array."""
+    if not keys.size:
+        return []
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    stops = np.r_[starts[1:], keys.size]
+    return list(zip(keys[starts].tolist(), starts.tolist(), stops.tolist(), strict=True))
+
+
+def _finite(values: np.ndarray) -> list:
+    """Return values as a list for JSON text: floats, with ``null`` where not finite (repr of the str is null)."""
+    return [v if ok else _NULL for v, ok in zip(values.tolist(), np.isfinite(values).tolist(), strict=True)]
+
+
+class _Null:
+    """Stands in for a non-finite float in hand-formatted JSON."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+_NULL = _Null()
+STATE_LABELS = [State(s).label for s in sorted(State)]

@@ -14,8 +14,8 @@ TS = np.array([[100.0, 90.0, 80.0, 120.0]])
 
 def parts(value, num=None, den=None):
     value = np.array([value], dtype=float)
-    return GridParts(value, np.array([num], float) if num else value,
-                     np.array([den], float) if den else np.ones_like(value), TS)
+    den = np.array([den], float) if den else np.ones_like(value)
+    return GridParts(value, np.array([num], float) if num else value, den, TS)
 
 
 def test_sum_adds_counts():
@@ -64,3 +64,26 @@ def test_several_indicators_in_one_pass():
     p = GridParts(np.array([[1.0, 2, 3, 4], [10, 20, 30, 40]]), np.zeros((2, 4)), np.ones((2, 4)), np.vstack([TS, TS]))
     r = roll("sum", p, np.ones((2, 4), bool), PARENT, 2, POP, np.ones((2, 1)))
     assert r.value.tolist() == [[3, 7], [30, 70]]
+
+
+
+@pytest.mark.parametrize("rule", ["sum", "mean", "ratio", "rate_per_10k", "max", "min"])
+def test_level_by_level_aggregates_equal_rolling_from_grids_including_empty_areas(rule):
+    from indicators.rollup import Segments, combine, finish, start
+
+    rng = np.random.default_rng(3)
+    community = np.array([0, 0, 0, 2, 2, 3, 5, 5])  # communities 1 and 4 have no grids, 6 neither (at the end)
+    street_of_community = np.array([0, 0, 1, 1, 1, 2, 2])
+    pop = rng.integers(0, 3000, 8).astype(float)
+    p = GridParts(*(rng.random((3, 8)) * 100 for _ in range(4)))
+    fresh = rng.random((3, 8)) > 0.3
+    fresh[:, 3:5] = False  # community 2 wholly stale
+    scale = np.array([[1.0], [100.0], [1e4]])
+    partial = combine(rule, start(rule, p, fresh, pop), Segments.of(community, 7))
+    for parent, n in ((community, 7), (street_of_community[community], 3)):
+        want = roll(rule, p, fresh, parent, n, pop, scale)
+        got = finish(rule, partial, np.bincount(parent, minlength=n), scale)
+        for field in ("value", "ts", "coverage"):
+            np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=1e-12, equal_nan=True)
+        partial = combine(rule, partial, Segments.of(street_of_community, 3))
+    assert Segments.of(np.array([1, 0]), 2) is None  # children not grouped by parent: roll from grids instead
