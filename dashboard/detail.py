@@ -8,10 +8,10 @@ import plotly.graph_objects as go
 import yaml
 from dash import Input, Output, State, callback, dcc, html
 
-from cityvitals import store
 from dashboard import context, data, ids
 from dashboard.components import age_text, page_header, state_badge, value_text
 from dashboard.theme import STATE_COLOR, STATE_NAME
+from indicators.explain import UnknownTarget, explain
 from indicators.history import read_history, read_transitions
 from indicators.states import State as IndicatorState
 
@@ -50,31 +50,28 @@ def layout(indicator: str, area_id: str) -> html.Div:
     State(ids.DETAIL_KEY, "data"),
 )
 def refresh(_n: int, key: dict) -> tuple:
-    """Read the cell's state record and its children's records for the same indicator."""
-    ctx = context.get()
-    indicator, area_id = key["indicator"], key["area"]
-    d = data.definitions(ctx.client).get(indicator, {})
-    record = store.read_state_of(ctx.client, indicator, [area_id]).get(area_id)
-    children = [a.id for a in ctx.tree.children(area_id)]
-    return why(record, d, time.time()), ranking(store.read_state_of(ctx.client, indicator, children), d)
+    """Ask the engine's records why the cell is in its state (indicators.explain reads only Redis)."""
+    try:
+        e = explain(context.get().client, key["indicator"], key["area"])
+    except UnknownTarget as exc:
+        return [html.Div([state_badge(IndicatorState.STALE), f" 尚无数据 No data yet ({exc})"], className="why")], []
+    return why(e, time.time()), ranking(e)
 
 
-def why(record: dict | None, d: dict, now: float) -> list:
-    """State, value against the limits in force, the rule that set them, since when, data age and coverage."""
-    if record is None:
-        return [html.Div([state_badge(IndicatorState.STALE), " 尚无数据 No data yet"], className="why-state")]
-    state = IndicatorState[record["s"].upper()]
-    unit = d.get("unit", "")
+def why(e: dict, now: float) -> list:
+    """State, value against the limits in force, the rule that set them, since when, data age, feed, coverage."""
+    state = IndicatorState[e["state"].upper()]
     facts = [
-        ("数值 Value", value_text(record["v"], unit)),
-        ("黄色界限 Yellow at", record["y"]), ("红色界限 Red at", record["r"]),
-        ("方向 Direction", d.get("direction", "")),
-        ("界限来源 Limits from", record["rule"]),
-        ("状态始于 In state since", f"{time.strftime('%m-%d %H:%M:%S', time.localtime(record['since']))}"
-                                    f" ({age_text(now - record['since'])})"),
-        ("数据时间 Data age", age_text(now - record["ts"]) if record["ts"] else "—"),
-        ("覆盖 Coverage", f"{100 * record['cov']:.0f}% 下级有数据 of children with data"
-                          if record["cov"] is not None else "—"),
+        ("数值 Value", value_text(e["value"], e["unit"])),
+        ("黄色界限 Yellow at", e["thresholds"]["yellow"]), ("红色界限 Red at", e["thresholds"]["red"]),
+        ("方向 Direction", e["direction"]), ("界限来源 Limits from", e["thresholds"]["source"]),
+        ("状态始于 In state since", f"{time.strftime('%m-%d %H:%M:%S', time.localtime(e['since']))}"
+                                    f" ({age_text(now - e['since'])})"),
+        ("数据时间 Data age", age_text(e["data_age_s"]) if e["data_age_s"] is not None else "—"),
+        ("数据源 Feed", e["feed"] or "—"),
+        ("汇总 Roll-up", e["rollup"]),
+        ("覆盖 Coverage", f"{100 * e['coverage']:.0f}% 下级有数据 of children with data"
+                          if e["coverage"] is not None else "—"),
     ]
     return [
         html.Div([state_badge(state), f" {STATE_NAME[state]}"], className=f"why-state state-{state.label}"),
@@ -82,22 +79,20 @@ def why(record: dict | None, d: dict, now: float) -> list:
     ]
 
 
-def ranking(records: dict[str, dict], d: dict) -> html.Table | html.Div:
-    """Child areas on this indicator: worst state first, then the worst value for the direction."""
-    if not records:
+def ranking(e: dict) -> html.Table | html.Div:
+    """The children behind the value, worst first, with their share of the roll-up."""
+    if not e["children"]:
         return html.Div("无下级区域或无数据 No child areas or no data", className="empty")
     tree = context.get().tree
-    sign = -1 if d.get("direction") == "higher_is_worse" else 1
-    order = sorted(records.items(), key=lambda kv: (-IndicatorState[kv[1]["s"].upper()],
-                                                    sign * (kv[1]["v"] if kv[1]["v"] is not None else 0)))
     rows = [html.Tr([
-        html.Td(state_badge(IndicatorState[r["s"].upper()])),
-        html.Td(dcc.Link(tree[a].name_zh, href=f"/indicator/{d.get('id', '')}?area={a}")),
-        html.Td(value_text(r["v"], d.get("unit", ""))),
-        html.Td(f"▲{r['y']} ■{r['r']}"),
-    ]) for a, r in order[:RANK_ROWS]]
+        html.Td(state_badge(IndicatorState[c["state"].upper()])),
+        html.Td(dcc.Link(tree[c["area"]].name_zh if c["area"] in tree else c["area"],
+                         href=f"/indicator/{e['indicator']}?area={c['area']}")),
+        html.Td(value_text(c["value"], e["unit"])),
+        html.Td("—" if c["contribution"] is None else f"{100 * c['contribution']:.0f}%"),
+    ]) for c in e["children"][:RANK_ROWS]]
     return html.Table(className="table", children=[
-        html.Thead(html.Tr([html.Th(""), html.Th("区域 Area"), html.Th("数值 Value"), html.Th("界限 Limits")])),
+        html.Thead(html.Tr([html.Th(""), html.Th("区域 Area"), html.Th("数值 Value"), html.Th("贡献 Share")])),
         html.Tbody(rows),
     ])
 

@@ -142,3 +142,14 @@ def _wait_for(check, what: str, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
         time.sleep(0.1)
+
+
+def stream_samples(client: redis.Redis) -> list:
+    """Every sample in the stream, oldest first, as store.Sample tuples."""
+    from cityvitals.store import SAMPLES, Sample, decode_columns
+
+    out = []
+    for _, fields in client.xrange(SAMPLES):
+        c = decode_columns(fields["data"])
+        out += [Sample(*row) for row in zip(c.metric, c.area, c.ts.tolist(), c.value.tolist(), strict=True)]
+    return out

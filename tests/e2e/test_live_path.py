@@ -29,7 +29,7 @@ def street_state(page, street_id: str) -> int | None:
     data = page.evaluate(MAP_DATA)
     if not data:
         return None
-    return dict(zip(data["ids"], data["z"])).get(street_id)
+    return dict(zip(data["ids"], data["z"], strict=True)).get(street_id)
 
 
 def test_red_value_for_one_grid_turns_its_street_red(app, page):
@@ -48,7 +48,7 @@ def test_red_value_for_one_grid_turns_its_street_red(app, page):
     page.wait_for_function(
         f"() => {{ const d = ({MAP_DATA})(); return d && d.z[d.ids.indexOf('{street}')] === 3; }}", timeout=15_000)
     assert time.time() - pushed < 15
-    others = [z for i, z in zip(*page.evaluate(MAP_DATA).values()) if i != street]
+    others = [z for i, z in zip(*page.evaluate(MAP_DATA).values(), strict=True) if i != street]
     assert all(z == 0 for z in others)  # only that street turned red
     page.wait_for_selector(".ticker-line.state-red", timeout=10_000)
     assert tree[grid].name_zh in page.inner_text("#warning-ticker")

@@ -84,6 +84,9 @@ def test_indicator_detail_explains_the_red_state(app, page, world):
     assert tree.ancestors(grid)[2].name_zh in ranking.splitlines()[1]  # the grid's community ranks first
     assert "river_level_max" in page.inner_text(".definition")
     _shot(page, "indicator")
+    page.goto(f"{app.url}/indicator/river_level_max?area={grid}")
+    page.wait_for_selector(".why-state.state-red", timeout=20_000)
+    assert "e2e-pages" in page.inner_text("#detail-why")  # the grid's value came from the test's feed
 
 
 def test_acknowledging_needs_an_analyst_and_is_stored(app, page, world):

@@ -20,6 +20,7 @@ from cityvitals.web import redis_limiter
 from feeds.http_push import ROUTE, PushLimits, install_push_api
 from feeds.ingest import Ingestor
 from feeds.tokens import TokenVerifier, create_token, list_tokens, revoke_token
+from tests.conftest import stream_samples
 
 LIMITS = PushLimits(max_bytes=20_000, max_items=100, rate="5 per minute")
 
@@ -49,10 +50,6 @@ def push_api(redis_client, sqlite_engine, demo_tree):
         yield url, sqlite_engine, sorted(demo_tree.ids("grid"))
 
 
-def _stream_samples(client) -> list[store.Sample]:
-    return [s for _, fields in client.xrange(store.SAMPLES) for s in store.decode_batch(fields["data"])]
-
-
 def _sample(area: str, value: float = 12.0, metric: str = "aqi") -> dict:
     return {"metric": metric, "area": area, "ts": time.time() - 5, "value": value}
 
@@ -69,7 +66,7 @@ def test_good_and_bad_items_in_one_array(push_api, redis_client):
     assert [x["index"] for x in out["refused"]] == [1, 2]
     assert "unknown area 'nowhere'" in out["refused"][0]["reason"]
     assert "value must be a number" in out["refused"][1]["reason"]
-    stored = _stream_samples(redis_client)
+    stored = stream_samples(redis_client)
     assert sorted((s.area, s.value) for s in stored) == sorted([(grids[0], 40.0), (grids[2], 55.0)])
     assert redis_client.xlen(store.DEADLETTER) == 2
     health = store.read_feed_health(redis_client)["push:env-bureau"]
@@ -89,7 +86,7 @@ def test_ndjson_with_a_broken_line_keeps_the_rest(push_api, redis_client):
     assert out["refused"][0]["reason"].startswith("line 2: not valid JSON")
     dead = redis_client.xrange(store.DEADLETTER)
     assert [f["item"] for _, f in dead] == ['{"metric": "aqi", "area":']
-    assert len(_stream_samples(redis_client)) == 2
+    assert len(stream_samples(redis_client)) == 2
 
 
 def test_all_refused_is_422_and_nothing_stored(push_api, redis_client):
@@ -117,7 +114,7 @@ def test_tokens_are_required_stored_hashed_and_revocable(push_api, redis_client)
     assert revoke_token(sql, list_tokens(sql)[0].id)
     r = requests.post(url, json=[_sample(grids[0])], headers={"Authorization": f"Bearer {token}"}, timeout=5)
     assert r.status_code == 401
-    assert len(_stream_samples(redis_client)) == 1
+    assert len(stream_samples(redis_client)) == 1
 
 
 @pytest.mark.parametrize(("data", "ctype", "status", "words"), [
@@ -146,7 +143,7 @@ def test_rate_limit_per_token(push_api, redis_client):
     assert "rate limit exceeded: 5 per 1 minute" in replies[-1].json()["error"]
     assert requests.post(url, json=[_sample(grids[1])], headers={"Authorization": f"Bearer {quiet}"},
                          timeout=5).status_code == 200
-    assert len(_stream_samples(redis_client)) == 6
+    assert len(stream_samples(redis_client)) == 6
 
 
 def test_token_commands(tmp_path, capsys, monkeypatch):

@@ -14,6 +14,7 @@ from cityvitals import store
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings, parse_message
+from tests.conftest import stream_samples
 
 
 def _publish(prefix: str, messages: list[tuple[str, bytes]]) -> None:
@@ -32,10 +33,6 @@ def _wait(check, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.1)
-
-
-def _stored(client) -> list[store.Sample]:
-    return [s for _, f in client.xrange(store.SAMPLES) for s in store.decode_batch(f["data"])]
 
 
 def test_parse_message_forms_and_refusals():
@@ -68,7 +65,7 @@ def test_good_messages_stored_bad_ones_dead_lettered(redis_client, demo_tree, pr
         _wait(lambda: redis_client.xlen(store.DEADLETTER) >= 3 and redis_client.exists(store.SAMPLES))
     finally:
         feed.stop()
-    assert sorted((s.area, s.metric, s.value) for s in _stored(redis_client)) == [(grids[0], "aqi", 55.0),
+    assert sorted((s.area, s.metric, s.value) for s in stream_samples(redis_client)) == [(grids[0], "aqi", 55.0),
                                                                                  (grids[1], "pm25", 31.0)]
     reasons = [f["reason"] for _, f in redis_client.xrange(store.DEADLETTER)]
     assert any("neither a number nor JSON" in r for r in reasons)
@@ -95,7 +92,7 @@ def test_unacknowledged_messages_come_back_after_a_store_outage(redis_client, de
     again = MqttFeed(settings, Ingestor(redis_client, "mqtt", registry(), set(grids)))
     again.start()
     try:
-        _wait(lambda: len(_stored(redis_client)) >= 5)
+        _wait(lambda: len(stream_samples(redis_client)) >= 5)
     finally:
         again.stop()
-    assert sorted(s.value for s in _stored(redis_client)) == [40.0, 41.0, 42.0, 43.0, 44.0]
+    assert sorted(s.value for s in stream_samples(redis_client)) == [40.0, 41.0, 42.0, 43.0, 44.0]
