@@ -12,6 +12,7 @@ from flask_limiter.util import get_remote_address
 from cityvitals import store
 from cityvitals.config import load_settings
 from cityvitals.metrics import registry
+from cityvitals.observability import install_observability
 from cityvitals.redis_server import is_cluster
 from cityvitals.runtime import Runtime, open_runtime
 from cityvitals.security import install_security, secret_key
@@ -33,6 +34,7 @@ def build_server(rt: Runtime) -> Flask:
 
     limiter = redis_limiter(app.server, rt.redis_url, rt.client)
     install_push_api(app.server, TokenVerifier(rt.sql), ingestor_for, limiter)
+    install_observability(app.server, rt.client, rt.sql)  # first, so its timer sees refused requests too
     install_security(app.server, rt.sql, limiter, rt.settings.anonymous_role, secret_key(rt.settings.data_dir))
     return app.server
 

@@ -110,6 +110,8 @@ class EngineService:
         t3 = time.perf_counter()
         self._log(result, now)
         report.seconds = {"consume": t1 - t0, "score": t2 - t1, "write": t3 - t2, "sql": time.perf_counter() - t3}
+        self.client.hset(store.META, mapping={"tick_duration": time.perf_counter() - t0,
+                                              "tick_samples": report.samples})
         return report
 
     def _consume(self, report: TickReport) -> list[str]:

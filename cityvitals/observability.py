@@ -1,0 +1,126 @@
+"""Health and metrics endpoints: ``/healthz`` (alive), ``/readyz`` (can serve), ``/metrics`` (Prometheus).
+
+The metrics read the live store at scrape time (feed counters, engine tick, states by level,
+dead-letter size), so every process reports the same figures; the callback-latency histogram
+is per process (run gunicorn with prometheus_client's multiprocess mode to aggregate it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import redis
+from flask import Flask, Response, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from sqlalchemy import text
+from sqlalchemy.engine import Engine as SqlEngine
+
+from cityvitals import store
+from cityvitals.areas import LEVELS
+
+CALLBACK_PATH = "/_dash-update-component"
+
+
+class StoreCollector:
+    """Figures read from Redis on every scrape."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def collect(self) -> Iterator:
+        """Yield the metric families (nothing when Redis does not answer: /readyz says why)."""
+        try:
+            feeds = store.read_feed_health(self.client)
+            meta = store.read_meta(self.client)
+            summaries = {level: store.read_summaries(self.client, level) for level in LEVELS}
+            dead = self.client.xlen(store.DEADLETTER)
+        except redis.RedisError:
+            return
+        accepted = CounterMetricFamily("cityvitals_samples_accepted", "Samples accepted per feed", labels=["feed"])
+        refused = CounterMetricFamily("cityvitals_samples_refused", "Samples refused per feed", labels=["feed"])
+        for name, h in feeds.items():
+            accepted.add_metric([name], h.get("accepted", 0))
+            refused.add_metric([name], h.get("refused", 0))
+        yield accepted
+        yield refused
+        yield GaugeMetricFamily("cityvitals_deadletter_entries", "Entries in the dead-letter stream", value=dead)
+        if meta.get("tick_duration"):
+            yield GaugeMetricFamily("cityvitals_tick_seconds", "Duration of the last engine tick",
+                                    value=float(meta["tick_duration"]))
+        if meta.get("last_tick"):
+            yield GaugeMetricFamily("cityvitals_last_tick_age_seconds", "Seconds since the last engine tick",
+                                    value=time.time() - float(meta["last_tick"]))
+        states = GaugeMetricFamily("cityvitals_areas_by_worst_state", "Areas per level by their worst state",
+                                   labels=["level", "state"])
+        indicators = GaugeMetricFamily("cityvitals_macro_indicators", "Macro indicator states summed over a level",
+                                       labels=["level", "state"])
+        for level, by_area in summaries.items():
+            worst: dict[str, int] = {}
+            counts: dict[str, int] = {}
+            for s in by_area.values():
+                worst[s["worst"]] = worst.get(s["worst"], 0) + 1
+                for state, n in s["counts"].items():
+                    counts[state] = counts.get(state, 0) + n
+            for state, n in worst.items():
+                states.add_metric([level, state], n)
+            for state, n in counts.items():
+                indicators.add_metric([level, state], n)
+        yield states
+        yield indicators
+
+
+def readiness(client: redis.Redis, sql: SqlEngine) -> list[str]:
+    """What keeps this process from serving; empty when it is ready."""
+    problems = []
+    try:
+        client.ping()
+        if not client.hget(store.META, "catalog_version"):
+            problems.append("no catalog published yet (has an engine started?)")
+        errors = json.loads(client.hget(store.META, "catalog_errors") or "[]")
+        if errors:
+            problems.append(f"the last catalog reload was refused ({len(errors)} errors); the last good one is live")
+    except redis.RedisError as exc:
+        problems.append(f"redis: {exc}")
+    try:
+        with sql.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any driver error means "not ready", said as it is
+        problems.append(f"sql: {type(exc).__name__}: {exc}")
+    return problems
+
+
+def install_observability(server: Flask, client: redis.Redis, sql: SqlEngine) -> None:
+    """Add /healthz, /readyz and /metrics, and time every Dash callback."""
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(client))
+    latency = Histogram("cityvitals_callback_seconds", "Dash callback latency in this process", registry=registry,
+                        buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2, 5))
+
+    @server.before_request
+    def start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @server.after_request
+    def observe(resp: Response) -> Response:
+        if request.path == CALLBACK_PATH and "started" in g:
+            latency.observe(time.perf_counter() - g.started)
+        return resp
+
+    @server.get("/healthz")
+    def healthz() -> tuple[str, int]:
+        return "ok\n", 200
+
+    @server.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        problems = readiness(client, sql)
+        catalog_errors = [p for p in problems if p.startswith("the last catalog reload")]
+        # a refused reload leaves the last good catalog serving: said, but still ready
+        blocking = [p for p in problems if p not in catalog_errors]
+        return jsonify(ready=not blocking, problems=problems), 503 if blocking else 200
+
+    @server.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
