@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_catalog_list)
     add_token_parsers(sub)
     add_user_parsers(sub)
+    engine = sub.add_parser("engine", help="the indicator engine as its own worker process")
+    esub = engine.add_subparsers(dest="engine_command", required=True)
+    esub.add_parser("run", help="score the sample stream until SIGTERM (one process leads, others stand by)"
+                    ).set_defaults(func=cmd_engine_run)
     feeds = sub.add_parser("feeds", help="run or check the feed adapters of a feeds configuration file")
     fsub = feeds.add_subparsers(dest="feeds_command", required=True)
     frun = fsub.add_parser("run", help="run feed adapters as a worker process until SIGTERM")
@@ -57,6 +61,22 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--data-dir", default=None, help="the data dir of the running app (embedded Redis)")
     sim.set_defaults(func=cmd_simulate)
     return parser
+
+
+def cmd_engine_run(args: argparse.Namespace) -> int:
+    """Run the engine (tick and catalog hot reload) in this process until SIGTERM or SIGINT."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from cityvitals.runtime import open_runtime, start_engine, wait_for_stop
+
+    rt = open_runtime(load_settings())
+    scheduler = BackgroundScheduler(timezone="UTC")
+    start_engine(rt, scheduler)
+    scheduler.start()
+    log.info("engine worker up (redis %s, database %s)", rt.redis_url, rt.settings.database_url)
+    wait_for_stop()
+    scheduler.shutdown(wait=True)
+    return 0
 
 
 def _feeds_config(path: Path | None):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -14,6 +16,7 @@ from cityvitals import store
 from cityvitals.areas import AreaTree, load_areas, pukou_demo, save_areas
 from cityvitals.config import Settings
 from cityvitals.db import create_schema, make_engine
+from cityvitals.leader import Leadership
 from cityvitals.metrics import registry
 from cityvitals.redis_server import connect, redis_url
 from feeds.ingest import Ingestor
@@ -55,14 +58,47 @@ def open_runtime(settings: Settings) -> Runtime:
     return Runtime(settings, url, client, sql, AreaTree(areas), catalog)
 
 
+class EngineRound:
+    """The engine's periodic job: tick only while this process leads the engine role.
+
+    A process that has just taken the lead first catches up: it claims what the previous leader
+    read but never acknowledged and rebuilds its values from the latest ones in Redis.
+    """
+
+    def __init__(self, service: EngineService, leadership: Leadership) -> None:
+        self.service, self.leadership = service, leadership
+        self.leading = False
+
+    def __call__(self) -> None:
+        if not self.leadership.held():
+            if self.leading:
+                log.warning("engine: lost the lead; standing by")
+            self.leading = False
+            return
+        if not self.leading:
+            claimed = self.service.take_over()
+            log.info("engine: leading now (%d unacknowledged entries claimed)", claimed)
+            self.leading = True
+        self.service.tick()
+
+
 def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> EngineService:
-    """Schedule the engine tick and the catalog hot reload."""
+    """Schedule the engine tick (led by one process at a time) and this process's catalog hot reload."""
     rt.service = EngineService(rt.client, rt.sql, rt.tree, rt.catalog)
-    scheduler.add_job(rt.service.tick, "interval", seconds=rt.settings.tick_seconds, id="engine-tick",
-                      max_instances=1, coalesce=True, next_run_time=_now())
+    leadership = Leadership(rt.client, "engine", ttl_s=max(3 * rt.settings.tick_seconds, 3.0))
+    scheduler.add_job(EngineRound(rt.service, leadership), "interval", seconds=rt.settings.tick_seconds,
+                      id="engine-tick", max_instances=1, coalesce=True, next_run_time=_now())
     scheduler.add_job(reload_catalog, "interval", args=[rt], seconds=5, id="catalog-reload", max_instances=1,
                       coalesce=True)
     return rt.service
+
+
+def wait_for_stop() -> None:
+    """Block until SIGTERM or SIGINT."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
 
 
 def start_simulator(rt: Runtime, scheduler: BackgroundScheduler, interval_s: float = 60.0, seed: int = 7,

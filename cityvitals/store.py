@@ -146,6 +146,16 @@ def read_entries(client: redis.Redis, consumer: str, pending: bool = False, coun
     ]
 
 
+def claim_pending(client: redis.Redis, consumer: str, group: str = ENGINE_GROUP) -> int:
+    """Move every entry the group's other consumers read but never acknowledged to ``consumer``."""
+    claimed, start = 0, "0-0"
+    while True:
+        start, entries, *_ = client.xautoclaim(SAMPLES, group, consumer, min_idle_time=0, start_id=start, count=500)
+        claimed += len(entries)
+        if start in ("0-0", b"0-0"):
+            return claimed
+
+
 def ack(client: redis.Redis, entry_ids: list[str], group: str = ENGINE_GROUP) -> None:
     """Acknowledge processed entries so no consumer reads them again."""
     if entry_ids:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from cityvitals.metrics import registry
-from cityvitals.runtime import Runtime, start_simulator
+from cityvitals.runtime import Runtime, start_simulator, wait_for_stop
 from feeds.config import FeedsFile, MqttFeedConfig, SimulatorFeedConfig
 from feeds.ingest import Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings
@@ -45,10 +43,7 @@ def run_until_stopped(rt: Runtime, config: FeedsFile, names: list[str]) -> None:
     scheduler = BackgroundScheduler(timezone="UTC")
     feeds = start_feeds(rt, config, names, scheduler)
     scheduler.start()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    wait_for_stop()
     scheduler.shutdown(wait=True)
     for feed in feeds:
         if isinstance(feed, MqttFeed):

@@ -73,6 +73,13 @@ class EngineService:
         self.engine.restore_states(store.read_warnings(self.client))
         return restored
 
+    def take_over(self) -> int:
+        """Become the engine that leads: claim the entries others left unacknowledged, catch up from Redis."""
+        claimed = store.claim_pending(self.client, self.consumer)
+        self.restore()
+        self._recovering = True
+        return claimed
+
     def publish_areas(self) -> None:
         """Publish the hierarchy the engine rolls up over, so explanations read only Redis."""
         tree = self.tree

@@ -1,0 +1,69 @@
+"""Two `cityvitals engine run` processes on one Redis: one leads, the other takes over when it dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cityvitals import store
+from cityvitals.metrics import registry
+from feeds.ingest import Ingestor
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _start(tmp_path: Path, name: str, env: dict) -> tuple[subprocess.Popen, Path]:
+    log = tmp_path / f"{name}.log"
+    proc = subprocess.Popen([sys.executable, "-m", "cityvitals.cli", "engine", "run"], cwd=REPO, env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return proc, log
+
+
+def _wait(check, what: str, logs: list[Path], timeout: float = 40.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            tails = "\n".join(p.read_text()[-1500:] for p in logs)
+            raise AssertionError(f"{what}: not after {timeout:.0f} s\n{tails}")
+        time.sleep(0.2)
+
+
+def _river(client, area: str) -> dict | None:
+    return store.read_state_of(client, "river_level_max", [area]).get(area)
+
+
+def test_one_engine_leads_and_another_takes_over(tmp_path, redis_client, redis_url, demo_tree):
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'cv.sqlite'}",
+           "CITYVITALS_DATA_DIR": str(tmp_path), "CITYVITALS_TICK_SECONDS": "1"}
+    grids = demo_tree.ids("grid")
+    ingestor = Ingestor(redis_client, "probe", registry(), set(grids))
+    a, log_a = _start(tmp_path, "a", env)
+    b, log_b = _start(tmp_path, "b", env)
+    logs = [log_a, log_b]
+    try:
+        _wait(lambda: "leading now" in log_a.read_text() + log_b.read_text(), "a leader", logs)
+        time.sleep(3)  # several rounds: the other must still be standing by
+        leaders = [p for p, log in ((a, log_a), (b, log_b)) if "leading now" in log.read_text()]
+        assert len(leaders) == 1
+        leader, follower = (a, b) if leaders[0] is a else (b, a)
+
+        ingestor.submit([{"metric": "river_level", "area": grids[5], "ts": time.time(), "value": 9.1}])
+        _wait(lambda: (_river(redis_client, grids[5]) or {}).get("s") == "red", "the leader scores", logs)
+
+        leader.send_signal(signal.SIGKILL)
+        leader.wait(10)
+        ingestor.submit([{"metric": "river_level", "area": grids[6], "ts": time.time(), "value": 9.2}])
+        _wait(lambda: (_river(redis_client, grids[6]) or {}).get("s") == "red", "the follower takes over", logs)
+        assert (_river(redis_client, grids[5]) or {}).get("s") == "red"  # the first leader's work is kept
+        _wait(lambda: redis_client.xpending(store.SAMPLES, store.ENGINE_GROUP)["pending"] == 0,
+              "every entry acknowledged", logs)
+        follower.send_signal(signal.SIGTERM)
+        assert follower.wait(20) == 0
+    finally:
+        for p in (a, b):
+            if p.poll() is None:
+                p.kill()
