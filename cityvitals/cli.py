@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="one JSON array")
     listing.add_argument("paths", nargs="*", type=Path)
     listing.set_defaults(func=cmd_catalog_list)
+    rules = csub.add_parser("test", help="run rule unit tests (YAML: input series, expected states)")
+    rules.add_argument("files", nargs="+", type=Path)
+    rules.set_defaults(func=cmd_catalog_test)
     add_token_parsers(sub)
     add_user_parsers(sub)
     engine = sub.add_parser("engine", help="the indicator engine as its own worker process")
@@ -329,6 +332,21 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
         return 1
     print(f"ok: {len(catalog.indicators)} indicators in {len(catalog.files)} file(s), version {catalog.version}")
     return 0
+
+
+def cmd_catalog_test(args: argparse.Namespace) -> int:
+    """Run rule-test files through the real engine; one line per failure, exit 1 if any."""
+    from indicators.ruletest import run_file
+
+    failed = checked = 0
+    for path in args.files:
+        outcome = run_file(path)
+        checked += outcome.checked
+        for line in outcome.failures:
+            print(f"FAIL {line}")
+        failed += len(outcome.failures)
+    print(f"{checked} expectation(s) checked in {len(args.files)} file(s), {failed} failure(s)")
+    return 1 if failed else 0
 
 
 def cmd_catalog_list(args: argparse.Namespace) -> int:
