@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     esub = engine.add_subparsers(dest="engine_command", required=True)
     esub.add_parser("run", help="score the sample stream until SIGTERM (one process leads, others stand by)"
                     ).set_defaults(func=cmd_engine_run)
+    profile = sub.add_parser("profile", help="switch a threshold profile (flood season, large event...) on or off")
+    profile.add_argument("action", choices=["list", "on", "off"])
+    profile.add_argument("name", nargs="?")
+    profile.add_argument("--data-dir", default=None, help="the data dir of the running app (embedded Redis)")
+    profile.set_defaults(func=cmd_profile)
     feeds = sub.add_parser("feeds", help="run or check the feed adapters of a feeds configuration file")
     fsub = feeds.add_subparsers(dest="feeds_command", required=True)
     frun = fsub.add_parser("run", help="run feed adapters as a worker process until SIGTERM")
@@ -79,6 +84,30 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     log.info("engine worker up (redis %s, database %s)", rt.redis_url, rt.settings.database_url)
     wait_for_stop()
     scheduler.shutdown(wait=True)
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    """List the catalog's profiles with their state, or switch one on or off for every engine."""
+    from cityvitals import store
+    from cityvitals.runtime import open_runtime
+    from cityvitals.users import audit
+
+    rt = open_runtime(load_settings(args.data_dir))
+    known = rt.catalog.profiles
+    if args.action == "list":
+        switched = store.profiles_on(rt.client)
+        for p in known.values():
+            dates = f" (by date {p.start} to {p.end})" if p.start and p.end else ""
+            print(f"{p.id:<20} {'ON ' if p.id in switched else 'off'} {p.name.zh} {p.name.en}{dates}")
+        return 0
+    if args.name not in known:
+        print(f"cityvitals: unknown profile {args.name!r}; the catalog has {', '.join(known) or 'none'}",
+              file=sys.stderr)
+        return 2
+    changed = store.switch_profile(rt.client, args.name, args.action == "on")
+    audit(rt.sql, "cli", f"profile_{args.action}", profile=args.name)
+    print(f"profile {args.name} {args.action}{'' if changed else ' (it already was)'}; engines apply it next tick")
     return 0
 
 

@@ -17,6 +17,7 @@ Layout (all keys start with ``cv:``):
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
 - ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
                            engine uses it, so explanations need nothing but Redis.
+- ``cv:profiles_on``       set of threshold profiles an operator has switched on.
 - ``cv:scenarios``         hash ``scenario@area`` -> JSON of a simulated incident asked for (start, minutes).
 - ``cv:LIMITER/...``       rate-limit counters, owned by Flask-Limiter (cityvitals/web.py).
 
@@ -44,6 +45,7 @@ FEEDS = f"{PREFIX}:feeds"
 CATALOG = f"{PREFIX}:catalog"
 AREAS = f"{PREFIX}:areas"
 SCENARIOS = f"{PREFIX}:scenarios"
+PROFILES_ON = f"{PREFIX}:profiles_on"
 ENGINE_GROUP = "engine"
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
@@ -324,3 +326,13 @@ def read_scenarios(client: redis.Redis) -> list[dict]:
 def stop_scenario(client: redis.Redis, scenario: str, area: str) -> bool:
     """Remove a scenario; False if it was not there."""
     return client.hdel(SCENARIOS, f"{scenario}@{area}") == 1
+
+
+def switch_profile(client: redis.Redis, profile: str, on: bool) -> bool:
+    """Switch a threshold profile on or off for every engine; False if it already was."""
+    return (client.sadd(PROFILES_ON, profile) if on else client.srem(PROFILES_ON, profile)) == 1
+
+
+def profiles_on(client: redis.Redis) -> set[str]:
+    """Profiles an operator has switched on."""
+    return set(client.smembers(PROFILES_ON))

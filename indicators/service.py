@@ -110,6 +110,7 @@ class EngineService:
         entry_ids = self._consume(report)
         t1 = time.perf_counter()
         now = time.time() if now is None else now
+        self.engine.switched_on = store.profiles_on(self.client)
         result = self.engine.tick(now)
         t2 = time.perf_counter()
         self._write(result, report)
