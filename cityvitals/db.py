@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -26,7 +26,18 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table that is not there yet (all models must be imported first)."""
+    """Create every table that is not there yet (all models must be imported first).
+
+    Several processes starting together (two engine workers, gunicorn workers) race between
+    create_all's existence check and its CREATE TABLE; the loser sees "already exists" and
+    simply checks again, when the winner's tables are there.
+    """
     from cityvitals import tables  # noqa: F401  (registers the models on Base)
 
-    Base.metadata.create_all(engine)
+    for attempt in range(3):
+        try:
+            Base.metadata.create_all(engine)
+            return
+        except (exc.OperationalError, exc.ProgrammingError, exc.IntegrityError):
+            if attempt == 2:
+                raise
