@@ -30,14 +30,16 @@ def create_schema(engine: Engine) -> None:
 
     Several processes starting together (two engine workers, gunicorn workers) race between
     create_all's existence check and its CREATE TABLE; the loser sees "already exists" and
-    simply checks again, when the winner's tables are there.
+    checks again. Each lost race means some table now exists, so one more try than there are
+    tables always ends.
     """
     from cityvitals import tables  # noqa: F401  (registers the models on Base)
 
-    for attempt in range(3):
+    tries = len(Base.metadata.tables) + 1
+    for attempt in range(tries):
         try:
             Base.metadata.create_all(engine)
             return
         except (exc.OperationalError, exc.ProgrammingError, exc.IntegrityError):
-            if attempt == 2:
+            if attempt == tries - 1:
                 raise
