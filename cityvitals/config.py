@@ -25,6 +25,7 @@ class Settings:
     tick_seconds: float
     stale_check: bool = True
     anonymous_role: str = "viewer"  # what a visitor who has not logged in may do: viewer or none
+    history_days: float = 7.0  # how long the one-minute indicator history is kept in SQL
 
     @property
     def embedded_redis(self) -> bool:
@@ -37,16 +38,11 @@ def load_settings(data_dir: str | Path | None = None, env: dict[str, str] | None
     env = os.environ if env is None else env
     root = Path(data_dir or env.get("CITYVITALS_DATA_DIR") or REPO_ROOT / "data").resolve()
     database_url = env.get("DATABASE_URL") or f"sqlite:///{root / 'cityvitals.sqlite'}"
-    tick = env.get("CITYVITALS_TICK_SECONDS", "5")
-    try:
-        tick_seconds = float(tick)
-    except ValueError:
-        raise ConfigError(f"CITYVITALS_TICK_SECONDS must be a number of seconds, got {tick!r}") from None
-    if tick_seconds <= 0:
-        raise ConfigError(f"CITYVITALS_TICK_SECONDS must be positive, got {tick!r}")
+    tick_seconds = _positive(env, "CITYVITALS_TICK_SECONDS", "5", "a number of seconds")
     anonymous_role = env.get("CITYVITALS_ANONYMOUS_ROLE", "viewer")
     if anonymous_role not in ("viewer", "none"):
         raise ConfigError(f"CITYVITALS_ANONYMOUS_ROLE must be viewer or none, got {anonymous_role!r}")
+    history_days = _positive(env, "CITYVITALS_HISTORY_DAYS", "7", "a number of days")
     return Settings(
         data_dir=root,
         redis_url=env.get("REDIS_URL") or None,
@@ -54,4 +50,17 @@ def load_settings(data_dir: str | Path | None = None, env: dict[str, str] | None
         catalog_path=Path(env.get("CITYVITALS_CATALOG") or DEFAULT_CATALOG),
         tick_seconds=tick_seconds,
         anonymous_role=anonymous_role,
+        history_days=history_days,
     )
+
+
+def _positive(env: dict[str, str], name: str, default: str, what: str) -> float:
+    """A positive number from the environment, or a ConfigError naming the variable."""
+    raw = env.get(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value

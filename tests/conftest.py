@@ -82,7 +82,7 @@ def postgres_engine():
     admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def sql_engine(request):
     """Each SQL test runs on SQLite and on the real PostgreSQL."""
     return request.getfixturevalue(f"{request.param}_engine")

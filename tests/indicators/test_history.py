@@ -1,0 +1,36 @@
+"""Indicator history in SQL: one row per indicator and area per minute, however often the engine ticks;
+rows past the retention are dropped. Runs on SQLite and the real PostgreSQL."""
+
+from __future__ import annotations
+
+import calendar
+
+import pytest
+
+from cityvitals.config import ConfigError, load_settings
+from indicators.history import read_history
+from indicators.loader import load_catalog
+from indicators.service import EngineService
+from tests.indicators.explain_tree import tiny_tree
+from tests.indicators.test_restart import CATALOG, ORDERS, T0, send
+
+
+def test_history_has_one_row_a_minute_and_keeps_only_the_retention(redis_client, sql_engine):
+    service = EngineService(redis_client, sql_engine, tiny_tree(), load_catalog([CATALOG]), consumer="h",
+                            retention_s=150)
+    for minute in range(5):
+        send(redis_client, minute)
+        for second in (5, 25, 45):  # three ticks a minute, one history row
+            service.tick(T0 + 60 * minute + second)
+    rows = read_history(sql_engine, "orders", "d.s", since=0)
+    # at T0 + 245 s everything before T0 + 95 s is gone: minutes 2, 3 and 4 stay, street sums of the grids
+    got = [(calendar.timegm(r[0].utctimetuple()), r[1]) for r in rows]
+    assert got == [(int(T0) + 60 * m + 5, float(sum(ORDERS[m]))) for m in (2, 3, 4)]
+    assert {r[2] for r in rows} == {"red"}  # 19-22 orders against red at 20 (hysteresis 3 holds red)
+
+
+def test_history_retention_is_a_setting(tmp_path):
+    assert load_settings(tmp_path, env={}).history_days == 7
+    assert load_settings(tmp_path, env={"CITYVITALS_HISTORY_DAYS": "30"}).history_days == 30
+    with pytest.raises(ConfigError, match="CITYVITALS_HISTORY_DAYS must be positive"):
+        load_settings(tmp_path, env={"CITYVITALS_HISTORY_DAYS": "0"})
