@@ -22,6 +22,7 @@ from cityvitals.redis_server import connect, redis_url
 from feeds.ingest import Ingestor
 from feeds.simulator.city import SimulatedCity
 from feeds.simulator.feed import FEED_NAME, SimulatorFeed
+from indicators.history import log_catalog_event
 from indicators.loader import Catalog, CatalogInvalid, load_catalog
 from indicators.service import EngineService
 
@@ -41,6 +42,7 @@ class Runtime:
     scheduler: BackgroundScheduler | None = None
     service: EngineService | None = None
     feeds: list = field(default_factory=list)
+    last_reload: tuple = ()  # (version, errors) of the last catalog check, to log only changes
 
 
 def open_runtime(settings: Settings) -> Runtime:
@@ -114,24 +116,29 @@ def start_simulator(rt: Runtime, scheduler: BackgroundScheduler, interval_s: flo
 
 
 def reload_catalog(rt: Runtime) -> bool:
-    """Swap in the catalog if its files changed and it is valid; otherwise keep the last good one."""
+    """Swap in the catalog if its files changed and it is valid; otherwise keep the last good one.
+
+    Every check's result goes to Redis (the dashboard's catalog view); each change of result is
+    also logged in SQL (``catalog_event``), so refused reloads are kept after Redis is gone.
+    """
     try:
-        fresh = load_catalog([rt.settings.catalog_path])
+        fresh, errors = load_catalog([rt.settings.catalog_path]), []
     except CatalogInvalid as exc:
-        store.record_catalog(rt.client, rt.catalog.version, errors=[str(e) for e in exc.errors])
-        return False
+        fresh, errors = None, [str(e) for e in exc.errors]
     except OSError as exc:
-        store.record_catalog(rt.client, rt.catalog.version, errors=[f"{rt.settings.catalog_path}: {exc}"])
-        return False
-    if fresh.version == rt.catalog.version:
-        store.record_catalog(rt.client, rt.catalog.version, errors=[])
+        fresh, errors = None, [f"{rt.settings.catalog_path}: {exc}"]
+    version = fresh.version if fresh is not None else rt.catalog.version
+    store.record_catalog(rt.client, rt.catalog.version, errors=errors)
+    if (version, errors) != rt.last_reload:
+        rt.last_reload = (version, errors)
+        log_catalog_event(rt.sql, version, errors)
+    if fresh is None or fresh.version == rt.catalog.version:
         return False
     rt.catalog = fresh
     if rt.service is not None:
         rt.service.set_catalog(fresh)
     log.info("catalog %s loaded: %d indicators", fresh.version, len(fresh.indicators))
     return True
-
 
 
 def _now() -> datetime:

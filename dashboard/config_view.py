@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC
 
 from dash import Input, Output, callback, html
 
@@ -11,6 +12,7 @@ from cityvitals import store
 from dashboard import context, data, ids
 from dashboard.components import age_text, page_header
 from dashboard.tables import data_table
+from indicators.history import read_catalog_events
 
 
 def layout() -> html.Div:
@@ -30,9 +32,11 @@ def layout() -> html.Div:
     Input(ids.INTERVAL, "n_intervals"),
 )
 def refresh(_n: int) -> tuple:
-    """Read the catalog status from the engine's meta record and the live definitions."""
-    client = context.get().client
-    return reload_status(store.read_meta(client), time.time()), threshold_rows(data.definitions(client))
+    """Read the catalog status from the engine's meta record, the reload log and the live definitions."""
+    ctx = context.get()
+    now = time.time()
+    status = reload_status(store.read_meta(ctx.client), now) + reload_log(read_catalog_events(ctx.sql, 10), now)
+    return status, threshold_rows(data.definitions(ctx.client))
 
 
 def reload_status(meta: dict, now: float) -> list:
@@ -50,6 +54,17 @@ def reload_status(meta: dict, now: float) -> list:
                  f"the last good catalog stays live ({len(errors)} error(s))", className="state-red"),
         html.Ul([html.Li(e, className="config-error") for e in errors]),
     ]
+
+
+def reload_log(events: list[dict], now: float) -> list:
+    """The last catalog checks that changed something, newest first: when, version, accepted or refused."""
+    if not events:
+        return []
+    lines = [html.Li(f"{age_text(now - e['at'].replace(tzinfo=e['at'].tzinfo or UTC).timestamp())} ago · "
+                     f"{e['version']} · " + ("✓ accepted 已生效" if e["ok"] else
+                                           f"✗ refused 被拒绝 ({len(e['errors'].splitlines())} error(s))"),
+                     className="state-normal" if e["ok"] else "state-red") for e in events]
+    return [html.Div("重载记录 Reload log", className="hint"), html.Ul(lines, className="reload-log")]
 
 
 COLUMNS = [("id", "id"), ("name", "名称 Name"), ("group", "组 Group"), ("direction", "方向 Direction"),

@@ -91,3 +91,17 @@ def read_transitions(sql: SqlEngine, indicator: str | None = None, area: str | N
         q = q.where(WarningLog.area == area)
     with sql.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def log_catalog_event(sql: SqlEngine, version: str, errors: list[str]) -> None:
+    """Log one catalog check: the version it found and its errors (none: the catalog was good)."""
+    with sql.begin() as conn:
+        conn.execute(insert(CatalogEvent).values(at=datetime.now(UTC), version=version, ok=not errors,
+                                                 errors="\n".join(errors)))
+
+
+def read_catalog_events(sql: SqlEngine, limit: int = 20) -> list[dict]:
+    """The newest catalog checks that changed something, newest first."""
+    q = select(CatalogEvent).order_by(CatalogEvent.id.desc()).limit(limit)
+    with sql.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
