@@ -4,6 +4,7 @@
 feeds:
   - {type: simulator, name: simulator, interval_s: 60}
   - {type: mqtt, name: sensors, host: 10.0.0.5, port: 1883, prefix: city, password_env: MQTT_PASSWORD}
+  - {type: workorders, name: workorders, interval_s: 60, deadlines_h: {"12345": 48}}
 ```
 """
 
@@ -16,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cityvitals.yaml_nodes import load_model
+from feeds.workorders.events import SOURCES
 
 
 class Strict(BaseModel):
@@ -50,7 +52,17 @@ class MqttFeedConfig(Strict):
         return os.environ.get(self.password_env) if self.password_env else None
 
 
-FeedConfig = Annotated[SimulatorFeedConfig | MqttFeedConfig, Field(discriminator="type")]
+class WorkOrdersFeedConfig(Strict):
+    """The work-order pipeline: publishes per-grid aggregates of the orders pushed or replayed into it."""
+
+    type: Literal["workorders"]
+    name: str = Field(default="workorders", pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    interval_s: float = Field(default=60.0, gt=0)
+    replay: Path | None = None  # a CSV or NDJSON file of events read once at start
+    deadlines_h: dict[Literal[SOURCES], Annotated[float, Field(gt=0)]] = {}  # overrides, per source
+
+
+FeedConfig = Annotated[SimulatorFeedConfig | MqttFeedConfig | WorkOrdersFeedConfig, Field(discriminator="type")]
 
 
 class FeedsFile(Strict):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from cityvitals.metrics import registry
 from cityvitals.runtime import Runtime, start_simulator, wait_for_stop
-from feeds.config import FeedsFile, MqttFeedConfig, SimulatorFeedConfig
+from feeds.config import FeedsFile, MqttFeedConfig, SimulatorFeedConfig, WorkOrdersFeedConfig
 from feeds.ingest import Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings
+from feeds.workorders.pipeline import WorkOrderFeed, WorkOrderPipeline
+from feeds.workorders.replay import replay_events
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +37,24 @@ def start_feeds(rt: Runtime, config: FeedsFile, names: list[str], scheduler: Bac
                             Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid"))))
             feed.start()
             started.append(feed)
+        elif isinstance(cfg, WorkOrdersFeedConfig):
+            started.append(start_workorders(rt, cfg, scheduler))
         log.info("feed %s (%s) started", cfg.name, cfg.type)
     return started
+
+
+def start_workorders(rt: Runtime, cfg: WorkOrdersFeedConfig, scheduler: BackgroundScheduler) -> WorkOrderFeed:
+    """Replay the configured events file (if any), then publish the aggregates every interval."""
+    ingestor = Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid")))
+    pipeline = WorkOrderPipeline(ingestor, cfg.deadlines_h)
+    if cfg.replay is not None:
+        result = replay_events(pipeline, cfg.replay)
+        log.info("feed %s: replayed %s: %d events accepted, %d refused", cfg.name, cfg.replay,
+                 result.accepted, len(result.refused))
+    feed = WorkOrderFeed(pipeline, cfg.interval_s)
+    scheduler.add_job(feed.run_once, "interval", seconds=cfg.interval_s, id=f"feed-{cfg.name}", max_instances=1,
+                      coalesce=True, next_run_time=datetime.now(UTC))
+    return feed
 
 
 def run_until_stopped(rt: Runtime, config: FeedsFile, names: list[str]) -> None:
