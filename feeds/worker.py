@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from cityvitals.metrics import registry
 from cityvitals.runtime import Runtime, start_simulator, wait_for_stop
-from feeds.config import FeedsFile, MqttFeedConfig, SimulatorFeedConfig, WorkOrdersFeedConfig
+from feeds.config import (
+    AirQualityApiFeedConfig,
+    FeedsFile,
+    MqttFeedConfig,
+    SimulatorFeedConfig,
+    WorkOrdersFeedConfig,
+)
+from feeds.coordinator import Coordinator
 from feeds.ingest import Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings
+from feeds.polling.air_quality import AirQualityFeed
+from feeds.polling.base import HttpSettings
 from feeds.workorders.pipeline import WorkOrderFeed, WorkOrderPipeline
 from feeds.workorders.replay import replay_events
 
@@ -39,6 +49,8 @@ def start_feeds(rt: Runtime, config: FeedsFile, names: list[str], scheduler: Bac
             started.append(feed)
         elif isinstance(cfg, WorkOrdersFeedConfig):
             started.append(start_workorders(rt, cfg, scheduler))
+        elif isinstance(cfg, AirQualityApiFeedConfig):
+            started.append(start_air_quality(rt, cfg, scheduler))
         log.info("feed %s (%s) started", cfg.name, cfg.type)
     return started
 
@@ -51,8 +63,18 @@ def start_workorders(rt: Runtime, cfg: WorkOrdersFeedConfig, scheduler: Backgrou
         result = replay_events(pipeline, cfg.replay)
         log.info("feed %s: replayed %s: %d events accepted, %d refused", cfg.name, cfg.replay,
                  result.accepted, len(result.refused))
-    feed = WorkOrderFeed(pipeline, cfg.interval_s)
-    scheduler.add_job(feed.run_once, "interval", seconds=cfg.interval_s, id=f"feed-{cfg.name}", max_instances=1,
+    return _schedule(WorkOrderFeed(pipeline, cfg.interval_s), scheduler)
+
+
+def start_air_quality(rt: Runtime, cfg: AirQualityApiFeedConfig, scheduler: BackgroundScheduler) -> AirQualityFeed:
+    """Poll the air-quality API every interval (first round at once)."""
+    settings = HttpSettings(cfg.url, cfg.timeout_s, cfg.retries, cfg.backoff_s, cfg.headers())
+    ingestor = Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid")))
+    return _schedule(AirQualityFeed(cfg.name, settings, ingestor, cfg.interval_s, cfg.stale_after_s), scheduler)
+
+
+def _schedule(feed: Coordinator, scheduler: BackgroundScheduler) -> Any:
+    scheduler.add_job(feed.run_once, "interval", seconds=feed.interval_s, id=f"feed-{feed.name}", max_instances=1,
                       coalesce=True, next_run_time=datetime.now(UTC))
     return feed
 

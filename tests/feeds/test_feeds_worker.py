@@ -111,3 +111,17 @@ def test_a_wrong_work_order_deadline_is_reported_with_its_line(tmp_path, capsys)
     assert main(["feeds", "check", str(bad)]) == 1
     out = capsys.readouterr().out
     assert f"{bad}:3:" in out and "fax" in out and "greater than 0" in out
+
+
+def test_a_polled_api_feed_is_checked_with_its_line(tmp_path, capsys):
+    bad = tmp_path / "feeds.yaml"
+    bad.write_text("feeds:\n  - {type: air_quality_api, name: env, url: 'ftp://x'}\n"
+                   "  - {type: air_quality_api, name: env2, url: 'http://10.0.0.7/api', retries: 99}\n",
+                   encoding="utf-8")
+    assert main(["feeds", "check", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:2:" in out and "url" in out and f"{bad}:3:" in out and "retries" in out
+    good = tmp_path / "good.yaml"
+    good.write_text("feeds:\n  - {type: air_quality_api, name: env, url: 'http://10.0.0.7/api', timeout_s: 5}\n",
+                    encoding="utf-8")
+    assert main(["feeds", "check", str(good)]) == 0
