@@ -60,6 +60,8 @@ class WorkOrdersFeedConfig(Strict):
     name: str = Field(default="workorders", pattern=r"^[a-z][a-z0-9_-]{0,39}$")
     interval_s: float = Field(default=60.0, gt=0)
     replay: Path | None = None  # a CSV or NDJSON file of events read once at start
+    simulate: bool = False  # feed it the simulated city's orders (feeds/simulator/orders.py)
+    seed: int = 7
     deadlines_h: dict[Literal[SOURCES], Annotated[float, Field(gt=0)]] = {}  # overrides, per source
 
 

@@ -22,6 +22,7 @@ from feeds.ingest import Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings
 from feeds.polling.air_quality import AirQualityFeed
 from feeds.polling.base import HttpSettings
+from feeds.simulator.orders import SimulatedOrders, SimulatedOrdersFeed
 from feeds.workorders.pipeline import WorkOrderFeed, WorkOrderPipeline
 from feeds.workorders.replay import replay_events
 
@@ -55,14 +56,17 @@ def start_feeds(rt: Runtime, config: FeedsFile, names: list[str], scheduler: Bac
     return started
 
 
-def start_workorders(rt: Runtime, cfg: WorkOrdersFeedConfig, scheduler: BackgroundScheduler) -> WorkOrderFeed:
-    """Replay the configured events file (if any), then publish the aggregates every interval."""
+def start_workorders(rt: Runtime, cfg: WorkOrdersFeedConfig, scheduler: BackgroundScheduler) -> Coordinator:
+    """Replay the configured events file (if any), then publish the aggregates (of simulated orders too)."""
     ingestor = Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid")))
     pipeline = WorkOrderPipeline(ingestor, cfg.deadlines_h)
     if cfg.replay is not None:
         result = replay_events(pipeline, cfg.replay)
         log.info("feed %s: replayed %s: %d events accepted, %d refused", cfg.name, cfg.replay,
                  result.accepted, len(result.refused))
+    if cfg.simulate:
+        orders = SimulatedOrders(rt.tree, seed=cfg.seed)
+        return _schedule(SimulatedOrdersFeed(orders, pipeline, cfg.interval_s), scheduler)
     return _schedule(WorkOrderFeed(pipeline, cfg.interval_s), scheduler)
 
 
