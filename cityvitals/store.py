@@ -19,6 +19,10 @@ Layout (all keys start with ``cv:``):
                            engine uses it, so explanations need nothing but Redis.
 - ``cv:profiles_on``       set of threshold profiles an operator has switched on.
 - ``cv:scenarios``         hash ``scenario@area`` -> JSON of a simulated incident asked for (start, minutes).
+- ``cv:workorders``        hash order id -> one line ``source\\tgrid\\t<six step times>\\tsatisfied\\tresolved`` (empty
+                           fields for steps not reached): the work-order pipeline's open and recently closed
+                           orders, so a restarted pipeline keeps its backlog. Lines, not JSON: pandas reads
+                           thousands of them in one call.
 - ``cv:LIMITER/...``       rate-limit counters, owned by Flask-Limiter (cityvitals/web.py).
 
 Every key stands alone (no multi-key command or transaction spans two keys), so the layout works
@@ -46,6 +50,7 @@ CATALOG = f"{PREFIX}:catalog"
 AREAS = f"{PREFIX}:areas"
 SCENARIOS = f"{PREFIX}:scenarios"
 PROFILES_ON = f"{PREFIX}:profiles_on"
+WORKORDERS = f"{PREFIX}:workorders"
 ENGINE_GROUP = "engine"
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
@@ -336,3 +341,26 @@ def switch_profile(client: redis.Redis, profile: str, on: bool) -> bool:
 def profiles_on(client: redis.Redis) -> set[str]:
     """Profiles an operator has switched on."""
     return set(client.smembers(PROFILES_ON))
+
+
+def read_orders(client: redis.Redis, order_ids: list[str]) -> dict[str, str]:
+    """Records of the work orders in ``order_ids`` that the pipeline holds (one round trip): order -> line."""
+    raw = client.hmget(WORKORDERS, order_ids) if order_ids else []
+    return {o: v for o, v in zip(order_ids, raw, strict=True) if v is not None}
+
+
+def write_orders(client: redis.Redis, records: Mapping[str, str]) -> None:
+    """Store work-order records (order -> line), replacing older versions."""
+    if records:
+        client.hset(WORKORDERS, mapping=records)
+
+
+def all_orders(client: redis.Redis) -> dict[str, str]:
+    """Every work-order record the pipeline holds: order -> line."""
+    return client.hgetall(WORKORDERS)
+
+
+def drop_orders(client: redis.Redis, order_ids: list[str]) -> None:
+    """Forget work orders (closed long enough ago that no window counts them)."""
+    if order_ids:
+        client.hdel(WORKORDERS, *order_ids)

@@ -21,10 +21,11 @@ from dashboard.context import DashboardContext
 from feeds.http_push import install_push_api
 from feeds.ingest import Ingestor
 from feeds.tokens import TokenVerifier
+from feeds.workorders.pipeline import WorkOrderPipeline
 
 
 def build_server(rt: Runtime) -> Flask:
-    """The Flask server of this process: dashboard pages, login, and ``/api/v1/samples``."""
+    """The Flask server of this process: dashboard pages, login, ``/api/v1/samples`` and ``/api/v1/events``."""
     app = create_app(DashboardContext(rt.client, rt.sql, rt.tree, rt.settings.tick_seconds))
     grids = frozenset(rt.tree.ids("grid"))
     ingestors: dict[str, Ingestor] = {}
@@ -32,8 +33,14 @@ def build_server(rt: Runtime) -> Flask:
     def ingestor_for(source: str) -> Ingestor:
         return ingestors.setdefault(source, Ingestor(rt.client, f"push:{source}", registry(), grids))
 
+    pipelines: dict[str, WorkOrderPipeline] = {}
+
+    def events_for(source: str) -> WorkOrderPipeline:
+        return pipelines.get(source) or pipelines.setdefault(
+            source, WorkOrderPipeline(Ingestor(rt.client, f"events:{source}", registry(), grids)))
+
     limiter = redis_limiter(app.server, rt.redis_url, rt.client)
-    install_push_api(app.server, TokenVerifier(rt.sql), ingestor_for, limiter)
+    install_push_api(app.server, TokenVerifier(rt.sql), ingestor_for, limiter, events_for=events_for)
     install_observability(app.server, rt.client, rt.sql)  # first, so its timer sees refused requests too
     install_security(app.server, rt.sql, limiter, rt.settings.anonymous_role, secret_key(rt.settings.data_dir))
     return app.server

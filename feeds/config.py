@@ -4,6 +4,8 @@
 feeds:
   - {type: simulator, name: simulator, interval_s: 60}
   - {type: mqtt, name: sensors, host: 10.0.0.5, port: 1883, prefix: city, password_env: MQTT_PASSWORD}
+  - {type: workorders, name: workorders, interval_s: 60, deadlines_h: {"12345": 48}}
+  - {type: air_quality_api, name: env-bureau, url: "http://10.0.0.7/api/stations", interval_s: 300}
 ```
 """
 
@@ -16,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cityvitals.yaml_nodes import load_model
+from feeds.workorders.events import SOURCES
 
 
 class Strict(BaseModel):
@@ -50,7 +53,39 @@ class MqttFeedConfig(Strict):
         return os.environ.get(self.password_env) if self.password_env else None
 
 
-FeedConfig = Annotated[SimulatorFeedConfig | MqttFeedConfig, Field(discriminator="type")]
+class WorkOrdersFeedConfig(Strict):
+    """The work-order pipeline: publishes per-grid aggregates of the orders pushed or replayed into it."""
+
+    type: Literal["workorders"]
+    name: str = Field(default="workorders", pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    interval_s: float = Field(default=60.0, gt=0)
+    replay: Path | None = None  # a CSV or NDJSON file of events read once at start
+    simulate: bool = False  # feed it the simulated city's orders (feeds/simulator/orders.py)
+    seed: int = 7
+    deadlines_h: dict[Literal[SOURCES], Annotated[float, Field(gt=0)]] = {}  # overrides, per source
+
+
+class AirQualityApiFeedConfig(Strict):
+    """An air-quality HTTP JSON API polled on a schedule (feeds/polling/air_quality.py)."""
+
+    type: Literal["air_quality_api"]
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    url: str = Field(pattern=r"^https?://\S+$")
+    interval_s: float = Field(default=300.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff_s: float = Field(default=0.5, ge=0)
+    stale_after_s: float | None = Field(default=None, gt=0)  # default: three intervals
+    token_env: str | None = None  # sent as a bearer token; the token itself never sits in the file
+
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """Request headers: the bearer token from the environment variable the file names."""
+        token = os.environ.get(self.token_env) if self.token_env else None
+        return (("Authorization", f"Bearer {token}"),) if token else ()
+
+
+FeedConfig = Annotated[SimulatorFeedConfig | MqttFeedConfig | WorkOrdersFeedConfig | AirQualityApiFeedConfig,
+                       Field(discriminator="type")]
 
 
 class FeedsFile(Strict):

@@ -1,4 +1,6 @@
-"""HTTP push adapter: ``POST /api/v1/samples`` with a JSON array or NDJSON, one bearer token per source.
+"""HTTP push adapter: ``POST /api/v1/samples`` (and ``/api/v1/events``) with a JSON array or NDJSON.
+
+One bearer token per source.
 
 Responses are JSON. 200: all items stored; 207: some stored, the others listed with index and
 reason; 422: none stored. 400 unreadable body, 401 no or unknown token, 413 too large,
@@ -8,18 +10,19 @@ reason; 422: none stored. 400 unreadable body, 401 no or unknown token, 413 too 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from feeds.ingest import Ingestor, Refusal
+from feeds.ingest import Ingestor, IngestResult, Refusal
 from feeds.tokens import TokenVerifier, token_hash
 
 ROUTE = "/api/v1/samples"
+EVENTS_ROUTE = "/api/v1/events"  # work-order events (feeds/workorders/events.py), same auth, limits and replies
 JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 
@@ -101,9 +104,44 @@ def _error(status: int, message: str) -> tuple[Response, int]:
     return jsonify(error=message), status
 
 
+class Sink(Protocol):
+    """Where a source's pushed items go: an Ingestor for samples, a work-order pipeline for events."""
+
+    feed: str
+
+    def submit(self, items: Sequence[Any]) -> IngestResult:
+        """Store the good items; refuse the others with index and reason."""
+
+    def refuse(self, bad: list[tuple[str, str]]) -> None:
+        """Count and dead-letter input refused before it became an item."""
+
+
+def _receive(verifier: TokenVerifier, sink_for: Callable[[str], Sink],
+             limits: PushLimits) -> tuple[Response, int]:
+    token = _bearer()
+    source = verifier.source_of(token) if token else None
+    if source is None:
+        resp, status = _error(401, "a valid ingest token is required: Authorization: Bearer <token>"
+                              if token is None else "unknown or revoked ingest token")
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="cityvitals"'
+        return resp, status
+    try:
+        indexed, unparsed = parse_body(_body(limits), request.mimetype, limits)
+    except BodyError as exc:
+        return _error(exc.status, str(exc))
+    sink = sink_for(source)
+    result = sink.submit([item for _, item in indexed])
+    refused = [Refusal(indexed[r.index][0], r.reason) for r in result.refused]
+    sink.refuse([(r.reason, line) for r, line in unparsed])
+    refused = sorted(refused + [r for r, _ in unparsed], key=lambda r: r.index)
+    status = 200 if not refused else 207 if result.accepted else 422
+    return jsonify(feed=sink.feed, accepted=result.accepted,
+                   refused=[{"index": r.index, "reason": r.reason} for r in refused]), status
+
+
 def push_blueprint(verifier: TokenVerifier, ingestor_for: Callable[[str], Ingestor], limiter: Limiter,
-                   limits: PushLimits = PushLimits()) -> Blueprint:
-    """The push API; ``ingestor_for(source)`` gives the Ingestor that stores a source's samples."""
+                   limits: PushLimits = PushLimits(), events_for: Callable[[str], Sink] | None = None) -> Blueprint:
+    """The push API: ``ingestor_for(source)`` stores samples, ``events_for(source)`` work-order events."""
     bp = Blueprint("push", __name__)
 
     @bp.errorhandler(429)
@@ -113,30 +151,19 @@ def push_blueprint(verifier: TokenVerifier, ingestor_for: Callable[[str], Ingest
     @bp.post(ROUTE)
     @limiter.limit(limits.rate, key_func=rate_key)
     def push_samples():  # noqa: ANN202
-        token = _bearer()
-        source = verifier.source_of(token) if token else None
-        if source is None:
-            resp, status = _error(401, "a valid ingest token is required: Authorization: Bearer <token>"
-                                  if token is None else "unknown or revoked ingest token")
-            resp.headers["WWW-Authenticate"] = 'Bearer realm="cityvitals"'
-            return resp, status
-        try:
-            indexed, unparsed = parse_body(_body(limits), request.mimetype, limits)
-        except BodyError as exc:
-            return _error(exc.status, str(exc))
-        ingestor = ingestor_for(source)
-        result = ingestor.submit([item for _, item in indexed])
-        refused = [Refusal(indexed[r.index][0], r.reason) for r in result.refused]
-        ingestor.refuse([(r.reason, line) for r, line in unparsed])
-        refused = sorted(refused + [r for r, _ in unparsed], key=lambda r: r.index)
-        status = 200 if not refused else 207 if result.accepted else 422
-        return jsonify(feed=ingestor.feed, accepted=result.accepted,
-                       refused=[{"index": r.index, "reason": r.reason} for r in refused]), status
+        return _receive(verifier, ingestor_for, limits)
+
+    if events_for is not None:
+        @bp.post(EVENTS_ROUTE)
+        @limiter.limit(limits.rate, key_func=rate_key)
+        def push_events():  # noqa: ANN202
+            return _receive(verifier, events_for, limits)
 
     return bp
 
 
 def install_push_api(server: Flask, verifier: TokenVerifier, ingestor_for: Callable[[str], Ingestor],
-                     limiter: Limiter, limits: PushLimits = PushLimits()) -> None:
+                     limiter: Limiter, limits: PushLimits = PushLimits(),
+                     events_for: Callable[[str], Sink] | None = None) -> None:
     """Mount the push API on ``server``, rate-limited by ``limiter``."""
-    server.register_blueprint(push_blueprint(verifier, ingestor_for, limiter, limits))
+    server.register_blueprint(push_blueprint(verifier, ingestor_for, limiter, limits, events_for))

@@ -77,7 +77,7 @@ class Ingestor:
             checked = check_item(item, self.metrics, self.grids, now)
             if isinstance(checked, str):
                 result.refused.append(Refusal(i, checked))
-                bad.append((checked, _dump(item)))
+                bad.append((checked, dump_item(item)))
             else:
                 good.append(checked)
         result.accepted = store.append_samples(self.client, self.feed, good) if good else 0
@@ -102,7 +102,8 @@ class Ingestor:
         store.write_feed_health(self.client, self.feed, h)
 
 
-def _dump(item: Any) -> str:
+def dump_item(item: Any) -> str:
+    """The item as text for the dead-letter stream (JSON where it can be)."""
     try:
         return json.dumps(item, ensure_ascii=False, default=str)
     except (TypeError, ValueError):

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from cityvitals.metrics import registry
 from cityvitals.runtime import Runtime, start_simulator, wait_for_stop
-from feeds.config import FeedsFile, MqttFeedConfig, SimulatorFeedConfig
+from feeds.config import (
+    AirQualityApiFeedConfig,
+    FeedsFile,
+    MqttFeedConfig,
+    SimulatorFeedConfig,
+    WorkOrdersFeedConfig,
+)
+from feeds.coordinator import Coordinator
 from feeds.ingest import Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings
+from feeds.polling.air_quality import AirQualityFeed
+from feeds.polling.base import HttpSettings
+from feeds.simulator.orders import SimulatedOrders, SimulatedOrdersFeed
+from feeds.workorders.pipeline import WorkOrderFeed, WorkOrderPipeline
+from feeds.workorders.replay import replay_events
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +48,39 @@ def start_feeds(rt: Runtime, config: FeedsFile, names: list[str], scheduler: Bac
                             Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid"))))
             feed.start()
             started.append(feed)
+        elif isinstance(cfg, WorkOrdersFeedConfig):
+            started.append(start_workorders(rt, cfg, scheduler))
+        elif isinstance(cfg, AirQualityApiFeedConfig):
+            started.append(start_air_quality(rt, cfg, scheduler))
         log.info("feed %s (%s) started", cfg.name, cfg.type)
     return started
+
+
+def start_workorders(rt: Runtime, cfg: WorkOrdersFeedConfig, scheduler: BackgroundScheduler) -> Coordinator:
+    """Replay the configured events file (if any), then publish the aggregates (of simulated orders too)."""
+    ingestor = Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid")))
+    pipeline = WorkOrderPipeline(ingestor, cfg.deadlines_h)
+    if cfg.replay is not None:
+        result = replay_events(pipeline, cfg.replay)
+        log.info("feed %s: replayed %s: %d events accepted, %d refused", cfg.name, cfg.replay,
+                 result.accepted, len(result.refused))
+    if cfg.simulate:
+        orders = SimulatedOrders(rt.tree, seed=cfg.seed)
+        return _schedule(SimulatedOrdersFeed(orders, pipeline, cfg.interval_s), scheduler)
+    return _schedule(WorkOrderFeed(pipeline, cfg.interval_s), scheduler)
+
+
+def start_air_quality(rt: Runtime, cfg: AirQualityApiFeedConfig, scheduler: BackgroundScheduler) -> AirQualityFeed:
+    """Poll the air-quality API every interval (first round at once)."""
+    settings = HttpSettings(cfg.url, cfg.timeout_s, cfg.retries, cfg.backoff_s, cfg.headers())
+    ingestor = Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid")))
+    return _schedule(AirQualityFeed(cfg.name, settings, ingestor, cfg.interval_s, cfg.stale_after_s), scheduler)
+
+
+def _schedule(feed: Coordinator, scheduler: BackgroundScheduler) -> Any:
+    scheduler.add_job(feed.run_once, "interval", seconds=feed.interval_s, id=f"feed-{feed.name}", max_instances=1,
+                      coalesce=True, next_run_time=datetime.now(UTC))
+    return feed
 
 
 def run_until_stopped(rt: Runtime, config: FeedsFile, names: list[str]) -> None:

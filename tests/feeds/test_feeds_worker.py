@@ -14,8 +14,27 @@ import paho.mqtt.client as mqtt
 
 from cityvitals import store
 from cityvitals.cli import main
+from tests.conftest import stream_samples
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def start_worker(tmp_path: Path, redis_url: str, config: Path, log) -> subprocess.Popen:
+    """`cityvitals feeds run --config <config>` as a real process on the test's Redis and a fresh SQLite."""
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'cv.sqlite'}",
+           "CITYVITALS_DATA_DIR": str(tmp_path)}
+    return subprocess.Popen([sys.executable, "-m", "cityvitals.cli", "feeds", "run", "--config", str(config)],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    """SIGTERM the worker and expect a clean exit; kill it if it hangs."""
+    try:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(15) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
 
 
 def test_check_reports_every_problem_with_its_line(tmp_path, capsys):
@@ -39,11 +58,8 @@ def test_feeds_run_serves_the_simulator_and_mqtt_until_sigterm(tmp_path, redis_c
     config = tmp_path / "feeds.yaml"
     config.write_text(f"feeds:\n  - {{type: simulator, interval_s: 3600}}\n"
                       f"  - {{type: mqtt, name: sensors, prefix: {prefix}}}\n", encoding="utf-8")
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'cv.sqlite'}",
-           "CITYVITALS_DATA_DIR": str(tmp_path)}
     log = open(tmp_path / "worker.log", "w")
-    worker = subprocess.Popen([sys.executable, "-m", "cityvitals.cli", "feeds", "run", "--config", str(config)],
-                              cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker = start_worker(tmp_path, redis_url, config, log)
     try:
         deadline = time.monotonic() + 30
         while ("simulator" not in store.read_feed_health(redis_client)
@@ -61,11 +77,57 @@ def test_feeds_run_serves_the_simulator_and_mqtt_until_sigterm(tmp_path, redis_c
         while store.read_feed_health(redis_client).get("sensors", {}).get("accepted") != 1:
             assert time.monotonic() < deadline + 10, (tmp_path / "worker.log").read_text()
             time.sleep(0.2)
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(15) == 0
     finally:
-        if worker.poll() is None:
-            worker.kill()
+        stop_worker(worker)
         log.close()
     assert store.read_feed_health(redis_client)["simulator"]["accepted"] == 502 * 232
 
+
+
+def test_feeds_run_replays_work_orders_and_publishes_their_aggregates(tmp_path, redis_client, redis_url, demo_tree):
+    grid = demo_tree.ids("grid")[3]
+    now = time.time()
+    events = tmp_path / "orders.csv"
+    events.write_text("order,source,area,step,ts\n"
+                      f"Q-1,12345,{grid},received,{now - 7200}\nQ-1,12345,{grid},dispatched,{now - 7100}\n"
+                      f"Q-2,110,{grid},received,{now - 600}\nQ-2,110,{grid},dispatched,{now - 7200}\n",
+                      encoding="utf-8")
+    config = tmp_path / "feeds.yaml"
+    config.write_text(f"feeds:\n  - {{type: workorders, name: orders, replay: {events}, deadlines_h: {{'110': 1}}}}\n",
+                      encoding="utf-8")
+    assert main(["feeds", "check", str(config)]) == 0
+    worker = start_worker(tmp_path, redis_url, config, subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not store.read_feed_health(redis_client).get("orders", {}).get("accepted"):
+            assert worker.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        stop_worker(worker)
+    health = store.read_feed_health(redis_client)["orders"]
+    assert (health["events_accepted"], health["refused"]) == (3, 1)  # Q-2 dispatched before it was received
+    latest = {(s.metric, s.area): s.value for s in stream_samples(redis_client)}
+    assert (latest[("orders_open", grid)], latest[("nonpolice_calls_1h", grid)]) == (2, 1)
+    assert latest[("orders_overdue", grid)] == 0  # Q-2 is due in an hour by the file's deadline
+
+
+def test_a_wrong_work_order_deadline_is_reported_with_its_line(tmp_path, capsys):
+    bad = tmp_path / "feeds.yaml"
+    bad.write_text("feeds:\n  - type: workorders\n    deadlines_h: {fax: 2, '12345': -1}\n", encoding="utf-8")
+    assert main(["feeds", "check", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:3:" in out and "fax" in out and "greater than 0" in out
+
+
+def test_a_polled_api_feed_is_checked_with_its_line(tmp_path, capsys):
+    bad = tmp_path / "feeds.yaml"
+    bad.write_text("feeds:\n  - {type: air_quality_api, name: env, url: 'ftp://x'}\n"
+                   "  - {type: air_quality_api, name: env2, url: 'http://10.0.0.7/api', retries: 99}\n",
+                   encoding="utf-8")
+    assert main(["feeds", "check", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:2:" in out and "url" in out and f"{bad}:3:" in out and "retries" in out
+    good = tmp_path / "good.yaml"
+    good.write_text("feeds:\n  - {type: air_quality_api, name: env, url: 'http://10.0.0.7/api', timeout_s: 5}\n",
+                    encoding="utf-8")
+    assert main(["feeds", "check", str(good)]) == 0

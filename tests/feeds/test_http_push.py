@@ -20,6 +20,7 @@ from cityvitals.web import redis_limiter
 from feeds.http_push import ROUTE, PushLimits, install_push_api
 from feeds.ingest import Ingestor
 from feeds.tokens import TokenVerifier, create_token, list_tokens, revoke_token
+from feeds.workorders.pipeline import WorkOrderPipeline
 from tests.conftest import stream_samples
 
 LIMITS = PushLimits(max_bytes=20_000, max_items=100, rate="5 per minute")
@@ -35,11 +36,17 @@ def serve_push(client, sql, tree, limits: PushLimits):
     def ingestor_for(source: str) -> Ingestor:
         return ingestors.setdefault(source, Ingestor(client, f"push:{source}", registry(), grids))
 
+    pipelines: dict[str, WorkOrderPipeline] = {}
+
+    def events_for(source: str) -> WorkOrderPipeline:
+        return pipelines.get(source) or pipelines.setdefault(
+            source, WorkOrderPipeline(Ingestor(client, f"events:{source}", registry(), grids)))
+
     limiter = redis_limiter(server, "redis://", client)
-    install_push_api(server, TokenVerifier(sql, cache_seconds=0), ingestor_for, limiter, limits)
+    install_push_api(server, TokenVerifier(sql, cache_seconds=0), ingestor_for, limiter, limits, events_for)
     http = make_server("127.0.0.1", 0, server, threaded=True)
     threading.Thread(target=http.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{http.server_port}{ROUTE}"
+    yield f"http://127.0.0.1:{http.server_port}{ROUTE}"  # the events route sits next to it
     http.shutdown()
 
 

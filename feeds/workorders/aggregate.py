@@ -1,0 +1,88 @@
+"""Turn the pipeline's orders into per-grid metric values, with pandas over all orders at once."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from feeds.workorders.events import DEADLINES_H, STEPS
+
+HOUR, DAY = 3600.0, 86400.0
+WEEK = 7 * DAY
+COLUMNS = ["source", "area", *STEPS, "satisfied", "resolved"]
+# Counts are published for every grid (0 where nothing happened); medians only where there is data.
+COUNTS = ("hotline_orders_1h", "nonpolice_calls_1h", "petitions_24h", "grid_events_24h", "orders_open",
+          "orders_overdue", "orders_due_24h", "orders_closed_on_time_24h", "orders_closed_7d", "orders_rated_7d",
+          "orders_satisfied_7d", "orders_solved_in_grid_7d", "orders_escalated_7d", "orders_enforcement_7d",
+          "citymgmt_cases_7d", "citymgmt_closed_7d", "citymgmt_ontime_7d")
+MEDIANS = ("order_sign_minutes", "order_close_hours")
+PRODUCED = COUNTS + MEDIANS
+
+
+def orders_frame(lines: Sequence[str], deadlines_h: Mapping[str, float] = DEADLINES_H) -> pd.DataFrame:
+    """The store's order lines as a frame (one row per order), with each order's deadline."""
+    if not lines:
+        frame = pd.DataFrame({c: pd.Series(dtype=float) for c in COLUMNS})
+    else:
+        frame = pd.read_csv(io.StringIO("\n".join(lines)), sep="\t", header=None, names=COLUMNS,
+                            dtype={"source": str, "area": str, "resolved": str}, keep_default_na=False,
+                            na_values={c: [""] for c in [*STEPS, "satisfied"]})
+    frame["deadline"] = frame["received"] + frame["source"].map(deadlines_h).astype(float) * HOUR
+    return frame
+
+
+def _within(ts: pd.Series, now: float, span: float) -> pd.Series:
+    return (ts > now - span) & (ts <= now)
+
+
+def order_masks(f: pd.DataFrame, now: float) -> dict[str, pd.Series]:
+    """Which orders each count metric counts, as boolean columns."""
+    closed = f["closed"].notna() & (f["closed"] <= now)
+    received_1h, received_24h = _within(f["received"], now, HOUR), _within(f["received"], now, DAY)
+    open_ = (f["received"] <= now) & ~closed
+    due = _within(f["deadline"], now, DAY)
+    closed_7d = closed & _within(f["closed"], now, WEEK)
+    citymgmt = (f["source"] == "citymgmt") & _within(f["received"], now, WEEK)
+    on_time = closed & (f["closed"] <= f["deadline"])
+    return {
+        "hotline_orders_1h": received_1h & (f["source"] == "12345"),
+        "nonpolice_calls_1h": received_1h & (f["source"] == "110"),
+        "petitions_24h": received_24h & (f["source"] == "petition"),
+        "grid_events_24h": received_24h & (f["source"] == "grid_app"),
+        "orders_open": open_,
+        "orders_overdue": open_ & (f["deadline"] < now),
+        "orders_due_24h": due,
+        "orders_closed_on_time_24h": due & on_time,
+        "orders_closed_7d": closed_7d,
+        "orders_rated_7d": closed_7d & f["satisfied"].notna(),
+        "orders_satisfied_7d": closed_7d & (f["satisfied"] == 1),
+        "orders_solved_in_grid_7d": closed_7d & (f["resolved"] == "grid"),
+        "orders_escalated_7d": closed_7d & (f["resolved"] == "escalated"),
+        "orders_enforcement_7d": closed_7d & (f["resolved"] == "enforcement"),
+        "citymgmt_cases_7d": citymgmt,
+        "citymgmt_closed_7d": citymgmt & closed,
+        "citymgmt_ontime_7d": citymgmt & on_time,
+    }
+
+
+def grid_metrics(f: pd.DataFrame, grids: Sequence[str], now: float) -> pd.DataFrame:
+    """Per-grid values of every produced metric at ``now``: one row per grid, one column per metric."""
+    masks = pd.DataFrame(order_masks(f, now), index=f.index).astype(np.int64)
+    counts = masks.groupby(f["area"]).sum().reindex(grids, fill_value=0)
+    signed = f["signed"].notna() & _within(f["signed"], now, WEEK)
+    sign_min = ((f["signed"] - f["dispatched"]) / 60.0)[signed & f["dispatched"].notna()]
+    closed = f["closed"].notna() & _within(f["closed"], now, WEEK)
+    close_h = ((f["closed"] - f["received"]) / HOUR)[closed]
+    medians = pd.DataFrame({
+        "order_sign_minutes": sign_min.groupby(f["area"][sign_min.index]).median(),
+        "order_close_hours": close_h.groupby(f["area"][close_h.index]).median(),
+    }).reindex(grids)
+    return pd.concat([counts.astype(float), medians], axis=1)[list(PRODUCED)]
+
+
+def retired(f: pd.DataFrame, now: float) -> pd.Series:
+    """Orders no window counts any more: closed over a week ago and due over a day ago."""
+    return (f["closed"] <= now - WEEK) & (f["deadline"] <= now - DAY)
