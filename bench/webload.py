@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +27,13 @@ from dashboard import ids
 from indicators.schema import DOMAINS
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 ACCESS_FORMAT = "%(p)s %(s)s %(m)s %(U)s"  # worker pid first: which worker answered
 
 
@@ -38,6 +46,7 @@ class Result:
     end: float
     status: int
     size: int
+    error: str = ""  # the exception when there was no answer
 
     @property
     def ok(self) -> bool:
@@ -53,10 +62,15 @@ class Result:
 @contextmanager
 def gunicorn(env: dict[str, str], port: int, log_dir: Path, workers: int = 2, threads: int = 1,
              boot_timeout: float = 120.0) -> Iterator[subprocess.Popen]:
-    """Run ``gunicorn app:server`` on 127.0.0.1:``port`` until every worker has answered; stop it afterwards."""
+    """Run ``gunicorn app:server`` on 127.0.0.1:``port`` until every worker has answered; stop it afterwards.
+
+    Keep-alive outlasts a client's 2 s refresh period: with gunicorn's default of 2 s the server closes
+    idle connections just as clients reuse them, and those requests fail without reaching the app.
+    """
     access = log_dir / "access.log"
     cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}",
-           "--timeout", "60", "--access-logfile", str(access), "--access-logformat", ACCESS_FORMAT, "app:server"]
+           "--timeout", "60", "--keep-alive", "5", "--access-logfile", str(access), "--access-logformat", ACCESS_FORMAT,
+           "app:server"]
     proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **env}, stdout=(log_dir / "gunicorn.log").open("w"),
                             stderr=subprocess.STDOUT)
     try:
@@ -138,10 +152,10 @@ class DashClient:
         start = time.monotonic()
         try:
             resp = self.http.request(method, f"{self.base}{path}", timeout=self.timeout, **kw)
-            status, size = resp.status_code, len(resp.content)
-        except requests.RequestException:
-            status, size = 0, 0
-        return Result(kind, start, time.monotonic(), status, size)
+            status, size, error = resp.status_code, len(resp.content), ""
+        except requests.RequestException as exc:
+            status, size, error = 0, 0, type(exc).__name__
+        return Result(kind, start, time.monotonic(), status, size, error)
 
 
 def run_clients(base: str, clients: int, period_s: float, duration_s: float, areas: list[str],

@@ -14,6 +14,7 @@ import pytest
 import redis
 from sqlalchemy import text
 
+from bench.webload import free_port  # noqa: F401  (tests import it from here)
 from cityvitals.areas import AreaTree, pukou_demo
 from cityvitals.db import create_schema, make_engine
 
@@ -109,13 +110,6 @@ def sql_engine(request):
     """Each SQL test runs on SQLite and on the real PostgreSQL."""
     return request.getfixturevalue({"sqlite": "sqlite_engine", "postgresql": "postgres_engine"}[request.param])
 
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cluster_port() -> int:

@@ -10,11 +10,10 @@ import time
 
 import requests
 
-from bench.webload import Result, answering_pids, gunicorn, run_clients
+from bench.webload import Result, answering_pids, free_port, gunicorn, run_clients
 from cityvitals import store
 from cityvitals.db import create_schema, make_engine
 from feeds.tokens import create_token
-from tests.conftest import free_port
 
 
 def _push_loop(base: str, token: str, grid: str, until: float) -> list[Result]:
