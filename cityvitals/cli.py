@@ -15,6 +15,7 @@ log = logging.getLogger("cityvitals")
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
+    from cityvitals import db_commands
     from cityvitals.areas import commands as area_commands
 
     parser = argparse.ArgumentParser(prog="cityvitals", description="City Vitals: real-time city vital signs.")
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-simulator", action="store_true", help="do not start the simulated city feed")
     run.set_defaults(func=cmd_run)
     area_commands.add_parsers(sub)
+    db_commands.add_parsers(sub)
     catalog = sub.add_parser("catalog", help="check or list the indicator catalog")
     csub = catalog.add_subparsers(dest="catalog_command", required=True)
     check = csub.add_parser("check", help="validate catalog files; prints file:line: reason per error")
@@ -309,7 +311,8 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console command."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run drowns the real news
+    for noisy in ("apscheduler", "alembic"):  # a line per job run or per start drowns the real news
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0

@@ -1,4 +1,4 @@
-"""SQL side of the store: engine creation and the declarative base every table shares."""
+"""SQL side of the store: engine creation, the declarative base every table shares, the schema."""
 
 from __future__ import annotations
 
@@ -26,20 +26,17 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table that is not there yet (all models must be imported first).
+    """Bring the schema to the newest migration (``cityvitals.migrate``), creating it on a fresh database.
 
-    Several processes starting together (two engine workers, gunicorn workers) race between
-    create_all's existence check and its CREATE TABLE; the loser sees "already exists" and
-    checks again. Each lost race means some table now exists, so one more try than there are
-    tables always ends.
+    Processes starting together take turns through a lock; should one still trip over another's
+    half-made table (SQLite under a second process that skipped the lock), it simply tries again.
     """
-    from cityvitals import tables  # noqa: F401  (registers the models on Base)
+    from cityvitals import migrate
 
-    tries = len(Base.metadata.tables) + 1
-    for attempt in range(tries):
+    for attempt in range(3):
         try:
-            Base.metadata.create_all(engine)
+            migrate.upgrade(engine)
             return
         except (exc.OperationalError, exc.ProgrammingError, exc.IntegrityError):
-            if attempt == tries - 1:
+            if attempt == 2:
                 raise

@@ -18,7 +18,7 @@ def definitions(client: redis.Redis) -> dict[str, dict]:
     return _definitions["live"][1]
 
 
-def indicator_name(client: redis.Redis, indicator_id: str) -> str:
-    """Chinese name of an indicator, or its id when the catalog no longer has it."""
-    d = definitions(client).get(indicator_id)
+def indicator_name(defs: dict[str, dict], indicator_id: str) -> str:
+    """Chinese name of an indicator in ``defs`` (read once per callback), or its id when the catalog lost it."""
+    d = defs.get(indicator_id)
     return d["name"]["zh"] if d else indicator_id

@@ -139,10 +139,11 @@ def ticker_lines(area_id: str, now: float) -> list:
     mine.sort(key=lambda w: (w["s"] != "red", w["since"]))
     if not mine:
         return [html.Li("无预警 No warnings", className="ticker-empty")]
-    return [ticker_line(w, now) for w in mine[:TICKER_LINES]]
+    defs = data.definitions(ctx.client)  # once per refresh: a round trip per line cost most of the refresh
+    return [ticker_line(w, now, defs) for w in mine[:TICKER_LINES]]
 
 
-def ticker_line(w: dict, now: float) -> html.Li:
+def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
     """One warning: icon, area, indicator, value against threshold, time in state."""
     tree = context.get().tree
     state = State[w["s"].upper()]
@@ -151,7 +152,7 @@ def ticker_line(w: dict, now: float) -> html.Li:
     return html.Li(className=f"ticker-line state-{state.label}", children=[
         html.Span(STATE_ICON[state], className="icon"),
         dcc.Link(tree[w["a"]].name_zh, href=f"/area/{w['a']}", className="where"),
-        dcc.Link(data.indicator_name(context.get().client, w["i"]), href=f"/indicator/{w['i']}?area={w['a']}",
+        dcc.Link(data.indicator_name(defs, w["i"]), href=f"/indicator/{w['i']}?area={w['a']}",
                  className="what", title=w["i"]),
         html.Span(f"{value} / {threshold}", className="value"),
         html.Span(f"{age_text(now - w['since'])}", className="since"),

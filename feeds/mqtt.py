@@ -50,6 +50,8 @@ def parse_message(topic: str, payload: bytes, prefix: str, now: float) -> dict[s
         data = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return f"payload {payload[:60]!r} is neither a number nor JSON"
+    except RecursionError:  # a few kB of "[[[[..." exhausts the recursive JSON decoder
+        return f"payload {payload[:60]!r} nests too deeply"
     if isinstance(data, dict):
         value, ts = data.get("value", data.get("v")), data.get("ts", now)
     else:

@@ -8,11 +8,13 @@ import socket
 import subprocess
 import time
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import redis
 from sqlalchemy import text
 
+from bench.webload import free_port  # noqa: F401  (tests import it from here)
 from cityvitals.areas import AreaTree, pukou_demo
 from cityvitals.db import create_schema, make_engine
 
@@ -66,34 +68,48 @@ def sqlite_engine(tmp_path):
     engine.dispose()
 
 
-@pytest.fixture
-def postgres_engine():
-    """A fresh schema in the real PostgreSQL, dropped afterwards."""
+@contextmanager
+def private_postgres():
+    """An engine on a fresh private schema of the real PostgreSQL (no tables), dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:10]}"
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine = make_engine(POSTGRES_URL).execution_options(schema_translate_map={None: schema})
-    create_schema(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_engine():
+    """A fresh schema in the real PostgreSQL, dropped afterwards."""
+    with private_postgres() as engine:
+        create_schema(engine)
+        yield engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_sql_engine(request, tmp_path):
+    """A database with no tables at all, on SQLite and on the real PostgreSQL."""
+    if request.param == "postgresql":
+        with private_postgres() as engine:
+            yield engine
+        return
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")
     yield engine
     engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def sql_engine(request):
     """Each SQL test runs on SQLite and on the real PostgreSQL."""
-    return request.getfixturevalue(f"{request.param}_engine")
+    return request.getfixturevalue({"sqlite": "sqlite_engine", "postgresql": "postgres_engine"}[request.param])
 
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cluster_port() -> int:

@@ -1,7 +1,8 @@
-"""Leadership of a periodic role through a Redis lock: held through long rounds, lost when rounds stop."""
+"""The engine role's Redis lock: never two leaders at once, held through long rounds, lost when rounds stop."""
 
 from __future__ import annotations
 
+import random
 import time
 
 from cityvitals.leader import Leadership
@@ -28,3 +29,35 @@ def test_a_leader_whose_rounds_stop_lets_the_lock_lapse(redis_client):
         assert time.monotonic() < deadline, "the standby never took over from a leader with no rounds"
         time.sleep(0.1)
     assert not hung.held()
+
+
+def test_never_two_leaders_while_processes_stall_and_resume(redis_client):
+    rng = random.Random(3)
+    processes = [Leadership(redis_client, "engine", ttl_s=0.3, max_round_s=0.2) for _ in range(4)]  # a token each
+    stalled_until = [0.0] * 4
+    leaders_seen = set()
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        leading = [k for k, p in enumerate(processes) if stalled_until[k] <= now and p.held()]
+        assert len(leading) <= 1, f"processes {leading} lead at once"
+        leaders_seen.update(leading)
+        if leading and rng.random() < 0.15:
+            stalled_until[leading[0]] = now + 1.0  # the leader hangs past its TTL and its longest round
+        time.sleep(0.05)
+    assert len(leaders_seen) >= 2, "a stalled leader was replaced"
+
+
+def test_a_leader_that_stops_renewing_hands_over_after_its_ttl(redis_client):
+    a = Leadership(redis_client, "engine", ttl_s=0.5, max_round_s=0.2)
+    b = Leadership(redis_client, "engine", ttl_s=0.5)
+    assert a.held() and not b.held()
+    for _ in range(10):  # a keeps renewing: b stands by well past one TTL
+        time.sleep(0.1)
+        assert a.held() and not b.held()
+    started = time.monotonic()
+    while not b.held():
+        assert time.monotonic() - started < 1.5, "b never took over"
+        time.sleep(0.05)
+    assert time.monotonic() - started >= 0.3  # not before a's lock expired
+    assert not a.held(), "the old leader knows it lost the lead"

