@@ -105,7 +105,7 @@ def empty_sql_engine(request, tmp_path):
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def sql_engine(request):
     """Each SQL test runs on SQLite and on the real PostgreSQL."""
     return request.getfixturevalue({"sqlite": "sqlite_engine", "postgresql": "postgres_engine"}[request.param])
