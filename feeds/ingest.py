@@ -25,6 +25,7 @@ import redis
 from redis.backoff import ExponentialWithJitterBackoff
 
 from cityvitals import store
+from cityvitals.areas.model import GridLocator
 from cityvitals.metrics import Metric
 
 log = logging.getLogger(__name__)
@@ -94,11 +95,11 @@ class Ingestor:
 
     def __init__(self, client: redis.Redis, feed: str, metrics: Mapping[str, Metric], grids: Collection[str],
                  clock: Callable[[], float] = time.time, simulated: bool = False,
-                 buffer_limit: int = BUFFER_LIMIT) -> None:
+                 buffer_limit: int = BUFFER_LIMIT, locator: GridLocator | None = None) -> None:
         self.client, self.feed, self.metrics, self.grids, self.clock = client, feed, metrics, grids, clock
-        self.buffer_limit = buffer_limit
+        self.buffer_limit, self.locator = buffer_limit, locator
         self.health: dict[str, Any] = {"accepted": 0, "refused": 0, "last_sample": None, "last_ok": None,
-                                       "rate": 0.0, "lag_s": None, "buffered": 0, "overflowed": 0,
+                                       "outside": 0, "rate": 0.0, "lag_s": None, "buffered": 0, "overflowed": 0,
                                        "store_errors": 0, "last_error": None, "simulated": simulated}
         self._lock = threading.Lock()
         self._buffer: deque[Batch] = deque()
@@ -120,8 +121,9 @@ class Ingestor:
         result = IngestResult()
         good: list[store.Sample] = []
         bad: list[tuple[str, str]] = []
+        located = self._locate(items)
         for i, item in enumerate(items):
-            checked = check_item(item, self.metrics, self.grids, now)
+            checked = located.get(i) or check_item(item, self.metrics, self.grids, now)
             if isinstance(checked, str):
                 result.refused.append(Refusal(i, checked))
                 bad.append((checked, _dump(item)))
@@ -130,6 +132,33 @@ class Ingestor:
         result.accepted = len(good)
         result.held = len(good) if self._deliver(good, bad, hold) else 0
         return result
+
+    def _locate(self, items: Sequence[Any]) -> dict[int, store.Sample | str]:
+        """Check the items that carry a point (lon, lat) instead of an area, looking up all points at once."""
+        at = [i for i, item in enumerate(items) if isinstance(item, Mapping) and "area" not in item
+              and ("lon" in item or "lat" in item)]
+        if not at:
+            return {}
+        out: dict[int, store.Sample | str] = {}
+        points = []
+        for i in at:
+            lon, lat = items[i].get("lon"), items[i].get("lat")
+            ok = all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (lon, lat))
+            if self.locator is None:
+                out[i] = f"feed {self.feed} takes area ids, not points (lon, lat)"
+            elif not ok:
+                out[i] = f"lon and lat must be finite numbers, got {lon!r}, {lat!r}"
+            else:
+                points.append((i, lon, lat))
+        if points:
+            grids = self.locator.locate([p[1] for p in points], [p[2] for p in points])
+            for (i, lon, lat), grid in zip(points, grids.tolist(), strict=True):
+                if grid is None:
+                    out[i] = f"point ({lon!r}, {lat!r}) lies in no grid"
+                    self.health["outside"] += 1
+                else:
+                    out[i] = check_item({**items[i], "area": grid}, self.metrics, self.grids, self.clock())
+        return out
 
     def refuse(self, bad: list[tuple[str, str]], hold: bool = True) -> None:
         """Count and dead-letter input refused before it became an item (an unreadable line, say)."""
