@@ -18,6 +18,7 @@ Layout (all keys start with ``cv:``):
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
 - ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
                            engine uses it, so explanations need nothing but Redis.
+- ``cv:checkpoints``       hash replay feed -> rows of its file delivered (where a restart resumes).
 - ``cv:profiles_on``       set of threshold profiles an operator has switched on.
 - ``cv:scenarios``         hash ``scenario@area`` -> JSON of a simulated incident asked for (start, minutes).
 - ``cv:LIMITER/...``       rate-limit counters, owned by Flask-Limiter (cityvitals/web.py).
@@ -47,6 +48,7 @@ CATALOG = f"{PREFIX}:catalog"
 AREAS = f"{PREFIX}:areas"
 SCENARIOS = f"{PREFIX}:scenarios"
 PROFILES_ON = f"{PREFIX}:profiles_on"
+CHECKPOINTS = f"{PREFIX}:checkpoints"
 ENGINE_GROUP = "engine"
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
@@ -352,3 +354,13 @@ def switch_profile(client: redis.Redis, profile: str, on: bool) -> bool:
 def profiles_on(client: redis.Redis) -> set[str]:
     """Profiles an operator has switched on."""
     return set(client.smembers(PROFILES_ON))
+
+
+def write_checkpoint(client: redis.Redis, feed: str, rows: int) -> None:
+    """Record how many rows of its file a replay feed has delivered."""
+    client.hset(CHECKPOINTS, feed, rows)
+
+
+def read_checkpoint(client: redis.Redis, feed: str) -> int:
+    """Rows of its file a replay feed delivered before (0: start from the top)."""
+    return int(client.hget(CHECKPOINTS, feed) or 0)

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cityvitals.yaml_nodes import load_model
+from feeds.replay.config import ReplayFeedConfig
 
 
 class Strict(BaseModel):
@@ -50,7 +51,7 @@ class MqttFeedConfig(Strict):
         return os.environ.get(self.password_env) if self.password_env else None
 
 
-FeedConfig = Annotated[SimulatorFeedConfig | MqttFeedConfig, Field(discriminator="type")]
+FeedConfig = Annotated[SimulatorFeedConfig | MqttFeedConfig | ReplayFeedConfig, Field(discriminator="type")]
 
 
 class FeedsFile(Strict):

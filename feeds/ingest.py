@@ -111,11 +111,13 @@ class Ingestor:
         self._id_prefix = f"{feed}-{os.getpid()}-{int(time.time() * 1000) % 10**9}"
         self.backoff = ExponentialWithJitterBackoff(cap=5.0, base=0.05)
 
-    def submit(self, items: Sequence[Any], hold: bool = True) -> IngestResult:
+    def submit(self, items: Sequence[Any], hold: bool = True,
+               where: Callable[[int], str] | None = None) -> IngestResult:
         """Store the valid items, refuse the others with reasons; one bad item never drops the rest.
 
         With ``hold`` (the default) a Redis outage puts the batch in the buffer; without it the
         Redis error is raised, for sources that redeliver on their own (an MQTT broker).
+        ``where(i)`` names item i's place in its source (``row 12``) at the head of its reason.
         """
         now = self.clock()
         result = IngestResult()
@@ -125,6 +127,7 @@ class Ingestor:
         for i, item in enumerate(items):
             checked = located.get(i) or check_item(item, self.metrics, self.grids, now)
             if isinstance(checked, str):
+                checked = f"{where(i)}: {checked}" if where else checked
                 result.refused.append(Refusal(i, checked))
                 bad.append((checked, _dump(item)))
             else:

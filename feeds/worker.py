@@ -11,6 +11,8 @@ from cityvitals.runtime import Runtime, start_simulator, wait_for_stop
 from feeds.config import FeedsFile, MqttFeedConfig, SimulatorFeedConfig
 from feeds.ingest import Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings
+from feeds.replay.config import ReplayFeedConfig
+from feeds.replay.feed import ReplayFeed
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,23 @@ def start_feeds(rt: Runtime, config: FeedsFile, names: list[str], scheduler: Bac
                             Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid"))))
             feed.start()
             started.append(feed)
+        elif isinstance(cfg, ReplayFeedConfig):
+            started.append(start_replay(rt, cfg, scheduler))
         log.info("feed %s (%s) started", cfg.name, cfg.type)
     return started
+
+
+def replay_feed(rt: Runtime, cfg: ReplayFeedConfig) -> ReplayFeed:
+    """A replay feed over this runtime's store and grids (points located in them)."""
+    ingestor = Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid")), locator=rt.tree.grid_locator())
+    return ReplayFeed(cfg, ingestor)
+
+
+def start_replay(rt: Runtime, cfg: ReplayFeedConfig, scheduler: BackgroundScheduler) -> ReplayFeed:
+    """Replay a file once, in a scheduler thread, resuming from its checkpoint."""
+    feed = replay_feed(rt, cfg)
+    scheduler.add_job(feed.run, kwargs={"progress": False}, id=f"feed-{cfg.name}")
+    return feed
 
 
 def run_until_stopped(rt: Runtime, config: FeedsFile, names: list[str]) -> None:
@@ -48,3 +65,5 @@ def run_until_stopped(rt: Runtime, config: FeedsFile, names: list[str]) -> None:
     for feed in feeds:
         if isinstance(feed, MqttFeed):
             feed.stop()
+        elif isinstance(feed, ReplayFeed):
+            feed.stopped = True
