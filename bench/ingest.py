@@ -30,9 +30,11 @@ BATCH = 1000
 
 
 def make_items(grids: list[str], metrics: list[str], n: int, t0: float) -> list[dict]:
-    """``n`` sample items as an adapter hands them over, one per (metric, grid) in turn."""
-    return [{"metric": metrics[k % len(metrics)], "area": grids[(k // len(metrics)) % len(grids)],
-             "ts": t0 + k * 1e-3, "value": float(k % 50)} for k in range(n)]
+    """``n`` valid sample items as an adapter hands them over, one per (metric, grid) in turn."""
+    reg = registry()
+    return [{"metric": (m := metrics[k % len(metrics)]), "area": grids[(k // len(metrics)) % len(grids)],
+             "ts": t0 + k * 1e-3, "value": reg[m].min + (reg[m].max - reg[m].min) * (k % 50) / 50}
+            for k in range(n)]
 
 
 def ingest_rate(client, grids: list[str], items: list[dict]) -> float:
