@@ -2,9 +2,10 @@ r"""The Redis key layout and every read and write of live data: the one module t
 
 Layout (all keys start with ``cv:``):
 
-- ``cv:samples``           stream; one entry per ingest batch: ``src`` (feed name), ``n`` and
-                           ``data`` (lines ``metric\\tarea\\tts\\tvalue``). Batching keeps Redis
-                           round trips per sample low; consumer groups make the engine resumable.
+- ``cv:samples``           stream; one entry per ingest batch: ``src`` (feed name), ``n``, ``data``
+                           (lines ``metric\\tarea\\tts\\tvalue``) and ``bid`` (batch id, the same when
+                           a feed resends after a failed write, so the engine scores it once). Batching
+                           keeps round trips per sample low; consumer groups make the engine resumable.
 - ``cv:deadletter``        stream of refused input: ``src``, ``reason``, ``item``.
 - ``cv:latest:<metric>``   hash area -> ``value|ts|src``; written by the engine, read on restart.
 - ``cv:state:<indicator>`` hash area -> JSON state record (state, value, threshold, since...), every
@@ -17,6 +18,7 @@ Layout (all keys start with ``cv:``):
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
 - ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
                            engine uses it, so explanations need nothing but Redis.
+- ``cv:checkpoints``       hash replay feed -> rows of its file delivered (where a restart resumes).
 - ``cv:profiles_on``       set of threshold profiles an operator has switched on.
 - ``cv:scenarios``         hash ``scenario@area`` -> JSON of a simulated incident asked for (start, minutes).
 - ``cv:workorders``        hash order id -> one line ``source\\tgrid\\t<six step times>\\tsatisfied\\tresolved`` (empty
@@ -51,6 +53,7 @@ AREAS = f"{PREFIX}:areas"
 SCENARIOS = f"{PREFIX}:scenarios"
 PROFILES_ON = f"{PREFIX}:profiles_on"
 WORKORDERS = f"{PREFIX}:workorders"
+CHECKPOINTS = f"{PREFIX}:checkpoints"
 ENGINE_GROUP = "engine"
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
@@ -106,11 +109,20 @@ def decode_columns(data: str) -> Columns:
 def append_samples(client: redis.Redis, source: str, samples: list[Sample], batch: int = 1000) -> int:
     """Append already-validated samples to the stream in batches; returns how many were written."""
     pipe = client.pipeline(transaction=False)
-    for start in range(0, len(samples), batch):
-        data, n = encode_batch(samples[start : start + batch])
-        pipe.xadd(SAMPLES, {"src": source, "n": n, "data": data}, maxlen=STREAM_MAXLEN, approximate=True)
+    queue_samples(pipe, source, samples, batch=batch)
     pipe.execute()
     return len(samples)
+
+
+def queue_samples(pipe: redis.client.Pipeline, source: str, samples: list[Sample], bid: str = "",
+                  batch: int = 1000) -> None:
+    """Queue already-validated samples on ``pipe``, one entry per ``batch``; entry k of batch ``bid`` is ``bid.k``."""
+    for k, start in enumerate(range(0, len(samples), batch)):
+        data, n = encode_batch(samples[start : start + batch])
+        fields = {"src": source, "n": n, "data": data}
+        if bid:
+            fields["bid"] = f"{bid}.{k}"
+        pipe.xadd(SAMPLES, fields, maxlen=STREAM_MAXLEN, approximate=True)
 
 
 def dead_letter(client: redis.Redis, source: str, items: list[tuple[str, str]]) -> None:
@@ -118,9 +130,14 @@ def dead_letter(client: redis.Redis, source: str, items: list[tuple[str, str]]) 
     if not items:
         return
     pipe = client.pipeline(transaction=False)
+    queue_dead_letters(pipe, source, items)
+    pipe.execute()
+
+
+def queue_dead_letters(pipe: redis.client.Pipeline, source: str, items: list[tuple[str, str]]) -> None:
+    """Queue refused input (reason, item) on ``pipe`` for the dead-letter stream."""
     for reason, item in items:
         pipe.xadd(DEADLETTER, {"src": source, "reason": reason, "item": item[:2000]}, maxlen=100_000, approximate=True)
-    pipe.execute()
 
 
 def ensure_group(client: redis.Redis, group: str = ENGINE_GROUP) -> None:
@@ -133,11 +150,12 @@ def ensure_group(client: redis.Redis, group: str = ENGINE_GROUP) -> None:
 
 
 class Entry(NamedTuple):
-    """One stream entry read by a consumer: its id, feed and samples (as columns)."""
+    """One stream entry read by a consumer: its id, feed, samples (as columns) and batch id ("" if none)."""
 
     entry_id: str
     source: str
     samples: Columns
+    batch: str = ""
 
 
 def read_entries(client: redis.Redis, consumer: str, pending: bool = False, count: int = 500,
@@ -146,7 +164,7 @@ def read_entries(client: redis.Redis, consumer: str, pending: bool = False, coun
     reply = client.xreadgroup(group, consumer, {SAMPLES: "0" if pending else ">"}, count=count,
                               block=None if pending else block_ms)
     return [
-        Entry(entry_id, fields.get("src", "?"), decode_columns(fields.get("data", "")))
+        Entry(entry_id, fields.get("src", "?"), decode_columns(fields.get("data", "")), fields.get("bid", ""))
         for _stream, entries in reply or []
         for entry_id, fields in entries
         if fields  # a pending entry trimmed away comes back with no fields
@@ -265,8 +283,8 @@ def read_meta(client: redis.Redis) -> dict[str, str]:
     return client.hgetall(META)
 
 
-def write_feed_health(client: redis.Redis, feed: str, health: Mapping[str, Any]) -> None:
-    """Publish one feed's health record."""
+def write_feed_health(client: redis.Redis | redis.client.Pipeline, feed: str, health: Mapping[str, Any]) -> None:
+    """Publish one feed's health record (or queue it, given a pipeline)."""
     client.hset(FEEDS, feed, to_json(health))
 
 
@@ -364,3 +382,13 @@ def drop_orders(client: redis.Redis, order_ids: list[str]) -> None:
     """Forget work orders (closed long enough ago that no window counts them)."""
     if order_ids:
         client.hdel(WORKORDERS, *order_ids)
+
+
+def write_checkpoint(client: redis.Redis, feed: str, rows: int) -> None:
+    """Record how many rows of its file a replay feed has delivered."""
+    client.hset(CHECKPOINTS, feed, rows)
+
+
+def read_checkpoint(client: redis.Redis, feed: str) -> int:
+    """Rows of its file a replay feed delivered before (0: start from the top)."""
+    return int(client.hget(CHECKPOINTS, feed) or 0)

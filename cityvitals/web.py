@@ -28,10 +28,13 @@ def build_server(rt: Runtime) -> Flask:
     """The Flask server of this process: dashboard pages, login, ``/api/v1/samples`` and ``/api/v1/events``."""
     app = create_app(DashboardContext(rt.client, rt.sql, rt.tree, rt.settings.tick_seconds))
     grids = frozenset(rt.tree.ids("grid"))
+    locator = rt.tree.grid_locator()
     ingestors: dict[str, Ingestor] = {}
 
     def ingestor_for(source: str) -> Ingestor:
-        return ingestors.setdefault(source, Ingestor(rt.client, f"push:{source}", registry(), grids))
+        if source not in ingestors:
+            ingestors[source] = Ingestor(rt.client, f"push:{source}", registry(), grids, locator=locator)
+        return ingestors[source]
 
     pipelines: dict[str, WorkOrderPipeline] = {}
 

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cityvitals.yaml_nodes import load_model
+from feeds.replay.config import ReplayFeedConfig
 from feeds.workorders.events import SOURCES
 
 
@@ -84,8 +85,8 @@ class AirQualityApiFeedConfig(Strict):
         return (("Authorization", f"Bearer {token}"),) if token else ()
 
 
-FeedConfig = Annotated[SimulatorFeedConfig | MqttFeedConfig | WorkOrdersFeedConfig | AirQualityApiFeedConfig,
-                       Field(discriminator="type")]
+FeedConfig = Annotated[SimulatorFeedConfig | MqttFeedConfig | ReplayFeedConfig | WorkOrdersFeedConfig
+                       | AirQualityApiFeedConfig, Field(discriminator="type")]
 
 
 class FeedsFile(Strict):

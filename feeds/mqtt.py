@@ -119,8 +119,9 @@ class MqttFeed:
         items = [item for _, item, _ in batch if not isinstance(item, str)]
         unreadable = [(item, raw.decode("utf-8", "replace")) for _, item, raw in batch if isinstance(item, str)]
         try:
-            self.ingestor.refuse(unreadable)
-            self.ingestor.submit(items)
+            # No buffering in the ingestor: unacknowledged messages stay with the broker, which survives us.
+            self.ingestor.refuse(unreadable, hold=False)
+            self.ingestor.submit(items, hold=False)
         except (redis.RedisError, OSError) as exc:
             log.warning("mqtt %s: store unavailable, %d messages kept: %s", self.name, len(batch), exc)
             with self._lock:

@@ -22,6 +22,8 @@ from feeds.ingest import Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings
 from feeds.polling.air_quality import AirQualityFeed
 from feeds.polling.base import HttpSettings
+from feeds.replay.config import ReplayFeedConfig
+from feeds.replay.feed import ReplayFeed
 from feeds.simulator.orders import SimulatedOrders, SimulatedOrdersFeed
 from feeds.workorders.pipeline import WorkOrderFeed, WorkOrderPipeline
 from feeds.workorders.replay import replay_events
@@ -52,6 +54,8 @@ def start_feeds(rt: Runtime, config: FeedsFile, names: list[str], scheduler: Bac
             started.append(start_workorders(rt, cfg, scheduler))
         elif isinstance(cfg, AirQualityApiFeedConfig):
             started.append(start_air_quality(rt, cfg, scheduler))
+        elif isinstance(cfg, ReplayFeedConfig):
+            started.append(start_replay(rt, cfg, scheduler))
         log.info("feed %s (%s) started", cfg.name, cfg.type)
     return started
 
@@ -83,6 +87,19 @@ def _schedule(feed: Coordinator, scheduler: BackgroundScheduler) -> Any:
     return feed
 
 
+def replay_feed(rt: Runtime, cfg: ReplayFeedConfig) -> ReplayFeed:
+    """A replay feed over this runtime's store and grids (points located in them)."""
+    ingestor = Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid")), locator=rt.tree.grid_locator())
+    return ReplayFeed(cfg, ingestor)
+
+
+def start_replay(rt: Runtime, cfg: ReplayFeedConfig, scheduler: BackgroundScheduler) -> ReplayFeed:
+    """Replay a file once, in a scheduler thread, resuming from its checkpoint."""
+    feed = replay_feed(rt, cfg)
+    scheduler.add_job(feed.run, kwargs={"progress": False}, id=f"feed-{cfg.name}")
+    return feed
+
+
 def run_until_stopped(rt: Runtime, config: FeedsFile, names: list[str]) -> None:
     """Run the feeds until SIGTERM or SIGINT, then stop them cleanly."""
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -93,3 +110,5 @@ def run_until_stopped(rt: Runtime, config: FeedsFile, names: list[str]) -> None:
     for feed in feeds:
         if isinstance(feed, MqttFeed):
             feed.stop()
+        elif isinstance(feed, ReplayFeed):
+            feed.stopped = True

@@ -32,7 +32,8 @@ class IngestStats:
     """What happened to a batch of samples."""
 
     accepted: int = 0
-    old: int = 0  # duplicate or older than the value already held (out-of-order policy: newest wins)
+    late: int = 0  # older than the value held, or than a newer one in the batch: counted, never applied
+    duplicate: int = 0  # the same (metric, area, ts) as the value held: a repeat counts once
     unknown: int = 0  # metric or area the engine does not know (feeds should have refused them)
 
 
@@ -198,19 +199,24 @@ class Engine:
         return self.ingest_columns(Columns(list(metric), list(area), np.array(ts, float), np.array(value, float)), feed)
 
     def ingest_columns(self, cols: Columns, feed: str = "?") -> IngestStats:
-        """Apply samples given as columns (vectorised); newest wins per (metric, grid)."""
+        """Apply samples given as columns (vectorised); newest wins per (metric, grid).
+
+        A sample is identified by (metric, grid, ts): one with the time of the value held is a
+        duplicate (the first value stays), one older is late; neither changes anything.
+        """
         n = len(cols.metric)
         if not n:
             return IngestStats()
         rows = self._metric_index.get_indexer(cols.metric)
         grid = self._grid_index.get_indexer(cols.area)
         known = (rows >= 0) & (grid >= 0) & np.isfinite(cols.value) & np.isfinite(cols.ts)
-        order = np.argsort(cols.ts[known], kind="stable")
         g = len(self.grid_ids)
-        flat, ts, value = (rows[known] * g + grid[known])[order], cols.ts[known][order], cols.value[known][order]
-        _, last = np.unique(flat[::-1], return_index=True)  # the newest sample of each cell in this batch
-        keep = flat.size - 1 - last
-        flat, ts, value = flat[keep], ts[keep], value[keep]
+        k_ts = cols.ts[known]
+        order = np.lexsort((-np.arange(k_ts.size), k_ts))  # by time; at one time the first to arrive last
+        all_flat, all_ts = (rows[known] * g + grid[known])[order], k_ts[order]
+        _, last = np.unique(all_flat[::-1], return_index=True)  # the newest sample of each cell in this batch
+        keep = all_flat.size - 1 - last
+        flat, ts, value = all_flat[keep], all_ts[keep], cols.value[known][order][keep]
         r, c = np.divmod(flat, g)
         newer = ~(ts <= self.ts[r, c])  # NaN held (never seen) counts as newer
         r, c = r[newer], c[newer]
@@ -218,8 +224,11 @@ class Engine:
         self.feed[r, c] = self._feed_code(feed)
         self._touched.append(flat[newer])
         accepted = int(newer.sum())
+        held = self.ts.ravel()[all_flat]
+        duplicate = int((all_ts == held).sum()) - accepted
         unknown = int(n - known.sum())
-        return IngestStats(accepted=accepted, old=n - unknown - accepted, unknown=unknown)
+        return IngestStats(accepted=accepted, late=n - unknown - accepted - duplicate, duplicate=duplicate,
+                           unknown=unknown)
 
     def restore_states(self, warnings: list[dict]) -> int:
         """Take back the warning states (and their since) a previous engine wrote; returns how many.

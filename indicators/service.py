@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,14 +24,18 @@ from indicators.states import State
 
 log = logging.getLogger(__name__)
 WRITE_CHUNK = 200_000  # cells formatted and queued before the pipeline is sent, when a level has more
+SEEN_BATCHES = 100_000  # batch ids remembered to drop a resent entry (feeds resend within seconds)
 
 
 @dataclass
 class TickReport:
     """Figures of one tick, for logs, metrics and the benchmark."""
 
-    samples: int = 0
+    samples: int = 0  # samples of the entries scored (a resent entry already scored is left out)
     entries: int = 0
+    late: int = 0  # samples older than the value held: counted, not applied
+    duplicates: int = 0  # samples with the time of the value held: counted once
+    resent: int = 0  # entries whose batch id was scored already (a feed resent after a lost reply)
     records: int = 0
     transitions: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
@@ -51,6 +56,8 @@ class EngineService:
         self.max_entries = max_entries
         self._next_history = 0.0
         self._recovering = True  # first read this consumer's unacknowledged entries from a previous run
+        self._failed = False  # a tick died on a Redis error: memory may hold what Redis never got
+        self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
@@ -104,16 +111,38 @@ class EngineService:
         store.clear_states(self.client, set(old_ids) | set(self.engine.ind_ids))
 
     def tick(self, now: float | None = None) -> TickReport:
-        """Consume new samples, score, write what changed, then acknowledge the samples."""
+        """Consume new samples, score, write what changed, then acknowledge the samples.
+
+        A Redis error is raised after marking the tick failed: the next tick starts over as a
+        restarted engine does (values from Redis, then the unacknowledged entries), so nothing the
+        failed tick read is lost or scored twice.
+        """
+        if self._failed:
+            self._start_over()
+        try:
+            return self._tick(now)
+        except (redis.RedisError, OSError):
+            self._failed = True
+            raise
+
+    def _start_over(self) -> None:
+        """Forget what is in memory and rebuild it from Redis, then re-read the unacknowledged entries."""
+        self.engine = Engine(self.tree, self.engine.catalog)
+        self.restore()
+        self._recovering = True
+        self._failed = False
+
+    def _tick(self, now: float | None) -> TickReport:
         report = TickReport()
         t0 = time.perf_counter()
-        entry_ids = self._consume(report)
+        entry_ids, batches = self._consume(report)
         t1 = time.perf_counter()
         now = time.time() if now is None else now
         self.engine.switched_on = store.profiles_on(self.client)
         result = self.engine.tick(now)
         t2 = time.perf_counter()
         self._write(result, report)
+        self._remember(batches)
         store.ack(self.client, entry_ids)
         t3 = time.perf_counter()
         self._log(result, now)
@@ -122,8 +151,31 @@ class EngineService:
                                               "tick_samples": report.samples})
         return report
 
-    def _consume(self, report: TickReport) -> list[str]:
-        """Read the entries waiting for this consumer (bounded per tick) into the engine."""
+    def _remember(self, batches: list[str]) -> None:
+        """Keep the batch ids just written (the newest ``SEEN_BATCHES``)."""
+        for bid in batches:
+            self._seen[bid] = None
+        while len(self._seen) > SEEN_BATCHES:
+            self._seen.popitem(last=False)
+
+    def _fresh(self, entries: list[store.Entry], report: TickReport) -> tuple[list[store.Entry], list[str]]:
+        """Entries whose batch was not scored yet (each batch once), and their batch ids."""
+        fresh, batches, this_tick = [], [], set()
+        for entry in entries:
+            if entry.batch and (entry.batch in self._seen or entry.batch in this_tick):
+                report.resent += 1
+                continue
+            if entry.batch:
+                this_tick.add(entry.batch)
+                batches.append(entry.batch)
+            fresh.append(entry)
+        return fresh, batches
+
+    def _consume(self, report: TickReport) -> tuple[list[str], list[str]]:
+        """Read the entries waiting for this consumer (bounded per tick) into the engine.
+
+        Returns the ids of every entry read (to acknowledge) and the batch ids of those scored.
+        """
         entries: list[store.Entry] = []
         if self._recovering:  # after a restart: first what this consumer read but never acknowledged
             entries = store.read_entries(self.client, self.consumer, pending=True, count=self.max_entries)
@@ -133,16 +185,19 @@ class EngineService:
             if not batch:
                 break
             entries += batch
+        fresh, batches = self._fresh(entries, report)
         by_feed: dict[str, list[store.Columns]] = {}
-        for entry in entries:  # one vectorised ingest per feed, not one per entry
+        for entry in fresh:  # one vectorised ingest per feed, not one per entry
             by_feed.setdefault(entry.source, []).append(entry.samples)
         for feed, parts in by_feed.items():
             joined = store.Columns([m for p in parts for m in p.metric], [a for p in parts for a in p.area],
                                    np.concatenate([p.ts for p in parts]), np.concatenate([p.value for p in parts]))
-            self.engine.ingest_columns(joined, feed)
+            stats = self.engine.ingest_columns(joined, feed)
             report.samples += len(joined.metric)
+            report.late += stats.late
+            report.duplicates += stats.duplicate
         report.entries = len(entries)
-        return [e.entry_id for e in entries]
+        return [e.entry_id for e in entries], batches
 
     def _write(self, result: TickResult, report: TickReport) -> None:
         """Write changed latest values, changed state records, summaries, warnings and meta.

@@ -31,10 +31,13 @@ def serve_push(client, sql, tree, limits: PushLimits):
     """A real HTTP server with the push API over the real Redis and a SQL token table; yields its URL."""
     server = Flask("push-test")
     grids = frozenset(tree.ids("grid"))
+    locator = tree.grid_locator()
     ingestors: dict[str, Ingestor] = {}
 
     def ingestor_for(source: str) -> Ingestor:
-        return ingestors.setdefault(source, Ingestor(client, f"push:{source}", registry(), grids))
+        if source not in ingestors:
+            ingestors[source] = Ingestor(client, f"push:{source}", registry(), grids, locator=locator)
+        return ingestors[source]
 
     pipelines: dict[str, WorkOrderPipeline] = {}
 
@@ -78,6 +81,23 @@ def test_good_and_bad_items_in_one_array(push_api, redis_client):
     assert redis_client.xlen(store.DEADLETTER) == 2
     health = store.read_feed_health(redis_client)["push:env-bureau"]
     assert (health["accepted"], health["refused"]) == (2, 2)
+
+
+def test_points_are_assigned_to_the_grid_containing_them(push_api, redis_client, demo_tree):
+    url, sql, grids = push_api
+    token = create_token(sql, "gps-bureau")
+    inside = [demo_tree[g].geometry.representative_point() for g in (grids[3], grids[40])]
+    now = time.time() - 5
+    body = [{"metric": "aqi", "lon": p.x, "lat": p.y, "ts": now, "value": 20 + k} for k, p in enumerate(inside)]
+    body.insert(1, {"metric": "aqi", "lon": 0.0, "lat": 0.0, "ts": now, "value": 1})  # the Gulf of Guinea
+    body.append({"metric": "aqi", "lon": "east", "lat": 32.0, "ts": now, "value": 1})
+    resp = requests.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert resp.status_code == 207
+    assert [(r["index"], r["reason"]) for r in resp.json()["refused"]] == [
+        (1, "point (0.0, 0.0) lies in no grid"), (3, "lon and lat must be finite numbers, got 'east', 32.0")]
+    assert sorted((s.area, s.value) for s in stream_samples(redis_client)) == [(grids[3], 20.0), (grids[40], 21.0)]
+    health = store.read_feed_health(redis_client)["push:gps-bureau"]
+    assert (health["accepted"], health["refused"], health["outside"]) == (2, 2, 1)
 
 
 def test_ndjson_with_a_broken_line_keeps_the_rest(push_api, redis_client):

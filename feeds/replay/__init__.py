@@ -1,0 +1,1 @@
+"""Replay adapter: samples from a CSV or Parquet export, paced at a speed factor, resumable."""

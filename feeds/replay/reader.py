@@ -1,0 +1,54 @@
+"""Plain functions to read an export, turn its times into Unix seconds and pace a replay."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file as strings-as-found (types are checked row by row later)."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+
+
+def parse_times(column: pd.Series, time_format: str | None, timezone: str) -> np.ndarray:
+    """Unix seconds per cell (NaN where unreadable): numbers are Unix seconds, text is ISO 8601 or the format."""
+    numeric = pd.to_numeric(column, errors="coerce")
+    if pd.api.types.is_numeric_dtype(column) or numeric.notna().all():
+        return numeric.to_numpy(dtype=float)
+    text = column.astype(str).str.strip()
+    fmt = time_format or "ISO8601"
+    zoned = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+    aware = pd.to_datetime(text.where(zoned), format=fmt, errors="coerce", utc=True)
+    naive = pd.to_datetime(text.where(~zoned), format=fmt, errors="coerce")
+    naive = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    seconds = (aware.where(zoned, naive) - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    return np.where(numeric.notna(), numeric, seconds).astype(float)
+
+
+def paced(times: np.ndarray, speed: float | None, start: int = 0, batch: int = 500,
+          sleep: Callable[[float], None] = time.sleep,
+          clock: Callable[[], float] = time.monotonic) -> Iterator[tuple[int, int]]:
+    """Yield (first, stop) row ranges from ``start``, each once its first row is due at ``speed`` x real time.
+
+    ``speed`` None: as fast as possible. A range holds the rows due by then (at most ``batch``);
+    rows without a readable time are due at once.
+    """
+    finite = times[start:][np.isfinite(times[start:])]
+    t0_data, t0_wall = (finite[0] if finite.size else 0.0), clock()
+    due = np.nan_to_num((times - t0_data) / (speed or np.inf), nan=-np.inf) + t0_wall
+    first = start
+    while first < len(times):
+        if speed is not None and due[first] > clock():
+            sleep(due[first] - clock())
+        later = due[first : first + batch] > clock()
+        ready = int(later.argmax()) if speed is not None and later.any() else batch
+        stop = min(first + max(ready, 1), len(times))
+        yield first, stop
+        first = stop
