@@ -57,6 +57,7 @@ def test_kiosk_rotates_by_itself_with_no_controls_and_only_local_requests(app, p
     _map_ready(page)
     assert page.locator(".app.kiosk").count() == 1
     assert not page.locator(".page-nav").is_visible()
+    page.wait_for_selector(".header .simulated-badge", timeout=15_000)  # the app runs the simulated city feed
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "e2e-kiosk-1080p.png"))
     seen = {page.evaluate("location.pathname")}
@@ -128,6 +129,7 @@ def test_connection_lost_keeps_the_last_data_with_a_mark_and_recovers(app, page)
         assert "连接中断" in mark and "connection lost" in mark
         assert page.evaluate(MAP_DATA) == before  # the last data stays on the wall
         assert page.locator(".tile-score").count() == 6
+        assert not page.locator(".conn.live").is_visible()  # the header no longer claims to be live
         page.screenshot(path=str(ARTIFACTS / "e2e-connection-lost-1080p.png"))
     finally:
         app.restart()
