@@ -8,9 +8,11 @@ import pytest
 
 from cityvitals.areas import AreaTree, load_areas
 from cityvitals.db import make_engine
-from tests.e2e.conftest import ARTIFACTS, start_app
-from tests.e2e.test_live_path import CATALOG, MAP_DATA
+from tests.e2e import test_live_path
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_live_path import MAP_DATA
 
+app = test_live_path.app  # the same small-catalog app fixture, one app per module
 ROTATE_S = 3
 # Clicking a WebGL polygon at a pixel is unreliable headless, so the tests emit the same plotly_click event
 # dcc.Graph listens to on the graph div; the Dash callback path behind it is the real one.
@@ -18,13 +20,6 @@ CLICK = "id => { const g = document.querySelector('#area-map .js-plotly-plot'); 
         "const k = g.data[0].locations.indexOf(id); " \
         "g.emit('plotly_click', {points: [{curveNumber: 0, pointNumber: k, pointIndex: k, location: id, " \
         "customdata: id, data: g.data[0], fullData: g._fullData[0]}]}); }"
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    live = start_app(tmp_path_factory, "wall", CATALOG)
-    yield live
-    live.stop()
 
 
 @pytest.fixture(scope="module")
