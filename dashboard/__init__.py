@@ -7,10 +7,11 @@ from pathlib import Path
 import dash
 from dash import dcc, html
 
-from dashboard import context, ids
+from dashboard import context, ids, kiosk  # noqa: F401 - kiosk registers its callbacks
 from dashboard.theme import css_variables
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+KIOSK_TICK_MS = 1000
 
 
 def create_app(ctx: context.DashboardContext, refresh_s: float = 5.0) -> dash.Dash:
@@ -22,8 +23,11 @@ def create_app(ctx: context.DashboardContext, refresh_s: float = 5.0) -> dash.Da
         suppress_callback_exceptions=True,  # each page's callbacks name ids only that page has
     )
     app.index_string = app.index_string.replace("{%css%}", "{%css%}\n<style>" + css_variables() + "</style>")
-    app.layout = html.Div(className="app", children=[
+    app.layout = html.Div(id=ids.ROOT, className="app", children=[
         dcc.Interval(id=ids.INTERVAL, interval=int(refresh_s * 1000)),
+        dcc.Interval(id=ids.KIOSK_TICK, interval=KIOSK_TICK_MS, disabled=True),
+        dcc.Store(id=ids.KIOSK_STATE),
+        html.Div(id=ids.CONN_LOST, className="conn-lost hidden"),
         dash.page_container,
     ])
     return app

@@ -8,6 +8,10 @@ HEADER_STATUS = "header-status"
 CLOCK = "clock"
 TICKER = "warning-ticker"
 FEEDS = "feed-health"
+ROOT = "app-root"
+KIOSK_TICK = "kiosk-tick"
+KIOSK_STATE = "kiosk-state"
+CONN_LOST = "connection-lost"
 
 
 def tile(domain: str) -> dict:

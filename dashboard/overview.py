@@ -106,10 +106,10 @@ def refresh(_n: int, area_id: str) -> tuple:
     fig["data"][0]["text"] = hover_texts(areas, child, states)
     fig["data"][1]["text"] = [STATE_ICON[s] if s != State.NORMAL else "" for s in states]
     now = time.time()
+    feeds = store.read_feed_health(ctx.client)
     return (
         _health_text(own), [tile_body(d, own.get("domains", {}).get(d)) for d in DOMAINS], fig,
-        ticker_lines(area_id, now), status_line(own, store.read_meta(ctx.client), now),
-        feed_lines(store.read_feed_health(ctx.client), now),
+        ticker_lines(area_id, now), status_line(own, store.read_meta(ctx.client), now, feeds), feed_lines(feeds, now),
     )
 
 
@@ -159,8 +159,8 @@ def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
     ])
 
 
-def status_line(summary: dict, meta: dict, now: float) -> list:
-    """Clock, data age and engine liveness; a stalled engine is said, not hidden."""
+def status_line(summary: dict, meta: dict, now: float, feeds: dict[str, dict]) -> list:
+    """Clock, data age, a simulated-data mark and engine liveness; a stalled engine is said, not hidden."""
     ctx = context.get()
     last_tick = float(meta.get("last_tick", 0) or 0)
     live = now - last_tick < 3 * ctx.tick_seconds
@@ -168,6 +168,8 @@ def status_line(summary: dict, meta: dict, now: float) -> list:
     return [
         html.Span(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)), id=ids.CLOCK, className="clock"),
         html.Span(f"数据 data {age_text(now - data_ts)}" if data_ts else "无数据 no data", className="data-age"),
+        html.Span("模拟数据 SIMULATED", className="simulated-badge")
+        if any(f.get("simulated") for f in feeds.values()) else None,
         html.Span("● 实时 live" if live else "◌ 引擎停滞 engine stalled",
                   className="conn live" if live else "conn stalled"),
     ]

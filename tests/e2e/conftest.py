@@ -37,13 +37,21 @@ class LiveApp:
         env.pop("DATABASE_URL", None)
         if catalog:
             env["CITYVITALS_CATALOG"] = str(catalog)
-        self.log = open(data_dir / "app.log", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(REPO / "app.py"), "--port", str(self.port), "--data-dir", str(data_dir),
-             "--sim-interval", "3600"], cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.data_dir, self.env = data_dir, env
+        self._spawn()
         self.settings = load_settings(data_dir, env={"CITYVITALS_CATALOG": str(catalog or "")})
-        self._wait_ready(data_dir)
         self.client = connect(redis_url(self.settings))
+
+    def _spawn(self) -> None:
+        self.log = open(self.data_dir / "app.log", "a")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(REPO / "app.py"), "--port", str(self.port), "--data-dir", str(self.data_dir),
+             "--sim-interval", "3600"], cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait_ready(self.data_dir)
+
+    def restart(self) -> None:
+        """Start the app again on the same port and data dir after :meth:`stop`."""
+        self._spawn()
 
     def _wait_ready(self, data_dir: Path, timeout: float = 60.0) -> None:
         import urllib.request

@@ -1,0 +1,132 @@
+"""The wall in a real browser: kiosk rotation, 1080p and 4K layouts, drill-down and back, connection lost."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pytest
+
+from cityvitals.areas import AreaTree, load_areas
+from cityvitals.db import make_engine
+from tests.e2e import test_live_path
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_live_path import MAP_DATA
+
+app = test_live_path.app  # the same small-catalog app fixture, one app per module
+ROTATE_S = 3
+# Clicking a WebGL polygon at a pixel is unreliable headless, so the tests emit the same plotly_click event
+# dcc.Graph listens to on the graph div; the Dash callback path behind it is the real one.
+CLICK = "id => { const g = document.querySelector('#area-map .js-plotly-plot'); " \
+        "const k = g.data[0].locations.indexOf(id); " \
+        "g.emit('plotly_click', {points: [{curveNumber: 0, pointNumber: k, pointIndex: k, location: id, " \
+        "customdata: id, data: g.data[0], fullData: g._fullData[0]}]}); }"
+
+
+@pytest.fixture(scope="module")
+def tree(app) -> AreaTree:
+    return AreaTree(load_areas(make_engine(app.settings.database_url)))
+
+
+def _local_only(page) -> list[str]:
+    """Collect every request's host, to show nothing leaves the machine."""
+    hosts: list[str] = []
+    # maplibre's worker loads from a blob: URL minted by the page itself (blob:http://127.0.0.1:port/uuid)
+    page.on("request", lambda r: hosts.append(urlparse(r.url.removeprefix("blob:")).hostname or r.url))
+    return hosts
+
+
+def _map_ready(page) -> None:
+    page.wait_for_function(f"() => ({MAP_DATA})() !== null", timeout=30_000)
+
+
+def _header_names(page, name: str) -> None:
+    """Wait until the page's title names the area (the URL changes before the new page is drawn)."""
+    page.wait_for_function(f"() => (document.querySelector('.header h1') || {{}}).innerText?.startsWith({name!r})",
+                           timeout=15_000)
+
+
+def test_kiosk_rotates_by_itself_with_no_controls_and_only_local_requests(app, page):
+    hosts = _local_only(page)
+    page.goto(f"{app.url}/?kiosk=1&rotate={ROTATE_S}")
+    page.wait_for_url("**/area/*kiosk=1*", timeout=15_000)
+    _map_ready(page)
+    assert page.locator(".app.kiosk").count() == 1
+    assert not page.locator(".page-nav").is_visible()
+    page.wait_for_selector(".header .simulated-badge", timeout=15_000)  # the app runs the simulated city feed
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "e2e-kiosk-1080p.png"))
+    seen = {page.evaluate("location.pathname")}
+    for _ in range(2):  # two changes, each within the dwell of a view (twice the period when abnormal)
+        before = page.evaluate("location.pathname + location.search")
+        page.wait_for_function(f"() => location.pathname + location.search !== {before!r}",
+                               timeout=(2 * ROTATE_S + 3) * 1000)
+        seen.add(page.evaluate("location.pathname"))
+        assert "kiosk=1" in page.evaluate("location.search")
+        assert not page.locator(".page-nav").is_visible() and not page.locator(".panel-tools").is_visible()
+    assert any(p.startswith("/panel/") for p in seen) and len(seen) == 3
+    assert hosts and set(hosts) == {"127.0.0.1"}, set(hosts)
+
+
+def test_4k_kiosk_fills_the_screen_at_twice_the_size(app, browser):
+    context = browser.new_context(viewport={"width": 3840, "height": 2160})
+    page = context.new_page()
+    try:
+        page.goto(f"{app.url}/area/pukou?kiosk=1&rotate=600")
+        _map_ready(page)
+        page.wait_for_selector(".tile-score")
+        assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == "32px"  # 16px at 1920
+        box = page.locator(".overview").bounding_box()
+        assert box["width"] >= 3800 and box["height"] >= 2150
+        map_box = page.locator(".map-panel").bounding_box()
+        assert map_box["height"] > 1800  # the map takes the height left under the header
+        page.screenshot(path=str(ARTIFACTS / "e2e-kiosk-4k.png"))
+    finally:
+        context.close()
+
+
+def test_drill_from_district_to_a_grid_and_back_by_breadcrumb_and_browser_back(app, page, tree):
+    grid = tree.ids("grid")[77]
+    district, street, community = (a.id for a in tree.ancestors(grid))
+    page.goto(f"{app.url}/area/{district}")
+    for target in (street, community, grid):
+        _map_ready(page)  # and dcc.Graph has bound its click listener, which it does once the map has drawn
+        page.wait_for_function("() => document.querySelector('#area-map .js-plotly-plot')._ev._events.plotly_click",
+                               timeout=15_000)
+        page.evaluate(CLICK, target)
+        page.wait_for_url(f"**/area/{target}", timeout=15_000)
+        _header_names(page, tree[target].name_zh)
+    crumbs = page.locator(".breadcrumb .crumb").all_inner_texts()
+    assert crumbs == [tree[a].name_zh for a in (district, street, community, grid)]
+    page.go_back()
+    page.wait_for_url(f"**/area/{community}", timeout=10_000)
+    _header_names(page, tree[community].name_zh)
+    page.locator(".breadcrumb a.crumb", has_text=tree[street].name_zh).click()
+    page.wait_for_url(f"**/area/{street}", timeout=10_000)
+    _header_names(page, tree[street].name_zh)
+    page.wait_for_function(f"() => ({MAP_DATA})() && ({MAP_DATA})().ids.length === {len(tree.children(street))}")
+    assert page.evaluate(MAP_DATA)["ids"] == [a.id for a in tree.children(street)]
+    page.go_back()
+    page.wait_for_url(f"**/area/{community}", timeout=10_000)
+    page.go_forward()
+    page.wait_for_url(f"**/area/{street}", timeout=10_000)
+
+
+def test_connection_lost_keeps_the_last_data_with_a_mark_and_recovers(app, page):
+    page.goto(f"{app.url}/area/pukou?kiosk=1&rotate=600")
+    _map_ready(page)
+    page.wait_for_selector(".tile-score")
+    assert not page.locator("#connection-lost").is_visible()
+    before = page.evaluate(MAP_DATA)
+    app.stop()
+    try:
+        page.wait_for_selector("#connection-lost:not(.hidden)", timeout=15_000)
+        mark = page.inner_text("#connection-lost")
+        assert "连接中断" in mark and "connection lost" in mark
+        assert page.evaluate(MAP_DATA) == before  # the last data stays on the wall
+        assert page.locator(".tile-score").count() == 6
+        assert not page.locator(".conn.live").is_visible()  # the header no longer claims to be live
+        page.screenshot(path=str(ARTIFACTS / "e2e-connection-lost-1080p.png"))
+    finally:
+        app.restart()
+    page.wait_for_selector("#connection-lost.hidden", state="attached", timeout=30_000)
+    assert not page.locator("#connection-lost").is_visible()
