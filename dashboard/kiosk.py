@@ -100,10 +100,11 @@ def wall_states(home: str) -> tuple[list[str], set[str]]:
     Output("_pages_location", "search", allow_duplicate=True),
     Input(ids.KIOSK_TICK, "n_intervals"),
     State(ids.KIOSK_STATE, "data"),
+    State("_pages_location", "pathname"),
     State("_pages_location", "search"),
     prevent_initial_call=True,
 )
-def rotate(_n: int, stored: dict | None, search: str | None) -> tuple:
+def rotate(_n: int, stored: dict | None, pathname: str | None, search: str | None) -> tuple:
     """Advance the wall: read the states, ask :func:`next_view`, and switch the page only when it changes."""
     on, period, home = kiosk_params(search)
     if not on:
@@ -113,9 +114,11 @@ def rotate(_n: int, stored: dict | None, search: str | None) -> tuple:
     red, abnormal = wall_states(home)
     shown = Shown(**{**stored, "red": tuple(stored["red"])}) if stored else None
     now = next_view(shown, rotation(home), period, time.time(), red, abnormal)
-    if shown is not None and now.view == shown.view:
+    path, query = split_view(now.view, period, home)
+    # the first round finds the wall on its first view already: navigating there again would redraw it
+    if (shown is not None and now.view == shown.view) or (shown is None and path == pathname):
         return asdict(now), dash.no_update, dash.no_update
-    return asdict(now), *split_view(now.view, period, home)
+    return asdict(now), path, query
 
 
 # Kiosk switches on from the query string in the browser, so the wall keeps its look while the server is away.
