@@ -55,7 +55,8 @@ def stream_count(client) -> int:
 def engine_behind(client) -> int:
     """Stream entries the engine group has not yet read or not yet acknowledged."""
     group = next(g for g in client.xinfo_groups(store.SAMPLES) if g["name"] == store.ENGINE_GROUP)
-    return int(group["lag"] or 0) + int(group["pending"])
+    unread = client.xrange(store.SAMPLES, min=f"({group['last-delivered-id']}")  # XINFO's lag needs Redis 7
+    return len(unread) + int(group["pending"])
 
 
 def run(rate: float, clients: int, period_s: float, duration_s: float, url: str | None) -> dict:

@@ -154,8 +154,8 @@ class Ingestor:
 
     def _locate(self, items: Sequence[Any]) -> dict[int, store.Sample | str]:
         """Check the items that carry a point (lon, lat) instead of an area, looking up all points at once."""
-        at = [i for i, item in enumerate(items) if isinstance(item, Mapping) and "area" not in item
-              and ("lon" in item or "lat" in item)]
+        at = [i for i, item in enumerate(items) if not (type(item) is dict and "area" in item)  # the common case
+              and isinstance(item, Mapping) and "area" not in item and ("lon" in item or "lat" in item)]
         if not at:
             return {}
         out: dict[int, store.Sample | str] = {}
