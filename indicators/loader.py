@@ -118,6 +118,14 @@ def catalog_files(paths: list[Path]) -> list[Path]:
     return out
 
 
+def catalog_digest(paths: list[Path]) -> str:
+    """The version a catalog of these files would have: a hash of their bytes, cheap next to a load."""
+    digest = hashlib.sha256()
+    for path in catalog_files(paths):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _position(path: Path, root: yaml.Node | None, index: int) -> tuple[int, int]:
     node = node_at(root, ("indicators", index)) if root is not None else None
     return (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
@@ -130,9 +138,7 @@ def load_catalog(paths: list[Path], metrics: dict[str, Metric] | None = None) ->
     errors: list[CatalogError] = []
     located: list[tuple[Indicator, str, int, int]] = []
     profiles: dict[str, Profile] = {}
-    digest = hashlib.sha256()
     for path in files:
-        digest.update(path.read_bytes())
         parsed, root, errs = parse_file(path)
         errors += errs
         if parsed is None:
@@ -149,7 +155,7 @@ def load_catalog(paths: list[Path], metrics: dict[str, Metric] | None = None) ->
         indicators=tuple(by_id[i] for i in order),
         profiles=profiles,
         files=tuple(map(str, files)),
-        version=digest.hexdigest()[:12],
+        version=catalog_digest(files),
         positions={ind.id: f"{p}:{line}" for ind, p, line, _ in located},
         metrics=frozenset(metrics),
     )
