@@ -8,9 +8,17 @@ Layout (all keys start with ``cv:``):
                            keeps round trips per sample low; consumer groups make the engine resumable.
 - ``cv:deadletter``        stream of refused input: ``src``, ``reason``, ``item``.
 - ``cv:latest:<metric>``   hash area -> ``value|ts|src``; written by the engine, read on restart.
-- ``cv:state:<indicator>`` hash area -> JSON state record (state, value, threshold, since...), every
-                           level in one hash: a tick writes one command per indicator, and the
-                           children of an area are one HMGET away (for "why is this red").
+- ``cv:state:<indicator>`` hash area -> JSON of the slow part of a state record (state, since,
+                           thresholds in force and the rule that set them), every level in one hash,
+                           rewritten only when one of them changes; the children of an area are one
+                           HMGET away (for "why is this red").
+- ``cv:values``            hash area -> the fast part of every indicator's record in that area, packed:
+                           ``<layout>:<base64>`` of value (f8), data time (f8), coverage (f4) and feed
+                           code (i2) per indicator, in layout order. Values move on every tick; one
+                           field per area instead of one per (indicator, area) keeps a tick's writes
+                           to a few hundred fields at district scale.
+- ``cv:layouts``           hash layout id -> JSON ``{ids, feeds}``: the indicator order and feed names a
+                           packed value record refers to. Content-addressed, so never rewritten.
 - ``cv:summary:<level>``   hash area -> JSON area summary (health, domain scores, counts, worst).
 - ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
@@ -33,8 +41,11 @@ unchanged on a Redis Cluster (``REDIS_URL=redis+cluster://host:port``).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import math
+import struct
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
@@ -54,6 +65,8 @@ SCENARIOS = f"{PREFIX}:scenarios"
 PROFILES_ON = f"{PREFIX}:profiles_on"
 WORKORDERS = f"{PREFIX}:workorders"
 CHECKPOINTS = f"{PREFIX}:checkpoints"
+VALUES = f"{PREFIX}:values"
+LAYOUTS = f"{PREFIX}:layouts"
 ENGINE_GROUP = "engine"
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
@@ -228,24 +241,124 @@ def to_json(record: Mapping[str, Any]) -> str:
 
 
 def write_states(pipe: redis.client.Pipeline, indicator: str, records: Mapping[str, str]) -> None:
-    """Queue state records (already JSON) of one indicator, area -> record, on ``pipe``."""
+    """Queue slow state records (already JSON) of one indicator, area -> record, on ``pipe``."""
     if records:
         pipe.hset(state_key(indicator), mapping=records)
+
+
+class Layout(NamedTuple):
+    """What a packed value record refers to: indicator order and feed names."""
+
+    layout_id: str
+    ids: tuple[str, ...]
+    feeds: tuple[str, ...]
+
+    @classmethod
+    def of(cls, ids: Iterable[str], feeds: Iterable[str]) -> Layout:
+        """Name a layout by its content, so a record written under it can always be read back."""
+        ids, feeds = tuple(ids), tuple(feeds)
+        digest = hashlib.sha1("\n".join((*ids, "\0", *feeds)).encode()).hexdigest()[:12]
+        return cls(digest, ids, feeds)
+
+
+_CELL_BYTES = 8 + 8 + 4 + 2  # value f8, data time f8, coverage f4, feed code i2
+_layouts: dict[str, tuple[dict[str, int], tuple[str, ...]]] = {}  # id -> (position of each id, feeds); immutable
+
+
+def write_layout(pipe: redis.client.Pipeline, layout: Layout) -> None:
+    """Queue the publication of a layout (a no-op for Redis if it is already there)."""
+    pipe.hset(LAYOUTS, layout.layout_id, json.dumps({"ids": layout.ids, "feeds": layout.feeds}, ensure_ascii=False))
+
+
+def pack_values(layout: Layout, value: np.ndarray, ts: np.ndarray, cov: np.ndarray, src: np.ndarray) -> list[str]:
+    """Pack one record per area from (areas x indicators) arrays, in the layout's indicator order.
+
+    One base64 pass over all areas: each row is padded to a multiple of 3 bytes, so the
+    encoding of the whole block is the concatenation of the rows' encodings.
+    """
+    areas, n = value.shape
+    row_bytes = n * _CELL_BYTES + (-n * _CELL_BYTES) % 3
+    block = np.zeros((areas, row_bytes), dtype=np.uint8)
+    offset = 0
+    for part, dtype in ((value, "<f8"), (ts, "<f8"), (cov, "<f4"), (src, "<i2")):
+        raw = np.ascontiguousarray(part, dtype=dtype).view(np.uint8).reshape(areas, -1)
+        block[:, offset : offset + raw.shape[1]] = raw
+        offset += raw.shape[1]
+    text = base64.b64encode(block.tobytes()).decode("ascii")
+    width, head = row_bytes // 3 * 4, f"{layout.layout_id}:"
+    return [head + text[k * width : (k + 1) * width] for k in range(areas)]
+
+
+def write_values(pipe: redis.client.Pipeline, records: Mapping[str, str]) -> None:
+    """Queue packed value records (area -> record) on ``pipe``."""
+    if records:
+        pipe.hset(VALUES, mapping=records)
+
+
+def _layout(client: redis.Redis, layout_id: str) -> tuple[dict[str, int], tuple[str, ...]] | None:
+    if layout_id not in _layouts:
+        raw = client.hget(LAYOUTS, layout_id)
+        if raw is None:
+            return None
+        spec = json.loads(raw)
+        _layouts[layout_id] = ({i: k for k, i in enumerate(spec["ids"])}, tuple(spec["feeds"]))
+    return _layouts[layout_id]
+
+
+class _Packed(NamedTuple):
+    positions: dict[str, int]
+    feeds: tuple[str, ...]
+    raw: bytes
+
+
+def _unpack(client: redis.Redis, packed: str | None) -> _Packed | None:
+    """Decode a packed value record (None if absent or its layout is unknown)."""
+    if packed is None:
+        return None
+    layout_id, _, text = packed.partition(":")
+    layout = _layout(client, layout_id)
+    return None if layout is None else _Packed(*layout, base64.b64decode(text))
+
+
+def _merge(slow: str, fast: _Packed | None, indicator: str) -> dict:
+    """Join a slow record with its indicator's part of a packed value record into the full state record."""
+    record = json.loads(slow)
+    k = None if fast is None else fast.positions.get(indicator)
+    if k is None:  # not written yet under a layout that has this indicator
+        return record | {"v": None, "ts": None, "cov": 0.0, "src": "?"}
+    n, raw = len(fast.positions), fast.raw
+    (value,), (ts,) = struct.unpack_from("<d", raw, 8 * k), struct.unpack_from("<d", raw, 8 * (n + k))
+    (cov,), (src,) = struct.unpack_from("<f", raw, 16 * n + 4 * k), struct.unpack_from("<h", raw, 20 * n + 2 * k)
+    return record | {"v": _finite_or_none(value), "ts": _finite_or_none(ts), "cov": round(cov, 4),
+                     "src": fast.feeds[src]}
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def read_states(client: redis.Redis, area_id: str, indicators: Iterable[str] | None = None) -> dict[str, dict]:
     """Read the indicator states of one area (of the live catalog's indicators by default): indicator -> record."""
     indicators = list(client.hkeys(CATALOG) if indicators is None else indicators)
     pipe = client.pipeline(transaction=False)
+    pipe.hget(VALUES, area_id)
     for indicator in indicators:
         pipe.hget(state_key(indicator), area_id)
-    return {i: json.loads(raw) for i, raw in zip(indicators, pipe.execute(), strict=True) if raw is not None}
+    packed, *slow = pipe.execute()
+    fast = _unpack(client, packed)
+    return {i: _merge(raw, fast, i) for i, raw in zip(indicators, slow, strict=True) if raw is not None}
 
 
 def read_state_of(client: redis.Redis, indicator: str, area_ids: list[str]) -> dict[str, dict]:
     """State records of one indicator in ``area_ids`` (one round trip): area -> record."""
-    raw = client.hmget(state_key(indicator), area_ids) if area_ids else []
-    return {a: json.loads(v) for a, v in zip(area_ids, raw, strict=True) if v is not None}
+    if not area_ids:
+        return {}
+    pipe = client.pipeline(transaction=False)
+    pipe.hmget(state_key(indicator), area_ids)
+    pipe.hmget(VALUES, area_ids)
+    slow, packed = pipe.execute()
+    return {a: _merge(v, _unpack(client, p), indicator)
+            for a, v, p in zip(area_ids, slow, packed, strict=True) if v is not None}
 
 
 def clear_states(client: redis.Redis, indicators: Iterable[str]) -> None:

@@ -64,7 +64,8 @@ class LevelResult:
     state: np.ndarray
     since: np.ndarray
     limits: classify.Limits
-    dirty: np.ndarray  # cells whose record changed since the last tick
+    dirty: np.ndarray  # cells whose record changed since the last tick (value, data time or state)
+    slow: np.ndarray  # cells whose state (and so since) changed, or never written: the slow part of the record
     dirty_areas: np.ndarray  # areas whose summary changed: a state, or data time beyond the tolerance
     cleared: np.ndarray  # cells that left a warning state since last written (their warning entry goes)
 
@@ -378,10 +379,10 @@ class Engine:
                 float(value[r, c]), y, rd, now))
         written = self.written.get(level)
         was_warning = written[2] >= State.YELLOW if written is not None else np.ones(value.shape, dtype=bool)
-        dirty, summary_dirty = self._dirty(level, value, ts, track.state)
+        dirty, slow, summary_dirty = self._dirty(level, value, ts, track.state)
         cleared = was_warning & (track.state < State.YELLOW)  # without a snapshot (a start): drop any left over
-        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, summary_dirty,
-                           cleared)
+        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, slow,
+                           summary_dirty, cleared)
 
     def threshold_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> tuple[list[str], list[str]]:
         """Yellow and red thresholds in force at the given cells, as shown (a band as ``[lo, hi]``)."""
@@ -395,12 +396,13 @@ class Engine:
                         for d, lo, hi in zip(kinds, low, high, strict=True)])
         return out[0], out[1]
 
-    def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the cells to rewrite and the areas whose summary to rewrite, since last written.
+    def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray,
+               state: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the cells to rewrite, those whose state changed, and the areas whose summary to rewrite.
 
         A cell is rewritten when its state changed or its value or data time moved beyond the
         tolerances; an area summary (states and the area's oldest data time) when a state changed
-        or that oldest time moved beyond the tolerance.
+        or that oldest time moved beyond the tolerance. Without a snapshot (a start) all of them.
         """
         old = self.written.get(level)
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -408,7 +410,8 @@ class Engine:
             oldest = np.nanmin(ts, axis=0) if ts.shape[0] else np.full(ts.shape[1], np.nan)
         if old is None:
             self.written[level] = (value.copy(), ts.copy(), state.copy(), oldest)
-            return np.ones(value.shape, dtype=bool), np.ones(value.shape[1], dtype=bool)
+            everything = np.ones(value.shape, dtype=bool)
+            return everything, everything, np.ones(value.shape[1], dtype=bool)
         w_value, w_ts, w_state, w_oldest = old
         with np.errstate(invalid="ignore"):
             same_value = np.abs(value - w_value) <= VALUE_TOLERANCE * np.abs(w_value)
@@ -422,7 +425,7 @@ class Engine:
         np.copyto(w_ts, ts, where=dirty)
         np.copyto(w_state, state, where=dirty)
         np.copyto(w_oldest, oldest, where=summary)
-        return dirty, summary
+        return dirty, state_changed, summary
 
 
 def _narrow(lim: classify.Limits) -> classify.Limits:

@@ -58,6 +58,7 @@ class EngineService:
         self._recovering = True  # first read this consumer's unacknowledged entries from a previous run
         self._failed = False  # a tick died on a Redis error: memory may hold what Redis never got
         self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
+        self._layout: store.Layout | None = None  # the layout of the packed values last published
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
@@ -207,6 +208,10 @@ class EngineService:
         """
         pipe = self.client.pipeline(transaction=False)
         self._write_latest(pipe)
+        layout = store.Layout.of(self.engine.ind_ids, self.engine.feeds)
+        if layout != self._layout:  # a new catalog or feed: publish it before any record that uses it
+            store.write_layout(pipe, layout)
+            self._layout = layout
         for level in result.levels.values():
             report.records += self._write_level(pipe, level, result.now)
         report.transitions = len(result.transitions)
@@ -225,34 +230,55 @@ class EngineService:
             store.write_latest(pipe, eng.metric_ids[row], dict(zip(areas[lo:hi], packed[lo:hi], strict=True)))
 
     def _write_level(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> int:
-        """Queue the dirty records of one level (one HSET per indicator), its warnings and area summaries."""
-        written = 0
-        block = max(1, WRITE_CHUNK // max(1, len(lv.area_ids)))
-        for first in range(0, len(self.engine.ind_ids), block):
-            rows, cols = np.nonzero(lv.dirty[first : first + block])  # row-major: runs of one indicator
-            written += self._write_cells(pipe, lv, rows + first, cols)
-            if written and len(pipe) and first + block < len(self.engine.ind_ids) and rows.size >= WRITE_CHUNK // 2:
-                pipe.execute()  # a big level (a first tick): send what is queued before formatting more
+        """Queue one level's changed state records, the packed values of areas that moved, warnings, summaries."""
+        written = self._write_slow(pipe, lv)
+        self._write_values(pipe, lv)
+        self._write_warnings(pipe, lv)
         self._write_summaries(pipe, lv, now)
         return written
 
-    def _write_cells(self, pipe: redis.client.Pipeline, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> int:
-        """Queue the records and warnings of the given cells."""
-        records = self._records(lv, rows, cols)
-        areas = [lv.area_ids[c] for c in cols.tolist()]
-        for row, lo, hi in _runs(rows):
-            store.write_states(pipe, self.engine.ind_ids[row], dict(zip(areas[lo:hi], records[lo:hi], strict=True)))
-        # Warnings: every dirty warning cell is (re)written; only cells that left a warning are dropped.
-        ids, head = self.engine.ind_ids, f',"level":"{lv.level}",'
-        warn = np.flatnonzero(lv.state[rows, cols] >= State.YELLOW).tolist()
-        cleared = np.flatnonzero(lv.cleared[rows, cols]).tolist()
-        row_list = rows.tolist()
+    def _write_slow(self, pipe: redis.client.Pipeline, lv: LevelResult) -> int:
+        """Queue the state records (state, since, thresholds) that changed, one HSET per indicator."""
+        written, n_ind = 0, len(self.engine.ind_ids)
+        block = max(1, WRITE_CHUNK // max(1, len(lv.area_ids)))
+        for first in range(0, n_ind, block):
+            rows, cols = np.nonzero(lv.slow[first : first + block])  # row-major: runs of one indicator
+            rows += first
+            records = self._records(lv, rows, cols)
+            areas = [lv.area_ids[c] for c in cols.tolist()]
+            for row, lo, hi in _runs(rows):
+                store.write_states(pipe, self.engine.ind_ids[row], dict(zip(areas[lo:hi], records[lo:hi], strict=True)))
+            written += len(records)
+            if rows.size >= WRITE_CHUNK // 2 and first + block < n_ind:
+                pipe.execute()  # a big level (a first tick): send what is queued before formatting more
+        return written
+
+    def _write_values(self, pipe: redis.client.Pipeline, lv: LevelResult) -> None:
+        """Queue the packed values of every area where a value, data time or state moved."""
+        eng, n_ind = self.engine, len(self.engine.ind_ids)
+        areas = np.flatnonzero(lv.dirty.any(axis=0))
+        every = np.arange(n_ind)[:, None]
+        step = max(1, WRITE_CHUNK // max(1, n_ind))
+        for start in range(0, areas.size, step):
+            cols = areas[start : start + step]
+            src = eng.source_codes(lv.level, every, cols[None, :])
+            packed = store.pack_values(self._layout, lv.value[:, cols].T, lv.ts[:, cols].T, lv.coverage[:, cols].T,
+                                       src.T)
+            store.write_values(pipe, dict(zip((lv.area_ids[c] for c in cols.tolist()), packed, strict=True)))
+            if areas.size > step:
+                pipe.execute()  # a big level: send each part before packing the next
+
+    def _write_warnings(self, pipe: redis.client.Pipeline, lv: LevelResult) -> None:
+        """Queue every moved warning cell's full record; drop only the cells that left a warning."""
+        ids, areas, head = self.engine.ind_ids, lv.area_ids, f',"level":"{lv.level}",'
+        rows, cols = np.nonzero(lv.dirty & (lv.state >= State.YELLOW))
+        records = self._records(lv, rows, cols, full=True)
+        gone_rows, gone_cols = np.nonzero(lv.dirty & lv.cleared)
         store.update_warnings(
             pipe,
-            {f"{ids[row_list[k]]}@{areas[k]}": f'{{"i":"{ids[row_list[k]]}","a":"{areas[k]}"{head}{records[k][1:]}'
-             for k in warn},
-            [f"{ids[row_list[k]]}@{areas[k]}" for k in cleared])
-        return len(records)
+            {f"{ids[r]}@{areas[c]}": f'{{"i":"{ids[r]}","a":"{areas[c]}"{head}{rec[1:]}'
+             for r, c, rec in zip(rows.tolist(), cols.tolist(), records, strict=True)},
+            [f"{ids[r]}@{areas[c]}" for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)])
 
     def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
         columns = np.flatnonzero(lv.dirty_areas)
@@ -268,22 +294,26 @@ class EngineService:
             lv.area_ids[c]: store.to_json({**s, "data_ts": float(t) if np.isfinite(t) else None, "updated": now})
             for c, s, t in zip(columns, sums, oldest, strict=True)})
 
-    def _records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+    def _records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray, full: bool = False) -> list[str]:
         """JSON state records of the given cells: enough to explain each state on screen.
 
-        Keys: s state, v value, ts data time (oldest input), since, y/r thresholds in force,
-        rule (default or which override/profile set them), src feed, cov share of grids reporting.
-        Formatted in one pass over plain lists: json.dumps per record costs more than the rest of the tick.
+        Keys: s state, since, y/r thresholds in force, rule (default or which override/profile set
+        them); ``full`` adds what the packed values hold: v value, ts data time (oldest input), src
+        feed, cov share of grids reporting. Formatted in one pass over plain lists: json.dumps per
+        record costs more than the rest of the tick.
         """
-        eng = self.engine
-        feeds = [json.dumps(f, ensure_ascii=False) for f in eng.feeds]
-        value, ts, since = (_finite(a[rows, cols]) for a in (lv.value, lv.ts, lv.since))
+        states, since = lv.state[rows, cols].tolist(), _finite(lv.since[rows, cols])
+        limits = self._limit_texts(lv.limits, rows, cols)
+        if not full:
+            return [f'{{"s":"{STATE_LABELS[s]}","since":{t!r},{lim}}}'
+                    for s, t, lim in zip(states, since, limits, strict=True)]
+        feeds = [json.dumps(f, ensure_ascii=False) for f in self.engine.feeds]
+        value, ts = _finite(lv.value[rows, cols]), _finite(lv.ts[rows, cols])
         return [
-            f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{since!r},{limits},"src":{feeds[src]},"cov":{cov!r}}}'
-            for s, v, t, since, limits, src, cov in zip(
-                lv.state[rows, cols].tolist(), value, ts, since, self._limit_texts(lv.limits, rows, cols),
-                eng.source_codes(lv.level, rows, cols).tolist(), np.round(lv.coverage[rows, cols], 4).tolist(),
-                strict=True)
+            f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{sn!r},{lim},"src":{feeds[src]},"cov":{cov!r}}}'
+            for s, v, t, sn, lim, src, cov in zip(
+                states, value, ts, since, limits, self.engine.source_codes(lv.level, rows, cols).tolist(),
+                np.round(lv.coverage[rows, cols], 4).tolist(), strict=True)
         ]
 
     def _limit_texts(self, lim: Limits, rows: np.ndarray, cols: np.ndarray) -> list[str]:
