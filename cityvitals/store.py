@@ -7,18 +7,20 @@ Layout (all keys start with ``cv:``):
                            a feed resends after a failed write, so the engine scores it once). Batching
                            keeps round trips per sample low; consumer groups make the engine resumable.
 - ``cv:deadletter``        stream of refused input: ``src``, ``reason``, ``item``.
-- ``cv:latest:<metric>``   hash area -> ``value|ts|src``; written by the engine, read on restart.
+- ``cv:latest:<metric>``   string: the latest value of one metric in every grid, packed like a value row
+                           (value, sample time, feed code per grid, in the grids' ``pos`` order) behind
+                           ``<fingerprint of the grid list>:``; written by the engine, read on restart.
 - ``cv:state:<indicator>`` hash area -> JSON of the slow part of a state record (state, since,
                            thresholds in force and the rule that set them), every level in one hash,
                            rewritten only when one of them changes; the children of an area are one
                            HMGET away (for "why is this red").
-- ``cv:values``            hash area -> the fast part of every indicator's record in that area, packed:
-                           ``<layout>:<base64>`` of value (f8), data time (f8), coverage (f4) and feed
-                           code (i2) per indicator, in layout order. Values move on every tick; one
-                           field per area instead of one per (indicator, area) keeps a tick's writes
-                           to a few hundred fields at district scale.
-- ``cv:layouts``           hash layout id -> JSON ``{ids, feeds}``: the indicator order and feed names a
-                           packed value record refers to. Content-addressed, so never rewritten.
+- ``cv:values:<level>:<indicator>`` string: the fast part of the records of one indicator in every
+                           area of one level, in the order of the areas' ``pos`` in ``cv:areas``: per
+                           area 24 bytes (value f8, data time f8, coverage f4, feed code i2, padding),
+                           base64, so area k is the 32 characters at 32k (GETRANGE reads one area,
+                           SETRANGE writes one). Feeds deliver a metric for many areas at once, so a
+                           tick rewrites a few whole rows, or patches single areas of a row.
+- ``cv:feednames``         JSON list: the feed names the feed codes in value rows stand for.
 - ``cv:summary:<level>``   hash area -> JSON area summary (health, domain scores, counts, worst).
 - ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
@@ -45,13 +47,14 @@ import base64
 import hashlib
 import json
 import math
-import struct
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 import redis
+
+from cityvitals.areas.model import LEVELS
 
 PREFIX = "cv"
 SAMPLES = f"{PREFIX}:samples"
@@ -65,8 +68,7 @@ SCENARIOS = f"{PREFIX}:scenarios"
 PROFILES_ON = f"{PREFIX}:profiles_on"
 WORKORDERS = f"{PREFIX}:workorders"
 CHECKPOINTS = f"{PREFIX}:checkpoints"
-VALUES = f"{PREFIX}:values"
-LAYOUTS = f"{PREFIX}:layouts"
+FEEDNAMES = f"{PREFIX}:feednames"
 ENGINE_GROUP = "engine"
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
@@ -79,6 +81,11 @@ def latest_key(metric: str) -> str:
 def state_key(indicator: str) -> str:
     """Key of the state hash of ``indicator`` (area -> record)."""
     return f"{PREFIX}:state:{indicator}"
+
+
+def values_key(level: str, indicator: str) -> str:
+    """Key of the value row of ``indicator`` over the areas of ``level``."""
+    return f"{PREFIX}:values:{level}:{indicator}"
 
 
 def summary_key(level: str) -> str:
@@ -200,35 +207,26 @@ def ack(client: redis.Redis, entry_ids: list[str], group: str = ENGINE_GROUP) ->
         client.xack(SAMPLES, group, *entry_ids)
 
 
-def pack_latest(value: float, ts: float, source: str) -> str:
-    """Encode one latest value."""
-    return f"{value!r}|{ts!r}|{source}"
+def grid_fingerprint(grid_ids: Iterable[str]) -> str:
+    """Name a grid list by its content: latest rows written for another list of grids are not read back."""
+    return hashlib.sha1("\n".join(grid_ids).encode()).hexdigest()[:LATEST_HEAD - 1]
 
 
-def pack_latest_many(values: list[float], ts: list[float], sources: list[str]) -> list[str]:
-    """Encode many latest values at once (the engine's hot path)."""
-    return [f"{v!r}|{t!r}|{s}" for v, t, s in zip(values, ts, sources, strict=True)]
+LATEST_HEAD = 13  # characters of "<fingerprint>:" before the cells of a latest row
 
 
-def unpack_latest(raw: str) -> tuple[float, float, str]:
-    """Decode one latest value written by :func:`pack_latest`."""
-    value, ts, source = raw.split("|", 2)
-    return float(value), float(ts), source
+def read_latest(client: redis.Redis, metrics: Iterable[str], grid_ids: list[str]) -> dict[str, np.ndarray]:
+    """Read the latest values of ``metrics`` for ``grid_ids``: metric -> cells (``CELL`` records, one per grid).
 
-
-def read_latest(client: redis.Redis, metrics: Iterable[str]) -> dict[str, dict[str, tuple[float, float, str]]]:
-    """Read the latest values of ``metrics``: metric -> area -> (value, ts, source)."""
-    metrics = list(metrics)
+    Rows written for another grid list, or never written, are left out.
+    """
+    metrics, head = list(metrics), grid_fingerprint(grid_ids) + ":"
     pipe = client.pipeline(transaction=False)
     for metric in metrics:
-        pipe.hgetall(latest_key(metric))
-    return {m: {a: unpack_latest(v) for a, v in raw.items()} for m, raw in zip(metrics, pipe.execute(), strict=True)}
-
-
-def write_latest(pipe: redis.client.Pipeline, metric: str, values: Mapping[str, str]) -> None:
-    """Queue latest values (already packed) of one metric on ``pipe``."""
-    if values:
-        pipe.hset(latest_key(metric), mapping=values)
+        pipe.get(latest_key(metric))
+    return {m: np.frombuffer(base64.b64decode(raw[LATEST_HEAD:]), dtype=CELL)
+            for m, raw in zip(metrics, pipe.execute(), strict=True)
+            if raw is not None and raw.startswith(head) and len(raw) == LATEST_HEAD + len(grid_ids) * CELL_CHARS}
 
 
 def to_json(record: Mapping[str, Any]) -> str:
@@ -246,91 +244,59 @@ def write_states(pipe: redis.client.Pipeline, indicator: str, records: Mapping[s
         pipe.hset(state_key(indicator), mapping=records)
 
 
-class Layout(NamedTuple):
-    """What a packed value record refers to: indicator order and feed names."""
-
-    layout_id: str
-    ids: tuple[str, ...]
-    feeds: tuple[str, ...]
-
-    @classmethod
-    def of(cls, ids: Iterable[str], feeds: Iterable[str]) -> Layout:
-        """Name a layout by its content, so a record written under it can always be read back."""
-        ids, feeds = tuple(ids), tuple(feeds)
-        digest = hashlib.sha1("\n".join((*ids, "\0", *feeds)).encode()).hexdigest()[:12]
-        return cls(digest, ids, feeds)
+CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("cov", "<f4"), ("src", "<i2"), ("pad", "V2")])
+CELL_CHARS = CELL.itemsize // 3 * 4  # base64 characters per area; 24 bytes encode without padding
 
 
-_CELL_BYTES = 8 + 8 + 4 + 2  # value f8, data time f8, coverage f4, feed code i2
-_layouts: dict[str, tuple[dict[str, int], tuple[str, ...]]] = {}  # id -> (position of each id, feeds); immutable
+def pack_rows(value: np.ndarray, ts: np.ndarray, cov: np.ndarray, src: np.ndarray) -> list[str]:
+    """Pack (rows x areas) arrays into one base64 text per row (a row's areas in order).
 
-
-def write_layout(pipe: redis.client.Pipeline, layout: Layout) -> None:
-    """Queue the publication of a layout (a no-op for Redis if it is already there)."""
-    pipe.hset(LAYOUTS, layout.layout_id, json.dumps({"ids": layout.ids, "feeds": layout.feeds}, ensure_ascii=False))
-
-
-def pack_values(layout: Layout, value: np.ndarray, ts: np.ndarray, cov: np.ndarray, src: np.ndarray) -> list[str]:
-    """Pack one record per area from (areas x indicators) arrays, in the layout's indicator order.
-
-    One base64 pass over all areas: each row is padded to a multiple of 3 bytes, so the
-    encoding of the whole block is the concatenation of the rows' encodings.
+    One encoding pass over all rows: a cell is a multiple of 3 bytes, so the encoding of the
+    whole block is the concatenation of the rows' (and of the cells') encodings.
     """
-    areas, n = value.shape
-    row_bytes = n * _CELL_BYTES + (-n * _CELL_BYTES) % 3
-    block = np.zeros((areas, row_bytes), dtype=np.uint8)
-    offset = 0
-    for part, dtype in ((value, "<f8"), (ts, "<f8"), (cov, "<f4"), (src, "<i2")):
-        raw = np.ascontiguousarray(part, dtype=dtype).view(np.uint8).reshape(areas, -1)
-        block[:, offset : offset + raw.shape[1]] = raw
-        offset += raw.shape[1]
-    text = base64.b64encode(block.tobytes()).decode("ascii")
-    width, head = row_bytes // 3 * 4, f"{layout.layout_id}:"
-    return [head + text[k * width : (k + 1) * width] for k in range(areas)]
+    cells = np.zeros(value.shape, dtype=CELL)
+    cells["v"], cells["ts"], cells["cov"], cells["src"] = value, ts, cov, src
+    text = base64.b64encode(cells.tobytes()).decode("ascii")
+    width = value.shape[1] * CELL_CHARS
+    return [text[k * width : (k + 1) * width] for k in range(value.shape[0])]
 
 
-def write_values(pipe: redis.client.Pipeline, records: Mapping[str, str]) -> None:
-    """Queue packed value records (area -> record) on ``pipe``."""
-    if records:
-        pipe.hset(VALUES, mapping=records)
+def set_row(pipe: redis.client.Pipeline, key: str, row: str) -> None:
+    """Queue a whole packed row (a value row, or a latest row with its head)."""
+    pipe.set(key, row)
 
 
-def _layout(client: redis.Redis, layout_id: str) -> tuple[dict[str, int], tuple[str, ...]] | None:
-    if layout_id not in _layouts:
-        raw = client.hget(LAYOUTS, layout_id)
-        if raw is None:
-            return None
-        spec = json.loads(raw)
-        _layouts[layout_id] = ({i: k for k, i in enumerate(spec["ids"])}, tuple(spec["feeds"]))
-    return _layouts[layout_id]
+def set_cell(pipe: redis.client.Pipeline, key: str, offset: int, pos: int, cell: str) -> None:
+    """Queue one packed cell into its row (``offset``: characters before the first cell), leaving the rest alone."""
+    pipe.setrange(key, offset + pos * CELL_CHARS, cell)
 
 
-class _Packed(NamedTuple):
-    positions: dict[str, int]
-    feeds: tuple[str, ...]
-    raw: bytes
+def read_feed_names(client: redis.Redis) -> list[str]:
+    """The feed names the feed codes in packed rows stand for."""
+    return json.loads(client.get(FEEDNAMES) or "[]")
 
 
-def _unpack(client: redis.Redis, packed: str | None) -> _Packed | None:
-    """Decode a packed value record (None if absent or its layout is unknown)."""
-    if packed is None:
-        return None
-    layout_id, _, text = packed.partition(":")
-    layout = _layout(client, layout_id)
-    return None if layout is None else _Packed(*layout, base64.b64decode(text))
+def write_feed_names(pipe: redis.client.Pipeline, feeds: list[str]) -> None:
+    """Queue the feed names the feed codes in value rows stand for."""
+    pipe.set(FEEDNAMES, json.dumps(feeds, ensure_ascii=False))
 
 
-def _merge(slow: str, fast: _Packed | None, indicator: str) -> dict:
-    """Join a slow record with its indicator's part of a packed value record into the full state record."""
+def _queue_cell_reads(pipe: redis.client.Pipeline, indicator: str, area: dict | None) -> None:
+    if area is None or "pos" not in area:
+        pipe.echo("")  # keeps replies in step: an area the engine has not published reads as no data
+    else:
+        start = area["pos"] * CELL_CHARS
+        pipe.getrange(values_key(area["level"], indicator), start, start + CELL_CHARS - 1)
+
+
+def _merge(slow: str, cell: str, feeds: list[str]) -> dict:
+    """Join a slow record with its packed values into the full state record."""
     record = json.loads(slow)
-    k = None if fast is None else fast.positions.get(indicator)
-    if k is None:  # not written yet under a layout that has this indicator
+    if len(cell) != CELL_CHARS or cell[0] == "\0":  # never written (a row SETRANGE padded with zeros)
         return record | {"v": None, "ts": None, "cov": 0.0, "src": "?"}
-    n, raw = len(fast.positions), fast.raw
-    (value,), (ts,) = struct.unpack_from("<d", raw, 8 * k), struct.unpack_from("<d", raw, 8 * (n + k))
-    (cov,), (src,) = struct.unpack_from("<f", raw, 16 * n + 4 * k), struct.unpack_from("<h", raw, 20 * n + 2 * k)
+    (value, ts, cov, src, _), = np.frombuffer(base64.b64decode(cell), dtype=CELL).tolist()
     return record | {"v": _finite_or_none(value), "ts": _finite_or_none(ts), "cov": round(cov, 4),
-                     "src": fast.feeds[src]}
+                     "src": feeds[src] if 0 <= src < len(feeds) else "?"}
 
 
 def _finite_or_none(x: float) -> float | None:
@@ -340,31 +306,39 @@ def _finite_or_none(x: float) -> float | None:
 def read_states(client: redis.Redis, area_id: str, indicators: Iterable[str] | None = None) -> dict[str, dict]:
     """Read the indicator states of one area (of the live catalog's indicators by default): indicator -> record."""
     indicators = list(client.hkeys(CATALOG) if indicators is None else indicators)
+    area = read_areas(client, [area_id]).get(area_id)
     pipe = client.pipeline(transaction=False)
-    pipe.hget(VALUES, area_id)
+    pipe.get(FEEDNAMES)
     for indicator in indicators:
         pipe.hget(state_key(indicator), area_id)
-    packed, *slow = pipe.execute()
-    fast = _unpack(client, packed)
-    return {i: _merge(raw, fast, i) for i, raw in zip(indicators, slow, strict=True) if raw is not None}
+        _queue_cell_reads(pipe, indicator, area)
+    feeds, *replies = pipe.execute()
+    feeds = json.loads(feeds or "[]")  # read in the same round trip as the rows that use it
+    return {i: _merge(slow, cell, feeds)
+            for i, slow, cell in zip(indicators, replies[0::2], replies[1::2], strict=True) if slow is not None}
 
 
 def read_state_of(client: redis.Redis, indicator: str, area_ids: list[str]) -> dict[str, dict]:
-    """State records of one indicator in ``area_ids`` (one round trip): area -> record."""
+    """State records of one indicator in ``area_ids`` (two round trips): area -> record."""
     if not area_ids:
         return {}
+    areas = read_areas(client, area_ids)
     pipe = client.pipeline(transaction=False)
+    pipe.get(FEEDNAMES)
     pipe.hmget(state_key(indicator), area_ids)
-    pipe.hmget(VALUES, area_ids)
-    slow, packed = pipe.execute()
-    return {a: _merge(v, _unpack(client, p), indicator)
-            for a, v, p in zip(area_ids, slow, packed, strict=True) if v is not None}
+    for a in area_ids:
+        _queue_cell_reads(pipe, indicator, areas.get(a))
+    feeds, slow, *cells = pipe.execute()
+    feeds = json.loads(feeds or "[]")
+    return {a: _merge(v, c, feeds) for a, v, c in zip(area_ids, slow, cells, strict=True) if v is not None}
 
 
 def clear_states(client: redis.Redis, indicators: Iterable[str]) -> None:
-    """Delete the state records and warnings of ``indicators`` (after a catalog swap)."""
-    keys = [state_key(i) for i in indicators]
-    client.delete(WARNINGS, *keys)
+    """Delete the state records, value rows and warnings of ``indicators`` (after a catalog swap)."""
+    indicators = list(indicators)
+    client.delete(WARNINGS, *[state_key(i) for i in indicators])
+    for level in LEVELS:
+        client.delete(*[values_key(level, i) for i in indicators])
 
 
 def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], cleared: list[str]) -> None:

@@ -140,6 +140,8 @@ class Engine:
         self._parsed = {
             i.id: {k: ast.parse(f, mode="eval").body for k, f in self._formulas(i).items()} for i in catalog.indicators
         }
+        self._inputs = {i: self._names(parsed) for i, parsed in self._parsed.items()}
+        self.directions = [i.direction for i in catalog.indicators]
         self._ensure_metrics(sorted({m for i in catalog.indicators for m in catalog.metric_inputs(i)}))
         col = lambda attr: np.array([[float(getattr(i, attr))] for i in catalog.indicators]).reshape(-1, 1)  # noqa: E731
         self.stale_after, self.hysteresis = col("stale_after"), col("hysteresis")
@@ -250,6 +252,25 @@ class Engine:
             restored += 1
         return restored
 
+    def adopt_feeds(self, published: list[str]) -> None:
+        """Number feeds as ``published`` does (then ours it lacks), so codes persisted in Redis keep their names."""
+        merged = list(published) + [f for f in self.feeds if f not in published]
+        if merged[: len(self.feeds)] == self.feeds:
+            self.feeds = merged
+            return
+        recode = np.array([merged.index(f) for f in self.feeds], dtype=np.int16)
+        self.feed, self.feeds = recode[self.feed], merged
+
+    def load_latest(self, metric: str, cells: np.ndarray) -> int:
+        """Take back one metric's persisted latest values (``store.CELL`` per grid); newest wins; returns how many."""
+        row = self.metric_pos.get(metric)
+        if row is None:
+            return 0
+        newer = np.isfinite(cells["v"]) & np.isfinite(cells["ts"]) & ~(cells["ts"] <= self.ts[row])
+        self.values[row, newer], self.ts[row, newer] = cells["v"][newer], cells["ts"][newer]
+        self.feed[row, newer] = cells["src"][newer]
+        return int(newer.sum())
+
     def take_touched(self) -> tuple[np.ndarray, np.ndarray]:
         """(metric rows, grid columns) whose values changed since the last call: the latest values to persist."""
         flat = np.unique(np.concatenate(self._touched)) if self._touched else np.empty(0, dtype=np.int64)
@@ -272,22 +293,22 @@ class Engine:
         value, num, den, ts = (np.full((n_ind, g), np.nan) for _ in range(4))
         by_name_value: dict[str, np.ndarray] = {m: self.values[k] for m, k in self.metric_pos.items()}
         by_name_ts: dict[str, np.ndarray] = {m: self.ts[k] for m, k in self.metric_pos.items()}
+        evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names=by_name_value)
         for row, ind in enumerate(self.catalog.indicators):
             s, parsed = ind.source, self._parsed[ind.id]
             if s.metric is not None:
                 x, t = by_name_value[s.metric], by_name_ts[s.metric]
                 n, d = x, np.ones(g)
             else:
-                names = self._names(parsed)
                 t = np.full(g, np.inf)
-                for name in names:
+                for name in self._inputs[ind.id]:
                     t = np.minimum(t, by_name_ts[name])  # oldest input decides; a missing one (NaN) makes it stale
                 if "value" in parsed:
-                    x = self._eval(parsed["value"], by_name_value, ind.source.formula)
+                    x = _eval(evaluator, parsed["value"], ind.source.formula)
                     n, d = x, np.ones(g)
                 else:
-                    n = self._eval(parsed["num"], by_name_value, s.numerator)
-                    d = self._eval(parsed["den"], by_name_value, s.denominator)
+                    n = _eval(evaluator, parsed["num"], s.numerator)
+                    d = _eval(evaluator, parsed["den"], s.denominator)
                     with np.errstate(divide="ignore", invalid="ignore"):
                         x = np.where(d != 0, n / np.where(d == 0, 1, d) * s.scale, np.nan)
             if ind.rollup == "rate_per_10k":
@@ -301,12 +322,6 @@ class Engine:
     @staticmethod
     def _names(parsed: dict[str, ast.AST]) -> set[str]:
         return {n.id for tree in parsed.values() for n in ast.walk(tree) if isinstance(n, ast.Name)} - FUNCTIONS.keys()
-
-    @staticmethod
-    def _eval(tree: ast.AST, names: dict[str, np.ndarray], text: str) -> np.ndarray:
-        evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names=names)
-        with np.errstate(all="ignore"):
-            return np.asarray(evaluator.eval(text, previously_parsed=tree), dtype=float)
 
     def limits(self, now: float) -> dict[str, classify.Limits]:
         """Thresholds in force now at every level (rebuilt only when schedules or profiles change)."""
@@ -386,8 +401,7 @@ class Engine:
 
     def threshold_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> tuple[list[str], list[str]]:
         """Yellow and red thresholds in force at the given cells, as shown (a band as ``[lo, hi]``)."""
-        direction = [self.catalog.indicators[r].direction for r in range(len(self.ind_ids))]
-        kinds = [direction[r] for r in rows.tolist()]
+        kinds = [self.directions[r] for r in rows.tolist()]
         out = []
         for low, high in ((lim.yellow_low, lim.yellow_high), (lim.red_low, lim.red_high)):
             low, high = cells_of(low, rows, cols), cells_of(high, rows, cols)
@@ -426,6 +440,12 @@ class Engine:
         np.copyto(w_state, state, where=dirty)
         np.copyto(w_oldest, oldest, where=summary)
         return dirty, state_changed, summary
+
+
+def _eval(evaluator: SimpleEval, tree: ast.AST, text: str) -> np.ndarray:
+    """Evaluate a parsed formula over the evaluator's named arrays (the names dict is read at call time)."""
+    with np.errstate(all="ignore"):
+        return np.asarray(evaluator.eval(text, previously_parsed=tree), dtype=float)
 
 
 def _narrow(lim: classify.Limits) -> classify.Limits:

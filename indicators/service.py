@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,7 @@ from indicators.states import State
 
 log = logging.getLogger(__name__)
 WRITE_CHUNK = 200_000  # cells formatted and queued before the pipeline is sent, when a level has more
+SPARSE_CELLS = 10  # a row with fewer than 1/SPARSE_CELLS of its areas moved is patched cell by cell
 SEEN_BATCHES = 100_000  # batch ids remembered to drop a resent entry (feeds resend within seconds)
 
 
@@ -58,7 +60,10 @@ class EngineService:
         self._recovering = True  # first read this consumer's unacknowledged entries from a previous run
         self._failed = False  # a tick died on a Redis error: memory may hold what Redis never got
         self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
-        self._layout: store.Layout | None = None  # the layout of the packed values last published
+        self._feed_names: list[str] = []  # the feed names last published
+        self._texts: tuple[Limits | None, list[str]] = (None, [])  # narrowed limits and their texts per indicator
+        self._latest_rows: set[int] = set()  # metric rows whose latest row exists in Redis (written or restored)
+        self._value_levels: set[str] = set()  # levels whose value rows this engine wrote whole once
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
@@ -66,19 +71,13 @@ class EngineService:
 
     def restore(self) -> int:
         """Rebuild the in-memory values from the latest values in Redis (after a restart)."""
-        restored = 0
-        for metric, by_area in store.read_latest(self.client, self.engine.metric_ids).items():
-            if not by_area:
-                continue
-            areas = np.array(list(by_area), dtype=object)
-            value, ts, feed = (np.array(column) for column in zip(*by_area.values(), strict=True))
-            for name in np.unique(feed).tolist():  # one vectorised ingest per feed
-                mine = feed == name
-                cols = store.Columns([metric] * int(mine.sum()), areas[mine].tolist(), ts[mine].astype(float),
-                                     value[mine].astype(float))
-                restored += self.engine.ingest_columns(cols, name).accepted
-        self.engine.take_touched()  # these are already in Redis
-        self.engine.restore_states(store.read_warnings(self.client))
+        eng = self.engine
+        eng.adopt_feeds(store.read_feed_names(self.client))  # codes in the rows are the published ones
+        rows = store.read_latest(self.client, eng.metric_ids, eng.grid_ids)
+        restored = sum(eng.load_latest(metric, cells) for metric, cells in rows.items())
+        self._latest_rows = {eng.metric_pos[m] for m in rows}
+        eng.take_touched()  # these are already in Redis
+        eng.restore_states(store.read_warnings(self.client))
         return restored
 
     def take_over(self) -> int:
@@ -92,9 +91,9 @@ class EngineService:
         """Publish the hierarchy the engine rolls up over, so explanations read only Redis."""
         tree = self.tree
         store.write_areas(self.client, {
-            a: {"level": level, "parent": tree[a].parent, "pop": tree[a].population,
+            a: {"level": level, "pos": pos, "parent": tree[a].parent, "pop": tree[a].population,
                 "children": [c.id for c in tree.children(a)] if level != "grid" else []}
-            for level in self.engine.parents for a in tree.ids(level)})
+            for level in self.engine.parents for pos, a in enumerate(tree.ids(level))})
 
     def publish_catalog(self) -> None:
         """Publish the live catalog's definitions, so every dashboard process shows the same ones."""
@@ -207,11 +206,10 @@ class EngineService:
         scale (every record once) does not hold all of them in memory.
         """
         pipe = self.client.pipeline(transaction=False)
+        if self.engine.feeds != self._feed_names:  # a new feed: name it before any packed row uses it
+            store.write_feed_names(pipe, self.engine.feeds)
+            self._feed_names = list(self.engine.feeds)
         self._write_latest(pipe)
-        layout = store.Layout.of(self.engine.ind_ids, self.engine.feeds)
-        if layout != self._layout:  # a new catalog or feed: publish it before any record that uses it
-            store.write_layout(pipe, layout)
-            self._layout = layout
         for level in result.levels.values():
             report.records += self._write_level(pipe, level, result.now)
         report.transitions = len(result.transitions)
@@ -220,14 +218,15 @@ class EngineService:
         pipe.execute()
 
     def _write_latest(self, pipe: redis.client.Pipeline) -> None:
-        """Persist the latest values that changed, one HSET per metric (read back on restart)."""
+        """Persist the latest values that changed (read back on restart)."""
         eng = self.engine
         rows, cols = eng.take_touched()
-        packed = store.pack_latest_many(eng.values[rows, cols].tolist(), eng.ts[rows, cols].tolist(),
-                                        [eng.feeds[f] for f in eng.feed[rows, cols].tolist()])
-        areas = [eng.grid_ids[c] for c in cols.tolist()]
-        for row, lo, hi in _runs(rows):
-            store.write_latest(pipe, eng.metric_ids[row], dict(zip(areas[lo:hi], packed[lo:hi], strict=True)))
+        head = store.grid_fingerprint(eng.grid_ids) + ":"
+        known = np.zeros(len(eng.metric_ids), dtype=bool)
+        known[list(self._latest_rows)] = True
+        _queue_packed(pipe, [store.latest_key(m) for m in eng.metric_ids], head, rows, cols, len(eng.grid_ids),
+                      lambda r, c: (eng.values[r, c], eng.ts[r, c], 0.0, eng.feed[r, c]), known)
+        self._latest_rows.update(rows.tolist())
 
     def _write_level(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> int:
         """Queue one level's changed state records, the packed values of areas that moved, warnings, summaries."""
@@ -254,19 +253,13 @@ class EngineService:
         return written
 
     def _write_values(self, pipe: redis.client.Pipeline, lv: LevelResult) -> None:
-        """Queue the packed values of every area where a value, data time or state moved."""
-        eng, n_ind = self.engine, len(self.engine.ind_ids)
-        areas = np.flatnonzero(lv.dirty.any(axis=0))
-        every = np.arange(n_ind)[:, None]
-        step = max(1, WRITE_CHUNK // max(1, n_ind))
-        for start in range(0, areas.size, step):
-            cols = areas[start : start + step]
-            src = eng.source_codes(lv.level, every, cols[None, :])
-            packed = store.pack_values(self._layout, lv.value[:, cols].T, lv.ts[:, cols].T, lv.coverage[:, cols].T,
-                                       src.T)
-            store.write_values(pipe, dict(zip((lv.area_ids[c] for c in cols.tolist()), packed, strict=True)))
-            if areas.size > step:
-                pipe.execute()  # a big level: send each part before packing the next
+        """Queue the value rows of the cells that moved (every row exists once the first tick wrote it)."""
+        eng = self.engine
+        rows, cols = np.nonzero(lv.dirty)
+        _queue_packed(pipe, [store.values_key(lv.level, i) for i in eng.ind_ids], "", rows, cols, len(lv.area_ids),
+                      lambda r, c: (lv.value[r, c], lv.ts[r, c], lv.coverage[r, c], eng.source_codes(lv.level, r, c)),
+                      np.array([lv.level in self._value_levels] * len(eng.ind_ids)))
+        self._value_levels.add(lv.level)
 
     def _write_warnings(self, pipe: redis.client.Pipeline, lv: LevelResult) -> None:
         """Queue every moved warning cell's full record; drop only the cells that left a warning."""
@@ -318,16 +311,19 @@ class EngineService:
 
     def _limit_texts(self, lim: Limits, rows: np.ndarray, cols: np.ndarray) -> list[str]:
         """Format the ``"y","r","rule"`` part of each record (once per indicator when no area override applies)."""
-        eng = self.engine
-        rules = [json.dumps(label, ensure_ascii=False) for label in eng.labels]
         if lim.source.shape[1] == 1:  # narrowed limits: the same for every area of the indicator
-            cells_rows, cells_cols = np.arange(len(eng.ind_ids)), np.zeros(len(eng.ind_ids), dtype=np.int64)
-        else:
-            cells_rows, cells_cols = rows, cols
-        yellow, red = eng.threshold_texts(lim, cells_rows, cells_cols)
-        texts = [f'"y":"{y}","r":"{r}","rule":{rules[k]}' for y, r, k in
-                 zip(yellow, red, cells_of(lim.source, cells_rows, cells_cols), strict=True)]
-        return [texts[r] for r in rows.tolist()] if lim.source.shape[1] == 1 else texts
+            if self._texts[0] is not lim:
+                every = np.arange(len(self.engine.ind_ids))
+                self._texts = (lim, self._format_limits(lim, every, np.zeros_like(every)))
+            texts = self._texts[1]
+            return [texts[r] for r in rows.tolist()]
+        return self._format_limits(lim, rows, cols)
+
+    def _format_limits(self, lim: Limits, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+        rules = [json.dumps(label, ensure_ascii=False) for label in self.engine.labels]
+        yellow, red = self.engine.threshold_texts(lim, rows, cols)
+        return [f'"y":"{y}","r":"{r}","rule":{rules[k]}' for y, r, k in
+                zip(yellow, red, cells_of(lim.source, rows, cols), strict=True)]
 
     def _log(self, result: TickResult, now: float) -> None:
         """Write transitions to the warnings log and, once per history step, coarse history."""
@@ -349,6 +345,34 @@ class EngineService:
             ]
             append_history(self.sql, rows, self.retention_s, now)
 
+
+
+def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: str, rows: np.ndarray, cols: np.ndarray,
+                  width: int, cells: Callable[[np.ndarray, np.ndarray], tuple], known: np.ndarray) -> None:
+    """Queue changed cells (rows, cols; row-major) of packed rows: whole rows where many moved, else one by one.
+
+    ``cells(r, c)`` gives (value, ts, coverage, feed code) at broadcastable indices; a row not
+    ``known`` to exist yet is written whole. A SETRANGE per cell costs about as much as
+    ``SPARSE_CELLS`` cells of a whole row.
+    """
+    moved = np.bincount(rows, minlength=len(keys))
+    whole = np.flatnonzero(((moved * SPARSE_CELLS >= width) | ~known) & (moved > 0))
+    every = np.arange(width)[None, :]
+    step = max(1, WRITE_CHUNK // max(1, width))
+    for start in range(0, whole.size, step):
+        part = whole[start : start + step]
+        for row, text in zip(part.tolist(), store.pack_rows(*np.broadcast_arrays(*cells(part[:, None], every))),
+                             strict=True):
+            store.set_row(pipe, keys[row], head + text)
+        if whole.size > step:
+            pipe.execute()  # a big level (a first tick): send each part before packing the next
+    single = ~np.isin(rows, whole)
+    rows, cols = rows[single], cols[single]
+    if rows.size:
+        text = store.pack_rows(*(np.atleast_1d(a)[None, :] for a in np.broadcast_arrays(*cells(rows, cols))))[0]
+        n = store.CELL_CHARS
+        for k, (row, col) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+            store.set_cell(pipe, keys[row], len(head), col, text[k * n : (k + 1) * n])
 
 
 def _runs(keys: np.ndarray) -> list[tuple[int, int, int]]:
