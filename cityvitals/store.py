@@ -281,12 +281,23 @@ def write_feed_names(pipe: redis.client.Pipeline, feeds: list[str]) -> None:
     pipe.set(FEEDNAMES, json.dumps(feeds, ensure_ascii=False))
 
 
-def _queue_cell_reads(pipe: redis.client.Pipeline, indicator: str, area: dict | None) -> None:
+def _cell_range(indicator: str, area: dict | None) -> tuple[str, int, int] | None:
+    """Key and character range of one area's packed values (None: an area the engine has not published)."""
     if area is None or "pos" not in area:
-        pipe.echo("")  # keeps replies in step: an area the engine has not published reads as no data
-    else:
-        start = area["pos"] * CELL_CHARS
-        pipe.getrange(values_key(area["level"], indicator), start, start + CELL_CHARS - 1)
+        return None
+    start = area["pos"] * CELL_CHARS
+    return values_key(area["level"], indicator), start, start + CELL_CHARS - 1
+
+
+def _read_cells(pipe: redis.client.Pipeline, ranges: list[tuple[str, int, int] | None]) -> tuple[list, list[str]]:
+    """Queue the cell reads on ``pipe`` and execute it: its earlier replies, and a cell per range ("" for none)."""
+    queued = [r for r in ranges if r is not None]
+    for r in queued:
+        pipe.getrange(*r)
+    replies = pipe.execute()
+    split = len(replies) - len(queued)
+    got = iter(replies[split:])
+    return replies[:split], [next(got) if r is not None else "" for r in ranges]
 
 
 def _merge(slow: str, cell: str, feeds: list[str]) -> dict:
@@ -308,14 +319,12 @@ def read_states(client: redis.Redis, area_id: str, indicators: Iterable[str] | N
     indicators = list(client.hkeys(CATALOG) if indicators is None else indicators)
     area = read_areas(client, [area_id]).get(area_id)
     pipe = client.pipeline(transaction=False)
-    pipe.get(FEEDNAMES)
+    pipe.get(FEEDNAMES)  # in the same round trip as the rows that use it
     for indicator in indicators:
         pipe.hget(state_key(indicator), area_id)
-        _queue_cell_reads(pipe, indicator, area)
-    feeds, *replies = pipe.execute()
-    feeds = json.loads(feeds or "[]")  # read in the same round trip as the rows that use it
-    return {i: _merge(slow, cell, feeds)
-            for i, slow, cell in zip(indicators, replies[0::2], replies[1::2], strict=True) if slow is not None}
+    (feeds, *slow), cells = _read_cells(pipe, [_cell_range(i, area) for i in indicators])
+    feeds = json.loads(feeds or "[]")
+    return {i: _merge(raw, c, feeds) for i, raw, c in zip(indicators, slow, cells, strict=True) if raw is not None}
 
 
 def read_state_of(client: redis.Redis, indicator: str, area_ids: list[str]) -> dict[str, dict]:
@@ -326,9 +335,7 @@ def read_state_of(client: redis.Redis, indicator: str, area_ids: list[str]) -> d
     pipe = client.pipeline(transaction=False)
     pipe.get(FEEDNAMES)
     pipe.hmget(state_key(indicator), area_ids)
-    for a in area_ids:
-        _queue_cell_reads(pipe, indicator, areas.get(a))
-    feeds, slow, *cells = pipe.execute()
+    (feeds, slow), cells = _read_cells(pipe, [_cell_range(indicator, areas.get(a)) for a in area_ids])
     feeds = json.loads(feeds or "[]")
     return {a: _merge(v, c, feeds) for a, v, c in zip(area_ids, slow, cells, strict=True) if v is not None}
 

@@ -13,7 +13,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 from simpleeval import SimpleEval
 
 from cityvitals.areas import LEVELS, AreaTree
@@ -87,7 +86,6 @@ class Engine:
         self.tz = ZoneInfo(tz)
         self.grid_ids = tree.ids("grid")
         self.grid_pos = {a: i for i, a in enumerate(self.grid_ids)}
-        self._grid_index = pd.Index(self.grid_ids)
         self.population = tree.population("grid")
         self.parents = {
             level: (tree.grid_ancestor_index(level) if level != "grid" else np.arange(len(self.grid_ids)))
@@ -191,7 +189,6 @@ class Engine:
         self.ts = np.vstack([self.ts, np.full((len(new), g), np.nan)])
         self.feed = np.vstack([self.feed, np.zeros((len(new), g), dtype=np.int16)])
         self.metric_pos = {m: i for i, m in enumerate(self.metric_ids)}
-        self._metric_index = pd.Index(self.metric_ids)
 
     # -- input ---------------------------------------------------------------------
     def ingest(self, samples: list[Sample], feed: str = "?") -> IngestStats:
@@ -210,8 +207,8 @@ class Engine:
         n = len(cols.metric)
         if not n:
             return IngestStats()
-        rows = self._metric_index.get_indexer(cols.metric)
-        grid = self._grid_index.get_indexer(cols.area)
+        rows = _positions(self.metric_pos, cols.metric)
+        grid = _positions(self.grid_pos, cols.area)
         known = (rows >= 0) & (grid >= 0) & np.isfinite(cols.value) & np.isfinite(cols.ts)
         g = len(self.grid_ids)
         k_ts = cols.ts[known]
@@ -440,6 +437,11 @@ class Engine:
         np.copyto(w_state, state, where=dirty)
         np.copyto(w_oldest, oldest, where=summary)
         return dirty, state_changed, summary
+
+
+def _positions(position: dict[str, int], names: list[str]) -> np.ndarray:
+    """Position of each name (-1 if unknown): a dict lookup beats a pandas index on short lists of ids."""
+    return np.fromiter((position.get(a, -1) for a in names), dtype=np.int64, count=len(names))
 
 
 def _eval(evaluator: SimpleEval, tree: ast.AST, text: str) -> np.ndarray:
