@@ -367,6 +367,11 @@ def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None =
     return {a: json.loads(v) for a, v in raw.items()}
 
 
+def warning_keys(client: redis.Redis) -> list[str]:
+    """Keys (``indicator@area``) of every non-normal indicator state now."""
+    return client.hkeys(WARNINGS)
+
+
 def read_warnings(client: redis.Redis) -> list[dict]:
     """Every non-normal indicator state now, as records."""
     return [json.loads(v) for v in client.hvals(WARNINGS)]

@@ -67,6 +67,7 @@ class LevelResult:
     slow: np.ndarray  # cells whose state (and so since) changed, or never written: the slow part of the record
     dirty_areas: np.ndarray  # areas whose summary changed: a state, or data time beyond the tolerance
     cleared: np.ndarray  # cells that left a warning state since last written (their warning entry goes)
+    fresh_start: bool = False  # nothing written yet (a start, new thresholds): what the store holds is unknown
 
 
 @dataclass
@@ -390,11 +391,11 @@ class Engine:
                 self.ind_ids[r], level, area_ids[c], State(before[r, c]).label, State(track.state[r, c]).label,
                 float(value[r, c]), y, rd, now))
         written = self.written.get(level)
-        was_warning = written[2] >= State.YELLOW if written is not None else np.ones(value.shape, dtype=bool)
+        was_warning = written[2] >= State.YELLOW if written is not None else np.zeros(value.shape, dtype=bool)
         dirty, slow, summary_dirty = self._dirty(level, value, ts, track.state)
-        cleared = was_warning & (track.state < State.YELLOW)  # without a snapshot (a start): drop any left over
+        cleared = was_warning & (track.state < State.YELLOW)
         return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, slow,
-                           summary_dirty, cleared)
+                           summary_dirty, cleared, fresh_start=written is None)
 
     def threshold_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> tuple[list[str], list[str]]:
         """Yellow and red thresholds in force at the given cells, as shown (a band as ``[lo, hi]``)."""

@@ -266,12 +266,15 @@ class EngineService:
         ids, areas, head = self.engine.ind_ids, lv.area_ids, f',"level":"{lv.level}",'
         rows, cols = np.nonzero(lv.dirty & (lv.state >= State.YELLOW))
         records = self._records(lv, rows, cols, full=True)
-        gone_rows, gone_cols = np.nonzero(lv.dirty & lv.cleared)
-        store.update_warnings(
-            pipe,
-            {f"{ids[r]}@{areas[c]}": f'{{"i":"{ids[r]}","a":"{areas[c]}"{head}{rec[1:]}'
-             for r, c, rec in zip(rows.tolist(), cols.tolist(), records, strict=True)},
-            [f"{ids[r]}@{areas[c]}" for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)])
+        raised = {f"{ids[r]}@{areas[c]}": f'{{"i":"{ids[r]}","a":"{areas[c]}"{head}{rec[1:]}'
+                  for r, c, rec in zip(rows.tolist(), cols.tolist(), records, strict=True)}
+        if lv.fresh_start:  # drop what an earlier engine left for this level and is no warning now
+            mine = set(areas)
+            gone = [k for k in store.warning_keys(self.client) if k.split("@", 1)[1] in mine and k not in raised]
+        else:
+            gone_rows, gone_cols = np.nonzero(lv.dirty & lv.cleared)
+            gone = [f"{ids[r]}@{areas[c]}" for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)]
+        store.update_warnings(pipe, raised, gone)
 
     def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
         columns = np.flatnonzero(lv.dirty_areas)
