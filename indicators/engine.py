@@ -288,7 +288,8 @@ class Engine:
     def grid_parts(self) -> rollup.GridParts:
         """Compute every indicator's grid-level value (formulas in dependency order)."""
         n_ind, g = len(self.ind_ids), len(self.grid_ids)
-        value, num, den, ts = (np.full((n_ind, g), np.nan) for _ in range(4))
+        value, num, den, ts = (np.empty((n_ind, g)) for _ in range(4))  # every row is set below
+        ones = np.ones(g)
         by_name_value: dict[str, np.ndarray] = {m: self.values[k] for m, k in self.metric_pos.items()}
         by_name_ts: dict[str, np.ndarray] = {m: self.ts[k] for m, k in self.metric_pos.items()}
         evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names=by_name_value)
@@ -296,14 +297,14 @@ class Engine:
             s, parsed = ind.source, self._parsed[ind.id]
             if s.metric is not None:
                 x, t = by_name_value[s.metric], by_name_ts[s.metric]
-                n, d = x, np.ones(g)
+                n, d = x, ones
             else:
                 t = np.full(g, np.inf)
                 for name in self._inputs[ind.id]:
                     t = np.minimum(t, by_name_ts[name])  # oldest input decides; a missing one (NaN) makes it stale
                 if "value" in parsed:
                     x = _eval(evaluator, parsed["value"], ind.source.formula)
-                    n, d = x, np.ones(g)
+                    n, d = x, ones
                 else:
                     n = _eval(evaluator, parsed["num"], s.numerator)
                     d = _eval(evaluator, parsed["den"], s.denominator)
