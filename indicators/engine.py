@@ -106,6 +106,8 @@ class Engine:
         self.written: dict[str, tuple[np.ndarray, ...]] = {}  # value, ts, state, oldest per area
         self._written_limits: object = None
         self._touched: list[np.ndarray] = []
+        self._parts: rollup.GridParts | None = None  # last tick's grid values: rows whose inputs held still are kept
+        self._moved = np.zeros(0, dtype=bool)  # metric rows written since the grid values were computed
         # Per area, one of its grids: whose feed an area record names as its source.
         self.first_grid = {level: self._first_grids(level) for level in LEVELS}
         self.set_catalog(catalog)
@@ -140,6 +142,7 @@ class Engine:
             i.id: {k: ast.parse(f, mode="eval").body for k, f in self._formulas(i).items()} for i in catalog.indicators
         }
         self._inputs = {i: self._names(parsed) for i, parsed in self._parsed.items()}
+        self._parts = None
         self.directions = [i.direction for i in catalog.indicators]
         self._ensure_metrics(sorted({m for i in catalog.indicators for m in catalog.metric_inputs(i)}))
         col = lambda attr: np.array([[float(getattr(i, attr))] for i in catalog.indicators]).reshape(-1, 1)  # noqa: E731
@@ -149,6 +152,8 @@ class Engine:
         self.rule_rows = {r: np.array([k for k, i in enumerate(catalog.indicators) if i.rollup == r], dtype=int)
                           for r in rollup.RULES}
         self.primary = np.array([self.metric_pos[self._primary_metric(i)] for i in catalog.indicators], dtype=np.int64)
+        self._reads = [np.array(sorted(self.metric_pos[m] for m in self._all_metrics(i)), dtype=np.int64)
+                       for i in catalog.indicators]
         self._limits_cache.clear()
         now = now if now is not None else float(np.nanmax(self.ts, initial=0.0))  # NaN: never seen
         keep = [old_ids.index(i) if i in old_ids else -1 for i in self.ind_ids]
@@ -171,6 +176,11 @@ class Engine:
             return metrics[0]
         return self._primary_metric(self.catalog[sorted(self.catalog.indicator_inputs(ind))[0]])
 
+    def _all_metrics(self, ind) -> set[str]:
+        """Metrics an indicator reads, directly or through the indicators it reads."""
+        return self.catalog.metric_inputs(ind).union(
+            *(self._all_metrics(self.catalog[i]) for i in self.catalog.indicator_inputs(ind)))
+
     @staticmethod
     def _formulas(ind) -> dict[str, str]:
         s = ind.source
@@ -190,6 +200,7 @@ class Engine:
         self.ts = np.vstack([self.ts, np.full((len(new), g), np.nan)])
         self.feed = np.vstack([self.feed, np.zeros((len(new), g), dtype=np.int16)])
         self.metric_pos = {m: i for i, m in enumerate(self.metric_ids)}
+        self._moved = np.ones(len(self.metric_ids), dtype=bool)
 
     # -- input ---------------------------------------------------------------------
     def ingest(self, samples: list[Sample], feed: str = "?") -> IngestStats:
@@ -224,6 +235,7 @@ class Engine:
         self.values[r, c], self.ts[r, c] = value[newer], ts[newer]
         self.feed[r, c] = self._feed_code(feed)
         self._touched.append(flat[newer])
+        self._moved[r] = True
         accepted = int(newer.sum())
         held = self.ts.ravel()[all_flat]
         duplicate = int((all_ts == held).sum()) - accepted
@@ -267,6 +279,7 @@ class Engine:
         newer = np.isfinite(cells["v"]) & np.isfinite(cells["ts"]) & ~(cells["ts"] <= self.ts[row])
         self.values[row, newer], self.ts[row, newer] = cells["v"][newer], cells["ts"][newer]
         self.feed[row, newer] = cells["src"][newer]
+        self._moved[row] = True
         return int(newer.sum())
 
     def take_touched(self) -> tuple[np.ndarray, np.ndarray]:
@@ -286,37 +299,53 @@ class Engine:
 
     # -- scoring -------------------------------------------------------------------
     def grid_parts(self) -> rollup.GridParts:
-        """Compute every indicator's grid-level value (formulas in dependency order)."""
+        """Compute every indicator's grid-level value (formulas in dependency order).
+
+        Rows whose metrics (read directly or through other indicators) took no new value since
+        the last call are kept as they were: feeds deliver a few metrics at a time.
+        """
         n_ind, g = len(self.ind_ids), len(self.grid_ids)
-        value, num, den, ts = (np.empty((n_ind, g)) for _ in range(4))  # every row is set below
-        ones = np.ones(g)
+        first = self._parts is None
+        if first:
+            self._parts = rollup.GridParts(*(np.empty((n_ind, g)) for _ in range(4)))  # every row is set below
+        kept = self._parts
+        todo = [first or bool(self._moved[reads].any()) for reads in self._reads]
+        value, num, den, ts = kept.value, kept.num, kept.den, kept.ts
         by_name_value: dict[str, np.ndarray] = {m: self.values[k] for m, k in self.metric_pos.items()}
         by_name_ts: dict[str, np.ndarray] = {m: self.ts[k] for m, k in self.metric_pos.items()}
         evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names=by_name_value)
+        ones = np.ones(g)
         for row, ind in enumerate(self.catalog.indicators):
-            s, parsed = ind.source, self._parsed[ind.id]
-            if s.metric is not None:
-                x, t = by_name_value[s.metric], by_name_ts[s.metric]
+            if todo[row]:
+                value[row], num[row], den[row], ts[row] = self._grid_row(ind, evaluator, by_name_ts, ones)
+            if ind.id not in self.metric_pos:  # a name that is a metric keeps meaning the metric
+                by_name_value[ind.id], by_name_ts[ind.id] = value[row], ts[row]
+        self._moved[:] = False
+        return kept
+
+    def _grid_row(self, ind, evaluator: SimpleEval, by_name_ts: dict[str, np.ndarray],
+                  ones: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Value, numerator, denominator and data time of one indicator in every grid."""
+        s, parsed, g = ind.source, self._parsed[ind.id], len(self.grid_ids)
+        if s.metric is not None:
+            x, t = evaluator.names[s.metric], by_name_ts[s.metric]
+            n, d = x, ones
+        else:
+            t = np.full(g, np.inf)
+            for name in self._inputs[ind.id]:
+                t = np.minimum(t, by_name_ts[name])  # oldest input decides; a missing one (NaN) makes it stale
+            if "value" in parsed:
+                x = _eval(evaluator, parsed["value"], s.formula)
                 n, d = x, ones
             else:
-                t = np.full(g, np.inf)
-                for name in self._inputs[ind.id]:
-                    t = np.minimum(t, by_name_ts[name])  # oldest input decides; a missing one (NaN) makes it stale
-                if "value" in parsed:
-                    x = _eval(evaluator, parsed["value"], ind.source.formula)
-                    n, d = x, ones
-                else:
-                    n = _eval(evaluator, parsed["num"], s.numerator)
-                    d = _eval(evaluator, parsed["den"], s.denominator)
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        x = np.where(d != 0, n / np.where(d == 0, 1, d) * s.scale, np.nan)
-            if ind.rollup == "rate_per_10k":
-                n, d = x, self.population
-                x = x / np.maximum(self.population, 1.0) * 1e4
-            value[row], num[row], den[row], ts[row] = x, n, d, t
-            if ind.id not in self.metric_pos:  # a name that is a metric keeps meaning the metric
-                by_name_value[ind.id], by_name_ts[ind.id] = x, t
-        return rollup.GridParts(value, num, den, ts)
+                n = _eval(evaluator, parsed["num"], s.numerator)
+                d = _eval(evaluator, parsed["den"], s.denominator)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    x = np.where(d != 0, n / np.where(d == 0, 1, d) * s.scale, np.nan)
+        if ind.rollup == "rate_per_10k":
+            n, d = x, self.population
+            x = x / np.maximum(self.population, 1.0) * 1e4
+        return x, n, d, t
 
     @staticmethod
     def _names(parsed: dict[str, ast.AST]) -> set[str]:
