@@ -108,6 +108,9 @@ class Engine:
         self._touched: list[np.ndarray] = []
         self._parts: rollup.GridParts | None = None  # last tick's grid values: rows whose inputs held still are kept
         self._moved = np.zeros(0, dtype=bool)  # metric rows written since the grid values were computed
+        self._regrid = np.zeros(0, dtype=bool)  # indicator rows the last grid_parts computed anew
+        self._fresh: np.ndarray | None = None  # last tick's fresh grid cells
+        self._rolled: dict[str, tuple[np.ndarray, ...]] | None = None  # last tick's matrices of every level
         # Per area, one of its grids: whose feed an area record names as its source.
         self.first_grid = {level: self._first_grids(level) for level in LEVELS}
         self.set_catalog(catalog)
@@ -142,7 +145,7 @@ class Engine:
             i.id: {k: ast.parse(f, mode="eval").body for k, f in self._formulas(i).items()} for i in catalog.indicators
         }
         self._inputs = {i: self._names(parsed) for i, parsed in self._parsed.items()}
-        self._parts = None
+        self._parts = self._fresh = self._rolled = None  # shaped for the old catalog
         self.directions = [i.direction for i in catalog.indicators]
         self._ensure_metrics(sorted({m for i in catalog.indicators for m in catalog.metric_inputs(i)}))
         col = lambda attr: np.array([[float(getattr(i, attr))] for i in catalog.indicators]).reshape(-1, 1)  # noqa: E731
@@ -310,6 +313,7 @@ class Engine:
             self._parts = rollup.GridParts(*(np.empty((n_ind, g)) for _ in range(4)))  # every row is set below
         kept = self._parts
         todo = [first or bool(self._moved[reads].any()) for reads in self._reads]
+        self._regrid = np.array(todo, dtype=bool)
         value, num, den, ts = kept.value, kept.num, kept.den, kept.ts
         by_name_value: dict[str, np.ndarray] = {m: self.values[k] for m, k in self.metric_pos.items()}
         by_name_ts: dict[str, np.ndarray] = {m: self.ts[k] for m, k in self.metric_pos.items()}
@@ -373,18 +377,33 @@ class Engine:
             self.written.clear()
             self._written_limits = limits
         result = TickResult(now=now, levels={})
-        rolled = self._roll(parts, fresh)
+        redo = self._regrid.copy()
+        if self._fresh is not None:
+            redo |= (fresh != self._fresh).any(axis=1)
+        self._fresh = fresh
+        rolled = self._roll(parts, fresh, redo)
         for level in LEVELS:
             result.levels[level] = self._score_level(level, rolled[level], limits[level], now, result.transitions)
         return result
 
-    def _roll(self, parts: rollup.GridParts, fresh: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
-        """(value, ts, coverage) matrices of every level; a grid is its own parent (only staleness applies)."""
-        out = {"grid": (np.where(fresh, parts.value, np.nan), parts.ts, fresh.astype(float))}
-        shape = len(self.ind_ids)
-        out |= {level: tuple(np.full((shape, len(self.tree.ids(level))), np.nan) for _ in range(3))
-                for level in LEVELS[:-1]}
-        for rule, rows in self.rule_rows.items():
+    def _roll(self, parts: rollup.GridParts, fresh: np.ndarray, redo: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
+        """(value, ts, coverage) matrices of every level; a grid is its own parent (only staleness applies).
+
+        Only the indicators in ``redo`` (new grid values, or grids that went stale or fresh) are
+        rolled again; the matrices are kept from tick to tick, so they are valid until the next one.
+        """
+        if self._rolled is None:
+            n = len(self.ind_ids)
+            self._rolled = {level: tuple(np.full((n, len(self.tree.ids(level))), np.nan) for _ in range(3))
+                            for level in LEVELS}
+            redo = np.ones(n, dtype=bool)
+        out = self._rolled
+        rows = np.flatnonzero(redo)
+        grid_value, grid_ts, grid_cov = out["grid"]
+        grid_value[rows] = np.where(fresh[rows], parts.value[rows], np.nan)
+        grid_ts[rows], grid_cov[rows] = parts.ts[rows], fresh[rows]
+        for rule, rule_rows in self.rule_rows.items():
+            rows = rule_rows[redo[rule_rows]]
             if not rows.size:
                 continue
             sub = rollup.GridParts(parts.value[rows], parts.num[rows], parts.den[rows], parts.ts[rows])
