@@ -145,7 +145,7 @@ class Engine:
             i.id: {k: ast.parse(f, mode="eval").body for k, f in self._formulas(i).items()} for i in catalog.indicators
         }
         self._inputs = {i: self._names(parsed) for i, parsed in self._parsed.items()}
-        self._parts = self._fresh = self._rolled = None  # shaped for the old catalog
+        self.recompute_all()  # what is kept is shaped for the old catalog
         self.directions = [i.direction for i in catalog.indicators]
         self._ensure_metrics(sorted({m for i in catalog.indicators for m in catalog.metric_inputs(i)}))
         col = lambda attr: np.array([[float(getattr(i, attr))] for i in catalog.indicators]).reshape(-1, 1)  # noqa: E731
@@ -178,6 +178,10 @@ class Engine:
         if metrics:
             return metrics[0]
         return self._primary_metric(self.catalog[sorted(self.catalog.indicator_inputs(ind))[0]])
+
+    def recompute_all(self) -> None:
+        """Drop the grid values and roll-ups kept from the last tick: the next tick computes every indicator anew."""
+        self._parts = self._fresh = self._rolled = None
 
     def _all_metrics(self, ind) -> set[str]:
         """Metrics an indicator reads, directly or through the indicators it reads."""
