@@ -7,7 +7,6 @@ It knows nothing of Redis or SQL (see ``indicators/service.py``): samples go in 
 from __future__ import annotations
 
 import ast
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -267,6 +266,7 @@ class Engine:
             track.state[r, c], track.since[r, c] = State[w["s"].upper()], w["since"]
             track.known[r, c] = True
             restored += 1
+        self.recompute_all()  # a restored state is to be judged on the next tick
         return restored
 
     def adopt_feeds(self, published: list[str]) -> None:
@@ -377,17 +377,19 @@ class Engine:
         parts = self.grid_parts()
         fresh = np.isfinite(parts.value) & (now - parts.ts <= self.stale_after)
         limits = self.limits(now)
-        if limits is not self._written_limits:  # thresholds moved: every record's limits are news
-            self.written.clear()
-            self._written_limits = limits
-        result = TickResult(now=now, levels={})
         redo = self._regrid.copy()
         if self._fresh is not None:
             redo |= (fresh != self._fresh).any(axis=1)
+        if limits is not self._written_limits:  # thresholds moved: every state is to judge, every record is news
+            self.written.clear()
+            self._written_limits = limits
+            redo[:] = True
         self._fresh = fresh
+        result = TickResult(now=now, levels={})
         rolled = self._roll(parts, fresh, redo)
         for level in LEVELS:
-            result.levels[level] = self._score_level(level, rolled[level], limits[level], now, result.transitions)
+            result.levels[level] = self._score_level(level, rolled[level], limits[level], now, result.transitions,
+                                                     redo)
         return result
 
     def _roll(self, parts: rollup.GridParts, fresh: np.ndarray, redo: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
@@ -428,25 +430,32 @@ class Engine:
         target[0][rows], target[1][rows], target[2][rows] = rolled.value, rolled.ts, rolled.coverage
 
     def _score_level(self, level: str, rolled: tuple[np.ndarray, ...], lim: classify.Limits,
-                     now: float, transitions: list[Transition]) -> LevelResult:
+                     now: float, transitions: list[Transition], redo: np.ndarray) -> LevelResult:
+        """Judge the indicators whose values moved (``redo``) or wait out a minimum duration; the rest hold."""
         area_ids = self.tree.ids(level)
         value, ts, cov = rolled
-        level_fresh = np.isfinite(value)
         track = self.tracks[level]
-        before, known = track.state.copy(), track.known.copy()
-        want = classify.wanted(value, level_fresh, track.state, lim, self.hysteresis)
-        changed = classify.advance(track, want, now, self.min_duration)
+        rows = np.flatnonzero(redo | (track.pending != classify.NO_PENDING).any(axis=1))
+        sub = classify.Track(track.state[rows], track.since[rows], track.pending[rows], track.pending_since[rows],
+                             track.known[rows])
+        before, known = sub.state.copy(), sub.known.copy()
+        want = classify.wanted(value[rows], np.isfinite(value[rows]), sub.state, _rows_of(lim, rows),
+                               self.hysteresis[rows])
+        changed = classify.advance(sub, want, now, self.min_duration[rows])
+        track.state[rows], track.since[rows], track.known[rows] = sub.state, sub.since, sub.known
+        track.pending[rows], track.pending_since[rows] = sub.pending, sub.pending_since
         # A first judgement after a (re)start is a change only when it is a warning: no log flood.
-        rows, cols = np.nonzero(changed & (known | (track.state >= State.YELLOW)))
-        yellow, red = self.threshold_texts(lim, rows, cols)
-        for r, c, y, rd in zip(rows.tolist(), cols.tolist(), yellow, red, strict=True):
+        r_sub, cols = np.nonzero(changed & (known | (sub.state >= State.YELLOW)))
+        yellow, red = self.threshold_texts(lim, rows[r_sub], cols)
+        for k, c, y, rd in zip(r_sub.tolist(), cols.tolist(), yellow, red, strict=True):
             transitions.append(Transition(
-                self.ind_ids[r], level, area_ids[c], State(before[r, c]).label, State(track.state[r, c]).label,
-                float(value[r, c]), y, rd, now))
+                self.ind_ids[rows[k]], level, area_ids[c], State(before[k, c]).label, State(sub.state[k, c]).label,
+                float(value[rows[k], c]), y, rd, now))
         written = self.written.get(level)
-        was_warning = written[2] >= State.YELLOW if written is not None else np.zeros(value.shape, dtype=bool)
-        dirty, slow, summary_dirty = self._dirty(level, value, ts, track.state)
-        cleared = was_warning & (track.state < State.YELLOW)
+        cleared = np.zeros(value.shape, dtype=bool)
+        if written is not None:
+            cleared[rows] = (written[2][rows] >= State.YELLOW) & (sub.state < State.YELLOW)
+        dirty, slow, summary_dirty = self._dirty(level, value, ts, track.state, rows)
         return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, slow,
                            summary_dirty, cleared, fresh_start=written is None)
 
@@ -461,36 +470,41 @@ class Engine:
                         for d, lo, hi in zip(kinds, low, high, strict=True)])
         return out[0], out[1]
 
-    def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray,
-               state: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, state: np.ndarray,
+               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return the cells to rewrite, those whose state changed, and the areas whose summary to rewrite.
 
-        A cell is rewritten when its state changed or its value or data time moved beyond the
-        tolerances; an area summary (states and the area's oldest data time) when a state changed
-        or that oldest time moved beyond the tolerance. Without a snapshot (a start) all of them.
+        Only ``rows`` can have moved since the last tick. A cell is rewritten when its state changed
+        or its value or data time moved beyond the tolerances; an area summary (states and the area's
+        oldest data time) when a state changed or that oldest time moved beyond the tolerance.
+        Without a snapshot (a start) all of them.
         """
         old = self.written.get(level)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an area with no data at all: NaN, as meant
-            oldest = np.nanmin(ts, axis=0) if ts.shape[0] else np.full(ts.shape[1], np.nan)
+        oldest = np.fmin.reduce(ts, axis=0) if ts.shape[0] else np.full(ts.shape[1], np.nan)  # NaN: no data at all
         if old is None:
             self.written[level] = (value.copy(), ts.copy(), state.copy(), oldest)
             everything = np.ones(value.shape, dtype=bool)
             return everything, everything, np.ones(value.shape[1], dtype=bool)
         w_value, w_ts, w_state, w_oldest = old
+        v, t, wv, wt = value[rows], ts[rows], w_value[rows], w_ts[rows]
         with np.errstate(invalid="ignore"):
-            same_value = np.abs(value - w_value) <= VALUE_TOLERANCE * np.abs(w_value)
-            same_ts = np.abs(ts - w_ts) < TS_TOLERANCE_S
+            same_value = (np.abs(v - wv) <= VALUE_TOLERANCE * np.abs(wv)) | (np.isnan(v) & np.isnan(wv))
+            same_ts = (np.abs(t - wt) < TS_TOLERANCE_S) | (np.isnan(t) & np.isnan(wt))
             same_oldest = (np.abs(oldest - w_oldest) < TS_TOLERANCE_S) | (np.isnan(oldest) & np.isnan(w_oldest))
-        both_nan = np.isnan(value) & np.isnan(w_value)
-        state_changed = w_state != state
-        dirty = state_changed | ~(same_ts | (np.isnan(ts) & np.isnan(w_ts))) | ~(same_value | both_nan)
+        dirty, state_changed = np.zeros(value.shape, dtype=bool), np.zeros(value.shape, dtype=bool)
+        state_changed[rows] = w_state[rows] != state[rows]
+        dirty[rows] = state_changed[rows] | ~same_ts | ~same_value
         summary = state_changed.any(axis=0) | ~same_oldest
-        np.copyto(w_value, value, where=dirty)
-        np.copyto(w_ts, ts, where=dirty)
-        np.copyto(w_state, state, where=dirty)
+        w_value[rows], w_ts[rows] = np.where(dirty[rows], v, wv), np.where(dirty[rows], t, wt)
+        w_state[rows] = np.where(dirty[rows], state[rows], w_state[rows])
         np.copyto(w_oldest, oldest, where=summary)
         return dirty, state_changed, summary
+
+
+def _rows_of(lim: classify.Limits, rows: np.ndarray) -> classify.Limits:
+    """The limits of some indicators only (a one-column matrix stays one column)."""
+    return classify.Limits(*(a[rows] for a in (lim.yellow_low, lim.yellow_high, lim.red_low, lim.red_high,
+                                               lim.source)))
 
 
 def _positions(position: dict[str, int], names: list[str]) -> np.ndarray:
