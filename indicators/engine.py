@@ -436,14 +436,15 @@ class Engine:
         value, ts, cov = rolled
         track = self.tracks[level]
         rows = np.flatnonzero(redo | (track.pending != classify.NO_PENDING).any(axis=1))
-        sub = classify.Track(track.state[rows], track.since[rows], track.pending[rows], track.pending_since[rows],
-                             track.known[rows])
+        sel = _selector(rows, len(self.ind_ids))
+        sub = classify.Track(track.state[sel], track.since[sel], track.pending[sel], track.pending_since[sel],
+                             track.known[sel])
         before, known = sub.state.copy(), sub.known.copy()
-        want = classify.wanted(value[rows], np.isfinite(value[rows]), sub.state, _rows_of(lim, rows),
-                               self.hysteresis[rows])
-        changed = classify.advance(sub, want, now, self.min_duration[rows])
-        track.state[rows], track.since[rows], track.known[rows] = sub.state, sub.since, sub.known
-        track.pending[rows], track.pending_since[rows] = sub.pending, sub.pending_since
+        want = classify.wanted(value[sel], np.isfinite(value[sel]), sub.state, _rows_of(lim, sel),
+                               self.hysteresis[sel])
+        changed = classify.advance(sub, want, now, self.min_duration[sel])
+        track.state[sel], track.since[sel], track.known[sel] = sub.state, sub.since, sub.known
+        track.pending[sel], track.pending_since[sel] = sub.pending, sub.pending_since
         # A first judgement after a (re)start is a change only when it is a warning: no log flood.
         r_sub, cols = np.nonzero(changed & (known | (sub.state >= State.YELLOW)))
         yellow, red = self.threshold_texts(lim, rows[r_sub], cols)
@@ -454,8 +455,8 @@ class Engine:
         written = self.written.get(level)
         cleared = np.zeros(value.shape, dtype=bool)
         if written is not None:
-            cleared[rows] = (written[2][rows] >= State.YELLOW) & (sub.state < State.YELLOW)
-        dirty, slow, summary_dirty = self._dirty(level, value, ts, track.state, rows)
+            cleared[sel] = (written[2][sel] >= State.YELLOW) & (sub.state < State.YELLOW)
+        dirty, slow, summary_dirty = self._dirty(level, value, ts, track.state, sel)
         return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, slow,
                            summary_dirty, cleared, fresh_start=written is None)
 
@@ -471,12 +472,13 @@ class Engine:
         return out[0], out[1]
 
     def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, state: np.ndarray,
-               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               rows: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return the cells to rewrite, those whose state changed, and the areas whose summary to rewrite.
 
-        Only ``rows`` can have moved since the last tick. A cell is rewritten when its state changed
-        or its value or data time moved beyond the tolerances; an area summary (states and the area's
-        oldest data time) when a state changed or that oldest time moved beyond the tolerance.
+        Only ``rows`` (indices, or a slice of all) can have moved since the last tick. A cell is
+        rewritten when its state changed or its value or data time moved beyond the tolerances; an
+        area summary (states and the area's oldest data time) when a state changed or that oldest
+        time moved beyond the tolerance.
         Without a snapshot (a start) all of them.
         """
         old = self.written.get(level)
@@ -501,7 +503,12 @@ class Engine:
         return dirty, state_changed, summary
 
 
-def _rows_of(lim: classify.Limits, rows: np.ndarray) -> classify.Limits:
+def _selector(rows: np.ndarray, n: int) -> np.ndarray | slice:
+    """Index some rows: all of them as a slice, so that arrays are viewed rather than copied."""
+    return slice(None) if rows.size == n else rows
+
+
+def _rows_of(lim: classify.Limits, rows: np.ndarray | slice) -> classify.Limits:
     """The limits of some indicators only (a one-column matrix stays one column)."""
     return classify.Limits(*(a[rows] for a in (lim.yellow_low, lim.yellow_high, lim.red_low, lim.red_high,
                                                lim.source)))
