@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cityvitals.yaml_nodes import load_model
+from feeds.ingest import BUFFER_LIMIT
 from feeds.replay.config import ReplayFeedConfig
 from feeds.workorders.events import SOURCES
 
@@ -46,6 +47,7 @@ class MqttFeedConfig(Strict):
     port: int = Field(default=1883, ge=1, le=65535)
     prefix: str = Field(default="city", pattern=r"^[^/#+]+$")
     qos: Literal[0, 1] = 1
+    buffer: int = Field(default=BUFFER_LIMIT, ge=1)  # messages held while Redis is away
     username: str | None = None
     password_env: str | None = None  # the password itself never sits in the file
 

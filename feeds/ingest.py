@@ -377,6 +377,11 @@ class Ingestor:
                       "(%d dropped so far)", self.feed, self.buffer_limit, dropped, self.health["overflowed"])
         self.health["buffered"] = self._held
 
+    def count_overflow(self, dropped: int) -> None:
+        """Count what an adapter's own bounded buffer dropped (an MQTT feed's messages) in the health record."""
+        with self._lock:
+            self.health["overflowed"] += dropped
+
     def _start_retrying(self) -> None:
         """Start the resending thread unless it runs (the lock is held)."""
         if self._retrying is None or not self._retrying.is_alive():

@@ -84,7 +84,7 @@ def test_unacknowledged_messages_come_back_after_a_store_outage(redis_client, de
     _wait(lambda: feed.client.is_connected())
     time.sleep(0.3)
     _publish(prefix, [(f"{g}/aqi", str(40 + i).encode()) for i, g in enumerate(grids[:5])])
-    _wait(lambda: len(feed._pending) == 5)
+    _wait(lambda: feed.pending() == 5)
     feed._stop.set()
     feed.client.disconnect()  # gone without acknowledging: the broker keeps the session's messages
     feed.client.loop_stop()
