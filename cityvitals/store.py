@@ -384,8 +384,8 @@ def drop_orders(client: redis.Redis, order_ids: list[str]) -> None:
         client.hdel(WORKORDERS, *order_ids)
 
 
-def write_checkpoint(client: redis.Redis, feed: str, rows: int) -> None:
-    """Record how many rows of its file a replay feed has delivered."""
+def write_checkpoint(client: redis.Redis | redis.client.Pipeline, feed: str, rows: int) -> None:
+    """Record how many rows of its file a replay feed has delivered (or queue it, given a pipeline)."""
     client.hset(CHECKPOINTS, feed, rows)
 
 

@@ -207,6 +207,7 @@ class Batch:
     samples: list[Row]
     dead: list[tuple[str, str]]
     newest: float | None = None  # the latest ts among the samples
+    checkpoint: int | None = None  # rows of its source delivered once this batch is written
 
     def size(self) -> int:
         """Samples and refusals together: what the buffer bound counts."""
@@ -235,13 +236,15 @@ class Ingestor:
         self._id_prefix = f"{feed}-{os.getpid()}-{int(time.time() * 1000) % 10**9}"
         self.backoff = ExponentialWithJitterBackoff(cap=5.0, base=0.05)
 
-    def submit(self, items: Sequence[Any], hold: bool = True,
-               where: Callable[[int], str] | None = None) -> IngestResult:
+    def submit(self, items: Sequence[Any], hold: bool = True, where: Callable[[int], str] | None = None,
+               checkpoint: int | None = None) -> IngestResult:
         """Store the valid items, refuse the others with reasons; one bad item never drops the rest.
 
         With ``hold`` (the default) a Redis outage puts the batch in the buffer; without it the
         Redis error is raised, for sources that redeliver on their own (an MQTT broker).
         ``where(i)`` names item i's place in its source (``row 12``) at the head of its reason.
+        ``checkpoint`` (rows of a file done once this batch is in) is written with the batch, in
+        the same round trip, after it: held with it through an outage, never ahead of it.
         """
         checked = check_items(items, self.rules, self.clock(), decide=self._locate)
         result = IngestResult(len(checked.rows))
@@ -250,7 +253,8 @@ class Ingestor:
             reason = f"{where(i)}: {reason}" if where else reason
             result.refused.append(Refusal(i, reason))
             bad.append((reason, dump_item(items[i])))
-        result.held = result.accepted if self._deliver(checked.rows, bad, hold, checked.newest) else 0
+        batch = self._batch(checked.rows, bad, checked.newest, checkpoint)
+        result.held = result.accepted if self._deliver(batch, hold) else 0
         return result
 
     def _locate(self, items: Sequence[Any]) -> dict[int, store.Sample | str]:
@@ -282,7 +286,7 @@ class Ingestor:
     def refuse(self, bad: list[tuple[str, str]], hold: bool = True) -> None:
         """Count and dead-letter input refused before it became an item (an unreadable line, say)."""
         if bad:
-            self._deliver([], bad, hold)
+            self._deliver(self._batch([], bad), hold)
 
     def drain(self, timeout: float) -> bool:
         """Wait until the buffer is written (True) or ``timeout`` seconds passed (False)."""
@@ -298,12 +302,15 @@ class Ingestor:
         with self._lock:
             return self._held + self._inflight
 
-    def _deliver(self, samples: list[Row], dead: list[tuple[str, str]], hold: bool,
-                 newest: float | None = None) -> bool:
+    def _batch(self, samples: list[Row], dead: list[tuple[str, str]], newest: float | None = None,
+               checkpoint: int | None = None) -> Batch:
+        """A batch under this feed's next batch id."""
+        return Batch(f"{self._id_prefix}-{next(self._ids)}", samples, dead, newest, checkpoint)
+
+    def _deliver(self, batch: Batch, hold: bool) -> bool:
         """Write a batch now, or hold it while older ones wait; True if it was held."""
-        batch = Batch(f"{self._id_prefix}-{next(self._ids)}", samples, dead, newest)
         with self._lock:
-            self.health["refused"] += len(dead)
+            self.health["refused"] += len(batch.dead)
             if (self._held or self._inflight) and hold:  # older batches are waiting: keep the order
                 self._hold([batch])
                 return True
@@ -326,6 +333,8 @@ class Ingestor:
         for b in batches:
             store.queue_samples(pipe, self.feed, b.samples, bid=b.bid)
             store.queue_dead_letters(pipe, self.feed, b.dead)
+            if b.checkpoint is not None:
+                store.write_checkpoint(pipe, self.feed, b.checkpoint)
         with self._lock:
             health = self._health_after(batches, now, self._held)
         store.write_feed_health(pipe, self.feed, health)
