@@ -96,3 +96,18 @@ def test_the_future_tolerance_is_a_sharp_edge(redis_client):
     assert result.refused[0].index == 1
     assert result.refused[0].reason == f"ts {NOW + FUTURE_TOLERANCE_S + 0.5!r} is 300 s in the future (tolerance 300 s)"
     assert [s.ts for s in stream_samples(redis_client)] == [NOW + FUTURE_TOLERANCE_S]
+
+
+def test_the_health_record_says_when_how_fast_and_how_late(redis_client):
+    now = [NOW]
+    ingestor = Ingestor(redis_client, "rates", registry(), GRIDS, clock=lambda: now[0])
+    ingestor.submit([dict(GOOD, ts=NOW - 30, value=1.0), dict(GOOD, ts=NOW - 20, value=2.0)])
+    now[0] = NOW + 30
+    ingestor.submit([dict(GOOD, ts=NOW + 10, value=float(k)) for k in range(4)])
+    health = store.read_feed_health(redis_client)["rates"]
+    assert (health["accepted"], health["last_sample"], health["lag_s"]) == (6, NOW + 10, 20.0)
+    assert (health["last_ok"], health["rate"]) == (NOW + 30, 0.1)  # six samples in the last minute
+    now[0] = NOW + 100
+    ingestor.submit([dict(GOOD, ts=NOW + 95, value=5.0)])
+    health = store.read_feed_health(redis_client)["rates"]
+    assert (health["rate"], health["lag_s"], health["store_errors"]) == (0.017, 5.0, 0)  # the older ones left it
