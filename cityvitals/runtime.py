@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -22,11 +22,13 @@ from cityvitals.redis_server import connect, redis_url
 from feeds.ingest import Ingestor
 from feeds.simulator.city import SimulatedCity
 from feeds.simulator.feed import FEED_NAME, SimulatorFeed
+from feeds.simulator.orders import simulated_orders_feed
 from indicators.history import log_catalog_event
 from indicators.loader import Catalog, CatalogInvalid, catalog_digest, load_catalog
 from indicators.service import EngineService
 
 log = logging.getLogger(__name__)
+ORDERS_DELAY_S = 15.0  # the simulated orders' first round (a week of events) after the city's
 
 
 @dataclass
@@ -106,12 +108,18 @@ def wait_for_stop() -> None:
 
 def start_simulator(rt: Runtime, scheduler: BackgroundScheduler, interval_s: float = 60.0, seed: int = 7,
                     name: str = FEED_NAME) -> SimulatorFeed:
-    """Schedule the simulated city feed (first round at once)."""
+    """Schedule the simulated city feed (first round at once) and its work orders through the pipeline.
+
+    The orders' first round loads a week of events (seconds of CPU): it starts a little later, so
+    that a fresh start shows the live city first.
+    """
     ingestor = Ingestor(rt.client, name, registry(), set(rt.tree.ids("grid")), simulated=True)
     feed = SimulatorFeed(SimulatedCity(rt.tree, registry(), seed=seed), ingestor, interval_s)
-    scheduler.add_job(feed.run_once, "interval", seconds=interval_s, id=f"feed-{name}", max_instances=1,
-                      coalesce=True, next_run_time=_now())
-    rt.feeds.append(feed)
+    orders = simulated_orders_feed(rt.client, rt.tree, f"{name}-orders", seed, interval_s)
+    for each, delay in ((feed, 0), (orders, ORDERS_DELAY_S)):
+        scheduler.add_job(each.run_once, "interval", seconds=interval_s, id=f"feed-{each.name}", max_instances=1,
+                          coalesce=True, next_run_time=_now() + timedelta(seconds=delay))
+        rt.feeds.append(each)
     return feed
 
 

@@ -48,7 +48,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -102,9 +102,9 @@ class Sample(NamedTuple):
     value: float
 
 
-def encode_batch(samples: Iterable[Sample]) -> tuple[str, int]:
-    """Pack samples into the stream's line format; returns the text and the count."""
-    lines = [f"{s.metric}\t{s.area}\t{s.ts!r}\t{s.value!r}" for s in samples]
+def encode_batch(samples: Iterable[tuple[str, str, float, float]]) -> tuple[str, int]:
+    """Pack samples (or plain tuples in their field order) into the stream's line format; returns text and count."""
+    lines = [f"{metric}\t{area}\t{ts!r}\t{value!r}" for metric, area, ts, value in samples]
     return "\n".join(lines), len(lines)
 
 
@@ -134,8 +134,8 @@ def append_samples(client: redis.Redis, source: str, samples: list[Sample], batc
     return len(samples)
 
 
-def queue_samples(pipe: redis.client.Pipeline, source: str, samples: list[Sample], bid: str = "",
-                  batch: int = 1000) -> None:
+def queue_samples(pipe: redis.client.Pipeline, source: str, samples: Sequence[tuple[str, str, float, float]],
+                  bid: str = "", batch: int = 1000) -> None:
     """Queue already-validated samples on ``pipe``, one entry per ``batch``; entry k of batch ``bid`` is ``bid.k``."""
     for k, start in enumerate(range(0, len(samples), batch)):
         data, n = encode_batch(samples[start : start + batch])
@@ -483,8 +483,8 @@ def drop_orders(client: redis.Redis, order_ids: list[str]) -> None:
         client.hdel(WORKORDERS, *order_ids)
 
 
-def write_checkpoint(client: redis.Redis, feed: str, rows: int) -> None:
-    """Record how many rows of its file a replay feed has delivered."""
+def write_checkpoint(client: redis.Redis | redis.client.Pipeline, feed: str, rows: int) -> None:
+    """Record how many rows of its file a replay feed has delivered (or queue it, given a pipeline)."""
     client.hset(CHECKPOINTS, feed, rows)
 
 

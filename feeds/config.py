@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cityvitals.yaml_nodes import load_model
+from feeds.ingest import BUFFER_LIMIT
 from feeds.replay.config import ReplayFeedConfig
 from feeds.workorders.events import SOURCES
 
@@ -46,6 +47,7 @@ class MqttFeedConfig(Strict):
     port: int = Field(default=1883, ge=1, le=65535)
     prefix: str = Field(default="city", pattern=r"^[^/#+]+$")
     qos: Literal[0, 1] = 1
+    buffer: int = Field(default=BUFFER_LIMIT, ge=1)  # messages held while Redis is away
     username: str | None = None
     password_env: str | None = None  # the password itself never sits in the file
 
@@ -61,7 +63,7 @@ class WorkOrdersFeedConfig(Strict):
     name: str = Field(default="workorders", pattern=r"^[a-z][a-z0-9_-]{0,39}$")
     interval_s: float = Field(default=60.0, gt=0)
     replay: Path | None = None  # a CSV or NDJSON file of events read once at start
-    simulate: bool = False  # feed it the simulated city's orders (feeds/simulator/orders.py)
+    simulate: bool = False  # the simulated city's orders without the simulator (which sends them itself)
     seed: int = 7
     deadlines_h: dict[Literal[SOURCES], Annotated[float, Field(gt=0)]] = {}  # overrides, per source
 
@@ -102,6 +104,14 @@ class FeedsFile(Strict):
             raise ValueError(f"feed names must be unique: {', '.join(dupes)}")
         return self
 
+    @model_validator(mode="after")
+    def _orders_simulated_once(self) -> FeedsFile:
+        simulating = [f.name for f in self.feeds if isinstance(f, WorkOrdersFeedConfig) and f.simulate]
+        if simulating and any(isinstance(f, SimulatorFeedConfig) for f in self.feeds):
+            raise ValueError(f"the simulator already sends the simulated work orders (as <name>-orders); "
+                             f"drop simulate: true from {', '.join(simulating)}")
+        return self
+
 
 DEFAULT = FeedsFile(feeds=(SimulatorFeedConfig(type="simulator", name="simulator"),))
 
@@ -111,7 +121,7 @@ class FeedsConfigError(Exception):
 
 
 def load_feeds(path: Path | None) -> FeedsFile:
-    """The feeds file at ``path``; without one, the simulator alone."""
+    """The feeds file at ``path``; without one, the simulator (with its work orders)."""
     if path is None:
         return DEFAULT
     config, errors = load_model(path, FeedsFile)

@@ -4,7 +4,11 @@ When Redis does not answer, an Ingestor holds what it could not write (bounded, 
 background thread resends it with exponential backoff, in order, once Redis is back. Every batch
 carries an id that stays the same on a resend, so a write that reached Redis before its reply was
 lost is scored once. What overflows the buffer is dropped oldest first, logged and counted in the
-feed's health (``overflowed``).
+feed's health (``overflowed``); batches out on a resend attempt are dropped when it fails, so for the
+length of one attempt the buffer can hold up to one attempt's worth more than its bound.
+
+Checking is done a batch at a time (:func:`check_items`, numpy over the columns): it is half of what
+an adapter spends per sample otherwise, and the verdicts are those of :func:`check_item`.
 """
 
 from __future__ import annotations
@@ -12,15 +16,17 @@ from __future__ import annotations
 import json
 import logging
 import math
+import operator
 import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import count
+from itertools import compress, count, repeat
 from typing import Any
 
+import numpy as np
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 
@@ -53,23 +59,32 @@ class IngestResult:
 
 
 _NUMBER = (int, float)
+_NUMBER_TYPES = frozenset(_NUMBER)
+_FIELDS = operator.itemgetter("metric", "area", "ts", "value")
+Row = tuple[str, str, float, float]  # a checked sample in the order of :class:`store.Sample`
+
+
+class Rules:
+    """What items are checked against: the metric registry (with each metric's range) and the grids."""
+
+    def __init__(self, metrics: Mapping[str, Metric], grids: Collection[str]) -> None:
+        self.metrics, self.grids = metrics, grids
+        self.index = {k: i for i, k in enumerate(metrics)}
+        # Row i holds metric i's (min, max); the last row, nan, is for an unknown metric (index -1): refused.
+        self.bounds = np.array([(m.min, m.max) for m in metrics.values()] + [(math.nan, math.nan)], dtype=float)
+
+
+@dataclass
+class Checked:
+    """A checked batch: the good items as rows in their order, the others as (index, reason) in order."""
+
+    rows: list[Row]
+    refused: list[tuple[int, str]]
+    newest: float | None  # the latest ts among the rows
 
 
 def check_item(item: Any, metrics: Mapping[str, Metric], grids: Collection[str], now: float) -> store.Sample | str:
-    """Return the sample an item describes, or the reason it is refused."""
-    if type(item) is dict:  # the common case, checked without the slower generic tests (same rules)
-        metric, area, ts, value = item.get("metric"), item.get("area"), item.get("ts"), item.get("value")
-        m = metrics.get(metric) if type(metric) is str else None
-        if (m is not None and type(area) is str and area in grids and type(ts) in _NUMBER
-                and type(value) in _NUMBER and math.isfinite(ts) and math.isfinite(value)
-                and m.min <= value <= m.max and ts <= now + FUTURE_TOLERANCE_S):
-            return store.Sample(metric, area, float(ts), float(value))
-    return _refusal_or_sample(item, metrics, grids, now)
-
-
-def _refusal_or_sample(item: Any, metrics: Mapping[str, Metric], grids: Collection[str],
-                       now: float) -> store.Sample | str:
-    """Check an item field by field, saying what is wrong first."""
+    """Return the sample an item describes, or the reason it is refused, saying what is wrong first."""
     if not isinstance(item, Mapping):
         return f"expected an object with metric, area, ts, value; got {type(item).__name__}"
     missing = [k for k in ("metric", "area", "ts", "value") if k not in item]
@@ -81,9 +96,9 @@ def _refusal_or_sample(item: Any, metrics: Mapping[str, Metric], grids: Collecti
     if not isinstance(area, str) or area not in grids:
         return f"unknown area {area!r} (samples are per grid)"
     for name, x in (("ts", ts), ("value", value)):
-        if isinstance(x, bool) or not isinstance(x, (int, float)):
+        if isinstance(x, bool) or not isinstance(x, _NUMBER):
             return f"{name} must be a number, got {x!r}"
-        if not math.isfinite(x):
+        if not math.isfinite(_as_float(x)):
             return f"{name} must be finite, got {x!r}"
     m = metrics[metric]
     if not m.min <= value <= m.max:
@@ -93,13 +108,106 @@ def _refusal_or_sample(item: Any, metrics: Mapping[str, Metric], grids: Collecti
     return store.Sample(metric, area, float(ts), float(value))
 
 
+def _as_float(x: float) -> float:
+    """``x`` as a float; an integer too large for one is infinite (and so refused), not an error."""
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf
+
+
+def check_items(items: Sequence[Any], rules: Rules, now: float,
+                decide: Callable[[Sequence[Any]], Mapping[int, store.Sample | str]] | None = None) -> Checked:
+    """Check a batch at once: the same verdicts and reasons as :func:`check_item` on each item.
+
+    A batch of plain items (dicts with int or float ts and value) is checked column by column with
+    numpy; in any other batch each item is checked alone, or by ``decide`` (items with a point) first.
+    Only the refused items are checked again one by one, for their reasons.
+    """
+    columns = _plain_columns(items)
+    decided: dict[int, str] = {}
+    if columns is None:
+        columns, decided = _columns_one_by_one(items, rules, now, decide)
+    rows, metric, area, ts, value = columns
+    ok = _good_mask(metric, area, ts, value, rules, now)
+    refused = []
+    for i in np.flatnonzero(~ok).tolist():
+        verdict = decided.get(i) or check_item(items[i], rules.metrics, rules.grids, now)
+        if isinstance(verdict, str):
+            refused.append((i, verdict))
+        else:  # cannot happen while both apply the same rules; the item-by-item verdict wins
+            ok[i] = True
+    newest = float(ts[ok].max()) if ok.any() else None
+    return Checked(list(compress(rows, ok.tolist())) if refused else rows, refused, newest)
+
+
+Columns = tuple[list[Row], Sequence[Any], Sequence[Any], np.ndarray, np.ndarray]  # rows, metric, area, ts, value
+
+
+def _plain_columns(items: Sequence[Any]) -> Columns | None:
+    """Rows and columns of a batch of plain items (the common case), else None.
+
+    Metric and area need no type test here: anything but a known string fails the lookups in
+    :func:`_good_mask` (an unhashable one raises TypeError, and the batch goes one by one).
+    """
+    if not items or set(map(type, items)) != {dict}:
+        return None
+    try:
+        rows = list(map(_FIELDS, items))
+        metric, area, ts, value = zip(*rows, strict=True)
+        numbers = set(map(type, ts)) | set(map(type, value))
+        if not numbers <= _NUMBER_TYPES:
+            return None
+        ts, value = np.array(ts, dtype=float), np.array(value, dtype=float)
+        hash(metric), hash(area)  # noqa: B018  (unhashable fields go one by one)
+    except (KeyError, OverflowError, TypeError):  # a missing field, an integer too large for a float
+        return None
+    if numbers != {float}:  # ints become floats, as in check_item
+        rows = list(zip(metric, area, ts.tolist(), value.tolist(), strict=True))
+    return rows, metric, area, ts, value
+
+
+def _columns_one_by_one(items: Sequence[Any], rules: Rules, now: float,
+                        decide: Callable[[Sequence[Any]], Mapping[int, store.Sample | str]] | None
+                        ) -> tuple[Columns, dict[int, str]]:
+    """Rows and columns of a batch that is not all plain: each item's sample, or a blank row and its reason."""
+    verdicts = dict(decide(items)) if decide else {}
+    rows: list[Row] = []
+    for i, item in enumerate(items):
+        verdict = verdicts.get(i) or check_item(item, rules.metrics, rules.grids, now)
+        if isinstance(verdict, str):
+            verdicts[i] = verdict
+            rows.append(("", "", math.nan, math.nan))  # a row every check refuses
+        else:
+            rows.append(verdict)
+    metric, area, ts, value = zip(*rows, strict=True) if rows else ((), (), (), ())
+    refused = {i: v for i, v in verdicts.items() if isinstance(v, str)}
+    return (rows, metric, area, np.array(ts, dtype=float), np.array(value, dtype=float)), refused
+
+
+def _good_mask(metric: Sequence[str], area: Sequence[str], ts: np.ndarray, value: np.ndarray,
+               rules: Rules, now: float) -> np.ndarray:
+    """True where a row passes every check of :func:`check_item` (its range, known metric and grid)."""
+    n = len(metric)
+    low, high = rules.bounds[np.fromiter(map(rules.index.get, metric, repeat(-1)), np.intp, n)].T
+    with np.errstate(invalid="ignore"):
+        ok = (low <= value) & (value <= high) & np.isfinite(value) & np.isfinite(ts) \
+            & (ts <= now + FUTURE_TOLERANCE_S)
+    unknown = {a for a in set(area) if a not in rules.grids}
+    if unknown:
+        ok &= np.fromiter((a not in unknown for a in area), bool, n)
+    return ok
+
+
 @dataclass
 class Batch:
     """What one submission writes: good samples and refusals (reason, item), under one batch id."""
 
     bid: str
-    samples: list[store.Sample]
+    samples: list[Row]
     dead: list[tuple[str, str]]
+    newest: float | None = None  # the latest ts among the samples
+    checkpoint: int | None = None  # rows of its source delivered once this batch is written
 
     def size(self) -> int:
         """Samples and refusals together: what the buffer bound counts."""
@@ -113,6 +221,7 @@ class Ingestor:
                  clock: Callable[[], float] = time.time, simulated: bool = False,
                  buffer_limit: int = BUFFER_LIMIT, locator: GridLocator | None = None) -> None:
         self.client, self.feed, self.metrics, self.grids, self.clock = client, feed, metrics, grids, clock
+        self.rules = Rules(metrics, grids)
         self.buffer_limit, self.locator = buffer_limit, locator
         self.health: dict[str, Any] = {"accepted": 0, "refused": 0, "last_sample": None, "last_ok": None,
                                        "outside": 0, "rate": 0.0, "lag_s": None, "buffered": 0, "overflowed": 0,
@@ -127,42 +236,37 @@ class Ingestor:
         self._id_prefix = f"{feed}-{os.getpid()}-{int(time.time() * 1000) % 10**9}"
         self.backoff = ExponentialWithJitterBackoff(cap=5.0, base=0.05)
 
-    def submit(self, items: Sequence[Any], hold: bool = True,
-               where: Callable[[int], str] | None = None) -> IngestResult:
+    def submit(self, items: Sequence[Any], hold: bool = True, where: Callable[[int], str] | None = None,
+               checkpoint: int | None = None) -> IngestResult:
         """Store the valid items, refuse the others with reasons; one bad item never drops the rest.
 
         With ``hold`` (the default) a Redis outage puts the batch in the buffer; without it the
         Redis error is raised, for sources that redeliver on their own (an MQTT broker).
         ``where(i)`` names item i's place in its source (``row 12``) at the head of its reason.
+        ``checkpoint`` (rows of a file done once this batch is in) is written with the batch, in
+        the same round trip, after it: held with it through an outage, never ahead of it.
         """
-        now = self.clock()
-        result = IngestResult()
-        good: list[store.Sample] = []
+        checked = check_items(items, self.rules, self.clock(), decide=self._locate)
+        result = IngestResult(len(checked.rows))
         bad: list[tuple[str, str]] = []
-        located = self._locate(items)
-        for i, item in enumerate(items):
-            checked = located.get(i) or check_item(item, self.metrics, self.grids, now)
-            if isinstance(checked, str):
-                checked = f"{where(i)}: {checked}" if where else checked
-                result.refused.append(Refusal(i, checked))
-                bad.append((checked, dump_item(item)))
-            else:
-                good.append(checked)
-        result.accepted = len(good)
-        result.held = len(good) if self._deliver(good, bad, hold) else 0
+        for i, reason in checked.refused:
+            reason = f"{where(i)}: {reason}" if where else reason
+            result.refused.append(Refusal(i, reason))
+            bad.append((reason, dump_item(items[i])))
+        batch = self._batch(checked.rows, bad, checked.newest, checkpoint)
+        result.held = result.accepted if self._deliver(batch, hold) else 0
         return result
 
     def _locate(self, items: Sequence[Any]) -> dict[int, store.Sample | str]:
         """Check the items that carry a point (lon, lat) instead of an area, looking up all points at once."""
-        at = [i for i, item in enumerate(items) if not (type(item) is dict and "area" in item)  # the common case
-              and isinstance(item, Mapping) and "area" not in item and ("lon" in item or "lat" in item)]
-        if not at:
-            return {}
+        at = [i for i, item in enumerate(items)
+              if isinstance(item, Mapping) and "area" not in item and ("lon" in item or "lat" in item)]
         out: dict[int, store.Sample | str] = {}
         points = []
         for i in at:
             lon, lat = items[i].get("lon"), items[i].get("lat")
-            ok = all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (lon, lat))
+            ok = all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(_as_float(x))
+                     for x in (lon, lat))
             if self.locator is None:
                 out[i] = f"feed {self.feed} takes area ids, not points (lon, lat)"
             elif not ok:
@@ -182,7 +286,7 @@ class Ingestor:
     def refuse(self, bad: list[tuple[str, str]], hold: bool = True) -> None:
         """Count and dead-letter input refused before it became an item (an unreadable line, say)."""
         if bad:
-            self._deliver([], bad, hold)
+            self._deliver(self._batch([], bad), hold)
 
     def drain(self, timeout: float) -> bool:
         """Wait until the buffer is written (True) or ``timeout`` seconds passed (False)."""
@@ -198,11 +302,15 @@ class Ingestor:
         with self._lock:
             return self._held + self._inflight
 
-    def _deliver(self, samples: list[store.Sample], dead: list[tuple[str, str]], hold: bool) -> bool:
+    def _batch(self, samples: list[Row], dead: list[tuple[str, str]], newest: float | None = None,
+               checkpoint: int | None = None) -> Batch:
+        """A batch under this feed's next batch id."""
+        return Batch(f"{self._id_prefix}-{next(self._ids)}", samples, dead, newest, checkpoint)
+
+    def _deliver(self, batch: Batch, hold: bool) -> bool:
         """Write a batch now, or hold it while older ones wait; True if it was held."""
-        batch = Batch(f"{self._id_prefix}-{next(self._ids)}", samples, dead)
         with self._lock:
-            self.health["refused"] += len(dead)
+            self.health["refused"] += len(batch.dead)
             if (self._held or self._inflight) and hold:  # older batches are waiting: keep the order
                 self._hold([batch])
                 return True
@@ -221,29 +329,33 @@ class Ingestor:
     def _write(self, batches: list[Batch]) -> None:
         """Write batches, dead letters and the health record in one round trip."""
         now = self.clock()
-        samples = [s for b in batches for s in b.samples]
         pipe = self.client.pipeline(transaction=False)
         for b in batches:
             store.queue_samples(pipe, self.feed, b.samples, bid=b.bid)
             store.queue_dead_letters(pipe, self.feed, b.dead)
+            if b.checkpoint is not None:
+                store.write_checkpoint(pipe, self.feed, b.checkpoint)
         with self._lock:
-            health = self._health_after(samples, now, self._held)
+            health = self._health_after(batches, now, self._held)
         store.write_feed_health(pipe, self.feed, health)
         pipe.execute()
         with self._lock:
-            self._recent.append((now, len(samples)))
+            written = sum(len(b.samples) for b in batches)
+            self._recent.append((now, written))
             self.health.update({k: health[k] for k in ("last_sample", "last_ok", "rate", "lag_s")},
-                               accepted=self.health["accepted"] + len(samples))
+                               accepted=self.health["accepted"] + written)
 
-    def _health_after(self, samples: list[store.Sample], now: float, buffered: int) -> dict[str, Any]:
-        """The health record as it will be once ``samples`` are written at ``now``."""
-        h = dict(self.health, accepted=self.health["accepted"] + len(samples), buffered=buffered)
-        if samples:
-            h["last_sample"] = max(h["last_sample"] or -math.inf, max(s.ts for s in samples))
+    def _health_after(self, batches: list[Batch], now: float, buffered: int) -> dict[str, Any]:
+        """The health record as it will be once ``batches`` are written at ``now``."""
+        written = sum(len(b.samples) for b in batches)
+        h = dict(self.health, accepted=self.health["accepted"] + written, buffered=buffered)
+        if written:
+            newest = max(b.newest for b in batches if b.newest is not None)
+            h["last_sample"] = max(h["last_sample"] or -math.inf, newest)
             h["last_ok"] = now
         while self._recent and self._recent[0][0] < now - RATE_WINDOW_S:
             self._recent.popleft()
-        h["rate"] = round((sum(n for _, n in self._recent) + len(samples)) / RATE_WINDOW_S, 3)
+        h["rate"] = round((sum(n for _, n in self._recent) + written) / RATE_WINDOW_S, 3)
         h["lag_s"] = None if h["last_sample"] is None else round(now - h["last_sample"], 3)
         return h
 
@@ -273,6 +385,11 @@ class Ingestor:
             log.error("feed %s: buffer of %d full while Redis is away; dropped the %d oldest samples/refusals "
                       "(%d dropped so far)", self.feed, self.buffer_limit, dropped, self.health["overflowed"])
         self.health["buffered"] = self._held
+
+    def count_overflow(self, dropped: int) -> None:
+        """Count what an adapter's own bounded buffer dropped (an MQTT feed's messages) in the health record."""
+        with self._lock:
+            self.health["overflowed"] += dropped
 
     def _start_retrying(self) -> None:
         """Start the resending thread unless it runs (the lock is held)."""

@@ -4,6 +4,11 @@ A payload is a plain number, or JSON: a number, or an object with ``value`` (or 
 optional ``ts`` (Unix seconds; the arrival time when absent). Messages are acknowledged to the
 broker only after their batch reached Redis (paho's manual ack), so a crash or a Redis outage
 makes the broker deliver them again: at least once; the ingest path counts a repeat once.
+
+While Redis is away the received messages wait in memory, up to ``buffer`` of them, and the writes
+are retried with exponential backoff. Past the bound the oldest are dropped and acknowledged (the
+broker would otherwise stop sending once its window of unacknowledged messages is full): logged once
+per outage and counted in the feed's health (``overflowed``), like the ingest path's own buffer.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import redis
+from redis.backoff import ExponentialWithJitterBackoff
 
-from feeds.ingest import Ingestor
+from feeds.ingest import BUFFER_LIMIT, STORE_ERRORS, Ingestor
 
 log = logging.getLogger(__name__)
 MAX_PAYLOAD = 4096  # bytes: a sample is a number or a small object
@@ -37,6 +42,7 @@ class MqttSettings:
     password: str | None = None
     batch: int = 500
     flush_s: float = 0.5
+    buffer: int = BUFFER_LIMIT  # messages held while Redis is away
 
 
 def parse_message(topic: str, payload: bytes, prefix: str, now: float) -> dict[str, Any] | str:
@@ -67,7 +73,10 @@ class MqttFeed:
         self.name = ingestor.feed
         self._lock = threading.Lock()
         self._pending: list[tuple[int, dict | str, bytes]] = []  # (mid, item or refusal, raw payload)
-        self._stop = threading.Event()
+        self._inflight = 0  # messages taken out of _pending by a write in progress
+        self._dropped = 0  # during the current outage
+        self._stop, self._wake = threading.Event(), threading.Event()
+        self.backoff = ExponentialWithJitterBackoff(cap=30.0, base=settings.flush_s)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
                                   clean_session=False, manual_ack=True)  # a persistent session keeps unacked ones
         if settings.username:
@@ -102,18 +111,55 @@ class MqttFeed:
         item = parse_message(msg.topic, msg.payload, self.settings.prefix, time.time())
         with self._lock:
             self._pending.append((msg.mid, item, msg.payload))
+            dropped = self._trim()
             full = len(self._pending) >= self.settings.batch
+        self._drop(dropped)
         if full:
-            self.flush()
+            self._wake.set()  # written by the flusher thread: a failing write must not stall the network loop
+
+    def pending(self) -> int:
+        """Messages received and not yet written (waiting, or in a write in progress)."""
+        with self._lock:
+            return len(self._pending) + self._inflight
+
+    def _trim(self) -> list[int]:
+        """Take the oldest waiting messages past the bound out (the lock is held); their ids."""
+        over = len(self._pending) + self._inflight - self.settings.buffer
+        if over <= 0:
+            return []
+        dropped = [mid for mid, _, _ in self._pending[:over]]
+        del self._pending[:over]
+        return dropped
+
+    def _drop(self, mids: list[int]) -> None:
+        """Acknowledge dropped messages (so the broker sends on), count them, and say so once per outage."""
+        if not mids:
+            return
+        for mid in mids:
+            self.client.ack(mid, self.settings.qos)
+        self.ingestor.count_overflow(len(mids))
+        with self._lock:
+            first, self._dropped = not self._dropped, self._dropped + len(mids)
+        if first:
+            log.error("mqtt %s: buffer of %d messages full while Redis is away; dropping the oldest",
+                      self.name, self.settings.buffer)
 
     def _flush_loop(self) -> None:
-        while not self._stop.wait(self.settings.flush_s):
-            self.flush()
+        """Write every ``flush_s`` or when a batch is full; after a failed write, back off."""
+        failures = 0
+        while not self._stop.is_set():
+            if failures:
+                self._stop.wait(self.backoff.compute(failures))
+            else:
+                self._wake.wait(self.settings.flush_s)
+            self._wake.clear()
+            failures = 0 if self.flush() is not None else failures + 1
 
-    def flush(self) -> int:
-        """Submit the pending messages and acknowledge them; on a Redis error keep them for the next try."""
+    def flush(self) -> int | None:
+        """Submit the pending messages and acknowledge them; on a Redis error keep them (None) for the next try."""
         with self._lock:
             batch, self._pending = self._pending, []
+            self._inflight = len(batch)
         if not batch:
             return 0
         items = [item for _, item, _ in batch if not isinstance(item, str)]
@@ -122,11 +168,19 @@ class MqttFeed:
             # No buffering in the ingestor: unacknowledged messages stay with the broker, which survives us.
             self.ingestor.refuse(unreadable, hold=False)
             self.ingestor.submit(items, hold=False)
-        except (redis.RedisError, OSError) as exc:
-            log.warning("mqtt %s: store unavailable, %d messages kept: %s", self.name, len(batch), exc)
+        except STORE_ERRORS as exc:
             with self._lock:
                 self._pending[:0] = batch
-            return 0
+                self._inflight = 0
+                dropped = self._trim()
+            self._drop(dropped)
+            log.warning("mqtt %s: store unavailable, %d messages kept: %s", self.name, self.pending(), exc)
+            return None
+        with self._lock:
+            self._inflight = 0
+            dropped, self._dropped = self._dropped, 0
         for mid, _, _ in batch:
             self.client.ack(mid, self.settings.qos)
+        if dropped:
+            log.warning("mqtt %s: store back; %d messages were dropped while it was away", self.name, dropped)
         return len(batch)

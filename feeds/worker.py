@@ -45,7 +45,7 @@ def start_feeds(rt: Runtime, config: FeedsFile, names: list[str], scheduler: Bac
             started.append(start_simulator(rt, scheduler, cfg.interval_s, seed=cfg.seed, name=cfg.name))
         elif isinstance(cfg, MqttFeedConfig):
             feed = MqttFeed(MqttSettings(host=cfg.host, port=cfg.port, prefix=cfg.prefix, qos=cfg.qos,
-                                         client_id=f"cityvitals-{cfg.name}", username=cfg.username,
+                                         client_id=f"cityvitals-{cfg.name}", buffer=cfg.buffer, username=cfg.username,
                                          password=cfg.password()),
                             Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid"))))
             feed.start()
@@ -62,7 +62,7 @@ def start_feeds(rt: Runtime, config: FeedsFile, names: list[str], scheduler: Bac
 
 def start_workorders(rt: Runtime, cfg: WorkOrdersFeedConfig, scheduler: BackgroundScheduler) -> Coordinator:
     """Replay the configured events file (if any), then publish the aggregates (of simulated orders too)."""
-    ingestor = Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid")))
+    ingestor = Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid")), simulated=cfg.simulate)
     pipeline = WorkOrderPipeline(ingestor, cfg.deadlines_h)
     if cfg.replay is not None:
         result = replay_events(pipeline, cfg.replay)

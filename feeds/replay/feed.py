@@ -1,7 +1,15 @@
-"""The replay feed: rows of an export through the ingest path, paced, with a checkpoint in Redis."""
+"""The replay feed: rows of an export through the ingest path, paced, with a checkpoint in Redis.
+
+The checkpoint (rows done) travels with the batch that completes it, so through a Redis outage it
+waits in the ingest buffer with its rows and is never written ahead of them: a replay that dies
+while Redis is away resumes at the first row not in Redis. While the buffer has no room the replay
+pauses rather than let rows overflow, and at the end it waits until its rows are delivered.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -9,9 +17,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from cityvitals import store
-from feeds.ingest import Ingestor
+from feeds.ingest import STORE_ERRORS, Ingestor
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.reader import paced, parse_times, read_table
+
+log = logging.getLogger(__name__)
+WAIT_S = 0.05  # between looks at the buffer while Redis is away
 
 
 def row_items(frame: pd.DataFrame, times: np.ndarray, cfg: ReplayFeedConfig, first: int, stop: int) -> list[Any]:
@@ -48,24 +59,53 @@ class ReplayFeed:
 
     def run(self, max_rows: int | None = None, progress: bool = True) -> int:
         """Replay from the checkpoint to the end (or ``max_rows`` rows); bad rows are refused with their number."""
-        cfg, client = self.cfg, self.ingestor.client
+        cfg = self.cfg
         frame = read_table(cfg.file)
         for column in {c for c in cfg.map.model_dump().values() if c}:
             if column not in frame.columns:
                 raise ValueError(f"{cfg.file}: no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
         times = parse_times(frame[cfg.map.time], cfg.time_format, cfg.timezone)
-        start = store.read_checkpoint(client, cfg.name)
+        start = self._checkpoint()
         end = len(frame) if max_rows is None else min(len(frame), start + max_rows)
         speed = None if cfg.speed == "max" else float(cfg.speed)
         done = start
         with tqdm(total=len(frame), initial=start, unit="row", desc=cfg.name, disable=not progress) as bar:
             for first, stop in paced(times[:end], speed, start, cfg.batch):
+                self._wait_for_room(stop - first)
                 # Row numbers as a person finds them in the file: the header is line 1.
                 self.ingestor.submit(row_items(frame, times, cfg, first, stop),
-                                     where=lambda i, first=first: f"row {first + i + 2}")
-                store.write_checkpoint(client, cfg.name, stop)
+                                     where=lambda i, first=first: f"row {first + i + 2}", checkpoint=stop)
                 bar.update(stop - first)
                 done = stop
                 if self.stopped:
                     break
+        self._wait_delivered()
         return done - start
+
+    def _checkpoint(self) -> int:
+        """The row to start from, waiting (with backoff) for Redis if it is away."""
+        failures = 0
+        while True:
+            try:
+                return store.read_checkpoint(self.ingestor.client, self.cfg.name)
+            except STORE_ERRORS as exc:
+                if not failures:
+                    log.warning("replay %s: cannot read the checkpoint, waiting for Redis: %s", self.cfg.name, exc)
+                failures += 1
+                time.sleep(self.ingestor.backoff.compute(failures))
+
+    def _wait_for_room(self, rows: int) -> None:
+        """Pause while the ingest buffer (Redis away) has no room for ``rows`` more.
+
+        Rows overflowing it would be dropped, and the checkpoint of a later batch would skip them.
+        """
+        while (held := self.ingestor.buffered()) and held + rows > self.ingestor.buffer_limit and not self.stopped:
+            time.sleep(WAIT_S)
+
+    def _wait_delivered(self) -> None:
+        """Wait until the rows sent are in Redis (or the replay is stopped: the checkpoint says where)."""
+        if self.ingestor.buffered():
+            log.warning("replay %s: waiting for Redis to take %d buffered rows", self.cfg.name,
+                        self.ingestor.buffered())
+        while not self.stopped and not self.ingestor.drain(WAIT_S * 10):
+            pass

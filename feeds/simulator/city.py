@@ -44,8 +44,7 @@ class SimulatedCity:
 
     def grids_under(self, area_id: str) -> np.ndarray:
         """Mask of the grids in ``area_id`` (the grid itself for a grid)."""
-        return np.array([g == area_id or any(a.id == area_id for a in self.tree.ancestors(g))
-                         for g in self.grid_ids])
+        return scenarios.grids_under(self.tree, self.grid_ids, area_id)
 
     def _one(self, model: MetricModel, local: datetime, rng: np.random.Generator,
              done: dict[str, np.ndarray]) -> np.ndarray:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cityvitals import store
 from feeds.coordinator import Coordinator
 from feeds.ingest import Ingestor
 from feeds.simulator.city import SimulatedCity
-from feeds.simulator.scenarios import SCENARIOS, ActiveScenario
+from feeds.simulator.scenarios import ActiveScenario, active_scenarios
 
 FEED_NAME = "simulator"
 
@@ -26,12 +25,4 @@ class SimulatorFeed(Coordinator):
 
     def active_scenarios(self, now: float) -> list[ActiveScenario]:
         """Scenarios running now; finished ones are removed from Redis, unknown ones ignored."""
-        client = self.ingestor.client
-        active = []
-        for raw in store.read_scenarios(client):
-            running = ActiveScenario(raw["scenario"], raw["area"], float(raw["start"]), float(raw["minutes"]))
-            if running.ended(now):
-                store.stop_scenario(client, running.scenario, running.area)
-            elif running.scenario in SCENARIOS and running.area in self.city.tree:
-                active.append(running)
-        return active
+        return active_scenarios(self.ingestor.client, self.city.tree, now)

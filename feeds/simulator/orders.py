@@ -3,42 +3,61 @@
 Each hour's orders are drawn from ``(seed, hour)`` with their whole lifecycle, so any time window's
 events can be produced again without keeping anything: a round regenerates the hours whose orders
 can still have steps to come and sends the steps that fall inside the window.
+
+These orders are the demo city's only source of the work-order metrics (the pipeline's aggregates,
+``feeds.workorders.aggregate.PRODUCED``). A scenario that raises ``hotline_orders_1h`` adds orders
+on top (drawn once per round from the round's window, kept in memory for their later steps); its
+``order_sign_minutes`` effect slows the signing of those orders.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import redis
 
 from cityvitals import store
 from cityvitals.areas import AreaTree
+from cityvitals.metrics import registry
 from feeds.coordinator import Coordinator
+from feeds.ingest import Ingestor
 from feeds.simulator.models import RHYTHMS
-from feeds.workorders.aggregate import DAY, HOUR
-from feeds.workorders.events import RESOLUTIONS, STEPS
+from feeds.simulator.scenarios import ORDER_EFFECTS, SCENARIOS, ActiveScenario, active_scenarios, grids_under
+from feeds.workorders.aggregate import DAY, HOUR, grid_metrics
+from feeds.workorders.events import DEADLINES_H, RESOLUTIONS, STEPS
 from feeds.workorders.pipeline import WorkOrderPipeline
 
 # Orders per 1,000 residents per hour (before the hour-of-day rhythm) and that rhythm, per source.
 RATES: dict[str, tuple[float, str]] = {"12345": (0.12, "day"), "grid_app": (0.06, "work"),
                                        "citymgmt": (0.04, "day"), "petition": (0.001, "day"), "110": (0.02, "evening")}
+# Special grids have few residents: their orders come from patients, pupils, workers and shoppers.
+CATEGORY_FACTOR = {"hospital": 8.0, "school": 1.6, "industrial_park": 1.6, "commercial": 1.3}
 # Median minutes each step takes after the one before, and the lognormal spread.
 STEP_MINUTES = {"dispatched": (4, 0.6), "signed": (10, 0.6), "handled": (14 * 60, 0.7),
                 "verified": (30, 0.5), "closed": (15, 0.5)}
+# Handling is quicker where deadlines are short (hours from receipt: 12345 72, grid_app 48, 24 for the rest).
+HANDLING_FACTOR = {"12345": 1.0, "grid_app": 0.6, "citymgmt": 0.3, "petition": 3.0, "110": 0.2}
 LOOKBACK = 9 * DAY  # no simulated order lives longer (lifecycles are clipped to this)
+CHUNK, PAUSE_S = 2000, 0.01  # events per submit, and the pause after each
 
 
 class SimulatedOrders:
-    """Work orders of every grid, hour by hour."""
+    """Work orders of every grid, hour by hour, and those scenarios add."""
 
     def __init__(self, tree: AreaTree, seed: int = 7, tz: str = "Asia/Shanghai") -> None:
+        self.tree = tree
         self.grids = np.array(tree.ids("grid"))
-        self.population_k = tree.population("grid") / 1000.0
+        factor = np.array([CATEGORY_FACTOR.get(tree[g].category or "", 1.0) for g in self.grids])
+        self.weight = tree.population("grid") / 1000.0 * factor  # thousands of residents, or their equivalent
         self.seed, self.tz = seed, ZoneInfo(tz)
         self._hours: dict[int, pd.DataFrame] = {}  # drawn hours still inside the lookback
+        self._extra: list[pd.DataFrame] = []  # orders scenarios added, kept for their later steps
 
     def hour(self, slot: int) -> pd.DataFrame:
         """The orders received in hour ``slot`` (Unix hours), one row each with every step's time."""
@@ -48,31 +67,47 @@ class SimulatedOrders:
                 del self._hours[old]
         return self._hours[slot]
 
+    def _rate(self, source: str, t: float) -> np.ndarray:
+        """Expected orders of ``source`` per grid and hour at ``t``."""
+        rate, rhythm = RATES[source]
+        shape, weekend = RHYTHMS[rhythm]
+        local = datetime.fromtimestamp(t, self.tz)
+        return rate * self.weight * shape[local.hour] * (weekend if local.weekday() >= 5 else 1.0)
+
     def _draw(self, slot: int) -> pd.DataFrame:
         rng = np.random.default_rng([self.seed, slot])
-        local = datetime.fromtimestamp(slot * HOUR, self.tz)
-        frames = []
-        for source, (rate, rhythm) in RATES.items():
-            shape, weekend = RHYTHMS[rhythm]
-            mean = rate * self.population_k * shape[local.hour] * (weekend if local.weekday() >= 5 else 1.0)
-            area = np.repeat(self.grids, rng.poisson(mean))
-            frames.append(pd.DataFrame({"order": [f"sim-{source}-{slot}-{i}" for i in range(area.size)],
-                                        "source": source, "area": area}))
-        f = pd.concat(frames, ignore_index=True)
-        t = slot * HOUR + rng.uniform(0, HOUR, len(f))
-        f["received"] = t
-        for step, (median, sigma) in STEP_MINUTES.items():
-            t = np.minimum(t + rng.lognormal(np.log(median * 60), sigma, len(f)), f["received"] + LOOKBACK)
-            f[step] = t
-        rated = rng.random(len(f)) < 0.55
-        f["satisfied"] = np.where(rated, rng.random(len(f)) < 0.965, None)
-        f["resolved"] = rng.choice(RESOLUTIONS, len(f), p=[0.72, 0.2, 0.08])
-        return f
+        areas = [np.repeat(self.grids, rng.poisson(self._rate(source, slot * HOUR))) for source in RATES]
+        order = [f"sim-{source}-{slot}-{i}" for source, a in zip(RATES, areas, strict=True) for i in range(a.size)]
+        source = np.repeat(list(RATES), [a.size for a in areas])
+        return _lifecycle(order, source, np.concatenate(areas), slot * HOUR + rng.uniform(0, HOUR, len(order)), rng)
+
+    def surge(self, start: float, end: float, active: Sequence[ActiveScenario]) -> None:
+        """Add the orders the active scenarios bring in ``(start, end]`` (hotline calls, slower signing)."""
+        for running in active:
+            k = running.intensity((start + end) / 2)
+            effects = {e.metric: e for e in SCENARIOS[running.scenario].effects}
+            if k <= 0 or ORDER_EFFECTS[0] not in effects:
+                continue
+            rng = np.random.default_rng([self.seed, int(start), int(running.start), *running.scenario.encode()])
+            under = grids_under(self.tree, self.grids, running.area)
+            more = (effects[ORDER_EFFECTS[0]].mul - 1) * k * self._rate("12345", start) * (end - start) / HOUR
+            area = np.repeat(self.grids[under], rng.poisson(more[under]))
+            order = [f"sim-surge-{running.scenario}-{running.area}-{int(start)}-{i}" for i in range(area.size)]
+            sign = effects.get(ORDER_EFFECTS[1])
+            slower = 1 + (sign.mul - 1) * k if sign else 1.0
+            self._extra.append(_lifecycle(order, np.full(area.size, "12345"), area,
+                                          rng.uniform(start, end, area.size) + 1e-3, rng, slower))
+        self._extra = [f for f in self._extra if len(f) and f["received"].max() > end - LOOKBACK]
+
+    def orders(self, start: float, end: float, whole: bool = False) -> pd.DataFrame:
+        """Every order whose lifecycle can have a step in ``(start, end]`` (with ``whole``: received in it)."""
+        first = int(start // HOUR) if whole else int((start - LOOKBACK) // HOUR)
+        return pd.concat([*(self.hour(s) for s in range(first, int(end // HOUR) + 1)), *self._extra],
+                         ignore_index=True)
 
     def events(self, start: float, end: float, whole: bool = False) -> list[dict[str, Any]]:
         """Every event with ``start < ts <= end``, oldest first; with ``whole``, of orders received after start."""
-        first = int(start // HOUR) if whole else int((start - LOOKBACK) // HOUR)
-        orders = pd.concat([self.hour(s) for s in range(first, int(end // HOUR) + 1)], ignore_index=True)
+        orders = self.orders(start, end, whole)
         if whole:
             orders = orders[orders["received"] > start]
         steps = orders.melt(id_vars=["order", "source", "area", "satisfied", "resolved"], value_vars=list(STEPS),
@@ -90,6 +125,33 @@ class SimulatedOrders:
                     event["satisfied"] = bool(sat)
         return out
 
+    def metrics(self, now: float) -> dict[str, np.ndarray]:
+        """The pipeline's per-grid metrics at ``now`` from these orders, without Redis (for checks of the catalog)."""
+        f = self.orders(now - LOOKBACK, now)
+        f = f[f["received"] <= now].copy()
+        for step in STEPS:
+            f[step] = f[step].where(f[step] <= now)
+        f["satisfied"] = f["satisfied"].astype(float)
+        f["deadline"] = f["received"] + f["source"].map(DEADLINES_H).astype(float) * HOUR
+        values = grid_metrics(f, list(self.grids), now)
+        return {m: values[m].to_numpy() for m in values.columns}
+
+
+def _lifecycle(order: list[str], source: np.ndarray, area: np.ndarray, received: np.ndarray,
+               rng: np.random.Generator, slower_sign: float = 1.0) -> pd.DataFrame:
+    """Orders with their steps' times from ``received`` on, a rating and a resolution (numpy, one frame)."""
+    n = len(order)
+    columns: dict[str, Any] = {"order": order, "source": source, "area": area, "received": received}
+    handling = np.fromiter(map(HANDLING_FACTOR.__getitem__, source), float, n)
+    t = received
+    for step, (median, sigma) in STEP_MINUTES.items():
+        scale = handling if step == "handled" else slower_sign if step == "signed" else 1.0
+        t = columns[step] = np.minimum(t + scale * rng.lognormal(np.log(median * 60), sigma, n), received + LOOKBACK)
+    rated = rng.random(n) < 0.55
+    columns["satisfied"] = np.where(rated, rng.random(n) < 0.965, None)
+    columns["resolved"] = rng.choice(RESOLUTIONS, n, p=[0.72, 0.2, 0.08])
+    return pd.DataFrame(columns)
+
 
 class SimulatedOrdersFeed(Coordinator):
     """Send the simulated orders' events through the pipeline each round, then publish its aggregates."""
@@ -104,6 +166,17 @@ class SimulatedOrdersFeed(Coordinator):
         backfill = self.sent_until is None and not store.all_orders(self.pipeline.client)
         if self.sent_until is None:
             self.sent_until = now - 8 * DAY if backfill else now - self.interval_s
-        self.pipeline.submit(self.orders.events(self.sent_until, now, whole=backfill))
+        self.orders.surge(self.sent_until, now, active_scenarios(self.pipeline.client, self.orders.tree, now))
+        events = self.orders.events(self.sent_until, now, whole=backfill)
+        for first in range(0, len(events), CHUNK):
+            self.pipeline.submit(events[first : first + CHUNK])
+            time.sleep(PAUSE_S)  # a backfill is a week of events: let the engine and pages in between
         self.sent_until = now
         return self.pipeline.aggregates(now)
+
+
+def simulated_orders_feed(client: redis.Redis, tree: AreaTree, name: str, seed: int = 7,
+                          interval_s: float = 60.0) -> SimulatedOrdersFeed:
+    """The simulated city's work orders through a pipeline of their own, its health marked simulated."""
+    ingestor = Ingestor(client, name, registry(), frozenset(tree.ids("grid")), simulated=True)
+    return SimulatedOrdersFeed(SimulatedOrders(tree, seed=seed), WorkOrderPipeline(ingestor), interval_s)

@@ -3,7 +3,9 @@
 An active scenario bends chosen metrics in the grids under one area with an envelope over its
 duration: a ramp (the first fifth), a plateau, and a recovery (the last fifth); afterwards the
 city is back to its rhythms. ``mul`` multiplies the normal value, ``add`` adds to it; the result
-stays within the metric's possible range.
+stays within the metric's possible range. The work-order metrics come from simulated orders through
+the pipeline, so effects on them act on the orders (:data:`ORDER_EFFECTS`): more 12345 calls
+(``hotline_orders_1h``) and slower signing of them (``order_sign_minutes``); the backlog follows.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import redis
+
+from cityvitals import store
+from cityvitals.areas import AreaTree
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class Scenario:
     level: str = "street"
     minutes: float = 60.0
 
+
+ORDER_EFFECTS = ("hotline_orders_1h", "order_sign_minutes")  # applied by feeds/simulator/orders.py
 
 SCENARIOS: dict[str, Scenario] = {s.id: s for s in (
     Scenario("flood", "河道洪水", "River flood", (
@@ -59,8 +67,8 @@ SCENARIOS: dict[str, Scenario] = {s.id: s for s in (
         Effect("water_outage_households", add=300),
     ), minutes=90),
     Scenario("hotline_surge", "12345诉求激增", "Hotline surge", (
-        Effect("hotline_orders_1h", mul=4), Effect("orders_open", mul=2.5), Effect("orders_overdue", mul=4, add=5),
-        Effect("order_sign_minutes", mul=3), Effect("hl_property_24h", mul=3), Effect("hl_noise_24h", mul=3),
+        Effect("hotline_orders_1h", mul=4), Effect("order_sign_minutes", mul=3),  # the backlog follows
+        Effect("hl_property_24h", mul=3), Effect("hl_noise_24h", mul=3),
     ), level="district", minutes=120),
 )}
 
@@ -98,3 +106,20 @@ def apply(values: dict[str, np.ndarray], active: ActiveScenario, grid_mask: np.n
             v = values[e.metric]
             lo, hi = bounds[e.metric]
             v[grid_mask] = np.clip(v[grid_mask] * (1 + (e.mul - 1) * k) + e.add * k, lo, hi)
+
+
+def grids_under(tree: AreaTree, grid_ids: np.ndarray | list[str], area_id: str) -> np.ndarray:
+    """Mask of the grids in ``area_id`` (the grid itself for a grid)."""
+    return np.array([g == area_id or any(a.id == area_id for a in tree.ancestors(g)) for g in grid_ids])
+
+
+def active_scenarios(client: redis.Redis, tree: AreaTree, now: float) -> list[ActiveScenario]:
+    """Scenarios asked for in Redis and running now; finished ones are removed, unknown ones ignored."""
+    active = []
+    for raw in store.read_scenarios(client):
+        running = ActiveScenario(raw["scenario"], raw["area"], float(raw["start"]), float(raw["minutes"]))
+        if running.ended(now):
+            store.stop_scenario(client, running.scenario, running.area)
+        elif running.scenario in SCENARIOS and running.area in tree:
+            active.append(running)
+    return active

@@ -15,6 +15,7 @@ import yaml
 
 from cityvitals.metrics import registry
 from feeds.simulator.models import MODELS, RHYTHMS
+from feeds.workorders.aggregate import PRODUCED
 from indicators.loader import load_catalog, reads
 from indicators.schema import DOMAINS, PANELS, parse_duration
 from indicators.states import State
@@ -67,7 +68,8 @@ def test_every_indicator_is_documented_in_both_languages(catalog):
 
 def test_every_metric_read_is_registered_and_simulated(catalog):
     metrics = registry()
-    modelled = {m.metric for m in MODELS}
+    assert not {m.metric for m in MODELS} & set(PRODUCED)  # the work-order pipeline's come from simulated orders
+    modelled = {m.metric for m in MODELS} | set(PRODUCED)
     read = _metrics_read(catalog)
     assert read <= metrics.keys(), read - metrics.keys()
     assert read <= modelled, read - modelled
@@ -127,24 +129,27 @@ def states(catalog):
     """Indicator states at every level at four times of a weekday and one flood-season afternoon.
 
     One engine runs through the times; each time's samples are sent twice, 31 minutes apart,
-    so states that wait out a minimum duration have settled before they are read.
+    so states that wait out a minimum duration have settled before they are read. The work-order
+    metrics are the pipeline's aggregates of the simulated orders, as in the demo.
     """
     from cityvitals.areas import AreaTree, pukou_demo
     from cityvitals.store import Sample
     from feeds.simulator.city import SimulatedCity
+    from feeds.simulator.orders import SimulatedOrders
     from indicators.engine import Engine
 
     tree = AreaTree(pukou_demo())
     city = SimulatedCity(tree, registry())
+    orders = SimulatedOrders(tree)
     engine = Engine(tree, catalog)
     out = {}
     for label, t in [("03:00", _at("2026-03-11", 3, 0)), ("08:30", _at("2026-03-11", 8, 30)),
                      ("14:00", _at("2026-03-11", 14, 0)), ("18:00", _at("2026-03-11", 18, 0)),
                      ("flood 15:00", _at("2026-07-15", 15, 0))]:
-        values = city.values(t)
         for ts in (t, t + 31 * 60):
+            values = {**city.values(t), **orders.metrics(ts)}
             engine.ingest([Sample(m, g, ts, float(v)) for m, arr in values.items()
-                           for g, v in zip(city.grid_ids, arr, strict=True)])
+                           for g, v in zip(city.grid_ids, arr, strict=True) if not np.isnan(v)])
             result = engine.tick(ts)
         out[label] = {level: r.state.copy() for level, r in result.levels.items()}
     return out

@@ -14,6 +14,8 @@ import paho.mqtt.client as mqtt
 
 from cityvitals import store
 from cityvitals.cli import main
+from feeds.simulator.models import MODELS
+from feeds.workorders.aggregate import COUNTS, PRODUCED
 from tests.conftest import stream_samples
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,8 +63,8 @@ def test_feeds_run_serves_the_simulator_and_mqtt_until_sigterm(tmp_path, redis_c
     log = open(tmp_path / "worker.log", "w")
     worker = start_worker(tmp_path, redis_url, config, log)
     try:
-        deadline = time.monotonic() + 30
-        while ("simulator" not in store.read_feed_health(redis_client)
+        deadline = time.monotonic() + 60  # the orders' first round (a week of events) starts 15 s in
+        while (not {"simulator", "simulator-orders"} <= store.read_feed_health(redis_client).keys()
                or "mqtt sensors: subscribed" not in (tmp_path / "worker.log").read_text()):
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()
             assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
@@ -80,7 +82,11 @@ def test_feeds_run_serves_the_simulator_and_mqtt_until_sigterm(tmp_path, redis_c
     finally:
         stop_worker(worker)
         log.close()
-    assert store.read_feed_health(redis_client)["simulator"]["accepted"] == 502 * 232
+    health = store.read_feed_health(redis_client)
+    assert health["simulator"]["accepted"] == 502 * len(MODELS)
+    # The simulated city's work orders, through the pipeline: every count for every grid, medians where due.
+    assert health["simulator-orders"]["simulated"] and health["simulator-orders"]["events_accepted"] > 50_000
+    assert 502 * len(COUNTS) <= health["simulator-orders"]["accepted"] <= 502 * len(PRODUCED)
 
 
 
@@ -131,3 +137,14 @@ def test_a_polled_api_feed_is_checked_with_its_line(tmp_path, capsys):
     good.write_text("feeds:\n  - {type: air_quality_api, name: env, url: 'http://10.0.0.7/api', timeout_s: 5}\n",
                     encoding="utf-8")
     assert main(["feeds", "check", str(good)]) == 0
+
+
+def test_the_simulated_orders_are_sent_once(tmp_path, capsys):
+    both = tmp_path / "both.yaml"
+    both.write_text("feeds:\n  - {type: simulator}\n  - {type: workorders, name: orders, simulate: true}\n",
+                    encoding="utf-8")
+    assert main(["feeds", "check", str(both)]) == 1
+    assert "the simulator already sends the simulated work orders" in capsys.readouterr().out
+    alone = tmp_path / "alone.yaml"
+    alone.write_text("feeds:\n  - {type: workorders, name: orders, simulate: true}\n", encoding="utf-8")
+    assert main(["feeds", "check", str(alone)]) == 0

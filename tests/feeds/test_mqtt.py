@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 
@@ -14,12 +15,12 @@ from cityvitals import store
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings, parse_message
-from tests.conftest import stream_samples
+from tests.conftest import free_port, stream_samples
 
 
-def _publish(prefix: str, messages: list[tuple[str, bytes]]) -> None:
+def _publish(prefix: str, messages: list[tuple[str, bytes]], port: int = 1883) -> None:
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
-    pub.connect("127.0.0.1", 1883)  # no broker: the test fails here, loudly
+    pub.connect("127.0.0.1", port)  # no broker: the test fails here, loudly
     pub.loop_start()
     for topic, payload in messages:
         pub.publish(f"{prefix}/{topic}", payload, qos=1).wait_for_publish(5)
@@ -84,7 +85,7 @@ def test_unacknowledged_messages_come_back_after_a_store_outage(redis_client, de
     _wait(lambda: feed.client.is_connected())
     time.sleep(0.3)
     _publish(prefix, [(f"{g}/aqi", str(40 + i).encode()) for i, g in enumerate(grids[:5])])
-    _wait(lambda: len(feed._pending) == 5)
+    _wait(lambda: feed.pending() == 5)
     feed._stop.set()
     feed.client.disconnect()  # gone without acknowledging: the broker keeps the session's messages
     feed.client.loop_stop()
@@ -96,3 +97,30 @@ def test_unacknowledged_messages_come_back_after_a_store_outage(redis_client, de
     finally:
         again.stop()
     assert sorted(s.value for s in stream_samples(redis_client)) == [40.0, 41.0, 42.0, 43.0, 44.0]
+
+
+def test_the_feed_reconnects_with_backoff_when_its_broker_comes_back(redis_client, demo_tree, prefix, tmp_path):
+    grids = demo_tree.ids("grid")
+    port = free_port()
+    broker = ["mosquitto", "-p", str(port)]  # a private broker (no persistence) that can be killed
+    proc = subprocess.Popen(broker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    feed = MqttFeed(MqttSettings(port=port, prefix=prefix, client_id=f"cv-{prefix}", flush_s=0.1),
+                    Ingestor(redis_client, "mqtt", registry(), set(grids)))
+    try:
+        time.sleep(0.3)
+        feed.start()
+        _wait(feed.client.is_connected)
+        proc.kill()
+        proc.wait(5)
+        _wait(lambda: not feed.client.is_connected())
+        time.sleep(2.0)  # attempts fail, 1 s apart and then longer
+        proc = subprocess.Popen(broker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait(feed.client.is_connected, timeout=20)
+        time.sleep(0.3)  # subscribed again on the new connection (the broker forgot the session)
+        _publish(prefix, [(f"{grids[0]}/aqi", b"61")], port=port)
+        _wait(lambda: redis_client.exists(store.SAMPLES))
+    finally:
+        feed.stop()
+        proc.kill()
+        proc.wait(5)
+    assert [(s.area, s.value) for s in stream_samples(redis_client)] == [(grids[0], 61.0)]

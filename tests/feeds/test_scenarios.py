@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from cityvitals import store
@@ -10,11 +13,14 @@ from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.simulator.city import SimulatedCity
 from feeds.simulator.feed import SimulatorFeed
-from feeds.simulator.scenarios import SCENARIOS, ActiveScenario
+from feeds.simulator.orders import simulated_orders_feed
+from feeds.simulator.scenarios import ORDER_EFFECTS, SCENARIOS, ActiveScenario
 from indicators.loader import load_catalog
 from indicators.service import EngineService
+from tests.conftest import stream_samples
 
 T0 = 1_795_000_000.0  # 2026-11-18, outside the flood season: default river limits 7.5 / 8.5 m
+MORNING = datetime(2026, 11, 18, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()  # a Wednesday
 
 
 def test_envelope_ramps_holds_and_ends():
@@ -26,8 +32,9 @@ def test_envelope_ramps_holds_and_ends():
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_every_effect_names_a_simulated_metric(name, demo_tree):
-    simulated = set(SimulatedCity(demo_tree, registry()).values(T0))
+    simulated = set(SimulatedCity(demo_tree, registry()).values(T0)) | set(ORDER_EFFECTS)  # the orders act on these
     assert {e.metric for e in SCENARIOS[name].effects} <= simulated
+    assert not set(ORDER_EFFECTS) & set(SimulatedCity(demo_tree, registry()).values(T0))
 
 
 def _river(client, area_ids):
@@ -74,3 +81,44 @@ def test_simulate_command_starts_lists_and_stops(redis_client, redis_url, tmp_pa
     assert "running: flood in pukou.qiaolin" in capsys.readouterr().out
     assert main(["simulate", "--scenario", "flood", "--area", "pukou.qiaolin", "--stop"]) == 0
     assert store.read_scenarios(redis_client) == []
+
+
+def _states(client, indicator: str, area_ids: list[str]) -> dict[str, str]:
+    return {a: r["s"] for a, r in store.read_state_of(client, indicator, area_ids).items()}
+
+
+def test_a_hotline_surge_raises_the_hotline_through_the_work_order_pipeline_and_the_city_recovers(
+        redis_client, demo_tree):
+    clock = [MORNING]
+    city = SimulatorFeed(SimulatedCity(demo_tree, registry()),
+                         Ingestor(redis_client, "simulator", registry(), set(demo_tree.ids("grid")),
+                                  clock=lambda: clock[0], simulated=True))
+    orders = simulated_orders_feed(redis_client, demo_tree, "simulator-orders")
+    orders.ingestor.clock = lambda: clock[0]
+    service = EngineService(redis_client, None, demo_tree, load_catalog([DEFAULT_CATALOG]))
+
+    def at(t: float) -> dict[str, str]:
+        clock[0] = t
+        for feed in (city, orders):
+            assert feed.run_once(t).refused == []
+        service.tick(t + 5)
+        return _states(redis_client, "hotline_orders_per_10k", ["pukou", *demo_tree.ids("street")])
+
+    start = MORNING + 3600
+    assert set(at(MORNING).values()) == {"normal"}  # the first round backfills a week of orders
+    before = sum(s.value for s in stream_samples(redis_client) if s.metric == "hotline_orders_1h" and s.ts == MORNING)
+    store.start_scenario(redis_client, "hotline_surge", "pukou", start, minutes=180)
+    for minutes in (30, 80, 95):
+        at(start + minutes * 60)
+    during = at(start + 110 * 60)  # a red has to hold 10 minutes before it is shown
+    assert set(during.values()) == {"red"}, during
+    calls = sum(s.value for s in stream_samples(redis_client)
+                if s.metric == "hotline_orders_1h" and s.ts == start + 110 * 60)
+    assert calls > 3 * before  # four times the calls at the height of it
+    assert "hotline_orders_1h" not in city.city.values(start)  # one source only: the orders
+
+    at(start + 181 * 60)
+    assert store.read_scenarios(redis_client) == []  # over, and cleared
+    at(start + 245 * 60)
+    after = at(start + 260 * 60)
+    assert set(after.values()) == {"normal"}, after
