@@ -7,6 +7,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import requests
@@ -23,9 +24,10 @@ PASSWORD = "correct horse battery"
 
 
 @contextmanager
-def serve(redis_client, sql, tree, tmp_path, anonymous_role: str):
+def serve(redis_client, sql, tree, tmp_path, anonymous_role: str, catalog: Path | None = None):
     """The whole web server of a dashboard process (pages, login, push API) on a free port."""
-    settings = replace(load_settings(tmp_path, env={}), anonymous_role=anonymous_role)
+    env = {"CITYVITALS_CATALOG": str(catalog)} if catalog else {}
+    settings = replace(load_settings(tmp_path, env=env), anonymous_role=anonymous_role)
     rt = Runtime(settings, "redis://test", redis_client, sql, tree, load_catalog([settings.catalog_path]))
     http = make_server("127.0.0.1", 0, build_server(rt), threaded=True)
     threading.Thread(target=http.serve_forever, daemon=True).start()
