@@ -7,7 +7,6 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import requests
@@ -24,10 +23,9 @@ PASSWORD = "correct horse battery"
 
 
 @contextmanager
-def serve(redis_client, sql, tree, tmp_path, anonymous_role: str, catalog: Path | None = None):
+def serve(redis_client, sql, tree, tmp_path, anonymous_role: str):
     """The whole web server of a dashboard process (pages, login, push API) on a free port."""
-    env = {"CITYVITALS_CATALOG": str(catalog)} if catalog else {}
-    settings = replace(load_settings(tmp_path, env=env), anonymous_role=anonymous_role)
+    settings = replace(load_settings(tmp_path, env={}), anonymous_role=anonymous_role)
     rt = Runtime(settings, "redis://test", redis_client, sql, tree, load_catalog([settings.catalog_path]))
     http = make_server("127.0.0.1", 0, build_server(rt), threaded=True)
     threading.Thread(target=http.serve_forever, daemon=True).start()
