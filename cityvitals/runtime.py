@@ -86,7 +86,7 @@ class EngineRound:
 
 def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> EngineService:
     """Schedule the engine tick (led by one process at a time) and this process's catalog hot reload."""
-    rt.service = EngineService(rt.client, rt.sql, rt.tree, rt.catalog,
+    rt.service = EngineService(rt.client, rt.sql, rt.tree, rt.catalog, consumer=rt.settings.engine_name,
                                retention_s=rt.settings.history_days * 86400)
     leadership = Leadership(rt.client, "engine", ttl_s=max(3 * rt.settings.tick_seconds, 3.0))
     scheduler.add_job(EngineRound(rt.service, leadership), "interval", seconds=rt.settings.tick_seconds,

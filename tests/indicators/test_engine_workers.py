@@ -23,13 +23,13 @@ def _start(tmp_path: Path, name: str, env: dict) -> tuple[subprocess.Popen, Path
     return proc, log
 
 
-def _wait(check, what: str, logs: list[Path], timeout: float = 40.0) -> None:
+def _wait(check, what: str, logs: list[Path], timeout: float = 40.0, poll_s: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             tails = "\n".join(p.read_text()[-1500:] for p in logs)
             raise AssertionError(f"{what}: not after {timeout:.0f} s\n{tails}")
-        time.sleep(0.2)
+        time.sleep(poll_s)
 
 
 def _river(client, area: str) -> dict | None:
