@@ -25,6 +25,17 @@ def nesting_mark(text: str, limit: int = MAX_DEPTH) -> yaml.Mark | None:
     return None
 
 
+def read_utf8(path: Path) -> str:
+    """The file's text; a YAMLError marking the first byte that is not UTF-8."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = raw.count(b"\n", 0, exc.start), exc.start - (raw.rfind(b"\n", 0, exc.start) + 1)
+        raise yaml.MarkedYAMLError(problem=f"byte 0x{raw[exc.start]:02x} is not UTF-8 text",
+                                   problem_mark=yaml.Mark(str(path), exc.start, line, col, None, None)) from None
+
+
 def compose_and_load(text: str) -> tuple[yaml.Node | None, object]:
     """The node tree (for positions) and the data of a YAML text; a YAMLError for bad syntax or deep nesting."""
     try:
@@ -67,8 +78,9 @@ def node_at(node: yaml.Node, loc: tuple) -> yaml.Node:
 
 def load_model(path: Path, model: type[M]) -> tuple[M | None, list[str]]:
     """The file as ``model``, or None and every problem as ``file:line:col: field: reason``."""
+    text = ""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
         root, data = compose_and_load(text)
     except OSError as exc:
         return None, [f"{path}: {exc.strerror or exc}"]

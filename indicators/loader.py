@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from cityvitals.metrics import Metric, registry
-from cityvitals.yaml_nodes import compose_and_load, node_at, syntax_error
+from cityvitals.yaml_nodes import compose_and_load, node_at, read_utf8, syntax_error
 from indicators.formula import FormulaError, names_in
 from indicators.schema import CatalogFile, Indicator, Profile
 
@@ -77,8 +77,9 @@ def _indicator_label(data: object, loc: tuple) -> str:
 
 def parse_file(path: Path) -> tuple[CatalogFile | None, yaml.Node | None, list[CatalogError]]:
     """Parse one YAML file into the schema, collecting every validation error with its position."""
-    text = path.read_text(encoding="utf-8")
+    text = ""
     try:
+        text = read_utf8(path)
         root, data = compose_and_load(text)
     except yaml.YAMLError as exc:
         return None, None, [CatalogError(str(path), *syntax_error(exc, text))]

@@ -15,9 +15,9 @@ GOOD = {"feeds": [{"type": "simulator", "name": "simulator", "interval_s": 60},
                   {"type": "mqtt", "name": "sensors", "host": "127.0.0.1", "port": 1883, "prefix": "city"}]}
 
 
-def check(tmp_path: Path, text: str) -> None:
+def check(tmp_path: Path, text: str | bytes) -> None:
     path = tmp_path / "feeds.yaml"
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     try:
         load_feeds(path)
     except FeedsConfigError as exc:
@@ -26,7 +26,7 @@ def check(tmp_path: Path, text: str) -> None:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(max_size=300))
+@given(text=st.text(max_size=300) | st.binary(max_size=100))
 def test_any_text_is_a_configuration_or_located_errors(tmp_path, text):
     check(tmp_path, text)
 

@@ -16,9 +16,9 @@ documents = st.recursive(scalars, lambda inner: st.one_of(
 KEYS = ["id", "name", "tier", "group", "source", "rollup", "direction", "thresholds", "overrides", "stale_after"]
 
 
-def load_text(tmp_path: Path, text: str) -> None:
+def load_text(tmp_path: Path, text: str | bytes) -> None:
     path = tmp_path / "fuzz.yaml"
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     try:
         load_catalog([path])
     except CatalogInvalid as exc:
@@ -31,6 +31,13 @@ def load_text(tmp_path: Path, text: str) -> None:
 @given(text=st.text(max_size=300))
 def test_any_text_is_loaded_or_refused_with_located_errors(tmp_path, text):
     load_text(tmp_path, text)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(junk=st.binary(min_size=1, max_size=40), at=st.integers(0, len(GOOD)))
+def test_any_bytes_in_a_good_file_are_loaded_or_refused_with_located_errors(tmp_path, junk, at):
+    raw = GOOD.encode("utf-8")
+    load_text(tmp_path, raw[:at] + junk + raw[at:])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
