@@ -16,7 +16,7 @@ from cityvitals import store
 from cityvitals.areas import AreaTree, load_areas, pukou_demo, save_areas
 from cityvitals.config import Settings
 from cityvitals.db import create_schema, make_engine
-from cityvitals.leader import Leadership
+from cityvitals.leader import Leadership, LedJob
 from cityvitals.metrics import registry
 from cityvitals.redis_server import connect, redis_url
 from feeds.ingest import Ingestor
@@ -109,8 +109,9 @@ def start_simulator(rt: Runtime, scheduler: BackgroundScheduler, interval_s: flo
     """Schedule the simulated city feed (first round at once)."""
     ingestor = Ingestor(rt.client, name, registry(), set(rt.tree.ids("grid")), simulated=True)
     feed = SimulatorFeed(SimulatedCity(rt.tree, registry(), seed=seed), ingestor, interval_s)
-    scheduler.add_job(feed.run_once, "interval", seconds=interval_s, id=f"feed-{name}", max_instances=1,
-                      coalesce=True, next_run_time=_now())
+    job = LedJob(rt.client, f"feed:{name}", interval_s, feed.run_once)  # one process fires it, however many run
+    scheduler.add_job(job, "interval", seconds=interval_s, id=f"feed-{name}", max_instances=1, coalesce=True,
+                      next_run_time=_now())
     rt.feeds.append(feed)
     return feed
 
