@@ -1,4 +1,5 @@
-"""The admin page's actions over real HTTP on the whole web server, as the browser posts them: roles, audit, CSRF."""
+"""Role-guarded actions over real HTTP on the whole web server, as the browser posts them: the admin page's,
+acknowledging and exporting warnings; roles, audit log, CSRF."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import requests
 
 from bench.webload import free_port, gunicorn
 from cityvitals import store
+from cityvitals.acks import read_acks
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.db import create_schema, make_engine
 from cityvitals.users import add_user, read_audit
@@ -39,12 +41,13 @@ def web(tmp_path_factory, redis_url, catalog):
     create_schema(sql)
     add_user(sql, "admin-zhou", PASSWORD, "admin")
     add_user(sql, "viewer-wu", PASSWORD, "viewer")
+    add_user(sql, "analyst-he", PASSWORD, "analyst")
     env = {"REDIS_URL": redis_url, "DATABASE_URL": db, "CITYVITALS_DATA_DIR": str(tmp),
            "CITYVITALS_SECRET_KEY": "admin-test-key", "CITYVITALS_CATALOG": str(catalog)}
     port = free_port()
     with gunicorn(env, port, tmp, workers=1, threads=4):
         url = f"http://127.0.0.1:{port}"
-        yield url, sql, {name: session_of(url, name) for name in (None, "viewer-wu", "admin-zhou")}
+        yield url, sql, {name: session_of(url, name) for name in (None, "viewer-wu", "analyst-he", "admin-zhou")}
     sql.dispose()
 
 
@@ -214,3 +217,29 @@ def test_admin_callbacks_need_the_csrf_header(site, redis_client):
     r = post_callback(sessions["admin-zhou"], url, "admin-start", 1, START, csrf=False)
     assert r.status_code == 400 and "CSRF" in r.json()["error"]
     assert store.read_scenarios(redis_client) == [] and audited() == []
+
+
+EPISODE = "river_level_max@pukou.jiangpu@1796000000.000"
+ACK = {"warnings-active": [EPISODE], "warnings-comment": "水务已处置 handled", "warnings-acked": 0}
+EXPORT = {"warnings-states": ["red", "yellow"], "warnings-key": {"area": "pukou"}}
+
+
+@pytest.mark.parametrize("who", [None, "viewer-wu"])
+def test_a_viewer_may_neither_acknowledge_nor_export(site, who):
+    url, sql, sessions, audited = site
+    s = sessions[who]
+    assert "Acknowledging needs the analyst role" in message(post_callback(s, url, "warnings-ack", 1, ACK))
+    assert "Export needs the analyst role" in message(post_callback(s, url, "warnings-export", 1, EXPORT))
+    assert read_acks(sql, {"river_level_max"}) == {} and audited() == []
+
+
+def test_an_analyst_acknowledges_and_exports_and_both_are_audited(site):
+    url, sql, sessions, audited = site
+    s = sessions["analyst-he"]
+    assert "Acknowledged 1 warning(s)" in message(post_callback(s, url, "warnings-ack", 1, ACK))
+    ack = read_acks(sql, {"river_level_max"})[("river_level_max", "pukou.jiangpu", 1796000000.0)]
+    assert (ack["user"], ack["comment"]) == ("analyst-he", "水务已处置 handled")
+    download = json.loads(message(post_callback(s, url, "warnings-export", 1, EXPORT)))["warnings-download"]["data"]
+    assert download["filename"].startswith("warnings-pukou-") and download["content"].startswith("indicator,name,")
+    assert _actions(audited()) == [("analyst-he", "warnings_export"), ("analyst-he", "warning_ack")]
+    assert "admin role" in message(post_callback(s, url, "admin-start", 1, START))  # an analyst is no admin
