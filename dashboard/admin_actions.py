@@ -40,22 +40,23 @@ def admin_action(func: Callable[..., tuple]) -> Callable[..., tuple]:
     return wrapper
 
 
+def action(trigger: Input, *states: State, answer: str = ids.ADMIN_MESSAGE) -> Callable:
+    """Register an admin action fired by ``trigger``: it answers the change marker and ``answer``'s children."""
+    def register(func: Callable[..., tuple]) -> Callable[..., tuple]:
+        return callback(Output(ids.ADMIN_CHANGED, "data", allow_duplicate=True),
+                        Output(answer, "children", allow_duplicate=True), trigger, *states,
+                        prevent_initial_call=True)(admin_action(func))
+    return register
+
+
 def _done(action: str, message: str, **detail: object) -> tuple[float, str]:
     """Log the action in the audit log; the change marker and the message for the page."""
     audit(context.get().sql, current_name(), action, **detail)
     return time.time(), message
 
 
-@callback(
-    Output(ids.ADMIN_CHANGED, "data", allow_duplicate=True),
-    Output(ids.ADMIN_MESSAGE, "children", allow_duplicate=True),
-    Input(ids.ADMIN_START, "n_clicks"),
-    State(ids.ADMIN_SCENARIO, "value"),
-    State(ids.ADMIN_AREA, "value"),
-    State(ids.ADMIN_MINUTES, "value"),
-    prevent_initial_call=True,
-)
-@admin_action
+@action(Input(ids.ADMIN_START, "n_clicks"), State(ids.ADMIN_SCENARIO, "value"), State(ids.ADMIN_AREA, "value"),
+        State(ids.ADMIN_MINUTES, "value"))
 def start_scenario(_clicks: int, scenario: str | None, area: str | None, minutes: float | None) -> tuple:
     """Ask the simulator to play a scenario in an area (it takes it on its next round)."""
     if scenario not in SCENARIOS:
@@ -70,13 +71,7 @@ def start_scenario(_clicks: int, scenario: str | None, area: str | None, minutes
                  "on its next round", scenario=scenario, area=area, minutes=length)
 
 
-@callback(
-    Output(ids.ADMIN_CHANGED, "data", allow_duplicate=True),
-    Output(ids.ADMIN_MESSAGE, "children", allow_duplicate=True),
-    Input(ids.admin_button("stop", key=ALL), "n_clicks"),
-    prevent_initial_call=True,
-)
-@admin_action
+@action(Input(ids.admin_button("stop", key=ALL), "n_clicks"))
 def stop_scenario(_clicks: list) -> tuple:
     """Stop the scenario whose button was pressed."""
     scenario, _, area = dash.ctx.triggered_id["key"].partition("@")
@@ -85,13 +80,7 @@ def stop_scenario(_clicks: list) -> tuple:
     return _done("scenario_stop", f"已停止 Stopped {scenario} in {area}", scenario=scenario, area=area)
 
 
-@callback(
-    Output(ids.ADMIN_CHANGED, "data", allow_duplicate=True),
-    Output(ids.ADMIN_MESSAGE, "children", allow_duplicate=True),
-    Input(ids.admin_button("profile", profile=ALL, switch=ALL), "n_clicks"),
-    prevent_initial_call=True,
-)
-@admin_action
+@action(Input(ids.admin_button("profile", profile=ALL, switch=ALL), "n_clicks"))
 def switch_profile(_clicks: list) -> tuple:
     """Switch the pressed profile on or off for every engine (they apply it on their next tick)."""
     name, on = dash.ctx.triggered_id["profile"], dash.ctx.triggered_id["switch"] == "on"
@@ -101,14 +90,7 @@ def switch_profile(_clicks: list) -> tuple:
                  "the engines apply it on their next tick", profile=name)
 
 
-@callback(
-    Output(ids.ADMIN_CHANGED, "data", allow_duplicate=True),
-    Output(ids.ADMIN_MESSAGE, "children", allow_duplicate=True),
-    Input(ids.ADMIN_TOKEN_CREATE, "n_clicks"),
-    State(ids.ADMIN_TOKEN_SOURCE, "value"),
-    prevent_initial_call=True,
-)
-@admin_action
+@action(Input(ids.ADMIN_TOKEN_CREATE, "n_clicks"), State(ids.ADMIN_TOKEN_SOURCE, "value"))
 def new_token(_clicks: int, source: str | None) -> tuple:
     """Create an ingest token and show it this once; only its hash is kept."""
     source = (source or "").strip()
@@ -123,13 +105,7 @@ def new_token(_clicks: int, source: str | None) -> tuple:
     ])
 
 
-@callback(
-    Output(ids.ADMIN_CHANGED, "data", allow_duplicate=True),
-    Output(ids.ADMIN_MESSAGE, "children", allow_duplicate=True),
-    Input(ids.admin_button("revoke", token=ALL), "n_clicks"),
-    prevent_initial_call=True,
-)
-@admin_action
+@action(Input(ids.admin_button("revoke", token=ALL), "n_clicks"))
 def revoke(_clicks: list) -> tuple:
     """Revoke the pressed token (running servers stop taking it within their token cache time)."""
     token_id = int(dash.ctx.triggered_id["token"])
@@ -138,13 +114,7 @@ def revoke(_clicks: list) -> tuple:
     return _done("token_revoke", f"已吊销 Revoked token #{token_id}", id=token_id)
 
 
-@callback(
-    Output(ids.ADMIN_CHANGED, "data", allow_duplicate=True),
-    Output(ids.ADMIN_CHECK_RESULT, "children"),
-    Input(ids.ADMIN_CHECK, "n_clicks"),
-    prevent_initial_call=True,
-)
-@admin_action
+@action(Input(ids.ADMIN_CHECK, "n_clicks"), answer=ids.ADMIN_CHECK_RESULT)
 def check_catalog(_clicks: int) -> tuple:
     """Validate the catalog files the engines load, now, and say what the engines will do with them."""
     path = context.get().catalog_path

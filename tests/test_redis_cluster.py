@@ -28,7 +28,7 @@ from feeds.simulator.city import SimulatedCity
 from indicators.history import read_transitions
 from indicators.loader import load_catalog
 from indicators.service import EngineService
-from tests.indicators.test_engine_workers import _start, _wait
+from tests.indicators.test_engine_workers import _wait, engines, stop
 
 NOW = 1_790_000_000.0
 
@@ -136,10 +136,10 @@ def test_two_engine_workers_share_the_cluster_and_a_killed_leader_loses_and_doub
     save_areas(sql, [one_street[a] for lv in ("district", "street", "community", "grid") for a in one_street.ids(lv)])
     env = {**os.environ, "REDIS_URL": redis_cluster_url, "DATABASE_URL": db, "CITYVITALS_DATA_DIR": str(tmp_path),
            "CITYVITALS_TICK_SECONDS": "1", "CITYVITALS_CATALOG": str(_catalog(tmp_path / "cat.yaml", metrics))}
-    (a, log_a), (b, log_b) = (_start(tmp_path, name, {**env, "CITYVITALS_ENGINE_NAME": f"engine-{name}"})
-                              for name in "ab")
-    logs, sent = [log_a, log_b], {}
-    try:
+    sent: dict = {}
+    with engines(tmp_path, {name: {**env, "CITYVITALS_ENGINE_NAME": f"engine-{name}"} for name in "ab"}) as procs:
+        (a, log_a), (b, log_b) = procs
+        logs = [log_a, log_b]
         _wait(lambda: "leading now" in log_a.read_text() + log_b.read_text(), "a leader", logs)
         leader, follower, follower_log = (a, b, log_b) if "leading now" in log_a.read_text() else (b, a, log_a)
         feed = threading.Thread(target=_push_rounds, args=(cluster, grids, metrics, 0.35, sent))
@@ -156,12 +156,7 @@ def test_two_engine_workers_share_the_cluster_and_a_killed_leader_loses_and_doub
         claimed = int(re.search(r"leading now \((\d+) unacknowledged", follower_log.read_text()).group(1))
         _wait(lambda: _caught_up(cluster), "every entry read and acknowledged", logs, timeout=60)
         time.sleep(2)  # the tick that read the last entries has written its results
-        follower.send_signal(signal.SIGTERM)
-        assert follower.wait(20) == 0
-    finally:
-        for p in (a, b):
-            if p.poll() is None:
-                p.kill()
+        stop(follower)
     assert sent.pop("accepted") == len(sent) == len(metrics) * len(grids)
     assert claimed > 0  # the follower took over entries the dead leader had read
     assert 0 < scored_by_leader < len(sent)  # the leader died mid-run: the follower scored the rest

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 import requests
@@ -14,7 +12,6 @@ import requests
 from bench.webload import free_port, gunicorn
 from cityvitals import store
 from cityvitals.acks import read_acks
-from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.db import create_schema, make_engine
 from cityvitals.users import add_user, read_audit
 from feeds.tokens import TokenVerifier, list_tokens
@@ -22,15 +19,7 @@ from tests.test_security import PASSWORD, _login
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory) -> Path:
-    """A copy of the shipped catalog, the files the server's catalog check reads."""
-    target = tmp_path_factory.mktemp("catalog") / "catalog"
-    shutil.copytree(DEFAULT_CATALOG, target)
-    return target
-
-
-@pytest.fixture(scope="module")
-def web(tmp_path_factory, redis_url, catalog):
+def web(tmp_path_factory, redis_url, catalog_dir):
     """``gunicorn app:server`` on the test Redis and a SQLite file, with an admin and a viewer account.
 
     A server of its own process: Dash gives the callbacks of its pages to the first app of a process only.
@@ -43,7 +32,7 @@ def web(tmp_path_factory, redis_url, catalog):
     add_user(sql, "viewer-wu", PASSWORD, "viewer")
     add_user(sql, "analyst-he", PASSWORD, "analyst")
     env = {"REDIS_URL": redis_url, "DATABASE_URL": db, "CITYVITALS_DATA_DIR": str(tmp),
-           "CITYVITALS_SECRET_KEY": "admin-test-key", "CITYVITALS_CATALOG": str(catalog)}
+           "CITYVITALS_SECRET_KEY": "admin-test-key", "CITYVITALS_CATALOG": str(catalog_dir)}
     port = free_port()
     with gunicorn(env, port, tmp, workers=1, threads=4):
         url = f"http://127.0.0.1:{port}"
@@ -195,7 +184,8 @@ def test_a_token_is_shown_once_stored_hashed_works_and_can_be_revoked(site):
         ("token_revoke", {"id": info.id}), ("token_create", {"source": "env-bureau"})]
 
 
-def test_the_catalog_check_reports_every_error_with_file_and_line(site, catalog):
+def test_the_catalog_check_reports_every_error_with_file_and_line(site, catalog_dir):
+    catalog = catalog_dir
     url, _, sessions, audited = site
     s = sessions["admin-zhou"]
     ok = message(post_callback(s, url, "admin-catalog-check", 1))
