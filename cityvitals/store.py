@@ -7,10 +7,20 @@ Layout (all keys start with ``cv:``):
                            a feed resends after a failed write, so the engine scores it once). Batching
                            keeps round trips per sample low; consumer groups make the engine resumable.
 - ``cv:deadletter``        stream of refused input: ``src``, ``reason``, ``item``.
-- ``cv:latest:<metric>``   hash area -> ``value|ts|src``; written by the engine, read on restart.
-- ``cv:state:<indicator>`` hash area -> JSON state record (state, value, threshold, since...), every
-                           level in one hash: a tick writes one command per indicator, and the
-                           children of an area are one HMGET away (for "why is this red").
+- ``cv:latest:<metric>``   string: the latest value of one metric in every grid, packed like a value row
+                           (value, sample time, feed code per grid, in the grids' ``pos`` order) behind
+                           ``<fingerprint of the grid list>:``; written by the engine, read on restart.
+- ``cv:state:<indicator>`` hash area -> JSON of the slow part of a state record (state, since,
+                           thresholds in force and the rule that set them), every level in one hash,
+                           rewritten only when one of them changes; the children of an area are one
+                           HMGET away (for "why is this red").
+- ``cv:values:<level>:<indicator>`` string: the fast part of the records of one indicator in every
+                           area of one level, in the order of the areas' ``pos`` in ``cv:areas``: per
+                           area 24 bytes (value f8, data time f8, coverage f4, feed code i2, padding),
+                           base64, so area k is the 32 characters at 32k (GETRANGE reads one area,
+                           SETRANGE writes one). Feeds deliver a metric for many areas at once, so a
+                           tick rewrites a few whole rows, or patches single areas of a row.
+- ``cv:feednames``         JSON list: the feed names the feed codes in value rows stand for.
 - ``cv:summary:<level>``   hash area -> JSON area summary (health, domain scores, counts, worst).
 - ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
@@ -33,6 +43,8 @@ unchanged on a Redis Cluster (``REDIS_URL=redis+cluster://host:port``).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import math
 import time
@@ -41,6 +53,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import redis
+
+from cityvitals.areas.model import LEVELS
 
 PREFIX = "cv"
 SAMPLES = f"{PREFIX}:samples"
@@ -54,6 +68,7 @@ SCENARIOS = f"{PREFIX}:scenarios"
 PROFILES_ON = f"{PREFIX}:profiles_on"
 WORKORDERS = f"{PREFIX}:workorders"
 CHECKPOINTS = f"{PREFIX}:checkpoints"
+FEEDNAMES = f"{PREFIX}:feednames"
 ENGINE_GROUP = "engine"
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
@@ -66,6 +81,11 @@ def latest_key(metric: str) -> str:
 def state_key(indicator: str) -> str:
     """Key of the state hash of ``indicator`` (area -> record)."""
     return f"{PREFIX}:state:{indicator}"
+
+
+def values_key(level: str, indicator: str) -> str:
+    """Key of the value row of ``indicator`` over the areas of ``level``."""
+    return f"{PREFIX}:values:{level}:{indicator}"
 
 
 def summary_key(level: str) -> str:
@@ -187,35 +207,26 @@ def ack(client: redis.Redis, entry_ids: list[str], group: str = ENGINE_GROUP) ->
         client.xack(SAMPLES, group, *entry_ids)
 
 
-def pack_latest(value: float, ts: float, source: str) -> str:
-    """Encode one latest value."""
-    return f"{value!r}|{ts!r}|{source}"
+def grid_fingerprint(grid_ids: Iterable[str]) -> str:
+    """Name a grid list by its content: latest rows written for another list of grids are not read back."""
+    return hashlib.sha1("\n".join(grid_ids).encode()).hexdigest()[:LATEST_HEAD - 1]
 
 
-def pack_latest_many(values: list[float], ts: list[float], sources: list[str]) -> list[str]:
-    """Encode many latest values at once (the engine's hot path)."""
-    return [f"{v!r}|{t!r}|{s}" for v, t, s in zip(values, ts, sources, strict=True)]
+LATEST_HEAD = 13  # characters of "<fingerprint>:" before the cells of a latest row
 
 
-def unpack_latest(raw: str) -> tuple[float, float, str]:
-    """Decode one latest value written by :func:`pack_latest`."""
-    value, ts, source = raw.split("|", 2)
-    return float(value), float(ts), source
+def read_latest(client: redis.Redis, metrics: Iterable[str], grid_ids: list[str]) -> dict[str, np.ndarray]:
+    """Read the latest values of ``metrics`` for ``grid_ids``: metric -> cells (``CELL`` records, one per grid).
 
-
-def read_latest(client: redis.Redis, metrics: Iterable[str]) -> dict[str, dict[str, tuple[float, float, str]]]:
-    """Read the latest values of ``metrics``: metric -> area -> (value, ts, source)."""
-    metrics = list(metrics)
+    Rows written for another grid list, or never written, are left out.
+    """
+    metrics, head = list(metrics), grid_fingerprint(grid_ids) + ":"
     pipe = client.pipeline(transaction=False)
     for metric in metrics:
-        pipe.hgetall(latest_key(metric))
-    return {m: {a: unpack_latest(v) for a, v in raw.items()} for m, raw in zip(metrics, pipe.execute(), strict=True)}
-
-
-def write_latest(pipe: redis.client.Pipeline, metric: str, values: Mapping[str, str]) -> None:
-    """Queue latest values (already packed) of one metric on ``pipe``."""
-    if values:
-        pipe.hset(latest_key(metric), mapping=values)
+        pipe.get(latest_key(metric))
+    return {m: np.frombuffer(base64.b64decode(raw[LATEST_HEAD:]), dtype=CELL)
+            for m, raw in zip(metrics, pipe.execute(), strict=True)
+            if raw is not None and raw.startswith(head) and len(raw) == LATEST_HEAD + len(grid_ids) * CELL_CHARS}
 
 
 def to_json(record: Mapping[str, Any]) -> str:
@@ -228,30 +239,113 @@ def to_json(record: Mapping[str, Any]) -> str:
 
 
 def write_states(pipe: redis.client.Pipeline, indicator: str, records: Mapping[str, str]) -> None:
-    """Queue state records (already JSON) of one indicator, area -> record, on ``pipe``."""
+    """Queue slow state records (already JSON) of one indicator, area -> record, on ``pipe``."""
     if records:
         pipe.hset(state_key(indicator), mapping=records)
+
+
+CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("cov", "<f4"), ("src", "<i2"), ("pad", "V2")])
+CELL_CHARS = CELL.itemsize // 3 * 4  # base64 characters per area; 24 bytes encode without padding
+
+
+def pack_rows(value: np.ndarray, ts: np.ndarray, cov: np.ndarray, src: np.ndarray) -> list[str]:
+    """Pack (rows x areas) arrays into one base64 text per row (a row's areas in order).
+
+    One encoding pass over all rows: a cell is a multiple of 3 bytes, so the encoding of the
+    whole block is the concatenation of the rows' (and of the cells') encodings.
+    """
+    cells = np.zeros(value.shape, dtype=CELL)
+    cells["v"], cells["ts"], cells["cov"], cells["src"] = value, ts, cov, src
+    text = base64.b64encode(cells.tobytes()).decode("ascii")
+    width = value.shape[1] * CELL_CHARS
+    return [text[k * width : (k + 1) * width] for k in range(value.shape[0])]
+
+
+def set_row(pipe: redis.client.Pipeline, key: str, row: str) -> None:
+    """Queue a whole packed row (a value row, or a latest row with its head)."""
+    pipe.set(key, row)
+
+
+def set_cell(pipe: redis.client.Pipeline, key: str, offset: int, pos: int, cell: str) -> None:
+    """Queue one packed cell into its row (``offset``: characters before the first cell), leaving the rest alone."""
+    pipe.setrange(key, offset + pos * CELL_CHARS, cell)
+
+
+def read_feed_names(client: redis.Redis) -> list[str]:
+    """The feed names the feed codes in packed rows stand for."""
+    return json.loads(client.get(FEEDNAMES) or "[]")
+
+
+def write_feed_names(pipe: redis.client.Pipeline, feeds: list[str]) -> None:
+    """Queue the feed names the feed codes in value rows stand for."""
+    pipe.set(FEEDNAMES, json.dumps(feeds, ensure_ascii=False))
+
+
+def _cell_range(indicator: str, area: dict | None) -> tuple[str, int, int] | None:
+    """Key and character range of one area's packed values (None: an area the engine has not published)."""
+    if area is None or "pos" not in area:
+        return None
+    start = area["pos"] * CELL_CHARS
+    return values_key(area["level"], indicator), start, start + CELL_CHARS - 1
+
+
+def _read_cells(pipe: redis.client.Pipeline, ranges: list[tuple[str, int, int] | None]) -> tuple[list, list[str]]:
+    """Queue the cell reads on ``pipe`` and execute it: its earlier replies, and a cell per range ("" for none)."""
+    queued = [r for r in ranges if r is not None]
+    for r in queued:
+        pipe.getrange(*r)
+    replies = pipe.execute()
+    split = len(replies) - len(queued)
+    got = iter(replies[split:])
+    return replies[:split], [next(got) if r is not None else "" for r in ranges]
+
+
+def _merge(slow: str, cell: str, feeds: list[str]) -> dict:
+    """Join a slow record with its packed values into the full state record."""
+    record = json.loads(slow)
+    if len(cell) != CELL_CHARS or cell[0] == "\0":  # never written (a row SETRANGE padded with zeros)
+        return record | {"v": None, "ts": None, "cov": 0.0, "src": "?"}
+    (value, ts, cov, src, _), = np.frombuffer(base64.b64decode(cell), dtype=CELL).tolist()
+    return record | {"v": _finite_or_none(value), "ts": _finite_or_none(ts), "cov": round(cov, 4),
+                     "src": feeds[src] if 0 <= src < len(feeds) else "?"}
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def read_states(client: redis.Redis, area_id: str, indicators: Iterable[str] | None = None) -> dict[str, dict]:
     """Read the indicator states of one area (of the live catalog's indicators by default): indicator -> record."""
     indicators = list(client.hkeys(CATALOG) if indicators is None else indicators)
+    area = read_areas(client, [area_id]).get(area_id)
     pipe = client.pipeline(transaction=False)
+    pipe.get(FEEDNAMES)  # in the same round trip as the rows that use it
     for indicator in indicators:
         pipe.hget(state_key(indicator), area_id)
-    return {i: json.loads(raw) for i, raw in zip(indicators, pipe.execute(), strict=True) if raw is not None}
+    (feeds, *slow), cells = _read_cells(pipe, [_cell_range(i, area) for i in indicators])
+    feeds = json.loads(feeds or "[]")
+    return {i: _merge(raw, c, feeds) for i, raw, c in zip(indicators, slow, cells, strict=True) if raw is not None}
 
 
 def read_state_of(client: redis.Redis, indicator: str, area_ids: list[str]) -> dict[str, dict]:
-    """State records of one indicator in ``area_ids`` (one round trip): area -> record."""
-    raw = client.hmget(state_key(indicator), area_ids) if area_ids else []
-    return {a: json.loads(v) for a, v in zip(area_ids, raw, strict=True) if v is not None}
+    """State records of one indicator in ``area_ids`` (two round trips): area -> record."""
+    if not area_ids:
+        return {}
+    areas = read_areas(client, area_ids)
+    pipe = client.pipeline(transaction=False)
+    pipe.get(FEEDNAMES)
+    pipe.hmget(state_key(indicator), area_ids)
+    (feeds, slow), cells = _read_cells(pipe, [_cell_range(indicator, areas.get(a)) for a in area_ids])
+    feeds = json.loads(feeds or "[]")
+    return {a: _merge(v, c, feeds) for a, v, c in zip(area_ids, slow, cells, strict=True) if v is not None}
 
 
 def clear_states(client: redis.Redis, indicators: Iterable[str]) -> None:
-    """Delete the state records and warnings of ``indicators`` (after a catalog swap)."""
-    keys = [state_key(i) for i in indicators]
-    client.delete(WARNINGS, *keys)
+    """Delete the state records, value rows and warnings of ``indicators`` (after a catalog swap)."""
+    indicators = list(indicators)
+    client.delete(WARNINGS, *[state_key(i) for i in indicators])
+    for level in LEVELS:
+        client.delete(*[values_key(level, i) for i in indicators])
 
 
 def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], cleared: list[str]) -> None:
@@ -271,6 +365,11 @@ def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None =
         values = client.hmget(key, area_ids) if area_ids else []
         raw = {a: v for a, v in zip(area_ids, values, strict=True) if v is not None}
     return {a: json.loads(v) for a, v in raw.items()}
+
+
+def warning_keys(client: redis.Redis) -> list[str]:
+    """Keys (``indicator@area``) of every non-normal indicator state now."""
+    return client.hkeys(WARNINGS)
 
 
 def read_warnings(client: redis.Redis) -> list[dict]:

@@ -7,13 +7,11 @@ It knows nothing of Redis or SQL (see ``indicators/service.py``): samples go in 
 from __future__ import annotations
 
 import ast
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 from simpleeval import SimpleEval
 
 from cityvitals.areas import LEVELS, AreaTree
@@ -64,9 +62,11 @@ class LevelResult:
     state: np.ndarray
     since: np.ndarray
     limits: classify.Limits
-    dirty: np.ndarray  # cells whose record changed since the last tick
+    dirty: np.ndarray  # cells whose record changed since the last tick (value, data time or state)
+    slow: np.ndarray  # cells whose state (and so since) changed, or never written: the slow part of the record
     dirty_areas: np.ndarray  # areas whose summary changed: a state, or data time beyond the tolerance
     cleared: np.ndarray  # cells that left a warning state since last written (their warning entry goes)
+    fresh_start: bool = False  # nothing written yet (a start, new thresholds): what the store holds is unknown
 
 
 @dataclass
@@ -86,7 +86,6 @@ class Engine:
         self.tz = ZoneInfo(tz)
         self.grid_ids = tree.ids("grid")
         self.grid_pos = {a: i for i, a in enumerate(self.grid_ids)}
-        self._grid_index = pd.Index(self.grid_ids)
         self.population = tree.population("grid")
         self.parents = {
             level: (tree.grid_ancestor_index(level) if level != "grid" else np.arange(len(self.grid_ids)))
@@ -106,6 +105,11 @@ class Engine:
         self.written: dict[str, tuple[np.ndarray, ...]] = {}  # value, ts, state, oldest per area
         self._written_limits: object = None
         self._touched: list[np.ndarray] = []
+        self._parts: rollup.GridParts | None = None  # last tick's grid values: rows whose inputs held still are kept
+        self._moved = np.zeros(0, dtype=bool)  # metric rows written since the grid values were computed
+        self._regrid = np.zeros(0, dtype=bool)  # indicator rows the last grid_parts computed anew
+        self._fresh: np.ndarray | None = None  # last tick's fresh grid cells
+        self._rolled: dict[str, tuple[np.ndarray, ...]] | None = None  # last tick's matrices of every level
         # Per area, one of its grids: whose feed an area record names as its source.
         self.first_grid = {level: self._first_grids(level) for level in LEVELS}
         self.set_catalog(catalog)
@@ -139,6 +143,9 @@ class Engine:
         self._parsed = {
             i.id: {k: ast.parse(f, mode="eval").body for k, f in self._formulas(i).items()} for i in catalog.indicators
         }
+        self._inputs = {i: self._names(parsed) for i, parsed in self._parsed.items()}
+        self.recompute_all()  # what is kept is shaped for the old catalog
+        self.directions = [i.direction for i in catalog.indicators]
         self._ensure_metrics(sorted({m for i in catalog.indicators for m in catalog.metric_inputs(i)}))
         col = lambda attr: np.array([[float(getattr(i, attr))] for i in catalog.indicators]).reshape(-1, 1)  # noqa: E731
         self.stale_after, self.hysteresis = col("stale_after"), col("hysteresis")
@@ -147,6 +154,8 @@ class Engine:
         self.rule_rows = {r: np.array([k for k, i in enumerate(catalog.indicators) if i.rollup == r], dtype=int)
                           for r in rollup.RULES}
         self.primary = np.array([self.metric_pos[self._primary_metric(i)] for i in catalog.indicators], dtype=np.int64)
+        self._reads = [np.array(sorted(self.metric_pos[m] for m in self._all_metrics(i)), dtype=np.int64)
+                       for i in catalog.indicators]
         self._limits_cache.clear()
         now = now if now is not None else float(np.nanmax(self.ts, initial=0.0))  # NaN: never seen
         keep = [old_ids.index(i) if i in old_ids else -1 for i in self.ind_ids]
@@ -169,6 +178,15 @@ class Engine:
             return metrics[0]
         return self._primary_metric(self.catalog[sorted(self.catalog.indicator_inputs(ind))[0]])
 
+    def recompute_all(self) -> None:
+        """Drop the grid values and roll-ups kept from the last tick: the next tick computes every indicator anew."""
+        self._parts = self._fresh = self._rolled = None
+
+    def _all_metrics(self, ind) -> set[str]:
+        """Metrics an indicator reads, directly or through the indicators it reads."""
+        return self.catalog.metric_inputs(ind).union(
+            *(self._all_metrics(self.catalog[i]) for i in self.catalog.indicator_inputs(ind)))
+
     @staticmethod
     def _formulas(ind) -> dict[str, str]:
         s = ind.source
@@ -188,7 +206,7 @@ class Engine:
         self.ts = np.vstack([self.ts, np.full((len(new), g), np.nan)])
         self.feed = np.vstack([self.feed, np.zeros((len(new), g), dtype=np.int16)])
         self.metric_pos = {m: i for i, m in enumerate(self.metric_ids)}
-        self._metric_index = pd.Index(self.metric_ids)
+        self._moved = np.ones(len(self.metric_ids), dtype=bool)
 
     # -- input ---------------------------------------------------------------------
     def ingest(self, samples: list[Sample], feed: str = "?") -> IngestStats:
@@ -207,8 +225,8 @@ class Engine:
         n = len(cols.metric)
         if not n:
             return IngestStats()
-        rows = self._metric_index.get_indexer(cols.metric)
-        grid = self._grid_index.get_indexer(cols.area)
+        rows = _positions(self.metric_pos, cols.metric)
+        grid = _positions(self.grid_pos, cols.area)
         known = (rows >= 0) & (grid >= 0) & np.isfinite(cols.value) & np.isfinite(cols.ts)
         g = len(self.grid_ids)
         k_ts = cols.ts[known]
@@ -223,6 +241,7 @@ class Engine:
         self.values[r, c], self.ts[r, c] = value[newer], ts[newer]
         self.feed[r, c] = self._feed_code(feed)
         self._touched.append(flat[newer])
+        self._moved[r] = True
         accepted = int(newer.sum())
         held = self.ts.ravel()[all_flat]
         duplicate = int((all_ts == held).sum()) - accepted
@@ -247,7 +266,28 @@ class Engine:
             track.state[r, c], track.since[r, c] = State[w["s"].upper()], w["since"]
             track.known[r, c] = True
             restored += 1
+        self.recompute_all()  # a restored state is to be judged on the next tick
         return restored
+
+    def adopt_feeds(self, published: list[str]) -> None:
+        """Number feeds as ``published`` does (then ours it lacks), so codes persisted in Redis keep their names."""
+        merged = list(published) + [f for f in self.feeds if f not in published]
+        if merged[: len(self.feeds)] == self.feeds:
+            self.feeds = merged
+            return
+        recode = np.array([merged.index(f) for f in self.feeds], dtype=np.int16)
+        self.feed, self.feeds = recode[self.feed], merged
+
+    def load_latest(self, metric: str, cells: np.ndarray) -> int:
+        """Take back one metric's persisted latest values (``store.CELL`` per grid); newest wins; returns how many."""
+        row = self.metric_pos.get(metric)
+        if row is None:
+            return 0
+        newer = np.isfinite(cells["v"]) & np.isfinite(cells["ts"]) & ~(cells["ts"] <= self.ts[row])
+        self.values[row, newer], self.ts[row, newer] = cells["v"][newer], cells["ts"][newer]
+        self.feed[row, newer] = cells["src"][newer]
+        self._moved[row] = True
+        return int(newer.sum())
 
     def take_touched(self) -> tuple[np.ndarray, np.ndarray]:
         """(metric rows, grid columns) whose values changed since the last call: the latest values to persist."""
@@ -266,46 +306,58 @@ class Engine:
 
     # -- scoring -------------------------------------------------------------------
     def grid_parts(self) -> rollup.GridParts:
-        """Compute every indicator's grid-level value (formulas in dependency order)."""
+        """Compute every indicator's grid-level value (formulas in dependency order).
+
+        Rows whose metrics (read directly or through other indicators) took no new value since
+        the last call are kept as they were: feeds deliver a few metrics at a time.
+        """
         n_ind, g = len(self.ind_ids), len(self.grid_ids)
-        value, num, den, ts = (np.full((n_ind, g), np.nan) for _ in range(4))
+        first = self._parts is None
+        if first:
+            self._parts = rollup.GridParts(*(np.empty((n_ind, g)) for _ in range(4)))  # every row is set below
+        kept = self._parts
+        todo = [first or bool(self._moved[reads].any()) for reads in self._reads]
+        self._regrid = np.array(todo, dtype=bool)
+        value, num, den, ts = kept.value, kept.num, kept.den, kept.ts
         by_name_value: dict[str, np.ndarray] = {m: self.values[k] for m, k in self.metric_pos.items()}
         by_name_ts: dict[str, np.ndarray] = {m: self.ts[k] for m, k in self.metric_pos.items()}
+        evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names=by_name_value)
+        ones = np.ones(g)
         for row, ind in enumerate(self.catalog.indicators):
-            s, parsed = ind.source, self._parsed[ind.id]
-            if s.metric is not None:
-                x, t = by_name_value[s.metric], by_name_ts[s.metric]
-                n, d = x, np.ones(g)
-            else:
-                names = self._names(parsed)
-                t = np.full(g, np.inf)
-                for name in names:
-                    t = np.minimum(t, by_name_ts[name])  # oldest input decides; a missing one (NaN) makes it stale
-                if "value" in parsed:
-                    x = self._eval(parsed["value"], by_name_value, ind.source.formula)
-                    n, d = x, np.ones(g)
-                else:
-                    n = self._eval(parsed["num"], by_name_value, s.numerator)
-                    d = self._eval(parsed["den"], by_name_value, s.denominator)
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        x = np.where(d != 0, n / np.where(d == 0, 1, d) * s.scale, np.nan)
-            if ind.rollup == "rate_per_10k":
-                n, d = x, self.population
-                x = x / np.maximum(self.population, 1.0) * 1e4
-            value[row], num[row], den[row], ts[row] = x, n, d, t
+            if todo[row]:
+                value[row], num[row], den[row], ts[row] = self._grid_row(ind, evaluator, by_name_ts, ones)
             if ind.id not in self.metric_pos:  # a name that is a metric keeps meaning the metric
-                by_name_value[ind.id], by_name_ts[ind.id] = x, t
-        return rollup.GridParts(value, num, den, ts)
+                by_name_value[ind.id], by_name_ts[ind.id] = value[row], ts[row]
+        self._moved[:] = False
+        return kept
+
+    def _grid_row(self, ind, evaluator: SimpleEval, by_name_ts: dict[str, np.ndarray],
+                  ones: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Value, numerator, denominator and data time of one indicator in every grid."""
+        s, parsed, g = ind.source, self._parsed[ind.id], len(self.grid_ids)
+        if s.metric is not None:
+            x, t = evaluator.names[s.metric], by_name_ts[s.metric]
+            n, d = x, ones
+        else:
+            t = np.full(g, np.inf)
+            for name in self._inputs[ind.id]:
+                t = np.minimum(t, by_name_ts[name])  # oldest input decides; a missing one (NaN) makes it stale
+            if "value" in parsed:
+                x = _eval(evaluator, parsed["value"], s.formula)
+                n, d = x, ones
+            else:
+                n = _eval(evaluator, parsed["num"], s.numerator)
+                d = _eval(evaluator, parsed["den"], s.denominator)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    x = np.where(d != 0, n / np.where(d == 0, 1, d) * s.scale, np.nan)
+        if ind.rollup == "rate_per_10k":
+            n, d = x, self.population
+            x = x / np.maximum(self.population, 1.0) * 1e4
+        return x, n, d, t
 
     @staticmethod
     def _names(parsed: dict[str, ast.AST]) -> set[str]:
         return {n.id for tree in parsed.values() for n in ast.walk(tree) if isinstance(n, ast.Name)} - FUNCTIONS.keys()
-
-    @staticmethod
-    def _eval(tree: ast.AST, names: dict[str, np.ndarray], text: str) -> np.ndarray:
-        evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names=names)
-        with np.errstate(all="ignore"):
-            return np.asarray(evaluator.eval(text, previously_parsed=tree), dtype=float)
 
     def limits(self, now: float) -> dict[str, classify.Limits]:
         """Thresholds in force now at every level (rebuilt only when schedules or profiles change)."""
@@ -325,22 +377,39 @@ class Engine:
         parts = self.grid_parts()
         fresh = np.isfinite(parts.value) & (now - parts.ts <= self.stale_after)
         limits = self.limits(now)
-        if limits is not self._written_limits:  # thresholds moved: every record's limits are news
+        redo = self._regrid.copy()
+        if self._fresh is not None:
+            redo |= (fresh != self._fresh).any(axis=1)
+        if limits is not self._written_limits:  # thresholds moved: every state is to judge, every record is news
             self.written.clear()
             self._written_limits = limits
+            redo[:] = True
+        self._fresh = fresh
         result = TickResult(now=now, levels={})
-        rolled = self._roll(parts, fresh)
+        rolled = self._roll(parts, fresh, redo)
         for level in LEVELS:
-            result.levels[level] = self._score_level(level, rolled[level], limits[level], now, result.transitions)
+            result.levels[level] = self._score_level(level, rolled[level], limits[level], now, result.transitions,
+                                                     redo)
         return result
 
-    def _roll(self, parts: rollup.GridParts, fresh: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
-        """(value, ts, coverage) matrices of every level; a grid is its own parent (only staleness applies)."""
-        out = {"grid": (np.where(fresh, parts.value, np.nan), parts.ts, fresh.astype(float))}
-        shape = len(self.ind_ids)
-        out |= {level: tuple(np.full((shape, len(self.tree.ids(level))), np.nan) for _ in range(3))
-                for level in LEVELS[:-1]}
-        for rule, rows in self.rule_rows.items():
+    def _roll(self, parts: rollup.GridParts, fresh: np.ndarray, redo: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
+        """(value, ts, coverage) matrices of every level; a grid is its own parent (only staleness applies).
+
+        Only the indicators in ``redo`` (new grid values, or grids that went stale or fresh) are
+        rolled again; the matrices are kept from tick to tick, so they are valid until the next one.
+        """
+        if self._rolled is None:
+            n = len(self.ind_ids)
+            self._rolled = {level: tuple(np.full((n, len(self.tree.ids(level))), np.nan) for _ in range(3))
+                            for level in LEVELS}
+            redo = np.ones(n, dtype=bool)
+        out = self._rolled
+        rows = np.flatnonzero(redo)
+        grid_value, grid_ts, grid_cov = out["grid"]
+        grid_value[rows] = np.where(fresh[rows], parts.value[rows], np.nan)
+        grid_ts[rows], grid_cov[rows] = parts.ts[rows], fresh[rows]
+        for rule, rule_rows in self.rule_rows.items():
+            rows = rule_rows[redo[rule_rows]]
             if not rows.size:
                 continue
             sub = rollup.GridParts(parts.value[rows], parts.num[rows], parts.den[rows], parts.ts[rows])
@@ -361,32 +430,38 @@ class Engine:
         target[0][rows], target[1][rows], target[2][rows] = rolled.value, rolled.ts, rolled.coverage
 
     def _score_level(self, level: str, rolled: tuple[np.ndarray, ...], lim: classify.Limits,
-                     now: float, transitions: list[Transition]) -> LevelResult:
+                     now: float, transitions: list[Transition], redo: np.ndarray) -> LevelResult:
+        """Judge the indicators whose values moved (``redo``) or wait out a minimum duration; the rest hold."""
         area_ids = self.tree.ids(level)
         value, ts, cov = rolled
-        level_fresh = np.isfinite(value)
         track = self.tracks[level]
-        before, known = track.state.copy(), track.known.copy()
-        want = classify.wanted(value, level_fresh, track.state, lim, self.hysteresis)
-        changed = classify.advance(track, want, now, self.min_duration)
+        rows = np.flatnonzero(redo | (track.pending != classify.NO_PENDING).any(axis=1))
+        sub = classify.Track(track.state[rows], track.since[rows], track.pending[rows], track.pending_since[rows],
+                             track.known[rows])
+        before, known = sub.state.copy(), sub.known.copy()
+        want = classify.wanted(value[rows], np.isfinite(value[rows]), sub.state, _rows_of(lim, rows),
+                               self.hysteresis[rows])
+        changed = classify.advance(sub, want, now, self.min_duration[rows])
+        track.state[rows], track.since[rows], track.known[rows] = sub.state, sub.since, sub.known
+        track.pending[rows], track.pending_since[rows] = sub.pending, sub.pending_since
         # A first judgement after a (re)start is a change only when it is a warning: no log flood.
-        rows, cols = np.nonzero(changed & (known | (track.state >= State.YELLOW)))
-        yellow, red = self.threshold_texts(lim, rows, cols)
-        for r, c, y, rd in zip(rows.tolist(), cols.tolist(), yellow, red, strict=True):
+        r_sub, cols = np.nonzero(changed & (known | (sub.state >= State.YELLOW)))
+        yellow, red = self.threshold_texts(lim, rows[r_sub], cols)
+        for k, c, y, rd in zip(r_sub.tolist(), cols.tolist(), yellow, red, strict=True):
             transitions.append(Transition(
-                self.ind_ids[r], level, area_ids[c], State(before[r, c]).label, State(track.state[r, c]).label,
-                float(value[r, c]), y, rd, now))
+                self.ind_ids[rows[k]], level, area_ids[c], State(before[k, c]).label, State(sub.state[k, c]).label,
+                float(value[rows[k], c]), y, rd, now))
         written = self.written.get(level)
-        was_warning = written[2] >= State.YELLOW if written is not None else np.ones(value.shape, dtype=bool)
-        dirty, summary_dirty = self._dirty(level, value, ts, track.state)
-        cleared = was_warning & (track.state < State.YELLOW)  # without a snapshot (a start): drop any left over
-        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, summary_dirty,
-                           cleared)
+        cleared = np.zeros(value.shape, dtype=bool)
+        if written is not None:
+            cleared[rows] = (written[2][rows] >= State.YELLOW) & (sub.state < State.YELLOW)
+        dirty, slow, summary_dirty = self._dirty(level, value, ts, track.state, rows)
+        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, slow,
+                           summary_dirty, cleared, fresh_start=written is None)
 
     def threshold_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> tuple[list[str], list[str]]:
         """Yellow and red thresholds in force at the given cells, as shown (a band as ``[lo, hi]``)."""
-        direction = [self.catalog.indicators[r].direction for r in range(len(self.ind_ids))]
-        kinds = [direction[r] for r in rows.tolist()]
+        kinds = [self.directions[r] for r in rows.tolist()]
         out = []
         for low, high in ((lim.yellow_low, lim.yellow_high), (lim.red_low, lim.red_high)):
             low, high = cells_of(low, rows, cols), cells_of(high, rows, cols)
@@ -395,34 +470,52 @@ class Engine:
                         for d, lo, hi in zip(kinds, low, high, strict=True)])
         return out[0], out[1]
 
-    def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the cells to rewrite and the areas whose summary to rewrite, since last written.
+    def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, state: np.ndarray,
+               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the cells to rewrite, those whose state changed, and the areas whose summary to rewrite.
 
-        A cell is rewritten when its state changed or its value or data time moved beyond the
-        tolerances; an area summary (states and the area's oldest data time) when a state changed
-        or that oldest time moved beyond the tolerance.
+        Only ``rows`` can have moved since the last tick. A cell is rewritten when its state changed
+        or its value or data time moved beyond the tolerances; an area summary (states and the area's
+        oldest data time) when a state changed or that oldest time moved beyond the tolerance.
+        Without a snapshot (a start) all of them.
         """
         old = self.written.get(level)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an area with no data at all: NaN, as meant
-            oldest = np.nanmin(ts, axis=0) if ts.shape[0] else np.full(ts.shape[1], np.nan)
+        oldest = np.fmin.reduce(ts, axis=0) if ts.shape[0] else np.full(ts.shape[1], np.nan)  # NaN: no data at all
         if old is None:
             self.written[level] = (value.copy(), ts.copy(), state.copy(), oldest)
-            return np.ones(value.shape, dtype=bool), np.ones(value.shape[1], dtype=bool)
+            everything = np.ones(value.shape, dtype=bool)
+            return everything, everything, np.ones(value.shape[1], dtype=bool)
         w_value, w_ts, w_state, w_oldest = old
+        v, t, wv, wt = value[rows], ts[rows], w_value[rows], w_ts[rows]
         with np.errstate(invalid="ignore"):
-            same_value = np.abs(value - w_value) <= VALUE_TOLERANCE * np.abs(w_value)
-            same_ts = np.abs(ts - w_ts) < TS_TOLERANCE_S
+            same_value = (np.abs(v - wv) <= VALUE_TOLERANCE * np.abs(wv)) | (np.isnan(v) & np.isnan(wv))
+            same_ts = (np.abs(t - wt) < TS_TOLERANCE_S) | (np.isnan(t) & np.isnan(wt))
             same_oldest = (np.abs(oldest - w_oldest) < TS_TOLERANCE_S) | (np.isnan(oldest) & np.isnan(w_oldest))
-        both_nan = np.isnan(value) & np.isnan(w_value)
-        state_changed = w_state != state
-        dirty = state_changed | ~(same_ts | (np.isnan(ts) & np.isnan(w_ts))) | ~(same_value | both_nan)
+        dirty, state_changed = np.zeros(value.shape, dtype=bool), np.zeros(value.shape, dtype=bool)
+        state_changed[rows] = w_state[rows] != state[rows]
+        dirty[rows] = state_changed[rows] | ~same_ts | ~same_value
         summary = state_changed.any(axis=0) | ~same_oldest
-        np.copyto(w_value, value, where=dirty)
-        np.copyto(w_ts, ts, where=dirty)
-        np.copyto(w_state, state, where=dirty)
+        w_value[rows], w_ts[rows] = np.where(dirty[rows], v, wv), np.where(dirty[rows], t, wt)
+        w_state[rows] = np.where(dirty[rows], state[rows], w_state[rows])
         np.copyto(w_oldest, oldest, where=summary)
-        return dirty, summary
+        return dirty, state_changed, summary
+
+
+def _rows_of(lim: classify.Limits, rows: np.ndarray) -> classify.Limits:
+    """The limits of some indicators only (a one-column matrix stays one column)."""
+    return classify.Limits(*(a[rows] for a in (lim.yellow_low, lim.yellow_high, lim.red_low, lim.red_high,
+                                               lim.source)))
+
+
+def _positions(position: dict[str, int], names: list[str]) -> np.ndarray:
+    """Position of each name (-1 if unknown): a dict lookup beats a pandas index on short lists of ids."""
+    return np.fromiter((position.get(a, -1) for a in names), dtype=np.int64, count=len(names))
+
+
+def _eval(evaluator: SimpleEval, tree: ast.AST, text: str) -> np.ndarray:
+    """Evaluate a parsed formula over the evaluator's named arrays (the names dict is read at call time)."""
+    with np.errstate(all="ignore"):
+        return np.asarray(evaluator.eval(text, previously_parsed=tree), dtype=float)
 
 
 def _narrow(lim: classify.Limits) -> classify.Limits:

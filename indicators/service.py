@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,7 @@ from indicators.states import State
 
 log = logging.getLogger(__name__)
 WRITE_CHUNK = 200_000  # cells formatted and queued before the pipeline is sent, when a level has more
+SPARSE_CELLS = 10  # a row with fewer than 1/SPARSE_CELLS of its areas moved is patched cell by cell
 SEEN_BATCHES = 100_000  # batch ids remembered to drop a resent entry (feeds resend within seconds)
 
 
@@ -58,6 +60,10 @@ class EngineService:
         self._recovering = True  # first read this consumer's unacknowledged entries from a previous run
         self._failed = False  # a tick died on a Redis error: memory may hold what Redis never got
         self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
+        self._feed_names: list[str] = []  # the feed names last published
+        self._texts: tuple[Limits | None, list[str]] = (None, [])  # narrowed limits and their texts per indicator
+        self._latest_rows: set[int] = set()  # metric rows whose latest row exists in Redis (written or restored)
+        self._value_levels: set[str] = set()  # levels whose value rows this engine wrote whole once
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
@@ -65,19 +71,13 @@ class EngineService:
 
     def restore(self) -> int:
         """Rebuild the in-memory values from the latest values in Redis (after a restart)."""
-        restored = 0
-        for metric, by_area in store.read_latest(self.client, self.engine.metric_ids).items():
-            if not by_area:
-                continue
-            areas = np.array(list(by_area), dtype=object)
-            value, ts, feed = (np.array(column) for column in zip(*by_area.values(), strict=True))
-            for name in np.unique(feed).tolist():  # one vectorised ingest per feed
-                mine = feed == name
-                cols = store.Columns([metric] * int(mine.sum()), areas[mine].tolist(), ts[mine].astype(float),
-                                     value[mine].astype(float))
-                restored += self.engine.ingest_columns(cols, name).accepted
-        self.engine.take_touched()  # these are already in Redis
-        self.engine.restore_states(store.read_warnings(self.client))
+        eng = self.engine
+        eng.adopt_feeds(store.read_feed_names(self.client))  # codes in the rows are the published ones
+        rows = store.read_latest(self.client, eng.metric_ids, eng.grid_ids)
+        restored = sum(eng.load_latest(metric, cells) for metric, cells in rows.items())
+        self._latest_rows = {eng.metric_pos[m] for m in rows}
+        eng.take_touched()  # these are already in Redis
+        eng.restore_states(store.read_warnings(self.client))
         return restored
 
     def take_over(self) -> int:
@@ -91,9 +91,9 @@ class EngineService:
         """Publish the hierarchy the engine rolls up over, so explanations read only Redis."""
         tree = self.tree
         store.write_areas(self.client, {
-            a: {"level": level, "parent": tree[a].parent, "pop": tree[a].population,
+            a: {"level": level, "pos": pos, "parent": tree[a].parent, "pop": tree[a].population,
                 "children": [c.id for c in tree.children(a)] if level != "grid" else []}
-            for level in self.engine.parents for a in tree.ids(level)})
+            for level in self.engine.parents for pos, a in enumerate(tree.ids(level))})
 
     def publish_catalog(self) -> None:
         """Publish the live catalog's definitions, so every dashboard process shows the same ones."""
@@ -206,6 +206,9 @@ class EngineService:
         scale (every record once) does not hold all of them in memory.
         """
         pipe = self.client.pipeline(transaction=False)
+        if self.engine.feeds != self._feed_names:  # a new feed: name it before any packed row uses it
+            store.write_feed_names(pipe, self.engine.feeds)
+            self._feed_names = list(self.engine.feeds)
         self._write_latest(pipe)
         for level in result.levels.values():
             report.records += self._write_level(pipe, level, result.now)
@@ -215,44 +218,63 @@ class EngineService:
         pipe.execute()
 
     def _write_latest(self, pipe: redis.client.Pipeline) -> None:
-        """Persist the latest values that changed, one HSET per metric (read back on restart)."""
+        """Persist the latest values that changed (read back on restart)."""
         eng = self.engine
         rows, cols = eng.take_touched()
-        packed = store.pack_latest_many(eng.values[rows, cols].tolist(), eng.ts[rows, cols].tolist(),
-                                        [eng.feeds[f] for f in eng.feed[rows, cols].tolist()])
-        areas = [eng.grid_ids[c] for c in cols.tolist()]
-        for row, lo, hi in _runs(rows):
-            store.write_latest(pipe, eng.metric_ids[row], dict(zip(areas[lo:hi], packed[lo:hi], strict=True)))
+        head = store.grid_fingerprint(eng.grid_ids) + ":"
+        known = np.zeros(len(eng.metric_ids), dtype=bool)
+        known[list(self._latest_rows)] = True
+        _queue_packed(pipe, [store.latest_key(m) for m in eng.metric_ids], head, rows, cols, len(eng.grid_ids),
+                      lambda r, c: (eng.values[r, c], eng.ts[r, c], 0.0, eng.feed[r, c]), known)
+        self._latest_rows.update(rows.tolist())
 
     def _write_level(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> int:
-        """Queue the dirty records of one level (one HSET per indicator), its warnings and area summaries."""
-        written = 0
-        block = max(1, WRITE_CHUNK // max(1, len(lv.area_ids)))
-        for first in range(0, len(self.engine.ind_ids), block):
-            rows, cols = np.nonzero(lv.dirty[first : first + block])  # row-major: runs of one indicator
-            written += self._write_cells(pipe, lv, rows + first, cols)
-            if written and len(pipe) and first + block < len(self.engine.ind_ids) and rows.size >= WRITE_CHUNK // 2:
-                pipe.execute()  # a big level (a first tick): send what is queued before formatting more
+        """Queue one level's changed state records, the packed values of areas that moved, warnings, summaries."""
+        written = self._write_slow(pipe, lv)
+        self._write_values(pipe, lv)
+        self._write_warnings(pipe, lv)
         self._write_summaries(pipe, lv, now)
         return written
 
-    def _write_cells(self, pipe: redis.client.Pipeline, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> int:
-        """Queue the records and warnings of the given cells."""
-        records = self._records(lv, rows, cols)
-        areas = [lv.area_ids[c] for c in cols.tolist()]
-        for row, lo, hi in _runs(rows):
-            store.write_states(pipe, self.engine.ind_ids[row], dict(zip(areas[lo:hi], records[lo:hi], strict=True)))
-        # Warnings: every dirty warning cell is (re)written; only cells that left a warning are dropped.
-        ids, head = self.engine.ind_ids, f',"level":"{lv.level}",'
-        warn = np.flatnonzero(lv.state[rows, cols] >= State.YELLOW).tolist()
-        cleared = np.flatnonzero(lv.cleared[rows, cols]).tolist()
-        row_list = rows.tolist()
-        store.update_warnings(
-            pipe,
-            {f"{ids[row_list[k]]}@{areas[k]}": f'{{"i":"{ids[row_list[k]]}","a":"{areas[k]}"{head}{records[k][1:]}'
-             for k in warn},
-            [f"{ids[row_list[k]]}@{areas[k]}" for k in cleared])
-        return len(records)
+    def _write_slow(self, pipe: redis.client.Pipeline, lv: LevelResult) -> int:
+        """Queue the state records (state, since, thresholds) that changed, one HSET per indicator."""
+        written, n_ind = 0, len(self.engine.ind_ids)
+        block = max(1, WRITE_CHUNK // max(1, len(lv.area_ids)))
+        for first in range(0, n_ind, block):
+            rows, cols = np.nonzero(lv.slow[first : first + block])  # row-major: runs of one indicator
+            rows += first
+            records = self._records(lv, rows, cols)
+            areas = [lv.area_ids[c] for c in cols.tolist()]
+            for row, lo, hi in _runs(rows):
+                store.write_states(pipe, self.engine.ind_ids[row], dict(zip(areas[lo:hi], records[lo:hi], strict=True)))
+            written += len(records)
+            if rows.size >= WRITE_CHUNK // 2 and first + block < n_ind:
+                pipe.execute()  # a big level (a first tick): send what is queued before formatting more
+        return written
+
+    def _write_values(self, pipe: redis.client.Pipeline, lv: LevelResult) -> None:
+        """Queue the value rows of the cells that moved (every row exists once the first tick wrote it)."""
+        eng = self.engine
+        rows, cols = np.nonzero(lv.dirty)
+        _queue_packed(pipe, [store.values_key(lv.level, i) for i in eng.ind_ids], "", rows, cols, len(lv.area_ids),
+                      lambda r, c: (lv.value[r, c], lv.ts[r, c], lv.coverage[r, c], eng.source_codes(lv.level, r, c)),
+                      np.array([lv.level in self._value_levels] * len(eng.ind_ids)))
+        self._value_levels.add(lv.level)
+
+    def _write_warnings(self, pipe: redis.client.Pipeline, lv: LevelResult) -> None:
+        """Queue every moved warning cell's full record; drop only the cells that left a warning."""
+        ids, areas, head = self.engine.ind_ids, lv.area_ids, f',"level":"{lv.level}",'
+        rows, cols = np.nonzero(lv.dirty & (lv.state >= State.YELLOW))
+        records = self._records(lv, rows, cols, full=True)
+        raised = {f"{ids[r]}@{areas[c]}": f'{{"i":"{ids[r]}","a":"{areas[c]}"{head}{rec[1:]}'
+                  for r, c, rec in zip(rows.tolist(), cols.tolist(), records, strict=True)}
+        if lv.fresh_start:  # drop what an earlier engine left for this level and is no warning now
+            mine = set(areas)
+            gone = [k for k in store.warning_keys(self.client) if k.split("@", 1)[1] in mine and k not in raised]
+        else:
+            gone_rows, gone_cols = np.nonzero(lv.dirty & lv.cleared)
+            gone = [f"{ids[r]}@{areas[c]}" for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)]
+        store.update_warnings(pipe, raised, gone)
 
     def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
         columns = np.flatnonzero(lv.dirty_areas)
@@ -268,36 +290,43 @@ class EngineService:
             lv.area_ids[c]: store.to_json({**s, "data_ts": float(t) if np.isfinite(t) else None, "updated": now})
             for c, s, t in zip(columns, sums, oldest, strict=True)})
 
-    def _records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+    def _records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray, full: bool = False) -> list[str]:
         """JSON state records of the given cells: enough to explain each state on screen.
 
-        Keys: s state, v value, ts data time (oldest input), since, y/r thresholds in force,
-        rule (default or which override/profile set them), src feed, cov share of grids reporting.
-        Formatted in one pass over plain lists: json.dumps per record costs more than the rest of the tick.
+        Keys: s state, since, y/r thresholds in force, rule (default or which override/profile set
+        them); ``full`` adds what the packed values hold: v value, ts data time (oldest input), src
+        feed, cov share of grids reporting. Formatted in one pass over plain lists: json.dumps per
+        record costs more than the rest of the tick.
         """
-        eng = self.engine
-        feeds = [json.dumps(f, ensure_ascii=False) for f in eng.feeds]
-        value, ts, since = (_finite(a[rows, cols]) for a in (lv.value, lv.ts, lv.since))
+        states, since = lv.state[rows, cols].tolist(), _finite(lv.since[rows, cols])
+        limits = self._limit_texts(lv.limits, rows, cols)
+        if not full:
+            return [f'{{"s":"{STATE_LABELS[s]}","since":{t!r},{lim}}}'
+                    for s, t, lim in zip(states, since, limits, strict=True)]
+        feeds = [json.dumps(f, ensure_ascii=False) for f in self.engine.feeds]
+        value, ts = _finite(lv.value[rows, cols]), _finite(lv.ts[rows, cols])
         return [
-            f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{since!r},{limits},"src":{feeds[src]},"cov":{cov!r}}}'
-            for s, v, t, since, limits, src, cov in zip(
-                lv.state[rows, cols].tolist(), value, ts, since, self._limit_texts(lv.limits, rows, cols),
-                eng.source_codes(lv.level, rows, cols).tolist(), np.round(lv.coverage[rows, cols], 4).tolist(),
-                strict=True)
+            f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{sn!r},{lim},"src":{feeds[src]},"cov":{cov!r}}}'
+            for s, v, t, sn, lim, src, cov in zip(
+                states, value, ts, since, limits, self.engine.source_codes(lv.level, rows, cols).tolist(),
+                np.round(lv.coverage[rows, cols], 4).tolist(), strict=True)
         ]
 
     def _limit_texts(self, lim: Limits, rows: np.ndarray, cols: np.ndarray) -> list[str]:
         """Format the ``"y","r","rule"`` part of each record (once per indicator when no area override applies)."""
-        eng = self.engine
-        rules = [json.dumps(label, ensure_ascii=False) for label in eng.labels]
         if lim.source.shape[1] == 1:  # narrowed limits: the same for every area of the indicator
-            cells_rows, cells_cols = np.arange(len(eng.ind_ids)), np.zeros(len(eng.ind_ids), dtype=np.int64)
-        else:
-            cells_rows, cells_cols = rows, cols
-        yellow, red = eng.threshold_texts(lim, cells_rows, cells_cols)
-        texts = [f'"y":"{y}","r":"{r}","rule":{rules[k]}' for y, r, k in
-                 zip(yellow, red, cells_of(lim.source, cells_rows, cells_cols), strict=True)]
-        return [texts[r] for r in rows.tolist()] if lim.source.shape[1] == 1 else texts
+            if self._texts[0] is not lim:
+                every = np.arange(len(self.engine.ind_ids))
+                self._texts = (lim, self._format_limits(lim, every, np.zeros_like(every)))
+            texts = self._texts[1]
+            return [texts[r] for r in rows.tolist()]
+        return self._format_limits(lim, rows, cols)
+
+    def _format_limits(self, lim: Limits, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+        rules = [json.dumps(label, ensure_ascii=False) for label in self.engine.labels]
+        yellow, red = self.engine.threshold_texts(lim, rows, cols)
+        return [f'"y":"{y}","r":"{r}","rule":{rules[k]}' for y, r, k in
+                zip(yellow, red, cells_of(lim.source, rows, cols), strict=True)]
 
     def _log(self, result: TickResult, now: float) -> None:
         """Write transitions to the warnings log and, once per history step, coarse history."""
@@ -319,6 +348,34 @@ class EngineService:
             ]
             append_history(self.sql, rows, self.retention_s, now)
 
+
+
+def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: str, rows: np.ndarray, cols: np.ndarray,
+                  width: int, cells: Callable[[np.ndarray, np.ndarray], tuple], known: np.ndarray) -> None:
+    """Queue changed cells (rows, cols; row-major) of packed rows: whole rows where many moved, else one by one.
+
+    ``cells(r, c)`` gives (value, ts, coverage, feed code) at broadcastable indices; a row not
+    ``known`` to exist yet is written whole. A SETRANGE per cell costs about as much as
+    ``SPARSE_CELLS`` cells of a whole row.
+    """
+    moved = np.bincount(rows, minlength=len(keys))
+    whole = np.flatnonzero(((moved * SPARSE_CELLS >= width) | ~known) & (moved > 0))
+    every = np.arange(width)[None, :]
+    step = max(1, WRITE_CHUNK // max(1, width))
+    for start in range(0, whole.size, step):
+        part = whole[start : start + step]
+        for row, text in zip(part.tolist(), store.pack_rows(*np.broadcast_arrays(*cells(part[:, None], every))),
+                             strict=True):
+            store.set_row(pipe, keys[row], head + text)
+        if whole.size > step:
+            pipe.execute()  # a big level (a first tick): send each part before packing the next
+    single = ~np.isin(rows, whole)
+    rows, cols = rows[single], cols[single]
+    if rows.size:
+        text = store.pack_rows(*(np.atleast_1d(a)[None, :] for a in np.broadcast_arrays(*cells(rows, cols))))[0]
+        n = store.CELL_CHARS
+        for k, (row, col) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+            store.set_cell(pipe, keys[row], len(head), col, text[k * n : (k + 1) * n])
 
 
 def _runs(keys: np.ndarray) -> list[tuple[int, int, int]]:
