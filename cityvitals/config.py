@@ -26,6 +26,7 @@ class Settings:
     stale_check: bool = True
     anonymous_role: str = "viewer"  # what a visitor who has not logged in may do: viewer or none
     history_days: float = 7.0  # how long the one-minute indicator history is kept in SQL
+    engine_name: str | None = None  # the engine's consumer name in the stream group (default: engine-<host>)
 
     @property
     def embedded_redis(self) -> bool:
@@ -51,6 +52,7 @@ def load_settings(data_dir: str | Path | None = None, env: dict[str, str] | None
         tick_seconds=tick_seconds,
         anonymous_role=anonymous_role,
         history_days=history_days,
+        engine_name=env.get("CITYVITALS_ENGINE_NAME") or None,
     )
 
 

@@ -6,13 +6,17 @@ hangs), the lock expires after ``ttl_s`` and the next process to ask takes the r
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 
 import redis
 from redis.exceptions import LockError
 
 from cityvitals import store
+
+log = logging.getLogger(__name__)
 
 
 class Leadership:
@@ -55,3 +59,25 @@ class Leadership:
                 self.lock.reacquire()
             except (LockError, redis.RedisError):
                 return
+
+
+class LedJob:
+    """A periodic job that runs only in the process leading its role (one feed's rounds, say).
+
+    The lock outlives three periods, so a standby takes the job over within three periods of the
+    leader's death, and a slow round does not hand it over.
+    """
+
+    def __init__(self, client: redis.Redis, role: str, period_s: float, job: Callable[[], object]) -> None:
+        self.leadership = Leadership(client, role, ttl_s=max(3 * period_s, 3.0), max_round_s=max(600.0, 3 * period_s))
+        self.role, self.job = role, job
+        self.leading: bool | None = None  # not asked yet: the first answer is logged either way
+
+    def __call__(self) -> None:
+        """Run the job if this process leads its role (taking the role if nobody holds it)."""
+        leads = self.leadership.held()
+        if leads != self.leading:
+            log.info("%s: %s", self.role, "leading now" if leads else "standing by (another process leads)")
+            self.leading = leads
+        if leads:
+            self.job()

@@ -16,7 +16,7 @@ from cityvitals import store
 from cityvitals.areas import AreaTree, load_areas, pukou_demo, save_areas
 from cityvitals.config import Settings
 from cityvitals.db import create_schema, make_engine
-from cityvitals.leader import Leadership
+from cityvitals.leader import Leadership, LedJob
 from cityvitals.metrics import registry
 from cityvitals.redis_server import connect, redis_url
 from feeds.ingest import Ingestor
@@ -88,7 +88,7 @@ class EngineRound:
 
 def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> EngineService:
     """Schedule the engine tick (led by one process at a time) and this process's catalog hot reload."""
-    rt.service = EngineService(rt.client, rt.sql, rt.tree, rt.catalog,
+    rt.service = EngineService(rt.client, rt.sql, rt.tree, rt.catalog, consumer=rt.settings.engine_name,
                                retention_s=rt.settings.history_days * 86400)
     leadership = Leadership(rt.client, "engine", ttl_s=max(3 * rt.settings.tick_seconds, 3.0))
     scheduler.add_job(EngineRound(rt.service, leadership), "interval", seconds=rt.settings.tick_seconds,
@@ -117,7 +117,8 @@ def start_simulator(rt: Runtime, scheduler: BackgroundScheduler, interval_s: flo
     feed = SimulatorFeed(SimulatedCity(rt.tree, registry(), seed=seed), ingestor, interval_s)
     orders = simulated_orders_feed(rt.client, rt.tree, f"{name}-orders", seed, interval_s)
     for each, delay in ((feed, 0), (orders, ORDERS_DELAY_S)):
-        scheduler.add_job(each.run_once, "interval", seconds=interval_s, id=f"feed-{each.name}", max_instances=1,
+        job = LedJob(rt.client, f"feed:{each.name}", interval_s, each.run_once)  # one process fires it
+        scheduler.add_job(job, "interval", seconds=interval_s, id=f"feed-{each.name}", max_instances=1,
                           coalesce=True, next_run_time=_now() + timedelta(seconds=delay))
         rt.feeds.append(each)
     return feed

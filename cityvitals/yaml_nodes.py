@@ -9,6 +9,52 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+MAX_DEPTH = 100  # nesting levels reported as too deep (no file of ours nests past ten)
+
+
+def nesting_mark(text: str, limit: int = MAX_DEPTH) -> yaml.Mark | None:
+    """Where ``text`` nests deeper than ``limit``, read as events (without recursion); None if it does not."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > limit:
+                return event.start_mark
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
+def read_utf8(path: Path) -> str:
+    """The file's text; a YAMLError marking the first byte that is not UTF-8."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = raw.count(b"\n", 0, exc.start), exc.start - (raw.rfind(b"\n", 0, exc.start) + 1)
+        raise yaml.MarkedYAMLError(problem=f"byte 0x{raw[exc.start]:02x} is not UTF-8 text",
+                                   problem_mark=yaml.Mark(str(path), exc.start, line, col, None, None)) from None
+
+
+def compose_and_load(text: str) -> tuple[yaml.Node | None, object]:
+    """The node tree (for positions) and the data of a YAML text; a YAMLError for bad syntax or deep nesting."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text)
+    except RecursionError:  # PyYAML composes recursively: a few hundred levels exhaust the stack
+        raise yaml.MarkedYAMLError(problem=f"nested more than {MAX_DEPTH} levels deep",
+                                   problem_mark=nesting_mark(text)) from None
+
+
+def syntax_error(exc: yaml.YAMLError, text: str) -> tuple[int, int, str]:
+    """Line, column and a one-line reason for a YAML error (a bad character has a position, not a mark)."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return mark.line + 1, mark.column + 1, f"YAML syntax: {exc.problem}"
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        return line, exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1, \
+            f"YAML syntax: character #x{exc.character:04x} is not allowed: {exc.reason}"
+    return 1, 1, "YAML syntax: " + " ".join(str(exc).split())
 
 
 def node_at(node: yaml.Node, loc: tuple) -> yaml.Node:
@@ -32,16 +78,15 @@ def node_at(node: yaml.Node, loc: tuple) -> yaml.Node:
 
 def load_model(path: Path, model: type[M]) -> tuple[M | None, list[str]]:
     """The file as ``model``, or None and every problem as ``file:line:col: field: reason``."""
+    text = ""
     try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        text = read_utf8(path)
+        root, data = compose_and_load(text)
     except OSError as exc:
         return None, [f"{path}: {exc.strerror or exc}"]
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return None, [f"{path}:{line}:{col}: YAML syntax: {getattr(exc, 'problem', exc)}"]
+        line, col, reason = syntax_error(exc, text)
+        return None, [f"{path}:{line}:{col}: {reason}"]
     try:
         return model.model_validate(data or {}), []
     except ValidationError as exc:

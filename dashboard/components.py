@@ -36,7 +36,8 @@ def nav(area_id: str, here: str) -> html.Nav:
     """Links to the overview, the six panels and the warnings, for the area in view."""
     links = [("overview", f"/area/{area_id}", "总览 Overview")]
     links += [(p, f"/panel/{p}{area_query(area_id)}", PANEL_NAMES[p].split(" ")[0]) for p in PANELS]
-    links += [("warnings", f"/warnings{area_query(area_id)}", "预警 Warnings"), ("config", "/config", "配置 Config")]
+    links += [("warnings", f"/warnings{area_query(area_id)}", "预警 Warnings"), ("config", "/config", "配置 Config"),
+              ("admin", "/admin", "管理 Admin")]
     return html.Nav(className="page-nav", children=[
         dcc.Link(label, href=href, className="nav-link current" if key == here else "nav-link")
         for key, href, label in links

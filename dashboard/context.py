@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 from sqlalchemy.engine import Engine as SqlEngine
@@ -18,6 +19,7 @@ class DashboardContext:
     sql: SqlEngine
     tree: AreaTree
     tick_seconds: float
+    catalog_path: Path | None = None  # the files the engines load (the admin page checks them)
 
 
 _context: list[DashboardContext] = []

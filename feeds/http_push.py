@@ -59,6 +59,8 @@ def parse_body(body: bytes, content_type: str,
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise BodyError(400, f"body is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        except RecursionError:  # a few kB of "[[[[..." exhausts the recursive JSON decoder
+            raise BodyError(400, "body nests too deeply to be samples") from None
         items = data if isinstance(data, list) else [data]
         if len(items) > limits.max_items:
             raise BodyError(413, f"{len(items)} items exceed the limit of {limits.max_items} per request")
@@ -72,6 +74,8 @@ def parse_body(body: bytes, content_type: str,
                 items.append((i, json.loads(line)))
             except json.JSONDecodeError as exc:
                 bad.append((Refusal(i, f"line {i + 1}: not valid JSON at column {exc.colno}: {exc.msg}"), line))
+            except RecursionError:
+                bad.append((Refusal(i, f"line {i + 1}: nests too deeply to be a sample"), line))
         if len(items) + len(bad) > limits.max_items:
             raise BodyError(413, f"{len(items) + len(bad)} lines exceed the limit of {limits.max_items} per request")
         return items, bad

@@ -8,6 +8,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from cityvitals.leader import LedJob
 from cityvitals.metrics import registry
 from cityvitals.runtime import Runtime, start_simulator, wait_for_stop
 from feeds.config import (
@@ -82,7 +83,9 @@ def start_air_quality(rt: Runtime, cfg: AirQualityApiFeedConfig, scheduler: Back
 
 
 def _schedule(feed: Coordinator, scheduler: BackgroundScheduler) -> Any:
-    scheduler.add_job(feed.run_once, "interval", seconds=feed.interval_s, id=f"feed-{feed.name}", max_instances=1,
+    # led: however many feed workers run this file, one fires each feed's rounds
+    job = LedJob(feed.ingestor.client, f"feed:{feed.name}", feed.interval_s, feed.run_once)
+    scheduler.add_job(job, "interval", seconds=feed.interval_s, id=f"feed-{feed.name}", max_instances=1,
                       coalesce=True, next_run_time=datetime.now(UTC))
     return feed
 

@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from cityvitals.metrics import Metric, registry
-from cityvitals.yaml_nodes import node_at
+from cityvitals.yaml_nodes import compose_and_load, node_at, read_utf8, syntax_error
 from indicators.formula import FormulaError, names_in
 from indicators.schema import CatalogFile, Indicator, Profile
 
@@ -68,22 +68,21 @@ class Catalog:
 def _indicator_label(data: object, loc: tuple) -> str:
     if len(loc) >= 2 and loc[0] == "indicators" and isinstance(loc[1], int) and isinstance(data, dict):
         items = data.get("indicators") or []
-        if loc[1] < len(items) and isinstance(items[loc[1]], dict) and "id" in items[loc[1]]:
-            return f'indicator "{items[loc[1]]["id"]}": '
+        given = items[loc[1]].get("id") if loc[1] < len(items) and isinstance(items[loc[1]], dict) else None
+        if isinstance(given, str):  # anything else may be huge (an alias bomb): never formatted
+            return f'indicator "{given[:64]}": '
         return f"indicator #{loc[1] + 1}: "
     return ""
 
 
 def parse_file(path: Path) -> tuple[CatalogFile | None, yaml.Node | None, list[CatalogError]]:
     """Parse one YAML file into the schema, collecting every validation error with its position."""
-    text = path.read_text(encoding="utf-8")
+    text = ""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        text = read_utf8(path)
+        root, data = compose_and_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return None, None, [CatalogError(str(path), line, col, f"YAML syntax: {getattr(exc, 'problem', exc)}")]
+        return None, None, [CatalogError(str(path), *syntax_error(exc, text))]
     if root is None:
         return CatalogFile(), None, []
     try:

@@ -24,9 +24,11 @@ def parse_duration(value: str | int | float) -> float:
     """Turn ``90``, ``"90s"``, ``"15m"``, ``"2h"`` or ``"1d"`` into seconds."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    match = DURATION.match(str(value).strip())
+    if not isinstance(value, str):  # a list or mapping may be huge (an alias bomb): named by its type only
+        raise ValueError(f"a {type(value).__name__} is not a duration like 90s, 15m, 2h or 1d")
+    match = DURATION.match(value.strip())
     if not match:
-        raise ValueError(f"{value!r} is not a duration like 90s, 15m, 2h or 1d")
+        raise ValueError(f"{value[:40]!r} is not a duration like 90s, 15m, 2h or 1d")
     return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 

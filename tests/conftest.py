@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import socket
 import subprocess
 import time
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import redis
@@ -16,6 +18,7 @@ from sqlalchemy import text
 
 from bench.webload import free_port  # noqa: F401  (tests import it from here)
 from cityvitals.areas import AreaTree, pukou_demo
+from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.db import create_schema, make_engine
 
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/9"
@@ -51,6 +54,14 @@ def redis_client(redis_url) -> redis.Redis:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="module")
+def catalog_dir(tmp_path_factory) -> Path:
+    """A copy of the shipped catalog that a test may break."""
+    target = tmp_path_factory.mktemp("catalog") / "catalog"
+    shutil.copytree(DEFAULT_CATALOG, target)
+    return target
 
 
 @pytest.fixture(scope="session")

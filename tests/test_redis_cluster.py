@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import threading
+import time
+from collections import Counter
+from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from flask import Flask
 from werkzeug.serving import make_server
 
 from cityvitals import store
-from cityvitals.areas import AreaTree, pukou_demo
+from cityvitals.areas import AreaTree, pukou_demo, save_areas
 from cityvitals.config import DEFAULT_CATALOG, ConfigError
+from cityvitals.db import create_schema, make_engine
 from cityvitals.metrics import registry
 from cityvitals.redis_server import connect
 from cityvitals.web import redis_limiter
 from feeds.ingest import Ingestor
 from feeds.simulator.city import SimulatedCity
+from indicators.history import read_transitions
 from indicators.loader import load_catalog
 from indicators.service import EngineService
+from tests.indicators.test_engine_workers import _wait, engines, stop
 
 NOW = 1_790_000_000.0
 
@@ -91,3 +101,86 @@ def test_rate_limits_count_in_the_cluster(redis_cluster_url, cluster):
 def test_unreachable_cluster_is_a_config_error():
     with pytest.raises(ConfigError, match="cannot reach Redis at redis\\+cluster://127.0.0.1:1"):
         connect("redis+cluster://127.0.0.1:1")
+
+
+def _catalog(path: Path, metrics: list[str]) -> Path:
+    """One grid-readable indicator per metric (worst grid decides), no hold time: a value decides at once."""
+    indicators = [{
+        "id": f"t_{m}", "name": {"zh": m, "en": m}, "tier": "macro", "group": "public_safety", "unit": "",
+        "description": "test", "source": {"metric": m}, "rollup": "max", "direction": "higher_is_worse",
+        "thresholds": {"yellow": 40, "red": 60}, "stale_after": "1d"} for m in metrics]
+    path.write_text(yaml.safe_dump({"indicators": indicators}, allow_unicode=True))
+    return path
+
+
+def _push_rounds(client, grids: list[str], metrics: list[str], pause_s: float, sent: dict) -> None:
+    """One round per metric: a sample for every grid, each (metric, grid) once, values 10..99."""
+    ingestor = Ingestor(client, "cluster-feed", registry(), set(grids))
+    for k, metric in enumerate(metrics):
+        items = [{"metric": metric, "area": g, "ts": time.time(), "value": float(10 + (7 * k + 13 * j) % 90)}
+                 for j, g in enumerate(grids)]
+        result = ingestor.submit(items)
+        assert not result.refused and not result.held
+        sent.update({(i["metric"], i["area"]): i["value"] for i in items})
+        sent["accepted"] = sent.get("accepted", 0) + result.accepted
+        time.sleep(pause_s)
+
+
+def test_two_engine_workers_share_the_cluster_and_a_killed_leader_loses_and_doubles_nothing(
+        tmp_path, redis_cluster_url, cluster, one_street):
+    metrics = [m for m, d in registry().items() if d.min <= 10 and d.max >= 100][:24]
+    grids = sorted(one_street.ids("grid"))
+    db = f"sqlite:///{tmp_path / 'cv.sqlite'}"
+    sql = make_engine(db)
+    create_schema(sql)
+    save_areas(sql, [one_street[a] for lv in ("district", "street", "community", "grid") for a in one_street.ids(lv)])
+    env = {**os.environ, "REDIS_URL": redis_cluster_url, "DATABASE_URL": db, "CITYVITALS_DATA_DIR": str(tmp_path),
+           "CITYVITALS_TICK_SECONDS": "1", "CITYVITALS_CATALOG": str(_catalog(tmp_path / "cat.yaml", metrics))}
+    sent: dict = {}
+    with engines(tmp_path, {name: {**env, "CITYVITALS_ENGINE_NAME": f"engine-{name}"} for name in "ab"}) as procs:
+        (a, log_a), (b, log_b) = procs
+        logs = [log_a, log_b]
+        _wait(lambda: "leading now" in log_a.read_text() + log_b.read_text(), "a leader", logs)
+        leader, follower, follower_log = (a, b, log_b) if "leading now" in log_a.read_text() else (b, a, log_a)
+        feed = threading.Thread(target=_push_rounds, args=(cluster, grids, metrics, 0.35, sent))
+        feed.start()
+        time.sleep(0.35 * len(metrics) * 0.3)  # the leader is scoring the feed's rounds
+        # kill it mid-tick: while it holds entries it has read but not acknowledged
+        _wait(lambda: cluster.xpending(store.SAMPLES, store.ENGINE_GROUP)["pending"] > 0, "a tick in flight", logs,
+              timeout=20, poll_s=0.001)
+        leader.send_signal(signal.SIGKILL)
+        leader.wait(10)
+        scored_by_leader = _values_scored(cluster, metrics, grids, sent)
+        feed.join(60)
+        _wait(lambda: "leading now" in follower_log.read_text(), "the other leads", logs)
+        claimed = int(re.search(r"leading now \((\d+) unacknowledged", follower_log.read_text()).group(1))
+        _wait(lambda: _caught_up(cluster), "every entry read and acknowledged", logs, timeout=60)
+        time.sleep(2)  # the tick that read the last entries has written its results
+        stop(follower)
+    assert sent.pop("accepted") == len(sent) == len(metrics) * len(grids)
+    assert claimed > 0  # the follower took over entries the dead leader had read
+    assert 0 < scored_by_leader < len(sent)  # the leader died mid-run: the follower scored the rest
+    (group,) = [g for g in cluster.xinfo_groups(store.SAMPLES) if g["name"] == store.ENGINE_GROUP]
+    assert group["last-delivered-id"] == cluster.xinfo_stream(store.SAMPLES)["last-generated-id"]
+    # none lost: every sample is the value of its grid's state
+    for metric in metrics:
+        states = store.read_state_of(cluster, f"t_{metric}", grids)
+        assert {g: states[g]["v"] for g in grids} == {g: sent[(metric, g)] for g in grids}
+    # none doubled (nor lost) in the warnings log: each grid that warns went into its warning exactly once
+    logged = Counter((t["indicator"], t["area"]) for t in read_transitions(sql, limit=100_000)
+                     if t["level"] == "grid" and t["to_state"] in ("yellow", "red"))
+    expected = Counter({(f"t_{m}", g): 1 for (m, g), v in sent.items() if v >= 40})
+    assert logged == expected
+
+
+def _values_scored(client, metrics: list[str], grids: list[str], sent: dict) -> int:
+    """How many of the samples sent so far are their grid's state value."""
+    return sum(states[g]["v"] == sent.get((m, g)) for m in metrics
+               for states in [store.read_state_of(client, f"t_{m}", grids)] for g in states)
+
+
+def _caught_up(client) -> bool:
+    """Whether the engine group has read every entry of the stream and acknowledged it."""
+    (group,) = [g for g in client.xinfo_groups(store.SAMPLES) if g["name"] == store.ENGINE_GROUP]
+    last = client.xinfo_stream(store.SAMPLES)["last-generated-id"]
+    return group["last-delivered-id"] == last and group["pending"] == 0

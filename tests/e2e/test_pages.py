@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import time
 from pathlib import Path
 
@@ -20,14 +19,6 @@ from indicators.loader import load_catalog
 from tests.e2e.conftest import ARTIFACTS, start_app
 
 PASSWORD = "analyst password 1"
-
-
-@pytest.fixture(scope="module")
-def catalog_dir(tmp_path_factory) -> Path:
-    """A copy of the shipped catalog that a test may break."""
-    target = tmp_path_factory.mktemp("catalog") / "catalog"
-    shutil.copytree(DEFAULT_CATALOG, target)
-    return target
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from cityvitals import store
+from cityvitals.areas import pukou_demo, save_areas
 from cityvitals.cli import main
+from cityvitals.db import create_schema, make_engine
 from feeds.simulator.models import MODELS
 from feeds.workorders.aggregate import COUNTS, PRODUCED
 from tests.conftest import stream_samples
@@ -148,3 +150,47 @@ def test_the_simulated_orders_are_sent_once(tmp_path, capsys):
     alone = tmp_path / "alone.yaml"
     alone.write_text("feeds:\n  - {type: workorders, name: orders, simulate: true}\n", encoding="utf-8")
     assert main(["feeds", "check", str(alone)]) == 0
+
+
+def _writers(client) -> list[int]:
+    """Pids of the processes that wrote the simulator's stream entries, in the order they first did."""
+    pids: list[int] = []
+    for _, fields in client.xrange(store.SAMPLES):
+        pid = int(fields["bid"].removeprefix("simulator-").split("-")[0]) if fields.get("src") == "simulator" else 0
+        if pid and pid not in pids:
+            pids.append(pid)
+    return pids
+
+
+def test_two_feed_workers_fire_each_round_once_and_the_standby_takes_over(tmp_path, redis_client, redis_url):
+    sql = make_engine(f"sqlite:///{tmp_path / 'cv.sqlite'}")
+    create_schema(sql)
+    save_areas(sql, [a for a in pukou_demo() if a.id == "pukou" or a.id.startswith("pukou.qiaolin")])
+    sql.dispose()
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds:\n  - {type: simulator, interval_s: 1}\n", encoding="utf-8")
+    logs = [open(tmp_path / f"worker-{k}.log", "w") for k in range(2)]
+    workers = [start_worker(tmp_path, redis_url, config, log) for log in logs]
+    text = lambda: "".join((tmp_path / f"worker-{k}.log").read_text() for k in range(2))  # noqa: E731
+    try:
+        deadline = time.monotonic() + 40
+        while len(redis_client.xrange(store.SAMPLES)) < 5:  # five rounds (1 s apart) with both workers up
+            assert all(w.poll() is None for w in workers) and time.monotonic() < deadline, text()
+            time.sleep(0.2)
+        assert len(_writers(redis_client)) == 1, text()  # one process fired every round
+        leader = next(w for w in workers if w.pid == _writers(redis_client)[0])
+        standby = next(w for w in workers if w is not leader)
+        assert "feed:simulator: standing by" in text()
+        leader.send_signal(signal.SIGKILL)
+        leader.wait(10)
+        while _writers(redis_client)[-1] != standby.pid:  # the lock lapses within three rounds
+            assert standby.poll() is None and time.monotonic() < deadline + 20, text()
+            time.sleep(0.2)
+        stop_worker(standby)
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+        for log in logs:
+            log.close()
+    assert _writers(redis_client) == [leader.pid, standby.pid]

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cityvitals import store
@@ -23,13 +25,31 @@ def _start(tmp_path: Path, name: str, env: dict) -> tuple[subprocess.Popen, Path
     return proc, log
 
 
-def _wait(check, what: str, logs: list[Path], timeout: float = 40.0) -> None:
+def _wait(check, what: str, logs: list[Path], timeout: float = 40.0, poll_s: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             tails = "\n".join(p.read_text()[-1500:] for p in logs)
             raise AssertionError(f"{what}: not after {timeout:.0f} s\n{tails}")
-        time.sleep(0.2)
+        time.sleep(poll_s)
+
+
+@contextmanager
+def engines(tmp_path: Path, envs: dict[str, dict]) -> Iterator[list[tuple[subprocess.Popen, Path]]]:
+    """`cityvitals engine run` per name with its environment; whatever still runs afterwards is killed."""
+    procs = [_start(tmp_path, name, env) for name, env in envs.items()]
+    try:
+        yield procs
+    finally:
+        for p, _ in procs:
+            if p.poll() is None:
+                p.kill()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM an engine worker and expect a clean exit."""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
 
 
 def _river(client, area: str) -> dict | None:
@@ -41,10 +61,8 @@ def test_one_engine_leads_and_another_takes_over(tmp_path, redis_client, redis_u
            "CITYVITALS_DATA_DIR": str(tmp_path), "CITYVITALS_TICK_SECONDS": "1"}
     grids = demo_tree.ids("grid")
     ingestor = Ingestor(redis_client, "probe", registry(), set(grids))
-    a, log_a = _start(tmp_path, "a", env)
-    b, log_b = _start(tmp_path, "b", env)
-    logs = [log_a, log_b]
-    try:
+    with engines(tmp_path, {"a": env, "b": env}) as ((a, log_a), (b, log_b)):
+        logs = [log_a, log_b]
         _wait(lambda: "leading now" in log_a.read_text() + log_b.read_text(), "a leader", logs)
         time.sleep(3)  # several rounds: the other must still be standing by
         leaders = [p for p, log in ((a, log_a), (b, log_b)) if "leading now" in log.read_text()]
@@ -61,9 +79,4 @@ def test_one_engine_leads_and_another_takes_over(tmp_path, redis_client, redis_u
         assert (_river(redis_client, grids[5]) or {}).get("s") == "red"  # the first leader's work is kept
         _wait(lambda: redis_client.xpending(store.SAMPLES, store.ENGINE_GROUP)["pending"] == 0,
               "every entry acknowledged", logs)
-        follower.send_signal(signal.SIGTERM)
-        assert follower.wait(20) == 0
-    finally:
-        for p in (a, b):
-            if p.poll() is None:
-                p.kill()
+        stop(follower)
