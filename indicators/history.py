@@ -64,6 +64,33 @@ def log_transitions(sql: SqlEngine, rows: list[dict]) -> None:
             conn.execute(insert(WarningLog), rows)
 
 
+def unlogged(sql: SqlEngine, warnings: list[dict]) -> list[dict]:
+    """Warning-log rows for the warnings (records from Redis) whose change into their state was never logged.
+
+    An engine that died between writing states to Redis and logging them to SQL leaves such
+    warnings; the engine taking over logs them at their ``since``, from the last state logged
+    for the cell (``stale`` if none: what a first judgement logs).
+    """
+    if not warnings:
+        return []
+    keys = {(w["i"], w["a"]) for w in warnings}
+    q = (select(WarningLog.indicator, WarningLog.area, WarningLog.to_state, WarningLog.at)
+         .where(WarningLog.indicator.in_({i for i, _ in keys}), WarningLog.area.in_({a for _, a in keys}))
+         .order_by(WarningLog.at, WarningLog.id))
+    last: dict[tuple[str, str], tuple[str, datetime]] = {}
+    with sql.connect() as conn:
+        for ind, area, to_state, at in conn.execute(q):
+            last[(ind, area)] = (to_state, at if at.tzinfo else at.replace(tzinfo=UTC))
+    rows = []
+    for w in warnings:
+        state, at = last.get((w["i"], w["a"]), ("stale", None))
+        if state == w["s"] and at is not None and abs(at.timestamp() - w["since"]) < 1:
+            continue
+        rows.append({"at": utc(w["since"]), "indicator": w["i"], "level": w["level"], "area": w["a"],
+                     "from_state": state, "to_state": w["s"], "value": w.get("v"), "yellow": w["y"], "red": w["r"]})
+    return rows
+
+
 def append_history(sql: SqlEngine, rows: list[dict], retention_s: float, now: float) -> None:
     """Append history rows and drop those older than the retention."""
     with sql.begin() as conn:

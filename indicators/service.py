@@ -19,7 +19,7 @@ from cityvitals.areas import AreaTree
 from indicators import health
 from indicators.classify import Limits
 from indicators.engine import Engine, LevelResult, TickResult, cells_of
-from indicators.history import append_history, log_transitions, utc
+from indicators.history import append_history, log_transitions, unlogged, utc
 from indicators.loader import Catalog
 from indicators.states import State
 
@@ -77,7 +77,10 @@ class EngineService:
         restored = sum(eng.load_latest(metric, cells) for metric, cells in rows.items())
         self._latest_rows = {eng.metric_pos[m] for m in rows}
         eng.take_touched()  # these are already in Redis
-        eng.restore_states(store.read_warnings(self.client))
+        warnings = store.read_warnings(self.client)
+        eng.restore_states(warnings)
+        if self.sql is not None:  # a previous engine may have died between writing Redis and logging to SQL
+            log_transitions(self.sql, unlogged(self.sql, warnings))
         return restored
 
     def take_over(self) -> int:

@@ -1,5 +1,6 @@
 """A restarted engine resumes the stream and ends where an uninterrupted one does (real Redis)."""
 
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,11 @@ def snapshot(client, service: EngineService) -> dict:
     """Every state record the engine wrote, read back from Redis."""
     areas = [a for level in service.engine.parents for a in service.tree.ids(level)]
     return {(i, a): r for i in service.engine.ind_ids for a, r in store.read_state_of(client, i, areas).items()}
+
+
+def _ts(at) -> float:
+    """Unix seconds of a logged time (SQLite gives it back without its UTC zone)."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 def new_service(client, consumer: str) -> EngineService:
@@ -84,3 +90,22 @@ def test_restart_mid_stream_scores_every_sample_once_and_ends_in_the_same_states
         assert {f: got[f] for f in fields} == {f: want[f] for f in fields}, key
     g2 = records[("orders", "d.s.c1.g2")]
     assert (g2["s"], g2["v"], g2["since"]) == ("yellow", 8.0, T0 + 5)  # held by hysteresis across the restart
+
+
+def test_a_warning_written_to_redis_but_never_logged_is_logged_by_the_next_engine(redis_client, sql_engine):
+    from indicators.history import read_transitions
+
+    dying = new_service(redis_client, "engine-c")  # no SQL: like an engine killed between Redis and SQL
+    for minute in range(2):
+        send(redis_client, minute)
+        tick_at(dying, minute)
+    warnings = store.read_warnings(redis_client)
+    assert any(w["a"] == "d.s.c1.g2" and w["s"] == "yellow" for w in warnings)
+    assert read_transitions(sql_engine) == []
+
+    EngineService(redis_client, sql_engine, tiny_tree(), load_catalog([CATALOG]), consumer="engine-d")
+    logged = {(r["indicator"], r["area"], r["to_state"], round(_ts(r["at"]), 3)) for r in read_transitions(sql_engine)}
+    assert logged == {(w["i"], w["a"], w["s"], round(w["since"], 3)) for w in warnings}
+    assert all(r["from_state"] == "stale" for r in read_transitions(sql_engine))
+    EngineService(redis_client, sql_engine, tiny_tree(), load_catalog([CATALOG]), consumer="engine-e")
+    assert len(read_transitions(sql_engine)) == len(warnings)  # logged once, however often engines restart
