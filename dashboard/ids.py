@@ -12,11 +12,18 @@ ROOT = "app-root"
 KIOSK_TICK = "kiosk-tick"
 KIOSK_STATE = "kiosk-state"
 CONN_LOST = "connection-lost"
+LANG = "lang-store"
 
 
 def tile(domain: str) -> dict:
     """Pattern-matching id of one domain tile."""
     return {"type": "domain-tile", "domain": domain}
+
+
+def lang_button(lang: str) -> dict:
+    """Pattern-matching id of one button of the language switch."""
+    return {"type": "lang-button", "lang": lang}
+
 
 PANEL_KEY = "panel-key"
 PANEL_SEARCH = "panel-search"

@@ -10,7 +10,7 @@ from dash import State as DashState
 
 from cityvitals import store
 from dashboard import context, data, ids
-from dashboard.components import DOMAIN_NAMES, age_text, page_header
+from dashboard.components import DOMAIN_NAMES, age_text, area_name, bi, page_header
 from dashboard.figures import area_map, map_areas, states_of
 from dashboard.theme import STATE_ICON
 from indicators.schema import DOMAINS
@@ -23,7 +23,7 @@ def layout(area_id: str) -> html.Div:
     """The whole overview page of ``area_id``."""
     ctx = context.get()
     if area_id not in ctx.tree:
-        return html.Div(f"未知区域 Unknown area: {area_id}", className="error-page")
+        return html.Div(bi(f"未知区域: {area_id}", f"Unknown area: {area_id}"), className="error-page")
     return html.Div(className="overview", children=[
         dcc.Store(id=ids.AREA_STORE, data=area_id),
         build_header(area_id),
@@ -31,9 +31,9 @@ def layout(area_id: str) -> html.Div:
             html.Div(className="left-column", children=[build_health(), build_tiles()]),
             html.Div(className="map-panel", children=[build_map(area_id)]),
             html.Div(className="right-column", children=[
-                html.H2("预警 Warnings", className="panel-title"),
+                html.H2(bi("预警", "Warnings"), className="panel-title"),
                 html.Ul(id=ids.TICKER, className="ticker"),
-                html.H2("数据源 Feeds", className="panel-title"),
+                html.H2(bi("数据源", "Feeds"), className="panel-title"),
                 html.Ul(id=ids.FEEDS, className="feeds"),
             ]),
         ]),
@@ -42,21 +42,21 @@ def layout(area_id: str) -> html.Div:
 
 def build_header(area_id: str) -> html.Header:
     """Title, breadcrumb to climb the hierarchy, navigation and the live status line."""
-    area = context.get().tree[area_id]
-    return page_header([area.name_zh, html.Small(f" {area.name_en}")], area_id, "overview", ids.HEADER_STATUS)
+    return page_header(area_name(area_id), area_id, "overview", ids.HEADER_STATUS)
 
 
 def build_health() -> html.Div:
     """The city-health index block."""
     return html.Div(className="health", children=[
-        html.Div("城市体征指数 Health index", className="label"), html.Div("—", id=ids.HEALTH, className="value"),
+        html.Div(bi("城市体征指数", "Health index"), className="label"),
+        html.Div("—", id=ids.HEALTH, className="value"),
     ])
 
 
 def build_tiles() -> html.Div:
     """Six domain tiles, filled by the refresh callback."""
     return html.Div(className="tiles", children=[
-        html.Div(id=ids.tile(d), className="tile", children=[html.Div(DOMAIN_NAMES[d], className="tile-name")])
+        html.Div(id=ids.tile(d), className="tile", children=[html.Div(bi(*DOMAIN_NAMES[d]), className="tile-name")])
         for d in DOMAINS
     ])
 
@@ -125,7 +125,7 @@ def tile_body(domain: str, d: dict | None) -> list:
     counts = [html.Span(f"{STATE_ICON[s]} {d.get(s.label, 0)}", className=f"count state-{s.label}")
               for s in (State.RED, State.YELLOW, State.STALE, State.NORMAL)]
     return [
-        html.Div(DOMAIN_NAMES[domain], className="tile-name"),
+        html.Div(bi(*DOMAIN_NAMES[domain]), className="tile-name"),
         html.Div("—" if score is None else f"{score:.0f}", className="tile-score"),
         html.Div(counts, className="tile-counts"),
     ]
@@ -138,21 +138,20 @@ def ticker_lines(area_id: str, now: float) -> list:
             if w["a"] == area_id or any(a.id == area_id for a in ctx.tree.ancestors(w["a"]))]
     mine.sort(key=lambda w: (w["s"] != "red", w["since"]))
     if not mine:
-        return [html.Li("无预警 No warnings", className="ticker-empty")]
+        return [html.Li(bi("无预警", "No warnings"), className="ticker-empty")]
     defs = data.definitions(ctx.client)  # once per refresh: a round trip per line cost most of the refresh
     return [ticker_line(w, now, defs) for w in mine[:TICKER_LINES]]
 
 
 def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
     """One warning: icon, area, indicator, value against threshold, time in state."""
-    tree = context.get().tree
     state = State[w["s"].upper()]
     threshold = w["r"] if state == State.RED else w["y"]
     value = "—" if w["v"] is None else f"{w['v']:.4g}"
     return html.Li(className=f"ticker-line state-{state.label}", children=[
         html.Span(STATE_ICON[state], className="icon"),
-        dcc.Link(tree[w["a"]].name_zh, href=f"/area/{w['a']}", className="where"),
-        dcc.Link(data.indicator_name(defs, w["i"]), href=f"/indicator/{w['i']}?area={w['a']}",
+        dcc.Link(area_name(w["a"]), href=f"/area/{w['a']}", className="where"),
+        dcc.Link(bi(*data.indicator_names(defs, w["i"])), href=f"/indicator/{w['i']}?area={w['a']}",
                  className="what", title=w["i"]),
         html.Span(f"{value} / {threshold}", className="value"),
         html.Span(f"{age_text(now - w['since'])}", className="since"),
@@ -167,10 +166,11 @@ def status_line(summary: dict, meta: dict, now: float, feeds: dict[str, dict]) -
     data_ts = summary.get("data_ts")
     return [
         html.Span(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)), id=ids.CLOCK, className="clock"),
-        html.Span(f"数据 data {age_text(now - data_ts)}" if data_ts else "无数据 no data", className="data-age"),
-        html.Span("模拟数据 SIMULATED", className="simulated-badge")
+        html.Span(bi(f"数据 {age_text(now - data_ts)}", f"data {age_text(now - data_ts)}") if data_ts
+                  else bi("无数据", "no data"), className="data-age"),
+        html.Span(bi("模拟数据", "SIMULATED"), className="simulated-badge")
         if any(f.get("simulated") for f in feeds.values()) else None,
-        html.Span("● 实时 live" if live else "◌ 引擎停滞 engine stalled",
+        html.Span(bi("● 实时", "● live") if live else bi("◌ 引擎停滞", "◌ engine stalled"),
                   className="conn live" if live else "conn stalled"),
     ]
 
@@ -178,10 +178,10 @@ def status_line(summary: dict, meta: dict, now: float, feeds: dict[str, dict]) -
 def feed_lines(feeds: dict[str, dict], now: float) -> list:
     """One line per feed: name, simulated mark, age of its last sample, counts."""
     if not feeds:
-        return [html.Li("无数据源 No feeds", className="feed")]
+        return [html.Li(bi("无数据源", "No feeds"), className="feed")]
     return [html.Li(className="feed", children=[
         html.Span(name, className="feed-name"),
-        html.Span(" 模拟 SIMULATED", className="simulated") if f.get("simulated") else None,
+        html.Span(bi(" 模拟", " SIMULATED"), className="simulated") if f.get("simulated") else None,
         html.Span(f" · {age_text(now - f['last_sample'])}" if f.get("last_sample") else " · —"),
         html.Span(f" · ✓{f.get('accepted', 0)} ✗{f.get('refused', 0)}"),
     ]) for name, f in sorted(feeds.items())]

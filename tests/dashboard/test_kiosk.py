@@ -55,3 +55,8 @@ def test_query_string_switches_kiosk_and_sets_the_period():
     assert kiosk_params("?kiosk=0")[0] is False and kiosk_params("")[0] is False
     assert split_view(VIEWS[1], 7.0, "pukou") == ("/panel/party_building", "?area=pukou&kiosk=1&rotate=7&home=pukou")
     assert split_view(VIEWS[0], 7.0, "pukou") == ("/area/pukou", "?kiosk=1&rotate=7&home=pukou")
+
+
+def test_the_next_view_keeps_the_language_of_the_wall_and_drops_an_unknown_one():
+    assert split_view(VIEWS[0], 7.0, "pukou", "en") == ("/area/pukou", "?kiosk=1&rotate=7&home=pukou&lang=en")
+    assert split_view(VIEWS[0], 7.0, "pukou", "fr") == ("/area/pukou", "?kiosk=1&rotate=7&home=pukou")

@@ -130,3 +130,36 @@ def test_connection_lost_keeps_the_last_data_with_a_mark_and_recovers(app, page)
         app.restart()
     page.wait_for_selector("#connection-lost.hidden", state="attached", timeout=30_000)
     assert not page.locator("#connection-lost").is_visible()
+
+
+def _title(page) -> str:
+    return page.inner_text(".header h1")
+
+
+def test_language_switch_shows_english_everywhere_is_remembered_and_switches_back(app, page, tree):
+    street = tree.children("pukou")[0]
+    page.goto(f"{app.url}/area/pukou")
+    _map_ready(page)
+    assert _title(page) == tree["pukou"].name_zh and "公共安全" in page.inner_text(".tiles")
+    page.click(".lang-button.lang-en")
+    page.wait_for_function(f"() => document.querySelector('.header h1').innerText === {tree['pukou'].name_en!r}")
+    tiles = page.inner_text(".tiles")
+    assert "Public safety" in tiles and "公共安全" not in tiles
+    assert "Overview" in page.inner_text(".page-nav") and "总览" not in page.inner_text(".page-nav")
+    page.screenshot(path=str(ARTIFACTS / "e2e-english-1080p.png"))
+    page.goto(f"{app.url}/area/{street.id}")  # a new page load: the choice is remembered by the browser
+    _header_names(page, street.name_en)
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.click(".lang-button.lang-zh")
+    _header_names(page, street.name_zh)
+    assert "公共安全" in page.inner_text(".tiles") and "Public safety" not in page.inner_text(".tiles")
+
+
+def test_kiosk_in_english_from_the_url_keeps_english_through_the_rotation(app, page, tree):
+    page.goto(f"{app.url}/?kiosk=1&rotate={ROTATE_S}&lang=en")
+    page.wait_for_url("**/area/*kiosk=1*", timeout=15_000)
+    _header_names(page, tree["pukou"].name_en)
+    page.wait_for_url("**/panel/**", timeout=(2 * ROTATE_S + 3) * 1000)
+    assert "lang=en" in page.evaluate("location.search")
+    page.wait_for_function("() => (document.querySelector('.header h1') || {}).innerText?.startsWith('Party building')",
+                           timeout=15_000)
