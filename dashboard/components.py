@@ -61,6 +61,7 @@ def nav(area_id: str, here: str) -> html.Nav:
     """Links to the overview, the six panels and the warnings, for the area in view."""
     links = [("overview", f"/area/{area_id}", bi("总览", "Overview"))]
     links += [(p, f"/panel/{p}{area_query(area_id)}", bi(*PANEL_NAMES[p])) for p in PANELS]
+    links += [("indicators", f"/indicators{area_query(area_id)}", bi("全部指标", "All indicators"))]
     links += [("warnings", f"/warnings{area_query(area_id)}", bi("预警", "Warnings")),
               ("config", "/config", bi("配置", "Config"))]
     return html.Nav(className="page-nav", children=[

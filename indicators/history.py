@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Float, Index, Integer, String, Text, delete, insert, select
+from sqlalchemy import DateTime, Float, Index, Integer, String, Text, delete, func, insert, select
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -79,6 +79,19 @@ def read_history(sql: SqlEngine, indicator: str, area: str, since: float) -> lis
          .order_by(History.at))
     with sql.connect() as conn:
         return [tuple(r) for r in conn.execute(q)]
+
+
+def read_values_at_step(sql: SqlEngine, area: str, since: float) -> dict[str, float | None]:
+    """Values of every indicator of one area at the first history step at or after ``since``: indicator -> value.
+
+    Two lookups on the time index (a step's rows share one time), so it stays cheap however long the history.
+    """
+    with sql.connect() as conn:
+        step = conn.execute(select(func.min(History.at)).where(History.at >= utc(since))).scalar()
+        if step is None:
+            return {}
+        rows = conn.execute(select(History.indicator, History.value).where(History.at == step, History.area == area))
+        return {indicator: value for indicator, value in rows}
 
 
 def read_transitions(sql: SqlEngine, indicator: str | None = None, area: str | None = None,

@@ -73,6 +73,28 @@ def test_panel_lists_its_indicators_by_section_with_search_and_filter(app, page,
     _shot(page, "panel")
 
 
+def test_grid_lists_every_indicator_red_first_with_limits_and_age(app, page, world):
+    tree, _, grid = world
+    catalog = load_catalog([DEFAULT_CATALOG]).indicators
+    page.goto(f"{app.url}/area/{grid}")
+    page.click(".page-nav a[href^='/indicators']")
+    page.wait_for_url(f"**/indicators?area={grid}")
+    page.wait_for_function("() => document.querySelector('#indicators-table tbody tr td.dash-cell') && "
+                           "document.querySelector('#indicators-table tbody').innerText.includes('河道最高水位')",
+                           timeout=20_000)
+    rows = page.locator("#indicators-table tbody tr:has(td.dash-cell)")
+    assert rows.count() == len(catalog)
+    cells = rows.filter(has_text="河道最高水位").first.locator("td").all_inner_texts()
+    assert "■ red" in cells and "9.4 m" in cells and "▲7.5 ■8.5" in cells and "s" in cells[-2]  # data age in s
+    assert "red" in rows.first.inner_text()  # worst first
+    page.click(".lang-button.lang-en")
+    page.wait_for_function("() => document.querySelector('#indicators-table tbody').innerText"
+                           ".includes('Highest river gauge level')")
+    assert "河道最高水位" not in page.inner_text("#indicators-table tbody")
+    _shot(page, "grid-indicators")
+    page.click(".lang-button.lang-zh")
+
+
 def test_indicator_detail_explains_the_red_state(app, page, world):
     tree, _, grid = world
     street = tree.ancestors(grid)[1].id

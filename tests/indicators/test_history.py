@@ -8,7 +8,7 @@ import calendar
 import pytest
 
 from cityvitals.config import ConfigError, load_settings
-from indicators.history import read_history
+from indicators.history import read_history, read_values_at_step
 from indicators.loader import load_catalog
 from indicators.service import EngineService
 from tests.indicators.explain_tree import tiny_tree
@@ -34,3 +34,16 @@ def test_history_retention_is_a_setting(tmp_path):
     assert load_settings(tmp_path, env={"CITYVITALS_HISTORY_DAYS": "30"}).history_days == 30
     with pytest.raises(ConfigError, match="CITYVITALS_HISTORY_DAYS must be positive"):
         load_settings(tmp_path, env={"CITYVITALS_HISTORY_DAYS": "0"})
+
+
+def test_values_an_hour_ago_come_from_the_first_step_after_the_time_asked(redis_client, sql_engine):
+    service = EngineService(redis_client, sql_engine, tiny_tree(), load_catalog([CATALOG]), consumer="h")
+    for minute in range(4):
+        send(redis_client, minute)
+        service.tick(T0 + 60 * minute + 5)
+    at_minute_2 = read_values_at_step(sql_engine, "d.s", T0 + 61)  # steps at T0+5, +65, +125, +185
+    assert at_minute_2["orders"] == float(sum(ORDERS[1]))
+    for indicator, value in at_minute_2.items():  # every indicator of the street, as logged at that step
+        logged = {calendar.timegm(r[0].utctimetuple()): r[1] for r in read_history(sql_engine, indicator, "d.s", 0)}
+        assert logged[int(T0) + 65] == value and len(logged) == 4
+    assert read_values_at_step(sql_engine, "d.s", T0 + 1000) == {}  # no step yet: no trend, not a made-up one
