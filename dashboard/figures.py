@@ -12,9 +12,11 @@ from dashboard.theme import STATE_ICON, discrete_colorscale
 from indicators.states import State
 
 MAP_WIDTH_PX = 1000
-# A MapLibre style with only a background layer: nothing is fetched, the polygons are the map.
+# A MapLibre style with only a background layer: nothing is fetched, the polygons are the map. Its one source
+# is an empty GeoJSON: an empty "sources" is dropped on the way to the browser's Plotly.react, MapLibre then
+# refuses the style ("missing required property sources") and the map stops taking refreshes.
 OFFLINE_STYLE = {
-    "version": 8, "sources": {},
+    "version": 8, "sources": {"none": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
     "layers": [{"id": "background", "type": "background", "paint": {"background-color": "#0f1a2e"}}],
 }
 

@@ -3,6 +3,8 @@
 INTERVAL = "refresh"
 AREA_STORE = "area-store"
 MAP = "area-map"
+MAP_BY = "map-by"
+MAP_LEGEND = "map-legend"
 HEALTH = "health-index"
 HEADER_STATUS = "header-status"
 CLOCK = "clock"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import dash
 from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback
@@ -76,10 +76,16 @@ def kiosk_params(search: str | None) -> tuple[bool, float, str | None]:
     return on, period, query.get("home")
 
 
-def split_view(view: str, period_s: float, home: str, lang: str | None = None) -> tuple[str, str]:
-    """Pathname and query string of a view, with the kiosk (and language) parameters kept for the next page."""
+def sticky(search: str | None) -> dict[str, str]:
+    """Parameters of the wall's URL that every view keeps: the language and the map's indicator."""
+    query = _query(search)
+    return {k: v for k, v in query.items() if (k == "lang" and v in LANGS) or k == "by"}
+
+
+def split_view(view: str, period_s: float, home: str, keep: dict[str, str] | None = None) -> tuple[str, str]:
+    """Pathname and query string of a view, with the kiosk parameters (and ``keep``) kept for the next page."""
     path, _, query = view.partition("?")
-    kiosk = f"kiosk=1&rotate={period_s:g}&home={home}" + (f"&lang={lang}" if lang in LANGS else "")
+    kiosk = f"kiosk=1&rotate={period_s:g}&home={home}" + (f"&{urlencode(keep)}" if keep else "")
     return path, f"?{query}&{kiosk}" if query else f"?{kiosk}"
 
 
@@ -119,7 +125,7 @@ def rotate(_n: int, stored: dict | None, pathname: str | None, search: str | Non
     red, abnormal = wall_states(home)
     shown = Shown(**{**stored, "red": tuple(stored["red"])}) if stored else None
     now = next_view(shown, rotation(home), period, time.time(), red, abnormal)
-    path, query = split_view(now.view, period, home, _query(search).get("lang"))
+    path, query = split_view(now.view, period, home, sticky(search))
     # the first round finds the wall on its first view already: navigating there again would redraw it
     if (shown is not None and now.view == shown.view) or (shown is None and path == pathname):
         return asdict(now), dash.no_update, dash.no_update

@@ -9,9 +9,9 @@ from dash import ALL, Input, Output, Patch, callback, dcc, html
 from dash import State as DashState
 
 from cityvitals import store
-from dashboard import context, data, ids
+from dashboard import context, data, ids, map_view
 from dashboard.components import DOMAIN_NAMES, age_text, area_name, bi, page_header
-from dashboard.figures import area_map, map_areas, states_of
+from dashboard.figures import map_areas
 from dashboard.theme import STATE_ICON
 from indicators.schema import DOMAINS
 from indicators.states import State
@@ -19,8 +19,8 @@ from indicators.states import State
 TICKER_LINES = 14
 
 
-def layout(area_id: str) -> html.Div:
-    """The whole overview page of ``area_id``."""
+def layout(area_id: str, by: str = map_view.WORST) -> html.Div:
+    """The whole overview page of ``area_id``, its map coloured by indicator ``by`` (default: worst state)."""
     ctx = context.get()
     if area_id not in ctx.tree:
         return html.Div(bi(f"未知区域: {area_id}", f"Unknown area: {area_id}"), className="error-page")
@@ -29,7 +29,7 @@ def layout(area_id: str) -> html.Div:
         build_header(area_id),
         html.Div(className="overview-body", children=[
             html.Div(className="left-column", children=[build_health(), build_tiles()]),
-            html.Div(className="map-panel", children=[build_map(area_id)]),
+            html.Div(className="map-panel", children=map_view.build_map(area_id, by)),
             html.Div(className="right-column", children=[
                 html.H2(bi("预警", "Warnings"), className="panel-title"),
                 html.Ul(id=ids.TICKER, className="ticker"),
@@ -61,28 +61,6 @@ def build_tiles() -> html.Div:
     ])
 
 
-def build_map(area_id: str) -> dcc.Graph:
-    """The map of the children of ``area_id`` with their current worst states."""
-    ctx = context.get()
-    areas = map_areas(ctx.tree, area_id)
-    level = areas[0].level
-    summaries = store.read_summaries(ctx.client, level, [a.id for a in areas])
-    states = states_of(summaries, [a.id for a in areas])
-    fig = area_map(ctx.tree, area_id, states, hover_texts(areas, summaries, states))
-    return dcc.Graph(id=ids.MAP, figure=fig, className="map", config={"displayModeBar": False, "scrollZoom": True},
-                     style={"height": "100%"})
-
-
-def hover_texts(areas: list, summaries: dict[str, dict], states: list[State]) -> list[str]:
-    """Hover line per area: name, state and health index."""
-    out = []
-    for a, s in zip(areas, states, strict=True):
-        health = summaries.get(a.id, {}).get("health")
-        shown = "—" if health is None else health
-        out.append(f"{a.name_zh} {a.name_en}<br>{STATE_ICON[s]} {s.label} · 指数 {shown}")
-    return out
-
-
 @callback(
     Output(ids.HEALTH, "children"),
     Output(ids.tile(ALL), "children"),
@@ -90,26 +68,29 @@ def hover_texts(areas: list, summaries: dict[str, dict], states: list[State]) ->
     Output(ids.TICKER, "children"),
     Output(ids.HEADER_STATUS, "children"),
     Output(ids.FEEDS, "children"),
+    Output(ids.MAP_LEGEND, "children"),
     Input(ids.INTERVAL, "n_intervals"),
+    Input(ids.MAP_BY, "value"),
     DashState(ids.AREA_STORE, "data"),
 )
-def refresh(_n: int, area_id: str) -> tuple:
-    """Read the area's summary, its children's states and the warnings; patch the page."""
+def refresh(_n: int, by: str, area_id: str) -> tuple:
+    """Read the area's summary, its children's states (or one indicator's) and the warnings; patch the page."""
     ctx = context.get()
     area = ctx.tree[area_id]
     own = store.read_summaries(ctx.client, area.level, [area_id]).get(area_id, {})
     areas = map_areas(ctx.tree, area_id)
-    child = store.read_summaries(ctx.client, areas[0].level, [a.id for a in areas])
-    states = states_of(child, [a.id for a in areas])
+    defs = data.definitions(ctx.client)
+    states, hover = map_view.map_states(areas, by, defs)
     fig = Patch()
     fig["data"][0]["z"] = [int(s) for s in states]
-    fig["data"][0]["text"] = hover_texts(areas, child, states)
+    fig["data"][0]["text"] = hover
     fig["data"][1]["text"] = [STATE_ICON[s] if s != State.NORMAL else "" for s in states]
     now = time.time()
     feeds = store.read_feed_health(ctx.client)
     return (
         _health_text(own), [tile_body(d, own.get("domains", {}).get(d)) for d in DOMAINS], fig,
-        ticker_lines(area_id, now), status_line(own, store.read_meta(ctx.client), now, feeds), feed_lines(feeds, now),
+        ticker_lines(area_id, now, defs), status_line(own, store.read_meta(ctx.client), now, feeds),
+        feed_lines(feeds, now), map_view.legend(states, by, defs),
     )
 
 
@@ -131,7 +112,7 @@ def tile_body(domain: str, d: dict | None) -> list:
     ]
 
 
-def ticker_lines(area_id: str, now: float) -> list:
+def ticker_lines(area_id: str, now: float, defs: dict[str, dict]) -> list:
     """Active warnings in and below the area: red first, then longest-standing."""
     ctx = context.get()
     mine = [w for w in store.read_warnings(ctx.client)
@@ -139,7 +120,6 @@ def ticker_lines(area_id: str, now: float) -> list:
     mine.sort(key=lambda w: (w["s"] != "red", w["since"]))
     if not mine:
         return [html.Li(bi("无预警", "No warnings"), className="ticker-empty")]
-    defs = data.definitions(ctx.client)  # once per refresh: a round trip per line cost most of the refresh
     return [ticker_line(w, now, defs) for w in mine[:TICKER_LINES]]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cityvitals import store
 from cityvitals.areas import AreaTree, load_areas
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.db import make_engine
@@ -17,7 +18,9 @@ from cityvitals.metrics import registry
 from cityvitals.users import add_user, read_audit
 from feeds.ingest import Ingestor
 from indicators.loader import load_catalog
+from indicators.states import State
 from tests.e2e.conftest import ARTIFACTS, start_app
+from tests.e2e.test_live_path import MAP_DATA
 
 PASSWORD = "analyst password 1"
 
@@ -93,6 +96,32 @@ def test_grid_lists_every_indicator_red_first_with_limits_and_age(app, page, wor
     assert "河道最高水位" not in page.inner_text("#indicators-table tbody")
     _shot(page, "grid-indicators")
     page.click(".lang-button.lang-zh")
+
+
+def test_map_coloured_by_one_indicator_with_a_legend_and_back_to_worst_state(app, page, world):
+    tree, _, grid = world
+    street = tree.ancestors(grid)[1].id
+    page.goto(f"{app.url}/area/pukou?by=river_level_max")
+    page.wait_for_function(f"() => {{ const d = ({MAP_DATA})(); return d && d.z[d.ids.indexOf('{street}')] === 3; }}",
+                           timeout=20_000)
+    z = dict(zip(*page.evaluate(MAP_DATA).values(), strict=True))
+    assert all(v == 0 for a, v in z.items() if a != street)  # the simulated rivers are normal elsewhere
+    assert page.inner_text("#map-legend .legend-title").startswith("河道最高水位")
+    assert page.inner_text("#map-legend .legend-item.state-red .legend-count").strip() == "1"
+    _shot(page, "map-by-indicator")
+    page.click("#map-by")
+    page.fill(".dash-dropdown-search", "Worst state")
+    page.locator(".dash-dropdown-content [role=option]", has_text="Worst state").first.click()
+    page.wait_for_function("() => document.querySelector('#map-legend').innerText.startsWith('各区域最差状态')")
+    deadline = time.time() + 15  # the engine may change a street between our read and the page's refresh
+    while time.time() < deadline:
+        worst = store.read_summaries(app.client, "street")
+        shown = dict(zip(*page.evaluate(MAP_DATA).values(), strict=True))
+        if shown == {a: int(State[worst[a]["worst"].upper()]) for a in z}:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"map {shown} is not the worst states {worst}")
 
 
 def test_indicator_detail_explains_the_red_state(app, page, world):

@@ -1,0 +1,88 @@
+"""The overview's map: child areas coloured by their worst state or by one chosen indicator, with a legend."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from cityvitals import store
+from cityvitals.areas import Area
+from dashboard import context, data, ids
+from dashboard.components import DOMAIN_NAMES, PANEL_NAMES, bi, pair_text, value_text
+from dashboard.figures import area_map, map_areas, states_of
+from dashboard.theme import STATE_ICON, STATE_NAME
+from indicators.states import State
+
+WORST = ""  # the dropdown's value for "worst state of all indicators" (the default)
+LEGEND_ORDER = (State.RED, State.YELLOW, State.STALE, State.NORMAL)
+
+
+def build_map(area_id: str, by: str) -> list:
+    """The chooser, the map of the children of ``area_id`` coloured by ``by`` (or worst state), and its legend."""
+    ctx = context.get()
+    defs = data.definitions(ctx.client)
+    areas = map_areas(ctx.tree, area_id)
+    states, hover = map_states(areas, by, defs)
+    fig = area_map(ctx.tree, area_id, states, hover)
+    return [
+        html.Div(className="map-tools", children=[dcc.Dropdown(
+            id=ids.MAP_BY, options=indicator_options(defs), value=by if by in defs else WORST, clearable=False,
+            className="dropdown map-by")]),
+        dcc.Graph(id=ids.MAP, figure=fig, className="map", config={"displayModeBar": False, "scrollZoom": True},
+                  style={"height": "100%"}),
+        html.Div(legend(states, by, defs), id=ids.MAP_LEGEND, className="map-legend"),
+    ]
+
+
+def indicator_options(defs: dict[str, dict]) -> list[dict]:
+    """Worst state first, then every indicator by domain or panel (labels carry both languages)."""
+    def group(d: dict) -> str:
+        return pair_text((DOMAIN_NAMES if d["tier"] == "macro" else PANEL_NAMES).get(d["group"], (d["group"],) * 2))
+
+    ordered = sorted(defs.values(), key=lambda d: (d["tier"] != "macro", d["group"], d["id"]))
+    return [{"label": "最差状态 Worst state", "value": WORST}] + [
+        {"label": f"{pair_text((d['name']['zh'], d['name']['en']))} · {group(d)}", "value": d["id"]} for d in ordered]
+
+
+def map_states(areas: list[Area], by: str, defs: dict[str, dict]) -> tuple[list[State], list[str]]:
+    """State and hover text per area: of indicator ``by``, or the worst of all when ``by`` is not in the catalog."""
+    client = context.get().client
+    area_ids = [a.id for a in areas]
+    if by not in defs:
+        summaries = store.read_summaries(client, areas[0].level, area_ids)
+        states = states_of(summaries, area_ids)
+        return states, [_hover(a, s, f"指数 index {_shown(summaries.get(a.id, {}).get('health'))}")
+                        for a, s in zip(areas, states, strict=True)]
+    records = store.read_state_of(client, by, area_ids)  # a child never scored is stale, never normal
+    states = [State[records[i]["s"].upper()] if i in records else State.STALE for i in area_ids]
+    unit = defs[by].get("unit", "")
+    return states, [_hover(a, s, _value_line(records.get(a.id), unit)) for a, s in zip(areas, states, strict=True)]
+
+
+def _hover(area: Area, state: State, line: str) -> str:
+    return f"{area.name_zh} {area.name_en}<br>{STATE_ICON[state]} {state.label} · {line}"
+
+
+def _shown(x: float | None) -> str:
+    return "—" if x is None else f"{x}"
+
+
+def _value_line(record: dict | None, unit: str) -> str:
+    if record is None:
+        return "无数据 no data"
+    return f"{value_text(record['v'], unit)} (▲{record['y']} ■{record['r']})"
+
+
+def legend(states: list[State], by: str, defs: dict[str, dict]) -> list:
+    """What the colours mean: the indicator (or worst state) shown, then each state with its icon and count."""
+    if by in defs:
+        title = bi(defs[by]["name"]["zh"], defs[by]["name"]["en"])
+    elif by:
+        title = bi(f"未知指标 {by}，显示最差状态", f"Unknown indicator {by}: showing the worst state")
+    else:
+        title = bi("各区域最差状态", "Worst state of each area")
+    return [html.Div(title, className="legend-title")] + [
+        html.Div(className=f"legend-item state-{s.label}", children=[
+            html.Span(STATE_ICON[s], className="legend-swatch"), html.Span(bi(*STATE_NAME[s])),
+            html.Span(f" {states.count(s)}", className="legend-count"),
+        ]) for s in LEGEND_ORDER
+    ]
