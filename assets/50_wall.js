@@ -21,6 +21,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       const cls = "app lang-" + lang + (kiosk ? " kiosk" : "");
       return [cls, !kiosk, lang === stored ? dash_clientside.no_update : lang];
     },
+    mapSize: function (_n, _area, old) {
+      const el = document.getElementById("area-map");
+      if (!el || !el.clientWidth || !el.clientHeight) {
+        return dash_clientside.no_update;
+      }
+      const size = [el.clientWidth, el.clientHeight];
+      return old && old[0] === size[0] && old[1] === size[1] ? dash_clientside.no_update : size;
+    },
     connection: async function () {
       const state = window.cityvitalsConnection = window.cityvitalsConnection || {lastOk: Date.now()};
       let ok = false;

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dash import dcc, html
+from dash import ClientsideFunction, Input, Output, Patch, callback, clientside_callback, dcc, html
+from dash import State as DashState
 
 from cityvitals import store
 from cityvitals.areas import Area
 from dashboard import context, data, ids
 from dashboard.components import DOMAIN_NAMES, PANEL_NAMES, bi, pair_text, value_text
-from dashboard.figures import area_map, map_areas, states_of
+from dashboard.figures import area_map, fit_view, map_areas, states_of
 from dashboard.theme import STATE_ICON, STATE_NAME
 from indicators.states import State
 
@@ -30,7 +31,30 @@ def build_map(area_id: str, by: str) -> list:
         dcc.Graph(id=ids.MAP, figure=fig, className="map", config={"displayModeBar": False, "scrollZoom": True},
                   style={"height": "100%"}),
         html.Div(legend(states, by, defs), id=ids.MAP_LEGEND, className="map-legend"),
+        dcc.Store(id=ids.MAP_SIZE),
     ]
+
+
+# The browser measures the map (on load and whenever the screen changes size); the server fits the zoom to it,
+# so a 4K wall's map fills its panel instead of being zoomed for a 1080p one.
+clientside_callback(
+    ClientsideFunction("cityvitals", "mapSize"),
+    Output(ids.MAP_SIZE, "data"),
+    Input(ids.INTERVAL, "n_intervals"),
+    Input(ids.AREA_STORE, "data"),
+    DashState(ids.MAP_SIZE, "data"),
+)
+
+
+@callback(Output(ids.MAP, "figure", allow_duplicate=True), Input(ids.MAP_SIZE, "data"),
+          DashState(ids.AREA_STORE, "data"), prevent_initial_call=True)
+def fit_to_size(size: list[float] | None, area_id: str) -> Patch:
+    """Centre and zoom for the map's real size in pixels (only the view changes: no geometry is sent)."""
+    centre, zoom = fit_view(map_areas(context.get().tree, area_id), (size[0], size[1]))
+    fig = Patch()
+    fig["layout"]["map"]["center"] = centre
+    fig["layout"]["map"]["zoom"] = zoom
+    return fig
 
 
 def indicator_options(defs: dict[str, dict]) -> list[dict]:

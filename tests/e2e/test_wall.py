@@ -8,6 +8,7 @@ import pytest
 
 from cityvitals.areas import AreaTree, load_areas
 from cityvitals.db import make_engine
+from dashboard.figures import fit_view
 from tests.e2e import test_live_path
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_live_path import MAP_DATA
@@ -67,7 +68,7 @@ def test_kiosk_rotates_by_itself_with_no_controls_and_only_local_requests(app, p
     assert hosts and set(hosts) == {"127.0.0.1"}, set(hosts)
 
 
-def test_4k_kiosk_fills_the_screen_at_twice_the_size(app, browser):
+def test_4k_kiosk_fills_the_screen_at_twice_the_size(app, browser, tree):
     context = browser.new_context(viewport={"width": 3840, "height": 2160})
     page = context.new_page()
     try:
@@ -79,6 +80,12 @@ def test_4k_kiosk_fills_the_screen_at_twice_the_size(app, browser):
         assert box["width"] >= 3800 and box["height"] >= 2150
         map_box = page.locator(".map-panel").bounding_box()
         assert map_box["height"] > 1800  # the map takes the height left under the header
+        size = page.evaluate("[document.getElementById('area-map').clientWidth, "
+                             "document.getElementById('area-map').clientHeight]")
+        _, zoom = fit_view(tree.children("pukou"), size)
+        assert zoom > fit_view(tree.children("pukou"))[1] + 0.8  # about one step in from the 1080p zoom
+        page.wait_for_function(f"() => Math.abs(document.querySelector('#area-map .js-plotly-plot')"
+                               f".layout.map.zoom - {zoom}) < 1e-6", timeout=15_000)
         page.screenshot(path=str(ARTIFACTS / "e2e-kiosk-4k.png"))
     finally:
         context.close()
