@@ -13,10 +13,14 @@ from dashboard import context, data, ids, map_view
 from dashboard.components import DOMAIN_NAMES, age_text, area_name, bi, page_header
 from dashboard.figures import map_areas
 from dashboard.theme import STATE_ICON
+from indicators.history import read_domain_history
 from indicators.schema import DOMAINS
 from indicators.states import State
 
 TICKER_LINES = 14
+SPARK_HOURS = 2
+SPARK_POINTS = 30
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 
 def layout(area_id: str, by: str = map_view.WORST) -> html.Div:
@@ -86,9 +90,11 @@ def refresh(_n: int, by: str, area_id: str) -> tuple:
     fig["data"][0]["text"] = hover
     fig["data"][1]["text"] = [STATE_ICON[s] if s != State.NORMAL else "" for s in states]
     now = time.time()
+    history = read_domain_history(ctx.sql, area_id, now - SPARK_HOURS * 3600)  # district and streets only
     feeds = store.read_feed_health(ctx.client)
     return (
-        _health_text(own), [tile_body(d, own.get("domains", {}).get(d)) for d in DOMAINS], fig,
+        _health_text(own), [tile_body(d, own.get("domains", {}).get(d), history.get(d, []), now) for d in DOMAINS],
+        fig,
         ticker_lines(area_id, now, defs), status_line(own, store.read_meta(ctx.client), now, feeds),
         feed_lines(feeds, now), map_view.legend(states, by, defs),
     )
@@ -99,17 +105,41 @@ def _health_text(summary: dict) -> str:
     return "—" if health is None else f"{health:.1f}"
 
 
-def tile_body(domain: str, d: dict | None) -> list:
-    """Contents of one domain tile: score and counts by state (icon and colour)."""
+def tile_body(domain: str, d: dict | None, history: list[float | None], now: float) -> list:
+    """Contents of one domain tile: score, its sparkline, counts by state (icon and colour) and data age."""
     d = d or {}
     score = d.get("score")
     counts = [html.Span(f"{STATE_ICON[s]} {d.get(s.label, 0)}", className=f"count state-{s.label}")
               for s in (State.RED, State.YELLOW, State.STALE, State.NORMAL)]
     return [
-        html.Div(bi(*DOMAIN_NAMES[domain]), className="tile-name"),
-        html.Div("—" if score is None else f"{score:.0f}", className="tile-score"),
+        html.Div(className="tile-head", children=[
+            html.Div(bi(*DOMAIN_NAMES[domain]), className="tile-name"),
+            html.Span(data_age(d.get("data_ts"), now), className="tile-age"),
+        ]),
+        html.Div(className="tile-middle", children=[
+            html.Div("—" if score is None else f"{score:.0f}", className="tile-score"),
+            html.Div(sparkline(history), className="tile-spark", title=f"{SPARK_HOURS} h"),
+        ]),
         html.Div(counts, className="tile-counts"),
     ]
+
+
+def data_age(data_ts: float | None, now: float) -> list:
+    """How old the data is, or that there is none, in both languages."""
+    if not data_ts:
+        return bi("无数据", "no data")
+    return bi(f"数据 {age_text(now - data_ts)}", f"data {age_text(now - data_ts)}")
+
+
+def sparkline(scores: list[float | None], points: int = SPARK_POINTS) -> str:
+    """The last ``points`` scores as block characters (a gap where all was stale), the highest at the top."""
+    shown = scores[-points:]
+    known = [s for s in shown if s is not None]
+    if len(known) < 2:
+        return ""
+    hi = max(known)
+    lo = min(min(known), hi - 10.0)  # the scale spans at least 10 points below the top, so a wobble stays a wobble
+    return "".join(" " if s is None else SPARK_BLOCKS[min(7, int((s - lo) / (hi - lo) * 8))] for s in shown)
 
 
 def ticker_lines(area_id: str, now: float, defs: dict[str, dict]) -> list:
@@ -146,8 +176,7 @@ def status_line(summary: dict, meta: dict, now: float, feeds: dict[str, dict]) -
     data_ts = summary.get("data_ts")
     return [
         html.Span(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)), id=ids.CLOCK, className="clock"),
-        html.Span(bi(f"数据 {age_text(now - data_ts)}", f"data {age_text(now - data_ts)}") if data_ts
-                  else bi("无数据", "no data"), className="data-age"),
+        html.Span(data_age(data_ts, now), className="data-age"),
         html.Span(bi("模拟数据", "SIMULATED"), className="simulated-badge")
         if any(f.get("simulated") for f in feeds.values()) else None,
         html.Span(bi("● 实时", "● live") if live else bi("◌ 引擎停滞", "◌ engine stalled"),

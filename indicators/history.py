@@ -46,6 +46,18 @@ class History(Base):
     __table_args__ = (Index("ix_history_ind_area_at", "indicator", "area", "at"),)
 
 
+class DomainHistory(Base):
+    """Domain scores (and the health index, as domain ``health``) of one area at one history step."""
+
+    __tablename__ = "domain_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    area: Mapped[str] = mapped_column(String(64))
+    domain: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    __table_args__ = (Index("ix_domain_history_area_at", "area", "at"),)
+
+
 class CatalogEvent(Base):
     """Result of each catalog (re)load, so the dashboard can show the last one and its errors."""
 
@@ -64,12 +76,24 @@ def log_transitions(sql: SqlEngine, rows: list[dict]) -> None:
             conn.execute(insert(WarningLog), rows)
 
 
-def append_history(sql: SqlEngine, rows: list[dict], retention_s: float, now: float) -> None:
-    """Append history rows and drop those older than the retention."""
+def append_history(sql: SqlEngine, rows: list[dict], retention_s: float, now: float,
+                   table: type[History] | type[DomainHistory] = History) -> None:
+    """Append history rows (indicator values, or domain scores) and drop those older than the retention."""
     with sql.begin() as conn:
         if rows:
-            conn.execute(insert(History), rows)
-        conn.execute(delete(History).where(History.at < utc(now - retention_s)))
+            conn.execute(insert(table), rows)
+        conn.execute(delete(table).where(table.at < utc(now - retention_s)))
+
+
+def read_domain_history(sql: SqlEngine, area: str, since: float) -> dict[str, list[float | None]]:
+    """Scores of one area since a time, oldest first: domain (or ``health``) -> scores."""
+    q = (select(DomainHistory.domain, DomainHistory.score)
+         .where(DomainHistory.area == area, DomainHistory.at >= utc(since)).order_by(DomainHistory.at))
+    out: dict[str, list[float | None]] = {}
+    with sql.connect() as conn:
+        for domain, score in conn.execute(q):
+            out.setdefault(domain, []).append(score)
+    return out
 
 
 def read_history(sql: SqlEngine, indicator: str, area: str, since: float) -> list[tuple[datetime, float | None, str]]:
