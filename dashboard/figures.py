@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import plotly.graph_objects as go
 import shapely
 
 from cityvitals.areas import Area, AreaTree
@@ -41,31 +40,31 @@ def fit_view(areas: list[Area], size_px: tuple[float, float] = MAP_SIZE_PX) -> t
     return {"lon": (lon0 + lon1) / 2, "lat": (lat0 + lat1) / 2}, zoom - MAP_MARGIN_ZOOM
 
 
-def area_map(tree: AreaTree, area_id: str, states: list[State], hover: list[str]) -> go.Figure:
-    """The map of an area's children coloured by state, with state icons at their centres."""
+def area_map(tree: AreaTree, area_id: str, states: list[State], hover: list[str]) -> dict:
+    """The map of an area's children coloured by state, with state icons at their centres.
+
+    A plain figure dict: go.Figure validates and deep-copies the 500-polygon GeoJSON, which cost most of a drill.
+    """
     areas = map_areas(tree, area_id)
     ids = [a.id for a in areas]
     centre, zoom = fit_view(areas)
     points = shapely.point_on_surface([a.geometry for a in areas])
-    fig = go.Figure([
-        go.Choroplethmap(
-            geojson=tree.geojson(ids), locations=ids, featureidkey="id", z=[int(s) for s in states],
-            zmin=-0.5, zmax=3.5, colorscale=discrete_colorscale(), showscale=False,
-            marker={"line": {"color": "#0b1220", "width": 1.2}, "opacity": 0.85},
-            text=hover, hovertemplate="%{text}<extra></extra>", customdata=ids,
-        ),
-        go.Scattermap(
-            lon=shapely.get_x(points), lat=shapely.get_y(points), mode="text",
-            text=[STATE_ICON[s] if s != State.NORMAL else "" for s in states],
-            textfont={"size": 18, "color": "#0b1220"}, hoverinfo="skip",
-        ),
-    ])
-    fig.update_layout(
-        map={"style": OFFLINE_STYLE, "center": centre, "zoom": zoom},
-        margin={"l": 0, "r": 0, "t": 0, "b": 0}, paper_bgcolor="rgba(0,0,0,0)",
-        uirevision=area_id, showlegend=False,
-    )
-    return fig
+    return {
+        "data": [
+            {"type": "choroplethmap", "geojson": tree.geojson(ids), "locations": ids, "featureidkey": "id",
+             "z": [int(s) for s in states], "zmin": -0.5, "zmax": 3.5, "colorscale": discrete_colorscale(),
+             "showscale": False, "marker": {"line": {"color": "#0b1220", "width": 1.2}, "opacity": 0.85},
+             "text": hover, "hovertemplate": "%{text}<extra></extra>", "customdata": ids},
+            {"type": "scattermap", "lon": shapely.get_x(points).tolist(), "lat": shapely.get_y(points).tolist(),
+             "mode": "text", "text": [STATE_ICON[s] if s != State.NORMAL else "" for s in states],
+             "textfont": {"size": 18, "color": "#0b1220"}, "hoverinfo": "skip"},
+        ],
+        "layout": {
+            "map": {"style": OFFLINE_STYLE, "center": centre, "zoom": zoom},
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "paper_bgcolor": "rgba(0,0,0,0)",
+            "uirevision": area_id, "showlegend": False,
+        },
+    }
 
 
 def states_of(summaries: dict[str, dict], ids: list[str]) -> list[State]:
