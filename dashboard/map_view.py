@@ -8,7 +8,7 @@ from dash import State as DashState
 from cityvitals import store
 from cityvitals.areas import Area
 from dashboard import context, data, ids
-from dashboard.components import DOMAIN_NAMES, PANEL_NAMES, bi, pair_text, value_text
+from dashboard.components import bi, pair_text, value_text
 from dashboard.figures import area_map, fit_view, map_areas, states_of
 from dashboard.theme import STATE_ICON, STATE_NAME
 from indicators.states import State
@@ -26,7 +26,7 @@ def build_map(area_id: str, by: str) -> list:
     fig = area_map(ctx.tree, area_id, states, hover)
     return [
         html.Div(className="map-tools", children=[dcc.Dropdown(
-            id=ids.MAP_BY, options=indicator_options(defs), value=by if by in defs else WORST, clearable=False,
+            id=ids.MAP_BY, options=indicator_options(defs, by), value=by if by in defs else WORST, clearable=False,
             className="dropdown map-by")]),
         dcc.Graph(id=ids.MAP, figure=fig, className="map", config={"displayModeBar": False, "scrollZoom": True},
                   style={"height": "100%"}),
@@ -57,14 +57,16 @@ def fit_to_size(size: list[float] | None, area_id: str) -> Patch:
     return fig
 
 
-def indicator_options(defs: dict[str, dict]) -> list[dict]:
-    """Worst state first, then every indicator by domain or panel (labels carry both languages)."""
-    def group(d: dict) -> str:
-        return pair_text((DOMAIN_NAMES if d["tier"] == "macro" else PANEL_NAMES).get(d["group"], (d["group"],) * 2))
+def indicator_options(defs: dict[str, dict], by: str) -> list[dict]:
+    """Worst state first, then the macro indicators by domain (and ``by`` if it is a panel indicator).
 
-    ordered = sorted(defs.values(), key=lambda d: (d["tier"] != "macro", d["group"], d["id"]))
+    The options travel with every overview page, so they are the 85 vital signs with short labels, not all
+    300+ panel indicators: those are one ``?by=`` away.
+    """
+    ordered = sorted((d for d in defs.values() if d["tier"] == "macro" or d["id"] == by),
+                     key=lambda d: (d["tier"] != "macro", d["group"], d["id"]))
     return [{"label": "最差状态 Worst state", "value": WORST}] + [
-        {"label": f"{pair_text((d['name']['zh'], d['name']['en']))} · {group(d)}", "value": d["id"]} for d in ordered]
+        {"label": pair_text((d["name"]["zh"], d["name"]["en"])), "value": d["id"]} for d in ordered]
 
 
 def map_states(areas: list[Area], by: str, defs: dict[str, dict]) -> tuple[list[State], list[str]]:
