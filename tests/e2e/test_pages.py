@@ -70,6 +70,8 @@ def test_panel_lists_its_indicators_by_section_with_search_and_filter(app, page,
     assert names and all("消防" in n for n in names)
     page.fill("#panel-search", "")
     page.keyboard.press("Enter")
+    # the full list first: else the filtered one still on screen would pass the wait below
+    page.wait_for_function(f"() => document.querySelectorAll('.panel-section .row').length === {len(panel)}")
     page.get_by_label("normal").uncheck()
     page.wait_for_function(f"() => document.querySelectorAll('.panel-section .row').length < {len(panel)}")
     assert page.locator(".panel-section .row.state-normal").count() == 0
