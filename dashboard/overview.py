@@ -19,7 +19,7 @@ from indicators.states import State
 
 TICKER_LINES = 14
 SPARK_HOURS = 2
-SPARK_POINTS = 30
+SPARK_POINTS = 20
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 
