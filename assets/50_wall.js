@@ -1,10 +1,33 @@
-// Browser side of the wall: kiosk look from the query string, and the connection-lost mark.
+// Browser side of the wall: kiosk look and language from the query string, and the connection-lost mark.
 // Both run in the browser, so they keep working while the server is away.
+const LANGS = ["zh", "en"];
+
+// The language to show: a click on the switch, else ?lang= in the URL, else the one remembered, else Chinese.
+function chooseLang(params, stored) {
+  const clicked = (dash_clientside.callback_context.triggered || [])
+    .filter(t => t.value && t.prop_id.includes("lang-button"))
+    .map(t => JSON.parse(t.prop_id.slice(0, t.prop_id.lastIndexOf("."))).lang);
+  const candidates = [clicked[0], params.get("lang"), stored];
+  return candidates.find(l => LANGS.includes(l)) || "zh";
+}
+
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   cityvitals: {
-    kiosk: function (search) {
-      const on = /[?&]kiosk=(?!0|false)[^&]/.test(search || "");
-      return [on ? "app kiosk" : "app", !on];
+    view: function (search, _clicks, stored) {
+      const params = new URLSearchParams(search || "");
+      const kiosk = /[?&]kiosk=(?!0|false)[^&]/.test(search || "");
+      const lang = chooseLang(params, stored);
+      document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+      const cls = "app lang-" + lang + (kiosk ? " kiosk" : "");
+      return [cls, !kiosk, lang === stored ? dash_clientside.no_update : lang];
+    },
+    mapSize: function (_n, _area, old) {
+      const el = document.getElementById("area-map");
+      if (!el || !el.clientWidth || !el.clientHeight) {
+        return dash_clientside.no_update;
+      }
+      const size = [el.clientWidth, el.clientHeight];
+      return old && old[0] === size[0] && old[1] === size[1] ? dash_clientside.no_update : size;
     },
     connection: async function () {
       const state = window.cityvitalsConnection = window.cityvitalsConnection || {lastOk: Date.now()};

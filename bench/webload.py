@@ -130,9 +130,11 @@ class DashClient:
         outputs = [{"id": ids.HEALTH, "property": "children"},
                    [{"id": ids.tile(d), "property": "children"} for d in DOMAINS],
                    {"id": ids.MAP, "property": "figure"}, {"id": ids.TICKER, "property": "children"},
-                   {"id": ids.HEADER_STATUS, "property": "children"}, {"id": ids.FEEDS, "property": "children"}]
+                   {"id": ids.HEADER_STATUS, "property": "children"}, {"id": ids.FEEDS, "property": "children"},
+                   {"id": ids.MAP_LEGEND, "property": "children"}]
         return self._callback("overview", ids.HEALTH, outputs,
-                              [{"id": ids.INTERVAL, "property": "n_intervals", "value": self.n}],
+                              [{"id": ids.INTERVAL, "property": "n_intervals", "value": self.n},
+                               {"id": ids.MAP_BY, "property": "value", "value": ""}],
                               [{"id": ids.AREA_STORE, "property": "data", "value": area_id}])
 
     def drill(self, area_id: str) -> Result:

@@ -27,6 +27,7 @@ def create_app(ctx: context.DashboardContext, refresh_s: float = 5.0) -> dash.Da
         dcc.Interval(id=ids.INTERVAL, interval=int(refresh_s * 1000)),
         dcc.Interval(id=ids.KIOSK_TICK, interval=KIOSK_TICK_MS, disabled=True),
         dcc.Store(id=ids.KIOSK_STATE),
+        dcc.Store(id=ids.LANG, storage_type="local"),  # the language chosen, remembered by this browser
         html.Div(id=ids.CONN_LOST, className="conn-lost hidden"),
         dash.page_container,
     ])

@@ -1,30 +1,55 @@
-"""Pieces every page shares: names of groups, the page header with navigation, state badges, ages."""
+"""Pieces every page shares: names of groups, labels in two languages, the page header, state badges, ages."""
 
 from __future__ import annotations
 
 from dash import dcc, html
 
-from dashboard import context
+from dashboard import context, ids
 from dashboard.theme import STATE_ICON
 from indicators.schema import PANELS
 from indicators.states import State
 
 DOMAIN_NAMES = {
-    "public_service": "公共服务 Public service",
-    "public_safety": "公共安全 Public safety",
-    "social_governance": "社会治理 Social governance",
-    "city_management": "城市管理 City management",
-    "eco_environment": "生态环境 Ecological environment",
-    "economic_development": "经济发展 Economic development",
+    "public_service": ("公共服务", "Public service"),
+    "public_safety": ("公共安全", "Public safety"),
+    "social_governance": ("社会治理", "Social governance"),
+    "city_management": ("城市管理", "City management"),
+    "eco_environment": ("生态环境", "Ecological environment"),
+    "economic_development": ("经济发展", "Economic development"),
 }
 PANEL_NAMES = {
-    "party_building": "党建引领 Party building",
-    "public_safety": "公共安全 Public safety",
-    "public_service": "公共服务 Public service",
-    "eco_environment": "生态环境 Ecological environment",
-    "city_management": "城市管理 City management",
-    "social_governance": "社会治理 Social governance",
+    "party_building": ("党建引领", "Party building"),
+    "public_safety": ("公共安全", "Public safety"),
+    "public_service": ("公共服务", "Public service"),
+    "eco_environment": ("生态环境", "Ecological environment"),
+    "city_management": ("城市管理", "City management"),
+    "social_governance": ("社会治理", "Social governance"),
 }
+LANGS = ("zh", "en")
+
+
+def bi(zh: str, en: str) -> list[html.Span]:
+    """A label in both languages; the root's ``lang-*`` class shows one of them (assets/70_lang.css)."""
+    return [html.Span(zh, className="zh", lang="zh"), html.Span(en, className="en", lang="en")]
+
+
+def pair_text(names: tuple[str, str]) -> str:
+    """Both names as one plain string, for places that take no markup (dropdowns, table headers, hover)."""
+    return f"{names[0]} {names[1]}"
+
+
+def area_name(area_id: str) -> list[html.Span]:
+    """An area's Chinese and English names as a two-language label."""
+    area = context.get().tree[area_id]
+    return bi(area.name_zh, area.name_en)
+
+
+def lang_switch() -> html.Div:
+    """The zh/en switch; the current language is marked by CSS from the root class, so it never lags."""
+    return html.Div(className="lang-switch", children=[
+        html.Button(label, id=ids.lang_button(lang), className=f"lang-button lang-{lang}", n_clicks=0)
+        for lang, label in zip(LANGS, ("中文", "EN"), strict=True)
+    ])
 
 
 def area_query(area_id: str) -> str:
@@ -34,10 +59,11 @@ def area_query(area_id: str) -> str:
 
 def nav(area_id: str, here: str) -> html.Nav:
     """Links to the overview, the six panels and the warnings, for the area in view."""
-    links = [("overview", f"/area/{area_id}", "总览 Overview")]
-    links += [(p, f"/panel/{p}{area_query(area_id)}", PANEL_NAMES[p].split(" ")[0]) for p in PANELS]
-    links += [("warnings", f"/warnings{area_query(area_id)}", "预警 Warnings"), ("config", "/config", "配置 Config"),
-              ("admin", "/admin", "管理 Admin")]
+    links = [("overview", f"/area/{area_id}", bi("总览", "Overview"))]
+    links += [(p, f"/panel/{p}{area_query(area_id)}", bi(*PANEL_NAMES[p])) for p in PANELS]
+    links += [("indicators", f"/indicators{area_query(area_id)}", bi("全部指标", "All indicators"))]
+    links += [("warnings", f"/warnings{area_query(area_id)}", bi("预警", "Warnings")),
+              ("config", "/config", bi("配置", "Config")), ("admin", "/admin", bi("管理", "Admin"))]
     return html.Nav(className="page-nav", children=[
         dcc.Link(label, href=href, className="nav-link current" if key == here else "nav-link")
         for key, href, label in links
@@ -49,8 +75,9 @@ def breadcrumb(area_id: str, href: str = "/area/{id}") -> html.Nav:
     tree = context.get().tree
     crumbs: list = []
     for a in tree.ancestors(area_id):
-        crumbs += [dcc.Link(a.name_zh, href=href.format(id=a.id), className="crumb"), html.Span(" › ", className="sep")]
-    crumbs.append(html.Span(tree[area_id].name_zh, className="crumb current"))
+        crumbs += [dcc.Link(bi(a.name_zh, a.name_en), href=href.format(id=a.id), className="crumb"),
+                   html.Span(" › ", className="sep")]
+    crumbs.append(html.Span(area_name(area_id), className="crumb current"))
     return html.Nav(crumbs, className="breadcrumb")
 
 
@@ -60,7 +87,8 @@ def page_header(title: list | str, area_id: str, here: str, status_id: str | Non
     return html.Header(className="header", children=[
         html.Div(className="title", children=[html.H1(title), breadcrumb(area_id, crumb_href)]),
         html.Div(className="header-right", children=[
-            html.Div(id=status_id, className="status") if status_id else None, nav(area_id, here),
+            html.Div(id=status_id, className="status") if status_id else None,
+            html.Div(className="header-tools", children=[nav(area_id, here), lang_switch()]),
         ]),
     ])
 

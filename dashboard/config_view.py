@@ -10,7 +10,7 @@ from dash import Input, Output, callback, html
 
 from cityvitals import store
 from dashboard import context, data, ids
-from dashboard.components import age_text, page_header
+from dashboard.components import age_text, bi, page_header
 from dashboard.tables import data_table
 from indicators.history import read_catalog_events
 
@@ -19,7 +19,7 @@ def layout() -> html.Div:
     """The configuration page; status and table are filled by :func:`refresh`."""
     root = context.get().tree.root
     return html.Div(className="page config-page", children=[
-        page_header(["指标配置 Catalog", html.Small(f" · {root.name_zh}")], root.id, "config"),
+        page_header(bi(f"指标配置 · {root.name_zh}", f"Catalog · {root.name_en}"), root.id, "config"),
         html.Div(id=ids.CONFIG_STATUS, className="card config-status"),
         html.P("每列可筛选与排序 Filter and sort by any column", className="hint"),
         data_table(ids.CONFIG_TABLE, COLUMNS, page_size=40, sort_action="native", filter_action="native"),

@@ -18,7 +18,7 @@ def definitions(client: redis.Redis) -> dict[str, dict]:
     return _definitions["live"][1]
 
 
-def indicator_name(defs: dict[str, dict], indicator_id: str) -> str:
-    """Chinese name of an indicator in ``defs`` (read once per callback), or its id when the catalog lost it."""
+def indicator_names(defs: dict[str, dict], indicator_id: str) -> tuple[str, str]:
+    """Chinese and English names of an indicator in ``defs`` (read once per callback), or its id twice."""
     d = defs.get(indicator_id)
-    return d["name"]["zh"] if d else indicator_id
+    return (d["name"]["zh"], d["name"]["en"]) if d else (indicator_id, indicator_id)

@@ -9,7 +9,7 @@ import yaml
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import context, data, ids
-from dashboard.components import age_text, page_header, state_badge, value_text
+from dashboard.components import age_text, bi, page_header, state_badge, value_text
 from dashboard.theme import STATE_COLOR, STATE_NAME
 from indicators.explain import UnknownTarget, explain
 from indicators.history import read_history, read_transitions
@@ -28,17 +28,18 @@ def layout(indicator: str, area_id: str) -> html.Div:
     area = ctx.tree[area_id]
     return html.Div(className="page detail-page", children=[
         dcc.Store(id=ids.DETAIL_KEY, data={"indicator": indicator, "area": area_id}),
-        page_header([f"{d['name']['zh']} · {area.name_zh}", html.Small(f" {d['name']['en']} · {area.name_en}")],
+        page_header(bi(f"{d['name']['zh']} · {area.name_zh}", f"{d['name']['en']} · {area.name_en}"),
                     area_id, d["group"] if d["tier"] == "panel" else "overview",
                     crumb_href=f"/indicator/{indicator}?area={{id}}"),
         html.Div(className="detail-body", children=[
-            html.Div(className="card", children=[html.H2("为何是此状态 Why this state"), html.Div(id=ids.DETAIL_WHY)]),
-            html.Div(className="card", children=[html.H2(f"近{HISTORY_HOURS}小时 Last {HISTORY_HOURS} h"),
+            html.Div(className="card", children=[html.H2(bi("为何是此状态", "Why this state")),
+                                                 html.Div(id=ids.DETAIL_WHY)]),
+            html.Div(className="card", children=[html.H2(bi(f"近{HISTORY_HOURS}小时", f"Last {HISTORY_HOURS} h")),
                                                  history_graph(indicator, area_id, d)]),
-            html.Div(className="card", children=[html.H2("下级区域排名 Child areas, worst first"),
+            html.Div(className="card", children=[html.H2(bi("下级区域排名", "Child areas, worst first")),
                                                  html.Div(id=ids.DETAIL_CHILDREN)]),
-            html.Div(className="card", children=[html.H2("状态记录 State log"), state_log(indicator, area_id)]),
-            html.Div(className="card", children=[html.H2("定义 Definition (YAML)"), definition_block(d)]),
+            html.Div(className="card", children=[html.H2(bi("状态记录", "State log")), state_log(indicator, area_id)]),
+            html.Div(className="card", children=[html.H2(bi("定义", "Definition (YAML)")), definition_block(d)]),
         ]),
     ])
 
@@ -62,20 +63,21 @@ def why(e: dict, now: float) -> list:
     """State, value against the limits in force, the rule that set them, since when, data age, feed, coverage."""
     state = IndicatorState[e["state"].upper()]
     facts = [
-        ("数值 Value", value_text(e["value"], e["unit"])),
-        ("黄色界限 Yellow at", e["thresholds"]["yellow"]), ("红色界限 Red at", e["thresholds"]["red"]),
-        ("方向 Direction", e["direction"]), ("界限来源 Limits from", e["thresholds"]["source"]),
-        ("状态始于 In state since", f"{time.strftime('%m-%d %H:%M:%S', time.localtime(e['since']))}"
-                                    f" ({age_text(now - e['since'])})"),
-        ("数据时间 Data age", age_text(e["data_age_s"]) if e["data_age_s"] is not None else "—"),
-        ("数据源 Feed", e["feed"] or "—"),
-        ("汇总 Roll-up", e["rollup"]),
-        ("覆盖 Coverage", f"{100 * e['coverage']:.0f}% 下级有数据 of children with data"
-                          if e["coverage"] is not None else "—"),
+        (("数值", "Value"), value_text(e["value"], e["unit"])),
+        (("黄色界限", "Yellow at"), e["thresholds"]["yellow"]), (("红色界限", "Red at"), e["thresholds"]["red"]),
+        (("方向", "Direction"), e["direction"]), (("界限来源", "Limits from"), e["thresholds"]["source"]),
+        (("状态始于", "In state since"), f"{time.strftime('%m-%d %H:%M:%S', time.localtime(e['since']))}"
+                                       f" ({age_text(now - e['since'])})"),
+        (("数据时间", "Data age"), age_text(e["data_age_s"]) if e["data_age_s"] is not None else "—"),
+        (("数据源", "Feed"), e["feed"] or "—"),
+        (("汇总", "Roll-up"), e["rollup"]),
+        (("覆盖", "Coverage"), bi(f"{100 * e['coverage']:.0f}% 下级有数据", f"{100 * e['coverage']:.0f}% of children "
+                                                                                "with data")
+                              if e["coverage"] is not None else "—"),
     ]
     return [
-        html.Div([state_badge(state), f" {STATE_NAME[state]}"], className=f"why-state state-{state.label}"),
-        html.Dl(className="facts", children=[x for k, v in facts for x in (html.Dt(k), html.Dd(v))]),
+        html.Div([state_badge(state), " ", *bi(*STATE_NAME[state])], className=f"why-state state-{state.label}"),
+        html.Dl(className="facts", children=[x for k, v in facts for x in (html.Dt(bi(*k)), html.Dd(v))]),
     ]
 
 

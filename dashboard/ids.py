@@ -3,6 +3,9 @@
 INTERVAL = "refresh"
 AREA_STORE = "area-store"
 MAP = "area-map"
+MAP_BY = "map-by"
+MAP_LEGEND = "map-legend"
+MAP_SIZE = "map-size"
 HEALTH = "health-index"
 HEADER_STATUS = "header-status"
 CLOCK = "clock"
@@ -12,11 +15,18 @@ ROOT = "app-root"
 KIOSK_TICK = "kiosk-tick"
 KIOSK_STATE = "kiosk-state"
 CONN_LOST = "connection-lost"
+LANG = "lang-store"
 
 
 def tile(domain: str) -> dict:
     """Pattern-matching id of one domain tile."""
     return {"type": "domain-tile", "domain": domain}
+
+
+def lang_button(lang: str) -> dict:
+    """Pattern-matching id of one button of the language switch."""
+    return {"type": "lang-button", "lang": lang}
+
 
 PANEL_KEY = "panel-key"
 PANEL_SEARCH = "panel-search"
@@ -38,6 +48,8 @@ WARN_EXPORT = "warnings-export"
 WARN_DOWNLOAD = "warnings-download"
 WARN_ACKED = "warnings-acked"
 WARN_ACK = "warnings-ack"
+INDICATORS_KEY = "indicators-key"
+INDICATORS_TABLE = "indicators-table"
 CONFIG_STATUS = "config-status"
 CONFIG_TABLE = "config-table"
 ADMIN_CHANGED = "admin-changed"

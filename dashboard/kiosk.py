@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import dash
-from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback
+from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback
 
 from cityvitals import store
 from dashboard import context, ids
+from dashboard.components import LANGS
 from indicators.schema import PANELS
 
 DEFAULT_ROTATE_S = 20.0
@@ -60,9 +61,13 @@ def next_view(shown: Shown | None, views: list[str], period_s: float, now: float
     return Shown(views[index], index, now, tuple(red))
 
 
+def _query(search: str | None) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
+
+
 def kiosk_params(search: str | None) -> tuple[bool, float, str | None]:
     """Whether the query string asks for kiosk mode, its rotation period, and its home area (``?area=``)."""
-    query = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
+    query = _query(search)
     on = query.get("kiosk", "") not in ("", "0", "false")
     try:
         period = max(MIN_ROTATE_S, float(query.get("rotate", DEFAULT_ROTATE_S)))
@@ -71,10 +76,16 @@ def kiosk_params(search: str | None) -> tuple[bool, float, str | None]:
     return on, period, query.get("home")
 
 
-def split_view(view: str, period_s: float, home: str) -> tuple[str, str]:
-    """Pathname and query string of a view, with the kiosk parameters kept so the next page stays a kiosk."""
+def sticky(search: str | None) -> dict[str, str]:
+    """Parameters of the wall's URL that every view keeps: the language and the map's indicator."""
+    query = _query(search)
+    return {k: v for k, v in query.items() if (k == "lang" and v in LANGS) or k == "by"}
+
+
+def split_view(view: str, period_s: float, home: str, keep: dict[str, str] | None = None) -> tuple[str, str]:
+    """Pathname and query string of a view, with the kiosk parameters (and ``keep``) kept for the next page."""
     path, _, query = view.partition("?")
-    kiosk = f"kiosk=1&rotate={period_s:g}&home={home}"
+    kiosk = f"kiosk=1&rotate={period_s:g}&home={home}" + (f"&{urlencode(keep)}" if keep else "")
     return path, f"?{query}&{kiosk}" if query else f"?{kiosk}"
 
 
@@ -114,19 +125,23 @@ def rotate(_n: int, stored: dict | None, pathname: str | None, search: str | Non
     red, abnormal = wall_states(home)
     shown = Shown(**{**stored, "red": tuple(stored["red"])}) if stored else None
     now = next_view(shown, rotation(home), period, time.time(), red, abnormal)
-    path, query = split_view(now.view, period, home)
+    path, query = split_view(now.view, period, home, sticky(search))
     # the first round finds the wall on its first view already: navigating there again would redraw it
     if (shown is not None and now.view == shown.view) or (shown is None and path == pathname):
         return asdict(now), dash.no_update, dash.no_update
     return asdict(now), path, query
 
 
-# Kiosk switches on from the query string in the browser, so the wall keeps its look while the server is away.
+# Kiosk look and language are set in the browser from the query string, the switch and the remembered
+# choice, so the wall keeps its look while the server is away.
 clientside_callback(
-    ClientsideFunction("cityvitals", "kiosk"),
+    ClientsideFunction("cityvitals", "view"),
     Output(ids.ROOT, "className"),
     Output(ids.KIOSK_TICK, "disabled"),
+    Output(ids.LANG, "data"),
     Input("_pages_location", "search"),
+    Input(ids.lang_button(ALL), "n_clicks"),
+    Input(ids.LANG, "data"),
 )
 # The browser asks /readyz on every refresh and marks the screen when the server does not answer.
 clientside_callback(

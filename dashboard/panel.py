@@ -8,7 +8,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from cityvitals import store
 from dashboard import context, data, ids
-from dashboard.components import PANEL_NAMES, age_text, page_header, state_badge, value_text
+from dashboard.components import PANEL_NAMES, age_text, bi, page_header, pair_text, state_badge, value_text
 from indicators.states import State as IndicatorState
 
 FILTER_STATES = ("red", "yellow", "stale", "normal")
@@ -19,12 +19,13 @@ def layout(panel: str, area_id: str) -> html.Div:
     """The page of ``panel`` for ``area_id``; rows are filled by :func:`refresh`."""
     tree = context.get().tree
     if panel not in PANEL_NAMES or area_id not in tree:
-        return html.Div(f"未知专题或区域 Unknown panel or area: {panel} / {area_id}", className="error-page")
+        return html.Div(bi(f"未知专题或区域: {panel} / {area_id}", f"Unknown panel or area: {panel} / {area_id}"),
+                        className="error-page")
     area = tree[area_id]
-    zh, en = PANEL_NAMES[panel].split(" ", 1)
+    zh, en = PANEL_NAMES[panel]
     return html.Div(className="page panel-page", children=[
         dcc.Store(id=ids.PANEL_KEY, data={"panel": panel, "area": area_id}),
-        page_header([f"{zh} · {area.name_zh}", html.Small(f" {en} · {area.name_en}")], area_id, panel,
+        page_header(bi(f"{zh} · {area.name_zh}", f"{en} · {area.name_en}"), area_id, panel,
                     crumb_href=f"/panel/{panel}?area={{id}}"),
         html.Div(className="panel-tools", children=[
             dcc.Input(id=ids.PANEL_SEARCH, type="search", placeholder="搜索指标 Search indicators", debounce=True,
@@ -61,12 +62,12 @@ def refresh(_n: int, search: str | None, shown: list[str], key: dict) -> tuple[l
         counts[state] += 1
         if state not in shown or (needle and needle not in f"{d['id']} {d['name']['zh']} {d['name']['en']}".lower()):
             continue
-        title = d["section"]["zh"] + " " + d["section"]["en"] if d.get("section") else "其他 Other"
+        title = (d["section"]["zh"], d["section"]["en"]) if d.get("section") else ("其他", "Other")
         sections.setdefault(title, []).append(indicator_row(d, record, key["area"], now))
-    body = [html.Section(className="panel-section", children=[html.H2(title), html.Div(rows, className="rows")])
+    body = [html.Section(className="panel-section", children=[html.H2(bi(*title)), html.Div(rows, className="rows")])
             for title, rows in sections.items()]
     summary = [html.Span(f"{n} {s}", className=f"count state-{s}") for s, n in counts.items()]
-    return body or [html.Div("没有符合条件的指标 No indicator matches", className="empty")], summary
+    return body or [html.Div(bi("没有符合条件的指标", "No indicator matches"), className="empty")], summary
 
 
 def catalog_order(d: dict) -> tuple[str, int]:
@@ -79,10 +80,11 @@ def indicator_row(d: dict, record: dict | None, area_id: str, now: float) -> htm
     """One indicator: state, name (link to its detail), value and unit, limits, data age."""
     state = IndicatorState[record["s"].upper()] if record else IndicatorState.STALE
     limits = f"▲{record['y']} ■{record['r']}" if record else ""
-    age = age_text(now - record["ts"]) if record and record["ts"] else "无数据 no data"
+    age = age_text(now - record["ts"]) if record and record["ts"] else bi("无数据", "no data")
     return html.Div(className=f"row state-{state.label}", children=[
         state_badge(state),
-        dcc.Link(d["name"]["zh"], href=f"/indicator/{d['id']}?area={area_id}", className="name", title=d["name"]["en"]),
+        dcc.Link(bi(d["name"]["zh"], d["name"]["en"]), href=f"/indicator/{d['id']}?area={area_id}", className="name",
+                 title=pair_text((d["name"]["zh"], d["name"]["en"]))),
         html.Span(value_text(record["v"] if record else None, d.get("unit", "")), className="value"),
         html.Span(limits, className="limits"),
         html.Span(age, className="age"),

@@ -26,11 +26,12 @@ def state_styles(column: str = "state") -> list[dict]:
              "color": STATE_COLOR[s], "fontWeight": "700"} for s in State]
 
 
-def data_table(table_id: str, columns: list[tuple[str, str]], markdown: set[str] = frozenset(), **options) -> \
-        dash_table.DataTable:
-    """A dark DataTable with (column id, header) pairs; ids in ``markdown`` render links."""
+def data_table(table_id: str, columns: list[tuple[str, str]], markdown: set[str] = frozenset(),
+               markdown_html: bool = False, **options) -> dash_table.DataTable:
+    """A dark DataTable with (column id, header) pairs; ids in ``markdown`` render links (and escaped HTML if asked)."""
     return dash_table.DataTable(
         id=table_id, data=[],
         columns=[{"id": c, "name": name, **({"presentation": "markdown"} if c in markdown else {})}
                  for c, name in columns],
-        markdown_options={"link_target": "_self"}, style_data_conditional=state_styles(), **STYLE, **options)
+        markdown_options={"link_target": "_self", "html": markdown_html}, style_data_conditional=state_styles(),
+        **STYLE, **options)

@@ -13,10 +13,10 @@ STATE_COLOR = {
 }
 STATE_ICON = {State.NORMAL: "●", State.STALE: "◌", State.YELLOW: "▲", State.RED: "■"}
 STATE_NAME = {
-    State.NORMAL: "正常 normal",
-    State.STALE: "数据过期 stale",
-    State.YELLOW: "黄色预警 yellow",
-    State.RED: "红色预警 red",
+    State.NORMAL: ("正常", "normal"),
+    State.STALE: ("数据过期", "stale"),
+    State.YELLOW: ("黄色预警", "yellow"),
+    State.RED: ("红色预警", "red"),
 }
 
 

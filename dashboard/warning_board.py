@@ -13,7 +13,7 @@ from cityvitals.acks import acknowledge, read_acks
 from cityvitals.security import allowed, current_name
 from cityvitals.users import audit
 from dashboard import context, data, ids
-from dashboard.components import DOMAIN_NAMES, PANEL_NAMES, age_text, page_header, value_text
+from dashboard.components import DOMAIN_NAMES, PANEL_NAMES, age_text, bi, page_header, pair_text, value_text
 from dashboard.tables import data_table
 from dashboard.theme import STATE_ICON
 from indicators.history import read_transitions
@@ -28,12 +28,12 @@ def layout(area_id: str) -> html.Div:
     if area_id not in tree:
         return html.Div(f"未知区域 Unknown area: {area_id}", className="error-page")
     area = tree[area_id]
-    groups = [{"label": f"领域 {v}", "value": k} for k, v in DOMAIN_NAMES.items()]
-    groups += [{"label": f"专题 {v}", "value": f"panel:{k}"} for k, v in PANEL_NAMES.items()]
+    groups = [{"label": f"领域 {pair_text(v)}", "value": k} for k, v in DOMAIN_NAMES.items()]
+    groups += [{"label": f"专题 {pair_text(v)}", "value": f"panel:{k}"} for k, v in PANEL_NAMES.items()]
     return html.Div(className="page warnings-page", children=[
         dcc.Store(id=ids.WARN_KEY, data={"area": area_id}),
         dcc.Store(id=ids.WARN_ACKED, data=0),
-        page_header([f"预警 · {area.name_zh}", html.Small(f" Warnings · {area.name_en}")], area_id, "warnings",
+        page_header(bi(f"预警 · {area.name_zh}", f"Warnings · {area.name_en}"), area_id, "warnings",
                     crumb_href="/warnings?area={id}"),
         html.Div(className="panel-tools", children=[
             dcc.Dropdown(id=ids.WARN_GROUP, options=groups, placeholder="全部领域与专题 All domains and panels",
@@ -44,15 +44,15 @@ def layout(area_id: str) -> html.Div:
                          className="dropdown small"),
             dcc.Input(id=ids.WARN_COMMENT, placeholder="确认备注 Comment for acknowledging", maxLength=500,
                       className="search"),
-            html.Button("确认所选 Acknowledge selected", id=ids.WARN_ACK, className="button"),
-            html.Button("导出CSV Export CSV", id=ids.WARN_EXPORT, className="button"),
+            html.Button(bi("确认所选", "Acknowledge selected"), id=ids.WARN_ACK, className="button"),
+            html.Button(bi("导出CSV", "Export CSV"), id=ids.WARN_EXPORT, className="button"),
             dcc.Download(id=ids.WARN_DOWNLOAD),
         ]),
         html.Div(id=ids.WARN_MESSAGE, className="message"),
-        html.H2("当前预警 Active", className="panel-title"),
+        html.H2(bi("当前预警", "Active"), className="panel-title"),
         data_table(ids.WARN_ACTIVE, ACTIVE_COLUMNS, {"area", "indicator"}, row_selectable="multi", page_size=50,
                    sort_action="native"),
-        html.H2("状态变化记录 Past state changes", className="panel-title"),
+        html.H2(bi("状态变化记录", "Past state changes"), className="panel-title"),
         data_table(ids.WARN_PAST, PAST_COLUMNS, {"area", "indicator"}, page_size=25, sort_action="native"),
     ])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Float, Index, Integer, String, Text, delete, insert, select
+from sqlalchemy import DateTime, Float, Index, Integer, String, Text, delete, func, insert, select
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,6 +44,18 @@ class History(Base):
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     state: Mapped[str] = mapped_column(String(8))
     __table_args__ = (Index("ix_history_ind_area_at", "indicator", "area", "at"),)
+
+
+class DomainHistory(Base):
+    """Domain scores (and the health index, as domain ``health``) of one area at one history step."""
+
+    __tablename__ = "domain_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    area: Mapped[str] = mapped_column(String(64))
+    domain: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    __table_args__ = (Index("ix_domain_history_area_at", "area", "at"),)
 
 
 class CatalogEvent(Base):
@@ -91,12 +103,24 @@ def unlogged(sql: SqlEngine, warnings: list[dict]) -> list[dict]:
     return rows
 
 
-def append_history(sql: SqlEngine, rows: list[dict], retention_s: float, now: float) -> None:
-    """Append history rows and drop those older than the retention."""
+def append_history(sql: SqlEngine, rows: list[dict], retention_s: float, now: float,
+                   table: type[History] | type[DomainHistory] = History) -> None:
+    """Append history rows (indicator values, or domain scores) and drop those older than the retention."""
     with sql.begin() as conn:
         if rows:
-            conn.execute(insert(History), rows)
-        conn.execute(delete(History).where(History.at < utc(now - retention_s)))
+            conn.execute(insert(table), rows)
+        conn.execute(delete(table).where(table.at < utc(now - retention_s)))
+
+
+def read_domain_history(sql: SqlEngine, area: str, since: float) -> dict[str, list[float | None]]:
+    """Scores of one area since a time, oldest first: domain (or ``health``) -> scores."""
+    q = (select(DomainHistory.domain, DomainHistory.score)
+         .where(DomainHistory.area == area, DomainHistory.at >= utc(since)).order_by(DomainHistory.at))
+    out: dict[str, list[float | None]] = {}
+    with sql.connect() as conn:
+        for domain, score in conn.execute(q):
+            out.setdefault(domain, []).append(score)
+    return out
 
 
 def read_history(sql: SqlEngine, indicator: str, area: str, since: float) -> list[tuple[datetime, float | None, str]]:
@@ -106,6 +130,19 @@ def read_history(sql: SqlEngine, indicator: str, area: str, since: float) -> lis
          .order_by(History.at))
     with sql.connect() as conn:
         return [tuple(r) for r in conn.execute(q)]
+
+
+def read_values_at_step(sql: SqlEngine, area: str, since: float) -> dict[str, float | None]:
+    """Values of every indicator of one area at the first history step at or after ``since``: indicator -> value.
+
+    Two lookups on the time index (a step's rows share one time), so it stays cheap however long the history.
+    """
+    with sql.connect() as conn:
+        step = conn.execute(select(func.min(History.at)).where(History.at >= utc(since))).scalar()
+        if step is None:
+            return {}
+        rows = conn.execute(select(History.indicator, History.value).where(History.at == step, History.area == area))
+        return {indicator: value for indicator, value in rows}
 
 
 def read_transitions(sql: SqlEngine, indicator: str | None = None, area: str | None = None,

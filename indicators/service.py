@@ -19,7 +19,7 @@ from cityvitals.areas import AreaTree
 from indicators import health
 from indicators.classify import Limits
 from indicators.engine import Engine, LevelResult, TickResult, cells_of
-from indicators.history import append_history, log_transitions, unlogged, utc
+from indicators.history import DomainHistory, append_history, log_transitions, unlogged, utc
 from indicators.loader import Catalog
 from indicators.states import State
 
@@ -283,12 +283,12 @@ class EngineService:
         columns = np.flatnonzero(lv.dirty_areas)
         if not columns.size:
             return
-        cat = self.engine.catalog
-        tiers = np.array([i.tier for i in cat.indicators])
-        groups = np.array([i.group for i in cat.indicators])
-        weights = np.array([i.weight for i in cat.indicators])
+        tiers, groups, weights = self._catalog_arrays()
         sums = health.summaries(lv.state, tiers, groups, weights, columns)
         oldest = np.nanmin(np.where(np.isfinite(lv.ts[:, columns]), lv.ts[:, columns], np.inf), axis=0)
+        for d, times in health.oldest_by_domain(lv.ts, tiers, groups, columns).items():
+            for s, t in zip(sums, times, strict=True):
+                s["domains"][d]["data_ts"] = t  # each tile says how old its own data is
         pipe.hset(store.summary_key(lv.level), mapping={
             lv.area_ids[c]: store.to_json({**s, "data_ts": float(t) if np.isfinite(t) else None, "updated": now})
             for c, s, t in zip(columns, sums, oldest, strict=True)})
@@ -350,6 +350,23 @@ class EngineService:
                 for c, area in enumerate(lv.area_ids) for r, ind in enumerate(self.engine.ind_ids)
             ]
             append_history(self.sql, rows, self.retention_s, now)
+            append_history(self.sql, self._domain_rows(result, now), self.retention_s, now, DomainHistory)
+
+    def _catalog_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tier, group and weight of every indicator, in the engine's row order."""
+        cat = self.engine.catalog
+        return tuple(np.array([getattr(i, k) for i in cat.indicators]) for k in ("tier", "group", "weight"))
+
+    def _domain_rows(self, result: TickResult, now: float) -> list[dict]:
+        """Domain scores and health index of the history levels' areas, for the tiles' sparklines."""
+        tiers, groups, weights = self._catalog_arrays()
+        rows = []
+        for level in self.history_levels:
+            lv = result.levels[level]
+            for domain, scores in health.domain_scores(lv.state, tiers, groups, weights).items():
+                rows += [{"at": utc(now), "area": a, "domain": domain, "score": s}
+                         for a, s in zip(lv.area_ids, scores, strict=True)]
+        return rows
 
 
 

@@ -1,12 +1,12 @@
-"""Overview of any area, by its id in the URL."""
+"""Overview of any area, by its id in the URL (``?by=INDICATOR`` colours the map by that indicator)."""
 
 import dash
 
-from dashboard import overview
+from dashboard import map_view, overview
 
 dash.register_page(__name__, path_template="/area/<area_id>", title="City Vitals")
 
 
-def layout(area_id: str = "", **_query: str):
+def layout(area_id: str = "", by: str = map_view.WORST, **_query: str):
     """The overview of ``area_id``."""
-    return overview.layout(area_id)
+    return overview.layout(area_id, by)

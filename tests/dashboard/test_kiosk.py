@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboard.kiosk import Shown, kiosk_params, next_view, rotation, split_view
+from dashboard.kiosk import Shown, kiosk_params, next_view, rotation, split_view, sticky
 
 VIEWS = rotation("pukou")
 PERIOD = 20.0
@@ -55,3 +55,10 @@ def test_query_string_switches_kiosk_and_sets_the_period():
     assert kiosk_params("?kiosk=0")[0] is False and kiosk_params("")[0] is False
     assert split_view(VIEWS[1], 7.0, "pukou") == ("/panel/party_building", "?area=pukou&kiosk=1&rotate=7&home=pukou")
     assert split_view(VIEWS[0], 7.0, "pukou") == ("/area/pukou", "?kiosk=1&rotate=7&home=pukou")
+
+
+def test_the_next_view_keeps_the_language_and_map_indicator_of_the_wall_and_drops_an_unknown_language():
+    keep = sticky("?kiosk=1&lang=en&by=aqi&rotate=5")
+    assert keep == {"lang": "en", "by": "aqi"}
+    assert split_view(VIEWS[0], 7.0, "pukou", keep) == ("/area/pukou", "?kiosk=1&rotate=7&home=pukou&lang=en&by=aqi")
+    assert sticky("?kiosk=1&lang=fr") == {}

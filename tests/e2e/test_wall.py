@@ -8,6 +8,7 @@ import pytest
 
 from cityvitals.areas import AreaTree, load_areas
 from cityvitals.db import make_engine
+from dashboard.figures import fit_view
 from tests.e2e import test_live_path
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_live_path import MAP_DATA
@@ -66,7 +67,7 @@ def test_kiosk_rotates_by_itself_with_no_controls_and_only_local_requests(app, p
     assert hosts and set(hosts) == {"127.0.0.1"}, set(hosts)
 
 
-def test_4k_kiosk_fills_the_screen_at_twice_the_size(app, browser):
+def test_4k_kiosk_fills_the_screen_at_twice_the_size(app, browser, tree):
     context = browser.new_context(viewport={"width": 3840, "height": 2160})
     page = context.new_page()
     try:
@@ -81,6 +82,12 @@ def test_4k_kiosk_fills_the_screen_at_twice_the_size(app, browser):
         assert box["width"] >= 3800 and box["height"] >= 2150
         map_box = page.locator(".map-panel").bounding_box()
         assert map_box["height"] > 1800  # the map takes the height left under the header
+        size = page.evaluate("[document.getElementById('area-map').clientWidth, "
+                             "document.getElementById('area-map').clientHeight]")
+        _, zoom = fit_view(tree.children("pukou"), size)
+        assert zoom > fit_view(tree.children("pukou"))[1] + 0.8  # about one step in from the 1080p zoom
+        page.wait_for_function(f"() => Math.abs(document.querySelector('#area-map .js-plotly-plot')"
+                               f".layout.map.zoom - {zoom}) < 1e-6", timeout=15_000)
         page.screenshot(path=str(ARTIFACTS / "e2e-kiosk-4k.png"))
     finally:
         context.close()
@@ -132,3 +139,36 @@ def test_connection_lost_keeps_the_last_data_with_a_mark_and_recovers(app, page)
         app.restart()
     page.wait_for_selector("#connection-lost.hidden", state="attached", timeout=30_000)
     assert not page.locator("#connection-lost").is_visible()
+
+
+def _title(page) -> str:
+    return page.inner_text(".header h1")
+
+
+def test_language_switch_shows_english_everywhere_is_remembered_and_switches_back(app, page, tree):
+    street = tree.children("pukou")[0]
+    page.goto(f"{app.url}/area/pukou")
+    _map_ready(page)
+    assert _title(page) == tree["pukou"].name_zh and "公共安全" in page.inner_text(".tiles")
+    page.click(".lang-button.lang-en")
+    page.wait_for_function(f"() => document.querySelector('.header h1').innerText === {tree['pukou'].name_en!r}")
+    tiles = page.inner_text(".tiles")
+    assert "Public safety" in tiles and "公共安全" not in tiles
+    assert "Overview" in page.inner_text(".page-nav") and "总览" not in page.inner_text(".page-nav")
+    page.screenshot(path=str(ARTIFACTS / "e2e-english-1080p.png"))
+    page.goto(f"{app.url}/area/{street.id}")  # a new page load: the choice is remembered by the browser
+    _header_names(page, street.name_en)
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.click(".lang-button.lang-zh")
+    _header_names(page, street.name_zh)
+    assert "公共安全" in page.inner_text(".tiles") and "Public safety" not in page.inner_text(".tiles")
+
+
+def test_kiosk_in_english_from_the_url_keeps_english_through_the_rotation(app, page, tree):
+    page.goto(f"{app.url}/?kiosk=1&rotate={ROTATE_S}&lang=en")
+    page.wait_for_url("**/area/*kiosk=1*", timeout=15_000)
+    _header_names(page, tree["pukou"].name_en)
+    page.wait_for_url("**/panel/**", timeout=(2 * ROTATE_S + 3) * 1000)
+    assert "lang=en" in page.evaluate("location.search")
+    page.wait_for_function("() => (document.querySelector('.header h1') || {}).innerText?.startsWith('Party building')",
+                           timeout=15_000)

@@ -7,11 +7,13 @@ import calendar
 
 import pytest
 
+from cityvitals import store
 from cityvitals.config import ConfigError, load_settings
-from indicators.history import read_history
+from cityvitals.store import Sample
+from indicators.history import read_domain_history, read_history, read_values_at_step
 from indicators.loader import load_catalog
 from indicators.service import EngineService
-from tests.indicators.explain_tree import tiny_tree
+from tests.indicators.explain_tree import GRIDS, tiny_tree
 from tests.indicators.test_restart import CATALOG, ORDERS, T0, send
 
 
@@ -34,3 +36,37 @@ def test_history_retention_is_a_setting(tmp_path):
     assert load_settings(tmp_path, env={"CITYVITALS_HISTORY_DAYS": "30"}).history_days == 30
     with pytest.raises(ConfigError, match="CITYVITALS_HISTORY_DAYS must be positive"):
         load_settings(tmp_path, env={"CITYVITALS_HISTORY_DAYS": "0"})
+
+
+def test_values_an_hour_ago_come_from_the_first_step_after_the_time_asked(redis_client, sql_engine):
+    service = EngineService(redis_client, sql_engine, tiny_tree(), load_catalog([CATALOG]), consumer="h")
+    for minute in range(4):
+        send(redis_client, minute)
+        service.tick(T0 + 60 * minute + 5)
+    at_minute_2 = read_values_at_step(sql_engine, "d.s", T0 + 61)  # steps at T0+5, +65, +125, +185
+    assert at_minute_2["orders"] == float(sum(ORDERS[1]))
+    for indicator, value in at_minute_2.items():  # every indicator of the street, as logged at that step
+        logged = {calendar.timegm(r[0].utctimetuple()): r[1] for r in read_history(sql_engine, indicator, "d.s", 0)}
+        assert logged[int(T0) + 65] == value and len(logged) == 4
+    assert read_values_at_step(sql_engine, "d.s", T0 + 1000) == {}  # no step yet: no trend, not a made-up one
+
+
+def test_each_domain_has_its_data_time_and_a_score_history_for_the_tiles(redis_client, sql_engine):
+    service = EngineService(redis_client, sql_engine, tiny_tree(), load_catalog([CATALOG]), consumer="h")
+    for minute in range(3):
+        send(redis_client, minute)
+        service.tick(T0 + 60 * minute + 5)
+    late = T0 + 180  # only the hotline reports in the fourth minute: the river gauges' data grows old
+    store.append_samples(redis_client, "hotline", [Sample("hotline_orders_1h", g, late, 3.0) for g in GRIDS])
+    service.tick(late + 5)
+
+    summary = store.read_summaries(redis_client, "street", ["d.s"])["d.s"]
+    records = store.read_states(redis_client, "d.s", ["orders", "level"])
+    safety = summary["domains"]["public_safety"]
+    assert records["orders"]["ts"] == late and safety["data_ts"] == min(r["ts"] for r in records.values()) < late
+    assert summary["domains"]["eco_environment"]["data_ts"] is None  # no indicator there: no data, no age
+
+    scores = read_domain_history(sql_engine, "d.s", since=0)
+    assert len(scores["public_safety"]) == 4 and scores["public_safety"][-1] == safety["score"]
+    assert scores["health"] == scores["public_safety"]  # the catalog's only domain
+    assert scores["eco_environment"] == [None] * 4  # no indicator: no score, never a healthy 100

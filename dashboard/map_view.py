@@ -1,0 +1,114 @@
+"""The overview's map: child areas coloured by their worst state or by one chosen indicator, with a legend."""
+
+from __future__ import annotations
+
+from dash import ClientsideFunction, Input, Output, Patch, callback, clientside_callback, dcc, html
+from dash import State as DashState
+
+from cityvitals import store
+from cityvitals.areas import Area
+from dashboard import context, data, ids
+from dashboard.components import bi, pair_text, value_text
+from dashboard.figures import area_map, fit_view, map_areas, states_of
+from dashboard.theme import STATE_ICON, STATE_NAME
+from indicators.states import State
+
+WORST = ""  # the dropdown's value for "worst state of all indicators" (the default)
+LEGEND_ORDER = (State.RED, State.YELLOW, State.STALE, State.NORMAL)
+
+
+def build_map(area_id: str, by: str) -> list:
+    """The chooser, the map of the children of ``area_id`` coloured by ``by`` (or worst state), and its legend."""
+    ctx = context.get()
+    defs = data.definitions(ctx.client)
+    areas = map_areas(ctx.tree, area_id)
+    states, hover = map_states(areas, by, defs)
+    fig = area_map(ctx.tree, area_id, states, hover)
+    return [
+        html.Div(className="map-tools", children=[dcc.Dropdown(
+            id=ids.MAP_BY, options=indicator_options(defs, by), value=by if by in defs else WORST, clearable=False,
+            className="dropdown map-by")]),
+        dcc.Graph(id=ids.MAP, figure=fig, className="map", config={"displayModeBar": False, "scrollZoom": True},
+                  style={"height": "100%"}),
+        html.Div(legend(states, by, defs), id=ids.MAP_LEGEND, className="map-legend"),
+        dcc.Store(id=ids.MAP_SIZE),
+    ]
+
+
+# The browser measures the map (on load and whenever the screen changes size); the server fits the zoom to it,
+# so a 4K wall's map fills its panel instead of being zoomed for a 1080p one.
+clientside_callback(
+    ClientsideFunction("cityvitals", "mapSize"),
+    Output(ids.MAP_SIZE, "data"),
+    Input(ids.INTERVAL, "n_intervals"),
+    Input(ids.AREA_STORE, "data"),
+    DashState(ids.MAP_SIZE, "data"),
+)
+
+
+@callback(Output(ids.MAP, "figure", allow_duplicate=True), Input(ids.MAP_SIZE, "data"),
+          DashState(ids.AREA_STORE, "data"), prevent_initial_call=True)
+def fit_to_size(size: list[float] | None, area_id: str) -> Patch:
+    """Centre and zoom for the map's real size in pixels (only the view changes: no geometry is sent)."""
+    centre, zoom = fit_view(map_areas(context.get().tree, area_id), (size[0], size[1]))
+    fig = Patch()
+    fig["layout"]["map"]["center"] = centre
+    fig["layout"]["map"]["zoom"] = zoom
+    return fig
+
+
+def indicator_options(defs: dict[str, dict], by: str) -> list[dict]:
+    """Worst state first, then the macro indicators by domain (and ``by`` if it is a panel indicator).
+
+    The options travel with every overview page, so they are the 85 vital signs with short labels, not all
+    300+ panel indicators: those are one ``?by=`` away.
+    """
+    ordered = sorted((d for d in defs.values() if d["tier"] == "macro" or d["id"] == by),
+                     key=lambda d: (d["tier"] != "macro", d["group"], d["id"]))
+    return [{"label": "最差状态 Worst state", "value": WORST}] + [
+        {"label": pair_text((d["name"]["zh"], d["name"]["en"])), "value": d["id"]} for d in ordered]
+
+
+def map_states(areas: list[Area], by: str, defs: dict[str, dict]) -> tuple[list[State], list[str]]:
+    """State and hover text per area: of indicator ``by``, or the worst of all when ``by`` is not in the catalog."""
+    client = context.get().client
+    area_ids = [a.id for a in areas]
+    if by not in defs:
+        summaries = store.read_summaries(client, areas[0].level, area_ids)
+        states = states_of(summaries, area_ids)
+        return states, [_hover(a, s, f"指数 index {_shown(summaries.get(a.id, {}).get('health'))}")
+                        for a, s in zip(areas, states, strict=True)]
+    records = store.read_state_of(client, by, area_ids)  # a child never scored is stale, never normal
+    states = [State[records[i]["s"].upper()] if i in records else State.STALE for i in area_ids]
+    unit = defs[by].get("unit", "")
+    return states, [_hover(a, s, _value_line(records.get(a.id), unit)) for a, s in zip(areas, states, strict=True)]
+
+
+def _hover(area: Area, state: State, line: str) -> str:
+    return f"{area.name_zh} {area.name_en}<br>{STATE_ICON[state]} {state.label} · {line}"
+
+
+def _shown(x: float | None) -> str:
+    return "—" if x is None else f"{x}"
+
+
+def _value_line(record: dict | None, unit: str) -> str:
+    if record is None:
+        return "无数据 no data"
+    return f"{value_text(record['v'], unit)} (▲{record['y']} ■{record['r']})"
+
+
+def legend(states: list[State], by: str, defs: dict[str, dict]) -> list:
+    """What the colours mean: the indicator (or worst state) shown, then each state with its icon and count."""
+    if by in defs:
+        title = bi(defs[by]["name"]["zh"], defs[by]["name"]["en"])
+    elif by:
+        title = bi(f"未知指标 {by}，显示最差状态", f"Unknown indicator {by}: showing the worst state")
+    else:
+        title = bi("各区域最差状态", "Worst state of each area")
+    return [html.Div(title, className="legend-title")] + [
+        html.Div(className=f"legend-item state-{s.label}", children=[
+            html.Span(STATE_ICON[s], className="legend-swatch"), html.Span(bi(*STATE_NAME[s])),
+            html.Span(f" {states.count(s)}", className="legend-count"),
+        ]) for s in LEGEND_ORDER
+    ]

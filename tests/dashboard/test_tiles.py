@@ -1,0 +1,34 @@
+"""Domain tiles: score, sparkline of the score history and the domain's own data age."""
+
+from __future__ import annotations
+
+from dashboard.overview import sparkline, tile_body
+
+NOW = 1_800_000_000.0
+
+
+def _text(component) -> str:
+    """All text under a Dash component (both languages)."""
+    if isinstance(component, str):
+        return component
+    if isinstance(component, list | tuple):
+        return " ".join(_text(c) for c in component)
+    children = getattr(component, "children", None)
+    return "" if children is None else _text(children)
+
+
+def test_sparkline_rises_with_the_score_and_leaves_a_gap_where_all_was_stale():
+    assert sparkline([60.0, 70.0, None, 80.0, 100.0]) == "▁▃ ▅█"
+    assert sparkline([99.0, 100.0, 99.5]) == "███"  # a wobble of a point stays flat on the 10-point scale
+    assert sparkline([100.0, 100.0]) == "██"  # steady and healthy: a line along the top
+    assert sparkline([90.0, 100.0]) == "▁█"
+    assert sparkline([100.0]) == "" and sparkline([None, None]) == ""  # nothing to draw a line from
+    assert len(sparkline([50.0] * 100, points=30)) == 30
+
+
+def test_a_tile_says_how_old_its_own_data_is():
+    body = tile_body("public_safety", {"score": 92.0, "red": 1, "normal": 14, "data_ts": NOW - 125}, [90.0, 92.0], NOW)
+    text = _text(body)
+    assert "92" in text and "数据 2 min" in text and "data 2 min" in text and "■ 1" in text
+    stale = _text(tile_body("public_safety", {"score": None, "data_ts": None}, [], NOW))
+    assert "—" in stale and "无数据" in stale and "no data" in stale
