@@ -174,13 +174,14 @@ def test_two_feed_workers_fire_each_round_once_and_the_standby_takes_over(tmp_pa
     text = lambda: "".join((tmp_path / f"worker-{k}.log").read_text() for k in range(2))  # noqa: E731
     try:
         deadline = time.monotonic() + 40
-        while len(redis_client.xrange(store.SAMPLES)) < 5:  # five rounds (1 s apart) with both workers up
+        # both workers up (one leads, the other stands by: a loaded machine can take seconds to start one),
+        # then five rounds (1 s apart) with both of them running
+        while "feed:simulator: standing by" not in text() or len(redis_client.xrange(store.SAMPLES)) < 5:
             assert all(w.poll() is None for w in workers) and time.monotonic() < deadline, text()
             time.sleep(0.2)
         assert len(_writers(redis_client)) == 1, text()  # one process fired every round
         leader = next(w for w in workers if w.pid == _writers(redis_client)[0])
         standby = next(w for w in workers if w is not leader)
-        assert "feed:simulator: standing by" in text()
         leader.send_signal(signal.SIGKILL)
         leader.wait(10)
         while _writers(redis_client)[-1] != standby.pid:  # the lock lapses within three rounds
