@@ -65,6 +65,7 @@ class LevelResult:
     dirty: np.ndarray  # cells whose record changed since the last tick (value, data time or state)
     slow: np.ndarray  # cells whose state (and so since) changed, or never written: the slow part of the record
     dirty_areas: np.ndarray  # areas whose summary changed: a state, or data time beyond the tolerance
+    oldest: np.ndarray  # per area, the oldest data time of any indicator (NaN: no data at all)
     cleared: np.ndarray  # cells that left a warning state since last written (their warning entry goes)
     fresh_start: bool = False  # nothing written yet (a start, new thresholds): what the store holds is unknown
 
@@ -456,9 +457,10 @@ class Engine:
         cleared = np.zeros(value.shape, dtype=bool)
         if written is not None:
             cleared[sel] = (written[2][sel] >= State.YELLOW) & (sub.state < State.YELLOW)
-        dirty, slow, summary_dirty = self._dirty(level, value, ts, track.state, sel)
+        oldest = np.fmin.reduce(ts, axis=0) if ts.shape[0] else np.full(ts.shape[1], np.nan)
+        dirty, slow, summary_dirty = self._dirty(level, value, ts, track.state, sel, oldest)
         return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, slow,
-                           summary_dirty, cleared, fresh_start=written is None)
+                           summary_dirty, oldest, cleared, fresh_start=written is None)
 
     def threshold_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> tuple[list[str], list[str]]:
         """Yellow and red thresholds in force at the given cells, as shown (a band as ``[lo, hi]``)."""
@@ -472,7 +474,7 @@ class Engine:
         return out[0], out[1]
 
     def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, state: np.ndarray,
-               rows: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               rows: np.ndarray | slice, oldest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return the cells to rewrite, those whose state changed, and the areas whose summary to rewrite.
 
         Only ``rows`` (indices, or a slice of all) can have moved since the last tick. A cell is
@@ -482,7 +484,6 @@ class Engine:
         Without a snapshot (a start) all of them.
         """
         old = self.written.get(level)
-        oldest = np.fmin.reduce(ts, axis=0) if ts.shape[0] else np.full(ts.shape[1], np.nan)  # NaN: no data at all
         if old is None:
             self.written[level] = (value.copy(), ts.copy(), state.copy(), oldest)
             everything = np.ones(value.shape, dtype=bool)

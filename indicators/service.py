@@ -61,6 +61,8 @@ class EngineService:
         self._failed = False  # a tick died on a Redis error: memory may hold what Redis never got
         self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
         self._feed_names: list[str] = []  # the feed names last published
+        self._arrays: tuple[Catalog | None, tuple] = (None, ())  # the catalog's tier, group and weight arrays
+        self._latest_head = store.grid_fingerprint(tree.ids("grid")) + ":"  # names the grid list of latest rows
         self._texts: tuple[Limits | None, list[str]] = (None, [])  # narrowed limits and their texts per indicator
         self._latest_rows: set[int] = set()  # metric rows whose latest row exists in Redis (written or restored)
         self._value_levels: set[str] = set()  # levels whose value rows this engine wrote whole once
@@ -224,7 +226,7 @@ class EngineService:
         """Persist the latest values that changed (read back on restart)."""
         eng = self.engine
         rows, cols = eng.take_touched()
-        head = store.grid_fingerprint(eng.grid_ids) + ":"
+        head = self._latest_head
         known = np.zeros(len(eng.metric_ids), dtype=bool)
         known[list(self._latest_rows)] = True
         _queue_packed(pipe, [store.latest_key(m) for m in eng.metric_ids], head, rows, cols, len(eng.grid_ids),
@@ -285,7 +287,7 @@ class EngineService:
             return
         tiers, groups, weights = self._catalog_arrays()
         sums = health.summaries(lv.state, tiers, groups, weights, columns)
-        oldest = np.nanmin(np.where(np.isfinite(lv.ts[:, columns]), lv.ts[:, columns], np.inf), axis=0)
+        oldest = lv.oldest[columns]
         for d, times in health.oldest_by_domain(lv.ts, tiers, groups, columns).items():
             for s, t in zip(sums, times, strict=True):
                 s["domains"][d]["data_ts"] = t  # each tile says how old its own data is
@@ -353,9 +355,12 @@ class EngineService:
             append_history(self.sql, self._domain_rows(result, now), self.retention_s, now, DomainHistory)
 
     def _catalog_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tier, group and weight of every indicator, in the engine's row order."""
+        """Tier, group and weight of every indicator, in the engine's row order (built once per catalog)."""
         cat = self.engine.catalog
-        return tuple(np.array([getattr(i, k) for i in cat.indicators]) for k in ("tier", "group", "weight"))
+        if self._arrays[0] is not cat:
+            self._arrays = (cat, tuple(np.array([getattr(i, k) for i in cat.indicators])
+                                       for k in ("tier", "group", "weight")))
+        return self._arrays[1]
 
     def _domain_rows(self, result: TickResult, now: float) -> list[dict]:
         """Domain scores and health index of the history levels' areas, for the tiles' sparklines."""
