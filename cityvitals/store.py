@@ -7,19 +7,18 @@ Layout (all keys start with ``cv:``):
                            a feed resends after a failed write, so the engine scores it once). Batching
                            keeps round trips per sample low; consumer groups make the engine resumable.
 - ``cv:deadletter``        stream of refused input: ``src``, ``reason``, ``item``.
-- ``cv:latest:<metric>``   string: the latest value of one metric in every grid, packed like a value row
-                           (value, sample time, feed code per grid, in the grids' ``pos`` order) behind
-                           ``<fingerprint of the grid list>:``; written by the engine, read on restart.
-- ``cv:state:<indicator>`` hash area -> JSON of the slow part of a state record (state, since,
-                           thresholds in force and the rule that set them), every level in one hash,
-                           rewritten only when one of them changes; the children of an area are one
-                           HMGET away (for "why is this red").
-- ``cv:values:<level>:<indicator>`` string: the fast part of the records of one indicator in every
-                           area of one level, in the order of the areas' ``pos`` in ``cv:areas``: per
-                           area 24 bytes (value f8, data time f8, coverage f4, feed code i2, padding),
-                           base64, so area k is the 32 characters at 32k (GETRANGE reads one area,
-                           SETRANGE writes one). Feeds deliver a metric for many areas at once, so a
-                           tick rewrites a few whole rows, or patches single areas of a row.
+- ``cv:latest:<metric>``   string: the latest value of one metric in every grid, packed (``LATEST_CELL``:
+                           value f8, sample time f8, feed code i2 per grid, in the grids' ``pos`` order)
+                           behind ``<fingerprint of the grid list>:``; written by the engine, read on restart.
+- ``cv:values:<level>:<indicator>`` string: the state records of one indicator in every area of one
+                           level, in the order of the areas' ``pos`` in ``cv:areas``, packed
+                           (``STATE_CELL``: value, data time, since, pending since f8; coverage f4;
+                           feed code, rule code i2; state, pending state i1: 42 bytes), base64, so area k
+                           is the 56 characters at 56k (GETRANGE reads one area, SETRANGE writes one). Feeds
+                           deliver a metric for many areas at once, so a tick rewrites a few whole rows,
+                           or patches single areas of a row; a first tick writes rows, not records.
+- ``cv:rules``             hash indicator -> JSON ``{code: [rule label, yellow, red]}``: what the rule codes
+                           in state cells stand for (the thresholds as shown), published with the catalog.
 - ``cv:feednames``         JSON list: the feed names the feed codes in value rows stand for.
 - ``cv:summary:<level>``   hash area -> JSON area summary (health, domain scores, counts, worst).
 - ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
@@ -69,6 +68,7 @@ PROFILES_ON = f"{PREFIX}:profiles_on"
 WORKORDERS = f"{PREFIX}:workorders"
 CHECKPOINTS = f"{PREFIX}:checkpoints"
 FEEDNAMES = f"{PREFIX}:feednames"
+RULES = f"{PREFIX}:rules"
 ENGINE_GROUP = "engine"
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
@@ -78,13 +78,8 @@ def latest_key(metric: str) -> str:
     return f"{PREFIX}:latest:{metric}"
 
 
-def state_key(indicator: str) -> str:
-    """Key of the state hash of ``indicator`` (area -> record)."""
-    return f"{PREFIX}:state:{indicator}"
-
-
 def values_key(level: str, indicator: str) -> str:
-    """Key of the value row of ``indicator`` over the areas of ``level``."""
+    """Key of the row of state records of ``indicator`` over the areas of ``level``."""
     return f"{PREFIX}:values:{level}:{indicator}"
 
 
@@ -216,7 +211,7 @@ LATEST_HEAD = 13  # characters of "<fingerprint>:" before the cells of a latest 
 
 
 def read_latest(client: redis.Redis, metrics: Iterable[str], grid_ids: list[str]) -> dict[str, np.ndarray]:
-    """Read the latest values of ``metrics`` for ``grid_ids``: metric -> cells (``CELL`` records, one per grid).
+    """Read the latest values of ``metrics`` for ``grid_ids``: metric -> cells (``LATEST_CELL``, one per grid).
 
     Rows written for another grid list, or never written, are left out.
     """
@@ -224,9 +219,10 @@ def read_latest(client: redis.Redis, metrics: Iterable[str], grid_ids: list[str]
     pipe = client.pipeline(transaction=False)
     for metric in metrics:
         pipe.get(latest_key(metric))
-    return {m: np.frombuffer(base64.b64decode(raw[LATEST_HEAD:]), dtype=CELL)
+    width = LATEST_HEAD + len(grid_ids) * cell_chars(LATEST_CELL)
+    return {m: np.frombuffer(base64.b64decode(raw[LATEST_HEAD:]), dtype=LATEST_CELL)
             for m, raw in zip(metrics, pipe.execute(), strict=True)
-            if raw is not None and raw.startswith(head) and len(raw) == LATEST_HEAD + len(grid_ids) * CELL_CHARS}
+            if raw is not None and raw.startswith(head) and len(raw) == width}
 
 
 def to_json(record: Mapping[str, Any]) -> str:
@@ -238,27 +234,30 @@ def to_json(record: Mapping[str, Any]) -> str:
     )
 
 
-def write_states(pipe: redis.client.Pipeline, indicator: str, records: Mapping[str, str]) -> None:
-    """Queue slow state records (already JSON) of one indicator, area -> record, on ``pipe``."""
-    if records:
-        pipe.hset(state_key(indicator), mapping=records)
+LATEST_CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("src", "<i2")])
+STATE_CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("since", "<f8"), ("ps", "<f8"), ("cov", "<f4"),
+                       ("src", "<i2"), ("rule", "<i2"), ("s", "i1"), ("p", "i1")])
+STATE_NAMES = ("normal", "stale", "yellow", "red")  # by code: the order of indicators.states.State
+NO_STATE = -1  # a pending state code meaning none
 
 
-CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("cov", "<f4"), ("src", "<i2"), ("pad", "V2")])
-CELL_CHARS = CELL.itemsize // 3 * 4  # base64 characters per area; 24 bytes encode without padding
+def cell_chars(cell: np.dtype) -> int:
+    """Base64 characters per packed cell (cells are a multiple of 3 bytes: they encode without padding)."""
+    return cell.itemsize // 3 * 4
 
 
-def pack_rows(value: np.ndarray, ts: np.ndarray, cov: np.ndarray, src: np.ndarray) -> list[str]:
-    """Pack (rows x areas) arrays into one base64 text per row (a row's areas in order).
+def pack_rows(cell: np.dtype, fields: Mapping[str, np.ndarray]) -> list[str]:
+    """Pack (rows x areas) arrays, one per field of ``cell`` (broadcast), into one base64 text per row.
 
     One encoding pass over all rows: a cell is a multiple of 3 bytes, so the encoding of the
     whole block is the concatenation of the rows' (and of the cells') encodings.
     """
-    cells = np.zeros(value.shape, dtype=CELL)
-    cells["v"], cells["ts"], cells["cov"], cells["src"] = value, ts, cov, src
+    cells = np.zeros(np.broadcast_shapes(*(np.shape(a) for a in fields.values())), dtype=cell)
+    for name, array in fields.items():
+        cells[name] = array
     text = base64.b64encode(cells.tobytes()).decode("ascii")
-    width = value.shape[1] * CELL_CHARS
-    return [text[k * width : (k + 1) * width] for k in range(value.shape[0])]
+    width = cells.shape[1] * cell_chars(cell)
+    return [text[k * width : (k + 1) * width] for k in range(cells.shape[0])]
 
 
 def set_row(pipe: redis.client.Pipeline, key: str, row: str) -> None:
@@ -268,7 +267,7 @@ def set_row(pipe: redis.client.Pipeline, key: str, row: str) -> None:
 
 def set_cell(pipe: redis.client.Pipeline, key: str, offset: int, pos: int, cell: str) -> None:
     """Queue one packed cell into its row (``offset``: characters before the first cell), leaving the rest alone."""
-    pipe.setrange(key, offset + pos * CELL_CHARS, cell)
+    pipe.setrange(key, offset + pos * len(cell), cell)
 
 
 def read_feed_names(client: redis.Redis) -> list[str]:
@@ -281,12 +280,24 @@ def write_feed_names(pipe: redis.client.Pipeline, feeds: list[str]) -> None:
     pipe.set(FEEDNAMES, json.dumps(feeds, ensure_ascii=False))
 
 
+def write_rules(client: redis.Redis, rules: Mapping[str, Mapping[int, Sequence[str]]]) -> None:
+    """Replace what the rule codes of each indicator stand for: code -> (label, yellow, red)."""
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(RULES)
+    if rules:
+        pipe.hset(RULES, mapping={i: json.dumps(r, ensure_ascii=False) for i, r in rules.items()})
+    pipe.execute()
+
+
+_STATE_CHARS = cell_chars(STATE_CELL)
+
+
 def _cell_range(indicator: str, area: dict | None) -> tuple[str, int, int] | None:
-    """Key and character range of one area's packed values (None: an area the engine has not published)."""
+    """Key and character range of one area's state cell (None: an area the engine has not published)."""
     if area is None or "pos" not in area:
         return None
-    start = area["pos"] * CELL_CHARS
-    return values_key(area["level"], indicator), start, start + CELL_CHARS - 1
+    start = area["pos"] * _STATE_CHARS
+    return values_key(area["level"], indicator), start, start + _STATE_CHARS - 1
 
 
 def _read_cells(pipe: redis.client.Pipeline, ranges: list[tuple[str, int, int] | None]) -> tuple[list, list[str]]:
@@ -300,14 +311,21 @@ def _read_cells(pipe: redis.client.Pipeline, ranges: list[tuple[str, int, int] |
     return replies[:split], [next(got) if r is not None else "" for r in ranges]
 
 
-def _merge(slow: str, cell: str, feeds: list[str]) -> dict:
-    """Join a slow record with its packed values into the full state record."""
-    record = json.loads(slow)
-    if len(cell) != CELL_CHARS or cell[0] == "\0":  # never written (a row SETRANGE padded with zeros)
-        return record | {"v": None, "ts": None, "cov": 0.0, "src": "?"}
-    (value, ts, cov, src, _), = np.frombuffer(base64.b64decode(cell), dtype=CELL).tolist()
-    return record | {"v": _finite_or_none(value), "ts": _finite_or_none(ts), "cov": round(cov, 4),
-                     "src": feeds[src] if 0 <= src < len(feeds) else "?"}
+def _record(cell: str, feeds: list[str], rules: dict) -> dict | None:
+    """Unpack one state cell into the state record that explains it (None: never written).
+
+    Keys: s state, since, v value, ts data time (oldest input), cov share of grids reporting, src
+    feed, y/r thresholds in force and the rule that set them, p the state waiting out its minimum
+    duration since ps (None: none).
+    """
+    if len(cell) != _STATE_CHARS or cell[0] == "\0":  # no row, or a part of a row SETRANGE padded with zeros
+        return None
+    (v, ts, since, ps, cov, src, rule, s, p), = np.frombuffer(base64.b64decode(cell), dtype=STATE_CELL).tolist()
+    label, yellow, red = rules.get(str(rule), ("?", "?", "?"))
+    return {"s": STATE_NAMES[s], "since": since, "v": _finite_or_none(v), "ts": _finite_or_none(ts),
+            "cov": round(cov, 4), "src": feeds[src] if 0 <= src < len(feeds) else "?",
+            "y": yellow, "r": red, "rule": label,
+            "p": STATE_NAMES[p] if p != NO_STATE else None, "ps": ps if p != NO_STATE else None}
 
 
 def _finite_or_none(x: float) -> float | None:
@@ -318,13 +336,15 @@ def read_states(client: redis.Redis, area_id: str, indicators: Iterable[str] | N
     """Read the indicator states of one area (of the live catalog's indicators by default): indicator -> record."""
     indicators = list(client.hkeys(CATALOG) if indicators is None else indicators)
     area = read_areas(client, [area_id]).get(area_id)
+    if not indicators:
+        return {}
     pipe = client.pipeline(transaction=False)
-    pipe.get(FEEDNAMES)  # in the same round trip as the rows that use it
-    for indicator in indicators:
-        pipe.hget(state_key(indicator), area_id)
-    (feeds, *slow), cells = _read_cells(pipe, [_cell_range(i, area) for i in indicators])
+    pipe.get(FEEDNAMES)  # in the same round trip as the cells that use it
+    pipe.hmget(RULES, indicators)
+    (feeds, rules), cells = _read_cells(pipe, [_cell_range(i, area) for i in indicators])
     feeds = json.loads(feeds or "[]")
-    return {i: _merge(raw, c, feeds) for i, raw, c in zip(indicators, slow, cells, strict=True) if raw is not None}
+    records = {i: _record(c, feeds, json.loads(r or "{}")) for i, r, c in zip(indicators, rules, cells, strict=True)}
+    return {i: rec for i, rec in records.items() if rec is not None}
 
 
 def read_state_of(client: redis.Redis, indicator: str, area_ids: list[str]) -> dict[str, dict]:
@@ -334,18 +354,17 @@ def read_state_of(client: redis.Redis, indicator: str, area_ids: list[str]) -> d
     areas = read_areas(client, area_ids)
     pipe = client.pipeline(transaction=False)
     pipe.get(FEEDNAMES)
-    pipe.hmget(state_key(indicator), area_ids)
-    (feeds, slow), cells = _read_cells(pipe, [_cell_range(indicator, areas.get(a)) for a in area_ids])
-    feeds = json.loads(feeds or "[]")
-    return {a: _merge(v, c, feeds) for a, v, c in zip(area_ids, slow, cells, strict=True) if v is not None}
+    pipe.hget(RULES, indicator)
+    (feeds, rules), cells = _read_cells(pipe, [_cell_range(indicator, areas.get(a)) for a in area_ids])
+    feeds, rules = json.loads(feeds or "[]"), json.loads(rules or "{}")
+    records = {a: _record(c, feeds, rules) for a, c in zip(area_ids, cells, strict=True)}
+    return {a: rec for a, rec in records.items() if rec is not None}
 
 
 def clear_states(client: redis.Redis, indicators: Iterable[str]) -> None:
-    """Delete the state records, value rows and warnings of ``indicators`` (after a catalog swap)."""
+    """Delete the state rows and warnings of ``indicators`` (after a catalog swap)."""
     indicators = list(indicators)
-    client.delete(WARNINGS, *[state_key(i) for i in indicators])
-    for level in LEVELS:
-        client.delete(*[values_key(level, i) for i in indicators])
+    client.delete(WARNINGS, *[values_key(level, i) for level in LEVELS for i in indicators])
 
 
 def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], cleared: list[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard import context, ids
-from dashboard.theme import STATE_ICON
+from dashboard.theme import STATE_ICON, STATE_NAME
 from indicators.schema import PANELS
 from indicators.states import State
 
@@ -115,3 +115,16 @@ def value_text(value: float | None, unit: str = "") -> str:
         return "—"
     number = f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
     return f"{number}{(' ' + unit) if unit and unit != '%' else unit}"
+
+
+def pending_note(pending: str | None, pending_since: float | None, min_duration_s: float, now: float) -> list | None:
+    """Say that a state is about to change (it waits out its minimum duration), and when it will.
+
+    Without it a warning held on its way down shows a value already back in range under a red
+    mark: true to the rule, but it reads as a contradiction.
+    """
+    if not pending or pending_since is None:
+        return None
+    zh, en = STATE_NAME[State[pending.upper()]]
+    left = max(0.0, pending_since + min_duration_s - now)
+    return bi(f"→ {zh}（{age_text(left)}后）", f"→ {en} in {age_text(left)}")

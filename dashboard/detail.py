@@ -9,7 +9,7 @@ import yaml
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import context, data, ids
-from dashboard.components import age_text, bi, page_header, state_badge, value_text
+from dashboard.components import age_text, bi, page_header, pending_note, state_badge, value_text
 from dashboard.theme import STATE_COLOR, STATE_NAME
 from indicators.explain import UnknownTarget, explain
 from indicators.history import read_history, read_transitions
@@ -68,6 +68,7 @@ def why(e: dict, now: float) -> list:
         (("方向", "Direction"), e["direction"]), (("界限来源", "Limits from"), e["thresholds"]["source"]),
         (("状态始于", "In state since"), f"{time.strftime('%m-%d %H:%M:%S', time.localtime(e['since']))}"
                                        f" ({age_text(now - e['since'])})"),
+        (("待变", "Changing"), pending_note(e["pending"], e["pending_since"], e["min_duration_s"], now) or "—"),
         (("数据时间", "Data age"), age_text(e["data_age_s"]) if e["data_age_s"] is not None else "—"),
         (("数据源", "Feed"), e["feed"] or "—"),
         (("汇总", "Roll-up"), e["rollup"]),

@@ -10,7 +10,7 @@ from dash import State as DashState
 
 from cityvitals import store
 from dashboard import context, data, ids, map_view
-from dashboard.components import DOMAIN_NAMES, age_text, area_name, bi, page_header
+from dashboard.components import DOMAIN_NAMES, age_text, area_name, bi, page_header, pending_note
 from dashboard.figures import map_areas
 from dashboard.theme import STATE_ICON
 from indicators.history import read_domain_history
@@ -165,6 +165,8 @@ def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
                  className="what", title=w["i"]),
         html.Span(f"{value} / {threshold}", className="value"),
         html.Span(f"{age_text(now - w['since'])}", className="since"),
+        html.Span(pending_note(w.get("p"), w.get("ps"), defs.get(w["i"], {}).get("min_duration", 0.0), now),
+                  className="pending") if w.get("p") else None,
     ])
 
 

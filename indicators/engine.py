@@ -61,9 +61,10 @@ class LevelResult:
     coverage: np.ndarray
     state: np.ndarray
     since: np.ndarray
+    pending: np.ndarray  # the state a cell waits to take once its minimum duration is over (NO_PENDING: none)
+    pending_since: np.ndarray
     limits: classify.Limits
-    dirty: np.ndarray  # cells whose record changed since the last tick (value, data time or state)
-    slow: np.ndarray  # cells whose state (and so since) changed, or never written: the slow part of the record
+    dirty: np.ndarray  # cells whose record changed since the last tick (value, data time, state or pending state)
     dirty_areas: np.ndarray  # areas whose summary changed: a state, or data time beyond the tolerance
     oldest: np.ndarray  # per area, the oldest data time of any indicator (NaN: no data at all)
     cleared: np.ndarray  # cells that left a warning state since last written (their warning entry goes)
@@ -100,10 +101,9 @@ class Engine:
         self.feed = np.empty((0, len(self.grid_ids)), dtype=np.int16)
         self.feeds: list[str] = ["?"]
         self.switched_on: set[str] = set()
-        self.labels: list[str] = []
         self._limits_cache: dict[tuple, dict[str, classify.Limits]] = {}
         self.tracks: dict[str, classify.Track] = {}
-        self.written: dict[str, tuple[np.ndarray, ...]] = {}  # value, ts, state, oldest per area
+        self.written: dict[str, tuple[np.ndarray, ...]] = {}  # value, ts, state, pending as written; oldest per area
         self._written_limits: object = None
         self._touched: list[np.ndarray] = []
         self._parts: rollup.GridParts | None = None  # last tick's grid values: rows whose inputs held still are kept
@@ -147,6 +147,7 @@ class Engine:
         self._inputs = {i: self._names(parsed) for i, parsed in self._parsed.items()}
         self.recompute_all()  # what is kept is shaped for the old catalog
         self.directions = [i.direction for i in catalog.indicators]
+        self.labels = thresholds.rule_labels(catalog)
         self._ensure_metrics(sorted({m for i in catalog.indicators for m in catalog.metric_inputs(i)}))
         col = lambda attr: np.array([[float(getattr(i, attr))] for i in catalog.indicators]).reshape(-1, 1)  # noqa: E731
         self.stale_after, self.hysteresis = col("stale_after"), col("hysteresis")
@@ -251,7 +252,7 @@ class Engine:
                            unknown=unknown)
 
     def restore_states(self, warnings: list[dict]) -> int:
-        """Take back the warning states (and their since) a previous engine wrote; returns how many.
+        """Take back the warning states (their since, and a state pending) a previous engine wrote; returns how many.
 
         Hysteresis depends on the state held, so a restarted engine must not forget a warning.
         Normal cells start stale and turn normal on the first tick (their ``since`` restarts).
@@ -265,6 +266,8 @@ class Engine:
                 continue  # an indicator or area that no longer exists
             track = self.tracks[w["level"]]
             track.state[r, c], track.since[r, c] = State[w["s"].upper()], w["since"]
+            if w.get("p"):  # the minimum duration it was waiting out goes on counting
+                track.pending[r, c], track.pending_since[r, c] = State[w["p"].upper()], w["ps"]
             track.known[r, c] = True
             restored += 1
         self.recompute_all()  # a restored state is to be judged on the next tick
@@ -458,9 +461,10 @@ class Engine:
         if written is not None:
             cleared[sel] = (written[2][sel] >= State.YELLOW) & (sub.state < State.YELLOW)
         oldest = np.fmin.reduce(ts, axis=0) if ts.shape[0] else np.full(ts.shape[1], np.nan)
-        dirty, slow, summary_dirty = self._dirty(level, value, ts, track.state, sel, oldest)
-        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, lim, dirty, slow,
-                           summary_dirty, oldest, cleared, fresh_start=written is None)
+        dirty, summary_dirty = self._dirty(level, value, ts, track, sel, oldest)
+        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, track.pending,
+                           track.pending_since, lim, dirty, summary_dirty, oldest, cleared,
+                           fresh_start=written is None)
 
     def threshold_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> tuple[list[str], list[str]]:
         """Yellow and red thresholds in force at the given cells, as shown (a band as ``[lo, hi]``)."""
@@ -468,27 +472,25 @@ class Engine:
         out = []
         for low, high in ((lim.yellow_low, lim.yellow_high), (lim.red_low, lim.red_high)):
             low, high = cells_of(low, rows, cols), cells_of(high, rows, cols)
-            out.append([f"{hi:g}" if d == "higher_is_worse" else f"{lo:g}" if d == "lower_is_worse"
-                        else f"[{lo:g}, {hi:g}]"
-                        for d, lo, hi in zip(kinds, low, high, strict=True)])
+            out.append([thresholds.limit_text(d, lo, hi) for d, lo, hi in zip(kinds, low, high, strict=True)])
         return out[0], out[1]
 
-    def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, state: np.ndarray,
-               rows: np.ndarray | slice, oldest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return the cells to rewrite, those whose state changed, and the areas whose summary to rewrite.
+    def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, track: classify.Track,
+               rows: np.ndarray | slice, oldest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the cells to rewrite and the areas whose summary to rewrite.
 
         Only ``rows`` (indices, or a slice of all) can have moved since the last tick. A cell is
-        rewritten when its state changed or its value or data time moved beyond the tolerances; an
-        area summary (states and the area's oldest data time) when a state changed or that oldest
-        time moved beyond the tolerance.
+        rewritten when its state or pending state changed or its value or data time moved beyond
+        the tolerances; an area summary (states and the area's oldest data time) when a state
+        changed or that oldest time moved beyond the tolerance.
         Without a snapshot (a start) all of them.
         """
+        state, pending = track.state, track.pending
         old = self.written.get(level)
         if old is None:
-            self.written[level] = (value.copy(), ts.copy(), state.copy(), oldest)
-            everything = np.ones(value.shape, dtype=bool)
-            return everything, everything, np.ones(value.shape[1], dtype=bool)
-        w_value, w_ts, w_state, w_oldest = old
+            self.written[level] = (value.copy(), ts.copy(), state.copy(), pending.copy(), oldest)
+            return np.ones(value.shape, dtype=bool), np.ones(value.shape[1], dtype=bool)
+        w_value, w_ts, w_state, w_pending, w_oldest = old
         v, t, wv, wt = value[rows], ts[rows], w_value[rows], w_ts[rows]
         with np.errstate(invalid="ignore"):
             same_value = (np.abs(v - wv) <= VALUE_TOLERANCE * np.abs(wv)) | (np.isnan(v) & np.isnan(wv))
@@ -496,12 +498,13 @@ class Engine:
             same_oldest = (np.abs(oldest - w_oldest) < TS_TOLERANCE_S) | (np.isnan(oldest) & np.isnan(w_oldest))
         dirty, state_changed = np.zeros(value.shape, dtype=bool), np.zeros(value.shape, dtype=bool)
         state_changed[rows] = w_state[rows] != state[rows]
-        dirty[rows] = state_changed[rows] | ~same_ts | ~same_value
+        dirty[rows] = state_changed[rows] | (w_pending[rows] != pending[rows]) | ~same_ts | ~same_value
         summary = state_changed.any(axis=0) | ~same_oldest
         w_value[rows], w_ts[rows] = np.where(dirty[rows], v, wv), np.where(dirty[rows], t, wt)
         w_state[rows] = np.where(dirty[rows], state[rows], w_state[rows])
+        w_pending[rows] = np.where(dirty[rows], pending[rows], w_pending[rows])
         np.copyto(w_oldest, oldest, where=summary)
-        return dirty, state_changed, summary
+        return dirty, summary
 
 
 def _selector(rows: np.ndarray, n: int) -> np.ndarray | slice:
@@ -537,6 +540,11 @@ def _narrow(lim: classify.Limits) -> classify.Limits:
     return classify.Limits(*arrays)
 
 
-def cells_of(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> list:
+def cells_at(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Values of ``matrix`` at (rows, cols), also for a one-column matrix that broadcasts."""
-    return matrix[rows, cols if matrix.shape[1] > 1 else 0].tolist()
+    return matrix[rows, cols if matrix.shape[1] > 1 else 0]
+
+
+def cells_of(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> list:
+    """Values of ``matrix`` at (rows, cols) as a list, also for a one-column matrix that broadcasts."""
+    return cells_at(matrix, rows, cols).tolist()

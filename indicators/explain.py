@@ -31,7 +31,10 @@ class UnknownTarget(LookupError):
 
 
 def explain(client: redis.Redis, indicator: str, area_id: str, now: float | None = None) -> dict[str, Any]:
-    """Return value, state, since, thresholds and their source, data age and feed, and the children behind it."""
+    """Return value, state, since, thresholds and their source, data age and feed, and the children behind it.
+
+    ``pending`` names the state the area waits to take once its minimum duration is over (None: none).
+    """
     now = time.time() if now is None else now
     definition = store.read_definition(client, indicator)
     area = store.read_areas(client, [area_id]).get(area_id)
@@ -48,6 +51,7 @@ def explain(client: redis.Redis, indicator: str, area_id: str, now: float | None
         "direction": definition["direction"], "unit": definition.get("unit", ""),
         **_facts(record, now),
         "thresholds": {"yellow": record["y"], "red": record["r"], "source": record["rule"]},
+        "pending": record["p"], "pending_since": record["ps"], "min_duration_s": definition["min_duration"],
         "coverage": record["cov"],
         "children": _children(children, definition, record, client, now),
     }

@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
 from cityvitals.areas import AreaTree
-from indicators import health
-from indicators.classify import Limits
-from indicators.engine import Engine, LevelResult, TickResult, cells_of
+from indicators import health, thresholds
+from indicators.classify import NO_PENDING
+from indicators.engine import Engine, LevelResult, TickResult, cells_at, cells_of
 from indicators.history import DomainHistory, append_history, log_transitions, unlogged, utc
 from indicators.loader import Catalog
 from indicators.states import State
@@ -63,7 +63,7 @@ class EngineService:
         self._feed_names: list[str] = []  # the feed names last published
         self._arrays: tuple[Catalog | None, tuple] = (None, ())  # the catalog's tier, group and weight arrays
         self._latest_head = store.grid_fingerprint(tree.ids("grid")) + ":"  # names the grid list of latest rows
-        self._texts: tuple[Limits | None, list[str]] = (None, [])  # narrowed limits and their texts per indicator
+        self._rules: tuple[Catalog | None, dict] = (None, {})  # JSON of each (indicator row, rule code)'s thresholds
         self._latest_rows: set[int] = set()  # metric rows whose latest row exists in Redis (written or restored)
         self._value_levels: set[str] = set()  # levels whose value rows this engine wrote whole once
         store.ensure_group(client)
@@ -105,6 +105,7 @@ class EngineService:
         cat = self.engine.catalog
         store.write_definitions(self.client, {
             i.id: {**i.model_dump(mode="json"), "position": cat.positions.get(i.id, "")} for i in cat.indicators})
+        store.write_rules(self.client, thresholds.rule_texts(cat, self.engine.labels))
         store.record_catalog(self.client, cat.version, errors=[])
 
     def set_catalog(self, catalog: Catalog) -> None:
@@ -230,47 +231,36 @@ class EngineService:
         known = np.zeros(len(eng.metric_ids), dtype=bool)
         known[list(self._latest_rows)] = True
         _queue_packed(pipe, [store.latest_key(m) for m in eng.metric_ids], head, rows, cols, len(eng.grid_ids),
-                      lambda r, c: (eng.values[r, c], eng.ts[r, c], 0.0, eng.feed[r, c]), known)
+                      store.LATEST_CELL,
+                      lambda r, c: {"v": eng.values[r, c], "ts": eng.ts[r, c], "src": eng.feed[r, c]}, known)
         self._latest_rows.update(rows.tolist())
 
     def _write_level(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> int:
-        """Queue one level's changed state records, the packed values of areas that moved, warnings, summaries."""
-        written = self._write_slow(pipe, lv)
-        self._write_values(pipe, lv)
+        """Queue one level's state cells that moved, warnings and summaries; returns how many cells moved."""
+        written = self._write_values(pipe, lv)
         self._write_warnings(pipe, lv)
         self._write_summaries(pipe, lv, now)
         return written
 
-    def _write_slow(self, pipe: redis.client.Pipeline, lv: LevelResult) -> int:
-        """Queue the state records (state, since, thresholds) that changed, one HSET per indicator."""
-        written, n_ind = 0, len(self.engine.ind_ids)
-        block = max(1, WRITE_CHUNK // max(1, len(lv.area_ids)))
-        for first in range(0, n_ind, block):
-            rows, cols = np.nonzero(lv.slow[first : first + block])  # row-major: runs of one indicator
-            rows += first
-            records = self._records(lv, rows, cols)
-            areas = [lv.area_ids[c] for c in cols.tolist()]
-            for row, lo, hi in _runs(rows):
-                store.write_states(pipe, self.engine.ind_ids[row], dict(zip(areas[lo:hi], records[lo:hi], strict=True)))
-            written += len(records)
-            if rows.size >= WRITE_CHUNK // 2 and first + block < n_ind:
-                pipe.execute()  # a big level (a first tick): send what is queued before formatting more
-        return written
-
-    def _write_values(self, pipe: redis.client.Pipeline, lv: LevelResult) -> None:
-        """Queue the value rows of the cells that moved (every row exists once the first tick wrote it)."""
+    def _write_values(self, pipe: redis.client.Pipeline, lv: LevelResult) -> int:
+        """Queue the state cells that moved (every row exists once the first tick wrote it); returns how many."""
         eng = self.engine
         rows, cols = np.nonzero(lv.dirty)
         _queue_packed(pipe, [store.values_key(lv.level, i) for i in eng.ind_ids], "", rows, cols, len(lv.area_ids),
-                      lambda r, c: (lv.value[r, c], lv.ts[r, c], lv.coverage[r, c], eng.source_codes(lv.level, r, c)),
+                      store.STATE_CELL, lambda r, c: {
+                          "v": lv.value[r, c], "ts": lv.ts[r, c], "since": lv.since[r, c],
+                          "ps": lv.pending_since[r, c], "cov": lv.coverage[r, c],
+                          "src": eng.source_codes(lv.level, r, c), "rule": cells_at(lv.limits.source, r, c),
+                          "s": lv.state[r, c], "p": lv.pending[r, c]},
                       np.array([lv.level in self._value_levels] * len(eng.ind_ids)))
         self._value_levels.add(lv.level)
+        return int(rows.size)
 
     def _write_warnings(self, pipe: redis.client.Pipeline, lv: LevelResult) -> None:
         """Queue every moved warning cell's full record; drop only the cells that left a warning."""
         ids, areas, head = self.engine.ind_ids, lv.area_ids, f',"level":"{lv.level}",'
         rows, cols = np.nonzero(lv.dirty & (lv.state >= State.YELLOW))
-        records = self._records(lv, rows, cols, full=True)
+        records = self._warning_records(lv, rows, cols)
         raised = {f"{ids[r]}@{areas[c]}": f'{{"i":"{ids[r]}","a":"{areas[c]}"{head}{rec[1:]}'
                   for r, c, rec in zip(rows.tolist(), cols.tolist(), records, strict=True)}
         if lv.fresh_start:  # drop what an earlier engine left for this level and is no warning now
@@ -295,43 +285,35 @@ class EngineService:
             lv.area_ids[c]: store.to_json({**s, "data_ts": float(t) if np.isfinite(t) else None, "updated": now})
             for c, s, t in zip(columns, sums, oldest, strict=True)})
 
-    def _records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray, full: bool = False) -> list[str]:
-        """JSON state records of the given cells: enough to explain each state on screen.
+    def _warning_records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+        """JSON records of the given cells, as ``store.read_states`` gives them: enough to explain each on screen.
 
-        Keys: s state, since, y/r thresholds in force, rule (default or which override/profile set
-        them); ``full`` adds what the packed values hold: v value, ts data time (oldest input), src
-        feed, cov share of grids reporting. Formatted in one pass over plain lists: json.dumps per
-        record costs more than the rest of the tick.
+        Formatted in one pass over plain lists: json.dumps per record costs more than the rest of the tick.
         """
-        states, since = lv.state[rows, cols].tolist(), _finite(lv.since[rows, cols])
-        limits = self._limit_texts(lv.limits, rows, cols)
-        if not full:
-            return [f'{{"s":"{STATE_LABELS[s]}","since":{t!r},{lim}}}'
-                    for s, t, lim in zip(states, since, limits, strict=True)]
         feeds = [json.dumps(f, ensure_ascii=False) for f in self.engine.feeds]
-        value, ts = _finite(lv.value[rows, cols]), _finite(lv.ts[rows, cols])
+        rules, pending = self._rule_texts(), lv.pending[rows, cols].tolist()
+        pending_since = [t if p != NO_PENDING else _NULL for t, p in
+                         zip(_finite(lv.pending_since[rows, cols]), pending, strict=True)]
         return [
-            f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{sn!r},{lim},"src":{feeds[src]},"cov":{cov!r}}}'
-            for s, v, t, sn, lim, src, cov in zip(
-                states, value, ts, since, limits, self.engine.source_codes(lv.level, rows, cols).tolist(),
-                np.round(lv.coverage[rows, cols], 4).tolist(), strict=True)
+            f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{sn!r},{rules[r][k]},"src":{feeds[src]},'
+            f'"cov":{cov!r},"p":{PENDING_LABELS[p]},"ps":{ps!r}}}'
+            for r, s, v, t, sn, k, src, cov, p, ps in zip(
+                rows.tolist(), lv.state[rows, cols].tolist(), _finite(lv.value[rows, cols]),
+                _finite(lv.ts[rows, cols]), _finite(lv.since[rows, cols]), cells_of(lv.limits.source, rows, cols),
+                self.engine.source_codes(lv.level, rows, cols).tolist(),
+                np.round(lv.coverage[rows, cols], 4).tolist(), pending, pending_since, strict=True)
         ]
 
-    def _limit_texts(self, lim: Limits, rows: np.ndarray, cols: np.ndarray) -> list[str]:
-        """Format the ``"y","r","rule"`` part of each record (once per indicator when no area override applies)."""
-        if lim.source.shape[1] == 1:  # narrowed limits: the same for every area of the indicator
-            if self._texts[0] is not lim:
-                every = np.arange(len(self.engine.ind_ids))
-                self._texts = (lim, self._format_limits(lim, every, np.zeros_like(every)))
-            texts = self._texts[1]
-            return [texts[r] for r in rows.tolist()]
-        return self._format_limits(lim, rows, cols)
-
-    def _format_limits(self, lim: Limits, rows: np.ndarray, cols: np.ndarray) -> list[str]:
-        rules = [json.dumps(label, ensure_ascii=False) for label in self.engine.labels]
-        yellow, red = self.engine.threshold_texts(lim, rows, cols)
-        return [f'"y":"{y}","r":"{r}","rule":{rules[k]}' for y, r, k in
-                zip(yellow, red, cells_of(lim.source, rows, cols), strict=True)]
+    def _rule_texts(self) -> dict[int, dict[int, str]]:
+        """Per indicator row and rule code, the ``"y","r","rule"`` part of a record (built once per catalog)."""
+        cat = self.engine.catalog
+        if self._rules[0] is not cat:
+            texts = thresholds.rule_texts(cat, self.engine.labels)
+            self._rules = (cat, {
+                row: {code: f'"y":"{y}","r":"{r}","rule":{json.dumps(label, ensure_ascii=False)}'
+                      for code, (label, y, r) in texts[ind].items()}
+                for row, ind in enumerate(self.engine.ind_ids)})
+        return self._rules[1]
 
     def _log(self, result: TickResult, now: float) -> None:
         """Write transitions to the warnings log and, once per history step, coarse history."""
@@ -376,10 +358,11 @@ class EngineService:
 
 
 def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: str, rows: np.ndarray, cols: np.ndarray,
-                  width: int, cells: Callable[[np.ndarray, np.ndarray], tuple], known: np.ndarray) -> None:
+                  width: int, cell: np.dtype, fields: Callable[[np.ndarray, np.ndarray], dict],
+                  known: np.ndarray) -> None:
     """Queue changed cells (rows, cols; row-major) of packed rows: whole rows where many moved, else one by one.
 
-    ``cells(r, c)`` gives (value, ts, coverage, feed code) at broadcastable indices; a row not
+    ``fields(r, c)`` gives the arrays of ``cell``'s fields at broadcastable indices; a row not
     ``known`` to exist yet is written whole. A SETRANGE per cell costs about as much as
     ``SPARSE_CELLS`` cells of a whole row.
     """
@@ -389,27 +372,18 @@ def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: str, rows:
     step = max(1, WRITE_CHUNK // max(1, width))
     for start in range(0, whole.size, step):
         part = whole[start : start + step]
-        for row, text in zip(part.tolist(), store.pack_rows(*np.broadcast_arrays(*cells(part[:, None], every))),
-                             strict=True):
+        for row, text in zip(part.tolist(), store.pack_rows(cell, fields(part[:, None], every)), strict=True):
             store.set_row(pipe, keys[row], head + text)
         if whole.size > step:
             pipe.execute()  # a big level (a first tick): send each part before packing the next
     single = ~np.isin(rows, whole)
     rows, cols = rows[single], cols[single]
     if rows.size:
-        text = store.pack_rows(*(np.atleast_1d(a)[None, :] for a in np.broadcast_arrays(*cells(rows, cols))))[0]
-        n = store.CELL_CHARS
+        text = store.pack_rows(cell, {k: np.broadcast_to(a, rows.shape)[None, :]
+                                      for k, a in fields(rows, cols).items()})[0]
+        n = store.cell_chars(cell)
         for k, (row, col) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
             store.set_cell(pipe, keys[row], len(head), col, text[k * n : (k + 1) * n])
-
-
-def _runs(keys: np.ndarray) -> list[tuple[int, int, int]]:
-    """(key, start, stop) of each run of equal values in a sorted array."""
-    if not keys.size:
-        return []
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    stops = np.r_[starts[1:], keys.size]
-    return list(zip(keys[starts].tolist(), starts.tolist(), stops.tolist(), strict=True))
 
 
 def _finite(values: np.ndarray) -> list:
@@ -426,3 +400,4 @@ class _Null:
 
 _NULL = _Null()
 STATE_LABELS = [State(s).label for s in sorted(State)]
+PENDING_LABELS = {NO_PENDING: "null"} | {int(s): f'"{s.label}"' for s in State}

@@ -57,27 +57,52 @@ def active_key(catalog: Catalog, local: datetime, switched_on: set[str]) -> tupl
     )
 
 
+def rule_labels(catalog: Catalog) -> list[str]:
+    """Every rule the catalog can put in force, ``default`` first, in a fixed order.
+
+    Rule codes index this list; being fixed by the catalog, codes persisted in Redis keep their
+    meaning across engine restarts.
+    """
+    return ["default"] + sorted({describe(i, o) for ind in catalog.indicators for i, o in enumerate(ind.overrides)})
+
+
+def limit_text(direction: str, low: float, high: float) -> str:
+    """A threshold as shown: the one limit that matters for the direction, a band as ``[lo, hi]``."""
+    if direction == "higher_is_worse":
+        return f"{high:g}"
+    if direction == "lower_is_worse":
+        return f"{low:g}"
+    return f"[{low:g}, {high:g}]"
+
+
+def rule_texts(catalog: Catalog, labels: list[str]) -> dict[str, dict[int, tuple[str, str, str]]]:
+    """Per indicator, per rule code it can use: the rule's label and its yellow and red thresholds as shown."""
+    code = {label: k for k, label in enumerate(labels)}
+    shown = lambda ind, bound: limit_text(ind.direction, *_limits(ind.direction, bound))  # noqa: E731
+    return {
+        ind.id: {0: ("default", shown(ind, ind.thresholds.yellow), shown(ind, ind.thresholds.red))}
+        | {code[describe(i, o)]: (describe(i, o), shown(ind, o.yellow), shown(ind, o.red))
+           for i, o in enumerate(ind.overrides)}
+        for ind in catalog.indicators
+    }
+
+
 def resolve(catalog: Catalog, level: str, area_ids: list[str], local: datetime, switched_on: set[str],
             labels: list[str]) -> Limits:
-    """Build the limit matrices for one level; ``labels`` collects the rule labels codes point into."""
+    """Build the limit matrices for one level; codes point into ``labels`` (see :func:`rule_labels`)."""
+    code = {label: k for k, label in enumerate(labels)}
     n_ind, n = len(catalog.indicators), len(area_ids)
     arrays = {k: np.empty((n_ind, n)) for k in ("yl", "yh", "rl", "rh")}
     source = np.zeros((n_ind, n), dtype=np.int32)
     position = {a: i for i, a in enumerate(area_ids)}
     for row, ind in enumerate(catalog.indicators):
         _fill(arrays, source, row, slice(None), ind, ind.thresholds.yellow, ind.thresholds.red,
-              _label(labels, "default"))
+              code["default"])
         for i, o in enumerate(ind.overrides):
             cols = _override_columns(o, level, position, catalog, local, switched_on)
             if cols is not None:
-                _fill(arrays, source, row, cols, ind, o.yellow, o.red, _label(labels, describe(i, o)))
+                _fill(arrays, source, row, cols, ind, o.yellow, o.red, code[describe(i, o)])
     return Limits(arrays["yl"], arrays["yh"], arrays["rl"], arrays["rh"], source)
-
-
-def _label(labels: list[str], text: str) -> int:
-    if text not in labels:
-        labels.append(text)
-    return labels.index(text)
 
 
 def _fill(arrays: dict, source: np.ndarray, row: int, cols: slice | int, ind: Indicator, yellow: Bound,
