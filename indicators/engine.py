@@ -19,6 +19,7 @@ from cityvitals.store import Columns, Sample
 from indicators import classify, rollup, thresholds
 from indicators.formula import FUNCTIONS, OPERATORS
 from indicators.loader import Catalog
+from indicators.schema import DOMAINS
 from indicators.states import State
 
 VALUE_TOLERANCE = 1e-4  # relative change of a value worth rewriting its record (screens show 4 digits)
@@ -66,7 +67,8 @@ class LevelResult:
     limits: classify.Limits
     dirty: np.ndarray  # cells whose record changed since the last tick (value, data time, state or pending state)
     dirty_areas: np.ndarray  # areas whose summary changed: a state, or data time beyond the tolerance
-    oldest: np.ndarray  # per area, the oldest data time of any indicator (NaN: no data at all)
+    oldest: np.ndarray  # per area (columns), the oldest data time (NaN: no data at all): of any indicator in
+    # row 0, then of each domain's macro indicators (rows 1.., in ``DOMAINS`` order), so each tile says its own
     cleared: np.ndarray  # cells that left a warning state since last written (their warning entry goes)
     fresh_start: bool = False  # nothing written yet (a start, new thresholds): what the store holds is unknown
 
@@ -148,6 +150,11 @@ class Engine:
         self.recompute_all()  # what is kept is shaped for the old catalog
         self.directions = [i.direction for i in catalog.indicators]
         self.labels = thresholds.rule_labels(catalog)
+        # Rows of each domain's macro indicators, then the rest: a partition, so oldest data times take one pass
+        domain_of = np.array([DOMAINS.index(i.group) if i.tier == "macro" else -1 for i in catalog.indicators],
+                             dtype=int)
+        self.oldest_groups = [np.flatnonzero(domain_of == k) for k in range(len(DOMAINS))] + [
+            np.flatnonzero(domain_of < 0)]
         self._ensure_metrics(sorted({m for i in catalog.indicators for m in catalog.metric_inputs(i)}))
         col = lambda attr: np.array([[float(getattr(i, attr))] for i in catalog.indicators]).reshape(-1, 1)  # noqa: E731
         self.stale_after, self.hysteresis = col("stale_after"), col("hysteresis")
@@ -460,11 +467,18 @@ class Engine:
         cleared = np.zeros(value.shape, dtype=bool)
         if written is not None:
             cleared[sel] = (written[2][sel] >= State.YELLOW) & (sub.state < State.YELLOW)
-        oldest = np.fmin.reduce(ts, axis=0) if ts.shape[0] else np.full(ts.shape[1], np.nan)
+        oldest = self._oldest(ts)
         dirty, summary_dirty = self._dirty(level, value, ts, track, sel, oldest)
         return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, track.pending,
                            track.pending_since, lim, dirty, summary_dirty, oldest, cleared,
                            fresh_start=written is None)
+
+    def _oldest(self, ts: np.ndarray) -> np.ndarray:
+        """Oldest data time per area: of every indicator (row 0) and of each domain's macro indicators (rows 1..)."""
+        by_group = np.array([np.fmin.reduce(ts[rows], axis=0) if rows.size else np.full(ts.shape[1], np.nan)
+                             for rows in self.oldest_groups])
+        domains = by_group[: len(DOMAINS)]
+        return np.vstack([np.fmin.reduce(by_group, axis=0)[None, :], domains])
 
     def threshold_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> tuple[list[str], list[str]]:
         """Yellow and red thresholds in force at the given cells, as shown (a band as ``[lo, hi]``)."""
@@ -481,8 +495,8 @@ class Engine:
 
         Only ``rows`` (indices, or a slice of all) can have moved since the last tick. A cell is
         rewritten when its state or pending state changed or its value or data time moved beyond
-        the tolerances; an area summary (states and the area's oldest data time) when a state
-        changed or that oldest time moved beyond the tolerance.
+        the tolerances; an area summary (states and the area's and its domains' oldest data times)
+        when a state changed or one of those oldest times moved beyond the tolerance.
         Without a snapshot (a start) all of them.
         """
         state, pending = track.state, track.pending
@@ -495,7 +509,8 @@ class Engine:
         with np.errstate(invalid="ignore"):
             same_value = (np.abs(v - wv) <= VALUE_TOLERANCE * np.abs(wv)) | (np.isnan(v) & np.isnan(wv))
             same_ts = (np.abs(t - wt) < TS_TOLERANCE_S) | (np.isnan(t) & np.isnan(wt))
-            same_oldest = (np.abs(oldest - w_oldest) < TS_TOLERANCE_S) | (np.isnan(oldest) & np.isnan(w_oldest))
+            same_oldest = ((np.abs(oldest - w_oldest) < TS_TOLERANCE_S) | (np.isnan(oldest) & np.isnan(w_oldest))
+                           ).all(axis=0)
         dirty, state_changed = np.zeros(value.shape, dtype=bool), np.zeros(value.shape, dtype=bool)
         state_changed[rows] = w_state[rows] != state[rows]
         dirty[rows] = state_changed[rows] | (w_pending[rows] != pending[rows]) | ~same_ts | ~same_value
@@ -503,7 +518,7 @@ class Engine:
         w_value[rows], w_ts[rows] = np.where(dirty[rows], v, wv), np.where(dirty[rows], t, wt)
         w_state[rows] = np.where(dirty[rows], state[rows], w_state[rows])
         w_pending[rows] = np.where(dirty[rows], pending[rows], w_pending[rows])
-        np.copyto(w_oldest, oldest, where=summary)
+        np.copyto(w_oldest, oldest, where=summary[None, :])
         return dirty, summary
 
 

@@ -70,16 +70,5 @@ def domain_scores(state: np.ndarray, tiers: np.ndarray, groups: np.ndarray, weig
     return {d: [_num(x) for x in s] for d, s in scores.items()}
 
 
-def oldest_by_domain(ts: np.ndarray, tiers: np.ndarray, groups: np.ndarray, columns: np.ndarray) -> dict[str, list]:
-    """Oldest data time of each domain's macro indicators for the given area columns (None: no data at all)."""
-    out = {}
-    for d in DOMAINS:
-        sub = ts[(tiers == "macro") & (groups == d)][:, columns]
-        oldest = np.min(np.where(np.isfinite(sub), sub, np.inf), axis=0) if sub.shape[0] else np.full(len(columns),
-                                                                                                       np.inf)
-        out[d] = [float(t) if np.isfinite(t) else None for t in oldest.tolist()]
-    return out
-
-
 def _num(x: float) -> float | None:
     return None if np.isnan(x) else round(float(x), 1)

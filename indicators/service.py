@@ -21,6 +21,7 @@ from indicators.classify import NO_PENDING
 from indicators.engine import Engine, LevelResult, TickResult, cells_at, cells_of
 from indicators.history import DomainHistory, append_history, log_transitions, unlogged, utc
 from indicators.loader import Catalog
+from indicators.schema import DOMAINS
 from indicators.states import State
 
 log = logging.getLogger(__name__)
@@ -277,13 +278,13 @@ class EngineService:
             return
         tiers, groups, weights = self._catalog_arrays()
         sums = health.summaries(lv.state, tiers, groups, weights, columns)
-        oldest = lv.oldest[columns]
-        for d, times in health.oldest_by_domain(lv.ts, tiers, groups, columns).items():
-            for s, t in zip(sums, times, strict=True):
+        oldest = lv.oldest[:, columns]
+        for d, times in zip(DOMAINS, oldest[1:], strict=True):
+            for s, t in zip(sums, _finite_or_none(times), strict=True):
                 s["domains"][d]["data_ts"] = t  # each tile says how old its own data is
         pipe.hset(store.summary_key(lv.level), mapping={
-            lv.area_ids[c]: store.to_json({**s, "data_ts": float(t) if np.isfinite(t) else None, "updated": now})
-            for c, s, t in zip(columns, sums, oldest, strict=True)})
+            lv.area_ids[c]: store.to_json({**s, "data_ts": t, "updated": now})
+            for c, s, t in zip(columns, sums, _finite_or_none(oldest[0]), strict=True)})
 
     def _warning_records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> list[str]:
         """JSON records of the given cells, as ``store.read_states`` gives them: enough to explain each on screen.
@@ -384,6 +385,11 @@ def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: str, rows:
         n = store.cell_chars(cell)
         for k, (row, col) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
             store.set_cell(pipe, keys[row], len(head), col, text[k * n : (k + 1) * n])
+
+
+def _finite_or_none(values: np.ndarray) -> list[float | None]:
+    """Return values as a list, None where not finite."""
+    return [v if ok else None for v, ok in zip(values.tolist(), np.isfinite(values).tolist(), strict=True)]
 
 
 def _finite(values: np.ndarray) -> list:

@@ -70,3 +70,30 @@ def test_each_domain_has_its_data_time_and_a_score_history_for_the_tiles(redis_c
     assert len(scores["public_safety"]) == 4 and scores["public_safety"][-1] == safety["score"]
     assert scores["health"] == scores["public_safety"]  # the catalog's only domain
     assert scores["eco_environment"] == [None] * 4  # no indicator: no score, never a healthy 100
+
+
+TWO_DOMAINS = """
+indicators:
+  - {id: orders, name: {zh: 工单数, en: Orders}, tier: macro, group: public_safety, description: Orders.,
+     source: {metric: hotline_orders_1h}, rollup: sum, direction: higher_is_worse,
+     thresholds: {yellow: 100, red: 200}, stale_after: 1h}
+  - {id: level, name: {zh: 水位, en: Level}, tier: macro, group: eco_environment, description: Level.,
+     source: {metric: river_level}, rollup: mean, direction: higher_is_worse,
+     thresholds: {yellow: 4.5, red: 9}, stale_after: 1h}
+"""
+
+
+def test_a_domain_tile_follows_its_own_data_while_another_domain_holds_the_area_oldest(redis_client, tmp_path):
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO_DOMAINS)
+    service = EngineService(redis_client, None, tiny_tree(), load_catalog([path]), consumer="h")
+    store.append_samples(redis_client, "gauges", [Sample("river_level", g, T0, 2.0) for g in GRIDS])
+    for minute in range(0, 10, 2):  # the hotline reports every two minutes; the gauges never again
+        store.append_samples(redis_client, "hotline", [Sample("hotline_orders_1h", g, T0 + 60 * minute, 3.0)
+                                                       for g in GRIDS])
+        service.tick(T0 + 60 * minute + 5)
+
+    summary = store.read_summaries(redis_client, "street", ["d.s"])["d.s"]
+    assert summary["data_ts"] == T0  # the gauges' data is the area's oldest
+    assert summary["domains"]["eco_environment"]["data_ts"] == T0
+    assert summary["domains"]["public_safety"]["data_ts"] == T0 + 480  # not held back at the area's oldest
