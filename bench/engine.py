@@ -131,7 +131,7 @@ def run(grids: int, ticks: int, url: str | None, catalog_paths: list[Path], tick
         "areas": sum(len(tree.ids(level)) for level in service.engine.parents), "ticks": ticks,
         "samples_per_tick": source.per_tick, "tick_p50_s": round(float(np.percentile(times, 50)), 4),
         "tick_p95_s": round(float(np.percentile(times, 95)), 4), "score_only_s": round(score_only, 4),
-        "records_per_tick": int(np.mean([r.records for r in reports])),
+        "cells_per_tick": int(np.mean([r.cells for r in reports])),
         "transitions_per_tick": float(np.mean([r.transitions for r in reports])),
         "phase_p50_s": {k: round(float(np.median([r.seconds[k] for r in reports])), 4) for k in reports[0].seconds},
         "baseline_fields": fields, "baseline_hset_s": round(base, 4),

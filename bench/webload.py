@@ -23,8 +23,8 @@ from pathlib import Path
 import requests
 
 from cityvitals.security import CSRF_COOKIE
+from cityvitals.vocabulary import DOMAINS
 from dashboard import ids
-from indicators.schema import DOMAINS
 
 REPO = Path(__file__).resolve().parent.parent
 

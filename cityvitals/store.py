@@ -20,7 +20,12 @@ Layout (all keys start with ``cv:``):
 - ``cv:rules``             hash indicator -> JSON ``{code: [rule label, yellow, red]}``: what the rule codes
                            in state cells stand for (the thresholds as shown), published with the catalog.
 - ``cv:feednames``         JSON list: the feed names the feed codes in value rows stand for.
-- ``cv:summary:<level>``   hash area -> JSON area summary (health, domain scores, counts, worst).
+- ``cv:summary:<level>``   string: the summary of every area of one level (health, worst state, counts,
+                           domain scores, counts and data times, panel counts), packed like state cells
+                           (``SUMMARY_CELL``, 264 characters per area at its ``pos``); a tick rewrites the
+                           areas whose summary moved.
+- ``cv:ids:<level>``       JSON list: the ids of one level's areas in ``pos`` order (what a whole packed
+                           row is read against).
 - ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
 - ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
@@ -54,6 +59,7 @@ import numpy as np
 import redis
 
 from cityvitals.areas.model import LEVELS
+from cityvitals.vocabulary import DOMAINS, PANELS, STATE_NAMES
 
 PREFIX = "cv"
 SAMPLES = f"{PREFIX}:samples"
@@ -84,8 +90,13 @@ def values_key(level: str, indicator: str) -> str:
 
 
 def summary_key(level: str) -> str:
-    """Key of the area-summary hash for one hierarchy level."""
+    """Key of the packed area summaries of one hierarchy level."""
     return f"{PREFIX}:summary:{level}"
+
+
+def ids_key(level: str) -> str:
+    """Key of the ids of one level's areas in ``pos`` order."""
+    return f"{PREFIX}:ids:{level}"
 
 
 class Sample(NamedTuple):
@@ -237,7 +248,6 @@ def to_json(record: Mapping[str, Any]) -> str:
 LATEST_CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("src", "<i2")])
 STATE_CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("since", "<f8"), ("ps", "<f8"), ("cov", "<f4"),
                        ("src", "<i2"), ("rule", "<i2"), ("s", "i1"), ("p", "i1")])
-STATE_NAMES = ("normal", "stale", "yellow", "red")  # by code: the order of indicators.states.State
 NO_STATE = -1  # a pending state code meaning none
 
 
@@ -249,10 +259,11 @@ def cell_chars(cell: np.dtype) -> int:
 def pack_rows(cell: np.dtype, fields: Mapping[str, np.ndarray]) -> list[str]:
     """Pack (rows x areas) arrays, one per field of ``cell`` (broadcast), into one base64 text per row.
 
-    One encoding pass over all rows: a cell is a multiple of 3 bytes, so the encoding of the
-    whole block is the concatenation of the rows' (and of the cells') encodings.
+    A field with a shape of its own takes it as trailing axes. One encoding pass over all rows: a
+    cell is a multiple of 3 bytes, so the encoding of the whole block is the concatenation of the
+    rows' (and of the cells') encodings.
     """
-    cells = np.zeros(np.broadcast_shapes(*(np.shape(a) for a in fields.values())), dtype=cell)
+    cells = np.zeros(np.broadcast_shapes(*(np.shape(a)[:2] for a in fields.values())), dtype=cell)
     for name, array in fields.items():
         cells[name] = array
     text = base64.b64encode(cells.tobytes()).decode("ascii")
@@ -375,15 +386,68 @@ def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], clea
         pipe.hdel(WARNINGS, *cleared)
 
 
+SUMMARY_CELL = np.dtype([
+    ("updated", "<f8"), ("data_ts", "<f8"), ("domain_ts", "<f8", (len(DOMAINS),)),
+    ("health", "<f4"), ("domain_score", "<f4", (len(DOMAINS),)),
+    ("counts", "<i2", (len(STATE_NAMES),)), ("domain_counts", "<i2", (len(DOMAINS), len(STATE_NAMES))),
+    ("panel_counts", "<i2", (len(PANELS), len(STATE_NAMES))), ("worst", "i1"), ("pad", "V1"),
+])
+
+
+def queue_summaries(pipe: redis.client.Pipeline, level: str, positions: np.ndarray, width: int,
+                    fields: Mapping[str, np.ndarray]) -> None:
+    """Queue summaries of the areas at ``positions`` (``fields`` of ``SUMMARY_CELL``, one entry per area).
+
+    Every area of the level (``width`` of them, in order): one whole row; else a SETRANGE per area.
+    """
+    text = pack_rows(SUMMARY_CELL, {k: np.asarray(a)[None] for k, a in fields.items()})[0]
+    if positions.size == width:
+        pipe.set(summary_key(level), text)
+        return
+    n = cell_chars(SUMMARY_CELL)
+    for k, pos in enumerate(positions.tolist()):
+        pipe.setrange(summary_key(level), pos * n, text[k * n : (k + 1) * n])
+
+
+def _summary(cell: np.void) -> dict | None:
+    """One packed summary as the dashboard reads it (None: never written)."""
+    if not cell["updated"]:
+        return None
+    score = lambda x: None if math.isnan(x) else round(x, 1)  # noqa: E731
+    counts = lambda c: dict(zip(STATE_NAMES, c, strict=True))  # noqa: E731
+    domain_ts, domain_score = cell["domain_ts"].tolist(), cell["domain_score"].tolist()
+    domain_counts, panel_counts = cell["domain_counts"].tolist(), cell["panel_counts"].tolist()
+    return {
+        "health": score(float(cell["health"])), "worst": STATE_NAMES[int(cell["worst"])],
+        "counts": counts(cell["counts"].tolist()),
+        "domains": {d: {"score": score(domain_score[k]), **counts(domain_counts[k]),
+                        "data_ts": _finite_or_none(domain_ts[k])} for k, d in enumerate(DOMAINS)},
+        "panels": {p: counts(panel_counts[k]) for k, p in enumerate(PANELS)},
+        "data_ts": _finite_or_none(float(cell["data_ts"])), "updated": float(cell["updated"]),
+    }
+
+
 def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None = None) -> dict[str, dict]:
-    """Area summaries of one level (all of them, or only ``area_ids``) in one round trip."""
-    key = summary_key(level)
+    """Area summaries of one level (all of them, or only ``area_ids``): area -> summary; unknown areas left out."""
+    n = cell_chars(SUMMARY_CELL)
     if area_ids is None:
-        raw = client.hgetall(key)
+        pipe = client.pipeline(transaction=False)
+        pipe.get(ids_key(level))
+        pipe.get(summary_key(level))
+        ids, row = pipe.execute()
+        # SETRANGE past the end pads with zero bytes: as "A" they decode to zeros, a cell never written
+        ids, row = json.loads(ids or "[]"), (row or "").replace("\0", "A")
+        cells = np.frombuffer(base64.b64decode(row[: len(row) // n * n]), dtype=SUMMARY_CELL)
+        pairs = zip(ids, cells, strict=False)  # a row shorter than the ids: the areas past its end are left out
     else:
-        values = client.hmget(key, area_ids) if area_ids else []
-        raw = {a: v for a, v in zip(area_ids, values, strict=True) if v is not None}
-    return {a: json.loads(v) for a, v in raw.items()}
+        areas = read_areas(client, area_ids)
+        ranges = [(summary_key(level), areas[a]["pos"] * n, areas[a]["pos"] * n + n - 1)
+                  if a in areas and areas[a]["level"] == level else None for a in area_ids]
+        _, texts = _read_cells(client.pipeline(transaction=False), ranges)
+        pairs = [(a, np.frombuffer(base64.b64decode(t), dtype=SUMMARY_CELL)[0]) for a, t in zip(area_ids, texts,
+                 strict=True) if len(t) == n and t[0] != "\0"]
+    summaries = ((a, _summary(cell)) for a, cell in pairs)
+    return {a: s for a, s in summaries if s is not None}
 
 
 def warning_keys(client: redis.Redis) -> list[str]:
@@ -438,6 +502,11 @@ def write_areas(client: redis.Redis, areas: Mapping[str, Mapping[str, Any]], chu
     items = [(a, json.dumps(v, ensure_ascii=False)) for a, v in areas.items()]
     for start in range(0, len(items), chunk):
         pipe.hset(AREAS, mapping=dict(items[start : start + chunk]))
+    pipe.execute()
+    pipe = client.pipeline(transaction=False)  # other keys: on a cluster they cannot share the transaction
+    for level in LEVELS:
+        ordered = sorted((v["pos"], a) for a, v in areas.items() if v.get("level") == level and "pos" in v)
+        pipe.set(ids_key(level), json.dumps([a for _, a in ordered], ensure_ascii=False))
     pipe.execute()
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from cityvitals.vocabulary import PANELS
 from dashboard import context, ids
 from dashboard.theme import STATE_ICON, STATE_NAME
-from indicators.schema import PANELS
 from indicators.states import State
 
 DOMAIN_NAMES = {

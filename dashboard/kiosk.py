@@ -13,9 +13,9 @@ import dash
 from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback
 
 from cityvitals import store
+from cityvitals.vocabulary import PANELS
 from dashboard import context, ids
 from dashboard.components import LANGS
-from indicators.schema import PANELS
 
 DEFAULT_ROTATE_S = 20.0
 MIN_ROTATE_S = 2.0

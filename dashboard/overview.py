@@ -9,12 +9,12 @@ from dash import ALL, Input, Output, Patch, callback, dcc, html
 from dash import State as DashState
 
 from cityvitals import store
+from cityvitals.vocabulary import DOMAINS
 from dashboard import context, data, ids, map_view
 from dashboard.components import DOMAIN_NAMES, age_text, area_name, bi, page_header, pending_note
 from dashboard.figures import map_areas
 from dashboard.theme import STATE_ICON
 from indicators.history import read_domain_history
-from indicators.schema import DOMAINS
 from indicators.states import State
 
 TICKER_LINES = 14

@@ -16,10 +16,10 @@ from simpleeval import SimpleEval
 
 from cityvitals.areas import LEVELS, AreaTree
 from cityvitals.store import Columns, Sample
+from cityvitals.vocabulary import DOMAINS
 from indicators import classify, rollup, thresholds
 from indicators.formula import FUNCTIONS, OPERATORS
 from indicators.loader import Catalog
-from indicators.schema import DOMAINS
 from indicators.states import State
 
 VALUE_TOLERANCE = 1e-4  # relative change of a value worth rewriting its record (screens show 4 digits)

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from indicators.schema import DOMAINS, PANELS
+from cityvitals.vocabulary import DOMAINS, PANELS
 from indicators.states import STATE_SCORE, State
 
-LABELS = [state.label for state in State]  # indexed by the State value
 SCORE_OF_STATE = np.array([STATE_SCORE[State.NORMAL], np.nan, STATE_SCORE[State.YELLOW], STATE_SCORE[State.RED]])
 
 
@@ -37,29 +36,24 @@ def state_counts(state: np.ndarray) -> np.ndarray:
     return np.stack([(state == s).sum(axis=0) for s in State])
 
 
-def summaries(state: np.ndarray, tiers: np.ndarray, groups: np.ndarray, weights: np.ndarray,
-              columns: np.ndarray) -> list[dict]:
-    """Summary records for the given area columns: health, worst state, counts, domains, panels."""
+def summary_fields(state: np.ndarray, tiers: np.ndarray, groups: np.ndarray, weights: np.ndarray,
+                   columns: np.ndarray) -> dict[str, np.ndarray]:
+    """Summaries of the given area columns as arrays, one entry per area.
+
+    Health, worst state, counts, domain scores and counts, panel counts: the fields of
+    ``store.SUMMARY_CELL`` that states make.
+    """
     macro = tiers == "macro"
     sub = state[:, columns]
-    health = weighted_score(sub[macro], weights[macro])
-    domain_scores = {d: weighted_score(sub[macro & (groups == d)], weights[macro & (groups == d)]) for d in DOMAINS}
-    domain_counts = {d: state_counts(sub[macro & (groups == d)]) for d in DOMAINS}
-    panel_counts = {p: state_counts(sub[~macro & (groups == p)]) for p in PANELS}
-    macro_counts = state_counts(sub[macro])
-    worst = sub.max(axis=0) if sub.shape[0] else np.full(len(columns), State.STALE)
-    # plain lists from here on: building the records is per area, so keep numpy out of the loop
-    health_l, worst_l, macro_l = [_num(x) for x in health], worst.tolist(), macro_counts.T.tolist()
-    domain_l = {d: ([_num(x) for x in domain_scores[d]], domain_counts[d].T.tolist()) for d in DOMAINS}
-    panel_l = {p: panel_counts[p].T.tolist() for p in PANELS}
-    return [{
-        "health": health_l[k],
-        "worst": LABELS[worst_l[k]],
-        "counts": dict(zip(LABELS, macro_l[k], strict=True)),
-        "domains": {d: {"score": scores[k], **dict(zip(LABELS, counts[k], strict=True))}
-                    for d, (scores, counts) in domain_l.items()},
-        "panels": {p: dict(zip(LABELS, counts[k], strict=True)) for p, counts in panel_l.items()},
-    } for k in range(len(columns))]
+    in_domain = [macro & (groups == d) for d in DOMAINS]
+    return {
+        "health": weighted_score(sub[macro], weights[macro]),
+        "worst": sub.max(axis=0) if sub.shape[0] else np.full(len(columns), State.STALE),
+        "counts": state_counts(sub[macro]).T,
+        "domain_score": np.stack([weighted_score(sub[rows], weights[rows]) for rows in in_domain], axis=1),
+        "domain_counts": np.stack([state_counts(sub[rows]).T for rows in in_domain], axis=1),
+        "panel_counts": np.stack([state_counts(sub[~macro & (groups == p)]).T for p in PANELS], axis=1),
+    }
 
 
 def domain_scores(state: np.ndarray, tiers: np.ndarray, groups: np.ndarray, weights: np.ndarray) -> dict[str, list]:

@@ -7,14 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-DOMAINS = (
-    "public_service", "public_safety", "social_governance",
-    "city_management", "eco_environment", "economic_development",
-)
-PANELS = (
-    "party_building", "public_safety", "public_service",
-    "eco_environment", "city_management", "social_governance",
-)
+from cityvitals.vocabulary import DOMAINS, PANELS
+
 LEVEL_NAMES = ("district", "street", "community", "grid")
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -21,7 +21,6 @@ from indicators.classify import NO_PENDING
 from indicators.engine import Engine, LevelResult, TickResult, cells_at, cells_of
 from indicators.history import DomainHistory, append_history, log_transitions, unlogged, utc
 from indicators.loader import Catalog
-from indicators.schema import DOMAINS
 from indicators.states import State
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ class TickReport:
     late: int = 0  # samples older than the value held: counted, not applied
     duplicates: int = 0  # samples with the time of the value held: counted once
     resent: int = 0  # entries whose batch id was scored already (a feed resent after a lost reply)
-    records: int = 0
+    cells: int = 0  # state cells written (a cell moved: its value, data time, state or pending state)
     transitions: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -218,7 +217,7 @@ class EngineService:
             self._feed_names = list(self.engine.feeds)
         self._write_latest(pipe)
         for level in result.levels.values():
-            report.records += self._write_level(pipe, level, result.now)
+            report.cells += self._write_level(pipe, level, result.now)
         report.transitions = len(result.transitions)
         pipe.hset(store.META, mapping={"last_tick": result.now, "catalog_version": self.engine.catalog.version,
                                        "indicators": len(self.engine.ind_ids)})
@@ -273,18 +272,16 @@ class EngineService:
         store.update_warnings(pipe, raised, gone)
 
     def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
+        """Queue the summaries of the areas whose summary moved (all of them on a first tick, as one row)."""
         columns = np.flatnonzero(lv.dirty_areas)
         if not columns.size:
             return
-        tiers, groups, weights = self._catalog_arrays()
-        sums = health.summaries(lv.state, tiers, groups, weights, columns)
+        if lv.fresh_start or columns.size * SPARSE_CELLS >= len(lv.area_ids):
+            columns = np.arange(len(lv.area_ids))
+        fields = health.summary_fields(lv.state, *self._catalog_arrays(), columns)
         oldest = lv.oldest[:, columns]
-        for d, times in zip(DOMAINS, oldest[1:], strict=True):
-            for s, t in zip(sums, _finite_or_none(times), strict=True):
-                s["domains"][d]["data_ts"] = t  # each tile says how old its own data is
-        pipe.hset(store.summary_key(lv.level), mapping={
-            lv.area_ids[c]: store.to_json({**s, "data_ts": t, "updated": now})
-            for c, s, t in zip(columns, sums, _finite_or_none(oldest[0]), strict=True)})
+        store.queue_summaries(pipe, lv.level, columns, len(lv.area_ids), {
+            **fields, "data_ts": oldest[0], "domain_ts": oldest[1:].T, "updated": np.full(columns.size, now)})
 
     def _warning_records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> list[str]:
         """JSON records of the given cells, as ``store.read_states`` gives them: enough to explain each on screen.
@@ -385,11 +382,6 @@ def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: str, rows:
         n = store.cell_chars(cell)
         for k, (row, col) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
             store.set_cell(pipe, keys[row], len(head), col, text[k * n : (k + 1) * n])
-
-
-def _finite_or_none(values: np.ndarray) -> list[float | None]:
-    """Return values as a list, None where not finite."""
-    return [v if ok else None for v, ok in zip(values.tolist(), np.isfinite(values).tolist(), strict=True)]
 
 
 def _finite(values: np.ndarray) -> list:

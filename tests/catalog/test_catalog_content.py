@@ -14,10 +14,11 @@ import pytest
 import yaml
 
 from cityvitals.metrics import registry
+from cityvitals.vocabulary import DOMAINS, PANELS
 from feeds.simulator.models import MODELS, RHYTHMS
 from feeds.workorders.aggregate import PRODUCED
 from indicators.loader import load_catalog, reads
-from indicators.schema import DOMAINS, PANELS, parse_duration
+from indicators.schema import parse_duration
 from indicators.states import State
 
 CATALOG_DIR = Path(__file__).resolve().parents[2] / "indicators" / "catalog"

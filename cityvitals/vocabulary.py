@@ -1,0 +1,14 @@
+"""The fixed words every part shares: the six domains, the six thematic panels, the four states.
+
+They live here, below both the engine and the store, because the store packs records by them.
+"""
+
+DOMAINS = (
+    "public_service", "public_safety", "social_governance",
+    "city_management", "eco_environment", "economic_development",
+)
+PANELS = (
+    "party_building", "public_safety", "public_service",
+    "eco_environment", "city_management", "social_governance",
+)
+STATE_NAMES = ("normal", "stale", "yellow", "red")  # by code, in severity order (see indicators.states.State)
