@@ -7,6 +7,7 @@ It knows nothing of Redis or SQL (see ``indicators/service.py``): samples go in 
 from __future__ import annotations
 
 import ast
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -534,8 +535,8 @@ def _rows_of(lim: classify.Limits, rows: np.ndarray | slice) -> classify.Limits:
 
 
 def _positions(position: dict[str, int], names: list[str]) -> np.ndarray:
-    """Position of each name (-1 if unknown): a dict lookup beats a pandas index on short lists of ids."""
-    return np.fromiter((position.get(a, -1) for a in names), dtype=np.int64, count=len(names))
+    """Position of each name (-1 if unknown): plain dict lookups beat pandas indexes and factorising here."""
+    return np.fromiter(map(position.get, names, itertools.repeat(-1)), dtype=np.int64, count=len(names))
 
 
 def _eval(evaluator: SimpleEval, tree: ast.AST, text: str) -> np.ndarray:
