@@ -35,7 +35,7 @@ class StoreCollector:
         try:
             feeds = store.read_feed_health(self.client)
             meta = store.read_meta(self.client)
-            summaries = {level: store.read_summaries(self.client, level) for level in LEVELS}
+            totals = {level: store.level_totals(self.client, level) for level in LEVELS}
             dead = self.client.xlen(store.DEADLETTER)
         except redis.RedisError:
             return
@@ -57,13 +57,7 @@ class StoreCollector:
                                    labels=["level", "state"])
         indicators = GaugeMetricFamily("cityvitals_macro_indicators", "Macro indicator states summed over a level",
                                        labels=["level", "state"])
-        for level, by_area in summaries.items():
-            worst: dict[str, int] = {}
-            counts: dict[str, int] = {}
-            for s in by_area.values():
-                worst[s["worst"]] = worst.get(s["worst"], 0) + 1
-                for state, n in s["counts"].items():
-                    counts[state] = counts.get(state, 0) + n
+        for level, (worst, counts) in totals.items():
             for state, n in worst.items():
                 states.add_metric([level, state], n)
             for state, n in counts.items():

@@ -431,18 +431,33 @@ def _summary(cell: np.void) -> dict | None:
     }
 
 
+def _summary_row(client: redis.Redis, level: str) -> tuple[list[str], np.ndarray]:
+    """Ids and packed summaries of every area of a level, in one round trip (a row may end before the ids)."""
+    n = cell_chars(SUMMARY_CELL)
+    pipe = client.pipeline(transaction=False)
+    pipe.get(ids_key(level))
+    pipe.get(summary_key(level))
+    ids, row = pipe.execute()
+    # SETRANGE past the end pads with zero bytes: as "A" they decode to zeros, a cell never written
+    row = (row or "").replace("\0", "A")
+    cells = np.frombuffer(base64.b64decode(row[: len(row) // n * n]), dtype=SUMMARY_CELL)
+    return json.loads(ids or "[]")[: len(cells)], cells
+
+
+def level_totals(client: redis.Redis, level: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Areas of a level by their worst state, and their macro indicators by state summed (summarised areas only)."""
+    cells = _summary_row(client, level)[1]
+    cells = cells[cells["updated"] > 0]
+    worst = np.bincount(cells["worst"], minlength=len(STATE_NAMES)).tolist()
+    counts = cells["counts"].sum(axis=0, dtype=np.int64).tolist() if cells.size else [0] * len(STATE_NAMES)
+    return dict(zip(STATE_NAMES, worst, strict=True)), dict(zip(STATE_NAMES, counts, strict=True))
+
+
 def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None = None) -> dict[str, dict]:
     """Area summaries of one level (all of them, or only ``area_ids``): area -> summary; unknown areas left out."""
     n = cell_chars(SUMMARY_CELL)
     if area_ids is None:
-        pipe = client.pipeline(transaction=False)
-        pipe.get(ids_key(level))
-        pipe.get(summary_key(level))
-        ids, row = pipe.execute()
-        # SETRANGE past the end pads with zero bytes: as "A" they decode to zeros, a cell never written
-        ids, row = json.loads(ids or "[]"), (row or "").replace("\0", "A")
-        cells = np.frombuffer(base64.b64decode(row[: len(row) // n * n]), dtype=SUMMARY_CELL)
-        pairs = zip(ids, cells, strict=False)  # a row shorter than the ids: the areas past its end are left out
+        pairs = zip(*_summary_row(client, level), strict=True)
     else:
         areas = read_areas(client, area_ids)
         ranges = [(summary_key(level), areas[a]["pos"] * n, areas[a]["pos"] * n + n - 1)

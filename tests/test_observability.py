@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
+from cityvitals import store
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
@@ -35,7 +37,17 @@ def test_health_readiness_and_metrics(redis_client, sqlite_engine, demo_tree, tm
     assert 'cityvitals_samples_refused_total{feed="probe"} 1.0' in text
     assert "cityvitals_deadletter_entries 1.0" in text
     assert "cityvitals_tick_seconds " in text and "cityvitals_last_tick_age_seconds " in text
-    assert 'cityvitals_areas_by_worst_state{level="district",state=' in text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    by_worst = {(m.labels["level"], m.labels["state"]): m.value
+                for m in families["cityvitals_areas_by_worst_state"].samples}
+    summaries = store.read_summaries(redis_client, "grid")
+    assert sum(n for (level, _), n in by_worst.items() if level == "grid") == len(grids) == len(summaries)
+    for state in ("normal", "stale", "yellow", "red"):
+        assert by_worst[("grid", state)] == sum(s["worst"] == state for s in summaries.values())
+    macro = sum(i.tier == "macro" for i in service.engine.catalog.indicators)
+    indicators = {m.labels["state"]: m.value for m in families["cityvitals_macro_indicators"].samples
+                  if m.labels["level"] == "street"}
+    assert sum(indicators.values()) == macro * len(demo_tree.ids("street"))
     assert "cityvitals_callback_seconds_count 1.0" in text
 
 
