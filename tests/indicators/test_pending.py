@@ -44,6 +44,16 @@ def send(client, at: float, value: float) -> None:
     store.append_samples(client, "hotline", [Sample("hotline_orders_1h", GRID, at, value)])
 
 
+def step(client, catalog, before: float, after: float) -> EngineService:
+    """An engine that saw ``before`` (scored at NOW), then ``after`` (scored at NOW + 20)."""
+    service = EngineService(client, None, tiny_tree(), catalog, consumer="t")
+    send(client, NOW - 10, before)
+    service.tick(NOW)
+    send(client, NOW + 10, after)
+    service.tick(NOW + 20)
+    return service
+
+
 def record(client) -> dict:
     return store.read_state_of(client, "orders", [GRID])[GRID]
 
@@ -54,13 +64,7 @@ def warning(client) -> dict | None:
 
 
 def test_a_warning_on_its_way_down_says_where_it_is_going_and_when(redis_client, catalog):
-    service = EngineService(redis_client, None, tiny_tree(), catalog, consumer="t")
-    send(redis_client, NOW - 10, 25.0)
-    service.tick(NOW)  # leaving stale is immediate: red at once
-    assert (record(redis_client)["s"], record(redis_client)["p"]) == ("red", None)
-
-    send(redis_client, NOW + 10, 2.0)  # back under yellow minus hysteresis
-    service.tick(NOW + 20)
+    service = step(redis_client, catalog, 25.0, 2.0)  # red at once (leaving stale is immediate), then well under
     held = record(redis_client)
     assert (held["s"], held["v"], held["since"]) == ("red", 2.0, NOW)  # held by the minimum duration
     assert (held["p"], held["ps"]) == ("normal", NOW + 20)
@@ -77,11 +81,7 @@ def test_a_warning_on_its_way_down_says_where_it_is_going_and_when(redis_client,
 
 
 def test_a_restarted_engine_goes_on_counting_the_minimum_duration(redis_client, catalog):
-    first = EngineService(redis_client, None, tiny_tree(), catalog, consumer="t")
-    send(redis_client, NOW - 10, 25.0)
-    first.tick(NOW)
-    send(redis_client, NOW + 10, 2.0)
-    first.tick(NOW + 20)
+    step(redis_client, catalog, 25.0, 2.0)
 
     second = EngineService(redis_client, None, tiny_tree(), catalog, consumer="t")  # the first one died
     track = second.engine.tracks["grid"]
@@ -94,11 +94,7 @@ def test_a_restarted_engine_goes_on_counting_the_minimum_duration(redis_client, 
 
 
 def test_rising_into_a_warning_waits_too_and_says_so(redis_client, catalog):
-    service = EngineService(redis_client, None, tiny_tree(), catalog, consumer="t")
-    send(redis_client, NOW - 10, 2.0)
-    service.tick(NOW)
-    send(redis_client, NOW + 10, 12.0)
-    service.tick(NOW + 20)
+    step(redis_client, catalog, 2.0, 12.0)
     rising = record(redis_client)
     assert (rising["s"], rising["p"], rising["ps"]) == ("normal", "yellow", NOW + 20)
     assert warning(redis_client) is None  # not a warning until it is one
