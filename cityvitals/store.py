@@ -390,6 +390,7 @@ def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], clea
         pipe.hdel(WARNINGS, *cleared)
 
 
+WHOLE_ROW_AREAS = 200  # summaries asked for at once from which the whole row of the level is read
 SUMMARY_CELL = np.dtype([
     ("updated", "<f8"), ("data_ts", "<f8"), ("domain_ts", "<f8", (len(DOMAINS),)),
     ("health", "<f4"), ("domain_score", "<f4", (len(DOMAINS),)),
@@ -413,22 +414,41 @@ def queue_summaries(pipe: redis.client.Pipeline, level: str, positions: np.ndarr
         pipe.setrange(summary_key(level), pos * n, text[k * n : (k + 1) * n])
 
 
-def _summary(cell: np.void) -> dict | None:
-    """One packed summary as the dashboard reads it (None: never written)."""
-    if not cell["updated"]:
-        return None
-    score = lambda x: None if math.isnan(x) else round(x, 1)  # noqa: E731
+def _summaries(ids: list[str], cells: np.ndarray, brief: bool = False) -> dict[str, dict]:
+    """Packed summaries as the dashboard reads them, area -> summary; cells never written are left out.
+
+    ``brief``: health, worst state, counts and data time only (what a map of many areas needs).
+    Fields are turned into Python lists column by column: numpy access per cell costs more than the rest.
+    """
+    written = cells["updated"] > 0
+    ids, cells = [a for a, w in zip(ids, written.tolist(), strict=True) if w], cells[written]
+    if not ids:
+        return {}
     counts = lambda c: dict(zip(STATE_NAMES, c, strict=True))  # noqa: E731
-    domain_ts, domain_score = cell["domain_ts"].tolist(), cell["domain_score"].tolist()
-    domain_counts, panel_counts = cell["domain_counts"].tolist(), cell["panel_counts"].tolist()
-    return {
-        "health": score(float(cell["health"])), "worst": STATE_NAMES[int(cell["worst"])],
-        "counts": counts(cell["counts"].tolist()),
-        "domains": {d: {"score": score(domain_score[k]), **counts(domain_counts[k]),
-                        "data_ts": _finite_or_none(domain_ts[k])} for k, d in enumerate(DOMAINS)},
-        "panels": {p: counts(panel_counts[k]) for k, p in enumerate(PANELS)},
-        "data_ts": _finite_or_none(float(cell["data_ts"])), "updated": float(cell["updated"]),
-    }
+    out = {a: {"health": h, "worst": STATE_NAMES[w], "counts": counts(c), "data_ts": t, "updated": u}
+           for a, h, w, c, t, u in zip(ids, _scores(cells["health"]), cells["worst"].tolist(), cells["counts"].tolist(),
+                                       _nullable(cells["data_ts"]), cells["updated"].tolist(), strict=True)}
+    if brief:
+        return out
+    domain_ts = _nullable(cells["domain_ts"].ravel())
+    domain_score = _scores(cells["domain_score"].ravel())
+    domain_counts, panel_counts = cells["domain_counts"].tolist(), cells["panel_counts"].tolist()
+    n_d = len(DOMAINS)
+    for k, summary in enumerate(out.values()):
+        summary["domains"] = {d: {"score": domain_score[k * n_d + j], **counts(domain_counts[k][j]),
+                                  "data_ts": domain_ts[k * n_d + j]} for j, d in enumerate(DOMAINS)}
+        summary["panels"] = {p: counts(panel_counts[k][j]) for j, p in enumerate(PANELS)}
+    return out
+
+
+def _scores(values: np.ndarray) -> list[float | None]:
+    """Scores as shown, to one decimal; None where unknown (NaN: every indicator stale)."""
+    return _nullable(np.round(values.astype(float), 1))
+
+
+def _nullable(values: np.ndarray) -> list[float | None]:
+    """Floats as a list, None where not finite."""
+    return [v if ok else None for v, ok in zip(values.tolist(), np.isfinite(values).tolist(), strict=True)]
 
 
 def _summary_row(client: redis.Redis, level: str) -> tuple[list[str], np.ndarray]:
@@ -453,20 +473,27 @@ def level_totals(client: redis.Redis, level: str) -> tuple[dict[str, int], dict[
     return dict(zip(STATE_NAMES, worst, strict=True)), dict(zip(STATE_NAMES, counts, strict=True))
 
 
-def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None = None) -> dict[str, dict]:
-    """Area summaries of one level (all of them, or only ``area_ids``): area -> summary; unknown areas left out."""
-    n = cell_chars(SUMMARY_CELL)
+def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None = None,
+                   brief: bool = False) -> dict[str, dict]:
+    """Area summaries of one level (all of them, or only ``area_ids``): area -> summary; unknown areas left out.
+
+    ``brief``: without the domains and panels (see :func:`_summaries`).
+    """
     if area_ids is None:
-        pairs = zip(*_summary_row(client, level), strict=True)
-    else:
-        areas = read_areas(client, area_ids)
-        ranges = [(summary_key(level), areas[a]["pos"] * n, areas[a]["pos"] * n + n - 1)
-                  if a in areas and areas[a]["level"] == level else None for a in area_ids]
-        _, texts = _read_cells(client.pipeline(transaction=False), ranges)
-        pairs = [(a, np.frombuffer(base64.b64decode(t), dtype=SUMMARY_CELL)[0]) for a, t in zip(area_ids, texts,
-                 strict=True) if len(t) == n and t[0] != "\0"]
-    summaries = ((a, _summary(cell)) for a, cell in pairs)
-    return {a: s for a, s in summaries if s is not None}
+        return _summaries(*_summary_row(client, level), brief=brief)
+    if len(area_ids) >= WHOLE_ROW_AREAS:  # one GET of the row beats looking up where each of them is
+        wanted = set(area_ids)
+        ids, cells = _summary_row(client, level)
+        keep = np.fromiter((a in wanted for a in ids), dtype=bool, count=len(ids))
+        return _summaries([a for a, k in zip(ids, keep.tolist(), strict=True) if k], cells[keep], brief=brief)
+    n = cell_chars(SUMMARY_CELL)
+    areas = read_areas(client, area_ids)
+    ranges = [(summary_key(level), areas[a]["pos"] * n, areas[a]["pos"] * n + n - 1)
+              if a in areas and areas[a]["level"] == level else None for a in area_ids]
+    _, texts = _read_cells(client.pipeline(transaction=False), ranges)
+    found = [(a, t) for a, t in zip(area_ids, texts, strict=True) if len(t) == n and t[0] != "\0"]
+    cells = np.frombuffer(base64.b64decode("".join(t for _, t in found)), dtype=SUMMARY_CELL)
+    return _summaries([a for a, _ in found], cells, brief=brief)
 
 
 def warning_keys(client: redis.Redis) -> list[str]:

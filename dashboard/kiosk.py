@@ -93,7 +93,8 @@ def wall_states(home: str) -> tuple[list[str], set[str]]:
     """Children of ``home`` that are red now, and the views of a rotation that have yellow or red in them."""
     ctx = context.get()
     children = ctx.tree.children(home)
-    child = store.read_summaries(ctx.client, children[0].level, [a.id for a in children]) if children else {}
+    child = (store.read_summaries(ctx.client, children[0].level, [a.id for a in children], brief=True)
+             if children else {})
     red = [a.id for a in children if child.get(a.id, {}).get("worst") == "red"]
     own = store.read_summaries(ctx.client, ctx.tree[home].level, [home]).get(home, {})
     abnormal = {f"/area/{a}" for a in red}

@@ -74,7 +74,7 @@ def map_states(areas: list[Area], by: str, defs: dict[str, dict]) -> tuple[list[
     client = context.get().client
     area_ids = [a.id for a in areas]
     if by not in defs:
-        summaries = store.read_summaries(client, areas[0].level, area_ids)
+        summaries = store.read_summaries(client, areas[0].level, area_ids, brief=True)
         states = states_of(summaries, area_ids)
         return states, [_hover(a, s, f"指数 index {_shown(summaries.get(a.id, {}).get('health'))}")
                         for a, s in zip(areas, states, strict=True)]

@@ -37,6 +37,21 @@ def test_whole_row_then_single_areas_read_back_as_records(redis_client):
     assert s3["domains"][DOMAINS[2]]["score"] is None
     assert s3["panels"][PANELS[0]] == {"normal": 7, "stale": 1, "yellow": 0, "red": 0}
     assert (s3["data_ts"], s3["updated"]) == (1_800_000_000.0, 1_800_000_005.0)
+    brief = store.read_summaries(redis_client, "street", ["s3", "s4"], brief=True)
+    assert brief["s3"] == {k: s3[k] for k in ("health", "worst", "counts", "data_ts", "updated")}
+
+
+def test_many_areas_are_read_from_the_whole_row_with_the_same_result(redis_client, monkeypatch):
+    store.write_areas(redis_client, AREAS)
+    pipe = redis_client.pipeline(transaction=False)
+    store.queue_summaries(pipe, "street", np.arange(20), 20, fields(20, 88.84, 0))
+    store.queue_summaries(pipe, "street", np.array([3]), 20, fields(1, 41.0, 3))
+    pipe.execute()
+    wanted = ["s3", "s9", "s4", "nowhere"]
+    one_by_one = store.read_summaries(redis_client, "street", wanted)
+    monkeypatch.setattr(store, "WHOLE_ROW_AREAS", 2)
+    assert store.read_summaries(redis_client, "street", wanted) == one_by_one
+    assert one_by_one.keys() == {"s3", "s9", "s4"} and one_by_one["s3"]["worst"] == "red"
 
 
 def test_areas_never_summarised_are_left_out(redis_client):
