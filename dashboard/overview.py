@@ -143,14 +143,11 @@ def sparkline(scores: list[float | None], points: int = SPARK_POINTS) -> str:
 
 
 def ticker_lines(area_id: str, now: float, defs: dict[str, dict]) -> list:
-    """Active warnings in and below the area: red first, then longest-standing."""
-    ctx = context.get()
-    mine = [w for w in store.read_warnings(ctx.client)
-            if w["a"] == area_id or any(a.id == area_id for a in ctx.tree.ancestors(w["a"]))]
-    mine.sort(key=lambda w: (w["s"] != "red", w["since"]))
+    """Active warnings in and below the area: red first, then longest-standing (the store keeps them in order)."""
+    mine = store.read_ticker(context.get().client, area_id, TICKER_LINES)
     if not mine:
         return [html.Li(bi("无预警", "No warnings"), className="ticker-empty")]
-    return [ticker_line(w, now, defs) for w in mine[:TICKER_LINES]]
+    return [ticker_line(w, now, defs) for w in mine]
 
 
 def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:

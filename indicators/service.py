@@ -279,7 +279,7 @@ class EngineService:
         else:
             gone_rows, gone_cols = np.nonzero(lv.dirty & lv.cleared)
             gone = [f"{ids[r]}@{areas[c]}" for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)]
-        store.update_warnings(pipe, raised, gone)
+        store.update_warnings(pipe, raised, gone, self.tree)
 
     def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
         columns = np.flatnonzero(lv.dirty_areas)
