@@ -109,6 +109,15 @@ def age_text(seconds: float) -> str:
     return f"{seconds / 86400:.0f} d"
 
 
+def age_span(ts: float, now: float, class_name: str = "age") -> html.Span:
+    """How long ago ``ts`` was; the browser keeps it ticking from ``data-ts`` (assets/55_ages.js).
+
+    So the text is the server's only until the next second, and a refresh whose data did not move
+    need not send it again.
+    """
+    return html.Span(age_text(now - ts), className=class_name, **{"data-ts": ts})
+
+
 def value_text(value: float | None, unit: str = "") -> str:
     """A value for display with 4 significant digits, ``—`` when there is none."""
     if value is None:

@@ -105,7 +105,7 @@ def test_the_ticker_and_warnings_page_show_only_the_area_and_what_lies_below_it(
     send(redis_client, NOW - 100, ORDERS, LEVEL)
     engine(redis_client).tick(NOW)
     context.set_context(DashboardContext(redis_client, sqlite_engine, TREE, 5.0))
-    community = ticker_lines("d.s.c1", NOW + 60, store.read_definitions(redis_client))
+    community = ticker_lines(store.read_ticker(redis_client, "d.s.c1"), NOW + 60, store.read_definitions(redis_client))
     hrefs = [line.children[1].href for line in community]
     assert hrefs and set(hrefs) <= {"/area/d.s.c1", "/area/d.s.c1.g2", "/area/d.s.c1.g3"}
     assert "/area/d.s.c1.g2" in hrefs
@@ -113,7 +113,7 @@ def test_the_ticker_and_warnings_page_show_only_the_area_and_what_lies_below_it(
     street = warning_board.active_warnings("d.s", None, ["red", "yellow"], "grid")
     assert [w["a"] for w in street] == [k.split("@")[1] for k in expected_index(redis_client)["d.s"]
                                          if k.endswith(("g1", "g2", "g3", "g4"))]
-    assert ticker_lines("d.s.c2.g4", NOW, {})[0].className == "ticker-empty"
+    assert ticker_lines(store.read_ticker(redis_client, "d.s.c2.g4"), NOW, {})[0].className == "ticker-empty"
 
 
 @pytest.mark.parametrize("state, since, before", [("red", NOW + 3600, ("yellow", NOW)),
