@@ -32,8 +32,17 @@
       if (el.textContent !== text) el.textContent = text;
     });
     const clock = document.getElementById("clock");
-    if (clock) clock.textContent = clockText(new Date(now * 1000));
+    const time = clockText(new Date(now * 1000));
+    if (clock && clock.textContent !== time) clock.textContent = time;  // a change only when it is one
   }
 
   setInterval(tick, 1000);
+  // A part the server built earlier for another screen carries the age of then: correct it as it arrives.
+  let queued = false;
+  new MutationObserver(() => {
+    if (!queued) {
+      queued = true;
+      requestAnimationFrame(() => { queued = false; tick(); });
+    }
+  }).observe(document.documentElement, {childList: true, subtree: true});
 })();

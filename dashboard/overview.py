@@ -105,7 +105,7 @@ def refresh(_n: int, by: str, area_id: str, shown: dict[str, str] | None) -> tup
         delta.part("health", own.get("health"), lambda: _health_text(own)),
         [delta.part(f"tile:{d}", (domains.get(d), history.get(d, [])),
                     lambda d=d: tile_body(d, domains.get(d), history.get(d, []), now)) for d in DOMAINS],
-        delta.part("map", (states, hover), lambda: _map_patch(states, hover)),
+        delta.part("map", (states, hover), lambda: _map_patch(states, hover), keep=False),
         delta.part("ticker", [(w, data.indicator_names(defs, w["i"])) for w in warnings],
                    lambda: ticker_lines(warnings, now, defs)),
         delta.part("status", (own.get("data_ts"), simulated, live), lambda: status_line(own, live, simulated, now)),

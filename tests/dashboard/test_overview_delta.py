@@ -44,7 +44,7 @@ def test_a_refresh_sends_everything_to_a_new_page_then_nothing_while_nothing_mov
     first = refresh(1, "", "d", None)
     parts = sent(first)
     assert all(v is not no_update for v in parts.values()) and no_update not in parts["tile"]
-    assert isinstance(parts["map"], Patch) and parts["ticker"][0].className.startswith("ticker-line state-red")
+    assert isinstance(parts["map"], Patch) and parts["ticker"][0]["props"]["className"] == "ticker-line state-red"
     shown = first[-1]
     assert set(shown) == {"health", "map", "ticker", "status", "feeds", "legend", *(f"tile:{d}" for d in DOMAINS)}
 
@@ -64,7 +64,8 @@ def test_only_the_part_whose_data_moved_is_sent_and_the_store_follows(world):
     parts = sent(after)
     assert [k for k, v in parts.items() if k != "tile" and v is not no_update] == ["ticker"]
     assert set(after[1]) == {no_update}
-    red = [line.children[1].href for line in parts["ticker"] if "state-red" in line.className]
+    red = [line["props"]["children"][1]["props"]["href"] for line in parts["ticker"]
+           if line["props"]["className"] == "ticker-line state-red"]
     assert red == ["/area/d", "/area/d.s", "/area/d.s.c1", "/area/d.s.c1.g2"]  # the community: 40 >= 25
     assert {k for k in shown if after[-1][k] != shown[k]} == {"ticker"}
     assert refresh(3, "", "d", after[-1])[-1] is no_update
@@ -75,3 +76,10 @@ def test_another_map_indicator_sends_the_map_and_legend_again(world):
     by_level = sent(refresh(2, "orders", "d", shown))
     assert isinstance(by_level["map"], Patch) and by_level["legend"] is not no_update
     assert by_level["ticker"] is no_update and by_level["health"] is no_update
+
+
+def test_a_second_screen_on_the_same_area_gets_the_parts_the_first_one_built(world):
+    first, second = sent(refresh(1, "", "d", None)), sent(refresh(1, "", "d", None))
+    assert second["ticker"] is first["ticker"] and second["tile"][0] is first["tile"][0]
+    assert second["status"] is first["status"] and second["feeds"] is first["feeds"]
+    assert second["map"] is not first["map"]  # a Patch of this refresh's colours: built each time
