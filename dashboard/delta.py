@@ -7,6 +7,7 @@ can answer, since what the browser shows comes with the request rather than livi
 A part built once is kept (as the plain JSON form Dash sends) for the next browser that needs the
 same data: a wall of screens on one area, or every client of a busy area, costs one build per change.
 That holds because a part's build depends on its data alone; its times are ticked by the browser.
+Pieces of a page that never change in a process (an area's header, its map's shapes) are kept the same way.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any
 from dash import no_update
 from dash.development.base_component import Component
 
-KEPT = 512  # parts kept per process: a few for each area being watched
-_kept: OrderedDict[tuple[str, str], Any] = OrderedDict()  # (part, digest) -> plain form, the latest used last
+KEPT = 1024  # parts and pieces kept per process: a few for each area being watched
+_kept: OrderedDict[tuple, Any] = OrderedDict()  # key -> plain form, the latest used last
 _lock = threading.Lock()  # gunicorn threads share the parts
 
 
@@ -40,23 +41,25 @@ class Delta:
         self.digests[name] = digest
         if self.shown.get(name) == digest:
             return no_update
-        if not keep:
-            return build()
-        key = (name, digest)
-        with _lock:
-            if key in _kept:
-                _kept.move_to_end(key)
-                return _kept[key]
-        built = plain(build())
-        with _lock:
-            _kept[key] = built
-            while len(_kept) > KEPT:
-                _kept.popitem(last=False)
-        return built
+        return kept((name, digest), build) if keep else build()
 
     def store(self) -> dict[str, str] | Any:
         """The digests to keep in the browser (no update when every part was unchanged)."""
         return no_update if self.digests == self.shown else self.digests
+
+
+def kept(key: tuple, build: Callable[[], Any]) -> Any:
+    """The plain form of ``build()``, built once per ``key`` in this process while it is among the latest used."""
+    with _lock:
+        if key in _kept:
+            _kept.move_to_end(key)
+            return _kept[key]
+    built = plain(build())  # outside the lock: two threads may both build a new key, and both results are right
+    with _lock:
+        _kept[key] = built
+        while len(_kept) > KEPT:
+            _kept.popitem(last=False)
+    return built
 
 
 def plain(value: Any) -> Any:

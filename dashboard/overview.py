@@ -11,7 +11,7 @@ from dash import State as DashState
 from cityvitals import store
 from dashboard import context, data, ids, map_view
 from dashboard.components import DOMAIN_NAMES, age_span, area_name, bi, page_header
-from dashboard.delta import Delta
+from dashboard.delta import Delta, kept
 from dashboard.figures import map_areas
 from dashboard.theme import STATE_ICON
 from indicators.history import read_domain_history
@@ -33,9 +33,10 @@ def layout(area_id: str, by: str = map_view.WORST) -> html.Div:
     return html.Div(className="overview", **{"data-now": time.time()}, children=[
         dcc.Store(id=ids.AREA_STORE, data=area_id),
         dcc.Store(id=ids.OVERVIEW_SHOWN),
-        build_header(area_id),
+        kept(("overview-header", area_id), lambda: build_header(area_id)),  # the same every time in a process
         html.Div(className="overview-body", children=[
-            html.Div(className="left-column", children=[build_health(), build_tiles()]),
+            html.Div(className="left-column", children=kept(("overview-tiles",), lambda: [build_health(),
+                                                                                         build_tiles()])),
             html.Div(className="map-panel", children=map_view.build_map(area_id, by)),
             html.Div(className="right-column", children=[
                 html.H2(bi("预警", "Warnings"), className="panel-title"),

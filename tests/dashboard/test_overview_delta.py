@@ -12,7 +12,7 @@ from cityvitals import store
 from cityvitals.store import Sample
 from dashboard import context
 from dashboard.context import DashboardContext
-from dashboard.overview import refresh
+from dashboard.overview import layout, refresh
 from indicators.loader import load_catalog
 from indicators.schema import DOMAINS
 from indicators.service import EngineService
@@ -83,3 +83,15 @@ def test_a_second_screen_on_the_same_area_gets_the_parts_the_first_one_built(wor
     assert second["ticker"] is first["ticker"] and second["tile"][0] is first["tile"][0]
     assert second["status"] is first["status"] and second["feeds"] is first["feeds"]
     assert second["map"] is not first["map"]  # a Patch of this refresh's colours: built each time
+
+
+def test_a_page_opened_again_reuses_its_header_and_map_shapes_but_not_its_colours(world):
+    client, service, now = world
+    first = layout("d")
+    store.append_samples(client, "hotline", [Sample("hotline_orders_1h", g, now, 0.0) for g in ORDERS])
+    service.tick(now + 5)  # every warning clears: the street is left stale (no river level ever came)
+    second = layout("d")
+    assert second.children[2] is first.children[2]  # the header, breadcrumb and navigation
+    figures = [page.children[3].children[1].children[1].figure for page in (first, second)]
+    assert figures[1]["data"][0]["geojson"] is figures[0]["data"][0]["geojson"]
+    assert (figures[0]["data"][0]["z"], figures[1]["data"][0]["z"]) == ([3], [1])
