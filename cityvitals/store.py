@@ -27,6 +27,12 @@ Layout (all keys start with ``cv:``):
 - ``cv:ids:<level>``       JSON list: the ids of one level's areas in ``pos`` order (what a whole packed
                            row is read against).
 - ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
+- ``cv:ticker:<area>``     sorted set of the ``indicator@area`` keys of the warnings in ``area`` and every area
+                           below it, scored red first, then longest-standing (``since``, plus ``TICKER_YELLOW``
+                           for yellow): the ticker and the warnings page read the top of one set and HMGET
+                           those records instead of every warning. Written with the warnings by the engine
+                           (HSET before ZADD, ZREM before HDEL, so every key in a set has its record), emptied
+                           with them on a catalog swap.
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
 - ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
@@ -58,7 +64,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import redis
 
-from cityvitals.areas.model import LEVELS
+from cityvitals.areas.model import LEVELS, AreaTree
 from cityvitals.vocabulary import DOMAINS, PANELS, STATE_NAMES
 
 PREFIX = "cv"
@@ -87,6 +93,11 @@ def latest_key(metric: str) -> str:
 def values_key(level: str, indicator: str) -> str:
     """Key of the row of state records of ``indicator`` over the areas of ``level``."""
     return f"{PREFIX}:values:{level}:{indicator}"
+
+
+def ticker_key(area_id: str) -> str:
+    """Key of the sorted set of warnings in and below ``area_id``."""
+    return f"{PREFIX}:ticker:{area_id}"
 
 
 def summary_key(level: str) -> str:
@@ -377,17 +388,66 @@ def read_state_of(client: redis.Redis, indicator: str, area_ids: list[str]) -> d
 
 
 def clear_states(client: redis.Redis, indicators: Iterable[str]) -> None:
-    """Delete the state rows and warnings of ``indicators`` (after a catalog swap)."""
+    """Delete the state rows and warnings (with their ticker sets) of ``indicators`` (after a catalog swap)."""
     indicators = list(indicators)
     client.delete(WARNINGS, *[values_key(level, i) for level in LEVELS for i in indicators])
+    tickers = [ticker_key(a) for a in client.hkeys(AREAS)]
+    for start in range(0, len(tickers), DELETE_CHUNK):
+        client.delete(*tickers[start : start + DELETE_CHUNK])
 
 
-def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], cleared: list[str]) -> None:
-    """Queue warning records to set (``indicator@area`` -> JSON) and keys to drop, one command each."""
-    if raised:
-        pipe.hset(WARNINGS, mapping=raised)
+DELETE_CHUNK = 10_000  # keys per DEL: a province has ~130,000 areas
+TICKER_YELLOW = 1e10  # added to a yellow warning's since (Unix seconds): every red one sorts first
+
+
+def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], cleared: list[str],
+                    tree: AreaTree) -> None:
+    """Queue warning records to set (``indicator@area`` -> JSON) and keys to drop, with their ticker sets.
+
+    One command per warnings hash and per ticker set touched. Keys leave the sets before their
+    records go and join them after their records are written, so a reader never finds a key
+    without its record (short of a client dying mid-pipeline on a cluster, which reorders nodes).
+    """
+    lineage: dict[str, list[str]] = {}
+    drop: dict[str, list[str]] = {}
+    for key in cleared:
+        for area in _lineage(tree, key.split("@", 1)[1], lineage):
+            drop.setdefault(ticker_key(area), []).append(key)
+    for ticker, keys in drop.items():
+        pipe.zrem(ticker, *keys)
     if cleared:
         pipe.hdel(WARNINGS, *cleared)
+    if raised:
+        pipe.hset(WARNINGS, mapping=raised)
+    add: dict[str, dict[str, float]] = {}
+    for key, record in raised.items():
+        score = ticker_score(json.loads(record))
+        for area in _lineage(tree, key.split("@", 1)[1], lineage):
+            add.setdefault(ticker_key(area), {})[key] = score
+    for ticker, members in add.items():
+        pipe.zadd(ticker, members)
+
+
+def ticker_score(warning: Mapping[str, Any]) -> float:
+    """Rank of a warning record in the ticker sets: red before yellow, then the longest-standing first."""
+    return warning["since"] + (0.0 if warning["s"] == "red" else TICKER_YELLOW)
+
+
+def _lineage(tree: AreaTree, area_id: str, known: dict[str, list[str]]) -> list[str]:
+    """The area and its ancestors (remembered in ``known``: a tick's warnings share most of them)."""
+    if area_id not in known:
+        known[area_id] = [area_id, *(a.id for a in tree.ancestors(area_id))]
+    return known[area_id]
+
+
+def read_ticker(client: redis.Redis, area_id: str, count: int | None = None) -> list[dict]:
+    """Warnings in and below ``area_id``, red first, then longest-standing: the first ``count``, or all.
+
+    Two round trips (the set's top, then those records), whatever the number of warnings elsewhere.
+    """
+    keys = client.zrange(ticker_key(area_id), 0, -1 if count is None else count - 1)
+    records = client.hmget(WARNINGS, keys) if keys else []
+    return [json.loads(r) for r in records if r is not None]  # None: cleared between the two reads
 
 
 WHOLE_ROW_AREAS = 200  # summaries asked for at once from which the whole row of the level is read

@@ -109,6 +109,15 @@ def age_text(seconds: float) -> str:
     return f"{seconds / 86400:.0f} d"
 
 
+def age_span(ts: float, now: float, class_name: str = "age") -> html.Span:
+    """How long ago ``ts`` was; the browser keeps it ticking from ``data-ts`` (assets/55_ages.js).
+
+    So the text is the server's only until the next second, and a refresh whose data did not move
+    need not send it again.
+    """
+    return html.Span(age_text(now - ts), className=class_name, **{"data-ts": ts})
+
+
 def value_text(value: float | None, unit: str = "") -> str:
     """A value for display with 4 significant digits, ``—`` when there is none."""
     if value is None:
@@ -121,10 +130,13 @@ def pending_note(pending: str | None, pending_since: float | None, min_duration_
     """Say that a state is about to change (it waits out its minimum duration), and when it will.
 
     Without it a warning held on its way down shows a value already back in range under a red
-    mark: true to the rule, but it reads as a contradiction.
+    mark: true to the rule, but it reads as a contradiction. The browser counts the time down
+    from ``data-until`` (assets/55_ages.js).
     """
     if not pending or pending_since is None:
         return None
     zh, en = STATE_NAME[State[pending.upper()]]
-    left = max(0.0, pending_since + min_duration_s - now)
-    return bi(f"→ {zh}（{age_text(left)}后）", f"→ {en} in {age_text(left)}")
+    until = pending_since + min_duration_s
+    left = lambda: html.Span(age_text(max(0.0, until - now)), **{"data-until": until})  # noqa: E731
+    return [html.Span(["→ ", zh, "（", left(), "后）"], className="zh", lang="zh"),
+            html.Span(["→ ", en, " in ", left()], className="en", lang="en")]

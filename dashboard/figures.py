@@ -7,6 +7,7 @@ import math
 import shapely
 
 from cityvitals.areas import Area, AreaTree
+from dashboard.delta import kept
 from dashboard.theme import STATE_ICON, discrete_colorscale
 from indicators.states import State
 
@@ -45,26 +46,33 @@ def area_map(tree: AreaTree, area_id: str, states: list[State], hover: list[str]
 
     A plain figure dict: go.Figure validates and deep-copies the 500-polygon GeoJSON, which cost most of a drill.
     """
-    areas = map_areas(tree, area_id)
-    ids = [a.id for a in areas]
-    centre, zoom = fit_view(areas)
-    points = shapely.point_on_surface([a.geometry for a in areas])
+    ids = [a.id for a in map_areas(tree, area_id)]
+    shape = kept(("map-shape", area_id), lambda: map_shape(tree, area_id))
     return {
         "data": [
-            {"type": "choroplethmap", "geojson": tree.geojson(ids), "locations": ids, "featureidkey": "id",
+            {"type": "choroplethmap", "geojson": shape["geojson"], "locations": ids, "featureidkey": "id",
              "z": [int(s) for s in states], "zmin": -0.5, "zmax": 3.5, "colorscale": discrete_colorscale(),
              "showscale": False, "marker": {"line": {"color": "#0b1220", "width": 1.2}, "opacity": 0.85},
              "text": hover, "hovertemplate": "%{text}<extra></extra>", "customdata": ids},
-            {"type": "scattermap", "lon": shapely.get_x(points).tolist(), "lat": shapely.get_y(points).tolist(),
+            {"type": "scattermap", "lon": shape["lon"], "lat": shape["lat"],
              "mode": "text", "text": [STATE_ICON[s] if s != State.NORMAL else "" for s in states],
              "textfont": {"size": 18, "color": "#0b1220"}, "hoverinfo": "skip"},
         ],
         "layout": {
-            "map": {"style": OFFLINE_STYLE, "center": centre, "zoom": zoom},
+            "map": {"style": OFFLINE_STYLE, "center": shape["centre"], "zoom": shape["zoom"]},
             "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "paper_bgcolor": "rgba(0,0,0,0)",
             "uirevision": area_id, "showlegend": False,
         },
     }
+
+
+def map_shape(tree: AreaTree, area_id: str) -> dict:
+    """What the map of an area draws whatever the states: polygons, icon positions, centre and zoom."""
+    areas = map_areas(tree, area_id)
+    centre, zoom = fit_view(areas)
+    points = shapely.point_on_surface([a.geometry for a in areas])
+    return {"geojson": tree.geojson([a.id for a in areas]), "lon": shapely.get_x(points).tolist(),
+            "lat": shapely.get_y(points).tolist(), "centre": centre, "zoom": zoom}
 
 
 def states_of(summaries: dict[str, dict], ids: list[str]) -> list[State]:

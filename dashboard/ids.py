@@ -2,6 +2,7 @@
 
 INTERVAL = "refresh"
 AREA_STORE = "area-store"
+OVERVIEW_SHOWN = "overview-shown"
 MAP = "area-map"
 MAP_BY = "map-by"
 MAP_LEGEND = "map-legend"

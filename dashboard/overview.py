@@ -11,7 +11,8 @@ from dash import State as DashState
 from cityvitals import store
 from cityvitals.vocabulary import DOMAINS
 from dashboard import context, data, ids, map_view
-from dashboard.components import DOMAIN_NAMES, age_text, area_name, bi, page_header, pending_note
+from dashboard.components import DOMAIN_NAMES, age_span, area_name, bi, page_header, pending_note
+from dashboard.delta import Delta, kept
 from dashboard.figures import map_areas
 from dashboard.theme import STATE_ICON
 from indicators.history import read_domain_history
@@ -28,11 +29,14 @@ def layout(area_id: str, by: str = map_view.WORST) -> html.Div:
     ctx = context.get()
     if area_id not in ctx.tree:
         return html.Div(bi(f"未知区域: {area_id}", f"Unknown area: {area_id}"), className="error-page")
-    return html.Div(className="overview", children=[
+    # data-now: the server's clock, against which the browser ticks ages and the clock (assets/55_ages.js)
+    return html.Div(className="overview", **{"data-now": time.time()}, children=[
         dcc.Store(id=ids.AREA_STORE, data=area_id),
-        build_header(area_id),
+        dcc.Store(id=ids.OVERVIEW_SHOWN),
+        kept(("overview-header", area_id), lambda: build_header(area_id)),  # the same every time in a process
         html.Div(className="overview-body", children=[
-            html.Div(className="left-column", children=[build_health(), build_tiles()]),
+            html.Div(className="left-column", children=kept(("overview-tiles",), lambda: [build_health(),
+                                                                                         build_tiles()])),
             html.Div(className="map-panel", children=map_view.build_map(area_id, by)),
             html.Div(className="right-column", children=[
                 html.H2(bi("预警", "Warnings"), className="panel-title"),
@@ -73,31 +77,53 @@ def build_tiles() -> html.Div:
     Output(ids.HEADER_STATUS, "children"),
     Output(ids.FEEDS, "children"),
     Output(ids.MAP_LEGEND, "children"),
+    Output(ids.OVERVIEW_SHOWN, "data"),
     Input(ids.INTERVAL, "n_intervals"),
     Input(ids.MAP_BY, "value"),
     DashState(ids.AREA_STORE, "data"),
+    DashState(ids.OVERVIEW_SHOWN, "data"),
 )
-def refresh(_n: int, by: str, area_id: str) -> tuple:
-    """Read the area's summary, its children's states (or one indicator's) and the warnings; patch the page."""
+def refresh(_n: int, by: str, area_id: str, shown: dict[str, str] | None) -> tuple:
+    """Read the area's summary, its children's states (or one indicator's) and the warnings; patch the page.
+
+    Only the parts whose data moved since the browser got them (``shown``: their digests) are built
+    and sent; ages tick in the browser, so time passing alone changes nothing.
+    """
     ctx = context.get()
     area = ctx.tree[area_id]
     own = store.read_summaries(ctx.client, area.level, [area_id]).get(area_id, {})
-    areas = map_areas(ctx.tree, area_id)
     defs = data.definitions(ctx.client)
-    states, hover = map_view.map_states(areas, by, defs)
+    states, hover = map_view.map_states(map_areas(ctx.tree, area_id), by, defs)
+    now = time.time()
+    history = read_domain_history(ctx.sql, area_id, now - SPARK_HOURS * 3600)  # district and streets only
+    feeds = store.read_feed_health(ctx.client)
+    warnings = store.read_ticker(ctx.client, area_id, TICKER_LINES)
+    live = engine_live(store.read_meta(ctx.client), now)
+    simulated = any(f.get("simulated") for f in feeds.values())
+    domains = own.get("domains", {})
+    delta = Delta(shown)
+    return (
+        delta.part("health", own.get("health"), lambda: _health_text(own)),
+        [delta.part(f"tile:{d}", (domains.get(d), history.get(d, [])),
+                    lambda d=d: tile_body(d, domains.get(d), history.get(d, []), now)) for d in DOMAINS],
+        delta.part("map", (states, hover), lambda: _map_patch(states, hover), keep=False),
+        delta.part("ticker", [(w, data.indicator_names(defs, w["i"])) for w in warnings],
+                   lambda: ticker_lines(warnings, now, defs)),
+        delta.part("status", (own.get("data_ts"), simulated, live), lambda: status_line(own, live, simulated, now)),
+        delta.part("feeds", [(n, f.get("simulated"), f.get("last_sample"), f.get("accepted"), f.get("refused"))
+                             for n, f in sorted(feeds.items())], lambda: feed_lines(feeds, now)),
+        delta.part("legend", (states, by, defs.get(by, {}).get("name")), lambda: map_view.legend(states, by, defs)),
+        delta.store(),
+    )
+
+
+def _map_patch(states: list[State], hover: list[str]) -> Patch:
+    """Colours, hover texts and state icons of the map's areas: the geometry stays in the browser."""
     fig = Patch()
     fig["data"][0]["z"] = [int(s) for s in states]
     fig["data"][0]["text"] = hover
     fig["data"][1]["text"] = [STATE_ICON[s] if s != State.NORMAL else "" for s in states]
-    now = time.time()
-    history = read_domain_history(ctx.sql, area_id, now - SPARK_HOURS * 3600)  # district and streets only
-    feeds = store.read_feed_health(ctx.client)
-    return (
-        _health_text(own), [tile_body(d, own.get("domains", {}).get(d), history.get(d, []), now) for d in DOMAINS],
-        fig,
-        ticker_lines(area_id, now, defs), status_line(own, store.read_meta(ctx.client), now, feeds),
-        feed_lines(feeds, now), map_view.legend(states, by, defs),
-    )
+    return fig
 
 
 def _health_text(summary: dict) -> str:
@@ -128,7 +154,7 @@ def data_age(data_ts: float | None, now: float) -> list:
     """How old the data is, or that there is none, in both languages."""
     if not data_ts:
         return bi("无数据", "no data")
-    return bi(f"数据 {age_text(now - data_ts)}", f"data {age_text(now - data_ts)}")
+    return [*bi("数据 ", "data "), age_span(data_ts, now)]
 
 
 def sparkline(scores: list[float | None], points: int = SPARK_POINTS) -> str:
@@ -142,15 +168,11 @@ def sparkline(scores: list[float | None], points: int = SPARK_POINTS) -> str:
     return "".join(" " if s is None else SPARK_BLOCKS[min(7, int((s - lo) / (hi - lo) * 8))] for s in shown)
 
 
-def ticker_lines(area_id: str, now: float, defs: dict[str, dict]) -> list:
-    """Active warnings in and below the area: red first, then longest-standing."""
-    ctx = context.get()
-    mine = [w for w in store.read_warnings(ctx.client)
-            if w["a"] == area_id or any(a.id == area_id for a in ctx.tree.ancestors(w["a"]))]
-    mine.sort(key=lambda w: (w["s"] != "red", w["since"]))
-    if not mine:
+def ticker_lines(warnings: list[dict], now: float, defs: dict[str, dict]) -> list:
+    """The ticker's lines for ``warnings`` (as the store orders them: red first, then longest-standing)."""
+    if not warnings:
         return [html.Li(bi("无预警", "No warnings"), className="ticker-empty")]
-    return [ticker_line(w, now, defs) for w in mine[:TICKER_LINES]]
+    return [ticker_line(w, now, defs) for w in warnings]
 
 
 def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
@@ -164,23 +186,24 @@ def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
         dcc.Link(bi(*data.indicator_names(defs, w["i"])), href=f"/indicator/{w['i']}?area={w['a']}",
                  className="what", title=w["i"]),
         html.Span(f"{value} / {threshold}", className="value"),
-        html.Span(f"{age_text(now - w['since'])}", className="since"),
+        age_span(w["since"], now, "since"),
         html.Span(pending_note(w.get("p"), w.get("ps"), defs.get(w["i"], {}).get("min_duration", 0.0), now),
                   className="pending") if w.get("p") else None,
     ])
 
 
-def status_line(summary: dict, meta: dict, now: float, feeds: dict[str, dict]) -> list:
+def engine_live(meta: dict, now: float) -> bool:
+    """Whether the engine ticked lately (within three tick periods)."""
+    return now - float(meta.get("last_tick", 0) or 0) < 3 * context.get().tick_seconds
+
+
+def status_line(summary: dict, live: bool, simulated: bool, now: float) -> list:
     """Clock, data age, a simulated-data mark and engine liveness; a stalled engine is said, not hidden."""
-    ctx = context.get()
-    last_tick = float(meta.get("last_tick", 0) or 0)
-    live = now - last_tick < 3 * ctx.tick_seconds
-    data_ts = summary.get("data_ts")
     return [
+        # the browser ticks the clock on from here (assets/55_ages.js)
         html.Span(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)), id=ids.CLOCK, className="clock"),
-        html.Span(data_age(data_ts, now), className="data-age"),
-        html.Span(bi("模拟数据", "SIMULATED"), className="simulated-badge")
-        if any(f.get("simulated") for f in feeds.values()) else None,
+        html.Span(data_age(summary.get("data_ts"), now), className="data-age"),
+        html.Span(bi("模拟数据", "SIMULATED"), className="simulated-badge") if simulated else None,
         html.Span(bi("● 实时", "● live") if live else bi("◌ 引擎停滞", "◌ engine stalled"),
                   className="conn live" if live else "conn stalled"),
     ]
@@ -193,7 +216,7 @@ def feed_lines(feeds: dict[str, dict], now: float) -> list:
     return [html.Li(className="feed", children=[
         html.Span(name, className="feed-name"),
         html.Span(bi(" 模拟", " SIMULATED"), className="simulated") if f.get("simulated") else None,
-        html.Span(f" · {age_text(now - f['last_sample'])}" if f.get("last_sample") else " · —"),
+        html.Span([" · ", age_span(f["last_sample"], now)] if f.get("last_sample") else " · —"),
         html.Span(f" · ✓{f.get('accepted', 0)} ✗{f.get('refused', 0)}"),
     ]) for name, f in sorted(feeds.items())]
 

@@ -59,16 +59,15 @@ def layout(area_id: str) -> html.Div:
 
 def active_warnings(area_id: str, group: str | None, states: list[str], level: str | None) -> list[dict]:
     """Warnings now in force in and below the area that pass the filters: red first, then the oldest."""
-    client, tree = context.get().client, context.get().tree
+    client = context.get().client
     definitions = data.definitions(client)
     out = []
-    for w in store.read_warnings(client):
+    for w in store.read_ticker(client, area_id):  # only the area's own warnings, already in order
         d = definitions.get(w["i"])
         if w["s"] not in states or (level and w["level"] != level) or not d or not _matches(d, group):
             continue
-        if w["a"] == area_id or any(a.id == area_id for a in tree.ancestors(w["a"])):
-            out.append({**w, "name": d["name"]["zh"], "unit": d.get("unit", "")})
-    return sorted(out, key=lambda w: (w["s"] != "red", w["since"]))
+        out.append({**w, "name": d["name"]["zh"], "unit": d.get("unit", "")})
+    return out
 
 
 def _matches(d: dict, group: str | None) -> bool:

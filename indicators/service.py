@@ -269,7 +269,7 @@ class EngineService:
         else:
             gone_rows, gone_cols = np.nonzero(lv.dirty & lv.cleared)
             gone = [f"{ids[r]}@{areas[c]}" for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)]
-        store.update_warnings(pipe, raised, gone)
+        store.update_warnings(pipe, raised, gone, self.tree)
 
     def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
         """Queue the summaries of the areas whose summary moved (all of them on a first tick, as one row)."""

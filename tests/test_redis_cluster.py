@@ -68,6 +68,7 @@ def _run(client, tree, catalog) -> dict:
     return {"summaries": {lv: store.read_summaries(client, lv) for lv in ("district", "street")},
             "grid": store.read_states(client, grid),
             "warnings": sorted(store.read_warnings(client), key=lambda w: (w["i"], w["a"])),
+            "ticker": {a: store.read_ticker(client, a) for a in (tree.root.id, *tree.ids("street"))},
             "definitions": store.read_definitions(client),
             "pending": client.xpending(store.SAMPLES, store.ENGINE_GROUP)["pending"]}
 
@@ -77,6 +78,7 @@ def test_engine_and_ingest_on_a_cluster_match_one_server(cluster, redis_client, 
     on_server = _run(redis_client, one_street, live_catalog)
     assert on_cluster["pending"] == on_server["pending"] == 0
     assert on_cluster["summaries"]["district"] and on_cluster["grid"]
+    assert len(on_cluster["ticker"][one_street.root.id]) == len(on_cluster["warnings"]) > 0
     assert len(on_cluster["definitions"]) == len(live_catalog.indicators)
     assert on_cluster == on_server
 

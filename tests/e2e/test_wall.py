@@ -134,6 +134,13 @@ def test_connection_lost_keeps_the_last_data_with_a_mark_and_recovers(app, page)
         assert page.evaluate(MAP_DATA) == before  # the last data stays on the wall
         assert page.locator(".tile-score").count() == 6
         assert not page.locator(".conn.live").is_visible()  # the header no longer claims to be live
+        # the clock and the ages go on in the browser: one made two hours old reads so within a second
+        clock = page.inner_text("#clock")
+        page.wait_for_function(f"() => document.getElementById('clock').innerText !== {clock!r}", timeout=5_000)
+        page.evaluate("() => { document.querySelector('.tile-age [data-ts]').dataset.ts = "
+                      "Number(document.querySelector('[data-now]').dataset.now) - 7200; }")
+        page.wait_for_function("() => document.querySelector('.tile-age [data-ts]').innerText === '2 h'",
+                               timeout=5_000)
         page.screenshot(path=str(ARTIFACTS / "e2e-connection-lost-1080p.png"))
     finally:
         app.restart()

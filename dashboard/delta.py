@@ -1,0 +1,72 @@
+"""Send only what changed: a refresh builds and sends an output again only when the data behind it moved.
+
+The browser keeps, in a store the callback both reads and writes, a digest of the data behind each
+output it shows. Digests, not the data: the store travels with every request. Any gunicorn worker
+can answer, since what the browser shows comes with the request rather than living in a worker.
+
+A part built once is kept (as the plain JSON form Dash sends) for the next browser that needs the
+same data: a wall of screens on one area, or every client of a busy area, costs one build per change.
+That holds because a part's build depends on its data alone; its times are ticked by the browser.
+Pieces of a page that never change in a process (an area's header, its map's shapes) are kept the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from dash import no_update
+from dash.development.base_component import Component
+
+KEPT = 1024  # parts and pieces kept per process: a few for each area being watched
+_kept: OrderedDict[tuple, Any] = OrderedDict()  # key -> plain form, the latest used last
+_lock = threading.Lock()  # gunicorn threads share the parts
+
+
+class Delta:
+    """The outputs of one refresh, each sent only if its data differs from what the browser shows."""
+
+    def __init__(self, shown: dict[str, str] | None) -> None:
+        self.shown, self.digests = shown or {}, {}
+
+    def part(self, name: str, data: Any, build: Callable[[], Any], keep: bool = True) -> Any:
+        """``build()`` if ``data`` (anything with a faithful repr) changed since the browser got it, else no update.
+
+        ``keep``: the part is the same for the same ``data`` and ``name`` (not a ``Patch``), so a built one is reused.
+        """
+        digest = hashlib.blake2b(repr(data).encode(), digest_size=8).hexdigest()
+        self.digests[name] = digest
+        if self.shown.get(name) == digest:
+            return no_update
+        return kept((name, digest), build) if keep else build()
+
+    def store(self) -> dict[str, str] | Any:
+        """The digests to keep in the browser (no update when every part was unchanged)."""
+        return no_update if self.digests == self.shown else self.digests
+
+
+def kept(key: tuple, build: Callable[[], Any]) -> Any:
+    """The plain form of ``build()``, built once per ``key`` in this process while it is among the latest used."""
+    with _lock:
+        if key in _kept:
+            _kept.move_to_end(key)
+            return _kept[key]
+    built = plain(build())  # outside the lock: two threads may both build a new key, and both results are right
+    with _lock:
+        _kept[key] = built
+        while len(_kept) > KEPT:
+            _kept.popitem(last=False)
+    return built
+
+
+def plain(value: Any) -> Any:
+    """Components as the JSON-ready dicts Dash sends for them (reused, they need no second conversion)."""
+    if isinstance(value, Component):
+        form = value.to_plotly_json()
+        return form | {"props": {k: plain(v) for k, v in form["props"].items()}}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value

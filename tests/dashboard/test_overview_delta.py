@@ -1,0 +1,97 @@
+"""The overview refresh sends only the parts whose data moved since the browser got them (real Redis, real engine)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from dash import Patch, no_update
+
+from cityvitals import store
+from cityvitals.store import Sample
+from dashboard import context
+from dashboard.context import DashboardContext
+from dashboard.overview import layout, refresh
+from indicators.loader import load_catalog
+from indicators.schema import DOMAINS
+from indicators.service import EngineService
+from tests.indicators.explain_tree import tiny_tree
+
+CATALOG = Path(__file__).parent.parent / "indicators" / "fixtures" / "explain.yaml"
+ORDERS = {"d.s.c1.g1": 4, "d.s.c1.g2": 12, "d.s.c1.g3": 6, "d.s.c2.g4": 1}
+PARTS = ["health", "tile", "map", "ticker", "status", "feeds", "legend"]
+
+
+@pytest.fixture
+def world(redis_client, sqlite_engine):
+    """The tiny district scored once by the real engine, seen by a dashboard on the same Redis and SQL."""
+    now = time.time()
+    store.append_samples(redis_client, "hotline", [Sample("hotline_orders_1h", g, now - 100, v)
+                                                   for g, v in ORDERS.items()])
+    service = EngineService(redis_client, sqlite_engine, tiny_tree(), load_catalog([CATALOG]), consumer="t")
+    service.tick(now)
+    context.set_context(DashboardContext(redis_client, sqlite_engine, service.tree, 5.0))
+    return redis_client, service, now
+
+
+def sent(outputs: tuple) -> dict[str, object]:
+    """The refresh's outputs by part (tiles: the list of six), without the store."""
+    return dict(zip(PARTS, outputs[:-1], strict=True))
+
+
+def test_a_refresh_sends_everything_to_a_new_page_then_nothing_while_nothing_moves(world):
+    first = refresh(1, "", "d", None)
+    parts = sent(first)
+    assert all(v is not no_update for v in parts.values()) and no_update not in parts["tile"]
+    assert isinstance(parts["map"], Patch) and parts["ticker"][0]["props"]["className"] == "ticker-line state-red"
+    shown = first[-1]
+    assert set(shown) == {"health", "map", "ticker", "status", "feeds", "legend", *(f"tile:{d}" for d in DOMAINS)}
+
+    again = refresh(2, "", "d", shown)
+    assert all(v is no_update for k, v in sent(again).items() if k != "tile") and set(again[1]) == {no_update}
+    assert again[-1] is no_update  # the browser's store keeps what it has
+
+
+def test_only_the_part_whose_data_moved_is_sent_and_the_store_follows(world):
+    client, service, now = world
+    shown = refresh(1, "", "d", None)[-1]
+    # g2 turns red (30 >= 20); the district and street were red already: only values and g2's line move
+    store.append_samples(client, "hotline", [Sample("hotline_orders_1h", "d.s.c1.g2", now, 30.0)])
+    service.tick(now + 5)
+
+    after = refresh(2, "", "d", shown)
+    parts = sent(after)
+    assert [k for k, v in parts.items() if k != "tile" and v is not no_update] == ["ticker"]
+    assert set(after[1]) == {no_update}
+    red = [line["props"]["children"][1]["props"]["href"] for line in parts["ticker"]
+           if line["props"]["className"] == "ticker-line state-red"]
+    assert red == ["/area/d", "/area/d.s", "/area/d.s.c1", "/area/d.s.c1.g2"]  # the community: 40 >= 25
+    assert {k for k in shown if after[-1][k] != shown[k]} == {"ticker"}
+    assert refresh(3, "", "d", after[-1])[-1] is no_update
+
+
+def test_another_map_indicator_sends_the_map_and_legend_again(world):
+    shown = refresh(1, "", "d", None)[-1]
+    by_level = sent(refresh(2, "orders", "d", shown))
+    assert isinstance(by_level["map"], Patch) and by_level["legend"] is not no_update
+    assert by_level["ticker"] is no_update and by_level["health"] is no_update
+
+
+def test_a_second_screen_on_the_same_area_gets_the_parts_the_first_one_built(world):
+    first, second = sent(refresh(1, "", "d", None)), sent(refresh(1, "", "d", None))
+    assert second["ticker"] is first["ticker"] and second["tile"][0] is first["tile"][0]
+    assert second["status"] is first["status"] and second["feeds"] is first["feeds"]
+    assert second["map"] is not first["map"]  # a Patch of this refresh's colours: built each time
+
+
+def test_a_page_opened_again_reuses_its_header_and_map_shapes_but_not_its_colours(world):
+    client, service, now = world
+    first = layout("d")
+    store.append_samples(client, "hotline", [Sample("hotline_orders_1h", g, now, 0.0) for g in ORDERS])
+    service.tick(now + 5)  # every warning clears: the street is left stale (no river level ever came)
+    second = layout("d")
+    assert second.children[2] is first.children[2]  # the header, breadcrumb and navigation
+    figures = [page.children[3].children[1].children[1].figure for page in (first, second)]
+    assert figures[1]["data"][0]["geojson"] is figures[0]["data"][0]["geojson"]
+    assert (figures[0]["data"][0]["z"], figures[1]["data"][0]["z"]) == ([3], [1])

@@ -1,0 +1,123 @@
+"""The ticker index (``cv:ticker:<area>``) kept by real engine ticks on real Redis, read as the dashboard reads it."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cityvitals import store
+from cityvitals.areas import LEVELS
+from cityvitals.store import Sample
+from dashboard import context, warning_board
+from dashboard.context import DashboardContext
+from dashboard.overview import ticker_lines
+from indicators.loader import load_catalog
+from indicators.service import EngineService
+from tests.indicators.explain_tree import tiny_tree
+
+CATALOG = Path(__file__).parent / "fixtures" / "explain.yaml"
+NOW = 1_800_000_000.0
+TREE = tiny_tree()
+ALL_AREAS = [a for level in LEVELS for a in TREE.ids(level)]
+# Orders: g2 is yellow (12 >= 10), its community too (22 >= 15), street and district red (23 >= 20).
+# River level (yellow at 4.5): g2 (5), g3 (8) and their community (5.0) are yellow.
+ORDERS = {"d.s.c1.g1": 4, "d.s.c1.g2": 12, "d.s.c1.g3": 6, "d.s.c2.g4": 1}
+LEVEL = {"d.s.c1.g1": 2.0, "d.s.c1.g2": 5.0, "d.s.c1.g3": 8.0}
+
+
+def send(client, at: float, orders: dict[str, float], level: dict[str, float] | None = None) -> None:
+    store.append_samples(client, "hotline", [Sample("hotline_orders_1h", g, at, v) for g, v in orders.items()])
+    if level:
+        store.append_samples(client, "gauges", [Sample("river_level", g, at, v) for g, v in level.items()])
+
+
+def engine(client, consumer: str = "t") -> EngineService:
+    return EngineService(client, None, TREE, load_catalog([CATALOG]), consumer=consumer)
+
+
+def expected_index(client) -> dict[str, list[str]]:
+    """Per area, what its ticker set must hold: the warnings in and below it, red first, then the oldest."""
+    warnings = {k: json.loads(v) for k, v in client.hgetall(store.WARNINGS).items()}
+    under = {a: [k for k, w in warnings.items() if w["a"] == a or a in {x.id for x in TREE.ancestors(w["a"])}]
+             for a in ALL_AREAS}
+    rank = lambda k: (warnings[k]["s"] != "red", warnings[k]["since"], k)  # noqa: E731 - ties: Redis orders by key
+    return {a: sorted(keys, key=rank) for a, keys in under.items()}
+
+
+def index(client) -> dict[str, list[str]]:
+    return {a: client.zrange(store.ticker_key(a), 0, -1) for a in ALL_AREAS}
+
+
+def test_ticks_keep_each_area_index_to_the_warnings_below_it_red_first_and_a_cleared_one_leaves(redis_client):
+    send(redis_client, NOW - 100, ORDERS, LEVEL)
+    service = engine(redis_client)
+    service.tick(NOW)
+    assert index(redis_client) == expected_index(redis_client)
+    district = [(w["i"], w["a"], w["s"]) for w in store.read_ticker(redis_client, "d")]
+    assert district[:2] == [("orders", "d", "red"), ("orders", "d.s", "red")]
+    assert ("orders", "d.s.c1.g2", "yellow") in district and ("level", "d.s.c1", "yellow") in district
+    community = {(w["i"], w["a"]) for w in store.read_ticker(redis_client, "d.s.c1")}
+    assert community == {("orders", "d.s.c1"), ("orders", "d.s.c1.g2"), ("level", "d.s.c1"), ("level", "d.s.c1.g2"),
+                         ("level", "d.s.c1.g3")}
+    assert len(store.read_ticker(redis_client, "d", 2)) == 2
+
+    # g2: orders 12 -> 1 and level 5 -> 1: both clear in g2, orders and level in its community (11, 3.0);
+    # the street's and district's orders relax from red to yellow (12)
+    send(redis_client, NOW, {"d.s.c1.g2": 1.0}, {"d.s.c1.g2": 1.0})
+    service.tick(NOW + 30)
+    service.tick(NOW + 35)  # a tick with nothing new leaves the index alone
+    now_index = index(redis_client)
+    assert now_index == expected_index(redis_client)
+    for area in ("d.s.c1.g2", "d.s.c1", "d.s", "d"):
+        assert "orders@d.s.c1.g2" not in now_index[area] and "orders@d.s.c1" not in now_index[area]
+    assert now_index["d.s.c1.g2"] == []
+    assert redis_client.exists(store.ticker_key("d.s.c1.g2")) == 0  # an emptied set is no key
+    # district and street orders relaxed to yellow (12): now they rank after g3's older yellow level
+    assert now_index["d"] == ["level@d.s.c1.g3", "orders@d", "orders@d.s"]
+    assert redis_client.zscore(store.ticker_key("d"), "orders@d.s") == NOW + 30 + store.TICKER_YELLOW  # re-ranked
+
+
+def test_a_restarted_engine_drops_from_the_index_the_warnings_that_ended_while_none_ran(redis_client):
+    send(redis_client, NOW - 100, ORDERS, LEVEL)
+    engine(redis_client, "first").tick(NOW)
+    assert "orders@d.s.c1.g2" in index(redis_client)["d"]
+    send(redis_client, NOW, {"d.s.c1.g2": 1.0})  # arrives while no engine runs
+    engine(redis_client, "second").tick(NOW + 30)
+    after = index(redis_client)
+    assert "orders@d.s.c1.g2" not in redis_client.hkeys(store.WARNINGS)
+    assert all("orders@d.s.c1.g2" not in keys for keys in after.values())
+    assert after == expected_index(redis_client) and after["d"]
+
+
+def test_a_catalog_swap_empties_the_index_and_the_next_tick_rebuilds_it(redis_client):
+    send(redis_client, NOW - 100, ORDERS, LEVEL)
+    service = engine(redis_client)
+    service.tick(NOW)
+    built = index(redis_client)
+    service.set_catalog(load_catalog([CATALOG]))
+    assert redis_client.exists(*[store.ticker_key(a) for a in ALL_AREAS]) == 0
+    assert store.read_ticker(redis_client, "d") == []
+    service.tick(NOW + 5)
+    assert index(redis_client) == expected_index(redis_client) == built
+
+
+def test_the_ticker_and_warnings_page_show_only_the_area_and_what_lies_below_it(redis_client, sqlite_engine):
+    send(redis_client, NOW - 100, ORDERS, LEVEL)
+    engine(redis_client).tick(NOW)
+    context.set_context(DashboardContext(redis_client, sqlite_engine, TREE, 5.0))
+    community = ticker_lines(store.read_ticker(redis_client, "d.s.c1"), NOW + 60, store.read_definitions(redis_client))
+    hrefs = [line.children[1].href for line in community]
+    assert hrefs and set(hrefs) <= {"/area/d.s.c1", "/area/d.s.c1.g2", "/area/d.s.c1.g3"}
+    assert "/area/d.s.c1.g2" in hrefs
+    assert [w["a"] for w in warning_board.active_warnings("d.s.c1", None, ["red"], None)] == []
+    street = warning_board.active_warnings("d.s", None, ["red", "yellow"], "grid")
+    assert [w["a"] for w in street] == [k.split("@")[1] for k in expected_index(redis_client)["d.s"]
+                                         if k.endswith(("g1", "g2", "g3", "g4"))]
+    assert ticker_lines(store.read_ticker(redis_client, "d.s.c2.g4"), NOW, {})[0].className == "ticker-empty"
+
+
+@pytest.mark.parametrize("state, since, before", [("red", NOW + 3600, ("yellow", NOW)),
+                                                  ("red", NOW, ("red", NOW + 1))])
+def test_ticker_score_puts_red_first_then_the_longest_standing(state, since, before):
+    assert store.ticker_score({"s": state, "since": since}) < store.ticker_score({"s": before[0],
+                                                                                  "since": before[1]})
