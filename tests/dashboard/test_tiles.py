@@ -34,3 +34,15 @@ def test_a_tile_says_how_old_its_own_data_is():
     assert (age.children, getattr(age, "data-ts")) == ("2 min", NOW - 125)
     stale = _text(tile_body("public_safety", {"score": None, "data_ts": None}, [], NOW))
     assert "—" in stale and "无数据" in stale and "no data" in stale
+
+
+def test_a_state_waiting_out_its_minimum_duration_says_where_it_goes_and_counts_down():
+    from dashboard.components import pending_note
+
+    assert pending_note(None, None, 300.0, NOW) is None
+    note = pending_note("normal", NOW - 120, 300.0, NOW)
+    assert " ".join(_text(note).split()) == "→ 正常 （ 3 min 后） → normal in 3 min"
+    # the browser counts down from the time the state will be taken (assets/55_ages.js)
+    countdowns = [c for part in note for c in part.children if not isinstance(c, str)]
+    assert [c.to_plotly_json()["props"]["data-until"] for c in countdowns] == [NOW + 180, NOW + 180]
+    assert _text(pending_note("red", NOW - 400, 300.0, NOW)).endswith("0 s")  # due: taken on the next tick
