@@ -34,7 +34,7 @@ import paho.mqtt.client as mqtt
 from redis.backoff import ExponentialWithJitterBackoff
 
 from cityvitals import store
-from feeds.ingest import BUFFER_LIMIT, STORE_ERRORS, Ingestor
+from feeds.ingest import BUFFER_LIMIT, STORE_ERRORS, Fenced, Ingestor
 
 log = logging.getLogger(__name__)
 MAX_PAYLOAD = 4096  # bytes: a sample is a number or a small object
@@ -135,6 +135,7 @@ class MqttFeed:
         if not self.running:
             return
         self._stop.set()
+        self._wake.set()
         self._flusher.join(5)
         self._flusher = None
         self.flush()
@@ -229,6 +230,11 @@ class MqttFeed:
             self.ingestor.submit(items, hold=False,
                                  after=partial(store.queue_receipts, feed=self.name, written=receipts,
                                                forget=self._acked))
+        except Fenced:  # not ours to write or acknowledge: the broker sends them to the session's new holder
+            with self._lock:
+                self._inflight = 0
+            log.warning("mqtt %s: another worker leads the feed now; %d messages left to it", self.name, len(batch))
+            return 0
         except STORE_ERRORS as exc:
             with self._lock:
                 self._pending[:0] = batch

@@ -3,8 +3,8 @@
 Several workers may run the same feeds file: each feed is led by one of them at a time (a Redis
 lock per feed, cityvitals/leader.py), and a standby takes a dead leader's feeds over. Polled feeds
 fire their rounds in the leader; the MQTT feed holds its broker session in the leader only; a
-replay runs in the leader from the checkpoint, and its writes are fenced by the lock, so a worker
-that lost the lead (stalled, or cut off from Redis) does not send rows its successor sends.
+replay runs in the leader from the checkpoint. MQTT and replay writes are fenced by the lock, so a
+worker that lost the lead (stalled, say) does not write what its successor writes.
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ def start_mqtt(rt: Runtime, cfg: MqttFeedConfig, scheduler: BackgroundScheduler)
                                  client_id=f"cityvitals-{cfg.name}", buffer=cfg.buffer, username=cfg.username,
                                  password=cfg.password()),
                     Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid"))))
-    _lead(rt.client, cfg.name, LEAD_CHECK_S, feed.start, scheduler, on_loss=feed.stop)
+    # fenced too: a worker that stalled past its lock's TTL must not write what the broker gave its successor
+    feed.ingestor.fence = _lead(rt.client, cfg.name, LEAD_CHECK_S, feed.start, scheduler,
+                                on_loss=feed.stop).leadership.take
     return feed
 
 
