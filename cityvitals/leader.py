@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 
 import redis
-from redis.exceptions import LockError
+from redis.cluster import RedisCluster
+from redis.exceptions import LockError, WatchError
 
 from cityvitals import store
 
@@ -55,6 +56,41 @@ class Leadership:
             self._renewer = threading.Thread(target=self._renew, name=f"lead-{self.role}", daemon=True)
             self._renewer.start()
         return True
+
+    def write(self, queue: Callable[[redis.client.Pipeline], None]) -> bool:
+        """Write what ``queue`` puts on a pipeline only while this process leads; False (nothing written) if not.
+
+        On one Redis server the writes are a transaction that WATCHes the lock: if the lock lapsed or
+        changed hands since it was checked (this process stalled in between, say), nothing is written.
+        A Redis Cluster cannot watch a key in another slot than the writes': there the lock is checked
+        just before the write, and a stall between the two can still let one write through.
+        """
+        client = self.lock.redis
+        while self.take():
+            if isinstance(client, RedisCluster):
+                pipe = client.pipeline(transaction=False)
+                queue(pipe)
+                pipe.execute()
+                return True
+            with client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(self.lock.name)
+                    if not self._owned_on(pipe):
+                        continue
+                    pipe.multi()
+                    queue(pipe)
+                    pipe.execute()
+                    return True
+                except WatchError:  # the lock was touched meanwhile (renewed, or taken over): ask again
+                    continue
+        return False
+
+    def _owned_on(self, pipe: redis.client.Pipeline) -> bool:
+        """Whether the lock holds this process's token, read on a pipeline that WATCHes it."""
+        stored = pipe.get(self.lock.name)
+        if isinstance(stored, str):
+            stored = stored.encode()
+        return stored is not None and stored == self.lock.local.token
 
     def _renew(self) -> None:
         while time.monotonic() - self._round_began < self.max_round_s:

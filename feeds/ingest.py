@@ -7,9 +7,10 @@ lost is scored once. What overflows the buffer is dropped oldest first, logged a
 feed's health (``overflowed``); batches out on a resend attempt are dropped when it fails, so for the
 length of one attempt the buffer can hold up to one attempt's worth more than its bound.
 
-An Ingestor can be given a fence, asked before every write: a feed that only one of several
-workers may send (a replay) writes only while its worker leads it. When the fence fails, what is
-buffered is dropped, for the new leader sends it again (a replay resumes at its checkpoint).
+An Ingestor can be given a fence that every write goes through: a feed that only one of several
+workers may send (a replay) writes only while its worker leads it (cityvitals/leader.py). When the
+fence refuses, what is buffered is dropped, for the new leader sends it (a replay resumes at its
+checkpoint).
 
 Checking is done a batch at a time (:func:`check_items`, numpy over the columns): it is half of what
 an adapter spends per sample otherwise, and the verdicts are those of :func:`check_item`.
@@ -28,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, count, repeat
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import redis
@@ -47,6 +48,16 @@ STORE_ERRORS = (redis.RedisError, OSError)
 
 class Fenced(Exception):
     """A write refused because another process leads the feed now."""
+
+
+class Fence(Protocol):
+    """What lets a write through only while this process leads the feed (a :class:`cityvitals.leader.Leadership`)."""
+
+    def write(self, queue: Callable[[redis.client.Pipeline], None]) -> bool:
+        """Write what ``queue`` puts on a pipeline if this process leads; False if another does.
+
+        A Redis error is raised: Redis being away is not another process leading.
+        """
 
 
 @dataclass(frozen=True)
@@ -229,9 +240,9 @@ class Ingestor:
     def __init__(self, client: redis.Redis, feed: str, metrics: Mapping[str, Metric], grids: Collection[str],
                  clock: Callable[[], float] = time.time, simulated: bool = False,
                  buffer_limit: int = BUFFER_LIMIT, locator: GridLocator | None = None,
-                 fence: Callable[[], bool] | None = None) -> None:
+                 fence: Fence | None = None) -> None:
         self.client, self.feed, self.metrics, self.grids, self.clock = client, feed, metrics, grids, clock
-        self.fence = fence  # False: another process leads this feed; a Redis error: ask again later
+        self.fence = fence
         self.rules = Rules(metrics, grids)
         self.buffer_limit, self.locator = buffer_limit, locator
         self.health: dict[str, Any] = {"accepted": 0, "refused": 0, "last_sample": None, "last_ok": None,
@@ -342,22 +353,27 @@ class Ingestor:
         return False
 
     def _write(self, batches: list[Batch]) -> None:
-        """Write batches, dead letters and the health record in one round trip (if the fence holds)."""
-        if self.fence is not None and not self.fence():
-            raise Fenced(f"feed {self.feed}: another process leads it now")
+        """Write batches, dead letters and the health record in one round trip (through the fence, if any)."""
         now = self.clock()
-        pipe = self.client.pipeline(transaction=False)
-        for b in batches:
-            store.queue_samples(pipe, self.feed, b.samples, bid=b.bid)
-            store.queue_dead_letters(pipe, self.feed, b.dead)
-            if b.checkpoint is not None:
-                store.write_checkpoint(pipe, self.feed, b.checkpoint)
-            if b.after is not None:
-                b.after(pipe)
         with self._lock:
             health = self._health_after(batches, now, self._held)
-        store.write_feed_health(pipe, self.feed, health)
-        pipe.execute()
+
+        def queue(pipe: redis.client.Pipeline) -> None:
+            for b in batches:
+                store.queue_samples(pipe, self.feed, b.samples, bid=b.bid)
+                store.queue_dead_letters(pipe, self.feed, b.dead)
+                if b.checkpoint is not None:
+                    store.write_checkpoint(pipe, self.feed, b.checkpoint)
+                if b.after is not None:
+                    b.after(pipe)
+            store.write_feed_health(pipe, self.feed, health)
+
+        if self.fence is None:
+            pipe = self.client.pipeline(transaction=False)
+            queue(pipe)
+            pipe.execute()
+        elif not self.fence.write(queue):
+            raise Fenced(f"feed {self.feed}: another process leads it now")
         with self._lock:
             written = sum(len(b.samples) for b in batches)
             self._recent.append((now, written))

@@ -98,7 +98,7 @@ def start_mqtt(rt: Runtime, cfg: MqttFeedConfig, scheduler: BackgroundScheduler)
                     Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid"))))
     # fenced too: a worker that stalled past its lock's TTL must not write what the broker gave its successor
     feed.ingestor.fence = _lead(rt.client, cfg.name, LEAD_CHECK_S, feed.start, scheduler,
-                                on_loss=feed.stop).leadership.take
+                                on_loss=feed.stop).leadership
     return feed
 
 
@@ -126,7 +126,7 @@ def replay_feed(rt: Runtime, cfg: ReplayFeedConfig) -> ReplayFeed:
 class LedReplay:
     """A replay run by the worker leading it: from the checkpoint to the end of the file, in a thread of its own.
 
-    The leader's lock also fences the replay's writes (the ingestor asks it before each), so a worker
+    The leader's lock also fences the replay's writes (each is a transaction on the lock), so a worker
     that lost the lead mid-file stops; the next leader resumes at the checkpoint. The replay is done
     when the checkpoint (in Redis, whoever wrote it) reaches the end of the file.
     """
@@ -169,7 +169,7 @@ def start_replay(rt: Runtime, cfg: ReplayFeedConfig, scheduler: BackgroundSchedu
     """Replay a file once, in the worker leading it, resuming from its checkpoint."""
     feed = replay_feed(rt, cfg)
     runner = LedReplay(feed)
-    feed.ingestor.fence = _lead(rt.client, cfg.name, REPLAY_CHECK_S, runner, scheduler).leadership.take
+    feed.ingestor.fence = _lead(rt.client, cfg.name, REPLAY_CHECK_S, runner, scheduler).leadership
     return runner
 
 

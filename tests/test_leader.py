@@ -87,3 +87,21 @@ def test_a_led_job_hears_of_its_loss_but_not_of_a_redis_outage(tmp_path):
     finally:
         if server.proc.poll() is None:
             server.kill()
+
+
+def test_a_write_through_the_lock_is_dropped_if_the_lock_changed_hands_after_the_check(redis_client):
+    a = Leadership(redis_client, "probe", ttl_s=5.0)
+    b = Leadership(redis_client, "probe", ttl_s=5.0)
+    assert a.held()
+
+    def stalled(pipe) -> None:
+        # a stalls between its check of the lock and its write: meanwhile its lock lapses and b takes over
+        if not b.held():
+            redis_client.delete(a.lock.name)
+            assert b.held()
+        pipe.set("cv:probe", "a")
+
+    assert not a.write(stalled)
+    assert redis_client.get("cv:probe") is None  # a wrote nothing
+    assert b.write(lambda pipe: pipe.set("cv:probe", "b"))
+    assert redis_client.get("cv:probe") == "b"
