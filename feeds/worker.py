@@ -153,8 +153,9 @@ class LedReplay:
         except redis.RedisError as exc:  # the next round (while this worker leads) resumes at the checkpoint
             log.warning("replay %s: stopped by a Redis error: %s", name, exc)
         except (OSError, ValueError):  # a file that cannot be read: said once, not retried every round
-            log.exception("replay %s failed", name)
+            log.exception("replay %s failed; not retried", name)
             self.done = True
+            return
         if self.done:
             log.info("replay %s: the whole file is delivered", name)
 
