@@ -42,7 +42,8 @@ Layout (all keys start with ``cv:``):
 - ``cv:LIMITER/...``       rate-limit counters, owned by Flask-Limiter (cityvitals/web.py).
 
 Every key stands alone (no multi-key command or transaction spans two keys), so the layout works
-unchanged on a Redis Cluster (``REDIS_URL=redis+cluster://host:port``).
+unchanged on a Redis Cluster (``REDIS_URL=redis+cluster://host:port``). The one transaction, a led
+feed's write WATCHing its lock (cityvitals/leader.py), is made on one Redis server only.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from cityvitals import store
 from cityvitals.areas import AreaTree, pukou_demo, save_areas
 from cityvitals.config import DEFAULT_CATALOG, ConfigError
 from cityvitals.db import create_schema, make_engine
+from cityvitals.leader import Leadership
 from cityvitals.metrics import registry
 from cityvitals.redis_server import connect
 from cityvitals.web import redis_limiter
@@ -96,6 +97,13 @@ def test_rate_limits_count_in_the_cluster(redis_cluster_url, cluster):
     http.shutdown()
     assert codes == [200, 200, 429]
     assert [k.split("/")[0] for k in cluster.scan_iter()] == ["cv:LIMITER"]
+
+
+def test_a_led_write_goes_through_on_a_cluster_only_while_leading(cluster):
+    leader, other = Leadership(cluster, "probe", ttl_s=5.0), Leadership(cluster, "probe", ttl_s=5.0)
+    assert leader.write(lambda pipe: pipe.set("cv:probe", "leader"))  # no transaction: keys of other slots
+    assert not other.write(lambda pipe: pipe.set("cv:probe", "other"))
+    assert cluster.get("cv:probe") == "leader"
 
 
 def test_unreachable_cluster_is_a_config_error():
