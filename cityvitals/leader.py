@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 
 import redis
-from redis.exceptions import LockError
+from redis.cluster import RedisCluster
+from redis.exceptions import LockError, WatchError
 
 from cityvitals import store
 
@@ -36,19 +37,60 @@ class Leadership:
 
     def held(self) -> bool:
         """Renew the lock if this process holds it, else try to take it; True if this process leads now."""
+        try:
+            return self.take()
+        except redis.RedisError:
+            return False
+
+    def take(self) -> bool:
+        """:meth:`held`, but a Redis error is raised: "Redis is away" is not "another process leads"."""
         self._round_began = time.monotonic()
         try:
             if self.lock.owned():
                 self.lock.reacquire()
-                return True
-            if not self.lock.acquire(blocking=False):
+            elif not self.lock.acquire(blocking=False):
                 return False
-        except (LockError, redis.RedisError):
+        except LockError:
             return False
-        if self._renewer is None or not self._renewer.is_alive():
+        if self._renewer is None or not self._renewer.is_alive():  # it ends on a Redis error
             self._renewer = threading.Thread(target=self._renew, name=f"lead-{self.role}", daemon=True)
             self._renewer.start()
         return True
+
+    def write(self, queue: Callable[[redis.client.Pipeline], None]) -> bool:
+        """Write what ``queue`` puts on a pipeline only while this process leads; False (nothing written) if not.
+
+        On one Redis server the writes are a transaction that WATCHes the lock: if the lock lapsed or
+        changed hands since it was checked (this process stalled in between, say), nothing is written.
+        A Redis Cluster cannot watch a key in another slot than the writes': there the lock is checked
+        just before the write, and a stall between the two can still let one write through.
+        """
+        client = self.lock.redis
+        while self.take():
+            if isinstance(client, RedisCluster):
+                pipe = client.pipeline(transaction=False)
+                queue(pipe)
+                pipe.execute()
+                return True
+            with client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(self.lock.name)
+                    if not self._owned_on(pipe):
+                        continue
+                    pipe.multi()
+                    queue(pipe)
+                    pipe.execute()
+                    return True
+                except WatchError:  # the lock was touched meanwhile (renewed, or taken over): ask again
+                    continue
+        return False
+
+    def _owned_on(self, pipe: redis.client.Pipeline) -> bool:
+        """Whether the lock holds this process's token, read on a pipeline that WATCHes it."""
+        stored = pipe.get(self.lock.name)
+        if isinstance(stored, str):
+            stored = stored.encode()
+        return stored is not None and stored == self.lock.local.token
 
     def _renew(self) -> None:
         while time.monotonic() - self._round_began < self.max_round_s:
@@ -65,19 +107,27 @@ class LedJob:
     """A periodic job that runs only in the process leading its role (one feed's rounds, say).
 
     The lock outlives three periods, so a standby takes the job over within three periods of the
-    leader's death, and a slow round does not hand it over.
+    leader's death, and a slow round does not hand it over. ``on_loss`` is called when another
+    process took the role over (a subscription to close, say); while Redis does not answer,
+    nobody is known to lead and nothing changes but that the job is not run.
     """
 
-    def __init__(self, client: redis.Redis, role: str, period_s: float, job: Callable[[], object]) -> None:
+    def __init__(self, client: redis.Redis, role: str, period_s: float, job: Callable[[], object],
+                 on_loss: Callable[[], object] | None = None) -> None:
         self.leadership = Leadership(client, role, ttl_s=max(3 * period_s, 3.0), max_round_s=max(600.0, 3 * period_s))
-        self.role, self.job = role, job
+        self.role, self.job, self.on_loss = role, job, on_loss
         self.leading: bool | None = None  # not asked yet: the first answer is logged either way
 
     def __call__(self) -> None:
         """Run the job if this process leads its role (taking the role if nobody holds it)."""
-        leads = self.leadership.held()
+        try:
+            leads = self.leadership.take()
+        except redis.RedisError:
+            return
         if leads != self.leading:
             log.info("%s: %s", self.role, "leading now" if leads else "standing by (another process leads)")
+            if self.leading and self.on_loss is not None:
+                self.on_loss()
             self.leading = leads
         if leads:
             self.job()

@@ -39,6 +39,10 @@ Layout (all keys start with ``cv:``):
 - ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
                            engine uses it, so explanations need nothing but Redis.
 - ``cv:checkpoints``       hash replay feed -> rows of its file delivered (where a restart resumes).
+- ``cv:receipts:<feed>``   hash MQTT message id -> digest of its topic and payload, for the messages of
+                           an MQTT feed's broker session written here and perhaps not yet acknowledged:
+                           a message the broker sends again (``dup``) with a matching receipt is not
+                           written twice. The ids are the session's, shared by whichever worker holds it.
 - ``cv:profiles_on``       set of threshold profiles an operator has switched on.
 - ``cv:scenarios``         hash ``scenario@area`` -> JSON of a simulated incident asked for (start, minutes).
 - ``cv:workorders``        hash order id -> one line ``source\\tgrid\\t<six step times>\\tsatisfied\\tresolved`` (empty
@@ -48,7 +52,8 @@ Layout (all keys start with ``cv:``):
 - ``cv:LIMITER/...``       rate-limit counters, owned by Flask-Limiter (cityvitals/web.py).
 
 Every key stands alone (no multi-key command or transaction spans two keys), so the layout works
-unchanged on a Redis Cluster (``REDIS_URL=redis+cluster://host:port``).
+unchanged on a Redis Cluster (``REDIS_URL=redis+cluster://host:port``). The one transaction, a led
+feed's write WATCHing its lock (cityvitals/leader.py), is made on one Redis server only.
 """
 
 from __future__ import annotations
@@ -685,3 +690,25 @@ def write_checkpoint(client: redis.Redis | redis.client.Pipeline, feed: str, row
 def read_checkpoint(client: redis.Redis, feed: str) -> int:
     """Rows of its file a replay feed delivered before (0: start from the top)."""
     return int(client.hget(CHECKPOINTS, feed) or 0)
+
+
+def receipts_key(feed: str) -> str:
+    """Key of the receipts of an MQTT feed's written messages (message id -> digest)."""
+    return f"{PREFIX}:receipts:{feed}"
+
+
+def queue_receipts(pipe: redis.client.Pipeline, feed: str, written: Mapping[int, str], forget: Iterable[int]) -> None:
+    """Queue on ``pipe``: drop the receipts of acknowledged messages, then keep those of the ``written`` ones.
+
+    In that order: a message id the broker reused since keeps its new receipt.
+    """
+    forget = list(forget)
+    if forget:
+        pipe.hdel(receipts_key(feed), *forget)
+    if written:
+        pipe.hset(receipts_key(feed), mapping=written)
+
+
+def read_receipts(client: redis.Redis, feed: str, mids: list[int]) -> list[str | None]:
+    """The receipts of these message ids (None where none is kept)."""
+    return client.hmget(receipts_key(feed), mids) if mids else []

@@ -7,6 +7,11 @@ lost is scored once. What overflows the buffer is dropped oldest first, logged a
 feed's health (``overflowed``); batches out on a resend attempt are dropped when it fails, so for the
 length of one attempt the buffer can hold up to one attempt's worth more than its bound.
 
+An Ingestor can be given a fence that every write goes through: a feed that only one of several
+workers may send (a replay) writes only while its worker leads it (cityvitals/leader.py). When the
+fence refuses, what is buffered is dropped, for the new leader sends it (a replay resumes at its
+checkpoint).
+
 Checking is done a batch at a time (:func:`check_items`, numpy over the columns): it is half of what
 an adapter spends per sample otherwise, and the verdicts are those of :func:`check_item`.
 """
@@ -24,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, count, repeat
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import redis
@@ -39,6 +44,20 @@ FUTURE_TOLERANCE_S = 300.0  # a clock this far ahead of ours is wrong, not early
 BUFFER_LIMIT = 200_000  # samples and refusals held per feed while Redis is away (about 40 MB)
 RATE_WINDOW_S = 60.0  # the health record's rate is over this window
 STORE_ERRORS = (redis.RedisError, OSError)
+
+
+class Fenced(Exception):
+    """A write refused because another process leads the feed now."""
+
+
+class Fence(Protocol):
+    """What lets a write through only while this process leads the feed (a :class:`cityvitals.leader.Leadership`)."""
+
+    def write(self, queue: Callable[[redis.client.Pipeline], None]) -> bool:
+        """Write what ``queue`` puts on a pipeline if this process leads; False if another does.
+
+        A Redis error is raised: Redis being away is not another process leading.
+        """
 
 
 @dataclass(frozen=True)
@@ -208,6 +227,7 @@ class Batch:
     dead: list[tuple[str, str]]
     newest: float | None = None  # the latest ts among the samples
     checkpoint: int | None = None  # rows of its source delivered once this batch is written
+    after: Callable[[redis.client.Pipeline], None] | None = None  # the adapter's own bookkeeping, queued after it
 
     def size(self) -> int:
         """Samples and refusals together: what the buffer bound counts."""
@@ -219,8 +239,10 @@ class Ingestor:
 
     def __init__(self, client: redis.Redis, feed: str, metrics: Mapping[str, Metric], grids: Collection[str],
                  clock: Callable[[], float] = time.time, simulated: bool = False,
-                 buffer_limit: int = BUFFER_LIMIT, locator: GridLocator | None = None) -> None:
+                 buffer_limit: int = BUFFER_LIMIT, locator: GridLocator | None = None,
+                 fence: Fence | None = None) -> None:
         self.client, self.feed, self.metrics, self.grids, self.clock = client, feed, metrics, grids, clock
+        self.fence = fence
         self.rules = Rules(metrics, grids)
         self.buffer_limit, self.locator = buffer_limit, locator
         self.health: dict[str, Any] = {"accepted": 0, "refused": 0, "last_sample": None, "last_ok": None,
@@ -237,7 +259,8 @@ class Ingestor:
         self.backoff = ExponentialWithJitterBackoff(cap=5.0, base=0.05)
 
     def submit(self, items: Sequence[Any], hold: bool = True, where: Callable[[int], str] | None = None,
-               checkpoint: int | None = None) -> IngestResult:
+               checkpoint: int | None = None, after: Callable[[redis.client.Pipeline], None] | None = None
+               ) -> IngestResult:
         """Store the valid items, refuse the others with reasons; one bad item never drops the rest.
 
         With ``hold`` (the default) a Redis outage puts the batch in the buffer; without it the
@@ -245,6 +268,8 @@ class Ingestor:
         ``where(i)`` names item i's place in its source (``row 12``) at the head of its reason.
         ``checkpoint`` (rows of a file done once this batch is in) is written with the batch, in
         the same round trip, after it: held with it through an outage, never ahead of it.
+        ``after(pipe)`` queues more of the adapter's own writes there (an MQTT feed's receipts).
+        Raises :class:`Fenced` if the fence says another process leads the feed.
         """
         checked = check_items(items, self.rules, self.clock(), decide=self._locate)
         result = IngestResult(len(checked.rows))
@@ -253,7 +278,7 @@ class Ingestor:
             reason = f"{where(i)}: {reason}" if where else reason
             result.refused.append(Refusal(i, reason))
             bad.append((reason, dump_item(items[i])))
-        batch = self._batch(checked.rows, bad, checked.newest, checkpoint)
+        batch = self._batch(checked.rows, bad, checked.newest, checkpoint, after)
         result.held = result.accepted if self._deliver(batch, hold) else 0
         return result
 
@@ -303,9 +328,10 @@ class Ingestor:
             return self._held + self._inflight
 
     def _batch(self, samples: list[Row], dead: list[tuple[str, str]], newest: float | None = None,
-               checkpoint: int | None = None) -> Batch:
+               checkpoint: int | None = None, after: Callable[[redis.client.Pipeline], None] | None = None
+               ) -> Batch:
         """A batch under this feed's next batch id."""
-        return Batch(f"{self._id_prefix}-{next(self._ids)}", samples, dead, newest, checkpoint)
+        return Batch(f"{self._id_prefix}-{next(self._ids)}", samples, dead, newest, checkpoint, after)
 
     def _deliver(self, batch: Batch, hold: bool) -> bool:
         """Write a batch now, or hold it while older ones wait; True if it was held."""
@@ -327,18 +353,27 @@ class Ingestor:
         return False
 
     def _write(self, batches: list[Batch]) -> None:
-        """Write batches, dead letters and the health record in one round trip."""
+        """Write batches, dead letters and the health record in one round trip (through the fence, if any)."""
         now = self.clock()
-        pipe = self.client.pipeline(transaction=False)
-        for b in batches:
-            store.queue_samples(pipe, self.feed, b.samples, bid=b.bid)
-            store.queue_dead_letters(pipe, self.feed, b.dead)
-            if b.checkpoint is not None:
-                store.write_checkpoint(pipe, self.feed, b.checkpoint)
         with self._lock:
             health = self._health_after(batches, now, self._held)
-        store.write_feed_health(pipe, self.feed, health)
-        pipe.execute()
+
+        def queue(pipe: redis.client.Pipeline) -> None:
+            for b in batches:
+                store.queue_samples(pipe, self.feed, b.samples, bid=b.bid)
+                store.queue_dead_letters(pipe, self.feed, b.dead)
+                if b.checkpoint is not None:
+                    store.write_checkpoint(pipe, self.feed, b.checkpoint)
+                if b.after is not None:
+                    b.after(pipe)
+            store.write_feed_health(pipe, self.feed, health)
+
+        if self.fence is None:
+            pipe = self.client.pipeline(transaction=False)
+            queue(pipe)
+            pipe.execute()
+        elif not self.fence.write(queue):
+            raise Fenced(f"feed {self.feed}: another process leads it now")
         with self._lock:
             written = sum(len(b.samples) for b in batches)
             self._recent.append((now, written))
@@ -411,6 +446,9 @@ class Ingestor:
                 self._held -= self._inflight
             try:
                 self._write(batches)
+            except Fenced:
+                self._drop_buffer()
+                return
             except STORE_ERRORS as exc:
                 self._note_error(exc)
                 with self._lock:
@@ -422,6 +460,17 @@ class Ingestor:
                 self._inflight = 0
                 self.health["buffered"] = self._held
         log.info("feed %s: Redis back, buffer delivered after %d failed attempts", self.feed, failures)
+
+    def _drop_buffer(self) -> None:
+        """Forget the buffer (the fence failed: the process leading the feed now sends it) and stop resending."""
+        with self._lock:
+            dropped = self._held + self._inflight
+            self._buffer.clear()
+            self._held = self._inflight = 0
+            self.health["buffered"] = 0
+            self._retrying = None
+        log.warning("feed %s: another process leads it now; %d buffered samples/refusals left to it",
+                    self.feed, dropped)
 
 
 def dump_item(item: Any) -> str:

@@ -1,13 +1,24 @@
-"""A feed worker process: start the configured adapters and keep them running until told to stop."""
+"""A feed worker process: start the configured adapters and keep them running until told to stop.
+
+Several workers may run the same feeds file: each feed is led by one of them at a time (a Redis
+lock per feed, cityvitals/leader.py), and a standby takes a dead leader's feeds over. Polled feeds
+fire their rounds in the leader; the MQTT feed holds its broker session in the leader only; a
+replay runs in the leader from the checkpoint. MQTT and replay writes are fenced by the lock, so a
+worker that lost the lead (stalled, say) does not write what its successor writes.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from cityvitals import store
 from cityvitals.leader import LedJob
 from cityvitals.metrics import registry
 from cityvitals.runtime import Runtime, start_simulator, wait_for_stop
@@ -19,7 +30,7 @@ from feeds.config import (
     WorkOrdersFeedConfig,
 )
 from feeds.coordinator import Coordinator
-from feeds.ingest import Ingestor
+from feeds.ingest import Fenced, Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings
 from feeds.polling.air_quality import AirQualityFeed
 from feeds.polling.base import HttpSettings
@@ -30,6 +41,8 @@ from feeds.workorders.pipeline import WorkOrderFeed, WorkOrderPipeline
 from feeds.workorders.replay import replay_events
 
 log = logging.getLogger(__name__)
+LEAD_CHECK_S = 1.0  # how often a standby asks for an MQTT feed's lead: it takes over within 3 s
+REPLAY_CHECK_S = 2.0  # the same for a replay (its lock lapses 6 s after its leader's death)
 
 
 def start_feeds(rt: Runtime, config: FeedsFile, names: list[str], scheduler: BackgroundScheduler) -> list:
@@ -45,12 +58,7 @@ def start_feeds(rt: Runtime, config: FeedsFile, names: list[str], scheduler: Bac
         if isinstance(cfg, SimulatorFeedConfig):
             started.append(start_simulator(rt, scheduler, cfg.interval_s, seed=cfg.seed, name=cfg.name))
         elif isinstance(cfg, MqttFeedConfig):
-            feed = MqttFeed(MqttSettings(host=cfg.host, port=cfg.port, prefix=cfg.prefix, qos=cfg.qos,
-                                         client_id=f"cityvitals-{cfg.name}", buffer=cfg.buffer, username=cfg.username,
-                                         password=cfg.password()),
-                            Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid"))))
-            feed.start()
-            started.append(feed)
+            started.append(start_mqtt(rt, cfg, scheduler))
         elif isinstance(cfg, WorkOrdersFeedConfig):
             started.append(start_workorders(rt, cfg, scheduler))
         elif isinstance(cfg, AirQualityApiFeedConfig):
@@ -82,12 +90,31 @@ def start_air_quality(rt: Runtime, cfg: AirQualityApiFeedConfig, scheduler: Back
     return _schedule(AirQualityFeed(cfg.name, settings, ingestor, cfg.interval_s, cfg.stale_after_s), scheduler)
 
 
+def start_mqtt(rt: Runtime, cfg: MqttFeedConfig, scheduler: BackgroundScheduler) -> MqttFeed:
+    """Subscribe while this process leads the feed; the session (one client id in every worker) goes with the lead."""
+    feed = MqttFeed(MqttSettings(host=cfg.host, port=cfg.port, prefix=cfg.prefix, qos=cfg.qos,
+                                 client_id=f"cityvitals-{cfg.name}", buffer=cfg.buffer, username=cfg.username,
+                                 password=cfg.password()),
+                    Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid"))))
+    # fenced too: a worker that stalled past its lock's TTL must not write what the broker gave its successor
+    feed.ingestor.fence = _lead(rt.client, cfg.name, LEAD_CHECK_S, feed.start, scheduler,
+                                on_loss=feed.stop).leadership
+    return feed
+
+
 def _schedule(feed: Coordinator, scheduler: BackgroundScheduler) -> Any:
     # led: however many feed workers run this file, one fires each feed's rounds
-    job = LedJob(feed.ingestor.client, f"feed:{feed.name}", feed.interval_s, feed.run_once)
-    scheduler.add_job(job, "interval", seconds=feed.interval_s, id=f"feed-{feed.name}", max_instances=1,
-                      coalesce=True, next_run_time=datetime.now(UTC))
+    _lead(feed.ingestor.client, feed.name, feed.interval_s, feed.run_once, scheduler)
     return feed
+
+
+def _lead(client: redis.Redis, name: str, period_s: float, job: Callable[[], object], scheduler: BackgroundScheduler,
+          on_loss: Callable[[], object] | None = None) -> LedJob:
+    """Run ``job`` every period (first at once) while this process leads feed ``name``."""
+    led = LedJob(client, f"feed:{name}", period_s, job, on_loss=on_loss)
+    scheduler.add_job(led, "interval", seconds=period_s, id=f"feed-{name}", max_instances=1, coalesce=True,
+                      next_run_time=datetime.now(UTC))
+    return led
 
 
 def replay_feed(rt: Runtime, cfg: ReplayFeedConfig) -> ReplayFeed:
@@ -96,11 +123,55 @@ def replay_feed(rt: Runtime, cfg: ReplayFeedConfig) -> ReplayFeed:
     return ReplayFeed(cfg, ingestor)
 
 
-def start_replay(rt: Runtime, cfg: ReplayFeedConfig, scheduler: BackgroundScheduler) -> ReplayFeed:
-    """Replay a file once, in a scheduler thread, resuming from its checkpoint."""
+class LedReplay:
+    """A replay run by the worker leading it: from the checkpoint to the end of the file, in a thread of its own.
+
+    The leader's lock also fences the replay's writes (each is a transaction on the lock), so a worker
+    that lost the lead mid-file stops; the next leader resumes at the checkpoint. The replay is done
+    when the checkpoint (in Redis, whoever wrote it) reaches the end of the file.
+    """
+
+    def __init__(self, feed: ReplayFeed) -> None:
+        self.feed = feed
+        self.done = False
+        self._thread: threading.Thread | None = None
+
+    def __call__(self) -> None:
+        """Start (or resume) the replay unless it runs or is done; called while this process leads it."""
+        if self.done or self.feed.stopped or (self._thread is not None and self._thread.is_alive()):
+            return
+        self._thread = threading.Thread(target=self._run, name=f"replay-{self.feed.cfg.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        name = self.feed.cfg.name
+        try:
+            self.feed.run(progress=False)
+            self.done = store.read_checkpoint(self.feed.ingestor.client, name) >= (self.feed.rows or 0)
+        except Fenced:
+            log.warning("replay %s: another worker leads it now; it resumes at the checkpoint", name)
+        except redis.RedisError as exc:  # the next round (while this worker leads) resumes at the checkpoint
+            log.warning("replay %s: stopped by a Redis error: %s", name, exc)
+        except (OSError, ValueError):  # a file that cannot be read: said once, not retried every round
+            log.exception("replay %s failed; not retried", name)
+            self.done = True
+            return
+        if self.done:
+            log.info("replay %s: the whole file is delivered", name)
+
+    def stop(self) -> None:
+        """Stop after the batch in progress (the checkpoint says where the next run resumes)."""
+        self.feed.stopped = True
+        if self._thread is not None:
+            self._thread.join(15)
+
+
+def start_replay(rt: Runtime, cfg: ReplayFeedConfig, scheduler: BackgroundScheduler) -> LedReplay:
+    """Replay a file once, in the worker leading it, resuming from its checkpoint."""
     feed = replay_feed(rt, cfg)
-    scheduler.add_job(feed.run, kwargs={"progress": False}, id=f"feed-{cfg.name}")
-    return feed
+    runner = LedReplay(feed)
+    feed.ingestor.fence = _lead(rt.client, cfg.name, REPLAY_CHECK_S, runner, scheduler).leadership
+    return runner
 
 
 def run_until_stopped(rt: Runtime, config: FeedsFile, names: list[str]) -> None:
@@ -111,7 +182,5 @@ def run_until_stopped(rt: Runtime, config: FeedsFile, names: list[str]) -> None:
     wait_for_stop()
     scheduler.shutdown(wait=True)
     for feed in feeds:
-        if isinstance(feed, MqttFeed):
+        if isinstance(feed, (MqttFeed, LedReplay)):
             feed.stop()
-        elif isinstance(feed, ReplayFeed):
-            feed.stopped = True

@@ -20,6 +20,7 @@ from cityvitals import store
 from cityvitals.areas import AreaTree, pukou_demo, save_areas
 from cityvitals.config import DEFAULT_CATALOG, ConfigError
 from cityvitals.db import create_schema, make_engine
+from cityvitals.leader import Leadership
 from cityvitals.metrics import registry
 from cityvitals.redis_server import connect
 from cityvitals.web import redis_limiter
@@ -100,6 +101,13 @@ def test_rate_limits_count_in_the_cluster(redis_cluster_url, cluster):
     assert [k.split("/")[0] for k in cluster.scan_iter()] == ["cv:LIMITER"]
 
 
+def test_a_led_write_goes_through_on_a_cluster_only_while_leading(cluster):
+    leader, other = Leadership(cluster, "probe", ttl_s=5.0), Leadership(cluster, "probe", ttl_s=5.0)
+    assert leader.write(lambda pipe: pipe.set("cv:probe", "leader"))  # no transaction: keys of other slots
+    assert not other.write(lambda pipe: pipe.set("cv:probe", "other"))
+    assert cluster.get("cv:probe") == "leader"
+
+
 def test_unreachable_cluster_is_a_config_error():
     with pytest.raises(ConfigError, match="cannot reach Redis at redis\\+cluster://127.0.0.1:1"):
         connect("redis+cluster://127.0.0.1:1")
@@ -146,7 +154,8 @@ def test_two_engine_workers_share_the_cluster_and_a_killed_leader_loses_and_doub
         leader, follower, follower_log = (a, b, log_b) if "leading now" in log_a.read_text() else (b, a, log_a)
         feed = threading.Thread(target=_push_rounds, args=(cluster, grids, metrics, 0.35, sent))
         feed.start()
-        time.sleep(0.35 * len(metrics) * 0.3)  # the leader is scoring the feed's rounds
+        _wait(lambda: _values_scored(cluster, metrics, grids, sent) > 0, "the leader scoring the feed's rounds", logs,
+              timeout=120)
         # kill it mid-tick: while it holds entries it has read but not acknowledged
         _wait(lambda: cluster.xpending(store.SAMPLES, store.ENGINE_GROUP)["pending"] > 0, "a tick in flight", logs,
               timeout=20, poll_s=0.001)
@@ -157,7 +166,9 @@ def test_two_engine_workers_share_the_cluster_and_a_killed_leader_loses_and_doub
         _wait(lambda: "leading now" in follower_log.read_text(), "the other leads", logs)
         claimed = int(re.search(r"leading now \((\d+) unacknowledged", follower_log.read_text()).group(1))
         _wait(lambda: _caught_up(cluster), "every entry read and acknowledged", logs, timeout=60)
-        time.sleep(2)  # the tick that read the last entries has written its results
+        # the tick that acknowledged the last entries logs its warnings in SQL after that
+        warned = sum(v >= 40 for k, v in sent.items() if k != "accepted")
+        _wait(lambda: sum(_warnings_logged(sql).values()) >= warned, "the last warnings logged", logs, timeout=60)
         stop(follower)
     assert sent.pop("accepted") == len(sent) == len(metrics) * len(grids)
     assert claimed > 0  # the follower took over entries the dead leader had read
@@ -169,16 +180,20 @@ def test_two_engine_workers_share_the_cluster_and_a_killed_leader_loses_and_doub
         states = store.read_state_of(cluster, f"t_{metric}", grids)
         assert {g: states[g]["v"] for g in grids} == {g: sent[(metric, g)] for g in grids}
     # none doubled (nor lost) in the warnings log: each grid that warns went into its warning exactly once
-    logged = Counter((t["indicator"], t["area"]) for t in read_transitions(sql, limit=100_000)
-                     if t["level"] == "grid" and t["to_state"] in ("yellow", "red"))
     expected = Counter({(f"t_{m}", g): 1 for (m, g), v in sent.items() if v >= 40})
-    assert logged == expected
+    assert _warnings_logged(sql) == expected
 
 
 def _values_scored(client, metrics: list[str], grids: list[str], sent: dict) -> int:
     """How many of the samples sent so far are their grid's state value."""
     return sum(states[g]["v"] == sent.get((m, g)) for m in metrics
                for states in [store.read_state_of(client, f"t_{m}", grids)] for g in states)
+
+
+def _warnings_logged(sql) -> Counter:
+    """How many times each (indicator, grid) went into a warning, by the SQL log."""
+    return Counter((t["indicator"], t["area"]) for t in read_transitions(sql, limit=100_000)
+                   if t["level"] == "grid" and t["to_state"] in ("yellow", "red"))
 
 
 def _caught_up(client) -> bool:

@@ -56,6 +56,7 @@ class ReplayFeed:
     def __init__(self, cfg: ReplayFeedConfig, ingestor: Ingestor) -> None:
         self.cfg, self.ingestor = cfg, ingestor
         self.stopped = False
+        self.rows: int | None = None  # of the file, once read
 
     def run(self, max_rows: int | None = None, progress: bool = True) -> int:
         """Replay from the checkpoint to the end (or ``max_rows`` rows); bad rows are refused with their number."""
@@ -65,6 +66,7 @@ class ReplayFeed:
             if column not in frame.columns:
                 raise ValueError(f"{cfg.file}: no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
         times = parse_times(frame[cfg.map.time], cfg.time_format, cfg.timezone)
+        self.rows = len(frame)
         start = self._checkpoint()
         end = len(frame) if max_rows is None else min(len(frame), start + max_rows)
         speed = None if cfg.speed == "max" else float(cfg.speed)

@@ -45,8 +45,9 @@ def paced(times: np.ndarray, speed: float | None, start: int = 0, batch: int = 5
     due = np.nan_to_num((times - t0_data) / (speed or np.inf), nan=-np.inf) + t0_wall
     first = start
     while first < len(times):
-        if speed is not None and due[first] > clock():
-            sleep(due[first] - clock())
+        wait = due[first] - clock()  # read the clock once: read twice, the wait could come out negative
+        if speed is not None and wait > 0:
+            sleep(wait)
         later = due[first : first + batch] > clock()
         ready = int(later.argmax()) if speed is not None and later.any() else batch
         stop = min(first + max(ready, 1), len(times))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import subprocess
 import time
 import uuid
@@ -28,12 +30,20 @@ def _publish(prefix: str, messages: list[tuple[str, bytes]], port: int = 1883) -
     pub.disconnect()
 
 
-def _wait(check, timeout: float = 10.0) -> None:
+def _wait(check, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.1)
+
+
+def subscribed(caplog, feed: MqttFeed, times: int = 1) -> None:
+    """Wait until the broker confirmed the feed's subscription (SUBACK), ``times`` over (once per connection).
+
+    Before that, a message published under the prefix matches no subscription and is lost.
+    """
+    _wait(lambda: caplog.text.count(f"mqtt {feed.name}: subscribed to") >= times)
 
 
 def test_parse_message_forms_and_refusals():
@@ -46,18 +56,18 @@ def test_parse_message_forms_and_refusals():
 
 
 @pytest.fixture
-def prefix() -> str:
+def prefix(caplog) -> str:
+    caplog.set_level(logging.INFO, logger="feeds.mqtt")  # for :func:`subscribed`
     return f"cvtest{uuid.uuid4().hex[:10]}"
 
 
-def test_good_messages_stored_bad_ones_dead_lettered(redis_client, demo_tree, prefix):
+def test_good_messages_stored_bad_ones_dead_lettered(redis_client, demo_tree, prefix, caplog):
     grids = demo_tree.ids("grid")
     feed = MqttFeed(MqttSettings(prefix=prefix, client_id=f"cv-{prefix}", flush_s=0.2),
                     Ingestor(redis_client, "mqtt", registry(), set(grids)))
     feed.start()
     try:
-        _wait(lambda: feed.client.is_connected())
-        time.sleep(0.3)  # the subscription is sent right after connecting
+        subscribed(caplog, feed)
         now = time.time()
         _publish(prefix, [(f"{grids[0]}/aqi", b"55"),
                           (f"{grids[1]}/pm25", json.dumps({"value": 31, "ts": now}).encode()),
@@ -76,14 +86,13 @@ def test_good_messages_stored_bad_ones_dead_lettered(redis_client, demo_tree, pr
     assert (health["accepted"], health["refused"]) == (2, 3)
 
 
-def test_unacknowledged_messages_come_back_after_a_store_outage(redis_client, demo_tree, prefix):
+def test_unacknowledged_messages_come_back_after_a_store_outage(redis_client, demo_tree, prefix, caplog):
     grids = demo_tree.ids("grid")
     settings = MqttSettings(prefix=prefix, client_id=f"cv-{prefix}", flush_s=0.2)
     dead = redis.Redis(port=1, socket_connect_timeout=0.2)  # nothing listens: every submit fails
     feed = MqttFeed(settings, Ingestor(dead, "mqtt", registry(), set(grids)))
     feed.start()
-    _wait(lambda: feed.client.is_connected())
-    time.sleep(0.3)
+    subscribed(caplog, feed)
     _publish(prefix, [(f"{g}/aqi", str(40 + i).encode()) for i, g in enumerate(grids[:5])])
     _wait(lambda: feed.pending() == 5)
     feed._stop.set()
@@ -99,7 +108,40 @@ def test_unacknowledged_messages_come_back_after_a_store_outage(redis_client, de
     assert sorted(s.value for s in stream_samples(redis_client)) == [40.0, 41.0, 42.0, 43.0, 44.0]
 
 
-def test_the_feed_reconnects_with_backoff_when_its_broker_comes_back(redis_client, demo_tree, prefix, tmp_path):
+def test_messages_written_but_never_acknowledged_are_not_written_again_by_the_next_session_holder(
+        redis_client, demo_tree, prefix, caplog, monkeypatch):
+    grids = demo_tree.ids("grid")
+    settings = MqttSettings(prefix=prefix, client_id=f"cv-{prefix}", flush_s=3600)  # writes when told to
+    first = MqttFeed(settings, Ingestor(redis_client, "mqtt", registry(), set(grids)))
+    first.start()
+    subscribed(caplog, first)
+    _publish(prefix, [(f"{g}/aqi", str(40 + i).encode()) for i, g in enumerate(grids[:5])])
+    _wait(lambda: first.pending() == 5)
+    monkeypatch.setattr(first.client, "ack", lambda *_: None)  # it dies after its write, before acknowledging
+    assert first.flush() == 5
+    first._stop.set()
+    first._wake.set()
+    first.client.disconnect()  # the broker keeps the five in the session, unacknowledged
+    first.client.loop_stop()
+
+    second = MqttFeed(MqttSettings(prefix=prefix, client_id=f"cv-{prefix}", flush_s=0.2),
+                      Ingestor(redis_client, "mqtt", registry(), set(grids)))
+    second.start()  # resumes the session: the broker sends the five again, flagged dup
+    try:
+        subscribed(caplog, second, times=2)
+        for k, value in enumerate((b"45", b"46")):  # one write each: the second drops the receipts the first acked
+            _publish(prefix, [(f"{grids[5]}/aqi", value)])
+            _wait(lambda k=k: len(stream_samples(redis_client)) >= 6 + k)
+    finally:
+        second.stop()
+    assert sorted(s.value for s in stream_samples(redis_client)) == [40.0, 41.0, 42.0, 43.0, 44.0, 45.0, 46.0]
+    again = re.findall(r"(\d+) messages sent again were written before", caplog.text)
+    assert sum(map(int, again)) == 5  # the broker did send them again, and they were only acknowledged
+    assert redis_client.hlen(store.receipts_key("mqtt")) == 1  # only the last message's receipt is left
+
+
+def test_the_feed_reconnects_with_backoff_when_its_broker_comes_back(redis_client, demo_tree, prefix, tmp_path,
+                                                                     caplog):
     grids = demo_tree.ids("grid")
     port = free_port()
     broker = ["mosquitto", "-p", str(port)]  # a private broker (no persistence) that can be killed
@@ -116,7 +158,7 @@ def test_the_feed_reconnects_with_backoff_when_its_broker_comes_back(redis_clien
         time.sleep(2.0)  # attempts fail, 1 s apart and then longer
         proc = subprocess.Popen(broker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait(feed.client.is_connected, timeout=20)
-        time.sleep(0.3)  # subscribed again on the new connection (the broker forgot the session)
+        subscribed(caplog, feed, times=2)  # again on the new connection (the broker forgot the session)
         _publish(prefix, [(f"{grids[0]}/aqi", b"61")], port=port)
         _wait(lambda: redis_client.exists(store.SAMPLES))
     finally:

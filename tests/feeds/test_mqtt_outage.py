@@ -13,18 +13,18 @@ from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings
 from tests.conftest import _wait_for, stream_samples
-from tests.feeds.test_mqtt import _publish
+from tests.feeds.test_mqtt import _publish, subscribed
 
 GRIDS = ["pukou.jiangpu.c01.g01", "pukou.jiangpu.c01.g02", "pukou.jiangpu.c01.g03"]
 
 
-def _feed(server, buffer: int) -> MqttFeed:
+def _feed(server, buffer: int, caplog) -> MqttFeed:
     prefix = f"cvout{uuid.uuid4().hex[:10]}"
     feed = MqttFeed(MqttSettings(prefix=prefix, client_id=f"cv-{prefix}", flush_s=0.1, buffer=buffer),
                     Ingestor(server.client(), "mqtt", registry(), set(GRIDS)))
+    caplog.set_level(logging.INFO, logger="feeds.mqtt")
     feed.start()
-    _wait_for(feed.client.is_connected, "connected to the broker", timeout=10)
-    time.sleep(0.3)  # the subscription is sent right after connecting
+    subscribed(caplog, feed)
     return feed
 
 
@@ -42,7 +42,7 @@ def _watch(feed: MqttFeed, stop: threading.Event, seen: list[int]) -> None:
 
 
 def test_the_buffer_is_bounded_and_what_overflows_is_counted_and_dropped_oldest_first(server, caplog):
-    feed = _feed(server, buffer=8)
+    feed = _feed(server, buffer=8, caplog=caplog)
     stop, seen = threading.Event(), [0]
     watcher = threading.Thread(target=_watch, args=(feed, stop, seen))
     watcher.start()
@@ -68,13 +68,13 @@ def test_the_buffer_is_bounded_and_what_overflows_is_counted_and_dropped_oldest_
     assert "22 messages were dropped while it was away" in caplog.text
 
 
-def test_nothing_is_lost_while_the_buffer_holds(server):
-    feed = _feed(server, buffer=1000)
+def test_nothing_is_lost_while_the_buffer_holds(server, caplog):
+    feed = _feed(server, buffer=1000, caplog=caplog)
     try:
         server.kill()
         _publish(feed.settings.prefix, _messages(feed, 30))
         _wait_for(lambda: feed.pending() >= 20, "messages waiting for Redis", timeout=10)
-        time.sleep(1.0)  # failed writes, retried with backoff
+        _wait_for(lambda: feed.ingestor.health["store_errors"] >= 2, "a write failed and was retried", timeout=30)
         server.start()
         client = server.client()
         _wait_for(lambda: len(stream_samples(client)) == 30, "all 30 stored", timeout=40)

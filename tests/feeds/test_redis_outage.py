@@ -33,11 +33,13 @@ def _feed(ingestor: Ingestor, metric: str, stop: threading.Event, sent: list[int
         time.sleep(0.02)
 
 
-def _engine(service: EngineService, stop: threading.Event, scored: list[int], failed: list[int]) -> None:
+def _engine(service: EngineService, stop: threading.Event, scored: list[int], failed: list[int],
+            ticks: list[int]) -> None:
     """Tick every 100 ms like the scheduler does: a failed tick is logged and the next one runs."""
     while not stop.is_set():
         try:
             scored[0] += service.tick().samples
+            ticks[0] += 1
         except redis.RedisError:
             failed[0] += 1
         time.sleep(0.1)
@@ -48,25 +50,29 @@ def test_feeds_buffer_through_a_redis_kill_and_the_engine_scores_every_accepted_
     ingestors = [Ingestor(server.client(), name, registry(), set(GRIDS)) for name in ("gauges", "hotline")]
     service = EngineService(client, None, tiny_tree(), load_catalog([CATALOG]), consumer="engine-a")
     stop_feeds, stop_engine = threading.Event(), threading.Event()
-    sent, scored, failed = [[0], [0]], [0], [0]
+    sent, scored, failed, ticks = [[0], [0]], [0], [0], [0]
     threads = [threading.Thread(target=_feed, args=(ing, m, stop_feeds, s))
                for ing, m, s in zip(ingestors, ("river_level", "hotline_orders_1h"), sent, strict=True)]
-    threads.append(threading.Thread(target=_engine, args=(service, stop_engine, scored, failed)))
+    threads.append(threading.Thread(target=_engine, args=(service, stop_engine, scored, failed, ticks)))
     for t in threads:
         t.start()
     try:
-        time.sleep(0.5)
+        # Each step waits for what it means, with bounds generous enough for a loaded machine.
+        _wait_for(lambda: scored[0] > 0, "the engine scoring the feeds", timeout=60)
         server.kill()
-        time.sleep(1.0)  # feeds keep sending into their buffers; engine ticks fail
+        _wait_for(lambda: all(ing.buffered() for ing in ingestors) and failed[0] > 0,
+                  "feeds sending into their buffers and engine ticks failing", timeout=60)
         held = [ing.buffered() for ing in ingestors]
         server.start()
-        time.sleep(0.5)
+        at_restart = [s[0] for s in sent]
+        _wait_for(lambda: all(s[0] > n for s, n in zip(sent, at_restart, strict=True)), "feeds sending on", timeout=60)
         stop_feeds.set()
         for t in threads[:2]:
             t.join(5)
-        assert all(ing.drain(10) for ing in ingestors)
-        _wait_for(lambda: scored[0] >= sum(s[0] for s in sent), "engine caught up", timeout=10)
-        time.sleep(0.3)  # one more tick: would score anything twice
+        assert all(ing.drain(60) for ing in ingestors)
+        _wait_for(lambda: scored[0] >= sum(s[0] for s in sent), "engine caught up", timeout=60)
+        caught_up = ticks[0]
+        _wait_for(lambda: ticks[0] > caught_up, "one more tick: it would score anything twice", timeout=60)
     finally:
         stop_feeds.set()
         stop_engine.set()

@@ -90,3 +90,12 @@ def test_replay_from_the_command_line_and_the_feeds_file(tmp_path, redis_client,
     assert main(["feeds", "check", str(feeds)]) == 1
     out = capsys.readouterr().out
     assert f"{feeds}:5:" in out and "value" in out and "Field required" in out
+
+
+def test_pacing_never_asks_for_a_negative_sleep():
+    # A clock that moves on between any two reads, as a real one does: a row due between two reads of it
+    # once made paced() ask time.sleep for a negative wait (ValueError), which killed a replay.
+    reads = iter(np.arange(0.0, 10.0, 0.001))
+    waits: list[float] = []
+    batches = list(paced(np.arange(0.0, 0.4, 0.002), 1.0, sleep=waits.append, clock=lambda: float(next(reads))))
+    assert batches[-1][1] == 200 and waits and min(waits) > 0
