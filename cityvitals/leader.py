@@ -34,6 +34,7 @@ class Leadership:
         self.lock = client.lock(f"{store.PREFIX}:lock:{role}", timeout=ttl_s, blocking=False, thread_local=False)
         self._round_began = time.monotonic()
         self._renewer: threading.Thread | None = None
+        self._released = threading.Event()
 
     def held(self) -> bool:
         """Renew the lock if this process holds it, else try to take it; True if this process leads now."""
@@ -45,6 +46,7 @@ class Leadership:
     def take(self) -> bool:
         """:meth:`held`, but a Redis error is raised: "Redis is away" is not "another process leads"."""
         self._round_began = time.monotonic()
+        self._released.clear()
         try:
             if self.lock.owned():
                 self.lock.reacquire()
@@ -92,9 +94,20 @@ class Leadership:
             stored = stored.encode()
         return stored is not None and stored == self.lock.local.token
 
+    def release(self) -> None:
+        """Stop leading: end the renewal and free the lock at once, so a standby need not wait for it to lapse."""
+        self._released.set()
+        try:
+            self.lock.release()
+        except (LockError, redis.RedisError):
+            pass  # not held (any more): nothing to free
+        if self._renewer is not None:
+            self._renewer.join()
+
     def _renew(self) -> None:
         while time.monotonic() - self._round_began < self.max_round_s:
-            time.sleep(self.ttl_s / 3)
+            if self._released.wait(self.ttl_s / 3):
+                return
             try:
                 if not self.lock.owned():
                     return

@@ -106,6 +106,9 @@ def test_a_led_write_goes_through_on_a_cluster_only_while_leading(cluster):
     assert leader.write(lambda pipe: pipe.set("cv:probe", "leader"))  # no transaction: keys of other slots
     assert not other.write(lambda pipe: pipe.set("cv:probe", "other"))
     assert cluster.get("cv:probe") == "leader"
+    leader.release()
+    assert other.write(lambda pipe: pipe.set("cv:probe", "other"))  # freed at once, not after the 5 s TTL
+    other.release()
 
 
 def test_unreachable_cluster_is_a_config_error():
