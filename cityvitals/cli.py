@@ -91,11 +91,12 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
 
     rt = open_runtime(load_settings())
     scheduler = BackgroundScheduler(timezone="UTC")
-    start_engine(rt, scheduler)
+    leadership = start_engine(rt, scheduler)
     scheduler.start()
     log.info("engine worker up (redis %s, database %s)", rt.redis_url, rt.settings.database_url)
     wait_for_stop()
-    scheduler.shutdown(wait=True)
+    scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged) before the lead is handed on
+    leadership.release()
     return 0
 
 

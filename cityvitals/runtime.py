@@ -86,8 +86,12 @@ class EngineRound:
         self.service.tick()
 
 
-def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> EngineService:
-    """Schedule the engine tick (led by one process at a time) and this process's catalog hot reload."""
+def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> Leadership:
+    """Schedule the engine tick (led by one process at a time) and this process's catalog hot reload.
+
+    Returns the engine's leadership, to release when the process stops (a standby takes over at
+    its next round instead of waiting for the lock to lapse).
+    """
     rt.service = EngineService(rt.client, rt.sql, rt.tree, rt.catalog, consumer=rt.settings.engine_name,
                                retention_s=rt.settings.history_days * 86400)
     leadership = Leadership(rt.client, "engine", ttl_s=max(3 * rt.settings.tick_seconds, 3.0))
@@ -95,7 +99,7 @@ def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> EngineService:
                       id="engine-tick", max_instances=1, coalesce=True, next_run_time=_now())
     scheduler.add_job(reload_catalog, "interval", args=[rt], seconds=5, id="catalog-reload", max_instances=1,
                       coalesce=True)
-    return rt.service
+    return leadership
 
 
 def wait_for_stop() -> None:

@@ -80,3 +80,25 @@ def test_one_engine_leads_and_another_takes_over(tmp_path, redis_client, redis_u
         _wait(lambda: redis_client.xpending(store.SAMPLES, store.ENGINE_GROUP)["pending"] == 0,
               "every entry acknowledged", logs)
         stop(follower)
+
+
+def test_a_stopped_leader_hands_over_at_once(tmp_path, redis_client, redis_url, demo_tree):
+    ttl_s = 30.0  # CITYVITALS_TICK_SECONDS 10: the lock lives 3 ticks
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'cv.sqlite'}",
+           "CITYVITALS_DATA_DIR": str(tmp_path), "CITYVITALS_TICK_SECONDS": "10"}
+    grids = demo_tree.ids("grid")
+    ingestor = Ingestor(redis_client, "probe", registry(), set(grids))
+    with engines(tmp_path, {"a": env, "b": env}) as ((a, log_a), (b, log_b)):
+        logs = [log_a, log_b]
+        _wait(lambda: "leading now" in log_a.read_text() + log_b.read_text(), "a leader", logs)
+        _wait(lambda: "engine worker up" in log_a.read_text() and "engine worker up" in log_b.read_text(),
+              "both workers up", logs)
+        leader, follower, follower_log = (a, b, log_b) if "leading now" in log_a.read_text() else (b, a, log_a)
+
+        stopped = time.monotonic()
+        stop(leader)
+        _wait(lambda: "leading now" in follower_log.read_text(), "the follower takes over", logs, timeout=ttl_s)
+        assert time.monotonic() - stopped < ttl_s - 5  # within a tick or two, not after the lock lapsed
+        ingestor.submit([{"metric": "river_level", "area": grids[7], "ts": time.time(), "value": 9.3}])
+        _wait(lambda: (_river(redis_client, grids[7]) or {}).get("s") == "red", "the new leader scores", logs)
+        stop(follower)
