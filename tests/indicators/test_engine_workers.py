@@ -56,14 +56,21 @@ def _river(client, area: str) -> dict | None:
     return store.read_state_of(client, "river_level_max", [area]).get(area)
 
 
-def test_one_engine_leads_and_another_takes_over(tmp_path, redis_client, redis_url, demo_tree):
+@contextmanager
+def two_engines(tmp_path: Path, redis_url: str, tick_s: int) -> Iterator[tuple[list, list[Path]]]:
+    """Two engine workers on one Redis, from when one of them leads: (process, log) each, and the logs."""
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'cv.sqlite'}",
-           "CITYVITALS_DATA_DIR": str(tmp_path), "CITYVITALS_TICK_SECONDS": "1"}
+           "CITYVITALS_DATA_DIR": str(tmp_path), "CITYVITALS_TICK_SECONDS": str(tick_s)}
+    with engines(tmp_path, {"a": env, "b": env}) as workers:
+        logs = [log for _, log in workers]
+        _wait(lambda: any("leading now" in log.read_text() for log in logs), "a leader", logs)
+        yield workers, logs
+
+
+def test_one_engine_leads_and_another_takes_over(tmp_path, redis_client, redis_url, demo_tree):
     grids = demo_tree.ids("grid")
     ingestor = Ingestor(redis_client, "probe", registry(), set(grids))
-    with engines(tmp_path, {"a": env, "b": env}) as ((a, log_a), (b, log_b)):
-        logs = [log_a, log_b]
-        _wait(lambda: "leading now" in log_a.read_text() + log_b.read_text(), "a leader", logs)
+    with two_engines(tmp_path, redis_url, tick_s=1) as (((a, log_a), (b, log_b)), logs):
         time.sleep(3)  # several rounds: the other must still be standing by
         leaders = [p for p, log in ((a, log_a), (b, log_b)) if "leading now" in log.read_text()]
         assert len(leaders) == 1
@@ -83,14 +90,10 @@ def test_one_engine_leads_and_another_takes_over(tmp_path, redis_client, redis_u
 
 
 def test_a_stopped_leader_hands_over_at_once(tmp_path, redis_client, redis_url, demo_tree):
-    ttl_s = 30.0  # CITYVITALS_TICK_SECONDS 10: the lock lives 3 ticks
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'cv.sqlite'}",
-           "CITYVITALS_DATA_DIR": str(tmp_path), "CITYVITALS_TICK_SECONDS": "10"}
+    ttl_s = 30.0  # the lock lives 3 ticks
     grids = demo_tree.ids("grid")
     ingestor = Ingestor(redis_client, "probe", registry(), set(grids))
-    with engines(tmp_path, {"a": env, "b": env}) as ((a, log_a), (b, log_b)):
-        logs = [log_a, log_b]
-        _wait(lambda: "leading now" in log_a.read_text() + log_b.read_text(), "a leader", logs)
+    with two_engines(tmp_path, redis_url, tick_s=10) as (((a, log_a), (b, log_b)), logs):
         _wait(lambda: "engine worker up" in log_a.read_text() and "engine worker up" in log_b.read_text(),
               "both workers up", logs)
         leader, follower, follower_log = (a, b, log_b) if "leading now" in log_a.read_text() else (b, a, log_a)
