@@ -405,13 +405,15 @@ DELETE_CHUNK = 10_000  # keys per DEL: a province has ~130,000 areas
 TICKER_YELLOW = 1e10  # added to a yellow warning's since (Unix seconds): every red one sorts first
 
 
-def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], cleared: list[str],
-                    tree: AreaTree) -> None:
+def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], ranked: Mapping[str, float],
+                    cleared: list[str], tree: AreaTree) -> None:
     """Queue warning records to set (``indicator@area`` -> JSON) and keys to drop, with their ticker sets.
 
-    One command per warnings hash and per ticker set touched. Keys leave the sets before their
-    records go and join them after their records are written, so a reader never finds a key
-    without its record (short of a client dying mid-pipeline on a cluster, which reorders nodes).
+    ``ranked``: the raised warnings whose rank (:func:`ticker_score`) is new or moved, with it; the
+    others keep their place. One command per warnings hash and per ticker set touched. Keys leave
+    the sets before their records go and join them after their records are written, so a reader
+    never finds a key without its record (short of a client dying mid-pipeline on a cluster, which
+    reorders nodes).
     """
     lineage: dict[str, list[str]] = {}
     drop: dict[str, list[str]] = {}
@@ -425,8 +427,7 @@ def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], clea
     if raised:
         pipe.hset(WARNINGS, mapping=raised)
     add: dict[str, dict[str, float]] = {}
-    for key, record in raised.items():
-        score = ticker_score(json.loads(record))
+    for key, score in ranked.items():
         for area in _lineage(tree, key.split("@", 1)[1], lineage):
             add.setdefault(ticker_key(area), {})[key] = score
     for ticker, members in add.items():

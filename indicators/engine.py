@@ -67,6 +67,7 @@ class LevelResult:
     pending_since: np.ndarray
     limits: classify.Limits
     dirty: np.ndarray  # cells whose record changed since the last tick (value, data time, state or pending state)
+    changed: np.ndarray  # cells whose state changed since last written (all of them on a start)
     dirty_areas: np.ndarray  # areas whose summary changed: a state, or data time beyond the tolerance
     oldest: np.ndarray  # per area (columns), the oldest data time (NaN: no data at all): of any indicator in
     # row 0, then of each domain's macro indicators (rows 1.., in ``DOMAINS`` order), so each tile says its own
@@ -469,9 +470,9 @@ class Engine:
         if written is not None:
             cleared[sel] = (written[2][sel] >= State.YELLOW) & (sub.state < State.YELLOW)
         oldest = self._oldest(ts)
-        dirty, summary_dirty = self._dirty(level, value, ts, track, sel, oldest)
+        dirty, changed, summary_dirty = self._dirty(level, value, ts, track, sel, oldest)
         return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, track.pending,
-                           track.pending_since, lim, dirty, summary_dirty, oldest, cleared,
+                           track.pending_since, lim, dirty, changed, summary_dirty, oldest, cleared,
                            fresh_start=written is None)
 
     def _oldest(self, ts: np.ndarray) -> np.ndarray:
@@ -491,8 +492,8 @@ class Engine:
         return out[0], out[1]
 
     def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, track: classify.Track,
-               rows: np.ndarray | slice, oldest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the cells to rewrite and the areas whose summary to rewrite.
+               rows: np.ndarray | slice, oldest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the cells to rewrite, those whose state changed, and the areas whose summary to rewrite.
 
         Only ``rows`` (indices, or a slice of all) can have moved since the last tick. A cell is
         rewritten when its state or pending state changed or its value or data time moved beyond
@@ -504,7 +505,8 @@ class Engine:
         old = self.written.get(level)
         if old is None:
             self.written[level] = (value.copy(), ts.copy(), state.copy(), pending.copy(), oldest)
-            return np.ones(value.shape, dtype=bool), np.ones(value.shape[1], dtype=bool)
+            everything = np.ones(value.shape, dtype=bool)
+            return everything, everything, np.ones(value.shape[1], dtype=bool)
         w_value, w_ts, w_state, w_pending, w_oldest = old
         v, t, wv, wt = value[rows], ts[rows], w_value[rows], w_ts[rows]
         with np.errstate(invalid="ignore"):
@@ -520,7 +522,7 @@ class Engine:
         w_state[rows] = np.where(dirty[rows], state[rows], w_state[rows])
         w_pending[rows] = np.where(dirty[rows], pending[rows], w_pending[rows])
         np.copyto(w_oldest, oldest, where=summary[None, :])
-        return dirty, summary
+        return dirty, state_changed, summary
 
 
 def _selector(rows: np.ndarray, n: int) -> np.ndarray | slice:

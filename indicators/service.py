@@ -261,15 +261,20 @@ class EngineService:
         ids, areas, head = self.engine.ind_ids, lv.area_ids, f',"level":"{lv.level}",'
         rows, cols = np.nonzero(lv.dirty & (lv.state >= State.YELLOW))
         records = self._warning_records(lv, rows, cols)
-        raised = {f"{ids[r]}@{areas[c]}": f'{{"i":"{ids[r]}","a":"{areas[c]}"{head}{rec[1:]}'
-                  for r, c, rec in zip(rows.tolist(), cols.tolist(), records, strict=True)}
+        keys = [f"{ids[r]}@{areas[c]}" for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+        raised = {k: f'{{"i":"{ids[r]}","a":"{areas[c]}"{head}{rec[1:]}'
+                  for k, r, c, rec in zip(keys, rows.tolist(), cols.tolist(), records, strict=True)}
+        # a warning's rank in the ticker moves only with its state (and so its since)
+        ranked = {k: store.ticker_score({"s": STATE_LABELS[s], "since": t})
+                  for k, s, t, moved in zip(keys, lv.state[rows, cols].tolist(), lv.since[rows, cols].tolist(),
+                                            lv.changed[rows, cols].tolist(), strict=True) if moved}
         if lv.fresh_start:  # drop what an earlier engine left for this level and is no warning now
             mine = set(areas)
             gone = [k for k in store.warning_keys(self.client) if k.split("@", 1)[1] in mine and k not in raised]
         else:
             gone_rows, gone_cols = np.nonzero(lv.dirty & lv.cleared)
             gone = [f"{ids[r]}@{areas[c]}" for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)]
-        store.update_warnings(pipe, raised, gone, self.tree)
+        store.update_warnings(pipe, raised, ranked, gone, self.tree)
 
     def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
         """Queue the summaries of the areas whose summary moved (all of them on a first tick, as one row)."""
