@@ -150,8 +150,8 @@ class Engine:
         }
         self._inputs = {i: self._names(parsed) for i, parsed in self._parsed.items()}
         self.recompute_all()  # what is kept is shaped for the old catalog
-        self.directions = [i.direction for i in catalog.indicators]
         self.labels = thresholds.rule_labels(catalog)
+        self.rules = thresholds.rule_texts(catalog, self.labels)  # indicator -> rule code -> (label, yellow, red)
         # Rows of each domain's macro indicators, then the rest: a partition, so oldest data times take one pass
         domain_of = np.array([DOMAINS.index(i.group) if i.tier == "macro" else -1 for i in catalog.indicators],
                              dtype=int)
@@ -484,12 +484,9 @@ class Engine:
 
     def threshold_texts(self, lim: classify.Limits, rows: np.ndarray, cols: np.ndarray) -> tuple[list[str], list[str]]:
         """Yellow and red thresholds in force at the given cells, as shown (a band as ``[lo, hi]``)."""
-        kinds = [self.directions[r] for r in rows.tolist()]
-        out = []
-        for low, high in ((lim.yellow_low, lim.yellow_high), (lim.red_low, lim.red_high)):
-            low, high = cells_of(low, rows, cols), cells_of(high, rows, cols)
-            out.append([thresholds.limit_text(d, lo, hi) for d, lo, hi in zip(kinds, low, high, strict=True)])
-        return out[0], out[1]
+        texts = [self.rules[self.ind_ids[r]][k] for r, k in zip(rows.tolist(), cells_of(lim.source, rows, cols),
+                                                                strict=True)]
+        return [t[1] for t in texts], [t[2] for t in texts]
 
     def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, track: classify.Track,
                rows: np.ndarray | slice, oldest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
 from cityvitals.areas import AreaTree
-from indicators import health, thresholds
+from indicators import health
 from indicators.classify import NO_PENDING
 from indicators.engine import Engine, LevelResult, TickResult, cells_at, cells_of
 from indicators.history import DomainHistory, append_history, log_transitions, unlogged, utc
@@ -105,7 +105,7 @@ class EngineService:
         cat = self.engine.catalog
         store.write_definitions(self.client, {
             i.id: {**i.model_dump(mode="json"), "position": cat.positions.get(i.id, "")} for i in cat.indicators})
-        store.write_rules(self.client, thresholds.rule_texts(cat, self.engine.labels))
+        store.write_rules(self.client, self.engine.rules)
         store.record_catalog(self.client, cat.version, errors=[])
 
     def set_catalog(self, catalog: Catalog) -> None:
@@ -311,10 +311,9 @@ class EngineService:
         """Per indicator row and rule code, the ``"y","r","rule"`` part of a record (built once per catalog)."""
         cat = self.engine.catalog
         if self._rules[0] is not cat:
-            texts = thresholds.rule_texts(cat, self.engine.labels)
             self._rules = (cat, {
                 row: {code: f'"y":"{y}","r":"{r}","rule":{json.dumps(label, ensure_ascii=False)}'
-                      for code, (label, y, r) in texts[ind].items()}
+                      for code, (label, y, r) in self.engine.rules[ind].items()}
                 for row, ind in enumerate(self.engine.ind_ids)})
         return self._rules[1]
 

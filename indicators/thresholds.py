@@ -66,7 +66,7 @@ def rule_labels(catalog: Catalog) -> list[str]:
     return ["default"] + sorted({describe(i, o) for ind in catalog.indicators for i, o in enumerate(ind.overrides)})
 
 
-def limit_text(direction: str, low: float, high: float) -> str:
+def _limit_text(direction: str, low: float, high: float) -> str:
     """A threshold as shown: the one limit that matters for the direction, a band as ``[lo, hi]``."""
     if direction == "higher_is_worse":
         return f"{high:g}"
@@ -78,7 +78,7 @@ def limit_text(direction: str, low: float, high: float) -> str:
 def rule_texts(catalog: Catalog, labels: list[str]) -> dict[str, dict[int, tuple[str, str, str]]]:
     """Per indicator, per rule code it can use: the rule's label and its yellow and red thresholds as shown."""
     code = {label: k for k, label in enumerate(labels)}
-    shown = lambda ind, bound: limit_text(ind.direction, *_limits(ind.direction, bound))  # noqa: E731
+    shown = lambda ind, bound: _limit_text(ind.direction, *_limits(ind.direction, bound))  # noqa: E731
     return {
         ind.id: {0: ("default", shown(ind, ind.thresholds.yellow), shown(ind, ind.thresholds.red))}
         | {code[describe(i, o)]: (describe(i, o), shown(ind, o.yellow), shown(ind, o.red))
