@@ -16,7 +16,7 @@ from dashboard.overview import layout, refresh
 from indicators.loader import load_catalog
 from indicators.schema import DOMAINS
 from indicators.service import EngineService
-from tests.indicators.explain_tree import tiny_tree
+from tests.conftest import tiny_tree
 
 CATALOG = Path(__file__).parent.parent / "indicators" / "fixtures" / "explain.yaml"
 ORDERS = {"d.s.c1.g1": 4, "d.s.c1.g2": 12, "d.s.c1.g3": 6, "d.s.c2.g4": 1}

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-
-import pytest
 
 from cityvitals.areas import AreaTree, load_areas
 from cityvitals.db import make_engine
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
-from tests.e2e.conftest import ARTIFACTS, start_app
-
-CATALOG = Path(__file__).parent / "fixtures" / "river.yaml"
-MAP_DATA = "() => { const g = document.querySelector('#area-map .js-plotly-plot'); " \
-           "return g && g.data ? {ids: g.data[0].locations, z: g.data[0].z} : null; }"
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    live = start_app(tmp_path_factory, "live", CATALOG)
-    yield live
-    live.stop()
+from tests.e2e.conftest import ARTIFACTS, MAP_DATA
 
 
 def street_state(page, street_id: str) -> int | None:

@@ -18,8 +18,7 @@ from cityvitals.users import add_user, read_audit
 from feeds.ingest import Ingestor
 from indicators.loader import load_catalog
 from indicators.states import State
-from tests.e2e.conftest import ARTIFACTS, start_app
-from tests.e2e.test_live_path import MAP_DATA
+from tests.e2e.conftest import ARTIFACTS, MAP_DATA, start_app
 
 PASSWORD = "analyst password 1"
 

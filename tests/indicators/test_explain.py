@@ -9,7 +9,7 @@ from cityvitals.store import Sample
 from indicators.explain import UnknownTarget, explain
 from indicators.loader import load_catalog
 from indicators.service import EngineService
-from tests.indicators.explain_tree import tiny_tree
+from tests.conftest import tiny_tree
 
 CATALOG = Path(__file__).parent / "fixtures" / "explain.yaml"
 NOW = 1_800_000_000.0

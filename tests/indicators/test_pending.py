@@ -12,7 +12,7 @@ from indicators.explain import explain
 from indicators.loader import load_catalog
 from indicators.service import EngineService
 from indicators.states import State
-from tests.indicators.explain_tree import tiny_tree
+from tests.conftest import tiny_tree
 
 NOW = 1_800_000_000.0
 GRID = "d.s.c1.g2"

@@ -13,7 +13,7 @@ from dashboard.context import DashboardContext
 from dashboard.overview import ticker_lines
 from indicators.loader import load_catalog
 from indicators.service import EngineService
-from tests.indicators.explain_tree import tiny_tree
+from tests.conftest import tiny_tree
 
 CATALOG = Path(__file__).parent / "fixtures" / "explain.yaml"
 NOW = 1_800_000_000.0
