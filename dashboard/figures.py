@@ -51,7 +51,7 @@ def area_map(tree: AreaTree, area_id: str, states: list[State], hover: list[str]
     return {
         "data": [
             {"type": "choroplethmap", "geojson": shape["geojson"], "locations": ids, "featureidkey": "id",
-             "z": [int(s) for s in states], "zmin": -0.5, "zmax": 3.5, "colorscale": discrete_colorscale(),
+             "z": [int(s) for s in states], "zmin": -0.5, "zmax": len(State) - 0.5, "colorscale": discrete_colorscale(),
              "showscale": False, "marker": {"line": {"color": "#0b1220", "width": 1.2}, "opacity": 0.85},
              "text": hover, "hovertemplate": "%{text}<extra></extra>", "customdata": ids},
             {"type": "scattermap", "lon": shape["lon"], "lat": shape["lat"],

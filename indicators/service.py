@@ -15,7 +15,7 @@ import redis
 from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
-from cityvitals.areas import AreaTree
+from cityvitals.areas import LEVELS, AreaTree
 from indicators import health
 from indicators.classify import NO_PENDING
 from indicators.engine import Engine, LevelResult, TickResult, cells_at, cells_of
@@ -66,6 +66,9 @@ class EngineService:
         self._rules: tuple[Catalog | None, dict] = (None, {})  # JSON of each (indicator row, rule code)'s thresholds
         self._latest_rows: set[int] = set()  # metric rows whose latest row exists in Redis (written or restored)
         self._value_levels: set[str] = set()  # levels whose value rows this engine wrote whole once
+        self._residents = {level: tree.population(level) for level in self.engine.parents}
+        self._ancestors: dict[tuple[str, str], np.ndarray] | None = None  # (level, above) -> ancestor index
+        self._below: dict[str, np.ndarray] = {}  # per level: red/yellow areas below each area, as last written
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
@@ -216,12 +219,27 @@ class EngineService:
             store.write_feed_names(pipe, self.engine.feeds)
             self._feed_names = list(self.engine.feeds)
         self._write_latest(pipe)
+        self._mark_below(result)
         for level in result.levels.values():
             report.cells += self._write_level(pipe, level, result.now)
         report.transitions = len(result.transitions)
         pipe.hset(store.META, mapping={"last_tick": result.now, "catalog_version": self.engine.catalog.version,
                                        "indicators": len(self.engine.ind_ids)})
         pipe.execute()
+
+    def _mark_below(self, result: TickResult) -> None:
+        """Count the red and yellow areas below every area; an area whose counts moved has its summary rewritten."""
+        macro = self._catalog_arrays()[0] == "macro"
+        worst = {level: health.worst(lv.state[macro]) for level, lv in result.levels.items()}
+        if self._ancestors is None:
+            self._ancestors = {(lower, level): self.engine._ancestor(lower, level)
+                               for k, level in enumerate(LEVELS) for lower in LEVELS[k + 1:]}
+        below = health.below_counts(worst, self._ancestors)
+        for level, lv in result.levels.items():
+            old = self._below.get(level)
+            if old is not None:
+                lv.dirty_areas |= (old != below[level]).any(axis=(1, 2))
+        self._below = below
 
     def _write_latest(self, pipe: redis.client.Pipeline) -> None:
         """Persist the latest values that changed (read back on restart)."""
@@ -250,6 +268,7 @@ class EngineService:
                       store.STATE_CELL, lambda r, c: {
                           "v": lv.value[r, c], "ts": lv.ts[r, c], "since": lv.since[r, c],
                           "ps": lv.pending_since[r, c], "cov": lv.coverage[r, c],
+                          "num": lv.num[r, c], "den": lv.den[r, c],
                           "src": eng.source_codes(lv.level, r, c), "rule": cells_at(lv.limits.source, r, c),
                           "s": lv.state[r, c], "p": lv.pending[r, c]},
                       np.array([lv.level in self._value_levels] * len(eng.ind_ids)))
@@ -265,9 +284,11 @@ class EngineService:
         raised = {k: f'{{"i":"{ids[r]}","a":"{areas[c]}"{head}{rec[1:]}'
                   for k, r, c, rec in zip(keys, rows.tolist(), cols.tolist(), records, strict=True)}
         # a warning's rank in the ticker moves only with its state (and so its since)
-        ranked = {k: store.ticker_score({"s": STATE_LABELS[s], "since": t})
-                  for k, s, t, moved in zip(keys, lv.state[rows, cols].tolist(), lv.since[rows, cols].tolist(),
-                                            lv.changed[rows, cols].tolist(), strict=True) if moved}
+        macro, residents = self._catalog_arrays()[0] == "macro", self._residents[lv.level]
+        ranked = {k: store.ticker_score(STATE_LABELS[s], lv.level, t, macro[r], residents[c])
+                  for k, r, c, s, t, moved in zip(keys, rows.tolist(), cols.tolist(), lv.state[rows, cols].tolist(),
+                                                  lv.since[rows, cols].tolist(), lv.changed[rows, cols].tolist(),
+                                                  strict=True) if moved}
         if lv.fresh_start:  # drop what an earlier engine left for this level and is no warning now
             mine = set(areas)
             gone = [k for k in store.warning_keys(self.client) if k.split("@", 1)[1] in mine and k not in raised]
@@ -283,10 +304,11 @@ class EngineService:
             return
         if lv.fresh_start or columns.size * SPARSE_CELLS >= len(lv.area_ids):
             columns = np.arange(len(lv.area_ids))
-        fields = health.summary_fields(lv.state, *self._catalog_arrays(), columns)
+        fields = health.summary_fields(lv.state, lv.judged, *self._catalog_arrays(), columns)
         oldest = lv.oldest[:, columns]
         store.queue_summaries(pipe, lv.level, columns, len(lv.area_ids), {
-            **fields, "data_ts": oldest[0], "domain_ts": oldest[1:].T, "updated": np.full(columns.size, now)})
+            **fields, "below": self._below[lv.level][columns], "data_ts": oldest[0], "domain_ts": oldest[1:].T,
+            "updated": np.full(columns.size, now)})
 
     def _warning_records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> list[str]:
         """JSON records of the given cells, as ``store.read_states`` gives them: enough to explain each on screen.
@@ -352,7 +374,7 @@ class EngineService:
         rows = []
         for level in self.history_levels:
             lv = result.levels[level]
-            for domain, scores in health.domain_scores(lv.state, tiers, groups, weights).items():
+            for domain, scores in health.domain_scores(lv.state, lv.judged, tiers, groups, weights).items():
                 rows += [{"at": utc(now), "area": a, "domain": domain, "score": s}
                          for a, s in zip(lv.area_ids, scores, strict=True)]
         return rows

@@ -16,6 +16,7 @@ from dashboard.overview import layout, refresh
 from indicators.loader import load_catalog
 from indicators.schema import DOMAINS
 from indicators.service import EngineService
+from indicators.states import State
 from tests.conftest import tiny_tree
 
 CATALOG = Path(__file__).parent.parent / "indicators" / "fixtures" / "explain.yaml"
@@ -94,4 +95,4 @@ def test_a_page_opened_again_reuses_its_header_and_map_shapes_but_not_its_colour
     assert second.children[2] is first.children[2]  # the header, breadcrumb and navigation
     figures = [page.children[3].children[1].children[1].figure for page in (first, second)]
     assert figures[1]["data"][0]["geojson"] is figures[0]["data"][0]["geojson"]
-    assert (figures[0]["data"][0]["z"], figures[1]["data"][0]["z"]) == ([3], [1])
+    assert (figures[0]["data"][0]["z"], figures[1]["data"][0]["z"]) == ([State.RED], [State.STALE])
