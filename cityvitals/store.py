@@ -656,6 +656,18 @@ def read_areas(client: redis.Redis, area_ids: list[str]) -> dict[str, dict]:
     return {a: json.loads(v) for a, v in zip(area_ids, raw, strict=True) if v is not None}
 
 
+def area_lineage(client: redis.Redis, area_id: str) -> list[tuple[str, str]]:
+    """The area and its ancestors up to the root as (id, level), from the published hierarchy."""
+    out: list[tuple[str, str]] = []
+    while area_id is not None and len(out) <= len(LEVELS):
+        area = read_areas(client, [area_id]).get(area_id)
+        if area is None:
+            break
+        out.append((area_id, area["level"]))
+        area_id = area.get("parent")
+    return out
+
+
 def read_definition(client: redis.Redis, indicator: str) -> dict | None:
     """Return one indicator's published definition, or None if the live catalog has no such indicator."""
     raw = client.hget(CATALOG, indicator)

@@ -120,6 +120,7 @@ class Engine:
         self._rolled: dict[str, tuple[np.ndarray, ...]] | None = None  # last tick's matrices of every level
         self._seen_cache: dict[str, np.ndarray] | None = None  # per level: inputs ever delivered in each area
         self._funnel_state: dict[str, np.ndarray] = {}  # per level: funnel severities of its funnel rows
+        self.funnel_cells = 0  # cells judged by funnel limits in the last family (explanations show the limits)
         # Per area, one of its grids: whose feed an area record names as its source.
         self.first_grid = {level: self._first_grids(level) for level in LEVELS}
         self.set_catalog(catalog)
@@ -476,6 +477,7 @@ class Engine:
             valid[level] = np.isfinite(value[rows]) & self.judged_at[level][rows]
             p[level] = funnel.p_values(x, n, rate, self.binomial[rows, None], self.higher[rows, None])
         m = int(sum(v.sum() for v in valid.values()))
+        self.funnel_cells = m
         out = {}
         for level, pv in p.items():
             rows = self.funnel_rows[level]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import socket
 import time
 from collections import OrderedDict
@@ -69,6 +70,7 @@ class EngineService:
         self._residents = {level: tree.population(level) for level in self.engine.parents}
         self._ancestors: dict[tuple[str, str], np.ndarray] | None = None  # (level, above) -> ancestor index
         self._below: dict[str, np.ndarray] = {}  # per level: red/yellow areas below each area, as last written
+        self._peaks: dict[str, tuple[float, float]] = {}  # warning key -> (value that raised it, worst value since)
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
@@ -84,6 +86,8 @@ class EngineService:
         eng.take_touched()  # these are already in Redis
         warnings = store.read_warnings(self.client)
         eng.restore_states(warnings)
+        self._peaks = {f"{w['i']}@{w['a']}": (w["raised"], w["peak"]) for w in warnings
+                       if w.get("raised") is not None and w.get("peak") is not None}
         if self.sql is not None:  # a previous engine may have died between writing Redis and logging to SQL
             log_transitions(self.sql, unlogged(self.sql, warnings))
         return restored
@@ -224,7 +228,8 @@ class EngineService:
             report.cells += self._write_level(pipe, level, result.now)
         report.transitions = len(result.transitions)
         pipe.hset(store.META, mapping={"last_tick": result.now, "catalog_version": self.engine.catalog.version,
-                                       "indicators": len(self.engine.ind_ids)})
+                                       "indicators": len(self.engine.ind_ids),
+                                       "funnel_cells": self.engine.funnel_cells})
         pipe.execute()
 
     def _mark_below(self, result: TickResult) -> None:
@@ -279,8 +284,8 @@ class EngineService:
         """Queue every moved warning cell's full record; drop only the cells that left a warning."""
         ids, areas, head = self.engine.ind_ids, lv.area_ids, f',"level":"{lv.level}",'
         rows, cols = np.nonzero(lv.dirty & (lv.state >= State.YELLOW))
-        records = self._warning_records(lv, rows, cols)
         keys = [f"{ids[r]}@{areas[c]}" for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+        records = self._warning_records(lv, rows, cols, self._peak_values(lv, keys, rows, cols))
         raised = {k: f'{{"i":"{ids[r]}","a":"{areas[c]}"{head}{rec[1:]}'
                   for k, r, c, rec in zip(keys, rows.tolist(), cols.tolist(), records, strict=True)}
         # a warning's rank in the ticker moves only with its state (and so its since)
@@ -295,7 +300,26 @@ class EngineService:
         else:
             gone_rows, gone_cols = np.nonzero(lv.dirty & lv.cleared)
             gone = [f"{ids[r]}@{areas[c]}" for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)]
+        for key in gone:
+            self._peaks.pop(key, None)
         store.update_warnings(pipe, raised, ranked, gone, self.tree)
+
+    def _peak_values(self, lv: LevelResult, keys: list[str], rows: np.ndarray,
+                     cols: np.ndarray) -> tuple[list, list]:
+        """The value that raised each warning (when it took its state) and its worst value since."""
+        values, changed = lv.value[rows, cols].tolist(), lv.changed[rows, cols].tolist()
+        higher = self.engine.higher[rows].tolist()
+        raised, peak = [], []
+        for key, v, new, up in zip(keys, values, changed, higher, strict=True):
+            was = self._peaks.get(key)
+            if was is None or (new and not lv.fresh_start):  # a start marks every cell new: keep what was restored
+                was = (v, v)
+            elif math.isfinite(v):
+                was = (was[0], max(was[1], v) if up else min(was[1], v))
+            self._peaks[key] = was
+            raised.append(was[0])
+            peak.append(was[1])
+        return raised, peak
 
     def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
         """Queue the summaries of the areas whose summary moved (all of them on a first tick, as one row)."""
@@ -310,10 +334,13 @@ class EngineService:
             **fields, "below": self._below[lv.level][columns], "data_ts": oldest[0], "domain_ts": oldest[1:].T,
             "updated": np.full(columns.size, now)})
 
-    def _warning_records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+    def _warning_records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray,
+                         peaks: tuple[list, list]) -> list[str]:
         """JSON records of the given cells, as ``store.read_states`` gives them: enough to explain each on screen.
 
-        Formatted in one pass over plain lists: json.dumps per record costs more than the rest of the tick.
+        Besides the state record: ``raised``, the value when the warning took its state, and ``peak``,
+        its worst value since. Formatted in one pass over plain lists: json.dumps per record costs
+        more than the rest of the tick.
         """
         feeds = [json.dumps(f, ensure_ascii=False) for f in self.engine.feeds]
         rules, pending = self._rule_texts(), lv.pending[rows, cols].tolist()
@@ -321,12 +348,14 @@ class EngineService:
                          zip(_finite(lv.pending_since[rows, cols]), pending, strict=True)]
         return [
             f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{sn!r},{rules[r][k]},"src":{feeds[src]},'
-            f'"cov":{cov!r},"p":{PENDING_LABELS[p]},"ps":{ps!r}}}'
-            for r, s, v, t, sn, k, src, cov, p, ps in zip(
+            f'"cov":{cov!r},"num":{n!r},"den":{d!r},"raised":{ra!r},"peak":{pk!r},"p":{PENDING_LABELS[p]},"ps":{ps!r}}}'
+            for r, s, v, t, sn, k, src, cov, n, d, ra, pk, p, ps in zip(
                 rows.tolist(), lv.state[rows, cols].tolist(), _finite(lv.value[rows, cols]),
                 _finite(lv.ts[rows, cols]), _finite(lv.since[rows, cols]), cells_of(lv.limits.source, rows, cols),
                 self.engine.source_codes(lv.level, rows, cols).tolist(),
-                np.round(lv.coverage[rows, cols], 4).tolist(), pending, pending_since, strict=True)
+                np.round(lv.coverage[rows, cols], 4).tolist(), _finite(lv.num[rows, cols]),
+                _finite(lv.den[rows, cols]), _finite(np.array(peaks[0], dtype=float)),
+                _finite(np.array(peaks[1], dtype=float)), pending, pending_since, strict=True)
         ]
 
     def _rule_texts(self) -> dict[int, dict[int, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -146,3 +147,29 @@ def test_an_indicator_is_judged_only_at_its_levels_and_where_it_has_a_source(cat
     assert state(engine, "river", GRIDS[0]) == State.NOT_JUDGED  # not judged at grid level
     nothing = scored(catalog, {"fire_calls_24h": {}})  # no gauge delivered anywhere: a feed that is down
     assert state(nothing, "river", "d") == State.STALE
+
+
+def test_the_explanation_shows_the_evidence_and_the_funnel_limits(redis_client, catalog):
+    from cityvitals import store
+    from indicators.explain import explain
+    from indicators.service import EngineService
+
+    service = EngineService(redis_client, None, tree(), catalog, consumer="t")
+    store.append_samples(redis_client, "fire", [Sample("fire_calls_24h", g, NOW - 10, 4.0 if g == GRIDS[0] else 0.0)
+                                                 for g in GRIDS])
+    store.append_samples(redis_client, "police", [Sample("police_calls_1h", g, NOW - 10, 2.0 if g == GRIDS[0] else 0.0)
+                                                   for g in GRIDS])
+    service.tick(NOW)
+    why = explain(redis_client, "fires", GRIDS[0], now=NOW)
+    assert why["state"] == "red" and why["thresholds"]["source"] == "funnel vs district"
+    assert (why["evidence"]["num"], why["evidence"]["den"]) == (4.0, 1000.0)
+    f = why["funnel"]
+    # the district's rate 4 / 20,000 residents; this grid's 1,000 residents expect 0.2 fires; 22 cells judged
+    assert (f["reference"], f["rate"], f["expected"], f["cells"]) == ("d", pytest.approx(2e-4), pytest.approx(0.2), 22)
+    # alone at the top of 22 cells, red needs P(X >= k) <= 0.002 / 22: P(X >= 4) = 5.7e-5 yes, P(X >= 3) = 1.15e-3 no
+    assert f["red_at"] == 4.0
+    rate = explain(redis_client, "police_rate", GRIDS[0], now=NOW)
+    assert rate["state"] == "insufficient" and rate["funnel"] is None
+    assert rate["evidence"] == {"num": 2.0, "den": 1000.0, "min_events": 3.0, "min_denominator": 0.0}
+    warning = json.loads(redis_client.hget(store.WARNINGS, f"fires@{GRIDS[0]}"))
+    assert (warning["raised"], warning["peak"], warning["num"], warning["den"]) == (4.0, 4.0, 4.0, 1000.0)
