@@ -165,9 +165,12 @@ def band_class(score: float | None) -> str:
 
 
 def share_span(share: float | None, extra: str = "") -> html.Span:
-    """The share of indicators with current data, shown beside a score ("数据 92%"); low when under 80%."""
+    """The share of indicators with current data, shown beside a score ("数据 92%"); low when under 80%.
+
+    None: nothing here is judged at this level (no data is missing), shown as "—".
+    """
     text = "—" if share is None else f"{100 * share:.0f}%"
-    classes = ["share", extra] + (["low"] if share is None or share < 0.8 else [])
+    classes = ["share", extra] + (["low"] if share is not None and share < 0.8 else [])
     return html.Span(bi(f"数据 {text}", f"data {text}"), className=" ".join(c for c in classes if c),
                      title="有当前数据的指标占比（按权重） weighted share of indicators with data")
 

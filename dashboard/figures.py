@@ -71,7 +71,7 @@ class MapLook(NamedTuple):
         return [HOLLOW if s < State.NORMAL else FILL for s in self.states]
 
 
-EDGE, EDGE_WIDTH, MARK_WIDTH, MARK_SIZE = "#0b1220", 1.2, 4.0, 30
+EDGE, EDGE_WIDTH, MARK_WIDTH, MARK_SIZE = "#0b1220", 1.2, 4.0, 46
 FILL, HOLLOW = 0.85, 0.3
 
 

@@ -1,4 +1,4 @@
-"""The indicator page's "why": the evidence behind a state, the rule that judged it, since when, and a countdown (#20)."""
+"""The indicator page's "why": the evidence behind a state, the rule that judged it, since when, a countdown (#20)."""
 
 from __future__ import annotations
 

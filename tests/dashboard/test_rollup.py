@@ -118,10 +118,12 @@ def test_a_clear_area_says_nothing_lies_below_and_the_ticker_head_stays_empty():
 def test_counts_at_several_levels_read_as_one_line_per_severity():
     s = {"worst": "yellow", "below": {"street": {"red": 1, "yellow": 0}, "community": {"red": 1, "yellow": 2},
                                       "grid": {"red": 3, "yellow": 0}}}
-    assert trouble.below_texts(s) == [(State.RED, "1个街道、1个社区、3个网格红色", "1 street, 1 community, 3 grids red"),
-                                      (State.YELLOW, "2个社区黄色", "2 communities yellow")]
+    assert trouble.below_texts(s) == [
+        (State.RED, "1个街道、1个社区、3个网格红色", "1 street, 1 community, 3 grids red"),
+        (State.YELLOW, "2个社区黄色", "2 communities yellow")]
     assert trouble.label(State.YELLOW, s) == "▲ ■3↓"  # the largest count at one level: never double-counted
-    streets = {"a": {"worst": "normal", "below": {"community": {"red": 1, "yellow": 2}, "grid": {"red": 3, "yellow": 0}}},
+    streets = {"a": {"worst": "normal", "below": {"community": {"red": 1, "yellow": 2},
+                                                  "grid": {"red": 3, "yellow": 0}}},
                "b": {"worst": "normal", "below": {"grid": {"red": 2, "yellow": 0}}}}
     assert [text(x) for x in trouble.legend_lines(streets, ["a", "b"], "street")] == [
         "■↓ 1个街道下有红色社区 1 street with red communities below",

@@ -1,4 +1,4 @@
-"""Scores coloured by their band with their data share; ticker and warnings rows with raised, peak and clearing (#20)."""
+"""Scores coloured by band with their data share; ticker and warnings rows with raised, peak, clearing (#20)."""
 
 from __future__ import annotations
 
