@@ -115,6 +115,8 @@ def evidence_facts(e: dict, definition: dict) -> list[tuple[tuple[str, str], obj
         en = ", ".join(f"≥ {_count(n)} {en}" for n, _, _, en in asked) + (" (not met)" if short else "")
         facts.append((("最少证据", "Minimum evidence"),
                       html.Span(bi(zh, en), className="evidence-need short" if short else "evidence-need")))
+    elif e["rollup"] != "sum":
+        facts.append((("最少证据", "Minimum evidence"), bi("未设定", "none set")))
     return facts
 
 
@@ -163,7 +165,7 @@ def funnel_facts(e: dict) -> list[tuple[tuple[str, str], object]]:
 def _count(x: float | None) -> str:
     if x is None:
         return "—"
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.3g}"
+    return f"{x:,.0f}" if float(x).is_integer() or abs(x) >= 100 else f"{x:.3g}"
 
 
 def _unit(unit: str, n: float) -> str:

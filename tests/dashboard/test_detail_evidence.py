@@ -79,6 +79,7 @@ def test_a_funnel_red_shows_its_events_the_reference_rate_the_expected_count_and
     # alone at the top of its 22 cells red needs 4 fires (hand-computed in tests/indicators/test_evidence.py)
     assert "red ≥ 4 (among 22 cells, Benjamini–Hochberg)" in shown
     assert "(2 min)" in shown  # in state since: 90 s ago
+    assert "Minimum evidence" not in shown  # a count asks for none: its funnel limits weigh the evidence
 
 
 def test_too_little_evidence_says_what_is_missing(scored):
@@ -104,3 +105,5 @@ def test_a_ratio_reads_as_so_many_of_so_many():
     assert evidence_text(1, 2, "ratio", {"numerator": "elevator_entrapments_24h", "denominator": "elevators"})[1] == (
         "1 event among 2 elevators")
     assert evidence_text(1, 3, "ratio", {"numerator": "a + b", "denominator": "c"})[1] == "1 of 3"
+    assert evidence_text(1634.07, 60000, "rate_per_10k", {"formula": "a + b"}) == (
+        "60,000 名居民中 事件 1,634", "1,634 events among 60,000 residents")
