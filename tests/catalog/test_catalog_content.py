@@ -116,8 +116,8 @@ def test_overrides_exercise_levels_schedules_profiles_and_areas(catalog):
     assert any(o.area for o in overrides)
     assert {o.profile for o in overrides if o.profile} >= {"flood_season", "holiday", "large_event"}
     # Communities and grids are judged by funnel limits, evidence and levels, not by loosened numbers (#20):
-    # what level overrides remain are district and street limits, and a standard's zone limit at grids (noise).
-    assert {o.level for o in overrides if o.level} == {"grid", "street", "district"}
+    # what level overrides remain are district and street limits.
+    assert {o.level for o in overrides if o.level} == {"street", "district"}
     assert any(i.weight > 1 for i in catalog.indicators)
 
 
@@ -132,8 +132,7 @@ def test_small_areas_are_judged_by_rules_not_by_loosened_numbers(catalog):
         if ind.direction == "lower_is_worse":
             assert not any(o.yellow < 0 and o.red < 0 and ind.rollup != "mean" for o in limits), ind.id
         assert not _plain_level_overrides(ind, "community"), ind.id
-        grid = _plain_level_overrides(ind, "grid")
-        assert not grid or ind.id in ("noise_day_mean", "noise_night_mean"), ind.id  # GB 3096-2008 zone classes
+        assert not [o for o in ind.overrides if o.level == "grid"], ind.id
 
 
 def test_rates_and_ratios_declare_their_evidence(catalog):
