@@ -58,7 +58,7 @@ class Expect(Strict):
     at: float
     indicator: str
     area: str
-    state: Literal["normal", "yellow", "red", "stale"]
+    state: Literal["normal", "yellow", "red", "stale", "not_judged", "insufficient"]
     value: float | None = None
 
     @field_validator("at", mode="before")
