@@ -32,6 +32,6 @@ def password_problem(password: object, name: str = "") -> str | None:
     folded = password.lower()
     if folded in _common() or folded.strip(_PADDING) in _common() or len(set(folded)) < 4:
         return "password is one of the most common passwords (or one plus digits): choose another"
-    if name and name.lower() in folded:
+    if len(name) >= 3 and name.lower() in folded:
         return "password must not contain the user name"
     return None
