@@ -40,11 +40,14 @@ class PushLimits:
     unknown_token_rate: str = "60 per minute"  # 401s per address before it is refused outright
 
 
-class HugeInteger(str):
-    """An integer literal of more digits than Python converts (4,300): kept as its text, refused as a value."""
+class HugeInteger:
+    """An integer literal of more digits than Python converts (4,300): an item's value that is refused."""
+
+    def __init__(self, literal: str) -> None:
+        self.digits = len(literal.lstrip("-"))
 
     def __repr__(self) -> str:
-        return f"<an integer of {len(self.lstrip('-'))} digits>"
+        return f"<an integer of {self.digits} digits>"
 
 
 def _integer(literal: str) -> int | HugeInteger:
