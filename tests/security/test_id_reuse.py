@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import requests
+
 from cityvitals import migrate
 from cityvitals.users import add_user, list_users, remove_user
 from tests.security.conftest import PASSWORD, csrf_headers, login
