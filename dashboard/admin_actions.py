@@ -38,12 +38,12 @@ def admin_action(func: Callable[..., tuple]) -> Callable[..., tuple]:
     @functools.wraps(func)
     def wrapper(*args):  # noqa: ANN202
         if not allowed("admin"):
-            refuse(context.get().sql, "role", action=func.__name__)
+            refuse(context.get().sql, "role", callback=func.__name__)
             return dash.no_update, html.Span(REFUSED, className="refused")
         if not any(t["value"] for t in dash.callback_context.triggered):
             return dash.no_update, dash.no_update
         if not write_allowed(func.__name__):
-            refuse(context.get().sql, "rate_limit", action=func.__name__)
+            refuse(context.get().sql, "rate_limit", callback=func.__name__)
             return dash.no_update, BUSY
         return func(*args)
     return wrapper

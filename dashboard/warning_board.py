@@ -170,10 +170,10 @@ def past_rows(area_id: str, group: str | None, states: list[str], level: str | N
 def acknowledge_selected(_clicks: int, selected: list[str] | None, comment: str | None, acked: int) -> tuple:
     """Store an acknowledgement for each selected warning that is or was real (analysts and admins only)."""
     if not allowed("analyst"):
-        refuse(context.get().sql, "role", action="warning_ack")
+        refuse(context.get().sql, "role", callback="warning_ack")
         return dash.no_update, "确认需要分析员权限，请登录 Acknowledging needs the analyst role: log in at /login"
     if not write_allowed("warning_ack"):
-        refuse(context.get().sql, "rate_limit", action="warning_ack")
+        refuse(context.get().sql, "rate_limit", callback="warning_ack")
         return dash.no_update, BUSY
     outcome = acknowledge_episodes(context.get(), current_name(), selected, comment)
     if not outcome.done:
@@ -196,13 +196,13 @@ def acknowledge_selected(_clicks: int, selected: list[str] | None, comment: str 
 def export_csv(_clicks: int, group: str | None, states: list[str], level: str | None, key: dict) -> tuple:
     """The active warnings shown, as CSV (analysts and admins only)."""
     if not allowed("analyst"):
-        refuse(context.get().sql, "role", action="warnings_export")
+        refuse(context.get().sql, "role", callback="warnings_export")
         return dash.no_update, "导出需要分析员权限，请登录 Export needs the analyst role: log in at /login"
     if not write_allowed("warnings_export"):
-        refuse(context.get().sql, "rate_limit", action="warnings_export")
+        refuse(context.get().sql, "rate_limit", callback="warnings_export")
         return dash.no_update, BUSY
-    area = key.get("area") if isinstance(key, dict) else None
-    if area not in context.get().tree:
+    area = _text_or_none(key.get("area")) if isinstance(key, dict) else None
+    if area is None or area not in context.get().tree:
         return dash.no_update, "未知区域 Unknown area"
     rows = active_warnings(area, _text_or_none(group), states if isinstance(states, list) else [],
                            _text_or_none(level))

@@ -15,6 +15,7 @@ from cityvitals.runtime import Runtime
 from cityvitals.users import add_user
 from cityvitals.web import QuietHandler, build_server
 from indicators.loader import load_catalog
+from tests.dashboard.test_admin import site, web  # noqa: F401  (gunicorn with an admin, an analyst, a viewer)
 from tests.test_security import PASSWORD, _login
 
 __all__ = ["PASSWORD", "csrf_headers", "login", "serve_with"]
