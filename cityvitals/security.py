@@ -107,10 +107,10 @@ def refuse(sql: SqlEngine, what: str, **detail: object) -> None:
         audit(sql, current_name(), f"refused_{what}", address=address, path=request.path, **detail)
 
 
-def write_allowed(action: str) -> bool:
-    """Count one write by the request's user (or address); False once they are over WRITE_RATE."""
+def write_allowed() -> bool:
+    """Count one action (acknowledge, export, admin) of the request's user or address; False past WRITE_RATE."""
     who = current_name() if getattr(current_user, "is_authenticated", False) else f"@{get_remote_address()}"
-    return _hit(WRITE_RATE, "writes", who, action.partition("_")[0])
+    return _hit(WRITE_RATE, "writes", who)
 
 
 def _hit(rate: str, *key: str) -> bool:

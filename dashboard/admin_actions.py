@@ -42,7 +42,7 @@ def admin_action(func: Callable[..., tuple]) -> Callable[..., tuple]:
             return dash.no_update, html.Span(REFUSED, className="refused")
         if not any(t["value"] for t in dash.callback_context.triggered):
             return dash.no_update, dash.no_update
-        if not write_allowed(func.__name__):
+        if not write_allowed():
             refuse(context.get().sql, "rate_limit", callback=func.__name__)
             return dash.no_update, BUSY
         return func(*args)

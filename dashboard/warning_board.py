@@ -172,7 +172,7 @@ def acknowledge_selected(_clicks: int, selected: list[str] | None, comment: str 
     if not allowed("analyst"):
         refuse(context.get().sql, "role", callback="warning_ack")
         return dash.no_update, "确认需要分析员权限，请登录 Acknowledging needs the analyst role: log in at /login"
-    if not write_allowed("warning_ack"):
+    if not write_allowed():
         refuse(context.get().sql, "rate_limit", callback="warning_ack")
         return dash.no_update, BUSY
     outcome = acknowledge_episodes(context.get(), current_name(), selected, comment)
@@ -198,7 +198,7 @@ def export_csv(_clicks: int, group: str | None, states: list[str], level: str | 
     if not allowed("analyst"):
         refuse(context.get().sql, "role", callback="warnings_export")
         return dash.no_update, "导出需要分析员权限，请登录 Export needs the analyst role: log in at /login"
-    if not write_allowed("warnings_export"):
+    if not write_allowed():
         refuse(context.get().sql, "rate_limit", callback="warnings_export")
         return dash.no_update, BUSY
     area = _text_or_none(key.get("area")) if isinstance(key, dict) else None

@@ -9,6 +9,7 @@ import pytest
 
 from cityvitals import store
 from cityvitals.acks import read_acks
+from cityvitals.users import read_audit
 from feeds.tokens import list_tokens
 from tests.dashboard.test_admin import START, message, post_callback
 
@@ -67,3 +68,14 @@ def test_an_export_of_a_made_up_area_gets_a_reason(site):
     r = post_callback(sessions["analyst-he"], url, "warnings-export", 1,
                       {"warnings-states": "red", "warnings-key": {"area": ["pukou"]}})
     assert "Unknown area" in json.dumps(r.json(), ensure_ascii=False)
+
+
+def test_actions_are_rate_limited_per_user(site):
+    url, sql, sessions, _ = site
+    switch = {"type": "admin-profile", "profile": "flood_season", "switch": "on"}
+    answers = [message(post_callback(sessions["admin-zhou"], url, switch, i + 1)) for i in range(31)]
+    assert all("Profile flood_season on" in a for a in answers[:30]) and "Too many actions" in answers[30]
+    other = message(post_callback(sessions["analyst-he"], url, "warnings-ack", 1, {
+        "warnings-active": ["x"], "warnings-comment": "", "warnings-acked": 0}))
+    assert "Too many actions" not in other and "not a warning key" in other  # another user is not held up
+    assert read_audit(sql, 1)[0]["action"] == "refused_rate_limit"
