@@ -171,6 +171,7 @@ def cmd_feeds_replay(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from cityvitals.runtime import open_runtime
+    from cityvitals.users import audit
     from feeds.replay.config import ReplayFeedConfig
     from feeds.worker import replay_feed
 
@@ -181,7 +182,8 @@ def cmd_feeds_replay(args: argparse.Namespace) -> int:
     except (ValidationError, ValueError) as exc:
         print(f"cityvitals: {exc}", file=sys.stderr)
         return 2
-    feed = replay_feed(open_runtime(load_settings()), cfg)
+    rt = open_runtime(load_settings())
+    feed = replay_feed(rt, cfg)
     try:
         rows = feed.run()
     except (OSError, ValueError) as exc:
@@ -189,6 +191,7 @@ def cmd_feeds_replay(args: argparse.Namespace) -> int:
         return 2
     feed.ingestor.drain(30)
     h = feed.ingestor.health
+    audit(rt.sql, "cli", "feeds_replay", file=str(args.file), feed=args.name, rows=rows, accepted=h["accepted"])
     print(f"{rows} rows replayed: {h['accepted']} samples stored, {h['refused']} refused (dead-letter stream)")
     return 0
 
@@ -199,6 +202,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     from cityvitals import store
     from cityvitals.runtime import open_runtime
+    from cityvitals.users import audit
     from feeds.simulator.scenarios import SCENARIOS
 
     rt = open_runtime(load_settings(args.data_dir))
@@ -219,10 +223,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 2
     if args.stop:
         stopped = store.stop_scenario(rt.client, scenario.id, area)
+        audit(rt.sql, "cli", "scenario_stop", scenario=scenario.id, area=area, stopped=stopped)
         print(f"{scenario.id} in {area}: {'stopped' if stopped else 'was not running'}")
         return 0 if stopped else 1
     minutes = args.minutes or scenario.minutes
+    if not 0 < minutes <= 24 * 60:
+        print("cityvitals: --minutes must be more than 0 and at most 1440", file=sys.stderr)
+        return 2
     store.start_scenario(rt.client, scenario.id, area, time.time(), minutes)
+    audit(rt.sql, "cli", "scenario_start", scenario=scenario.id, area=area, minutes=minutes)
     print(f"{scenario.id} ({scenario.name_zh}) starts in {area} ({rt.tree[area].name_zh}) for {minutes:g} min; "
           "the simulator takes it on its next round")
     return 0
@@ -237,18 +246,29 @@ def add_user_parsers(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--role", required=True, choices=["viewer", "analyst", "admin"])
     add.set_defaults(func=cmd_user_add)
     usub.add_parser("list", help="list users and roles").set_defaults(func=cmd_user_list)
-    remove = usub.add_parser("remove", help="remove a user")
+    remove = usub.add_parser("remove", help="remove a user (their sessions end)")
     remove.add_argument("name")
     remove.set_defaults(func=cmd_user_remove)
+    password = usub.add_parser("password", help="set a new password, read from standard input (sessions end)")
+    password.add_argument("name")
+    password.set_defaults(func=cmd_user_password)
+    role = usub.add_parser("role", help="give a user another role (their sessions end)")
+    role.add_argument("name")
+    role.add_argument("--role", required=True, choices=["viewer", "analyst", "admin"])
+    role.set_defaults(func=cmd_user_role)
+
+
+def _read_password() -> str:
+    import getpass
+
+    return getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     """Add a user with the password given on standard input (a prompt on a terminal)."""
-    import getpass
-
     from cityvitals.users import add_user, audit
 
-    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    password = _read_password()
     sql = _sql()
     try:
         user = add_user(sql, args.name, password, args.role)
@@ -282,6 +302,39 @@ def cmd_user_remove(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_user_password(args: argparse.Namespace) -> int:
+    """Set a user's password from standard input and end their sessions; exit 1 if there is no such user."""
+    from cityvitals.users import set_password
+
+    sql = _sql()
+    try:
+        found = set_password(sql, args.name, _read_password())
+    except ValueError as exc:
+        print(f"cityvitals: {exc}", file=sys.stderr)
+        return 2
+    return _user_changed(sql, found, args.name, "user_password", "password changed")
+
+
+def cmd_user_role(args: argparse.Namespace) -> int:
+    """Give a user another role and end their sessions; exit 1 if there is no such user."""
+    from cityvitals.users import set_role
+
+    sql = _sql()
+    return _user_changed(sql, set_role(sql, args.name, args.role), args.name, "user_role", f"now {args.role}",
+                         role=args.role)
+
+
+def _user_changed(sql, found: bool, name: str, action: str, what: str, **detail: str) -> int:  # noqa: ANN001
+    from cityvitals.users import audit
+
+    if not found:
+        print(f"cityvitals: no user {name!r}", file=sys.stderr)
+        return 1
+    audit(sql, "cli", action, name=name, **detail)
+    print(f"user {name!r}: {what}; their sessions have ended")
+    return 0
+
+
 def add_token_parsers(sub: argparse._SubParsersAction) -> None:
     """``cityvitals token create|list|revoke``: ingest tokens for the HTTP push API."""
     token = sub.add_parser("token", help="create, list or revoke ingest tokens for POST /api/v1/samples")
@@ -297,9 +350,10 @@ def add_token_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _sql():
     from cityvitals.db import create_schema, make_engine
+    from cityvitals.private_files import private_dir
 
     settings = load_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     sql = make_engine(settings.database_url)
     create_schema(sql)
     return sql
@@ -364,7 +418,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from cityvitals.runtime import open_runtime, start_engine, start_simulator
-    from cityvitals.web import build_server
+    from cityvitals.web import QuietHandler, build_server
     from indicators.loader import CatalogInvalid
 
     try:
@@ -380,7 +434,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     server = build_server(rt)
     log.info("City Vitals on http://%s:%d (redis %s, database %s)", args.host, args.port, rt.redis_url,
              rt.settings.database_url)
-    server.run(host=args.host, port=args.port, debug=False, threaded=True)
+    server.run(host=args.host, port=args.port, debug=False, threaded=True, request_handler=QuietHandler)
     scheduler.shutdown(wait=False)
     return 0
 

@@ -27,6 +27,11 @@ class Settings:
     anonymous_role: str = "viewer"  # what a visitor who has not logged in may do: viewer or none
     history_days: float = 7.0  # how long the one-minute indicator history is kept in SQL
     engine_name: str | None = None  # the engine's consumer name in the stream group (default: engine-<host>)
+    session_idle_s: float = 30 * 60  # a login ends after this long without a request
+    session_max_s: float = 12 * 3600  # and after this long whatever happens (a shift)
+    trusted_proxies: int = 0  # reverse proxies in front of the web server whose X-Forwarded-* headers count
+    frame_ancestors: str = "'self'"  # who may show the wall in a frame (CSP frame-ancestors sources)
+    metrics_token: str | None = None  # a bearer token that may read /metrics when visitors may not
 
     @property
     def embedded_redis(self) -> bool:
@@ -44,6 +49,9 @@ def load_settings(data_dir: str | Path | None = None, env: dict[str, str] | None
     if anonymous_role not in ("viewer", "none"):
         raise ConfigError(f"CITYVITALS_ANONYMOUS_ROLE must be viewer or none, got {anonymous_role!r}")
     history_days = _positive(env, "CITYVITALS_HISTORY_DAYS", "7", "a number of days")
+    proxies = env.get("CITYVITALS_TRUSTED_PROXIES", "0")
+    if not proxies.isdigit():
+        raise ConfigError(f"CITYVITALS_TRUSTED_PROXIES must be a whole number of proxies, got {proxies!r}")
     return Settings(
         data_dir=root,
         redis_url=env.get("REDIS_URL") or None,
@@ -53,7 +61,22 @@ def load_settings(data_dir: str | Path | None = None, env: dict[str, str] | None
         anonymous_role=anonymous_role,
         history_days=history_days,
         engine_name=env.get("CITYVITALS_ENGINE_NAME") or None,
+        session_idle_s=60 * _positive(env, "CITYVITALS_SESSION_IDLE_MINUTES", "30", "a number of minutes"),
+        session_max_s=3600 * _positive(env, "CITYVITALS_SESSION_MAX_HOURS", "12", "a number of hours"),
+        trusted_proxies=int(proxies),
+        frame_ancestors=_frame_ancestors(env.get("CITYVITALS_FRAME_ANCESTORS", "'self'")),
+        metrics_token=env.get("CITYVITALS_METRICS_TOKEN") or None,
     )
+
+
+def _frame_ancestors(raw: str) -> str:
+    """CSP frame-ancestors sources ('self', 'none', origins); anything that could end the header is refused."""
+    sources = raw.split()
+    if not sources or any(c in raw for c in ";,\r\n\"") or any(
+            s not in ("'self'", "'none'") and not s.startswith(("https://", "http://")) for s in sources):
+        raise ConfigError(f"CITYVITALS_FRAME_ANCESTORS must be 'self', 'none' or origins like "
+                          f"https://wall.example, separated by spaces; got {raw!r}")
+    return " ".join(sources)
 
 
 def _positive(env: dict[str, str], name: str, default: str, what: str) -> float:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase
+
+from cityvitals.private_files import private_file
 
 
 class Base(DeclarativeBase):
@@ -11,9 +15,14 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine for ``url``; SQLite gets WAL so readers never block the engine's writes."""
+    """Create an engine for ``url``; SQLite gets WAL so readers never block the engine's writes.
+
+    A SQLite file is made readable by its owner only (it holds password hashes and the audit log).
+    """
     engine = create_engine(url, pool_pre_ping=True, future=True)
     if engine.dialect.name == "sqlite":
+        if engine.url.database not in (None, "", ":memory:"):
+            private_file(Path(engine.url.database))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001

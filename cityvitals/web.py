@@ -8,9 +8,13 @@ import redis
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.serving import WSGIRequestHandler
 
 from cityvitals import store
 from cityvitals.config import load_settings
+from cityvitals.guards import install_guards
+from cityvitals.headers import install_headers
 from cityvitals.metrics import registry
 from cityvitals.observability import install_observability
 from cityvitals.redis_server import is_cluster
@@ -45,9 +49,23 @@ def build_server(rt: Runtime) -> Flask:
 
     limiter = redis_limiter(app.server, rt.redis_url, rt.client)
     install_push_api(app.server, TokenVerifier(rt.sql), ingestor_for, limiter, events_for=events_for)
-    install_observability(app.server, rt.client, rt.sql)  # first, so its timer sees refused requests too
-    install_security(app.server, rt.sql, limiter, rt.settings.anonymous_role, secret_key(rt.settings.data_dir))
+    install_observability(app.server, rt.client, rt.sql, rt.settings)  # first: its timer sees refusals too
+    install_security(app.server, rt.sql, limiter, rt.settings, secret_key(rt.settings.data_dir))
+    install_guards(app.server, lambda: app.callback_map)  # after the login and CSRF checks: they answer first
+    install_headers(app.server, app.csp_hashes, rt.settings.frame_ancestors)
+    if rt.settings.trusted_proxies:
+        # the address, scheme and host the proxies were asked for: Secure cookies, per-client login limits
+        n = rt.settings.trusted_proxies
+        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     return app.server
+
+
+class QuietHandler(WSGIRequestHandler):
+    """Werkzeug's request handler (``cityvitals run``) without its banner (``Server: Werkzeug/3.1 Python/3.11``)."""
+
+    def version_string(self) -> str:
+        """What the Server header says: no software versions for a scanner to match."""
+        return "cityvitals"
 
 
 def redis_limiter(server: Flask, url: str, client: redis.Redis) -> Limiter:

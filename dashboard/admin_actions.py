@@ -2,12 +2,15 @@
 
 Each action returns a new value for the page's change marker (so the lists are re-read at once)
 and a message. Anyone may post to a Dash callback, so the role is checked here, not only by
-hiding the controls.
+hiding the controls, and every value is checked as if typed by a stranger: a refusal says why.
+Refused attempts are audited, and actions are rate-limited per user.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,15 +19,17 @@ import dash
 from dash import ALL, Input, Output, State, callback, html
 
 from cityvitals import store
-from cityvitals.security import allowed, current_name
+from cityvitals.security import allowed, current_name, refuse, write_allowed
 from cityvitals.users import audit
 from dashboard import context, ids
 from dashboard.admin import REFUSED
+from dashboard.components import BUSY
 from feeds.simulator.scenarios import SCENARIOS
 from feeds.tokens import create_token, revoke_token
 from indicators.loader import Catalog, CatalogInvalid, load_catalog
 
 MAX_MINUTES = 24 * 60
+PROFILE_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")  # a catalog profile id (indicators/schema.py), bounded
 ENGINE_RELOAD_S = 5  # how often each engine checks its catalog files (cityvitals.runtime.start_engine)
 
 
@@ -33,9 +38,13 @@ def admin_action(func: Callable[..., tuple]) -> Callable[..., tuple]:
     @functools.wraps(func)
     def wrapper(*args):  # noqa: ANN202
         if not allowed("admin"):
+            refuse(context.get().sql, "role", callback=func.__name__)
             return dash.no_update, html.Span(REFUSED, className="refused")
         if not any(t["value"] for t in dash.callback_context.triggered):
             return dash.no_update, dash.no_update
+        if not write_allowed():
+            refuse(context.get().sql, "rate_limit", callback=func.__name__)
+            return dash.no_update, BUSY
         return func(*args)
     return wrapper
 
@@ -59,11 +68,11 @@ def _done(action: str, message: str, **detail: object) -> tuple[float, str]:
         State(ids.ADMIN_MINUTES, "value"))
 def start_scenario(_clicks: int, scenario: str | None, area: str | None, minutes: float | None) -> tuple:
     """Ask the simulator to play a scenario in an area (it takes it on its next round)."""
-    if scenario not in SCENARIOS:
+    if not isinstance(scenario, str) or scenario not in SCENARIOS:
         return dash.no_update, "请选择场景 Choose a scenario"
-    if area not in context.get().tree:
+    if not isinstance(area, str) or area not in context.get().tree:
         return dash.no_update, "请选择区域 Choose an area"
-    length = float(minutes) if minutes else SCENARIOS[scenario].minutes
+    length = _minutes(minutes, SCENARIOS[scenario].minutes)
     if not 1 <= length <= MAX_MINUTES:
         return dash.no_update, f"时长须在 1 到 {MAX_MINUTES} 分钟 The length must be 1 to {MAX_MINUTES} minutes"
     store.start_scenario(context.get().client, scenario, area, time.time(), length)
@@ -71,10 +80,30 @@ def start_scenario(_clicks: int, scenario: str | None, area: str | None, minutes
                  "on its next round", scenario=scenario, area=area, minutes=length)
 
 
+def _minutes(value: object, default: float) -> float:
+    """A length in minutes as typed (a number or its text); NaN, which the range check refuses, if it is none."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return math.nan
+    try:
+        return float(value)
+    except (ValueError, OverflowError):
+        return math.nan
+
+
+def _pressed(field: str) -> str | None:
+    """The pressed button's ``field`` in its id, if it is short text (ids come from the client)."""
+    value = dash.ctx.triggered_id.get(field) if isinstance(dash.ctx.triggered_id, dict) else None
+    return value if isinstance(value, str) and len(value) <= 200 else None
+
+
 @action(Input(ids.admin_button("stop", key=ALL), "n_clicks"))
 def stop_scenario(_clicks: list) -> tuple:
     """Stop the scenario whose button was pressed."""
-    scenario, _, area = dash.ctx.triggered_id["key"].partition("@")
+    scenario, _, area = (_pressed("key") or "").partition("@")
+    if scenario not in SCENARIOS or area not in context.get().tree:
+        return dash.no_update, "没有这个场景 No such scenario"
     if not store.stop_scenario(context.get().client, scenario, area):
         return time.time(), f"{scenario} in {area} was not running (any more)"
     return _done("scenario_stop", f"已停止 Stopped {scenario} in {area}", scenario=scenario, area=area)
@@ -83,7 +112,9 @@ def stop_scenario(_clicks: list) -> tuple:
 @action(Input(ids.admin_button("profile", profile=ALL, switch=ALL), "n_clicks"))
 def switch_profile(_clicks: list) -> tuple:
     """Switch the pressed profile on or off for every engine (they apply it on their next tick)."""
-    name, on = dash.ctx.triggered_id["profile"], dash.ctx.triggered_id["switch"] == "on"
+    name, on = _pressed("profile"), _pressed("switch") == "on"
+    if name is None or not PROFILE_ID.fullmatch(name):
+        return dash.no_update, "没有这个阈值方案 No such profile"
     changed = store.switch_profile(context.get().client, name, on)
     word = "on" if on else "off"
     return _done(f"profile_{word}", f"阈值方案 Profile {name} {word}{'' if changed else ' (it already was)'}; "
@@ -93,7 +124,7 @@ def switch_profile(_clicks: list) -> tuple:
 @action(Input(ids.ADMIN_TOKEN_CREATE, "n_clicks"), State(ids.ADMIN_TOKEN_SOURCE, "value"))
 def new_token(_clicks: int, source: str | None) -> tuple:
     """Create an ingest token and show it this once; only its hash is kept."""
-    source = (source or "").strip()
+    source = (source if isinstance(source, str) else "").strip()
     try:
         token = create_token(context.get().sql, source)
     except ValueError as exc:
@@ -108,7 +139,10 @@ def new_token(_clicks: int, source: str | None) -> tuple:
 @action(Input(ids.admin_button("revoke", token=ALL), "n_clicks"))
 def revoke(_clicks: list) -> tuple:
     """Revoke the pressed token (running servers stop taking it within their token cache time)."""
-    token_id = int(dash.ctx.triggered_id["token"])
+    raw = _pressed("token")
+    if raw is None or not raw.isdigit() or len(raw) > 12:
+        return dash.no_update, "没有这个令牌 No such token"
+    token_id = int(raw)
     if not revoke_token(context.get().sql, token_id):
         return time.time(), f"token #{token_id} was not live"
     return _done("token_revoke", f"已吊销 Revoked token #{token_id}", id=token_id)

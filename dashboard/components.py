@@ -27,6 +27,7 @@ PANEL_NAMES = {
     "social_governance": ("社会治理", "Social governance"),
 }
 LANGS = ("zh", "en")
+BUSY = "操作过于频繁，请稍后再试 Too many actions: try again in a minute"
 
 
 def bi(zh: str, en: str) -> list[html.Span]:
@@ -89,8 +90,16 @@ def page_header(title: list | str, area_id: str, here: str, status_id: str | Non
         html.Div(className="title", children=[html.H1(title), breadcrumb(area_id, crumb_href)]),
         html.Div(className="header-right", children=[
             html.Div(id=status_id, className="status") if status_id else None,
-            html.Div(className="header-tools", children=[nav(area_id, here), lang_switch()]),
+            html.Div(className="header-tools", children=[nav(area_id, here), lang_switch(), account()]),
         ]),
+    ])
+
+
+def account() -> html.Div:
+    """Log in, and log out (assets/56_logout.js posts it); the same for everyone, as headers are shared."""
+    return html.Div(className="login", children=[
+        html.A(bi("登录", "Log in"), href="/login", className="nav-link"),
+        html.Button(bi("退出", "Log out"), className="lang-button logout", title="end every session of this user"),
     ])
 
 

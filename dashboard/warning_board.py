@@ -9,11 +9,13 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from cityvitals import store
-from cityvitals.acks import acknowledge, read_acks
-from cityvitals.security import allowed, current_name
+from cityvitals.acks import read_acks
+from cityvitals.security import allowed, current_name, refuse, write_allowed
 from cityvitals.users import audit
 from dashboard import context, data, ids
+from dashboard.acknowledging import acknowledge_episodes
 from dashboard.components import (
+    BUSY,
     DOMAIN_NAMES,
     PANEL_NAMES,
     age_text,
@@ -30,6 +32,7 @@ from indicators.history import read_transitions
 from indicators.states import State as IndicatorState
 
 PAST_ROWS = 200
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as the start of a formula
 
 
 def layout(area_id: str) -> html.Div:
@@ -207,17 +210,19 @@ def past_rows(area_id: str, group: str | None, states: list[str], level: str | N
     prevent_initial_call=True,
 )
 def acknowledge_selected(_clicks: int, selected: list[str] | None, comment: str | None, acked: int) -> tuple:
-    """Store an acknowledgement for each selected warning (analysts and admins only)."""
+    """Store an acknowledgement for each selected warning that is or was real (analysts and admins only)."""
     if not allowed("analyst"):
+        refuse(context.get().sql, "role", callback="warning_ack")
         return dash.no_update, "确认需要分析员权限，请登录 Acknowledging needs the analyst role: log in at /login"
-    if not selected:
-        return dash.no_update, "请先勾选预警 Select warnings first"
-    c = context.get()
-    for key in selected:
-        indicator, area, since = key.split("@")
-        acknowledge(c.sql, indicator, area, float(since), current_name(), (comment or "").strip())
-        audit(c.sql, current_name(), "warning_ack", indicator=indicator, area=area, since=since)
-    return acked + 1, f"已确认 {len(selected)} 条 Acknowledged {len(selected)} warning(s)"
+    if not write_allowed():
+        refuse(context.get().sql, "rate_limit", callback="warning_ack")
+        return dash.no_update, BUSY
+    outcome = acknowledge_episodes(context.get(), current_name(), selected, comment)
+    if not outcome.done:
+        return dash.no_update, f"未确认 Nothing acknowledged: {'; '.join(outcome.refused)}"
+    refused = f"; refused {len(outcome.refused)}: {'; '.join(outcome.refused)}" if outcome.refused else ""
+    marker = (acked if isinstance(acked, int) else 0) + 1
+    return marker, f"已确认 {outcome.done} 条 Acknowledged {outcome.done} warning(s){refused}"
 
 
 @callback(
@@ -233,13 +238,30 @@ def acknowledge_selected(_clicks: int, selected: list[str] | None, comment: str 
 def export_csv(_clicks: int, group: str | None, states: list[str], level: str | None, key: dict) -> tuple:
     """The active warnings shown, as CSV (analysts and admins only)."""
     if not allowed("analyst"):
+        refuse(context.get().sql, "role", callback="warnings_export")
         return dash.no_update, "导出需要分析员权限，请登录 Export needs the analyst role: log in at /login"
-    rows = active_warnings(key["area"], group, states, level)
+    if not write_allowed():
+        refuse(context.get().sql, "rate_limit", callback="warnings_export")
+        return dash.no_update, BUSY
+    area = _text_or_none(key.get("area")) if isinstance(key, dict) else None
+    if area is None or area not in context.get().tree:
+        return dash.no_update, "未知区域 Unknown area"
+    rows = active_warnings(area, _text_or_none(group), states if isinstance(states, list) else [],
+                           _text_or_none(level))
     columns = ["i", "name", "a", "level", "s", "v", "unit", "y", "r", "rule", "since", "ts"]
     frame = pd.DataFrame(rows, columns=columns).rename(columns={"i": "indicator", "a": "area", "s": "state",
                                                                 "v": "value", "y": "yellow", "r": "red"})
     for col in ("since", "ts"):
         frame[col] = pd.to_datetime(frame[col], unit="s", utc=True)
-    audit(context.get().sql, current_name(), "warnings_export", area=key["area"], rows=len(frame))
-    return dcc.send_data_frame(frame.to_csv, f"warnings-{key['area']}-{time.strftime('%Y%m%d-%H%M')}.csv",
+    audit(context.get().sql, current_name(), "warnings_export", area=area, rows=len(frame))
+    return dcc.send_data_frame(csv_safe(frame).to_csv, f"warnings-{area}-{time.strftime('%Y%m%d-%H%M')}.csv",
                                index=False), f"已导出 {len(frame)} 行 Exported {len(frame)} rows"
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell a spreadsheet would run as a formula prefixed with ``'`` (OWASP's advice)."""
+    return frame.map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v)

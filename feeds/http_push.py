@@ -2,9 +2,12 @@
 
 One bearer token per source.
 
-Responses are JSON. 200: all items stored; 207: some stored, the others listed with index and
+Responses are JSON. Every item is answered for itself: a lone surrogate, a NUL, a string of
+megabytes or an integer of more digits than Python will convert is a reason for that item, never
+an error for the batch. 200: all items stored; 207: some stored, the others listed with index and
 reason; 422: none stored. 400 unreadable body, 401 no or unknown token, 413 too large,
-415 unknown content type, 429 over the rate limit. Refused items go to the dead-letter stream.
+415 unknown content type, 429 over the rate limit (per token; and per address for unknown tokens,
+so guessing tokens is slow and costs no SQL). Refused items go to the dead-letter stream.
 """
 
 from __future__ import annotations
@@ -34,6 +37,28 @@ class PushLimits:
     max_bytes: int = 5_000_000
     max_items: int = 50_000
     rate: str = "600 per minute"
+    unknown_token_rate: str = "60 per minute"  # 401s per address before it is refused outright
+
+
+class HugeInteger:
+    """An integer literal of more digits than Python converts (4,300): an item's value that is refused."""
+
+    def __init__(self, literal: str) -> None:
+        self.digits = len(literal.lstrip("-"))
+
+    def __repr__(self) -> str:
+        return f"<an integer of {self.digits} digits>"
+
+
+def _integer(literal: str) -> int | HugeInteger:
+    try:
+        return int(literal)
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        return HugeInteger(literal)
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_int=_integer)
 
 
 class BodyError(Exception):
@@ -56,7 +81,7 @@ def parse_body(body: bytes, content_type: str,
         raise BodyError(400, f"body is not UTF-8: byte {exc.start}") from None
     if content_type in JSON_TYPES:
         try:
-            data = json.loads(text)
+            data = _loads(text)
         except json.JSONDecodeError as exc:
             raise BodyError(400, f"body is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
         except RecursionError:  # a few kB of "[[[[..." exhausts the recursive JSON decoder
@@ -71,7 +96,7 @@ def parse_body(body: bytes, content_type: str,
             if not line.strip():
                 continue
             try:
-                items.append((i, json.loads(line)))
+                items.append((i, _loads(line)))
             except json.JSONDecodeError as exc:
                 bad.append((Refusal(i, f"line {i + 1}: not valid JSON at column {exc.colno}: {exc.msg}"), line))
             except RecursionError:
@@ -96,6 +121,7 @@ def rate_key() -> str:
 
 
 def _body(limits: PushLimits) -> bytes:
+    request.max_content_length = limits.max_bytes + 1  # above the server's limit for pages; read to the byte
     if request.content_length is not None and request.content_length > limits.max_bytes:
         raise BodyError(413, f"payload of {request.content_length} bytes exceeds the limit of {limits.max_bytes}")
     body = request.stream.read(limits.max_bytes + 1)
@@ -143,23 +169,33 @@ def _receive(verifier: TokenVerifier, sink_for: Callable[[str], Sink],
                    refused=[{"index": r.index, "reason": r.reason} for r in refused]), status
 
 
+def _refused_token(resp: Response) -> bool:
+    return resp.status_code == 401
+
+
 def push_blueprint(verifier: TokenVerifier, ingestor_for: Callable[[str], Ingestor], limiter: Limiter,
                    limits: PushLimits = PushLimits(), events_for: Callable[[str], Sink] | None = None) -> Blueprint:
     """The push API: ``ingestor_for(source)`` stores samples, ``events_for(source)`` work-order events."""
     bp = Blueprint("push", __name__)
+    per_source = limiter.limit(limits.rate, key_func=rate_key)
+    # counted only when the token was refused, so a feed with a good token never meets it
+    guessing = limiter.limit(limits.unknown_token_rate, key_func=lambda: f"refused:{get_remote_address()}",
+                             deduct_when=_refused_token)
 
     @bp.errorhandler(429)
     def over_limit(exc: Exception) -> tuple[Response, int]:
-        return _error(429, f"rate limit exceeded: {exc.description} per source")
+        return _error(429, f"rate limit exceeded: {exc.description} (per source; per address for refused tokens)")
 
     @bp.post(ROUTE)
-    @limiter.limit(limits.rate, key_func=rate_key)
+    @per_source
+    @guessing
     def push_samples():  # noqa: ANN202
         return _receive(verifier, ingestor_for, limits)
 
     if events_for is not None:
         @bp.post(EVENTS_ROUTE)
-        @limiter.limit(limits.rate, key_func=rate_key)
+        @per_source
+        @guessing
         def push_events():  # noqa: ANN202
             return _receive(verifier, events_for, limits)
 

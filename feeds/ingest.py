@@ -38,9 +38,11 @@ from redis.backoff import ExponentialWithJitterBackoff
 from cityvitals import store
 from cityvitals.areas.model import GridLocator
 from cityvitals.metrics import Metric
+from cityvitals.text import SURROGATE, shown
 
 log = logging.getLogger(__name__)
 FUTURE_TOLERANCE_S = 300.0  # a clock this far ahead of ours is wrong, not early
+EARLIEST_TS = 946_684_800.0  # 2000-01-01 UTC: earlier is a clock never set or a wrong unit, not history
 BUFFER_LIMIT = 200_000  # samples and refusals held per feed while Redis is away (about 40 MB)
 RATE_WINDOW_S = 60.0  # the health record's rate is over this window
 STORE_ERRORS = (redis.RedisError, OSError)
@@ -111,23 +113,30 @@ def check_item(item: Any, metrics: Mapping[str, Metric], grids: Collection[str],
         return f"missing field(s) {', '.join(missing)}"
     metric, area, ts, value = item["metric"], item["area"], item["ts"], item["value"]
     if not isinstance(metric, str) or metric not in metrics:
-        return f"unknown metric {metric!r}"
+        return f"unknown metric {shown(metric)}"
     if not isinstance(area, str) or area not in grids:
-        return f"unknown area {area!r} (samples are per grid)"
+        return f"unknown area {shown(area)} (samples are per grid)"
     for name, x in (("ts", ts), ("value", value)):
         if isinstance(x, bool) or not isinstance(x, _NUMBER):
-            return f"{name} must be a number, got {x!r}"
-        if not math.isfinite(_as_float(x)):
-            return f"{name} must be finite, got {x!r}"
+            return f"{name} must be a number, got {shown(x)}"
+        if not math.isfinite(as_float(x)):
+            return f"{name} must be finite, got {shown(x)}"
     m = metrics[metric]
     if not m.min <= value <= m.max:
-        return f"value {value!r} outside the possible range [{m.min:g}, {m.max:g}] of {metric}"
+        return f"value {shown(value)} outside the possible range [{m.min:g}, {m.max:g}] of {metric}"
+    return time_problem(ts, now) or store.Sample(metric, area, float(ts), float(value))
+
+
+def time_problem(ts: float, now: float) -> str | None:
+    """Why a sample's or event's time cannot be true: before 2000, or ahead of our clock; None if it can."""
+    if ts < EARLIEST_TS:
+        return f"ts {shown(ts)} is before 2000-01-01 (Unix seconds are expected)"
     if ts > now + FUTURE_TOLERANCE_S:
-        return f"ts {ts!r} is {ts - now:.0f} s in the future (tolerance {FUTURE_TOLERANCE_S:.0f} s)"
-    return store.Sample(metric, area, float(ts), float(value))
+        return f"ts {shown(ts)} is {as_float(ts) - now:.0f} s in the future (tolerance {FUTURE_TOLERANCE_S:.0f} s)"
+    return None
 
 
-def _as_float(x: float) -> float:
+def as_float(x: float) -> float:
     """``x`` as a float; an integer too large for one is infinite (and so refused), not an error."""
     try:
         return float(x)
@@ -211,7 +220,7 @@ def _good_mask(metric: Sequence[str], area: Sequence[str], ts: np.ndarray, value
     low, high = rules.bounds[np.fromiter(map(rules.index.get, metric, repeat(-1)), np.intp, n)].T
     with np.errstate(invalid="ignore"):
         ok = (low <= value) & (value <= high) & np.isfinite(value) & np.isfinite(ts) \
-            & (ts <= now + FUTURE_TOLERANCE_S)
+            & (ts >= EARLIEST_TS) & (ts <= now + FUTURE_TOLERANCE_S)
     unknown = {a for a in set(area) if a not in rules.grids}
     if unknown:
         ok &= np.fromiter((a not in unknown for a in area), bool, n)
@@ -290,12 +299,12 @@ class Ingestor:
         points = []
         for i in at:
             lon, lat = items[i].get("lon"), items[i].get("lat")
-            ok = all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(_as_float(x))
+            ok = all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(as_float(x))
                      for x in (lon, lat))
             if self.locator is None:
                 out[i] = f"feed {self.feed} takes area ids, not points (lon, lat)"
             elif not ok:
-                out[i] = f"lon and lat must be finite numbers, got {lon!r}, {lat!r}"
+                out[i] = f"lon and lat must be finite numbers, got {shown(lon)}, {shown(lat)}"
             else:
                 points.append((i, lon, lat))
         if points:
@@ -474,8 +483,9 @@ class Ingestor:
 
 
 def dump_item(item: Any) -> str:
-    """The item as text for the dead-letter stream (JSON where it can be)."""
+    """The item as text for the dead-letter stream (JSON where it can be; lone surrogates replaced)."""
     try:
-        return json.dumps(item, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return repr(item)
+        text = json.dumps(item, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):  # ValueError: an integer of more digits than Python will print
+        text = shown(item, 2000)
+    return SURROGATE.sub("\ufffd", text)

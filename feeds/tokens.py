@@ -27,6 +27,7 @@ class IngestToken(Base):
     """A source's ingest token, by its hash."""
 
     __tablename__ = "ingest_token"
+    __table_args__ = {"sqlite_autoincrement": True}  # a revoked token's id is never handed out again
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(48), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

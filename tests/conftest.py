@@ -4,6 +4,7 @@ another test module."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -27,10 +28,11 @@ from redis.retry import Retry
 from shapely.geometry import box
 from sqlalchemy import text
 
-from bench.webload import free_port
+from bench.webload import free_port, gunicorn
 from cityvitals.areas import Area, AreaTree, pukou_demo
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.db import create_schema, make_engine
+from cityvitals.users import add_user, read_audit
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/9"
@@ -342,3 +344,89 @@ documents = st.recursive(scalars, lambda inner: st.one_of(
 def nested(depth: int, opener: str) -> str:
     """A flow collection ``depth`` levels deep: ``[[[...]]]`` or ``{a: {a: ...}}``."""
     return "[" * depth + "]" * depth if opener == "[" else "{a: " * depth + "1" + "}" * depth
+
+
+# --- the whole web server (gunicorn) with an admin, an analyst and a viewer, posting callbacks as a browser
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory, redis_url, catalog_dir):
+    """``gunicorn app:server`` on the test Redis and a SQLite file, with an admin and a viewer account.
+
+    A server of its own process: Dash gives the callbacks of its pages to the first app of a process only.
+    """
+    tmp = tmp_path_factory.mktemp("admin-web")
+    db = f"sqlite:///{tmp / 'cv.sqlite'}"
+    sql = make_engine(db)
+    create_schema(sql)
+    add_user(sql, "admin-zhou", PASSWORD, "admin")
+    add_user(sql, "viewer-wu", PASSWORD, "viewer")
+    add_user(sql, "analyst-he", PASSWORD, "analyst")
+    env = {"REDIS_URL": redis_url, "DATABASE_URL": db, "CITYVITALS_DATA_DIR": str(tmp),
+           "CITYVITALS_SECRET_KEY": "admin-test-key", "CITYVITALS_CATALOG": str(catalog_dir)}
+    port = free_port()
+    with gunicorn(env, port, tmp, workers=1, threads=4):
+        url = f"http://127.0.0.1:{port}"
+        yield url, sql, {name: session_of(url, name) for name in (None, "viewer-wu", "analyst-he", "admin-zhou")}
+    sql.dispose()
+
+
+@pytest.fixture
+def site(web, redis_client):
+    """The server with an emptied Redis; the audit entries written from here on are the test's."""
+    url, sql, sessions = web
+    before = max([a["id"] for a in read_audit(sql, 1)], default=0)
+    # the actions done; refused attempts are audited too (refused_*), and tests/security checks those
+    yield url, sql, sessions, lambda: [a for a in read_audit(sql) if a["id"] > before
+                                       and not a["action"].startswith("refused_")]
+
+
+def session_of(url: str, name: str | None) -> requests.Session:
+    """A session logged in as ``name`` (anonymous if None) holding the CSRF cookie."""
+    s = requests.Session()
+    if name:
+        assert _login(s, url, name, PASSWORD).status_code == 302
+    s.get(f"{url}/admin", timeout=10)
+    return s
+
+
+def _split_output(output: str) -> list[dict]:
+    """``..a.b@h...c.d@h..`` (a multi-output callback's key) as the renderer's outputs list."""
+    parts = output.strip(".").split("...")
+    return [{"id": p.split(".", 1)[0], "property": p.split(".", 1)[1]} for p in parts]
+
+
+def _matches(dep_input: dict, trigger: str | dict) -> bool:
+    if isinstance(trigger, dict):  # a pattern-matching input is listed as {"key": ["ALL"], "type": "admin-x"}
+        return dep_input["id"].startswith("{") and json.loads(dep_input["id"])["type"] == trigger["type"]
+    return dep_input["id"] == trigger
+
+
+def post_callback(s: requests.Session, url: str, trigger: str | dict, value, state: dict | None = None,
+                  csrf: bool = True) -> requests.Response:
+    """Post the callback with input ``trigger`` as Dash's renderer does when that input changes to ``value``."""
+    dep = next(d for d in s.get(f"{url}/_dash-dependencies", timeout=10).json()
+               if any(_matches(i, trigger) for i in d["inputs"]))
+    inputs, changed = [], []
+    for i in dep["inputs"]:
+        if not _matches(i, trigger):
+            inputs.append({"id": i["id"], "property": i["property"], "value": None})
+            continue
+        item = {"id": trigger, "property": i["property"], "value": value}
+        inputs.append([item] if isinstance(trigger, dict) else item)
+        prop_id = json.dumps(trigger, sort_keys=True, separators=(",", ":")) if isinstance(trigger, dict) else trigger
+        changed.append(f"{prop_id}.{i['property']}")
+    body = {"output": dep["output"], "outputs": _split_output(dep["output"]), "inputs": inputs,
+            "state": [{"id": st["id"], "property": st["property"], "value": (state or {}).get(st["id"])}
+                      for st in dep["state"]],
+            "changedPropIds": changed}
+    headers = {"X-CSRFToken": s.cookies["_csrf_token"]} if csrf else {}
+    return s.post(f"{url}/_dash-update-component", json=body, headers=headers, timeout=60)
+
+
+def message(resp: requests.Response) -> str:
+    """The text the callback put into the page (its whole answer, for the substrings a person reads)."""
+    assert resp.status_code == 200, resp.text
+    return json.dumps(resp.json()["response"], ensure_ascii=False)
+
+
+START = {"admin-scenario": "flood", "admin-area": "pukou.jiangpu", "admin-minutes": 30}

@@ -11,7 +11,8 @@ from cityvitals.areas.model import LEVELS, Area
 from cityvitals.areas.sql import save_areas
 from cityvitals.areas.validate import ERROR, REPAIRED, Problem
 from cityvitals.config import load_settings
-from cityvitals.db import make_engine
+from cityvitals.db import create_schema, make_engine
+from cityvitals.users import audit
 
 _MAPPINGS = {"default": PropertyMapping, "datav": PropertyMapping.datav}
 # Command-line option → PropertyMapping field it overrides.
@@ -59,7 +60,9 @@ def run_import(args: argparse.Namespace) -> int:
         return 1
     engine = make_engine(load_settings().database_url)
     try:
+        create_schema(engine)  # the audit log too
         save_areas(engine, areas)
+        audit(engine, "cli", "areas_import", files=[str(f) for f in args.files], areas=len(areas))
     finally:
         engine.dispose()
     print(f"imported {len(areas)} areas into {engine.url.render_as_string(hide_password=True)}")

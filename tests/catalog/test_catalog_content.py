@@ -140,7 +140,8 @@ def test_rates_and_ratios_declare_their_evidence(catalog):
     for ind in catalog.indicators:
         if ind.rollup not in ("ratio", "rate_per_10k"):
             continue
-        if ind.id not in ("job_vacancy_ratio", "kitchen_waste_share"):  # seekers per posting, tonnes per tonnes: no events
+        no_events = ("job_vacancy_ratio", "kitchen_waste_share")  # seekers per posting, tonnes per tonnes
+        if ind.id not in no_events:
             assert ind.evidence is not None, ind.id
         if ind.evidence is None or ind.rollup != "ratio" or ind.direction == "band":
             continue
@@ -161,7 +162,8 @@ def test_funnels_judge_the_small_areas_where_events_happen(catalog):
         assert by_id[ind_id].levels == ("district", "street"), ind_id
     # acute incidents stay judged at grid by fixed counts
     for ind_id in ("fire_alarms", "gas_leak_alarms", "pipe_bursts", "elevator_entrapments"):
-        assert "grid" in by_id[ind_id].levels and (by_id[ind_id].funnel is None or "grid" not in by_id[ind_id].funnel.levels)
+        fun = by_id[ind_id].funnel
+        assert "grid" in by_id[ind_id].levels and (fun is None or "grid" not in fun.levels), ind_id
 
 
 # ------------------------------------------------------------------ the demo city is mostly normal
@@ -223,7 +225,7 @@ def test_demo_city_is_mostly_normal_at_every_level(catalog, states, tier):
         for level, state in by_level.items():
             cells = state[rows]
             judged = ~np.isin(cells, NO_JUDGEMENT)  # normal, yellow, red, stale: what the shares are of
-            share = lambda s: np.sum(cells == s) / max(judged.sum(), 1)  # noqa: E731
+            share = lambda s, cells=cells, judged=judged: np.sum(cells == s) / max(judged.sum(), 1)  # noqa: E731
             normal, yellow, red, stale = (share(s) for s in (State.NORMAL, State.YELLOW, State.RED, State.STALE))
             report.append(f"{tier} {label:11s} {level:9s} normal {normal:6.1%} yellow {yellow:5.2%} "
                           f"red {red:5.2%} stale {stale:5.2%} (no judgement {1 - judged.mean():5.1%})")

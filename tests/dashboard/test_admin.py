@@ -7,97 +7,12 @@ import json
 import re
 
 import pytest
-import requests
 
-from bench.webload import free_port, gunicorn
 from cityvitals import store
 from cityvitals.acks import read_acks
-from cityvitals.db import create_schema, make_engine
-from cityvitals.users import add_user, read_audit
 from feeds.tokens import TokenVerifier, list_tokens
-from tests.conftest import PASSWORD, _login
-
-
-@pytest.fixture(scope="module")
-def web(tmp_path_factory, redis_url, catalog_dir):
-    """``gunicorn app:server`` on the test Redis and a SQLite file, with an admin and a viewer account.
-
-    A server of its own process: Dash gives the callbacks of its pages to the first app of a process only.
-    """
-    tmp = tmp_path_factory.mktemp("admin-web")
-    db = f"sqlite:///{tmp / 'cv.sqlite'}"
-    sql = make_engine(db)
-    create_schema(sql)
-    add_user(sql, "admin-zhou", PASSWORD, "admin")
-    add_user(sql, "viewer-wu", PASSWORD, "viewer")
-    add_user(sql, "analyst-he", PASSWORD, "analyst")
-    env = {"REDIS_URL": redis_url, "DATABASE_URL": db, "CITYVITALS_DATA_DIR": str(tmp),
-           "CITYVITALS_SECRET_KEY": "admin-test-key", "CITYVITALS_CATALOG": str(catalog_dir)}
-    port = free_port()
-    with gunicorn(env, port, tmp, workers=1, threads=4):
-        url = f"http://127.0.0.1:{port}"
-        yield url, sql, {name: session_of(url, name) for name in (None, "viewer-wu", "analyst-he", "admin-zhou")}
-    sql.dispose()
-
-
-@pytest.fixture
-def site(web, redis_client):
-    """The server with an emptied Redis; the audit entries written from here on are the test's."""
-    url, sql, sessions = web
-    before = max([a["id"] for a in read_audit(sql, 1)], default=0)
-    yield url, sql, sessions, lambda: [a for a in read_audit(sql) if a["id"] > before]
-
-
-def session_of(url: str, name: str | None) -> requests.Session:
-    """A session logged in as ``name`` (anonymous if None) holding the CSRF cookie."""
-    s = requests.Session()
-    if name:
-        assert _login(s, url, name, PASSWORD).status_code == 302
-    s.get(f"{url}/admin", timeout=10)
-    return s
-
-
-def _split_output(output: str) -> list[dict]:
-    """``..a.b@h...c.d@h..`` (a multi-output callback's key) as the renderer's outputs list."""
-    parts = output.strip(".").split("...")
-    return [{"id": p.split(".", 1)[0], "property": p.split(".", 1)[1]} for p in parts]
-
-
-def _matches(dep_input: dict, trigger: str | dict) -> bool:
-    if isinstance(trigger, dict):  # a pattern-matching input is listed as {"key": ["ALL"], "type": "admin-x"}
-        return dep_input["id"].startswith("{") and json.loads(dep_input["id"])["type"] == trigger["type"]
-    return dep_input["id"] == trigger
-
-
-def post_callback(s: requests.Session, url: str, trigger: str | dict, value, state: dict | None = None,
-                  csrf: bool = True) -> requests.Response:
-    """Post the callback with input ``trigger`` as Dash's renderer does when that input changes to ``value``."""
-    dep = next(d for d in s.get(f"{url}/_dash-dependencies", timeout=10).json()
-               if any(_matches(i, trigger) for i in d["inputs"]))
-    inputs, changed = [], []
-    for i in dep["inputs"]:
-        if not _matches(i, trigger):
-            inputs.append({"id": i["id"], "property": i["property"], "value": None})
-            continue
-        item = {"id": trigger, "property": i["property"], "value": value}
-        inputs.append([item] if isinstance(trigger, dict) else item)
-        prop_id = json.dumps(trigger, sort_keys=True, separators=(",", ":")) if isinstance(trigger, dict) else trigger
-        changed.append(f"{prop_id}.{i['property']}")
-    body = {"output": dep["output"], "outputs": _split_output(dep["output"]), "inputs": inputs,
-            "state": [{"id": st["id"], "property": st["property"], "value": (state or {}).get(st["id"])}
-                      for st in dep["state"]],
-            "changedPropIds": changed}
-    headers = {"X-CSRFToken": s.cookies["_csrf_token"]} if csrf else {}
-    return s.post(f"{url}/_dash-update-component", json=body, headers=headers, timeout=60)
-
-
-def message(resp: requests.Response) -> str:
-    """The text the callback put into the page (its whole answer, for the substrings a person reads)."""
-    assert resp.status_code == 200, resp.text
-    return json.dumps(resp.json()["response"], ensure_ascii=False)
-
-
-START = {"admin-scenario": "flood", "admin-area": "pukou.jiangpu", "admin-minutes": 30}
+from indicators.history import log_transitions, utc
+from tests.conftest import START, message, post_callback
 
 
 def _actions(entries: list[dict]) -> list[tuple[str, str]]:
@@ -225,6 +140,9 @@ def test_a_viewer_may_neither_acknowledge_nor_export(site, who):
 
 def test_an_analyst_acknowledges_and_exports_and_both_are_audited(site):
     url, sql, sessions, audited = site
+    log_transitions(sql, [{"at": utc(1796000000.0), "indicator": "river_level_max", "level": "street",
+                           "area": "pukou.jiangpu", "from_state": "normal", "to_state": "red", "value": 9.1,
+                           "yellow": "7.5", "red": "8.5"}])  # only a warning that was (or is) can be acknowledged
     s = sessions["analyst-he"]
     assert "Acknowledged 1 warning(s)" in message(post_callback(s, url, "warnings-ack", 1, ACK))
     ack = read_acks(sql, {"river_level_max"})[("river_level_max", "pukou.jiangpu", 1796000000.0)]
