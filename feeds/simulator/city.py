@@ -1,8 +1,9 @@
 """A believable simulated city, deterministic for a seed: every metric where it is measured.
 
 Gauges follow their rhythm, the season and what drives them (rain, the river), with sensor noise
-that wanders slowly rather than jumping each minute. Counts are events in rolling windows
-(``feeds/simulator/events.py``): a count moves only when an event enters or leaves its window.
+that wanders slowly rather than jumping each minute; their sensors report every five minutes.
+Counts are events in rolling windows (``feeds/simulator/events.py``): a count moves only when an
+event enters or leaves its window.
 Station metrics exist only in the grids that have the station (``feeds/simulator/stations.py``);
 elsewhere their value is NaN and no sample is sent. Scenarios bend gauges while they run and add
 events to counts, which stay counted for the window's length after the scenario is over.
@@ -30,6 +31,7 @@ from feeds.simulator.stations import station_grids
 from feeds.simulator.weather import Weather
 
 KNOT_S = 1800.0  # sensor noise wanders between independent draws this far apart
+REPORT_S, REPORT_GROUPS = 300.0, 5  # a gauge reports every 5 minutes; its grids in 5 groups a minute apart
 WHITE = 0.45  # share (in standard deviations) of the noise that is new each minute
 RARE = 0.05  # a share of an inventory below this is a count of events (entrapments among elevators)
 
@@ -82,11 +84,14 @@ class SimulatedCity:
         # Each grid keeps its own character per metric (a busy crossroads, a quiet lane).
         self.character = {m.metric: rng.lognormal(0.0, m.spread, len(self.grid_ids)) for m in models}
         self.phase = rng.uniform(0.0, HOUR, len(self.grid_ids))  # when in the hour each grid's statuses refresh
+        group = (self.phase // 60).astype(int) % REPORT_GROUPS
+        self.report_groups = [group == g for g in range(REPORT_GROUPS)]
         self.stations = station_grids(tree, seed)
         self.weather = Weather(tree, seed, tz)
         self.counts = {m.metric for m in models if self._counted(m)}
         self._windows: dict[str, Window] = {}
         self._means: dict[str, np.ndarray] = {}
+        self._reports: dict[str, dict[float, np.ndarray]] = {}  # metric -> report time -> values then
         self._draws: dict[tuple[str, int], np.ndarray] = {}  # (metric, knot or hour) -> a seeded draw per grid
         self._incidents: dict[tuple[str, str, float], Incident] = {}
 
@@ -140,7 +145,7 @@ class SimulatedCity:
             return np.minimum(value, done[model.of]) if model.kind == "share" else value.astype(float)
         if model.kind == "share":
             return self._status(model, done[model.of], now)
-        return self._gauge(model, now, local)
+        return self._reported(model, now)
 
     def _mean(self, model: MetricModel) -> np.ndarray:
         """The metric's typical value per grid (its category, its character, its residents)."""
@@ -148,6 +153,19 @@ class SimulatedCity:
             mean = model.typical(self.categories) * self.character[model.metric]
             self._means[model.metric] = mean * self.population_k if model.per_1k else mean
         return self._means[model.metric]
+
+    def _reported(self, model: MetricModel, now: float) -> np.ndarray:
+        """A gauge as its sensors last reported: each group of grids at its own minute of every ``REPORT_S``."""
+        reports = self._reports.setdefault(model.metric, {})
+        value = np.empty(len(self.grid_ids))
+        for group, mask in enumerate(self.report_groups):
+            t = (now - group * 60.0) // REPORT_S * REPORT_S + group * 60.0
+            if t not in reports:
+                reports[t] = self._gauge(model, t, datetime.fromtimestamp(t, self.tz))
+            value[mask] = reports[t][mask]
+        for old in [t for t in reports if t <= now - 2 * REPORT_S]:
+            del reports[old]
+        return value
 
     def _gauge(self, model: MetricModel, now: float, local: datetime) -> np.ndarray:
         mean = self._mean(model) * rhythm_at(model.rhythm, local) * seasonal(model.metric, local)

@@ -65,6 +65,7 @@ class SimulatedOrders:
         self.weather = Weather(tree, seed, tz)
         self._hours: dict[int, pd.DataFrame] = {}  # drawn hours still inside the lookback
         self._extra: list[pd.DataFrame] = []  # orders scenarios added, kept for their later steps
+        self._joined: tuple[tuple, pd.DataFrame | None] = ((), None)  # the last frame orders() joined, and its key
 
     def hour(self, slot: int) -> pd.DataFrame:
         """The orders received in hour ``slot`` (Unix hours), one row each with every step's time."""
@@ -109,8 +110,11 @@ class SimulatedOrders:
     def orders(self, start: float, end: float, whole: bool = False) -> pd.DataFrame:
         """Every order whose lifecycle can have a step in ``(start, end]`` (with ``whole``: received in it)."""
         first = int(start // HOUR) if whole else int((start - LOOKBACK) // HOUR)
-        return pd.concat([*(self.hour(s) for s in range(first, int(end // HOUR) + 1)), *self._extra],
-                         ignore_index=True)
+        key = (first, int(end // HOUR), len(self._extra), id(self._extra[-1]) if self._extra else 0)
+        if self._joined[0] != key:  # a round asks for the same hours as the one before, mostly
+            self._joined = (key, pd.concat([*(self.hour(s) for s in range(first, key[1] + 1)), *self._extra],
+                                           ignore_index=True))
+        return self._joined[1]
 
     def events(self, start: float, end: float, whole: bool = False) -> list[dict[str, Any]]:
         """Every event with ``start < ts <= end``, oldest first; with ``whole``, of orders received after start."""

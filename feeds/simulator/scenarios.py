@@ -3,14 +3,14 @@
 An active scenario bends chosen metrics in the grids under one area with an envelope over its
 duration: a ramp (the first fifth, or the scenario's ``ramp``), a plateau, and a recovery (as long
 as the ramp); afterwards the city is back to its rhythms. On a gauge ``mul`` multiplies the normal
-value, ``add`` adds to it and ``reach`` lifts it towards a level, within the metric's possible range. On a count the scenario adds
-events to the count's window, so they stay counted for the window's length after they happened:
-``mul`` raises the rate of its events, ``add`` is how much the count rises at the height of the
-scenario (spread over the shorter of the window and the scenario). An effect ``at_site`` happens at
-one grid of the area (a burst main), not in each. The work-order metrics come from simulated orders
-through the pipeline, so effects on them act on the orders (:data:`ORDER_EFFECTS`): more 12345 calls
-(``hotline_orders_1h``; ``add`` per grid and hour) and slower signing of them (``order_sign_minutes``);
-the backlog follows.
+value, ``add`` adds to it and ``reach`` lifts it towards a level, within the metric's possible
+range. On a count the scenario adds events to the count's window, so they stay counted for the
+window's length after they happened: ``mul`` raises the rate of its events, ``add`` is how many
+events each grid gets (arriving over ``within`` minutes, or the shorter of the window and the
+scenario). An effect ``at_site`` happens at one grid of the area (a burst main), not in each.
+The work-order metrics come from simulated orders through the pipeline, so effects on them act on
+the orders (:data:`ORDER_EFFECTS`): more 12345 calls (``hotline_orders_1h``; ``add`` per grid and
+hour) and slower signing of them (``order_sign_minutes``); the backlog follows.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import redis
 
 from cityvitals import store
 from cityvitals.areas import AreaTree
-from feeds.simulator.events import Events
+from feeds.simulator.events import Events, merge
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Effect:
     add: float = 0.0
     at_site: bool = False
     reach: float | None = None  # a gauge rises towards this at the height (a flood crest, whatever the season)
+    within: float | None = None  # minutes over which a count's added events arrive (a fire's alarms: the first few)
 
 
 @dataclass(frozen=True)
@@ -81,28 +82,31 @@ SCENARIOS: dict[str, Scenario] = {s.id: s for s in (
         Effect("hl_property_24h", mul=3), Effect("hl_noise_24h", mul=3),
     ), level="district", minutes=120),
     Scenario("building_fire", "高层建筑火灾", "Building fire", (
-        Effect("fire_alarms_1h", add=8), Effect("smoke_alarms_24h", add=6), Effect("fire_calls_24h", add=3),
-        Effect("electrical_fire_alarms_24h", add=2), Effect("ai_smoke_alerts_24h", add=2),
-        Effect("ambulance_calls_1h", add=3), Effect("power_outage_households", add=60),
+        # Detectors on several floors go off within minutes, neighbours call 119, cameras see the smoke.
+        Effect("fire_alarms_1h", add=8, within=5), Effect("smoke_alarms_24h", add=6, within=10),
+        Effect("fire_calls_24h", add=4, within=10), Effect("electrical_fire_alarms_24h", add=2, within=10),
+        Effect("ai_smoke_alerts_24h", add=2, within=10), Effect("ambulance_calls_1h", add=3, within=30),
+        Effect("power_outage_households", add=60),
         Effect("congestion_index", mul=1.4), Effect("road_speed_kmh", mul=0.6),
     ), level="grid", minutes=90, ramp=0.05),
     Scenario("gas_leak", "燃气泄漏", "Gas leak", (
-        Effect("gas_leak_alarms_24h", add=5), Effect("gas_pressure_kpa", mul=0.6),
+        Effect("gas_leak_alarms_24h", add=5, within=5), Effect("gas_pressure_kpa", mul=0.6),
         Effect("gas_outage_households", add=80), Effect("police_calls_1h", add=3),
         Effect("hl_utilities_24h", add=4), Effect("hotline_orders_1h", add=2),
     ), level="grid", minutes=120, ramp=0.05),
     Scenario("water_main_burst", "供水主管爆管", "Burst water main", (
-        Effect("pipe_bursts_24h", add=1, at_site=True), Effect("water_pressure_mpa", mul=0.4),
+        Effect("pipe_bursts_24h", add=1, at_site=True, within=2), Effect("water_pressure_mpa", mul=0.4),
         Effect("water_outage_households", add=120), Effect("waterlogging_cm", add=15),
         Effect("hl_utilities_24h", add=3), Effect("hotline_orders_1h", add=1.5),
         Effect("congestion_index", mul=1.4), Effect("road_speed_kmh", mul=0.65),
     ), level="community", minutes=180, ramp=0.05),
     Scenario("elevator_entrapments", "电梯困人集中发生", "Cluster of elevator entrapments", (
-        Effect("elevator_entrapments_24h", add=4), Effect("elevator_faults_24h", add=6),
+        Effect("elevator_entrapments_24h", add=4, within=10), Effect("elevator_faults_24h", add=6, within=10),
         Effect("hl_property_24h", add=4), Effect("hotline_orders_1h", add=1.5),
     ), level="grid", minutes=120, ramp=0.1),
     Scenario("complaint_burst", "同一点位投诉激增", "Burst of complaints about one site", (
-        Effect("hl_noise_24h", add=12), Effect("hl_environment_24h", add=5), Effect("hotline_orders_1h", add=5),
+        Effect("hl_noise_24h", add=12, within=20), Effect("hl_environment_24h", add=5, within=30),
+        Effect("hotline_orders_1h", add=5),
         Effect("noise_db", add=12), Effect("noise_night_db", add=8),
     ), level="grid", minutes=180, ramp=0.1),
 )}
@@ -155,19 +159,24 @@ def incident_events(active: ActiveScenario, effect: Effect, rate: Callable[[floa
                     grids: np.ndarray, rng: np.random.Generator) -> Events:
     """The events a scenario adds to a count over its whole run, in ``grids`` (indices) of the count's grids.
 
-    ``rate(t)`` is the count's usual events per grid and hour at ``t`` (all grids).
+    ``add`` events per grid (Poisson) arrive evenly over the first ``within`` minutes (by default the
+    shorter of the window and the run); ``mul`` raises the usual rate ``rate(t)`` (events per grid
+    and hour, all grids) along the scenario's envelope.
     """
     if effect.at_site:
         grids = rng.choice(grids, size=1)
-    minutes = active.start + 60.0 * np.arange(int(np.ceil(active.minutes)))
-    k = np.array([active.intensity(t + 30.0) for t in minutes])
-    usual = np.array([rate(t)[grids] for t in minutes]) if effect.mul != 1.0 else 0.0
-    per_hour = (effect.mul - 1.0) * usual + effect.add / min(window_h, active.minutes / 60.0)
-    n = rng.poisson(np.maximum(k[:, None] * per_hour / 60.0, 0.0) * np.ones((minutes.size, grids.size)))
-    which = np.repeat(np.arange(n.size), n.ravel())
-    ts = minutes[which // grids.size] + rng.uniform(0.0, 60.0, which.size)
-    order = np.argsort(ts, kind="stable")
-    return Events(ts[order], grids[which % grids.size][order])
+    span = 60.0 * (effect.within or min(60.0 * window_h, active.minutes))
+    added = np.repeat(grids, rng.poisson(effect.add, grids.size))
+    parts = [Events(active.start + rng.uniform(0.0, span, added.size), added)]
+    if effect.mul != 1.0:
+        minutes = active.start + 60.0 * np.arange(int(np.ceil(active.minutes)))
+        k = np.array([active.intensity(t + 30.0) for t in minutes])
+        usual = np.array([rate(t)[grids] for t in minutes])
+        n = rng.poisson(np.maximum((effect.mul - 1.0) * k[:, None] * usual / 60.0, 0.0))
+        which = np.repeat(np.arange(n.size), n.ravel())
+        parts.append(Events(minutes[which // grids.size] + rng.uniform(0.0, 60.0, which.size),
+                            grids[which % grids.size]))
+    return merge(parts)
 
 
 def grids_under(tree: AreaTree, grid_ids: np.ndarray | list[str], area_id: str) -> np.ndarray:
