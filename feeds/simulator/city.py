@@ -33,6 +33,7 @@ from feeds.simulator.weather import Weather
 KNOT_S = 1800.0  # sensor noise wanders between independent draws this far apart
 REPORT_S, REPORT_GROUPS = 300.0, 5  # a gauge reports every 5 minutes; its grids in 5 groups a minute apart
 WHITE = 0.45  # share (in standard deviations) of the noise that is new each minute
+DAY_SLOT_H = 24  # windows longer than a week are drawn a day at a time
 RARE = 0.05  # a share of an inventory below this is a count of events (entrapments among elevators)
 
 
@@ -202,20 +203,22 @@ class SimulatedCity:
 
     def _window(self, model: MetricModel) -> Window:
         if model.metric not in self._windows:
-            self._windows[model.metric] = Window(model.window_h, len(self.grid_ids), self._drawer(model))
+            slot_h = DAY_SLOT_H if model.window_h > 168 else 1  # a month of hourly slots costs a second to draw
+            draw = self._drawer(model, slot_h)
+            self._windows[model.metric] = Window(model.window_h, len(self.grid_ids), draw, slot_h)
         return self._windows[model.metric]
 
-    def _drawer(self, model: MetricModel) -> Callable[[int], Events]:
-        """How one hour's events of a count are drawn: its own Poisson events, or a share of another's."""
-        key = zlib.crc32(model.metric.encode())
-        if model.kind == "count":
-            return lambda h: poisson_events(self.rate(model, h * HOUR), h * HOUR, HOUR,
-                                            np.random.default_rng([self.seed, key, h]))
+    def _drawer(self, model: MetricModel, slot_h: int) -> Callable[[int], Events]:
+        """How one slot's events of a count are drawn: its own Poisson events, or a share of another's."""
+        key, span = zlib.crc32(model.metric.encode()), slot_h * HOUR
+        if model.kind == "count":  # the rate at the slot's middle hour stands for the slot
+            return lambda k: poisson_events(self.rate(model, k * span + span / 2) * slot_h, k * span, span,
+                                            np.random.default_rng([self.seed, key, k]))
         parent = self.by_id[model.of]
-        if parent.metric in self.counts:
-            return lambda h: self._window(parent).slot(h)[0].thin(model.p, np.random.default_rng([self.seed, key, h]))
-        rate = np.round(self._mean(parent)) * model.p / model.window_h
-        return lambda h: poisson_events(rate, h * HOUR, HOUR, np.random.default_rng([self.seed, key, h]))
+        if parent.metric in self.counts:  # a share has its parent's window, so its slots
+            return lambda k: self._window(parent).slot(k)[0].thin(model.p, np.random.default_rng([self.seed, key, k]))
+        rate = np.round(self._mean(parent)) * model.p / model.window_h * slot_h
+        return lambda k: poisson_events(rate, k * span, span, np.random.default_rng([self.seed, key, k]))
 
     def _incident_count(self, model: MetricModel, now: float) -> np.ndarray | int:
         start = now - model.window_h * HOUR

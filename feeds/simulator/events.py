@@ -50,35 +50,37 @@ def merge(parts: list[Events]) -> Events:
 
 
 class Window:
-    """The rolling count of one metric over ``hours``, from the events ``draw(slot)`` gives for each hour.
+    """The rolling count of one metric over ``hours``, from the events ``draw(slot)`` gives for each slot.
 
-    Hours wholly inside the window are summed once per hour and kept; only the two hours the
-    window's edges cut are counted event by event.
+    A slot is ``slot_h`` hours (a divisor of ``hours``): an hour for windows up to a week, a day for
+    longer ones. Slots wholly inside the window are summed once per slot and kept; only the two
+    slots the window's edges cut are counted event by event.
     """
 
-    def __init__(self, hours: int, grids: int, draw: Callable[[int], Events]) -> None:
-        self.hours, self.grids, self.draw = hours, grids, draw
-        self._slots: dict[int, tuple[Events, np.ndarray]] = {}  # hour -> its events and their count per grid
-        self._inner: tuple[int, np.ndarray] | None = None  # (hour of "now", sum of the hours wholly inside)
+    def __init__(self, hours: int, grids: int, draw: Callable[[int], Events], slot_h: int = 1) -> None:
+        self.hours, self.grids, self.draw, self.slot_s = hours, grids, draw, slot_h * HOUR
+        self.slots_in = hours // slot_h
+        self._slots: dict[int, tuple[Events, np.ndarray]] = {}  # slot -> its events and their count per grid
+        self._inner: tuple[int, np.ndarray] | None = None  # (slot of "now", sum of the slots wholly inside)
 
-    def slot(self, hour: int) -> tuple[Events, np.ndarray]:
-        """The events of one hour and their count per grid (drawn once, kept while in the window)."""
-        if hour not in self._slots:
-            events = self.draw(hour)
-            self._slots[hour] = (events, np.bincount(events.grid, minlength=self.grids))
-        return self._slots[hour]
+    def slot(self, index: int) -> tuple[Events, np.ndarray]:
+        """The events of one slot and their count per grid (drawn once, kept while in the window)."""
+        if index not in self._slots:
+            events = self.draw(index)
+            self._slots[index] = (events, np.bincount(events.grid, minlength=self.grids))
+        return self._slots[index]
 
     def count(self, now: float) -> np.ndarray:
         """Events per grid in ``(now - hours, now]``."""
-        hour = int(now // HOUR)
-        first = hour - self.hours  # the window starts inside this hour
-        if self._inner is None or self._inner[0] != hour:
-            for old in [h for h in self._slots if not first <= h <= hour]:
+        last = int(now // self.slot_s)
+        first = last - self.slots_in  # the window starts inside this slot
+        if self._inner is None or self._inner[0] != last:
+            for old in [k for k in self._slots if not first <= k <= last]:
                 del self._slots[old]
             inner = np.zeros(self.grids, dtype=np.int64)
-            for h in range(first + 1, hour):
-                inner += self.slot(h)[1]
-            self._inner = (hour, inner)
+            for k in range(first + 1, last):
+                inner += self.slot(k)[1]
+            self._inner = (last, inner)
         start = now - self.hours * HOUR
         return (self._inner[1] + self.slot(first)[0].count(start, np.inf, self.grids)
-                + self.slot(hour)[0].count(-np.inf, now, self.grids))
+                + self.slot(last)[0].count(-np.inf, now, self.grids))

@@ -91,7 +91,7 @@ SCENARIOS: dict[str, Scenario] = {s.id: s for s in (
     ), level="grid", minutes=90, ramp=0.05),
     Scenario("gas_leak", "燃气泄漏", "Gas leak", (
         Effect("gas_leak_alarms_24h", add=5, within=5), Effect("gas_pressure_kpa", mul=0.6),
-        Effect("gas_outage_households", add=80), Effect("police_calls_1h", add=3),
+        Effect("gas_outage_households", add=80), Effect("police_calls_1h", add=3, within=20),
         Effect("hl_utilities_24h", add=4), Effect("hotline_orders_1h", add=2),
     ), level="grid", minutes=120, ramp=0.05),
     Scenario("water_main_burst", "供水主管爆管", "Burst water main", (
@@ -163,10 +163,12 @@ def incident_events(active: ActiveScenario, effect: Effect, rate: Callable[[floa
     shorter of the window and the run); ``mul`` raises the usual rate ``rate(t)`` (events per grid
     and hour, all grids) along the scenario's envelope.
     """
-    if effect.at_site:
-        grids = rng.choice(grids, size=1)
     span = 60.0 * (effect.within or min(60.0 * window_h, active.minutes))
-    added = np.repeat(grids, rng.poisson(effect.add, grids.size))
+    if effect.at_site:  # one incident at one place: exactly ``add`` events there
+        grids = rng.choice(grids, size=1)
+        added = np.repeat(grids, round(effect.add))
+    else:
+        added = np.repeat(grids, rng.poisson(effect.add, grids.size))
     parts = [Events(active.start + rng.uniform(0.0, span, added.size), added)]
     if effect.mul != 1.0:
         minutes = active.start + 60.0 * np.arange(int(np.ceil(active.minutes)))
