@@ -28,11 +28,12 @@ Layout (all keys start with ``cv:``):
                            row is read against).
 - ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
 - ``cv:ticker:<area>``     sorted set of the ``indicator@area`` keys of the warnings in ``area`` and every area
-                           below it, scored red first, then longest-standing (``since``, plus ``TICKER_YELLOW``
-                           for yellow): the ticker and the warnings page read the top of one set and HMGET
-                           those records instead of every warning. Written with the warnings by the engine
-                           (HSET before ZADD, ZREM before HDEL, so every key in a set has its record), emptied
-                           with them on a catalog swap.
+                           below it, ranked by :func:`ticker_score` (macro before panel indicators, red before
+                           yellow, the district before a street before a community before a grid, the newest
+                           first, then the most residents): the ticker and the warnings page read the
+                           top of one set and HMGET those records instead of every warning. Written with the
+                           warnings by the engine (HSET before ZADD, ZREM before HDEL, so every key in a set
+                           has its record), emptied with them on a catalog swap.
 - ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
 - ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
@@ -266,8 +267,14 @@ def to_json(record: Mapping[str, Any]) -> str:
 
 
 LATEST_CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("src", "<i2")])
-STATE_CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("since", "<f8"), ("ps", "<f8"), ("cov", "<f4"),
-                       ("src", "<i2"), ("rule", "<i2"), ("s", "i1"), ("p", "i1")])
+def _padded(fields: list[tuple]) -> np.dtype:
+    """A packed cell of ``fields``, padded to a multiple of 3 bytes (so cells encode to base64 without padding)."""
+    size = np.dtype(fields).itemsize
+    return np.dtype(fields + ([("pad", f"V{-size % 3}")] if size % 3 else []))
+
+
+STATE_CELL = _padded([("v", "<f8"), ("ts", "<f8"), ("since", "<f8"), ("ps", "<f8"), ("cov", "<f4"),
+                      ("num", "<f4"), ("den", "<f4"), ("src", "<i2"), ("rule", "<i2"), ("s", "i1"), ("p", "i1")])
 NO_STATE = -1  # a pending state code meaning none
 
 
@@ -345,16 +352,19 @@ def _read_cells(pipe: redis.client.Pipeline, ranges: list[tuple[str, int, int] |
 def _record(cell: str, feeds: list[str], rules: dict) -> dict | None:
     """Unpack one state cell into the state record that explains it (None: never written).
 
-    Keys: s state, since, v value, ts data time (oldest input), cov share of grids reporting, src
-    feed, y/r thresholds in force and the rule that set them, p the state waiting out its minimum
-    duration since ps (None: none).
+    Keys: s state, since, v value, ts data time (oldest input), cov share of grids reporting, num/den
+    the events and exposure behind a count, rate or ratio, src feed, y/r thresholds in force and the
+    rule that set them, p the state waiting out its minimum (or clear) duration since ps (None: none).
     """
     if len(cell) != _STATE_CHARS or cell[0] == "\0":  # no row, or a part of a row SETRANGE padded with zeros
         return None
-    (v, ts, since, ps, cov, src, rule, s, p), = np.frombuffer(base64.b64decode(cell), dtype=STATE_CELL).tolist()
-    label, yellow, red = rules.get(str(rule), ("?", "?", "?"))
-    return {"s": STATE_NAMES[s], "since": since, "v": _finite_or_none(v), "ts": _finite_or_none(ts),
-            "cov": round(cov, 4), "src": feeds[src] if 0 <= src < len(feeds) else "?",
+    c = np.frombuffer(base64.b64decode(cell), dtype=STATE_CELL)[0]
+    label, yellow, red = rules.get(str(int(c["rule"])), ("?", "?", "?"))
+    src, s, p, ps = int(c["src"]), int(c["s"]), int(c["p"]), float(c["ps"])
+    return {"s": STATE_NAMES[s], "since": float(c["since"]), "v": _finite_or_none(float(c["v"])),
+            "ts": _finite_or_none(float(c["ts"])), "cov": round(float(c["cov"]), 4),
+            "num": _finite_or_none(float(c["num"])), "den": _finite_or_none(float(c["den"])),
+            "src": feeds[src] if 0 <= src < len(feeds) else "?",
             "y": yellow, "r": red, "rule": label,
             "p": STATE_NAMES[p] if p != NO_STATE else None, "ps": ps if p != NO_STATE else None}
 
@@ -402,7 +412,7 @@ def clear_states(client: redis.Redis, indicators: Iterable[str]) -> None:
 
 
 DELETE_CHUNK = 10_000  # keys per DEL: a province has ~130,000 areas
-TICKER_YELLOW = 1e10  # added to a yellow warning's since (Unix seconds): every red one sorts first
+TICKER_BAND = 1e10  # one band of the ticker's rank per (tier, severity, level): wider than any Unix time
 
 
 def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], ranked: Mapping[str, float],
@@ -434,9 +444,15 @@ def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], rank
         pipe.zadd(ticker, members)
 
 
-def ticker_score(warning: Mapping[str, Any]) -> float:
-    """Rank of a warning record in the ticker sets: red before yellow, then the longest-standing first."""
-    return warning["since"] + (0.0 if warning["s"] == "red" else TICKER_YELLOW)
+def ticker_score(state: str, level: str, since: float, macro: bool = True, residents: float = 0.0) -> float:
+    """Rank of a warning in the ticker sets (lowest first): what is new and big comes first.
+
+    Macro indicators before panel ones (the overview shows the macro set), red before yellow, then
+    the district before a street before a community before a grid, then the newest onset first, then
+    the area with the most residents (to about 150 people: a float's precision at this magnitude).
+    """
+    band = (0 if macro else 8) + (0 if state == "red" else 4) + LEVELS.index(level)
+    return float(band * TICKER_BAND + (TICKER_BAND - math.floor(since)) - min(float(residents), 9_999_999.0) / 1e7)
 
 
 def _lineage(tree: AreaTree, area_id: str, known: dict[str, list[str]]) -> list[str]:
@@ -457,11 +473,12 @@ def read_ticker(client: redis.Redis, area_id: str, count: int | None = None) -> 
 
 
 WHOLE_ROW_AREAS = 200  # summaries asked for at once from which the whole row of the level is read
-SUMMARY_CELL = np.dtype([
+SUMMARY_CELL = _padded([
     ("updated", "<f8"), ("data_ts", "<f8"), ("domain_ts", "<f8", (len(DOMAINS),)),
-    ("health", "<f4"), ("domain_score", "<f4", (len(DOMAINS),)),
+    ("health", "<f4"), ("share", "<f4"), ("domain_score", "<f4", (len(DOMAINS),)),
+    ("domain_share", "<f4", (len(DOMAINS),)), ("below", "<i4", (len(LEVELS) - 1, 2)),
     ("counts", "<i2", (len(STATE_NAMES),)), ("domain_counts", "<i2", (len(DOMAINS), len(STATE_NAMES))),
-    ("panel_counts", "<i2", (len(PANELS), len(STATE_NAMES))), ("worst", "i1"), ("pad", "V1"),
+    ("panel_counts", "<i2", (len(PANELS), len(STATE_NAMES))), ("worst", "i1"),
 ])
 
 
@@ -491,18 +508,24 @@ def _summaries(ids: list[str], cells: np.ndarray, brief: bool = False) -> dict[s
     if not ids:
         return {}
     counts = lambda c: dict(zip(STATE_NAMES, c, strict=True))  # noqa: E731
-    out = {a: {"health": h, "worst": STATE_NAMES[w], "counts": counts(c), "data_ts": t, "updated": u}
-           for a, h, w, c, t, u in zip(ids, _scores(cells["health"]), cells["worst"].tolist(), cells["counts"].tolist(),
-                                       _nullable(cells["data_ts"]), cells["updated"].tolist(), strict=True)}
+    below = lambda b: {lv: {"red": r, "yellow": y} for lv, (r, y) in zip(LEVELS[1:], b, strict=True)}  # noqa: E731
+    out = {a: {"health": h, "share": sh, "worst": STATE_NAMES[w], "counts": counts(c), "below": below(b),
+               "data_ts": t, "updated": u}
+           for a, h, sh, w, c, b, t, u in zip(ids, _scores(cells["health"]), _shares(cells["share"]),
+                                              cells["worst"].tolist(), cells["counts"].tolist(),
+                                              cells["below"].tolist(), _nullable(cells["data_ts"]),
+                                              cells["updated"].tolist(), strict=True)}
     if brief:
         return out
     domain_ts = _nullable(cells["domain_ts"].ravel())
     domain_score = _scores(cells["domain_score"].ravel())
+    domain_share = _shares(cells["domain_share"].ravel())
     domain_counts, panel_counts = cells["domain_counts"].tolist(), cells["panel_counts"].tolist()
     n_d = len(DOMAINS)
     for k, summary in enumerate(out.values()):
-        summary["domains"] = {d: {"score": domain_score[k * n_d + j], **counts(domain_counts[k][j]),
-                                  "data_ts": domain_ts[k * n_d + j]} for j, d in enumerate(DOMAINS)}
+        summary["domains"] = {d: {"score": domain_score[k * n_d + j], "share": domain_share[k * n_d + j],
+                                  **counts(domain_counts[k][j]), "data_ts": domain_ts[k * n_d + j]}
+                              for j, d in enumerate(DOMAINS)}
         summary["panels"] = {p: counts(panel_counts[k][j]) for j, p in enumerate(PANELS)}
     return out
 
@@ -510,6 +533,11 @@ def _summaries(ids: list[str], cells: np.ndarray, brief: bool = False) -> dict[s
 def _scores(values: np.ndarray) -> list[float | None]:
     """Scores as shown, to one decimal; None where unknown (NaN: every indicator stale)."""
     return _nullable(np.round(values.astype(float), 1))
+
+
+def _shares(values: np.ndarray) -> list[float | None]:
+    """Shares of indicators with current data, to three decimals; None where nothing is judged."""
+    return _nullable(np.round(values.astype(float), 3))
 
 
 def _nullable(values: np.ndarray) -> list[float | None]:
@@ -626,6 +654,18 @@ def read_areas(client: redis.Redis, area_ids: list[str]) -> dict[str, dict]:
     """Return areas of the published hierarchy (unknown ones left out), in one round trip."""
     raw = client.hmget(AREAS, area_ids) if area_ids else []
     return {a: json.loads(v) for a, v in zip(area_ids, raw, strict=True) if v is not None}
+
+
+def area_lineage(client: redis.Redis, area_id: str) -> list[tuple[str, str]]:
+    """The area and its ancestors up to the root as (id, level), from the published hierarchy."""
+    out: list[tuple[str, str]] = []
+    while area_id is not None and len(out) <= len(LEVELS):
+        area = read_areas(client, [area_id]).get(area_id)
+        if area is None:
+            break
+        out.append((area_id, area["level"]))
+        area_id = area.get("parent")
+    return out
 
 
 def read_definition(client: redis.Redis, indicator: str) -> dict | None:

@@ -1,4 +1,4 @@
-"""The fixed words every part shares: the six domains, the six thematic panels, the four states.
+"""The fixed words every part shares: the six domains, the six thematic panels, the six states.
 
 They live here, below both the engine and the store, because the store packs records by them.
 """
@@ -11,4 +11,5 @@ PANELS = (
     "party_building", "public_safety", "public_service",
     "eco_environment", "city_management", "social_governance",
 )
-STATE_NAMES = ("normal", "stale", "yellow", "red")  # by code, in severity order (see indicators.states.State)
+# by code, in severity order (see indicators.states.State)
+STATE_NAMES = ("not_judged", "insufficient", "normal", "stale", "yellow", "red")

@@ -7,6 +7,7 @@ from dash import dcc, html
 from cityvitals.vocabulary import PANELS
 from dashboard import context, ids
 from dashboard.theme import STATE_ICON, STATE_NAME
+from indicators.health import ATTENTION_FROM, HEALTHY_FROM
 from indicators.states import State
 
 DOMAIN_NAMES = {
@@ -140,3 +141,42 @@ def pending_note(pending: str | None, pending_since: float | None, min_duration_
     left = lambda: html.Span(age_text(max(0.0, until - now)), **{"data-until": until})  # noqa: E731
     return [html.Span(["→ ", zh, "（", left(), "后）"], className="zh", lang="zh"),
             html.Span(["→ ", en, " in ", left()], className="en", lang="en")]
+
+
+def pending_for(w: dict, definition: dict, now: float) -> list | None:
+    """:func:`pending_note` for a state record and its definition.
+
+    A clear waits ``clear_after`` (default ``min_duration``), a raise ``min_duration``.
+    """
+    if not w.get("p"):
+        return None
+    wait = float(definition.get("min_duration") or 0.0)
+    if State[w["p"].upper()] < State[w["s"].upper()] and definition.get("clear_after") is not None:
+        wait = float(definition["clear_after"])
+    return pending_note(w["p"], w.get("ps"), wait, now)
+
+
+def band_class(score: float | None) -> str:
+    """The CSS class of a score's band (indicators/health.py): healthy >= 80, attention 60-80, unhealthy < 60."""
+    if score is None:
+        return "band-unknown"
+    return "band-healthy" if score >= HEALTHY_FROM else "band-attention" if score >= ATTENTION_FROM \
+        else "band-unhealthy"
+
+
+def share_span(share: float | None, extra: str = "") -> html.Span:
+    """The share of indicators with current data, shown beside a score ("数据 92%"); low when under 80%.
+
+    None: nothing here is judged at this level (no data is missing), shown as "—".
+    """
+    text = "—" if share is None else f"{100 * share:.0f}%"
+    classes = ["share", extra] + (["low"] if share is not None and share < 0.8 else [])
+    return html.Span(bi(f"数据 {text}", f"data {text}"), className=" ".join(c for c in classes if c),
+                     title="有当前数据的指标占比（按权重） weighted share of indicators with data")
+
+
+def warning_phase(w: dict) -> str:
+    """``clearing`` when the warning waits to drop to a lower state, ``escalating`` to a higher one, else ``active``."""
+    if not w.get("p"):
+        return "active"
+    return "clearing" if State[w["p"].upper()] < State[w["s"].upper()] else "escalating"

@@ -43,6 +43,11 @@ class Delta:
             return no_update
         return kept((name, digest), build) if keep else build()
 
+    def parts(self, name: str, data: Any, build: Callable[[], list], count: int) -> list:
+        """Like :meth:`part` for ``count`` outputs built together from the same data (``build`` returns them)."""
+        got = self.part(name, data, build)
+        return [no_update] * count if got is no_update else list(got)
+
     def store(self) -> dict[str, str] | Any:
         """The digests to keep in the browser (no update when every part was unchanged)."""
         return no_update if self.digests == self.shown else self.digests

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import yaml
 from dash import Input, Output, State, callback, dcc, html
 
+from cityvitals.metrics import registry
 from dashboard import context, data, ids
 from dashboard.components import age_text, bi, page_header, pending_note, state_badge, value_text
 from dashboard.theme import STATE_COLOR, STATE_NAME
@@ -52,23 +53,26 @@ def layout(indicator: str, area_id: str) -> html.Div:
 )
 def refresh(_n: int, key: dict) -> tuple:
     """Ask the engine's records why the cell is in its state (indicators.explain reads only Redis)."""
+    ctx = context.get()
     try:
-        e = explain(context.get().client, key["indicator"], key["area"])
+        e = explain(ctx.client, key["indicator"], key["area"])
     except UnknownTarget as exc:
         return [html.Div([state_badge(IndicatorState.STALE), f" 尚无数据 No data yet ({exc})"], className="why")], []
-    return why(e, time.time()), ranking(e)
+    return why(e, time.time(), data.definitions(ctx.client).get(key["indicator"])), ranking(e)
 
 
-def why(e: dict, now: float) -> list:
-    """State, value against the limits in force, the rule that set them, since when, data age, feed, coverage."""
+def why(e: dict, now: float, definition: dict | None = None) -> list:
+    """State, the evidence behind it, the rule that judged it, since when, a clearing countdown, data age, feed."""
     state = IndicatorState[e["state"].upper()]
     facts = [
         (("数值", "Value"), value_text(e["value"], e["unit"])),
+        *evidence_facts(e, definition or {}),
         (("黄色界限", "Yellow at"), e["thresholds"]["yellow"]), (("红色界限", "Red at"), e["thresholds"]["red"]),
         (("方向", "Direction"), e["direction"]), (("界限来源", "Limits from"), e["thresholds"]["source"]),
+        *funnel_facts(e),
         (("状态始于", "In state since"), f"{time.strftime('%m-%d %H:%M:%S', time.localtime(e['since']))}"
                                        f" ({age_text(now - e['since'])})"),
-        (("待变", "Changing"), pending_note(e["pending"], e["pending_since"], e["min_duration_s"], now) or "—"),
+        (("待变", "Changing"), change_note(e, now) or "—"),
         (("数据时间", "Data age"), age_text(e["data_age_s"]) if e["data_age_s"] is not None else "—"),
         (("数据源", "Feed"), e["feed"] or "—"),
         (("汇总", "Roll-up"), e["rollup"]),
@@ -80,6 +84,93 @@ def why(e: dict, now: float) -> list:
         html.Div([state_badge(state), " ", *bi(*STATE_NAME[state])], className=f"why-state state-{state.label}"),
         html.Dl(className="facts", children=[x for k, v in facts for x in (html.Dt(bi(*k)), html.Dd(v))]),
     ]
+
+
+def change_note(e: dict, now: float) -> list | None:
+    """Where a pending state goes and when: a clear counts down ``clear_after``, a raise ``min_duration``."""
+    if not e["pending"]:
+        return None
+    clearing = IndicatorState[e["pending"].upper()] < IndicatorState[e["state"].upper()]
+    wait = e.get("clear_after_s", e["min_duration_s"]) if clearing else e["min_duration_s"]
+    note = pending_note(e["pending"], e["pending_since"], wait, now)
+    return html.Span(note, className="clearing-note" if clearing else "raising-note")
+
+
+def evidence_facts(e: dict, definition: dict) -> list[tuple[tuple[str, str], object]]:
+    """The events and exposure behind a count, rate or ratio ("1 of 2 elevators"), and the minimum it needs."""
+    ev = e.get("evidence") or {}
+    num, den = ev.get("num"), ev.get("den")
+    if e["rollup"] not in ("ratio", "rate_per_10k", "sum") or num is None or den is None:
+        return []
+    facts = [(("证据", "Evidence"), html.Span(bi(*evidence_text(num, den, e["rollup"], definition.get("source") or {})),
+                                              className="evidence"))]
+    ratio = e["rollup"] == "ratio"
+    need = [(ev.get("min_events"), num, "件事件", "events"),
+            (ev.get("min_denominator"), den, "（分母）" if ratio else " 名居民",
+             "in the denominator" if ratio else "residents")]
+    asked = [(n, have, zh, en) for n, have, zh, en in need if n]
+    if asked:
+        short = any(have < n for n, have, _, _ in asked)
+        zh = "，".join(f"≥ {_count(n)}{zh}" for n, _, zh, _ in asked) + ("（不足）" if short else "")
+        en = ", ".join(f"≥ {_count(n)} {en}" for n, _, _, en in asked) + (" (not met)" if short else "")
+        facts.append((("最少证据", "Minimum evidence"),
+                      html.Span(bi(zh, en), className="evidence-need short" if short else "evidence-need")))
+    elif e["rollup"] != "sum":
+        facts.append((("最少证据", "Minimum evidence"), bi("未设定", "none set")))
+    return facts
+
+
+def evidence_text(num: float, den: float, rollup: str, source: dict) -> tuple[str, str]:
+    """``(4, 1000, sum)`` -> "4 fires among 1,000 residents"; ``(1, 2, ratio)`` -> "1 of 2 elevators"."""
+    metrics = registry()
+    if rollup == "ratio":
+        top, bottom = metrics.get(source.get("numerator") or ""), metrics.get(source.get("denominator") or "")
+        unit = bottom.unit if bottom else ""
+        if top is None or bottom is None or top.unit == unit:
+            zh = f"{_count(den)} 中 {_count(num)}" + (f"（{top.name_zh} / {bottom.name_zh}）" if top and bottom else "")
+            return zh, f"{_count(num)} of {_count(den)}{' ' + _unit(unit, den) if unit else ''}"
+        return (f"{bottom.name_zh} {_count(den)} 中 {top.name_zh} {_count(num)}",
+                f"{_count(num)} {_unit(top.unit, num)} among {_count(den)} {_unit(unit, den)}")
+    metric = metrics.get(source.get("metric") or "")
+    unit = metric.unit if metric else "events"
+    what = metric.name_zh if metric else "事件"
+    return (f"{_count(den)} 名居民中 {what} {_count(num)}",
+            f"{_count(num)} {_unit(unit, num)} among {_count(den)} residents")
+
+
+def funnel_facts(e: dict) -> list[tuple[tuple[str, str], object]]:
+    """For a cell judged by funnel limits: the reference area and its rate, the count expected here, the limits."""
+    f = e.get("funnel")
+    if not f:
+        return []
+    tree = context.get().tree
+    ref = f.get("reference")
+    name = (tree[ref].name_zh, tree[ref].name_en) if ref in tree else (ref or "—", ref or "—")
+    if f.get("rate") is None:
+        return [(("参照区域", "Reference"), bi(f"{name[0]}（尚无比率）", f"{name[1]} (no rate yet)"))]
+    rate = f"{100 * f['rate']:.3g}%" if e["rollup"] == "ratio" else f"{1e4 * f['rate']:.3g} / 10k"
+    higher = e["direction"] != "lower_is_worse"
+    sign = "≥" if higher else "≤"
+    return [
+        (("参照区域", "Reference"), bi(f"{name[0]} 比率 {rate}", f"{name[1]}, rate {rate}")),
+        (("此处预期", "Expected here"), f"{f['expected']:.3g}"),
+        (("漏斗界限", "Funnel limits"), bi(
+            f"黄 {sign} {_count(f['yellow_at'])}，红 {sign} {_count(f['red_at'])}"
+            f"（共 {f.get('cells', 1)} 个单元同判，BH校正）",
+            f"yellow {sign} {_count(f['yellow_at'])}, red {sign} {_count(f['red_at'])} "
+            f"(among {f.get('cells', 1)} cells, Benjamini–Hochberg)")),
+    ]
+
+
+def _count(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"{x:,.0f}" if float(x).is_integer() or abs(x) >= 100 else f"{x:.3g}"
+
+
+def _unit(unit: str, n: float) -> str:
+    """A plural unit of the registry ("fires") for ``n`` of them: "1 fire", "2 fires"."""
+    return unit[:-1] if n == 1 and unit.endswith("s") and not unit.endswith("ss") else unit
 
 
 def ranking(e: dict) -> html.Table | html.Div:

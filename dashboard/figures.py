@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import shapely
 
 from cityvitals.areas import Area, AreaTree
 from dashboard.delta import kept
-from dashboard.theme import STATE_ICON, discrete_colorscale
+from dashboard.theme import STATE_COLOR, STATE_ICON, discrete_colorscale
 from indicators.states import State
 
 MAP_SIZE_PX = (1000, 950)  # the map at 1920x1080, until the browser reports its real size
@@ -41,21 +42,62 @@ def fit_view(areas: list[Area], size_px: tuple[float, float] = MAP_SIZE_PX) -> t
     return {"lon": (lon0 + lon1) / 2, "lat": (lat0 + lat1) / 2}, zoom - MAP_MARGIN_ZOOM
 
 
-def area_map(tree: AreaTree, area_id: str, states: list[State], hover: list[str]) -> dict:
-    """The map of an area's children coloured by state, with state icons at their centres.
+class MapLook(NamedTuple):
+    """What the map shows of each of its areas, in order: the parts a refresh patches, and the legend's extra lines."""
+
+    states: list[State]
+    hover: list[str]
+    labels: list[str] | None = None  # text at each area's centre (default: its state icon, none for normal)
+    marks: list[State | None] | None = None  # red or yellow areas below: the outline and the mark's colour
+    below_legend: tuple | list = ()  # legend lines for the marks
+
+    def label_texts(self) -> list[str]:
+        """The text at each area's centre."""
+        return self.labels if self.labels is not None else [centre_icon(s) for s in self.states]
+
+    def outline(self) -> tuple[list[str], list[float]]:
+        """Outline colour and width per area: the colour of what lies below it, else the plain dark edge."""
+        marks = self.marks or [None] * len(self.states)
+        return ([EDGE if m is None else STATE_COLOR[m] for m in marks],
+                [EDGE_WIDTH if m is None else MARK_WIDTH for m in marks])
+
+    def mark_dots(self) -> tuple[list[str], list[float]]:
+        """Colour and size of the dot under each area's label: only where something red or yellow lies below."""
+        marks = self.marks or [None] * len(self.states)
+        return [STATE_COLOR[m] if m else EDGE for m in marks], [0 if m is None else MARK_SIZE for m in marks]
+
+    def opacity(self) -> list[float]:
+        """Fill opacity per area: no judgement (not judged, insufficient evidence) is drawn hollow."""
+        return [HOLLOW if s < State.NORMAL else FILL for s in self.states]
+
+
+EDGE, EDGE_WIDTH, MARK_WIDTH, MARK_SIZE = "#0b1220", 1.2, 4.0, 46
+FILL, HOLLOW = 0.85, 0.3
+
+
+def centre_icon(state: State) -> str:
+    """A state's icon at an area's centre; none for normal, so trouble stands out."""
+    return "" if state == State.NORMAL else STATE_ICON[state]
+
+
+def area_map(tree: AreaTree, area_id: str, look: MapLook) -> dict:
+    """The map of an area's children coloured by state, with state icons (and counts below) at their centres.
 
     A plain figure dict: go.Figure validates and deep-copies the 500-polygon GeoJSON, which cost most of a drill.
     """
     ids = [a.id for a in map_areas(tree, area_id)]
     shape = kept(("map-shape", area_id), lambda: map_shape(tree, area_id))
+    line_colour, line_width = look.outline()
+    dot_colour, dot_size = look.mark_dots()
     return {
         "data": [
             {"type": "choroplethmap", "geojson": shape["geojson"], "locations": ids, "featureidkey": "id",
-             "z": [int(s) for s in states], "zmin": -0.5, "zmax": 3.5, "colorscale": discrete_colorscale(),
-             "showscale": False, "marker": {"line": {"color": "#0b1220", "width": 1.2}, "opacity": 0.85},
-             "text": hover, "hovertemplate": "%{text}<extra></extra>", "customdata": ids},
+             "z": [int(s) for s in look.states], "zmin": -0.5, "zmax": len(State) - 0.5,
+             "colorscale": discrete_colorscale(), "showscale": False,
+             "marker": {"line": {"color": line_colour, "width": line_width}, "opacity": look.opacity()},
+             "text": look.hover, "hovertemplate": "%{text}<extra></extra>", "customdata": ids},
             {"type": "scattermap", "lon": shape["lon"], "lat": shape["lat"],
-             "mode": "text", "text": [STATE_ICON[s] if s != State.NORMAL else "" for s in states],
+             "mode": "markers+text", "text": look.label_texts(), "marker": {"color": dot_colour, "size": dot_size},
              "textfont": {"size": 18, "color": "#0b1220"}, "hoverinfo": "skip"},
         ],
         "layout": {

@@ -16,7 +16,7 @@ from indicators.history import read_values_at_step
 from indicators.states import State as IndicatorState
 
 TREND_WINDOW_S = 3600
-STATE_ORDER = {"red": 0, "yellow": 1, "stale": 2, "normal": 3}
+STATE_ORDER = {"red": 0, "yellow": 1, "stale": 2, "normal": 3, "insufficient": 4, "not_judged": 5}
 COLUMNS = [("state", "状态 State"), ("group", "领域/专题 Domain / panel"), ("name", "指标 Indicator"),
            ("value", "数值 Value"), ("limits", "界限 Limits in force"), ("rule", "界限来源 Limits from"),
            ("since", "状态持续 In state for"), ("age", "数据时间 Data age"), ("trend", "1小时趋势 1 h trend")]

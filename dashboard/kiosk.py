@@ -14,7 +14,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, callback, client
 
 from cityvitals import store
 from cityvitals.vocabulary import PANELS
-from dashboard import context, ids
+from dashboard import context, ids, trouble
 from dashboard.components import LANGS
 
 DEFAULT_ROTATE_S = 20.0
@@ -90,15 +90,19 @@ def split_view(view: str, period_s: float, home: str, keep: dict[str, str] | Non
 
 
 def wall_states(home: str) -> tuple[list[str], set[str]]:
-    """Children of ``home`` that are red now, and the views of a rotation that have yellow or red in them."""
+    """Children of ``home`` that are red now, and the views of a rotation that have yellow or red in them.
+
+    Red as every screen counts it (:mod:`dashboard.trouble`): by the area's own macro indicators or an
+    area below it, so a street whose grid turns red is shown like a street that turns red itself.
+    """
     ctx = context.get()
     children = ctx.tree.children(home)
     child = (store.read_summaries(ctx.client, children[0].level, [a.id for a in children], brief=True)
              if children else {})
-    red = [a.id for a in children if child.get(a.id, {}).get("worst") == "red"]
+    red = [a.id for a in children if trouble.has_red(child.get(a.id))]
     own = store.read_summaries(ctx.client, ctx.tree[home].level, [home]).get(home, {})
     abnormal = {f"/area/{a}" for a in red}
-    if own.get("worst") in ABNORMAL:
+    if trouble.has_warning(own):
         abnormal.add(f"/area/{home}")
     for panel, counts in own.get("panels", {}).items():
         if any(counts.get(s) for s in ABNORMAL):

@@ -7,14 +7,14 @@ from dash import State as DashState
 
 from cityvitals import store
 from cityvitals.areas import Area
-from dashboard import context, data, ids
+from dashboard import context, data, ids, trouble
 from dashboard.components import bi, pair_text, value_text
-from dashboard.figures import area_map, fit_view, map_areas, states_of
+from dashboard.figures import MapLook, area_map, fit_view, map_areas, states_of
 from dashboard.theme import STATE_ICON, STATE_NAME
 from indicators.states import State
 
-WORST = ""  # the dropdown's value for "worst state of all indicators" (the default)
-LEGEND_ORDER = (State.RED, State.YELLOW, State.STALE, State.NORMAL)
+WORST = ""  # the dropdown's value for "worst state of the macro indicators, and trouble below" (the default)
+LEGEND_ORDER = (State.RED, State.YELLOW, State.STALE, State.NORMAL, State.INSUFFICIENT, State.NOT_JUDGED)
 
 
 def build_map(area_id: str, by: str) -> list:
@@ -22,15 +22,15 @@ def build_map(area_id: str, by: str) -> list:
     ctx = context.get()
     defs = data.definitions(ctx.client)
     areas = map_areas(ctx.tree, area_id)
-    states, hover = map_states(areas, by, defs)
-    fig = area_map(ctx.tree, area_id, states, hover)
+    look = map_states(areas, by, defs)
+    fig = area_map(ctx.tree, area_id, look)
     return [
         html.Div(className="map-tools", children=[dcc.Dropdown(
             id=ids.MAP_BY, options=indicator_options(defs, by), value=by if by in defs else WORST, clearable=False,
             className="dropdown map-by")]),
         dcc.Graph(id=ids.MAP, figure=fig, className="map", config={"displayModeBar": False, "scrollZoom": True},
                   style={"height": "100%"}),
-        html.Div(legend(states, by, defs), id=ids.MAP_LEGEND, className="map-legend"),
+        html.Div(legend(look, by, defs), id=ids.MAP_LEGEND, className="map-legend"),
         dcc.Store(id=ids.MAP_SIZE),
     ]
 
@@ -69,19 +69,27 @@ def indicator_options(defs: dict[str, dict], by: str) -> list[dict]:
         {"label": pair_text((d["name"]["zh"], d["name"]["en"])), "value": d["id"]} for d in ordered]
 
 
-def map_states(areas: list[Area], by: str, defs: dict[str, dict]) -> tuple[list[State], list[str]]:
-    """State and hover text per area: of indicator ``by``, or the worst of all when ``by`` is not in the catalog."""
+def map_states(areas: list[Area], by: str, defs: dict[str, dict]) -> MapLook:
+    """What the map shows of each area: of indicator ``by``, or (``by`` not in the catalog) the area's state.
+
+    The area's state is the one every screen shows (:mod:`dashboard.trouble`): its own worst macro state as
+    the colour, and the red and yellow areas below it as a mark at its centre, an outline and a hover line.
+    """
     client = context.get().client
     area_ids = [a.id for a in areas]
     if by not in defs:
         summaries = store.read_summaries(client, areas[0].level, area_ids, brief=True)
         states = states_of(summaries, area_ids)
-        return states, [_hover(a, s, f"指数 index {_shown(summaries.get(a.id, {}).get('health'))}")
-                        for a, s in zip(areas, states, strict=True)]
+        below = [summaries.get(a) for a in area_ids]
+        return MapLook(states, [_hover(a, s, f"指数 index {_shown(b.get('health') if b else None)}")
+                                + trouble.hover_line(b) for a, s, b in zip(areas, states, below, strict=True)],
+                       [trouble.label(s, b) for s, b in zip(states, below, strict=True)],
+                       [trouble.mark(b) for b in below], trouble.legend_lines(summaries, area_ids, areas[0].level))
     records = store.read_state_of(client, by, area_ids)  # a child never scored is stale, never normal
     states = [State[records[i]["s"].upper()] if i in records else State.STALE for i in area_ids]
     unit = defs[by].get("unit", "")
-    return states, [_hover(a, s, _value_line(records.get(a.id), unit)) for a, s in zip(areas, states, strict=True)]
+    return MapLook(states, [_hover(a, s, _value_line(records.get(a.id), unit))
+                            for a, s in zip(areas, states, strict=True)])
 
 
 def _hover(area: Area, state: State, line: str) -> str:
@@ -98,17 +106,21 @@ def _value_line(record: dict | None, unit: str) -> str:
     return f"{value_text(record['v'], unit)} (▲{record['y']} ■{record['r']})"
 
 
-def legend(states: list[State], by: str, defs: dict[str, dict]) -> list:
-    """What the colours mean: the indicator (or worst state) shown, then each state with its icon and count."""
+def legend(look: MapLook, by: str, defs: dict[str, dict]) -> list:
+    """What the colours mean: the indicator (or area state) shown, each state with its icon and count.
+
+    Then, for the area state, the areas with red or yellow areas below ("2 streets with red grids below").
+    """
     if by in defs:
         title = bi(defs[by]["name"]["zh"], defs[by]["name"]["en"])
     elif by:
         title = bi(f"未知指标 {by}，显示最差状态", f"Unknown indicator {by}: showing the worst state")
     else:
-        title = bi("各区域最差状态", "Worst state of each area")
+        title = bi("各区域最差状态（宏观指标）", "Worst state of each area (macro indicators)")
+    shown = [s for s in LEGEND_ORDER if s in (State.RED, State.YELLOW, State.STALE, State.NORMAL) or s in look.states]
     return [html.Div(title, className="legend-title")] + [
         html.Div(className=f"legend-item state-{s.label}", children=[
             html.Span(STATE_ICON[s], className="legend-swatch"), html.Span(bi(*STATE_NAME[s])),
-            html.Span(f" {states.count(s)}", className="legend-count"),
-        ]) for s in LEGEND_ORDER
-    ]
+            html.Span(f" {look.states.count(s)}", className="legend-count"),
+        ]) for s in shown
+    ] + list(look.below_legend)

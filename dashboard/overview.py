@@ -10,11 +10,21 @@ from dash import State as DashState
 
 from cityvitals import store
 from cityvitals.vocabulary import DOMAINS
-from dashboard import context, data, ids, map_view
-from dashboard.components import DOMAIN_NAMES, age_span, area_name, bi, page_header, pending_note
+from dashboard import context, data, ids, map_view, trouble
+from dashboard.components import (
+    DOMAIN_NAMES,
+    age_span,
+    area_name,
+    band_class,
+    bi,
+    page_header,
+    pending_for,
+    share_span,
+    warning_phase,
+)
 from dashboard.delta import Delta, kept
-from dashboard.figures import map_areas
-from dashboard.theme import STATE_ICON
+from dashboard.figures import MapLook, map_areas
+from dashboard.theme import STATE_ICON, STATE_NAME
 from indicators.history import read_domain_history
 from indicators.states import State
 
@@ -40,6 +50,7 @@ def layout(area_id: str, by: str = map_view.WORST) -> html.Div:
             html.Div(className="map-panel", children=map_view.build_map(area_id, by)),
             html.Div(className="right-column", children=[
                 html.H2(bi("预警", "Warnings"), className="panel-title"),
+                html.Div(id=ids.TICKER_HEAD, className="ticker-head"),
                 html.Ul(id=ids.TICKER, className="ticker"),
                 html.H2(bi("数据源", "Feeds"), className="panel-title"),
                 html.Ul(id=ids.FEEDS, className="feeds"),
@@ -54,10 +65,10 @@ def build_header(area_id: str) -> html.Header:
 
 
 def build_health() -> html.Div:
-    """The city-health index block."""
+    """The city-health index block: score, data share, the area's own state and what lies below it."""
     return html.Div(className="health", children=[
         html.Div(bi("城市体征指数", "Health index"), className="label"),
-        html.Div("—", id=ids.HEALTH, className="value"),
+        html.Div(id=ids.HEALTH, className="health-body", children=html.Div("—", className="value")),
     ])
 
 
@@ -74,6 +85,7 @@ def build_tiles() -> html.Div:
     Output(ids.tile(ALL), "children"),
     Output(ids.MAP, "figure"),
     Output(ids.TICKER, "children"),
+    Output(ids.TICKER_HEAD, "children"),
     Output(ids.HEADER_STATUS, "children"),
     Output(ids.FEEDS, "children"),
     Output(ids.MAP_LEGEND, "children"),
@@ -87,63 +99,96 @@ def refresh(_n: int, by: str, area_id: str, shown: dict[str, str] | None) -> tup
     """Read the area's summary, its children's states (or one indicator's) and the warnings; patch the page.
 
     Only the parts whose data moved since the browser got them (``shown``: their digests) are built
-    and sent; ages tick in the browser, so time passing alone changes nothing.
+    and sent; ages tick in the browser, so time passing alone changes nothing. Everything here is the
+    area's state as :mod:`dashboard.trouble` defines it: its own macro indicators and the counts below.
     """
     ctx = context.get()
     area = ctx.tree[area_id]
     own = store.read_summaries(ctx.client, area.level, [area_id]).get(area_id, {})
     defs = data.definitions(ctx.client)
-    states, hover = map_view.map_states(map_areas(ctx.tree, area_id), by, defs)
+    look = map_view.map_states(map_areas(ctx.tree, area_id), by, defs)
     now = time.time()
     history = read_domain_history(ctx.sql, area_id, now - SPARK_HOURS * 3600)  # district and streets only
     feeds = store.read_feed_health(ctx.client)
-    warnings = store.read_ticker(ctx.client, area_id, TICKER_LINES)
+    warnings = macro_only(store.read_ticker(ctx.client, area_id, TICKER_LINES), defs)
     live = engine_live(store.read_meta(ctx.client), now)
     simulated = any(f.get("simulated") for f in feeds.values())
     domains = own.get("domains", {})
+    state = (own.get("health"), own.get("share"), own.get("worst"), own.get("below"))
     delta = Delta(shown)
     return (
-        delta.part("health", own.get("health"), lambda: _health_text(own)),
+        delta.part("health", state, lambda: health_body(own)),
         [delta.part(f"tile:{d}", (domains.get(d), history.get(d, [])),
                     lambda d=d: tile_body(d, domains.get(d), history.get(d, []), now)) for d in DOMAINS],
-        delta.part("map", (states, hover), lambda: _map_patch(states, hover), keep=False),
-        delta.part("ticker", [(w, data.indicator_names(defs, w["i"])) for w in warnings],
-                   lambda: ticker_lines(warnings, now, defs)),
+        delta.part("map", look[:4], lambda: _map_patch(look), keep=False),
+        *delta.parts("ticker", ([(w, data.indicator_names(defs, w["i"])) for w in warnings], own.get("below")),
+                     lambda: [ticker_lines(warnings, now, defs), ticker_head(own)], 2),
         delta.part("status", (own.get("data_ts"), simulated, live), lambda: status_line(own, live, simulated, now)),
         delta.part("feeds", [(n, f.get("simulated"), f.get("last_sample"), f.get("accepted"), f.get("refused"))
                              for n, f in sorted(feeds.items())], lambda: feed_lines(feeds, now)),
-        delta.part("legend", (states, by, defs.get(by, {}).get("name")), lambda: map_view.legend(states, by, defs)),
+        delta.part("legend", (look.states, look.below_legend, by, defs.get(by, {}).get("name")),
+                   lambda: map_view.legend(look, by, defs)),
         delta.store(),
     )
 
 
-def _map_patch(states: list[State], hover: list[str]) -> Patch:
-    """Colours, hover texts and state icons of the map's areas: the geometry stays in the browser."""
+def _map_patch(look: MapLook) -> Patch:
+    """Colours, outlines, hover texts and labels of the map's areas: the geometry stays in the browser."""
     fig = Patch()
-    fig["data"][0]["z"] = [int(s) for s in states]
-    fig["data"][0]["text"] = hover
-    fig["data"][1]["text"] = [STATE_ICON[s] if s != State.NORMAL else "" for s in states]
+    line_colour, line_width = look.outline()
+    dot_colour, dot_size = look.mark_dots()
+    fig["data"][0]["z"] = [int(s) for s in look.states]
+    fig["data"][0]["text"] = look.hover
+    fig["data"][0]["marker"] = {"line": {"color": line_colour, "width": line_width}, "opacity": look.opacity()}
+    fig["data"][1]["text"] = look.label_texts()
+    fig["data"][1]["marker"] = {"color": dot_colour, "size": dot_size}
     return fig
 
 
-def _health_text(summary: dict) -> str:
-    health = summary.get("health")
-    return "—" if health is None else f"{health:.1f}"
+def macro_only(warnings: list[dict], defs: dict[str, dict]) -> list[dict]:
+    """The warnings of macro indicators: the overview counts, colours and lists the macro set only."""
+    return [w for w in warnings if defs.get(w["i"], {}).get("tier", "macro") == "macro"]
+
+
+def health_body(summary: dict) -> list:
+    """The health index coloured by its band, the share of its indicators with data, own state and trouble below.
+
+    The same counts below as the map, its legend and the ticker's head (:mod:`dashboard.trouble`).
+    """
+    health, own = summary.get("health"), trouble.own_state(summary)
+    return [
+        html.Div(className="health-score", children=[
+            html.Span("—" if health is None else f"{health:.1f}", className=f"value {band_class(health)}"),
+            share_span(summary.get("share")),
+        ]),
+        html.Div(className=f"own-state state-{own.label}", children=[
+            html.Span(STATE_ICON[own], className="icon"), " ", *bi(f"本级 {STATE_NAME[own][0]}",
+                                                                   f"own indicators {STATE_NAME[own][1]}")]),
+        html.Div(trouble.below_lines(summary), className="below-lines"),
+    ]
+
+
+def ticker_head(summary: dict) -> list:
+    """Above the ticker: the red and yellow areas below, counted as the health block and the map count them."""
+    return trouble.below_lines(summary, empty=False)
 
 
 def tile_body(domain: str, d: dict | None, history: list[float | None], now: float) -> list:
     """Contents of one domain tile: score, its sparkline, counts by state (icon and colour) and data age."""
     d = d or {}
     score = d.get("score")
-    counts = [html.Span(f"{STATE_ICON[s]} {d.get(s.label, 0)}", className=f"count state-{s.label}")
-              for s in (State.RED, State.YELLOW, State.STALE, State.NORMAL)]
+    counts = [html.Span(f"{STATE_ICON[s]} {d.get(s.label, 0)}", className=f"count state-{s.label}",
+                        title=STATE_NAME[s][1])
+              for s in (State.RED, State.YELLOW, State.STALE, State.NORMAL, State.INSUFFICIENT)
+              if s != State.INSUFFICIENT or d.get(s.label)]
     return [
         html.Div(className="tile-head", children=[
             html.Div(bi(*DOMAIN_NAMES[domain]), className="tile-name"),
             html.Span(data_age(d.get("data_ts"), now), className="tile-age"),
         ]),
         html.Div(className="tile-middle", children=[
-            html.Div("—" if score is None else f"{score:.0f}", className="tile-score"),
+            html.Div("—" if score is None else f"{score:.0f}", className=f"tile-score {band_class(score)}"),
+            share_span(d.get("share"), "tile-share"),
             html.Div(sparkline(history), className="tile-spark", title=f"{SPARK_HOURS} h"),
         ]),
         html.Div(counts, className="tile-counts"),
@@ -169,27 +214,44 @@ def sparkline(scores: list[float | None], points: int = SPARK_POINTS) -> str:
 
 
 def ticker_lines(warnings: list[dict], now: float, defs: dict[str, dict]) -> list:
-    """The ticker's lines for ``warnings`` (as the store orders them: red first, then longest-standing)."""
+    """The ticker's lines for ``warnings``, in the store's order.
+
+    Red first, then the district before a street before a community before a grid, then the newest, then
+    the most residents.
+    """
     if not warnings:
         return [html.Li(bi("无预警", "No warnings"), className="ticker-empty")]
     return [ticker_line(w, now, defs) for w in warnings]
 
 
 def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
-    """One warning: icon, area, indicator, value against threshold, time in state."""
+    """One warning: icon, area, indicator, value now against its threshold, what raised it and its peak, since.
+
+    A warning waiting to change says where it goes and when; a clearing one is dimmed and struck (CSS).
+    """
     state = State[w["s"].upper()]
     threshold = w["r"] if state == State.RED else w["y"]
-    value = "—" if w["v"] is None else f"{w['v']:.4g}"
-    return html.Li(className=f"ticker-line state-{state.label}", children=[
+    phase = warning_phase(w)
+    return html.Li(className=f"ticker-line state-{state.label}" + ("" if phase == "active" else f" {phase}"), children=[
         html.Span(STATE_ICON[state], className="icon"),
         dcc.Link(area_name(w["a"]), href=f"/area/{w['a']}", className="where"),
         dcc.Link(bi(*data.indicator_names(defs, w["i"])), href=f"/indicator/{w['i']}?area={w['a']}",
                  className="what", title=w["i"]),
-        html.Span(f"{value} / {threshold}", className="value"),
+        html.Span([html.Span(_number(w["v"]), className="now"), f" / {threshold}"], className="value"),
         age_span(w["since"], now, "since"),
-        html.Span(pending_note(w.get("p"), w.get("ps"), defs.get(w["i"], {}).get("min_duration", 0.0), now),
-                  className="pending") if w.get("p") else None,
+        html.Span(raised_peak(w), className="trail") if w.get("raised") is not None else None,
+        html.Span(pending_for(w, defs.get(w["i"], {}), now), className="pending") if w.get("p") else None,
     ])
+
+
+def raised_peak(w: dict) -> list:
+    """The value that raised the warning and the worst one since, in both languages."""
+    raised, peak = _number(w.get("raised")), _number(w.get("peak"))
+    return bi(f"起 {raised} · 峰 {peak}", f"raised {raised} · peak {peak}")
+
+
+def _number(x: float | None) -> str:
+    return "—" if x is None else f"{x:.4g}"
 
 
 def engine_live(meta: dict, now: float) -> bool:

@@ -11,8 +11,8 @@ from dashboard import context, data, ids
 from dashboard.components import PANEL_NAMES, age_text, bi, page_header, pair_text, state_badge, value_text
 from indicators.states import State as IndicatorState
 
-FILTER_STATES = ("red", "yellow", "stale", "normal")
-STATE_ORDER = {"red": 0, "yellow": 1, "stale": 2, "normal": 3}
+FILTER_STATES = ("red", "yellow", "stale", "normal", "insufficient", "not_judged")
+STATE_ORDER = {"red": 0, "yellow": 1, "stale": 2, "normal": 3, "insufficient": 4, "not_judged": 5}
 
 
 def layout(panel: str, area_id: str) -> html.Div:

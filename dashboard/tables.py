@@ -27,11 +27,15 @@ def state_styles(column: str = "state") -> list[dict]:
 
 
 def data_table(table_id: str, columns: list[tuple[str, str]], markdown: set[str] = frozenset(),
-               markdown_html: bool = False, **options) -> dash_table.DataTable:
-    """A dark DataTable with (column id, header) pairs; ids in ``markdown`` render links (and escaped HTML if asked)."""
+               markdown_html: bool = False, styles: list[dict] = (), **options) -> dash_table.DataTable:
+    """A dark DataTable with (column id, header) pairs; ids in ``markdown`` render links (and escaped HTML if asked).
+
+    ``styles``: conditional styles beyond the state column's colours.
+    """
     return dash_table.DataTable(
         id=table_id, data=[],
         columns=[{"id": c, "name": name, **({"presentation": "markdown"} if c in markdown else {})}
                  for c, name in columns],
-        markdown_options={"link_target": "_self", "html": markdown_html}, style_data_conditional=state_styles(),
+        markdown_options={"link_target": "_self", "html": markdown_html},
+        style_data_conditional=state_styles() + list(styles),
         **STYLE, **options)

@@ -13,7 +13,17 @@ from cityvitals.acks import acknowledge, read_acks
 from cityvitals.security import allowed, current_name
 from cityvitals.users import audit
 from dashboard import context, data, ids
-from dashboard.components import DOMAIN_NAMES, PANEL_NAMES, age_text, bi, page_header, pair_text, value_text
+from dashboard.components import (
+    DOMAIN_NAMES,
+    PANEL_NAMES,
+    age_text,
+    bi,
+    page_header,
+    pair_text,
+    pending_note,
+    value_text,
+    warning_phase,
+)
 from dashboard.tables import data_table
 from dashboard.theme import STATE_ICON
 from indicators.history import read_transitions
@@ -51,14 +61,18 @@ def layout(area_id: str) -> html.Div:
         html.Div(id=ids.WARN_MESSAGE, className="message"),
         html.H2(bi("当前预警", "Active"), className="panel-title"),
         data_table(ids.WARN_ACTIVE, ACTIVE_COLUMNS, {"area", "indicator"}, row_selectable="multi", page_size=50,
-                   sort_action="native"),
+                   sort_action="native", styles=CLEARING_STYLES),
         html.H2(bi("状态变化记录", "Past state changes"), className="panel-title"),
         data_table(ids.WARN_PAST, PAST_COLUMNS, {"area", "indicator"}, page_size=25, sort_action="native"),
     ])
 
 
 def active_warnings(area_id: str, group: str | None, states: list[str], level: str | None) -> list[dict]:
-    """Warnings now in force in and below the area that pass the filters: red first, then the oldest."""
+    """Warnings now in force in and below the area that pass the filters, in the ticker's order.
+
+    Macro first, red first, then the district before a street before a community before a grid, then the
+    newest, then the most residents (``store.ticker_score``).
+    """
     client = context.get().client
     definitions = data.definitions(client)
     out = []
@@ -66,7 +80,8 @@ def active_warnings(area_id: str, group: str | None, states: list[str], level: s
         d = definitions.get(w["i"])
         if w["s"] not in states or (level and w["level"] != level) or not d or not _matches(d, group):
             continue
-        out.append({**w, "name": d["name"]["zh"], "unit": d.get("unit", "")})
+        out.append({**w, "name": d["name"]["zh"], "unit": d.get("unit", ""),
+                    "min_duration": d.get("min_duration", 0.0), "clear_after": d.get("clear_after")})
     return out
 
 
@@ -103,7 +118,15 @@ def refresh(_n: int, group: str | None, states: list[str], level: str | None, _a
 
 
 ACTIVE_COLUMNS = [("state", "状态 State"), ("area", "区域 Area"), ("indicator", "指标 Indicator"),
-                  ("value", "数值/界限 Value / limit"), ("for", "持续 For"), ("ack", "确认 Acknowledged")]
+                  ("value", "数值/界限 Value / limit"), ("trail", "起/峰 Raised / peak"), ("for", "持续 For"),
+                  ("change", "待变 Changing"), ("ack", "确认 Acknowledged")]
+# A warning on its way out (its value back, waiting out the clear duration) is dimmed and its value struck;
+# one on its way up is marked: they read differently from one that holds (``phase`` is a row field, not a column).
+CLEARING_STYLES = [
+    {"if": {"filter_query": '{phase} = "clearing"'}, "color": "#7d8799"},
+    {"if": {"filter_query": '{phase} = "clearing"', "column_id": "value"}, "textDecoration": "line-through"},
+    {"if": {"filter_query": '{phase} = "escalating"', "column_id": "change"}, "fontWeight": "700"},
+]
 PAST_COLUMNS = [("time", "时间 Time"), ("area", "区域 Area"), ("indicator", "指标 Indicator"), ("from", "从 From"),
                 ("state", "到 To"), ("value", "数值 Value")]
 
@@ -123,10 +146,28 @@ def active_rows(active: list[dict], acks: dict, now: float) -> list[dict]:
             "id": episode_key(w), "state": _label(w["s"]),
             "area": f"[{tree[w['a']].name_zh}](/area/{w['a']})",
             "indicator": f"[{w['name']}](/indicator/{w['i']}?area={w['a']})",
-            "value": f"{value_text(w['v'], w['unit'])} / {limit}", "for": age_text(now - w["since"]),
+            "value": f"{value_text(w['v'], w['unit'])} / {limit}",
+            "trail": f"{value_text(w.get('raised'))} / {value_text(w.get('peak'))}",
+            "for": age_text(now - w["since"]), "change": change_text(w, now), "phase": warning_phase(w),
             "ack": f"✓ {ack['user']} {ack['at']:%m-%d %H:%M} {ack['comment']}" if ack else "",
         })
     return rows
+
+
+def change_text(w: dict, now: float) -> str:
+    """Where a pending warning goes and in how long ("→ normal in 3 min"), both languages; "" when none."""
+    if not w.get("p"):
+        return ""
+    clearing = warning_phase(w) == "clearing" and w.get("clear_after") is not None
+    note = pending_note(w["p"], w.get("ps"), float(w["clear_after"] if clearing else w.get("min_duration") or 0.0), now)
+    return " ".join(_plain(part) for part in note)
+
+
+def _plain(component) -> str:
+    children = getattr(component, "children", component)
+    if isinstance(children, list):
+        return "".join(_plain(c) for c in children)
+    return str(children)
 
 
 def past_table_rows(area_id: str, group: str | None, states: list[str], level: str | None) -> list[dict]:

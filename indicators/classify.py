@@ -34,7 +34,7 @@ def severity(values: np.ndarray, lim: Limits, shift: np.ndarray | float = 0.0) -
         red = (values <= lim.red_low + shift) | (values >= lim.red_high - shift)
         yellow = (values <= lim.yellow_low + shift) | (values >= lim.yellow_high - shift)
     # int8 all the way: at province scale int64 temporaries would cost more than the comparisons
-    return np.where(red, np.int8(State.RED), yellow.view(np.int8) * np.int8(State.YELLOW))
+    return np.where(red, np.int8(State.RED), np.where(yellow, np.int8(State.YELLOW), np.int8(State.NORMAL)))
 
 
 @dataclass
@@ -46,6 +46,8 @@ class Track:
     pending: np.ndarray
     pending_since: np.ndarray
     known: np.ndarray  # judged at least once since this engine started (else the state is only "not yet known")
+    judged: np.ndarray  # the last of NORMAL/YELLOW/RED the cell held (NOT_JUDGED: none yet): what a stale cell scores
+    last_now: float  # time of the last tick that judged this level: how long a relapse paused a countdown
 
     @classmethod
     def new(cls, shape: tuple[int, int], now: float) -> Track:
@@ -56,35 +58,76 @@ class Track:
             pending=np.full(shape, NO_PENDING, dtype=np.int8),
             pending_since=np.full(shape, now),
             known=np.zeros(shape, dtype=bool),
+            judged=np.full(shape, State.NOT_JUDGED, dtype=np.int8),
+            last_now=now,
         )
 
 
-def wanted(values: np.ndarray, fresh: np.ndarray, prev: np.ndarray, lim: Limits,
-           hysteresis: np.ndarray) -> np.ndarray:
+def wanted(values: np.ndarray, fresh: np.ndarray, prev: np.ndarray, lim: Limits, hysteresis: np.ndarray,
+           judged: np.ndarray | bool = True, enough: np.ndarray | bool = True) -> np.ndarray:
     """Return the state the data asks for now, before the minimum-duration rule.
 
-    A warning relaxes only once the value has cleared its limit by ``hysteresis``.
+    A warning relaxes only once the value has cleared its limit by ``hysteresis``. Where the
+    indicator is not ``judged`` the cell is NOT_JUDGED; then where its data is not ``fresh``, STALE;
+    then where the evidence is not ``enough``, INSUFFICIENT.
     """
     plain = severity(values, lim)
     sticky = severity(values, lim, shift=hysteresis)
     relaxing = (plain < prev) & (prev >= State.YELLOW)
     held = np.where(relaxing, np.maximum(plain, np.minimum(prev, sticky)), plain)
-    return np.where(fresh, held, State.STALE).astype(np.int8)
+    return gate(held, fresh, judged, enough)
 
 
-def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray) -> np.ndarray:
+def gate(severity_now: np.ndarray, fresh: np.ndarray, judged: np.ndarray | bool = True,
+         enough: np.ndarray | bool = True) -> np.ndarray:
+    """Put the states that are no judgement over a severity: not judged, then stale, then insufficient."""
+    out = np.where(enough, severity_now, np.int8(State.INSUFFICIENT))
+    out = np.where(fresh, out, np.int8(State.STALE))
+    return np.where(judged, out, np.int8(State.NOT_JUDGED)).astype(np.int8)
+
+
+def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray,
+            clear_after: np.ndarray | None = None) -> np.ndarray:
     """Move ``track`` toward ``want``; returns the mask of cells whose state changed.
 
-    A new state must be asked for on every tick for ``min_duration`` seconds before it is
-    taken; going stale or leaving stale is immediate (missing data is a fact, not a trend).
+    Like Prometheus's ``for`` and ``keep_firing_for``:
+
+    - a warning (yellow, red, or red from yellow) is raised only once asked for on every tick for
+      ``min_duration`` seconds, from any state, stale included; a tick that asks for anything else
+      restarts that count;
+    - a warning clears (to a lower state) only once its value has been clear for ``clear_after``
+      seconds. A tick back at the warning does not restart that count: it takes its own length off the
+      time counted clear (a leaky bucket), and only when nothing is left is the countdown dropped. So
+      a value that is clear on most ticks clears, a little later than ``clear_after``, and one noisy
+      tick costs one tick, not the whole wait. A relapse to a *higher* state than the one held is a
+      new warning and raises as above;
+    - going stale, and any change that neither raises nor clears a warning, is immediate (missing
+      data is a fact, not a trend).
+
+    ``clear_after`` defaults to ``min_duration``.
     """
-    differs = want != track.state
-    new_pending = differs & (want != track.pending)
-    track.pending_since = np.where(new_pending, now, track.pending_since)
-    immediate = (want == State.STALE) | (track.state == State.STALE) | (min_duration <= 0)
-    ripe = differs & (immediate | (now - track.pending_since >= min_duration))
-    track.state = np.where(ripe, want, track.state).astype(np.int8)
+    clear_after = min_duration if clear_after is None else clear_after
+    state, pending = track.state, track.pending
+    raising = (want > state) & (want >= State.YELLOW)
+    clearing = (state >= State.YELLOW) & (want < state) & (want != State.STALE)
+    was_clearing = (pending != NO_PENDING) & (pending < state)
+    relapse = (want == state) & was_clearing
+    # A clear keeps its countdown while it goes on (to whichever lower state); a raise only while it asks the same.
+    restart = (raising & (want != pending)) | (clearing & ~was_clearing)
+    since = np.where(restart, now, track.pending_since)
+    # A relapse tick of length dt: the clock ran dt, and dt more is taken off the time counted clear.
+    since = np.where(relapse, since + 2 * (now - track.last_now), since)
+    track.pending_since = since
+    held = now - since
+    paused = relapse & (held > 0)
+    ripe = (raising & (held >= min_duration)) | (clearing & (held >= clear_after))
+    ripe |= (want != state) & ~raising & ~clearing
+    track.state = np.where(ripe, want, state).astype(np.int8)
     track.since = np.where(ripe, now, track.since)
-    track.pending = np.where(differs & ~ripe, want, NO_PENDING).astype(np.int8)
+    waiting = (raising | clearing) & ~ripe
+    track.pending = np.where(waiting, want, np.where(paused, pending, NO_PENDING)).astype(np.int8)
+    judged_now = (track.state == State.NORMAL) | (track.state >= State.YELLOW)
+    track.judged = np.where(judged_now, track.state, track.judged).astype(np.int8)
     track.known[...] = True
+    track.last_now = now
     return ripe

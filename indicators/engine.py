@@ -18,7 +18,7 @@ from simpleeval import SimpleEval
 from cityvitals.areas import LEVELS, AreaTree
 from cityvitals.store import Columns, Sample
 from cityvitals.vocabulary import DOMAINS
-from indicators import classify, rollup, thresholds
+from indicators import classify, funnel, rollup, thresholds
 from indicators.formula import FUNCTIONS, OPERATORS
 from indicators.loader import Catalog
 from indicators.states import State
@@ -61,6 +61,8 @@ class LevelResult:
     value: np.ndarray
     ts: np.ndarray
     coverage: np.ndarray
+    num: np.ndarray  # events behind each value (see rollup.Rolled), for explanations
+    den: np.ndarray
     state: np.ndarray
     since: np.ndarray
     pending: np.ndarray  # the state a cell waits to take once its minimum duration is over (NO_PENDING: none)
@@ -72,6 +74,7 @@ class LevelResult:
     oldest: np.ndarray  # per area (columns), the oldest data time (NaN: no data at all): of any indicator in
     # row 0, then of each domain's macro indicators (rows 1.., in ``DOMAINS`` order), so each tile says its own
     cleared: np.ndarray  # cells that left a warning state since last written (their warning entry goes)
+    judged: np.ndarray  # the last of normal/yellow/red each cell held: what a stale cell scores in the health index
     fresh_start: bool = False  # nothing written yet (a start, new thresholds): what the store holds is unknown
 
 
@@ -115,6 +118,9 @@ class Engine:
         self._regrid = np.zeros(0, dtype=bool)  # indicator rows the last grid_parts computed anew
         self._fresh: np.ndarray | None = None  # last tick's fresh grid cells
         self._rolled: dict[str, tuple[np.ndarray, ...]] | None = None  # last tick's matrices of every level
+        self._seen_cache: dict[str, np.ndarray] | None = None  # per level: inputs ever delivered in each area
+        self._funnel_state: dict[str, np.ndarray] = {}  # per level: funnel severities of its funnel rows
+        self.funnel_cells = 0  # cells judged by funnel limits in the last family (explanations show the limits)
         # Per area, one of its grids: whose feed an area record names as its source.
         self.first_grid = {level: self._first_grids(level) for level in LEVELS}
         self.set_catalog(catalog)
@@ -161,6 +167,13 @@ class Engine:
         col = lambda attr: np.array([[float(getattr(i, attr))] for i in catalog.indicators]).reshape(-1, 1)  # noqa: E731
         self.stale_after, self.hysteresis = col("stale_after"), col("hysteresis")
         self.min_duration = col("min_duration")
+        self.clear_after = np.array([[i.clear_s] for i in catalog.indicators]).reshape(-1, 1)
+        self.judged_at = {level: np.array([[level in i.levels] for i in catalog.indicators], dtype=bool).reshape(-1, 1)
+                          for level in LEVELS}
+        self._evidence_columns(catalog)
+        self.funnel_rows = {level: np.array([k for k, i in enumerate(catalog.indicators)
+                                             if i.funnel is not None and level in i.funnel.levels], dtype=int)
+                            for level in LEVELS}
         self.scale = np.array([[1e4 if i.rollup == "rate_per_10k" else i.source.scale] for i in catalog.indicators])
         self.rule_rows = {r: np.array([k for k, i in enumerate(catalog.indicators) if i.rollup == r], dtype=int)
                           for r in rollup.RULES}
@@ -177,7 +190,7 @@ class Engine:
             if old is not None:
                 for row, k in enumerate(keep):
                     if k >= 0:
-                        for name in ("state", "since", "pending", "pending_since", "known"):
+                        for name in ("state", "since", "pending", "pending_since", "known", "judged"):
                             getattr(fresh_track, name)[row] = getattr(old, name)[k]
             self.tracks[level] = fresh_track
             self.written.pop(level, None)
@@ -189,9 +202,25 @@ class Engine:
             return metrics[0]
         return self._primary_metric(self.catalog[sorted(self.catalog.indicator_inputs(ind))[0]])
 
+    def _evidence_columns(self, catalog: Catalog) -> None:
+        """Columns of the minimum evidence (0 where none) and of the funnel's settings per indicator."""
+        ev = [i.evidence for i in catalog.indicators]
+        column = lambda xs: np.array(xs, dtype=float).reshape(-1, 1)  # noqa: E731
+        self.has_evidence = np.array([e is not None for e in ev], dtype=bool).reshape(-1, 1)
+        self.min_events = column([e.min_events if e else 0.0 for e in ev])
+        self.min_denominator = column([e.min_denominator if e else 0.0 for e in ev])
+        self.higher = np.array([i.direction != "lower_is_worse" for i in catalog.indicators], dtype=bool)
+        self.binomial = np.array([i.rollup == "ratio" for i in catalog.indicators], dtype=bool)
+        fun = [i.funnel for i in catalog.indicators]
+        self.funnel_yellow = np.array([f.yellow if f else np.nan for f in fun])
+        self.funnel_red = np.array([f.red if f else np.nan for f in fun])
+        self.funnel_reference = [f.reference if f else "" for f in fun]
+        self.funnel_code = self.labels.index(thresholds.FUNNEL_LABEL)
+
     def recompute_all(self) -> None:
         """Drop the grid values and roll-ups kept from the last tick: the next tick computes every indicator anew."""
-        self._parts = self._fresh = self._rolled = None
+        self._parts = self._fresh = self._rolled = self._seen_cache = None
+        self._funnel_state = {}
 
     def _all_metrics(self, ind) -> set[str]:
         """Metrics an indicator reads, directly or through the indicators it reads."""
@@ -366,6 +395,8 @@ class Engine:
         if ind.rollup == "rate_per_10k":
             n, d = x, self.population
             x = x / np.maximum(self.population, 1.0) * 1e4
+        elif ind.rollup == "sum":
+            d = self.population  # a count's exposure: the residents it happened among (for funnel limits)
         return x, n, d, t
 
     @staticmethod
@@ -397,13 +428,69 @@ class Engine:
             self.written.clear()
             self._written_limits = limits
             redo[:] = True
+        funnel_all = np.unique(np.concatenate(list(self.funnel_rows.values())))
+        if redo[funnel_all].any():  # one family: a count that moved anywhere moves every adjusted probability
+            redo[funnel_all] = True
         self._fresh = fresh
         result = TickResult(now=now, levels={})
         rolled = self._roll(parts, fresh, redo)
+        seen = self._seen(parts, redo)
+        if redo[funnel_all].any():
+            self._funnel_state = self._judge_funnels(rolled)
         for level in LEVELS:
-            result.levels[level] = self._score_level(level, rolled[level], limits[level], now, result.transitions,
-                                                     redo)
+            result.levels[level] = self._score_level(level, rolled[level], seen[level], limits[level], now,
+                                                     result.transitions, redo)
         return result
+
+    def _seen(self, parts: rollup.GridParts, redo: np.ndarray) -> dict[str, np.ndarray]:
+        """Per level, whether any grid of each area ever delivered each indicator's inputs (kept between ticks).
+
+        An indicator some areas deliver and others never did (a river gauge, an air station) is not
+        judged where it has no source; one that no area ever delivered is stale (a feed that is down).
+        """
+        if self._seen_cache is None:
+            self._seen_cache = {level: np.zeros((len(self.ind_ids), len(self.tree.ids(level))), dtype=bool)
+                                for level in LEVELS}
+            redo = np.ones(len(self.ind_ids), dtype=bool)
+        rows = np.flatnonzero(redo)
+        ever = np.isfinite(parts.ts[rows])
+        for level in LEVELS:
+            n = len(self.tree.ids(level))
+            flat = (np.arange(rows.size)[:, None] * n + self.parents[level][None, :])[ever]
+            self._seen_cache[level][rows] = np.bincount(flat, minlength=rows.size * n).reshape(rows.size, n) > 0
+        return self._seen_cache
+
+    def _judge_funnels(self, rolled: dict[str, tuple[np.ndarray, ...]]) -> dict[str, np.ndarray]:
+        """Funnel severities per level (rows: ``funnel_rows[level]``), adjusted together as one family."""
+        p, valid = {}, {}
+        for level, rows in self.funnel_rows.items():
+            if not rows.size:
+                continue
+            value, _, _, num, den = rolled[level]
+            rate = np.empty((rows.size, value.shape[1]))
+            for k, row in enumerate(rows):
+                ref_level = self.funnel_reference[row]
+                r_num, r_den = rolled[ref_level][3][row], rolled[ref_level][4][row]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    rate[k] = (r_num / r_den)[self._ancestor(level, ref_level)]
+            x, n = num[rows], den[rows]
+            valid[level] = np.isfinite(value[rows]) & self.judged_at[level][rows]
+            p[level] = funnel.p_values(x, n, rate, self.binomial[rows, None], self.higher[rows, None])
+        m = int(sum(v.sum() for v in valid.values()))
+        self.funnel_cells = m
+        out = {}
+        for level, pv in p.items():
+            rows = self.funnel_rows[level]
+            q = np.where(valid[level], funnel.adjust(np.where(valid[level], pv, 1.0), m), 1.0)
+            out[level] = funnel.severity(q, self.funnel_yellow[rows, None], self.funnel_red[rows, None])
+        return out
+
+    def _ancestor(self, level: str, ancestor: str) -> np.ndarray:
+        """Per area of ``level``, the index of its ancestor at the level ``ancestor`` (above it)."""
+        index = np.arange(len(self.tree.ids(level)))
+        for child in LEVELS[LEVELS.index(level):LEVELS.index(ancestor):-1]:
+            index = self.tree.parent_index(child)[index]
+        return index
 
     def _roll(self, parts: rollup.GridParts, fresh: np.ndarray, redo: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
         """(value, ts, coverage) matrices of every level; a grid is its own parent (only staleness applies).
@@ -413,12 +500,14 @@ class Engine:
         """
         if self._rolled is None:
             n = len(self.ind_ids)
-            self._rolled = {level: tuple(np.full((n, len(self.tree.ids(level))), np.nan) for _ in range(3))
-                            for level in LEVELS}
+            self._rolled = {level: tuple(np.full((n, len(self.tree.ids(level))), np.nan) for _ in range(5))
+                            for level in LEVELS if level != "grid"}
+            self._rolled["grid"] = tuple(np.full((n, len(self.grid_ids)), np.nan) for _ in range(3))
+            self._rolled["grid"] += (parts.num, parts.den)  # the grid's own pieces: no copy at province scale
             redo = np.ones(n, dtype=bool)
         out = self._rolled
         rows = np.flatnonzero(redo)
-        grid_value, grid_ts, grid_cov = out["grid"]
+        grid_value, grid_ts, grid_cov, _, _ = out["grid"]
         grid_value[rows] = np.where(fresh[rows], parts.value[rows], np.nan)
         grid_ts[rows], grid_cov[rows] = parts.ts[rows], fresh[rows]
         for rule, rule_rows in self.rule_rows.items():
@@ -441,23 +530,24 @@ class Engine:
     @staticmethod
     def _put(target: tuple[np.ndarray, ...], rows: np.ndarray, rolled: rollup.Rolled) -> None:
         target[0][rows], target[1][rows], target[2][rows] = rolled.value, rolled.ts, rolled.coverage
+        target[3][rows], target[4][rows] = rolled.num, rolled.den
 
-    def _score_level(self, level: str, rolled: tuple[np.ndarray, ...], lim: classify.Limits,
+    def _score_level(self, level: str, rolled: tuple[np.ndarray, ...], seen: np.ndarray, lim: classify.Limits,
                      now: float, transitions: list[Transition], redo: np.ndarray) -> LevelResult:
-        """Judge the indicators whose values moved (``redo``) or wait out a minimum duration; the rest hold."""
+        """Judge the indicators whose values moved (``redo``) or wait out a duration; the rest hold."""
         area_ids = self.tree.ids(level)
-        value, ts, cov = rolled
+        value, ts, cov, num, den = rolled
         track = self.tracks[level]
         rows = np.flatnonzero(redo | (track.pending != classify.NO_PENDING).any(axis=1))
         sel = _selector(rows, len(self.ind_ids))
         sub = classify.Track(track.state[sel], track.since[sel], track.pending[sel], track.pending_since[sel],
-                             track.known[sel])
+                             track.known[sel], track.judged[sel], track.last_now)
         before, known = sub.state.copy(), sub.known.copy()
-        want = classify.wanted(value[sel], np.isfinite(value[sel]), sub.state, _rows_of(lim, sel),
-                               self.hysteresis[sel])
-        changed = classify.advance(sub, want, now, self.min_duration[sel])
+        want = self._want(level, rows, sel, rolled, seen, sub.state, lim)
+        changed = classify.advance(sub, want, now, self.min_duration[sel], self.clear_after[sel])
         track.state[sel], track.since[sel], track.known[sel] = sub.state, sub.since, sub.known
-        track.pending[sel], track.pending_since[sel] = sub.pending, sub.pending_since
+        track.pending[sel], track.pending_since[sel], track.judged[sel] = sub.pending, sub.pending_since, sub.judged
+        track.last_now = now
         # A first judgement after a (re)start is a change only when it is a warning: no log flood.
         r_sub, cols = np.nonzero(changed & (known | (sub.state >= State.YELLOW)))
         yellow, red = self.threshold_texts(lim, rows[r_sub], cols)
@@ -471,9 +561,29 @@ class Engine:
             cleared[sel] = (written[2][sel] >= State.YELLOW) & (sub.state < State.YELLOW)
         oldest = self._oldest(ts)
         dirty, changed, summary_dirty = self._dirty(level, value, ts, track, sel, oldest)
-        return LevelResult(level, area_ids, value, ts, cov, track.state, track.since, track.pending,
-                           track.pending_since, lim, dirty, changed, summary_dirty, oldest, cleared,
+        return LevelResult(level, area_ids, value, ts, cov, num, den, track.state, track.since, track.pending,
+                           track.pending_since, lim, dirty, changed, summary_dirty, oldest, cleared, track.judged,
                            fresh_start=written is None)
+
+    def _want(self, level: str, rows: np.ndarray, sel: np.ndarray | slice, rolled: tuple[np.ndarray, ...],
+              seen: np.ndarray, prev: np.ndarray, lim: classify.Limits) -> np.ndarray:
+        """The states the data asks for in the ``rows`` being judged: thresholds, evidence and funnel limits."""
+        value, _, _, num, den = (m[sel] for m in rolled)
+        fresh = np.isfinite(value)
+        delivered = seen[sel] | ~self._seen_cache[LEVELS[0]][sel].any(axis=1, keepdims=True)  # else: a dead feed
+        judged = self.judged_at[level][sel] & delivered
+        with np.errstate(invalid="ignore"):
+            enough = ~self.has_evidence[sel] | ((den >= self.min_denominator[sel])
+                                                & ((num >= self.min_events[sel]) | ~self.higher[sel, None]))
+        want = classify.wanted(value, fresh, prev, _rows_of(lim, sel), self.hysteresis[sel], judged, enough)
+        f_rows = self.funnel_rows[level]
+        if f_rows.size and level in self._funnel_state:
+            at = np.searchsorted(rows, f_rows)  # rows is sorted: where each funnel row sits among those judged
+            inside = at < rows.size
+            inside[inside] = rows[at[inside]] == f_rows[inside]
+            k = at[inside]
+            want[k] = classify.gate(self._funnel_state[level][inside], fresh[k], judged[k])
+        return want
 
     def _oldest(self, ts: np.ndarray) -> np.ndarray:
         """Oldest data time per area: of every indicator (row 0) and of each domain's macro indicators (rows 1..)."""

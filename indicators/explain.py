@@ -21,6 +21,7 @@ from typing import Any
 import redis
 
 from cityvitals import store
+from indicators import funnel, thresholds
 from indicators.states import State
 
 SEVERITY = {s.label: int(s) for s in State}
@@ -52,9 +53,42 @@ def explain(client: redis.Redis, indicator: str, area_id: str, now: float | None
         **_facts(record, now),
         "thresholds": {"yellow": record["y"], "red": record["r"], "source": record["rule"]},
         "pending": record["p"], "pending_since": record["ps"], "min_duration_s": definition["min_duration"],
+        "clear_after_s": definition["min_duration"] if definition.get("clear_after") is None
+        else definition["clear_after"],
         "coverage": record["cov"],
+        "evidence": _evidence(record, definition),
+        "funnel": _funnel(client, record, definition, area_id),
         "children": _children(children, definition, record, client, now),
     }
+
+
+def _evidence(record: dict, definition: dict) -> dict[str, Any]:
+    """The events and exposure behind the value, and the minimum evidence the indicator asks for (if any)."""
+    need = definition.get("evidence") or {}
+    return {"num": record.get("num"), "den": record.get("den"), "min_events": need.get("min_events"),
+            "min_denominator": need.get("min_denominator")}
+
+
+def _funnel(client: redis.Redis, record: dict, definition: dict, area_id: str) -> dict[str, Any] | None:
+    """For a cell judged by funnel limits: the reference's rate, the count it predicts here and the limits.
+
+    The limits are those of the cell alone at the top of its family (Benjamini–Hochberg ranks it
+    first): with other cells flagged beside it, the adjusted limits are lower.
+    """
+    spec = definition.get("funnel")
+    if not spec or not str(record.get("rule", "")).startswith(thresholds.FUNNEL_LABEL):
+        return None
+    ancestors = store.area_lineage(client, area_id)
+    reference = next((a for a, level in ancestors if level == spec["reference"]), None)
+    ref = store.read_state_of(client, definition["id"], [reference]).get(reference) if reference else None
+    if ref is None or not ref.get("den") or record.get("den") is None:
+        return {"reference": reference, "rate": None, "expected": None, "yellow_at": None, "red_at": None}
+    rate, exposure = ref["num"] / ref["den"], record["den"]
+    m = int(store.read_meta(client).get("funnel_cells") or 1)
+    binomial, higher = definition["rollup"] == "ratio", definition["direction"] != "lower_is_worse"
+    return {"reference": reference, "rate": rate, "expected": rate * exposure, "cells": m,
+            "yellow_at": funnel.limit(rate, exposure, spec["yellow"], m, binomial, higher),
+            "red_at": funnel.limit(rate, exposure, spec["red"], m, binomial, higher)}
 
 
 def _facts(record: dict, now: float) -> dict[str, Any]:

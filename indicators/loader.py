@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -158,6 +158,12 @@ def load_catalog(paths: list[Path], metrics: dict[str, Metric] | None = None) ->
         positions={ind.id: f"{p}:{line}" for ind, p, line, _ in located},
         metrics=frozenset(metrics),
     )
+
+
+def without_statistics(catalog: Catalog) -> Catalog:
+    """The same catalog judged by plain thresholds: no minimum evidence, no funnel limits (a baseline)."""
+    plain = tuple(i.model_copy(update={"evidence": None, "funnel": None}) for i in catalog.indicators)
+    return replace(catalog, indicators=plain, version=f"{catalog.version}-plain")
 
 
 def reads(ind: Indicator) -> set[str]:

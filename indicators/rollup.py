@@ -20,7 +20,7 @@ class GridParts:
 
     value: np.ndarray
     num: np.ndarray  # numerator for ratio/rate rules (value itself otherwise)
-    den: np.ndarray  # denominator for ratio/rate rules (1 otherwise)
+    den: np.ndarray  # denominator for ratio rules, residents for rate_per_10k and sum (1 otherwise)
     ts: np.ndarray  # time of the oldest input of each cell (NaN: never seen)
 
 
@@ -31,6 +31,8 @@ class Rolled:
     value: np.ndarray
     ts: np.ndarray
     coverage: np.ndarray  # share of the area's grids that contributed fresh data
+    num: np.ndarray  # events behind the value (numerator of a ratio or rate, a sum's count; else the value)
+    den: np.ndarray  # their exposure (the ratio's denominator, residents of the fresh grids; else NaN)
 
 
 def roll(rule: str, parts: GridParts, fresh: np.ndarray, parent: np.ndarray, n: int,
@@ -47,25 +49,18 @@ def roll(rule: str, parts: GridParts, fresh: np.ndarray, parent: np.ndarray, n: 
         value = value.reshape(rows, n)
     else:
         if rule == "sum":
-            top, bottom = parts.value[fresh], None
+            top, bottom = parts.value[fresh], parts.den[fresh]
         elif rule == "mean":
             weight = np.broadcast_to(np.maximum(population, 1.0), parts.value.shape)[fresh]
             top, bottom = parts.value[fresh] * weight, weight
         else:
             top, bottom = parts.num[fresh], parts.den[fresh]
         value = np.bincount(flat, weights=top, minlength=size).reshape(rows, n)
-        if bottom is not None:
-            den = np.bincount(flat, weights=bottom, minlength=size).reshape(rows, n)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                value = np.where(den > 0, value / den * scale, np.nan)
+        den = np.bincount(flat, weights=bottom, minlength=size).reshape(rows, n)
     ts = np.full(size, np.inf)
     np.fmin.at(ts, flat, parts.ts[fresh])
-    has = count > 0
-    return Rolled(
-        value=np.where(has, value, np.nan),
-        ts=np.where(has, ts.reshape(rows, n), np.nan),
-        coverage=count / np.maximum(total, 1),
-    )
+    p = Partial(value, None if rule in ("max", "min") else den, count, ts.reshape(rows, n))
+    return finish(rule, p, total[0], scale)
 
 
 @dataclass
@@ -110,7 +105,7 @@ def start(rule: str, parts: GridParts, fresh: np.ndarray, population: np.ndarray
     if rule in _EXTREME:
         top, bottom = np.where(fresh, parts.value, _EXTREME[rule][1]), None
     elif rule == "sum":
-        top, bottom = np.where(fresh, parts.value, 0.0), None
+        top, bottom = np.where(fresh, parts.value, 0.0), np.where(fresh, parts.den, 0.0)
     elif rule == "mean":
         weight = np.broadcast_to(np.maximum(population, 1.0), parts.value.shape)
         top, bottom = np.where(fresh, parts.value * weight, 0.0), np.where(fresh, weight, 0.0)
@@ -129,10 +124,12 @@ def combine(rule: str, p: Partial, seg: Segments) -> Partial:
 
 def finish(rule: str, p: Partial, total: np.ndarray, scale: np.ndarray) -> Rolled:
     """Turn aggregates into values like :func:`roll`; ``total`` is each area's number of grids."""
-    value = p.top
-    if p.bottom is not None:
+    value, num, den = p.top, p.top, p.bottom
+    if rule in ("mean", "ratio", "rate_per_10k"):
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(p.bottom > 0, p.top / p.bottom * scale, np.nan)
     has = p.count > 0
-    return Rolled(value=np.where(has, value, np.nan), ts=np.where(has, p.ts, np.nan),
-                  coverage=p.count / np.maximum(total, 1)[None, :])
+    nan = np.nan
+    return Rolled(value=np.where(has, value, nan), ts=np.where(has, p.ts, nan),
+                  coverage=p.count / np.maximum(total, 1)[None, :], num=np.where(has, num, nan),
+                  den=np.where(has, den, nan) if den is not None else np.full(value.shape, nan))

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from cityvitals.areas import Area, AreaTree, pukou_demo
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.store import Sample
-from cityvitals.yaml_nodes import load_model
+from cityvitals.yaml_nodes import compose_and_load, load_model, node_at, read_utf8
 from indicators.engine import Engine
 from indicators.loader import CatalogInvalid, load_catalog
 from indicators.schema import parse_duration
@@ -81,7 +81,7 @@ class RuleTestFile(Strict):
     catalog: str | None = None
     areas: Literal["demo"] | list[AreaSpec] = "demo"
     start: datetime
-    interval: float = 60.0
+    interval: float = Field(default=60.0, gt=0)
     profiles_on: list[str] = []
     tests: list[RuleTest] = Field(min_length=1)
 
@@ -137,6 +137,8 @@ def run_file(path: Path) -> Outcome:
     spec, errors = load_model(path, RuleTestFile)
     if errors:
         return Outcome(0, errors)
+    if errors := _off_step(path, spec):
+        return Outcome(0, errors)
     catalog_path = (path.parent / spec.catalog).resolve() if spec.catalog else DEFAULT_CATALOG
     try:
         catalog = load_catalog([catalog_path])
@@ -147,6 +149,29 @@ def run_file(path: Path) -> Outcome:
     for test in spec.tests:
         outcome.checked += _run_test(path, spec, test, Engine(tree, catalog), outcome.failures)
     return outcome
+
+
+def _step(at: float, interval: float) -> int | None:
+    """The evaluation step an expectation's time falls on; None if it falls between steps or before the start."""
+    k = round(at / interval)
+    return k if k >= 0 and math.isclose(k * interval, at, rel_tol=1e-9, abs_tol=1e-6) else None
+
+
+def _off_step(path: Path, spec: RuleTestFile) -> list[str]:
+    """Every expectation whose time is not a step of the interval, as ``file:line:col: ...: reason``."""
+    off = [(i, j, e.at) for i, t in enumerate(spec.tests) for j, e in enumerate(t.expect)
+           if _step(e.at, spec.interval) is None]
+    if not off:
+        return []
+    root, _ = compose_and_load(read_utf8(path))  # it loaded a moment ago: only the positions are wanted
+    errors = []
+    for i, j, at in off:
+        loc = ("tests", i, "expect", j, "at")
+        mark = node_at(root, loc).start_mark
+        why = "is before the start" if at < 0 else (f"falls between steps of the {_t(spec.interval)} interval "
+                                                    f"(0, {_t(spec.interval)}, {_t(2 * spec.interval)}, ...)")
+        errors.append(f"{path}:{mark.line + 1}:{mark.column + 1}: {'.'.join(map(str, loc))}: {_t(at)} {why}")
+    return errors
 
 
 def _run_test(path: Path, spec: RuleTestFile, test: RuleTest, engine: Engine, failures: list[str]) -> int:
@@ -160,7 +185,8 @@ def _run_test(path: Path, spec: RuleTestFile, test: RuleTest, engine: Engine, fa
     unknown = [e for e in test.expect if e.indicator not in engine.ind_ids or e.area not in engine.tree]
     for e in unknown:
         failures.append(f"{where}: unknown indicator or area in expectation: {e.indicator} @ {e.area}")
-    steps = max([len(v) for _, v in series] + [int(e.at // spec.interval) + 1 for e in test.expect])
+    at_step = {id(e): _step(e.at, spec.interval) for e in test.expect}  # run_file refused any None
+    steps = max([len(v) for _, v in series] + [k + 1 for k in at_step.values()])
     t0, checked = spec.start.timestamp(), 0
     for k in range(steps):
         now = t0 + k * spec.interval
@@ -168,7 +194,7 @@ def _run_test(path: Path, spec: RuleTestFile, test: RuleTest, engine: Engine, fa
                        and (v := values[k]) is not None])
         result = engine.tick(now)
         for e in test.expect:
-            if e in unknown or int(round(e.at / spec.interval)) != k:
+            if e in unknown or at_step[id(e)] != k:
                 continue
             checked += 1
             level = engine.tree[e.area].level
@@ -181,6 +207,8 @@ def _run_test(path: Path, spec: RuleTestFile, test: RuleTest, engine: Engine, fa
             elif e.value is not None and not math.isclose(value, e.value, rel_tol=1e-6, abs_tol=1e-9):
                 failures.append(f"{where}: {e.indicator} @ {e.area} at t={_t(e.at)}: expected value {e.value:g}, "
                                 f"got {value:.6g}")
+    if checked != len(test.expect) - len(unknown):  # every expectation is checked, or the test fails
+        failures.append(f"{where}: {len(test.expect) - len(unknown) - checked} expectation(s) never checked")
     return checked
 
 

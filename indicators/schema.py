@@ -92,6 +92,36 @@ class Override(Strict):
         return self
 
 
+class Evidence(Strict):
+    """The least evidence a rate or ratio needs before it gets a colour; below it: insufficient evidence."""
+
+    min_events: float = Field(default=0, ge=0)  # numerator events (cases, fires, complaints)
+    min_denominator: float = Field(default=0, ge=0)  # residents for a rate per 10k, the ratio's denominator
+
+
+class Funnel(Strict):
+    """Judge small areas against what the reference area's rate predicts (funnel-plot control limits).
+
+    At ``levels`` an area's count is compared with the reference's rate times the area's exposure
+    (residents, or the ratio's denominator): exact Poisson or binomial tail probabilities, adjusted for
+    every cell judged this way in the tree (Benjamini–Hochberg); ``yellow`` and ``red`` are the
+    confidence levels whose complement the adjusted probability must fall below.
+    """
+
+    levels: tuple[Literal["district", "street", "community", "grid"], ...] = ("community", "grid")
+    yellow: float = Field(default=0.95, gt=0.5, lt=1)
+    red: float = Field(default=0.998, gt=0.5, lt=1)
+    reference: Literal["district", "street", "community"] = "district"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Funnel:
+        if not self.yellow < self.red:
+            raise ValueError(f"funnel: yellow ({self.yellow}) must be below red ({self.red})")
+        if LEVEL_NAMES.index(self.reference) >= min(LEVEL_NAMES.index(lv) for lv in self.levels):
+            raise ValueError(f"funnel: reference {self.reference} must lie above every funnel level")
+        return self
+
+
 class Indicator(Strict):
     """One indicator as declared in the catalog."""
 
@@ -108,14 +138,23 @@ class Indicator(Strict):
     thresholds: Thresholds
     hysteresis: float = Field(default=0.0, ge=0)
     min_duration: float = 0.0
+    clear_after: float | None = None  # a warning clears once clear this long (default: min_duration)
     stale_after: float = 900.0
+    levels: tuple[Literal["district", "street", "community", "grid"], ...] = LEVEL_NAMES  # where it is judged
+    evidence: Evidence | None = None
+    funnel: Funnel | None = None
     weight: float = Field(default=1.0, ge=0)
     overrides: tuple[Override, ...] = ()
 
-    @field_validator("min_duration", "stale_after", mode="before")
+    @field_validator("min_duration", "clear_after", "stale_after", mode="before")
     @classmethod
-    def _duration(cls, value: str | float) -> float:
-        return parse_duration(value)
+    def _duration(cls, value: str | float | None) -> float | None:
+        return None if value is None else parse_duration(value)
+
+    @property
+    def clear_s(self) -> float:
+        """Seconds a warning's value must stay clear before the warning clears."""
+        return self.min_duration if self.clear_after is None else self.clear_after
 
     @model_validator(mode="after")
     def _consistent(self) -> Indicator:
@@ -125,9 +164,26 @@ class Indicator(Strict):
         if (self.rollup == "ratio") != (self.source.numerator is not None):
             raise ValueError("rollup: ratio needs source numerator/denominator, and only ratio takes them")
         check_order(self.direction, self.thresholds.yellow, self.thresholds.red, "thresholds")
+        self._check_statistics()
         for i, o in enumerate(self.overrides):
             check_order(self.direction, o.yellow, o.red, f"overrides.{i}")
         return self
+
+
+    def _check_statistics(self) -> None:
+        if not self.levels or len(set(self.levels)) != len(self.levels):
+            raise ValueError("levels: name each level at most once, at least one")
+        counted = ("ratio", "rate_per_10k", "sum")
+        if self.evidence is not None and self.rollup not in ("ratio", "rate_per_10k"):
+            raise ValueError(f"evidence: only a ratio or a rate_per_10k has events to count, not {self.rollup}")
+        if self.funnel is not None:
+            if self.rollup not in counted or self.direction == "band":
+                raise ValueError(f"funnel: needs a count or rate ({', '.join(counted)}) with one direction, "
+                                 f"not {self.rollup} / {self.direction}")
+            if self.direction == "lower_is_worse" and self.rollup != "ratio":
+                raise ValueError("funnel: lower_is_worse only for a ratio (a share of successes)")
+            if not set(self.funnel.levels) <= set(self.levels):
+                raise ValueError(f"funnel: levels {list(self.funnel.levels)} must be among the judged levels")
 
 
 def check_order(direction: str, yellow: Bound, red: Bound, where: str) -> None:

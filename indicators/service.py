@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import socket
 import time
 from collections import OrderedDict
@@ -15,7 +16,7 @@ import redis
 from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
-from cityvitals.areas import AreaTree
+from cityvitals.areas import LEVELS, AreaTree
 from indicators import health
 from indicators.classify import NO_PENDING
 from indicators.engine import Engine, LevelResult, TickResult, cells_at, cells_of
@@ -66,6 +67,10 @@ class EngineService:
         self._rules: tuple[Catalog | None, dict] = (None, {})  # JSON of each (indicator row, rule code)'s thresholds
         self._latest_rows: set[int] = set()  # metric rows whose latest row exists in Redis (written or restored)
         self._value_levels: set[str] = set()  # levels whose value rows this engine wrote whole once
+        self._residents = {level: tree.population(level) for level in self.engine.parents}
+        self._ancestors: dict[tuple[str, str], np.ndarray] | None = None  # (level, above) -> ancestor index
+        self._below: dict[str, np.ndarray] = {}  # per level: red/yellow areas below each area, as last written
+        self._peaks: dict[str, tuple[float, float]] = {}  # warning key -> (value that raised it, worst value since)
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
@@ -81,6 +86,8 @@ class EngineService:
         eng.take_touched()  # these are already in Redis
         warnings = store.read_warnings(self.client)
         eng.restore_states(warnings)
+        self._peaks = {f"{w['i']}@{w['a']}": (w["raised"], w["peak"]) for w in warnings
+                       if w.get("raised") is not None and w.get("peak") is not None}
         if self.sql is not None:  # a previous engine may have died between writing Redis and logging to SQL
             log_transitions(self.sql, unlogged(self.sql, warnings))
         return restored
@@ -216,12 +223,28 @@ class EngineService:
             store.write_feed_names(pipe, self.engine.feeds)
             self._feed_names = list(self.engine.feeds)
         self._write_latest(pipe)
+        self._mark_below(result)
         for level in result.levels.values():
             report.cells += self._write_level(pipe, level, result.now)
         report.transitions = len(result.transitions)
         pipe.hset(store.META, mapping={"last_tick": result.now, "catalog_version": self.engine.catalog.version,
-                                       "indicators": len(self.engine.ind_ids)})
+                                       "indicators": len(self.engine.ind_ids),
+                                       "funnel_cells": self.engine.funnel_cells})
         pipe.execute()
+
+    def _mark_below(self, result: TickResult) -> None:
+        """Count the red and yellow areas below every area; an area whose counts moved has its summary rewritten."""
+        macro = self._catalog_arrays()[0] == "macro"
+        worst = {level: health.worst(lv.state[macro]) for level, lv in result.levels.items()}
+        if self._ancestors is None:
+            self._ancestors = {(lower, level): self.engine._ancestor(lower, level)
+                               for k, level in enumerate(LEVELS) for lower in LEVELS[k + 1:]}
+        below = health.below_counts(worst, self._ancestors)
+        for level, lv in result.levels.items():
+            old = self._below.get(level)
+            if old is not None:
+                lv.dirty_areas |= (old != below[level]).any(axis=(1, 2))
+        self._below = below
 
     def _write_latest(self, pipe: redis.client.Pipeline) -> None:
         """Persist the latest values that changed (read back on restart)."""
@@ -250,6 +273,7 @@ class EngineService:
                       store.STATE_CELL, lambda r, c: {
                           "v": lv.value[r, c], "ts": lv.ts[r, c], "since": lv.since[r, c],
                           "ps": lv.pending_since[r, c], "cov": lv.coverage[r, c],
+                          "num": lv.num[r, c], "den": lv.den[r, c],
                           "src": eng.source_codes(lv.level, r, c), "rule": cells_at(lv.limits.source, r, c),
                           "s": lv.state[r, c], "p": lv.pending[r, c]},
                       np.array([lv.level in self._value_levels] * len(eng.ind_ids)))
@@ -260,21 +284,42 @@ class EngineService:
         """Queue every moved warning cell's full record; drop only the cells that left a warning."""
         ids, areas, head = self.engine.ind_ids, lv.area_ids, f',"level":"{lv.level}",'
         rows, cols = np.nonzero(lv.dirty & (lv.state >= State.YELLOW))
-        records = self._warning_records(lv, rows, cols)
         keys = [f"{ids[r]}@{areas[c]}" for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+        records = self._warning_records(lv, rows, cols, self._peak_values(lv, keys, rows, cols))
         raised = {k: f'{{"i":"{ids[r]}","a":"{areas[c]}"{head}{rec[1:]}'
                   for k, r, c, rec in zip(keys, rows.tolist(), cols.tolist(), records, strict=True)}
         # a warning's rank in the ticker moves only with its state (and so its since)
-        ranked = {k: store.ticker_score({"s": STATE_LABELS[s], "since": t})
-                  for k, s, t, moved in zip(keys, lv.state[rows, cols].tolist(), lv.since[rows, cols].tolist(),
-                                            lv.changed[rows, cols].tolist(), strict=True) if moved}
+        macro, residents = self._catalog_arrays()[0] == "macro", self._residents[lv.level]
+        ranked = {k: store.ticker_score(STATE_LABELS[s], lv.level, t, macro[r], residents[c])
+                  for k, r, c, s, t, moved in zip(keys, rows.tolist(), cols.tolist(), lv.state[rows, cols].tolist(),
+                                                  lv.since[rows, cols].tolist(), lv.changed[rows, cols].tolist(),
+                                                  strict=True) if moved}
         if lv.fresh_start:  # drop what an earlier engine left for this level and is no warning now
             mine = set(areas)
             gone = [k for k in store.warning_keys(self.client) if k.split("@", 1)[1] in mine and k not in raised]
         else:
             gone_rows, gone_cols = np.nonzero(lv.dirty & lv.cleared)
             gone = [f"{ids[r]}@{areas[c]}" for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)]
+        for key in gone:
+            self._peaks.pop(key, None)
         store.update_warnings(pipe, raised, ranked, gone, self.tree)
+
+    def _peak_values(self, lv: LevelResult, keys: list[str], rows: np.ndarray,
+                     cols: np.ndarray) -> tuple[list, list]:
+        """The value that raised each warning (when it took its state) and its worst value since."""
+        values, changed = lv.value[rows, cols].tolist(), lv.changed[rows, cols].tolist()
+        higher = self.engine.higher[rows].tolist()
+        raised, peak = [], []
+        for key, v, new, up in zip(keys, values, changed, higher, strict=True):
+            was = self._peaks.get(key)
+            if was is None or (new and not lv.fresh_start):  # a start marks every cell new: keep what was restored
+                was = (v, v)
+            elif math.isfinite(v):
+                was = (was[0], max(was[1], v) if up else min(was[1], v))
+            self._peaks[key] = was
+            raised.append(was[0])
+            peak.append(was[1])
+        return raised, peak
 
     def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
         """Queue the summaries of the areas whose summary moved (all of them on a first tick, as one row)."""
@@ -283,15 +328,19 @@ class EngineService:
             return
         if lv.fresh_start or columns.size * SPARSE_CELLS >= len(lv.area_ids):
             columns = np.arange(len(lv.area_ids))
-        fields = health.summary_fields(lv.state, *self._catalog_arrays(), columns)
+        fields = health.summary_fields(lv.state, lv.judged, *self._catalog_arrays(), columns)
         oldest = lv.oldest[:, columns]
         store.queue_summaries(pipe, lv.level, columns, len(lv.area_ids), {
-            **fields, "data_ts": oldest[0], "domain_ts": oldest[1:].T, "updated": np.full(columns.size, now)})
+            **fields, "below": self._below[lv.level][columns], "data_ts": oldest[0], "domain_ts": oldest[1:].T,
+            "updated": np.full(columns.size, now)})
 
-    def _warning_records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray) -> list[str]:
+    def _warning_records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray,
+                         peaks: tuple[list, list]) -> list[str]:
         """JSON records of the given cells, as ``store.read_states`` gives them: enough to explain each on screen.
 
-        Formatted in one pass over plain lists: json.dumps per record costs more than the rest of the tick.
+        Besides the state record: ``raised``, the value when the warning took its state, and ``peak``,
+        its worst value since. Formatted in one pass over plain lists: json.dumps per record costs
+        more than the rest of the tick.
         """
         feeds = [json.dumps(f, ensure_ascii=False) for f in self.engine.feeds]
         rules, pending = self._rule_texts(), lv.pending[rows, cols].tolist()
@@ -299,12 +348,14 @@ class EngineService:
                          zip(_finite(lv.pending_since[rows, cols]), pending, strict=True)]
         return [
             f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{sn!r},{rules[r][k]},"src":{feeds[src]},'
-            f'"cov":{cov!r},"p":{PENDING_LABELS[p]},"ps":{ps!r}}}'
-            for r, s, v, t, sn, k, src, cov, p, ps in zip(
+            f'"cov":{cov!r},"num":{n!r},"den":{d!r},"raised":{ra!r},"peak":{pk!r},"p":{PENDING_LABELS[p]},"ps":{ps!r}}}'
+            for r, s, v, t, sn, k, src, cov, n, d, ra, pk, p, ps in zip(
                 rows.tolist(), lv.state[rows, cols].tolist(), _finite(lv.value[rows, cols]),
                 _finite(lv.ts[rows, cols]), _finite(lv.since[rows, cols]), cells_of(lv.limits.source, rows, cols),
                 self.engine.source_codes(lv.level, rows, cols).tolist(),
-                np.round(lv.coverage[rows, cols], 4).tolist(), pending, pending_since, strict=True)
+                np.round(lv.coverage[rows, cols], 4).tolist(), _finite(lv.num[rows, cols]),
+                _finite(lv.den[rows, cols]), _finite(np.array(peaks[0], dtype=float)),
+                _finite(np.array(peaks[1], dtype=float)), pending, pending_since, strict=True)
         ]
 
     def _rule_texts(self) -> dict[int, dict[int, str]]:
@@ -352,7 +403,7 @@ class EngineService:
         rows = []
         for level in self.history_levels:
             lv = result.levels[level]
-            for domain, scores in health.domain_scores(lv.state, tiers, groups, weights).items():
+            for domain, scores in health.domain_scores(lv.state, lv.judged, tiers, groups, weights).items():
                 rows += [{"at": utc(now), "area": a, "domain": domain, "score": s}
                          for a, s in zip(lv.area_ids, scores, strict=True)]
         return rows

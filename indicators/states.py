@@ -8,13 +8,18 @@ from enum import IntEnum
 class State(IntEnum):
     """State of one indicator in one area; the order is severity for rolling up worst-of.
 
-    STALE ranks above NORMAL: missing data must never hide behind a healthy colour.
+    STALE ranks above NORMAL: missing data must never hide behind a healthy colour. NOT_JUDGED (the
+    indicator means nothing at this level, or no source delivers it in this area) and INSUFFICIENT
+    (too few events or too small a denominator to tell) rank below NORMAL: they are no judgement,
+    never green, never a warning.
     """
 
-    NORMAL = 0
-    STALE = 1
-    YELLOW = 2
-    RED = 3
+    NOT_JUDGED = 0
+    INSUFFICIENT = 1
+    NORMAL = 2
+    STALE = 3
+    YELLOW = 4
+    RED = 5
 
     @property
     def label(self) -> str:
@@ -22,5 +27,6 @@ class State(IntEnum):
         return self.name.lower()
 
 
-# Score of each state in the health index (see indicators/health.py); STALE is excluded there.
+# Score of each state in the health index (see indicators/health.py); STALE keeps its last judged
+# state's score there, and NOT_JUDGED and INSUFFICIENT are left out.
 STATE_SCORE = {State.NORMAL: 1.0, State.YELLOW: 0.6, State.RED: 0.2}

@@ -10,6 +10,8 @@ from indicators.classify import Limits
 from indicators.loader import Catalog
 from indicators.schema import Bound, Indicator, Override, Profile, Schedule
 
+FUNNEL_LABEL = "funnel"  # the rule of cells judged by funnel limits (see indicators/funnel.py)
+
 
 def _limits(direction: str, bound: Bound) -> tuple[float, float]:
     """A threshold as an allowed (low, high) range for the given direction."""
@@ -63,7 +65,8 @@ def rule_labels(catalog: Catalog) -> list[str]:
     Rule codes index this list; being fixed by the catalog, codes persisted in Redis keep their
     meaning across engine restarts.
     """
-    return ["default"] + sorted({describe(i, o) for ind in catalog.indicators for i, o in enumerate(ind.overrides)})
+    overrides = {describe(i, o) for ind in catalog.indicators for i, o in enumerate(ind.overrides)}
+    return ["default", FUNNEL_LABEL] + sorted(overrides)
 
 
 def _limit_text(direction: str, low: float, high: float) -> str:
@@ -83,6 +86,8 @@ def rule_texts(catalog: Catalog, labels: list[str]) -> dict[str, dict[int, tuple
         ind.id: {0: ("default", shown(ind, ind.thresholds.yellow), shown(ind, ind.thresholds.red))}
         | {code[describe(i, o)]: (describe(i, o), shown(ind, o.yellow), shown(ind, o.red))
            for i, o in enumerate(ind.overrides)}
+        | ({code[FUNNEL_LABEL]: (f"funnel vs {ind.funnel.reference}", f"{ind.funnel.yellow:.1%}",
+                                 f"{ind.funnel.red:.1%}")} if ind.funnel else {})
         for ind in catalog.indicators
     }
 
@@ -102,6 +107,10 @@ def resolve(catalog: Catalog, level: str, area_ids: list[str], local: datetime, 
             cols = _override_columns(o, level, position, catalog, local, switched_on)
             if cols is not None:
                 _fill(arrays, source, row, cols, ind, o.yellow, o.red, code[describe(i, o)])
+        if ind.funnel is not None and level in ind.funnel.levels:  # judged by the funnel, not by a fixed number
+            for a in arrays.values():
+                a[row] = np.nan
+            source[row] = code[FUNNEL_LABEL]
     return Limits(arrays["yl"], arrays["yh"], arrays["rl"], arrays["rh"], source)
 
 

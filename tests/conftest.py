@@ -1,26 +1,38 @@
-"""Shared fixtures: real Redis, real SQL databases. A service that does not answer fails the test."""
+"""Shared fixtures and helpers: real Redis, real SQL databases, real processes. A service that does not
+answer fails the test. Test modules import helpers from here (or their directory's conftest), never from
+another test module."""
 
 from __future__ import annotations
 
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import redis
+import requests
+from hypothesis import strategies as st
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from shapely.geometry import box
 from sqlalchemy import text
 
-from bench.webload import free_port  # noqa: F401  (tests import it from here)
-from cityvitals.areas import AreaTree, pukou_demo
+from bench.webload import free_port
+from cityvitals.areas import Area, AreaTree, pukou_demo
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.db import create_schema, make_engine
 
+REPO = Path(__file__).resolve().parents[1]
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/9"
 POSTGRES_URL = os.environ.get("CITYVITALS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -158,6 +170,14 @@ def redis_cluster_url(tmp_path_factory) -> str:
             server.wait(10)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that drives chromium (it uses the e2e ``page`` or ``browser`` fixture) ``browser``,
+    so that ``-m "not browser"`` runs the rest."""
+    for item in items:
+        if {"page", "browser"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
+
+
 def _wait_for(check, what: str, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -180,3 +200,145 @@ def stream_samples(client: redis.Redis) -> list:
         c = decode_columns(fields["data"])
         out += [Sample(*row) for row in zip(c.metric, c.area, c.ts.tolist(), c.value.tolist(), strict=True)]
     return out
+
+
+def listening(port: int) -> bool:
+    """Whether something accepts TCP connections on the loopback port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class KillableRedis:
+    """A redis-server of our own (append-only file, fsync always) on a free loopback port, that can be
+    killed with SIGKILL and started again on the same port and files."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port, self.workdir = free_port(), workdir
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--dir", str(self.workdir), "--appendonly", "yes", "--appendfsync", "always",
+                                      "--save", "", "--logfile", "redis.log"])
+        _wait_for(lambda: redis.Redis(port=self.port).ping(), f"redis-server on {self.port}", timeout=10)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def client(self) -> redis.Redis:
+        # No retries inside redis-py: the Ingestor and the engine's scheduler are the retriers here.
+        return redis.Redis(port=self.port, decode_responses=True, socket_timeout=2, socket_connect_timeout=1,
+                           retry=Retry(NoBackoff(), 0))
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A private redis-server, started; killed at the end if it still runs."""
+    srv = KillableRedis(tmp_path)
+    srv.start()
+    yield srv
+    if srv.proc.poll() is None:
+        srv.kill()
+
+
+# --- a tiny hand-made hierarchy for engine tests
+
+# grid -> (community, population)
+GRIDS = {"d.s.c1.g1": ("d.s.c1", 1000), "d.s.c1.g2": ("d.s.c1", 2000), "d.s.c1.g3": ("d.s.c1", 1000),
+         "d.s.c2.g4": ("d.s.c2", 500)}
+
+
+def tiny_tree() -> AreaTree:
+    """District d > street d.s > communities d.s.c1 (3 grids), d.s.c2 (1 grid)."""
+    def area(area_id: str, parent: str | None, level: str, population: int, k: int) -> Area:
+        return Area(area_id, parent, level, area_id, area_id, population, 1.0, box(k, 0, k + 1, 1))
+
+    areas = [area("d", None, "district", 4500, 0), area("d.s", "d", "street", 4500, 0),
+             area("d.s.c1", "d.s", "community", 4000, 0), area("d.s.c2", "d.s", "community", 500, 3)]
+    areas += [area(g, c, "grid", pop, k) for k, (g, (c, pop)) in enumerate(GRIDS.items())]
+    return AreaTree(areas)
+
+
+# --- `cityvitals engine run` as real processes
+
+def _start_engine(tmp_path: Path, name: str, env: dict) -> tuple[subprocess.Popen, Path]:
+    log = tmp_path / f"{name}.log"
+    proc = subprocess.Popen([sys.executable, "-m", "cityvitals.cli", "engine", "run"], cwd=REPO, env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return proc, log
+
+
+def wait_logged(check, what: str, logs: list[Path], timeout: float = 40.0, poll_s: float = 0.2) -> None:
+    """Wait until ``check()``; past ``timeout`` fail with the tails of the processes' logs."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            tails = "\n".join(p.read_text()[-1500:] for p in logs)
+            raise AssertionError(f"{what}: not after {timeout:.0f} s\n{tails}")
+        time.sleep(poll_s)
+
+
+@contextmanager
+def engines(tmp_path: Path, envs: dict[str, dict]) -> Iterator[list[tuple[subprocess.Popen, Path]]]:
+    """`cityvitals engine run` per name with its environment; whatever still runs afterwards is killed."""
+    procs = [_start_engine(tmp_path, name, env) for name, env in envs.items()]
+    try:
+        yield procs
+    finally:
+        for p, _ in procs:
+            if p.poll() is None:
+                p.kill()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM an engine worker and expect a clean exit."""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+
+
+# --- the whole web server in this process, and logging in to it
+
+PASSWORD = "correct horse battery"
+
+
+@contextmanager
+def serve(redis_client, sql, tree, tmp_path, anonymous_role: str):
+    """The whole web server of a dashboard process (pages, login, push API) on a free port."""
+    from dataclasses import replace
+
+    from werkzeug.serving import make_server
+
+    from cityvitals.config import load_settings
+    from cityvitals.runtime import Runtime
+    from cityvitals.web import build_server
+    from indicators.loader import load_catalog
+
+    settings = replace(load_settings(tmp_path, env={}), anonymous_role=anonymous_role)
+    rt = Runtime(settings, "redis://test", redis_client, sql, tree, load_catalog([settings.catalog_path]))
+    http = make_server("127.0.0.1", 0, build_server(rt), threaded=True)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{http.server_port}"
+    http.shutdown()
+
+
+def _login(session: requests.Session, url: str, name: str, password: str) -> requests.Response:
+    form = session.get(f"{url}/login", timeout=10).text
+    csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
+    return session.post(f"{url}/login", data={"name": name, "password": password, "csrf_token": csrf,
+                                              "next": "/warnings"}, allow_redirects=False, timeout=10)
+
+
+# --- hypothesis strategies shared by the fuzz tests
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=12))
+documents = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=20)
+
+
+def nested(depth: int, opener: str) -> str:
+    """A flow collection ``depth`` levels deep: ``[[[...]]]`` or ``{a: {a: ...}}``."""
+    return "[" * depth + "]" * depth if opener == "[" else "{a: " * depth + "1" + "}" * depth

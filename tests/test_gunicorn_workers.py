@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import requests
 
@@ -14,6 +15,7 @@ from bench.webload import Result, answering_pids, free_port, gunicorn, run_clien
 from cityvitals import store
 from cityvitals.db import create_schema, make_engine
 from feeds.tokens import create_token
+from tests.conftest import _wait_for
 
 
 def _push_loop(base: str, token: str, grid: str, until: float) -> list[Result]:
@@ -27,8 +29,13 @@ def _push_loop(base: str, token: str, grid: str, until: float) -> list[Result]:
         except requests.RequestException:
             status = 0
         out.append(Result("push", start, time.monotonic(), status, 0))
-        time.sleep(0.05)
+        time.sleep(0.05)  # the load's pace: about 20 pushes a second
     return out
+
+
+def _answered_by(access_log: Path, pid: int, after: int) -> int:
+    """How many requests the worker ``pid`` answered past the first ``after`` lines of the access log."""
+    return sum(line.split()[0].strip("<>") == str(pid) for line in access_log.read_text().splitlines()[after:])
 
 
 def test_a_killed_worker_costs_only_its_requests_in_flight(tmp_path, redis_client, redis_url, demo_tree):
@@ -45,16 +52,19 @@ def test_a_killed_worker_costs_only_its_requests_in_flight(tmp_path, redis_clien
         first = answering_pids(tmp_path / "access.log")
         victim = first[0]
         pushes: list[Result] = []
+        logged = len((tmp_path / "access.log").read_text().splitlines())  # before the load
         kill_at: list[float] = []
 
-        def kill_later() -> None:
-            time.sleep(3)
+        def kill_under_load() -> None:
+            # killed while busy with the load: once it has answered a dozen of the load's requests
+            _wait_for(lambda: _answered_by(tmp_path / "access.log", victim, after=logged) >= 12,
+                      "the victim answering the load", timeout=5)
             kill_at.append(time.monotonic())
             os.kill(victim, signal.SIGKILL)
 
         pusher = threading.Thread(target=lambda: pushes.extend(_push_loop(base, token, demo_tree.ids("grid")[0],
                                                                           time.monotonic() + 9)))
-        killer = threading.Thread(target=kill_later)
+        killer = threading.Thread(target=kill_under_load)
         pusher.start()
         killer.start()
         results = run_clients(base, clients=3, period_s=0.3, duration_s=9, areas=areas, drill_every=3) + pushes

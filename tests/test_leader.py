@@ -7,7 +7,7 @@ import time
 
 from cityvitals import store
 from cityvitals.leader import Leadership, LedJob
-from tests.feeds.conftest import KillableRedis
+from tests.conftest import KillableRedis
 
 
 def test_a_round_longer_than_the_ttl_keeps_the_lead(redis_client):
@@ -18,7 +18,7 @@ def test_a_round_longer_than_the_ttl_keeps_the_lead(redis_client):
     deadline = time.monotonic() + 6.0  # three TTLs inside one round: the renewal thread keeps the lock
     while time.monotonic() < deadline:
         assert not standby.held()
-        time.sleep(0.2)
+        time.sleep(0.2)  # time passing is the subject: the standby is asked again and again through the round
     assert leader.held()
 
 
@@ -47,7 +47,7 @@ def test_never_two_leaders_while_processes_stall_and_resume(redis_client):
         leaders_seen.update(leading)
         if leading and rng.random() < 0.15:
             stalled_until[leading[0]] = now + 1.0  # the leader hangs past its TTL and its longest round
-        time.sleep(0.05)
+        time.sleep(0.05)  # the pace of the simulated processes' rounds
     assert len(leaders_seen) >= 2, "a stalled leader was replaced"
 
 

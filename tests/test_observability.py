@@ -13,7 +13,7 @@ from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from indicators.loader import load_catalog
 from indicators.service import EngineService
-from tests.test_security import serve
+from tests.conftest import serve
 
 
 def test_health_readiness_and_metrics(redis_client, sqlite_engine, demo_tree, tmp_path):

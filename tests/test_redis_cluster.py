@@ -29,7 +29,7 @@ from feeds.simulator.city import SimulatedCity
 from indicators.history import read_transitions
 from indicators.loader import load_catalog
 from indicators.service import EngineService
-from tests.indicators.test_engine_workers import _wait, engines, stop
+from tests.conftest import engines, stop, wait_logged
 
 NOW = 1_790_000_000.0
 
@@ -136,9 +136,10 @@ def _push_rounds(client, grids: list[str], metrics: list[str], pause_s: float, s
         assert not result.refused and not result.held
         sent.update({(i["metric"], i["area"]): i["value"] for i in items})
         sent["accepted"] = sent.get("accepted", 0) + result.accepted
-        time.sleep(pause_s)
+        time.sleep(pause_s)  # paced on purpose: the leader is killed while rounds still come in
 
 
+@pytest.mark.timeout(600)  # its waits are bounded at 120 + 60 + 60 + 60 s and more
 def test_two_engine_workers_share_the_cluster_and_a_killed_leader_loses_and_doubles_nothing(
         tmp_path, redis_cluster_url, cluster, one_street):
     metrics = [m for m, d in registry().items() if d.min <= 10 and d.max >= 100][:24]
@@ -153,25 +154,25 @@ def test_two_engine_workers_share_the_cluster_and_a_killed_leader_loses_and_doub
     with engines(tmp_path, {name: {**env, "CITYVITALS_ENGINE_NAME": f"engine-{name}"} for name in "ab"}) as procs:
         (a, log_a), (b, log_b) = procs
         logs = [log_a, log_b]
-        _wait(lambda: "leading now" in log_a.read_text() + log_b.read_text(), "a leader", logs)
+        wait_logged(lambda: "leading now" in log_a.read_text() + log_b.read_text(), "a leader", logs)
         leader, follower, follower_log = (a, b, log_b) if "leading now" in log_a.read_text() else (b, a, log_a)
         feed = threading.Thread(target=_push_rounds, args=(cluster, grids, metrics, 0.35, sent))
         feed.start()
-        _wait(lambda: _values_scored(cluster, metrics, grids, sent) > 0, "the leader scoring the feed's rounds", logs,
-              timeout=120)
+        wait_logged(lambda: _values_scored(cluster, metrics, grids, sent) > 0, "the leader scoring the feed's rounds",
+                    logs, timeout=120)
         # kill it mid-tick: while it holds entries it has read but not acknowledged
-        _wait(lambda: cluster.xpending(store.SAMPLES, store.ENGINE_GROUP)["pending"] > 0, "a tick in flight", logs,
-              timeout=20, poll_s=0.001)
+        wait_logged(lambda: cluster.xpending(store.SAMPLES, store.ENGINE_GROUP)["pending"] > 0, "a tick in flight",
+                    logs, timeout=20, poll_s=0.001)
         leader.send_signal(signal.SIGKILL)
         leader.wait(10)
         scored_by_leader = _values_scored(cluster, metrics, grids, sent)
         feed.join(60)
-        _wait(lambda: "leading now" in follower_log.read_text(), "the other leads", logs)
+        wait_logged(lambda: "leading now" in follower_log.read_text(), "the other leads", logs)
         claimed = int(re.search(r"leading now \((\d+) unacknowledged", follower_log.read_text()).group(1))
-        _wait(lambda: _caught_up(cluster), "every entry read and acknowledged", logs, timeout=60)
+        wait_logged(lambda: _caught_up(cluster), "every entry read and acknowledged", logs, timeout=60)
         # the tick that acknowledged the last entries logs its warnings in SQL after that
         warned = sum(v >= 40 for k, v in sent.items() if k != "accepted")
-        _wait(lambda: sum(_warnings_logged(sql).values()) >= warned, "the last warnings logged", logs, timeout=60)
+        wait_logged(lambda: sum(_warnings_logged(sql).values()) >= warned, "the last warnings logged", logs, timeout=60)
         stop(follower)
     assert sent.pop("accepted") == len(sent) == len(metrics) * len(grids)
     assert claimed > 0  # the follower took over entries the dead leader had read

@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import io
-import threading
 import time
-from contextlib import contextmanager
-from dataclasses import replace
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from cityvitals.config import load_settings
-from cityvitals.runtime import Runtime
 from cityvitals.users import add_user, read_audit, role_at_least
-from cityvitals.web import build_server
 from feeds.tokens import create_token
-from indicators.loader import load_catalog
-
-PASSWORD = "correct horse battery"
-
-
-@contextmanager
-def serve(redis_client, sql, tree, tmp_path, anonymous_role: str):
-    """The whole web server of a dashboard process (pages, login, push API) on a free port."""
-    settings = replace(load_settings(tmp_path, env={}), anonymous_role=anonymous_role)
-    rt = Runtime(settings, "redis://test", redis_client, sql, tree, load_catalog([settings.catalog_path]))
-    http = make_server("127.0.0.1", 0, build_server(rt), threaded=True)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
+from tests.conftest import PASSWORD, _login, serve
 
 
 @pytest.fixture
@@ -46,12 +26,6 @@ def wall_site(redis_client, sqlite_engine, demo_tree, tmp_path):
     with serve(redis_client, sqlite_engine, demo_tree, tmp_path, "viewer") as url:
         yield url, sqlite_engine
 
-
-def _login(session: requests.Session, url: str, name: str, password: str) -> requests.Response:
-    form = session.get(f"{url}/login", timeout=10).text
-    csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
-    return session.post(f"{url}/login", data={"name": name, "password": password, "csrf_token": csrf,
-                                              "next": "/warnings"}, allow_redirects=False, timeout=10)
 
 
 def test_roles_are_ordered():

@@ -15,7 +15,7 @@ from cityvitals.acks import read_acks
 from cityvitals.db import create_schema, make_engine
 from cityvitals.users import add_user, read_audit
 from feeds.tokens import TokenVerifier, list_tokens
-from tests.test_security import PASSWORD, _login
+from tests.conftest import PASSWORD, _login
 
 
 @pytest.fixture(scope="module")

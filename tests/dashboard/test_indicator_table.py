@@ -38,3 +38,11 @@ def test_trend_says_which_way_and_whether_that_is_worse():
     assert trend_text(0.0, 3.0, "higher_is_worse") == "↑ +3 ✗"
     assert trend_text(5.0, 5.0, "band") == "→ 0" and trend_text(4.0, 6.0, "band") == "↑ +50%"
     assert trend_text(None, 5.0, "band") == "—" and trend_text(5.0, None, "band") == "—"
+
+
+def test_no_judgement_lists_after_normal_never_as_normal():
+    states = {"aqi": _record("insufficient", 3.0), "fires": _record("not_judged", 0.0),
+              "green": _record("normal", 40.0)}
+    rows = indicator_rows(DEFS, states, {}, "g1", NOW)
+    assert [(r["id"], r["state"]) for r in rows] == [("green", "● normal"), ("aqi", "○ insufficient"),
+                                                     ("fires", "– not_judged")]

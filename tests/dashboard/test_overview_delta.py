@@ -16,11 +16,12 @@ from dashboard.overview import layout, refresh
 from indicators.loader import load_catalog
 from indicators.schema import DOMAINS
 from indicators.service import EngineService
-from tests.indicators.explain_tree import tiny_tree
+from indicators.states import State
+from tests.conftest import tiny_tree
 
 CATALOG = Path(__file__).parent.parent / "indicators" / "fixtures" / "explain.yaml"
 ORDERS = {"d.s.c1.g1": 4, "d.s.c1.g2": 12, "d.s.c1.g3": 6, "d.s.c2.g4": 1}
-PARTS = ["health", "tile", "map", "ticker", "status", "feeds", "legend"]
+PARTS = ["health", "tile", "map", "ticker", "ticker_head", "status", "feeds", "legend"]
 
 
 @pytest.fixture
@@ -56,18 +57,21 @@ def test_a_refresh_sends_everything_to_a_new_page_then_nothing_while_nothing_mov
 def test_only_the_part_whose_data_moved_is_sent_and_the_store_follows(world):
     client, service, now = world
     shown = refresh(1, "", "d", None)[-1]
-    # g2 turns red (30 >= 20); the district and street were red already: only values and g2's line move
+    # g2 turns red (30 >= 20); the district and street were red already, so the tiles (their own macro
+    # indicators) hold; what lies below moved (a red grid and community instead of yellow ones): the ticker,
+    # its head, the health block's counts, the street's mark on the map and the legend say so (#20)
     store.append_samples(client, "hotline", [Sample("hotline_orders_1h", "d.s.c1.g2", now, 30.0)])
     service.tick(now + 5)
 
     after = refresh(2, "", "d", shown)
     parts = sent(after)
-    assert [k for k, v in parts.items() if k != "tile" and v is not no_update] == ["ticker"]
+    assert [k for k, v in parts.items() if k != "tile" and v is not no_update] == [
+        "health", "map", "ticker", "ticker_head", "legend"]
     assert set(after[1]) == {no_update}
     red = [line["props"]["children"][1]["props"]["href"] for line in parts["ticker"]
            if line["props"]["className"] == "ticker-line state-red"]
     assert red == ["/area/d", "/area/d.s", "/area/d.s.c1", "/area/d.s.c1.g2"]  # the community: 40 >= 25
-    assert {k for k in shown if after[-1][k] != shown[k]} == {"ticker"}
+    assert {k for k in shown if after[-1][k] != shown[k]} == {"health", "map", "ticker", "legend"}
     assert refresh(3, "", "d", after[-1])[-1] is no_update
 
 
@@ -94,4 +98,4 @@ def test_a_page_opened_again_reuses_its_header_and_map_shapes_but_not_its_colour
     assert second.children[2] is first.children[2]  # the header, breadcrumb and navigation
     figures = [page.children[3].children[1].children[1].figure for page in (first, second)]
     assert figures[1]["data"][0]["geojson"] is figures[0]["data"][0]["geojson"]
-    assert (figures[0]["data"][0]["z"], figures[1]["data"][0]["z"]) == ([3], [1])
+    assert (figures[0]["data"][0]["z"], figures[1]["data"][0]["z"]) == ([State.RED], [State.STALE])

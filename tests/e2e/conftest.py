@@ -18,6 +18,10 @@ from cityvitals.redis_server import connect, redis_url
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CITYVITALS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = REPO / "artifacts"
+RIVER_CATALOG = Path(__file__).parent / "fixtures" / "river.yaml"
+# the area map's street ids and state numbers as the page has them, or null before it is drawn
+MAP_DATA = "() => { const g = document.querySelector('#area-map .js-plotly-plot'); " \
+           "return g && g.data ? {ids: g.data[0].locations, z: g.data[0].z} : null; }"
 
 
 def free_port() -> int:
@@ -97,3 +101,11 @@ def page(browser):
 
 def start_app(tmp_path_factory, name: str, catalog: Path | None = None) -> LiveApp:
     return LiveApp(tmp_path_factory.mktemp(name), catalog)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """The app on the small river catalog, one per module (a module with other needs defines its own)."""
+    live = start_app(tmp_path_factory, "live", RIVER_CATALOG)
+    yield live
+    live.stop()

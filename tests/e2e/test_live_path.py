@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-
-import pytest
 
 from cityvitals.areas import AreaTree, load_areas
 from cityvitals.db import make_engine
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
-from tests.e2e.conftest import ARTIFACTS, start_app
+from indicators.states import State
+from tests.e2e.conftest import ARTIFACTS, MAP_DATA
 
-CATALOG = Path(__file__).parent / "fixtures" / "river.yaml"
-MAP_DATA = "() => { const g = document.querySelector('#area-map .js-plotly-plot'); " \
-           "return g && g.data ? {ids: g.data[0].locations, z: g.data[0].z} : null; }"
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    live = start_app(tmp_path_factory, "live", CATALOG)
-    yield live
-    live.stop()
+NORMAL, RED = int(State.NORMAL), int(State.RED)  # the map's z: state codes
 
 
 def street_state(page, street_id: str) -> int | None:
@@ -37,8 +26,8 @@ def test_red_value_for_one_grid_turns_its_street_red(app, page):
     grid = tree.ids("grid")[123]
     street = tree.ancestors(grid)[1].id
     page.goto(app.url)
-    page.wait_for_function(f"() => ({MAP_DATA})() && ({MAP_DATA})().z.every(z => z === 0)", timeout=30_000)
-    assert street_state(page, street) == 0  # the simulated rivers are normal: the street starts green
+    page.wait_for_function(f"() => ({MAP_DATA})() && ({MAP_DATA})().z.every(z => z === {NORMAL})", timeout=30_000)
+    assert street_state(page, street) == NORMAL  # the simulated rivers are normal: the street starts green
 
     ingestor = Ingestor(app.client, "e2e-test", registry(), set(tree.ids("grid")))
     result = ingestor.submit([{"metric": "river_level", "area": grid, "ts": time.time(), "value": 9.3}])
@@ -46,10 +35,10 @@ def test_red_value_for_one_grid_turns_its_street_red(app, page):
     pushed = time.time()
 
     page.wait_for_function(
-        f"() => {{ const d = ({MAP_DATA})(); return d && d.z[d.ids.indexOf('{street}')] === 3; }}", timeout=15_000)
+        f"() => {{ const d = ({MAP_DATA})(); return d && d.z[d.ids.indexOf('{street}')] === {RED}; }}", timeout=15_000)
     assert time.time() - pushed < 15
     others = [z for i, z in zip(*page.evaluate(MAP_DATA).values(), strict=True) if i != street]
-    assert all(z == 0 for z in others)  # only that street turned red
+    assert all(z == NORMAL for z in others)  # only that street turned red
     page.wait_for_selector(".ticker-line.state-red", timeout=10_000)
     assert tree[grid].name_zh in page.inner_text("#warning-ticker")
     ARTIFACTS.mkdir(exist_ok=True)

@@ -18,8 +18,7 @@ from cityvitals.users import add_user, read_audit
 from feeds.ingest import Ingestor
 from indicators.loader import load_catalog
 from indicators.states import State
-from tests.e2e.conftest import ARTIFACTS, start_app
-from tests.e2e.test_live_path import MAP_DATA
+from tests.e2e.conftest import ARTIFACTS, MAP_DATA, start_app
 
 PASSWORD = "analyst password 1"
 
@@ -95,10 +94,11 @@ def test_map_coloured_by_one_indicator_with_a_legend_and_back_to_worst_state(app
     tree, _, grid = world
     street = tree.ancestors(grid)[1].id
     page.goto(f"{app.url}/area/pukou?by=river_level_max")
-    page.wait_for_function(f"() => {{ const d = ({MAP_DATA})(); return d && d.z[d.ids.indexOf('{street}')] === 3; }}",
-                           timeout=20_000)
+    red = int(State.RED)
+    page.wait_for_function(
+        f"() => {{ const d = ({MAP_DATA})(); return d && d.z[d.ids.indexOf('{street}')] === {red}; }}", timeout=20_000)
     z = dict(zip(*page.evaluate(MAP_DATA).values(), strict=True))
-    assert all(v == 0 for a, v in z.items() if a != street)  # the simulated rivers are normal elsewhere
+    assert all(v == State.NORMAL for a, v in z.items() if a != street)  # the simulated rivers are normal elsewhere
     assert page.inner_text("#map-legend .legend-title").startswith("河道最高水位")
     assert page.inner_text("#map-legend .legend-item.state-red .legend-count").strip() == "1"
     _shot(page, "map-by-indicator")

@@ -9,11 +9,8 @@ import pytest
 from cityvitals.areas import AreaTree, load_areas
 from cityvitals.db import make_engine
 from dashboard.figures import fit_view
-from tests.e2e import test_live_path
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_live_path import MAP_DATA
+from tests.e2e.conftest import ARTIFACTS, MAP_DATA
 
-app = test_live_path.app  # the same small-catalog app fixture, one app per module
 ROTATE_S = 3
 # Clicking a WebGL polygon at a pixel is unreliable headless, so the tests emit the same plotly_click event
 # dcc.Graph listens to on the graph div; the Dash callback path behind it is the real one.

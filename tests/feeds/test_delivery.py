@@ -10,7 +10,7 @@ from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from indicators.loader import load_catalog
 from indicators.service import EngineService
-from tests.indicators.explain_tree import GRIDS, tiny_tree
+from tests.conftest import GRIDS, tiny_tree
 
 CATALOG = Path(__file__).parents[1] / "indicators" / "fixtures" / "explain.yaml"
 G = "d.s.c1.g2"

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feeds.config import FeedsConfigError, load_feeds
-from tests.indicators.test_loader_fuzz import documents, nested
+from tests.conftest import documents, nested
 
 GOOD = {"feeds": [{"type": "simulator", "name": "simulator", "interval_s": 60},
                   {"type": "mqtt", "name": "sensors", "host": "127.0.0.1", "port": 1883, "prefix": "city"}]}

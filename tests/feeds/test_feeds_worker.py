@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from cityvitals import store
 from cityvitals.areas import pukou_demo, save_areas
@@ -19,33 +17,7 @@ from cityvitals.db import create_schema, make_engine
 from feeds.simulator.models import MODELS
 from feeds.workorders.aggregate import COUNTS, PRODUCED
 from tests.conftest import stream_samples
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def start_worker(tmp_path: Path, redis_url: str, config: Path, log) -> subprocess.Popen:
-    """`cityvitals feeds run --config <config>` as a real process on the test's Redis and a fresh SQLite."""
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'cv.sqlite'}",
-           "CITYVITALS_DATA_DIR": str(tmp_path)}
-    return subprocess.Popen([sys.executable, "-m", "cityvitals.cli", "feeds", "run", "--config", str(config)],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def stop_worker(worker: subprocess.Popen) -> None:
-    """SIGTERM the worker and expect a clean exit (after the round in progress, if any); kill it if it hangs."""
-    try:
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(60) == 0
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-
-
-def forget_session(client_id: str) -> None:
-    """End an MQTT feed's persistent session on the shared broker (a clean connect under its client id)."""
-    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-    sub.connect("127.0.0.1", 1883)
-    sub.disconnect()
+from tests.feeds.conftest import forget_session, start_worker, stop_worker
 
 
 def test_check_reports_every_problem_with_its_line(tmp_path, capsys):
@@ -64,6 +36,7 @@ def test_check_reports_every_problem_with_its_line(tmp_path, capsys):
     assert "2 feed(s): simulator (simulator), sensors (mqtt)" in capsys.readouterr().out
 
 
+@pytest.mark.timeout(600)  # its own bounds add up to 300 s: 180 to start, 60 to deliver, 60 to stop
 def test_feeds_run_serves_the_simulator_and_mqtt_until_sigterm(tmp_path, redis_client, redis_url, demo_tree):
     # A name of its own: the broker session is the feed's (client id cityvitals-<name>), and the broker is
     # shared with other test runs, whose worker would otherwise take this one's session and its message.

@@ -3,61 +3,18 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 import requests
-from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from werkzeug.serving import make_server
 
 from cityvitals import store
-from cityvitals.metrics import registry
-from cityvitals.web import redis_limiter
-from feeds.http_push import ROUTE, PushLimits, install_push_api
-from feeds.ingest import Ingestor
-from feeds.tokens import TokenVerifier, create_token, list_tokens, revoke_token
-from feeds.workorders.pipeline import WorkOrderPipeline
+from feeds.http_push import PushLimits
+from feeds.tokens import create_token, list_tokens, revoke_token
 from tests.conftest import stream_samples
-
-LIMITS = PushLimits(max_bytes=20_000, max_items=100, rate="5 per minute")
-
-
-@contextmanager
-def serve_push(client, sql, tree, limits: PushLimits):
-    """A real HTTP server with the push API over the real Redis and a SQL token table; yields its URL."""
-    server = Flask("push-test")
-    grids = frozenset(tree.ids("grid"))
-    locator = tree.grid_locator()
-    ingestors: dict[str, Ingestor] = {}
-
-    def ingestor_for(source: str) -> Ingestor:
-        if source not in ingestors:
-            ingestors[source] = Ingestor(client, f"push:{source}", registry(), grids, locator=locator)
-        return ingestors[source]
-
-    pipelines: dict[str, WorkOrderPipeline] = {}
-
-    def events_for(source: str) -> WorkOrderPipeline:
-        return pipelines.get(source) or pipelines.setdefault(
-            source, WorkOrderPipeline(Ingestor(client, f"events:{source}", registry(), grids)))
-
-    limiter = redis_limiter(server, "redis://", client)
-    install_push_api(server, TokenVerifier(sql, cache_seconds=0), ingestor_for, limiter, limits, events_for)
-    http = make_server("127.0.0.1", 0, server, threaded=True)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{http.server_port}{ROUTE}"  # the events route sits next to it
-    http.shutdown()
-
-
-@pytest.fixture
-def push_api(redis_client, sqlite_engine, demo_tree):
-    """The push API with small limits; yields its URL, the token database and the grid ids."""
-    with serve_push(redis_client, sqlite_engine, demo_tree, LIMITS) as url:
-        yield url, sqlite_engine, sorted(demo_tree.ids("grid"))
+from tests.feeds.conftest import json_values, serve_push
 
 
 def _sample(area: str, value: float = 12.0, metric: str = "aqi") -> dict:
@@ -191,13 +148,6 @@ def test_token_commands(tmp_path, capsys, monkeypatch):
     assert main(["token", "list"]) == 0
     assert "revoked" in capsys.readouterr().out
 
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["metric", "area", "ts", "value",
-                                                                                   "x"]), inner, max_size=5),
-    max_leaves=12)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import subprocess
 import time
 import uuid
 
-import paho.mqtt.client as mqtt
 import pytest
 import redis
 
@@ -17,17 +16,8 @@ from cityvitals import store
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings, parse_message
-from tests.conftest import free_port, stream_samples
-
-
-def _publish(prefix: str, messages: list[tuple[str, bytes]], port: int = 1883) -> None:
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
-    pub.connect("127.0.0.1", port)  # no broker: the test fails here, loudly
-    pub.loop_start()
-    for topic, payload in messages:
-        pub.publish(f"{prefix}/{topic}", payload, qos=1).wait_for_publish(5)
-    pub.loop_stop()
-    pub.disconnect()
+from tests.conftest import free_port, listening, stream_samples
+from tests.feeds.conftest import _publish, subscribed
 
 
 def _wait(check, timeout: float = 30.0) -> None:
@@ -36,14 +26,6 @@ def _wait(check, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.1)
-
-
-def subscribed(caplog, feed: MqttFeed, times: int = 1) -> None:
-    """Wait until the broker confirmed the feed's subscription (SUBACK), ``times`` over (once per connection).
-
-    Before that, a message published under the prefix matches no subscription and is lost.
-    """
-    _wait(lambda: caplog.text.count(f"mqtt {feed.name}: subscribed to") >= times)
 
 
 def test_parse_message_forms_and_refusals():
@@ -148,14 +130,16 @@ def test_the_feed_reconnects_with_backoff_when_its_broker_comes_back(redis_clien
     proc = subprocess.Popen(broker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     feed = MqttFeed(MqttSettings(port=port, prefix=prefix, client_id=f"cv-{prefix}", flush_s=0.1),
                     Ingestor(redis_client, "mqtt", registry(), set(grids)))
+    failed: list[float] = []  # when each reconnection attempt failed
+    feed.client.on_connect_fail = lambda *_: failed.append(time.monotonic())
     try:
-        time.sleep(0.3)
+        _wait(lambda: listening(port))
         feed.start()
         _wait(feed.client.is_connected)
         proc.kill()
         proc.wait(5)
         _wait(lambda: not feed.client.is_connected())
-        time.sleep(2.0)  # attempts fail, 1 s apart and then longer
+        _wait(lambda: len(failed) >= 2)  # attempts fail, 1 s apart and then longer
         proc = subprocess.Popen(broker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait(feed.client.is_connected, timeout=20)
         subscribed(caplog, feed, times=2)  # again on the new connection (the broker forgot the session)

@@ -13,7 +13,7 @@ from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.mqtt import MqttFeed, MqttSettings
 from tests.conftest import _wait_for, stream_samples
-from tests.feeds.test_mqtt import _publish, subscribed
+from tests.feeds.conftest import _publish, subscribed
 
 GRIDS = ["pukou.jiangpu.c01.g01", "pukou.jiangpu.c01.g02", "pukou.jiangpu.c01.g03"]
 
@@ -38,7 +38,7 @@ def _watch(feed: MqttFeed, stop: threading.Event, seen: list[int]) -> None:
     """Keep the largest number of messages the feed held at once."""
     while not stop.is_set():
         seen[0] = max(seen[0], feed.pending())
-        time.sleep(0.005)
+        time.sleep(0.005)  # sampling, not waiting: the high-water mark is the subject
 
 
 def test_the_buffer_is_bounded_and_what_overflows_is_counted_and_dropped_oldest_first(server, caplog):

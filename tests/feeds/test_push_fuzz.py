@@ -15,7 +15,7 @@ from cityvitals import store
 from feeds.http_push import EVENTS_ROUTE, ROUTE, PushLimits
 from feeds.tokens import create_token
 from tests.conftest import stream_samples
-from tests.feeds.test_http_push import json_values, serve_push
+from tests.feeds.conftest import json_values, serve_push
 
 MAX_BYTES = 200_000
 GRID = "pukou.jiangpu.c01.g01"

@@ -1,6 +1,6 @@
 """Redis killed and restarted while feeds and the engine run: nothing accepted is lost or scored twice.
 
-A private redis-server (``server``, tests/feeds/conftest.py) is killed with SIGKILL and started
+A private redis-server (``server``, tests/conftest.py) is killed with SIGKILL and started
 again on the same port and data directory.
 """
 
@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 from cityvitals import store
@@ -18,8 +19,7 @@ from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from indicators.loader import load_catalog
 from indicators.service import EngineService
-from tests.conftest import _wait_for, stream_samples
-from tests.indicators.explain_tree import GRIDS, tiny_tree
+from tests.conftest import GRIDS, _wait_for, stream_samples, tiny_tree
 
 CATALOG = Path(__file__).parents[1] / "indicators" / "fixtures" / "explain.yaml"
 
@@ -45,6 +45,7 @@ def _engine(service: EngineService, stop: threading.Event, scored: list[int], fa
         time.sleep(0.1)
 
 
+@pytest.mark.timeout(600)  # five waits bounded at 60 s each
 def test_feeds_buffer_through_a_redis_kill_and_the_engine_scores_every_accepted_sample_once(server):
     client = server.client()
     ingestors = [Ingestor(server.client(), name, registry(), set(GRIDS)) for name in ("gauges", "hotline")]

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import pandas as pd
 
@@ -74,13 +73,15 @@ def test_a_replay_killed_while_redis_is_away_resumes_at_its_first_undelivered_ro
     cfg = _export(tmp_path)
     watch = server.client()
     env = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{server.port}/0", CITYVITALS_DATA_DIR=str(tmp_path / "data"))
+    log = tmp_path / "replay.log"
     replay = subprocess.Popen([sys.executable, "-m", "cityvitals.cli", "feeds", "replay", str(cfg.file), "--name",
                                cfg.name, "--metric", "aqi", "--map", "time=t", "--map", "value=v", "--map", "area=g",
-                               "--speed", "1500"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               "--speed", "1500"], env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     try:
         _wait_for(lambda: store.read_checkpoint(watch, cfg.name) >= 500, "replay under way", timeout=60)
         server.kill()
-        time.sleep(0.5)  # the replay carries on into its buffer
+        # the replay carries on into its buffer
+        _wait_for(lambda: "Redis unavailable, buffering" in log.read_text(), "the replay buffering", timeout=30)
         assert replay.poll() is None  # not crashed by the outage
     finally:
         replay.kill()  # dies with rows in its buffer

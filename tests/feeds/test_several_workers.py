@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from cityvitals import store
-from tests.feeds.test_feeds_worker import forget_session, start_worker, stop_worker
+from tests.feeds.conftest import forget_session, start_worker, stop_worker
 
 T0 = time.time() - 86_400  # the samples' times: a day ago, one second apart (the row or message number)
 GRIDS = [f"pukou.jiangpu.c01.g{k:02d}" for k in range(1, 11)]
@@ -79,6 +79,7 @@ def _stop_leader(workers: Workers, leader: subprocess.Popen, how: signal.Signals
         leader.wait(10)
 
 
+@pytest.mark.timeout(600)  # BOUND_S to run, then up to 60 s for each worker to stop
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "stalled"])
 def test_two_workers_replay_each_row_once_and_the_standby_resumes_at_the_checkpoint(tmp_path, redis_client,
                                                                                       redis_url, how):
@@ -136,6 +137,7 @@ def _publisher(prefix: str, count: int, rate: float, published: list[int]) -> th
     return thread
 
 
+@pytest.mark.timeout(600)  # BOUND_S to run, then up to 60 s for each worker to stop
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "stalled"])
 def test_two_workers_write_each_mqtt_message_once_and_the_standby_resumes_the_session(tmp_path, redis_client,
                                                                                       redis_url, how):

@@ -19,7 +19,6 @@ from feeds.workorders.aggregate import PRODUCED
 from feeds.workorders.pipeline import WorkOrderFeed, WorkOrderPipeline
 from feeds.workorders.replay import replay_events
 from tests.conftest import stream_samples
-from tests.feeds.test_http_push import push_api  # noqa: F401  (fixture)
 
 CATALOG_DIR = Path(__file__).resolve().parents[2] / "indicators" / "catalog"
 NOW = 1_767_000_000.0  # 2025-12-29 09:20 UTC
@@ -180,7 +179,7 @@ def test_replay_of_csv_and_ndjson_files(redis_client, demo_tree, tmp_path):
     assert (got[("orders_open", g)], got[("orders_closed_7d", g)], got[("orders_satisfied_7d", g)]) == (1, 1, 1)
 
 
-def test_events_pushed_over_http(push_api, redis_client, demo_tree):  # noqa: F811
+def test_events_pushed_over_http(push_api, redis_client, demo_tree):
     url, sql, grids = push_api
     events_url = url.replace(ROUTE, EVENTS_ROUTE)
     token = create_token(sql, "hotline")

@@ -19,13 +19,16 @@ def limits(direction: str, yellow, red, n: int = 1) -> Limits:
     return Limits(col(yellow[0]), col(yellow[1]), col(red[0]), col(red[1]), np.zeros((1, n), int))
 
 
+N, Y, R = State.NORMAL, State.YELLOW, State.RED
+
+
 def test_severity_each_direction_and_value_at_threshold_is_a_warning():
     v = np.array([[10.0, 75, 100, 115, 200]])
-    assert severity(v, limits("higher_is_worse", 75, 115, 5)).tolist() == [[0, 2, 2, 3, 3]]
+    assert severity(v, limits("higher_is_worse", 75, 115, 5)).tolist() == [[N, Y, Y, R, R]]
     v = np.array([[99.0, 95, 92, 90, 50]])
-    assert severity(v, limits("lower_is_worse", 95, 90, 5)).tolist() == [[0, 2, 2, 3, 3]]
+    assert severity(v, limits("lower_is_worse", 95, 90, 5)).tolist() == [[N, Y, Y, R, R]]
     v = np.array([[7.0, 6.4, 8.6, 5.0, 10]])
-    assert severity(v, limits("band", (6.5, 8.5), (6.0, 9.0), 5)).tolist() == [[0, 2, 2, 3, 3]]
+    assert severity(v, limits("band", (6.5, 8.5), (6.0, 9.0), 5)).tolist() == [[N, Y, Y, R, R]]
 
 
 def test_hysteresis_holds_a_warning_until_the_value_clears_by_the_margin():
@@ -66,6 +69,61 @@ def test_minimum_duration_delays_a_change_and_a_blip_resets_it():
     assert not advance(track, red, 200.0, md).any()
     assert advance(track, red, 210.0, md).all()
     assert track.state[0, 0] == State.RED and track.since[0, 0] == 210.0
+
+
+def test_leaving_stale_for_a_warning_waits_out_the_minimum_duration():
+    track = Track.new((1, 1), 0.0)  # stale, as after a start
+    md = np.array([[300.0]])
+    red = np.array([[State.RED]], dtype=np.int8)
+    assert not advance(track, red, 10.0, md).any()  # start-up noise is not red at once
+    assert track.state[0, 0] == State.STALE and track.pending[0, 0] == State.RED
+    assert not advance(track, red, 300.0, md).any()
+    assert advance(track, red, 310.0, md).all()  # held 300 s
+    normal = np.array([[State.NORMAL]], dtype=np.int8)
+    track2 = Track.new((1, 1), 0.0)
+    assert advance(track2, normal, 10.0, md).all()  # good news (or no news) is not held back
+
+
+def test_a_noisy_tick_does_not_restart_the_countdown_to_clear():
+    # Red, then clear (want normal) every minute but one: clear_after 300 s.
+    track = Track.new((1, 1), 0.0)
+    track.state[:] = State.RED
+    md, clear = np.array([[60.0]]), np.array([[300.0]])
+    red = np.array([[State.RED]], dtype=np.int8)
+    normal = np.array([[State.NORMAL]], dtype=np.int8)
+    advance(track, red, 0.0, md, clear)
+    wants = {60: normal, 120: normal, 180: normal, 240: red, 300: normal, 360: normal, 420: normal, 480: normal}
+    changed_at = [t for t, w in wants.items() if advance(track, w, float(t), md, clear).any()]
+    # 180 s clear (60..240); the relapse tick (240..300) does not count and takes 60 s off: 120 s;
+    # 300..480 adds 180 s: 300 s at 480. A restarted countdown would clear at 600.
+    assert changed_at == [480]
+    assert track.state[0, 0] == State.NORMAL
+
+
+def test_a_long_relapse_drops_the_countdown():
+    track = Track.new((1, 1), 0.0)
+    track.state[:] = State.RED
+    md, clear = np.array([[60.0]]), np.array([[300.0]])
+    red = np.array([[State.RED]], dtype=np.int8)
+    normal = np.array([[State.NORMAL]], dtype=np.int8)
+    advance(track, red, 0.0, md, clear)
+    advance(track, normal, 60.0, md, clear)  # countdown starts
+    advance(track, red, 120.0, md, clear)  # 60 s counted clear, minus this tick's 60 s: nothing left
+    assert track.pending[0, 0] == -1
+    assert not advance(track, normal, 180.0, md, clear).any()  # starts again from 180
+    assert not advance(track, normal, 420.0, md, clear).any()
+    assert advance(track, normal, 480.0, md, clear).all()
+
+
+def test_not_judged_stale_and_insufficient_come_before_any_colour():
+    lim = limits("higher_is_worse", 1, 2, 4)
+    v = np.array([[5.0, 5.0, 5.0, 5.0]])
+    fresh = np.array([[True, False, True, True]])
+    judged = np.array([[False, True, True, True]])
+    enough = np.array([[True, True, False, True]])
+    prev = np.full((1, 4), State.NORMAL, dtype=np.int8)
+    got = wanted(v, fresh, prev, lim, np.zeros((1, 1)), judged, enough)
+    assert got.tolist() == [[State.NOT_JUDGED, State.STALE, State.INSUFFICIENT, State.RED]]
 
 
 def test_stale_is_immediate_and_never_normal():

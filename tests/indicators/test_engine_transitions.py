@@ -7,6 +7,7 @@ from pathlib import Path
 from cityvitals.store import Sample
 from indicators.engine import Engine
 from indicators.loader import load_catalog
+from indicators.states import State
 
 GOOD = Path(__file__).parent / "fixtures" / "good.yaml"
 T0 = 1_795_000_000.0  # 2026-11-18: the flood-season profile (June to September) is off
@@ -22,7 +23,7 @@ def test_first_data_is_not_a_transition_but_later_changes_are(demo_tree):
     engine.ingest([Sample("river_level", g, T0, 5.0) for g in grids])
     first = engine.tick(T0 + 1)
     assert first.transitions == []
-    assert (first.levels["grid"].state[0] == 0).all()  # every grid normal, written, but nothing logged
+    assert (first.levels["grid"].state[0] == State.NORMAL).all()  # every grid normal, written, but nothing logged
 
     engine.ingest([Sample("river_level", grids[3], T0 + 60, 9.0)])
     second = engine.tick(T0 + 61)

@@ -9,7 +9,7 @@ from cityvitals.store import Sample
 from indicators.explain import UnknownTarget, explain
 from indicators.loader import load_catalog
 from indicators.service import EngineService
-from tests.indicators.explain_tree import tiny_tree
+from tests.conftest import tiny_tree
 
 CATALOG = Path(__file__).parent / "fixtures" / "explain.yaml"
 NOW = 1_800_000_000.0
@@ -56,7 +56,8 @@ def test_mean_is_weighted_by_reporting_population_and_stale_child_comes_last(exp
         ("d.s.c1.g1", pytest.approx(2000 / 20000))]  # g3 (8) and g2 (5) are yellow at 4.5: higher value first
     street = explain(explained, "level", "d.s", now=NOW)
     assert street["coverage"] == pytest.approx(3 / 4)  # g4 sent no level
-    assert [(c["area"], c["state"], c["value"]) for c in street["children"]][-1] == ("d.s.c2", "stale", None)
+    # c2 (only g4) never delivered a level while the others did: no source there, not judged (not stale)
+    assert [(c["area"], c["state"], c["value"]) for c in street["children"]][-1] == ("d.s.c2", "not_judged", None)
 
 
 def test_unknown_indicator_or_area_is_refused_with_what(explained):

@@ -13,8 +13,8 @@ from cityvitals.store import Sample
 from indicators.history import read_domain_history, read_history, read_values_at_step
 from indicators.loader import load_catalog
 from indicators.service import EngineService
-from tests.indicators.explain_tree import GRIDS, tiny_tree
-from tests.indicators.test_restart import CATALOG, ORDERS, T0, send
+from tests.conftest import GRIDS, tiny_tree
+from tests.indicators.conftest import CATALOG, ORDERS, T0, send
 
 
 def test_history_has_one_row_a_minute_and_keeps_only_the_retention(redis_client, sql_engine):

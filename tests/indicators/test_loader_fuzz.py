@@ -7,12 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from indicators.loader import CatalogInvalid, load_catalog
+from tests.conftest import documents, nested
 
 GOOD = (Path(__file__).parent / "fixtures" / "good.yaml").read_text(encoding="utf-8")
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=12))
-documents = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=20)
 KEYS = ["id", "name", "tier", "group", "source", "rollup", "direction", "thresholds", "overrides", "stale_after"]
 
 
@@ -53,10 +51,6 @@ def test_a_good_indicator_with_one_field_replaced_is_loaded_or_refused(tmp_path,
     doc["indicators"][0][key] = value
     load_text(tmp_path, yaml.safe_dump(doc, allow_unicode=True))
 
-
-def nested(depth: int, opener: str) -> str:
-    """A flow collection ``depth`` levels deep: ``[[[...]]]`` or ``{a: {a: ...}}``."""
-    return "[" * depth + "]" * depth if opener == "[" else "{a: " * depth + "1" + "}" * depth
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

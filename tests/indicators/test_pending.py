@@ -12,7 +12,7 @@ from indicators.explain import explain
 from indicators.loader import load_catalog
 from indicators.service import EngineService
 from indicators.states import State
-from tests.indicators.explain_tree import tiny_tree
+from tests.conftest import tiny_tree
 
 NOW = 1_800_000_000.0
 GRID = "d.s.c1.g2"
@@ -45,9 +45,10 @@ def send(client, at: float, value: float) -> None:
 
 
 def step(client, catalog, before: float, after: float) -> EngineService:
-    """An engine that saw ``before`` (scored at NOW), then ``after`` (scored at NOW + 20)."""
+    """An engine that saw ``before`` (held from NOW - 300, taken at NOW), then ``after`` (scored at NOW + 20)."""
     service = EngineService(client, None, tiny_tree(), catalog, consumer="t")
-    send(client, NOW - 10, before)
+    send(client, NOW - 310, before)
+    service.tick(NOW - 300)  # leaving stale for a warning waits out the minimum duration too
     service.tick(NOW)
     send(client, NOW + 10, after)
     service.tick(NOW + 20)
@@ -64,7 +65,7 @@ def warning(client) -> dict | None:
 
 
 def test_a_warning_on_its_way_down_says_where_it_is_going_and_when(redis_client, catalog):
-    service = step(redis_client, catalog, 25.0, 2.0)  # red at once (leaving stale is immediate), then well under
+    service = step(redis_client, catalog, 25.0, 2.0)  # red after its minimum duration, then well under
     held = record(redis_client)
     assert (held["s"], held["v"], held["since"]) == ("red", 2.0, NOW)  # held by the minimum duration
     assert (held["p"], held["ps"]) == ("normal", NOW + 20)

@@ -13,7 +13,7 @@ from dashboard.context import DashboardContext
 from dashboard.overview import ticker_lines
 from indicators.loader import load_catalog
 from indicators.service import EngineService
-from tests.indicators.explain_tree import tiny_tree
+from tests.conftest import tiny_tree
 
 CATALOG = Path(__file__).parent / "fixtures" / "explain.yaml"
 NOW = 1_800_000_000.0
@@ -36,11 +36,13 @@ def engine(client, consumer: str = "t") -> EngineService:
 
 
 def expected_index(client) -> dict[str, list[str]]:
-    """Per area, what its ticker set must hold: the warnings in and below it, red first, then the oldest."""
+    """Per area, what its ticker set must hold: the warnings in and below it, red first, then the district before
+    a street before a community before a grid, then the newest, then the most residents (both indicators are macro)."""
     warnings = {k: json.loads(v) for k, v in client.hgetall(store.WARNINGS).items()}
     under = {a: [k for k, w in warnings.items() if w["a"] == a or a in {x.id for x in TREE.ancestors(w["a"])}]
              for a in ALL_AREAS}
-    rank = lambda k: (warnings[k]["s"] != "red", warnings[k]["since"], k)  # noqa: E731 - ties: Redis orders by key
+    rank = lambda k: (warnings[k]["s"] != "red", LEVELS.index(warnings[k]["level"]), -warnings[k]["since"],  # noqa: E731
+                      -TREE[warnings[k]["a"]].population, k)  # ties: Redis orders by key
     return {a: sorted(keys, key=rank) for a, keys in under.items()}
 
 
@@ -72,9 +74,11 @@ def test_ticks_keep_each_area_index_to_the_warnings_below_it_red_first_and_a_cle
         assert "orders@d.s.c1.g2" not in now_index[area] and "orders@d.s.c1" not in now_index[area]
     assert now_index["d.s.c1.g2"] == []
     assert redis_client.exists(store.ticker_key("d.s.c1.g2")) == 0  # an emptied set is no key
-    # district and street orders relaxed to yellow (12): now they rank after g3's older yellow level
-    assert now_index["d"] == ["level@d.s.c1.g3", "orders@d", "orders@d.s"]
-    assert redis_client.zscore(store.ticker_key("d"), "orders@d.s") == NOW + 30 + store.TICKER_YELLOW  # re-ranked
+    # district and street orders relaxed to yellow (12): all three are yellow now, the district's and the
+    # street's before g3's (level first), and re-ranked by their new since
+    assert now_index["d"] == ["orders@d", "orders@d.s", "level@d.s.c1.g3"]
+    assert redis_client.zscore(store.ticker_key("d"), "orders@d.s") == store.ticker_score("yellow", "street", NOW + 30,
+                                                                                        True, TREE["d.s"].population)
 
 
 def test_a_restarted_engine_drops_from_the_index_the_warnings_that_ended_while_none_ran(redis_client):
@@ -116,8 +120,16 @@ def test_the_ticker_and_warnings_page_show_only_the_area_and_what_lies_below_it(
     assert ticker_lines(store.read_ticker(redis_client, "d.s.c2.g4"), NOW, {})[0].className == "ticker-empty"
 
 
-@pytest.mark.parametrize("state, since, before", [("red", NOW + 3600, ("yellow", NOW)),
-                                                  ("red", NOW, ("red", NOW + 1))])
-def test_ticker_score_puts_red_first_then_the_longest_standing(state, since, before):
-    assert store.ticker_score({"s": state, "since": since}) < store.ticker_score({"s": before[0],
-                                                                                  "since": before[1]})
+@pytest.mark.parametrize("first, second", [
+    (("red", "grid", NOW), ("yellow", "district", NOW + 60)),  # severity first
+    (("red", "street", NOW), ("red", "grid", NOW + 60)),  # then level: a street red before a newer grid red
+    (("red", "grid", NOW + 60), ("red", "grid", NOW)),  # then the newest onset
+    (("yellow", "grid", NOW + 3600), ("yellow", "community", NOW, True, 0, False)),  # macro before panel
+])
+def test_ticker_score_puts_the_new_and_the_big_first(first, second):
+    args = lambda w: (*w[:3], w[5] if len(w) > 5 else True, w[4] if len(w) > 4 else 0)  # noqa: E731
+    assert store.ticker_score(*args(first)) < store.ticker_score(*args(second))
+
+
+def test_ticker_score_breaks_a_tie_by_residents():
+    assert store.ticker_score("red", "grid", NOW, True, 3000) < store.ticker_score("red", "grid", NOW, True, 800)

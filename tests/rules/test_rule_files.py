@@ -11,13 +11,20 @@ from indicators.ruletest import expand, run_file
 
 HERE = Path(__file__).parent
 FILES = sorted(HERE.glob("*_test.yaml"))
+# expectations per file, counted by hand: a file that checks fewer than it states must fail here
+EXPECTATIONS = {"overrides_test.yaml": 3, "rollups_test.yaml": 19, "shipped_catalog_test.yaml": 4,
+                "timing_test.yaml": 9}
+
+
+def test_every_file_has_its_count():
+    assert sorted(p.name for p in FILES) == sorted(EXPECTATIONS)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_rule_file(path):
     outcome = run_file(path)
     assert outcome.failures == []
-    assert outcome.checked >= 2
+    assert outcome.checked == EXPECTATIONS[path.name]
 
 
 def test_a_wrong_expectation_fails_with_where_and_what(tmp_path):
@@ -37,6 +44,35 @@ def test_a_malformed_file_is_refused_with_its_line(tmp_path):
                    "    expect:\n      - {at: soon, indicator: fires, area: g1, state: red}\n", encoding="utf-8")
     [problem] = run_file(bad).failures
     assert problem.startswith(f"{bad}:6:") and "soon" in problem
+
+
+OFF_STEP = """catalog: {catalog}
+areas: [{{id: g1, level: grid}}]
+start: 2026-11-18T12:00:00+08:00
+interval: 1m
+tests:
+  - name: between steps
+    input_series:
+      - {{metric: fire_alarms_1h, area: g1, values: "1 1 1"}}
+    expect:
+      - {{at: 1m, indicator: fires, area: g1, state: normal}}
+      - {{at: 90s, indicator: fires, area: g1, state: red}}
+      - {{at: -60, indicator: fires, area: g1, state: red}}
+"""
+
+
+def test_an_expectation_between_steps_is_refused_with_its_line(tmp_path, capsys):
+    # 90 s on a 1-minute interval was once silently skipped: "1 expectation(s) checked ... 0 failure(s)", exit 0
+    off = tmp_path / "off_test.yaml"
+    off.write_text(OFF_STEP.format(catalog=HERE / "catalog.yaml"), encoding="utf-8")
+    outcome = run_file(off)
+    assert outcome.checked == 0
+    assert outcome.failures == [
+        f"{off}:11:14: tests.0.expect.1.at: 1.5m falls between steps of the 1m interval (0, 1m, 2m, ...)",
+        f"{off}:12:14: tests.0.expect.2.at: -1m is before the start",
+    ]
+    assert main(["catalog", "test", str(off)]) == 1
+    assert "0 expectation(s) checked in 1 file(s), 2 failure(s)" in capsys.readouterr().out
 
 
 def test_series_notation():

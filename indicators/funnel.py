@@ -1,0 +1,89 @@
+"""Funnel-plot limits: whether an area's count is improbable under its reference area's rate.
+
+A small area is judged against what the reference (the district, by default) predicts for it:
+
+- a count or a rate per resident (``sum``, ``rate_per_10k``): the area's events ``x`` against a
+  Poisson count with mean ``mu = reference rate x exposure`` (the area's residents), one-sided
+  ``p = P(X >= x)``;
+- a ratio (``ratio``): ``x`` successes (or events) of ``n`` against a binomial with the reference's
+  share ``p0``: ``p = P(X >= x)`` when higher is worse, ``P(X <= x)`` when lower is worse.
+
+The district judges tens of thousands of such cells at once, so a per-cell probability that looks
+small would still raise warnings every tick. The p-values of every cell judged this way in one tick
+form one family, adjusted by Benjamini–Hochberg (the expected share of false warnings among all the
+warnings raised is held below ``1 - confidence``); a cell is yellow when its adjusted value is at or
+below ``1 - yellow`` and red at or below ``1 - red``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from indicators.states import State
+
+
+def p_values(x: np.ndarray, exposure: np.ndarray, rate: np.ndarray, binomial: np.ndarray,
+             higher: np.ndarray) -> np.ndarray:
+    """One-sided tail probability of each count under the reference rate (1 where it is not above/below).
+
+    ``rate`` is events per unit of exposure (per resident; for a ratio the share, in 0..1). Counts and
+    exposures of binomial cells are rounded to whole numbers. Only cells on the worse side of their
+    expectation are computed: the others cannot be flagged.
+    """
+    x, n = np.rint(x), np.where(binomial, np.rint(exposure), exposure)
+    mu = rate * n
+    with np.errstate(invalid="ignore"):
+        worse_side = np.where(higher, (x > mu) & (x >= 1), x < mu)
+    ok = worse_side & np.isfinite(mu) & np.isfinite(x) & (n > 0)
+    p = np.ones(x.shape)
+    poisson = ok & ~binomial & higher
+    p[poisson] = stats.poisson.sf(x[poisson] - 1, mu[poisson])
+    share = np.clip(rate, 0.0, 1.0)
+    up = ok & binomial & higher
+    p[up] = stats.binom.sf(x[up] - 1, n[up], share[up])
+    down = ok & binomial & ~higher
+    p[down] = stats.binom.cdf(x[down], n[down], share[down])
+    return p
+
+
+def adjust(p: np.ndarray, m: int | None = None) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (q-values) of a family of ``m`` tests (default: ``p.size``).
+
+    Tests left out of ``p`` count in ``m`` as p = 1, which can never be flagged: so only the cells
+    worth computing need be passed.
+    """
+    flat = p.ravel()
+    m = flat.size if m is None else m
+    if not flat.size:
+        return p.copy()
+    order = np.argsort(flat, kind="stable")
+    ranked = flat[order] * m / np.arange(1, flat.size + 1)
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1]  # q_(i) = min over j >= i of p_(j) m / j
+    q = np.empty_like(flat)
+    q[order] = np.minimum(ranked, 1.0)
+    return q.reshape(p.shape)
+
+
+def severity(q: np.ndarray, yellow: np.ndarray | float, red: np.ndarray | float) -> np.ndarray:
+    """NORMAL, YELLOW or RED per cell from adjusted p-values and the confidence levels."""
+    return np.where(q <= 1 - red, np.int8(State.RED),
+                    np.where(q <= 1 - yellow, np.int8(State.YELLOW), np.int8(State.NORMAL))).astype(np.int8)
+
+
+def limit(rate: float, exposure: float, confidence: float, m: int, binomial: bool = False,
+          higher: bool = True) -> float:
+    """The count at which one cell alone (the best-ranked of ``m``) would reach ``confidence``: for explanations.
+
+    The smallest count ``x`` (the largest, when lower is worse) with a tail probability at or below
+    ``(1 - confidence) / m``: what the cell needs when no other cell is flagged with it.
+    """
+    alpha = (1 - confidence) / max(m, 1)
+    if binomial:
+        n = round(exposure)
+        dist = stats.binom(n, min(max(rate, 0.0), 1.0))
+    else:
+        dist = stats.poisson(rate * exposure)
+    if higher:
+        return float(dist.isf(alpha) + 1)  # P(X >= k) <= alpha  <=>  P(X > k - 1) <= alpha
+    return float(dist.ppf(alpha) - (1 if dist.cdf(dist.ppf(alpha)) > alpha else 0))

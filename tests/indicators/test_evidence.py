@@ -1,0 +1,175 @@
+"""Evidence before colour: judged levels, minimum evidence and funnel limits, with hand-computed numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from shapely.geometry import box
+
+from cityvitals.areas import Area, AreaTree
+from cityvitals.store import Sample
+from indicators import funnel
+from indicators.engine import Engine
+from indicators.loader import load_catalog, without_statistics
+from indicators.states import State
+
+NOW = 1_800_000_000.0
+GRIDS = [f"d.s{s}.c.g{k}" for s in (1, 2) for k in range(10)]  # 20 grids of 1,000 residents
+
+CATALOG = """
+indicators:
+  - id: fires
+    name: {zh: 火灾, en: Fires}
+    tier: macro
+    group: public_safety
+    description: Fires in 24 h.
+    source: {metric: fire_calls_24h}
+    rollup: sum
+    direction: higher_is_worse
+    thresholds: {yellow: 10, red: 20}
+    funnel: {levels: [community, grid], yellow: 0.95, red: 0.998}
+  - id: police_rate
+    name: {zh: 警情率, en: Police calls per 10k}
+    tier: macro
+    group: public_safety
+    description: Police calls per 10k residents.
+    source: {metric: police_calls_1h}
+    rollup: rate_per_10k
+    direction: higher_is_worse
+    thresholds: {yellow: 3, red: 5}
+    evidence: {min_events: 3}
+  - id: river
+    name: {zh: 水位, en: River level}
+    tier: macro
+    group: public_safety
+    description: Highest gauge.
+    source: {metric: river_level}
+    rollup: max
+    direction: higher_is_worse
+    thresholds: {yellow: 7, red: 8}
+    levels: [district, street]
+"""
+
+
+def tree() -> AreaTree:
+    def area(area_id: str, parent: str | None, level: str, population: int) -> Area:
+        return Area(area_id, parent, level, area_id, area_id, population, 1.0, box(0, 0, 1, 1))
+
+    areas = [area("d", None, "district", 20_000)]
+    for s in (1, 2):
+        areas += [area(f"d.s{s}", "d", "street", 10_000), area(f"d.s{s}.c", f"d.s{s}", "community", 10_000)]
+    areas += [area(g, g.rsplit(".", 1)[0], "grid", 1_000) for g in GRIDS]
+    return AreaTree(areas)
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    path = tmp_path / "evidence.yaml"
+    path.write_text(CATALOG)
+    return load_catalog([path])
+
+
+def scored(catalog, samples: dict[str, dict[str, float]]) -> Engine:
+    """One tick over the given metric -> grid -> value (every grid 0 unless given)."""
+    engine = Engine(tree(), catalog)
+    engine.ingest([Sample(metric, g, NOW - 10, values.get(g, 0.0)) for metric, values in samples.items()
+                   for g in GRIDS if metric != "river_level" or g in values])
+    engine.tick(NOW)
+    return engine
+
+
+def state(engine: Engine, indicator: str, area: str) -> State:
+    level = engine.tree[area].level
+    return State(engine.tracks[level].state[engine.ind_ids.index(indicator), engine.tree.ids(level).index(area)])
+
+
+def test_poisson_and_binomial_tails_by_hand():
+    # 3 events where 0.5 are expected: 1 - e^-0.5 (1 + 0.5 + 0.125)
+    p = funnel.p_values(np.array([3.0]), np.array([1000.0]), np.array([0.0005]), np.array([False]), np.array([True]))
+    assert p[0] == pytest.approx(1 - math.exp(-0.5) * 1.625)
+    # 1 closed of 3 where the district closes 90%: 0.1^3 + 3 * 0.9 * 0.1^2
+    p = funnel.p_values(np.array([1.0]), np.array([3.0]), np.array([0.9]), np.array([True]), np.array([False]))
+    assert p[0] == pytest.approx(0.001 + 0.027)
+    # at or below the expectation nothing is computed: it cannot be flagged
+    assert funnel.p_values(np.array([0.0, 1.0]), np.array([1000.0, 1000.0]), np.array([0.002, 0.002]),
+                           np.array([False, False]), np.array([True, True])).tolist() == [1.0, 1.0]
+
+
+def test_benjamini_hochberg_by_hand():
+    q = funnel.adjust(np.array([0.01, 0.04, 0.03, 0.5]))
+    assert q.tolist() == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.5])  # 0.01*4/1; min(0.03*4/2, 0.04*4/3)
+    q = funnel.adjust(np.array([0.01, 0.04, 0.03, 0.5]), m=8)  # four more cells at p = 1
+    assert q.tolist() == pytest.approx([0.08, 0.32 / 3, 0.32 / 3, 1.0])
+
+
+def test_one_fire_in_a_small_grid_is_not_a_warning_but_four_are_red(catalog):
+    one = scored(catalog, {"fire_calls_24h": {GRIDS[0]: 1}})
+    # district rate 1/20,000: the grid expects 0.05, P(X >= 1) = 1 - e^-0.05 = 0.0488, times 22 cells: not flagged
+    assert state(one, "fires", GRIDS[0]) == State.NORMAL
+    assert state(without_statistics_engine(catalog, {GRIDS[0]: 1}), "fires", GRIDS[0]) == State.NORMAL  # 1 < 10
+    four = scored(catalog, {"fire_calls_24h": {GRIDS[0]: 4}})
+    # rate 4/20,000: the grid expects 0.2, P(X >= 4) = 1 - e^-0.2 (1 + 0.2 + 0.02 + 0.00133) = 5.68e-5;
+    # Benjamini-Hochberg over the 22 cells (20 grids, 2 communities): 5.68e-5 * 22 = 0.00125 <= 0.002: red
+    p = 1 - math.exp(-0.2) * (1 + 0.2 + 0.02 + 0.2 ** 3 / 6)
+    assert p * 22 <= 0.002
+    assert state(four, "fires", GRIDS[0]) == State.RED
+    # the community expects 2.0: P(X >= 4) = 0.143, times 22 / 2: normal; the street by its fixed limits (4 < 10)
+    assert state(four, "fires", "d.s1.c") == State.NORMAL
+    assert state(four, "fires", "d.s1") == State.NORMAL
+    rule = four.rules["fires"][four.limits(NOW)["grid"].source[0, 0]]
+    assert rule == ("funnel vs district", "95.0%", "99.8%")
+
+
+def without_statistics_engine(catalog, fires: dict[str, float]) -> Engine:
+    return scored(without_statistics(catalog), {"fire_calls_24h": fires})
+
+
+def test_a_rate_needs_its_minimum_events_before_it_gets_a_colour(catalog):
+    engine = scored(catalog, {"police_calls_1h": {GRIDS[0]: 2, GRIDS[1]: 2}})
+    # each grid: 2 events per 1,000 = 20 per 10k, far past red (5), but 2 < 3 events: insufficient evidence
+    assert state(engine, "police_rate", GRIDS[0]) == State.INSUFFICIENT
+    assert state(engine, "police_rate", GRIDS[5]) == State.INSUFFICIENT  # 0 events
+    # the street: 4 events per 10,000 = 4 per 10k >= 3: yellow; the district: 4 per 20,000 = 2 per 10k: normal
+    assert state(engine, "police_rate", "d.s1") == State.YELLOW
+    assert state(engine, "police_rate", "d") == State.NORMAL
+    plain = scored(without_statistics(catalog), {"police_calls_1h": {GRIDS[0]: 2, GRIDS[1]: 2}})
+    assert state(plain, "police_rate", GRIDS[0]) == State.RED  # what a plain threshold would have said
+
+
+def test_an_indicator_is_judged_only_at_its_levels_and_where_it_has_a_source(catalog):
+    engine = scored(catalog, {"river_level": {GRIDS[0]: 7.5}})  # one gauge, in the first grid
+    assert state(engine, "river", "d") == State.YELLOW
+    assert state(engine, "river", "d.s1") == State.YELLOW
+    assert state(engine, "river", "d.s2") == State.NOT_JUDGED  # no gauge in the second street: not stale
+    assert state(engine, "river", GRIDS[0]) == State.NOT_JUDGED  # not judged at grid level
+    nothing = scored(catalog, {"fire_calls_24h": {}})  # no gauge delivered anywhere: a feed that is down
+    assert state(nothing, "river", "d") == State.STALE
+
+
+def test_the_explanation_shows_the_evidence_and_the_funnel_limits(redis_client, catalog):
+    from cityvitals import store
+    from indicators.explain import explain
+    from indicators.service import EngineService
+
+    service = EngineService(redis_client, None, tree(), catalog, consumer="t")
+    store.append_samples(redis_client, "fire", [Sample("fire_calls_24h", g, NOW - 10, 4.0 if g == GRIDS[0] else 0.0)
+                                                 for g in GRIDS])
+    store.append_samples(redis_client, "police", [Sample("police_calls_1h", g, NOW - 10, 2.0 if g == GRIDS[0] else 0.0)
+                                                   for g in GRIDS])
+    service.tick(NOW)
+    why = explain(redis_client, "fires", GRIDS[0], now=NOW)
+    assert why["state"] == "red" and why["thresholds"]["source"] == "funnel vs district"
+    assert (why["evidence"]["num"], why["evidence"]["den"]) == (4.0, 1000.0)
+    f = why["funnel"]
+    # the district's rate 4 / 20,000 residents; this grid's 1,000 residents expect 0.2 fires; 22 cells judged
+    assert (f["reference"], f["rate"], f["expected"], f["cells"]) == ("d", pytest.approx(2e-4), pytest.approx(0.2), 22)
+    # alone at the top of 22 cells, red needs P(X >= k) <= 0.002 / 22: P(X >= 4) = 5.7e-5 yes, P(X >= 3) = 1.15e-3 no
+    assert f["red_at"] == 4.0
+    rate = explain(redis_client, "police_rate", GRIDS[0], now=NOW)
+    assert rate["state"] == "insufficient" and rate["funnel"] is None
+    assert rate["evidence"] == {"num": 2.0, "den": 1000.0, "min_events": 3.0, "min_denominator": 0.0}
+    warning = json.loads(redis_client.hget(store.WARNINGS, f"fires@{GRIDS[0]}"))
+    assert (warning["raised"], warning["peak"], warning["num"], warning["den"]) == (4.0, 4.0, 4.0, 1000.0)
