@@ -47,8 +47,7 @@ from feeds.simulator.city import SimulatedCity
 from feeds.simulator.orders import SimulatedOrders
 from feeds.simulator.scenarios import SCENARIOS, ActiveScenario
 from feeds.simulator.seasons import flood_season
-from indicators import loader
-from indicators.loader import Catalog, load_catalog
+from indicators.loader import Catalog, load_catalog, without_statistics
 from indicators.runner import ChangeFilter, ClockRunner
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -108,13 +107,10 @@ def shows(rows: list[dict], run: Run) -> bool:
     return any(r["i"] in expected and r["a"] in run.lineage and r["s"] in WARNING for r in rows)
 
 
-def catalogs() -> dict[str, tuple[Catalog, str]]:
-    """The shipped catalog, and the baseline without minimum evidence and funnel limits, with how each was made."""
+def catalogs() -> dict[str, Catalog]:
+    """The shipped catalog, and the baseline without minimum evidence and funnel limits."""
     catalog = load_catalog([DEFAULT_CATALOG])
-    plain = getattr(loader, "without_statistics", None)  # arrives with the engine work of issue #20
-    return {"catalog": (catalog, "shipped"),
-            "baseline": (plain(catalog), "without_statistics") if plain else
-            (catalog, "catalog as is (no without_statistics yet)")}
+    return {"catalog": catalog, "baseline": without_statistics(catalog)}
 
 
 def simulate(args: argparse.Namespace, which: str) -> dict:
@@ -126,7 +122,7 @@ def simulate(args: argparse.Namespace, which: str) -> dict:
     tick = args.tick_seconds
     quiet = (midnight, midnight + args.hours * 3600)
     runs = plan(tree, rng, quiet[1], tick, args.scenarios)
-    catalog, how = catalogs()[which]
+    catalog = catalogs()[which]
     client, server = bench_redis(None)
     if flood_season(datetime.fromtimestamp(midnight, TZ)):
         store.switch_profile(client, "flood_season", True)  # as a command centre does from June
@@ -146,7 +142,7 @@ def simulate(args: argparse.Namespace, which: str) -> dict:
             now += tick
         log = runner.transitions()
     del server
-    return {"day": day.isoformat(), "catalog": how, **figures_of(log, quiet, runs, tree)}
+    return {"day": day.isoformat(), **figures_of(log, quiet, runs, tree)}
 
 
 def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], tree: AreaTree) -> dict:
