@@ -172,7 +172,7 @@ class SimulatedCity:
         mean = self._mean(model) * rhythm_at(model.rhythm, local) * seasonal(model.metric, local)
         if model.driver:
             mean = DRIVERS[model.driver](self, mean, now, local)
-        white = self._draw(model.metric, int(now // 60), "normal")
+        white = self._normal(model.metric, int(now // 60))
         value = mean * (1 + model.noise * self._wander(model.metric, now)) + model.extra.get("sd", 0.0) * white
         m = self.metrics[model.metric]
         return np.clip(value, m.min, m.max)
@@ -180,17 +180,17 @@ class SimulatedCity:
     def _wander(self, metric: str, now: float) -> np.ndarray:
         """Unit sensor noise per grid: slow (between knots ``KNOT_S`` apart) plus a little new each minute."""
         knot, f = divmod(now / KNOT_S, 1.0)
-        slow = (1 - f) * self._draw(metric, -int(knot), "normal") + f * self._draw(metric, -int(knot) - 1, "normal")
+        slow = (1 - f) * self._normal(metric, -int(knot)) + f * self._normal(metric, -int(knot) - 1)
         slow /= np.hypot(1 - f, f)
-        return np.sqrt(1 - WHITE**2) * slow + WHITE * self._draw(metric, int(now // 60), "normal")
+        return np.sqrt(1 - WHITE**2) * slow + WHITE * self._normal(metric, int(now // 60))
 
-    def _draw(self, metric: str, key: int, law: str) -> np.ndarray:
-        """One standard draw per grid for ``(metric, key)``, the same whenever asked."""
+    def _normal(self, metric: str, key: int) -> np.ndarray:
+        """One standard normal draw per grid for ``(metric, key)``, the same whenever asked."""
         if (metric, key) not in self._draws:
             if len(self._draws) > 4 * len(self.models) * 8:  # keep the recent ones only
                 self._draws.clear()
             rng = np.random.default_rng([self.seed, zlib.crc32(metric.encode()), key & 0xFFFFFFFF, key >> 32 & 0xFFFF])
-            self._draws[metric, key] = getattr(rng, f"standard_{law}")(len(self.grid_ids))
+            self._draws[metric, key] = rng.standard_normal(len(self.grid_ids))
         return self._draws[metric, key]
 
     def _status(self, model: MetricModel, of: np.ndarray, now: float) -> np.ndarray:
