@@ -17,8 +17,8 @@ of any kind within 10 minutes of the quiet day. ``flood_share``: share of the qu
 10-minute windows with more than 10 new warnings. A scenario is *detected* when its area or an
 ancestor shows one of its expected indicators yellow or red in the first three rows of the
 district's ticker; ``detect_ticks`` counts ticks after onset. ``scenario_false_per_hour``: new
-warnings while a scenario runs outside its area's subtree and ancestors (and outside the areas of
-the scenarios before it, whose events are still in their windows), per scenario hour.
+warnings while a scenario runs outside its area's subtree and ancestors (and not the aftermath of
+the scenarios before it: their expected indicators in their areas), per scenario hour.
 """
 
 from __future__ import annotations
@@ -174,13 +174,21 @@ def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], t
 
 
 def false_warnings(new: pd.DataFrame, runs: list[Run], k: int, tree: AreaTree) -> int:
-    """New warnings while scenario ``k`` runs outside its area (and the areas of the scenarios before it)."""
+    """New warnings while scenario ``k`` runs outside its area, its subtree and ancestors.
+
+    The aftermath of the scenarios before it (their expected indicators in their areas: events still in
+    their windows) is not counted either.
+    """
     s = runs[k].scenario
     during = new[(new["at"] > s.start) & (new["at"] <= s.end)]
-    inside = set().union(*(r.lineage for r in runs[: k + 1]))
-    under = {r.scenario.area for r in runs[: k + 1]}
-    outside = [a not in inside and not any(x.id in under for x in tree.ancestors(a)) for a in during["area"]]
-    return int(np.sum(outside))
+    return sum(not any(_within(r, area, tree) and (r is runs[k] or indicator in EXPECTED[r.scenario.scenario])
+                       for r in runs[: k + 1])
+               for indicator, area in zip(during["indicator"], during["area"], strict=True))
+
+
+def _within(run: Run, area: str, tree: AreaTree) -> bool:
+    """Whether ``area`` is the run's area, above it, or under it."""
+    return area in run.lineage or any(a.id == run.scenario.area for a in tree.ancestors(area))
 
 
 def chattering(log: pd.DataFrame) -> int:
