@@ -77,8 +77,9 @@ class SampleSource:
         g = len(self.grid_ids)
         flat = (self.cursor + np.arange(self.per_tick)) % (len(self.metrics) * g)
         self.cursor = int(flat[-1] + 1) if flat.size else self.cursor
-        return [store.Sample(self.metrics[m], self.grid_ids[c], now, float(values[self.metrics[m]][c]))
-                for m, c in zip((flat // g).tolist(), (flat % g).tolist(), strict=True)]
+        pairs = zip((flat // g).tolist(), (flat % g).tolist(), strict=True)
+        return [store.Sample(self.metrics[m], self.grid_ids[c], now, v) for m, c in pairs
+                if (v := float(values[self.metrics[m]][c])) == v]  # NaN: no station in that grid
 
 
 def baseline(client: redis.Redis, fields: int, per_command: int = 1000) -> float:

@@ -11,8 +11,11 @@ there are driven by patients, pupils and workers, not by residents.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
+
+from feeds.simulator.seasons import day_off
 
 # Hour-of-day shapes (24 values, mean about 1) and the weekend factor of each.
 RHYTHMS: dict[str, tuple[np.ndarray, float]] = {
@@ -55,14 +58,30 @@ RHYTHMS: dict[str, tuple[np.ndarray, float]] = {
 }
 
 
+def rhythm_at(rhythm: str, local: datetime, smooth: bool = True) -> float:
+    """The rhythm's factor at ``local``: between the hours' values, and on rest days (weekends, holidays) damped."""
+    shape, rest = RHYTHMS[rhythm]
+    hour = local.hour + (local.minute / 60.0 if smooth else 0.0)
+    factor = float(np.interp(hour, np.arange(25), np.append(shape, shape[0])))
+    return factor * (rest if day_off(local) else 1.0)
+
+
+WINDOW_H = {"1h": 1, "24h": 24, "7d": 168, "30d": 720, "90d": 2160}
+
+
 @dataclass(frozen=True)
 class MetricModel:
     """One simulated metric.
 
     ``base`` is the typical value per grid category (``"*"`` for all others); ``per_1k``
     scales it by the grid's population in thousands (counts of people-driven events);
-    ``kind`` is ``gauge`` (noisy real number), ``count`` (Poisson) or ``share`` (a binomial
-    share ``p`` of the metric named in ``of``, e.g. cameras online of cameras installed).
+    ``kind`` is ``gauge`` (a real number with slowly wandering sensor noise), ``count`` (events
+    in a rolling window: ``base`` is the window's typical count) or ``share`` (a share ``p`` of the
+    metric named in ``of``: the events of a count thinned, rare events among an inventory such as
+    entrapments among elevators, or a status such as cameras online, redrawn once an hour).
+    A count's window is in its name (``_1h``, ``_24h``, ``_7d``, ``_30d``, ``_90d``); a count
+    without one is a state made of events that last ``hold_h`` hours (households without power).
+    ``driver`` names what else moves a gauge (the season, the rain: ``feeds/simulator/city.py``).
     """
 
     metric: str
@@ -76,6 +95,14 @@ class MetricModel:
     fixed: bool = False  # an inventory (cameras installed): constant per grid over time
     spread: float = 0.15  # how much grids differ from each other (lognormal sigma)
     extra: dict = field(default_factory=dict)
+    hold_h: int = 2
+    driver: str | None = None
+
+    @property
+    def window_h(self) -> int:
+        """Hours of the rolling window this metric counts over."""
+        suffix = self.metric.rsplit("_", 1)[-1]
+        return WINDOW_H.get(suffix, self.hold_h)
 
     def typical(self, categories: np.ndarray) -> np.ndarray:
         """Return the base value per grid from its category."""
@@ -85,21 +112,28 @@ class MetricModel:
 
 # A share's ``of`` metric must come before it.
 MODELS: tuple[MetricModel, ...] = (
-    # --- Work orders and the 12345 hotline
-    MetricModel("hl_property_24h", {"*": 0.45, "commercial": 0.5, "village": 0.15, "industrial_park": 0.1,
-        "school": 0.1, "hospital": 0.1},
-        kind="count", per_1k=True),
-    MetricModel("hl_noise_24h", {"*": 0.25, "commercial": 0.45, "village": 0.08, "industrial_park": 0.6},
-        kind="count", per_1k=True),
-    MetricModel("hl_sanitation_24h", {"*": 0.3, "commercial": 0.5, "village": 0.2}, kind="count", per_1k=True),
-    MetricModel("hl_traffic_24h", {"*": 0.25, "commercial": 0.45, "school": 0.8}, kind="count", per_1k=True),
-    MetricModel("hl_utilities_24h", {"*": 0.2, "village": 0.15}, kind="count", per_1k=True),
-    MetricModel("hl_consumer_24h", {"*": 0.25, "commercial": 0.6, "village": 0.1}, kind="count", per_1k=True),
-    MetricModel("hl_wage_24h", {"*": 0.08, "industrial_park": 0.8, "commercial": 0.15}, kind="count", per_1k=True),
-    MetricModel("hl_education_24h", {"*": 0.12, "school": 1.2, "village": 0.08}, kind="count", per_1k=True),
-    MetricModel("hl_health_24h", {"*": 0.1, "hospital": 5}, kind="count", per_1k=True),
-    MetricModel("hl_environment_24h", {"*": 0.12, "industrial_park": 0.8, "village": 0.1}, kind="count", per_1k=True),
-    MetricModel("hl_social_security_24h", {"*": 0.15, "village": 0.2}, kind="count", per_1k=True),
+    # --- Work orders and the 12345 hotline: complaints by kind, together the 12345 share (about 110 a day)
+    # of the seed district's ~230 orders a day (feeds/simulator/orders.py)
+    MetricModel("hl_property_24h", {"*": 0.045, "commercial": 0.05, "village": 0.015, "industrial_park": 0.01,
+        "school": 0.01, "hospital": 0.01},
+        kind="count", rhythm="day", per_1k=True),
+    MetricModel("hl_noise_24h", {"*": 0.025, "commercial": 0.045, "village": 0.008, "industrial_park": 0.06},
+        kind="count", rhythm="day", per_1k=True),
+    MetricModel("hl_sanitation_24h", {"*": 0.03, "commercial": 0.05, "village": 0.02}, kind="count", rhythm="day",
+        per_1k=True),
+    MetricModel("hl_traffic_24h", {"*": 0.025, "commercial": 0.045, "school": 0.08}, kind="count", rhythm="day",
+        per_1k=True),
+    MetricModel("hl_utilities_24h", {"*": 0.02, "village": 0.015}, kind="count", rhythm="day", per_1k=True),
+    MetricModel("hl_consumer_24h", {"*": 0.025, "commercial": 0.06, "village": 0.01}, kind="count", rhythm="day",
+        per_1k=True),
+    MetricModel("hl_wage_24h", {"*": 0.008, "industrial_park": 0.08, "commercial": 0.015}, kind="count",
+        rhythm="day", per_1k=True),
+    MetricModel("hl_education_24h", {"*": 0.012, "school": 0.12, "village": 0.008}, kind="count", rhythm="day",
+        per_1k=True),
+    MetricModel("hl_health_24h", {"*": 0.01, "hospital": 10}, kind="count", rhythm="day", per_1k=True),
+    MetricModel("hl_environment_24h", {"*": 0.012, "industrial_park": 0.08, "village": 0.01}, kind="count",
+        rhythm="day", per_1k=True),
+    MetricModel("hl_social_security_24h", {"*": 0.015, "village": 0.02}, kind="count", rhythm="day", per_1k=True),
     # --- Work orders beyond the pipeline's own metrics (those come from the simulated orders through
     # feeds/workorders/: feeds/simulator/orders.py); counts near the usual share of the orders closed
     MetricModel("orders_reopened_7d", {"*": 0.8, "hospital": 8, "school": 1.2, "industrial_park": 1.2}, kind="count",
@@ -180,12 +214,12 @@ MODELS: tuple[MetricModel, ...] = (
     MetricModel("crowd_density", {"*": 0.15, "commercial": 0.55, "village": 0.05, "school": 0.35, "hospital": 0.5},
         rhythm="leisure", noise=0.1),
     # --- Flood control and geological hazards
-    MetricModel("river_level", {"*": 5.2}, noise=0.01, spread=0.05),
-    MetricModel("rainfall_1h", {"*": 0.3}, noise=1.2, spread=0.3),
-    MetricModel("rainfall_24h", {"*": 4}, noise=0.8, spread=0.3),
-    MetricModel("waterlogging_cm", {"*": 0.4}, noise=1.2, spread=0.3),
+    MetricModel("river_level", {"*": 1.0}, noise=0.005, spread=0.03, driver="river"),
+    MetricModel("rainfall_1h", {"*": 1.0}, noise=0.0, spread=0.0, driver="rain_1h"),
+    MetricModel("rainfall_24h", {"*": 1.0}, noise=0.0, spread=0.0, driver="rain_24h"),
+    MetricModel("waterlogging_cm", {"*": 1.0}, noise=0.0, spread=0.3, driver="ponding"),
     MetricModel("reservoir_level_pct", {"*": 80}, noise=0.01, spread=0.03),
-    MetricModel("sewer_level_pct", {"*": 26}, noise=0.1, spread=0.18),
+    MetricModel("sewer_level_pct", {"*": 26}, noise=0.05, spread=0.18, driver="sewer"),
     MetricModel("geohazard_alarms_24h", {"*": 1e-05, "village": 5e-05}, kind="count"),
     # --- Health, schools, elderly care, employment, government services
     MetricModel("bed_occupancy_pct", {"*": 0, "hospital": 78}, noise=0.03, spread=0.05),
@@ -199,7 +233,7 @@ MODELS: tuple[MetricModel, ...] = (
     MetricModel("students", {"*": 110, "village": 90, "school": 400, "industrial_park": 40, "hospital": 150},
         kind="count", per_1k=True, fixed=True),
     MetricModel("students_present", {}, kind="share", of="students", p=0.975),
-    MetricModel("students_sick_absent", {}, kind="share", of="students", p=0.006),
+    MetricModel("students_sick_absent", {}, kind="share", of="students", p=0.006, hold_h=48),
     MetricModel("elderly_alone", {"*": 18, "village": 35, "industrial_park": 10, "school": 10, "hospital": 60},
         kind="count", per_1k=True, fixed=True),
     MetricModel("elderly_visited_7d", {}, kind="share", of="elderly_alone", p=0.97),
@@ -217,9 +251,10 @@ MODELS: tuple[MetricModel, ...] = (
     MetricModel("gov_bad_reviews_24h", {}, kind="share", of="gov_items_24h", p=0.003),
     MetricModel("gov_wait_min", {"*": 6, "commercial": 9}, rhythm="work", noise=0.12, spread=0.2),
     # --- Traffic and public transport
-    MetricModel("congestion_index", {"*": 2.6, "village": 1.6, "commercial": 3}, rhythm="rush", noise=0.08),
+    MetricModel("congestion_index", {"*": 2.6, "village": 1.6, "commercial": 3}, rhythm="rush", noise=0.08,
+        driver="wet_roads"),
     MetricModel("road_speed_kmh", {"*": 34, "village": 48, "commercial": 26, "industrial_park": 40},
-        rhythm="speed", noise=0.06, spread=0.12),
+        rhythm="speed", noise=0.06, spread=0.12, driver="slow_roads"),
     MetricModel("bus_trips_24h", {"*": 180, "village": 50, "commercial": 400, "school": 120, "hospital": 200},
         kind="count"),
     MetricModel("bus_trips_ontime_24h", {}, kind="share", of="bus_trips_24h", p=0.93),
@@ -230,7 +265,7 @@ MODELS: tuple[MetricModel, ...] = (
     # --- City appearance, sanitation, digital city management
     MetricModel("streetlights", {"*": 150, "village": 60, "commercial": 250, "industrial_park": 200},
         kind="count", fixed=True),
-    MetricModel("streetlights_faulty", {}, kind="share", of="streetlights", p=0.006),
+    MetricModel("streetlights_faulty", {}, kind="share", of="streetlights", p=0.006, hold_h=48),
     MetricModel("manholes", {"*": 250, "village": 60, "commercial": 400}, kind="count", fixed=True),
     MetricModel("manhole_alarms_24h", {}, kind="share", of="manholes", p=0.0002),
     MetricModel("garbage_points", {"*": 30, "village": 15, "commercial": 40}, kind="count", fixed=True),
@@ -367,7 +402,8 @@ MODELS: tuple[MetricModel, ...] = (
     MetricModel("small_venues_inspected_30d", {}, kind="share", of="small_venues", p=0.93),
     MetricModel("gas_inspected_90d", {}, kind="share", of="households", p=0.9),
     # --- Weather and AI video alerts
-    MetricModel("temperature_c", {"*": 22, "commercial": 23}, rhythm="temp", noise=0.02, spread=0.03),
+    MetricModel("temperature_c", {"*": 0, "commercial": 1}, noise=0.0, spread=0.0, extra={"sd": 0.4},
+        driver="temperature"),
     MetricModel("wind_ms", {"*": 3, "village": 3.4}, noise=0.2),
     MetricModel("visibility_km", {"*": 12}, noise=0.1),
     MetricModel("ai_smoke_alerts_24h", {"*": 0.01, "village": 0.03, "industrial_park": 0.05}, kind="count"),
@@ -404,7 +440,7 @@ MODELS: tuple[MetricModel, ...] = (
     MetricModel("traffic_signals", {"*": 6, "village": 2, "commercial": 16, "industrial_park": 8, "school": 6,
         "hospital": 6},
         kind="count", fixed=True),
-    MetricModel("traffic_signals_faulty", {}, kind="share", of="traffic_signals", p=0.008),
+    MetricModel("traffic_signals_faulty", {}, kind="share", of="traffic_signals", p=0.008, hold_h=12),
     MetricModel("kitchen_waste_tonnes_24h", {"*": 0.25, "village": 0.19, "commercial": 0.42, "industrial_park": 0.33,
         "hospital": 1, "school": 0.3},
         noise=0.1, per_1k=True),

@@ -27,15 +27,21 @@ from cityvitals.areas import AreaTree
 from cityvitals.metrics import registry
 from feeds.coordinator import Coordinator
 from feeds.ingest import Ingestor
-from feeds.simulator.models import RHYTHMS
+from feeds.simulator.models import rhythm_at
 from feeds.simulator.scenarios import ORDER_EFFECTS, SCENARIOS, ActiveScenario, active_scenarios, grids_under
+from feeds.simulator.weather import Weather
 from feeds.workorders.aggregate import DAY, HOUR, grid_metrics
 from feeds.workorders.events import DEADLINES_H, RESOLUTIONS, STEPS
 from feeds.workorders.pipeline import WorkOrderPipeline
 
-# Orders per 1,000 residents per hour (before the hour-of-day rhythm) and that rhythm, per source.
-RATES: dict[str, tuple[float, str]] = {"12345": (0.12, "day"), "grid_app": (0.06, "work"),
-                                       "citymgmt": (0.04, "day"), "petition": (0.001, "day"), "110": (0.02, "evening")}
+# Orders per 1,000 residents per hour (before the hour-of-day rhythm) and that rhythm, per source: about
+# 230 a day in all, as the seed district's joint-duty centre handled (34,594 in January-May), half of them
+# 12345 calls.
+RATES: dict[str, tuple[float, str]] = {"12345": (0.0108, "day"), "grid_app": (0.0053, "work"),
+                                       "citymgmt": (0.0036, "day"), "petition": (0.0001, "day"),
+                                       "110": (0.0018, "evening")}
+RAIN_CALLS = 0.15  # more 12345 calls per cm of water on a grid's roads an hour before (blocked roads, flooded cellars)
+STUCK = 0.0013  # orders that stay open until the lookback (the seed district closed 99.87%)
 # Special grids have few residents: their orders come from patients, pupils, workers and shoppers.
 CATEGORY_FACTOR = {"hospital": 8.0, "school": 1.6, "industrial_park": 1.6, "commercial": 1.3}
 # Median minutes each step takes after the one before, and the lognormal spread.
@@ -56,8 +62,10 @@ class SimulatedOrders:
         factor = np.array([CATEGORY_FACTOR.get(tree[g].category or "", 1.0) for g in self.grids])
         self.weight = tree.population("grid") / 1000.0 * factor  # thousands of residents, or their equivalent
         self.seed, self.tz = seed, ZoneInfo(tz)
+        self.weather = Weather(tree, seed, tz)
         self._hours: dict[int, pd.DataFrame] = {}  # drawn hours still inside the lookback
         self._extra: list[pd.DataFrame] = []  # orders scenarios added, kept for their later steps
+        self._joined: tuple[tuple, pd.DataFrame | None] = ((), None)  # the last frame orders() joined, and its key
 
     def hour(self, slot: int) -> pd.DataFrame:
         """The orders received in hour ``slot`` (Unix hours), one row each with every step's time."""
@@ -70,9 +78,8 @@ class SimulatedOrders:
     def _rate(self, source: str, t: float) -> np.ndarray:
         """Expected orders of ``source`` per grid and hour at ``t``."""
         rate, rhythm = RATES[source]
-        shape, weekend = RHYTHMS[rhythm]
-        local = datetime.fromtimestamp(t, self.tz)
-        return rate * self.weight * shape[local.hour] * (weekend if local.weekday() >= 5 else 1.0)
+        usual = rate * self.weight * rhythm_at(rhythm, datetime.fromtimestamp(t, self.tz), smooth=False)
+        return usual * (1.0 + RAIN_CALLS * self.weather.ponding(t - HOUR)) if source == "12345" else usual
 
     def _draw(self, slot: int) -> pd.DataFrame:
         rng = np.random.default_rng([self.seed, slot])
@@ -90,7 +97,8 @@ class SimulatedOrders:
                 continue
             rng = np.random.default_rng([self.seed, int(start), int(running.start), *running.scenario.encode()])
             under = grids_under(self.tree, self.grids, running.area)
-            more = (effects[ORDER_EFFECTS[0]].mul - 1) * k * self._rate("12345", start) * (end - start) / HOUR
+            calls = effects[ORDER_EFFECTS[0]]
+            more = ((calls.mul - 1) * self._rate("12345", start) + calls.add) * k * (end - start) / HOUR
             area = np.repeat(self.grids[under], rng.poisson(more[under]))
             order = [f"sim-surge-{running.scenario}-{running.area}-{int(start)}-{i}" for i in range(area.size)]
             sign = effects.get(ORDER_EFFECTS[1])
@@ -102,8 +110,11 @@ class SimulatedOrders:
     def orders(self, start: float, end: float, whole: bool = False) -> pd.DataFrame:
         """Every order whose lifecycle can have a step in ``(start, end]`` (with ``whole``: received in it)."""
         first = int(start // HOUR) if whole else int((start - LOOKBACK) // HOUR)
-        return pd.concat([*(self.hour(s) for s in range(first, int(end // HOUR) + 1)), *self._extra],
-                         ignore_index=True)
+        key = (first, int(end // HOUR), len(self._extra), id(self._extra[-1]) if self._extra else 0)
+        if self._joined[0] != key:  # a round asks for the same hours as the one before, mostly
+            self._joined = (key, pd.concat([*(self.hour(s) for s in range(first, key[1] + 1)), *self._extra],
+                                           ignore_index=True))
+        return self._joined[1]
 
     def events(self, start: float, end: float, whole: bool = False) -> list[dict[str, Any]]:
         """Every event with ``start < ts <= end``, oldest first; with ``whole``, of orders received after start."""
@@ -147,6 +158,9 @@ def _lifecycle(order: list[str], source: np.ndarray, area: np.ndarray, received:
     for step, (median, sigma) in STEP_MINUTES.items():
         scale = handling if step == "handled" else slower_sign if step == "signed" else 1.0
         t = columns[step] = np.minimum(t + scale * rng.lognormal(np.log(median * 60), sigma, n), received + LOOKBACK)
+    stuck = rng.random(n) < STUCK
+    for step in ("handled", "verified", "closed"):
+        columns[step] = np.where(stuck, received + LOOKBACK, columns[step])
     rated = rng.random(n) < 0.55
     columns["satisfied"] = np.where(rated, rng.random(n) < 0.965, None)
     columns["resolved"] = rng.choice(RESOLUTIONS, n, p=[0.72, 0.2, 0.08])

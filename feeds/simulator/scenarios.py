@@ -1,15 +1,21 @@
 """Incidents the simulated city can live through: declared as data, started while it runs.
 
 An active scenario bends chosen metrics in the grids under one area with an envelope over its
-duration: a ramp (the first fifth), a plateau, and a recovery (the last fifth); afterwards the
-city is back to its rhythms. ``mul`` multiplies the normal value, ``add`` adds to it; the result
-stays within the metric's possible range. The work-order metrics come from simulated orders through
-the pipeline, so effects on them act on the orders (:data:`ORDER_EFFECTS`): more 12345 calls
-(``hotline_orders_1h``) and slower signing of them (``order_sign_minutes``); the backlog follows.
+duration: a ramp (the first fifth, or the scenario's ``ramp``), a plateau, and a recovery (as long
+as the ramp); afterwards the city is back to its rhythms. On a gauge ``mul`` multiplies the normal
+value, ``add`` adds to it and ``reach`` lifts it towards a level, within the metric's possible
+range. On a count the scenario adds events to the count's window, so they stay counted for the
+window's length after they happened: ``mul`` raises the rate of its events, ``add`` is how many
+events each grid gets (arriving over ``within`` minutes, or the shorter of the window and the
+scenario). An effect ``at_site`` happens at one grid of the area (a burst main), not in each.
+The work-order metrics come from simulated orders through the pipeline, so effects on them act on
+the orders (:data:`ORDER_EFFECTS`): more 12345 calls (``hotline_orders_1h``; ``add`` per grid and
+hour) and slower signing of them (``order_sign_minutes``); the backlog follows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +23,7 @@ import redis
 
 from cityvitals import store
 from cityvitals.areas import AreaTree
+from feeds.simulator.events import Events, merge
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,9 @@ class Effect:
     metric: str
     mul: float = 1.0
     add: float = 0.0
+    at_site: bool = False
+    reach: float | None = None  # a gauge rises towards this at the height (a flood crest, whatever the season)
+    within: float | None = None  # minutes over which a count's added events arrive (a fire's alarms: the first few)
 
 
 @dataclass(frozen=True)
@@ -38,13 +48,14 @@ class Scenario:
     effects: tuple[Effect, ...]
     level: str = "street"
     minutes: float = 60.0
+    ramp: float = 0.2  # share of the length spent rising (and again recovering)
 
 
 ORDER_EFFECTS = ("hotline_orders_1h", "order_sign_minutes")  # applied by feeds/simulator/orders.py
 
 SCENARIOS: dict[str, Scenario] = {s.id: s for s in (
     Scenario("flood", "河道洪水", "River flood", (
-        Effect("river_level", add=3.8), Effect("rainfall_1h", mul=12, add=25),
+        Effect("river_level", reach=9.2), Effect("rainfall_1h", mul=12, add=25),
         Effect("rainfall_24h", mul=8, add=120),
         Effect("waterlogging_cm", add=35), Effect("sewer_level_pct", add=45), Effect("hl_traffic_24h", mul=4),
         Effect("hl_utilities_24h", mul=5), Effect("hotline_orders_1h", mul=3), Effect("congestion_index", mul=1.8),
@@ -70,6 +81,34 @@ SCENARIOS: dict[str, Scenario] = {s.id: s for s in (
         Effect("hotline_orders_1h", mul=4), Effect("order_sign_minutes", mul=3),  # the backlog follows
         Effect("hl_property_24h", mul=3), Effect("hl_noise_24h", mul=3),
     ), level="district", minutes=120),
+    Scenario("building_fire", "高层建筑火灾", "Building fire", (
+        # Detectors on several floors go off within minutes, neighbours call 119, cameras see the smoke.
+        Effect("fire_alarms_1h", add=8, within=5), Effect("smoke_alarms_24h", add=6, within=10),
+        Effect("fire_calls_24h", add=4, within=10), Effect("electrical_fire_alarms_24h", add=2, within=10),
+        Effect("ai_smoke_alerts_24h", add=2, within=10), Effect("ambulance_calls_1h", add=3, within=30),
+        Effect("power_outage_households", add=60),
+        Effect("congestion_index", mul=1.4), Effect("road_speed_kmh", mul=0.6),
+    ), level="grid", minutes=90, ramp=0.05),
+    Scenario("gas_leak", "燃气泄漏", "Gas leak", (
+        Effect("gas_leak_alarms_24h", add=5, within=5), Effect("gas_pressure_kpa", mul=0.6),
+        Effect("gas_outage_households", add=80), Effect("police_calls_1h", add=3, within=20),
+        Effect("hl_utilities_24h", add=4), Effect("hotline_orders_1h", add=2),
+    ), level="grid", minutes=120, ramp=0.05),
+    Scenario("water_main_burst", "供水主管爆管", "Burst water main", (
+        Effect("pipe_bursts_24h", add=1, at_site=True, within=2), Effect("water_pressure_mpa", mul=0.4),
+        Effect("water_outage_households", add=120), Effect("waterlogging_cm", add=15),
+        Effect("hl_utilities_24h", add=3), Effect("hotline_orders_1h", add=1.5),
+        Effect("congestion_index", mul=1.4), Effect("road_speed_kmh", mul=0.65),
+    ), level="community", minutes=180, ramp=0.05),
+    Scenario("elevator_entrapments", "电梯困人集中发生", "Cluster of elevator entrapments", (
+        Effect("elevator_entrapments_24h", add=4, within=10), Effect("elevator_faults_24h", add=6, within=10),
+        Effect("hl_property_24h", add=4), Effect("hotline_orders_1h", add=1.5),
+    ), level="grid", minutes=120, ramp=0.1),
+    Scenario("complaint_burst", "同一点位投诉激增", "Burst of complaints about one site", (
+        Effect("hl_noise_24h", add=12, within=20), Effect("hl_environment_24h", add=5, within=30),
+        Effect("hotline_orders_1h", add=5),
+        Effect("noise_db", add=12), Effect("noise_night_db", add=8),
+    ), level="grid", minutes=180, ramp=0.1),
 )}
 
 
@@ -82,30 +121,64 @@ class ActiveScenario:
     start: float
     minutes: float
 
+    @property
+    def end(self) -> float:
+        """When the scenario is over (Unix seconds)."""
+        return self.start + self.minutes * 60.0
+
     def intensity(self, now: float) -> float:
-        """0 before and after; ramps to 1 over the first fifth, holds, ramps down over the last fifth."""
-        span = self.minutes * 60.0
-        x = (now - self.start) / span
+        """0 before and after; ramps to 1 over the ramp, holds, ramps down over the last as long."""
+        x = (now - self.start) / (self.minutes * 60.0)
         if not 0.0 <= x <= 1.0:
             return 0.0
-        return float(min(1.0, x / 0.2, (1.0 - x) / 0.2))
+        ramp = SCENARIOS[self.scenario].ramp if self.scenario in SCENARIOS else 0.2
+        return float(min(1.0, x / ramp, (1.0 - x) / ramp))
 
     def ended(self, now: float) -> bool:
         """Whether the scenario is over."""
-        return now > self.start + self.minutes * 60.0
+        return now > self.end
 
 
 def apply(values: dict[str, np.ndarray], active: ActiveScenario, grid_mask: np.ndarray, now: float,
-          bounds: dict[str, tuple[float, float]]) -> None:
-    """Bend ``values`` (metric -> value per grid) in place where ``grid_mask`` is set."""
+          bounds: dict[str, tuple[float, float]], counts: Collection[str] = ()) -> None:
+    """Bend the gauges of ``values`` (metric -> value per grid) in place where ``grid_mask`` is set."""
     k = active.intensity(now)
     if k <= 0.0:
         return
     for e in SCENARIOS[active.scenario].effects:
-        if e.metric in values:
+        if e.metric in values and e.metric not in counts:
             v = values[e.metric]
             lo, hi = bounds[e.metric]
-            v[grid_mask] = np.clip(v[grid_mask] * (1 + (e.mul - 1) * k) + e.add * k, lo, hi)
+            bent = v[grid_mask] * (1 + (e.mul - 1) * k) + e.add * k
+            if e.reach is not None:
+                bent = bent + np.maximum(e.reach - bent, 0.0) * k
+            v[grid_mask] = np.clip(bent, lo, hi)
+
+
+def incident_events(active: ActiveScenario, effect: Effect, rate: Callable[[float], np.ndarray], window_h: float,
+                    grids: np.ndarray, rng: np.random.Generator) -> Events:
+    """The events a scenario adds to a count over its whole run, in ``grids`` (indices) of the count's grids.
+
+    ``add`` events per grid (Poisson) arrive evenly over the first ``within`` minutes (by default the
+    shorter of the window and the run); ``mul`` raises the usual rate ``rate(t)`` (events per grid
+    and hour, all grids) along the scenario's envelope.
+    """
+    span = 60.0 * (effect.within or min(60.0 * window_h, active.minutes))
+    if effect.at_site:  # one incident at one place: exactly ``add`` events there
+        grids = rng.choice(grids, size=1)
+        added = np.repeat(grids, round(effect.add))
+    else:
+        added = np.repeat(grids, rng.poisson(effect.add, grids.size))
+    parts = [Events(active.start + rng.uniform(0.0, span, added.size), added)]
+    if effect.mul != 1.0:
+        minutes = active.start + 60.0 * np.arange(int(np.ceil(active.minutes)))
+        k = np.array([active.intensity(t + 30.0) for t in minutes])
+        usual = np.array([rate(t)[grids] for t in minutes])
+        n = rng.poisson(np.maximum((effect.mul - 1.0) * k[:, None] * usual / 60.0, 0.0))
+        which = np.repeat(np.arange(n.size), n.ravel())
+        parts.append(Events(minutes[which // grids.size] + rng.uniform(0.0, 60.0, which.size),
+                            grids[which % grids.size]))
+    return merge(parts)
 
 
 def grids_under(tree: AreaTree, grid_ids: np.ndarray | list[str], area_id: str) -> np.ndarray:

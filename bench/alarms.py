@@ -1,0 +1,230 @@
+"""Measure the warnings a duty officer would get: the simulated city through the real engine on a virtual clock.
+
+``python -m bench.alarms [--seed N] [--hours 24] [--grids 502]`` prints one JSON object.
+
+The simulator (city and work orders, deterministic for the seed) feeds two real engines
+(``indicators.runner``), each with an embedded Redis and a SQLite warnings log: one with the
+shipped catalog, one with minimum evidence and funnel limits switched off (``baseline``). The clock
+starts at midnight of a seeded day of 2026, after a warm-up that is not counted; then a quiet day
+(no scenario); then every scenario once, in a seeded order, each at a seeded area of its level,
+starting at a seeded minute of its own slot. A feed sends what changed each tick and every
+unchanged value again within ``--refresh-seconds`` (as devices reporting on change do).
+
+Counted as a *new* warning: a transition into yellow or red from a state that is neither
+(normal, stale, or any state of its own that is not a warning); a yellow turning red is an
+*escalation*, counted apart. ``chattering``: (indicator, area) pairs with more than 3 transitions
+of any kind within 10 minutes of the quiet day. ``flood_share``: share of the quiet day's
+10-minute windows with more than 10 new warnings. A scenario is *detected* when its area or an
+ancestor shows one of its expected indicators yellow or red in the first three rows of the
+district's ticker; ``detect_ticks`` counts ticks after onset. ``scenario_false_per_hour``: new
+warnings while a scenario runs outside its area's subtree and ancestors (and not the aftermath of
+the scenarios before it: their expected indicators in their areas), per scenario hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from bench.common import bench_redis
+from bench.engine import build_tree
+from cityvitals import store
+from cityvitals.areas import AreaTree
+from cityvitals.config import DEFAULT_CATALOG
+from cityvitals.db import make_engine
+from cityvitals.metrics import registry
+from feeds.simulator.city import SimulatedCity
+from feeds.simulator.orders import SimulatedOrders
+from feeds.simulator.scenarios import SCENARIOS, ActiveScenario
+from feeds.simulator.seasons import flood_season
+from indicators.loader import Catalog, load_catalog, without_statistics
+from indicators.runner import ChangeFilter, ClockRunner
+
+TZ = ZoneInfo("Asia/Shanghai")
+WARNING = ("yellow", "red")
+NEW_WARNING = "into yellow or red from a state that is neither; yellow to red counted apart as an escalation"
+# The indicators a scenario is expected to raise (ids in indicators/catalog/*.yaml).
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "flood": ("river_level_max", "rainfall_1h_max", "rainfall_24h_max", "waterlogging_max", "sewer_level_max"),
+    "pollution": ("aqi", "pm25", "pm10", "aqi_max", "pm25_max", "pm10_max", "air_composite_index",
+                  "air_composite_worst"),
+    "large_event": ("crowd_density_max", "crowd_density_mean", "congestion_index", "congestion_max",
+                    "road_speed_mean", "road_speed_min", "ai_crowd_count", "foot_traffic_count",
+                    "foot_traffic_hotspot", "parking_occupancy_max"),
+    "power_outage": ("outage_households_share", "power_outage_count", "feeder_trips", "elevator_entrapments",
+                     "signal_faults_count", "water_outage_per_10k", "water_outage_count"),
+    "hotline_surge": ("hotline_orders_per_10k", "hotline_orders_1h_count", "hotline_hourly_peak_grid",
+                      "order_sign_minutes_mean", "sign_minutes_worst_grid"),
+    "building_fire": ("fire_alarms", "fire_alarms_hotspot", "fires_24h", "fires_per_10k", "smoke_detector_count",
+                      "smoke_detector_per_10k"),
+    "gas_leak": ("gas_leak_alarms", "gas_leak_per_10k", "gas_leak_hotspot", "gas_pressure_mean", "gas_pressure_min",
+                 "gas_outage_count", "gas_outage_per_10k"),
+    "water_main_burst": ("pipe_bursts", "water_pressure_mean", "water_pressure_min", "water_outage_count",
+                         "water_outage_per_10k"),
+    "elevator_entrapments": ("elevator_entrapments", "elevator_faults_count"),
+    "complaint_burst": ("noise_complaints_per_10k", "noise_complaints_count", "noise_complaints_hotspot",
+                        "environment_complaints_count", "environment_complaints_per_10k", "hotline_hourly_peak_grid",
+                        "noise_live_max", "noise_level"),
+}
+SCENARIO_MINUTES = 90  # a scenario runs at most this long here (detection is in its first minutes)
+SLOT_MINUTES = 120  # each scenario's slot: it starts at a seeded minute of the slot's first half hour
+
+
+@dataclass
+class Run:
+    """One scenario as played: where, when, and what the ticker showed."""
+
+    scenario: ActiveScenario
+    lineage: frozenset[str]  # its area and the area's ancestors
+    detected: int | None = None  # ticks after onset of the first detection
+
+
+def plan(tree: AreaTree, rng: np.random.Generator, first: float, tick_s: float, ids: list[str]) -> list[Run]:
+    """Each scenario once, in a seeded order, each in its slot at a seeded area and minute."""
+    runs = []
+    for k, sid in enumerate(rng.permutation(sorted(ids)).tolist()):
+        scenario = SCENARIOS[sid]
+        area = str(rng.choice(tree.ids(scenario.level)))
+        start = first + k * SLOT_MINUTES * 60 + round(rng.integers(0, 30) * 60 / tick_s) * tick_s
+        running = ActiveScenario(sid, area, start, min(scenario.minutes, SCENARIO_MINUTES))
+        runs.append(Run(running, frozenset([area, *(a.id for a in tree.ancestors(area))])))
+    return runs
+
+
+def shows(rows: list[dict], run: Run) -> bool:
+    """Whether the ticker rows show the scenario: an expected indicator, warning, at its area or above."""
+    expected = EXPECTED[run.scenario.scenario]
+    return any(r["i"] in expected and r["a"] in run.lineage and r["s"] in WARNING for r in rows)
+
+
+def catalogs() -> dict[str, Catalog]:
+    """The shipped catalog, and the baseline without minimum evidence and funnel limits."""
+    catalog = load_catalog([DEFAULT_CATALOG])
+    return {"catalog": catalog, "baseline": without_statistics(catalog)}
+
+
+def simulate(args: argparse.Namespace, which: str) -> dict:
+    """Run the simulated city through one engine (``catalog`` or ``baseline``); return its figures."""
+    rng = np.random.default_rng(args.seed)
+    tree = build_tree(args.grids)
+    day = date(2026, 1, 1) + timedelta(days=int(rng.integers(0, 365)))
+    midnight = datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp()
+    tick = args.tick_seconds
+    quiet = (midnight, midnight + args.hours * 3600)
+    runs = plan(tree, rng, quiet[1], tick, args.scenarios)
+    catalog = catalogs()[which]
+    client, server = bench_redis(None)
+    if flood_season(datetime.fromtimestamp(midnight, TZ)):
+        store.switch_profile(client, "flood_season", True)  # as a command centre does from June
+    with tempfile.TemporaryDirectory(prefix="cv-alarms-") as keep:
+        runner = ClockRunner(client, make_engine(f"sqlite:///{Path(keep) / which}.sqlite"), tree, catalog)
+        city, orders = SimulatedCity(tree, registry(), seed=args.seed), SimulatedOrders(tree, seed=args.seed)
+        feed = ChangeFilter(tree.ids("grid"), args.refresh_seconds, seed=args.seed)
+        now, end = midnight - args.warmup_minutes * 60, runs[-1].scenario.start + SLOT_MINUTES * 60
+        while now < end:
+            active = [r.scenario for r in runs if r.scenario.start <= now < r.scenario.end]
+            orders.surge(now - tick, now, active)
+            runner.step(now, feed.samples(now, city.values(now, active) | orders.metrics(now)))
+            rows = runner.ticker(3)
+            for run in runs:
+                if run.scenario.start < now < run.scenario.end and run.detected is None and shows(rows, run):
+                    run.detected = round((now - run.scenario.start) / tick)
+            now += tick
+        log = runner.transitions()
+    del server
+    return {"day": day.isoformat(), **figures_of(log, quiet, runs, tree)}
+
+
+def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], tree: AreaTree) -> dict:
+    """The quiet day's alarm figures and the scenarios' from one engine's warnings log."""
+    new = log[log["to_state"].isin(WARNING) & ~log["from_state"].isin(WARNING)]
+    escalations = log[(log["from_state"] == "yellow") & (log["to_state"] == "red")]
+    hours = (quiet[1] - quiet[0]) / 3600
+    in_quiet = new[(new["at"] >= quiet[0]) & (new["at"] < quiet[1])]
+    windows = np.bincount(((in_quiet["at"] - quiet[0]) // 600).astype(int), minlength=int(hours * 6))
+    quiet_log = log[(log["at"] >= quiet[0]) & (log["at"] < quiet[1])]
+    detected = [r.detected for r in runs]
+    ticks = [d for d in detected if d is not None]
+    false = [false_warnings(new, runs, k, tree) for k in range(len(runs))]
+    scenario_hours = sum(r.scenario.minutes for r in runs) / 60
+    return {
+        "quiet_alarms_per_hour": round(len(in_quiet) / hours, 2),
+        "quiet_escalations_per_hour": round(len(escalations[(escalations["at"] >= quiet[0])
+                                                           & (escalations["at"] < quiet[1])]) / hours, 2),
+        "quiet_by_level": in_quiet["level"].value_counts().to_dict(),
+        "chattering": chattering(quiet_log),
+        "flood_share": round(float((windows > 10).mean()), 3),
+        "scenario_recall": round(len(ticks) / len(runs), 3),
+        "detect_ticks_p95": float(np.percentile(ticks, 95)) if ticks else None,
+        "scenario_false_per_hour": round(sum(false) / scenario_hours, 2),
+        "scenarios": [{"scenario": r.scenario.scenario, "area": r.scenario.area,
+                       "start": datetime.fromtimestamp(r.scenario.start, TZ).isoformat(timespec="minutes"),
+                       "detect_ticks": d, "false_warnings": f} for r, d, f in zip(runs, detected, false, strict=True)],
+    }
+
+
+def false_warnings(new: pd.DataFrame, runs: list[Run], k: int, tree: AreaTree) -> int:
+    """New warnings while scenario ``k`` runs outside its area, its subtree and ancestors.
+
+    The aftermath of the scenarios before it (their expected indicators in their areas: events still in
+    their windows) is not counted either.
+    """
+    s = runs[k].scenario
+    during = new[(new["at"] > s.start) & (new["at"] <= s.end)]
+    return sum(not any(_within(r, area, tree) and (r is runs[k] or indicator in EXPECTED[r.scenario.scenario])
+                       for r in runs[: k + 1])
+               for indicator, area in zip(during["indicator"], during["area"], strict=True))
+
+
+def _within(run: Run, area: str, tree: AreaTree) -> bool:
+    """Whether ``area`` is the run's area, above it, or under it."""
+    return area in run.lineage or any(a.id == run.scenario.area for a in tree.ancestors(area))
+
+
+def chattering(log: pd.DataFrame) -> int:
+    """Pairs (indicator, area) with more than 3 transitions within any 10 minutes."""
+    count = 0
+    for _, times in log.groupby(["indicator", "area"])["at"]:
+        t = np.sort(times.to_numpy())
+        count += bool(t.size > 3 and np.any(t[3:] - t[:-3] < 600))
+    return count
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, run, print one JSON object."""
+    parser = argparse.ArgumentParser(prog="python -m bench.alarms", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--hours", type=float, default=24.0, help="length of the quiet day")
+    parser.add_argument("--grids", type=int, default=502)
+    parser.add_argument("--tick-seconds", type=float, default=60.0)
+    parser.add_argument("--warmup-minutes", type=float, default=60.0, help="run before the quiet day, not counted")
+    parser.add_argument("--refresh-seconds", type=float, default=1500.0,
+                        help="an unchanged value is sent again after this long")
+    parser.add_argument("--scenarios", type=lambda s: s.split(","), default=sorted(SCENARIOS),
+                        help="comma-separated scenario ids (default: all)")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(2) as pool:  # the two engines are independent: one process each
+        figures = dict(zip(("catalog", "baseline"), pool.map(simulate, [args] * 2, ("catalog", "baseline")),
+                           strict=True))
+    day = figures["catalog"].pop("day")
+    figures["baseline"].pop("day")
+    print(json.dumps({"seed": args.seed, "day": day, "grids": args.grids, "tick_seconds": args.tick_seconds,
+                      "warmup_minutes": args.warmup_minutes, "quiet_hours": args.hours,
+                      "refresh_seconds": args.refresh_seconds, "new_warning": NEW_WARNING, **figures["catalog"],
+                      "baseline": figures["baseline"], "wall_seconds": round(time.perf_counter() - t0, 1)},
+                     ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
