@@ -419,7 +419,11 @@ class Engine:
     def tick(self, now: float) -> TickResult:
         """Score every indicator at every level; return states and what changed."""
         parts = self.grid_parts()
-        fresh = np.isfinite(parts.value) & (now - parts.ts <= self.stale_after)
+        # A ratio whose inputs are fresh but whose denominator is 0 ("0 of 0") is fresh data without
+        # a value: it rolls up (adding nothing) and shows as insufficient evidence, never as stale.
+        has_value = np.where(self.binomial[:, None], np.isfinite(parts.num) & np.isfinite(parts.den),
+                             np.isfinite(parts.value))
+        fresh = has_value & (now - parts.ts <= self.stale_after)
         limits = self.limits(now)
         redo = self._regrid.copy()
         if self._fresh is not None:
@@ -568,13 +572,14 @@ class Engine:
     def _want(self, level: str, rows: np.ndarray, sel: np.ndarray | slice, rolled: tuple[np.ndarray, ...],
               seen: np.ndarray, prev: np.ndarray, lim: classify.Limits) -> np.ndarray:
         """The states the data asks for in the ``rows`` being judged: thresholds, evidence and funnel limits."""
-        value, _, _, num, den = (m[sel] for m in rolled)
-        fresh = np.isfinite(value)
+        value, _, cov, num, den = (m[sel] for m in rolled)
+        fresh = cov > 0  # some grid delivered current data (a 0-of-0 ratio has no value: insufficient)
         delivered = seen[sel] | ~self._seen_cache[LEVELS[0]][sel].any(axis=1, keepdims=True)  # else: a dead feed
         judged = self.judged_at[level][sel] & delivered
         with np.errstate(invalid="ignore"):
             enough = ~self.has_evidence[sel] | ((den >= self.min_denominator[sel])
                                                 & ((num >= self.min_events[sel]) | ~self.higher[sel, None]))
+        enough &= np.isfinite(value)
         want = classify.wanted(value, fresh, prev, _rows_of(lim, sel), self.hysteresis[sel], judged, enough)
         f_rows = self.funnel_rows[level]
         if f_rows.size and level in self._funnel_state:

@@ -111,15 +111,17 @@ def test_a_hotline_surge_raises_the_hotline_through_the_work_order_pipeline_and_
 
     start = MORNING + 3600
     quiet = at(MORNING)  # the first round backfills a week of orders
-    assert {r["s"] for r in quiet.values()} == {"normal"}
+    # a quiet street at nine may have fewer calls in the hour than the rate's minimum evidence (3)
+    assert quiet["pukou"]["s"] == "normal" and {r["s"] for r in quiet.values()} <= {"normal", "insufficient"}
     before = sum(s.value for s in stream_samples(redis_client) if s.metric == "hotline_orders_1h" and s.ts == MORNING)
     store.start_scenario(redis_client, "hotline_surge", "pukou", start, minutes=180)
     for minutes in (30, 80, 95):
         at(start + minutes * 60)
     during = at(start + 110 * 60)
-    # The district's rate through the engine is several times the quiet one (whether that is red is
-    # the catalog's business: its limits were set when the simulator made ten times the seed's orders).
+    # The district's rate through the engine is several times the quiet one, past the red limit set from
+    # the seed district's volumes (the Poisson 99.9% quantile of a quiet morning hour: 0.43 per 10k)
     assert during["pukou"]["v"] > 2.5 * quiet["pukou"]["v"] > 0
+    assert during["pukou"]["s"] == "red"
     calls = sum(s.value for s in stream_samples(redis_client)
                 if s.metric == "hotline_orders_1h" and s.ts == start + 110 * 60)
     assert calls > 3 * before  # four times the calls at the height of it
@@ -129,5 +131,5 @@ def test_a_hotline_surge_raises_the_hotline_through_the_work_order_pipeline_and_
     assert store.read_scenarios(redis_client) == []  # over, and cleared
     at(start + 245 * 60)
     after = at(start + 260 * 60)
-    assert {r["s"] for r in after.values()} == {"normal"}, after
+    assert after["pukou"]["s"] == "normal" and {r["s"] for r in after.values()} <= {"normal", "insufficient"}, after
     assert after["pukou"]["v"] < 2 * quiet["pukou"]["v"]
