@@ -82,7 +82,8 @@ def test_feeds_run_serves_the_simulator_and_mqtt_until_sigterm(tmp_path, redis_c
         time.time()).values())
     assert delivered < 502 * len(MODELS) and health["simulator"]["accepted"] == delivered
     # The simulated city's work orders, through the pipeline: every count for every grid, medians where due.
-    assert health["simulator-orders"]["simulated"] and health["simulator-orders"]["events_accepted"] > 50_000
+    # Eight days backfilled at the seed district's ~230 orders a day, about six steps each: ~11,000 events.
+    assert health["simulator-orders"]["simulated"] and 5_000 < health["simulator-orders"]["events_accepted"] < 20_000
     accepted = health["simulator-orders"]["accepted"]
     assert 502 * (len(COUNTS) + len(THINNED)) <= accepted <= 502 * (len(PRODUCED) + len(THINNED))
 
