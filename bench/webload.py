@@ -138,7 +138,8 @@ class DashClient:
         outputs = [{"id": ids.HEALTH, "property": "children"},
                    [{"id": ids.tile(d), "property": "children"} for d in DOMAINS],
                    {"id": ids.MAP, "property": "figure"}, {"id": ids.TICKER, "property": "children"},
-                   {"id": ids.TICKER_HEAD, "property": "children"}, {"id": ids.HEADER_STATUS, "property": "children"}, {"id": ids.FEEDS, "property": "children"},
+                   {"id": ids.TICKER_HEAD, "property": "children"},
+                   {"id": ids.HEADER_STATUS, "property": "children"}, {"id": ids.FEEDS, "property": "children"},
                    {"id": ids.MAP_LEGEND, "property": "children"}, {"id": ids.OVERVIEW_SHOWN, "property": "data"}]
         result = self._callback("overview", ids.HEALTH, outputs,
                                 [{"id": ids.INTERVAL, "property": "n_intervals", "value": self.n},
