@@ -430,3 +430,19 @@ def message(resp: requests.Response) -> str:
 
 
 START = {"admin-scenario": "flood", "admin-area": "pukou.jiangpu", "admin-minutes": 30}
+
+
+# --- a district of two streets, one community each, 20 grids of 1,000 residents (evidence and funnel tests)
+
+TWENTY_GRIDS = [f"d.s{s}.c.g{k}" for s in (1, 2) for k in range(10)]
+
+
+def twenty_grid_tree() -> AreaTree:
+    """District d > streets d.s1, d.s2 > one community each > ten grids of 1,000 residents each."""
+    def area(area_id: str, parent: str | None, level: str, population: int) -> Area:
+        return Area(area_id, parent, level, area_id, area_id.upper(), population, 1.0, box(0, 0, 1, 1))
+
+    areas = [area("d", None, "district", 20_000)]
+    for s in (1, 2):
+        areas += [area(f"d.s{s}", "d", "street", 10_000), area(f"d.s{s}.c", f"d.s{s}", "community", 10_000)]
+    return AreaTree(areas + [area(g, g.rsplit(".", 1)[0], "grid", 1_000) for g in TWENTY_GRIDS])

@@ -7,17 +7,16 @@ import math
 
 import numpy as np
 import pytest
-from shapely.geometry import box
 
-from cityvitals.areas import Area, AreaTree
 from cityvitals.store import Sample
 from indicators import funnel
 from indicators.engine import Engine
 from indicators.loader import load_catalog, without_statistics
 from indicators.states import State
+from tests.conftest import TWENTY_GRIDS as GRIDS
+from tests.conftest import twenty_grid_tree as tree
 
 NOW = 1_800_000_000.0
-GRIDS = [f"d.s{s}.c.g{k}" for s in (1, 2) for k in range(10)]  # 20 grids of 1,000 residents
 
 CATALOG = """
 indicators:
@@ -54,15 +53,6 @@ indicators:
 """
 
 
-def tree() -> AreaTree:
-    def area(area_id: str, parent: str | None, level: str, population: int) -> Area:
-        return Area(area_id, parent, level, area_id, area_id, population, 1.0, box(0, 0, 1, 1))
-
-    areas = [area("d", None, "district", 20_000)]
-    for s in (1, 2):
-        areas += [area(f"d.s{s}", "d", "street", 10_000), area(f"d.s{s}.c", f"d.s{s}", "community", 10_000)]
-    areas += [area(g, g.rsplit(".", 1)[0], "grid", 1_000) for g in GRIDS]
-    return AreaTree(areas)
 
 
 @pytest.fixture
