@@ -31,7 +31,7 @@ from feeds.config import (
 )
 from feeds.coordinator import Coordinator
 from feeds.ingest import Fenced, Ingestor
-from feeds.mqtt import MqttFeed, MqttSettings
+from feeds.mqtt.feed import MqttFeed, MqttSettings
 from feeds.polling.air_quality import AirQualityFeed
 from feeds.polling.base import HttpSettings
 from feeds.replay.config import ReplayFeedConfig
