@@ -52,7 +52,7 @@ def feeds_model() -> type[FeedsFile]:
 
 @lru_cache(maxsize=8)
 def _model_for(known: tuple[Adapter, ...]) -> type[FeedsFile]:
-    entry = Annotated[Union[tuple(a.config for a in known)], Field(discriminator="type")]  # noqa: UP007
+    entry = Annotated[Union[tuple(a.config for a in known)], Field(discriminator="type")]  # noqa: UP007 (built at run time)
     return create_model("FeedsFile", __base__=FeedsFile, feeds=(tuple[entry, ...], ()))
 
 
