@@ -298,7 +298,7 @@ MODELS: tuple[MetricModel, ...] = (
     MetricModel("so2", {"*": 7, "industrial_park": 14}, noise=0.1),
     MetricModel("co", {"*": 0.7}, rhythm="smog", noise=0.08),
     MetricModel("nmhc", {"*": 0.6, "industrial_park": 1.2}, noise=0.12),
-    MetricModel("dustfall", {"*": 3.2, "industrial_park": 4.5}),
+    MetricModel("dustfall", {"*": 3.2, "industrial_park": 4.5}, noise=0.005),  # a 30-day deposit barely moves in a day
     MetricModel("straw_fires_24h", {"*": 0, "village": 5e-05}, kind="count"),
     # --- Water and noise
     MetricModel("water_class", {"*": 2.9, "industrial_park": 3.1}, noise=0.02, spread=0.07),
