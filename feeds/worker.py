@@ -19,9 +19,10 @@ import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from cityvitals import store
+from cityvitals.connections import Connections
 from cityvitals.leader import LedJob
 from cityvitals.metrics import registry
-from cityvitals.runtime import Runtime, start_simulator, wait_for_stop
+from cityvitals.shutdown import wait_for_stop
 from feeds.config import (
     AirQualityApiFeedConfig,
     FeedsFile,
@@ -36,6 +37,7 @@ from feeds.polling.air_quality import AirQualityFeed
 from feeds.polling.base import HttpSettings
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.feed import ReplayFeed
+from feeds.simulator.feed import start_simulator
 from feeds.simulator.orders import SimulatedOrders, SimulatedOrdersFeed
 from feeds.workorders.pipeline import WorkOrderFeed, WorkOrderPipeline
 from feeds.workorders.replay import replay_events
@@ -45,7 +47,7 @@ LEAD_CHECK_S = 1.0  # how often a standby asks for an MQTT feed's lead: it takes
 REPLAY_CHECK_S = 2.0  # the same for a replay (its lock lapses 6 s after its leader's death)
 
 
-def start_feeds(rt: Runtime, config: FeedsFile, names: list[str], scheduler: BackgroundScheduler) -> list:
+def start_feeds(rt: Connections, config: FeedsFile, names: list[str], scheduler: BackgroundScheduler) -> list:
     """Start the named feeds (all when ``names`` is empty); unknown names are a ValueError."""
     known = {f.name for f in config.feeds}
     unknown = sorted(set(names) - known)
@@ -69,7 +71,7 @@ def start_feeds(rt: Runtime, config: FeedsFile, names: list[str], scheduler: Bac
     return started
 
 
-def start_workorders(rt: Runtime, cfg: WorkOrdersFeedConfig, scheduler: BackgroundScheduler) -> Coordinator:
+def start_workorders(rt: Connections, cfg: WorkOrdersFeedConfig, scheduler: BackgroundScheduler) -> Coordinator:
     """Replay the configured events file (if any), then publish the aggregates (of simulated orders too)."""
     ingestor = Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid")), simulated=cfg.simulate)
     pipeline = WorkOrderPipeline(ingestor, cfg.deadlines_h)
@@ -83,14 +85,14 @@ def start_workorders(rt: Runtime, cfg: WorkOrdersFeedConfig, scheduler: Backgrou
     return _schedule(WorkOrderFeed(pipeline, cfg.interval_s), scheduler)
 
 
-def start_air_quality(rt: Runtime, cfg: AirQualityApiFeedConfig, scheduler: BackgroundScheduler) -> AirQualityFeed:
+def start_air_quality(rt: Connections, cfg: AirQualityApiFeedConfig, scheduler: BackgroundScheduler) -> AirQualityFeed:
     """Poll the air-quality API every interval (first round at once)."""
     settings = HttpSettings(cfg.url, cfg.timeout_s, cfg.retries, cfg.backoff_s, cfg.headers())
     ingestor = Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid")))
     return _schedule(AirQualityFeed(cfg.name, settings, ingestor, cfg.interval_s, cfg.stale_after_s), scheduler)
 
 
-def start_mqtt(rt: Runtime, cfg: MqttFeedConfig, scheduler: BackgroundScheduler) -> MqttFeed:
+def start_mqtt(rt: Connections, cfg: MqttFeedConfig, scheduler: BackgroundScheduler) -> MqttFeed:
     """Subscribe while this process leads the feed; the session (one client id in every worker) goes with the lead."""
     feed = MqttFeed(MqttSettings(host=cfg.host, port=cfg.port, prefix=cfg.prefix, qos=cfg.qos,
                                  client_id=f"cityvitals-{cfg.name}", buffer=cfg.buffer, username=cfg.username,
@@ -117,8 +119,8 @@ def _lead(client: redis.Redis, name: str, period_s: float, job: Callable[[], obj
     return led
 
 
-def replay_feed(rt: Runtime, cfg: ReplayFeedConfig) -> ReplayFeed:
-    """A replay feed over this runtime's store and grids (points located in them)."""
+def replay_feed(rt: Connections, cfg: ReplayFeedConfig) -> ReplayFeed:
+    """A replay feed over these connections' store and grids (points located in them)."""
     ingestor = Ingestor(rt.client, cfg.name, registry(), set(rt.tree.ids("grid")), locator=rt.tree.grid_locator())
     return ReplayFeed(cfg, ingestor)
 
@@ -166,7 +168,7 @@ class LedReplay:
             self._thread.join(15)
 
 
-def start_replay(rt: Runtime, cfg: ReplayFeedConfig, scheduler: BackgroundScheduler) -> LedReplay:
+def start_replay(rt: Connections, cfg: ReplayFeedConfig, scheduler: BackgroundScheduler) -> LedReplay:
     """Replay a file once, in the worker leading it, resuming from its checkpoint."""
     feed = replay_feed(rt, cfg)
     runner = LedReplay(feed)
@@ -174,7 +176,7 @@ def start_replay(rt: Runtime, cfg: ReplayFeedConfig, scheduler: BackgroundSchedu
     return runner
 
 
-def run_until_stopped(rt: Runtime, config: FeedsFile, names: list[str]) -> None:
+def run_until_stopped(rt: Connections, config: FeedsFile, names: list[str]) -> None:
     """Run the feeds until SIGTERM or SIGINT, then stop them cleanly."""
     scheduler = BackgroundScheduler(timezone="UTC")
     feeds = start_feeds(rt, config, names, scheduler)

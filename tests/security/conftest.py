@@ -11,11 +11,11 @@ import requests
 from werkzeug.serving import make_server
 
 from cityvitals.config import load_settings
-from cityvitals.runtime import Runtime
 from cityvitals.users import add_user
-from cityvitals.web import QuietHandler, build_server
 from indicators.loader import load_catalog
 from tests.conftest import PASSWORD, _login
+from wiring.runtime import Runtime
+from wiring.web import QuietHandler, build_server
 
 __all__ = ["PASSWORD", "csrf_headers", "login", "serve_with"]
 

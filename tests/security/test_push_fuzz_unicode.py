@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cityvitals import store
+from cityvitals.tokens import create_token
 from feeds.http_push import EVENTS_ROUTE, ROUTE, PushLimits
-from feeds.tokens import create_token
 from tests.conftest import stream_samples
 from tests.feeds.conftest import serve_push
 

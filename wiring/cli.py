@@ -15,8 +15,8 @@ log = logging.getLogger("cityvitals")
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
-    from cityvitals import db_commands
     from cityvitals.areas import commands as area_commands
+    from wiring import db_commands
 
     parser = argparse.ArgumentParser(prog="cityvitals", description="City Vitals: real-time city vital signs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,7 +87,8 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     """Run the engine (tick and catalog hot reload) in this process until SIGTERM or SIGINT."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from cityvitals.runtime import open_runtime, start_engine, wait_for_stop
+    from cityvitals.shutdown import wait_for_stop
+    from wiring.runtime import open_runtime, start_engine
 
     rt = open_runtime(load_settings())
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -103,8 +104,8 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     """List the catalog's profiles with their state, or switch one on or off for every engine."""
     from cityvitals import store
-    from cityvitals.runtime import open_runtime
     from cityvitals.users import audit
+    from wiring.runtime import open_runtime
 
     rt = open_runtime(load_settings(args.data_dir))
     known = rt.catalog.profiles
@@ -148,9 +149,9 @@ def cmd_feeds_check(args: argparse.Namespace) -> int:
 
 def cmd_feeds_run(args: argparse.Namespace) -> int:
     """Run the configured feeds in this process until SIGTERM or SIGINT."""
-    from cityvitals.runtime import open_runtime
     from feeds.config import FeedsConfigError
     from feeds.worker import run_until_stopped
+    from wiring.runtime import open_runtime
 
     try:
         config = _feeds_config(args.config)
@@ -170,10 +171,10 @@ def cmd_feeds_replay(args: argparse.Namespace) -> int:
     """Replay one file through the ingest path, resuming from its checkpoint."""
     from pydantic import ValidationError
 
-    from cityvitals.runtime import open_runtime
     from cityvitals.users import audit
     from feeds.replay.config import ReplayFeedConfig
     from feeds.worker import replay_feed
+    from wiring.runtime import open_runtime
 
     try:
         cfg = ReplayFeedConfig(type="replay", name=args.name, file=args.file, metric=args.metric,
@@ -201,21 +202,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import time
 
     from cityvitals import store
-    from cityvitals.runtime import open_runtime
+    from cityvitals.scenarios import KINDS, MAX_MINUTES
     from cityvitals.users import audit
-    from feeds.simulator.scenarios import SCENARIOS
+    from wiring.runtime import open_runtime
 
     rt = open_runtime(load_settings(args.data_dir))
     if args.list or not args.scenario:
-        for s in SCENARIOS.values():
+        for s in KINDS.values():
             print(f"{s.id:<14} {s.name_zh} {s.name_en} (level {s.level}, {s.minutes:g} min)")
         for r in store.read_scenarios(rt.client):
             left = r["start"] + r["minutes"] * 60 - time.time()
             print(f"running: {r['scenario']} in {r['area']}, {max(left, 0) / 60:.0f} min left")
         return 0
-    scenario = SCENARIOS.get(args.scenario)
+    scenario = KINDS.get(args.scenario)
     if scenario is None:
-        print(f"cityvitals: unknown scenario {args.scenario!r}; one of {', '.join(SCENARIOS)}", file=sys.stderr)
+        print(f"cityvitals: unknown scenario {args.scenario!r}; one of {', '.join(KINDS)}", file=sys.stderr)
         return 2
     area = args.area or rt.tree.ids(scenario.level)[0]
     if area not in rt.tree:
@@ -227,8 +228,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"{scenario.id} in {area}: {'stopped' if stopped else 'was not running'}")
         return 0 if stopped else 1
     minutes = args.minutes or scenario.minutes
-    if not 0 < minutes <= 24 * 60:
-        print("cityvitals: --minutes must be more than 0 and at most 1440", file=sys.stderr)
+    if not 0 < minutes <= MAX_MINUTES:
+        print(f"cityvitals: --minutes must be more than 0 and at most {MAX_MINUTES}", file=sys.stderr)
         return 2
     store.start_scenario(rt.client, scenario.id, area, time.time(), minutes)
     audit(rt.sql, "cli", "scenario_start", scenario=scenario.id, area=area, minutes=minutes)
@@ -361,8 +362,8 @@ def _sql():
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     """Print a new token for a source; only its hash is kept."""
+    from cityvitals.tokens import create_token
     from cityvitals.users import audit
-    from feeds.tokens import create_token
 
     sql = _sql()
     try:
@@ -378,7 +379,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_token_list(args: argparse.Namespace) -> int:
     """One line per token: id, source, created, revoked."""
-    from feeds.tokens import list_tokens
+    from cityvitals.tokens import list_tokens
 
     for t in list_tokens(_sql()):
         revoked = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "live"
@@ -388,8 +389,8 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     """Revoke a token; exit 1 if there is no such live token."""
+    from cityvitals.tokens import revoke_token
     from cityvitals.users import audit
-    from feeds.tokens import revoke_token
 
     sql = _sql()
     if revoke_token(sql, args.id):
@@ -417,9 +418,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run everything in this process and serve the dashboard."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from cityvitals.runtime import open_runtime, start_engine, start_simulator
-    from cityvitals.web import QuietHandler, build_server
+    from feeds.simulator.feed import start_simulator
     from indicators.loader import CatalogInvalid
+    from wiring.runtime import open_runtime, start_engine
+    from wiring.web import QuietHandler, build_server
 
     try:
         rt = open_runtime(load_settings(args.data_dir))

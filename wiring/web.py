@@ -18,14 +18,14 @@ from cityvitals.headers import install_headers
 from cityvitals.metrics import registry
 from cityvitals.observability import install_observability
 from cityvitals.redis_server import is_cluster
-from cityvitals.runtime import Runtime, open_runtime
 from cityvitals.security import install_security, secret_key
+from cityvitals.tokens import TokenVerifier
 from dashboard import create_app
 from dashboard.context import DashboardContext
 from feeds.http_push import install_push_api
 from feeds.ingest import Ingestor
-from feeds.tokens import TokenVerifier
 from feeds.workorders.pipeline import WorkOrderPipeline
+from wiring.runtime import Runtime, open_runtime
 
 
 def build_server(rt: Runtime) -> Flask:

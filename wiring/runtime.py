@@ -1,66 +1,38 @@
-"""Assemble the parts from settings: store connections, areas, catalog, engine, feeds, scheduler."""
+"""Assemble a process from settings: the connections, the catalog, the engine and its hot reload."""
 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 
-import redis
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
-from cityvitals.areas import AreaTree, load_areas, pukou_demo, save_areas
 from cityvitals.config import Settings
-from cityvitals.db import create_schema, make_engine
-from cityvitals.leader import Leadership, LedJob
-from cityvitals.metrics import registry
-from cityvitals.private_files import private_dir
-from cityvitals.redis_server import connect, redis_url
-from feeds.ingest import Ingestor
-from feeds.simulator.city import SimulatedCity
-from feeds.simulator.feed import FEED_NAME, SimulatorFeed
-from feeds.simulator.orders import simulated_orders_feed
+from cityvitals.connections import Connections, open_connections
+from cityvitals.leader import Leadership
 from indicators.history import log_catalog_event
 from indicators.loader import Catalog, CatalogInvalid, catalog_digest, load_catalog
 from indicators.service import EngineService
 
 log = logging.getLogger(__name__)
-ORDERS_DELAY_S = 15.0  # the simulated orders' first round (a week of events) after the city's
 
 
 @dataclass
-class Runtime:
-    """Everything a process of City Vitals works with."""
+class Runtime(Connections):
+    """Everything a process of City Vitals works with: the connections, the catalog and the engine."""
 
-    settings: Settings
-    redis_url: str
-    client: redis.Redis
-    sql: SqlEngine
-    tree: AreaTree
     catalog: Catalog
-    scheduler: BackgroundScheduler | None = None
     service: EngineService | None = None
-    feeds: list = field(default_factory=list)
     last_check: tuple = ()  # (files' digest, version, errors) of the last catalog check
 
 
 def open_runtime(settings: Settings) -> Runtime:
-    """Connect to Redis and SQL, load the areas (the demo district if none imported) and the catalog."""
-    url = redis_url(settings)
-    client = connect(url)
-    private_dir(settings.data_dir)
-    sql = make_engine(settings.database_url)
-    create_schema(sql)
-    areas = load_areas(sql)
-    if not areas:
-        areas = pukou_demo()
-        save_areas(sql, areas)
+    """Open the connections and load the catalog."""
+    connections = open_connections(settings)
     catalog = load_catalog([settings.catalog_path])
-    return Runtime(settings, url, client, sql, AreaTree(areas), catalog)
+    return Runtime(**{f.name: getattr(connections, f.name) for f in fields(Connections)}, catalog=catalog)
 
 
 class EngineRound:
@@ -101,32 +73,6 @@ def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> Leadership:
     scheduler.add_job(reload_catalog, "interval", args=[rt], seconds=5, id="catalog-reload", max_instances=1,
                       coalesce=True)
     return leadership
-
-
-def wait_for_stop() -> None:
-    """Block until SIGTERM or SIGINT."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-
-
-def start_simulator(rt: Runtime, scheduler: BackgroundScheduler, interval_s: float = 60.0, seed: int = 7,
-                    name: str = FEED_NAME) -> SimulatorFeed:
-    """Schedule the simulated city feed (first round at once) and its work orders through the pipeline.
-
-    The orders' first round loads a week of events (seconds of CPU): it starts a little later, so
-    that a fresh start shows the live city first.
-    """
-    ingestor = Ingestor(rt.client, name, registry(), set(rt.tree.ids("grid")), simulated=True)
-    feed = SimulatorFeed(SimulatedCity(rt.tree, registry(), seed=seed), ingestor, interval_s)
-    orders = simulated_orders_feed(rt.client, rt.tree, f"{name}-orders", seed, interval_s)
-    for each, delay in ((feed, 0), (orders, ORDERS_DELAY_S)):
-        job = LedJob(rt.client, f"feed:{each.name}", interval_s, each.run_once)  # one process fires it
-        scheduler.add_job(job, "interval", seconds=interval_s, id=f"feed-{each.name}", max_instances=1,
-                          coalesce=True, next_run_time=_now() + timedelta(seconds=delay))
-        rt.feeds.append(each)
-    return feed
 
 
 def reload_catalog(rt: Runtime) -> bool:

@@ -11,6 +11,7 @@ from cityvitals import migrate
 from cityvitals.config import load_settings
 from cityvitals.db import make_engine
 from cityvitals.private_files import private_dir
+from wiring import sql_tables  # noqa: F401  (check and revision compare every model with the schema)
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
