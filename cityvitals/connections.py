@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals.areas import AreaTree, load_areas, pukou_demo, save_areas
 from cityvitals.config import Settings
-from cityvitals.db import create_schema, make_engine
+from cityvitals.db import connect_database, create_schema
 from cityvitals.private_files import private_dir
 from cityvitals.redis_server import connect, redis_url
 
@@ -30,7 +30,7 @@ def open_connections(settings: Settings) -> Connections:
     url = redis_url(settings)
     client = connect(url)
     private_dir(settings.data_dir)
-    sql = make_engine(settings.database_url)
+    sql = connect_database(settings.database_url)
     create_schema(sql)
     areas = load_areas(sql)
     if not areas:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
-from cityvitals.config import ConfigError, Settings
+from cityvitals.config import Settings
 from cityvitals.private_files import private_dir, private_umask
+from cityvitals.unreachable import unreachable
 
 
 def _embedded_url(settings: Settings) -> str:
@@ -69,5 +71,10 @@ def connect(url: str) -> redis.Redis:
                                           health_check_interval=30)
         client.ping()
     except (redis.ConnectionError, redis.TimeoutError, RedisClusterException, OSError) as exc:
-        raise ConfigError(f"cannot reach Redis at {url}: {exc}") from None
+        raise unreachable("Redis", _shown(url), exc, "REDIS_URL") from None
     return client
+
+
+def _shown(url: str) -> str:
+    """``url`` with its password hidden, for messages and logs."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)

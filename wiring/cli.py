@@ -350,12 +350,12 @@ def add_token_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _sql():
-    from cityvitals.db import create_schema, make_engine
+    from cityvitals.db import connect_database, create_schema
     from cityvitals.private_files import private_dir
 
     settings = load_settings()
     private_dir(settings.data_dir)
-    sql = make_engine(settings.database_url)
+    sql = connect_database(settings.database_url)
     create_schema(sql)
     return sql
 
