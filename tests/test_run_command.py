@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 import requests
 
 from tests.conftest import REPO, _wait_for
+from tests.feeds.conftest import stop_worker
 
 
 def _free_port() -> int:
@@ -46,11 +46,8 @@ def test_run_serves_without_a_development_server_and_sigterm_stops_it_and_its_re
         assert page.headers["Server"] == "cityvitals"
         redis_pid = _embedded_redis_pid(tmp_path / "data")
         assert psutil.pid_exists(redis_pid)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop_worker(proc)
     stderr = err.read_text()
     assert "development server" not in stderr and "WARNING" not in stderr, stderr
     assert "Traceback" not in stderr, stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import sys
 import pytest
 
 from tests.conftest import REPO, _wait_for
+from tests.feeds.conftest import start_worker, stop_worker
 
 TEST_REDIS = os.environ.get("CITYVITALS_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
@@ -70,19 +70,13 @@ def test_an_unreachable_mqtt_broker_is_one_line_and_the_worker_keeps_trying(tmp_
     config = tmp_path / "feeds.yaml"
     config.write_text(f"feeds:\n  - type: mqtt\n    name: sensors\n    host: 127.0.0.1\n    port: {port}\n")
     log = tmp_path / "worker.log"
-    base = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env = {**base, "REDIS_URL": TEST_REDIS, "CITYVITALS_DATA_DIR": str(tmp_path)}
     with log.open("w") as out:
-        worker = subprocess.Popen([sys.executable, "-m", "wiring.cli", "feeds", "run", "--config", str(config)],
-                                  cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        worker = start_worker(tmp_path, TEST_REDIS, config, out)
     line = f"mqtt sensors: cannot reach the MQTT broker at 127.0.0.1:{port} (connection refused); retrying"
     try:
         _wait_for(lambda: line in log.read_text(), "the broker's line", timeout=60)
         assert worker.poll() is None  # a broker may come back: the worker keeps trying, the other feeds run
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=30) == 0
     finally:
-        if worker.poll() is None:
-            worker.kill()
+        stop_worker(worker)
     text = log.read_text()
     assert text.count("cannot reach the MQTT broker") == 1 and "Traceback" not in text, text
