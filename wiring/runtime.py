@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -32,7 +32,7 @@ def open_runtime(settings: Settings) -> Runtime:
     """Open the connections and load the catalog."""
     connections = open_connections(settings)
     catalog = load_catalog([settings.catalog_path])
-    return Runtime(**{f.name: getattr(connections, f.name) for f in fields(Connections)}, catalog=catalog)
+    return Runtime(**vars(connections), catalog=catalog)
 
 
 class EngineRound:
