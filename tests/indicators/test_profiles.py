@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from cityvitals import store
-from cityvitals.cli import main
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from indicators.loader import load_catalog
 from indicators.service import EngineService
+from wiring.cli import main
 
 T0 = 1_795_000_000.0  # November: the flood season (June to September) is not on by date
 
