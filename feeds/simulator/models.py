@@ -104,6 +104,18 @@ class MetricModel:
         suffix = self.metric.rsplit("_", 1)[-1]
         return WINDOW_H.get(suffix, self.hold_h)
 
+    def wander(self, knot_h: float) -> float:
+        """Relative noise of a reading whose noise is drawn afresh every ``knot_h`` hours.
+
+        A gauge that is a total over a window (``garbage_tonnes_24h``, ``volunteer_hours_7d``) averages
+        the window's independent stretches, so it wanders by ``noise * sqrt(knot_h / window)``: a day's
+        tonnage cannot move 10% in half an hour.
+        """
+        suffix = self.metric.rsplit("_", 1)[-1]
+        if self.kind == "gauge" and suffix in WINDOW_H:
+            return self.noise * float(np.sqrt(knot_h / WINDOW_H[suffix]))
+        return self.noise
+
     def typical(self, categories: np.ndarray) -> np.ndarray:
         """Return the base value per grid from its category."""
         default = self.base.get("*", 0.0)
@@ -414,7 +426,7 @@ MODELS: tuple[MetricModel, ...] = (
     # --- Hospitals (more)
     MetricModel("icu_occupancy_pct", {"*": 0, "hospital": 66}, spread=0.06),
     MetricModel("outpatient_wait_min", {"*": 0, "hospital": 28}, rhythm="work", noise=0.1, spread=0.1),
-    MetricModel("ili_pct", {"*": 0, "hospital": 3}, noise=0.1, spread=0.1),
+    MetricModel("ili_pct", {"*": 0, "hospital": 3}, noise=0.02, spread=0.1),  # a sentinel's daily report
     MetricModel("fever_drug_sales_24h", {"*": 3, "village": 2, "commercial": 6, "hospital": 30},
         kind="count", per_1k=True),
     # --- Digital city-management cases by type
