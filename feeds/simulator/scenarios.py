@@ -73,8 +73,9 @@ SCENARIOS: dict[str, Scenario] = {s.id: s for s in (
         Effect("hl_traffic_24h", mul=3),
     )),
     _plays("power_outage", (
+        # Per grid: of its ~20 elevators a few (3%) stop between floors; most of its ~6 signals have no backup.
         Effect("power_outage_households", add=2500), Effect("feeder_trips_24h", add=6),
-        Effect("elevator_entrapments_24h", add=4), Effect("traffic_signals_faulty", add=8),
+        Effect("elevator_entrapments_24h", add=0.6), Effect("traffic_signals_faulty", add=4),
         Effect("hl_utilities_24h", mul=6), Effect("hotline_orders_1h", mul=2.5),
         Effect("water_outage_households", add=300),
     )),
