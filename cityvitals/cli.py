@@ -87,16 +87,18 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     """Run the engine (tick and catalog hot reload) in this process until SIGTERM or SIGINT."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from cityvitals.runtime import open_runtime, start_engine, wait_for_stop
+    from cityvitals.runtime import open_runtime, start_archive, start_engine, wait_for_stop
 
     rt = open_runtime(load_settings())
     scheduler = BackgroundScheduler(timezone="UTC")
     leadership = start_engine(rt, scheduler)
+    archive_lead = start_archive(rt, scheduler)  # the sample archive (cityvitals/archive/)
     scheduler.start()
     log.info("engine worker up (redis %s, database %s)", rt.redis_url, rt.settings.database_url)
     wait_for_stop()
     scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged) before the lead is handed on
     leadership.release()
+    archive_lead.release()
     return 0
 
 
@@ -417,7 +419,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run everything in this process and serve the dashboard."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from cityvitals.runtime import open_runtime, start_engine
+    from cityvitals.runtime import open_runtime, start_archive, start_engine
     from cityvitals.web import QuietHandler, build_server
     from feeds.simulator.adapter import start_simulator
     from feeds.simulator.config import SimulatorFeedConfig
@@ -430,6 +432,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     scheduler = BackgroundScheduler(timezone="UTC")
     start_engine(rt, scheduler)
+    start_archive(rt, scheduler)  # the sample archive (cityvitals/archive/)
     if not args.no_simulator:
         start_simulator(rt, SimulatorFeedConfig(type="simulator", interval_s=args.sim_interval), scheduler)
     scheduler.start()

@@ -13,7 +13,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
-from cityvitals.areas import AreaTree, load_areas, pukou_demo, save_areas
+from cityvitals.archive import ArchiveJob, Archiver
+from cityvitals.areas import LEVELS, AreaTree, load_areas, pukou_demo, save_areas
 from cityvitals.config import Settings
 from cityvitals.db import create_schema, make_engine
 from cityvitals.leader import Leadership
@@ -93,6 +94,17 @@ def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> Leadership:
                       id="engine-tick", max_instances=1, coalesce=True, next_run_time=_now())
     scheduler.add_job(reload_catalog, "interval", args=[rt], seconds=5, id="catalog-reload", max_instances=1,
                       coalesce=True)
+    return leadership
+
+
+def start_archive(rt: Runtime, scheduler: BackgroundScheduler) -> Leadership:
+    """Schedule the sample archiver (led by one process at a time); returns its leadership, to release at stop."""
+    levels = {a: level for level in LEVELS for a in rt.tree.ids(level)}
+    name = rt.settings.engine_name and f"archive-{rt.settings.engine_name}"
+    archiver = Archiver(rt.client, rt.settings.archive_path, levels, consumer=name, keep_days=rt.settings.archive_days)
+    leadership = Leadership(rt.client, "archive", ttl_s=60.0)  # rounds are bounded at 30 s (ArchiveJob)
+    scheduler.add_job(ArchiveJob(archiver, leadership), "interval", seconds=2, id="archive", max_instances=1,
+                      coalesce=True, next_run_time=_now())
     return leadership
 
 

@@ -96,7 +96,7 @@ def read_partition(paths: list[Path], columns: list[str] | None = None, filter: 
 def compact(directory: Path, name: str) -> int:
     """Merge the files of a partition into one named ``name`` (duplicates dropped); returns the rows kept."""
     paths = files(directory)
-    table = read_partition(paths).combine_chunks().sort_by(SORT)
+    table = read_partition(paths).cast(SCHEMA).combine_chunks().sort_by(SORT)
     write_atomic(table, directory / name)
     for path in paths:
         if path.name != name:

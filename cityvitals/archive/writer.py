@@ -164,12 +164,24 @@ class ArchiveJob:
                  maintain_every_s: float = 600.0) -> None:
         self.archiver, self.leadership = archiver, leadership
         self.budget_s, self.maintain_every_s = budget_s, maintain_every_s
-        self.leading, self._maintained = False, -math.inf
+        self.leading, self.failing, self._maintained = False, False, -math.inf
 
     def __call__(self) -> None:
         if not self.leadership.held():
             self.leading = False
             return
+        try:
+            self._run()
+        except (redis.RedisError, OSError) as exc:  # logged once, not every round: it retries by itself
+            if not self.failing:
+                log.warning("archive: %s; retrying every round, nothing acknowledged is lost", exc)
+            self.failing = True
+            return
+        if self.failing:
+            log.info("archive: writing again")
+            self.failing = False
+
+    def _run(self) -> None:
         arch = self.archiver
         if not self.leading:  # what a previous leader read and never acknowledged is ours to write now
             claimed = store.claim_pending(arch.client, arch.consumer, group=store.ARCHIVE_GROUP)
