@@ -102,7 +102,7 @@ def start_archive(rt: Runtime, scheduler: BackgroundScheduler) -> Leadership:
     levels = {a: level for level in LEVELS for a in rt.tree.ids(level)}
     name = rt.settings.engine_name and f"archive-{rt.settings.engine_name}"
     archiver = Archiver(rt.client, rt.settings.archive_path, levels, consumer=name, keep_days=rt.settings.archive_days)
-    leadership = Leadership(rt.client, "archive", ttl_s=60.0)  # rounds are bounded at 30 s (ArchiveJob)
+    leadership = Leadership(rt.client, "archive", ttl_s=10.0)  # renewed by a thread while a round runs
     scheduler.add_job(ArchiveJob(archiver, leadership), "interval", seconds=2, id="archive", max_instances=1,
                       coalesce=True, next_run_time=_now())
     return leadership

@@ -16,9 +16,9 @@ from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.feed import ReplayFeed
-from tests.conftest import GRIDS, tiny_tree
+from tests.archive.conftest import LEVELS
+from tests.conftest import GRIDS
 
-LEVELS = {a: level for level in ("district", "street", "community", "grid") for a in tiny_tree().ids(level)}
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
 
@@ -49,7 +49,8 @@ def test_ingested_samples_land_in_their_day_and_level_and_read_back(tmp_path, re
     archiver = Archiver(redis_client, tmp_path, LEVELS, consumer="archive-test")
     report = _drain(archiver)
     assert (report.samples, report.bad) == (len(items), 0)
-    found = {(day, level): sum(pq.read_metadata(p).num_rows for p in files(d)) for day, level, d in partitions(tmp_path)}
+    found = {(day, level): sum(pq.read_metadata(p).num_rows for p in files(d))
+             for day, level, d in partitions(tmp_path)}
     assert found == {(day, level): n for day in ("2026-12-05", "2026-12-06", "2026-12-07")
                      for level, n in (("community", 1), ("grid", 4), ("unknown", 1))}
     assert _rows(_everything(tmp_path)) == sorted((i["metric"], i["area"], i["ts"], i["value"]) for i in items)
