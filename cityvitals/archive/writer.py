@@ -24,7 +24,6 @@ import redis
 
 from cityvitals import store
 from cityvitals.archive.files import (
-    SCHEMA,
     UNKNOWN_LEVEL,
     compact,
     expire,
@@ -33,11 +32,11 @@ from cityvitals.archive.files import (
     partitions,
     write_atomic,
 )
+from cityvitals.archive.parse import parse_entries
 from cityvitals.leader import Leadership
 
 log = logging.getLogger(__name__)
 SEEN_BATCHES = 100_000  # batch ids remembered to drop a resent entry (feeds resend within seconds)
-LATEST_TS = 253_402_300_800.0  # 10000-01-01: later has no day partition
 
 
 @dataclass
@@ -84,12 +83,9 @@ class Archiver:
             self._recovering = len(entries) == self.max_entries
         if not entries:
             entries = store.read_raw_entries(self.client, self.consumer, store.ARCHIVE_GROUP, count=self.max_entries)
-        report = RoundReport(entries=len(entries))
         if not entries:
-            return report
-        table, batches = self._parse(entries, report)
-        report.files = self._write(table, f"{entries[0].entry_id}_{entries[-1].entry_id}.parquet")
-        report.samples = len(table)
+            return RoundReport()
+        report, batches = self.write(entries)
         store.ack(self.client, [e.entry_id for e in entries], group=store.ARCHIVE_GROUP)
         for bid in batches:
             self._seen[bid] = None
@@ -97,30 +93,11 @@ class Archiver:
             self._seen.popitem(last=False)
         return report
 
-    def _parse(self, entries: list[store.RawEntry], report: RoundReport) -> tuple[pa.Table, list[str]]:
-        """The rows of ``entries`` (each batch once, bad lines left out) and their batch ids."""
-        parts, batches = [], []
-        for entry in entries:
-            bid = entry.fields.get("bid") or entry.entry_id
-            if bid in self._seen or bid in batches:
-                report.resent += 1
-                continue
-            cols, bad = store.decode_lenient(entry.fields.get("data", ""))
-            ok = np.isfinite(cols.ts) & (cols.ts >= 0) & (cols.ts < LATEST_TS)
-            bad += int((~ok).sum())
-            if not entry.fields:
-                log.warning("archive: entry %s was trimmed from the stream before it was archived", entry.entry_id)
-            elif bad:
-                report.bad += bad
-                log.warning("archive: entry %s: %d sample(s) that do not parse or have no day, skipped",
-                            entry.entry_id, bad)
-            batches.append(bid)
-            keep = np.flatnonzero(ok)
-            parts.append(pa.table({"metric": pa.array(cols.metric, pa.string()).take(keep),
-                                   "area": pa.array(cols.area, pa.string()).take(keep), "ts": cols.ts[keep],
-                                   "value": cols.value[keep], "batch": pa.repeat(bid, len(keep))},
-                                  schema=SCHEMA))
-        return (pa.concat_tables(parts) if parts else SCHEMA.empty_table()), batches
+    def write(self, entries: list[store.RawEntry]) -> tuple[RoundReport, list[str]]:
+        """Write the samples of ``entries`` (not acknowledged) to disk; also the batch ids written."""
+        parsed = parse_entries(entries, self._seen)
+        files = self._write(parsed.table, f"{entries[0].entry_id}_{entries[-1].entry_id}.parquet")
+        return RoundReport(len(entries), len(parsed.table), parsed.bad, parsed.resent, files), parsed.batches
 
     def _write(self, table: pa.Table, name: str) -> int:
         """Write ``table`` as one file per (day, level) partition; returns the files written."""

@@ -92,8 +92,7 @@ def test_a_round_written_but_never_acknowledged_is_rewritten_not_doubled(tmp_pat
     store.append_samples(redis_client, "gauges", samples, batch=3)
     first = Archiver(redis_client, tmp_path, LEVELS, consumer="archive-test")
     entries = store.read_raw_entries(redis_client, "archive-test", store.ARCHIVE_GROUP, count=first.max_entries)
-    table, _ = first._parse(entries, RoundReport())
-    first._write(table, f"{entries[0].entry_id}_{entries[-1].entry_id}.parquet")  # then killed before the ack
+    first.write(entries)  # and killed before it acknowledged them
     written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.parquet"))
     restarted = Archiver(redis_client, tmp_path, LEVELS, consumer="archive-test")
     assert _drain(restarted).samples == len(samples)
