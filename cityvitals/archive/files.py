@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+COMPACTED = "c-"  # the prefix of a merged file's name (after it, the name of the newest round merged)
 UNKNOWN_LEVEL = "unknown"  # the level of a sample whose area is not in the tree: kept, not dropped
 SCHEMA = pa.schema([("metric", pa.string()), ("area", pa.string()), ("ts", pa.float64()), ("value", pa.float64()),
                     ("batch", pa.string())])
@@ -95,9 +96,9 @@ def read_partition(paths: list[Path], columns: list[str] | None = None, filter: 
     return pa.concat_tables(parts).unify_dictionaries()
 
 
-def compact(directory: Path, name: str) -> int:
-    """Merge the files of a partition into one named ``name`` (duplicates dropped); returns the rows kept."""
-    paths = files(directory)
+def compact(paths: list[Path]) -> int:
+    """Merge files of one partition into one (duplicates dropped), named after the newest; returns the rows kept."""
+    directory, name = paths[0].parent, COMPACTED + max(p.name.removeprefix(COMPACTED) for p in paths)
     table = read_partition(paths).cast(SCHEMA).combine_chunks().sort_by(SORT)
     write_atomic(table, directory / name)
     for path in paths:

@@ -24,6 +24,7 @@ import redis
 
 from cityvitals import store
 from cityvitals.archive.files import (
+    COMPACTED,
     UNKNOWN_LEVEL,
     compact,
     expire,
@@ -120,16 +121,21 @@ class Archiver:
     def maintain(self, now: datetime | None = None) -> tuple[list[str], int]:
         """Delete the days past retention and compact partitions; returns the days deleted and partitions compacted.
 
-        A partition is compacted once its day is over, or sooner when it has ``max_files`` files.
-        Run it between rounds (a round rewriting a file that is being compacted would be lost).
+        Once its day is over a partition is merged into one file. Before that, its round files are
+        merged into one more file whenever there are ``max_files`` of them: today's growing data is
+        not rewritten every time. Run it between rounds (a round rewriting a file that is being
+        compacted would be lost).
         """
         now = now or datetime.now(UTC)
         gone = expire(self.root, self.keep_days, now)
         today, compacted = now.strftime("%Y-%m-%d"), 0
         for day, _level, directory in partitions(self.root):
             paths = files(directory)
-            if len(paths) > 1 and (day < today or len(paths) >= self.max_files):
-                compact(directory, "c-" + max(p.name.removeprefix("c-") for p in paths))
+            if day >= today:
+                paths = [p for p in paths if not p.name.startswith(COMPACTED)]
+                paths = paths if len(paths) >= self.max_files else []
+            if len(paths) > 1:
+                compact(paths)
                 compacted += 1
         return gone, compacted
 

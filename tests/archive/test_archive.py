@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from cityvitals import store
 from cityvitals.archive import Archiver, RoundReport, read_samples
-from cityvitals.archive.files import files, partitions
+from cityvitals.archive.files import files, partition_dir, partitions
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.replay.config import ReplayFeedConfig
@@ -139,3 +139,24 @@ def test_retention_deletes_old_days_and_compaction_merges_files_keeping_every_sa
     assert table.column_names == ["metric", "area", "ts", "value", "batch"]
     assert table.select(["metric", "area", "ts"]).to_pylist() == sorted(
         table.select(["metric", "area", "ts"]).to_pylist(), key=lambda r: (r["metric"], r["area"], r["ts"]))
+
+
+def test_today_is_merged_in_chunks_and_whole_once_the_day_is_over(tmp_path, redis_client):
+    t = NOW.timestamp()
+    archiver = Archiver(redis_client, tmp_path, LEVELS, consumer="archive-test", max_entries=1, max_files=3)
+    grid = partition_dir(tmp_path, "2026-12-07", "grid")
+
+    def rounds(k: int, first: int) -> None:
+        for i in range(first, first + k):
+            store.append_samples(redis_client, "gauges", [store.Sample("aqi", g, t + i, float(i)) for g in GRIDS])
+        _drain(archiver)
+
+    rounds(7, 0)
+    assert len(files(grid)) == 7
+    assert archiver.maintain(NOW) == ([], 1)
+    rounds(2, 7)
+    assert archiver.maintain(NOW) == ([], 0)  # two round files and the first chunk: under max_files
+    assert [p.name.startswith("c-") for p in files(grid)] == [False, False, True]
+    assert archiver.maintain(NOW + timedelta(days=1)) == ([], 1)
+    assert len(files(grid)) == 1
+    assert sorted(_everything(tmp_path).value) == sorted(float(i) for i in range(9) for _ in GRIDS)
