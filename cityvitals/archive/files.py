@@ -78,16 +78,16 @@ def _sync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def read_partition(paths: list[Path], columns: list[str] | None = None, filter: pc.Expression | None = None
+def read_partition(paths: list[Path], columns: list[str] | None = None, where: pc.Expression | None = None
                    ) -> pa.Table:
     """Read the files of one partition, each batch from the first file that holds it."""
     if len(paths) == 1:
-        return pq.read_table(paths[0], columns=columns, filters=filter, read_dictionary=_DICTIONARY)
+        return pq.read_table(paths[0], columns=columns, filters=where, read_dictionary=_DICTIONARY)
     wanted = None if columns is None else list(dict.fromkeys([*columns, "batch"]))
     seen: set[str] = set()
     parts = []
     for path in paths:
-        table = pq.read_table(path, columns=wanted, filters=filter, read_dictionary=_DICTIONARY)
+        table = pq.read_table(path, columns=wanted, filters=where, read_dictionary=_DICTIONARY)
         batches = pc.unique(table["batch"]).to_pylist()
         if seen:
             table = table.filter(pc.invert(pc.is_in(table["batch"], pa.array(list(seen), pa.string()))))
