@@ -28,6 +28,11 @@ def _feed(ingestor: Ingestor, grids: list[str], stop_: threading.Event, sent: li
         time.sleep(0.01)
 
 
+def _in_flight(client: redis.Redis) -> bool:
+    """Whether the archiver has read entries it has not acknowledged yet (a round is under way)."""
+    return client.xpending(store.SAMPLES, store.ARCHIVE_GROUP)["pending"] > 0
+
+
 @pytest.mark.timeout(300)
 def test_the_archive_goes_through_a_redis_restart_without_losing_or_doubling(tmp_path, server):
     root = tmp_path / "archive"
@@ -78,14 +83,18 @@ def test_an_archiver_killed_mid_run_resumes_without_losing_or_doubling(tmp_path,
            "CITYVITALS_DATA_DIR": str(tmp_path), "CITYVITALS_ARCHIVE_DIR": str(root)}
     grids = demo_tree.ids("grid")[:50]
     client = redis.Redis.from_url(redis_url, decode_responses=True)
+    t0 = time.time() - 3600  # a backlog of small entries: the archiver is busy from round to round when killed
+    backlog = [store.Sample(m, g, t0 + k, float(k)) for k in range(200) for m in ("aqi", "pm25") for g in grids]
+    store.append_samples(client, "backlog", backlog, batch=10)
     ingestor = Ingestor(client, "gauges", registry(), set(grids))
-    stop_feed, sent = threading.Event(), [0]
+    stop_feed, sent = threading.Event(), [len(backlog)]
     feed = threading.Thread(target=_feed, args=(ingestor, grids, stop_feed, sent))
     feed.start()
     try:
         with engines(tmp_path, {"first": env}) as [(first, first_log)]:
-            wait_logged(lambda: archived(root)[0] > 0, "the first archiver writing", [first_log], timeout=120)
-            first.kill()  # SIGKILL, while samples keep coming
+            wait_logged(lambda: archived(root)[0] > 0 and _in_flight(client), "the first archiver writing",
+                        [first_log], timeout=120, poll_s=0.01)
+            first.kill()  # SIGKILL, in a round, while samples keep coming
             first.wait(10)
         written = archived(root)[0]
         with engines(tmp_path, {"second": env}) as [(second, second_log)]:
