@@ -577,10 +577,9 @@ class Engine:
         delivered = seen[sel] | ~self._seen_cache[LEVELS[0]][sel].any(axis=1, keepdims=True)  # else: a dead feed
         judged = self.judged_at[level][sel] & delivered
         with np.errstate(invalid="ignore"):
-            enough = ~self.has_evidence[sel] | ((den >= self.min_denominator[sel])
-                                                & ((num >= self.min_events[sel]) | ~self.higher[sel, None]))
-        enough &= np.isfinite(value)
-        want = classify.wanted(value, fresh, prev, _rows_of(lim, sel), self.hysteresis[sel], judged, enough)
+            enough = (~self.has_evidence[sel] | (den >= self.min_denominator[sel])) & np.isfinite(value)
+            few = self.has_evidence[sel] & self.higher[sel, None] & (num < self.min_events[sel])
+        want = classify.wanted(value, fresh, prev, _rows_of(lim, sel), self.hysteresis[sel], judged, enough, few)
         f_rows = self.funnel_rows[level]
         if f_rows.size and level in self._funnel_state:
             at = np.searchsorted(rows, f_rows)  # rows is sorted: where each funnel row sits among those judged
