@@ -32,6 +32,13 @@ class Settings:
     trusted_proxies: int = 0  # reverse proxies in front of the web server whose X-Forwarded-* headers count
     frame_ancestors: str = "'self'"  # who may show the wall in a frame (CSP frame-ancestors sources)
     metrics_token: str | None = None  # a bearer token that may read /metrics when visitors may not
+    archive_dir: Path | None = None  # the sample archive's Parquet files (default: <data_dir>/archive)
+    archive_days: float = 90.0  # how long archived samples are kept (whole days past it are deleted)
+
+    @property
+    def archive_path(self) -> Path:
+        """Where the sample archive is."""
+        return self.archive_dir or self.data_dir / "archive"
 
     @property
     def embedded_redis(self) -> bool:
@@ -66,6 +73,8 @@ def load_settings(data_dir: str | Path | None = None, env: dict[str, str] | None
         trusted_proxies=int(proxies),
         frame_ancestors=_frame_ancestors(env.get("CITYVITALS_FRAME_ANCESTORS", "'self'")),
         metrics_token=env.get("CITYVITALS_METRICS_TOKEN") or None,
+        archive_dir=Path(env["CITYVITALS_ARCHIVE_DIR"]).resolve() if env.get("CITYVITALS_ARCHIVE_DIR") else None,
+        archive_days=_positive(env, "CITYVITALS_ARCHIVE_DAYS", "90", "a number of days"),
     )
 
 

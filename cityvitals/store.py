@@ -6,6 +6,7 @@ Layout (all keys start with ``cv:``):
                            (lines ``metric\\tarea\\tts\\tvalue``) and ``bid`` (batch id, the same when
                            a feed resends after a failed write, so the engine scores it once). Batching
                            keeps round trips per sample low; consumer groups make the engine resumable.
+                           Two groups read it: ``engine`` and ``archive`` (cityvitals/archive/).
 - ``cv:deadletter``        stream of refused input: ``src``, ``reason``, ``item``.
 - ``cv:latest:<metric>``   string: the latest value of one metric in every grid, packed (``LATEST_CELL``:
                            value f8, sample time f8, feed code i2 per grid, in the grids' ``pos`` order)
@@ -88,6 +89,7 @@ CHECKPOINTS = f"{PREFIX}:checkpoints"
 FEEDNAMES = f"{PREFIX}:feednames"
 RULES = f"{PREFIX}:rules"
 ENGINE_GROUP = "engine"
+ARCHIVE_GROUP = "archive"  # the sample archiver's own group: it reads every entry the engine reads
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
 
@@ -216,6 +218,39 @@ def read_entries(client: redis.Redis, consumer: str, pending: bool = False, coun
         for entry_id, fields in entries
         if fields  # a pending entry trimmed away comes back with no fields
     ]
+
+
+class RawEntry(NamedTuple):
+    """One stream entry as stored: its id and fields (none if it was trimmed away before it was read again)."""
+
+    entry_id: str
+    fields: dict[str, str]
+
+
+def read_raw_entries(client: redis.Redis, consumer: str, group: str, pending: bool = False,
+                     count: int = 500) -> list[RawEntry]:
+    """Read entries as :func:`read_entries` does, undecoded and trimmed ones kept: one bad entry spoils no read."""
+    reply = client.xreadgroup(group, consumer, {SAMPLES: "0" if pending else ">"}, count=count)
+    return [RawEntry(entry_id, fields or {}) for _stream, entries in reply or [] for entry_id, fields in entries]
+
+
+def decode_lenient(data: str) -> tuple[Columns, int]:
+    """Unpack ``data`` as :func:`decode_columns` does, skipping lines that do not parse; also the lines skipped."""
+    try:
+        return decode_columns(data), 0
+    except ValueError:
+        pass
+    rows, bad = [], 0
+    for line in data.split("\n"):
+        parts = line.split("\t")
+        try:
+            if len(parts) != 4:
+                raise ValueError(line)
+            rows.append((parts[0], parts[1], float(parts[2]), float(parts[3])))
+        except ValueError:
+            bad += 1
+    metric, area, ts, value = zip(*rows, strict=True) if rows else ((), (), (), ())
+    return Columns(list(metric), list(area), np.array(ts, dtype=float), np.array(value, dtype=float)), bad
 
 
 def claim_pending(client: redis.Redis, consumer: str, group: str = ENGINE_GROUP) -> int:

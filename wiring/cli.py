@@ -88,16 +88,18 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from cityvitals.shutdown import wait_for_stop
-    from wiring.runtime import open_runtime, start_engine
+    from wiring.runtime import open_runtime, start_archive, start_engine
 
     rt = open_runtime(load_settings())
     scheduler = BackgroundScheduler(timezone="UTC")
     leadership = start_engine(rt, scheduler)
+    archive_lead = start_archive(rt, scheduler)  # the sample archive (cityvitals/archive/)
     scheduler.start()
     log.info("engine worker up (redis %s, database %s)", rt.redis_url, rt.settings.database_url)
     wait_for_stop()
     scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged) before the lead is handed on
     leadership.release()
+    archive_lead.release()
     return 0
 
 
@@ -426,7 +428,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from feeds.simulator.adapter import start_simulator
     from feeds.simulator.config import SimulatorFeedConfig
     from indicators.loader import CatalogInvalid
-    from wiring.runtime import open_runtime, start_engine
+    from wiring.runtime import open_runtime, start_archive, start_engine
     from wiring.web import build_server, http_server
 
     try:
@@ -442,6 +444,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     scheduler = BackgroundScheduler(timezone="UTC")
     start_engine(rt, scheduler)
+    start_archive(rt, scheduler)  # the sample archive (cityvitals/archive/)
     if not args.no_simulator:
         start_simulator(rt, SimulatorFeedConfig(type="simulator", interval_s=args.sim_interval), scheduler)
     scheduler.start()

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from cityvitals import store
+from cityvitals.archive import ArchiveJob, Archiver
+from cityvitals.areas import LEVELS
 from cityvitals.config import Settings
 from cityvitals.connections import Connections, open_connections
 from cityvitals.leader import Leadership
@@ -72,6 +74,17 @@ def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> Leadership:
                       id="engine-tick", max_instances=1, coalesce=True, next_run_time=_now())
     scheduler.add_job(reload_catalog, "interval", args=[rt], seconds=5, id="catalog-reload", max_instances=1,
                       coalesce=True)
+    return leadership
+
+
+def start_archive(rt: Runtime, scheduler: BackgroundScheduler) -> Leadership:
+    """Schedule the sample archiver (led by one process at a time); returns its leadership, to release at stop."""
+    levels = {a: level for level in LEVELS for a in rt.tree.ids(level)}
+    name = rt.settings.engine_name and f"archive-{rt.settings.engine_name}"
+    archiver = Archiver(rt.client, rt.settings.archive_path, levels, consumer=name, keep_days=rt.settings.archive_days)
+    leadership = Leadership(rt.client, "archive", ttl_s=10.0)  # renewed by a thread while a round runs
+    scheduler.add_job(ArchiveJob(archiver, leadership), "interval", seconds=2, id="archive", max_instances=1,
+                      coalesce=True, next_run_time=_now())
     return leadership
 
 
