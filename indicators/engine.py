@@ -16,7 +16,7 @@ import numpy as np
 from simpleeval import SimpleEval
 
 from cityvitals.areas import LEVELS, AreaTree
-from cityvitals.store import Columns, Sample
+from cityvitals.store import Columns, Sample, WarningKey
 from cityvitals.vocabulary import DOMAINS
 from indicators import classify, funnel, rollup, thresholds
 from indicators.formula import FUNCTIONS, OPERATORS
@@ -299,7 +299,8 @@ class Engine:
         rows = {ind: r for r, ind in enumerate(self.ind_ids)}
         restored = 0
         for w in warnings:
-            r, c = rows.get(w["i"]), position.get(w.get("level", ""), {}).get(w["a"])
+            key = WarningKey.of(w)
+            r, c = rows.get(key.indicator), position.get(w.get("level", ""), {}).get(key.area)
             if r is None or c is None:
                 continue  # an indicator or area that no longer exists
             track = self.tracks[w["level"]]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,16 +15,14 @@ from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
 from cityvitals.areas import LEVELS, AreaTree
+from cityvitals.vocabulary import STATE_NAMES
 from indicators import health
-from indicators.classify import NO_PENDING
 from indicators.engine import Engine, LevelResult, TickResult, cells_at, cells_of
 from indicators.history import DomainHistory, append_history, log_transitions, unlogged, utc
 from indicators.loader import Catalog
 from indicators.states import State
 
 log = logging.getLogger(__name__)
-WRITE_CHUNK = 200_000  # cells formatted and queued before the pipeline is sent, when a level has more
-SPARSE_CELLS = 10  # a row with fewer than 1/SPARSE_CELLS of its areas moved is patched cell by cell
 SEEN_BATCHES = 100_000  # batch ids remembered to drop a resent entry (feeds resend within seconds)
 
 
@@ -63,7 +59,7 @@ class EngineService:
         self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
         self._feed_names: list[str] = []  # the feed names last published
         self._arrays: tuple[Catalog | None, tuple] = (None, ())  # the catalog's tier, group and weight arrays
-        self._latest_head = store.grid_fingerprint(tree.ids("grid")) + ":"  # names the grid list of latest rows
+        self._latest_head = store.latest_head(tree.ids("grid"))  # names the grid list of latest rows
         self._rules: tuple[Catalog | None, dict] = (None, {})  # JSON of each (indicator row, rule code)'s thresholds
         self._latest_rows: set[int] = set()  # metric rows whose latest row exists in Redis (written or restored)
         self._value_levels: set[str] = set()  # levels whose value rows this engine wrote whole once
@@ -86,7 +82,7 @@ class EngineService:
         eng.take_touched()  # these are already in Redis
         warnings = store.read_warnings(self.client)
         eng.restore_states(warnings)
-        self._peaks = {f"{w['i']}@{w['a']}": (w["raised"], w["peak"]) for w in warnings
+        self._peaks = {str(store.WarningKey.of(w)): (w["raised"], w["peak"]) for w in warnings
                        if w.get("raised") is not None and w.get("peak") is not None}
         if self.sql is not None:  # a previous engine may have died between writing Redis and logging to SQL
             log_transitions(self.sql, unlogged(self.sql, warnings))
@@ -160,8 +156,7 @@ class EngineService:
         t3 = time.perf_counter()
         self._log(result, now)
         report.seconds = {"consume": t1 - t0, "score": t2 - t1, "write": t3 - t2, "sql": time.perf_counter() - t3}
-        self.client.hset(store.META, mapping={"tick_duration": time.perf_counter() - t0,
-                                              "tick_samples": report.samples})
+        store.record_tick_time(self.client, time.perf_counter() - t0, report.samples)
         return report
 
     def _remember(self, batches: list[str]) -> None:
@@ -227,9 +222,8 @@ class EngineService:
         for level in result.levels.values():
             report.cells += self._write_level(pipe, level, result.now)
         report.transitions = len(result.transitions)
-        pipe.hset(store.META, mapping={"last_tick": result.now, "catalog_version": self.engine.catalog.version,
-                                       "indicators": len(self.engine.ind_ids),
-                                       "funnel_cells": self.engine.funnel_cells})
+        store.queue_tick(pipe, result.now, self.engine.catalog.version, len(self.engine.ind_ids),
+                         self.engine.funnel_cells)
         pipe.execute()
 
     def _mark_below(self, result: TickResult) -> None:
@@ -253,9 +247,8 @@ class EngineService:
         head = self._latest_head
         known = np.zeros(len(eng.metric_ids), dtype=bool)
         known[list(self._latest_rows)] = True
-        _queue_packed(pipe, [store.latest_key(m) for m in eng.metric_ids], head, rows, cols, len(eng.grid_ids),
-                      store.LATEST_CELL,
-                      lambda r, c: {"v": eng.values[r, c], "ts": eng.ts[r, c], "src": eng.feed[r, c]}, known)
+        store.queue_latest(pipe, head, eng.metric_ids, rows, cols, len(eng.grid_ids),
+                           lambda r, c: {"v": eng.values[r, c], "ts": eng.ts[r, c], "src": eng.feed[r, c]}, known)
         self._latest_rows.update(rows.tolist())
 
     def _write_level(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> int:
@@ -269,37 +262,37 @@ class EngineService:
         """Queue the state cells that moved (every row exists once the first tick wrote it); returns how many."""
         eng = self.engine
         rows, cols = np.nonzero(lv.dirty)
-        _queue_packed(pipe, [store.values_key(lv.level, i) for i in eng.ind_ids], "", rows, cols, len(lv.area_ids),
-                      store.STATE_CELL, lambda r, c: {
-                          "v": lv.value[r, c], "ts": lv.ts[r, c], "since": lv.since[r, c],
-                          "ps": lv.pending_since[r, c], "cov": lv.coverage[r, c],
-                          "num": lv.num[r, c], "den": lv.den[r, c],
-                          "src": eng.source_codes(lv.level, r, c), "rule": cells_at(lv.limits.source, r, c),
-                          "s": lv.state[r, c], "p": lv.pending[r, c]},
-                      np.array([lv.level in self._value_levels] * len(eng.ind_ids)))
+        store.queue_values(pipe, lv.level, eng.ind_ids, rows, cols, len(lv.area_ids), lambda r, c: {
+                               "v": lv.value[r, c], "ts": lv.ts[r, c], "since": lv.since[r, c],
+                               "ps": lv.pending_since[r, c], "cov": lv.coverage[r, c],
+                               "num": lv.num[r, c], "den": lv.den[r, c],
+                               "src": eng.source_codes(lv.level, r, c), "rule": cells_at(lv.limits.source, r, c),
+                               "s": lv.state[r, c], "p": lv.pending[r, c]},
+                           np.array([lv.level in self._value_levels] * len(eng.ind_ids)))
         self._value_levels.add(lv.level)
         return int(rows.size)
 
     def _write_warnings(self, pipe: redis.client.Pipeline, lv: LevelResult) -> None:
         """Queue every moved warning cell's full record; drop only the cells that left a warning."""
-        ids, areas, head = self.engine.ind_ids, lv.area_ids, f',"level":"{lv.level}",'
+        ids, areas = self.engine.ind_ids, lv.area_ids
         rows, cols = np.nonzero(lv.dirty & (lv.state >= State.YELLOW))
-        keys = [f"{ids[r]}@{areas[c]}" for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+        keys = [store.warning_key(ids[r], areas[c]) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
         records = self._warning_records(lv, rows, cols, self._peak_values(lv, keys, rows, cols))
-        raised = {k: f'{{"i":"{ids[r]}","a":"{areas[c]}"{head}{rec[1:]}'
-                  for k, r, c, rec in zip(keys, rows.tolist(), cols.tolist(), records, strict=True)}
+        raised = dict(zip(keys, records, strict=True))
         # a warning's rank in the ticker moves only with its state (and so its since)
         macro, residents = self._catalog_arrays()[0] == "macro", self._residents[lv.level]
-        ranked = {k: store.ticker_score(STATE_LABELS[s], lv.level, t, macro[r], residents[c])
+        ranked = {k: store.ticker_score(STATE_NAMES[s], lv.level, t, macro[r], residents[c])
                   for k, r, c, s, t, moved in zip(keys, rows.tolist(), cols.tolist(), lv.state[rows, cols].tolist(),
                                                   lv.since[rows, cols].tolist(), lv.changed[rows, cols].tolist(),
                                                   strict=True) if moved}
         if lv.fresh_start:  # drop what an earlier engine left for this level and is no warning now
             mine = set(areas)
-            gone = [k for k in store.warning_keys(self.client) if k.split("@", 1)[1] in mine and k not in raised]
+            gone = [k for k in store.warning_keys(self.client)
+                    if store.WarningKey.parse(k).area in mine and k not in raised]
         else:
             gone_rows, gone_cols = np.nonzero(lv.dirty & lv.cleared)
-            gone = [f"{ids[r]}@{areas[c]}" for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)]
+            gone = [store.warning_key(ids[r], areas[c])
+                    for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)]
         for key in gone:
             self._peaks.pop(key, None)
         store.update_warnings(pipe, raised, ranked, gone, self.tree)
@@ -323,11 +316,9 @@ class EngineService:
 
     def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
         """Queue the summaries of the areas whose summary moved (all of them on a first tick, as one row)."""
-        columns = np.flatnonzero(lv.dirty_areas)
+        columns = store.summary_positions(lv.dirty_areas, lv.fresh_start)
         if not columns.size:
             return
-        if lv.fresh_start or columns.size * SPARSE_CELLS >= len(lv.area_ids):
-            columns = np.arange(len(lv.area_ids))
         fields = health.summary_fields(lv.state, lv.judged, *self._catalog_arrays(), columns)
         oldest = lv.oldest[:, columns]
         store.queue_summaries(pipe, lv.level, columns, len(lv.area_ids), {
@@ -336,36 +327,22 @@ class EngineService:
 
     def _warning_records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray,
                          peaks: tuple[list, list]) -> list[str]:
-        """JSON records of the given cells, as ``store.read_states`` gives them: enough to explain each on screen.
-
-        Besides the state record: ``raised``, the value when the warning took its state, and ``peak``,
-        its worst value since. Formatted in one pass over plain lists: json.dumps per record costs
-        more than the rest of the tick.
-        """
-        feeds = [json.dumps(f, ensure_ascii=False) for f in self.engine.feeds]
-        rules, pending = self._rule_texts(), lv.pending[rows, cols].tolist()
-        pending_since = [t if p != NO_PENDING else _NULL for t, p in
-                         zip(_finite(lv.pending_since[rows, cols]), pending, strict=True)]
-        return [
-            f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{sn!r},{rules[r][k]},"src":{feeds[src]},'
-            f'"cov":{cov!r},"num":{n!r},"den":{d!r},"raised":{ra!r},"peak":{pk!r},"p":{PENDING_LABELS[p]},"ps":{ps!r}}}'
-            for r, s, v, t, sn, k, src, cov, n, d, ra, pk, p, ps in zip(
-                rows.tolist(), lv.state[rows, cols].tolist(), _finite(lv.value[rows, cols]),
-                _finite(lv.ts[rows, cols]), _finite(lv.since[rows, cols]), cells_of(lv.limits.source, rows, cols),
-                self.engine.source_codes(lv.level, rows, cols).tolist(),
-                np.round(lv.coverage[rows, cols], 4).tolist(), _finite(lv.num[rows, cols]),
-                _finite(lv.den[rows, cols]), _finite(np.array(peaks[0], dtype=float)),
-                _finite(np.array(peaks[1], dtype=float)), pending, pending_since, strict=True)
-        ]
+        """JSON records of the given cells (``store.encode_warnings``): enough to explain each on screen."""
+        ids, rules = self.engine.ind_ids, self._rule_texts()
+        return store.encode_warnings(lv.level, self.engine.feeds, store.WarningCells(
+            [ids[r] for r in rows.tolist()], [lv.area_ids[c] for c in cols.tolist()], lv.state[rows, cols],
+            lv.value[rows, cols], lv.ts[rows, cols], lv.since[rows, cols],
+            [rules[r][k] for r, k in zip(rows.tolist(), cells_of(lv.limits.source, rows, cols), strict=True)],
+            self.engine.source_codes(lv.level, rows, cols), lv.coverage[rows, cols], lv.num[rows, cols],
+            lv.den[rows, cols], np.array(peaks[0], dtype=float), np.array(peaks[1], dtype=float),
+            lv.pending[rows, cols], lv.pending_since[rows, cols]))
 
     def _rule_texts(self) -> dict[int, dict[int, str]]:
         """Per indicator row and rule code, the ``"y","r","rule"`` part of a record (built once per catalog)."""
         cat = self.engine.catalog
         if self._rules[0] is not cat:
-            self._rules = (cat, {
-                row: {code: f'"y":"{y}","r":"{r}","rule":{json.dumps(label, ensure_ascii=False)}'
-                      for code, (label, y, r) in self.engine.rules[ind].items()}
-                for row, ind in enumerate(self.engine.ind_ids)})
+            self._rules = (cat, {row: store.rule_fragments(self.engine.rules[ind])
+                                 for row, ind in enumerate(self.engine.ind_ids)})
         return self._rules[1]
 
     def _log(self, result: TickResult, now: float) -> None:
@@ -407,50 +384,3 @@ class EngineService:
                 rows += [{"at": utc(now), "area": a, "domain": domain, "score": s}
                          for a, s in zip(lv.area_ids, scores, strict=True)]
         return rows
-
-
-
-def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: str, rows: np.ndarray, cols: np.ndarray,
-                  width: int, cell: np.dtype, fields: Callable[[np.ndarray, np.ndarray], dict],
-                  known: np.ndarray) -> None:
-    """Queue changed cells (rows, cols; row-major) of packed rows: whole rows where many moved, else one by one.
-
-    ``fields(r, c)`` gives the arrays of ``cell``'s fields at broadcastable indices; a row not
-    ``known`` to exist yet is written whole. A SETRANGE per cell costs about as much as
-    ``SPARSE_CELLS`` cells of a whole row.
-    """
-    moved = np.bincount(rows, minlength=len(keys))
-    whole = np.flatnonzero(((moved * SPARSE_CELLS >= width) | ~known) & (moved > 0))
-    every = np.arange(width)[None, :]
-    step = max(1, WRITE_CHUNK // max(1, width))
-    for start in range(0, whole.size, step):
-        part = whole[start : start + step]
-        for row, text in zip(part.tolist(), store.pack_rows(cell, fields(part[:, None], every)), strict=True):
-            store.set_row(pipe, keys[row], head + text)
-        if whole.size > step:
-            pipe.execute()  # a big level (a first tick): send each part before packing the next
-    single = ~np.isin(rows, whole)
-    rows, cols = rows[single], cols[single]
-    if rows.size:
-        text = store.pack_rows(cell, {k: np.broadcast_to(a, rows.shape)[None, :]
-                                      for k, a in fields(rows, cols).items()})[0]
-        n = store.cell_chars(cell)
-        for k, (row, col) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
-            store.set_cell(pipe, keys[row], len(head), col, text[k * n : (k + 1) * n])
-
-
-def _finite(values: np.ndarray) -> list:
-    """Return values as a list for JSON text: floats, with ``null`` where not finite (repr of the str is null)."""
-    return [v if ok else _NULL for v, ok in zip(values.tolist(), np.isfinite(values).tolist(), strict=True)]
-
-
-class _Null:
-    """Stands in for a non-finite float in hand-formatted JSON."""
-
-    def __repr__(self) -> str:
-        return "null"
-
-
-_NULL = _Null()
-STATE_LABELS = [State(s).label for s in sorted(State)]
-PENDING_LABELS = {NO_PENDING: "null"} | {int(s): f'"{s.label}"' for s in State}
