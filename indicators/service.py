@@ -17,6 +17,7 @@ from cityvitals import store
 from cityvitals.areas import LEVELS, AreaTree
 from cityvitals.vocabulary import STATE_NAMES
 from indicators import health
+from indicators.compiled import compile_catalog
 from indicators.engine import Engine, LevelResult, TickResult, cells_at, cells_of
 from indicators.history import DomainHistory, append_history, log_transitions, unlogged, utc
 from indicators.loader import Catalog
@@ -47,7 +48,7 @@ class EngineService:
                  consumer: str | None = None, history_levels: tuple[str, ...] = ("district", "street"),
                  history_step_s: float = 60.0, retention_s: float = 7 * 86400, max_entries: int = 2000) -> None:
         self.client, self.sql, self.tree = client, sql, tree
-        self.engine = Engine(tree, catalog)
+        self.engine = Engine(tree, compile_catalog(catalog))
         # Stable across restarts, so a restarted engine finds what it read but never acknowledged;
         # several engines on one host must be given distinct names.
         self.consumer = consumer or f"engine-{socket.gethostname()}"
@@ -58,7 +59,6 @@ class EngineService:
         self._failed = False  # a tick died on a Redis error: memory may hold what Redis never got
         self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
         self._feed_names: list[str] = []  # the feed names last published
-        self._arrays: tuple[Catalog | None, tuple] = (None, ())  # the catalog's tier, group and weight arrays
         self._latest_head = store.latest_head(tree.ids("grid"))  # names the grid list of latest rows
         self._rules: tuple[Catalog | None, dict] = (None, {})  # JSON of each (indicator row, rule code)'s thresholds
         self._latest_rows: set[int] = set()  # metric rows whose latest row exists in Redis (written or restored)
@@ -114,7 +114,7 @@ class EngineService:
     def set_catalog(self, catalog: Catalog) -> None:
         """Swap in a new validated catalog and restore values of metrics it newly reads."""
         old_ids = list(self.engine.ind_ids)
-        self.engine.set_catalog(catalog, time.time())
+        self.engine.set_catalog(compile_catalog(catalog), time.time())
         self.publish_catalog()
         self.restore()
         store.clear_states(self.client, set(old_ids) | set(self.engine.ind_ids))
@@ -136,7 +136,7 @@ class EngineService:
 
     def _start_over(self) -> None:
         """Forget what is in memory and rebuild it from Redis, then re-read the unacknowledged entries."""
-        self.engine = Engine(self.tree, self.engine.catalog)
+        self.engine = Engine(self.tree, self.engine.compiled)
         self.restore()
         self._recovering = True
         self._failed = False
@@ -301,7 +301,7 @@ class EngineService:
                      cols: np.ndarray) -> tuple[list, list]:
         """The value that raised each warning (when it took its state) and its worst value since."""
         values, changed = lv.value[rows, cols].tolist(), lv.changed[rows, cols].tolist()
-        higher = self.engine.higher[rows].tolist()
+        higher = self.engine.compiled.higher[rows].tolist()
         raised, peak = [], []
         for key, v, new, up in zip(keys, values, changed, higher, strict=True):
             was = self._peaks.get(key)
@@ -367,12 +367,9 @@ class EngineService:
             append_history(self.sql, self._domain_rows(result, now), self.retention_s, now, DomainHistory)
 
     def _catalog_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tier, group and weight of every indicator, in the engine's row order (built once per catalog)."""
-        cat = self.engine.catalog
-        if self._arrays[0] is not cat:
-            self._arrays = (cat, tuple(np.array([getattr(i, k) for i in cat.indicators])
-                                       for k in ("tier", "group", "weight")))
-        return self._arrays[1]
+        """Tier, group and weight of every indicator, in the engine's row order."""
+        c = self.engine.compiled
+        return c.tiers, c.groups, c.weights
 
     def _domain_rows(self, result: TickResult, now: float) -> list[dict]:
         """Domain scores and health index of the history levels' areas, for the tiles' sparklines."""
