@@ -142,7 +142,7 @@ class WarningKey(NamedTuple):
 
     @classmethod
     def parse(cls, key: str) -> WarningKey:
-        """Split an ``indicator@area`` key (an indicator id never holds ``@``, an area id may)."""
+        """Split an ``indicator@area`` key at its first ``@`` (indicator ids never hold one)."""
         indicator, _, area = key.partition("@")
         return cls(indicator, area)
 
@@ -925,8 +925,8 @@ def read_orders(client: redis.Redis, order_ids: list[str]) -> dict[str, str]:
     return {o: v for o, v in zip(order_ids, raw, strict=True) if v is not None}
 
 
-def write_orders(client: redis.Redis, records: Mapping[str, str]) -> None:
-    """Store work-order records (order -> line), replacing older versions."""
+def write_orders(client: redis.Redis | redis.client.Pipeline, records: Mapping[str, str]) -> None:
+    """Store work-order records (order -> line), replacing older versions (or queue them, given a pipeline)."""
     if records:
         client.hset(WORKORDERS, mapping=records)
 
