@@ -1,7 +1,8 @@
 """The in-memory indicator engine: latest metric values in, states at every level out.
 
 It knows nothing of Redis or SQL (see ``indicators/service.py``): samples go in through
-:meth:`Engine.ingest`, and :meth:`Engine.tick` returns what changed.
+:meth:`Engine.ingest`, and :meth:`Engine.tick` returns what changed. It keeps state only; what it
+scores by comes compiled once per catalog (``indicators/compiled.py``).
 """
 
 from __future__ import annotations
