@@ -162,6 +162,7 @@ def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], t
         "quiet_escalations_per_hour": round(len(escalations[(escalations["at"] >= quiet[0])
                                                            & (escalations["at"] < quiet[1])]) / hours, 2),
         "quiet_by_level": in_quiet["level"].value_counts().to_dict(),
+        "quiet_top_indicators": in_quiet["indicator"].value_counts().head(12).to_dict(),
         "chattering": chattering(quiet_log),
         "flood_share": round(float((windows > 10).mean()), 3),
         "scenario_recall": round(len(ticks) / len(runs), 3),

@@ -26,7 +26,9 @@ from bench.webload import DashClient, free_port, gunicorn, run_clients
 from cityvitals import store
 from cityvitals.areas import save_areas
 from cityvitals.config import load_settings
-from cityvitals.runtime import open_runtime, start_simulator
+from cityvitals.runtime import open_runtime
+from feeds.simulator.adapter import start_simulator
+from feeds.simulator.config import SimulatorFeedConfig
 from feeds.simulator.scenarios import SCENARIOS
 from indicators.service import EngineService
 
@@ -54,7 +56,7 @@ def prepare(grids: int, env: dict[str, str], scenarios: list[str] = ()) -> list[
         def add_job(self, *_a, **_k) -> None:
             pass
 
-    start_simulator(rt, _Now()).run_once()
+    start_simulator(rt, SimulatorFeedConfig(type="simulator"), _Now()).run_once()
     EngineService(rt.client, rt.sql, rt.tree, rt.catalog).tick()
     return [rt.tree.root.id, *rt.tree.ids("street")[:20], *rt.tree.ids("community")[:20]]
 

@@ -148,7 +148,7 @@ def cmd_feeds_check(args: argparse.Namespace) -> int:
 
 def cmd_feeds_run(args: argparse.Namespace) -> int:
     """Run the configured feeds in this process until SIGTERM or SIGINT."""
-    from cityvitals.runtime import open_runtime
+    from cityvitals.runtime import open_runtime, wait_for_stop
     from feeds.config import FeedsConfigError
     from feeds.worker import run_until_stopped
 
@@ -159,7 +159,7 @@ def cmd_feeds_run(args: argparse.Namespace) -> int:
         return 2
     rt = open_runtime(load_settings())
     try:
-        run_until_stopped(rt, config, args.names)
+        run_until_stopped(rt, config, args.names, wait_for_stop)
     except ValueError as exc:
         print(f"cityvitals: {exc}", file=sys.stderr)
         return 2
@@ -172,8 +172,8 @@ def cmd_feeds_replay(args: argparse.Namespace) -> int:
 
     from cityvitals.runtime import open_runtime
     from cityvitals.users import audit
+    from feeds.replay.adapter import replay_feed
     from feeds.replay.config import ReplayFeedConfig
-    from feeds.worker import replay_feed
 
     try:
         cfg = ReplayFeedConfig(type="replay", name=args.name, file=args.file, metric=args.metric,
@@ -417,8 +417,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run everything in this process and serve the dashboard."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from cityvitals.runtime import open_runtime, start_engine, start_simulator
+    from cityvitals.runtime import open_runtime, start_engine
     from cityvitals.web import QuietHandler, build_server
+    from feeds.simulator.adapter import start_simulator
+    from feeds.simulator.config import SimulatorFeedConfig
     from indicators.loader import CatalogInvalid
 
     try:
@@ -429,7 +431,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scheduler = BackgroundScheduler(timezone="UTC")
     start_engine(rt, scheduler)
     if not args.no_simulator:
-        start_simulator(rt, scheduler, args.sim_interval)
+        start_simulator(rt, SimulatorFeedConfig(type="simulator", interval_s=args.sim_interval), scheduler)
     scheduler.start()
     server = build_server(rt)
     log.info("City Vitals on http://%s:%d (redis %s, database %s)", args.host, args.port, rt.redis_url,

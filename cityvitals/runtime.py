@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import redis
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -16,20 +16,14 @@ from cityvitals import store
 from cityvitals.areas import AreaTree, load_areas, pukou_demo, save_areas
 from cityvitals.config import Settings
 from cityvitals.db import create_schema, make_engine
-from cityvitals.leader import Leadership, LedJob
-from cityvitals.metrics import registry
+from cityvitals.leader import Leadership
 from cityvitals.private_files import private_dir
 from cityvitals.redis_server import connect, redis_url
-from feeds.ingest import Ingestor
-from feeds.simulator.city import SimulatedCity
-from feeds.simulator.feed import FEED_NAME, SimulatorFeed
-from feeds.simulator.orders import simulated_orders_feed
 from indicators.history import log_catalog_event
 from indicators.loader import Catalog, CatalogInvalid, catalog_digest, load_catalog
 from indicators.service import EngineService
 
 log = logging.getLogger(__name__)
-ORDERS_DELAY_S = 15.0  # the simulated orders' first round (a week of events) after the city's
 
 
 @dataclass
@@ -44,7 +38,6 @@ class Runtime:
     catalog: Catalog
     scheduler: BackgroundScheduler | None = None
     service: EngineService | None = None
-    feeds: list = field(default_factory=list)
     last_check: tuple = ()  # (files' digest, version, errors) of the last catalog check
 
 
@@ -109,24 +102,6 @@ def wait_for_stop() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
-
-
-def start_simulator(rt: Runtime, scheduler: BackgroundScheduler, interval_s: float = 60.0, seed: int = 7,
-                    name: str = FEED_NAME) -> SimulatorFeed:
-    """Schedule the simulated city feed (first round at once) and its work orders through the pipeline.
-
-    The orders' first round loads a week of events (seconds of CPU): it starts a little later, so
-    that a fresh start shows the live city first.
-    """
-    ingestor = Ingestor(rt.client, name, registry(), set(rt.tree.ids("grid")), simulated=True)
-    feed = SimulatorFeed(SimulatedCity(rt.tree, registry(), seed=seed), ingestor, interval_s)
-    orders = simulated_orders_feed(rt.client, rt.tree, f"{name}-orders", seed, interval_s)
-    for each, delay in ((feed, 0), (orders, ORDERS_DELAY_S)):
-        job = LedJob(rt.client, f"feed:{each.name}", interval_s, each.run_once)  # one process fires it
-        scheduler.add_job(job, "interval", seconds=interval_s, id=f"feed-{each.name}", max_instances=1,
-                          coalesce=True, next_run_time=_now() + timedelta(seconds=delay))
-        rt.feeds.append(each)
-    return feed
 
 
 def reload_catalog(rt: Runtime) -> bool:

@@ -22,7 +22,7 @@ from cityvitals.runtime import Runtime, open_runtime
 from cityvitals.security import install_security, secret_key
 from dashboard import create_app
 from dashboard.context import DashboardContext
-from feeds.http_push import install_push_api
+from feeds.http_push.api import install_push_api
 from feeds.ingest import Ingestor
 from feeds.tokens import TokenVerifier
 from feeds.workorders.pipeline import WorkOrderPipeline

@@ -11,88 +11,20 @@ feeds:
 
 from __future__ import annotations
 
-import os
+from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from cityvitals.yaml_nodes import load_model
-from feeds.ingest import BUFFER_LIMIT
-from feeds.replay.config import ReplayFeedConfig
-from feeds.workorders.events import SOURCES
+from feeds.registry import Adapter, FeedConfig, adapters
 
 
-class Strict(BaseModel):
-    """Unknown keys are errors: a typo must not be silently ignored."""
+class FeedsFile(BaseModel):
+    """The whole file; :func:`feeds_model` gives the model whose feeds are the registered types."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SimulatorFeedConfig(Strict):
-    """The simulated city."""
-
-    type: Literal["simulator"]
-    name: str = Field(default="simulator", pattern=r"^[a-z][a-z0-9_-]{0,39}$")
-    interval_s: float = Field(default=60.0, gt=0)
-    seed: int = 7
-
-
-class MqttFeedConfig(Strict):
-    """An MQTT broker publishing ``<prefix>/<area>/<metric>``."""
-
-    type: Literal["mqtt"]
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
-    host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
-    prefix: str = Field(default="city", pattern=r"^[^/#+]+$")
-    qos: Literal[0, 1] = 1
-    buffer: int = Field(default=BUFFER_LIMIT, ge=1)  # messages held while Redis is away
-    username: str | None = None
-    password_env: str | None = None  # the password itself never sits in the file
-
-    def password(self) -> str | None:
-        """The password from the environment variable the file names."""
-        return os.environ.get(self.password_env) if self.password_env else None
-
-
-class WorkOrdersFeedConfig(Strict):
-    """The work-order pipeline: publishes per-grid aggregates of the orders pushed or replayed into it."""
-
-    type: Literal["workorders"]
-    name: str = Field(default="workorders", pattern=r"^[a-z][a-z0-9_-]{0,39}$")
-    interval_s: float = Field(default=60.0, gt=0)
-    replay: Path | None = None  # a CSV or NDJSON file of events read once at start
-    simulate: bool = False  # the simulated city's orders without the simulator (which sends them itself)
-    seed: int = 7
-    deadlines_h: dict[Literal[SOURCES], Annotated[float, Field(gt=0)]] = {}  # overrides, per source
-
-
-class AirQualityApiFeedConfig(Strict):
-    """An air-quality HTTP JSON API polled on a schedule (feeds/polling/air_quality.py)."""
-
-    type: Literal["air_quality_api"]
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
-    url: str = Field(pattern=r"^https?://\S+$")
-    interval_s: float = Field(default=300.0, gt=0)
-    timeout_s: float = Field(default=10.0, gt=0)
-    retries: int = Field(default=3, ge=0, le=10)
-    backoff_s: float = Field(default=0.5, ge=0)
-    stale_after_s: float | None = Field(default=None, gt=0)  # default: three intervals
-    token_env: str | None = None  # sent as a bearer token; the token itself never sits in the file
-
-    def headers(self) -> tuple[tuple[str, str], ...]:
-        """Request headers: the bearer token from the environment variable the file names."""
-        token = os.environ.get(self.token_env) if self.token_env else None
-        return (("Authorization", f"Bearer {token}"),) if token else ()
-
-
-FeedConfig = Annotated[SimulatorFeedConfig | MqttFeedConfig | ReplayFeedConfig | WorkOrdersFeedConfig
-                       | AirQualityApiFeedConfig, Field(discriminator="type")]
-
-
-class FeedsFile(Strict):
-    """The whole file."""
 
     feeds: tuple[FeedConfig, ...] = ()
 
@@ -106,14 +38,22 @@ class FeedsFile(Strict):
 
     @model_validator(mode="after")
     def _orders_simulated_once(self) -> FeedsFile:
-        simulating = [f.name for f in self.feeds if isinstance(f, WorkOrdersFeedConfig) and f.simulate]
-        if simulating and any(isinstance(f, SimulatorFeedConfig) for f in self.feeds):
+        simulating = [f.name for f in self.feeds if f.type == "workorders" and f.simulate]
+        if simulating and any(f.type == "simulator" for f in self.feeds):
             raise ValueError(f"the simulator already sends the simulated work orders (as <name>-orders); "
                              f"drop simulate: true from {', '.join(simulating)}")
         return self
 
 
-DEFAULT = FeedsFile(feeds=(SimulatorFeedConfig(type="simulator", name="simulator"),))
+def feeds_model() -> type[FeedsFile]:
+    """The feeds file's model: each entry validated by the model of its ``type``, as registered now."""
+    return _model_for(tuple(adapters().values()))
+
+
+@lru_cache(maxsize=8)
+def _model_for(known: tuple[Adapter, ...]) -> type[FeedsFile]:
+    entry = Annotated[Union[tuple(a.config for a in known)], Field(discriminator="type")]  # noqa: UP007 (built at run time)
+    return create_model("FeedsFile", __base__=FeedsFile, feeds=(tuple[entry, ...], ()))
 
 
 class FeedsConfigError(Exception):
@@ -123,8 +63,8 @@ class FeedsConfigError(Exception):
 def load_feeds(path: Path | None) -> FeedsFile:
     """The feeds file at ``path``; without one, the simulator (with its work orders)."""
     if path is None:
-        return DEFAULT
-    config, errors = load_model(path, FeedsFile)
+        return feeds_model().model_validate({"feeds": [{"type": "simulator"}]})
+    config, errors = load_model(path, feeds_model())
     if errors:
         raise FeedsConfigError("\n".join(errors))
     return config

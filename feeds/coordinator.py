@@ -48,3 +48,6 @@ class Coordinator(ABC):
         self.failing = False
         self.last_success = now
         return result
+
+    def stop(self) -> None:  # noqa: B027 (not abstract: most feeds have nothing to stop)
+        """Nothing to stop: the scheduler fires the rounds, and a round in progress ends on its own."""

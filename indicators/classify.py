@@ -64,18 +64,21 @@ class Track:
 
 
 def wanted(values: np.ndarray, fresh: np.ndarray, prev: np.ndarray, lim: Limits, hysteresis: np.ndarray,
-           judged: np.ndarray | bool = True, enough: np.ndarray | bool = True) -> np.ndarray:
+           judged: np.ndarray | bool = True, enough: np.ndarray | bool = True,
+           few: np.ndarray | bool = False) -> np.ndarray:
     """Return the state the data asks for now, before the minimum-duration rule.
 
     A warning relaxes only once the value has cleared its limit by ``hysteresis``. Where the
     indicator is not ``judged`` the cell is NOT_JUDGED; then where its data is not ``fresh``, STALE;
-    then where the evidence is not ``enough``, INSUFFICIENT.
+    then where the evidence is not ``enough``, INSUFFICIENT. Cells with ``few`` events cannot carry
+    a warning: they are INSUFFICIENT where the value asks for one, and NORMAL where it does not (so
+    a quiet night with two calls in a street is normal, not a grey cell flickering with each call).
     """
     plain = severity(values, lim)
     sticky = severity(values, lim, shift=hysteresis)
     relaxing = (plain < prev) & (prev >= State.YELLOW)
     held = np.where(relaxing, np.maximum(plain, np.minimum(prev, sticky)), plain)
-    return gate(held, fresh, judged, enough)
+    return gate(held, fresh, judged, enough & ~(few & (held >= State.YELLOW)))
 
 
 def gate(severity_now: np.ndarray, fresh: np.ndarray, judged: np.ndarray | bool = True,

@@ -532,10 +532,9 @@ class Engine:
         c, ev = self.compiled, self.compiled.evidence
         judged = c.judged_at[level][sel] & delivered
         with np.errstate(invalid="ignore"):
-            enough = ~ev.has_evidence[sel] | ((den >= ev.min_denominator[sel])
-                                              & ((num >= ev.min_events[sel]) | ~c.higher[sel, None]))
-        enough &= np.isfinite(value)
-        want = classify.wanted(value, fresh, prev, _rows_of(lim, sel), c.hysteresis[sel], judged, enough)
+            enough = (~ev.has_evidence[sel] | (den >= ev.min_denominator[sel])) & np.isfinite(value)
+            few = ev.has_evidence[sel] & c.higher[sel, None] & (num < ev.min_events[sel])
+        want = classify.wanted(value, fresh, prev, _rows_of(lim, sel), c.hysteresis[sel], judged, enough, few)
         f_rows = ev.funnel_rows[level]
         if f_rows.size and level in self._funnel_state:
             at = np.searchsorted(rows, f_rows)  # rows is sorted: where each funnel row sits among those judged

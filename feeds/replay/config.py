@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from feeds.registry import NAME_PATTERN, FeedConfig
+
 
 class ColumnMap(BaseModel):
     """Which columns of the export hold time, value, metric and the area (or lon and lat)."""
@@ -27,13 +29,11 @@ class ColumnMap(BaseModel):
         return self
 
 
-class ReplayFeedConfig(BaseModel):
+class ReplayFeedConfig(FeedConfig):
     """A file replayed into the ingest path."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     type: Literal["replay"]
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    name: str = Field(pattern=NAME_PATTERN)
     file: Path
     map: ColumnMap
     metric: str | None = None

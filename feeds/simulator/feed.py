@@ -9,8 +9,6 @@ from feeds.ingest import Ingestor
 from feeds.simulator.city import SimulatedCity
 from feeds.simulator.scenarios import ActiveScenario, active_scenarios
 
-FEED_NAME = "simulator"
-
 
 class SimulatorFeed(Coordinator):
     """Send every modelled metric for every grid once per interval."""

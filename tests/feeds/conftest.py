@@ -19,9 +19,10 @@ from werkzeug.serving import make_server
 
 from cityvitals.metrics import registry
 from cityvitals.web import redis_limiter
-from feeds.http_push import ROUTE, PushLimits, install_push_api
+from feeds.http_push.api import ROUTE, install_push_api
+from feeds.http_push.body import PushLimits
 from feeds.ingest import Ingestor
-from feeds.mqtt import MqttFeed
+from feeds.mqtt.feed import MqttFeed
 from feeds.tokens import TokenVerifier
 from feeds.workorders.pipeline import WorkOrderPipeline
 from tests.conftest import REPO, _wait_for

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cityvitals import store
-from feeds.http_push import PushLimits
+from feeds.http_push.body import PushLimits
 from feeds.tokens import create_token, list_tokens, revoke_token
 from tests.conftest import stream_samples
 from tests.feeds.conftest import json_values, serve_push

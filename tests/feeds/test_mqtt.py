@@ -15,7 +15,7 @@ import redis
 from cityvitals import store
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
-from feeds.mqtt import MqttFeed, MqttSettings, parse_message
+from feeds.mqtt.feed import MqttFeed, MqttSettings, parse_message
 from tests.conftest import free_port, listening, stream_samples
 from tests.feeds.conftest import _publish, subscribed
 

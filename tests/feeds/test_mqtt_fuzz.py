@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor, check_item
-from feeds.mqtt import MAX_PAYLOAD, parse_message
+from feeds.mqtt.feed import MAX_PAYLOAD, parse_message
 
 PREFIX = "fz"
 NOW = 1_795_400_000.0

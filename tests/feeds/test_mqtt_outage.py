@@ -11,7 +11,7 @@ import uuid
 from cityvitals import store
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
-from feeds.mqtt import MqttFeed, MqttSettings
+from feeds.mqtt.feed import MqttFeed, MqttSettings
 from tests.conftest import _wait_for, stream_samples
 from tests.feeds.conftest import _publish, subscribed
 

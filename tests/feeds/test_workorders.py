@@ -12,7 +12,7 @@ import requests
 
 from cityvitals import store
 from cityvitals.metrics import registry
-from feeds.http_push import EVENTS_ROUTE, ROUTE
+from feeds.http_push.api import EVENTS_ROUTE, ROUTE
 from feeds.ingest import Ingestor
 from feeds.tokens import create_token
 from feeds.workorders.aggregate import PRODUCED

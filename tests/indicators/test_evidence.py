@@ -121,7 +121,8 @@ def test_a_rate_needs_its_minimum_events_before_it_gets_a_colour(catalog):
     engine = scored(catalog, {"police_calls_1h": {GRIDS[0]: 2, GRIDS[1]: 2}})
     # each grid: 2 events per 1,000 = 20 per 10k, far past red (5), but 2 < 3 events: insufficient evidence
     assert state(engine, "police_rate", GRIDS[0]) == State.INSUFFICIENT
-    assert state(engine, "police_rate", GRIDS[5]) == State.INSUFFICIENT  # 0 events
+    # 0 events: too few to carry a warning, and none is asked for: a quiet grid is normal, not grey
+    assert state(engine, "police_rate", GRIDS[5]) == State.NORMAL
     # the street: 4 events per 10,000 = 4 per 10k >= 3: yellow; the district: 4 per 20,000 = 2 per 10k: normal
     assert state(engine, "police_rate", "d.s1") == State.YELLOW
     assert state(engine, "police_rate", "d") == State.NORMAL

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from cityvitals import store
-from feeds.http_push import EVENTS_ROUTE, ROUTE
+from feeds.http_push.api import EVENTS_ROUTE, ROUTE
 from feeds.tokens import create_token
 from tests.conftest import stream_samples
 from tests.feeds.conftest import LIMITS, serve_push

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cityvitals import store
-from feeds.http_push import EVENTS_ROUTE, ROUTE, PushLimits
+from feeds.http_push.api import EVENTS_ROUTE, ROUTE
+from feeds.http_push.body import PushLimits
 from feeds.tokens import create_token
 from tests.conftest import stream_samples
 from tests.feeds.conftest import serve_push

@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from feeds.http_push import PushLimits
+from feeds.http_push.body import PushLimits
 from feeds.tokens import create_token
 from tests.security.conftest import serve_with
 

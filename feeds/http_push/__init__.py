@@ -1,0 +1,1 @@
+"""HTTP push adapter: sources POST samples and work-order events to the web server."""

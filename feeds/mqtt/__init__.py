@@ -1,0 +1,1 @@
+"""MQTT adapter: samples from topics ``<prefix>/<area>/<metric>`` into the ingest path."""
