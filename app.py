@@ -2,8 +2,8 @@
 
 import sys
 
-from cityvitals.cli import main
-from cityvitals.web import web_server
+from wiring.cli import main
+from wiring.web import web_server
 
 
 def __getattr__(name: str):

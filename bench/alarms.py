@@ -16,7 +16,9 @@ Counted as a *new* warning: a transition into yellow or red from a state that is
 of any kind within 10 minutes of the quiet day. ``flood_share``: share of the quiet day's
 10-minute windows with more than 10 new warnings. A scenario is *detected* when its area or an
 ancestor shows one of its expected indicators yellow or red in the first three rows of the
-district's ticker; ``detect_ticks`` counts ticks after onset. ``scenario_false_per_hour``: new
+district's ticker; ``detect_ticks`` counts ticks after onset; ``warned_ticks`` counts them to the first
+such warning anywhere in the log, shown or not (so a slow detection tells a late judgement from a
+warning ranked off the top rows). ``scenario_false_per_hour``: new
 warnings while a scenario runs outside its area's subtree and ancestors (and not the aftermath of
 the scenarios before it: their expected indicators in their areas), per scenario hour.
 """
@@ -142,10 +144,11 @@ def simulate(args: argparse.Namespace, which: str) -> dict:
             now += tick
         log = runner.transitions()
     del server
-    return {"day": day.isoformat(), **figures_of(log, quiet, runs, tree)}
+    return {"day": day.isoformat(), **figures_of(log, quiet, runs, tree, tick)}
 
 
-def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], tree: AreaTree) -> dict:
+def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], tree: AreaTree,
+               tick: float) -> dict:
     """The quiet day's alarm figures and the scenarios' from one engine's warnings log."""
     new = log[log["to_state"].isin(WARNING) & ~log["from_state"].isin(WARNING)]
     escalations = log[(log["from_state"] == "yellow") & (log["to_state"] == "red")]
@@ -170,8 +173,17 @@ def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], t
         "scenario_false_per_hour": round(sum(false) / scenario_hours, 2),
         "scenarios": [{"scenario": r.scenario.scenario, "area": r.scenario.area,
                        "start": datetime.fromtimestamp(r.scenario.start, TZ).isoformat(timespec="minutes"),
-                       "detect_ticks": d, "false_warnings": f} for r, d, f in zip(runs, detected, false, strict=True)],
+                       "detect_ticks": d, "warned_ticks": warned(new, r, tick), "false_warnings": f}
+                      for r, d, f in zip(runs, detected, false, strict=True)],
     }
+
+
+def warned(new: pd.DataFrame, run: Run, tick: float) -> int | None:
+    """Ticks after onset to the first new warning of an expected indicator at the run's area or above."""
+    s = run.scenario
+    hits = new[(new["at"] > s.start) & (new["at"] <= s.end) & new["area"].isin(run.lineage)
+               & new["indicator"].isin(EXPECTED[s.scenario])]
+    return round((hits["at"].min() - s.start) / tick) if len(hits) else None
 
 
 def false_warnings(new: pd.DataFrame, runs: list[Run], k: int, tree: AreaTree) -> int:

@@ -26,11 +26,11 @@ from bench.webload import DashClient, free_port, gunicorn, run_clients
 from cityvitals import store
 from cityvitals.areas import save_areas
 from cityvitals.config import load_settings
-from cityvitals.runtime import open_runtime
 from feeds.simulator.adapter import start_simulator
 from feeds.simulator.config import SimulatorFeedConfig
 from feeds.simulator.scenarios import SCENARIOS
 from indicators.service import EngineService
+from wiring.runtime import open_runtime
 
 
 def prepare(grids: int, env: dict[str, str], scenarios: list[str] = ()) -> list[str]:

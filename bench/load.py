@@ -79,7 +79,7 @@ def run(rate: float, clients: int, period_s: float, duration_s: float, url: str 
                "CITYVITALS_SECRET_KEY": "bench", "CITYVITALS_TICK_SECONDS": "5"}
         areas = prepare(502, env)
         grids = AreaTree(pukou_demo()).ids("grid")
-        engine = subprocess.Popen([sys.executable, "-m", "cityvitals.cli", "engine", "run"], cwd=REPO,
+        engine = subprocess.Popen([sys.executable, "-m", "wiring.cli", "engine", "run"], cwd=REPO,
                                   env={**os.environ, **env}, stdout=(Path(tmp) / "engine.log").open("w"),
                                   stderr=subprocess.STDOUT)
         port = free_port()

@@ -8,6 +8,9 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase
 
 from cityvitals.private_files import private_file
+from cityvitals.unreachable import unreachable
+
+DIALECTS = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL"}  # as a person names them
 
 
 class Base(DeclarativeBase):
@@ -31,6 +34,20 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+    return engine
+
+
+def connect_database(url: str) -> Engine:
+    """An engine on ``url`` whose server answered; a ConfigError says in one line why it did not."""
+    engine = make_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except exc.DBAPIError as error:
+        engine.dispose()
+        where = engine.url.database if engine.dialect.name == "sqlite" else f"{engine.url.host}:{engine.url.port}"
+        raise unreachable(DIALECTS.get(engine.dialect.name, engine.dialect.name), str(where), error.orig,
+                          "DATABASE_URL") from None
     return engine
 
 

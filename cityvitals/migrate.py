@@ -56,10 +56,13 @@ def current(engine: Engine) -> str | None:
         return _revision_of(connection)
 
 
-def _revision_of(connection: Connection) -> str | None:
-    from cityvitals.areas.sql import AreaRow
+def placed_schema(connection: Connection) -> str | None:
+    """The schema our tables (all declared unqualified) land in: a ``schema_translate_map`` may place them."""
+    return (connection.get_execution_options().get("schema_translate_map") or {}).get(None)
 
-    schema = connection.schema_for_object(AreaRow.__table__)  # where a schema_translate_map puts our tables
+
+def _revision_of(connection: Connection) -> str | None:
+    schema = placed_schema(connection)
     return MigrationContext.configure(connection, opts={"version_table_schema": schema}).get_current_revision()
 
 

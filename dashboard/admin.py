@@ -13,13 +13,13 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from cityvitals import store
+from cityvitals.scenarios import KINDS
 from cityvitals.security import allowed
+from cityvitals.tokens import list_tokens
 from cityvitals.users import read_audit
 from dashboard import context, ids
 from dashboard.components import age_text, page_header, value_text
 from dashboard.tables import data_table
-from feeds.simulator.scenarios import SCENARIOS
-from feeds.tokens import list_tokens
 
 REFUSED = "管理操作需要管理员权限，请以管理员登录 Admin actions need the admin role: log in at /login as an admin"
 SCENARIO_LEVELS = ("district", "street", "community")
@@ -58,7 +58,7 @@ def scenario_card() -> html.Section:
         "模拟场景 Simulator scenarios",
         html.Div(className="panel-tools", children=[
             dcc.Dropdown(id=ids.ADMIN_SCENARIO, className="dropdown", placeholder="场景 Scenario",
-                         options=[{"label": f"{s.name_zh} {s.name_en}", "value": s.id} for s in SCENARIOS.values()]),
+                         options=[{"label": f"{s.name_zh} {s.name_en}", "value": s.id} for s in KINDS.values()]),
             dcc.Dropdown(id=ids.ADMIN_AREA, className="dropdown", placeholder="区域 Area", options=areas),
             dcc.Input(id=ids.ADMIN_MINUTES, type="number", min=1, max=1440, placeholder="分钟 min",
                       className="search short"),
@@ -122,7 +122,7 @@ def running_table(running: list[dict], now: float) -> html.Table | html.P:
         return html.P("没有运行中的场景 No scenario running", className="hint")
     tree = context.get().tree
     rows = [html.Tr(className="scenario-row", children=[
-        html.Td(f"{SCENARIOS[r['scenario']].name_zh} {r['scenario']}" if r["scenario"] in SCENARIOS else r["scenario"]),
+        html.Td(f"{KINDS[r['scenario']].name_zh} {r['scenario']}" if r["scenario"] in KINDS else r["scenario"]),
         html.Td(tree[r["area"]].name_zh if r["area"] in tree else r["area"]),
         html.Td(f"{age_text(max(0.0, r['start'] + r['minutes'] * 60 - now))} left"),
         html.Td(html.Button("停止 Stop", id=ids.admin_button("stop", key=store.scenario_key(r["scenario"], r["area"])),

@@ -19,18 +19,17 @@ import dash
 from dash import ALL, Input, Output, State, callback, html
 
 from cityvitals import store
+from cityvitals.scenarios import KINDS, MAX_MINUTES
 from cityvitals.security import allowed, current_name, refuse, write_allowed
+from cityvitals.tokens import create_token, revoke_token
 from cityvitals.users import audit
 from dashboard import context, ids
 from dashboard.admin import REFUSED
 from dashboard.components import BUSY
-from feeds.simulator.scenarios import SCENARIOS
-from feeds.tokens import create_token, revoke_token
 from indicators.loader import Catalog, CatalogInvalid, load_catalog
 
-MAX_MINUTES = 24 * 60
 PROFILE_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")  # a catalog profile id (indicators/schema.py), bounded
-ENGINE_RELOAD_S = 5  # how often each engine checks its catalog files (cityvitals.runtime.start_engine)
+ENGINE_RELOAD_S = 5  # how often each engine checks its catalog files (wiring.runtime.start_engine)
 
 
 def admin_action(func: Callable[..., tuple]) -> Callable[..., tuple]:
@@ -68,11 +67,11 @@ def _done(action: str, message: str, **detail: object) -> tuple[float, str]:
         State(ids.ADMIN_MINUTES, "value"))
 def start_scenario(_clicks: int, scenario: str | None, area: str | None, minutes: float | None) -> tuple:
     """Ask the simulator to play a scenario in an area (it takes it on its next round)."""
-    if not isinstance(scenario, str) or scenario not in SCENARIOS:
+    if not isinstance(scenario, str) or scenario not in KINDS:
         return dash.no_update, "请选择场景 Choose a scenario"
     if not isinstance(area, str) or area not in context.get().tree:
         return dash.no_update, "请选择区域 Choose an area"
-    length = _minutes(minutes, SCENARIOS[scenario].minutes)
+    length = _minutes(minutes, KINDS[scenario].minutes)
     if not 1 <= length <= MAX_MINUTES:
         return dash.no_update, f"时长须在 1 到 {MAX_MINUTES} 分钟 The length must be 1 to {MAX_MINUTES} minutes"
     store.start_scenario(context.get().client, scenario, area, time.time(), length)
@@ -102,7 +101,7 @@ def _pressed(field: str) -> str | None:
 def stop_scenario(_clicks: list) -> tuple:
     """Stop the scenario whose button was pressed."""
     scenario, area = store.split_scenario_key(_pressed("key") or "")
-    if scenario not in SCENARIOS or area not in context.get().tree:
+    if scenario not in KINDS or area not in context.get().tree:
         return dash.no_update, "没有这个场景 No such scenario"
     if not store.stop_scenario(context.get().client, scenario, area):
         return time.time(), f"{scenario} in {area} was not running (any more)"

@@ -269,7 +269,7 @@ def tiny_tree() -> AreaTree:
 
 def _start_engine(tmp_path: Path, name: str, env: dict) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / f"{name}.log"
-    proc = subprocess.Popen([sys.executable, "-m", "cityvitals.cli", "engine", "run"], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "wiring.cli", "engine", "run"], cwd=REPO, env=env,
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
     return proc, log
 
@@ -315,9 +315,9 @@ def serve(redis_client, sql, tree, tmp_path, anonymous_role: str):
     from werkzeug.serving import make_server
 
     from cityvitals.config import load_settings
-    from cityvitals.runtime import Runtime
-    from cityvitals.web import build_server
     from indicators.loader import load_catalog
+    from wiring.runtime import Runtime
+    from wiring.web import build_server
 
     settings = replace(load_settings(tmp_path, env={}), anonymous_role=anonymous_role)
     rt = Runtime(settings, "redis://test", redis_client, sql, tree, load_catalog([settings.catalog_path]))

@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 from cityvitals.config import load_settings
-from cityvitals.runtime import Runtime, reload_catalog
 from indicators.history import read_catalog_events
 from indicators.loader import load_catalog
+from wiring.runtime import Runtime, reload_catalog
 
 GOOD = Path(__file__).parent / "indicators" / "fixtures" / "good.yaml"
 

@@ -14,7 +14,7 @@ import requests
 from bench.webload import Result, answering_pids, free_port, gunicorn, run_clients
 from cityvitals import store
 from cityvitals.db import create_schema, make_engine
-from feeds.tokens import create_token
+from cityvitals.tokens import create_token
 from tests.conftest import _wait_for
 
 

@@ -23,13 +23,13 @@ from cityvitals.db import create_schema, make_engine
 from cityvitals.leader import Leadership
 from cityvitals.metrics import registry
 from cityvitals.redis_server import connect
-from cityvitals.web import redis_limiter
 from feeds.ingest import Ingestor
 from feeds.simulator.city import SimulatedCity
 from indicators.history import read_transitions
 from indicators.loader import load_catalog
 from indicators.service import EngineService
 from tests.conftest import engines, stop, wait_logged
+from wiring.web import redis_limiter
 
 NOW = 1_790_000_000.0
 

@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
+from cityvitals.tokens import create_token
 from cityvitals.users import add_user, read_audit, role_at_least
-from feeds.tokens import create_token
 from tests.conftest import PASSWORD, _login, serve
 
 
@@ -105,7 +105,7 @@ def test_push_api_needs_no_session_or_csrf(wall_site, redis_client, demo_tree):
 
 
 def test_user_commands(tmp_path, monkeypatch, capsys):
-    from cityvitals.cli import main
+    from wiring.cli import main
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cv.sqlite'}")
     monkeypatch.setenv("CITYVITALS_DATA_DIR", str(tmp_path))

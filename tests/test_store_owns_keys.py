@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("cityvitals", "indicators", "feeds", "dashboard", "bench")
+PACKAGES = ("cityvitals", "indicators", "feeds", "dashboard", "bench", "wiring")
 STORE = ROOT / "cityvitals" / "store.py"
 
 

@@ -11,7 +11,7 @@ from cityvitals.areas.model import LEVELS, Area
 from cityvitals.areas.sql import save_areas
 from cityvitals.areas.validate import ERROR, REPAIRED, Problem
 from cityvitals.config import load_settings
-from cityvitals.db import create_schema, make_engine
+from cityvitals.db import connect_database, create_schema
 from cityvitals.users import audit
 
 _MAPPINGS = {"default": PropertyMapping, "datav": PropertyMapping.datav}
@@ -58,7 +58,7 @@ def run_import(args: argparse.Namespace) -> int:
     if _has_errors(problems):
         print("nothing imported: fix the errors above")
         return 1
-    engine = make_engine(load_settings().database_url)
+    engine = connect_database(load_settings().database_url)
     try:
         create_schema(engine)  # the audit log too
         save_areas(engine, areas)

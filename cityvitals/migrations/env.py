@@ -3,7 +3,8 @@
 The connection's ``schema_translate_map`` (a private PostgreSQL schema, as the tests use) is honoured:
 the migrations create unqualified tables, which the map places, and the version table goes there too.
 Reflection does not see through the map, so autogenerate compares against the models placed in
-that schema, and looks at no other.
+that schema, and looks at no other. The models are those registered on ``Base`` by the caller: an
+upgrade needs none, ``cityvitals db check|revision`` registers them all (``wiring/sql_tables.py``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import MetaData
 
-from cityvitals import tables  # noqa: F401  (registers every model on Base)
-from cityvitals.areas.sql import AreaRow
 from cityvitals.db import Base
+from cityvitals.migrate import placed_schema
 
 
 def models_in(schema: str | None) -> MetaData:
@@ -28,7 +28,7 @@ def models_in(schema: str | None) -> MetaData:
 
 
 connection = context.config.attributes["connection"]
-schema = connection.schema_for_object(AreaRow.__table__)
+schema = placed_schema(connection)
 context.configure(
     connection=connection, target_metadata=models_in(schema), version_table_schema=schema,
     include_schemas=schema is not None,

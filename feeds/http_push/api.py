@@ -19,9 +19,9 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from cityvitals.tokens import TokenVerifier, token_hash
 from feeds.http_push.body import BodyError, PushLimits, parse_body
 from feeds.ingest import Ingestor, IngestResult, Refusal
-from feeds.tokens import TokenVerifier, token_hash
 
 ROUTE = "/api/v1/samples"
 EVENTS_ROUTE = "/api/v1/events"  # work-order events (feeds/workorders/events.py), same auth, limits and replies

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from typing import Any, NamedTuple
 import paho.mqtt.client as mqtt
 from redis.backoff import ExponentialWithJitterBackoff
 
-from cityvitals import store
+from cityvitals import store, unreachable
 from feeds.ingest import BUFFER_LIMIT, STORE_ERRORS, Fenced, Ingestor
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ class MqttFeed:
             self.client.username_pw_set(settings.username, settings.password)
         self.client.reconnect_delay_set(min_delay=1, max_delay=60)
         self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
+        self._unreachable = False  # said once per outage, not at every retry
         self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -146,7 +149,17 @@ class MqttFeed:
         if reason.is_failure:
             log.warning("mqtt %s: connect refused: %s", self.name, reason)
             return
+        self._unreachable = False
         client.subscribe(f"{self.settings.prefix}/+/+", qos=self.settings.qos)
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        if self._unreachable:
+            return
+        self._unreachable = True
+        error = sys.exc_info()[1]  # paho calls this from its ``except OSError`` around the connect
+        why = unreachable.reason(error) if error else "no answer"
+        log.warning("mqtt %s: cannot reach the MQTT broker at %s:%d (%s); retrying (host and port: the feeds file)",
+                    self.name, self.settings.host, self.settings.port, why)
 
     def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: list, _props: Any) -> None:
         # said once the broker confirmed it: from now on what is published under the prefix reaches us

@@ -173,7 +173,8 @@ class SimulatedCity:
         if model.driver:
             mean = DRIVERS[model.driver](self, mean, now, local)
         white = self._normal(model.metric, int(now // 60))
-        value = mean * (1 + model.noise * self._wander(model.metric, now)) + model.extra.get("sd", 0.0) * white
+        noise = model.wander(KNOT_S / 3600.0)
+        value = mean * (1 + noise * self._wander(model.metric, now)) + model.extra.get("sd", 0.0) * white
         m = self.metrics[model.metric]
         return np.clip(value, m.min, m.max)
 

@@ -104,6 +104,18 @@ class MetricModel:
         suffix = self.metric.rsplit("_", 1)[-1]
         return WINDOW_H.get(suffix, self.hold_h)
 
+    def wander(self, knot_h: float) -> float:
+        """Relative noise of a reading whose noise is drawn afresh every ``knot_h`` hours.
+
+        A gauge that is a total over a window (``garbage_tonnes_24h``, ``volunteer_hours_7d``) averages
+        the window's independent stretches, so it wanders by ``noise * sqrt(knot_h / window)``: a day's
+        tonnage cannot move 10% in half an hour.
+        """
+        suffix = self.metric.rsplit("_", 1)[-1]
+        if self.kind == "gauge" and suffix in WINDOW_H:
+            return self.noise * float(np.sqrt(knot_h / WINDOW_H[suffix]))
+        return self.noise
+
     def typical(self, categories: np.ndarray) -> np.ndarray:
         """Return the base value per grid from its category."""
         default = self.base.get("*", 0.0)
@@ -298,7 +310,7 @@ MODELS: tuple[MetricModel, ...] = (
     MetricModel("so2", {"*": 7, "industrial_park": 14}, noise=0.1),
     MetricModel("co", {"*": 0.7}, rhythm="smog", noise=0.08),
     MetricModel("nmhc", {"*": 0.6, "industrial_park": 1.2}, noise=0.12),
-    MetricModel("dustfall", {"*": 3.2, "industrial_park": 4.5}),
+    MetricModel("dustfall", {"*": 3.2, "industrial_park": 4.5}, noise=0.005),  # a 30-day deposit barely moves in a day
     MetricModel("straw_fires_24h", {"*": 0, "village": 5e-05}, kind="count"),
     # --- Water and noise
     MetricModel("water_class", {"*": 2.9, "industrial_park": 3.1}, noise=0.02, spread=0.07),
@@ -414,7 +426,7 @@ MODELS: tuple[MetricModel, ...] = (
     # --- Hospitals (more)
     MetricModel("icu_occupancy_pct", {"*": 0, "hospital": 66}, spread=0.06),
     MetricModel("outpatient_wait_min", {"*": 0, "hospital": 28}, rhythm="work", noise=0.1, spread=0.1),
-    MetricModel("ili_pct", {"*": 0, "hospital": 3}, noise=0.1, spread=0.1),
+    MetricModel("ili_pct", {"*": 0, "hospital": 3}, noise=0.02, spread=0.1),  # a sentinel's daily report
     MetricModel("fever_drug_sales_24h", {"*": 3, "village": 2, "commercial": 6, "hospital": 30},
         kind="count", per_1k=True),
     # --- Digital city-management cases by type

@@ -16,13 +16,14 @@ hour) and slower signing of them (``order_sign_minutes``); the backlog follows.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import redis
 
 from cityvitals import store
 from cityvitals.areas import AreaTree
+from cityvitals.scenarios import KINDS, ScenarioKind
 from feeds.simulator.events import Events, merge
 
 
@@ -39,22 +40,22 @@ class Effect:
 
 
 @dataclass(frozen=True)
-class Scenario:
-    """A named incident: its effects, the level of area it strikes by default, its usual length."""
+class Scenario(ScenarioKind):
+    """A named incident (``cityvitals.scenarios``) with what it does: its effects and how fast it comes."""
 
-    id: str
-    name_zh: str
-    name_en: str
-    effects: tuple[Effect, ...]
-    level: str = "street"
-    minutes: float = 60.0
+    effects: tuple[Effect, ...] = ()
     ramp: float = 0.2  # share of the length spent rising (and again recovering)
+
+
+def _plays(kind: str, effects: tuple[Effect, ...], ramp: float = 0.2) -> Scenario:
+    """The simulator's version of the incident ``kind``."""
+    return Scenario(**asdict(KINDS[kind]), effects=effects, ramp=ramp)
 
 
 ORDER_EFFECTS = ("hotline_orders_1h", "order_sign_minutes")  # applied by feeds/simulator/orders.py
 
 SCENARIOS: dict[str, Scenario] = {s.id: s for s in (
-    Scenario("flood", "河道洪水", "River flood", (
+    _plays("flood", (
         Effect("river_level", reach=9.2), Effect("rainfall_1h", mul=12, add=25),
         Effect("rainfall_24h", mul=8, add=120),
         Effect("waterlogging_cm", add=35), Effect("sewer_level_pct", add=45), Effect("hl_traffic_24h", mul=4),
@@ -62,53 +63,53 @@ SCENARIOS: dict[str, Scenario] = {s.id: s for s in (
         Effect("road_speed_kmh", mul=0.45), Effect("power_outage_households", add=400),
         Effect("feeder_trips_24h", add=4),
     )),
-    Scenario("pollution", "重污染天气", "Heavy pollution episode", (
+    _plays("pollution", (
         Effect("pm25", mul=5, add=60), Effect("pm10", mul=4, add=80), Effect("aqi", mul=3.5, add=80),
         Effect("hl_environment_24h", mul=4), Effect("visibility_km", mul=0.2),
-    ), level="district", minutes=240),
-    Scenario("large_event", "大型活动", "Large event", (
+    )),
+    _plays("large_event", (
         Effect("crowd_density", mul=4), Effect("foot_traffic_1h", mul=5), Effect("congestion_index", mul=2.2),
         Effect("road_speed_kmh", mul=0.4), Effect("parking_occupied", mul=1.6), Effect("ai_crowd_alerts_1h", add=12),
         Effect("hl_traffic_24h", mul=3),
-    ), minutes=180),
-    Scenario("power_outage", "大面积停电", "Power outage", (
+    )),
+    _plays("power_outage", (
         Effect("power_outage_households", add=2500), Effect("feeder_trips_24h", add=6),
         Effect("elevator_entrapments_24h", add=4), Effect("traffic_signals_faulty", add=8),
         Effect("hl_utilities_24h", mul=6), Effect("hotline_orders_1h", mul=2.5),
         Effect("water_outage_households", add=300),
-    ), minutes=90),
-    Scenario("hotline_surge", "12345诉求激增", "Hotline surge", (
+    )),
+    _plays("hotline_surge", (
         Effect("hotline_orders_1h", mul=4), Effect("order_sign_minutes", mul=3),  # the backlog follows
         Effect("hl_property_24h", mul=3), Effect("hl_noise_24h", mul=3),
-    ), level="district", minutes=120),
-    Scenario("building_fire", "高层建筑火灾", "Building fire", (
+    )),
+    _plays("building_fire", (
         # Detectors on several floors go off within minutes, neighbours call 119, cameras see the smoke.
         Effect("fire_alarms_1h", add=8, within=5), Effect("smoke_alarms_24h", add=6, within=10),
         Effect("fire_calls_24h", add=4, within=10), Effect("electrical_fire_alarms_24h", add=2, within=10),
         Effect("ai_smoke_alerts_24h", add=2, within=10), Effect("ambulance_calls_1h", add=3, within=30),
         Effect("power_outage_households", add=60),
         Effect("congestion_index", mul=1.4), Effect("road_speed_kmh", mul=0.6),
-    ), level="grid", minutes=90, ramp=0.05),
-    Scenario("gas_leak", "燃气泄漏", "Gas leak", (
+    ), ramp=0.05),
+    _plays("gas_leak", (
         Effect("gas_leak_alarms_24h", add=5, within=5), Effect("gas_pressure_kpa", mul=0.6),
         Effect("gas_outage_households", add=80), Effect("police_calls_1h", add=3, within=20),
         Effect("hl_utilities_24h", add=4), Effect("hotline_orders_1h", add=2),
-    ), level="grid", minutes=120, ramp=0.05),
-    Scenario("water_main_burst", "供水主管爆管", "Burst water main", (
+    ), ramp=0.05),
+    _plays("water_main_burst", (
         Effect("pipe_bursts_24h", add=1, at_site=True, within=2), Effect("water_pressure_mpa", mul=0.4),
         Effect("water_outage_households", add=120), Effect("waterlogging_cm", add=15),
         Effect("hl_utilities_24h", add=3), Effect("hotline_orders_1h", add=1.5),
         Effect("congestion_index", mul=1.4), Effect("road_speed_kmh", mul=0.65),
-    ), level="community", minutes=180, ramp=0.05),
-    Scenario("elevator_entrapments", "电梯困人集中发生", "Cluster of elevator entrapments", (
+    ), ramp=0.05),
+    _plays("elevator_entrapments", (
         Effect("elevator_entrapments_24h", add=4, within=10), Effect("elevator_faults_24h", add=6, within=10),
         Effect("hl_property_24h", add=4), Effect("hotline_orders_1h", add=1.5),
-    ), level="grid", minutes=120, ramp=0.1),
-    Scenario("complaint_burst", "同一点位投诉激增", "Burst of complaints about one site", (
+    ), ramp=0.1),
+    _plays("complaint_burst", (
         Effect("hl_noise_24h", add=12, within=20), Effect("hl_environment_24h", add=5, within=30),
         Effect("hotline_orders_1h", add=5),
         Effect("noise_db", add=12), Effect("noise_night_db", add=8),
-    ), level="grid", minutes=180, ramp=0.1),
+    ), ramp=0.1),
 )}
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from cityvitals import store
 from cityvitals.acks import read_acks
-from feeds.tokens import TokenVerifier, list_tokens
+from cityvitals.tokens import TokenVerifier, list_tokens
 from indicators.history import log_transitions, utc
 from tests.conftest import START, message, post_callback
 

@@ -18,14 +18,14 @@ from hypothesis import strategies as st
 from werkzeug.serving import make_server
 
 from cityvitals.metrics import registry
-from cityvitals.web import redis_limiter
+from cityvitals.tokens import TokenVerifier
 from feeds.http_push.api import ROUTE, install_push_api
 from feeds.http_push.body import PushLimits
 from feeds.ingest import Ingestor
 from feeds.mqtt.feed import MqttFeed
-from feeds.tokens import TokenVerifier
 from feeds.workorders.pipeline import WorkOrderPipeline
 from tests.conftest import REPO, _wait_for
+from wiring.web import redis_limiter
 
 # --- MQTT, on the real broker at 127.0.0.1:1883
 
@@ -54,7 +54,7 @@ def start_worker(tmp_path: Path, redis_url: str, config: Path, log) -> subproces
     """`cityvitals feeds run --config <config>` as a real process on the test's Redis and a fresh SQLite."""
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'cv.sqlite'}",
            "CITYVITALS_DATA_DIR": str(tmp_path)}
-    return subprocess.Popen([sys.executable, "-m", "cityvitals.cli", "feeds", "run", "--config", str(config)],
+    return subprocess.Popen([sys.executable, "-m", "wiring.cli", "feeds", "run", "--config", str(config)],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -13,7 +13,6 @@ import pytest
 
 from cityvitals import store
 from cityvitals.areas import AreaTree, pukou_demo, save_areas
-from cityvitals.cli import main
 from cityvitals.db import create_schema, make_engine
 from cityvitals.metrics import registry
 from feeds.simulator.city import SimulatedCity
@@ -22,6 +21,7 @@ from feeds.simulator.orders import THINNED
 from feeds.workorders.aggregate import COUNTS, PRODUCED
 from tests.conftest import stream_samples
 from tests.feeds.conftest import forget_session, start_worker, stop_worker
+from wiring.cli import main
 
 
 def test_check_reports_every_problem_with_its_line(tmp_path, capsys):

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cityvitals import store
+from cityvitals.tokens import create_token, list_tokens, revoke_token
 from feeds.http_push.body import PushLimits
-from feeds.tokens import create_token, list_tokens, revoke_token
 from tests.conftest import stream_samples
 from tests.feeds.conftest import json_values, serve_push
 
@@ -131,7 +131,7 @@ def test_rate_limit_per_token(push_api, redis_client):
 
 
 def test_token_commands(tmp_path, capsys, monkeypatch):
-    from cityvitals.cli import main
+    from wiring.cli import main
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cv.sqlite'}")
     monkeypatch.setenv("CITYVITALS_DATA_DIR", str(tmp_path))

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cityvitals import store
+from cityvitals.tokens import create_token
 from feeds.http_push.api import EVENTS_ROUTE, ROUTE
 from feeds.http_push.body import PushLimits
-from feeds.tokens import create_token
 from tests.conftest import stream_samples
 from tests.feeds.conftest import json_values, serve_push
 

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 
 from cityvitals import store
-from cityvitals.cli import main
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.feed import ReplayFeed
 from feeds.replay.reader import paced, parse_times
 from tests.conftest import stream_samples
+from wiring.cli import main
 
 MAP = {"time": "采集时间", "value": "数值", "metric": "指标", "area": "网格"}
 

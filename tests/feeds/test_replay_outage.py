@@ -74,7 +74,7 @@ def test_a_replay_killed_while_redis_is_away_resumes_at_its_first_undelivered_ro
     watch = server.client()
     env = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{server.port}/0", CITYVITALS_DATA_DIR=str(tmp_path / "data"))
     log = tmp_path / "replay.log"
-    replay = subprocess.Popen([sys.executable, "-m", "cityvitals.cli", "feeds", "replay", str(cfg.file), "--name",
+    replay = subprocess.Popen([sys.executable, "-m", "wiring.cli", "feeds", "replay", str(cfg.file), "--name",
                                cfg.name, "--metric", "aqi", "--map", "time=t", "--map", "value=v", "--map", "area=g",
                                "--speed", "1500"], env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     try:

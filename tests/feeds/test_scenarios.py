@@ -76,7 +76,7 @@ def test_a_flood_turns_its_street_red_and_the_city_recovers(redis_client, demo_t
 
 
 def test_simulate_command_starts_lists_and_stops(redis_client, redis_url, tmp_path, monkeypatch, capsys):
-    from cityvitals.cli import main
+    from wiring.cli import main
 
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cv.sqlite'}")
@@ -133,3 +133,9 @@ def test_a_hotline_surge_raises_the_hotline_through_the_work_order_pipeline_and_
     after = at(start + 260 * 60)
     assert after["pukou"]["s"] == "normal" and {r["s"] for r in after.values()} <= {"normal", "insufficient"}, after
     assert after["pukou"]["v"] < 2 * quiet["pukou"]["v"]
+
+
+def test_the_simulator_plays_every_scenario_the_admin_page_and_the_cli_offer():
+    from cityvitals.scenarios import KINDS
+
+    assert set(SCENARIOS) == set(KINDS)

@@ -12,9 +12,9 @@ import requests
 
 from cityvitals import store
 from cityvitals.metrics import registry
+from cityvitals.tokens import create_token
 from feeds.http_push.api import EVENTS_ROUTE, ROUTE
 from feeds.ingest import Ingestor
-from feeds.tokens import create_token
 from feeds.workorders.aggregate import PRODUCED
 from feeds.workorders.pipeline import WorkOrderFeed, WorkOrderPipeline
 from feeds.workorders.replay import replay_events

@@ -21,8 +21,8 @@ def _ticks_seen(client, seen: set[str]) -> int:
     return len(seen - {""})
 
 
-def _river(client, area: str) -> dict | None:
-    return store.read_state_of(client, "river_level_max", [area]).get(area)
+def _entrapments(client, area: str) -> dict | None:
+    return store.read_state_of(client, "elevator_entrapments", [area]).get(area)
 
 
 @contextmanager
@@ -46,14 +46,15 @@ def test_one_engine_leads_and_another_takes_over(tmp_path, redis_client, redis_u
         assert len(leaders) == 1
         leader, follower = (a, b) if leaders[0] is a else (b, a)
 
-        ingestor.submit([{"metric": "river_level", "area": grids[5], "ts": time.time(), "value": 9.1}])
-        wait_logged(lambda: (_river(redis_client, grids[5]) or {}).get("s") == "red", "the leader scores", logs)
+        ingestor.submit([{"metric": "elevator_entrapments_24h", "area": grids[5], "ts": time.time(), "value": 3}])
+        wait_logged(lambda: (_entrapments(redis_client, grids[5]) or {}).get("s") == "red", "the leader scores", logs)
 
         leader.send_signal(signal.SIGKILL)
         leader.wait(10)
-        ingestor.submit([{"metric": "river_level", "area": grids[6], "ts": time.time(), "value": 9.2}])
-        wait_logged(lambda: (_river(redis_client, grids[6]) or {}).get("s") == "red", "the follower takes over", logs)
-        assert (_river(redis_client, grids[5]) or {}).get("s") == "red"  # the first leader's work is kept
+        ingestor.submit([{"metric": "elevator_entrapments_24h", "area": grids[6], "ts": time.time(), "value": 3}])
+        wait_logged(lambda: (_entrapments(redis_client, grids[6]) or {}).get("s") == "red", "the follower takes over",
+                    logs)
+        assert (_entrapments(redis_client, grids[5]) or {}).get("s") == "red"  # the first leader's work is kept
         wait_logged(lambda: redis_client.xpending(store.SAMPLES, store.ENGINE_GROUP)["pending"] == 0,
                     "every entry acknowledged", logs)
         stop(follower)
@@ -73,6 +74,7 @@ def test_a_stopped_leader_hands_over_at_once(tmp_path, redis_client, redis_url, 
         wait_logged(lambda: "leading now" in follower_log.read_text(), "the follower takes over", logs,
                     timeout=ttl_s)
         assert time.monotonic() - stopped < ttl_s - 5  # within a tick or two, not after the lock lapsed
-        ingestor.submit([{"metric": "river_level", "area": grids[7], "ts": time.time(), "value": 9.3}])
-        wait_logged(lambda: (_river(redis_client, grids[7]) or {}).get("s") == "red", "the new leader scores", logs)
+        ingestor.submit([{"metric": "elevator_entrapments_24h", "area": grids[7], "ts": time.time(), "value": 3}])
+        wait_logged(lambda: (_entrapments(redis_client, grids[7]) or {}).get("s") == "red", "the new leader scores",
+                    logs)
         stop(follower)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from cityvitals import store
-from cityvitals.cli import main
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from indicators.loader import load_catalog
 from indicators.service import EngineService
+from wiring.cli import main
 
 T0 = 1_795_000_000.0  # November: the flood season (June to September) is not on by date
 
@@ -23,8 +23,10 @@ def test_operator_switches_the_flood_season_on_and_off(redis_client, redis_url, 
     Ingestor(redis_client, "probe", registry(), {grid}, clock=lambda: T0 + 60).submit(
         [{"metric": "river_level", "area": grid, "ts": T0, "value": 7.2}])
 
+    street = next(a.id for a in demo_tree.ancestors(grid) if a.level == "street")  # a gauge is judged by street
+
     def river() -> dict:
-        return store.read_state_of(redis_client, "river_level_max", [grid])[grid]
+        return store.read_state_of(redis_client, "river_level_max", [street])[street]
 
     service.tick(T0 + 5)
     assert river()["s"] == "normal"  # 7.2 m is below the default 7.5 m

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cityvitals.cli import main
 from indicators.ruletest import expand, run_file
+from wiring.cli import main
 
 HERE = Path(__file__).parent
 FILES = sorted(HERE.glob("*_test.yaml"))

@@ -8,14 +8,13 @@ from dataclasses import replace
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from cityvitals.config import load_settings
-from cityvitals.runtime import Runtime
 from cityvitals.users import add_user
-from cityvitals.web import QuietHandler, build_server
 from indicators.loader import load_catalog
 from tests.conftest import PASSWORD, _login
+from wiring.runtime import Runtime
+from wiring.web import build_server, http_server
 
 __all__ = ["PASSWORD", "csrf_headers", "login", "serve_with"]
 
@@ -25,12 +24,13 @@ def serve_with(redis_client, sql, tree, tmp_path, **settings):
     """Serve ``build_server`` (as ``cityvitals run`` does) with ``settings`` over the defaults; yield its URL."""
     base = replace(load_settings(tmp_path, env={}), **settings)
     rt = Runtime(base, "redis://test", redis_client, sql, tree, load_catalog([base.catalog_path]))
-    http = make_server("127.0.0.1", 0, build_server(rt), threaded=True, request_handler=QuietHandler)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
+    http = http_server(build_server(rt), "127.0.0.1", 0)
+    http.prepare()
+    threading.Thread(target=http.serve, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{http.server_port}"
+        yield f"http://127.0.0.1:{http.bind_addr[1]}"
     finally:
-        http.shutdown()
+        http.stop()
 
 
 def login(session: requests.Session, url: str, name: str, password: str = PASSWORD) -> requests.Response:

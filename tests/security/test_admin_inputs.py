@@ -9,8 +9,8 @@ import pytest
 
 from cityvitals import store
 from cityvitals.acks import read_acks
+from cityvitals.tokens import list_tokens
 from cityvitals.users import read_audit
-from feeds.tokens import list_tokens
 from tests.conftest import START, message, post_callback
 
 

@@ -44,8 +44,8 @@ def test_the_csrf_token_of_before_login_is_refused_after_it(closed):
 
 
 def test_cli_actions_are_audited(tmp_path, monkeypatch, redis_url, capsys):
-    from cityvitals.cli import main
     from cityvitals.db import make_engine
+    from wiring.cli import main
 
     db = f"sqlite:///{tmp_path / 'cv.sqlite'}"
     for name, value in (("DATABASE_URL", db), ("REDIS_URL", redis_url), ("CITYVITALS_DATA_DIR", str(tmp_path))):

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from cityvitals import store
+from cityvitals.tokens import create_token
 from feeds.http_push.api import EVENTS_ROUTE, ROUTE
-from feeds.tokens import create_token
 from tests.conftest import stream_samples
 from tests.feeds.conftest import LIMITS, serve_push
 

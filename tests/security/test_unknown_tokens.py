@@ -7,8 +7,8 @@ import time
 
 import requests
 
+from cityvitals.tokens import create_token
 from feeds.http_push.body import PushLimits
-from feeds.tokens import create_token
 from tests.security.conftest import serve_with
 
 GRID = "pukou.jiangpu.c01.g01"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import cache
 
 import redis
+from cheroot import wsgi
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.serving import WSGIRequestHandler
 
 from cityvitals import store
 from cityvitals.config import load_settings
@@ -18,14 +18,14 @@ from cityvitals.headers import install_headers
 from cityvitals.metrics import registry
 from cityvitals.observability import install_observability
 from cityvitals.redis_server import is_cluster
-from cityvitals.runtime import Runtime, open_runtime
 from cityvitals.security import install_security, secret_key
+from cityvitals.tokens import TokenVerifier
 from dashboard import create_app
 from dashboard.context import DashboardContext
 from feeds.http_push.api import install_push_api
 from feeds.ingest import Ingestor
-from feeds.tokens import TokenVerifier
 from feeds.workorders.pipeline import WorkOrderPipeline
+from wiring.runtime import Runtime, open_runtime
 
 
 def build_server(rt: Runtime) -> Flask:
@@ -60,12 +60,13 @@ def build_server(rt: Runtime) -> Flask:
     return app.server
 
 
-class QuietHandler(WSGIRequestHandler):
-    """Werkzeug's request handler (``cityvitals run``) without its banner (``Server: Werkzeug/3.1 Python/3.11``)."""
+SERVER_NAME = "cityvitals"  # the Server header: no software versions for a scanner to match
+HTTP_THREADS = 16  # requests served at once: a wall's and a few analysts' callbacks, the push API
 
-    def version_string(self) -> str:
-        """What the Server header says: no software versions for a scanner to match."""
-        return "cityvitals"
+
+def http_server(server: Flask, host: str, port: int) -> wsgi.Server:
+    """The in-process production HTTP server of ``cityvitals run`` (cheroot): ``prepare()`` binds, ``stop()`` ends."""
+    return wsgi.Server((host, port), server, numthreads=HTTP_THREADS, server_name=SERVER_NAME)
 
 
 def redis_limiter(server: Flask, url: str, client: redis.Redis) -> Limiter:

@@ -15,8 +15,8 @@ log = logging.getLogger("cityvitals")
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
-    from cityvitals import db_commands
     from cityvitals.areas import commands as area_commands
+    from wiring import db_commands
 
     parser = argparse.ArgumentParser(prog="cityvitals", description="City Vitals: real-time city vital signs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,7 +87,8 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     """Run the engine (tick and catalog hot reload) in this process until SIGTERM or SIGINT."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from cityvitals.runtime import open_runtime, start_engine, wait_for_stop
+    from cityvitals.shutdown import wait_for_stop
+    from wiring.runtime import open_runtime, start_engine
 
     rt = open_runtime(load_settings())
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -103,8 +104,8 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     """List the catalog's profiles with their state, or switch one on or off for every engine."""
     from cityvitals import store
-    from cityvitals.runtime import open_runtime
     from cityvitals.users import audit
+    from wiring.runtime import open_runtime
 
     rt = open_runtime(load_settings(args.data_dir))
     known = rt.catalog.profiles
@@ -148,9 +149,10 @@ def cmd_feeds_check(args: argparse.Namespace) -> int:
 
 def cmd_feeds_run(args: argparse.Namespace) -> int:
     """Run the configured feeds in this process until SIGTERM or SIGINT."""
-    from cityvitals.runtime import open_runtime, wait_for_stop
+    from cityvitals.shutdown import wait_for_stop
     from feeds.config import FeedsConfigError
     from feeds.worker import run_until_stopped
+    from wiring.runtime import open_runtime
 
     try:
         config = _feeds_config(args.config)
@@ -170,10 +172,10 @@ def cmd_feeds_replay(args: argparse.Namespace) -> int:
     """Replay one file through the ingest path, resuming from its checkpoint."""
     from pydantic import ValidationError
 
-    from cityvitals.runtime import open_runtime
     from cityvitals.users import audit
     from feeds.replay.adapter import replay_feed
     from feeds.replay.config import ReplayFeedConfig
+    from wiring.runtime import open_runtime
 
     try:
         cfg = ReplayFeedConfig(type="replay", name=args.name, file=args.file, metric=args.metric,
@@ -201,21 +203,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import time
 
     from cityvitals import store
-    from cityvitals.runtime import open_runtime
+    from cityvitals.scenarios import KINDS, MAX_MINUTES
     from cityvitals.users import audit
-    from feeds.simulator.scenarios import SCENARIOS
+    from wiring.runtime import open_runtime
 
     rt = open_runtime(load_settings(args.data_dir))
     if args.list or not args.scenario:
-        for s in SCENARIOS.values():
+        for s in KINDS.values():
             print(f"{s.id:<14} {s.name_zh} {s.name_en} (level {s.level}, {s.minutes:g} min)")
         for r in store.read_scenarios(rt.client):
             left = r["start"] + r["minutes"] * 60 - time.time()
             print(f"running: {r['scenario']} in {r['area']}, {max(left, 0) / 60:.0f} min left")
         return 0
-    scenario = SCENARIOS.get(args.scenario)
+    scenario = KINDS.get(args.scenario)
     if scenario is None:
-        print(f"cityvitals: unknown scenario {args.scenario!r}; one of {', '.join(SCENARIOS)}", file=sys.stderr)
+        print(f"cityvitals: unknown scenario {args.scenario!r}; one of {', '.join(KINDS)}", file=sys.stderr)
         return 2
     area = args.area or rt.tree.ids(scenario.level)[0]
     if area not in rt.tree:
@@ -227,8 +229,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"{scenario.id} in {area}: {'stopped' if stopped else 'was not running'}")
         return 0 if stopped else 1
     minutes = args.minutes or scenario.minutes
-    if not 0 < minutes <= 24 * 60:
-        print("cityvitals: --minutes must be more than 0 and at most 1440", file=sys.stderr)
+    if not 0 < minutes <= MAX_MINUTES:
+        print(f"cityvitals: --minutes must be more than 0 and at most {MAX_MINUTES}", file=sys.stderr)
         return 2
     store.start_scenario(rt.client, scenario.id, area, time.time(), minutes)
     audit(rt.sql, "cli", "scenario_start", scenario=scenario.id, area=area, minutes=minutes)
@@ -349,20 +351,20 @@ def add_token_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _sql():
-    from cityvitals.db import create_schema, make_engine
+    from cityvitals.db import connect_database, create_schema
     from cityvitals.private_files import private_dir
 
     settings = load_settings()
     private_dir(settings.data_dir)
-    sql = make_engine(settings.database_url)
+    sql = connect_database(settings.database_url)
     create_schema(sql)
     return sql
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     """Print a new token for a source; only its hash is kept."""
+    from cityvitals.tokens import create_token
     from cityvitals.users import audit
-    from feeds.tokens import create_token
 
     sql = _sql()
     try:
@@ -378,7 +380,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_token_list(args: argparse.Namespace) -> int:
     """One line per token: id, source, created, revoked."""
-    from feeds.tokens import list_tokens
+    from cityvitals.tokens import list_tokens
 
     for t in list_tokens(_sql()):
         revoked = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "live"
@@ -388,8 +390,8 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     """Revoke a token; exit 1 if there is no such live token."""
+    from cityvitals.tokens import revoke_token
     from cityvitals.users import audit
-    from feeds.tokens import revoke_token
 
     sql = _sql()
     if revoke_token(sql, args.id):
@@ -414,30 +416,43 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run everything in this process and serve the dashboard."""
+    """Run everything in this process and serve the dashboard until SIGTERM or SIGINT."""
+    import threading
+
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from cityvitals.runtime import open_runtime, start_engine
-    from cityvitals.web import QuietHandler, build_server
+    from cityvitals.redis_server import stop_embedded
+    from cityvitals.shutdown import wait_for_stop
     from feeds.simulator.adapter import start_simulator
     from feeds.simulator.config import SimulatorFeedConfig
     from indicators.loader import CatalogInvalid
+    from wiring.runtime import open_runtime, start_engine
+    from wiring.web import build_server, http_server
 
     try:
         rt = open_runtime(load_settings(args.data_dir))
     except CatalogInvalid as exc:
         print(f"cityvitals: the indicator catalog has errors:\n{exc}", file=sys.stderr)
         return 2
+    http = http_server(build_server(rt), args.host, args.port)
+    try:
+        http.prepare()  # binds the port: a taken one is said before anything starts
+    except OSError as exc:
+        print(f"cityvitals: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})", file=sys.stderr)
+        return 2
     scheduler = BackgroundScheduler(timezone="UTC")
     start_engine(rt, scheduler)
     if not args.no_simulator:
         start_simulator(rt, SimulatorFeedConfig(type="simulator", interval_s=args.sim_interval), scheduler)
     scheduler.start()
-    server = build_server(rt)
+    threading.Thread(target=http.serve, name="http", daemon=True).start()
     log.info("City Vitals on http://%s:%d (redis %s, database %s)", args.host, args.port, rt.redis_url,
              rt.settings.database_url)
-    server.run(host=args.host, port=args.port, debug=False, threaded=True, request_handler=QuietHandler)
-    scheduler.shutdown(wait=False)
+    wait_for_stop()
+    http.stop()
+    scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged), as in `engine run`
+    if rt.settings.embedded_redis:
+        stop_embedded(rt.client)
     return 0
 
 

