@@ -77,7 +77,7 @@ def run(grids: int, clients: int, period_s: float, duration_s: float, url: str |
                "CITYVITALS_SECRET_KEY": "bench"}
         t0 = time.perf_counter()
         areas = prepare(grids, env, scenarios)
-        warnings = client.hlen(store.WARNINGS)
+        warnings = store.count_warnings(client)
         prepare_s = time.perf_counter() - t0
         port = free_port()
         base = f"http://127.0.0.1:{port}"

@@ -56,10 +56,8 @@ def baseline_rate(client, items: list[dict]) -> float:
     start = time.perf_counter()
     pipe = client.pipeline(transaction=False)
     for first in range(0, len(items), BATCH):
-        chunk = items[first : first + BATCH]
-        data = "\n".join(f"{i['metric']}\t{i['area']}\t{i['ts']!r}\t{i['value']!r}" for i in chunk)
-        pipe.xadd(store.SAMPLES, {"src": "raw", "n": len(chunk), "data": data}, maxlen=store.STREAM_MAXLEN,
-                  approximate=True)
+        chunk = [(i["metric"], i["area"], i["ts"], i["value"]) for i in items[first : first + BATCH]]
+        store.queue_samples(pipe, "raw", chunk, batch=BATCH)
         if len(pipe) >= 10:
             pipe.execute()
     pipe.execute()

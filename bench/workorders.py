@@ -35,11 +35,11 @@ def run(days: float, url: str | None) -> dict:
         pipeline.submit(events[start : start + 5000])
     pipeline_s = time.perf_counter() - started
     records = store.all_orders(client)
-    client.delete(store.WORKORDERS)
+    store.drop_orders(client, list(records))
     started = time.perf_counter()
     pipe = client.pipeline(transaction=False)
     for e in events:  # one write per event, as the pipeline's state changes
-        pipe.hset(store.WORKORDERS, e["order"], records[e["order"]])
+        store.write_orders(pipe, {e["order"]: records[e["order"]]})
         if len(pipe) >= 5000:
             pipe.execute()
     pipe.execute()

@@ -31,7 +31,7 @@ class Leadership:
     def __init__(self, client: redis.Redis, role: str, ttl_s: float, max_round_s: float = 600.0) -> None:
         self.role, self.ttl_s, self.max_round_s = role, ttl_s, max_round_s
         # thread_local=False: rounds and the renewal run on different threads of this process
-        self.lock = client.lock(f"{store.PREFIX}:lock:{role}", timeout=ttl_s, blocking=False, thread_local=False)
+        self.lock = client.lock(store.lock_key(role), timeout=ttl_s, blocking=False, thread_local=False)
         self._round_began = time.monotonic()
         self._renewer: threading.Thread | None = None
         self._released = threading.Event()

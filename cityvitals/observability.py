@@ -13,7 +13,6 @@ are said in words, never with an exception's text (which names hosts, ports and 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -44,9 +43,9 @@ class StoreCollector:
         """Yield the metric families (nothing when Redis does not answer: /readyz says why)."""
         try:
             feeds = store.read_feed_health(self.client)
-            meta = store.read_meta(self.client)
+            meta = store.meta(self.client)
             totals = {level: store.level_totals(self.client, level) for level in LEVELS}
-            dead = self.client.xlen(store.DEADLETTER)
+            dead = store.dead_letter_count(self.client)
         except redis.RedisError:
             return
         accepted = CounterMetricFamily("cityvitals_samples_accepted", "Samples accepted per feed", labels=["feed"])
@@ -57,12 +56,12 @@ class StoreCollector:
         yield accepted
         yield refused
         yield GaugeMetricFamily("cityvitals_deadletter_entries", "Entries in the dead-letter stream", value=dead)
-        if meta.get("tick_duration"):
+        if meta.tick_duration is not None:
             yield GaugeMetricFamily("cityvitals_tick_seconds", "Duration of the last engine tick",
-                                    value=float(meta["tick_duration"]))
-        if meta.get("last_tick"):
+                                    value=meta.tick_duration)
+        if meta.last_tick is not None:
             yield GaugeMetricFamily("cityvitals_last_tick_age_seconds", "Seconds since the last engine tick",
-                                    value=time.time() - float(meta["last_tick"]))
+                                    value=time.time() - meta.last_tick)
         states = GaugeMetricFamily("cityvitals_areas_by_worst_state", "Areas per level by their worst state",
                                    labels=["level", "state"])
         indicators = GaugeMetricFamily("cityvitals_macro_indicators", "Macro indicator states summed over a level",
@@ -81,9 +80,10 @@ def readiness(client: redis.Redis, sql: SqlEngine) -> list[str]:
     problems = []
     try:
         client.ping()
-        if not client.hget(store.META, "catalog_version"):
+        meta = store.meta(client)
+        if not meta.catalog_version:
             problems.append("no catalog published yet (has an engine started?)")
-        errors = json.loads(client.hget(store.META, "catalog_errors") or "[]")
+        errors = meta.catalog_errors
         if errors:
             problems.append(f"the last catalog reload was refused ({len(errors)} errors); the last good one is live")
     except redis.RedisError as exc:

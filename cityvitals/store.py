@@ -27,7 +27,9 @@ Layout (all keys start with ``cv:``):
                            areas whose summary moved.
 - ``cv:ids:<level>``       JSON list: the ids of one level's areas in ``pos`` order (what a whole packed
                            row is read against).
-- ``cv:warnings``          hash ``indicator@area`` -> JSON of every non-normal state now.
+- ``cv:warnings``          hash ``indicator@area`` (:class:`WarningKey`) -> JSON of every non-normal state now
+                           (:func:`encode_warnings`: the state record with ``i`` indicator, ``a`` area, ``level``,
+                           ``raised`` and ``peak``).
 - ``cv:ticker:<area>``     sorted set of the ``indicator@area`` keys of the warnings in ``area`` and every area
                            below it, ranked by :func:`ticker_score` (macro before panel indicators, red before
                            yellow, the district before a street before a community before a grid, the newest
@@ -35,7 +37,8 @@ Layout (all keys start with ``cv:``):
                            top of one set and HMGET those records instead of every warning. Written with the
                            warnings by the engine (HSET before ZADD, ZREM before HDEL, so every key in a set
                            has its record), emptied with them on a catalog swap.
-- ``cv:meta``              hash: last tick time and duration, catalog version and errors, ...
+- ``cv:meta``              hash (:class:`Meta`): the last tick's time, duration, samples, indicators and funnel
+                           cells; the live catalog's version, the errors of the last reload and when it was checked.
 - ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
 - ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
@@ -51,6 +54,7 @@ Layout (all keys start with ``cv:``):
                            fields for steps not reached): the work-order pipeline's open and recently closed
                            orders, so a restarted pipeline keeps its backlog. Lines, not JSON: pandas reads
                            thousands of them in one call.
+- ``cv:lock:<role>``       string: the token of the process leading a periodic role (cityvitals/leader.py).
 - ``cv:LIMITER/...``       rate-limit counters, owned by Flask-Limiter (wiring/web.py).
 
 Every key stands alone (no multi-key command or transaction spans two keys), so the layout works
@@ -65,7 +69,8 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -116,6 +121,48 @@ def summary_key(level: str) -> str:
 def ids_key(level: str) -> str:
     """Key of the ids of one level's areas in ``pos`` order."""
     return f"{PREFIX}:ids:{level}"
+
+
+def lock_key(role: str) -> str:
+    """Key of the lock of the process leading ``role``."""
+    return f"{PREFIX}:lock:{role}"
+
+
+def warning_key(indicator: str, area: str) -> str:
+    """The warnings hash field (and ticker set member) of the warning of ``indicator`` in ``area``."""
+    return f"{indicator}@{area}"
+
+
+class WarningKey(NamedTuple):
+    """Which warning: one indicator in one area (:func:`warning_key` as text)."""
+
+    indicator: str
+    area: str
+
+    def __str__(self) -> str:
+        return warning_key(self.indicator, self.area)
+
+    @classmethod
+    def parse(cls, key: str) -> WarningKey:
+        """Split an ``indicator@area`` key at its first ``@`` (indicator ids never hold one)."""
+        indicator, _, area = key.partition("@")
+        return cls(indicator, area)
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> WarningKey:
+        """The key of a warning record (its ``i`` and ``a`` fields)."""
+        return cls(record["i"], record["a"])
+
+
+def scenario_key(scenario: str, area: str) -> str:
+    """The scenarios hash field of ``scenario`` asked for in ``area``."""
+    return f"{scenario}@{area}"
+
+
+def split_scenario_key(key: str) -> tuple[str, str]:
+    """Scenario and area of a :func:`scenario_key` (the area empty if the key has none)."""
+    scenario, _, area = key.partition("@")
+    return scenario, area
 
 
 class Sample(NamedTuple):
@@ -187,6 +234,16 @@ def queue_dead_letters(pipe: redis.client.Pipeline, source: str, items: list[tup
     """Queue refused input (reason, item) on ``pipe`` for the dead-letter stream."""
     for reason, item in items:
         pipe.xadd(DEADLETTER, {"src": source, "reason": reason, "item": item[:2000]}, maxlen=100_000, approximate=True)
+
+
+def trim_samples(client: redis.Redis) -> None:
+    """Empty the sample stream, keeping it and its consumer groups (once every entry is acknowledged)."""
+    client.xtrim(SAMPLES, maxlen=0, approximate=False)
+
+
+def dead_letter_count(client: redis.Redis) -> int:
+    """Entries in the dead-letter stream."""
+    return client.xlen(DEADLETTER)
 
 
 def ensure_group(client: redis.Redis, group: str = ENGINE_GROUP) -> None:
@@ -269,9 +326,9 @@ def ack(client: redis.Redis, entry_ids: list[str], group: str = ENGINE_GROUP) ->
         client.xack(SAMPLES, group, *entry_ids)
 
 
-def grid_fingerprint(grid_ids: Iterable[str]) -> str:
-    """Name a grid list by its content: latest rows written for another list of grids are not read back."""
-    return hashlib.sha1("\n".join(grid_ids).encode()).hexdigest()[:LATEST_HEAD - 1]
+def latest_head(grid_ids: Iterable[str]) -> str:
+    """The head of latest rows: names a grid list by its content, so rows written for another are not read back."""
+    return hashlib.sha1("\n".join(grid_ids).encode()).hexdigest()[:LATEST_HEAD - 1] + ":"
 
 
 LATEST_HEAD = 13  # characters of "<fingerprint>:" before the cells of a latest row
@@ -282,7 +339,7 @@ def read_latest(client: redis.Redis, metrics: Iterable[str], grid_ids: list[str]
 
     Rows written for another grid list, or never written, are left out.
     """
-    metrics, head = list(metrics), grid_fingerprint(grid_ids) + ":"
+    metrics, head = list(metrics), latest_head(grid_ids)
     pipe = client.pipeline(transaction=False)
     for metric in metrics:
         pipe.get(latest_key(metric))
@@ -333,14 +390,51 @@ def pack_rows(cell: np.dtype, fields: Mapping[str, np.ndarray]) -> list[str]:
     return [text[k * width : (k + 1) * width] for k in range(cells.shape[0])]
 
 
-def set_row(pipe: redis.client.Pipeline, key: str, row: str) -> None:
-    """Queue a whole packed row (a value row, or a latest row with its head)."""
-    pipe.set(key, row)
+WRITE_CHUNK = 200_000  # cells formatted and queued before the pipeline is sent, when a level has more
+SPARSE_CELLS = 10  # a row with fewer than 1/SPARSE_CELLS of its areas moved is patched cell by cell
 
 
-def set_cell(pipe: redis.client.Pipeline, key: str, offset: int, pos: int, cell: str) -> None:
-    """Queue one packed cell into its row (``offset``: characters before the first cell), leaving the rest alone."""
-    pipe.setrange(key, offset + pos * len(cell), cell)
+CellFields = Callable[[np.ndarray, np.ndarray], dict]  # (rows, cols) -> the cell's fields at those cells
+
+
+def queue_latest(pipe: redis.client.Pipeline, head: str, metrics: list[str], rows: np.ndarray, cols: np.ndarray,
+                 width: int, fields: CellFields, known: np.ndarray) -> None:
+    """Queue the latest values that moved (``LATEST_CELL`` fields) into the rows of ``metrics`` behind ``head``."""
+    _queue_packed(pipe, [latest_key(m) for m in metrics], head, rows, cols, width, LATEST_CELL, fields, known)
+
+
+def queue_values(pipe: redis.client.Pipeline, level: str, indicators: list[str], rows: np.ndarray, cols: np.ndarray,
+                 width: int, fields: CellFields, known: np.ndarray) -> None:
+    """Queue the state cells that moved (``STATE_CELL`` fields) into the value rows of ``indicators`` at ``level``."""
+    _queue_packed(pipe, [values_key(level, i) for i in indicators], "", rows, cols, width, STATE_CELL, fields, known)
+
+
+def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: str, rows: np.ndarray, cols: np.ndarray,
+                  width: int, cell: np.dtype, fields: CellFields, known: np.ndarray) -> None:
+    """Queue changed cells (rows, cols; row-major) of packed rows: whole rows where many moved, else one by one.
+
+    ``fields(r, c)`` gives the arrays of ``cell``'s fields at broadcastable indices; a row not
+    ``known`` to exist yet is written whole. A SETRANGE per cell costs about as much as
+    ``SPARSE_CELLS`` cells of a whole row.
+    """
+    moved = np.bincount(rows, minlength=len(keys))
+    whole = np.flatnonzero(((moved * SPARSE_CELLS >= width) | ~known) & (moved > 0))
+    every = np.arange(width)[None, :]
+    step = max(1, WRITE_CHUNK // max(1, width))
+    for start in range(0, whole.size, step):
+        part = whole[start : start + step]
+        for row, text in zip(part.tolist(), pack_rows(cell, fields(part[:, None], every)), strict=True):
+            pipe.set(keys[row], head + text)
+        if whole.size > step:
+            pipe.execute()  # a big level (a first tick): send each part before packing the next
+    single = ~np.isin(rows, whole)
+    rows, cols = rows[single], cols[single]
+    if rows.size:
+        text = pack_rows(cell, {k: np.broadcast_to(a, rows.shape)[None, :]
+                                for k, a in fields(rows, cols).items()})[0]
+        n = cell_chars(cell)
+        for k, (row, col) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+            pipe.setrange(keys[row], len(head) + col * n, text[k * n : (k + 1) * n])
 
 
 def read_feed_names(client: redis.Redis) -> list[str]:
@@ -463,7 +557,7 @@ def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], rank
     lineage: dict[str, list[str]] = {}
     drop: dict[str, list[str]] = {}
     for key in cleared:
-        for area in _lineage(tree, key.split("@", 1)[1], lineage):
+        for area in _lineage(tree, WarningKey.parse(key).area, lineage):
             drop.setdefault(ticker_key(area), []).append(key)
     for ticker, keys in drop.items():
         pipe.zrem(ticker, *keys)
@@ -473,10 +567,74 @@ def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], rank
         pipe.hset(WARNINGS, mapping=raised)
     add: dict[str, dict[str, float]] = {}
     for key, score in ranked.items():
-        for area in _lineage(tree, key.split("@", 1)[1], lineage):
+        for area in _lineage(tree, WarningKey.parse(key).area, lineage):
             add.setdefault(ticker_key(area), {})[key] = score
     for ticker, members in add.items():
         pipe.zadd(ticker, members)
+
+
+class WarningCells(NamedTuple):
+    """Warnings of one level to encode, as columns (one entry per warning; codes as in state cells)."""
+
+    indicator: list[str]
+    area: list[str]
+    state: np.ndarray  # codes into STATE_NAMES
+    value: np.ndarray
+    ts: np.ndarray
+    since: np.ndarray
+    rule: list[str]  # each warning's thresholds in force, as :func:`rule_fragments` gives them
+    src: np.ndarray  # feed codes into the ``feeds`` given alongside
+    cov: np.ndarray
+    num: np.ndarray
+    den: np.ndarray
+    raised: np.ndarray  # the value when the warning took its state
+    peak: np.ndarray  # its worst value since
+    pending: np.ndarray  # codes into STATE_NAMES, NO_STATE: none
+    pending_since: np.ndarray
+
+
+def rule_fragments(rules: Mapping[int, Sequence[str]]) -> dict[int, str]:
+    """The ``"y","r","rule"`` part of a warning record for each rule code of one indicator: code -> text."""
+    return {code: f'"y":"{y}","r":"{r}","rule":{json.dumps(label, ensure_ascii=False)}'
+            for code, (label, y, r) in rules.items()}
+
+
+def encode_warnings(level: str, feeds: Sequence[str], w: WarningCells) -> list[str]:
+    """JSON records of warnings: a state as :func:`read_states` gives it, with the warning's own fields.
+
+    ``i``, ``a``: the indicator and area (:meth:`WarningKey.of`); ``raised``: the value when the warning
+    took its state; ``peak``: its worst value since.
+
+    Formatted in one pass over plain lists: json.dumps per record costs more than the rest of a tick.
+    """
+    names = [json.dumps(f, ensure_ascii=False) for f in feeds]
+    pending = w.pending.tolist()
+    pending_since = [t if p != NO_STATE else _NULL for t, p in zip(_finite(w.pending_since), pending, strict=True)]
+    return [
+        f'{{"i":"{i}","a":"{a}","level":"{level}","s":"{STATE_NAMES[s]}","v":{v!r},"ts":{t!r},"since":{sn!r},{rule},'
+        f'"src":{names[src]},"cov":{cov!r},"num":{n!r},"den":{d!r},"raised":{ra!r},"peak":{pk!r},'
+        f'"p":{_PENDING_TEXT[p]},"ps":{ps!r}}}'
+        for i, a, s, v, t, sn, rule, src, cov, n, d, ra, pk, p, ps in zip(
+            w.indicator, w.area, w.state.tolist(), _finite(w.value), _finite(w.ts), _finite(w.since), w.rule,
+            w.src.tolist(), np.round(w.cov, 4).tolist(), _finite(w.num), _finite(w.den), _finite(w.raised),
+            _finite(w.peak), pending, pending_since, strict=True)
+    ]
+
+
+def _finite(values: np.ndarray) -> list:
+    """Return values as a list for JSON text: floats, with ``null`` where not finite (repr of the str is null)."""
+    return [v if ok else _NULL for v, ok in zip(values.tolist(), np.isfinite(values).tolist(), strict=True)]
+
+
+class _Null:
+    """Stands in for a non-finite float in hand-formatted JSON."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+_NULL = _Null()
+_PENDING_TEXT = {NO_STATE: "null"} | {k: f'"{name}"' for k, name in enumerate(STATE_NAMES)}
 
 
 def ticker_score(state: str, level: str, since: float, macro: bool = True, residents: float = 0.0) -> float:
@@ -515,6 +673,14 @@ SUMMARY_CELL = _padded([
     ("counts", "<i2", (len(STATE_NAMES),)), ("domain_counts", "<i2", (len(DOMAINS), len(STATE_NAMES))),
     ("panel_counts", "<i2", (len(PANELS), len(STATE_NAMES))), ("worst", "i1"),
 ])
+
+
+def summary_positions(moved: np.ndarray, whole: bool) -> np.ndarray:
+    """Positions of the summaries to write: those that ``moved``, or every one (a whole row) if many or ``whole``."""
+    positions = np.flatnonzero(moved)
+    if positions.size and (whole or positions.size * SPARSE_CELLS >= moved.size):
+        return np.arange(moved.size)
+    return positions
 
 
 def queue_summaries(pipe: redis.client.Pipeline, level: str, positions: np.ndarray, width: int,
@@ -630,14 +796,67 @@ def warning_keys(client: redis.Redis) -> list[str]:
     return client.hkeys(WARNINGS)
 
 
+def count_warnings(client: redis.Redis) -> int:
+    """How many non-normal indicator states there are now."""
+    return client.hlen(WARNINGS)
+
+
 def read_warnings(client: redis.Redis) -> list[dict]:
     """Every non-normal indicator state now, as records."""
     return [json.loads(v) for v in client.hvals(WARNINGS)]
 
 
+def read_warning(client: redis.Redis, indicator: str, area: str) -> dict | None:
+    """The record of the warning of ``indicator`` in ``area`` now (None: no warning there)."""
+    raw = client.hget(WARNINGS, warning_key(indicator, area))
+    return None if raw is None else json.loads(raw)
+
+
 def read_meta(client: redis.Redis) -> dict[str, str]:
-    """Engine and catalog metadata (last tick, durations, catalog errors)."""
+    """Engine and catalog metadata as written, field -> text (:func:`meta` reads it typed)."""
     return client.hgetall(META)
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What the engine and the catalog reloader last published in ``cv:meta`` (None: never written)."""
+
+    last_tick: float | None = None  # the time the last tick scored at
+    tick_duration: float | None = None  # seconds
+    tick_samples: int | None = None
+    indicators: int | None = None  # in the catalog the last tick scored with
+    funnel_cells: int | None = None  # cells judged by funnel limits in the last tick
+    catalog_version: str | None = None  # the live catalog's
+    catalog_errors: tuple[str, ...] = ()  # of the last reload attempt (empty: it was good)
+    catalog_checked: float = 0.0  # when a reload was last attempted (0: never)
+
+
+def meta(client: redis.Redis) -> Meta:
+    """Read the engine and catalog metadata, typed."""
+    raw = read_meta(client)
+    number = lambda name, kind: kind(raw[name]) if raw.get(name) else None  # noqa: E731
+    return Meta(last_tick=number("last_tick", float), tick_duration=number("tick_duration", float),
+                tick_samples=number("tick_samples", int), indicators=number("indicators", int),
+                funnel_cells=number("funnel_cells", int), catalog_version=raw.get("catalog_version"),
+                catalog_errors=tuple(json.loads(raw.get("catalog_errors") or "[]")),
+                catalog_checked=float(raw.get("catalog_checked") or 0))
+
+
+def read_catalog_version(client: redis.Redis) -> str:
+    """The live catalog's version ("" before any engine published one), in one field read."""
+    return client.hget(META, "catalog_version") or ""
+
+
+def queue_tick(pipe: redis.client.Pipeline, now: float, catalog_version: str, indicators: int,
+               funnel_cells: int) -> None:
+    """Queue what a tick publishes with its writes: when it scored, with which catalog, and the funnel cells."""
+    pipe.hset(META, mapping={"last_tick": now, "catalog_version": catalog_version, "indicators": indicators,
+                             "funnel_cells": funnel_cells})
+
+
+def record_tick_time(client: redis.Redis, seconds: float, samples: int) -> None:
+    """Publish how long the last tick took and how many samples it scored."""
+    client.hset(META, mapping={"tick_duration": seconds, "tick_samples": samples})
 
 
 def write_feed_health(client: redis.Redis | redis.client.Pipeline, feed: str, health: Mapping[str, Any]) -> None:
@@ -711,7 +930,7 @@ def read_definition(client: redis.Redis, indicator: str) -> dict | None:
 
 def start_scenario(client: redis.Redis, scenario: str, area: str, start: float, minutes: float) -> None:
     """Ask the simulator to play a scenario in an area (it picks it up on its next round)."""
-    client.hset(SCENARIOS, f"{scenario}@{area}",
+    client.hset(SCENARIOS, scenario_key(scenario, area),
                 to_json({"scenario": scenario, "area": area, "start": start, "minutes": minutes}))
 
 
@@ -722,7 +941,7 @@ def read_scenarios(client: redis.Redis) -> list[dict]:
 
 def stop_scenario(client: redis.Redis, scenario: str, area: str) -> bool:
     """Remove a scenario; False if it was not there."""
-    return client.hdel(SCENARIOS, f"{scenario}@{area}") == 1
+    return client.hdel(SCENARIOS, scenario_key(scenario, area)) == 1
 
 
 def switch_profile(client: redis.Redis, profile: str, on: bool) -> bool:
@@ -741,8 +960,8 @@ def read_orders(client: redis.Redis, order_ids: list[str]) -> dict[str, str]:
     return {o: v for o, v in zip(order_ids, raw, strict=True) if v is not None}
 
 
-def write_orders(client: redis.Redis, records: Mapping[str, str]) -> None:
-    """Store work-order records (order -> line), replacing older versions."""
+def write_orders(client: redis.Redis | redis.client.Pipeline, records: Mapping[str, str]) -> None:
+    """Store work-order records (order -> line), replacing older versions (or queue them, given a pipeline)."""
     if records:
         client.hset(WORKORDERS, mapping=records)
 

@@ -7,7 +7,6 @@ key is answered for itself: the good ones are recorded even when others are refu
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,8 +35,8 @@ class AckOutcome:
 
 def _is_warning(c: DashboardContext, indicator: str, area: str, since: float) -> bool:
     """Whether the episode is a warning now or was one (a change into yellow or red logged at its start)."""
-    record = c.client.hget(store.WARNINGS, f"{indicator}@{area}")
-    if record and abs(json.loads(record)["since"] - since) < 0.001:
+    record = store.read_warning(c.client, indicator, area)
+    if record and abs(record["since"] - since) < 0.001:
         return True
     t = WarningLog.__table__
     with c.sql.connect() as conn:  # the engine logs a change at the episode's start, to the second

@@ -7,7 +7,6 @@ re-read from Redis and SQL on every refresh and right after each action.
 
 from __future__ import annotations
 
-import json
 import time
 
 import dash
@@ -113,7 +112,7 @@ def refresh(_n: int, _changed: float) -> tuple:
         return (dash.no_update,) * 6
     c, now = context.get(), time.time()
     return (running_table(store.read_scenarios(c.client), now), profile_table(),
-            engine_catalog(store.read_meta(c.client), now), feed_rows(store.read_feed_health(c.client), now),
+            engine_catalog(store.meta(c.client), now), feed_rows(store.read_feed_health(c.client), now),
             token_table(), audit_rows(read_audit(c.sql, AUDIT_ROWS)))
 
 
@@ -126,7 +125,7 @@ def running_table(running: list[dict], now: float) -> html.Table | html.P:
         html.Td(f"{KINDS[r['scenario']].name_zh} {r['scenario']}" if r["scenario"] in KINDS else r["scenario"]),
         html.Td(tree[r["area"]].name_zh if r["area"] in tree else r["area"]),
         html.Td(f"{age_text(max(0.0, r['start'] + r['minutes'] * 60 - now))} left"),
-        html.Td(html.Button("停止 Stop", id=ids.admin_button("stop", key=f"{r['scenario']}@{r['area']}"),
+        html.Td(html.Button("停止 Stop", id=ids.admin_button("stop", key=store.scenario_key(r["scenario"], r["area"])),
                             className="button small")),
     ]) for r in sorted(running, key=lambda r: r["start"])]
     return html.Table(rows, className="table")
@@ -159,14 +158,14 @@ def profile_table() -> html.Table | html.P:
     return html.Table(rows, className="table")
 
 
-def engine_catalog(meta: dict, now: float) -> list:
+def engine_catalog(meta: store.Meta, now: float) -> list:
     """The version the engine runs and the result of its last hot-reload check."""
-    errors = json.loads(meta.get("catalog_errors") or "[]")
-    checked = float(meta.get("catalog_checked") or 0)
+    errors, checked = meta.catalog_errors, meta.catalog_checked
+    version = "—" if meta.catalog_version is None else meta.catalog_version
     when = f"checked {age_text(now - checked)} ago" if checked else "not checked yet"
     verdict = (html.Span(f"✗ its last check refused the files ({len(errors)} error(s))", className="state-red")
                if errors else html.Span("✓ its last check found no errors", className="state-normal"))
-    return [html.Div(f"引擎运行版本 The engine runs {meta.get('catalog_version', '—')} · {when}"), html.Div(verdict)]
+    return [html.Div(f"引擎运行版本 The engine runs {version} · {when}"), html.Div(verdict)]
 
 
 FEED_COLUMNS = [("feed", "数据源 Feed"), ("last", "最新数据 Last sample"), ("rate", "速率 /s"),

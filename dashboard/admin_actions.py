@@ -100,7 +100,7 @@ def _pressed(field: str) -> str | None:
 @action(Input(ids.admin_button("stop", key=ALL), "n_clicks"))
 def stop_scenario(_clicks: list) -> tuple:
     """Stop the scenario whose button was pressed."""
-    scenario, _, area = (_pressed("key") or "").partition("@")
+    scenario, area = store.split_scenario_key(_pressed("key") or "")
     if scenario not in KINDS or area not in context.get().tree:
         return dash.no_update, "没有这个场景 No such scenario"
     if not store.stop_scenario(context.get().client, scenario, area):
@@ -152,7 +152,8 @@ def check_catalog(_clicks: int) -> tuple:
     """Validate the catalog files the engines load, now, and say what the engines will do with them."""
     path = context.get().catalog_path
     catalog, errors = check_files(path)
-    live = store.read_meta(context.get().client).get("catalog_version", "—")
+    live = store.meta(context.get().client).catalog_version
+    live = "—" if live is None else live
     changed, _ = _done("catalog_check", "", path=str(path), version=catalog.version if catalog else None,
                        errors=len(errors))
     return changed, check_result(path, catalog, errors, live)

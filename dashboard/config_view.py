@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC
 
@@ -35,16 +34,16 @@ def refresh(_n: int) -> tuple:
     """Read the catalog status from the engine's meta record, the reload log and the live definitions."""
     ctx = context.get()
     now = time.time()
-    status = reload_status(store.read_meta(ctx.client), now) + reload_log(read_catalog_events(ctx.sql, 10), now)
+    status = reload_status(store.meta(ctx.client), now) + reload_log(read_catalog_events(ctx.sql, 10), now)
     return status, threshold_rows(data.definitions(ctx.client))
 
 
-def reload_status(meta: dict, now: float) -> list:
+def reload_status(meta: store.Meta, now: float) -> list:
     """Live version, when the files were last checked, and every error of that check with file and line."""
-    errors = json.loads(meta.get("catalog_errors") or "[]")
-    checked = float(meta.get("catalog_checked") or 0)
+    errors, checked = meta.catalog_errors, meta.catalog_checked
+    version = "—" if meta.catalog_version is None else meta.catalog_version
     when = f" · 检查于 checked {age_text(now - checked)} ago" if checked else " · 尚未检查 not checked yet"
-    head = [html.Span(f"当前版本 Live version {meta.get('catalog_version', '—')}"), html.Span(when)]
+    head = [html.Span(f"当前版本 Live version {version}"), html.Span(when)]
     if not errors:
         return [html.Div(head), html.Div("✓ 上次重载无错误 The last reload check found no errors",
                                          className="state-normal")]

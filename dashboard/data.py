@@ -11,7 +11,7 @@ _definitions: dict[str, tuple[str, dict[str, dict]]] = {}
 
 def definitions(client: redis.Redis) -> dict[str, dict]:
     """Definitions of the live catalog, re-read only when its version changes."""
-    version = client.hget(store.META, "catalog_version") or ""
+    version = store.read_catalog_version(client)
     cached = _definitions.get("live")
     if cached is None or cached[0] != version:
         _definitions["live"] = (version, store.read_definitions(client))

@@ -111,17 +111,18 @@ def refresh(_n: int, by: str, area_id: str, shown: dict[str, str] | None) -> tup
     history = read_domain_history(ctx.sql, area_id, now - SPARK_HOURS * 3600)  # district and streets only
     feeds = store.read_feed_health(ctx.client)
     warnings = macro_only(store.read_ticker(ctx.client, area_id, TICKER_LINES), defs)
-    live = engine_live(store.read_meta(ctx.client), now)
+    live = engine_live(store.meta(ctx.client), now)
     simulated = any(f.get("simulated") for f in feeds.values())
     domains = own.get("domains", {})
     state = (own.get("health"), own.get("share"), own.get("worst"), own.get("below"))
     delta = Delta(shown)
+    ticker = [(w, data.indicator_names(defs, store.WarningKey.of(w).indicator)) for w in warnings]
     return (
         delta.part("health", state, lambda: health_body(own)),
         [delta.part(f"tile:{d}", (domains.get(d), history.get(d, [])),
                     lambda d=d: tile_body(d, domains.get(d), history.get(d, []), now)) for d in DOMAINS],
         delta.part("map", look[:4], lambda: _map_patch(look), keep=False),
-        *delta.parts("ticker", ([(w, data.indicator_names(defs, w["i"])) for w in warnings], own.get("below")),
+        *delta.parts("ticker", (ticker, own.get("below")),
                      lambda: [ticker_lines(warnings, now, defs), ticker_head(own)], 2),
         delta.part("status", (own.get("data_ts"), simulated, live), lambda: status_line(own, live, simulated, now)),
         delta.part("feeds", [(n, f.get("simulated"), f.get("last_sample"), f.get("accepted"), f.get("refused"))
@@ -147,7 +148,7 @@ def _map_patch(look: MapLook) -> Patch:
 
 def macro_only(warnings: list[dict], defs: dict[str, dict]) -> list[dict]:
     """The warnings of macro indicators: the overview counts, colours and lists the macro set only."""
-    return [w for w in warnings if defs.get(w["i"], {}).get("tier", "macro") == "macro"]
+    return [w for w in warnings if defs.get(store.WarningKey.of(w).indicator, {}).get("tier", "macro") == "macro"]
 
 
 def health_body(summary: dict) -> list:
@@ -231,16 +232,16 @@ def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
     """
     state = State[w["s"].upper()]
     threshold = w["r"] if state == State.RED else w["y"]
-    phase = warning_phase(w)
+    phase, key = warning_phase(w), store.WarningKey.of(w)
     return html.Li(className=f"ticker-line state-{state.label}" + ("" if phase == "active" else f" {phase}"), children=[
         html.Span(STATE_ICON[state], className="icon"),
-        dcc.Link(area_name(w["a"]), href=f"/area/{w['a']}", className="where"),
-        dcc.Link(bi(*data.indicator_names(defs, w["i"])), href=f"/indicator/{w['i']}?area={w['a']}",
-                 className="what", title=w["i"]),
+        dcc.Link(area_name(key.area), href=f"/area/{key.area}", className="where"),
+        dcc.Link(bi(*data.indicator_names(defs, key.indicator)), href=f"/indicator/{key.indicator}?area={key.area}",
+                 className="what", title=key.indicator),
         html.Span([html.Span(_number(w["v"]), className="now"), f" / {threshold}"], className="value"),
         age_span(w["since"], now, "since"),
         html.Span(raised_peak(w), className="trail") if w.get("raised") is not None else None,
-        html.Span(pending_for(w, defs.get(w["i"], {}), now), className="pending") if w.get("p") else None,
+        html.Span(pending_for(w, defs.get(key.indicator, {}), now), className="pending") if w.get("p") else None,
     ])
 
 
@@ -254,9 +255,9 @@ def _number(x: float | None) -> str:
     return "—" if x is None else f"{x:.4g}"
 
 
-def engine_live(meta: dict, now: float) -> bool:
+def engine_live(meta: store.Meta, now: float) -> bool:
     """Whether the engine ticked lately (within three tick periods)."""
-    return now - float(meta.get("last_tick", 0) or 0) < 3 * context.get().tick_seconds
+    return now - (meta.last_tick or 0.0) < 3 * context.get().tick_seconds
 
 
 def status_line(summary: dict, live: bool, simulated: bool, now: float) -> list:

@@ -80,7 +80,7 @@ def active_warnings(area_id: str, group: str | None, states: list[str], level: s
     definitions = data.definitions(client)
     out = []
     for w in store.read_ticker(client, area_id):  # only the area's own warnings, already in order
-        d = definitions.get(w["i"])
+        d = definitions.get(store.WarningKey.of(w).indicator)
         if w["s"] not in states or (level and w["level"] != level) or not d or not _matches(d, group):
             continue
         out.append({**w, "name": d["name"]["zh"], "unit": d.get("unit", ""),
@@ -98,7 +98,7 @@ def _matches(d: dict, group: str | None) -> bool:
 
 def episode_key(w: dict) -> str:
     """Identifies one warning episode: indicator, area and since (to the millisecond)."""
-    return f"{w['i']}@{w['a']}@{w['since']:.3f}"
+    return f"{store.WarningKey.of(w)}@{w['since']:.3f}"
 
 
 @callback(
@@ -115,7 +115,7 @@ def refresh(_n: int, group: str | None, states: list[str], level: str | None, _a
     """Re-read active warnings (Redis), their acknowledgements and the warnings log (SQL)."""
     c = context.get()
     active = active_warnings(key["area"], group, states, level)
-    acks = read_acks(c.sql, {w["i"] for w in active})
+    acks = read_acks(c.sql, {store.WarningKey.of(w).indicator for w in active})
     now = time.time()
     return active_rows(active, acks, now), past_table_rows(key["area"], group, states, level)
 
@@ -143,12 +143,13 @@ def active_rows(active: list[dict], acks: dict, now: float) -> list[dict]:
     tree = context.get().tree
     rows = []
     for w in active:
-        ack = acks.get((w["i"], w["a"], round(w["since"], 3)))
+        key = store.WarningKey.of(w)
+        ack = acks.get((key.indicator, key.area, round(w["since"], 3)))
         limit = w["r"] if w["s"] == "red" else w["y"]
         rows.append({
             "id": episode_key(w), "state": _label(w["s"]),
-            "area": f"[{tree[w['a']].name_zh}](/area/{w['a']})",
-            "indicator": f"[{w['name']}](/indicator/{w['i']}?area={w['a']})",
+            "area": f"[{tree[key.area].name_zh}](/area/{key.area})",
+            "indicator": f"[{w['name']}](/indicator/{key.indicator}?area={key.area})",
             "value": f"{value_text(w['v'], w['unit'])} / {limit}",
             "trail": f"{value_text(w.get('raised'))} / {value_text(w.get('peak'))}",
             "for": age_text(now - w["since"]), "change": change_text(w, now), "phase": warning_phase(w),

@@ -1,7 +1,8 @@
 """The in-memory indicator engine: latest metric values in, states at every level out.
 
 It knows nothing of Redis or SQL (see ``indicators/service.py``): samples go in through
-:meth:`Engine.ingest`, and :meth:`Engine.tick` returns what changed.
+:meth:`Engine.ingest`, and :meth:`Engine.tick` returns what changed. It keeps state only; what it
+scores by comes compiled once per catalog (``indicators/compiled.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import numpy as np
 from simpleeval import SimpleEval
 
 from cityvitals.areas import LEVELS, AreaTree
-from cityvitals.store import Columns, Sample
+from cityvitals.store import Columns, Sample, WarningKey
 from cityvitals.vocabulary import DOMAINS
 from indicators import classify, funnel, rollup, thresholds
+from indicators.compiled import CompiledCatalog, compile_catalog
 from indicators.formula import FUNCTIONS, OPERATORS
 from indicators.loader import Catalog
 from indicators.states import State
@@ -90,7 +92,8 @@ class TickResult:
 class Engine:
     """Hold metric values per grid and indicator states per level; score on each tick."""
 
-    def __init__(self, tree: AreaTree, catalog: Catalog, tz: str = "Asia/Shanghai") -> None:
+    def __init__(self, tree: AreaTree, catalog: CompiledCatalog | Catalog, tz: str = "Asia/Shanghai") -> None:
+        """Start with no values; ``catalog`` as compiled once by its owner, or compiled here."""
         self.tree = tree
         self.tz = ZoneInfo(tz)
         self.grid_ids = tree.ids("grid")
@@ -109,6 +112,7 @@ class Engine:
         self.feeds: list[str] = ["?"]
         self.switched_on: set[str] = set()
         self._limits_cache: dict[tuple, dict[str, classify.Limits]] = {}
+        self.ind_ids: list[str] = []  # the rows of the state matrices, in the catalog's order
         self.tracks: dict[str, classify.Track] = {}
         self.written: dict[str, tuple[np.ndarray, ...]] = {}  # value, ts, state, pending as written; oldest per area
         self._written_limits: object = None
@@ -123,7 +127,7 @@ class Engine:
         self.funnel_cells = 0  # cells judged by funnel limits in the last family (explanations show the limits)
         # Per area, one of its grids: whose feed an area record names as its source.
         self.first_grid = {level: self._first_grids(level) for level in LEVELS}
-        self.set_catalog(catalog)
+        self.set_catalog(catalog if isinstance(catalog, CompiledCatalog) else compile_catalog(catalog))
 
     def _chain(self) -> list[tuple[str, rollup.Segments]] | None:
         """Roll-up steps community <- grid, street <- community, district <- street, if the tree is sorted.
@@ -146,95 +150,46 @@ class Engine:
         return first
 
     # -- configuration -------------------------------------------------------------
-    def set_catalog(self, catalog: Catalog, now: float | None = None) -> None:
-        """Swap in a validated catalog, keeping the states of indicators that stay."""
-        old_ids = [i.id for i in getattr(self, "catalog", Catalog((), {}, (), "")).indicators]
-        self.catalog = catalog
-        self.ind_ids = [i.id for i in catalog.indicators]
-        self._parsed = {
-            i.id: {k: ast.parse(f, mode="eval").body for k, f in self._formulas(i).items()} for i in catalog.indicators
-        }
-        self._inputs = {i: self._names(parsed) for i, parsed in self._parsed.items()}
+    def set_catalog(self, compiled: CompiledCatalog, now: float | None = None) -> None:
+        """Swap in a compiled catalog, keeping the states of indicators that stay."""
+        old_ids = self.ind_ids
+        self.compiled, self.catalog, self.ind_ids = compiled, compiled.catalog, compiled.ind_ids
         self.recompute_all()  # what is kept is shaped for the old catalog
-        self.labels = thresholds.rule_labels(catalog)
-        self.rules = thresholds.rule_texts(catalog, self.labels)  # indicator -> rule code -> (label, yellow, red)
-        # Rows of each domain's macro indicators, then the rest: a partition, so oldest data times take one pass
-        domain_of = np.array([DOMAINS.index(i.group) if i.tier == "macro" else -1 for i in catalog.indicators],
-                             dtype=int)
-        self.oldest_groups = [np.flatnonzero(domain_of == k) for k in range(len(DOMAINS))] + [
-            np.flatnonzero(domain_of < 0)]
-        self._ensure_metrics(sorted({m for i in catalog.indicators for m in catalog.metric_inputs(i)}))
-        col = lambda attr: np.array([[float(getattr(i, attr))] for i in catalog.indicators]).reshape(-1, 1)  # noqa: E731
-        self.stale_after, self.hysteresis = col("stale_after"), col("hysteresis")
-        self.min_duration = col("min_duration")
-        self.clear_after = np.array([[i.clear_s] for i in catalog.indicators]).reshape(-1, 1)
-        self.judged_at = {level: np.array([[level in i.levels] for i in catalog.indicators], dtype=bool).reshape(-1, 1)
-                          for level in LEVELS}
-        self._evidence_columns(catalog)
-        self.funnel_rows = {level: np.array([k for k, i in enumerate(catalog.indicators)
-                                             if i.funnel is not None and level in i.funnel.levels], dtype=int)
-                            for level in LEVELS}
-        self.scale = np.array([[1e4 if i.rollup == "rate_per_10k" else i.source.scale] for i in catalog.indicators])
-        self.rule_rows = {r: np.array([k for k, i in enumerate(catalog.indicators) if i.rollup == r], dtype=int)
-                          for r in rollup.RULES}
-        self.primary = np.array([self.metric_pos[self._primary_metric(i)] for i in catalog.indicators], dtype=np.int64)
-        self._reads = [np.array(sorted(self.metric_pos[m] for m in self._all_metrics(i)), dtype=np.int64)
-                       for i in catalog.indicators]
+        self._ensure_metrics(compiled.metrics)
+        self.primary = np.array([self.metric_pos[m] for m in compiled.primary], dtype=np.int64)
+        self._reads = [np.array(sorted(self.metric_pos[m] for m in metrics), dtype=np.int64)
+                       for metrics in compiled.reads]
         self._limits_cache.clear()
-        now = now if now is not None else float(np.nanmax(self.ts, initial=0.0))  # NaN: never seen
+        self._carry_tracks(old_ids, now if now is not None else float(np.nanmax(self.ts, initial=0.0)))  # NaN: never
+
+    @property
+    def rules(self) -> dict[str, dict[int, tuple[str, str, str]]]:
+        """Per indicator, per rule code it can use: (rule label, yellow, red) as shown."""
+        return self.compiled.rules
+
+    @property
+    def stale_after(self) -> np.ndarray:
+        """Seconds after which each indicator's data is stale (one column, in row order)."""
+        return self.compiled.stale_after
+
+    def _carry_tracks(self, old_ids: list[str], now: float) -> None:
+        """New tracks for the catalog's rows: the rows of indicators that stay keep their state."""
         keep = [old_ids.index(i) if i in old_ids else -1 for i in self.ind_ids]
+        rows = [r for r, k in enumerate(keep) if k >= 0]
+        kept = [keep[r] for r in rows]
         for level in LEVELS:
-            n = len(self.tree.ids(level))
-            fresh_track = classify.Track.new((len(self.ind_ids), n), now)
+            track = classify.Track.new((len(self.ind_ids), len(self.tree.ids(level))), now)
             old = self.tracks.get(level)
             if old is not None:
-                for row, k in enumerate(keep):
-                    if k >= 0:
-                        for name in ("state", "since", "pending", "pending_since", "known", "judged"):
-                            getattr(fresh_track, name)[row] = getattr(old, name)[k]
-            self.tracks[level] = fresh_track
+                for name in ("state", "since", "pending", "pending_since", "known", "judged"):
+                    getattr(track, name)[rows] = getattr(old, name)[kept]
+            self.tracks[level] = track
             self.written.pop(level, None)
-
-    def _primary_metric(self, ind) -> str:
-        """Return the first metric an indicator reads (through other indicators if need be): names its feed."""
-        metrics = sorted(self.catalog.metric_inputs(ind))
-        if metrics:
-            return metrics[0]
-        return self._primary_metric(self.catalog[sorted(self.catalog.indicator_inputs(ind))[0]])
-
-    def _evidence_columns(self, catalog: Catalog) -> None:
-        """Columns of the minimum evidence (0 where none) and of the funnel's settings per indicator."""
-        ev = [i.evidence for i in catalog.indicators]
-        column = lambda xs: np.array(xs, dtype=float).reshape(-1, 1)  # noqa: E731
-        self.has_evidence = np.array([e is not None for e in ev], dtype=bool).reshape(-1, 1)
-        self.min_events = column([e.min_events if e else 0.0 for e in ev])
-        self.min_denominator = column([e.min_denominator if e else 0.0 for e in ev])
-        self.higher = np.array([i.direction != "lower_is_worse" for i in catalog.indicators], dtype=bool)
-        self.binomial = np.array([i.rollup == "ratio" for i in catalog.indicators], dtype=bool)
-        fun = [i.funnel for i in catalog.indicators]
-        self.funnel_yellow = np.array([f.yellow if f else np.nan for f in fun])
-        self.funnel_red = np.array([f.red if f else np.nan for f in fun])
-        self.funnel_reference = [f.reference if f else "" for f in fun]
-        self.funnel_code = self.labels.index(thresholds.FUNNEL_LABEL)
 
     def recompute_all(self) -> None:
         """Drop the grid values and roll-ups kept from the last tick: the next tick computes every indicator anew."""
         self._parts = self._fresh = self._rolled = self._seen_cache = None
         self._funnel_state = {}
-
-    def _all_metrics(self, ind) -> set[str]:
-        """Metrics an indicator reads, directly or through the indicators it reads."""
-        return self.catalog.metric_inputs(ind).union(
-            *(self._all_metrics(self.catalog[i]) for i in self.catalog.indicator_inputs(ind)))
-
-    @staticmethod
-    def _formulas(ind) -> dict[str, str]:
-        s = ind.source
-        if s.formula is not None:
-            return {"value": s.formula}
-        if s.numerator is not None:
-            return {"num": s.numerator, "den": s.denominator}
-        return {}
 
     def _ensure_metrics(self, metrics: list[str]) -> None:
         new = [m for m in metrics if m not in self.metric_ids]
@@ -299,7 +254,8 @@ class Engine:
         rows = {ind: r for r, ind in enumerate(self.ind_ids)}
         restored = 0
         for w in warnings:
-            r, c = rows.get(w["i"]), position.get(w.get("level", ""), {}).get(w["a"])
+            key = WarningKey.of(w)
+            r, c = rows.get(key.indicator), position.get(w.get("level", ""), {}).get(key.area)
             if r is None or c is None:
                 continue  # an indicator or area that no longer exists
             track = self.tracks[w["level"]]
@@ -376,13 +332,13 @@ class Engine:
     def _grid_row(self, ind, evaluator: SimpleEval, by_name_ts: dict[str, np.ndarray],
                   ones: np.ndarray) -> tuple[np.ndarray, ...]:
         """Value, numerator, denominator and data time of one indicator in every grid."""
-        s, parsed, g = ind.source, self._parsed[ind.id], len(self.grid_ids)
+        s, parsed, g = ind.source, self.compiled.formulas.parsed[ind.id], len(self.grid_ids)
         if s.metric is not None:
             x, t = evaluator.names[s.metric], by_name_ts[s.metric]
             n, d = x, ones
         else:
             t = np.full(g, np.inf)
-            for name in self._inputs[ind.id]:
+            for name in self.compiled.formulas.inputs[ind.id]:
                 t = np.minimum(t, by_name_ts[name])  # oldest input decides; a missing one (NaN) makes it stale
             if "value" in parsed:
                 x = _eval(evaluator, parsed["value"], s.formula)
@@ -399,10 +355,6 @@ class Engine:
             d = self.population  # a count's exposure: the residents it happened among (for funnel limits)
         return x, n, d, t
 
-    @staticmethod
-    def _names(parsed: dict[str, ast.AST]) -> set[str]:
-        return {n.id for tree in parsed.values() for n in ast.walk(tree) if isinstance(n, ast.Name)} - FUNCTIONS.keys()
-
     def limits(self, now: float) -> dict[str, classify.Limits]:
         """Thresholds in force now at every level (rebuilt only when schedules or profiles change)."""
         local = datetime.fromtimestamp(now, self.tz)
@@ -411,7 +363,7 @@ class Engine:
             self._limits_cache.clear()
             self._limits_cache[key] = {
                 level: _narrow(thresholds.resolve(self.catalog, level, self.tree.ids(level), local,
-                                                  self.switched_on, self.labels))
+                                                  self.switched_on, self.compiled.labels))
                 for level in LEVELS
             }
         return self._limits_cache[key]
@@ -421,7 +373,7 @@ class Engine:
         parts = self.grid_parts()
         # A ratio whose inputs are fresh but whose denominator is 0 ("0 of 0") is fresh data without
         # a value: it rolls up (adding nothing) and shows as insufficient evidence, never as stale.
-        has_value = np.where(self.binomial[:, None], np.isfinite(parts.num) & np.isfinite(parts.den),
+        has_value = np.where(self.compiled.binomial[:, None], np.isfinite(parts.num) & np.isfinite(parts.den),
                              np.isfinite(parts.value))
         fresh = has_value & (now - parts.ts <= self.stale_after)
         limits = self.limits(now)
@@ -432,7 +384,7 @@ class Engine:
             self.written.clear()
             self._written_limits = limits
             redo[:] = True
-        funnel_all = np.unique(np.concatenate(list(self.funnel_rows.values())))
+        funnel_all = self.compiled.evidence.funnel_all
         if redo[funnel_all].any():  # one family: a count that moved anywhere moves every adjusted probability
             redo[funnel_all] = True
         self._fresh = fresh
@@ -466,27 +418,28 @@ class Engine:
 
     def _judge_funnels(self, rolled: dict[str, tuple[np.ndarray, ...]]) -> dict[str, np.ndarray]:
         """Funnel severities per level (rows: ``funnel_rows[level]``), adjusted together as one family."""
+        c, ev = self.compiled, self.compiled.evidence
         p, valid = {}, {}
-        for level, rows in self.funnel_rows.items():
+        for level, rows in ev.funnel_rows.items():
             if not rows.size:
                 continue
             value, _, _, num, den = rolled[level]
             rate = np.empty((rows.size, value.shape[1]))
             for k, row in enumerate(rows):
-                ref_level = self.funnel_reference[row]
+                ref_level = ev.funnel_reference[row]
                 r_num, r_den = rolled[ref_level][3][row], rolled[ref_level][4][row]
                 with np.errstate(divide="ignore", invalid="ignore"):
                     rate[k] = (r_num / r_den)[self._ancestor(level, ref_level)]
             x, n = num[rows], den[rows]
-            valid[level] = np.isfinite(value[rows]) & self.judged_at[level][rows]
-            p[level] = funnel.p_values(x, n, rate, self.binomial[rows, None], self.higher[rows, None])
+            valid[level] = np.isfinite(value[rows]) & c.judged_at[level][rows]
+            p[level] = funnel.p_values(x, n, rate, c.binomial[rows, None], c.higher[rows, None])
         m = int(sum(v.sum() for v in valid.values()))
         self.funnel_cells = m
         out = {}
         for level, pv in p.items():
-            rows = self.funnel_rows[level]
+            rows = ev.funnel_rows[level]
             q = np.where(valid[level], funnel.adjust(np.where(valid[level], pv, 1.0), m), 1.0)
-            out[level] = funnel.severity(q, self.funnel_yellow[rows, None], self.funnel_red[rows, None])
+            out[level] = funnel.severity(q, ev.funnel_yellow[rows, None], ev.funnel_red[rows, None])
         return out
 
     def _ancestor(self, level: str, ancestor: str) -> np.ndarray:
@@ -514,7 +467,8 @@ class Engine:
         grid_value, grid_ts, grid_cov, _, _ = out["grid"]
         grid_value[rows] = np.where(fresh[rows], parts.value[rows], np.nan)
         grid_ts[rows], grid_cov[rows] = parts.ts[rows], fresh[rows]
-        for rule, rule_rows in self.rule_rows.items():
+        scale = self.compiled.scale
+        for rule, rule_rows in self.compiled.rule_rows.items():
             rows = rule_rows[redo[rule_rows]]
             if not rows.size:
                 continue
@@ -523,12 +477,12 @@ class Engine:
                 partial = rollup.start(rule, sub, fresh[rows], self.population)
                 for level, seg in self.chain:
                     partial = rollup.combine(rule, partial, seg)
-                    self._put(out[level], rows, rollup.finish(rule, partial, self.grid_total[level], self.scale[rows]))
+                    self._put(out[level], rows, rollup.finish(rule, partial, self.grid_total[level], scale[rows]))
             else:
                 for level in LEVELS[:-1]:
                     self._put(out[level], rows, rollup.roll(rule, sub, fresh[rows], self.parents[level],
                                                             len(self.tree.ids(level)), self.population,
-                                                            self.scale[rows]))
+                                                            scale[rows]))
         return out
 
     @staticmethod
@@ -548,7 +502,7 @@ class Engine:
                              track.known[sel], track.judged[sel], track.last_now)
         before, known = sub.state.copy(), sub.known.copy()
         want = self._want(level, rows, sel, rolled, seen, sub.state, lim)
-        changed = classify.advance(sub, want, now, self.min_duration[sel], self.clear_after[sel])
+        changed = classify.advance(sub, want, now, self.compiled.min_duration[sel], self.compiled.clear_after[sel])
         track.state[sel], track.since[sel], track.known[sel] = sub.state, sub.since, sub.known
         track.pending[sel], track.pending_since[sel], track.judged[sel] = sub.pending, sub.pending_since, sub.judged
         track.last_now = now
@@ -575,12 +529,13 @@ class Engine:
         value, _, cov, num, den = (m[sel] for m in rolled)
         fresh = cov > 0  # some grid delivered current data (a 0-of-0 ratio has no value: insufficient)
         delivered = seen[sel] | ~self._seen_cache[LEVELS[0]][sel].any(axis=1, keepdims=True)  # else: a dead feed
-        judged = self.judged_at[level][sel] & delivered
+        c, ev = self.compiled, self.compiled.evidence
+        judged = c.judged_at[level][sel] & delivered
         with np.errstate(invalid="ignore"):
-            enough = (~self.has_evidence[sel] | (den >= self.min_denominator[sel])) & np.isfinite(value)
-            few = self.has_evidence[sel] & self.higher[sel, None] & (num < self.min_events[sel])
-        want = classify.wanted(value, fresh, prev, _rows_of(lim, sel), self.hysteresis[sel], judged, enough, few)
-        f_rows = self.funnel_rows[level]
+            enough = (~ev.has_evidence[sel] | (den >= ev.min_denominator[sel])) & np.isfinite(value)
+            few = ev.has_evidence[sel] & c.higher[sel, None] & (num < ev.min_events[sel])
+        want = classify.wanted(value, fresh, prev, _rows_of(lim, sel), c.hysteresis[sel], judged, enough, few)
+        f_rows = ev.funnel_rows[level]
         if f_rows.size and level in self._funnel_state:
             at = np.searchsorted(rows, f_rows)  # rows is sorted: where each funnel row sits among those judged
             inside = at < rows.size
@@ -592,7 +547,7 @@ class Engine:
     def _oldest(self, ts: np.ndarray) -> np.ndarray:
         """Oldest data time per area: of every indicator (row 0) and of each domain's macro indicators (rows 1..)."""
         by_group = np.array([np.fmin.reduce(ts[rows], axis=0) if rows.size else np.full(ts.shape[1], np.nan)
-                             for rows in self.oldest_groups])
+                             for rows in self.compiled.oldest_groups])
         domains = by_group[: len(DOMAINS)]
         return np.vstack([np.fmin.reduce(by_group, axis=0)[None, :], domains])
 

@@ -84,7 +84,8 @@ def _funnel(client: redis.Redis, record: dict, definition: dict, area_id: str) -
     if ref is None or not ref.get("den") or record.get("den") is None:
         return {"reference": reference, "rate": None, "expected": None, "yellow_at": None, "red_at": None}
     rate, exposure = ref["num"] / ref["den"], record["den"]
-    m = int(store.read_meta(client).get("funnel_cells") or 1)
+    m = store.meta(client).funnel_cells
+    m = 1 if m is None else m
     binomial, higher = definition["rollup"] == "ratio", definition["direction"] != "lower_is_worse"
     return {"reference": reference, "rate": rate, "expected": rate * exposure, "cells": m,
             "yellow_at": funnel.limit(rate, exposure, spec["yellow"], m, binomial, higher),

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityvitals.db import Base
+from cityvitals.store import WarningKey
 
 
 def utc(ts: float) -> datetime:
@@ -85,7 +86,7 @@ def unlogged(sql: SqlEngine, warnings: list[dict]) -> list[dict]:
     """
     if not warnings:
         return []
-    keys = {(w["i"], w["a"]) for w in warnings}
+    keys = {WarningKey.of(w) for w in warnings}
     q = (select(WarningLog.indicator, WarningLog.area, WarningLog.to_state, WarningLog.at)
          .where(WarningLog.indicator.in_({i for i, _ in keys}), WarningLog.area.in_({a for _, a in keys}))
          .order_by(WarningLog.at, WarningLog.id))
@@ -95,10 +96,11 @@ def unlogged(sql: SqlEngine, warnings: list[dict]) -> list[dict]:
             last[(ind, area)] = (to_state, at if at.tzinfo else at.replace(tzinfo=UTC))
     rows = []
     for w in warnings:
-        state, at = last.get((w["i"], w["a"]), ("stale", None))
+        key = WarningKey.of(w)
+        state, at = last.get(key, ("stale", None))
         if state == w["s"] and at is not None and abs(at.timestamp() - w["since"]) < 1:
             continue
-        rows.append({"at": utc(w["since"]), "indicator": w["i"], "level": w["level"], "area": w["a"],
+        rows.append({"at": utc(w["since"]), "indicator": key.indicator, "level": w["level"], "area": key.area,
                      "from_state": state, "to_state": w["s"], "value": w.get("v"), "yellow": w["y"], "red": w["r"]})
     return rows
 

@@ -23,6 +23,7 @@ from cityvitals.areas import Area, AreaTree, pukou_demo
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.store import Sample
 from cityvitals.yaml_nodes import compose_and_load, load_model, node_at, read_utf8
+from indicators.compiled import compile_catalog
 from indicators.engine import Engine
 from indicators.loader import CatalogInvalid, load_catalog
 from indicators.schema import parse_duration
@@ -141,7 +142,7 @@ def run_file(path: Path) -> Outcome:
         return Outcome(0, errors)
     catalog_path = (path.parent / spec.catalog).resolve() if spec.catalog else DEFAULT_CATALOG
     try:
-        catalog = load_catalog([catalog_path])
+        catalog = compile_catalog(load_catalog([catalog_path]))  # once for every test of the file
         tree = _tree(spec.areas)
     except (CatalogInvalid, ValueError) as exc:
         return Outcome(0, [f"{path}: {exc}"])

@@ -46,7 +46,7 @@ class ClockRunner:
         pipe.execute()
         report = self.service.tick(now)
         if report.entries >= -(-len(samples) // ENTRY_SAMPLES):  # all read and acknowledged: keep the stream short
-            self.client.xtrim(store.SAMPLES, maxlen=0, approximate=False)
+            store.trim_samples(self.client)
         return report
 
     def ticker(self, count: int) -> list[dict]:

@@ -1,14 +1,14 @@
-"""The engine's I/O: read samples from the store, score, write states back, log to SQL."""
+"""The engine's tick loop: read samples from the store, score, hand what changed to the writers, acknowledge.
+
+What is written where lives beside it: ``state_writer`` and ``warning_writer`` (Redis), ``sql_recorder`` (SQL).
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,17 +16,15 @@ import redis
 from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
-from cityvitals.areas import LEVELS, AreaTree
-from indicators import health
-from indicators.classify import NO_PENDING
-from indicators.engine import Engine, LevelResult, TickResult, cells_at, cells_of
-from indicators.history import DomainHistory, append_history, log_transitions, unlogged, utc
+from cityvitals.areas import AreaTree
+from indicators.compiled import compile_catalog
+from indicators.engine import Engine, TickResult
 from indicators.loader import Catalog
-from indicators.states import State
+from indicators.sql_recorder import SqlRecorder
+from indicators.state_writer import StateWriter
+from indicators.warning_writer import WarningWriter
 
 log = logging.getLogger(__name__)
-WRITE_CHUNK = 200_000  # cells formatted and queued before the pipeline is sent, when a level has more
-SPARSE_CELLS = 10  # a row with fewer than 1/SPARSE_CELLS of its areas moved is patched cell by cell
 SEEN_BATCHES = 100_000  # batch ids remembered to drop a resent entry (feeds resend within seconds)
 
 
@@ -50,27 +48,17 @@ class EngineService:
     def __init__(self, client: redis.Redis, sql: SqlEngine | None, tree: AreaTree, catalog: Catalog,
                  consumer: str | None = None, history_levels: tuple[str, ...] = ("district", "street"),
                  history_step_s: float = 60.0, retention_s: float = 7 * 86400, max_entries: int = 2000) -> None:
-        self.client, self.sql, self.tree = client, sql, tree
-        self.engine = Engine(tree, catalog)
+        self.client, self.tree = client, tree
+        self.engine = Engine(tree, compile_catalog(catalog))
         # Stable across restarts, so a restarted engine finds what it read but never acknowledged;
         # several engines on one host must be given distinct names.
         self.consumer = consumer or f"engine-{socket.gethostname()}"
-        self.history_levels, self.history_step_s, self.retention_s = history_levels, history_step_s, retention_s
         self.max_entries = max_entries
-        self._next_history = 0.0
+        self.states, self.warnings = StateWriter(tree), WarningWriter(client, tree)
+        self.recorder = None if sql is None else SqlRecorder(sql, history_levels, history_step_s, retention_s)
         self._recovering = True  # first read this consumer's unacknowledged entries from a previous run
         self._failed = False  # a tick died on a Redis error: memory may hold what Redis never got
         self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
-        self._feed_names: list[str] = []  # the feed names last published
-        self._arrays: tuple[Catalog | None, tuple] = (None, ())  # the catalog's tier, group and weight arrays
-        self._latest_head = store.grid_fingerprint(tree.ids("grid")) + ":"  # names the grid list of latest rows
-        self._rules: tuple[Catalog | None, dict] = (None, {})  # JSON of each (indicator row, rule code)'s thresholds
-        self._latest_rows: set[int] = set()  # metric rows whose latest row exists in Redis (written or restored)
-        self._value_levels: set[str] = set()  # levels whose value rows this engine wrote whole once
-        self._residents = {level: tree.population(level) for level in self.engine.parents}
-        self._ancestors: dict[tuple[str, str], np.ndarray] | None = None  # (level, above) -> ancestor index
-        self._below: dict[str, np.ndarray] = {}  # per level: red/yellow areas below each area, as last written
-        self._peaks: dict[str, tuple[float, float]] = {}  # warning key -> (value that raised it, worst value since)
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
@@ -82,14 +70,13 @@ class EngineService:
         eng.adopt_feeds(store.read_feed_names(self.client))  # codes in the rows are the published ones
         rows = store.read_latest(self.client, eng.metric_ids, eng.grid_ids)
         restored = sum(eng.load_latest(metric, cells) for metric, cells in rows.items())
-        self._latest_rows = {eng.metric_pos[m] for m in rows}
+        self.states.restored({eng.metric_pos[m] for m in rows})
         eng.take_touched()  # these are already in Redis
         warnings = store.read_warnings(self.client)
         eng.restore_states(warnings)
-        self._peaks = {f"{w['i']}@{w['a']}": (w["raised"], w["peak"]) for w in warnings
-                       if w.get("raised") is not None and w.get("peak") is not None}
-        if self.sql is not None:  # a previous engine may have died between writing Redis and logging to SQL
-            log_transitions(self.sql, unlogged(self.sql, warnings))
+        self.warnings.restore(warnings)
+        if self.recorder is not None:  # a previous engine may have died between writing Redis and logging to SQL
+            self.recorder.catch_up(warnings)
         return restored
 
     def take_over(self) -> int:
@@ -118,7 +105,7 @@ class EngineService:
     def set_catalog(self, catalog: Catalog) -> None:
         """Swap in a new validated catalog and restore values of metrics it newly reads."""
         old_ids = list(self.engine.ind_ids)
-        self.engine.set_catalog(catalog, time.time())
+        self.engine.set_catalog(compile_catalog(catalog), time.time())
         self.publish_catalog()
         self.restore()
         store.clear_states(self.client, set(old_ids) | set(self.engine.ind_ids))
@@ -140,7 +127,7 @@ class EngineService:
 
     def _start_over(self) -> None:
         """Forget what is in memory and rebuild it from Redis, then re-read the unacknowledged entries."""
-        self.engine = Engine(self.tree, self.engine.catalog)
+        self.engine = Engine(self.tree, self.engine.compiled)
         self.restore()
         self._recovering = True
         self._failed = False
@@ -158,10 +145,10 @@ class EngineService:
         self._remember(batches)
         store.ack(self.client, entry_ids)
         t3 = time.perf_counter()
-        self._log(result, now)
+        if self.recorder is not None:
+            self.recorder.record(self.engine, result, now)
         report.seconds = {"consume": t1 - t0, "score": t2 - t1, "write": t3 - t2, "sql": time.perf_counter() - t3}
-        self.client.hset(store.META, mapping={"tick_duration": time.perf_counter() - t0,
-                                              "tick_samples": report.samples})
+        store.record_tick_time(self.client, time.perf_counter() - t0, report.samples)
         return report
 
     def _remember(self, batches: list[str]) -> None:
@@ -215,242 +202,17 @@ class EngineService:
     def _write(self, result: TickResult, report: TickReport) -> None:
         """Write changed latest values, changed state records, summaries, warnings and meta.
 
-        One pipeline, sent in parts of about ``WRITE_CHUNK`` cells so that a first tick at province
-        scale (every record once) does not hold all of them in memory.
+        One pipeline, sent in parts of about ``store.WRITE_CHUNK`` cells so that a first tick at
+        province scale (every record once) does not hold all of them in memory.
         """
-        pipe = self.client.pipeline(transaction=False)
-        if self.engine.feeds != self._feed_names:  # a new feed: name it before any packed row uses it
-            store.write_feed_names(pipe, self.engine.feeds)
-            self._feed_names = list(self.engine.feeds)
-        self._write_latest(pipe)
-        self._mark_below(result)
-        for level in result.levels.values():
-            report.cells += self._write_level(pipe, level, result.now)
+        eng, pipe = self.engine, self.client.pipeline(transaction=False)
+        self.states.queue_feed_names(pipe, eng)
+        self.states.queue_latest(pipe, eng)
+        self.states.mark_below(eng, result)
+        for lv in result.levels.values():
+            report.cells += self.states.queue_values(pipe, eng, lv)
+            self.warnings.queue(pipe, eng, lv)
+            self.states.queue_summaries(pipe, eng, lv, result.now)
         report.transitions = len(result.transitions)
-        pipe.hset(store.META, mapping={"last_tick": result.now, "catalog_version": self.engine.catalog.version,
-                                       "indicators": len(self.engine.ind_ids),
-                                       "funnel_cells": self.engine.funnel_cells})
+        store.queue_tick(pipe, result.now, eng.catalog.version, len(eng.ind_ids), eng.funnel_cells)
         pipe.execute()
-
-    def _mark_below(self, result: TickResult) -> None:
-        """Count the red and yellow areas below every area; an area whose counts moved has its summary rewritten."""
-        macro = self._catalog_arrays()[0] == "macro"
-        worst = {level: health.worst(lv.state[macro]) for level, lv in result.levels.items()}
-        if self._ancestors is None:
-            self._ancestors = {(lower, level): self.engine._ancestor(lower, level)
-                               for k, level in enumerate(LEVELS) for lower in LEVELS[k + 1:]}
-        below = health.below_counts(worst, self._ancestors)
-        for level, lv in result.levels.items():
-            old = self._below.get(level)
-            if old is not None:
-                lv.dirty_areas |= (old != below[level]).any(axis=(1, 2))
-        self._below = below
-
-    def _write_latest(self, pipe: redis.client.Pipeline) -> None:
-        """Persist the latest values that changed (read back on restart)."""
-        eng = self.engine
-        rows, cols = eng.take_touched()
-        head = self._latest_head
-        known = np.zeros(len(eng.metric_ids), dtype=bool)
-        known[list(self._latest_rows)] = True
-        _queue_packed(pipe, [store.latest_key(m) for m in eng.metric_ids], head, rows, cols, len(eng.grid_ids),
-                      store.LATEST_CELL,
-                      lambda r, c: {"v": eng.values[r, c], "ts": eng.ts[r, c], "src": eng.feed[r, c]}, known)
-        self._latest_rows.update(rows.tolist())
-
-    def _write_level(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> int:
-        """Queue one level's state cells that moved, warnings and summaries; returns how many cells moved."""
-        written = self._write_values(pipe, lv)
-        self._write_warnings(pipe, lv)
-        self._write_summaries(pipe, lv, now)
-        return written
-
-    def _write_values(self, pipe: redis.client.Pipeline, lv: LevelResult) -> int:
-        """Queue the state cells that moved (every row exists once the first tick wrote it); returns how many."""
-        eng = self.engine
-        rows, cols = np.nonzero(lv.dirty)
-        _queue_packed(pipe, [store.values_key(lv.level, i) for i in eng.ind_ids], "", rows, cols, len(lv.area_ids),
-                      store.STATE_CELL, lambda r, c: {
-                          "v": lv.value[r, c], "ts": lv.ts[r, c], "since": lv.since[r, c],
-                          "ps": lv.pending_since[r, c], "cov": lv.coverage[r, c],
-                          "num": lv.num[r, c], "den": lv.den[r, c],
-                          "src": eng.source_codes(lv.level, r, c), "rule": cells_at(lv.limits.source, r, c),
-                          "s": lv.state[r, c], "p": lv.pending[r, c]},
-                      np.array([lv.level in self._value_levels] * len(eng.ind_ids)))
-        self._value_levels.add(lv.level)
-        return int(rows.size)
-
-    def _write_warnings(self, pipe: redis.client.Pipeline, lv: LevelResult) -> None:
-        """Queue every moved warning cell's full record; drop only the cells that left a warning."""
-        ids, areas, head = self.engine.ind_ids, lv.area_ids, f',"level":"{lv.level}",'
-        rows, cols = np.nonzero(lv.dirty & (lv.state >= State.YELLOW))
-        keys = [f"{ids[r]}@{areas[c]}" for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
-        records = self._warning_records(lv, rows, cols, self._peak_values(lv, keys, rows, cols))
-        raised = {k: f'{{"i":"{ids[r]}","a":"{areas[c]}"{head}{rec[1:]}'
-                  for k, r, c, rec in zip(keys, rows.tolist(), cols.tolist(), records, strict=True)}
-        # a warning's rank in the ticker moves only with its state (and so its since)
-        macro, residents = self._catalog_arrays()[0] == "macro", self._residents[lv.level]
-        ranked = {k: store.ticker_score(STATE_LABELS[s], lv.level, t, macro[r], residents[c])
-                  for k, r, c, s, t, moved in zip(keys, rows.tolist(), cols.tolist(), lv.state[rows, cols].tolist(),
-                                                  lv.since[rows, cols].tolist(), lv.changed[rows, cols].tolist(),
-                                                  strict=True) if moved}
-        if lv.fresh_start:  # drop what an earlier engine left for this level and is no warning now
-            mine = set(areas)
-            gone = [k for k in store.warning_keys(self.client) if k.split("@", 1)[1] in mine and k not in raised]
-        else:
-            gone_rows, gone_cols = np.nonzero(lv.dirty & lv.cleared)
-            gone = [f"{ids[r]}@{areas[c]}" for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)]
-        for key in gone:
-            self._peaks.pop(key, None)
-        store.update_warnings(pipe, raised, ranked, gone, self.tree)
-
-    def _peak_values(self, lv: LevelResult, keys: list[str], rows: np.ndarray,
-                     cols: np.ndarray) -> tuple[list, list]:
-        """The value that raised each warning (when it took its state) and its worst value since."""
-        values, changed = lv.value[rows, cols].tolist(), lv.changed[rows, cols].tolist()
-        higher = self.engine.higher[rows].tolist()
-        raised, peak = [], []
-        for key, v, new, up in zip(keys, values, changed, higher, strict=True):
-            was = self._peaks.get(key)
-            if was is None or (new and not lv.fresh_start):  # a start marks every cell new: keep what was restored
-                was = (v, v)
-            elif math.isfinite(v):
-                was = (was[0], max(was[1], v) if up else min(was[1], v))
-            self._peaks[key] = was
-            raised.append(was[0])
-            peak.append(was[1])
-        return raised, peak
-
-    def _write_summaries(self, pipe: redis.client.Pipeline, lv: LevelResult, now: float) -> None:
-        """Queue the summaries of the areas whose summary moved (all of them on a first tick, as one row)."""
-        columns = np.flatnonzero(lv.dirty_areas)
-        if not columns.size:
-            return
-        if lv.fresh_start or columns.size * SPARSE_CELLS >= len(lv.area_ids):
-            columns = np.arange(len(lv.area_ids))
-        fields = health.summary_fields(lv.state, lv.judged, *self._catalog_arrays(), columns)
-        oldest = lv.oldest[:, columns]
-        store.queue_summaries(pipe, lv.level, columns, len(lv.area_ids), {
-            **fields, "below": self._below[lv.level][columns], "data_ts": oldest[0], "domain_ts": oldest[1:].T,
-            "updated": np.full(columns.size, now)})
-
-    def _warning_records(self, lv: LevelResult, rows: np.ndarray, cols: np.ndarray,
-                         peaks: tuple[list, list]) -> list[str]:
-        """JSON records of the given cells, as ``store.read_states`` gives them: enough to explain each on screen.
-
-        Besides the state record: ``raised``, the value when the warning took its state, and ``peak``,
-        its worst value since. Formatted in one pass over plain lists: json.dumps per record costs
-        more than the rest of the tick.
-        """
-        feeds = [json.dumps(f, ensure_ascii=False) for f in self.engine.feeds]
-        rules, pending = self._rule_texts(), lv.pending[rows, cols].tolist()
-        pending_since = [t if p != NO_PENDING else _NULL for t, p in
-                         zip(_finite(lv.pending_since[rows, cols]), pending, strict=True)]
-        return [
-            f'{{"s":"{STATE_LABELS[s]}","v":{v!r},"ts":{t!r},"since":{sn!r},{rules[r][k]},"src":{feeds[src]},'
-            f'"cov":{cov!r},"num":{n!r},"den":{d!r},"raised":{ra!r},"peak":{pk!r},"p":{PENDING_LABELS[p]},"ps":{ps!r}}}'
-            for r, s, v, t, sn, k, src, cov, n, d, ra, pk, p, ps in zip(
-                rows.tolist(), lv.state[rows, cols].tolist(), _finite(lv.value[rows, cols]),
-                _finite(lv.ts[rows, cols]), _finite(lv.since[rows, cols]), cells_of(lv.limits.source, rows, cols),
-                self.engine.source_codes(lv.level, rows, cols).tolist(),
-                np.round(lv.coverage[rows, cols], 4).tolist(), _finite(lv.num[rows, cols]),
-                _finite(lv.den[rows, cols]), _finite(np.array(peaks[0], dtype=float)),
-                _finite(np.array(peaks[1], dtype=float)), pending, pending_since, strict=True)
-        ]
-
-    def _rule_texts(self) -> dict[int, dict[int, str]]:
-        """Per indicator row and rule code, the ``"y","r","rule"`` part of a record (built once per catalog)."""
-        cat = self.engine.catalog
-        if self._rules[0] is not cat:
-            self._rules = (cat, {
-                row: {code: f'"y":"{y}","r":"{r}","rule":{json.dumps(label, ensure_ascii=False)}'
-                      for code, (label, y, r) in self.engine.rules[ind].items()}
-                for row, ind in enumerate(self.engine.ind_ids)})
-        return self._rules[1]
-
-    def _log(self, result: TickResult, now: float) -> None:
-        """Write transitions to the warnings log and, once per history step, coarse history."""
-        if self.sql is None:
-            return
-        log_transitions(self.sql, [
-            {"at": utc(t.at), "indicator": t.indicator, "level": t.level, "area": t.area,
-             "from_state": t.from_state, "to_state": t.to_state,
-             "value": t.value if np.isfinite(t.value) else None, "yellow": t.yellow, "red": t.red}
-            for t in result.transitions])
-        if now >= self._next_history:
-            self._next_history = now + self.history_step_s
-            rows = [
-                {"at": utc(now), "indicator": ind, "area": area,
-                 "value": float(lv.value[r, c]) if np.isfinite(lv.value[r, c]) else None,
-                 "state": State(lv.state[r, c]).label}
-                for level in self.history_levels for lv in [result.levels[level]]
-                for c, area in enumerate(lv.area_ids) for r, ind in enumerate(self.engine.ind_ids)
-            ]
-            append_history(self.sql, rows, self.retention_s, now)
-            append_history(self.sql, self._domain_rows(result, now), self.retention_s, now, DomainHistory)
-
-    def _catalog_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tier, group and weight of every indicator, in the engine's row order (built once per catalog)."""
-        cat = self.engine.catalog
-        if self._arrays[0] is not cat:
-            self._arrays = (cat, tuple(np.array([getattr(i, k) for i in cat.indicators])
-                                       for k in ("tier", "group", "weight")))
-        return self._arrays[1]
-
-    def _domain_rows(self, result: TickResult, now: float) -> list[dict]:
-        """Domain scores and health index of the history levels' areas, for the tiles' sparklines."""
-        tiers, groups, weights = self._catalog_arrays()
-        rows = []
-        for level in self.history_levels:
-            lv = result.levels[level]
-            for domain, scores in health.domain_scores(lv.state, lv.judged, tiers, groups, weights).items():
-                rows += [{"at": utc(now), "area": a, "domain": domain, "score": s}
-                         for a, s in zip(lv.area_ids, scores, strict=True)]
-        return rows
-
-
-
-def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: str, rows: np.ndarray, cols: np.ndarray,
-                  width: int, cell: np.dtype, fields: Callable[[np.ndarray, np.ndarray], dict],
-                  known: np.ndarray) -> None:
-    """Queue changed cells (rows, cols; row-major) of packed rows: whole rows where many moved, else one by one.
-
-    ``fields(r, c)`` gives the arrays of ``cell``'s fields at broadcastable indices; a row not
-    ``known`` to exist yet is written whole. A SETRANGE per cell costs about as much as
-    ``SPARSE_CELLS`` cells of a whole row.
-    """
-    moved = np.bincount(rows, minlength=len(keys))
-    whole = np.flatnonzero(((moved * SPARSE_CELLS >= width) | ~known) & (moved > 0))
-    every = np.arange(width)[None, :]
-    step = max(1, WRITE_CHUNK // max(1, width))
-    for start in range(0, whole.size, step):
-        part = whole[start : start + step]
-        for row, text in zip(part.tolist(), store.pack_rows(cell, fields(part[:, None], every)), strict=True):
-            store.set_row(pipe, keys[row], head + text)
-        if whole.size > step:
-            pipe.execute()  # a big level (a first tick): send each part before packing the next
-    single = ~np.isin(rows, whole)
-    rows, cols = rows[single], cols[single]
-    if rows.size:
-        text = store.pack_rows(cell, {k: np.broadcast_to(a, rows.shape)[None, :]
-                                      for k, a in fields(rows, cols).items()})[0]
-        n = store.cell_chars(cell)
-        for k, (row, col) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
-            store.set_cell(pipe, keys[row], len(head), col, text[k * n : (k + 1) * n])
-
-
-def _finite(values: np.ndarray) -> list:
-    """Return values as a list for JSON text: floats, with ``null`` where not finite (repr of the str is null)."""
-    return [v if ok else _NULL for v, ok in zip(values.tolist(), np.isfinite(values).tolist(), strict=True)]
-
-
-class _Null:
-    """Stands in for a non-finite float in hand-formatted JSON."""
-
-    def __repr__(self) -> str:
-        return "null"
-
-
-_NULL = _Null()
-STATE_LABELS = [State(s).label for s in sorted(State)]
-PENDING_LABELS = {NO_PENDING: "null"} | {int(s): f'"{s.label}"' for s in State}
