@@ -32,12 +32,17 @@ def app(tmp_path_factory, catalog_dir):
 
 @pytest.fixture(scope="module")
 def world(app):
-    """The app's area tree and SQL database, with a red river gauge in one grid."""
+    """The app's area tree and SQL database, with a red river gauge in one grid and 4 entrapments there.
+
+    A gauge is judged at the street and the district (it stands for the river along the street); the
+    entrapments are the grid's own red.
+    """
     sql = make_engine(app.settings.database_url)
     tree = AreaTree(load_areas(sql))
     grid = tree.ids("grid")[40]
     Ingestor(app.client, "e2e-pages", registry(), set(tree.ids("grid"))).submit(
-        [{"metric": "river_level", "area": grid, "ts": time.time(), "value": 9.4}])
+        [{"metric": "river_level", "area": grid, "ts": time.time(), "value": 9.4},
+         {"metric": "elevator_entrapments_24h", "area": grid, "ts": time.time(), "value": 4}])
     return tree, sql, grid
 
 
@@ -75,17 +80,17 @@ def test_grid_lists_every_indicator_red_first_with_limits_and_age(app, page, wor
     page.click(".page-nav a[href^='/indicators']")
     page.wait_for_url(f"**/indicators?area={grid}")
     page.wait_for_function("() => document.querySelector('#indicators-table tbody tr td.dash-cell') && "
-                           "document.querySelector('#indicators-table tbody').innerText.includes('河道最高水位')",
+                           "document.querySelector('#indicators-table tbody').innerText.includes('电梯困人事件数')",
                            timeout=20_000)
     rows = page.locator("#indicators-table tbody tr:has(td.dash-cell)")
     assert rows.count() == len(catalog)
-    cells = rows.filter(has_text="河道最高水位").first.locator("td").all_inner_texts()
-    assert "■ red" in cells and "9.4 m" in cells and "▲7.5 ■8.5" in cells and "s" in cells[-2]  # data age in s
+    cells = rows.filter(has_text="电梯困人事件数").first.locator("td").all_inner_texts()
+    assert "■ red" in cells and "4 events/d" in cells and "▲2 ■3" in cells and "s" in cells[-2]  # data age in s
     assert "red" in rows.first.inner_text()  # worst first
     page.click(".lang-button.lang-en")
     page.wait_for_function("() => document.querySelector('#indicators-table tbody').innerText"
-                           ".includes('Highest river gauge level')")
-    assert "河道最高水位" not in page.inner_text("#indicators-table tbody")
+                           ".includes('Elevator entrapments')")
+    assert "电梯困人事件数" not in page.inner_text("#indicators-table tbody")
     _shot(page, "grid-indicators")
     page.click(".lang-button.lang-zh")
 
@@ -129,15 +134,16 @@ def test_indicator_detail_explains_the_red_state(app, page, world):
     assert tree.ancestors(grid)[2].name_zh in ranking.splitlines()[1]  # the grid's community ranks first
     assert "river_level_max" in page.inner_text(".definition")
     _shot(page, "indicator")
-    page.goto(f"{app.url}/indicator/river_level_max?area={grid}")
+    page.goto(f"{app.url}/indicator/elevator_entrapments?area={grid}")
     page.wait_for_selector(".why-state.state-red", timeout=20_000)
     assert "e2e-pages" in page.inner_text("#detail-why")  # the grid's value came from the test's feed
 
 
 def test_acknowledging_needs_an_analyst_and_is_stored(app, page, world):
     tree, sql, grid = world
+    street = tree.ancestors(grid)[1].id  # the river gauge's warning is its street's
     page.goto(f"{app.url}/warnings?area=pukou")
-    river = page.locator("#warnings-active tr", has_text=tree[grid].name_zh).filter(has_text="河道最高水位").first
+    river = page.locator("#warnings-active tr", has_text=tree[street].name_zh).filter(has_text="河道最高水位").first
     river.wait_for(timeout=20_000)
     river.locator("input[type=checkbox]").check()
     page.click("#warnings-ack")
@@ -150,20 +156,20 @@ def test_acknowledging_needs_an_analyst_and_is_stored(app, page, world):
     page.click("button[type=submit]")
     page.wait_for_url(f"{app.url}/warnings")
     page.fill("#warnings-comment", "已通知水务 water bureau told")
-    river = page.locator("#warnings-active tr", has_text=tree[grid].name_zh).filter(has_text="河道最高水位").first
+    river = page.locator("#warnings-active tr", has_text=tree[street].name_zh).filter(has_text="河道最高水位").first
     river.wait_for(timeout=20_000)
     river.locator("input[type=checkbox]").check()
     page.click("#warnings-ack")
     page.wait_for_function("() => document.querySelector('#warnings-active').innerText.includes('✓ analyst-li')")
     with sql.connect() as conn:
         acks = conn.exec_driver_sql("SELECT indicator, area, user, comment FROM warning_ack").all()
-    assert ("river_level_max", grid, "analyst-li", "已通知水务 water bureau told") in [tuple(a) for a in acks]
+    assert ("river_level_max", street, "analyst-li", "已通知水务 water bureau told") in [tuple(a) for a in acks]
     assert any(a["action"] == "warning_ack" and a["user"] == "analyst-li" for a in read_audit(sql))
 
     with page.expect_download() as download:
         page.click("#warnings-export")
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
-    assert any(r["indicator"] == "river_level_max" and r["area"] == grid and r["state"] == "red" for r in rows)
+    assert any(r["indicator"] == "river_level_max" and r["area"] == street and r["state"] == "red" for r in rows)
     _shot(page, "warnings")
 
 
