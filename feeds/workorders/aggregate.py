@@ -45,7 +45,8 @@ def order_masks(f: pd.DataFrame, now: float) -> dict[str, pd.Series]:
     open_ = (f["received"] <= now) & ~closed
     due = _within(f["deadline"], now, DAY)
     closed_7d = closed & _within(f["closed"], now, WEEK)
-    citymgmt = (f["source"] == "citymgmt") & _within(f["received"], now, WEEK)
+    # due, not received, in the week: a case opened an hour ago cannot be closed yet (结案率 = 结案数 / 应结案数)
+    citymgmt = (f["source"] == "citymgmt") & _within(f["deadline"], now, WEEK)
     on_time = closed & (f["closed"] <= f["deadline"])
     return {
         "hotline_orders_1h": received_1h & (f["source"] == "12345"),
