@@ -434,6 +434,7 @@ START = {"admin-scenario": "flood", "admin-area": "pukou.jiangpu", "admin-minute
 
 # --- a district of two streets, one community each, 20 grids of 1,000 residents (evidence and funnel tests)
 
+EVIDENCE_CATALOG = Path(__file__).parent / "indicators" / "fixtures" / "evidence.yaml"  # the #20 evidence tests
 TWENTY_GRIDS = [f"d.s{s}.c.g{k}" for s in (1, 2) for k in range(10)]
 
 

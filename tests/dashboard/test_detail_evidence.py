@@ -12,44 +12,18 @@ from dashboard.detail import evidence_text, why
 from indicators.explain import explain
 from indicators.loader import load_catalog
 from indicators.service import EngineService
+from tests.conftest import EVIDENCE_CATALOG
 from tests.conftest import TWENTY_GRIDS as GRIDS
 from tests.conftest import twenty_grid_tree as tree
 from tests.dashboard.conftest import text
 
 NOW = 1_800_000_000.0
-CATALOG = """
-indicators:
-  - id: fires
-    name: {zh: 火灾, en: Fires}
-    tier: macro
-    group: public_safety
-    description: Fires in 24 h.
-    source: {metric: fire_calls_24h}
-    rollup: sum
-    direction: higher_is_worse
-    thresholds: {yellow: 10, red: 20}
-    funnel: {levels: [community, grid], yellow: 0.95, red: 0.998}
-  - id: police_rate
-    name: {zh: 警情率, en: Police calls per 10k}
-    tier: macro
-    group: public_safety
-    description: Police calls per 10k residents.
-    source: {metric: police_calls_1h}
-    rollup: rate_per_10k
-    direction: higher_is_worse
-    thresholds: {yellow: 3, red: 5}
-    evidence: {min_events: 3}
-"""
-
-
 
 
 @pytest.fixture
-def scored(redis_client, sqlite_engine, tmp_path):
+def scored(redis_client, sqlite_engine):
     """Four fires in the first grid (red by funnel limits), two police calls there (too few to judge)."""
-    path = tmp_path / "evidence.yaml"
-    path.write_text(CATALOG)
-    catalog = load_catalog([path])
+    catalog = load_catalog([EVIDENCE_CATALOG])
     service = EngineService(redis_client, None, tree(), catalog, consumer="t")
     store.append_samples(redis_client, "f", [Sample("fire_calls_24h", g, NOW - 10, 4.0 if g == GRIDS[0] else 0.0)
                                               for g in GRIDS])

@@ -13,53 +13,16 @@ from indicators import funnel
 from indicators.engine import Engine
 from indicators.loader import load_catalog, without_statistics
 from indicators.states import State
+from tests.conftest import EVIDENCE_CATALOG
 from tests.conftest import TWENTY_GRIDS as GRIDS
 from tests.conftest import twenty_grid_tree as tree
 
 NOW = 1_800_000_000.0
 
-CATALOG = """
-indicators:
-  - id: fires
-    name: {zh: 火灾, en: Fires}
-    tier: macro
-    group: public_safety
-    description: Fires in 24 h.
-    source: {metric: fire_calls_24h}
-    rollup: sum
-    direction: higher_is_worse
-    thresholds: {yellow: 10, red: 20}
-    funnel: {levels: [community, grid], yellow: 0.95, red: 0.998}
-  - id: police_rate
-    name: {zh: 警情率, en: Police calls per 10k}
-    tier: macro
-    group: public_safety
-    description: Police calls per 10k residents.
-    source: {metric: police_calls_1h}
-    rollup: rate_per_10k
-    direction: higher_is_worse
-    thresholds: {yellow: 3, red: 5}
-    evidence: {min_events: 3}
-  - id: river
-    name: {zh: 水位, en: River level}
-    tier: macro
-    group: public_safety
-    description: Highest gauge.
-    source: {metric: river_level}
-    rollup: max
-    direction: higher_is_worse
-    thresholds: {yellow: 7, red: 8}
-    levels: [district, street]
-"""
-
-
-
 
 @pytest.fixture
-def catalog(tmp_path):
-    path = tmp_path / "evidence.yaml"
-    path.write_text(CATALOG)
-    return load_catalog([path])
+def catalog():
+    return load_catalog([EVIDENCE_CATALOG])
 
 
 def scored(catalog, samples: dict[str, dict[str, float]]) -> Engine:
