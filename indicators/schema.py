@@ -26,6 +26,9 @@ def parse_duration(value: str | int | float) -> float:
     return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 
+FUNNEL_CLEAR_S = 900.0  # a funnel warning keeps firing this long after its cell is clear (see Indicator)
+
+
 class Strict(BaseModel):
     """Base: unknown keys are errors (a typo must not silently drop a threshold)."""
 
@@ -145,6 +148,23 @@ class Indicator(Strict):
     funnel: Funnel | None = None
     weight: float = Field(default=1.0, ge=0)
     overrides: tuple[Override, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _funnel_keeps_firing(cls, data: object) -> object:
+        """Give a funnel-judged indicator without ``clear_after`` one of at least FUNNEL_CLEAR_S.
+
+        Its limits move with every other cell of its Benjamini-Hochberg family, so a cell near them
+        would flip as the others change (a grid's rental registration share flipped ten times in 45
+        minutes); like Prometheus's ``keep_firing_for``, its warning clears only after a quarter hour clear.
+        """
+        if not isinstance(data, dict) or data.get("funnel") is None or data.get("clear_after") is not None:
+            return data
+        try:
+            held = parse_duration(data.get("min_duration", 0.0))
+        except (TypeError, ValueError):
+            return data  # the field's own validator says what is wrong with it
+        return {**data, "clear_after": max(held, FUNNEL_CLEAR_S)}
 
     @field_validator("min_duration", "clear_after", "stale_after", mode="before")
     @classmethod

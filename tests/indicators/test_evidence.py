@@ -8,10 +8,12 @@ import math
 import numpy as np
 import pytest
 
+from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.store import Sample
 from indicators import funnel
 from indicators.engine import Engine
 from indicators.loader import load_catalog, without_statistics
+from indicators.schema import Indicator
 from indicators.states import State
 from tests.conftest import EVIDENCE_CATALOG
 from tests.conftest import TWENTY_GRIDS as GRIDS
@@ -127,3 +129,13 @@ def test_the_explanation_shows_the_evidence_and_the_funnel_limits(redis_client, 
     assert rate["evidence"] == {"num": 2.0, "den": 1000.0, "min_events": 3.0, "min_denominator": 0.0}
     warning = json.loads(redis_client.hget(store.WARNINGS, f"fires@{GRIDS[0]}"))
     assert (warning["raised"], warning["peak"], warning["num"], warning["den"]) == (4.0, 4.0, 4.0, 1000.0)
+
+
+def test_a_funnel_warning_keeps_firing_a_quarter_hour_unless_told_otherwise(catalog):
+    # its limits move with the whole Benjamini-Hochberg family: a clear needs 15 min clear, as keep_firing_for
+    assert catalog.by_id["fires"].clear_s == 900.0
+    assert catalog.by_id["police_rate"].clear_s == 0.0  # no funnel: clear_after defaults to min_duration (0)
+    fires = catalog.by_id["fires"].model_dump(exclude={"clear_after"})
+    assert Indicator.model_validate({**fires, "min_duration": "30m"}).clear_s == 1800.0  # a longer hold wins
+    assert Indicator.model_validate({**fires, "clear_after": "5m"}).clear_s == 300.0  # said in the YAML: as said
+    assert load_catalog([DEFAULT_CATALOG]).by_id["rental_registration_rate"].clear_s == 900.0
