@@ -8,7 +8,9 @@ shipped catalog, one with minimum evidence and funnel limits switched off (``bas
 starts at midnight of a seeded day of 2026, after a warm-up that is not counted; then a quiet day
 (no scenario); then every scenario once, in a seeded order, each at a seeded area of its level,
 starting at a seeded minute of its own slot. A feed sends what changed each tick and every
-unchanged value again within ``--refresh-seconds`` (as devices reporting on change do).
+unchanged value again within ``--refresh-seconds`` (as devices reporting on change do). A duty officer
+acknowledges each warning once it has stood ``--ack-minutes`` among the ticker's visible lines (0: nobody
+does); acknowledged warnings rank below those not yet seen, as on the wall.
 
 Counted as a *new* warning: a transition into yellow or red from a state that is neither
 (normal, stale, or any state of its own that is not a warning); a yellow turning red is an
@@ -37,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import redis
 
 from bench.common import bench_redis
 from bench.engine import build_tree
@@ -45,6 +48,7 @@ from cityvitals.areas import AreaTree
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.db import make_engine
 from cityvitals.metrics import registry
+from dashboard.overview import TICKER_LINES
 from feeds.simulator.city import SimulatedCity
 from feeds.simulator.orders import SimulatedOrders
 from feeds.simulator.scenarios import SCENARIOS, ActiveScenario
@@ -91,6 +95,24 @@ class Run:
     detected: int | None = None  # ticks after onset of the first detection
 
 
+class DutyOfficer:
+    """Acknowledges each warning episode once it has stood ``after_s`` among the ticker's visible lines."""
+
+    def __init__(self, client: redis.Redis, tree: AreaTree, after_s: float) -> None:
+        self.client, self.tree, self.after_s = client, tree, after_s
+        self.seen: dict[tuple[str, str, float], float] = {}  # episode -> when it was first on screen
+        self.acks = 0
+
+    def look(self, now: float) -> None:
+        """Read the district's ticker as the wall shows it; acknowledge what has been on it long enough."""
+        if self.after_s <= 0:
+            return
+        for w in store.read_ticker(self.client, self.tree.root.id, TICKER_LINES):
+            episode = (w["i"], w["a"], w["since"])
+            if not w.get("ack") and now - self.seen.setdefault(episode, now) >= self.after_s:
+                self.acks += store.rank_acknowledged(self.client, self.tree, *episode)
+
+
 def plan(tree: AreaTree, rng: np.random.Generator, first: float, tick_s: float, ids: list[str]) -> list[Run]:
     """Each scenario once, in a seeded order, each in its slot at a seeded area and minute."""
     runs = []
@@ -132,11 +154,13 @@ def simulate(args: argparse.Namespace, which: str) -> dict:
         runner = ClockRunner(client, make_engine(f"sqlite:///{Path(keep) / which}.sqlite"), tree, catalog)
         city, orders = SimulatedCity(tree, registry(), seed=args.seed), SimulatedOrders(tree, seed=args.seed)
         feed = ChangeFilter(tree.ids("grid"), args.refresh_seconds, seed=args.seed)
+        officer = DutyOfficer(client, tree, args.ack_minutes * 60)
         now, end = midnight - args.warmup_minutes * 60, runs[-1].scenario.start + SLOT_MINUTES * 60
         while now < end:
             active = [r.scenario for r in runs if r.scenario.start <= now < r.scenario.end]
             orders.surge(now - tick, now, active)
             runner.step(now, feed.samples(now, city.values(now, active) | orders.metrics(now)))
+            officer.look(now)
             rows = runner.ticker(3)
             for run in runs:
                 if run.scenario.start < now < run.scenario.end and run.detected is None and shows(rows, run):
@@ -144,7 +168,9 @@ def simulate(args: argparse.Namespace, which: str) -> dict:
             now += tick
         log = runner.transitions()
     del server
-    return {"day": day.isoformat(), **figures_of(log, quiet, runs, tree, tick)}
+    hours = (end - midnight) / 3600
+    return {"day": day.isoformat(), **figures_of(log, quiet, runs, tree, tick),
+            "acks_per_hour": round(officer.acks / hours, 2)}
 
 
 def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], tree: AreaTree,
@@ -223,6 +249,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup-minutes", type=float, default=60.0, help="run before the quiet day, not counted")
     parser.add_argument("--refresh-seconds", type=float, default=1500.0,
                         help="an unchanged value is sent again after this long")
+    parser.add_argument("--ack-minutes", type=float, default=5.0,
+                        help="a warning on the wall is acknowledged after this long (0: never)")
     parser.add_argument("--scenarios", type=lambda s: s.split(","), default=sorted(SCENARIOS),
                         help="comma-separated scenario ids (default: all)")
     args = parser.parse_args(argv)
@@ -234,7 +262,8 @@ def main(argv: list[str] | None = None) -> None:
     figures["baseline"].pop("day")
     print(json.dumps({"seed": args.seed, "day": day, "grids": args.grids, "tick_seconds": args.tick_seconds,
                       "warmup_minutes": args.warmup_minutes, "quiet_hours": args.hours,
-                      "refresh_seconds": args.refresh_seconds, "new_warning": NEW_WARNING, **figures["catalog"],
+                      "refresh_seconds": args.refresh_seconds, "ack_minutes": args.ack_minutes,
+                      "new_warning": NEW_WARNING, **figures["catalog"],
                       "baseline": figures["baseline"], "wall_seconds": round(time.perf_counter() - t0, 1)},
                      ensure_ascii=False))
 

@@ -37,6 +37,9 @@ Layout (all keys start with ``cv:``):
                            top of one set and HMGET those records instead of every warning. Written with the
                            warnings by the engine (HSET before ZADD, ZREM before HDEL, so every key in a set
                            has its record), emptied with them on a catalog swap.
+- ``cv:acked``             hash ``indicator@area`` -> since of the warning episode an operator acknowledged:
+                           that warning ranks below every unacknowledged one in the ticker sets until it
+                           clears or changes state (a new episode). Dropped with the warning.
 - ``cv:meta``              hash (:class:`Meta`): the last tick's time, duration, samples, indicators and funnel
                            cells; the live catalog's version, the errors of the last reload and when it was checked.
 - ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
@@ -83,6 +86,7 @@ PREFIX = "cv"
 SAMPLES = f"{PREFIX}:samples"
 DEADLETTER = f"{PREFIX}:deadletter"
 WARNINGS = f"{PREFIX}:warnings"
+ACKED = f"{PREFIX}:acked"
 META = f"{PREFIX}:meta"
 FEEDS = f"{PREFIX}:feeds"
 CATALOG = f"{PREFIX}:catalog"
@@ -534,7 +538,7 @@ def read_state_of(client: redis.Redis, indicator: str, area_ids: list[str]) -> d
 def clear_states(client: redis.Redis, indicators: Iterable[str]) -> None:
     """Delete the state rows and warnings (with their ticker sets) of ``indicators`` (after a catalog swap)."""
     indicators = list(indicators)
-    client.delete(WARNINGS, *[values_key(level, i) for level in LEVELS for i in indicators])
+    client.delete(WARNINGS, ACKED, *[values_key(level, i) for level in LEVELS for i in indicators])
     tickers = [ticker_key(a) for a in client.hkeys(AREAS)]
     for start in range(0, len(tickers), DELETE_CHUNK):
         client.delete(*tickers[start : start + DELETE_CHUNK])
@@ -542,6 +546,7 @@ def clear_states(client: redis.Redis, indicators: Iterable[str]) -> None:
 
 DELETE_CHUNK = 10_000  # keys per DEL: a province has ~130,000 areas
 TICKER_BAND = 1e10  # one band of the ticker's rank per (tier, severity, level): wider than any Unix time
+ACK_BAND = 16  # bands an acknowledged warning drops by: below all 16 of the unacknowledged (2 x 2 x 4 levels)
 
 
 def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], ranked: Mapping[str, float],
@@ -563,6 +568,7 @@ def update_warnings(pipe: redis.client.Pipeline, raised: Mapping[str, str], rank
         pipe.zrem(ticker, *keys)
     if cleared:
         pipe.hdel(WARNINGS, *cleared)
+        pipe.hdel(ACKED, *cleared)
     if raised:
         pipe.hset(WARNINGS, mapping=raised)
     add: dict[str, dict[str, float]] = {}
@@ -637,15 +643,45 @@ _NULL = _Null()
 _PENDING_TEXT = {NO_STATE: "null"} | {k: f'"{name}"' for k, name in enumerate(STATE_NAMES)}
 
 
-def ticker_score(state: str, level: str, since: float, macro: bool = True, residents: float = 0.0) -> float:
-    """Rank of a warning in the ticker sets (lowest first): what is new and big comes first.
+def ticker_score(state: str, level: str, since: float, macro: bool = True, residents: float = 0.0,
+                 acked: bool = False) -> float:
+    """Rank of a warning in the ticker sets (lowest first): what is new, big and unseen comes first.
 
-    Macro indicators before panel ones (the overview shows the macro set), red before yellow, then
+    Unacknowledged before acknowledged (ISA-18.2: an alarm an operator has not seen is the one to show),
+    macro indicators before panel ones (the overview shows the macro set), red before yellow, then
     the district before a street before a community before a grid, then the newest onset first, then
     the area with the most residents (to about 150 people: a float's precision at this magnitude).
     """
-    band = (0 if macro else 8) + (0 if state == "red" else 4) + LEVELS.index(level)
+    band = ((ACK_BAND if acked else 0) + (0 if macro else 8) + (0 if state == "red" else 4)
+            + LEVELS.index(level))
     return float(band * TICKER_BAND + (TICKER_BAND - math.floor(since)) - min(float(residents), 9_999_999.0) / 1e7)
+
+
+def read_acked(client: redis.Redis, keys: Sequence[str]) -> dict[str, float]:
+    """The acknowledged episodes among warning ``keys``: key -> the since that was acknowledged."""
+    if not keys:
+        return {}
+    return {k: float(v) for k, v in zip(keys, client.hmget(ACKED, list(keys)), strict=True) if v is not None}
+
+
+def rank_acknowledged(client: redis.Redis, tree: AreaTree, indicator: str, area: str, since: float) -> bool:
+    """Move the warning episode of ``indicator`` in ``area`` since ``since`` below the unacknowledged ones.
+
+    False when that episode is not a warning now (cleared, or a new state since): nothing to move. The
+    engine keeps the mark when it re-ranks the same episode (:func:`read_acked`).
+    """
+    key = warning_key(indicator, area)
+    record = read_warning(client, indicator, area)
+    score = client.zscore(ticker_key(area), key)
+    if record is None or score is None or abs(record["since"] - since) >= 0.001:
+        return False
+    client.hset(ACKED, key, repr(record["since"]))
+    if score < ACK_BAND * TICKER_BAND:
+        pipe = client.pipeline(transaction=False)
+        for each in _lineage(tree, area, {}):
+            pipe.zadd(ticker_key(each), {key: score + ACK_BAND * TICKER_BAND}, xx=True)
+        pipe.execute()
+    return True
 
 
 def _lineage(tree: AreaTree, area_id: str, known: dict[str, list[str]]) -> list[str]:
@@ -656,13 +692,27 @@ def _lineage(tree: AreaTree, area_id: str, known: dict[str, list[str]]) -> list[
 
 
 def read_ticker(client: redis.Redis, area_id: str, count: int | None = None) -> list[dict]:
-    """Warnings in and below ``area_id``, red first, then longest-standing: the first ``count``, or all.
+    """Warnings in and below ``area_id`` in the ticker's order (:func:`ticker_score`): the first ``count``, or all.
 
-    Two round trips (the set's top, then those records), whatever the number of warnings elsewhere.
+    Two round trips (the set's top, then those records and their acknowledgements), whatever the number
+    of warnings elsewhere. An acknowledged record carries ``"ack": True``.
     """
     keys = client.zrange(ticker_key(area_id), 0, -1 if count is None else count - 1)
-    records = client.hmget(WARNINGS, keys) if keys else []
-    return [json.loads(r) for r in records if r is not None]  # None: cleared between the two reads
+    if not keys:
+        return []
+    pipe = client.pipeline(transaction=False)
+    pipe.hmget(WARNINGS, keys)
+    pipe.hmget(ACKED, keys)
+    records, acked = pipe.execute()
+    out = []
+    for raw, ack in zip(records, acked, strict=True):
+        if raw is None:  # cleared between the two reads
+            continue
+        record = json.loads(raw)
+        if ack is not None and abs(float(ack) - record["since"]) < 0.001:
+            record["ack"] = True
+        out.append(record)
+    return out
 
 
 WHOLE_ROW_AREAS = 200  # summaries asked for at once from which the whole row of the level is read

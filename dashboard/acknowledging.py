@@ -75,6 +75,7 @@ def acknowledge_episodes(c: DashboardContext, user: str, selected: Any, comment:
             outcome.refused.append(f"{key}: no such warning now or in the warnings log")
             continue
         acknowledge(c.sql, indicator, area, since, user, comment)
+        store.rank_acknowledged(c.client, c.tree, indicator, area, since)  # seen: below what is not yet
         audit(c.sql, user, "warning_ack", indicator=indicator, area=area, since=match["since"])
         outcome.done += 1
     return outcome

@@ -217,8 +217,8 @@ def sparkline(scores: list[float | None], points: int = SPARK_POINTS) -> str:
 def ticker_lines(warnings: list[dict], now: float, defs: dict[str, dict]) -> list:
     """The ticker's lines for ``warnings``, in the store's order.
 
-    Red first, then the district before a street before a community before a grid, then the newest, then
-    the most residents.
+    Not yet acknowledged first, then red, then the district before a street before a community before a
+    grid, then the newest, then the most residents.
     """
     if not warnings:
         return [html.Li(bi("无预警", "No warnings"), className="ticker-empty")]
@@ -228,12 +228,14 @@ def ticker_lines(warnings: list[dict], now: float, defs: dict[str, dict]) -> lis
 def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
     """One warning: icon, area, indicator, value now against its threshold, what raised it and its peak, since.
 
-    A warning waiting to change says where it goes and when; a clearing one is dimmed and struck (CSS).
+    A warning waiting to change says where it goes and when; a clearing one is dimmed and struck, an
+    acknowledged one marked ✓ and dimmed (CSS), below every one not yet acknowledged (the store's order).
     """
     state = State[w["s"].upper()]
     threshold = w["r"] if state == State.RED else w["y"]
     phase, key = warning_phase(w), store.WarningKey.of(w)
-    return html.Li(className=f"ticker-line state-{state.label}" + ("" if phase == "active" else f" {phase}"), children=[
+    marks = ("" if phase == "active" else f" {phase}") + (" acked" if w.get("ack") else "")
+    return html.Li(className=f"ticker-line state-{state.label}{marks}", children=[
         html.Span(STATE_ICON[state], className="icon"),
         dcc.Link(area_name(key.area), href=f"/area/{key.area}", className="where"),
         dcc.Link(bi(*data.indicator_names(defs, key.indicator)), href=f"/indicator/{key.indicator}?area={key.area}",
@@ -241,7 +243,9 @@ def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
         html.Span([html.Span(_number(w["v"]), className="now"), f" / {threshold}"], className="value"),
         age_span(w["since"], now, "since"),
         html.Span(raised_peak(w), className="trail") if w.get("raised") is not None else None,
-        html.Span(pending_for(w, defs.get(key.indicator, {}), now), className="pending") if w.get("p") else None,
+        html.Span([pending_for(w, defs.get(key.indicator, {}), now) if w.get("p") else None,
+                   html.Span(bi("✓ 已确认", "✓ acknowledged"), className="acked-mark") if w.get("ack") else None],
+                  className="pending") if w.get("p") or w.get("ack") else None,
     ])
 
 

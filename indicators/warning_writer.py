@@ -36,12 +36,16 @@ class WarningWriter:
         keys = [store.warning_key(ids[r], areas[c]) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
         records = self._records(engine, lv, rows, cols, self._peak_values(engine, lv, keys, rows, cols))
         raised = dict(zip(keys, records, strict=True))
-        # a warning's rank in the ticker moves only with its state (and so its since)
+        # a warning's rank in the ticker moves only with its state (and so its since); an episode an operator
+        # acknowledged keeps its place below the unacknowledged when a restarted engine ranks it again
         macro, residents = engine.compiled.tiers == "macro", self._residents[lv.level]
-        ranked = {k: store.ticker_score(STATE_NAMES[s], lv.level, t, macro[r], residents[c])
-                  for k, r, c, s, t, moved in zip(keys, rows.tolist(), cols.tolist(), lv.state[rows, cols].tolist(),
-                                                  lv.since[rows, cols].tolist(), lv.changed[rows, cols].tolist(),
-                                                  strict=True) if moved}
+        moved = [(k, r, c, s, t) for k, r, c, s, t, m in zip(
+            keys, rows.tolist(), cols.tolist(), lv.state[rows, cols].tolist(), lv.since[rows, cols].tolist(),
+            lv.changed[rows, cols].tolist(), strict=True) if m]
+        acked = store.read_acked(self.client, [m[0] for m in moved])
+        ranked = {k: store.ticker_score(STATE_NAMES[s], lv.level, t, macro[r], residents[c],
+                                        abs(acked.get(k, -1.0) - t) < 0.001)
+                  for k, r, c, s, t in moved}
         if lv.fresh_start:  # drop what an earlier engine left for this level and is no warning now
             mine = set(areas)
             gone = [k for k in store.warning_keys(self.client)

@@ -9,6 +9,7 @@ from cityvitals import store
 from cityvitals.areas import LEVELS
 from cityvitals.store import Sample
 from dashboard import context, warning_board
+from dashboard.acknowledging import acknowledge_episodes
 from dashboard.context import DashboardContext
 from dashboard.overview import ticker_lines
 from indicators.loader import load_catalog
@@ -133,3 +134,48 @@ def test_ticker_score_puts_the_new_and_the_big_first(first, second):
 
 def test_ticker_score_breaks_a_tie_by_residents():
     assert store.ticker_score("red", "grid", NOW, True, 3000) < store.ticker_score("red", "grid", NOW, True, 800)
+
+
+def _episode(client, key: str) -> str:
+    w = json.loads(client.hget(store.WARNINGS, key))
+    return f"{key}@{w['since']:.3f}"
+
+
+def test_an_acknowledged_warning_ranks_below_every_unseen_one_until_its_episode_ends(redis_client, sqlite_engine):
+    send(redis_client, NOW - 100, ORDERS, LEVEL)
+    service = engine(redis_client)
+    service.tick(NOW)
+    ctx = DashboardContext(redis_client, sqlite_engine, TREE, 5.0)
+    context.set_context(ctx)
+    before = index(redis_client)
+    assert before["d"][0] == "orders@d"
+    outcome = acknowledge_episodes(ctx, "duty-li", [_episode(redis_client, "orders@d.s")], "")
+    assert outcome.done == 1, outcome.refused
+    # orders@d.s drops to the end of every set that holds it, the others keep their order
+    after = index(redis_client)
+    for area in ("d", "d.s"):
+        assert after[area] == [k for k in before[area] if k != "orders@d.s"] + ["orders@d.s"]
+    rows = store.read_ticker(redis_client, "d")
+    assert [w.get("ack", False) for w in rows] == [False] * (len(rows) - 1) + [True]
+    assert "acked" in ticker_lines(rows, NOW + 60, store.read_definitions(redis_client))[-1].className
+
+    engine(redis_client, "restarted").tick(NOW + 10)  # a new engine ranks every warning again: the mark stays
+    assert index(redis_client)["d"][-1] == "orders@d.s"
+
+    # the street relaxes from red to yellow: a new episode, unseen, ranked by its level again
+    send(redis_client, NOW, {"d.s.c1.g2": 1.0}, {"d.s.c1.g2": 1.0})
+    service.tick(NOW + 30)
+    assert index(redis_client)["d"] == ["orders@d", "orders@d.s", "level@d.s.c1.g3"]
+    assert not any(w.get("ack") for w in store.read_ticker(redis_client, "d"))
+
+
+def test_acknowledging_a_warning_that_has_cleared_moves_nothing(redis_client):
+    send(redis_client, NOW - 100, ORDERS, LEVEL)
+    engine(redis_client).tick(NOW)
+    since = json.loads(redis_client.hget(store.WARNINGS, "orders@d.s.c1.g2"))["since"]
+    assert store.rank_acknowledged(redis_client, TREE, "orders", "d.s.c1.g2", since + 5) is False  # another episode
+    assert redis_client.hlen(store.ACKED) == 0
+    assert store.rank_acknowledged(redis_client, TREE, "orders", "d.s.c1.g2", since) is True
+    send(redis_client, NOW, {"d.s.c1.g2": 1.0})
+    engine(redis_client).tick(NOW + 30)
+    assert redis_client.hlen(store.ACKED) == 0  # dropped with the warning
