@@ -37,12 +37,41 @@ def read_utf8(path: Path) -> str:
 
 
 def compose_and_load(text: str) -> tuple[yaml.Node | None, object]:
-    """The node tree (for positions) and the data of a YAML text; a YAMLError for bad syntax or deep nesting."""
+    """The node tree (for positions) and the data of a YAML text.
+
+    A YAMLError for bad syntax, deep nesting, or a key given twice in one mapping (PyYAML would keep
+    the last silently, so an operator's first threshold would vanish without a word).
+    """
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:  # PyYAML composes recursively: a few hundred levels exhaust the stack
         raise yaml.MarkedYAMLError(problem=f"nested more than {MAX_DEPTH} levels deep",
                                    problem_mark=nesting_mark(text)) from None
+    _refuse_repeated_keys(root)
+    return root, yaml.safe_load(text)
+
+
+def _refuse_repeated_keys(root: yaml.Node | None) -> None:
+    """Raise a YAMLError at the second of two equal keys of one mapping (merge keys ``<<`` aside)."""
+    stack, seen = ([root] if root is not None else []), set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:  # an alias repeats its anchor's node: walk it once (an alias bomb stays cheap)
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, yaml.Mark] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                    if key.value in first:
+                        raise yaml.MarkedYAMLError(
+                            problem=f"key {key.value!r} given twice in one mapping (first at line "
+                                    f"{first[key.value].line + 1}); the second would silently replace the first",
+                            problem_mark=key.start_mark)
+                    first[key.value] = key.start_mark
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def syntax_error(exc: yaml.YAMLError, text: str) -> tuple[int, int, str]:

@@ -21,6 +21,7 @@ BAD = [
     ("unknown_key.bad.yaml", 11, "unknown key 'treshold_red'"),
     ("unknown_level.bad.yaml", 12, "overrides.0.level: Input should be 'district', 'street', 'community' or 'grid'"),
     ("syntax.bad.yaml", 4, "YAML syntax"),
+    ("repeated_key.bad.yaml", 11, "key 'thresholds' given twice in one mapping (first at line 10)"),
 ]
 
 
