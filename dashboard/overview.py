@@ -27,6 +27,7 @@ from dashboard.figures import MapLook, map_areas
 from dashboard.theme import STATE_ICON, STATE_NAME
 from indicators.history import read_domain_history
 from indicators.states import State
+from indicators.thresholds import FUNNEL_LABEL
 
 TICKER_LINES = 14
 SPARK_HOURS = 2
@@ -240,13 +241,24 @@ def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
         dcc.Link(area_name(key.area), href=f"/area/{key.area}", className="where"),
         dcc.Link(bi(*data.indicator_names(defs, key.indicator)), href=f"/indicator/{key.indicator}?area={key.area}",
                  className="what", title=key.indicator),
-        html.Span([html.Span(_number(w["v"]), className="now"), f" / {threshold}"], className="value"),
+        html.Span([html.Span(_number(w["v"]), className="now"), " / ", limit_text(w, threshold)], className="value"),
         age_span(w["since"], now, "since"),
         html.Span(raised_peak(w), className="trail") if w.get("raised") is not None else None,
         html.Span([pending_for(w, defs.get(key.indicator, {}), now) if w.get("p") else None,
                    html.Span(bi("✓ 已确认", "✓ acknowledged"), className="acked-mark") if w.get("ack") else None],
                   className="pending") if w.get("p") or w.get("ack") else None,
     ])
+
+
+def limit_text(w: dict, threshold: str) -> str | list:
+    """The limit a row's value is read against: a number, or for funnel limits their confidence, said so.
+
+    A funnel judges the count against what the parent's rate predicts, so "3.2 / 99.8%" would read as a
+    share; it shows "funnel 99.8%" (the indicator page gives the counts for yellow and red).
+    """
+    if str(w.get("rule", "")).startswith(FUNNEL_LABEL):
+        return bi(f"漏斗 {threshold}", f"funnel {threshold}")
+    return threshold
 
 
 def raised_peak(w: dict) -> list:

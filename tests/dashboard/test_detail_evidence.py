@@ -9,6 +9,7 @@ from cityvitals.store import Sample
 from dashboard import context
 from dashboard.context import DashboardContext
 from dashboard.detail import evidence_text, why
+from dashboard.overview import ticker_line
 from indicators.explain import explain
 from indicators.loader import load_catalog
 from indicators.service import EngineService
@@ -72,3 +73,10 @@ def test_a_ratio_reads_as_so_many_of_so_many():
     assert evidence_text(1, 3, "ratio", {"numerator": "a + b", "denominator": "c"})[1] == "1 of 3"
     assert evidence_text(1634.07, 60000, "rate_per_10k", {"formula": "a + b"}) == (
         "60,000 名居民中 事件 1,634", "1,634 events among 60,000 residents")
+
+
+def test_a_funnel_red_in_the_ticker_names_its_limit_a_funnel_not_a_share(scored):
+    client, defs = scored
+    [row] = [w for w in store.read_ticker(client, GRIDS[0]) if w["i"] == "fires"]
+    shown = text(ticker_line(row, NOW + 60, defs).children[3])
+    assert shown.startswith("4 / ") and "funnel 99.8%" in shown and "漏斗 99.8%" in shown
