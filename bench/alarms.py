@@ -18,7 +18,12 @@ Counted as a *new* warning: a transition into yellow or red from a state that is
 of any kind within 10 minutes of the quiet day. ``flood_share``: share of the quiet day's
 10-minute windows with more than 10 new warnings. A scenario is *detected* when its area or an
 ancestor shows one of its expected indicators yellow or red in the first three rows of the
-district's ticker; ``detect_ticks`` counts ticks after onset; ``warned_ticks`` counts them to the first
+district's ticker as the overview shows it (macro indicators, each area's trouble folded into its
+highest warning ancestor's row: ``dashboard.overview.wall_ticker``); ``detect_ticks`` counts ticks after
+onset. ``crossed_ticks`` counts them until the data of an expected macro indicator at the area or above
+crossed a limit (the cell turned yellow or red or began its hold towards it), so
+``after_crossing_ticks_p95`` is the engine's and the wall's own delay (the ``min_duration`` hold and the
+ranking) apart from how fast the incident itself grows; ``warned_ticks`` counts them to the first
 such warning anywhere in the log, shown or not (so a slow detection tells a late judgement from a
 warning ranked off the top rows). ``scenario_false_per_hour``: new
 warnings while a scenario runs outside its area's subtree and ancestors (and not the aftermath of
@@ -48,7 +53,7 @@ from cityvitals.areas import AreaTree
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.db import make_engine
 from cityvitals.metrics import registry
-from dashboard.overview import TICKER_LINES
+from dashboard.overview import wall_ticker
 from feeds.simulator.city import SimulatedCity
 from feeds.simulator.orders import SimulatedOrders
 from feeds.simulator.scenarios import SCENARIOS, ActiveScenario
@@ -93,13 +98,27 @@ class Run:
     scenario: ActiveScenario
     lineage: frozenset[str]  # its area and the area's ancestors
     detected: int | None = None  # ticks after onset of the first detection
+    crossed: int | None = None  # ticks after onset until an expected macro cell's data crossed a limit
+
+
+def crossed(client: redis.Redis, run: Run, defs: dict[str, dict]) -> bool:
+    """Whether an expected macro indicator's data crossed a limit at the run's area or above.
+
+    Crossed: the cell is yellow or red, or on its way there (held for its ``min_duration``).
+    """
+    expected = [i for i in EXPECTED[run.scenario.scenario] if defs.get(i, {}).get("tier") == "macro"]
+    return any(r.get("s") in WARNING or r.get("p") in WARNING
+               for area in run.lineage for r in store.read_states(client, area, expected).values())
 
 
 class DutyOfficer:
-    """Acknowledges each warning episode once it has stood ``after_s`` among the ticker's visible lines."""
+    """Acknowledges each warning episode once it has stood ``after_s`` among the ticker's visible lines.
 
-    def __init__(self, client: redis.Redis, tree: AreaTree, after_s: float) -> None:
-        self.client, self.tree, self.after_s = client, tree, after_s
+    What is folded into a row is not shown, so it is not acknowledged: it surfaces again if its row clears.
+    """
+
+    def __init__(self, client: redis.Redis, tree: AreaTree, defs: dict[str, dict], after_s: float) -> None:
+        self.client, self.tree, self.defs, self.after_s = client, tree, defs, after_s
         self.seen: dict[tuple[str, str, float], float] = {}  # episode -> when it was first on screen
         self.acks = 0
 
@@ -107,7 +126,7 @@ class DutyOfficer:
         """Read the district's ticker as the wall shows it; acknowledge what has been on it long enough."""
         if self.after_s <= 0:
             return
-        for w in store.read_ticker(self.client, self.tree.root.id, TICKER_LINES):
+        for w in wall_ticker(self.client, self.tree, self.tree.root.id, self.defs):
             episode = (w["i"], w["a"], w["since"])
             if not w.get("ack") and now - self.seen.setdefault(episode, now) >= self.after_s:
                 self.acks += store.rank_acknowledged(self.client, self.tree, *episode)
@@ -154,16 +173,21 @@ def simulate(args: argparse.Namespace, which: str) -> dict:
         runner = ClockRunner(client, make_engine(f"sqlite:///{Path(keep) / which}.sqlite"), tree, catalog)
         city, orders = SimulatedCity(tree, registry(), seed=args.seed), SimulatedOrders(tree, seed=args.seed)
         feed = ChangeFilter(tree.ids("grid"), args.refresh_seconds, seed=args.seed)
-        officer = DutyOfficer(client, tree, args.ack_minutes * 60)
+        defs = {i.id: {"tier": i.tier} for i in catalog.indicators}
+        officer = DutyOfficer(client, tree, defs, args.ack_minutes * 60)
         now, end = midnight - args.warmup_minutes * 60, runs[-1].scenario.start + SLOT_MINUTES * 60
         while now < end:
             active = [r.scenario for r in runs if r.scenario.start <= now < r.scenario.end]
             orders.surge(now - tick, now, active)
             runner.step(now, feed.samples(now, city.values(now, active) | orders.metrics(now)))
             officer.look(now)
-            rows = runner.ticker(3)
+            rows = wall_ticker(client, tree, tree.root.id, defs, 3)
             for run in runs:
-                if run.scenario.start < now < run.scenario.end and run.detected is None and shows(rows, run):
+                if not run.scenario.start < now < run.scenario.end:
+                    continue
+                if run.crossed is None and crossed(client, run, defs):
+                    run.crossed = round((now - run.scenario.start) / tick)
+                if run.detected is None and shows(rows, run):
                     run.detected = round((now - run.scenario.start) / tick)
             now += tick
         log = runner.transitions()
@@ -184,6 +208,7 @@ def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], t
     quiet_log = log[(log["at"] >= quiet[0]) & (log["at"] < quiet[1])]
     detected = [r.detected for r in runs]
     ticks = [d for d in detected if d is not None]
+    late = [r.detected - r.crossed for r in runs if r.detected is not None and r.crossed is not None]
     false = [false_warnings(new, runs, k, tree) for k in range(len(runs))]
     scenario_hours = sum(r.scenario.minutes for r in runs) / 60
     return {
@@ -196,10 +221,12 @@ def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], t
         "flood_share": round(float((windows > 10).mean()), 3),
         "scenario_recall": round(len(ticks) / len(runs), 3),
         "detect_ticks_p95": float(np.percentile(ticks, 95)) if ticks else None,
+        "after_crossing_ticks_p95": float(np.percentile(late, 95)) if late else None,
         "scenario_false_per_hour": round(sum(false) / scenario_hours, 2),
         "scenarios": [{"scenario": r.scenario.scenario, "area": r.scenario.area,
                        "start": datetime.fromtimestamp(r.scenario.start, TZ).isoformat(timespec="minutes"),
-                       "detect_ticks": d, "warned_ticks": warned(new, r, tick), "false_warnings": f}
+                       "crossed_ticks": r.crossed, "detect_ticks": d, "warned_ticks": warned(new, r, tick),
+                       "false_warnings": f}
                       for r, d, f in zip(runs, detected, false, strict=True)],
     }
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 
 import dash
+import redis
 from dash import ALL, Input, Output, Patch, callback, dcc, html
 from dash import State as DashState
 
 from cityvitals import store
+from cityvitals.areas import AreaTree
 from cityvitals.vocabulary import DOMAINS
 from dashboard import context, data, ids, map_view, trouble
 from dashboard.components import (
@@ -30,6 +32,7 @@ from indicators.states import State
 from indicators.thresholds import FUNNEL_LABEL
 
 TICKER_LINES = 14
+TICKER_READ = 200  # rows read to fold a street's grids into its row: an incident in one street is one line
 SPARK_HOURS = 2
 SPARK_POINTS = 20
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -111,7 +114,7 @@ def refresh(_n: int, by: str, area_id: str, shown: dict[str, str] | None) -> tup
     now = time.time()
     history = read_domain_history(ctx.sql, area_id, now - SPARK_HOURS * 3600)  # district and streets only
     feeds = store.read_feed_health(ctx.client)
-    warnings = macro_only(store.read_ticker(ctx.client, area_id, TICKER_LINES), defs)
+    warnings = wall_ticker(ctx.client, ctx.tree, area_id, defs)
     live = engine_live(store.meta(ctx.client), now)
     simulated = any(f.get("simulated") for f in feeds.values())
     domains = own.get("domains", {})
@@ -150,6 +153,30 @@ def _map_patch(look: MapLook) -> Patch:
 def macro_only(warnings: list[dict], defs: dict[str, dict]) -> list[dict]:
     """The warnings of macro indicators: the overview counts, colours and lists the macro set only."""
     return [w for w in warnings if defs.get(store.WarningKey.of(w).indicator, {}).get("tier", "macro") == "macro"]
+
+
+def wall_ticker(client: redis.Redis, tree: AreaTree, area_id: str, defs: dict[str, dict],
+                lines: int = TICKER_LINES) -> list[dict]:
+    """The ticker's rows for ``area_id``: macro warnings in the store's order, each area's trouble folded up.
+
+    A warning whose ancestor has the same indicator in warning, at least as severe, is counted on that
+    ancestor's row (``folded``: the highest such ancestor) instead of taking a line of its own, the way
+    an alert manager groups alerts: a power cut in a street is its street's line "+58 below", not 59
+    lines pushing everything else away, and acknowledging the street's row quiets its grids with it.
+    """
+    warnings = macro_only(store.read_ticker(client, area_id, TICKER_READ), defs)
+    by_cell = {store.WarningKey.of(w): w for w in warnings}
+    rows: list[dict] = []
+    for w in warnings:
+        key, severity = store.WarningKey.of(w), State[w["s"].upper()]
+        host = next((h for a in tree.ancestors(key.area)
+                     if (h := by_cell.get(store.WarningKey(key.indicator, a.id))) is not None
+                     and State[h["s"].upper()] >= severity), None)
+        if host is None:
+            rows.append(w)
+        else:
+            host["folded"] = host.get("folded", 0) + 1
+    return rows[:lines]
 
 
 def health_body(summary: dict) -> list:
@@ -227,9 +254,10 @@ def ticker_lines(warnings: list[dict], now: float, defs: dict[str, dict]) -> lis
 
 
 def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
-    """One warning: icon, area, indicator, value now against its threshold, what raised it and its peak, since.
+    """One warning: icon, area, indicator, value against its threshold, what raised it, its peak, since.
 
-    A warning waiting to change says where it goes and when; a clearing one is dimmed and struck, an
+    A row standing for the same warning below it says how many ("+58 below"). A warning waiting to change
+    says where it goes and when; a clearing one is dimmed and struck, an
     acknowledged one marked ✓ and dimmed (CSS), below every one not yet acknowledged (the store's order).
     """
     state = State[w["s"].upper()]
@@ -243,7 +271,9 @@ def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
                  className="what", title=key.indicator),
         html.Span([html.Span(_number(w["v"]), className="now"), " / ", limit_text(w, threshold)], className="value"),
         age_span(w["since"], now, "since"),
-        html.Span(raised_peak(w), className="trail") if w.get("raised") is not None else None,
+        html.Span([html.Span(bi(f"下级另{w['folded']}处 · ", f"+{w['folded']} below · "), className="folded")
+                   if w.get("folded") else None, raised_peak(w) if w.get("raised") is not None else None],
+                  className="trail") if w.get("raised") is not None or w.get("folded") else None,
         html.Span([pending_for(w, defs.get(key.indicator, {}), now) if w.get("p") else None,
                    html.Span(bi("✓ 已确认", "✓ acknowledged"), className="acked-mark") if w.get("ack") else None],
                   className="pending") if w.get("p") or w.get("ack") else None,

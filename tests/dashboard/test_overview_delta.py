@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import time
 from pathlib import Path
 
@@ -68,9 +70,10 @@ def test_only_the_part_whose_data_moved_is_sent_and_the_store_follows(world):
     assert [k for k, v in parts.items() if k != "tile" and v is not no_update] == [
         "health", "map", "ticker", "ticker_head", "legend"]
     assert set(after[1]) == {no_update}
-    red = [line["props"]["children"][1]["props"]["href"] for line in parts["ticker"]
-           if line["props"]["className"] == "ticker-line state-red"]
-    assert red == ["/area/d", "/area/d.s", "/area/d.s.c1", "/area/d.s.c1.g2"]  # the community: 40 >= 25
+    red = [line for line in parts["ticker"] if line["props"]["className"] == "ticker-line state-red"]
+    # the street, the community (40 >= 25) and g2 are red too: one line, the district's, stands for them
+    assert [line["props"]["children"][1]["props"]["href"] for line in red] == ["/area/d"]
+    assert "+3 below" in json.dumps(red[0], ensure_ascii=False)
     assert {k for k in shown if after[-1][k] != shown[k]} == {"health", "map", "ticker", "legend"}
     assert refresh(3, "", "d", after[-1])[-1] is no_update
 

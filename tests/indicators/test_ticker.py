@@ -11,10 +11,11 @@ from cityvitals.store import Sample
 from dashboard import context, warning_board
 from dashboard.acknowledging import acknowledge_episodes
 from dashboard.context import DashboardContext
-from dashboard.overview import ticker_lines
+from dashboard.overview import ticker_lines, wall_ticker
 from indicators.loader import load_catalog
 from indicators.service import EngineService
 from tests.conftest import tiny_tree
+from tests.dashboard.conftest import text
 
 CATALOG = Path(__file__).parent / "fixtures" / "explain.yaml"
 NOW = 1_800_000_000.0
@@ -179,3 +180,20 @@ def test_acknowledging_a_warning_that_has_cleared_moves_nothing(redis_client):
     send(redis_client, NOW, {"d.s.c1.g2": 1.0})
     engine(redis_client).tick(NOW + 30)
     assert redis_client.hlen(store.ACKED) == 0  # dropped with the warning
+
+
+def test_the_wall_folds_each_warning_into_its_highest_ancestor_as_severe_and_counts_it_there(redis_client):
+    # level: g2 5.0 yellow, g3 10.0 red; their community, street and district yellow (population-weighted means)
+    send(redis_client, NOW - 100, ORDERS, {"d.s.c1.g1": 2.0, "d.s.c1.g2": 5.0, "d.s.c1.g3": 10.0})
+    engine(redis_client).tick(NOW)
+    defs = store.read_definitions(redis_client)
+    rows = lambda area: [(w["i"], w["a"], w["s"], w.get("folded")) for w in wall_ticker(redis_client, TREE, area, defs)]  # noqa: E731
+    # nine warnings in the district's set; on the wall: orders red at the district stands for the street's red and
+    # the community's and g2's yellow; g3's red keeps its own line (every ancestor is only yellow)
+    assert len(store.read_ticker(redis_client, "d")) == 9
+    assert rows("d") == [("orders", "d", "red", 3), ("level", "d.s.c1.g3", "red", None), ("level", "d", "yellow", 3)]
+    assert rows("d.s.c1") == [("level", "d.s.c1.g3", "red", None), ("level", "d.s.c1", "yellow", 1),
+                              ("orders", "d.s.c1", "yellow", 1)]
+    shown = text(ticker_lines(wall_ticker(redis_client, TREE, "d", defs), NOW + 60, defs)[0])
+    assert "+3 below" in shown and "下级另3处" in shown
+    assert len(wall_ticker(redis_client, TREE, "d", defs, 1)) == 1
