@@ -10,7 +10,7 @@ from dash import ALL, Input, Output, Patch, callback, dcc, html
 from dash import State as DashState
 
 from cityvitals import store
-from cityvitals.areas import AreaTree
+from cityvitals.areas import LEVELS, AreaTree
 from cityvitals.vocabulary import DOMAINS
 from dashboard import context, data, ids, map_view, trouble
 from dashboard.components import (
@@ -176,6 +176,11 @@ def wall_ticker(client: redis.Redis, tree: AreaTree, area_id: str, defs: dict[st
             rows.append(w)
         else:
             host["folded"] = host.get("folded", 0) + 1
+            host.setdefault("folded_areas", []).append(key.area)
+    for w in rows:  # where one area alone is deepest (an incident in one grid), the row names it
+        depth = {a: LEVELS.index(tree[a].level) for a in w.get("folded_areas", [])}
+        deepest = [a for a, d in depth.items() if d == max(depth.values())]
+        w["deepest"] = deepest[0] if len(deepest) == 1 else None
     return rows[:lines]
 
 
@@ -271,13 +276,21 @@ def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
                  className="what", title=key.indicator),
         html.Span([html.Span(_number(w["v"]), className="now"), " / ", limit_text(w, threshold)], className="value"),
         age_span(w["since"], now, "since"),
-        html.Span([html.Span(bi(f"下级另{w['folded']}处 · ", f"+{w['folded']} below · "), className="folded")
-                   if w.get("folded") else None, raised_peak(w) if w.get("raised") is not None else None],
+        html.Span([*(folded_note(w) if w.get("folded") else []),
+                   *(raised_peak(w) if w.get("raised") is not None else [])],
                   className="trail") if w.get("raised") is not None or w.get("folded") else None,
-        html.Span([pending_for(w, defs.get(key.indicator, {}), now) if w.get("p") else None,
-                   html.Span(bi("✓ 已确认", "✓ acknowledged"), className="acked-mark") if w.get("ack") else None],
+        html.Span([*((pending_for(w, defs.get(key.indicator, {}), now) or []) if w.get("p") else []),
+                   *([html.Span(bi("✓ 已确认", "✓ acknowledged"), className="acked-mark")] if w.get("ack") else [])],
                   className="pending") if w.get("p") or w.get("ack") else None,
     ])
+
+
+def folded_note(w: dict) -> list:
+    """How many warnings below the row stands for, and the one area deepest among them if it is alone."""
+    note = [html.Span(bi(f"下级另{w['folded']}处", f"+{w['folded']} below"), className="folded")]
+    if w.get("deepest"):
+        note += [" ", dcc.Link(area_name(w["deepest"]), href=f"/area/{w['deepest']}", className="folded-where")]
+    return [*note, " · "]
 
 
 def limit_text(w: dict, threshold: str) -> str | list:

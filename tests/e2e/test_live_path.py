@@ -42,6 +42,6 @@ def test_red_value_for_one_grid_turns_its_street_red(app, page):
     others = [z for i, z in zip(*page.evaluate(MAP_DATA).values(), strict=True) if i != street]
     assert all(z in QUIET for z in others)  # only that street turned red
     page.wait_for_selector(".ticker-line.state-red", timeout=10_000)
-    assert tree[grid].name_zh in page.inner_text("#warning-ticker")
+    assert tree[grid].name_zh in page.inner_text("#warning-ticker"), page.inner_text("#warning-ticker")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "e2e-street-red-1080p.png"))

@@ -196,4 +196,9 @@ def test_the_wall_folds_each_warning_into_its_highest_ancestor_as_severe_and_cou
                               ("orders", "d.s.c1", "yellow", 1)]
     shown = text(ticker_lines(wall_ticker(redis_client, TREE, "d", defs), NOW + 60, defs)[0])
     assert "+3 below" in shown and "下级另3处" in shown
+    assert TREE["d.s.c1.g2"].name_en in shown  # the deepest of the three, alone at its level: named
+    grid_red = text(ticker_lines(wall_ticker(redis_client, TREE, "d", defs), NOW + 60, defs)[1])
+    assert "+" not in grid_red  # g3's red stands alone
+    community = text(ticker_lines(wall_ticker(redis_client, TREE, "d.s.c1", defs), NOW + 60, defs)[1])
+    assert "+1 below" in community and TREE["d.s.c1.g2"].name_en in community  # one grid below: named
     assert len(wall_ticker(redis_client, TREE, "d", defs, 1)) == 1
