@@ -66,9 +66,11 @@ def test_the_runner_gives_the_live_workers_states_tick_by_tick(tmp_path, redis_c
         now, sent = _next_tick(redis_client, 0.0, [log]), []
         for values in [*SERIES, None]:
             ticks.append((now, sent, _states(redis_client, demo_tree, grids)))
-            sent = [] if values is None else [("river_level", g, time.time(), v) for g, v in zip(grids, values, strict=True)]
+            sent = [] if values is None else [("river_level", g, time.time(), v)
+                                              for g, v in zip(grids, values, strict=True)]
             if sent:
-                assert ingestor.submit([dict(zip(("metric", "area", "ts", "value"), s, strict=True)) for s in sent]).accepted == 2
+                items = [dict(zip(("metric", "area", "ts", "value"), s, strict=True)) for s in sent]
+                assert ingestor.submit(items).accepted == 2
             now = _next_tick(redis_client, now, [log])
         stop(worker)
     live_log = _log(make_engine(f"sqlite:///{tmp_path / 'live.sqlite'}"))
