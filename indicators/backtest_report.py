@@ -11,7 +11,10 @@ moved earlier or later by the difference of their onsets; the others are gained 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import math
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -61,9 +64,16 @@ def time_in(timeline: pd.DataFrame, end: float) -> pd.DataFrame:
     hours = (nxt.clip(upper=end) - tl["at"]).clip(lower=0) / 3600
     out = pd.DataFrame({"indicator": tl["indicator"], "level": tl["level"], "state": tl["to_state"], "h": hours})
     out = out[out["state"].isin(WARNING)]
+    if out.empty:
+        return _empty(["red_area_hours", "yellow_area_hours"])
     table = out.pivot_table(index=KEY, columns="state", values="h", aggfunc="sum", fill_value=0.0)
     return table.reindex(columns=["red", "yellow"], fill_value=0.0).rename(
         columns={"red": "red_area_hours", "yellow": "yellow_area_hours"})
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    """A table with no rows, indexed by indicator and level."""
+    return pd.DataFrame(columns=columns, index=pd.MultiIndex.from_tuples([], names=KEY))
 
 
 def summary(outcome: Outcome, areas: Collection[str] | None = None) -> pd.DataFrame:
@@ -72,6 +82,9 @@ def summary(outcome: Outcome, areas: Collection[str] | None = None) -> pd.DataFr
     Only the cells of ``areas`` count, if given.
     """
     log, timeline = _within(outcome.warnings, areas), _within(outcome.timeline, areas)
+    columns = ["warnings", "per_hour", "escalations", "chattering", "red_area_hours", "yellow_area_hours"]
+    if log.empty and not timeline["to_state"].isin(WARNING).any():
+        return _empty(columns)
     new = new_warnings(log)
     escalations = log[(log["from_state"] == "yellow") & (log["to_state"] == "red")]
     table = pd.DataFrame({"warnings": new.groupby(KEY).size(), "escalations": escalations.groupby(KEY).size(),
@@ -105,8 +118,8 @@ def episodes(log: pd.DataFrame, end: float) -> pd.DataFrame:
 def changes(new: Outcome, current: Outcome, areas: Collection[str] | None = None) -> pd.DataFrame:
     """Each warning episode that differs: kind (gained, lost, earlier, later), the cell, both onsets, shift_s."""
     end = min(new.end, current.end)
-    mine = episodes(_within(new.warnings, areas), end)
-    theirs = episodes(_within(current.warnings, areas), end)
+    mine, theirs = (episodes(_within(o.warnings, areas), end) for o in (new, current))
+    mine, theirs = mine[mine["onset"] < end], theirs[theirs["onset"] < end]  # a stopped run's span only
     rows = []
     cells = set(map(tuple, mine[[*KEY, "area"]].to_numpy())) | set(map(tuple, theirs[[*KEY, "area"]].to_numpy()))
     for cell in sorted(cells):
@@ -144,3 +157,73 @@ def difference(moved: pd.DataFrame) -> pd.DataFrame:
     median = median.reindex(columns=["earlier", "later"]).add_suffix("_by_s")
     table = counts.join(median, how="left")
     return table[["gained", "lost", "earlier", "earlier_by_s", "later", "later_by_s"]]
+
+
+MAX_CHANGES = 1000  # episodes listed in the JSON (all are counted)
+
+
+def _when(t: float) -> str | None:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds") if math.isfinite(t) else None
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    rows = table.reset_index().to_dict("records")
+    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()} for r in rows]
+
+
+def as_json(runs: Mapping[str, Outcome], areas: Collection[str] | None, source: str, seconds: float) -> dict:
+    """The whole report of one or two runs (``new`` and maybe ``current``) as plain JSON-able data."""
+    new = runs["new"]
+    out: dict = {"source": source, "from": _when(new.start), "to": _when(min(o.end for o in runs.values())),
+                 "tick_s": new.tick_s, "stopped": any(o.run.stopped for o in runs.values()),
+                 "seconds": round(seconds, 2), "catalogs": {}}
+    for name, o in runs.items():
+        table = summary(o, areas)
+        out["catalogs"][name] = {"version": o.catalog_version, "ticks": o.run.ticks, "samples": o.run.samples,
+                                 "hours": round(o.hours, 3), "warnings": int(table["warnings"].sum()),
+                                 "per_hour": round(float(table["warnings"].sum()) / o.hours, 3) if o.hours else 0.0,
+                                 "by_indicator": _records(table)}
+    if "current" in runs:
+        moved = changes(new, runs["current"], areas)
+        out["difference"] = _records(difference(moved))
+        out["changes_total"] = len(moved)
+        out["changes"] = _records(moved.head(MAX_CHANGES).assign(
+            current_onset=lambda f: f["current_onset"].map(_when), new_onset=lambda f: f["new_onset"].map(_when)))
+    return out
+
+
+def as_text(result: dict) -> str:
+    """The report of :func:`as_json` for a person: a header, then one line per indicator and level."""
+    lines = [f"backtest of {result['source']}", f"from {result['from']} to {result['to']}, a tick every "
+             f"{result['tick_s']:g} s{' (STOPPED early)' if result['stopped'] else ''}, {result['seconds']:.1f} s"]
+    for name, c in result["catalogs"].items():
+        lines.append(f"{name} catalog {c['version'][:12]}: {c['warnings']} warnings ({c['per_hour']:.2f} per hour) "
+                     f"over {c['hours']:.1f} h, {c['ticks']:,} ticks, {c['samples']:,} samples")
+    lines.append("")
+    head = f"{'indicator':<36} {'level':<9} {'warnings':>8} {'per h':>7} {'chatter':>7} {'red h':>8} {'yellow h':>8}"
+    for name, c in result["catalogs"].items():
+        lines += [f"[{name}]", head]
+        lines += [f"{r['indicator']:<36} {r['level']:<9} {r['warnings']:>8} {r['per_hour']:>7.2f} {r['chattering']:>7} "
+                  f"{r['red_area_hours']:>8.2f} {r['yellow_area_hours']:>8.2f}" for r in c["by_indicator"]]
+        lines += ["  (no warnings, no time in yellow or red)"] if not c["by_indicator"] else []
+    if "difference" in result:
+        lines += ["", "[difference: new versus current]",
+                  f"{'indicator':<36} {'level':<9} {'gained':>6} {'lost':>6} {'earlier':>7} {'by s':>7} {'later':>6} "
+                  f"{'by s':>7}"]
+        lines += [f"{r['indicator']:<36} {r['level']:<9} {r['gained']:>6} {r['lost']:>6} {r['earlier']:>7} "
+                  f"{_s(r['earlier_by_s']):>7} {r['later']:>6} {_s(r['later_by_s']):>7}" for r in result["difference"]]
+        lines += ["  (the same warnings at the same times)"] if not result["difference"] else []
+    return "\n".join(lines)
+
+
+def _s(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0f}"
+
+
+def timeline_csv(runs: Mapping[str, Outcome], areas: Collection[str] | None, path: Path) -> int:
+    """Write the runs' state timelines (a ``catalog`` column says whose) to ``path``; returns the rows."""
+    frames = [_within(o.timeline, areas).assign(catalog=name) for name, o in runs.items()]
+    frame = pd.concat(frames, ignore_index=True)
+    frame.insert(0, "time", pd.to_datetime(frame["at"], unit="s", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    frame.to_csv(path, index=False)
+    return len(frame)
