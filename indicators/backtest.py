@@ -1,8 +1,8 @@
 """Backtest a catalog: the real engine on a virtual clock over recorded samples, and the warnings it raises.
 
-:func:`backtest` runs one catalog through :class:`indicators.runner.ClockRunner` on a Redis server
-and a SQLite warnings log of its own, in a scratch directory, so nothing a backtest does reaches
-the live states, warnings or SQL log. The figures of a run (``indicators/backtest_report.py``)
+:func:`backtest` runs one catalog through :class:`indicators.runner.ClockRunner` without any Redis
+and with a SQLite warnings log of its own in a scratch directory, so nothing a backtest does
+reaches the live states, warnings or SQL log. The figures of a run (``indicators/backtest_report.py``)
 and the difference between two catalogs are computed from what it returns.
 """
 
@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from cityvitals import store
 from cityvitals.areas import AreaTree
 from cityvitals.db import make_engine
-from cityvitals.redis_server import scratch_redis
 from indicators.loader import Catalog
 from indicators.runner import ClockRunner, RunReport, tick_batches
 
@@ -53,20 +51,15 @@ def backtest(tree: AreaTree, catalog: Catalog, chunks: Chunks, start: float, end
     after the tick in progress: the outcome then ends at the last tick done (``run.stopped``).
     """
     with tempfile.TemporaryDirectory(prefix="cv-backtest-") as scratch:
-        client, server = scratch_redis(Path(scratch))
+        sql = make_engine(f"sqlite:///{Path(scratch) / 'warnings.sqlite'}")
         try:
-            for name in profiles:
-                store.switch_profile(client, name, True)
-            sql = make_engine(f"sqlite:///{Path(scratch) / 'warnings.sqlite'}")
-            runner = ClockRunner(client, sql, tree, catalog, source="backtest", timeline=True)
+            runner = ClockRunner(None, sql, tree, catalog, source="backtest", timeline=True, profiles=profiles)
             done = runner.run(tick_batches(chunks, start, end, tick_s), progress, every)
             assert runner.timeline is not None
             outcome = Outcome(catalog.version, start, done.last if done.ticks else start, tick_s, done,
                               runner.timeline.frame(), runner.transitions())
-            sql.dispose()
         finally:
-            client.connection_pool.disconnect()
-            server.shutdown(nosave=True)
+            sql.dispose()
     if not done.stopped and done.ticks:
         outcome.end = start + math.floor((end - start) / tick_s + 1e-9) * tick_s
     return outcome

@@ -3,7 +3,8 @@
 A real ``cityvitals engine run`` process ticks every second on the test Redis; after each of its
 ticks the test reads the states it wrote, then sends the next samples of a hand-built series (so
 they are scored by its next tick). The runner is then given the same samples at the same tick
-times, on a Redis and SQLite of its own, and must write the same states and the same warnings log.
+times, on a Redis and SQLite of its own, and must write the same states and the same warnings log;
+so must the runner without Redis (what a backtest uses), read from its engine and its log.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from cityvitals.db import make_engine
 from cityvitals.metrics import registry
 from cityvitals.redis_server import scratch_redis
 from feeds.ingest import Ingestor
+from indicators.classify import NO_PENDING
 from indicators.history import WarningLog
 from indicators.loader import load_catalog
 from indicators.runner import ClockRunner
+from indicators.states import State
 from tests.conftest import engines, stop, wait_logged
 
 CATALOG = Path(__file__).parent / "held.yaml"
@@ -37,6 +40,18 @@ def _states(client, tree, grids: list[str]) -> dict[str, tuple]:
     """State, pending state and value of the indicator in the grids and every area above them."""
     areas = sorted({*grids, *(a.id for g in grids for a in tree.ancestors(g))})
     return {a: (r["s"], r["p"], r["v"]) for a, r in store.read_state_of(client, "level", areas).items()}
+
+
+def _engine_states(runner: ClockRunner, tree, grids: list[str]) -> dict[str, tuple]:
+    """State and pending state of the indicator in the same areas, read off a runner's engine."""
+    eng, row = runner.engine, runner.engine.ind_ids.index("level")
+    out = {}
+    for a in sorted({*grids, *(x.id for g in grids for x in tree.ancestors(g))}):
+        track = eng.tracks[tree[a].level]
+        col = tree.ids(tree[a].level).index(a)
+        pending = int(track.pending[row, col])
+        out[a] = (State(track.state[row, col]).label, None if pending == NO_PENDING else State(pending).label)
+    return out
 
 
 def _log(sql) -> list[tuple]:
@@ -87,3 +102,10 @@ def test_the_runner_gives_the_live_workers_states_tick_by_tick(tmp_path, redis_c
         assert list(runner.transitions().itertuples(index=False, name=None)) == [r for r in live_log
                                                                                  if r[0] < ticks[-1][0] + 1e-3]
         server.shutdown(nosave=True)
+
+        alone = ClockRunner(None, make_engine(f"sqlite:///{scratch}/alone.sqlite"), demo_tree, load_catalog([CATALOG]))
+        for k, (at, samples, live) in enumerate(ticks):
+            alone.step(at, samples)
+            assert _engine_states(alone, demo_tree, grids) == {a: s[:2] for a, s in live.items()}, f"tick {k}"
+        assert list(alone.transitions().itertuples(index=False, name=None)) == [r for r in live_log
+                                                                                if r[0] < ticks[-1][0] + 1e-3]
