@@ -35,7 +35,8 @@ from cityvitals.redis_server import scratch_redis
 from feeds.simulator.city import SimulatedCity
 from feeds.simulator.orders import SimulatedOrders
 from indicators.loader import load_catalog
-from indicators.runner import ChangeFilter, ClockRunner, tick_batches
+from indicators.runner import ChangeFilter, ClockRunner
+from indicators.ticks import tick_batches
 
 START = datetime(2026, 11, 2, tzinfo=UTC).timestamp()  # a Monday in November: no flood season
 CHUNK_TICKS = 120  # ticks of samples generated at once (an archive backtest reads a day)

@@ -19,7 +19,8 @@ import pandas as pd
 from cityvitals.areas import AreaTree
 from cityvitals.db import make_engine
 from indicators.loader import Catalog
-from indicators.runner import ClockRunner, RunReport, tick_batches
+from indicators.runner import ClockRunner, RunReport
+from indicators.ticks import tick_batches
 
 Chunks = Iterable[tuple[pd.DataFrame, float]]  # (samples, time before which the frame holds them all), in order
 

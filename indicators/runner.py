@@ -5,15 +5,15 @@ recorded history runs in minutes. Samples go through the stream and the engine's
 a feed's would (:meth:`ClockRunner.step`); transitions land in the SQL warnings log as in production.
 :class:`ChangeFilter` turns a full picture per tick (metric -> value per area) into the samples a
 feed that reports on change would send: values that moved, and each unchanged one again before it
-would go stale. :func:`tick_batches` cuts recorded samples (the archive's, a replayed file's) into
-the batches of a tick length; :meth:`ClockRunner.run` drives the engine through them and keeps the
-state timeline (``indicators/timeline.py``) of every (indicator, area).
+would go stale. :meth:`ClockRunner.run` drives the engine through the batches of recorded samples
+that ``indicators/ticks.py`` cuts, and keeps the state timeline (``indicators/timeline.py``) of
+every (indicator, area).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,10 +31,10 @@ from indicators.history import WarningLog
 from indicators.loader import Catalog
 from indicators.service import EngineService, TickReport
 from indicators.sql_recorder import SqlRecorder
+from indicators.ticks import Row, columns_of
 from indicators.timeline import Timeline
 
 ENTRY_SAMPLES = 5000  # samples per stream entry: fewer, larger entries for a whole picture per tick
-Row = tuple[str, str, float, float]  # metric, area, ts, value
 
 
 @dataclass
@@ -98,7 +98,7 @@ class ClockRunner:
 
     def _step_alone(self, now: float, samples: Sequence[Row] | store.Columns) -> TickReport:
         """Ingest ``samples`` and tick the engine at ``now``; log its transitions, as the service does."""
-        cols = samples if isinstance(samples, store.Columns) else _columns(samples)
+        cols = samples if isinstance(samples, store.Columns) else columns_of(samples)
         report = TickReport(samples=len(cols.metric))
         if report.samples:
             stats = self.engine.ingest_columns(cols, self.source)
@@ -145,56 +145,6 @@ def _rows(samples: Sequence[Row] | store.Columns) -> Sequence[Row]:
     if isinstance(samples, store.Columns):
         return list(zip(samples.metric, samples.area, samples.ts.tolist(), samples.value.tolist(), strict=True))
     return samples
-
-
-def _columns(samples: Sequence[Row]) -> store.Columns:
-    if not samples:
-        return store.Columns([], [], np.empty(0), np.empty(0))
-    metric, area, ts, value = zip(*samples, strict=True)
-    return store.Columns(list(metric), list(area), np.array(ts, dtype=float), np.array(value, dtype=float))
-
-
-def tick_batches(chunks: Iterable[tuple[pd.DataFrame, float]], start: float, end: float,
-                 tick_s: float) -> Iterator[tuple[float, store.Columns]]:
-    """Tick times ``start + tick_s`` ... up to ``end``, each with the samples ``previous tick < ts <= tick``.
-
-    ``chunks`` are (frame with metric, area, ts, value; time before which the frame holds every
-    sample) in time order, such as an archive read a day at a time: a tick is sent once a chunk
-    reaches past it, so memory holds about one chunk. Samples at ``start`` go to the first tick.
-    """
-    if not tick_s > 0:
-        raise ValueError(f"the tick must be longer than 0 s, got {tick_s}")
-    ticks = int(math.floor((end - start) / tick_s + 1e-9))
-    pending: list[pd.DataFrame] = []
-    k = 1
-    for frame, until in [*chunks, (None, math.inf)]:
-        if frame is not None and len(frame):
-            pending.append(frame)
-        last = min(ticks, math.ceil((until - start) / tick_s) - 1) if until < math.inf else ticks
-        if last < k:
-            continue
-        joined = pd.concat(pending, ignore_index=True) if pending else None
-        yield from _cut(joined, start, tick_s, k, last)
-        if joined is not None:
-            pending = [joined[joined["ts"] > start + last * tick_s]]
-        k = last + 1
-
-
-def _cut(frame: pd.DataFrame | None, start: float, tick_s: float, first: int, last: int
-         ) -> Iterator[tuple[float, store.Columns]]:
-    """Ticks ``first..last`` (numbers from ``start``) with their samples of ``frame``, in time order."""
-    if frame is None or not len(frame):
-        for k in range(first, last + 1):
-            yield start + k * tick_s, _columns([])
-        return
-    frame = frame.sort_values("ts", kind="stable")
-    ts, value = frame["ts"].to_numpy(dtype=float), frame["value"].to_numpy(dtype=float)
-    tick = np.maximum(np.ceil((ts - start) / tick_s - 1e-9), 1).astype(np.int64)
-    metric, area = frame["metric"].astype(str).tolist(), frame["area"].astype(str).tolist()
-    bounds = np.searchsorted(tick, np.arange(first, last + 2), side="left").tolist()
-    for k in range(first, last + 1):
-        a, b = bounds[k - first], bounds[k - first + 1]
-        yield start + k * tick_s, store.Columns(metric[a:b], area[a:b], ts[a:b], value[a:b])
 
 
 class ChangeFilter:

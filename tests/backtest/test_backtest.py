@@ -10,7 +10,7 @@ import pytest
 from indicators import backtest_report as report
 from indicators.backtest import backtest
 from indicators.loader import load_catalog
-from indicators.runner import tick_batches
+from indicators.ticks import tick_batches
 from tests.conftest import tiny_tree
 
 CATALOG = Path(__file__).parent / "backtest.yaml"
