@@ -39,7 +39,7 @@ from indicators.runner import ChangeFilter, ClockRunner
 from indicators.ticks import tick_batches
 
 START = datetime(2026, 11, 2, tzinfo=UTC).timestamp()  # a Monday in November: no flood season
-CHUNK_TICKS = 120  # ticks of samples generated at once (an archive backtest reads a day)
+CHUNK_TICKS = 30  # ticks of samples generated at once (an archive backtest reads a day; this keeps memory low)
 
 
 class Generated:
