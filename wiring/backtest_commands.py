@@ -133,6 +133,9 @@ def run_backtest(args: argparse.Namespace) -> int:
     except Refused as exc:
         print(f"cityvitals: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # while reading the catalogs or a file, before any tick: nothing to report
+        print("cityvitals: stopped before the first tick", file=sys.stderr)
+        return STOPPED
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -143,6 +146,10 @@ def _run(args: argparse.Namespace) -> int:
         raise Refused(f"--to ({_shown(end)}) must be after --from ({_shown(start)})")
     new = _catalog(args.catalog, "--catalog")
     current = _catalog(args.against, "--against") if args.against else None
+    unknown = [p for p in args.profile if p not in new.profiles or (current and p not in current.profiles)]
+    if unknown:
+        raise Refused(f"--profile {unknown[0]}: not a profile of both catalogs (--catalog has "
+                      f"{', '.join(new.profiles) or 'none'})")
     tree = _tree(settings)
     if args.area and args.area not in tree:
         raise Refused(f"unknown area {args.area!r}")

@@ -95,6 +95,16 @@ def test_a_catalog_that_fails_its_check_is_refused_with_its_positions(tmp_path, 
     assert code == 2 and "--catalog" in err and f"{bad}:11:" in err and "below red" in err
 
 
+def test_a_profile_the_catalog_lacks_or_a_file_without_mapping_is_refused(tmp_path, env, capsys):
+    code = main(["backtest", "--catalog", str(CATALOG), "--from", "2026-11-01", "--to", "2026-11-02",
+                 "--profile", "flood_season"])
+    assert code == 2 and "--profile flood_season: not a profile of both catalogs (--catalog has none)" in (
+        capsys.readouterr().err)
+    code = main(["backtest", "--catalog", str(CATALOG), "--from", "2026-11-01", "--to", "2026-11-02",
+                 "--source", str(tmp_path / "x.csv")])
+    assert code == 2 and "--source FILE needs --mapping MAP" in capsys.readouterr().err
+
+
 def test_a_mapping_with_errors_is_refused_with_its_positions(tmp_path, env, demo_tree, capsys):
     export, mapping = _export(tmp_path, demo_tree.ids("grid")[0])
     mapping.write_text("map: {time: when, area: gauge, value: metres}\nmetric: river_level\ntimezon: UTC\n")
