@@ -8,7 +8,6 @@ and the difference between two catalogs are computed from what it returns.
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ def backtest(tree: AreaTree, catalog: Catalog, chunks: Chunks, start: float, end
     """Run ``catalog`` over the samples of ``chunks`` from ``start`` to ``end``, a tick every ``tick_s``.
 
     ``profiles`` are switched on as an operator would (``cityvitals profile on``). Ctrl-C stops it
-    after the tick in progress: the outcome then ends at the last tick done (``run.stopped``).
+    within a tick: the outcome then ends at the last tick completed (``run.stopped``).
     """
     with tempfile.TemporaryDirectory(prefix="cv-backtest-") as scratch:
         sql = make_engine(f"sqlite:///{Path(scratch) / 'warnings.sqlite'}")
@@ -57,10 +56,10 @@ def backtest(tree: AreaTree, catalog: Catalog, chunks: Chunks, start: float, end
             runner = ClockRunner(None, sql, tree, catalog, source="backtest", timeline=True, profiles=profiles)
             done = runner.run(tick_batches(chunks, start, end, tick_s), progress, every)
             assert runner.timeline is not None
-            outcome = Outcome(catalog.version, start, done.last if done.ticks else start, tick_s, done,
-                              runner.timeline.frame(), runner.transitions())
+            last = done.last if done.ticks else start
+            log = runner.transitions()  # a tick cut short by Ctrl-C may have logged its transitions: not counted
+            outcome = Outcome(catalog.version, start, last, tick_s, done, runner.timeline.frame(),
+                              log[log["at"] <= last + 1e-3].reset_index(drop=True))
         finally:
             sql.dispose()
-    if not done.stopped and done.ticks:
-        outcome.end = start + math.floor((end - start) / tick_s + 1e-9) * tick_s
     return outcome

@@ -111,7 +111,7 @@ class ClockRunner:
 
     def run(self, batches: Iterable[tuple[float, Sequence[Row] | store.Columns]],
             progress: Callable[[RunReport], None] | None = None, every: int = 1000) -> RunReport:
-        """Step through ``batches`` (tick time, samples); Ctrl-C stops after the tick in progress, not mid-tick.
+        """Step through ``batches`` (tick time, samples); Ctrl-C ends the run, whose report counts whole ticks only.
 
         ``progress`` is called every ``every`` ticks with the report so far.
         """
