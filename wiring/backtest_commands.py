@@ -25,6 +25,7 @@ from cityvitals.config import Settings, load_settings
 from cityvitals.db import connect_database
 from indicators import backtest_report as report
 from indicators.backtest import backtest
+from indicators.compiled import compile_catalog
 from indicators.loader import Catalog, CatalogInvalid, load_catalog
 from indicators.runner import RunReport
 from indicators.schema import parse_duration
@@ -80,16 +81,16 @@ def _tree(settings: Settings) -> AreaTree:
     return AreaTree(areas or pukou_demo())
 
 
-def _source(args: argparse.Namespace, settings: Settings, tree: AreaTree, start: float, end: float
-            ) -> tuple[Callable[[], Iterable[tuple[pd.DataFrame, float]]], str]:
-    """A way to read the samples again for each catalog, and what they are, for the report."""
+def _source(args: argparse.Namespace, settings: Settings, tree: AreaTree, start: float, end: float,
+            metrics: set[str]) -> tuple[Callable[[], Iterable[tuple[pd.DataFrame, float]]], str]:
+    """A way to read the samples again for each catalog (of ``metrics`` only), and what they are, for the report."""
     if args.source == "archive":
         root = settings.archive_path
         first, last = (datetime.fromtimestamp(t, ZoneInfo("UTC")).strftime("%Y-%m-%d") for t in (start, end - 1e-6))
         if not any(first <= d <= last for d in days(root)):
             raise Refused(f"the archive {root} has no samples from {_shown(start)} to {_shown(end)} "
                           f"(it holds {_span(days(root))})")
-        return lambda: day_chunks(root, start, end), f"archive {root}"
+        return lambda: day_chunks(root, start, end, metrics), f"archive {root}"
     from feeds.replay.samples import MappingInvalid, load_mapping, read_file_samples
 
     if args.mapping is None:
@@ -154,7 +155,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.area and args.area not in tree:
         raise Refused(f"unknown area {args.area!r}")
     areas = report.subtree(tree, args.area) if args.area else None
-    chunks, described = _source(args, settings, tree, start, end)
+    metrics = {m for c in (new, current) if c is not None for m in compile_catalog(c).metrics}
+    chunks, described = _source(args, settings, tree, start, end, metrics)
     total = max(int((end - start) // tick_s), 1)
     every = max(500, total // 50)
     began = time.monotonic()
