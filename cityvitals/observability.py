@@ -46,6 +46,7 @@ class StoreCollector:
             meta = store.meta(self.client)
             totals = {level: store.level_totals(self.client, level) for level in LEVELS}
             dead = store.dead_letter_count(self.client)
+            archive = store.group_backlog(self.client, store.ARCHIVE_GROUP)
         except redis.RedisError:
             return
         accepted = CounterMetricFamily("cityvitals_samples_accepted", "Samples accepted per feed", labels=["feed"])
@@ -56,6 +57,7 @@ class StoreCollector:
         yield accepted
         yield refused
         yield GaugeMetricFamily("cityvitals_deadletter_entries", "Entries in the dead-letter stream", value=dead)
+        yield from _archive_lag(archive)
         if meta.tick_duration is not None:
             yield GaugeMetricFamily("cityvitals_tick_seconds", "Duration of the last engine tick",
                                     value=meta.tick_duration)
@@ -73,6 +75,19 @@ class StoreCollector:
                 indicators.add_metric([level, state], n)
         yield states
         yield indicators
+
+
+def _archive_lag(backlog: store.Backlog | None) -> Iterator[GaugeMetricFamily]:
+    """The sample archiver's lag behind the stream (nothing before the archiver ever ran)."""
+    if backlog is None:
+        return
+    if backlog.unread is not None:
+        yield GaugeMetricFamily("cityvitals_archive_lag_entries", "Stream entries the archiver has not read yet",
+                                value=backlog.unread)
+    yield GaugeMetricFamily("cityvitals_archive_pending_entries", "Entries the archiver read and has not written yet",
+                            value=backlog.pending)
+    yield GaugeMetricFamily("cityvitals_archive_lag_seconds", "Newest stream entry's time minus the newest archived",
+                            value=backlog.behind_s)
 
 
 def readiness(client: redis.Redis, sql: SqlEngine) -> list[str]:

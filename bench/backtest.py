@@ -1,0 +1,132 @@
+"""Measure the backtest runner: simulated days through the engine on a virtual clock, against the live engine.
+
+``python -m bench.backtest [--grids 502] [--days 0.25] [--tick-seconds 60]`` prints one JSON object.
+
+The simulated city (deterministic for the seed) sends what changed each tick and every unchanged
+value again within ``--refresh-seconds``, a few hours at a time, as the archive gives a backtest
+its samples; generating them is timed apart and not counted. The runner (``indicators.runner``
+without Redis, as ``cityvitals backtest`` runs it) goes through every tick; ``runner_seconds`` is
+its time alone. ``speedup_vs_realtime``: simulated time over runner time. The baseline, in the
+same run, is the live engine (the engine service with its Redis, stream and history as in
+production) fed the same samples one tick at a time for the first ``--live-ticks`` ticks;
+``speedup_vs_live_engine``: its mean time per tick over the runner's on those same ticks.
+``peak_rss_mb``: the process's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.engine import build_tree
+from cityvitals.config import DEFAULT_CATALOG
+from cityvitals.db import make_engine
+from cityvitals.metrics import registry
+from cityvitals.redis_server import scratch_redis
+from feeds.simulator.city import SimulatedCity
+from feeds.simulator.orders import SimulatedOrders
+from indicators.loader import load_catalog
+from indicators.runner import ChangeFilter, ClockRunner
+from indicators.ticks import tick_batches
+
+START = datetime(2026, 11, 2, tzinfo=UTC).timestamp()  # a Monday in November: no flood season
+CHUNK_SAMPLES = 400_000  # about this many samples generated at once (an archive backtest reads a day at a time)
+SAMPLES_PER_GRID = 25  # per tick, about, from the simulated city through the change filter (12.3k at 502 grids)
+
+
+class Generated:
+    """The simulated feed's samples, a chunk of ticks at a time, timing its own work."""
+
+    def __init__(self, args: argparse.Namespace, grids: list[str], tree) -> None:  # noqa: ANN001
+        self.city, self.orders = SimulatedCity(tree, registry(), seed=args.seed), SimulatedOrders(tree, seed=args.seed)
+        self.feed = ChangeFilter(grids, args.refresh_seconds, seed=args.seed)
+        self.tick, self.seconds, self.samples = args.tick_seconds, 0.0, 0
+        self.chunk = max(1, CHUNK_SAMPLES // (SAMPLES_PER_GRID * len(grids)))  # ticks: 31 at 502 grids, 1 at 100k
+
+    def chunks(self, ticks: int) -> Iterator[tuple[pd.DataFrame, float]]:
+        """(frame of samples, end of its span) for ticks 1..``ticks`` after START."""
+        for first in range(1, ticks + 1, self.chunk):
+            t0 = time.perf_counter()
+            rows = []
+            for k in range(first, min(first + self.chunk, ticks + 1)):
+                now = START + k * self.tick
+                self.orders.surge(now - self.tick, now, [])
+                rows += self.feed.samples(now, self.city.values(now, []) | self.orders.metrics(now))
+            frame = pd.DataFrame(rows, columns=["metric", "area", "ts", "value"])
+            self.samples += len(frame)
+            self.seconds += time.perf_counter() - t0
+            yield frame, START + (k + 0.5) * self.tick
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Run the runner over every tick and the live engine over the first ones; return the figures."""
+    tree = build_tree(args.grids)
+    catalog = load_catalog([DEFAULT_CATALOG])
+    ticks = int(args.days * 86400 / args.tick_seconds)
+    source = Generated(args, tree.ids("grid"), tree)
+    runner_times: list[float] = []
+    live_times: list[float] = []
+    transitions = 0
+    with tempfile.TemporaryDirectory(prefix="cv-bench-backtest-") as scratch:
+        runner = ClockRunner(None, make_engine(f"sqlite:///{scratch}/runner.sqlite"), tree, catalog, source="bench",
+                             timeline=True)
+        client, server = scratch_redis(Path(scratch))
+        live = ClockRunner(client, make_engine(f"sqlite:///{scratch}/live.sqlite"), tree, catalog, source="bench",
+                           history_levels=("district", "street"))
+        for k, (now, cols) in enumerate(tick_batches(source.chunks(ticks), START, START + ticks * args.tick_seconds,
+                                                     args.tick_seconds)):
+            t0 = time.perf_counter()
+            transitions += runner.step(now, cols).transitions
+            runner_times.append(time.perf_counter() - t0)
+            if k < args.live_ticks:
+                t0 = time.perf_counter()
+                live.step(now, cols)
+                live_times.append(time.perf_counter() - t0)
+        server.shutdown(nosave=True)
+        warnings = runner.transitions()
+    runner_s = float(np.sum(runner_times))
+    same = float(np.mean(runner_times[: len(live_times)])) if live_times else float("nan")
+    new = warnings["to_state"].isin(["yellow", "red"]) & ~warnings["from_state"].isin(["yellow", "red"])
+    return {
+        "grids": args.grids, "days": args.days, "tick_seconds": args.tick_seconds, "ticks": len(runner_times),
+        "indicators": len(catalog.indicators), "samples": source.samples,
+        "samples_per_tick": round(source.samples / max(len(runner_times), 1)),
+        "runner_seconds": round(runner_s, 2), "runner_ms_per_tick": round(1000 * runner_s / len(runner_times), 2),
+        "generate_seconds": round(source.seconds, 2),
+        "speedup_vs_realtime": round(ticks * args.tick_seconds / runner_s, 1),
+        "live_ticks": len(live_times), "live_ms_per_tick": round(1000 * float(np.mean(live_times)), 2),
+        "runner_ms_per_tick_same_ticks": round(1000 * same, 2),
+        "speedup_vs_live_engine": round(float(np.mean(live_times)) / same, 2),
+        "transitions": transitions, "new_warnings": int(new.sum()),
+        "timeline_rows": len(runner.timeline.frame()) if runner.timeline else 0,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, run, print one JSON object."""
+    parser = argparse.ArgumentParser(prog="python -m bench.backtest", description=__doc__.splitlines()[0])
+    parser.add_argument("--grids", type=int, default=502)
+    parser.add_argument("--days", type=float, default=0.25, help="simulated days (the issue's figure: 7)")
+    parser.add_argument("--tick-seconds", type=float, default=60.0)
+    parser.add_argument("--refresh-seconds", type=float, default=600.0,
+                        help="an unchanged value is sent again after this long")
+    parser.add_argument("--live-ticks", type=int, default=30, help="ticks the live engine baseline runs")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    figures = measure(args)
+    print(json.dumps({**figures, "wall_seconds": round(time.perf_counter() - t0, 1)}))
+
+
+if __name__ == "__main__":
+    main()
