@@ -126,11 +126,6 @@ class ClockRunner:
             done.stopped = True
         return done
 
-    def ticker(self, count: int) -> list[dict]:
-        """The first ``count`` rows of the whole district's ticker (a runner with a Redis client only)."""
-        assert self.client is not None, "a runner without Redis keeps no ticker"
-        return store.read_ticker(self.client, self.tree.root.id, count)
-
     def transitions(self) -> pd.DataFrame:
         """The warnings log so far: at (Unix s), indicator, level, area, from_state, to_state."""
         with self.sql.connect() as conn:
