@@ -7,6 +7,7 @@ from dash import dcc, html
 from cityvitals.vocabulary import PANELS
 from dashboard import context, ids
 from dashboard.theme import STATE_ICON, STATE_NAME
+from dashboard.urls import area_path, area_query, quoted
 from indicators.health import ATTENTION_FROM, HEALTHY_FROM
 from indicators.states import State
 
@@ -54,14 +55,10 @@ def lang_switch() -> html.Div:
     ])
 
 
-def area_query(area_id: str) -> str:
-    """The query string that keeps the area in view when moving between pages."""
-    return f"?area={area_id}"
-
 
 def nav(area_id: str, here: str) -> html.Nav:
     """Links to the overview, the six panels and the warnings, for the area in view."""
-    links = [("overview", f"/area/{area_id}", bi("总览", "Overview"))]
+    links = [("overview", area_path(area_id), bi("总览", "Overview"))]
     links += [(p, f"/panel/{p}{area_query(area_id)}", bi(*PANEL_NAMES[p])) for p in PANELS]
     links += [("indicators", f"/indicators{area_query(area_id)}", bi("全部指标", "All indicators"))]
     links += [("warnings", f"/warnings{area_query(area_id)}", bi("预警", "Warnings")),
@@ -77,7 +74,7 @@ def breadcrumb(area_id: str, href: str = "/area/{id}") -> html.Nav:
     tree = context.get().tree
     crumbs: list = []
     for a in tree.ancestors(area_id):
-        crumbs += [dcc.Link(bi(a.name_zh, a.name_en), href=href.format(id=a.id), className="crumb"),
+        crumbs += [dcc.Link(bi(a.name_zh, a.name_en), href=href.format(id=quoted(a.id)), className="crumb"),
                    html.Span(" › ", className="sep")]
     crumbs.append(html.Span(area_name(area_id), className="crumb current"))
     return html.Nav(crumbs, className="breadcrumb")

@@ -12,6 +12,7 @@ from cityvitals.metrics import registry
 from dashboard import context, data, ids
 from dashboard.components import age_text, bi, page_header, pending_note, state_badge, value_text
 from dashboard.theme import STATE_COLOR, STATE_NAME
+from dashboard.urls import indicator_path
 from indicators.explain import UnknownTarget, explain
 from indicators.history import read_history, read_transitions
 from indicators.states import State as IndicatorState
@@ -181,7 +182,7 @@ def ranking(e: dict) -> html.Table | html.Div:
     rows = [html.Tr([
         html.Td(state_badge(IndicatorState[c["state"].upper()])),
         html.Td(dcc.Link(tree[c["area"]].name_zh if c["area"] in tree else c["area"],
-                         href=f"/indicator/{e['indicator']}?area={c['area']}")),
+                         href=indicator_path(e['indicator'], c['area']))),
         html.Td(value_text(c["value"], e["unit"])),
         html.Td("—" if c["contribution"] is None else f"{100 * c['contribution']:.0f}%"),
     ]) for c in e["children"][:RANK_ROWS]]

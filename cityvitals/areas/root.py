@@ -34,7 +34,8 @@ def make_root(areas: list[Area], name: str) -> list[Area]:
     root_level = LEVELS[LEVELS.index(top_level) - 1]
     root_id = _root_id(name, ids)
     top_ids = {area.id for area in top}
-    shape = polygonal(shapely.union_all(shapely.make_valid([area.geometry for area in top])))  # a bow-tie is repaired later
+    # make_valid: a bow-tie among them is repaired later, and must not break the union now.
+    shape = polygonal(shapely.union_all(shapely.make_valid([area.geometry for area in top])))
     root = Area(root_id, None, root_level, name, name, sum(area.population for area in top),
                 float(area_km2([shape])[0]), shape)
     return [root, *(dataclasses.replace(area, parent=root_id) if area.id in top_ids else area for area in areas)]

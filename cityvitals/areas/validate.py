@@ -36,9 +36,11 @@ class Problem:
 
     def __str__(self) -> str:
         file, _, item = self.source.partition("#")
-        named = f", {self.name}" if self.name and self.name != self.feature else ""
-        if self.feature:
-            item = f"{item} (id {self.feature}{named})" if item else f"area {self.feature}" + (f" ({self.name})" * bool(named))
+        named = self.name if self.name and self.name != self.feature else ""
+        if self.feature and item:
+            item = f"{item} (id {self.feature}, {named})" if named else f"{item} (id {self.feature})"
+        elif self.feature:
+            item = f"area {self.feature} ({named})" if named else f"area {self.feature}"
         return ": ".join(part for part in (file, item, self.reason) if part)
 
 
