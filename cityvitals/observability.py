@@ -48,13 +48,7 @@ class StoreCollector:
             dead = store.dead_letter_count(self.client)
         except redis.RedisError:
             return
-        accepted = CounterMetricFamily("cityvitals_samples_accepted", "Samples accepted per feed", labels=["feed"])
-        refused = CounterMetricFamily("cityvitals_samples_refused", "Samples refused per feed", labels=["feed"])
-        for name, h in feeds.items():
-            accepted.add_metric([name], h.get("accepted", 0))
-            refused.add_metric([name], h.get("refused", 0))
-        yield accepted
-        yield refused
+        yield from _feed_counts(feeds)
         yield GaugeMetricFamily("cityvitals_deadletter_entries", "Entries in the dead-letter stream", value=dead)
         if meta.tick_duration is not None:
             yield GaugeMetricFamily("cityvitals_tick_seconds", "Duration of the last engine tick",
@@ -73,6 +67,27 @@ class StoreCollector:
                 indicators.add_metric([level, state], n)
         yield states
         yield indicators
+
+
+def _feed_counts(feeds: dict[str, dict]) -> Iterator[CounterMetricFamily]:
+    """Every row of every feed accounted for: read, accepted, refused by reason, late, duplicate, superseded."""
+    accepted = CounterMetricFamily("cityvitals_samples_accepted", "Samples accepted per feed", labels=["feed"])
+    refused = CounterMetricFamily("cityvitals_samples_refused", "Samples refused per feed", labels=["feed"])
+    read = CounterMetricFamily("cityvitals_samples_read", "Items read per feed (accepted + refused)", labels=["feed"])
+    by_reason = CounterMetricFamily("cityvitals_samples_refused_by_reason", "Samples refused per feed and reason",
+                                    labels=["feed", "reason"])
+    scored = CounterMetricFamily("cityvitals_samples_not_applied", "Stored samples the engine did not apply: "
+                                 "late (out of order), duplicate, superseded (in order, a newer one came)",
+                                 labels=["feed", "kind"])
+    for name, h in feeds.items():
+        accepted.add_metric([name], h.get("accepted", 0))
+        refused.add_metric([name], h.get("refused", 0))
+        read.add_metric([name], h.get("read", 0))
+        for reason, n in sorted(h.get("refused_by", {}).items()):
+            by_reason.add_metric([name, reason], n)
+        for kind in store.SCORED_KINDS:
+            scored.add_metric([name, kind], h.get(kind, 0))
+    yield from (read, accepted, refused, by_reason, scored)
 
 
 def readiness(client: redis.Redis, sql: SqlEngine) -> list[str]:

@@ -39,6 +39,7 @@ from cityvitals import store
 from cityvitals.areas.model import GridLocator
 from cityvitals.metrics import Metric
 from cityvitals.text import SURROGATE, shown
+from feeds.reasons import reason_kind
 
 log = logging.getLogger(__name__)
 FUTURE_TOLERANCE_S = 300.0  # a clock this far ahead of ours is wrong, not early
@@ -254,7 +255,9 @@ class Ingestor:
         self.fence = fence
         self.rules = Rules(metrics, grids)
         self.buffer_limit, self.locator = buffer_limit, locator
-        self.health: dict[str, Any] = {"accepted": 0, "refused": 0, "last_sample": None, "last_ok": None,
+        self.checkpoint_field = feed  # where a file's checkpoint is written (a replay keys it by file too)
+        self.health: dict[str, Any] = {"read": 0, "accepted": 0, "refused": 0, "refused_by": {},
+                                       "last_sample": None, "last_ok": None,
                                        "outside": 0, "rate": 0.0, "lag_s": None, "buffered": 0, "overflowed": 0,
                                        "store_errors": 0, "last_error": None, "simulated": simulated}
         self._lock = threading.Lock()
@@ -287,6 +290,8 @@ class Ingestor:
             reason = f"{where(i)}: {reason}" if where else reason
             result.refused.append(Refusal(i, reason))
             bad.append((reason, dump_item(items[i])))
+        with self._lock:
+            self.health["read"] += len(items)
         batch = self._batch(checked.rows, bad, checked.newest, checkpoint, after)
         result.held = result.accepted if self._deliver(batch, hold) else 0
         return result
@@ -319,6 +324,8 @@ class Ingestor:
 
     def refuse(self, bad: list[tuple[str, str]], hold: bool = True) -> None:
         """Count and dead-letter input refused before it became an item (an unreadable line, say)."""
+        with self._lock:
+            self.health["read"] += len(bad)
         if bad:
             self._deliver(self._batch([], bad), hold)
 
@@ -346,6 +353,10 @@ class Ingestor:
         """Write a batch now, or hold it while older ones wait; True if it was held."""
         with self._lock:
             self.health["refused"] += len(batch.dead)
+            by = self.health["refused_by"]
+            for reason, _ in batch.dead:
+                kind = reason_kind(reason)
+                by[kind] = by.get(kind, 0) + 1
             if (self._held or self._inflight) and hold:  # older batches are waiting: keep the order
                 self._hold([batch])
                 return True
@@ -372,7 +383,7 @@ class Ingestor:
                 store.queue_samples(pipe, self.feed, b.samples, bid=b.bid)
                 store.queue_dead_letters(pipe, self.feed, b.dead)
                 if b.checkpoint is not None:
-                    store.write_checkpoint(pipe, self.feed, b.checkpoint)
+                    store.write_checkpoint(pipe, self.checkpoint_field, b.checkpoint)
                 if b.after is not None:
                     b.after(pipe)
             store.write_feed_health(pipe, self.feed, health)
@@ -392,7 +403,8 @@ class Ingestor:
     def _health_after(self, batches: list[Batch], now: float, buffered: int) -> dict[str, Any]:
         """The health record as it will be once ``batches`` are written at ``now``."""
         written = sum(len(b.samples) for b in batches)
-        h = dict(self.health, accepted=self.health["accepted"] + written, buffered=buffered)
+        h = dict(self.health, accepted=self.health["accepted"] + written, buffered=buffered,
+                 refused_by=dict(self.health["refused_by"]))
         if written:
             newest = max(b.newest for b in batches if b.newest is not None)
             h["last_sample"] = max(h["last_sample"] or -math.inf, newest)

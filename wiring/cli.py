@@ -196,6 +196,8 @@ def cmd_feeds_replay(args: argparse.Namespace) -> int:
     feed.ingestor.drain(30)
     h = feed.ingestor.health
     audit(rt.sql, "cli", "feeds_replay", file=str(args.file), feed=args.name, rows=rows, accepted=h["accepted"])
+    if feed.report is not None:
+        print(feed.report.text(args.name))
     print(f"{rows} rows replayed: {h['accepted']} samples stored, {h['refused']} refused (dead-letter stream)")
     return 0
 

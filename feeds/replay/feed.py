@@ -19,7 +19,8 @@ from tqdm import tqdm
 from cityvitals import store
 from feeds.ingest import STORE_ERRORS, Ingestor
 from feeds.replay.config import ReplayFeedConfig
-from feeds.replay.reader import paced, parse_times, read_table
+from feeds.replay.reader import file_identity, paced, parse_times, read_table
+from feeds.replay.report import FileReport
 
 log = logging.getLogger(__name__)
 WAIT_S = 0.05  # between looks at the buffer while Redis is away
@@ -57,10 +58,13 @@ class ReplayFeed:
         self.cfg, self.ingestor = cfg, ingestor
         self.stopped = False
         self.rows: int | None = None  # of the file, once read
+        self.report: FileReport | None = None  # of the last run
 
     def run(self, max_rows: int | None = None, progress: bool = True) -> int:
         """Replay from the checkpoint to the end (or ``max_rows`` rows); bad rows are refused with their number."""
         cfg = self.cfg
+        file_id = file_identity(cfg.file)
+        self.ingestor.checkpoint_field = store.checkpoint_field(cfg.name, file_id)
         frame = read_table(cfg.file)
         for column in {c for c in cfg.map.model_dump().values() if c}:
             if column not in frame.columns:
@@ -68,28 +72,37 @@ class ReplayFeed:
         times = parse_times(frame[cfg.map.time], cfg.time_format, cfg.timezone)
         self.rows = len(frame)
         start = self._checkpoint()
+        report = self.report = FileReport(str(cfg.file), file_id, len(frame), start,
+                                          done_before=start >= len(frame) > 0)
         end = len(frame) if max_rows is None else min(len(frame), start + max_rows)
         speed = None if cfg.speed == "max" else float(cfg.speed)
         done = start
         with tqdm(total=len(frame), initial=start, unit="row", desc=cfg.name, disable=not progress) as bar:
             for first, stop in paced(times[:end], speed, start, cfg.batch):
                 self._wait_for_room(stop - first)
+                items = row_items(frame, times, cfg, first, stop)
                 # Row numbers as a person finds them in the file: the header is line 1.
-                self.ingestor.submit(row_items(frame, times, cfg, first, stop),
-                                     where=lambda i, first=first: f"row {first + i + 2}", checkpoint=stop)
+                report.add(items, self.ingestor.submit(items, where=lambda i, first=first: f"row {first + i + 2}",
+                                                       checkpoint=stop))
                 bar.update(stop - first)
                 done = stop
                 if self.stopped:
                     break
         self._wait_delivered()
+        report.finish()
         return done - start
+
+    @property
+    def checkpoint_field(self) -> str:
+        """Where this feed's checkpoint of its file is kept (known once a run read the file)."""
+        return self.ingestor.checkpoint_field
 
     def _checkpoint(self) -> int:
         """The row to start from, waiting (with backoff) for Redis if it is away."""
         failures = 0
         while True:
             try:
-                return store.read_checkpoint(self.ingestor.client, self.cfg.name)
+                return store.read_checkpoint(self.ingestor.client, self.ingestor.checkpoint_field)
             except STORE_ERRORS as exc:
                 if not failures:
                     log.warning("replay %s: cannot read the checkpoint, waiting for Redis: %s", self.cfg.name, exc)

@@ -10,7 +10,7 @@ from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.feed import ReplayFeed
-from feeds.replay.reader import paced, parse_times
+from feeds.replay.reader import file_identity, paced, parse_times
 from tests.conftest import stream_samples
 from wiring.cli import main
 
@@ -32,7 +32,7 @@ def test_csv_bad_rows_refused_with_row_numbers_and_a_stopped_replay_resumes(tmp_
                            time_format="%Y/%m/%d %H:%M:%S", timezone="Asia/Shanghai", speed="max", batch=2)
     ingestor = Ingestor(redis_client, "export", registry(), set(grids))
     assert ReplayFeed(cfg, ingestor).run(max_rows=3, progress=False) == 3  # stopped halfway
-    assert store.read_checkpoint(redis_client, "export") == 3
+    assert store.read_checkpoint(redis_client, store.checkpoint_field("export", file_identity(cfg.file))) == 3
     assert ReplayFeed(cfg, ingestor).run(progress=False) == 3  # a new run goes on from row 4
     t0 = pd.Timestamp("2026-01-05 08:00:00", tz="Asia/Shanghai").timestamp()
     assert sorted((s.metric, s.area, s.ts, s.value) for s in stream_samples(redis_client)) == [

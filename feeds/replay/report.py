@@ -1,0 +1,66 @@
+"""What became of every row of one replayed file: read, stored, refused by reason, repeated or out of order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from feeds.ingest import IngestResult
+from feeds.reasons import reason_kind
+
+
+@dataclass
+class FileReport:
+    """The counts of one run over one file; ``done_before`` when its checkpoint was at its end already."""
+
+    file: str
+    file_id: str
+    rows: int = 0  # of the file
+    start: int = 0  # the row the run started from (its checkpoint)
+    read: int = 0
+    stored: int = 0
+    refused_by: dict[str, int] = field(default_factory=dict)
+    duplicate: int = 0  # stored rows with the metric, area and time of an earlier row of this run
+    out_of_order: int = 0  # stored rows older than an earlier row of the same metric and area
+    done_before: bool = False
+    _cells: list[str] = field(default_factory=list, repr=False)
+    _times: list[float] = field(default_factory=list, repr=False)
+
+    def add(self, items: list[dict[str, Any]], result: IngestResult) -> None:
+        """Count one submitted batch and keep its stored rows' (cell, time) for the repeats and the order."""
+        self.read += len(items)
+        self.stored += result.accepted
+        refused = {r.index for r in result.refused}
+        for r in result.refused:
+            kind = reason_kind(r.reason)
+            self.refused_by[kind] = self.refused_by.get(kind, 0) + 1
+        for i, item in enumerate(items):
+            if i not in refused:
+                self._cells.append(f"{item['metric']}\t{item.get('area', (item.get('lon'), item.get('lat')))}")
+                self._times.append(float(item["ts"]))
+
+    def finish(self) -> FileReport:
+        """Count the stored rows repeated or out of order within the file, and forget the rows."""
+        if self._cells:
+            frame = pd.DataFrame({"cell": self._cells, "ts": self._times})
+            repeat = frame.duplicated(["cell", "ts"])
+            newest_before = frame.groupby("cell")["ts"].cummax().groupby(frame["cell"]).shift()
+            self.duplicate = int(repeat.sum())
+            self.out_of_order = int(((frame["ts"] < newest_before) & ~repeat).sum())
+        self._cells, self._times = [], []
+        return self
+
+    def text(self, feed: str) -> str:
+        """Return the report as printed at the end of a replay."""
+        if self.done_before:
+            return (f"{self.file} (sha256 {self.file_id}…) was replayed to its end already under feed {feed!r} "
+                    f"({self.rows} rows): nothing to do; give another --name to replay it again")
+        refused = sum(self.refused_by.values())
+        reasons = ", ".join(f"{kind} {n}" for kind, n in sorted(self.refused_by.items()))
+        lines = [f"{self.file}: rows {self.start + 1}-{self.start + self.read} of {self.rows} read: "
+                 f"{self.stored} stored, {refused} refused" + (f" ({reasons})" if reasons else ""),
+                 f"of those stored, {self.duplicate} repeat an earlier row (metric, area, time) and "
+                 f"{self.out_of_order} are out of order: the engine counts them, never applies them"]
+        return "\n".join(lines)
