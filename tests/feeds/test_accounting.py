@@ -90,8 +90,9 @@ def test_a_second_file_under_the_same_feed_is_replayed_and_a_finished_one_says_s
     assert run(second).report.stored == 1  # its own checkpoint, not the first file's
     again = run(first).report
     assert again.done_before and again.read == 0
-    assert again.text("replay") == (f"{first} (sha256 {file_identity(first)}…) was replayed to its end already "
-                                    "under feed 'replay' (6 rows): nothing to do; give another --name to replay it again")
+    assert again.text("replay") == (
+        f"{first} (sha256 {file_identity(first)}…) was replayed to its end already under feed 'replay' (6 rows): "
+        "nothing to do; give another --name to replay it again")
 
 
 def test_the_command_prints_the_accounting(tmp_path, redis_client, redis_url, monkeypatch, capsys):

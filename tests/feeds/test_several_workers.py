@@ -148,7 +148,6 @@ def test_two_workers_write_each_mqtt_message_once_and_the_standby_resumes_the_se
     config = tmp_path / "feeds.yaml"
     config.write_text(f"feeds:\n  - {{type: mqtt, name: {name}, prefix: {prefix}}}\n", encoding="utf-8")
     workers = Workers(tmp_path, redis_url, config)
-    field = store.checkpoint_field("export", file_identity(tmp_path / "export.csv"))
     deadline = time.monotonic() + BOUND_S
     published: list[int] = []
     try:
