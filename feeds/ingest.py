@@ -83,14 +83,16 @@ class IngestResult:
 _NUMBER = (int, float)
 _NUMBER_TYPES = frozenset(_NUMBER)
 _FIELDS = operator.itemgetter("metric", "area", "ts", "value")
+_HAS_REFUSAL = operator.methodcaller("__contains__", "refused")
 Row = tuple[str, str, float, float]  # a checked sample in the order of :class:`store.Sample`
 
 
 class Rules:
     """What items are checked against: the metric registry (with each metric's range) and the grids."""
 
-    def __init__(self, metrics: Mapping[str, Metric], grids: Collection[str]) -> None:
+    def __init__(self, metrics: Mapping[str, Metric], grids: Collection[str], earliest: float = EARLIEST_TS) -> None:
         self.metrics, self.grids = metrics, grids
+        self.earliest = earliest  # a replay of older history may allow times before 2000
         self.index = {k: i for i, k in enumerate(metrics)}
         # Row i holds metric i's (min, max); the last row, nan, is for an unknown metric (index -1): refused.
         self.bounds = np.array([(m.min, m.max) for m in metrics.values()] + [(math.nan, math.nan)], dtype=float)
@@ -105,7 +107,8 @@ class Checked:
     newest: float | None  # the latest ts among the rows
 
 
-def check_item(item: Any, metrics: Mapping[str, Metric], grids: Collection[str], now: float) -> store.Sample | str:
+def check_item(item: Any, metrics: Mapping[str, Metric], grids: Collection[str], now: float,
+               earliest: float = EARLIEST_TS) -> store.Sample | str:
     """Return the sample an item describes, or the reason it is refused, saying what is wrong first."""
     if not isinstance(item, Mapping):
         return f"expected an object with metric, area, ts, value; got {type(item).__name__}"
@@ -125,12 +128,12 @@ def check_item(item: Any, metrics: Mapping[str, Metric], grids: Collection[str],
     m = metrics[metric]
     if not m.min <= value <= m.max:
         return f"value {shown(value)} outside the possible range [{m.min:g}, {m.max:g}] of {metric}"
-    return time_problem(ts, now) or store.Sample(metric, area, float(ts), float(value))
+    return time_problem(ts, now, earliest) or store.Sample(metric, area, float(ts), float(value))
 
 
-def time_problem(ts: float, now: float) -> str | None:
-    """Why a sample's or event's time cannot be true: before 2000, or ahead of our clock; None if it can."""
-    if ts < EARLIEST_TS:
+def time_problem(ts: float, now: float, earliest: float = EARLIEST_TS) -> str | None:
+    """Why a sample's or event's time cannot be true: before 2000 (or ``earliest``), or ahead of our clock."""
+    if ts < earliest:
         return f"ts {shown(ts)} is before 2000-01-01 (Unix seconds are expected)"
     if ts > now + FUTURE_TOLERANCE_S:
         return f"ts {shown(ts)} is {as_float(ts) - now:.0f} s in the future (tolerance {FUTURE_TOLERANCE_S:.0f} s)"
@@ -161,7 +164,7 @@ def check_items(items: Sequence[Any], rules: Rules, now: float,
     ok = _good_mask(metric, area, ts, value, rules, now)
     refused = []
     for i in np.flatnonzero(~ok).tolist():
-        verdict = decided.get(i) or check_item(items[i], rules.metrics, rules.grids, now)
+        verdict = decided.get(i) or check_item(items[i], rules.metrics, rules.grids, now, rules.earliest)
         if isinstance(verdict, str):
             refused.append((i, verdict))
         else:  # cannot happen while both apply the same rules; the item-by-item verdict wins
@@ -179,8 +182,8 @@ def _plain_columns(items: Sequence[Any]) -> Columns | None:
     Metric and area need no type test here: anything but a known string fails the lookups in
     :func:`_good_mask` (an unhashable one raises TypeError, and the batch goes one by one).
     """
-    if not items or set(map(type, items)) != {dict}:
-        return None
+    if not items or set(map(type, items)) != {dict} or any(map(_HAS_REFUSAL, items)):
+        return None  # an item an adapter refused itself goes one by one, through ``decide``
     try:
         rows = list(map(_FIELDS, items))
         metric, area, ts, value = zip(*rows, strict=True)
@@ -203,7 +206,7 @@ def _columns_one_by_one(items: Sequence[Any], rules: Rules, now: float,
     verdicts = dict(decide(items)) if decide else {}
     rows: list[Row] = []
     for i, item in enumerate(items):
-        verdict = verdicts.get(i) or check_item(item, rules.metrics, rules.grids, now)
+        verdict = verdicts.get(i) or check_item(item, rules.metrics, rules.grids, now, rules.earliest)
         if isinstance(verdict, str):
             verdicts[i] = verdict
             rows.append(("", "", math.nan, math.nan))  # a row every check refuses
@@ -221,7 +224,7 @@ def _good_mask(metric: Sequence[str], area: Sequence[str], ts: np.ndarray, value
     low, high = rules.bounds[np.fromiter(map(rules.index.get, metric, repeat(-1)), np.intp, n)].T
     with np.errstate(invalid="ignore"):
         ok = (low <= value) & (value <= high) & np.isfinite(value) & np.isfinite(ts) \
-            & (ts >= EARLIEST_TS) & (ts <= now + FUTURE_TOLERANCE_S)
+            & (ts >= rules.earliest) & (ts <= now + FUTURE_TOLERANCE_S)
     unknown = {a for a in set(area) if a not in rules.grids}
     if unknown:
         ok &= np.fromiter((a not in unknown for a in area), bool, n)
@@ -296,11 +299,19 @@ class Ingestor:
         result.held = result.accepted if self._deliver(batch, hold) else 0
         return result
 
+    def check(self, items: Sequence[Any]) -> Checked:
+        """Check items as :meth:`submit` would, storing and counting nothing (a dry run)."""
+        return check_items(items, self.rules, self.clock(), decide=self._locate)
+
     def _locate(self, items: Sequence[Any]) -> dict[int, store.Sample | str]:
-        """Check the items that carry a point (lon, lat) instead of an area, looking up all points at once."""
-        at = [i for i, item in enumerate(items)
-              if isinstance(item, Mapping) and "area" not in item and ("lon" in item or "lat" in item)]
-        out: dict[int, store.Sample | str] = {}
+        """Check the items that carry a point (lon, lat) instead of an area, looking up all points at once.
+
+        An item with a ``refused`` reason (an adapter's own: a value its mapping does not know) is refused so.
+        """
+        out: dict[int, store.Sample | str] = {i: item["refused"] for i, item in enumerate(items)
+                                              if isinstance(item, Mapping) and isinstance(item.get("refused"), str)}
+        at = [i for i, item in enumerate(items) if i not in out
+              and isinstance(item, Mapping) and "area" not in item and ("lon" in item or "lat" in item)]
         points = []
         for i in at:
             lon, lat = items[i].get("lon"), items[i].get("lat")
@@ -319,7 +330,8 @@ class Ingestor:
                     out[i] = f"point ({lon!r}, {lat!r}) lies in no grid"
                     self.health["outside"] += 1
                 else:
-                    out[i] = check_item({**items[i], "area": grid}, self.metrics, self.grids, self.clock())
+                    out[i] = check_item({**items[i], "area": grid}, self.metrics, self.grids, self.clock(),
+                                        self.rules.earliest)
         return out
 
     def refuse(self, bad: list[tuple[str, str]], hold: bool = True) -> None:

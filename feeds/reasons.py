@@ -20,6 +20,7 @@ _KINDS: tuple[tuple[str, str], ...] = (
     ("ts .* in the future", "in_the_future"),
     ("time .* does not exist", "dst_gap"),
     ("time .* happens twice", "dst_overlap"),
+    (r"\w+ .* of column .* is not in its map", "unmapped_value"),
 )
 _ROW = re.compile(r"^(?:row|line) \d+: ")
 

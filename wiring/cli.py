@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     fcheck.set_defaults(func=cmd_feeds_check)
     freplay = fsub.add_parser("replay", help="replay a CSV or Parquet export into the store (resumable)")
     freplay.add_argument("file", type=Path)
+    freplay.add_argument("--mapping", type=Path, metavar="YAML",
+                         help="a mapping file: time from several columns, constants, value maps, wide files")
+    freplay.add_argument("--dry-run", action="store_true",
+                         help="print the first samples as they would be stored and the refusal counts; store nothing")
     freplay.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
                          help="time, value, metric, area or lon/lat: the column that holds it (repeat)")
     freplay.add_argument("--metric", help="the metric of every row, when no column names it")
@@ -171,35 +175,10 @@ def cmd_feeds_run(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_replay(args: argparse.Namespace) -> int:
-    """Replay one file through the ingest path, resuming from its checkpoint."""
-    from pydantic import ValidationError
+    """Replay one file through the ingest path, resuming from its checkpoint (see wiring/replay_command.py)."""
+    from wiring.replay_command import replay
 
-    from cityvitals.users import audit
-    from feeds.replay.adapter import replay_feed
-    from feeds.replay.config import ReplayFeedConfig
-    from wiring.runtime import open_runtime
-
-    try:
-        cfg = ReplayFeedConfig(type="replay", name=args.name, file=args.file, metric=args.metric,
-                               map=dict(m.split("=", 1) for m in args.map if "=" in m), time_format=args.time_format,
-                               timezone=args.timezone, speed=args.speed if args.speed == "max" else float(args.speed))
-    except (ValidationError, ValueError) as exc:
-        print(f"cityvitals: {exc}", file=sys.stderr)
-        return 2
-    rt = open_runtime(load_settings())
-    feed = replay_feed(rt, cfg)
-    try:
-        rows = feed.run()
-    except (OSError, ValueError) as exc:
-        print(f"cityvitals: {exc}", file=sys.stderr)
-        return 2
-    feed.ingestor.drain(30)
-    h = feed.ingestor.health
-    audit(rt.sql, "cli", "feeds_replay", file=str(args.file), feed=args.name, rows=rows, accepted=h["accepted"])
-    if feed.report is not None:
-        print(feed.report.text(args.name))
-    print(f"{rows} rows replayed: {h['accepted']} samples stored, {h['refused']} refused (dead-letter stream)")
-    return 0
+    return replay(args)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

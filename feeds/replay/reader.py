@@ -27,21 +27,6 @@ def read_table(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
 
 
-def parse_times(column: pd.Series, time_format: str | None, timezone: str) -> np.ndarray:
-    """Unix seconds per cell (NaN where unreadable): numbers are Unix seconds, text is ISO 8601 or the format."""
-    numeric = pd.to_numeric(column, errors="coerce")
-    if pd.api.types.is_numeric_dtype(column) or numeric.notna().all():
-        return numeric.to_numpy(dtype=float)
-    text = column.astype(str).str.strip()
-    fmt = time_format or "ISO8601"
-    zoned = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
-    aware = pd.to_datetime(text.where(zoned), format=fmt, errors="coerce", utc=True)
-    naive = pd.to_datetime(text.where(~zoned), format=fmt, errors="coerce")
-    naive = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
-    seconds = (aware.where(zoned, naive) - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
-    return np.where(numeric.notna(), numeric, seconds).astype(float)
-
-
 def paced(times: np.ndarray, speed: float | None, start: int = 0, batch: int = 500,
           sleep: Callable[[float], None] = time.sleep,
           clock: Callable[[], float] = time.monotonic) -> Iterator[tuple[int, int]]:

@@ -24,6 +24,7 @@ class FileReport:
     refused_by: dict[str, int] = field(default_factory=dict)
     duplicate: int = 0  # stored rows with the metric, area and time of an earlier row of this run
     out_of_order: int = 0  # stored rows older than an earlier row of the same metric and area
+    empty: int = 0  # cells of a wide file holding no value: counted, not sent
     done_before: bool = False
     _cells: list[str] = field(default_factory=list, repr=False)
     _times: list[float] = field(default_factory=list, repr=False)
@@ -59,7 +60,8 @@ class FileReport:
                     f"({self.rows} rows): nothing to do; give another --name to replay it again")
         refused = sum(self.refused_by.values())
         reasons = ", ".join(f"{kind} {n}" for kind, n in sorted(self.refused_by.items()))
-        lines = [f"{self.file}: rows {self.start + 1}-{self.start + self.read} of {self.rows} read: "
+        empty = f" ({self.empty} empty cells of the wide columns not sent)" if self.empty else ""
+        lines = [f"{self.file}: samples {self.start + 1}-{self.start + self.read} of {self.rows} read{empty}: "
                  f"{self.stored} stored, {refused} refused" + (f" ({reasons})" if reasons else ""),
                  f"of those stored, {self.duplicate} repeat an earlier row (metric, area, time) and "
                  f"{self.out_of_order} are out of order: the engine counts them, never applies them"]

@@ -84,7 +84,7 @@ def test_a_second_file_under_the_same_feed_is_replayed_and_a_finished_one_says_s
     assert (report.read, report.stored, report.refused_by) == (6, 4, {"unknown_area": 1, "too_old": 1})
     assert (report.duplicate, report.out_of_order) == (1, 1)
     assert report.text("replay").splitlines() == [
-        f"{first}: rows 1-6 of 6 read: 4 stored, 2 refused (too_old 1, unknown_area 1)",
+        f"{first}: samples 1-6 of 6 read: 4 stored, 2 refused (too_old 1, unknown_area 1)",
         "of those stored, 1 repeat an earlier row (metric, area, time) and 1 are out of order: "
         "the engine counts them, never applies them"]
     assert run(second).report.stored == 1  # its own checkpoint, not the first file's
@@ -105,7 +105,7 @@ def test_the_command_prints_the_accounting(tmp_path, redis_client, redis_url, mo
     args = ["feeds", "replay", str(path), "--metric", "aqi", "--speed", "max",
             "--map", "time=time", "--map", "value=aqi", "--map", "area=grid"]
     assert main(args) == 0
-    assert f"{path}: rows 1-2 of 2 read: 1 stored, 1 refused (unknown_area 1)" in capsys.readouterr().out
+    assert f"{path}: samples 1-2 of 2 read: 1 stored, 1 refused (unknown_area 1)" in capsys.readouterr().out
     assert main(args) == 0
     assert "was replayed to its end already under feed 'replay'" in capsys.readouterr().out
 

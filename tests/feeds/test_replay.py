@@ -8,9 +8,11 @@ import pandas as pd
 from cityvitals import store
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
+from feeds.replay.apply import read_times
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.feed import ReplayFeed
-from feeds.replay.reader import file_identity, paced, parse_times
+from feeds.replay.mapping import TimeSpec
+from feeds.replay.reader import file_identity, paced
 from tests.conftest import stream_samples
 from wiring.cli import main
 
@@ -68,7 +70,8 @@ def test_pacing_follows_the_speed_factor():
     assert batches == [(0, 1), (1, 2), (2, 3), (3, 5)]  # one row due at a time; the timeless one with the last
     assert clock[0] == 2.0  # 120 s of data at 60x
     assert list(paced(times, None, start=1)) == [(1, 5)]
-    zoned = parse_times(pd.Series(["2026-01-05T08:00:00+00:00", "2026-01-05 16:00:00", "bad"]), None, "Asia/Shanghai")
+    column = pd.DataFrame({"t": ["2026-01-05T08:00:00+00:00", "2026-01-05 16:00:00", "bad"]})
+    zoned = read_times(column, TimeSpec(column="t"))[0]
     assert zoned[0] == zoned[1] and np.isnan(zoned[2])
 
 

@@ -1,0 +1,166 @@
+"""Apply a mapping to an export: long columns of samples (one per row, or per cell of a wide file), vectorised.
+
+Whatever the mapping cannot read is kept with its reason and the file's row number, so the ingest
+path refuses and counts it like any other bad row; empty cells of a wide file are counted, not sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from feeds.replay.mapping import FieldSpec, Mapping, TimeSpec
+
+EPOCH = pd.Timestamp(0, tz="UTC")
+GAP_SHIFT = pd.Timedelta(hours=1)  # what a time in a daylight-saving gap is moved by (the usual jump)
+
+
+@dataclass
+class Long:
+    """Samples in file order: the row each came from, and a reason where the mapping refused it."""
+
+    line: np.ndarray  # the file's line number (the header is line 1)
+    metric: np.ndarray
+    area: np.ndarray | None
+    lon: np.ndarray | None
+    lat: np.ndarray | None
+    ts: np.ndarray  # Unix seconds, NaN where unreadable
+    raw_time: np.ndarray  # the time as written, for the reason
+    value: np.ndarray  # floats, or the text as found (the ingest path says why it is not a number)
+    reason: np.ndarray  # None, or why the mapping refused the sample
+    empty: int = 0  # cells of a wide file that hold no value (``na``): counted, not sent
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def items(self, first: int, stop: int) -> list[dict[str, Any]]:
+        """The ingest items of samples ``first:stop``; a refused one carries its ``refused`` reason."""
+        part = slice(first, stop)
+        ts = self.ts[part]
+        # Python floats and str, not numpy scalars: reasons and dead letters show them as written.
+        times = np.where(np.isfinite(ts), ts, self.raw_time[part]).tolist()
+        items = [{"metric": m, "ts": t, "value": v}
+                 for m, t, v in zip(self.metric[part].tolist(), times, self.value[part].tolist(), strict=True)]
+        if self.area is not None:
+            for item, area in zip(items, self.area[part].tolist(), strict=True):
+                item["area"] = area
+        else:
+            for item, lon, lat in zip(items, self.lon[part].tolist(), self.lat[part].tolist(), strict=True):  # type: ignore[index]
+                item["lon"], item["lat"] = lon, lat
+        for k in np.flatnonzero(self.reason[part] != None).tolist():  # noqa: E711 (elementwise)
+            items[k]["refused"] = self.reason[first + k]
+        return items
+
+
+def apply(frame: pd.DataFrame, mapping: Mapping) -> Long:
+    """Return the samples ``frame`` holds under ``mapping`` (its columns checked by the caller)."""
+    text = frame if frame.dtypes.eq(object).all() else frame.astype(str)  # Parquet: numbers as text, like a CSV
+    ts, raw_time, reason = read_times(text, mapping.time)
+    line = np.arange(len(frame)) + 2
+    area = _field(text, mapping.area, "area", reason) if mapping.area else None
+    lon = lat = None
+    if mapping.area is None:
+        lon, lat = (pd.to_numeric(text[c], errors="coerce").to_numpy(float) for c in (mapping.lon, mapping.lat))
+    if mapping.wide is None:
+        metric = _field(text, mapping.metric, "metric", reason)  # type: ignore[arg-type]
+        value = _values(text[mapping.value.column], mapping, reason)  # type: ignore[union-attr]
+        return Long(line, metric, area, lon, lat, ts, raw_time, value, reason)
+    return _melt(text, mapping, line, area, lon, lat, ts, raw_time, reason)
+
+
+def _melt(text: pd.DataFrame, mapping: Mapping, line: np.ndarray, area: np.ndarray | None, lon: np.ndarray | None,
+          lat: np.ndarray | None, ts: np.ndarray, raw_time: np.ndarray, reason: np.ndarray) -> Long:
+    """One sample per filled cell of the wide columns, row by row in the file's order."""
+    columns = list(mapping.wide)  # type: ignore[arg-type]
+    cells = text[columns].to_numpy(dtype=object)  # rows x metrics
+    filled = ~np.isin(cells, list(mapping.na))
+    rows, cols = np.nonzero(filled)  # row-major: the file's order
+    values = np.array([_number(v) for v in cells[rows, cols]], dtype=object)
+    metric = np.array([mapping.wide[c] for c in columns], dtype=object)[cols]  # type: ignore[index]
+    pick = (lambda a: None if a is None else a[rows])  # noqa: E731
+    return Long(line[rows], metric, pick(area), pick(lon), pick(lat), ts[rows], raw_time[rows], values,
+                reason[rows], empty=int((~filled).sum()))
+
+
+def read_times(text: pd.DataFrame, spec: TimeSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unix seconds per row (NaN where unreadable), the time as written, and a reason for a daylight-saving problem.
+
+    One column of numbers is Unix seconds; text is ISO 8601 (with or without an offset) or ``format``.
+    """
+    sources = list(spec.sources)
+    raw = text[sources[0]].str.strip()
+    for column in sources[1:]:
+        raw = raw + " " + text[column].str.strip()
+    reason = np.full(len(raw), None, dtype=object)
+    numeric = pd.to_numeric(raw, errors="coerce")
+    if len(sources) == 1 and numeric.notna().all():
+        return numeric.to_numpy(float), raw.to_numpy(object), reason
+    fmt = spec.format or "ISO8601"
+    zoned = raw.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+    aware = pd.to_datetime(raw.where(zoned), format=fmt, errors="coerce", utc=True)
+    naive = pd.to_datetime(raw.where(~zoned), format=fmt, errors="coerce")
+    local = naive.dt.tz_localize(spec.timezone, ambiguous="NaT", nonexistent="NaT")
+    trouble = (naive.notna() & local.isna()).to_numpy()
+    if trouble.any():
+        local = _resolve_dst(naive, local, trouble, spec, reason, raw)
+    seconds = (aware.where(zoned, local.dt.tz_convert("UTC")) - EPOCH).dt.total_seconds().to_numpy(float)
+    if len(sources) == 1:  # a column mixing numbers and text: the numbers are Unix seconds still
+        seconds = np.where(numeric.notna(), numeric, seconds)
+    return seconds, raw.to_numpy(object), reason
+
+
+def _resolve_dst(naive: pd.Series, local: pd.Series, trouble: np.ndarray, spec: TimeSpec, reason: np.ndarray,
+                 raw: pd.Series) -> pd.Series:
+    """Place the local times that fall in a daylight-saving gap or overlap as the spec says, or give a reason."""
+    n = len(naive)
+    # Shifting places a time in a gap, never one in an overlap: what stays NaT happens twice.
+    shifted = naive.dt.tz_localize(spec.timezone, ambiguous="NaT", nonexistent="shift_forward")
+    overlap = trouble & shifted.isna().to_numpy()
+    gap = trouble & ~overlap
+    earlier = naive.dt.tz_localize(spec.timezone, ambiguous=np.ones(n, bool), nonexistent=-GAP_SHIFT)
+    later = naive.dt.tz_localize(spec.timezone, ambiguous=np.zeros(n, bool), nonexistent=GAP_SHIFT)
+    for mask, choice, what, option in ((gap, spec.dst_gap, "does not exist", "dst_gap"),
+                                       (overlap, spec.dst_overlap, "happens twice", "dst_overlap")):
+        if not mask.any():
+            continue
+        if choice == "refuse":
+            for k in np.flatnonzero(mask).tolist():
+                reason[k] = (f"time {raw.iat[k]!r} {what} in {spec.timezone} (daylight saving); "
+                             f"set {option}: earlier or later to place it")
+        else:
+            local = local.where(~mask, earlier if choice == "earlier" else later)
+    return local
+
+
+def _field(text: pd.DataFrame, spec: FieldSpec, name: str, reason: np.ndarray) -> np.ndarray:
+    """A text field per row: the constant, the column, or the column through its map (unknowns get a reason)."""
+    if spec.value is not None:
+        return np.full(len(text), spec.value, dtype=object)
+    cells = text[spec.column].str.strip()
+    if spec.map is None:
+        return cells.to_numpy(object)
+    mapped = cells.map(spec.map)
+    unknown = mapped.isna().to_numpy()
+    for k in np.flatnonzero(unknown & (reason == None)).tolist():  # noqa: E711 (elementwise)
+        reason[k] = f"{name} {cells.iat[k]!r} of column {spec.column!r} is not in its map"
+    return mapped.where(~unknown, cells).to_numpy(object)
+
+
+def _values(cells: pd.Series, mapping: Mapping, reason: np.ndarray) -> np.ndarray:
+    """The value per row as a float, through the value map if any; text left as found for the ingest path."""
+    spec = mapping.value
+    if spec.map is not None:  # type: ignore[union-attr]
+        mapped = cells.str.strip().map(spec.map)  # type: ignore[union-attr]
+        cells = cells.where(mapped.isna(), mapped)
+    return np.array([_number(v) for v in cells.to_numpy(object)], dtype=object)
+
+
+def _number(cell: Any) -> Any:
+    """A numeric cell as a float; anything else as found (refused later with its text)."""
+    try:
+        return float(cell)
+    except (TypeError, ValueError):
+        return cell
