@@ -104,7 +104,16 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged) before the lead is handed on
     leadership.release()
     archive_lead.release()
+    _stop_embedded_redis(rt)
     return 0
+
+
+def _stop_embedded_redis(rt) -> None:  # noqa: ANN001 (a Runtime; imported lazily like the rest)
+    """Stop the embedded redis-server this process started, unless another process still uses it."""
+    from cityvitals.redis_server import stop_embedded
+
+    if rt.settings.embedded_redis:
+        stop_embedded(rt.client)
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -171,6 +180,8 @@ def cmd_feeds_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"cityvitals: {exc}", file=sys.stderr)
         return 2
+    finally:
+        _stop_embedded_redis(rt)
     return 0
 
 
@@ -404,7 +415,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from cityvitals.redis_server import stop_embedded
     from cityvitals.shutdown import wait_for_stop
     from feeds.simulator.adapter import start_simulator
     from feeds.simulator.config import SimulatorFeedConfig
@@ -435,8 +445,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     wait_for_stop()
     http.stop()
     scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged), as in `engine run`
-    if rt.settings.embedded_redis:
-        stop_embedded(rt.client)
+    _stop_embedded_redis(rt)
     return 0
 
 
