@@ -36,6 +36,7 @@ import redis
 from redis.backoff import ExponentialWithJitterBackoff
 
 from cityvitals import store
+from cityvitals.areas.crs import CRS, to_wgs84
 from cityvitals.areas.model import GridLocator
 from cityvitals.metrics import Metric
 from cityvitals.text import SURROGATE, shown
@@ -321,10 +322,13 @@ class Ingestor:
                 out[i] = f"feed {self.feed} takes area ids, not points (lon, lat)"
             elif not ok:
                 out[i] = f"lon and lat must be finite numbers, got {shown(lon)}, {shown(lat)}"
+            elif items[i].get("crs", "wgs84") not in CRS:
+                out[i] = f"lon and lat in unknown crs {shown(items[i].get('crs'))}: one of {', '.join(CRS)}"
             else:
                 points.append((i, lon, lat))
         if points:
-            grids = self.locator.locate([p[1] for p in points], [p[2] for p in points])
+            lon, lat = _in_wgs84(items, points)
+            grids = self.locator.locate(lon, lat)
             for (i, lon, lat), grid in zip(points, grids.tolist(), strict=True):
                 if grid is None:
                     out[i] = f"point ({lon!r}, {lat!r}) lies in no grid"
@@ -504,6 +508,16 @@ class Ingestor:
             self._retrying = None
         log.warning("feed %s: another process leads it now; %d buffered samples/refusals left to it",
                     self.feed, dropped)
+
+
+def _in_wgs84(items: Sequence[Any], points: list[tuple[int, float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """The points' lon and lat in WGS-84: an item may say ``"crs": "gcj02"`` or ``"bd09"`` (Chinese map apps)."""
+    lon, lat = np.array([p[1] for p in points], float), np.array([p[2] for p in points], float)
+    systems = np.array([items[i].get("crs", "wgs84") for i, _, _ in points], dtype=object)
+    for crs in set(systems.tolist()) - {"wgs84"}:
+        at = systems == crs
+        lon[at], lat[at] = to_wgs84(lon[at], lat[at], crs)
+    return lon, lat
 
 
 def dump_item(item: Any) -> str:

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from cityvitals.areas.crs import CRS
 from cityvitals.areas.geojson import PropertyMapping, check_files
 from cityvitals.areas.model import LEVELS, Area
 from cityvitals.areas.sql import save_areas
@@ -36,6 +37,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
             choices=LEVELS,
             help="level of the features: once for all files or once per file (default: a level property)",
         )
+        parser.add_argument("--crs", choices=CRS, default="wgs84",
+                            help="coordinates of the files: gcj02 for AMap, Tencent and DataV, bd09 for Baidu")
         parser.add_argument("--root", metavar="NAME",
                             help="make the missing root, named NAME, from the union of the top-level areas")
         for option, field in _PROPERTY_OPTIONS.items():
@@ -87,7 +90,7 @@ def _check(args: argparse.Namespace) -> tuple[list[Area], list[Problem]] | None:
     mapping = dataclasses.replace(_MAPPINGS[args.mapping](), **overrides)
     if len(levels) == 1:
         levels = levels * len(args.files)
-    areas, problems = check_files(args.files, mapping, levels, args.root)
+    areas, problems = check_files(args.files, mapping, levels, args.root, args.crs)
     for problem in problems:
         print(problem)
     errors = sum(problem.severity == ERROR for problem in problems)

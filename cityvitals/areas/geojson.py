@@ -10,6 +10,7 @@ from pathlib import Path
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
+from cityvitals.areas.crs import geometry_to_wgs84
 from cityvitals.areas.model import LEVELS, Area, area_km2, feature
 from cityvitals.areas.root import make_root
 from cityvitals.areas.validate import WARNING, Problem, validate
@@ -49,14 +50,16 @@ def load_features(
 
 
 def check_files(
-    paths: Sequence[Path], mapping: PropertyMapping, levels: Sequence[str | None], root: str | None = None
+    paths: Sequence[Path], mapping: PropertyMapping, levels: Sequence[str | None], root: str | None = None,
+    crs: str = "wgs84",
 ) -> tuple[list[Area], list[Problem]]:
     """Read and validate areas, levels[i] applying to paths[i]; return the usable areas and every problem.
 
     An area without a population is kept with 0 (a warning says so: rates per resident are not
     judged there). ``root`` names a root made from the union of the top-level areas (see make_root).
+    ``crs`` is the files' coordinate system (gcj02, bd09): the areas are kept in WGS-84.
     """
-    areas, origins, problems = _read(paths, mapping, levels)
+    areas, origins, problems = _read(paths, mapping, levels, crs)
     if root is not None:
         try:
             areas = make_root(areas, root)
@@ -89,7 +92,7 @@ def dump_features(areas: Sequence[Area], path: Path) -> None:
 
 
 def _read(
-    paths: Sequence[Path], mapping: PropertyMapping, levels: Sequence[str | None]
+    paths: Sequence[Path], mapping: PropertyMapping, levels: Sequence[str | None], crs: str = "wgs84"
 ) -> tuple[list[Area], list[str], list[Problem]]:
     """Read every file; return the areas, where each came from, and the problems met on the way."""
     areas: list[Area] = []
@@ -104,7 +107,7 @@ def _read(
         for number, raw in enumerate(features, start=1):
             origin = f"{path}#feature {number}"
             try:
-                area, missing_population = _area(raw, mapping, level)
+                area, missing_population = _area(raw, mapping, level, crs)
             except _FeatureError as error:
                 problems.append(Problem(origin, _id_of(raw, mapping), str(error), name=_name_of(raw, mapping)))
                 continue
@@ -137,7 +140,7 @@ def _features(path: Path) -> list:
     return features
 
 
-def _area(raw: object, mapping: PropertyMapping, level: str | None) -> tuple[Area, bool]:
+def _area(raw: object, mapping: PropertyMapping, level: str | None, crs: str = "wgs84") -> tuple[Area, bool]:
     """Build an Area from one raw feature; also say whether its population was missing."""
     if not isinstance(raw, dict) or not isinstance(raw.get("properties"), dict):
         raise _FeatureError("not a GeoJSON Feature with properties")
@@ -148,7 +151,7 @@ def _area(raw: object, mapping: PropertyMapping, level: str | None) -> tuple[Are
     area_level = level or (_text(_get(properties, mapping.level)) if mapping.level else None)
     if area_level is None:
         raise _FeatureError(f"missing level: give a level for the file or a '{mapping.level}' property")
-    geometry = _geometry(raw.get("geometry"))
+    geometry = geometry_to_wgs84(_geometry(raw.get("geometry")), crs)
     population = _get(properties, mapping.population) if mapping.population else 0
     name_zh = _text(_get(properties, mapping.name)) or area_id
     area = Area(

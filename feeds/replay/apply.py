@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cityvitals.areas.crs import to_wgs84
 from feeds.replay.mapping import FieldSpec, Mapping, TimeSpec
 
 EPOCH = pd.Timestamp(0, tz="UTC")
@@ -64,6 +65,7 @@ def apply(frame: pd.DataFrame, mapping: Mapping) -> Long:
     lon = lat = None
     if mapping.area is None:
         lon, lat = (pd.to_numeric(text[c], errors="coerce").to_numpy(float) for c in (mapping.lon, mapping.lat))
+        lon, lat = to_wgs84(lon, lat, mapping.crs)
     if mapping.wide is None:
         metric = _field(text, mapping.metric, "metric", reason)  # type: ignore[arg-type]
         value = _values(text[mapping.value.column], mapping, reason)  # type: ignore[union-attr]

@@ -102,6 +102,7 @@ class Mapping(_Strict):
     area: FieldSpec | None = None
     lon: str | None = None
     lat: str | None = None
+    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"  # of lon and lat: gcj02 for AMap and Tencent, bd09 for Baidu
     na: tuple[str, ...] = ("", "NA", "N/A", "NaN", "nan", "null", "-", "--")  # cells that hold no value
 
     @model_validator(mode="after")
