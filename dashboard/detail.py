@@ -81,6 +81,9 @@ def why(e: dict, now: float, definition: dict | None = None) -> list:
                                                                                 "with data")
                               if e["coverage"] is not None else "—"),
     ]
+    if state == IndicatorState.NOT_JUDGED and e["rollup"] == "rate_per_10k" and e.get("population") == 0:
+        facts.insert(0, (("原因", "Why"), html.Span(bi("该区域无人口数据", "no population for this area"),
+                                                  className="no-population")))
     return [
         html.Div([state_badge(state), " ", *bi(*STATE_NAME[state])], className=f"why-state state-{state.label}"),
         html.Dl(className="facts", children=[x for k, v in facts for x in (html.Dt(bi(*k)), html.Dd(v))]),
