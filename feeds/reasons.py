@@ -21,6 +21,8 @@ _KINDS: tuple[tuple[str, str], ...] = (
     ("time .* does not exist", "dst_gap"),
     ("time .* happens twice", "dst_overlap"),
     (r"\w+ .* of column .* is not in its map", "unmapped_value"),
+    (r"order .*: impossible timeline", "impossible_timeline"),
+    (r"order .*: (\w+ time .* unreadable|no received time)", "bad_time"),
 )
 _ROW = re.compile(r"^(?:row|line) \d+: ")
 

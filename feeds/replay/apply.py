@@ -56,11 +56,14 @@ class Long:
         return items
 
 
-def apply(frame: pd.DataFrame, mapping: Mapping) -> Long:
-    """Return the samples ``frame`` holds under ``mapping`` (its columns checked by the caller)."""
+def apply(frame: pd.DataFrame, mapping: Mapping, first_line: int = 2) -> Long:
+    """Return the samples ``frame`` holds under ``mapping`` (its columns checked by the caller).
+
+    ``first_line`` is the file line of the frame's first row (a chunk of a file read in parts).
+    """
     text = frame if frame.dtypes.eq(object).all() else frame.astype(str)  # Parquet: numbers as text, like a CSV
     ts, raw_time, reason = read_times(text, mapping.time)
-    line = np.arange(len(frame)) + 2
+    line = np.arange(len(frame)) + first_line
     area = _field(text, mapping.area, "area", reason) if mapping.area else None
     lon = lat = None
     if mapping.area is None:
@@ -80,7 +83,7 @@ def _melt(text: pd.DataFrame, mapping: Mapping, line: np.ndarray, area: np.ndarr
     cells = text[columns].to_numpy(dtype=object)  # rows x metrics
     filled = ~np.isin(cells, list(mapping.na))
     rows, cols = np.nonzero(filled)  # row-major: the file's order
-    values = np.array([_number(v) for v in cells[rows, cols]], dtype=object)
+    values = _numbers(cells[rows, cols])
     metric = np.array([mapping.wide[c] for c in columns], dtype=object)[cols]  # type: ignore[index]
     pick = (lambda a: None if a is None else a[rows])  # noqa: E731
     return Long(line[rows], metric, pick(area), pick(lon), pick(lat), ts[rows], raw_time[rows], values,
@@ -157,12 +160,13 @@ def _values(cells: pd.Series, mapping: Mapping, reason: np.ndarray) -> np.ndarra
     if spec.map is not None:  # type: ignore[union-attr]
         mapped = cells.str.strip().map(spec.map)  # type: ignore[union-attr]
         cells = cells.where(mapped.isna(), mapped)
-    return np.array([_number(v) for v in cells.to_numpy(object)], dtype=object)
+    return _numbers(cells.to_numpy(object))
 
 
-def _number(cell: Any) -> Any:
-    """A numeric cell as a float; anything else as found (refused later with its text)."""
-    try:
-        return float(cell)
-    except (TypeError, ValueError):
-        return cell
+def _numbers(cells: np.ndarray) -> np.ndarray:
+    """Numeric cells as floats; anything else as found (refused later with its text)."""
+    numbers = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce").to_numpy(float)
+    out = numbers.astype(object)
+    unread = np.isnan(numbers)
+    out[unread] = cells[unread]  # "abc" stays "abc"; a written "nan" stays text and is refused as such
+    return out
