@@ -174,6 +174,35 @@ def check_items(items: Sequence[Any], rules: Rules, now: float,
     return Checked(list(compress(rows, ok.tolist())) if refused else rows, refused, newest)
 
 
+@dataclass
+class SampleColumns:
+    """Samples as columns: values as floats (NaN where unreadable), reasons decided before by position."""
+
+    metric: list[str]
+    area: list[str]
+    ts: np.ndarray
+    value: np.ndarray
+    preset: dict[int, str] = field(default_factory=dict)
+
+
+def check_columns(columns: SampleColumns, rules: Rules, now: float, item_of: Callable[[int], Any]) -> Checked:
+    """Check samples given as columns: the verdicts of :func:`check_items`, an item made only per refusal."""
+    c = columns
+    ok = _good_mask(c.metric, c.area, c.ts, c.value, rules, now)
+    if c.preset:
+        ok[list(c.preset)] = False
+    refused = []
+    for i in np.flatnonzero(~ok).tolist():
+        verdict = c.preset.get(i) or check_item(item_of(i), rules.metrics, rules.grids, now, rules.earliest)
+        if isinstance(verdict, str):
+            refused.append((i, verdict))
+        else:  # cannot happen while both apply the same rules; the item-by-item verdict wins
+            ok[i] = True
+    keep = ok.tolist()
+    rows = list(compress(zip(c.metric, c.area, c.ts.tolist(), c.value.tolist(), strict=True), keep))
+    return Checked(rows, refused, float(c.ts[ok].max()) if ok.any() else None)
+
+
 Columns = tuple[list[Row], Sequence[Any], Sequence[Any], np.ndarray, np.ndarray]  # rows, metric, area, ts, value
 
 
@@ -288,14 +317,30 @@ class Ingestor:
         Raises :class:`Fenced` if the fence says another process leads the feed.
         """
         checked = check_items(items, self.rules, self.clock(), decide=self._locate)
+        return self._submit_checked(checked, len(items), items.__getitem__, hold, where, checkpoint, after)
+
+    def submit_columns(self, columns: SampleColumns, item_of: Callable[[int], Any],
+                       where: Callable[[int], str] | None = None, checkpoint: int | None = None) -> IngestResult:
+        """Like :meth:`submit` for samples given as columns (a mapped file): no object per sample.
+
+        ``item_of(i)`` is sample i as an item: only refused ones are made, for their reasons and
+        dead letters. ``columns.preset`` holds the reasons the adapter refused samples for itself.
+        """
+        checked = check_columns(columns, self.rules, self.clock(), item_of)
+        return self._submit_checked(checked, len(columns.metric), item_of, True, where, checkpoint, None)
+
+    def _submit_checked(self, checked: Checked, read: int, item_of: Callable[[int], Any], hold: bool,
+                        where: Callable[[int], str] | None, checkpoint: int | None,
+                        after: Callable[[redis.client.Pipeline], None] | None) -> IngestResult:
+        """Store the checked batch and dead-letter its refusals, each with its place (``where``) and item."""
         result = IngestResult(len(checked.rows))
         bad: list[tuple[str, str]] = []
         for i, reason in checked.refused:
             reason = f"{where(i)}: {reason}" if where else reason
             result.refused.append(Refusal(i, reason))
-            bad.append((reason, dump_item(items[i])))
+            bad.append((reason, dump_item(item_of(i))))
         with self._lock:
-            self.health["read"] += len(items)
+            self.health["read"] += read
         batch = self._batch(checked.rows, bad, checked.newest, checkpoint, after)
         result.held = result.accepted if self._deliver(batch, hold) else 0
         return result

@@ -11,8 +11,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cityvitals.areas.crs import to_wgs84
+from feeds.ingest import SampleColumns
 from feeds.replay.mapping import FieldSpec, Mapping, TimeSpec
 
 EPOCH = pd.Timestamp(0, tz="UTC")
@@ -31,11 +34,27 @@ class Long:
     ts: np.ndarray  # Unix seconds, NaN where unreadable
     raw_time: np.ndarray  # the time as written, for the reason
     value: np.ndarray  # floats, or the text as found (the ingest path says why it is not a number)
+    number: np.ndarray  # the values as floats, NaN where text
     reason: np.ndarray  # None, or why the mapping refused the sample
     empty: int = 0  # cells of a wide file that hold no value (``na``): counted, not sent
 
     def __len__(self) -> int:
         return len(self.line)
+
+    def columns(self, first: int, stop: int) -> SampleColumns:
+        """Samples ``first:stop`` as columns for :meth:`Ingestor.submit_columns` (samples with an area only)."""
+        part = slice(first, stop)
+        preset = {k: self.reason[first + k] for k in np.flatnonzero(self.reason[part] != None).tolist()}  # noqa: E711
+        return SampleColumns(self.metric[part].tolist(), self.area[part].tolist(),  # type: ignore[index]
+                             self.ts[part], self.number[part], preset)
+
+    def cells(self, first: int, stop: int) -> tuple[list[str], list[float]]:
+        """Each sample's cell (metric and area, or point) and time, to find repeats and rows out of order."""
+        part = slice(first, stop)
+        where = self.area[part] if self.area is not None else [f"{x},{y}" for x, y in  # type: ignore[index]
+                                                                zip(self.lon[part], self.lat[part], strict=True)]
+        cells = [f"{m}\t{w}" for m, w in zip(self.metric[part].tolist(), list(where), strict=True)]
+        return cells, self.ts[part].tolist()
 
     def items(self, first: int, stop: int) -> list[dict[str, Any]]:
         """The ingest items of samples ``first:stop``; a refused one carries its ``refused`` reason."""
@@ -71,8 +90,8 @@ def apply(frame: pd.DataFrame, mapping: Mapping, first_line: int = 2) -> Long:
         lon, lat = to_wgs84(lon, lat, mapping.crs)
     if mapping.wide is None:
         metric = _field(text, mapping.metric, "metric", reason)  # type: ignore[arg-type]
-        value = _values(text[mapping.value.column], mapping, reason)  # type: ignore[union-attr]
-        return Long(line, metric, area, lon, lat, ts, raw_time, value, reason)
+        number, value = _values(text[mapping.value.column], mapping)  # type: ignore[union-attr]
+        return Long(line, metric, area, lon, lat, ts, raw_time, value, number, reason)
     return _melt(text, mapping, line, area, lon, lat, ts, raw_time, reason)
 
 
@@ -80,13 +99,16 @@ def _melt(text: pd.DataFrame, mapping: Mapping, line: np.ndarray, area: np.ndarr
           lat: np.ndarray | None, ts: np.ndarray, raw_time: np.ndarray, reason: np.ndarray) -> Long:
     """One sample per filled cell of the wide columns, row by row in the file's order."""
     columns = list(mapping.wide)  # type: ignore[arg-type]
-    cells = text[columns].to_numpy(dtype=object)  # rows x metrics
-    filled = ~np.isin(cells, list(mapping.na))
+    filled = ~text[columns].isin(list(mapping.na)).to_numpy()  # rows x metrics; hashed, unlike np.isin
+    floats = np.column_stack([_floats(text[c], mapping.na) for c in columns])
     rows, cols = np.nonzero(filled)  # row-major: the file's order
-    values = _numbers(cells[rows, cols])
+    number = floats[rows, cols]
+    values = number.astype(object)
+    for k in np.flatnonzero(np.isnan(number)).tolist():  # text that is no number: kept as found
+        values[k] = text[columns[cols[k]]].iat[rows[k]]
     metric = np.array([mapping.wide[c] for c in columns], dtype=object)[cols]  # type: ignore[index]
     pick = (lambda a: None if a is None else a[rows])  # noqa: E731
-    return Long(line[rows], metric, pick(area), pick(lon), pick(lat), ts[rows], raw_time[rows], values,
+    return Long(line[rows], metric, pick(area), pick(lon), pick(lat), ts[rows], raw_time[rows], values, number,
                 reason[rows], empty=int((~filled).sum()))
 
 
@@ -96,12 +118,16 @@ def read_times(text: pd.DataFrame, spec: TimeSpec) -> tuple[np.ndarray, np.ndarr
     One column of numbers is Unix seconds; text is ISO 8601 (with or without an offset) or ``format``.
     """
     sources = list(spec.sources)
+    if len(sources) > 1:  # an hourly file repeats each time per station: join and parse each distinct one once
+        key = text.groupby(sources, sort=False).ngroup().to_numpy()
+        distinct = text[sources].drop_duplicates()
+        ts, raw, reason = read_times(_joined(distinct, sources), TimeSpec(column="t", format=spec.format,
+                                     timezone=spec.timezone, dst_gap=spec.dst_gap, dst_overlap=spec.dst_overlap))
+        return ts[key], raw[key], reason[key]
     raw = text[sources[0]].str.strip()
-    for column in sources[1:]:
-        raw = raw + " " + text[column].str.strip()
     reason = np.full(len(raw), None, dtype=object)
     numeric = pd.to_numeric(raw, errors="coerce")
-    if len(sources) == 1 and numeric.notna().all():
+    if numeric.notna().all():
         return numeric.to_numpy(float), raw.to_numpy(object), reason
     fmt = spec.format or "ISO8601"
     zoned = raw.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
@@ -112,9 +138,16 @@ def read_times(text: pd.DataFrame, spec: TimeSpec) -> tuple[np.ndarray, np.ndarr
     if trouble.any():
         local = _resolve_dst(naive, local, trouble, spec, reason, raw)
     seconds = (aware.where(zoned, local.dt.tz_convert("UTC")) - EPOCH).dt.total_seconds().to_numpy(float)
-    if len(sources) == 1:  # a column mixing numbers and text: the numbers are Unix seconds still
-        seconds = np.where(numeric.notna(), numeric, seconds)
+    seconds = np.where(numeric.notna(), numeric, seconds)  # a column mixing numbers and text: Unix seconds still
     return seconds, raw.to_numpy(object), reason
+
+
+def _joined(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One column ``t``: the cells of ``columns`` stripped and joined with spaces."""
+    joined = frame[columns[0]].str.strip()
+    for column in columns[1:]:
+        joined = joined + " " + frame[column].str.strip()
+    return pd.DataFrame({"t": joined.to_numpy(object)})
 
 
 def _resolve_dst(naive: pd.Series, local: pd.Series, trouble: np.ndarray, spec: TimeSpec, reason: np.ndarray,
@@ -154,19 +187,26 @@ def _field(text: pd.DataFrame, spec: FieldSpec, name: str, reason: np.ndarray) -
     return mapped.where(~unknown, cells).to_numpy(object)
 
 
-def _values(cells: pd.Series, mapping: Mapping, reason: np.ndarray) -> np.ndarray:
-    """The value per row as a float, through the value map if any; text left as found for the ingest path."""
+def _values(cells: pd.Series, mapping: Mapping) -> tuple[np.ndarray, np.ndarray]:
+    """The value per row as a float (NaN where text), and as floats or the text as found for the ingest path."""
     spec = mapping.value
+    raw = cells.str.strip()
+    floats = _floats(raw)
     if spec.map is not None:  # type: ignore[union-attr]
-        mapped = cells.str.strip().map(spec.map)  # type: ignore[union-attr]
-        cells = cells.where(mapped.isna(), mapped)
-    return _numbers(cells.to_numpy(object))
+        mapped = raw.map(spec.map).to_numpy(dtype=float, na_value=np.nan)  # type: ignore[union-attr]
+        floats = np.where(np.isnan(mapped), floats, mapped)
+    out = floats.astype(object)
+    unread = np.isnan(floats)
+    out[unread] = raw.to_numpy(object)[unread]  # "abc" stays "abc", refused with its text
+    return floats, out
 
 
-def _numbers(cells: np.ndarray) -> np.ndarray:
-    """Numeric cells as floats; anything else as found (refused later with its text)."""
-    numbers = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce").to_numpy(float)
-    out = numbers.astype(object)
-    unread = np.isnan(numbers)
-    out[unread] = cells[unread]  # "abc" stays "abc"; a written "nan" stays text and is refused as such
-    return out
+def _floats(cells: pd.Series, na: tuple[str, ...] = ()) -> np.ndarray:
+    """The column's cells as floats, NaN where a cell is ``na`` or no number (Arrow's parser: ten times pandas')."""
+    try:
+        text = pa.array(cells, type=pa.string())
+        if na:
+            text = pc.if_else(pc.is_in(text, value_set=pa.array(na, type=pa.string())), None, text)
+        return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float, na_value=np.nan)

@@ -15,7 +15,7 @@ import time
 from tqdm import tqdm
 
 from cityvitals import store
-from feeds.ingest import STORE_ERRORS, Checked, Ingestor
+from feeds.ingest import STORE_ERRORS, Checked, Ingestor, IngestResult, check_columns
 from feeds.replay.apply import Long, apply
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.reader import file_identity, paced, read_table
@@ -50,11 +50,7 @@ class ReplayFeed:
         with tqdm(total=len(long), initial=start, unit="row", desc=cfg.name, disable=not progress) as bar:
             for first, stop in paced(long.ts[:end], speed, start, cfg.batch):
                 self._wait_for_room(stop - first)
-                items = long.items(first, stop)
-                # Row numbers as a person finds them in the file: the header is line 1.
-                result = self.ingestor.submit(items, where=lambda i, first=first: f"row {long.line[first + i]}",
-                                              checkpoint=stop)
-                report.add(items, result)
+                report.add(*long.cells(first, stop), self._submit(long, first, stop))
                 bar.update(stop - first)
                 done = stop
                 if self.stopped:
@@ -62,6 +58,15 @@ class ReplayFeed:
         self._wait_delivered()
         report.finish()
         return done - start
+
+    def _submit(self, long: Long, first: int, stop: int) -> IngestResult:
+        """Submit samples ``first:stop``: as columns when they name their area, else as items (points)."""
+        # Row numbers as a person finds them in the file: the header is line 1.
+        where = lambda i: f"row {long.line[first + i]}"  # noqa: E731
+        if long.area is None:
+            return self.ingestor.submit(long.items(first, stop), where=where, checkpoint=stop)
+        item_of = lambda i: long.items(first + i, first + i + 1)[0]  # noqa: E731 (only refused ones are made)
+        return self.ingestor.submit_columns(long.columns(first, stop), item_of, where=where, checkpoint=stop)
 
     def samples(self) -> Long:
         """Read the file and apply the mapping: every sample in file order (a ValueError if either is unusable)."""
@@ -79,7 +84,10 @@ class ReplayFeed:
     def dry_run(self, shown: int = 10) -> tuple[Long, Checked]:
         """Map and check every sample as a replay would, writing nothing; the samples and the verdicts."""
         long = self.samples()
-        return long, self.ingestor.check(long.items(0, len(long)))
+        if long.area is None:
+            return long, self.ingestor.check(long.items(0, len(long)))
+        return long, check_columns(long.columns(0, len(long)), self.ingestor.rules, self.ingestor.clock(),
+                                   lambda i: long.items(i, i + 1)[0])
 
     @property
     def checkpoint_field(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import compress
 
 import pandas as pd
 
@@ -29,18 +29,19 @@ class FileReport:
     _cells: list[str] = field(default_factory=list, repr=False)
     _times: list[float] = field(default_factory=list, repr=False)
 
-    def add(self, items: list[dict[str, Any]], result: IngestResult) -> None:
-        """Count one submitted batch and keep its stored rows' (cell, time) for the repeats and the order."""
-        self.read += len(items)
+    def add(self, cells: list[str], times: list[float], result: IngestResult) -> None:
+        """Count one submitted batch; keep its stored samples' cell (metric and place) and time for the repeats."""
+        self.read += len(cells)
         self.stored += result.accepted
         refused = {r.index for r in result.refused}
         for r in result.refused:
             kind = reason_kind(r.reason)
             self.refused_by[kind] = self.refused_by.get(kind, 0) + 1
-        for i, item in enumerate(items):
-            if i not in refused:
-                self._cells.append(f"{item['metric']}\t{item.get('area', (item.get('lon'), item.get('lat')))}")
-                self._times.append(float(item["ts"]))
+        if refused:
+            keep = [i not in refused for i in range(len(cells))]
+            cells, times = list(compress(cells, keep)), list(compress(times, keep))
+        self._cells += cells
+        self._times += times
 
     def finish(self) -> FileReport:
         """Count the stored rows repeated or out of order within the file, and forget the rows."""
