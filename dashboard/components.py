@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from dash import dcc, html
 
 from cityvitals.vocabulary import PANELS
@@ -114,6 +117,19 @@ def age_text(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.0f} h"
     return f"{seconds / 86400:.0f} d"
+
+
+MONTHLY_S = 28 * 86400  # data allowed to be this old is a monthly (or slower) statistic
+
+
+def data_time_text(ts: float, now: float, stale_after: float | None, tz: str = "Asia/Shanghai") -> str:
+    """How old data is: "3 min" for live data, "截至10月 as of October" for a monthly statistic."""
+    if stale_after is None or stale_after < MONTHLY_S:
+        return age_text(now - ts)
+    when = datetime.fromtimestamp(ts, ZoneInfo(tz))
+    year = "" if when.year == datetime.fromtimestamp(now, ZoneInfo(tz)).year else f"{when.year}年"
+    en_year = "" if not year else f" {when.year}"
+    return f"截至{year}{when.month}月 as of {when:%B}{en_year}"
 
 
 def age_span(ts: float, now: float, class_name: str = "age") -> html.Span:

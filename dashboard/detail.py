@@ -10,7 +10,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from cityvitals.metrics import registry
 from dashboard import context, data, ids
-from dashboard.components import age_text, bi, page_header, pending_note, state_badge, value_text
+from dashboard.components import age_text, bi, data_time_text, page_header, pending_note, state_badge, value_text
 from dashboard.theme import STATE_COLOR, STATE_NAME
 from dashboard.urls import indicator_path
 from indicators.explain import UnknownTarget, explain
@@ -74,7 +74,8 @@ def why(e: dict, now: float, definition: dict | None = None) -> list:
         (("状态始于", "In state since"), f"{time.strftime('%m-%d %H:%M:%S', time.localtime(e['since']))}"
                                        f" ({age_text(now - e['since'])})"),
         (("待变", "Changing"), change_note(e, now) or "—"),
-        (("数据时间", "Data age"), age_text(e["data_age_s"]) if e["data_age_s"] is not None else "—"),
+        (("数据时间", "Data age"), data_time_text(now - e["data_age_s"], now, (definition or {}).get("stale_after"))
+                                  if e["data_age_s"] is not None else "—"),
         (("数据源", "Feed"), e["feed"] or "—"),
         (("汇总", "Roll-up"), e["rollup"]),
         (("覆盖", "Coverage"), bi(f"{100 * e['coverage']:.0f}% 下级有数据", f"{100 * e['coverage']:.0f}% of children "

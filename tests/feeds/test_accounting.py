@@ -18,10 +18,8 @@ from feeds.replay.reader import file_identity
 from indicators.loader import load_catalog
 from indicators.service import EngineService
 from tests.conftest import GRIDS, tiny_tree
+from tests.feeds.test_delivery import CATALOG, G
 from wiring.cli import main
-
-CATALOG = Path(__file__).parents[1] / "indicators" / "fixtures" / "explain.yaml"
-G = "d.s.c1.g2"
 
 
 def test_in_order_rows_of_one_batch_are_superseded_not_late(redis_client):
