@@ -84,7 +84,6 @@ class IngestResult:
 _NUMBER = (int, float)
 _NUMBER_TYPES = frozenset(_NUMBER)
 _FIELDS = operator.itemgetter("metric", "area", "ts", "value")
-_HAS_REFUSAL = operator.methodcaller("__contains__", "refused")
 Row = tuple[str, str, float, float]  # a checked sample in the order of :class:`store.Sample`
 
 
@@ -150,12 +149,14 @@ def as_float(x: float) -> float:
 
 
 def check_items(items: Sequence[Any], rules: Rules, now: float,
-                decide: Callable[[Sequence[Any]], Mapping[int, store.Sample | str]] | None = None) -> Checked:
+                decide: Callable[[Sequence[Any]], Mapping[int, store.Sample | str]] | None = None,
+                preset: Mapping[int, str] | None = None) -> Checked:
     """Check a batch at once: the same verdicts and reasons as :func:`check_item` on each item.
 
     A batch of plain items (dicts with int or float ts and value) is checked column by column with
     numpy; in any other batch each item is checked alone, or by ``decide`` (items with a point) first.
-    Only the refused items are checked again one by one, for their reasons.
+    Only the refused items are checked again one by one, for their reasons. ``preset`` refuses items
+    by position for the adapter's own reasons (a value its mapping does not know).
     """
     columns = _plain_columns(items)
     decided: dict[int, str] = {}
@@ -163,6 +164,9 @@ def check_items(items: Sequence[Any], rules: Rules, now: float,
         columns, decided = _columns_one_by_one(items, rules, now, decide)
     rows, metric, area, ts, value = columns
     ok = _good_mask(metric, area, ts, value, rules, now)
+    if preset:
+        decided.update(preset)
+        ok[list(preset)] = False
     refused = []
     for i in np.flatnonzero(~ok).tolist():
         verdict = decided.get(i) or check_item(items[i], rules.metrics, rules.grids, now, rules.earliest)
@@ -212,8 +216,8 @@ def _plain_columns(items: Sequence[Any]) -> Columns | None:
     Metric and area need no type test here: anything but a known string fails the lookups in
     :func:`_good_mask` (an unhashable one raises TypeError, and the batch goes one by one).
     """
-    if not items or set(map(type, items)) != {dict} or any(map(_HAS_REFUSAL, items)):
-        return None  # an item an adapter refused itself goes one by one, through ``decide``
+    if not items or set(map(type, items)) != {dict}:
+        return None
     try:
         rows = list(map(_FIELDS, items))
         metric, area, ts, value = zip(*rows, strict=True)
@@ -304,8 +308,8 @@ class Ingestor:
         self.backoff = ExponentialWithJitterBackoff(cap=5.0, base=0.05)
 
     def submit(self, items: Sequence[Any], hold: bool = True, where: Callable[[int], str] | None = None,
-               checkpoint: int | None = None, after: Callable[[redis.client.Pipeline], None] | None = None
-               ) -> IngestResult:
+               checkpoint: int | None = None, after: Callable[[redis.client.Pipeline], None] | None = None,
+               preset: Mapping[int, str] | None = None) -> IngestResult:
         """Store the valid items, refuse the others with reasons; one bad item never drops the rest.
 
         With ``hold`` (the default) a Redis outage puts the batch in the buffer; without it the
@@ -314,9 +318,10 @@ class Ingestor:
         ``checkpoint`` (rows of a file done once this batch is in) is written with the batch, in
         the same round trip, after it: held with it through an outage, never ahead of it.
         ``after(pipe)`` queues more of the adapter's own writes there (an MQTT feed's receipts).
+        ``preset`` refuses items by position for the adapter's own reasons (see :func:`check_items`).
         Raises :class:`Fenced` if the fence says another process leads the feed.
         """
-        checked = check_items(items, self.rules, self.clock(), decide=self._locate)
+        checked = check_items(items, self.rules, self.clock(), decide=self._locate, preset=preset)
         return self._submit_checked(checked, len(items), items.__getitem__, hold, where, checkpoint, after)
 
     def submit_columns(self, columns: SampleColumns, item_of: Callable[[int], Any],
@@ -345,19 +350,15 @@ class Ingestor:
         result.held = result.accepted if self._deliver(batch, hold) else 0
         return result
 
-    def check(self, items: Sequence[Any]) -> Checked:
+    def check(self, items: Sequence[Any], preset: Mapping[int, str] | None = None) -> Checked:
         """Check items as :meth:`submit` would, storing and counting nothing (a dry run)."""
-        return check_items(items, self.rules, self.clock(), decide=self._locate)
+        return check_items(items, self.rules, self.clock(), decide=self._locate, preset=preset)
 
     def _locate(self, items: Sequence[Any]) -> dict[int, store.Sample | str]:
-        """Check the items that carry a point (lon, lat) instead of an area, looking up all points at once.
-
-        An item with a ``refused`` reason (an adapter's own: a value its mapping does not know) is refused so.
-        """
-        out: dict[int, store.Sample | str] = {i: item["refused"] for i, item in enumerate(items)
-                                              if isinstance(item, Mapping) and isinstance(item.get("refused"), str)}
-        at = [i for i, item in enumerate(items) if i not in out
-              and isinstance(item, Mapping) and "area" not in item and ("lon" in item or "lat" in item)]
+        """Check the items that carry a point (lon, lat) instead of an area, looking up all points at once."""
+        out: dict[int, store.Sample | str] = {}
+        at = [i for i, item in enumerate(items)
+              if isinstance(item, Mapping) and "area" not in item and ("lon" in item or "lat" in item)]
         points = []
         for i in at:
             lon, lat = items[i].get("lon"), items[i].get("lat")

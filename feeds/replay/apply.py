@@ -44,9 +44,12 @@ class Long:
     def columns(self, first: int, stop: int) -> SampleColumns:
         """Samples ``first:stop`` as columns for :meth:`Ingestor.submit_columns` (samples with an area only)."""
         part = slice(first, stop)
-        preset = {k: self.reason[first + k] for k in np.flatnonzero(self.reason[part] != None).tolist()}  # noqa: E711
         return SampleColumns(self.metric[part].tolist(), self.area[part].tolist(),  # type: ignore[index]
-                             self.ts[part], self.number[part], preset)
+                             self.ts[part], self.number[part], self.refusals(first, stop))
+
+    def refusals(self, first: int, stop: int) -> dict[int, str]:
+        """The mapping's own reasons among samples ``first:stop``, by position in that range."""
+        return {k: self.reason[first + k] for k in np.flatnonzero(self.reason[first:stop] != None).tolist()}  # noqa: E711
 
     def cells(self, first: int, stop: int) -> tuple[list[str], list[float]]:
         """Each sample's cell (metric and area, or point) and time, to find repeats and rows out of order."""
@@ -57,7 +60,7 @@ class Long:
         return cells, self.ts[part].tolist()
 
     def items(self, first: int, stop: int) -> list[dict[str, Any]]:
-        """The ingest items of samples ``first:stop``; a refused one carries its ``refused`` reason."""
+        """The ingest items of samples ``first:stop`` (the mapping's own refusals: :meth:`refusals`)."""
         part = slice(first, stop)
         ts = self.ts[part]
         # Python floats and str, not numpy scalars: reasons and dead letters show them as written.
@@ -70,8 +73,6 @@ class Long:
         else:
             for item, lon, lat in zip(items, self.lon[part].tolist(), self.lat[part].tolist(), strict=True):  # type: ignore[index]
                 item["lon"], item["lat"] = lon, lat
-        for k in np.flatnonzero(self.reason[part] != None).tolist():  # noqa: E711 (elementwise)
-            items[k]["refused"] = self.reason[first + k]
         return items
 
 

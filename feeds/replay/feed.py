@@ -64,7 +64,8 @@ class ReplayFeed:
         # Row numbers as a person finds them in the file: the header is line 1.
         where = lambda i: f"row {long.line[first + i]}"  # noqa: E731
         if long.area is None:
-            return self.ingestor.submit(long.items(first, stop), where=where, checkpoint=stop)
+            return self.ingestor.submit(long.items(first, stop), where=where, checkpoint=stop,
+                                        preset=long.refusals(first, stop))
         item_of = lambda i: long.items(first + i, first + i + 1)[0]  # noqa: E731 (only refused ones are made)
         return self.ingestor.submit_columns(long.columns(first, stop), item_of, where=where, checkpoint=stop)
 
@@ -85,7 +86,7 @@ class ReplayFeed:
         """Map and check every sample as a replay would, writing nothing; the samples and the verdicts."""
         long = self.samples()
         if long.area is None:
-            return long, self.ingestor.check(long.items(0, len(long)))
+            return long, self.ingestor.check(long.items(0, len(long)), long.refusals(0, len(long)))
         return long, check_columns(long.columns(0, len(long)), self.ingestor.rules, self.ingestor.clock(),
                                    lambda i: long.items(i, i + 1)[0])
 

@@ -80,7 +80,8 @@ def test_value_maps_refuse_unknown_values_with_the_row(tmp_path):
     assert long.value.tolist() == [0.0, 12.0, 30.0]
     assert long.reason.tolist() == [None, "metric '臭氧' of column '类型' is not in its map",
                                     "area '江宁站' of column '站点' is not in its map"]
-    assert long.items(1, 2)[0]["refused"] == "metric '臭氧' of column '类型' is not in its map"
+    assert long.refusals(0, 3) == {1: "metric '臭氧' of column '类型' is not in its map",
+                                   2: "area '江宁站' of column '站点' is not in its map"}
 
 
 NEW_YORK_NIGHTS = ["2012-03-11 01:30", "2012-03-11 02:30", "2012-03-11 03:30",  # clocks skip 02:00-03:00
@@ -190,3 +191,33 @@ def test_a_missing_time_in_map_options_is_one_plain_line(tmp_path, redis_url, mo
     path.write_text("No,v,g\n1,2,g1\n")
     assert main(["feeds", "replay", str(path), "--metric", "aqi", "--map", "value=v", "--map", "area=g"]) == 2
     assert capsys.readouterr().err == "cityvitals: --map time=COLUMN: Field required\n"
+
+
+def test_points_in_gcj02_with_a_metric_map_land_in_their_grid(tmp_path, redis_client, demo_tree):
+    from cityvitals.areas.crs import wgs84_to_gcj02
+    from cityvitals.metrics import registry
+    from feeds.ingest import Ingestor
+    from feeds.replay.config import ReplayFeedConfig
+    from feeds.replay.feed import ReplayFeed
+    from tests.conftest import stream_samples
+
+    grid = demo_tree.ids("grid")[9]
+    inside = demo_tree[grid].geometry.representative_point()
+    lon, lat = (float(x[0]) for x in wgs84_to_gcj02(np.array([inside.x]), np.array([inside.y])))
+    path = tmp_path / "amap.csv"
+    pd.DataFrame({"t": ["2026-01-05 08:00", "2026-01-05 09:00"], "kind": ["细颗粒物", "臭氧"],
+                  "x": [lon, lon], "y": [lat, lat], "v": ["35", "12"]}).to_csv(path, index=False)
+    mapping = _mapping(tmp_path, """\
+        time: {column: t, format: "%Y-%m-%d %H:%M"}
+        metric: {column: kind, map: {细颗粒物: pm25}}
+        value: v
+        lon: x
+        lat: y
+        crs: gcj02
+        """)
+    cfg = ReplayFeedConfig(type="replay", name="amap", file=path, mapping=mapping, speed="max")
+    feed = ReplayFeed(cfg, Ingestor(redis_client, "amap", registry(), set(demo_tree.ids("grid")),
+                                    locator=demo_tree.grid_locator()))
+    feed.run(progress=False)
+    assert (feed.report.stored, feed.report.refused_by) == (1, {"unmapped_value": 1})
+    assert [(s.metric, s.area) for s in stream_samples(redis_client)] == [("pm25", grid)]
