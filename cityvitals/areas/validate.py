@@ -22,6 +22,8 @@ _REPAIR_AREA_TOLERANCE = 0.1
 _MAX_OUTSIDE_SHARE = 0.5
 # Siblings overlapping by less than this share of the smaller one are digitising slivers, not worth a line.
 OVERLAP_TOLERANCE = 0.001
+# Land of a parent that none of its children covers, above this share of the parent: points there lie in no grid.
+GAP_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class _Check:
         self.check_cycles()
         self.check_containment()
         self.check_overlaps()
+        self.check_gaps()
 
     def check_fields(self, area: Area) -> None:
         """Check the level, the parent link and the population of one area."""
@@ -195,6 +198,23 @@ class _Check:
                     other = siblings[j]
                     self.report(siblings[i].id, f"overlaps its sibling {other.name_zh!r} (id {other.id}) by "
                                 f"{size:.3g} km² ({part:.1%} of the smaller)", WARNING)
+
+    def check_gaps(self) -> None:
+        """Warn of parents whose children leave more than GAP_TOLERANCE of their land uncovered."""
+        children: dict[str, list[Area]] = {}
+        for area in self.areas.values():
+            if area.parent in self.areas and area.id not in self.shapeless | self.bad:  # an error says enough
+                children.setdefault(area.parent, []).append(area)
+        for parent_id, kids in children.items():
+            parent = self.areas[parent_id]
+            if len(kids) < 2 or parent_id in self.shapeless or not parent.geometry.area:
+                continue  # one child of a partial file (a level checked alone) leaves gaps by design
+            covered = shapely.union_all(shapely.make_valid([kid.geometry for kid in kids]))
+            gap = shapely.difference(shapely.make_valid(parent.geometry), covered)
+            share = gap.area / parent.geometry.area
+            if share > GAP_TOLERANCE:
+                self.report(parent_id, f"its {len(kids)} children leave {area_km2([gap])[0]:.3g} km² ({share:.1%}) "
+                            "of it uncovered: points there lie in no grid", WARNING)
 
     def problems(self) -> list[Problem]:
         """Return the problems in input order, so they read top to bottom like the file."""

@@ -123,3 +123,16 @@ def test_overlapping_siblings_are_named_with_their_size(tmp_path):
     # 0.05° × 0.1° at 32.05°N.
     assert overlaps == [f"{path}: feature 2 (id s 1, 东街道): overlaps its sibling '西街道' (id s 2) by 52.4 km² "
                         "(50.0% of the smaller)"]
+
+
+def test_land_no_child_covers_is_reported_on_the_parent(tmp_path):
+    path = tmp_path / "gap.json"
+    features = [datav("d", "区", "", "district", box(118.0, 32.0, 0.3)),
+                datav("s 1", "东街道", "d", "street", box(118.0, 32.0)),
+                datav("s 2", "西街道", "d", "street", box(118.1, 32.0))]  # the third 0.1° is nobody's
+    path.write_text(json.dumps(features, ensure_ascii=False))
+    areas, problems = check_files([path], PropertyMapping.datav(), [None])
+    assert len(areas) == 3
+    # 0.3° × 0.1° at 32.05°N, its last third (0.1° × 0.1°) uncovered.
+    assert [str(p) for p in problems] == [f"{path}: feature 1 (id d, 区): its 2 children leave 105 km² (33.3%) "
+                                          "of it uncovered: points there lie in no grid"]
