@@ -51,13 +51,11 @@ class Long:
         """The mapping's own reasons among samples ``first:stop``, by position in that range."""
         return {k: self.reason[first + k] for k in np.flatnonzero(self.reason[first:stop] != None).tolist()}  # noqa: E711
 
-    def cells(self, first: int, stop: int) -> tuple[list[str], list[float]]:
-        """Each sample's cell (metric and area, or point) and time, to find repeats and rows out of order."""
-        part = slice(first, stop)
-        where = self.area[part] if self.area is not None else [f"{x},{y}" for x, y in  # type: ignore[index]
-                                                                zip(self.lon[part], self.lat[part], strict=True)]
-        cells = [f"{m}\t{w}" for m, w in zip(self.metric[part].tolist(), list(where), strict=True)]
-        return cells, self.ts[part].tolist()
+    def cells(self) -> np.ndarray:
+        """Each sample's cell (metric and area, or point) as one key, to find repeats and rows out of order."""
+        text = lambda a: pd.Series(a).astype(str).to_numpy(object)  # noqa: E731
+        where = text(self.area) if self.area is not None else text(self.lon) + "," + text(self.lat)
+        return text(self.metric) + "\t" + where
 
     def items(self, first: int, stop: int) -> list[dict[str, Any]]:
         """The ingest items of samples ``first:stop`` (the mapping's own refusals: :meth:`refusals`)."""

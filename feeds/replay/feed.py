@@ -50,13 +50,13 @@ class ReplayFeed:
         with tqdm(total=len(long), initial=start, unit="row", desc=cfg.name, disable=not progress) as bar:
             for first, stop in paced(long.ts[:end], speed, start, cfg.batch):
                 self._wait_for_room(stop - first)
-                report.add(*long.cells(first, stop), self._submit(long, first, stop))
+                report.add(first, stop, self._submit(long, first, stop))
                 bar.update(stop - first)
                 done = stop
                 if self.stopped:
                     break
         self._wait_delivered()
-        report.finish()
+        report.finish(long.cells(), long.ts)
         return done - start
 
     def _submit(self, long: Long, first: int, stop: int) -> IngestResult:
@@ -82,7 +82,7 @@ class ReplayFeed:
             self.ingestor.rules.earliest = -math.inf
         return apply(frame, mapping)
 
-    def dry_run(self, shown: int = 10) -> tuple[Long, Checked]:
+    def dry_run(self) -> tuple[Long, Checked]:
         """Map and check every sample as a replay would, writing nothing; the samples and the verdicts."""
         long = self.samples()
         if long.area is None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import compress
 
+import numpy as np
 import pandas as pd
 
 from feeds.ingest import IngestResult
@@ -26,32 +26,32 @@ class FileReport:
     out_of_order: int = 0  # stored rows older than an earlier row of the same metric and area
     empty: int = 0  # cells of a wide file holding no value: counted, not sent
     done_before: bool = False
-    _cells: list[str] = field(default_factory=list, repr=False)
-    _times: list[float] = field(default_factory=list, repr=False)
+    _refused: list[int] = field(default_factory=list, repr=False)  # positions among the samples
 
-    def add(self, cells: list[str], times: list[float], result: IngestResult) -> None:
-        """Count one submitted batch; keep its stored samples' cell (metric and place) and time for the repeats."""
-        self.read += len(cells)
+    def add(self, first: int, stop: int, result: IngestResult) -> None:
+        """Count the submitted samples ``first:stop``; remember which were refused."""
+        self.read += stop - first
         self.stored += result.accepted
-        refused = {r.index for r in result.refused}
         for r in result.refused:
             kind = reason_kind(r.reason)
             self.refused_by[kind] = self.refused_by.get(kind, 0) + 1
-        if refused:
-            keep = [i not in refused for i in range(len(cells))]
-            cells, times = list(compress(cells, keep)), list(compress(times, keep))
-        self._cells += cells
-        self._times += times
+            self._refused.append(first + r.index)
 
-    def finish(self) -> FileReport:
-        """Count the stored rows repeated or out of order within the file, and forget the rows."""
-        if self._cells:
-            frame = pd.DataFrame({"cell": self._cells, "ts": self._times})
+    def finish(self, cells: np.ndarray, times: np.ndarray) -> FileReport:
+        """Count the stored samples of ``start:start + read`` repeated or out of order in the file.
+
+        ``cells`` names each sample's metric and place, ``times`` its time, for every sample of the file.
+        """
+        stored = np.zeros(len(times), dtype=bool)
+        stored[self.start : self.start + self.read] = True
+        stored[self._refused] = False
+        if stored.any():
+            frame = pd.DataFrame({"cell": cells[stored], "ts": times[stored]})
             repeat = frame.duplicated(["cell", "ts"])
             newest_before = frame.groupby("cell")["ts"].cummax().groupby(frame["cell"]).shift()
             self.duplicate = int(repeat.sum())
             self.out_of_order = int(((frame["ts"] < newest_before) & ~repeat).sum())
-        self._cells, self._times = [], []
+        self._refused = []
         return self
 
     def text(self, feed: str) -> str:
