@@ -26,7 +26,7 @@ def start_workorders(host: FeedHost, cfg: WorkOrdersFeedConfig, scheduler: Backg
     pipeline = WorkOrderPipeline(ingestor, cfg.deadlines_h)
     if cfg.replay is not None:
         mapping = load_order_mapping(cfg.mapping) if cfg.mapping is not None else None
-        result = replay_events(pipeline, cfg.replay, mapping=mapping)
+        result = replay_events(pipeline, cfg.replay, mapping=mapping, locator=host.tree.grid_locator())
         log.info("feed %s: replayed %s: %d events accepted, %d refused", cfg.name, cfg.replay,
                  result.accepted, len(result.refused))
     if cfg.simulate:

@@ -18,12 +18,14 @@ opens an order that would stay open and overdue for ever.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cityvitals.areas.crs import to_wgs84
+from cityvitals.areas.model import GridLocator
 from cityvitals.yaml_nodes import load_model
 from feeds.replay.apply import read_times
 from feeds.replay.mapping import FieldSpec, MappingError, TimeSpec
@@ -38,7 +40,10 @@ class OrderMapping(BaseModel):
 
     order: str  # the column of the order id
     source: FieldSpec
-    area: FieldSpec
+    area: FieldSpec | None = None
+    lon: str | None = None  # with lat, instead of area: the order's place, put in the grid holding it
+    lat: str | None = None
+    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"  # of lon and lat
     steps: dict[str, str] = Field(min_length=1)  # step -> column of its time
     format: str | None = None
     timezone: str = "Asia/Shanghai"
@@ -61,10 +66,17 @@ class OrderMapping(BaseModel):
     def _known_zone(cls, zone: str) -> str:
         return TimeSpec(column="t", timezone=zone).timezone  # the same check and message as a replay's
 
+    @model_validator(mode="after")
+    def _area_or_point(self) -> OrderMapping:
+        if (self.area is None) == (self.lon is None or self.lat is None):
+            raise ValueError("give area: {column: NAME} or {value: AREA}, or both lon: and lat: columns (not both)")
+        return self
+
     def columns(self) -> set[str]:
         """Every column of the file the mapping reads."""
         specs = (self.source, self.area, self.satisfied, self.resolved)
-        return {self.order, *self.steps.values()} | {s.column for s in specs if s is not None and s.column}
+        points = {c for c in (self.lon, self.lat) if c}
+        return {self.order, *self.steps.values(), *points} | {s.column for s in specs if s is not None and s.column}
 
 
 def load_order_mapping(path: Path) -> OrderMapping:
@@ -75,8 +87,12 @@ def load_order_mapping(path: Path) -> OrderMapping:
     return mapping  # type: ignore[return-value]
 
 
-def order_events(path: Path, mapping: OrderMapping) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """The events of every usable row in time order within each order, and (reason, row) for the rows refused."""
+def order_events(path: Path, mapping: OrderMapping, locator: GridLocator | None = None
+                 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The events of every usable row in time order within each order, and (reason, row) for the rows refused.
+
+    With ``lon`` and ``lat`` in the mapping each order goes to the grid of ``locator`` holding its point.
+    """
     frame = read_table(path).astype(str)
     missing = sorted(mapping.columns() - set(frame.columns))
     if missing:
@@ -88,9 +104,15 @@ def order_events(path: Path, mapping: OrderMapping) -> tuple[list[dict[str, Any]
         spec = TimeSpec(column=mapping.steps[step], format=mapping.format, timezone=mapping.timezone)
         seconds = read_times(frame, spec)[0]
         times[step] = np.where(cells.isin(mapping.na), np.nan, seconds)
+    grids = _grids(frame, mapping, locator)
     events, bad = [], []
     for k, row in zip(range(len(frame)), frame.to_dict("records"), strict=True):
         line = k + 2
+        if grids is not None:
+            if grids[k] is None:
+                bad.append((f"row {line}: point ({row[mapping.lon]}, {row[mapping.lat]}) lies in no grid", repr(row)))
+                continue
+            row = {**row, "\0grid": grids[k]}
         verdict = _row_events(row, {s: times[s][k] for s in steps}, mapping)
         if isinstance(verdict, str):
             bad.append((f"row {line}: {verdict}", repr(row)))
@@ -101,7 +123,7 @@ def order_events(path: Path, mapping: OrderMapping) -> tuple[list[dict[str, Any]
 
 def _row_events(row: dict[str, str], times: dict[str, float], mapping: OrderMapping) -> list[dict] | str:
     """The events of one row, or why the row is refused (an unknown value, an unreadable or impossible time)."""
-    fields = {}
+    fields = {"area": row.get("\0grid", "")}  # the grid of the order's point, when it has one
     for name in ("source", "area", "satisfied", "resolved"):
         spec = getattr(mapping, name)
         if spec is None:
@@ -123,6 +145,16 @@ def _row_events(row: dict[str, str], times: dict[str, float], mapping: OrderMapp
     extra = {k: (v == "true") if k == "satisfied" else v for k, v in fields.items() if k not in ("source", "area")}
     return [{"order": order, "source": fields["source"], "area": fields["area"], "step": step, "ts": ts,
              **(extra if step == reached[-1][0] else {})} for step, ts in reached]
+
+
+def _grids(frame: pd.DataFrame, mapping: OrderMapping, locator: GridLocator | None) -> np.ndarray | None:
+    """The grid holding each row's point (None where none does), or None when the mapping names areas."""
+    if mapping.lon is None or mapping.lat is None:
+        return None
+    if locator is None:
+        raise MappingError("lon and lat need the area hierarchy's grids to place the orders in")
+    lon, lat = (pd.to_numeric(frame[c], errors="coerce").to_numpy(float) for c in (mapping.lon, mapping.lat))
+    return locator.locate(*to_wgs84(lon, lat, mapping.crs))
 
 
 def _mapped(row: dict[str, str], spec: FieldSpec, name: str) -> str:

@@ -67,3 +67,25 @@ def test_a_bad_order_mapping_names_the_place(tmp_path):
         load_order_mapping(path)
     assert str(error.value) == (f"{path}:4:8: steps: Value error, unknown step(s) 'fixed': one of received, "
                                 "dispatched, signed, handled, verified, closed")
+
+
+def test_orders_placed_by_their_gcj02_point(tmp_path, redis_client, demo_tree):
+    import numpy as np
+
+    from cityvitals.areas.crs import wgs84_to_gcj02
+
+    grids = demo_tree.ids("grid")
+    inside = demo_tree[grids[7]].geometry.representative_point()
+    lon, lat = (float(x[0]) for x in wgs84_to_gcj02(np.array([inside.x]), np.array([inside.y])))
+    day = time.strftime("%Y-%m-%d", time.localtime(time.time() - 86400))
+    path = tmp_path / "orders.csv"
+    pd.DataFrame({"id": ["B1", "B2"], "x": [lon, 10.0], "y": [lat, 10.0],
+                  "t": [f"{day} 08:00:00", f"{day} 09:00:00"]}).to_csv(path, index=False)
+    mapping = tmp_path / "orders.yaml"
+    mapping.write_text('order: id\nsource: {value: "12345"}\nlon: x\nlat: y\ncrs: gcj02\nsteps: {received: t}\n'
+                       'format: "%Y-%m-%d %H:%M:%S"\n', encoding="utf-8")
+    pipeline = WorkOrderPipeline(Ingestor(redis_client, "hotline", registry(), set(grids)))
+    result = replay_events(pipeline, path, mapping=load_order_mapping(mapping), locator=demo_tree.grid_locator())
+    assert result.accepted == 1
+    assert [r.reason for r in result.refused] == ["row 3: point (10.0, 10.0) lies in no grid"]
+    assert store.all_orders(redis_client)["B1"].split("\t")[1] == grids[7]
