@@ -8,7 +8,7 @@ import redis
 from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals.areas import AreaTree, load_areas, pukou_demo, save_areas
-from cityvitals.config import Settings
+from cityvitals.config import ConfigError, Settings
 from cityvitals.db import connect_database, create_schema
 from cityvitals.private_files import private_dir
 from cityvitals.redis_server import connect, redis_url
@@ -36,4 +36,8 @@ def open_connections(settings: Settings) -> Connections:
     if not areas:
         areas = pukou_demo()
         save_areas(sql, areas)
-    return Connections(settings, url, client, sql, AreaTree(areas))
+    tree = AreaTree(areas)
+    if not tree.ids("grid"):  # an import made before `areas import` refused it: never a ready server that cannot score
+        raise ConfigError("the stored area hierarchy has no grid: the engine scores grids; "
+                          "import one with all four levels (cityvitals areas import)")
+    return Connections(settings, url, client, sql, tree)

@@ -49,13 +49,7 @@ class StoreCollector:
             archive = store.group_backlog(self.client, store.ARCHIVE_GROUP)
         except redis.RedisError:
             return
-        accepted = CounterMetricFamily("cityvitals_samples_accepted", "Samples accepted per feed", labels=["feed"])
-        refused = CounterMetricFamily("cityvitals_samples_refused", "Samples refused per feed", labels=["feed"])
-        for name, h in feeds.items():
-            accepted.add_metric([name], h.get("accepted", 0))
-            refused.add_metric([name], h.get("refused", 0))
-        yield accepted
-        yield refused
+        yield from _feed_counts(feeds)
         yield GaugeMetricFamily("cityvitals_deadletter_entries", "Entries in the dead-letter stream", value=dead)
         yield from _archive_lag(archive)
         if meta.tick_duration is not None:
@@ -88,6 +82,27 @@ def _archive_lag(backlog: store.Backlog | None) -> Iterator[GaugeMetricFamily]:
                             value=backlog.pending)
     yield GaugeMetricFamily("cityvitals_archive_lag_seconds", "Newest stream entry's time minus the newest archived",
                             value=backlog.behind_s)
+
+
+def _feed_counts(feeds: dict[str, dict]) -> Iterator[CounterMetricFamily]:
+    """Every row of every feed accounted for: read, accepted, refused by reason, late, duplicate, superseded."""
+    accepted = CounterMetricFamily("cityvitals_samples_accepted", "Samples accepted per feed", labels=["feed"])
+    refused = CounterMetricFamily("cityvitals_samples_refused", "Samples refused per feed", labels=["feed"])
+    read = CounterMetricFamily("cityvitals_samples_read", "Items read per feed (accepted + refused)", labels=["feed"])
+    by_reason = CounterMetricFamily("cityvitals_samples_refused_by_reason", "Samples refused per feed and reason",
+                                    labels=["feed", "reason"])
+    scored = CounterMetricFamily("cityvitals_samples_not_applied", "Stored samples the engine did not apply: "
+                                 "late (out of order), duplicate, superseded (in order, a newer one came)",
+                                 labels=["feed", "kind"])
+    for name, h in feeds.items():
+        accepted.add_metric([name], h.get("accepted", 0))
+        refused.add_metric([name], h.get("refused", 0))
+        read.add_metric([name], h.get("read", 0))
+        for reason, n in sorted(h.get("refused_by", {}).items()):
+            by_reason.add_metric([name, reason], n)
+        for kind in store.SCORED_KINDS:
+            scored.add_metric([name, kind], h.get(kind, 0))
+    yield from (read, accepted, refused, by_reason, scored)
 
 
 def readiness(client: redis.Redis, sql: SqlEngine) -> list[str]:

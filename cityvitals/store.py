@@ -42,11 +42,16 @@ Layout (all keys start with ``cv:``):
                            clears or changes state (a new episode). Dropped with the warning.
 - ``cv:meta``              hash (:class:`Meta`): the last tick's time, duration, samples, indicators and funnel
                            cells; the live catalog's version, the errors of the last reload and when it was checked.
-- ``cv:feeds``             hash feed -> JSON health (last sample, rate, errors, lag).
+- ``cv:feeds``             hash feed -> JSON health (last sample, rate, read, accepted, refused by reason, errors, lag).
+- ``cv:scored``            hash ``feed<TAB>kind`` -> how many of the feed's stored samples the engine found
+                           ``late`` (out of order), ``duplicate`` or ``superseded`` (in order, replaced by a newer
+                           one of the same cell before a tick): written by the engine, merged into the health.
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
 - ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
                            engine uses it, so explanations need nothing but Redis.
-- ``cv:checkpoints``       hash replay feed -> rows of its file delivered (where a restart resumes).
+- ``cv:checkpoints``       hash ``feed@file`` (:func:`checkpoint_field`) -> rows of that file the replay feed
+                           delivered (where a restart resumes); the file is known by its content's hash, so
+                           a second file under the same feed name starts at its own row 1.
 - ``cv:receipts:<feed>``   hash MQTT message id -> digest of its topic and payload, for the messages of
                            an MQTT feed's broker session written here and perhaps not yet acknowledged:
                            a message the broker sends again (``dup``) with a matching receipt is not
@@ -96,6 +101,8 @@ PROFILES_ON = f"{PREFIX}:profiles_on"
 WORKORDERS = f"{PREFIX}:workorders"
 CHECKPOINTS = f"{PREFIX}:checkpoints"
 FEEDNAMES = f"{PREFIX}:feednames"
+SCORED = f"{PREFIX}:scored"
+SCORED_KINDS = ("late", "duplicate", "superseded")
 RULES = f"{PREFIX}:rules"
 ENGINE_GROUP = "engine"
 ARCHIVE_GROUP = "archive"  # the sample archiver's own group: it reads every entry the engine reads
@@ -948,8 +955,25 @@ def write_feed_health(client: redis.Redis | redis.client.Pipeline, feed: str, he
 
 
 def read_feed_health(client: redis.Redis) -> dict[str, dict]:
-    """Health records of every feed."""
-    return {k: json.loads(v) for k, v in client.hgetall(FEEDS).items()}
+    """Health records of every feed, with the engine's counts of its late, duplicate and superseded samples."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(FEEDS)
+    pipe.hgetall(SCORED)
+    records, scored = pipe.execute()
+    health = {k: json.loads(v) | dict.fromkeys(SCORED_KINDS, 0) for k, v in records.items()}
+    for key, count in scored.items():
+        feed, _, kind = key.partition("\t")
+        if feed in health:
+            health[feed][kind] = int(count)
+    return health
+
+
+def queue_scored(pipe: redis.client.Pipeline, by_feed: Mapping[str, Mapping[str, int]]) -> None:
+    """Queue adding the engine's late, duplicate and superseded counts of each feed's samples."""
+    for feed, counts in by_feed.items():
+        for kind, n in counts.items():
+            if n:
+                pipe.hincrby(SCORED, f"{feed}\t{kind}", n)
 
 
 def record_catalog(client: redis.Redis, version: str, errors: list[str]) -> None:
@@ -1060,14 +1084,19 @@ def drop_orders(client: redis.Redis, order_ids: list[str]) -> None:
         client.hdel(WORKORDERS, *order_ids)
 
 
-def write_checkpoint(client: redis.Redis | redis.client.Pipeline, feed: str, rows: int) -> None:
-    """Record how many rows of its file a replay feed has delivered (or queue it, given a pipeline)."""
-    client.hset(CHECKPOINTS, feed, rows)
+def checkpoint_field(feed: str, file_id: str) -> str:
+    """Return the checkpoint's field of one file (by its identity) replayed by one feed."""
+    return f"{feed}@{file_id}"
 
 
-def read_checkpoint(client: redis.Redis, feed: str) -> int:
-    """Rows of its file a replay feed delivered before (0: start from the top)."""
-    return int(client.hget(CHECKPOINTS, feed) or 0)
+def write_checkpoint(client: redis.Redis | redis.client.Pipeline, field: str, rows: int) -> None:
+    """Record how many rows of a file a replay feed has delivered (or queue it, given a pipeline)."""
+    client.hset(CHECKPOINTS, field, rows)
+
+
+def read_checkpoint(client: redis.Redis, field: str) -> int:
+    """Rows of a file (:func:`checkpoint_field`) a replay feed delivered before (0: start from the top)."""
+    return int(client.hget(CHECKPOINTS, field) or 0)
 
 
 def receipts_key(feed: str) -> str:

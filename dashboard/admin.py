@@ -169,7 +169,8 @@ def engine_catalog(meta: store.Meta, now: float) -> list:
 
 
 FEED_COLUMNS = [("feed", "数据源 Feed"), ("last", "最新数据 Last sample"), ("rate", "速率 /s"),
-                ("accepted", "接收 Accepted"), ("refused", "拒绝 Refused"), ("buffered", "缓冲 Buffered"),
+                ("read", "读取 Read"), ("accepted", "接收 Accepted"), ("refused", "拒绝 Refused"),
+                ("not_applied", "未采用 Late · dup · superseded"), ("buffered", "缓冲 Buffered"),
                 ("error", "最近错误 Last error")]
 
 
@@ -178,9 +179,17 @@ def feed_rows(feeds: dict[str, dict], now: float) -> list[dict]:
     return [{
         "feed": name + (" (simulated)" if f.get("simulated") else ""),
         "last": f"{age_text(now - float(f['last_sample']))} ago" if f.get("last_sample") else "never",
-        "rate": value_text(f.get("rate")), "accepted": f.get("accepted", 0), "refused": f.get("refused", 0),
+        "rate": value_text(f.get("rate")), "read": f.get("read", 0), "accepted": f.get("accepted", 0),
+        "refused": _refused_text(f), "not_applied": " · ".join(str(f.get(k, 0)) for k in store.SCORED_KINDS),
         "buffered": f.get("buffered", 0), "error": f.get("last_error") or "",
     } for name, f in sorted(feeds.items())]
+
+
+def _refused_text(health: dict) -> str:
+    """The refused count with its reasons, the most frequent first: ``5 (unknown_area 4, too_old 1)``."""
+    by = sorted(health.get("refused_by", {}).items(), key=lambda kv: -kv[1])
+    reasons = ", ".join(f"{kind} {n}" for kind, n in by)
+    return f"{health.get('refused', 0)} ({reasons})" if reasons else str(health.get("refused", 0))
 
 
 def token_table() -> html.Table | html.P:

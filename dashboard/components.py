@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from dash import dcc, html
 
 from cityvitals.vocabulary import PANELS
 from dashboard import context, ids
 from dashboard.theme import STATE_ICON, STATE_NAME
+from dashboard.urls import area_path, area_query, quoted
 from indicators.health import ATTENTION_FROM, HEALTHY_FROM
 from indicators.states import State
 
@@ -54,14 +58,10 @@ def lang_switch() -> html.Div:
     ])
 
 
-def area_query(area_id: str) -> str:
-    """The query string that keeps the area in view when moving between pages."""
-    return f"?area={area_id}"
-
 
 def nav(area_id: str, here: str) -> html.Nav:
     """Links to the overview, the six panels and the warnings, for the area in view."""
-    links = [("overview", f"/area/{area_id}", bi("总览", "Overview"))]
+    links = [("overview", area_path(area_id), bi("总览", "Overview"))]
     links += [(p, f"/panel/{p}{area_query(area_id)}", bi(*PANEL_NAMES[p])) for p in PANELS]
     links += [("indicators", f"/indicators{area_query(area_id)}", bi("全部指标", "All indicators"))]
     links += [("warnings", f"/warnings{area_query(area_id)}", bi("预警", "Warnings")),
@@ -77,7 +77,7 @@ def breadcrumb(area_id: str, href: str = "/area/{id}") -> html.Nav:
     tree = context.get().tree
     crumbs: list = []
     for a in tree.ancestors(area_id):
-        crumbs += [dcc.Link(bi(a.name_zh, a.name_en), href=href.format(id=a.id), className="crumb"),
+        crumbs += [dcc.Link(bi(a.name_zh, a.name_en), href=href.format(id=quoted(a.id)), className="crumb"),
                    html.Span(" › ", className="sep")]
     crumbs.append(html.Span(area_name(area_id), className="crumb current"))
     return html.Nav(crumbs, className="breadcrumb")
@@ -117,6 +117,19 @@ def age_text(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.0f} h"
     return f"{seconds / 86400:.0f} d"
+
+
+MONTHLY_S = 28 * 86400  # data allowed to be this old is a monthly (or slower) statistic
+
+
+def data_time_text(ts: float, now: float, stale_after: float | None, tz: str = "Asia/Shanghai") -> str:
+    """How old data is: "3 min" for live data, "截至10月 as of October" for a monthly statistic."""
+    if stale_after is None or stale_after < MONTHLY_S:
+        return age_text(now - ts)
+    when = datetime.fromtimestamp(ts, ZoneInfo(tz))
+    year = "" if when.year == datetime.fromtimestamp(now, ZoneInfo(tz)).year else f"{when.year}年"
+    en_year = "" if not year else f" {when.year}"
+    return f"截至{year}{when.month}月 as of {when:%B}{en_year}"
 
 
 def age_span(ts: float, now: float, class_name: str = "age") -> html.Span:

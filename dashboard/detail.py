@@ -10,8 +10,9 @@ from dash import Input, Output, State, callback, dcc, html
 
 from cityvitals.metrics import registry
 from dashboard import context, data, ids
-from dashboard.components import age_text, bi, page_header, pending_note, state_badge, value_text
+from dashboard.components import age_text, bi, data_time_text, page_header, pending_note, state_badge, value_text
 from dashboard.theme import STATE_COLOR, STATE_NAME
+from dashboard.urls import indicator_path
 from indicators.explain import UnknownTarget, explain
 from indicators.history import read_history, read_transitions
 from indicators.states import State as IndicatorState
@@ -73,13 +74,17 @@ def why(e: dict, now: float, definition: dict | None = None) -> list:
         (("状态始于", "In state since"), f"{time.strftime('%m-%d %H:%M:%S', time.localtime(e['since']))}"
                                        f" ({age_text(now - e['since'])})"),
         (("待变", "Changing"), change_note(e, now) or "—"),
-        (("数据时间", "Data age"), age_text(e["data_age_s"]) if e["data_age_s"] is not None else "—"),
+        (("数据时间", "Data age"), data_time_text(now - e["data_age_s"], now, (definition or {}).get("stale_after"))
+                                  if e["data_age_s"] is not None else "—"),
         (("数据源", "Feed"), e["feed"] or "—"),
         (("汇总", "Roll-up"), e["rollup"]),
         (("覆盖", "Coverage"), bi(f"{100 * e['coverage']:.0f}% 下级有数据", f"{100 * e['coverage']:.0f}% of children "
                                                                                 "with data")
                               if e["coverage"] is not None else "—"),
     ]
+    if state == IndicatorState.NOT_JUDGED and e["rollup"] == "rate_per_10k" and e.get("population") == 0:
+        facts.insert(0, (("原因", "Why"), html.Span(bi("该区域无人口数据", "no population for this area"),
+                                                  className="no-population")))
     return [
         html.Div([state_badge(state), " ", *bi(*STATE_NAME[state])], className=f"why-state state-{state.label}"),
         html.Dl(className="facts", children=[x for k, v in facts for x in (html.Dt(bi(*k)), html.Dd(v))]),
@@ -181,7 +186,7 @@ def ranking(e: dict) -> html.Table | html.Div:
     rows = [html.Tr([
         html.Td(state_badge(IndicatorState[c["state"].upper()])),
         html.Td(dcc.Link(tree[c["area"]].name_zh if c["area"] in tree else c["area"],
-                         href=f"/indicator/{e['indicator']}?area={c['area']}")),
+                         href=indicator_path(e['indicator'], c['area']))),
         html.Td(value_text(c["value"], e["unit"])),
         html.Td("—" if c["contribution"] is None else f"{100 * c['contribution']:.0f}%"),
     ]) for c in e["children"][:RANK_ROWS]]

@@ -9,9 +9,10 @@ from dash import Input, Output, State, callback, dcc, html
 
 from cityvitals import store
 from dashboard import context, data, ids
-from dashboard.components import DOMAIN_NAMES, PANEL_NAMES, age_text, bi, page_header, value_text
+from dashboard.components import DOMAIN_NAMES, PANEL_NAMES, age_text, bi, data_time_text, page_header, value_text
 from dashboard.tables import data_table
 from dashboard.theme import STATE_ICON
+from dashboard.urls import indicator_path
 from indicators.history import read_values_at_step
 from indicators.states import State as IndicatorState
 
@@ -64,12 +65,12 @@ def indicator_rows(definitions: dict[str, dict], states: dict[str, dict], then: 
         rows.append({
             "id": d["id"], "state": f"{STATE_ICON[IndicatorState[label.upper()]]} {label}",
             "group": _both(*(DOMAIN_NAMES if d["tier"] == "macro" else PANEL_NAMES).get(d["group"], (d["group"],) * 2)),
-            "name": f"[{_both(d['name']['zh'], d['name']['en'])}](/indicator/{d['id']}?area={area_id})",
+            "name": f"[{_both(d['name']['zh'], d['name']['en'])}]({indicator_path(d['id'], area_id)})",
             "value": value_text(value, d.get("unit", "")),
             "limits": f"▲{record['y']} ■{record['r']}" if record else "—",
             "rule": record.get("rule", "") if record else "",
             "since": age_text(now - record["since"]) if record and record.get("since") else "—",
-            "age": age_text(now - record["ts"]) if record and record.get("ts") else "—",
+            "age": data_time_text(record["ts"], now, d.get("stale_after")) if record and record.get("ts") else "—",
             "trend": trend_text(then.get(d["id"]), value, d["direction"]),
             "order": (STATE_ORDER[label], d["tier"] != "macro", d["group"], d["id"]),
         })

@@ -16,6 +16,7 @@ from cityvitals import store
 from cityvitals.vocabulary import PANELS
 from dashboard import context, ids, trouble
 from dashboard.components import LANGS
+from dashboard.urls import area_path, area_query, quoted
 
 DEFAULT_ROTATE_S = 20.0
 MIN_ROTATE_S = 2.0
@@ -35,7 +36,7 @@ class Shown:
 
 def rotation(home: str) -> list[str]:
     """The views a kiosk rotates through: the overview of ``home``, then the six panels for it."""
-    return [f"/area/{home}", *(f"/panel/{p}?area={home}" for p in PANELS)]
+    return [area_path(home), *(f"/panel/{p}{area_query(home)}" for p in PANELS)]
 
 
 def dwell_s(view: str, period_s: float, abnormal: set[str]) -> float:
@@ -54,7 +55,7 @@ def next_view(shown: Shown | None, views: list[str], period_s: float, now: float
         return Shown(views[0], 0, now, tuple(red))
     new_red = [a for a in red if a not in shown.red]
     if new_red:
-        return Shown(f"/area/{new_red[0]}", shown.index, now, tuple(red))
+        return Shown(area_path(new_red[0]), shown.index, now, tuple(red))
     if now - shown.since < dwell_s(shown.view, period_s, abnormal):
         return Shown(shown.view, shown.index, shown.since, tuple(red))
     index = (shown.index + 1) % len(views)
@@ -85,7 +86,7 @@ def sticky(search: str | None) -> dict[str, str]:
 def split_view(view: str, period_s: float, home: str, keep: dict[str, str] | None = None) -> tuple[str, str]:
     """Pathname and query string of a view, with the kiosk parameters (and ``keep``) kept for the next page."""
     path, _, query = view.partition("?")
-    kiosk = f"kiosk=1&rotate={period_s:g}&home={home}" + (f"&{urlencode(keep)}" if keep else "")
+    kiosk = f"kiosk=1&rotate={period_s:g}&home={quoted(home)}" + (f"&{urlencode(keep)}" if keep else "")
     return path, f"?{query}&{kiosk}" if query else f"?{kiosk}"
 
 
@@ -101,12 +102,12 @@ def wall_states(home: str) -> tuple[list[str], set[str]]:
              if children else {})
     red = [a.id for a in children if trouble.has_red(child.get(a.id))]
     own = store.read_summaries(ctx.client, ctx.tree[home].level, [home]).get(home, {})
-    abnormal = {f"/area/{a}" for a in red}
+    abnormal = {area_path(a) for a in red}
     if trouble.has_warning(own):
-        abnormal.add(f"/area/{home}")
+        abnormal.add(area_path(home))
     for panel, counts in own.get("panels", {}).items():
         if any(counts.get(s) for s in ABNORMAL):
-            abnormal.add(f"/panel/{panel}?area={home}")
+            abnormal.add(f"/panel/{panel}{area_query(home)}")
     return red, abnormal
 
 

@@ -27,6 +27,7 @@ from dashboard.components import (
 from dashboard.delta import Delta, kept
 from dashboard.figures import MapLook, map_areas
 from dashboard.theme import STATE_ICON, STATE_NAME
+from dashboard.urls import area_path, indicator_path
 from indicators.history import read_domain_history
 from indicators.states import State
 from indicators.thresholds import FUNNEL_LABEL
@@ -271,8 +272,8 @@ def ticker_line(w: dict, now: float, defs: dict[str, dict]) -> html.Li:
     marks = ("" if phase == "active" else f" {phase}") + (" acked" if w.get("ack") else "")
     return html.Li(className=f"ticker-line state-{state.label}{marks}", children=[
         html.Span(STATE_ICON[state], className="icon"),
-        dcc.Link(area_name(key.area), href=f"/area/{key.area}", className="where"),
-        dcc.Link(bi(*data.indicator_names(defs, key.indicator)), href=f"/indicator/{key.indicator}?area={key.area}",
+        dcc.Link(area_name(key.area), href=area_path(key.area), className="where"),
+        dcc.Link(bi(*data.indicator_names(defs, key.indicator)), href=indicator_path(key.indicator, key.area),
                  className="what", title=key.indicator),
         html.Span([html.Span(_number(w["v"]), className="now"), " / ", limit_text(w, threshold)], className="value"),
         age_span(w["since"], now, "since"),
@@ -352,4 +353,4 @@ def drill(click: dict | None) -> str:
     area_id = point.get("location") or point.get("customdata")
     if not area_id or area_id not in context.get().tree:
         return dash.no_update
-    return f"/area/{area_id}"
+    return area_path(area_id)

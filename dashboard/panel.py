@@ -9,6 +9,7 @@ from dash import Input, Output, State, callback, dcc, html
 from cityvitals import store
 from dashboard import context, data, ids
 from dashboard.components import PANEL_NAMES, age_text, bi, page_header, pair_text, state_badge, value_text
+from dashboard.urls import indicator_path
 from indicators.states import State as IndicatorState
 
 FILTER_STATES = ("red", "yellow", "stale", "normal", "insufficient", "not_judged")
@@ -83,7 +84,7 @@ def indicator_row(d: dict, record: dict | None, area_id: str, now: float) -> htm
     age = age_text(now - record["ts"]) if record and record["ts"] else bi("无数据", "no data")
     return html.Div(className=f"row state-{state.label}", children=[
         state_badge(state),
-        dcc.Link(bi(d["name"]["zh"], d["name"]["en"]), href=f"/indicator/{d['id']}?area={area_id}", className="name",
+        dcc.Link(bi(d["name"]["zh"], d["name"]["en"]), href=indicator_path(d['id'], area_id), className="name",
                  title=pair_text((d["name"]["zh"], d["name"]["en"]))),
         html.Span(value_text(record["v"] if record else None, d.get("unit", "")), className="value"),
         html.Span(limits, className="limits"),

@@ -28,6 +28,7 @@ from dashboard.components import (
 )
 from dashboard.tables import data_table
 from dashboard.theme import STATE_ICON
+from dashboard.urls import area_path, indicator_path
 from indicators.history import read_transitions
 from indicators.states import State as IndicatorState
 
@@ -148,8 +149,8 @@ def active_rows(active: list[dict], acks: dict, now: float) -> list[dict]:
         limit = w["r"] if w["s"] == "red" else w["y"]
         rows.append({
             "id": episode_key(w), "state": _label(w["s"]),
-            "area": f"[{tree[key.area].name_zh}](/area/{key.area})",
-            "indicator": f"[{w['name']}](/indicator/{key.indicator}?area={key.area})",
+            "area": f"[{tree[key.area].name_zh}]({area_path(key.area)})",
+            "indicator": f"[{w['name']}]({indicator_path(key.indicator, key.area)})",
             "value": f"{value_text(w['v'], w['unit'])} / {limit}",
             "trail": f"{value_text(w.get('raised'))} / {value_text(w.get('peak'))}",
             "for": age_text(now - w["since"]), "change": change_text(w, now), "phase": warning_phase(w),
@@ -179,8 +180,8 @@ def past_table_rows(area_id: str, group: str | None, states: list[str], level: s
     tree = context.get().tree
     return [{
         "time": r["at"].strftime("%m-%d %H:%M:%S"),
-        "area": f"[{tree[r['area']].name_zh}](/area/{r['area']})",
-        "indicator": f"[{r['name']}](/indicator/{r['indicator']}?area={r['area']})",
+        "area": f"[{tree[r['area']].name_zh}]({area_path(r['area'])})",
+        "indicator": f"[{r['name']}]({indicator_path(r['indicator'], r['area'])})",
         "from": _label(r["from_state"]), "state": _label(r["to_state"]), "value": value_text(r["value"]),
     } for r in past_rows(area_id, group, states, level)]
 

@@ -36,9 +36,11 @@ import redis
 from redis.backoff import ExponentialWithJitterBackoff
 
 from cityvitals import store
+from cityvitals.areas.crs import CRS, to_wgs84
 from cityvitals.areas.model import GridLocator
 from cityvitals.metrics import Metric
 from cityvitals.text import SURROGATE, shown
+from feeds.reasons import reason_kind
 
 log = logging.getLogger(__name__)
 FUTURE_TOLERANCE_S = 300.0  # a clock this far ahead of ours is wrong, not early
@@ -88,8 +90,9 @@ Row = tuple[str, str, float, float]  # a checked sample in the order of :class:`
 class Rules:
     """What items are checked against: the metric registry (with each metric's range) and the grids."""
 
-    def __init__(self, metrics: Mapping[str, Metric], grids: Collection[str]) -> None:
+    def __init__(self, metrics: Mapping[str, Metric], grids: Collection[str], earliest: float = EARLIEST_TS) -> None:
         self.metrics, self.grids = metrics, grids
+        self.earliest = earliest  # a replay of older history may allow times before 2000
         self.index = {k: i for i, k in enumerate(metrics)}
         # Row i holds metric i's (min, max); the last row, nan, is for an unknown metric (index -1): refused.
         self.bounds = np.array([(m.min, m.max) for m in metrics.values()] + [(math.nan, math.nan)], dtype=float)
@@ -104,7 +107,8 @@ class Checked:
     newest: float | None  # the latest ts among the rows
 
 
-def check_item(item: Any, metrics: Mapping[str, Metric], grids: Collection[str], now: float) -> store.Sample | str:
+def check_item(item: Any, metrics: Mapping[str, Metric], grids: Collection[str], now: float,
+               earliest: float = EARLIEST_TS) -> store.Sample | str:
     """Return the sample an item describes, or the reason it is refused, saying what is wrong first."""
     if not isinstance(item, Mapping):
         return f"expected an object with metric, area, ts, value; got {type(item).__name__}"
@@ -124,12 +128,12 @@ def check_item(item: Any, metrics: Mapping[str, Metric], grids: Collection[str],
     m = metrics[metric]
     if not m.min <= value <= m.max:
         return f"value {shown(value)} outside the possible range [{m.min:g}, {m.max:g}] of {metric}"
-    return time_problem(ts, now) or store.Sample(metric, area, float(ts), float(value))
+    return time_problem(ts, now, earliest) or store.Sample(metric, area, float(ts), float(value))
 
 
-def time_problem(ts: float, now: float) -> str | None:
-    """Why a sample's or event's time cannot be true: before 2000, or ahead of our clock; None if it can."""
-    if ts < EARLIEST_TS:
+def time_problem(ts: float, now: float, earliest: float = EARLIEST_TS) -> str | None:
+    """Why a sample's or event's time cannot be true: before 2000 (or ``earliest``), or ahead of our clock."""
+    if ts < earliest:
         return f"ts {shown(ts)} is before 2000-01-01 (Unix seconds are expected)"
     if ts > now + FUTURE_TOLERANCE_S:
         return f"ts {shown(ts)} is {as_float(ts) - now:.0f} s in the future (tolerance {FUTURE_TOLERANCE_S:.0f} s)"
@@ -145,12 +149,14 @@ def as_float(x: float) -> float:
 
 
 def check_items(items: Sequence[Any], rules: Rules, now: float,
-                decide: Callable[[Sequence[Any]], Mapping[int, store.Sample | str]] | None = None) -> Checked:
+                decide: Callable[[Sequence[Any]], Mapping[int, store.Sample | str]] | None = None,
+                preset: Mapping[int, str] | None = None) -> Checked:
     """Check a batch at once: the same verdicts and reasons as :func:`check_item` on each item.
 
     A batch of plain items (dicts with int or float ts and value) is checked column by column with
     numpy; in any other batch each item is checked alone, or by ``decide`` (items with a point) first.
-    Only the refused items are checked again one by one, for their reasons.
+    Only the refused items are checked again one by one, for their reasons. ``preset`` refuses items
+    by position for the adapter's own reasons (a value its mapping does not know).
     """
     columns = _plain_columns(items)
     decided: dict[int, str] = {}
@@ -158,15 +164,47 @@ def check_items(items: Sequence[Any], rules: Rules, now: float,
         columns, decided = _columns_one_by_one(items, rules, now, decide)
     rows, metric, area, ts, value = columns
     ok = _good_mask(metric, area, ts, value, rules, now)
+    if preset:
+        decided.update(preset)
+        ok[list(preset)] = False
     refused = []
     for i in np.flatnonzero(~ok).tolist():
-        verdict = decided.get(i) or check_item(items[i], rules.metrics, rules.grids, now)
+        verdict = decided.get(i) or check_item(items[i], rules.metrics, rules.grids, now, rules.earliest)
         if isinstance(verdict, str):
             refused.append((i, verdict))
         else:  # cannot happen while both apply the same rules; the item-by-item verdict wins
             ok[i] = True
     newest = float(ts[ok].max()) if ok.any() else None
     return Checked(list(compress(rows, ok.tolist())) if refused else rows, refused, newest)
+
+
+@dataclass
+class SampleColumns:
+    """Samples as columns: values as floats (NaN where unreadable), reasons decided before by position."""
+
+    metric: list[str]
+    area: list[str]
+    ts: np.ndarray
+    value: np.ndarray
+    preset: dict[int, str] = field(default_factory=dict)
+
+
+def check_columns(columns: SampleColumns, rules: Rules, now: float, item_of: Callable[[int], Any]) -> Checked:
+    """Check samples given as columns: the verdicts of :func:`check_items`, an item made only per refusal."""
+    c = columns
+    ok = _good_mask(c.metric, c.area, c.ts, c.value, rules, now)
+    if c.preset:
+        ok[list(c.preset)] = False
+    refused = []
+    for i in np.flatnonzero(~ok).tolist():
+        verdict = c.preset.get(i) or check_item(item_of(i), rules.metrics, rules.grids, now, rules.earliest)
+        if isinstance(verdict, str):
+            refused.append((i, verdict))
+        else:  # cannot happen while both apply the same rules; the item-by-item verdict wins
+            ok[i] = True
+    keep = ok.tolist()
+    rows = list(compress(zip(c.metric, c.area, c.ts.tolist(), c.value.tolist(), strict=True), keep))
+    return Checked(rows, refused, float(c.ts[ok].max()) if ok.any() else None)
 
 
 Columns = tuple[list[Row], Sequence[Any], Sequence[Any], np.ndarray, np.ndarray]  # rows, metric, area, ts, value
@@ -202,7 +240,7 @@ def _columns_one_by_one(items: Sequence[Any], rules: Rules, now: float,
     verdicts = dict(decide(items)) if decide else {}
     rows: list[Row] = []
     for i, item in enumerate(items):
-        verdict = verdicts.get(i) or check_item(item, rules.metrics, rules.grids, now)
+        verdict = verdicts.get(i) or check_item(item, rules.metrics, rules.grids, now, rules.earliest)
         if isinstance(verdict, str):
             verdicts[i] = verdict
             rows.append(("", "", math.nan, math.nan))  # a row every check refuses
@@ -220,7 +258,7 @@ def _good_mask(metric: Sequence[str], area: Sequence[str], ts: np.ndarray, value
     low, high = rules.bounds[np.fromiter(map(rules.index.get, metric, repeat(-1)), np.intp, n)].T
     with np.errstate(invalid="ignore"):
         ok = (low <= value) & (value <= high) & np.isfinite(value) & np.isfinite(ts) \
-            & (ts >= EARLIEST_TS) & (ts <= now + FUTURE_TOLERANCE_S)
+            & (ts >= rules.earliest) & (ts <= now + FUTURE_TOLERANCE_S)
     unknown = {a for a in set(area) if a not in rules.grids}
     if unknown:
         ok &= np.fromiter((a not in unknown for a in area), bool, n)
@@ -254,7 +292,9 @@ class Ingestor:
         self.fence = fence
         self.rules = Rules(metrics, grids)
         self.buffer_limit, self.locator = buffer_limit, locator
-        self.health: dict[str, Any] = {"accepted": 0, "refused": 0, "last_sample": None, "last_ok": None,
+        self.checkpoint_field = feed  # where a file's checkpoint is written (a replay keys it by file too)
+        self.health: dict[str, Any] = {"read": 0, "accepted": 0, "refused": 0, "refused_by": {},
+                                       "last_sample": None, "last_ok": None,
                                        "outside": 0, "rate": 0.0, "lag_s": None, "buffered": 0, "overflowed": 0,
                                        "store_errors": 0, "last_error": None, "simulated": simulated}
         self._lock = threading.Lock()
@@ -268,8 +308,8 @@ class Ingestor:
         self.backoff = ExponentialWithJitterBackoff(cap=5.0, base=0.05)
 
     def submit(self, items: Sequence[Any], hold: bool = True, where: Callable[[int], str] | None = None,
-               checkpoint: int | None = None, after: Callable[[redis.client.Pipeline], None] | None = None
-               ) -> IngestResult:
+               checkpoint: int | None = None, after: Callable[[redis.client.Pipeline], None] | None = None,
+               preset: Mapping[int, str] | None = None) -> IngestResult:
         """Store the valid items, refuse the others with reasons; one bad item never drops the rest.
 
         With ``hold`` (the default) a Redis outage puts the batch in the buffer; without it the
@@ -278,24 +318,47 @@ class Ingestor:
         ``checkpoint`` (rows of a file done once this batch is in) is written with the batch, in
         the same round trip, after it: held with it through an outage, never ahead of it.
         ``after(pipe)`` queues more of the adapter's own writes there (an MQTT feed's receipts).
+        ``preset`` refuses items by position for the adapter's own reasons (see :func:`check_items`).
         Raises :class:`Fenced` if the fence says another process leads the feed.
         """
-        checked = check_items(items, self.rules, self.clock(), decide=self._locate)
+        checked = check_items(items, self.rules, self.clock(), decide=self._locate, preset=preset)
+        return self._submit_checked(checked, len(items), items.__getitem__, hold, where, checkpoint, after)
+
+    def submit_columns(self, columns: SampleColumns, item_of: Callable[[int], Any],
+                       where: Callable[[int], str] | None = None, checkpoint: int | None = None) -> IngestResult:
+        """Like :meth:`submit` for samples given as columns (a mapped file): no object per sample.
+
+        ``item_of(i)`` is sample i as an item: only refused ones are made, for their reasons and
+        dead letters. ``columns.preset`` holds the reasons the adapter refused samples for itself.
+        """
+        checked = check_columns(columns, self.rules, self.clock(), item_of)
+        return self._submit_checked(checked, len(columns.metric), item_of, True, where, checkpoint, None)
+
+    def _submit_checked(self, checked: Checked, read: int, item_of: Callable[[int], Any], hold: bool,
+                        where: Callable[[int], str] | None, checkpoint: int | None,
+                        after: Callable[[redis.client.Pipeline], None] | None) -> IngestResult:
+        """Store the checked batch and dead-letter its refusals, each with its place (``where``) and item."""
         result = IngestResult(len(checked.rows))
         bad: list[tuple[str, str]] = []
         for i, reason in checked.refused:
             reason = f"{where(i)}: {reason}" if where else reason
             result.refused.append(Refusal(i, reason))
-            bad.append((reason, dump_item(items[i])))
+            bad.append((reason, dump_item(item_of(i))))
+        with self._lock:
+            self.health["read"] += read
         batch = self._batch(checked.rows, bad, checked.newest, checkpoint, after)
         result.held = result.accepted if self._deliver(batch, hold) else 0
         return result
 
+    def check(self, items: Sequence[Any], preset: Mapping[int, str] | None = None) -> Checked:
+        """Check items as :meth:`submit` would, storing and counting nothing (a dry run)."""
+        return check_items(items, self.rules, self.clock(), decide=self._locate, preset=preset)
+
     def _locate(self, items: Sequence[Any]) -> dict[int, store.Sample | str]:
         """Check the items that carry a point (lon, lat) instead of an area, looking up all points at once."""
+        out: dict[int, store.Sample | str] = {}
         at = [i for i, item in enumerate(items)
               if isinstance(item, Mapping) and "area" not in item and ("lon" in item or "lat" in item)]
-        out: dict[int, store.Sample | str] = {}
         points = []
         for i in at:
             lon, lat = items[i].get("lon"), items[i].get("lat")
@@ -305,20 +368,26 @@ class Ingestor:
                 out[i] = f"feed {self.feed} takes area ids, not points (lon, lat)"
             elif not ok:
                 out[i] = f"lon and lat must be finite numbers, got {shown(lon)}, {shown(lat)}"
+            elif items[i].get("crs", "wgs84") not in CRS:
+                out[i] = f"lon and lat in unknown crs {shown(items[i].get('crs'))}: one of {', '.join(CRS)}"
             else:
                 points.append((i, lon, lat))
         if points:
-            grids = self.locator.locate([p[1] for p in points], [p[2] for p in points])
+            lon, lat = _in_wgs84(items, points)
+            grids = self.locator.locate(lon, lat)
             for (i, lon, lat), grid in zip(points, grids.tolist(), strict=True):
                 if grid is None:
                     out[i] = f"point ({lon!r}, {lat!r}) lies in no grid"
                     self.health["outside"] += 1
                 else:
-                    out[i] = check_item({**items[i], "area": grid}, self.metrics, self.grids, self.clock())
+                    out[i] = check_item({**items[i], "area": grid}, self.metrics, self.grids, self.clock(),
+                                        self.rules.earliest)
         return out
 
     def refuse(self, bad: list[tuple[str, str]], hold: bool = True) -> None:
         """Count and dead-letter input refused before it became an item (an unreadable line, say)."""
+        with self._lock:
+            self.health["read"] += len(bad)
         if bad:
             self._deliver(self._batch([], bad), hold)
 
@@ -346,6 +415,10 @@ class Ingestor:
         """Write a batch now, or hold it while older ones wait; True if it was held."""
         with self._lock:
             self.health["refused"] += len(batch.dead)
+            by = self.health["refused_by"]
+            for reason, _ in batch.dead:
+                kind = reason_kind(reason)
+                by[kind] = by.get(kind, 0) + 1
             if (self._held or self._inflight) and hold:  # older batches are waiting: keep the order
                 self._hold([batch])
                 return True
@@ -372,7 +445,7 @@ class Ingestor:
                 store.queue_samples(pipe, self.feed, b.samples, bid=b.bid)
                 store.queue_dead_letters(pipe, self.feed, b.dead)
                 if b.checkpoint is not None:
-                    store.write_checkpoint(pipe, self.feed, b.checkpoint)
+                    store.write_checkpoint(pipe, self.checkpoint_field, b.checkpoint)
                 if b.after is not None:
                     b.after(pipe)
             store.write_feed_health(pipe, self.feed, health)
@@ -392,7 +465,8 @@ class Ingestor:
     def _health_after(self, batches: list[Batch], now: float, buffered: int) -> dict[str, Any]:
         """The health record as it will be once ``batches`` are written at ``now``."""
         written = sum(len(b.samples) for b in batches)
-        h = dict(self.health, accepted=self.health["accepted"] + written, buffered=buffered)
+        h = dict(self.health, accepted=self.health["accepted"] + written, buffered=buffered,
+                 refused_by=dict(self.health["refused_by"]))
         if written:
             newest = max(b.newest for b in batches if b.newest is not None)
             h["last_sample"] = max(h["last_sample"] or -math.inf, newest)
@@ -480,6 +554,16 @@ class Ingestor:
             self._retrying = None
         log.warning("feed %s: another process leads it now; %d buffered samples/refusals left to it",
                     self.feed, dropped)
+
+
+def _in_wgs84(items: Sequence[Any], points: list[tuple[int, float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """The points' lon and lat in WGS-84: an item may say ``"crs": "gcj02"`` or ``"bd09"`` (Chinese map apps)."""
+    lon, lat = np.array([p[1] for p in points], float), np.array([p[2] for p in points], float)
+    systems = np.array([items[i].get("crs", "wgs84") for i, _, _ in points], dtype=object)
+    for crs in set(systems.tolist()) - {"wgs84"}:
+        at = systems == crs
+        lon[at], lat[at] = to_wgs84(lon[at], lat[at], crs)
+    return lon, lat
 
 
 def dump_item(item: Any) -> str:

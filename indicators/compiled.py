@@ -60,6 +60,7 @@ class CompiledCatalog:
     scale: np.ndarray  # (n, 1)
     higher: np.ndarray  # (n,): higher is worse (anything but lower_is_worse)
     binomial: np.ndarray  # (n,): a ratio of events to trials
+    per_resident: np.ndarray  # (n, 1): a rate per 10,000 residents (not judged where the population is unknown)
     judged_at: dict[str, np.ndarray]  # per level, (n, 1): whether each indicator is judged there
     rule_rows: dict[str, np.ndarray]  # per roll-up rule, the rows that roll up by it
     oldest_groups: list[np.ndarray]  # rows of each domain's macro indicators, then the rest (a partition)
@@ -85,6 +86,7 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
         scale=np.array([[1e4 if i.rollup == "rate_per_10k" else i.source.scale] for i in inds]),
         higher=np.array([i.direction != "lower_is_worse" for i in inds], dtype=bool),
         binomial=np.array([i.rollup == "ratio" for i in inds], dtype=bool),
+        per_resident=np.array([[i.rollup == "rate_per_10k"] for i in inds], dtype=bool).reshape(-1, 1),
         judged_at={level: np.array([[level in i.levels] for i in inds], dtype=bool).reshape(-1, 1)
                    for level in LEVELS},
         rule_rows={r: np.array([k for k, i in enumerate(inds) if i.rollup == r], dtype=int) for r in rollup.RULES},

@@ -34,8 +34,9 @@ class IngestStats:
     """What happened to a batch of samples."""
 
     accepted: int = 0
-    late: int = 0  # older than the value held, or than a newer one in the batch: counted, never applied
+    late: int = 0  # truly out of order: older than the value held, or than one that arrived before it in the batch
     duplicate: int = 0  # the same (metric, area, ts) as the value held: a repeat counts once
+    superseded: int = 0  # in order, but a newer one of the same cell came later in the same batch
     unknown: int = 0  # metric or area the engine does not know (feeds should have refused them)
 
 
@@ -99,6 +100,8 @@ class Engine:
         self.grid_ids = tree.ids("grid")
         self.grid_pos = {a: i for i, a in enumerate(self.grid_ids)}
         self.population = tree.population("grid")
+        # A rate per resident means nothing where no population was imported: not judged there, never stale.
+        self.unpopulated = {level: tree.population(level)[None, :] == 0 for level in LEVELS}
         self.parents = {
             level: (tree.grid_ancestor_index(level) if level != "grid" else np.arange(len(self.grid_ids)))
             for level in LEVELS
@@ -215,7 +218,10 @@ class Engine:
         """Apply samples given as columns (vectorised); newest wins per (metric, grid).
 
         A sample is identified by (metric, grid, ts): one with the time of the value held is a
-        duplicate (the first value stays), one older is late; neither changes anything.
+        duplicate (the first value stays); one older than the value held before the batch, or than
+        a sample of its cell that arrived before it, is late; one in order whose cell got a newer
+        sample later in the batch is superseded (a replay's hours between two ticks). None of
+        them changes anything.
         """
         n = len(cols.metric)
         if not n:
@@ -231,6 +237,7 @@ class Engine:
         keep = all_flat.size - 1 - last
         flat, ts, value = all_flat[keep], all_ts[keep], cols.value[known][order][keep]
         r, c = np.divmod(flat, g)
+        late, duplicate = _late_and_repeated(rows[known] * g + grid[known], k_ts, self.ts.ravel())
         newer = ~(ts <= self.ts[r, c])  # NaN held (never seen) counts as newer
         r, c = r[newer], c[newer]
         self.values[r, c], self.ts[r, c] = value[newer], ts[newer]
@@ -238,11 +245,9 @@ class Engine:
         self._touched.append(flat[newer])
         self._moved[r] = True
         accepted = int(newer.sum())
-        held = self.ts.ravel()[all_flat]
-        duplicate = int((all_ts == held).sum()) - accepted
         unknown = int(n - known.sum())
-        return IngestStats(accepted=accepted, late=n - unknown - accepted - duplicate, duplicate=duplicate,
-                           unknown=unknown)
+        return IngestStats(accepted=accepted, late=late, duplicate=duplicate, unknown=unknown,
+                           superseded=n - unknown - accepted - duplicate - late)
 
     def restore_states(self, warnings: list[dict]) -> int:
         """Take back the warning states (their since, and a state pending) a previous engine wrote; returns how many.
@@ -530,7 +535,7 @@ class Engine:
         fresh = cov > 0  # some grid delivered current data (a 0-of-0 ratio has no value: insufficient)
         delivered = seen[sel] | ~self._seen_cache[LEVELS[0]][sel].any(axis=1, keepdims=True)  # else: a dead feed
         c, ev = self.compiled, self.compiled.evidence
-        judged = c.judged_at[level][sel] & delivered
+        judged = c.judged_at[level][sel] & delivered & ~(c.per_resident[sel] & self.unpopulated[level])
         with np.errstate(invalid="ignore"):
             enough = (~ev.has_evidence[sel] | (den >= ev.min_denominator[sel])) & np.isfinite(value)
             few = ev.has_evidence[sel] & c.higher[sel, None] & (num < ev.min_events[sel])
@@ -632,3 +637,27 @@ def cells_at(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarr
 def cells_of(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> list:
     """Values of ``matrix`` at (rows, cols) as a list, also for a one-column matrix that broadcasts."""
     return cells_at(matrix, rows, cols).tolist()
+
+
+def _late_and_repeated(cells: np.ndarray, ts: np.ndarray, held: np.ndarray) -> tuple[int, int]:
+    """Count the samples (in arrival order) that are late and those that are duplicates.
+
+    A duplicate has the time of its cell's value held, or of the newest earlier sample of its cell in
+    the batch; a late one is older than either. Times are ranked to integers so one cumulative max
+    over (cell, rank) keys, sorted by cell and arrival, gives each sample the newest time before it.
+    """
+    if not ts.size:
+        return 0, 0
+    ranks = np.unique(ts, return_inverse=True)[1].astype(np.int64)
+    order = np.lexsort((np.arange(ts.size), cells))  # by cell, then arrival
+    cell, rank = cells[order], ranks[order]
+    first = np.r_[True, cell[1:] != cell[:-1]]
+    group = np.cumsum(first) - 1
+    key = group * (int(ranks.max()) + 1) + rank
+    before = np.maximum.accumulate(key)
+    prior = np.r_[-1, before[:-1]]
+    behind = ~first & (prior > key)  # an earlier arrival in the same cell was newer
+    older = ts[order] < held[cell]  # NaN held (never seen): False
+    repeat = (~first & (prior == key)) | (ts[order] == held[cell])
+    return int(((behind | older) & ~repeat).sum()), int(repeat.sum())
+

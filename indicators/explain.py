@@ -49,7 +49,7 @@ def explain(client: redis.Redis, indicator: str, area_id: str, now: float | None
     children = store.read_state_of(client, indicator, area["children"])
     return {
         "indicator": indicator, "area": area_id, "level": area["level"], "rollup": definition["rollup"],
-        "direction": definition["direction"], "unit": definition.get("unit", ""),
+        "direction": definition["direction"], "unit": definition.get("unit", ""), "population": area.get("pop"),
         **_facts(record, now),
         "thresholds": {"yellow": record["y"], "red": record["r"], "source": record["rule"]},
         "pending": record["p"], "pending_since": record["ps"], "min_duration_s": definition["min_duration"],

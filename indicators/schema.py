@@ -10,19 +10,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from cityvitals.vocabulary import DOMAINS, PANELS
 
 LEVEL_NAMES = ("district", "street", "community", "grid")
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
-UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w|mo|q)$")
+# A month is 31 days and a quarter 92: a monthly statistic published late in the next month is not stale yet.
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 31 * 86400, "q": 92 * 86400}
 
 
 def parse_duration(value: str | int | float) -> float:
-    """Turn ``90``, ``"90s"``, ``"15m"``, ``"2h"`` or ``"1d"`` into seconds."""
+    """Turn ``90``, ``"90s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1w"``, ``"2mo"`` or ``"1q"`` into seconds."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, str):  # a list or mapping may be huge (an alias bomb): named by its type only
-        raise ValueError(f"a {type(value).__name__} is not a duration like 90s, 15m, 2h or 1d")
+        raise ValueError(f"a {type(value).__name__} is not a duration like 90s, 15m, 2h, 1d, 1w, 2mo or 1q")
     match = DURATION.match(value.strip())
     if not match:
-        raise ValueError(f"{value[:40]!r} is not a duration like 90s, 15m, 2h or 1d")
+        raise ValueError(f"{value[:40]!r} is not a duration like 90s, 15m, 2h, 1d, 1w, 2mo or 1q")
     return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 

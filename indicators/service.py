@@ -34,8 +34,10 @@ class TickReport:
 
     samples: int = 0  # samples of the entries scored (a resent entry already scored is left out)
     entries: int = 0
-    late: int = 0  # samples older than the value held: counted, not applied
+    late: int = 0  # samples truly out of order: counted, not applied
     duplicates: int = 0  # samples with the time of the value held: counted once
+    superseded: int = 0  # in-order samples a newer one of their cell replaced within the tick
+    by_feed: dict[str, dict[str, int]] = field(default_factory=dict)  # late/duplicate/superseded per feed
     resent: int = 0  # entries whose batch id was scored already (a feed resent after a lost reply)
     cells: int = 0  # state cells written (a cell moved: its value, data time, state or pending state)
     transitions: int = 0
@@ -196,6 +198,8 @@ class EngineService:
             report.samples += len(joined.metric)
             report.late += stats.late
             report.duplicates += stats.duplicate
+            report.superseded += stats.superseded
+            report.by_feed[feed] = {"late": stats.late, "duplicate": stats.duplicate, "superseded": stats.superseded}
         report.entries = len(entries)
         return [e.entry_id for e in entries], batches
 
@@ -215,4 +219,5 @@ class EngineService:
             self.states.queue_summaries(pipe, eng, lv, result.now)
         report.transitions = len(result.transitions)
         store.queue_tick(pipe, result.now, eng.catalog.version, len(eng.ind_ids), eng.funnel_cells)
+        store.queue_scored(pipe, report.by_feed)
         pipe.execute()

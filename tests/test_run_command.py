@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -51,5 +52,38 @@ def test_run_serves_without_a_development_server_and_sigterm_stops_it_and_its_re
     stderr = err.read_text()
     assert "development server" not in stderr and "WARNING" not in stderr, stderr
     assert "Traceback" not in stderr, stderr
+    _wait_for(lambda: not psutil.pid_exists(redis_pid) or psutil.Process(redis_pid).status() == "zombie",
+              "the embedded redis-server to exit", timeout=20)
+
+
+def _start(argv: list[str], data_dir: Path, log: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "CITYVITALS_DATA_DIR")}
+    env["CITYVITALS_DATA_DIR"] = str(data_dir)
+    with log.open("w") as out:
+        return subprocess.Popen([sys.executable, "-m", "wiring.cli", *argv], cwd=REPO, env=env,
+                                stdout=subprocess.DEVNULL, stderr=out)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(("argv", "ready"), [
+    (["run", "--no-simulator", "--port", "0"], "City Vitals on http"),
+    (["engine", "run"], "engine worker up"),
+    (["feeds", "run"], "started"),
+], ids=["run", "engine", "feeds"])
+def test_ctrl_c_stops_every_worker_and_its_embedded_redis(tmp_path, argv, ready):
+    data_dir, log = tmp_path / "data", tmp_path / "stderr.log"
+    if argv[0] == "run":
+        argv = [*argv[:-1], str(_free_port()), "--data-dir", str(data_dir)]
+    proc = _start(argv, data_dir, log)
+    try:
+        _wait_for(lambda: (data_dir / "redis.db.settings").exists() and ready in log.read_text(), "the worker up",
+                  timeout=150)
+        redis_pid = _embedded_redis_pid(data_dir)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert proc.wait(60) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
     _wait_for(lambda: not psutil.pid_exists(redis_pid) or psutil.Process(redis_pid).status() == "zombie",
               "the embedded redis-server to exit", timeout=20)

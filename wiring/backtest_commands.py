@@ -91,13 +91,14 @@ def _source(args: argparse.Namespace, settings: Settings, tree: AreaTree, start:
             raise Refused(f"the archive {root} has no samples from {_shown(start)} to {_shown(end)} "
                           f"(it holds {_span(days(root))})")
         return lambda: day_chunks(root, start, end, metrics), f"archive {root}"
-    from feeds.replay.samples import MappingInvalid, load_mapping, read_file_samples
+    from feeds.replay.mapping import MappingError
+    from feeds.replay.samples import read_file_samples
 
     if args.mapping is None:
         raise Refused("--source FILE needs --mapping MAP (which columns hold time, value, metric and area)")
     try:
-        read = read_file_samples(Path(args.source), load_mapping(args.mapping), tree)
-    except MappingInvalid as exc:
+        read = read_file_samples(Path(args.source), Path(args.mapping), tree)
+    except MappingError as exc:
         raise Refused(f"--mapping {args.mapping} has errors:\n{exc}") from None
     except (OSError, ValueError) as exc:
         raise Refused(str(exc)) from None

@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     fcheck.set_defaults(func=cmd_feeds_check)
     freplay = fsub.add_parser("replay", help="replay a CSV or Parquet export into the store (resumable)")
     freplay.add_argument("file", type=Path)
+    freplay.add_argument("--mapping", type=Path, metavar="YAML",
+                         help="a mapping file: time from several columns, constants, value maps, wide files")
+    freplay.add_argument("--dry-run", action="store_true",
+                         help="print the first samples as they would be stored and the refusal counts; store nothing")
     freplay.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
                          help="time, value, metric, area or lon/lat: the column that holds it (repeat)")
     freplay.add_argument("--metric", help="the metric of every row, when no column names it")
@@ -102,7 +106,16 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged) before the lead is handed on
     leadership.release()
     archive_lead.release()
+    _stop_embedded_redis(rt)
     return 0
+
+
+def _stop_embedded_redis(rt) -> None:  # noqa: ANN001 (a Runtime; imported lazily like the rest)
+    """Stop the embedded redis-server this process started, unless another process still uses it."""
+    from cityvitals.redis_server import stop_embedded
+
+    if rt.settings.embedded_redis:
+        stop_embedded(rt.client)
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -169,37 +182,16 @@ def cmd_feeds_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"cityvitals: {exc}", file=sys.stderr)
         return 2
+    finally:
+        _stop_embedded_redis(rt)
     return 0
 
 
 def cmd_feeds_replay(args: argparse.Namespace) -> int:
-    """Replay one file through the ingest path, resuming from its checkpoint."""
-    from pydantic import ValidationError
+    """Replay one file through the ingest path, resuming from its checkpoint (see wiring/replay_command.py)."""
+    from wiring.replay_command import replay
 
-    from cityvitals.users import audit
-    from feeds.replay.adapter import replay_feed
-    from feeds.replay.config import ReplayFeedConfig
-    from wiring.runtime import open_runtime
-
-    try:
-        cfg = ReplayFeedConfig(type="replay", name=args.name, file=args.file, metric=args.metric,
-                               map=dict(m.split("=", 1) for m in args.map if "=" in m), time_format=args.time_format,
-                               timezone=args.timezone, speed=args.speed if args.speed == "max" else float(args.speed))
-    except (ValidationError, ValueError) as exc:
-        print(f"cityvitals: {exc}", file=sys.stderr)
-        return 2
-    rt = open_runtime(load_settings())
-    feed = replay_feed(rt, cfg)
-    try:
-        rows = feed.run()
-    except (OSError, ValueError) as exc:
-        print(f"cityvitals: {exc}", file=sys.stderr)
-        return 2
-    feed.ingestor.drain(30)
-    h = feed.ingestor.health
-    audit(rt.sql, "cli", "feeds_replay", file=str(args.file), feed=args.name, rows=rows, accepted=h["accepted"])
-    print(f"{rows} rows replayed: {h['accepted']} samples stored, {h['refused']} refused (dead-letter stream)")
-    return 0
+    return replay(args)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -425,7 +417,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from cityvitals.redis_server import stop_embedded
     from cityvitals.shutdown import wait_for_stop
     from feeds.simulator.adapter import start_simulator
     from feeds.simulator.config import SimulatorFeedConfig
@@ -456,8 +447,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     wait_for_stop()
     http.stop()
     scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged), as in `engine run`
-    if rt.settings.embedded_redis:
-        stop_embedded(rt.client)
+    _stop_embedded_redis(rt)
     return 0
 
 

@@ -6,10 +6,11 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from cityvitals.areas.crs import CRS
 from cityvitals.areas.geojson import PropertyMapping, check_files
 from cityvitals.areas.model import LEVELS, Area
 from cityvitals.areas.sql import save_areas
-from cityvitals.areas.validate import ERROR, REPAIRED, Problem
+from cityvitals.areas.validate import ERROR, REPAIRED, WARNING, Problem
 from cityvitals.config import load_settings
 from cityvitals.db import connect_database, create_schema
 from cityvitals.users import audit
@@ -36,6 +37,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
             choices=LEVELS,
             help="level of the features: once for all files or once per file (default: a level property)",
         )
+        parser.add_argument("--crs", choices=CRS, default="wgs84",
+                            help="coordinates of the files: gcj02 for AMap, Tencent and DataV, bd09 for Baidu")
+        parser.add_argument("--root", metavar="NAME",
+                            help="make the missing root, named NAME, from the union of the top-level areas")
         for option, field in _PROPERTY_OPTIONS.items():
             flag = "--" + option.replace("_", "-")
             parser.add_argument(flag, dest=option, metavar="P", help=f"property holding the {field}")
@@ -58,7 +63,13 @@ def run_import(args: argparse.Namespace) -> int:
     if _has_errors(problems):
         print("nothing imported: fix the errors above")
         return 1
-    engine = connect_database(load_settings().database_url)
+    if not any(area.level == LEVELS[-1] for area in areas):
+        # The engine scores grids and rolls them up: without any it would fail every round.
+        print(f"nothing imported: no area of level '{LEVELS[-1]}'; the engine judges grids and rolls them up "
+              f"to {', '.join(LEVELS[-2::-1])}, so the hierarchy needs all four levels "
+              "(give the lowest file --level grid, and --root NAME if the district is missing)")
+        return 1
+    engine = connect_database(load_settings().database_url)  # a SQLite file's missing folder is made
     try:
         create_schema(engine)  # the audit log too
         save_areas(engine, areas)
@@ -79,12 +90,13 @@ def _check(args: argparse.Namespace) -> tuple[list[Area], list[Problem]] | None:
     mapping = dataclasses.replace(_MAPPINGS[args.mapping](), **overrides)
     if len(levels) == 1:
         levels = levels * len(args.files)
-    areas, problems = check_files(args.files, mapping, levels)
+    areas, problems = check_files(args.files, mapping, levels, args.root, args.crs)
     for problem in problems:
         print(problem)
     errors = sum(problem.severity == ERROR for problem in problems)
     repaired = sum(problem.severity == REPAIRED for problem in problems)
-    print(f"{len(areas)} areas, {errors} errors, {repaired} repaired")
+    warnings = sum(problem.severity == WARNING for problem in problems)
+    print(f"{len(areas)} areas, {errors} errors, {repaired} repaired" + (f", {warnings} warnings" if warnings else ""))
     return areas, problems
 
 

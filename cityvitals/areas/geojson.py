@@ -10,8 +10,10 @@ from pathlib import Path
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
+from cityvitals.areas.crs import geometry_to_wgs84
 from cityvitals.areas.model import LEVELS, Area, area_km2, feature
-from cityvitals.areas.validate import Problem, validate
+from cityvitals.areas.root import make_root
+from cityvitals.areas.validate import WARNING, Problem, validate
 
 _MISSING = object()
 
@@ -48,14 +50,22 @@ def load_features(
 
 
 def check_files(
-    paths: Sequence[Path], mapping: PropertyMapping, levels: Sequence[str | None]
+    paths: Sequence[Path], mapping: PropertyMapping, levels: Sequence[str | None], root: str | None = None,
+    crs: str = "wgs84",
 ) -> tuple[list[Area], list[Problem]]:
     """Read and validate areas, levels[i] applying to paths[i]; return the usable areas and every problem.
 
-    An area read without its population is kept (as 0) so that its subtree is still checked; the
-    error it got while reading is among the problems all the same.
+    An area without a population is kept with 0 (a warning says so: rates per resident are not
+    judged there). ``root`` names a root made from the union of the top-level areas (see make_root).
+    ``crs`` is the files' coordinate system (gcj02, bd09): the areas are kept in WGS-84.
     """
-    areas, origins, problems = _read(paths, mapping, levels)
+    areas, origins, problems = _read(paths, mapping, levels, crs)
+    if root is not None:
+        try:
+            areas = make_root(areas, root)
+        except ValueError as error:
+            return [], [*problems, Problem("--root", "", str(error))]
+        origins = [f"--root {root}", *origins]
     usable, found = validate(areas, origins)
     return usable, problems + found
 
@@ -82,7 +92,7 @@ def dump_features(areas: Sequence[Area], path: Path) -> None:
 
 
 def _read(
-    paths: Sequence[Path], mapping: PropertyMapping, levels: Sequence[str | None]
+    paths: Sequence[Path], mapping: PropertyMapping, levels: Sequence[str | None], crs: str = "wgs84"
 ) -> tuple[list[Area], list[str], list[Problem]]:
     """Read every file; return the areas, where each came from, and the problems met on the way."""
     areas: list[Area] = []
@@ -97,36 +107,40 @@ def _read(
         for number, raw in enumerate(features, start=1):
             origin = f"{path}#feature {number}"
             try:
-                area, missing_population = _area(raw, mapping, level)
+                area, missing_population = _area(raw, mapping, level, crs)
             except _FeatureError as error:
-                problems.append(Problem(origin, _id_of(raw, mapping), str(error)))
+                problems.append(Problem(origin, _id_of(raw, mapping), str(error), name=_name_of(raw, mapping)))
                 continue
             if missing_population:
-                # Kept (with 0) so its children are still checked, but an error all the same.
-                problems.append(Problem(origin, area.id, f"missing population property '{mapping.population}'"))
+                problems.append(Problem(origin, area.id, f"no population property '{mapping.population}': rates "
+                                        "per resident are not judged there", WARNING, area.name_zh))
             areas.append(area)
             origins.append(origin)
     return areas, origins, problems
 
 
 def _features(path: Path) -> list:
-    """Return the features of a GeoJSON FeatureCollection file."""
+    """Return the features of a FeatureCollection, a bare array of Features (DataV) or a single Feature."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise _FeatureError(f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from error
     except (OSError, UnicodeDecodeError) as error:
         raise _FeatureError(f"cannot read the file: {error}") from error
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict) and document.get("type") == "Feature":
+        return [document]
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         kind = document.get("type") if isinstance(document, dict) else type(document).__name__
-        raise _FeatureError(f"not a GeoJSON FeatureCollection (type '{kind}')")
+        raise _FeatureError(f"not a GeoJSON FeatureCollection, array of Features or Feature (type '{kind}')")
     features = document.get("features")
     if not isinstance(features, list):
         raise _FeatureError("the FeatureCollection has no 'features' list")
     return features
 
 
-def _area(raw: object, mapping: PropertyMapping, level: str | None) -> tuple[Area, bool]:
+def _area(raw: object, mapping: PropertyMapping, level: str | None, crs: str = "wgs84") -> tuple[Area, bool]:
     """Build an Area from one raw feature; also say whether its population was missing."""
     if not isinstance(raw, dict) or not isinstance(raw.get("properties"), dict):
         raise _FeatureError("not a GeoJSON Feature with properties")
@@ -137,7 +151,7 @@ def _area(raw: object, mapping: PropertyMapping, level: str | None) -> tuple[Are
     area_level = level or (_text(_get(properties, mapping.level)) if mapping.level else None)
     if area_level is None:
         raise _FeatureError(f"missing level: give a level for the file or a '{mapping.level}' property")
-    geometry = _geometry(raw.get("geometry"))
+    geometry = geometry_to_wgs84(_geometry(raw.get("geometry")), crs)
     population = _get(properties, mapping.population) if mapping.population else 0
     name_zh = _text(_get(properties, mapping.name)) or area_id
     area = Area(
@@ -201,5 +215,15 @@ def _whole_number(value: object) -> int:
 
 def _id_of(raw: object, mapping: PropertyMapping) -> str:
     """Return a raw feature's id for a problem report, or "" if it has none."""
+    return _property_text(raw, mapping.id)
+
+
+def _name_of(raw: object, mapping: PropertyMapping) -> str:
+    """Return a raw feature's name for a problem report, or "" if it has none."""
+    return _property_text(raw, mapping.name)
+
+
+def _property_text(raw: object, name: str) -> str:
+    """Return one property of a raw feature as text, or "" if the feature or the property is missing."""
     properties = raw.get("properties") if isinstance(raw, dict) else None
-    return (_text(_get(properties, mapping.id)) if isinstance(properties, dict) else None) or ""
+    return (_text(_get(properties, name)) if isinstance(properties, dict) else None) or ""

@@ -14,11 +14,16 @@ from cityvitals.areas.model import LEVELS, Area, area_km2
 
 ERROR = "error"
 REPAIRED = "repaired"
+WARNING = "warning"  # said, but the area is imported all the same
 
 # A repair may change the drawn area by this share at most, or it is not trusted.
 _REPAIR_AREA_TOLERANCE = 0.1
 # A child with more than this share of its area outside its parent is misplaced.
 _MAX_OUTSIDE_SHARE = 0.5
+# Siblings overlapping by less than this share of the smaller one are digitising slivers, not worth a line.
+OVERLAP_TOLERANCE = 0.001
+# Land of a parent that none of its children covers, above this share of the parent: points there lie in no grid.
+GAP_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -29,11 +34,15 @@ class Problem:
     feature: str
     reason: str
     severity: str = ERROR
+    name: str = ""  # the feature's name, when it has one besides its id
 
     def __str__(self) -> str:
         file, _, item = self.source.partition("#")
-        if self.feature:
-            item = f"{item} (id {self.feature})" if item else f"area {self.feature}"
+        named = self.name if self.name and self.name != self.feature else ""
+        if self.feature and item:
+            item = f"{item} (id {self.feature}, {named})" if named else f"{item} (id {self.feature})"
+        elif self.feature:
+            item = f"area {self.feature} ({named})" if named else f"area {self.feature}"
         return ": ".join(part for part in (file, item, self.reason) if part)
 
 
@@ -61,7 +70,8 @@ class _Check:
         for position, (area, origin) in enumerate(zip(areas, origins, strict=True)):
             if area.id in self.areas:
                 first = self.origin[area.id].replace("#", " ") or "an earlier area"
-                self.found.append((position, Problem(origin, area.id, f"duplicate id, already used at {first}")))
+                self.found.append((position, Problem(origin, area.id, f"duplicate id, already used at {first}",
+                                                     name=area.name_zh)))
             else:
                 self.areas[area.id] = area
                 self.origin[area.id] = origin
@@ -69,7 +79,8 @@ class _Check:
 
     def report(self, area_id: str, reason: str, severity: str = ERROR) -> None:
         """Record a problem with ``area_id``; errors make it unusable."""
-        self.found.append((self.position[area_id], Problem(self.origin[area_id], area_id, reason, severity)))
+        problem = Problem(self.origin[area_id], area_id, reason, severity, self.areas[area_id].name_zh)
+        self.found.append((self.position[area_id], problem))
         if severity == ERROR:
             self.bad.add(area_id)
 
@@ -81,6 +92,8 @@ class _Check:
         self.check_roots()
         self.check_cycles()
         self.check_containment()
+        self.check_overlaps()
+        self.check_gaps()
 
     def check_fields(self, area: Area) -> None:
         """Check the level, the parent link and the population of one area."""
@@ -106,7 +119,7 @@ class _Check:
         if geometry.is_valid:
             return
         reason = shapely.is_valid_reason(geometry)
-        repaired = _polygonal(shapely.make_valid(geometry))
+        repaired = polygonal(shapely.make_valid(geometry))
         drawn = _drawn_area(geometry)
         if repaired.is_empty or abs(repaired.area - drawn) > _REPAIR_AREA_TOLERANCE * max(drawn, repaired.area):
             self.report(area.id, f"invalid geometry ({reason}) that make_valid cannot repair without changing it")
@@ -161,6 +174,48 @@ class _Check:
             if 1.0 - share > _MAX_OUTSIDE_SHARE:
                 self.report(child.id, f"lies mostly outside its parent '{parent.id}' ({1.0 - share:.0%} outside)")
 
+    def check_overlaps(self) -> None:
+        """Warn of siblings that overlap by more than OVERLAP_TOLERANCE of the smaller, naming both."""
+        groups: dict[str | None, list[Area]] = {}
+        for area in self.areas.values():
+            if area.id not in self.shapeless:
+                groups.setdefault(area.parent, []).append(area)
+        for parent, siblings in groups.items():
+            if parent is None or len(siblings) < 2:  # several roots are an error of their own
+                continue
+            shapes = np.array([a.geometry for a in siblings], dtype=object)
+            left, right = shapely.STRtree(shapes).query(shapes, predicate="intersects")
+            keep = left < right
+            left, right = left[keep], right[keep]
+            if not left.size:
+                continue
+            common = shapely.intersection(shapes[left], shapes[right])
+            smaller = np.minimum(shapely.area(shapes[left]), shapely.area(shapes[right]))
+            share = shapely.area(common) / np.where(smaller > 0, smaller, 1.0)
+            km2 = area_km2(common)
+            for i, j, part, size in zip(left.tolist(), right.tolist(), share.tolist(), km2.tolist(), strict=True):
+                if part > OVERLAP_TOLERANCE:
+                    other = siblings[j]
+                    self.report(siblings[i].id, f"overlaps its sibling {other.name_zh!r} (id {other.id}) by "
+                                f"{size:.3g} km² ({part:.1%} of the smaller)", WARNING)
+
+    def check_gaps(self) -> None:
+        """Warn of parents whose children leave more than GAP_TOLERANCE of their land uncovered."""
+        children: dict[str, list[Area]] = {}
+        for area in self.areas.values():
+            if area.parent in self.areas and area.id not in self.shapeless | self.bad:  # an error says enough
+                children.setdefault(area.parent, []).append(area)
+        for parent_id, kids in children.items():
+            parent = self.areas[parent_id]
+            if len(kids) < 2 or parent_id in self.shapeless or not parent.geometry.area:
+                continue  # one child of a partial file (a level checked alone) leaves gaps by design
+            covered = shapely.union_all(shapely.make_valid([kid.geometry for kid in kids]))
+            gap = shapely.difference(shapely.make_valid(parent.geometry), covered)
+            share = gap.area / parent.geometry.area
+            if share > GAP_TOLERANCE:
+                self.report(parent_id, f"its {len(kids)} children leave {area_km2([gap])[0]:.3g} km² ({share:.1%}) "
+                            "of it uncovered: points there lie in no grid", WARNING)
+
     def problems(self) -> list[Problem]:
         """Return the problems in input order, so they read top to bottom like the file."""
         return [problem for _, problem in sorted(self.found, key=lambda found: found[0])]
@@ -186,7 +241,7 @@ def _one_below(level: str, parent_level: str) -> bool:
     return parent_level in LEVELS[:-1] and LEVELS[LEVELS.index(parent_level) + 1] == level
 
 
-def _polygonal(geometry: shapely.Geometry) -> Polygon | MultiPolygon:
+def polygonal(geometry: shapely.Geometry) -> Polygon | MultiPolygon:
     """Return the polygonal part of a make_valid result (it may add stray lines or points)."""
     if isinstance(geometry, Polygon | MultiPolygon):
         return geometry

@@ -50,7 +50,8 @@ class LedReplay:
         name = self.feed.cfg.name
         try:
             self.feed.run(progress=False)
-            self.done = store.read_checkpoint(self.feed.ingestor.client, name) >= (self.feed.rows or 0)
+            delivered = store.read_checkpoint(self.feed.ingestor.client, self.feed.checkpoint_field)
+            self.done = delivered >= (self.feed.rows or 0)
         except Fenced:
             log.warning("replay %s: another worker leads it now; it resumes at the checkpoint", name)
         except redis.RedisError as exc:  # the next round (while this worker leads) resumes at the checkpoint

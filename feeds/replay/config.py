@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from feeds.registry import NAME_PATTERN, FeedConfig
+from feeds.replay.mapping import FieldSpec, Mapping, TimeSpec, ValueSpec, load_mapping
 
 
 class ColumnMap(BaseModel):
@@ -35,7 +36,8 @@ class ReplayFeedConfig(FeedConfig):
     type: Literal["replay"]
     name: str = Field(pattern=NAME_PATTERN)
     file: Path
-    map: ColumnMap
+    map: ColumnMap | None = None
+    mapping: Path | None = None  # a mapping file (feeds/replay/mapping.py) instead of map and the options below
     metric: str | None = None
     time_format: str | None = None  # strftime format; None: ISO 8601 or Unix seconds
     timezone: str = "Asia/Shanghai"  # of times written without an offset
@@ -44,29 +46,22 @@ class ReplayFeedConfig(FeedConfig):
 
     @model_validator(mode="after")
     def _metric_somewhere(self) -> ReplayFeedConfig:
-        if self.map.metric is None and self.metric is None:
+        if (self.map is None) == (self.mapping is None):
+            raise ValueError("give map: {time: COLUMN, value: COLUMN, ...} or mapping: FILE (a mapping file)")
+        if self.map is not None and self.map.metric is None and self.metric is None:
             raise ValueError("give a metric column in map, or one metric for the whole file")
         if self.speed != "max" and self.speed <= 0:
             raise ValueError("speed must be above 0, or max")
         return self
 
+    def load_mapping(self) -> Mapping:
+        """Return the mapping file's mapping, or the one ``map`` and the options say (MappingError if bad)."""
+        if self.mapping is not None:
+            return load_mapping(self.mapping)
+        m = self.map
+        assert m is not None  # the validator makes sure of one of them
+        return Mapping(time=TimeSpec(column=m.time, format=self.time_format, timezone=self.timezone),
+                       metric=FieldSpec(column=m.metric) if m.metric else FieldSpec(value=self.metric),
+                       value=ValueSpec(column=m.value), area=FieldSpec(column=m.area) if m.area else None,
+                       lon=m.lon, lat=m.lat)
 
-class ReplayMapping(BaseModel):
-    """How to read an export without replaying it into the store (``cityvitals backtest --mapping``).
-
-    The same fields as a replay feed's, in a YAML file of their own: ``map`` (the columns), and
-    ``metric``, ``time_format``, ``timezone`` as a replay feed has them.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    map: ColumnMap
-    metric: str | None = None
-    time_format: str | None = None
-    timezone: str = "Asia/Shanghai"
-
-    @model_validator(mode="after")
-    def _metric_somewhere(self) -> ReplayMapping:
-        if self.map.metric is None and self.metric is None:
-            raise ValueError("give a metric column in map, or one metric for the whole file")
-        return self

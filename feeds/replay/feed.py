@@ -9,46 +9,20 @@ pauses rather than let rows overflow, and at the end it waits until its rows are
 from __future__ import annotations
 
 import logging
+import math
 import time
-from typing import Any
 
-import numpy as np
-import pandas as pd
 from tqdm import tqdm
 
 from cityvitals import store
-from feeds.ingest import STORE_ERRORS, Ingestor
-from feeds.replay.config import ReplayFeedConfig, ReplayMapping
-from feeds.replay.reader import paced, parse_times, read_table
+from feeds.ingest import STORE_ERRORS, Checked, Ingestor, IngestResult, check_columns
+from feeds.replay.apply import Long, apply
+from feeds.replay.config import ReplayFeedConfig
+from feeds.replay.reader import file_identity, paced, read_table
+from feeds.replay.report import FileReport
 
 log = logging.getLogger(__name__)
 WAIT_S = 0.05  # between looks at the buffer while Redis is away
-
-
-def row_items(frame: pd.DataFrame, times: np.ndarray, cfg: ReplayFeedConfig | ReplayMapping, first: int,
-              stop: int) -> list[Any]:
-    """The ingest items of rows ``first:stop``; unreadable cells stay as found so the ingest path says why."""
-    m = cfg.map
-    items = []
-    for k in range(first, stop):
-        row = frame.iloc[k]
-        item: dict[str, Any] = {"metric": row[m.metric] if m.metric else cfg.metric,
-                                "ts": times[k] if np.isfinite(times[k]) else row[m.time],
-                                "value": _number(row[m.value])}
-        if m.area:
-            item["area"] = row[m.area]
-        else:
-            item["lon"], item["lat"] = _number(row[m.lon]), _number(row[m.lat])
-        items.append(item)
-    return items
-
-
-def _number(cell: Any) -> Any:
-    """A numeric cell as a float; anything else as found (refused later with its text)."""
-    try:
-        return float(cell)
-    except (TypeError, ValueError):
-        return cell
 
 
 class ReplayFeed:
@@ -58,39 +32,75 @@ class ReplayFeed:
         self.cfg, self.ingestor = cfg, ingestor
         self.stopped = False
         self.rows: int | None = None  # of the file, once read
+        self.report: FileReport | None = None  # of the last run
 
     def run(self, max_rows: int | None = None, progress: bool = True) -> int:
-        """Replay from the checkpoint to the end (or ``max_rows`` rows); bad rows are refused with their number."""
+        """Replay from the checkpoint to the end (or ``max_rows`` samples); bad rows are refused with their number."""
         cfg = self.cfg
-        frame = read_table(cfg.file)
-        for column in {c for c in cfg.map.model_dump().values() if c}:
-            if column not in frame.columns:
-                raise ValueError(f"{cfg.file}: no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
-        times = parse_times(frame[cfg.map.time], cfg.time_format, cfg.timezone)
-        self.rows = len(frame)
+        file_id = file_identity(cfg.file)
+        self.ingestor.checkpoint_field = store.checkpoint_field(cfg.name, file_id)
+        long = self.samples()
+        self.rows = len(long)
         start = self._checkpoint()
-        end = len(frame) if max_rows is None else min(len(frame), start + max_rows)
+        report = self.report = FileReport(str(cfg.file), file_id, len(long), start, empty=long.empty,
+                                          done_before=start >= len(long) > 0)
+        end = len(long) if max_rows is None else min(len(long), start + max_rows)
         speed = None if cfg.speed == "max" else float(cfg.speed)
         done = start
-        with tqdm(total=len(frame), initial=start, unit="row", desc=cfg.name, disable=not progress) as bar:
-            for first, stop in paced(times[:end], speed, start, cfg.batch):
+        with tqdm(total=len(long), initial=start, unit="row", desc=cfg.name, disable=not progress) as bar:
+            for first, stop in paced(long.ts[:end], speed, start, cfg.batch):
                 self._wait_for_room(stop - first)
-                # Row numbers as a person finds them in the file: the header is line 1.
-                self.ingestor.submit(row_items(frame, times, cfg, first, stop),
-                                     where=lambda i, first=first: f"row {first + i + 2}", checkpoint=stop)
+                report.add(first, stop, self._submit(long, first, stop))
                 bar.update(stop - first)
                 done = stop
                 if self.stopped:
                     break
         self._wait_delivered()
+        report.finish(long.cells(), long.ts)
         return done - start
+
+    def _submit(self, long: Long, first: int, stop: int) -> IngestResult:
+        """Submit samples ``first:stop``: as columns when they name their area, else as items (points)."""
+        # Row numbers as a person finds them in the file: the header is line 1.
+        where = lambda i: f"row {long.line[first + i]}"  # noqa: E731
+        if long.area is None:
+            return self.ingestor.submit(long.items(first, stop), where=where, checkpoint=stop,
+                                        preset=long.refusals(first, stop))
+        item_of = lambda i: long.items(first + i, first + i + 1)[0]  # noqa: E731 (only refused ones are made)
+        return self.ingestor.submit_columns(long.columns(first, stop), item_of, where=where, checkpoint=stop)
+
+    def samples(self) -> Long:
+        """Read the file and apply the mapping: every sample in file order (a ValueError if either is unusable)."""
+        cfg = self.cfg
+        mapping = cfg.load_mapping()
+        frame = read_table(cfg.file)
+        missing = sorted(mapping.columns() - set(map(str, frame.columns)))
+        if missing:
+            raise ValueError(f"{cfg.file}: no column {', '.join(map(repr, missing))} "
+                             f"(columns: {', '.join(map(str, frame.columns))})")
+        if mapping.time.allow_before_2000:
+            self.ingestor.rules.earliest = -math.inf
+        return apply(frame, mapping)
+
+    def dry_run(self) -> tuple[Long, Checked]:
+        """Map and check every sample as a replay would, writing nothing; the samples and the verdicts."""
+        long = self.samples()
+        if long.area is None:
+            return long, self.ingestor.check(long.items(0, len(long)), long.refusals(0, len(long)))
+        return long, check_columns(long.columns(0, len(long)), self.ingestor.rules, self.ingestor.clock(),
+                                   lambda i: long.items(i, i + 1)[0])
+
+    @property
+    def checkpoint_field(self) -> str:
+        """Where this feed's checkpoint of its file is kept (known once a run read the file)."""
+        return self.ingestor.checkpoint_field
 
     def _checkpoint(self) -> int:
         """The row to start from, waiting (with backoff) for Redis if it is away."""
         failures = 0
         while True:
             try:
-                return store.read_checkpoint(self.ingestor.client, self.cfg.name)
+                return store.read_checkpoint(self.ingestor.client, self.ingestor.checkpoint_field)
             except STORE_ERRORS as exc:
                 if not failures:
                     log.warning("replay %s: cannot read the checkpoint, waiting for Redis: %s", self.cfg.name, exc)

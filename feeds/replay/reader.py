@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,26 +11,20 @@ import numpy as np
 import pandas as pd
 
 
+def file_identity(path: Path) -> str:
+    """Return the first 16 hex digits of the file's SHA-256: the same content is the same file, wherever it lies."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet file as strings-as-found (types are checked row by row later)."""
     if path.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(path)
     return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-
-
-def parse_times(column: pd.Series, time_format: str | None, timezone: str) -> np.ndarray:
-    """Unix seconds per cell (NaN where unreadable): numbers are Unix seconds, text is ISO 8601 or the format."""
-    numeric = pd.to_numeric(column, errors="coerce")
-    if pd.api.types.is_numeric_dtype(column) or numeric.notna().all():
-        return numeric.to_numpy(dtype=float)
-    text = column.astype(str).str.strip()
-    fmt = time_format or "ISO8601"
-    zoned = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
-    aware = pd.to_datetime(text.where(zoned), format=fmt, errors="coerce", utc=True)
-    naive = pd.to_datetime(text.where(~zoned), format=fmt, errors="coerce")
-    naive = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
-    seconds = (aware.where(zoned, naive) - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
-    return np.where(numeric.notna(), numeric, seconds).astype(float)
 
 
 def paced(times: np.ndarray, speed: float | None, start: int = 0, batch: int = 500,

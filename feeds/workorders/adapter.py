@@ -13,6 +13,7 @@ from feeds.registry import Adapter, FeedHost
 from feeds.scheduling import schedule
 from feeds.simulator.orders import SimulatedOrders, SimulatedOrdersFeed
 from feeds.workorders.config import WorkOrdersFeedConfig
+from feeds.workorders.mapping import load_order_mapping
 from feeds.workorders.pipeline import WorkOrderFeed, WorkOrderPipeline
 from feeds.workorders.replay import replay_events
 
@@ -24,7 +25,8 @@ def start_workorders(host: FeedHost, cfg: WorkOrdersFeedConfig, scheduler: Backg
     ingestor = Ingestor(host.client, cfg.name, registry(), set(host.tree.ids("grid")), simulated=cfg.simulate)
     pipeline = WorkOrderPipeline(ingestor, cfg.deadlines_h)
     if cfg.replay is not None:
-        result = replay_events(pipeline, cfg.replay)
+        mapping = load_order_mapping(cfg.mapping) if cfg.mapping is not None else None
+        result = replay_events(pipeline, cfg.replay, mapping=mapping, locator=host.tree.grid_locator())
         log.info("feed %s: replayed %s: %d events accepted, %d refused", cfg.name, cfg.replay,
                  result.accepted, len(result.refused))
     if cfg.simulate:

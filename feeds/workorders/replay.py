@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cityvitals.areas.model import GridLocator
 from feeds.ingest import IngestResult, Refusal
+from feeds.workorders.mapping import OrderMapping, order_events
 from feeds.workorders.pipeline import WorkOrderPipeline
 
 BOOLEANS = {"true": True, "1": True, "false": False, "0": False, "": None}
@@ -45,9 +47,13 @@ def read_events(path: Path) -> tuple[list[Any], list[tuple[str, str]]]:
         return items, bad
 
 
-def replay_events(pipeline: WorkOrderPipeline, path: Path, batch: int = 5000) -> IngestResult:
-    """Feed every event of a file through the pipeline in batches; the result counts the whole file."""
-    items, bad = read_events(path)
+def replay_events(pipeline: WorkOrderPipeline, path: Path, batch: int = 5000,
+                  mapping: OrderMapping | None = None, locator: GridLocator | None = None) -> IngestResult:
+    """Feed every event of a file through the pipeline in batches; the result counts the whole file.
+
+    With a ``mapping`` the file is a platform's export, one row per order (feeds/workorders/mapping.py).
+    """
+    items, bad = order_events(path, mapping, locator) if mapping is not None else read_events(path)
     pipeline.refuse(bad)
     total = IngestResult(refused=[Refusal(-1, reason) for reason, _ in bad])
     for start in range(0, len(items), batch):

@@ -31,7 +31,7 @@ def test_check_bad_file_prints_problems_and_fails(capsys):
     path = FIXTURES / "unknown_parent.bad.geojson"
     assert run("check", str(path)) == 1
     assert capsys.readouterr().out.splitlines() == [
-        f"{path}: feature 3 (id s2): unknown parent 'nowhere'",
+        f"{path}: feature 3 (id s2, 西街道): unknown parent 'nowhere'",
         "2 areas, 1 errors, 0 repaired",
     ]
 

@@ -44,7 +44,7 @@ def _export(tmp_path: Path, grid: str) -> tuple[Path, Path]:
     path = tmp_path / "levels.csv"
     rows.to_csv(path, index=False)
     mapping = tmp_path / "map.yaml"
-    mapping.write_text("map: {time: when, area: gauge, value: metres}\nmetric: river_level\n")
+    mapping.write_text("time: when\narea: {column: gauge}\nvalue: metres\nmetric: {value: river_level}\n")
     return path, mapping
 
 
@@ -107,11 +107,11 @@ def test_a_profile_the_catalog_lacks_or_a_file_without_mapping_is_refused(tmp_pa
 
 def test_a_mapping_with_errors_is_refused_with_its_positions(tmp_path, env, demo_tree, capsys):
     export, mapping = _export(tmp_path, demo_tree.ids("grid")[0])
-    mapping.write_text("map: {time: when, area: gauge, value: metres}\nmetric: river_level\ntimezon: UTC\n")
+    mapping.write_text("time: when\narea: {column: gauge}\nvalue: metres\nmetric: {value: river_level}\ntimezon: UTC\n")
     code = main(["backtest", "--catalog", str(CATALOG), "--from", "2026-11-02", "--to", "2026-11-02",
                  "--source", str(export), "--mapping", str(mapping)])
     err = capsys.readouterr().err
-    assert code == 2 and f"{mapping}:3:10: timezon: Extra inputs are not permitted" in err
+    assert code == 2 and f"{mapping}:5:10: timezon: Extra inputs are not permitted" in err
 
 
 def test_a_range_with_no_data_says_so(tmp_path, env, redis_client, demo_tree, capsys):

@@ -8,9 +8,11 @@ import pandas as pd
 from cityvitals import store
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
+from feeds.replay.apply import read_times
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.feed import ReplayFeed
-from feeds.replay.reader import paced, parse_times
+from feeds.replay.mapping import TimeSpec
+from feeds.replay.reader import file_identity, paced
 from tests.conftest import stream_samples
 from wiring.cli import main
 
@@ -32,7 +34,7 @@ def test_csv_bad_rows_refused_with_row_numbers_and_a_stopped_replay_resumes(tmp_
                            time_format="%Y/%m/%d %H:%M:%S", timezone="Asia/Shanghai", speed="max", batch=2)
     ingestor = Ingestor(redis_client, "export", registry(), set(grids))
     assert ReplayFeed(cfg, ingestor).run(max_rows=3, progress=False) == 3  # stopped halfway
-    assert store.read_checkpoint(redis_client, "export") == 3
+    assert store.read_checkpoint(redis_client, store.checkpoint_field("export", file_identity(cfg.file))) == 3
     assert ReplayFeed(cfg, ingestor).run(progress=False) == 3  # a new run goes on from row 4
     t0 = pd.Timestamp("2026-01-05 08:00:00", tz="Asia/Shanghai").timestamp()
     assert sorted((s.metric, s.area, s.ts, s.value) for s in stream_samples(redis_client)) == [
@@ -68,7 +70,8 @@ def test_pacing_follows_the_speed_factor():
     assert batches == [(0, 1), (1, 2), (2, 3), (3, 5)]  # one row due at a time; the timeless one with the last
     assert clock[0] == 2.0  # 120 s of data at 60x
     assert list(paced(times, None, start=1)) == [(1, 5)]
-    zoned = parse_times(pd.Series(["2026-01-05T08:00:00+00:00", "2026-01-05 16:00:00", "bad"]), None, "Asia/Shanghai")
+    column = pd.DataFrame({"t": ["2026-01-05T08:00:00+00:00", "2026-01-05 16:00:00", "bad"]})
+    zoned = read_times(column, TimeSpec(column="t"))[0]
     assert zoned[0] == zoned[1] and np.isnan(zoned[2])
 
 

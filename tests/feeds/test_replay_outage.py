@@ -15,6 +15,7 @@ from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.feed import ReplayFeed
+from feeds.replay.reader import file_identity
 from tests.conftest import _wait_for, stream_samples
 
 GRIDS = [f"pukou.jiangpu.c01.g{k:02d}" for k in range(1, 11)]
@@ -37,6 +38,10 @@ def _rows_in(client) -> set[int]:
     return {int(round(s.ts - T0)) for s in stream_samples(client)}
 
 
+def _field(cfg: ReplayFeedConfig) -> str:
+    return store.checkpoint_field(cfg.name, file_identity(cfg.file))
+
+
 def _replaying(feed: ReplayFeed, out: list) -> threading.Thread:
     def run() -> None:
         try:
@@ -54,7 +59,7 @@ def test_a_replay_goes_through_an_outage_without_crashing_or_losing_a_row(tmp_pa
     ingestor = Ingestor(server.client(), cfg.name, registry(), set(GRIDS), buffer_limit=400)
     out: list = []
     thread = _replaying(ReplayFeed(cfg, ingestor), out)
-    _wait_for(lambda: store.read_checkpoint(watch, cfg.name) >= 500, "replay under way")
+    _wait_for(lambda: store.read_checkpoint(watch, _field(cfg)) >= 500, "replay under way")
     server.kill()
     _wait_for(lambda: ingestor.buffered() >= 350, "the buffer filling while Redis is away")
     assert thread.is_alive()  # paused for room, not crashed and not dropping
@@ -63,7 +68,7 @@ def test_a_replay_goes_through_an_outage_without_crashing_or_losing_a_row(tmp_pa
     assert out == [ROWS]
     client = server.client()
     assert _rows_in(client) == set(range(ROWS))
-    assert store.read_checkpoint(client, cfg.name) == ROWS
+    assert store.read_checkpoint(client, _field(cfg)) == ROWS
     health = store.read_feed_health(client)[cfg.name]
     assert (health["accepted"], health["overflowed"], health["refused"]) == (ROWS, 0, 0)
     assert health["store_errors"] > 0
@@ -78,7 +83,7 @@ def test_a_replay_killed_while_redis_is_away_resumes_at_its_first_undelivered_ro
                                cfg.name, "--metric", "aqi", "--map", "time=t", "--map", "value=v", "--map", "area=g",
                                "--speed", "1500"], env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     try:
-        _wait_for(lambda: store.read_checkpoint(watch, cfg.name) >= 500, "replay under way", timeout=60)
+        _wait_for(lambda: store.read_checkpoint(watch, _field(cfg)) >= 500, "replay under way", timeout=60)
         server.kill()
         # the replay carries on into its buffer
         _wait_for(lambda: "Redis unavailable, buffering" in log.read_text(), "the replay buffering", timeout=30)
@@ -88,10 +93,10 @@ def test_a_replay_killed_while_redis_is_away_resumes_at_its_first_undelivered_ro
         replay.wait(10)
     server.start()
     client = server.client()
-    checkpoint = store.read_checkpoint(client, cfg.name)
+    checkpoint = store.read_checkpoint(client, _field(cfg))
     assert 500 <= checkpoint < ROWS
     assert set(range(checkpoint)) <= _rows_in(client)  # never ahead of what is in Redis
     second = ReplayFeed(cfg, Ingestor(server.client(), cfg.name, registry(), set(GRIDS)))
     assert second.run(progress=False) == ROWS - checkpoint
     assert _rows_in(client) == set(range(ROWS))
-    assert store.read_checkpoint(client, cfg.name) == ROWS
+    assert store.read_checkpoint(client, _field(cfg)) == ROWS

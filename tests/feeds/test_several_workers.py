@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from cityvitals import store
+from feeds.replay.reader import file_identity
 from tests.feeds.conftest import forget_session, start_worker, stop_worker
 
 T0 = time.time() - 86_400  # the samples' times: a day ago, one second apart (the row or message number)
@@ -90,12 +91,13 @@ def test_two_workers_replay_each_row_once_and_the_standby_resumes_at_the_checkpo
     config.write_text(f"feeds:\n  - {{type: replay, name: export, file: {tmp_path / 'export.csv'}, metric: aqi,\n"
                       f"      map: {{time: t, value: v, area: g}}, speed: 200, batch: 50}}\n", encoding="utf-8")
     workers = Workers(tmp_path, redis_url, config)
+    field = store.checkpoint_field("export", file_identity(tmp_path / "export.csv"))
     deadline = time.monotonic() + BOUND_S
     try:
         workers.wait("one worker replaying, the other standing by",
                      lambda: "feed:export: standing by" in workers.text()
-                     and store.read_checkpoint(redis_client, "export") >= 300, deadline)
-        assert store.read_checkpoint(redis_client, "export") < rows, "the replay ended before the leader was stopped"
+                     and store.read_checkpoint(redis_client, field) >= 300, deadline)
+        assert store.read_checkpoint(redis_client, field) < rows, "the replay ended before the leader was stopped"
         [leader_pid] = _writers(redis_client, "export")  # one worker wrote every row so far
         leader = workers.by_pid(leader_pid)
         standby = next(p for p in workers.procs if p is not leader)
@@ -104,7 +106,7 @@ def test_two_workers_replay_each_row_once_and_the_standby_resumes_at_the_checkpo
                      deadline)
         if how == signal.SIGSTOP:
             leader.send_signal(signal.SIGCONT)  # it wakes up mid-replay: its next write is fenced off
-        workers.wait("the whole file delivered", lambda: store.read_checkpoint(redis_client, "export") == rows,
+        workers.wait("the whole file delivered", lambda: store.read_checkpoint(redis_client, field) == rows,
                      deadline)
         workers.wait("the standby saying so", lambda: "replay export: the whole file is delivered"
                      in workers.logs[workers.procs.index(standby)].read_text(), deadline)

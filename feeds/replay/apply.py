@@ -1,0 +1,211 @@
+"""Apply a mapping to an export: long columns of samples (one per row, or per cell of a wide file), vectorised.
+
+Whatever the mapping cannot read is kept with its reason and the file's row number, so the ingest
+path refuses and counts it like any other bad row; empty cells of a wide file are counted, not sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cityvitals.areas.crs import to_wgs84
+from feeds.ingest import SampleColumns
+from feeds.replay.mapping import FieldSpec, Mapping, TimeSpec
+
+EPOCH = pd.Timestamp(0, tz="UTC")
+GAP_SHIFT = pd.Timedelta(hours=1)  # what a time in a daylight-saving gap is moved by (the usual jump)
+
+
+@dataclass
+class Long:
+    """Samples in file order: the row each came from, and a reason where the mapping refused it."""
+
+    line: np.ndarray  # the file's line number (the header is line 1)
+    metric: np.ndarray
+    area: np.ndarray | None
+    lon: np.ndarray | None
+    lat: np.ndarray | None
+    ts: np.ndarray  # Unix seconds, NaN where unreadable
+    raw_time: np.ndarray  # the time as written, for the reason
+    value: np.ndarray  # floats, or the text as found (the ingest path says why it is not a number)
+    number: np.ndarray  # the values as floats, NaN where text
+    reason: np.ndarray  # None, or why the mapping refused the sample
+    empty: int = 0  # cells of a wide file that hold no value (``na``): counted, not sent
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def columns(self, first: int, stop: int) -> SampleColumns:
+        """Samples ``first:stop`` as columns for :meth:`Ingestor.submit_columns` (samples with an area only)."""
+        part = slice(first, stop)
+        return SampleColumns(self.metric[part].tolist(), self.area[part].tolist(),  # type: ignore[index]
+                             self.ts[part], self.number[part], self.refusals(first, stop))
+
+    def refusals(self, first: int, stop: int) -> dict[int, str]:
+        """The mapping's own reasons among samples ``first:stop``, by position in that range."""
+        return {k: self.reason[first + k] for k in np.flatnonzero(self.reason[first:stop] != None).tolist()}  # noqa: E711
+
+    def cells(self) -> np.ndarray:
+        """Each sample's cell (metric and area, or point) as one key, to find repeats and rows out of order."""
+        text = lambda a: pd.Series(a).astype(str).to_numpy(object)  # noqa: E731
+        where = text(self.area) if self.area is not None else text(self.lon) + "," + text(self.lat)
+        return text(self.metric) + "\t" + where
+
+    def items(self, first: int, stop: int) -> list[dict[str, Any]]:
+        """The ingest items of samples ``first:stop`` (the mapping's own refusals: :meth:`refusals`)."""
+        part = slice(first, stop)
+        ts = self.ts[part]
+        # Python floats and str, not numpy scalars: reasons and dead letters show them as written.
+        times = np.where(np.isfinite(ts), ts, self.raw_time[part]).tolist()
+        items = [{"metric": m, "ts": t, "value": v}
+                 for m, t, v in zip(self.metric[part].tolist(), times, self.value[part].tolist(), strict=True)]
+        if self.area is not None:
+            for item, area in zip(items, self.area[part].tolist(), strict=True):
+                item["area"] = area
+        else:
+            for item, lon, lat in zip(items, self.lon[part].tolist(), self.lat[part].tolist(), strict=True):  # type: ignore[index]
+                item["lon"], item["lat"] = lon, lat
+        return items
+
+
+def apply(frame: pd.DataFrame, mapping: Mapping, first_line: int = 2) -> Long:
+    """Return the samples ``frame`` holds under ``mapping`` (its columns checked by the caller).
+
+    ``first_line`` is the file line of the frame's first row (a chunk of a file read in parts).
+    """
+    text = frame if frame.dtypes.eq(object).all() else frame.astype(str)  # Parquet: numbers as text, like a CSV
+    ts, raw_time, reason = read_times(text, mapping.time)
+    line = np.arange(len(frame)) + first_line
+    area = _field(text, mapping.area, "area", reason) if mapping.area else None
+    lon = lat = None
+    if mapping.area is None:
+        lon, lat = (pd.to_numeric(text[c], errors="coerce").to_numpy(float) for c in (mapping.lon, mapping.lat))
+        lon, lat = to_wgs84(lon, lat, mapping.crs)
+    if mapping.wide is None:
+        metric = _field(text, mapping.metric, "metric", reason)  # type: ignore[arg-type]
+        number, value = _values(text[mapping.value.column], mapping)  # type: ignore[union-attr]
+        return Long(line, metric, area, lon, lat, ts, raw_time, value, number, reason)
+    return _melt(text, mapping, line, area, lon, lat, ts, raw_time, reason)
+
+
+def _melt(text: pd.DataFrame, mapping: Mapping, line: np.ndarray, area: np.ndarray | None, lon: np.ndarray | None,
+          lat: np.ndarray | None, ts: np.ndarray, raw_time: np.ndarray, reason: np.ndarray) -> Long:
+    """One sample per filled cell of the wide columns, row by row in the file's order."""
+    columns = list(mapping.wide)  # type: ignore[arg-type]
+    filled = ~text[columns].isin(list(mapping.na)).to_numpy()  # rows x metrics; hashed, unlike np.isin
+    floats = np.column_stack([_floats(text[c], mapping.na) for c in columns])
+    rows, cols = np.nonzero(filled)  # row-major: the file's order
+    number = floats[rows, cols]
+    values = number.astype(object)
+    for k in np.flatnonzero(np.isnan(number)).tolist():  # text that is no number: kept as found
+        values[k] = text[columns[cols[k]]].iat[rows[k]]
+    metric = np.array([mapping.wide[c] for c in columns], dtype=object)[cols]  # type: ignore[index]
+    pick = (lambda a: None if a is None else a[rows])  # noqa: E731
+    return Long(line[rows], metric, pick(area), pick(lon), pick(lat), ts[rows], raw_time[rows], values, number,
+                reason[rows], empty=int((~filled).sum()))
+
+
+def read_times(text: pd.DataFrame, spec: TimeSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unix seconds per row (NaN where unreadable), the time as written, and a reason for a daylight-saving problem.
+
+    One column of numbers is Unix seconds; text is ISO 8601 (with or without an offset) or ``format``.
+    """
+    sources = list(spec.sources)
+    if len(sources) > 1:  # an hourly file repeats each time per station: join and parse each distinct one once
+        key = text.groupby(sources, sort=False).ngroup().to_numpy()
+        distinct = text[sources].drop_duplicates()
+        ts, raw, reason = read_times(_joined(distinct, sources), TimeSpec(column="t", format=spec.format,
+                                     timezone=spec.timezone, dst_gap=spec.dst_gap, dst_overlap=spec.dst_overlap))
+        return ts[key], raw[key], reason[key]
+    raw = text[sources[0]].str.strip()
+    reason = np.full(len(raw), None, dtype=object)
+    numeric = pd.to_numeric(raw, errors="coerce")
+    if numeric.notna().all():
+        return numeric.to_numpy(float), raw.to_numpy(object), reason
+    fmt = spec.format or "ISO8601"
+    zoned = raw.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+    aware = pd.to_datetime(raw.where(zoned), format=fmt, errors="coerce", utc=True)
+    naive = pd.to_datetime(raw.where(~zoned), format=fmt, errors="coerce")
+    local = naive.dt.tz_localize(spec.timezone, ambiguous="NaT", nonexistent="NaT")
+    trouble = (naive.notna() & local.isna()).to_numpy()
+    if trouble.any():
+        local = _resolve_dst(naive, local, trouble, spec, reason, raw)
+    seconds = (aware.where(zoned, local.dt.tz_convert("UTC")) - EPOCH).dt.total_seconds().to_numpy(float)
+    seconds = np.where(numeric.notna(), numeric, seconds)  # a column mixing numbers and text: Unix seconds still
+    return seconds, raw.to_numpy(object), reason
+
+
+def _joined(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One column ``t``: the cells of ``columns`` stripped and joined with spaces."""
+    joined = frame[columns[0]].str.strip()
+    for column in columns[1:]:
+        joined = joined + " " + frame[column].str.strip()
+    return pd.DataFrame({"t": joined.to_numpy(object)})
+
+
+def _resolve_dst(naive: pd.Series, local: pd.Series, trouble: np.ndarray, spec: TimeSpec, reason: np.ndarray,
+                 raw: pd.Series) -> pd.Series:
+    """Place the local times that fall in a daylight-saving gap or overlap as the spec says, or give a reason."""
+    n = len(naive)
+    # Shifting places a time in a gap, never one in an overlap: what stays NaT happens twice.
+    shifted = naive.dt.tz_localize(spec.timezone, ambiguous="NaT", nonexistent="shift_forward")
+    overlap = trouble & shifted.isna().to_numpy()
+    gap = trouble & ~overlap
+    earlier = naive.dt.tz_localize(spec.timezone, ambiguous=np.ones(n, bool), nonexistent=-GAP_SHIFT)
+    later = naive.dt.tz_localize(spec.timezone, ambiguous=np.zeros(n, bool), nonexistent=GAP_SHIFT)
+    for mask, choice, what, option in ((gap, spec.dst_gap, "does not exist", "dst_gap"),
+                                       (overlap, spec.dst_overlap, "happens twice", "dst_overlap")):
+        if not mask.any():
+            continue
+        if choice == "refuse":
+            for k in np.flatnonzero(mask).tolist():
+                reason[k] = (f"time {raw.iat[k]!r} {what} in {spec.timezone} (daylight saving); "
+                             f"set {option}: earlier or later to place it")
+        else:
+            local = local.where(~mask, earlier if choice == "earlier" else later)
+    return local
+
+
+def _field(text: pd.DataFrame, spec: FieldSpec, name: str, reason: np.ndarray) -> np.ndarray:
+    """A text field per row: the constant, the column, or the column through its map (unknowns get a reason)."""
+    if spec.value is not None:
+        return np.full(len(text), spec.value, dtype=object)
+    cells = text[spec.column].str.strip()
+    if spec.map is None:
+        return cells.to_numpy(object)
+    mapped = cells.map(spec.map)
+    unknown = mapped.isna().to_numpy()
+    for k in np.flatnonzero(unknown & (reason == None)).tolist():  # noqa: E711 (elementwise)
+        reason[k] = f"{name} {cells.iat[k]!r} of column {spec.column!r} is not in its map"
+    return mapped.where(~unknown, cells).to_numpy(object)
+
+
+def _values(cells: pd.Series, mapping: Mapping) -> tuple[np.ndarray, np.ndarray]:
+    """The value per row as a float (NaN where text), and as floats or the text as found for the ingest path."""
+    spec = mapping.value
+    raw = cells.str.strip()
+    floats = _floats(raw)
+    if spec.map is not None:  # type: ignore[union-attr]
+        mapped = raw.map(spec.map).to_numpy(dtype=float, na_value=np.nan)  # type: ignore[union-attr]
+        floats = np.where(np.isnan(mapped), floats, mapped)
+    out = floats.astype(object)
+    unread = np.isnan(floats)
+    out[unread] = raw.to_numpy(object)[unread]  # "abc" stays "abc", refused with its text
+    return floats, out
+
+
+def _floats(cells: pd.Series, na: tuple[str, ...] = ()) -> np.ndarray:
+    """The column's cells as floats, NaN where a cell is ``na`` or no number (Arrow's parser: ten times pandas')."""
+    try:
+        text = pa.array(cells, type=pa.string())
+        if na:
+            text = pc.if_else(pc.is_in(text, value_set=pa.array(na, type=pa.string())), None, text)
+        return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
