@@ -16,7 +16,7 @@ log = logging.getLogger("cityvitals")
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     from cityvitals.areas import commands as area_commands
-    from wiring import db_commands
+    from wiring import db_commands, dispatch_commands
 
     parser = argparse.ArgumentParser(prog="cityvitals", description="City Vitals: real-time city vital signs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     area_commands.add_parsers(sub)
     db_commands.add_parsers(sub)
+    dispatch_commands.add_parsers(sub)
     catalog = sub.add_parser("catalog", help="check or list the indicator catalog")
     csub = catalog.add_subparsers(dest="catalog_command", required=True)
     check = csub.add_parser("check", help="validate catalog files; prints file:line: reason per error")
@@ -242,12 +243,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def add_user_parsers(sub: argparse._SubParsersAction) -> None:
+    from wiring import dispatch_commands
+
     """``cityvitals user add|list|remove``: accounts for the dashboard (viewer, analyst, admin)."""
     user = sub.add_parser("user", help="add, list or remove dashboard users")
     usub = user.add_subparsers(dest="user_command", required=True)
     add = usub.add_parser("add", help="add a user; the password is read from standard input")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["viewer", "analyst", "admin"])
+    add.add_argument("--role", required=True, choices=["viewer", "analyst", "admin", "responder"])
     add.set_defaults(func=cmd_user_add)
     usub.add_parser("list", help="list users and roles").set_defaults(func=cmd_user_list)
     remove = usub.add_parser("remove", help="remove a user (their sessions end)")
@@ -258,8 +261,12 @@ def add_user_parsers(sub: argparse._SubParsersAction) -> None:
     password.set_defaults(func=cmd_user_password)
     role = usub.add_parser("role", help="give a user another role (their sessions end)")
     role.add_argument("name")
-    role.add_argument("--role", required=True, choices=["viewer", "analyst", "admin"])
+    role.add_argument("--role", required=True, choices=["viewer", "analyst", "admin", "responder"])
     role.set_defaults(func=cmd_user_role)
+    units = usub.add_parser("units", help="bind a responder to the units whose tasks they see and step")
+    units.add_argument("name")
+    units.add_argument("units", nargs="*", metavar="UNIT", help="unit ids (none: unbind from all)")
+    units.set_defaults(func=dispatch_commands.cmd_user_units)
 
 
 def _read_password() -> str:

@@ -1,0 +1,44 @@
+"""Compose dispatch for a process: the routing table, the work-order pipeline listening, the escalation job."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from cityvitals.connections import Connections
+from cityvitals.dispatch.commands import Actor, DispatchContext, escalate_overdue
+from cityvitals.dispatch.orders import SOURCE, work_order_listener
+from cityvitals.dispatch.routing import read_routing
+from cityvitals.dispatch.tasks import responder_units
+from cityvitals.metrics import registry
+from cityvitals.users import User
+from feeds.ingest import Ingestor
+from feeds.workorders.pipeline import WorkOrderPipeline
+
+log = logging.getLogger(__name__)
+ESCALATION_SECONDS = 30.0  # how often deadlines are looked at: a deadline is in minutes, this is well inside
+
+
+def dispatch_context(rt: Connections) -> DispatchContext:
+    """A dispatch context whose task events also go into the work-order pipeline (as source ``dispatch``)."""
+    routing = read_routing(rt.settings.routing_path, rt.tree)
+    pipeline = WorkOrderPipeline(Ingestor(rt.client, f"events:{SOURCE}", registry(), frozenset(rt.tree.ids("grid"))))
+    return DispatchContext(rt.sql, routing, notify=[work_order_listener(rt.tree, rt.sql, pipeline.submit)])
+
+
+def actor_of(ctx: DispatchContext, user: User) -> Actor:
+    """The actor a user is: a responder with the units they are bound to."""
+    units = responder_units(ctx.sql, user.id) if user.role == "responder" else frozenset()
+    return Actor(user.name, user.role, units)
+
+
+def start_escalation(ctx: DispatchContext, scheduler: BackgroundScheduler) -> None:
+    """Escalate tasks past their deadlines every ESCALATION_SECONDS (each task once: the step is versioned)."""
+    def job() -> None:
+        done = escalate_overdue(ctx)
+        if done:
+            log.info("dispatch: escalated %d task(s) past their deadlines", len(done))
+
+    scheduler.add_job(job, "interval", seconds=ESCALATION_SECONDS, id="dispatch-escalation", max_instances=1,
+                      coalesce=True)
