@@ -89,12 +89,14 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from cityvitals.shutdown import wait_for_stop
+    from wiring.dispatching import dispatch_context, start_escalation
     from wiring.runtime import open_runtime, start_archive, start_engine
 
     rt = open_runtime(load_settings())
     scheduler = BackgroundScheduler(timezone="UTC")
     leadership = start_engine(rt, scheduler)
     archive_lead = start_archive(rt, scheduler)  # the sample archive (cityvitals/archive/)
+    start_escalation(dispatch_context(rt), scheduler)  # tasks past their deadlines go a level up
     scheduler.start()
     log.info("engine worker up (redis %s, database %s)", rt.redis_url, rt.settings.database_url)
     wait_for_stop()
@@ -435,6 +437,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from feeds.simulator.adapter import start_simulator
     from feeds.simulator.config import SimulatorFeedConfig
     from indicators.loader import CatalogInvalid
+    from wiring.dispatching import dispatch_context, start_escalation
     from wiring.runtime import open_runtime, start_archive, start_engine
     from wiring.web import build_server, http_server
 
@@ -452,6 +455,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scheduler = BackgroundScheduler(timezone="UTC")
     start_engine(rt, scheduler)
     start_archive(rt, scheduler)  # the sample archive (cityvitals/archive/)
+    start_escalation(dispatch_context(rt), scheduler)  # tasks past their deadlines go a level up
     if not args.no_simulator:
         start_simulator(rt, SimulatorFeedConfig(type="simulator", interval_s=args.sim_interval), scheduler)
     scheduler.start()

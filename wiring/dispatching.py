@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+from flask_login import current_user
 
 from cityvitals.connections import Connections
+from cityvitals.dispatch.api import task_blueprint
 from cityvitals.dispatch.commands import Actor, DispatchContext, escalate_overdue
 from cityvitals.dispatch.orders import SOURCE, work_order_listener
 from cityvitals.dispatch.routing import read_routing
 from cityvitals.dispatch.tasks import responder_units
 from cityvitals.metrics import registry
+from cityvitals.security import current_name, current_role
 from cityvitals.users import User
 from feeds.ingest import Ingestor
 from feeds.workorders.pipeline import WorkOrderPipeline
@@ -24,7 +28,22 @@ def dispatch_context(rt: Connections) -> DispatchContext:
     """A dispatch context whose task events also go into the work-order pipeline (as source ``dispatch``)."""
     routing = read_routing(rt.settings.routing_path, rt.tree)
     pipeline = WorkOrderPipeline(Ingestor(rt.client, f"events:{SOURCE}", registry(), frozenset(rt.tree.ids("grid"))))
-    return DispatchContext(rt.sql, routing, notify=[work_order_listener(rt.tree, rt.sql, pipeline.submit)])
+    return DispatchContext(rt.sql, routing, notify=[work_order_listener(rt.tree, rt.sql, pipeline.submit)],
+                           photos=rt.settings.data_dir / "photos")
+
+
+def request_actor(ctx: DispatchContext) -> Actor:
+    """The actor of the current web request (a visitor has the anonymous role and no units)."""
+    user_id = getattr(current_user, "user_id", None)
+    name, role = current_name(), current_role()
+    if role == "responder" and user_id is not None:
+        return Actor(name, role, responder_units(ctx.sql, user_id))
+    return Actor(name, role)
+
+
+def install_task_api(server: Flask, ctx: DispatchContext) -> None:
+    """Mount ``/api/v1/tasks`` on ``server``."""
+    server.register_blueprint(task_blueprint(ctx, lambda: request_actor(ctx)))
 
 
 def actor_of(ctx: DispatchContext, user: User) -> Actor:

@@ -19,10 +19,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy.engine import Engine as SqlEngine
 
+from cityvitals.dispatch.photos import photo_problem
 from cityvitals.dispatch.routing import GROUPS, Routing, Unit
 from cityvitals.dispatch.tasks import (
     PRIORITIES,
@@ -81,6 +83,7 @@ class DispatchContext:
     routing: Routing
     clock: Callable[[], float] = time.time
     notify: list[Notify] = field(default_factory=list)
+    photos: Path | None = None  # where uploaded photos are kept (None: no photos)
 
     def tell(self, task: Task, event: TaskEvent) -> None:
         """Hand an event on; a listener that fails is logged, never undoes the step (SQL holds it)."""
@@ -302,7 +305,7 @@ class HandleTask(StepCommand):
 
     def problems(self, task: Task) -> list[str]:
         photo = self.extra.get("photo")
-        bad_photo = photo is not None and text_problem(photo, "photo", 128)
+        bad_photo = photo is not None and photo_problem(self.ctx.photos, task.id, photo)
         return [p for p in [_note_problem(self.note, "note", True), bad_photo] if p]
 
     def changes(self, task: Task, now: float) -> tuple[dict, TaskEvent]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image
 
 from cityvitals.dispatch.commands import Actor, DispatchContext
 from cityvitals.dispatch.routing import DEFAULT_ROUTING, read_routing
@@ -44,10 +47,18 @@ def clock() -> Clock:
     return Clock()
 
 
+def png(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small real PNG image."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
 @pytest.fixture
-def ctx(sqlite_engine, routing, clock) -> DispatchContext:
+def ctx(sqlite_engine, routing, clock, tmp_path) -> DispatchContext:
     """A dispatch context on a fresh SQLite database, recording what it tells listeners."""
     told: list = []
-    context = DispatchContext(sqlite_engine, routing, clock, [lambda task, event: told.append((task, event))])
+    context = DispatchContext(sqlite_engine, routing, clock, [lambda task, event: told.append((task, event))],
+                              photos=tmp_path / "photos")
     context.told = told
     return context

@@ -20,6 +20,7 @@ from cityvitals.dispatch.commands import (
     VerifyTask,
     escalate_overdue,
 )
+from cityvitals.dispatch.photos import save_photo
 from cityvitals.dispatch.tasks import read_events, read_task
 from cityvitals.users import read_audit
 from tests.dispatch.conftest import (
@@ -33,6 +34,7 @@ from tests.dispatch.conftest import (
     NOW,
     SUB_PERSON,
     SUBCENTRE,
+    png,
 )
 
 
@@ -51,7 +53,8 @@ def test_the_main_path_hop_by_hop_to_the_second(ctx, clock):
     clock.tick(23)
     SignTask(ctx, HEAD_PERSON, task.id).run()
     clock.tick(2 * 86400 - 23)
-    HandleTask(ctx, HEAD_PERSON, task.id, "换了门机板 replaced the door board", photo="task-1.jpg").run()
+    photo = save_photo(ctx.photos, task.id, png())
+    HandleTask(ctx, HEAD_PERSON, task.id, "换了门机板 replaced the door board", photo=photo).run()
     clock.tick(88)
     VerifyTask(ctx, ANALYST, task.id).run()
     clock.tick(1)
@@ -61,7 +64,8 @@ def test_the_main_path_hop_by_hop_to_the_second(ctx, clock):
     assert [(e.step, e.actor, e.at - NOW, e.unit) for e in events] == [
         ("dispatched", "lin", 0, HEAD), ("signed", "wang", 23, HEAD), ("handled", "wang", 2 * 86400, HEAD),
         ("verified", "lin", 2 * 86400 + 88, HEAD), ("closed", "lin", 2 * 86400 + 89, HEAD)]
-    assert events[2].photo == "task-1.jpg" and events[2].note == "换了门机板 replaced the door board"
+    assert events[2].photo == photo and (ctx.photos / photo).read_bytes() == png()
+    assert events[2].note == "换了门机板 replaced the door board"
     audited = [(a["user"], a["action"]) for a in read_audit(ctx.sql)][::-1]
     assert audited == [("lin", "task_dispatched"), ("wang", "task_signed"), ("wang", "task_handled"),
                        ("lin", "task_verified"), ("lin", "task_closed")]
