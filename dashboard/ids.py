@@ -75,3 +75,8 @@ ADMIN_AUDIT = "admin-audit"
 def admin_button(action: str, **key: str) -> dict:
     """Pattern-matching id of a button in an admin list: stop a scenario, switch a profile, revoke a token."""
     return {"type": f"admin-{action}", **key}
+WARN_TASK_TYPE = "warnings-task-type"
+WARN_PRIORITY = "warnings-priority"
+WARN_INSTRUCTION = "warnings-instruction"
+WARN_DISPATCH = "warnings-dispatch"
+WARN_PREVIEW = "warnings-dispatch-preview"
