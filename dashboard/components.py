@@ -65,7 +65,8 @@ def nav(area_id: str, here: str) -> html.Nav:
     links += [(p, f"/panel/{p}{area_query(area_id)}", bi(*PANEL_NAMES[p])) for p in PANELS]
     links += [("indicators", f"/indicators{area_query(area_id)}", bi("全部指标", "All indicators"))]
     links += [("warnings", f"/warnings{area_query(area_id)}", bi("预警", "Warnings")),
-              ("config", "/config", bi("配置", "Config")), ("admin", "/admin", bi("管理", "Admin"))]
+              ("dispatch", "/dispatch", bi("调度", "Dispatch")), ("config", "/config", bi("配置", "Config")),
+              ("admin", "/admin", bi("管理", "Admin"))]
     return html.Nav(className="page-nav", children=[
         dcc.Link(label, href=href, className="nav-link current" if key == here else "nav-link")
         for key, href, label in links

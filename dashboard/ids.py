@@ -80,3 +80,13 @@ WARN_PRIORITY = "warnings-priority"
 WARN_INSTRUCTION = "warnings-instruction"
 WARN_DISPATCH = "warnings-dispatch"
 WARN_PREVIEW = "warnings-dispatch-preview"
+DISPATCH_SUMMARY = "dispatch-summary"
+DISPATCH_TABLE = "dispatch-tasks"
+DISPATCH_NOTE = "dispatch-note"
+DISPATCH_MESSAGE = "dispatch-message"
+DISPATCH_CHANGED = "dispatch-changed"
+
+
+def dispatch_button(action: str) -> dict:
+    """Pattern-matching id of a step button on the dispatch page (verify, close, reopen)."""
+    return {"type": "dispatch-step", "action": action}

@@ -17,6 +17,7 @@ from cityvitals.dispatch.tasks import responder_units
 from cityvitals.metrics import registry
 from cityvitals.security import current_name, current_role
 from cityvitals.users import User
+from dashboard.respond import respond_blueprint
 from feeds.ingest import Ingestor
 from feeds.workorders.pipeline import WorkOrderPipeline
 
@@ -42,8 +43,9 @@ def request_actor(ctx: DispatchContext) -> Actor:
 
 
 def install_task_api(server: Flask, ctx: DispatchContext) -> None:
-    """Mount ``/api/v1/tasks`` on ``server``."""
+    """Mount ``/api/v1/tasks`` and the responders' phone page ``/respond`` on ``server``."""
     server.register_blueprint(task_blueprint(ctx, lambda: request_actor(ctx)))
+    server.register_blueprint(respond_blueprint())
 
 
 def actor_of(ctx: DispatchContext, user: User) -> Actor:

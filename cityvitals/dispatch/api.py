@@ -5,6 +5,7 @@ dispatches one. ``/api/v1/tasks/<id>``: GET the task and its events. ``/api/v1/t
 POST one step (sign, redispatch, return, handle, verify, close, reopen, escalate) with JSON
 ``{"note": ..., "unit": ..., "photo": ...}``. ``/api/v1/tasks/<id>/photo``: POST the image itself
 as the body (``Content-Type: image/jpeg``...); the answer names it for the handle step.
+``/api/v1/tasks/<id>/below``: GET the units it may be re-dispatched to.
 
 Session cookies and the CSRF header, as for Dash callbacks; every door calls the same commands as
 ``cityvitals task``. A refusal is JSON ``{"error": ..., "reasons": [...]}`` with 403, 404, 409 or 422.
@@ -88,6 +89,15 @@ def task_blueprint(ctx: DispatchContext, actor: Callable[[], Actor]) -> Blueprin
         if task is None or not _may_see(actor(), task, ctx):
             return jsonify(error=f"no task {task_id}"), 404
         return jsonify(_with_events(ctx, task))
+
+    @bp.get(f"{PREFIX}/<int:task_id>/below")
+    def below(task_id: int):  # noqa: ANN202
+        task = read_task(ctx.sql, task_id)
+        if task is None or not _may_see(actor(), task, ctx):
+            return jsonify(error=f"no task {task_id}"), 404
+        holder = ctx.routing.unit(task.unit)
+        units = ctx.routing.below(holder) if holder is not None else []
+        return jsonify(units=[{"id": u.id, "name_zh": u.name_zh, "name_en": u.name_en} for u in units])
 
     @bp.post(f"{PREFIX}/<int:task_id>/photo")
     def photo(task_id: int):  # noqa: ANN202

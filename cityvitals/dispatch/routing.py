@@ -193,6 +193,13 @@ class Routing:
         parent = self.tree[unit.area].parent
         return None if parent is None else self.area_unit(parent)
 
+    def below(self, unit: Unit) -> list[Unit]:
+        """The units one level below ``unit`` (a task can be re-dispatched to them): the district's has departments."""
+        if unit.department:
+            return [self.area_unit(a.id) for a in self.tree.children(self.root)]
+        units = [self.area_unit(a.id) for a in self.tree.children(unit.area)]
+        return [self.unit(d) for d in self._departments] + units if unit.area == self.root else units
+
     def is_below(self, lower: Unit, upper: Unit) -> bool:
         """Whether ``lower`` is somewhere below ``upper`` (a department is below the district's own unit)."""
         if lower.department:
