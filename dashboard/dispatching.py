@@ -48,15 +48,23 @@ def active_warning(c: DashboardContext, key: object) -> tuple[dict, dict] | str:
     return record, definition
 
 
+def _number(value: object) -> float | None:
+    """A limit as a number: the record keeps a time-of-day or funnel limit as text ("7.5"), or none."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def prefilled(record: dict, definition: dict, task_type: str | None, priority: str | None,
               instruction: str | None) -> dict:
     """The dispatch command's input for one warning: what the warning says, and what the person chose."""
     key = store.WarningKey.of(record)
-    limit = record["r"] if record["s"] == "red" else record["y"]
+    limit = _number(record["r"] if record["s"] == "red" else record["y"])
     since = datetime.fromtimestamp(record["since"]).strftime("%m-%d %H:%M")
     default = (f"{definition['name']['zh']} {record['s']} since {since}: {value_text(record['v'])} "
                f"(limit {value_text(limit)}). 请核查处置 Check and act.")
-    return dict(area=key.area, indicator=key.indicator, group=definition.get("group"), value=record["v"],
+    return dict(area=key.area, indicator=key.indicator, group=definition.get("group"), value=_number(record["v"]),
                 threshold=limit, warning_state=record["s"], warning_since=record["since"], task_type=task_type,
                 priority=priority or PRIORITY_BY_STATE[record["s"]], instruction=(instruction or "").strip() or default)
 

@@ -13,10 +13,10 @@ from dashboard.context import DashboardContext
 from dashboard.dispatching import dispatch_episodes, preview, task_texts
 from tests.dispatch.conftest import ANALYST, GRID, HEAD, HEAD_PERSON
 
-SINCE = 1_796_100_000.5
+SINCE = 1_796_100_000.5  # the record keeps some limits as text (a funnel's, a time of day's)
 RED = {"i": "elevator_entrapments", "a": GRID, "level": "grid", "s": "red", "v": 3.0, "y": 1.0, "r": 2.0,
        "since": SINCE}
-DISTRICT = {"i": "pm25", "a": "pukou", "level": "district", "s": "yellow", "v": 80.0, "y": 75.0, "r": 115.0,
+DISTRICT = {"i": "pm25", "a": "pukou", "level": "district", "s": "yellow", "v": 80.0, "y": "75", "r": "115",
             "since": SINCE}
 
 
