@@ -12,10 +12,13 @@ from datetime import datetime
 import dash
 from dash import ALL, Input, Output, State, callback, dcc, html
 
+from cityvitals.dispatch.assessment import UnitScore, assess, scores_csv
 from cityvitals.dispatch.commands import ACTIONS, Actor, DispatchError
+from cityvitals.dispatch.routing import Routing
 from cityvitals.dispatch.summary import FUNNEL, Summary, summarise
 from cityvitals.dispatch.tasks import list_tasks
 from cityvitals.security import allowed, current_name, current_role, refuse, write_allowed
+from cityvitals.users import audit
 from dashboard import context, ids
 from dashboard.components import BUSY, age_text, bi, page_header
 from dashboard.dispatching import STATUS_ZH
@@ -43,7 +46,33 @@ def layout() -> html.Div:
         ]),
         html.Div(id=ids.DISPATCH_MESSAGE, className="message"),
         data_table(ids.DISPATCH_TABLE, COLUMNS, row_selectable="multi", page_size=30, sort_action="native"),
+        html.H2(bi(f"考核 · 近{ASSESS_DAYS}天", f"Assessment · last {ASSESS_DAYS} days"), className="panel-title"),
+        html.Button(bi("导出CSV", "Export CSV"), id=ids.DISPATCH_EXPORT, className="button"),
+        dcc.Download(id=ids.DISPATCH_DOWNLOAD),
+        data_table(ids.DISPATCH_ASSESS, ASSESS_COLUMNS, page_size=30, sort_action="native"),
     ])
+
+
+ASSESS_DAYS = 7
+ASSESS_COLUMNS = [("rank", "名次 Rank"), ("unit", "单位 Unit"), ("received", "接收 Received"),
+                  ("on_time", "按时签收 Signed on time"), ("closed", "办结 Closed (on time)"),
+                  ("returned", "退回 Returned"), ("reopened", "重办 Reopened"), ("sign", "签收中位 Median to sign"),
+                  ("close", "办结中位 Median to close")]
+
+
+def assessment_rows(scores: list[UnitScore], routing: Routing) -> list[dict]:
+    """The ranked units as table rows."""
+    def span(seconds: float | None) -> str:
+        return "—" if seconds is None else age_text(seconds)
+
+    rows = []
+    for rank, s in enumerate(scores, start=1):
+        unit = routing.unit(s.unit)
+        rows.append({"rank": rank, "unit": f"{unit.name_zh if unit else s.unit} ({s.unit})", "received": s.received,
+                     "on_time": f"{s.signed_on_time} ({s.on_time_rate or 0:.0f}%)",
+                     "closed": f"{s.closed} ({s.closed_on_time})", "returned": s.returned, "reopened": s.reopened,
+                     "sign": span(s.median_sign_s), "close": span(s.median_close_s)})
+    return rows
 
 
 def _day_start(now: float) -> float:
@@ -74,19 +103,43 @@ def summary_cards(s: Summary, target: float, sign_deadline_s: float | None) -> l
 @callback(
     Output(ids.DISPATCH_SUMMARY, "children"),
     Output(ids.DISPATCH_TABLE, "data"),
+    Output(ids.DISPATCH_ASSESS, "data"),
     Input(ids.INTERVAL, "n_intervals"),
     Input(ids.DISPATCH_CHANGED, "data"),
 )
 def refresh(_n: int, _changed: int) -> tuple:
-    """Re-read the figures and the tasks (SQL)."""
+    """Re-read the figures, the tasks and the assessment (SQL)."""
     c = context.get()
     if c.dispatch is None:
-        return "调度未配置 Dispatch is not set up", []
+        return "调度未配置 Dispatch is not set up", [], []
     now = time.time()
     routing = c.dispatch.routing
     s = summarise(c.sql, now, _day_start(now))
     sign_s = routing.deadlines_s(routing.spec.default_type)[0]
-    return summary_cards(s, c.closure_target, sign_s), task_rows(c, now)
+    scores = assess(c.sql, routing, now - ASSESS_DAYS * 86400.0, now + 1)
+    return summary_cards(s, c.closure_target, sign_s), task_rows(c, now), assessment_rows(scores, routing)
+
+
+@callback(
+    Output(ids.DISPATCH_DOWNLOAD, "data"),
+    Output(ids.DISPATCH_MESSAGE, "children", allow_duplicate=True),
+    Input(ids.DISPATCH_EXPORT, "n_clicks"),
+    prevent_initial_call=True,
+)
+def export_assessment(_clicks: int) -> tuple:
+    """The assessment of the last ASSESS_DAYS days as CSV (admins only: it ranks people's units)."""
+    c = context.get()
+    if not allowed("admin") or c.dispatch is None:
+        refuse(c.sql, "role", callback="assessment_export")
+        return dash.no_update, "导出考核需要管理员权限 Exporting the assessment needs the admin role"
+    if not write_allowed():
+        refuse(c.sql, "rate_limit", callback="assessment_export")
+        return dash.no_update, BUSY
+    now = time.time()
+    scores = assess(c.sql, c.dispatch.routing, now - ASSESS_DAYS * 86400.0, now + 1)
+    audit(c.sql, current_name(), "assessment_export", units=len(scores), days=ASSESS_DAYS)
+    name = f"assessment-{datetime.fromtimestamp(now):%Y%m%d-%H%M}.csv"
+    return dcc.send_string(scores_csv(scores, c.dispatch.routing), name), f"已导出 Exported {len(scores)} units"
 
 
 def task_rows(c: context.DashboardContext, now: float) -> list[dict]:

@@ -90,3 +90,6 @@ DISPATCH_CHANGED = "dispatch-changed"
 def dispatch_button(action: str) -> dict:
     """Pattern-matching id of a step button on the dispatch page (verify, close, reopen)."""
     return {"type": "dispatch-step", "action": action}
+DISPATCH_ASSESS = "dispatch-assessment"
+DISPATCH_EXPORT = "dispatch-export"
+DISPATCH_DOWNLOAD = "dispatch-download"

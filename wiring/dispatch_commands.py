@@ -47,6 +47,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     show = tsub.add_parser("show", help="a task and its events, as JSON")
     show.add_argument("task", type=int)
     show.set_defaults(func=cmd_task_show)
+    grade = tsub.add_parser("assess", help="assessment (考核) per unit: received, on time, returned... as CSV")
+    grade.add_argument("--days", type=float, default=7.0, help="the period: the last DAYS days (default 7)")
+    grade.set_defaults(func=cmd_task_assess)
     tsub.add_parser("escalate", help="escalate every task past its deadline now (the web process does so "
                     "every 30 s)").set_defaults(func=cmd_task_escalate)
 
@@ -154,6 +157,18 @@ def cmd_task_escalate(args: argparse.Namespace) -> int:
     from cityvitals.dispatch.commands import escalate_overdue
 
     print(f"{len(escalate_overdue(_context()))} task(s) escalated")
+    return 0
+
+
+def cmd_task_assess(args: argparse.Namespace) -> int:
+    """Print the ranked units of the last ``--days`` days as CSV."""
+    import time
+
+    from cityvitals.dispatch.assessment import assess, scores_csv
+
+    ctx = _context()
+    now = time.time()
+    sys.stdout.write(scores_csv(assess(ctx.sql, ctx.routing, now - args.days * 86400.0, now + 1), ctx.routing))
     return 0
 
 

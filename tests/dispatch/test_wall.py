@@ -7,9 +7,12 @@ import json
 import pytest
 
 from cityvitals import store
+from cityvitals.dispatch.assessment import assess
 from cityvitals.dispatch.commands import Actor, SignTask
 from cityvitals.dispatch.tasks import read_events
+from dashboard import context
 from dashboard.context import DashboardContext
+from dashboard.dispatch_panel import assessment_rows, run_steps, task_rows
 from dashboard.dispatching import dispatch_episodes, preview, task_texts
 from tests.dispatch.conftest import ANALYST, GRID, HEAD, HEAD_PERSON
 
@@ -63,3 +66,16 @@ def test_only_active_warnings_by_analysts_are_dispatched(wall, redis_client):
     assert "unknown task type 'survey'" in bad_type.refused[0] and "priority must be" in bad_type.refused[0]
     assert dispatch_episodes(wall, ANALYST, "x", None, None, None).refused == ["select warnings first"]
     assert read_events(wall.sql, [1]) == {1: []}
+
+
+def test_the_dispatch_panel_steps_and_ranks(wall, clock):
+    context.set_context(wall)
+    [task] = dispatch_episodes(wall, ANALYST, [key(RED)], None, None, None).tasks
+    SignTask(wall.dispatch, HEAD_PERSON, task.id).run()
+    marker, message = run_steps(wall, ANALYST, "close", [task.id], None, 4)
+    assert marker == 4 and "task 1 is signed; closed needs it verified" in message  # nothing done: no refresh
+    assert run_steps(wall, Actor("sun", "viewer"), "verify", [task.id], None, 4)[1].startswith("verify: —")
+    [row] = task_rows(wall, clock.now + 120)
+    assert (row["id"], row["status"], row["on_step"], row["unit"]) == (task.id, "已签收 signed", "2 min", HEAD)
+    [score] = assessment_rows(assess(wall.sql, wall.dispatch.routing, 0, clock.now + 1), wall.dispatch.routing)
+    assert score["unit"].endswith(f"({HEAD})") and score["on_time"] == "1 (100%)"
