@@ -21,14 +21,14 @@ from cityvitals.security import allowed, current_name, current_role, refuse, wri
 from cityvitals.users import audit
 from dashboard import context, ids
 from dashboard.components import BUSY, age_text, bi, page_header
-from dashboard.dispatching import STATUS_ZH
+from dashboard.dispatching import STATUS_ZH, warning_now
 from dashboard.tables import data_table
 
 STEPS_HERE = ("verify", "close", "reopen")
 HOP_NAMES = {"sign": "签收 sign", "handle": "处置 handle", "verify": "核查 verify", "close": "办结 close"}
 COLUMNS = [("id", "#"), ("status", "状态 Status"), ("area", "区域 Area"), ("unit", "承办 Unit"),
            ("indicator", "指标 Indicator"), ("priority", "优先 Priority"), ("on_step", "本环节 On step"),
-           ("due", "截止 Due"), ("instruction", "指令 Instruction")]
+           ("due", "截止 Due"), ("warning", "预警 Warning"), ("instruction", "指令 Instruction")]
 
 
 def layout() -> html.Div:
@@ -151,7 +151,7 @@ def task_rows(c: context.DashboardContext, now: float) -> list[dict]:
         "indicator": t.indicator or "", "priority": t.priority, "on_step": age_text(max(0.0, now - t.step_at)),
         "due": datetime.fromtimestamp(t.due).strftime("%m-%d %H:%M") + (" ⚠" if now > t.due and
                                                                         t.status != "closed" else ""),
-        "instruction": t.instruction[:80],
+        "warning": warning_now(c, t), "instruction": t.instruction[:80],
     } for t in tasks]
 
 

@@ -12,13 +12,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dash import dcc
+
 from cityvitals import store
 from cityvitals.dispatch.commands import Actor, DispatchError, DispatchTask
 from cityvitals.dispatch.tasks import Task, list_tasks
 from cityvitals.text import shown
 from dashboard import data
 from dashboard.acknowledging import EPISODE, MAX_PER_REQUEST
-from dashboard.components import value_text
+from dashboard.components import bi, value_text
 from dashboard.context import DashboardContext
 
 PRIORITY_BY_STATE = {"red": "high", "yellow": "normal"}
@@ -109,6 +111,21 @@ def dispatch_episodes(c: DashboardContext, actor: Actor, selected: object, task_
         except DispatchError as exc:
             outcome.refused.append(f"{key}: {exc}")
     return outcome
+
+
+def dispatch_link(area_id: str) -> dcc.Link:
+    """The way from an indicator's warning to dispatching it: the area's warnings page, where it is selected."""
+    return dcc.Link(bi("一键调度 →", "Dispatch →"), href=f"/warnings?area={area_id}", className="button dispatch-link")
+
+
+def warning_now(c: DashboardContext, task: Task) -> str:
+    """Whether the warning a task answers is still on ("red now") or has cleared while the task is open."""
+    if task.indicator is None or task.warning_since is None:
+        return ""
+    record = store.read_warning(c.client, task.indicator, task.area)
+    if record is not None and abs(record["since"] - task.warning_since) < 0.001 and record["s"] in PRIORITY_BY_STATE:
+        return f"{record['s']} now"
+    return "已解除 cleared" if task.status != "closed" else "cleared"
 
 
 def task_texts(c: DashboardContext, areas: set[str], now: float) -> dict[tuple[str, str, float], str]:

@@ -76,6 +76,9 @@ def test_the_dispatch_panel_steps_and_ranks(wall, clock):
     assert marker == 4 and "task 1 is signed; closed needs it verified" in message  # nothing done: no refresh
     assert run_steps(wall, Actor("sun", "viewer"), "verify", [task.id], None, 4)[1].startswith("verify: —")
     [row] = task_rows(wall, clock.now + 120)
-    assert (row["id"], row["status"], row["on_step"], row["unit"]) == (task.id, "已签收 signed", "2 min", HEAD)
+    assert (row["id"], row["status"], row["on_step"], row["unit"], row["warning"]) == (
+        task.id, "已签收 signed", "2 min", HEAD, "red now")
+    wall.client.hdel(store.WARNINGS, store.warning_key(RED["i"], RED["a"]))  # the warning clears, the task is open
+    assert task_rows(wall, clock.now)[0]["warning"] == "已解除 cleared"
     [score] = assessment_rows(assess(wall.sql, wall.dispatch.routing, 0, clock.now + 1), wall.dispatch.routing)
     assert score["unit"].endswith(f"({HEAD})") and score["on_time"] == "1 (100%)"
