@@ -96,7 +96,7 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     scheduler = BackgroundScheduler(timezone="UTC")
     leadership = start_engine(rt, scheduler)
     archive_lead = start_archive(rt, scheduler)  # the sample archive (cityvitals/archive/)
-    start_escalation(dispatch_context(rt), scheduler)  # tasks past their deadlines go a level up
+    start_escalation(dispatch_context(rt), scheduler, rt.settings)  # past deadlines a level up; the webhook
     scheduler.start()
     log.info("engine worker up (redis %s, database %s)", rt.redis_url, rt.settings.database_url)
     wait_for_stop()
@@ -455,7 +455,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scheduler = BackgroundScheduler(timezone="UTC")
     start_engine(rt, scheduler)
     start_archive(rt, scheduler)  # the sample archive (cityvitals/archive/)
-    start_escalation(dispatch_context(rt), scheduler)  # tasks past their deadlines go a level up
+    start_escalation(dispatch_context(rt), scheduler, rt.settings)  # past deadlines a level up; the webhook
     if not args.no_simulator:
         start_simulator(rt, SimulatorFeedConfig(type="simulator", interval_s=args.sim_interval), scheduler)
     scheduler.start()

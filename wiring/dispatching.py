@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from flask_login import current_user
 
+from cityvitals.config import Settings
 from cityvitals.connections import Connections
 from cityvitals.dispatch.api import task_blueprint
 from cityvitals.dispatch.commands import Actor, DispatchContext, escalate_overdue
 from cityvitals.dispatch.orders import SOURCE, work_order_listener
 from cityvitals.dispatch.routing import read_routing
 from cityvitals.dispatch.tasks import responder_units
+from cityvitals.dispatch.webhook import Deliverer, outbox_listener
 from cityvitals.metrics import registry
 from cityvitals.security import current_name, current_role
 from cityvitals.users import User
@@ -22,6 +25,7 @@ from feeds.ingest import Ingestor
 from feeds.workorders.pipeline import WorkOrderPipeline
 
 log = logging.getLogger(__name__)
+DELIVERY_SECONDS = 5.0  # the webhook's first retry waits as long
 ESCALATION_SECONDS = 30.0  # how often deadlines are looked at: a deadline is in minutes, this is well inside
 
 
@@ -29,8 +33,10 @@ def dispatch_context(rt: Connections) -> DispatchContext:
     """A dispatch context whose task events also go into the work-order pipeline (as source ``dispatch``)."""
     routing = read_routing(rt.settings.routing_path, rt.tree)
     pipeline = WorkOrderPipeline(Ingestor(rt.client, f"events:{SOURCE}", registry(), frozenset(rt.tree.ids("grid"))))
-    return DispatchContext(rt.sql, routing, notify=[work_order_listener(rt.tree, rt.sql, pipeline.submit)],
-                           photos=rt.settings.data_dir / "photos")
+    listeners = [work_order_listener(rt.tree, rt.sql, pipeline.submit)]
+    if rt.settings.webhook_url:
+        listeners.append(outbox_listener(rt.sql))
+    return DispatchContext(rt.sql, routing, notify=listeners, photos=rt.settings.data_dir / "photos")
 
 
 def request_actor(ctx: DispatchContext) -> Actor:
@@ -54,8 +60,15 @@ def actor_of(ctx: DispatchContext, user: User) -> Actor:
     return Actor(user.name, user.role, units)
 
 
-def start_escalation(ctx: DispatchContext, scheduler: BackgroundScheduler) -> None:
-    """Escalate tasks past their deadlines every ESCALATION_SECONDS (each task once: the step is versioned)."""
+def start_escalation(ctx: DispatchContext, scheduler: BackgroundScheduler, settings: Settings | None = None) -> None:
+    """Escalate tasks past their deadlines, and deliver the webhook's outbox if there is one.
+
+    Every ESCALATION_SECONDS (each task once: the step is versioned); the outbox every DELIVERY_SECONDS.
+    """
+    if settings is not None and settings.webhook_url:
+        deliverer = Deliverer(ctx.sql, settings.webhook_url, settings.webhook_secret)
+        scheduler.add_job(lambda: deliverer.deliver(time.time()), "interval", seconds=DELIVERY_SECONDS,
+                          id="dispatch-webhook", max_instances=1, coalesce=True)
     def job() -> None:
         done = escalate_overdue(ctx)
         if done:

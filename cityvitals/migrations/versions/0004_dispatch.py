@@ -1,4 +1,4 @@
-"""Dispatch: tasks, their events, and the units each responder is bound to.
+"""Dispatch: tasks, their events, the units each responder is bound to, the webhook outbox.
 
 Revision ID: 0004
 Revises: 0003
@@ -20,7 +20,7 @@ UNIT = 112
 
 
 def upgrade() -> None:
-    """Create dispatch_task, dispatch_event and dispatch_responder where missing."""
+    """Create dispatch_task, dispatch_event, dispatch_responder and dispatch_outbox where missing."""
     schema = op.get_context().version_table_schema
     have = set(sa.inspect(op.get_bind()).get_table_names(schema=schema))
     if "dispatch_task" not in have:
@@ -76,7 +76,25 @@ def upgrade() -> None:
         )
 
 
+    if "dispatch_outbox" not in have:
+        op.create_table(
+            "dispatch_outbox",
+            sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+            sa.Column("key", sa.String(length=96), nullable=False),
+            sa.Column("task_id", sa.Integer(), nullable=False),
+            sa.Column("body", sa.Text(), nullable=False),
+            sa.Column("attempts", sa.Integer(), nullable=False),
+            sa.Column("next_at", sa.Float(), nullable=False),
+            sa.Column("delivered_at", sa.Float(), nullable=True),
+            sa.Column("last_error", sa.String(length=200), nullable=False),
+            sa.PrimaryKeyConstraint("id"),
+            sa.UniqueConstraint("key"),
+        )
+        op.create_index("ix_dispatch_outbox_task_id", "dispatch_outbox", ["task_id"])
+        op.create_index("ix_dispatch_outbox_next_at", "dispatch_outbox", ["next_at"])
+
+
 def downgrade() -> None:
     """Drop the dispatch tables (and their rows)."""
-    for table in ("dispatch_responder", "dispatch_event", "dispatch_task"):
+    for table in ("dispatch_outbox", "dispatch_responder", "dispatch_event", "dispatch_task"):
         op.drop_table(table)
