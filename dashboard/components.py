@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from cityvitals.security import allowed, refuse, write_allowed
 from cityvitals.vocabulary import PANELS
 from dashboard import context, ids
 from dashboard.theme import STATE_ICON, STATE_NAME
@@ -28,6 +29,17 @@ PANEL_NAMES = {
 }
 LANGS = ("zh", "en")
 BUSY = "操作过于频繁，请稍后再试 Too many actions: try again in a minute"
+
+
+def action_refused(needed: str, callback: str, role_message: str) -> str | None:
+    """Why the request's user may not take an action now (role, then rate; each refusal audited); None: go on."""
+    if not allowed(needed):
+        refuse(context.get().sql, "role", callback=callback)
+        return role_message
+    if not write_allowed():
+        refuse(context.get().sql, "rate_limit", callback=callback)
+        return BUSY
+    return None
 
 
 def bi(zh: str, en: str) -> list[html.Span]:

@@ -17,10 +17,10 @@ from cityvitals.dispatch.commands import ACTIONS, Actor, DispatchError
 from cityvitals.dispatch.routing import Routing
 from cityvitals.dispatch.summary import FUNNEL, Summary, summarise
 from cityvitals.dispatch.tasks import list_tasks
-from cityvitals.security import allowed, current_name, current_role, refuse, write_allowed
+from cityvitals.security import current_name, current_role
 from cityvitals.users import audit
 from dashboard import context, ids
-from dashboard.components import BUSY, age_text, bi, page_header
+from dashboard.components import action_refused, age_text, bi, page_header
 from dashboard.dispatching import STATUS_ZH, warning_now
 from dashboard.tables import data_table
 
@@ -129,12 +129,10 @@ def refresh(_n: int, _changed: int) -> tuple:
 def export_assessment(_clicks: int) -> tuple:
     """The assessment of the last ASSESS_DAYS days as CSV (admins only: it ranks people's units)."""
     c = context.get()
-    if not allowed("admin") or c.dispatch is None:
-        refuse(c.sql, "role", callback="assessment_export")
-        return dash.no_update, "导出考核需要管理员权限 Exporting the assessment needs the admin role"
-    if not write_allowed():
-        refuse(c.sql, "rate_limit", callback="assessment_export")
-        return dash.no_update, BUSY
+    refused = action_refused("admin", "assessment_export",
+                             "导出考核需要管理员权限 Exporting the assessment needs the admin role")
+    if refused or c.dispatch is None:
+        return dash.no_update, refused or "调度未配置 Dispatch is not set up"
     now = time.time()
     scores = assess(c.sql, c.dispatch.routing, now - ASSESS_DAYS * 86400.0, now + 1)
     audit(c.sql, current_name(), "assessment_export", units=len(scores), days=ASSESS_DAYS)
@@ -169,14 +167,11 @@ def take_step(_clicks: list, selected: list | None, note: str | None, changed: i
     action = (dash.ctx.triggered_id or {}).get("action")
     if action not in STEPS_HERE or not any(_clicks or []):
         return dash.no_update, dash.no_update
-    c = context.get()
-    if not allowed("analyst"):
-        refuse(c.sql, "role", callback=f"task_{action}")
-        return dash.no_update, "需要分析员权限，请登录 This needs the analyst role: log in at /login"
-    if not write_allowed():
-        refuse(c.sql, "rate_limit", callback=f"task_{action}")
-        return dash.no_update, BUSY
-    return run_steps(c, Actor(current_name(), current_role()), action, selected, note, changed)
+    refused = action_refused("analyst", f"task_{action}",
+                             "需要分析员权限，请登录 This needs the analyst role: log in at /login")
+    if refused:
+        return dash.no_update, refused
+    return run_steps(context.get(), Actor(current_name(), current_role()), action, selected, note, changed)
 
 
 def run_steps(c: context.DashboardContext, actor: Actor, action: str, selected: object, note: str | None,

@@ -20,6 +20,7 @@ from dashboard.components import (
     BUSY,
     DOMAIN_NAMES,
     PANEL_NAMES,
+    action_refused,
     age_text,
     bi,
     page_header,
@@ -282,12 +283,10 @@ def dispatch_preview(selected: list[str] | None, task_type: str | None) -> tuple
 def dispatch_selected(_clicks: int, selected: list[str] | None, task_type: str | None, priority: str | None,
                       instruction: str | None, changed: int) -> tuple:
     """Dispatch a task for each selected warning (analysts and admins: the command checks and audits)."""
-    if not allowed("analyst"):
-        refuse(context.get().sql, "role", callback="dispatch")
-        return dash.no_update, "调度需要分析员权限，请登录 Dispatching needs the analyst role: log in at /login"
-    if not write_allowed():
-        refuse(context.get().sql, "rate_limit", callback="dispatch")
-        return dash.no_update, BUSY
+    refused = action_refused("analyst", "dispatch",
+                             "调度需要分析员权限，请登录 Dispatching needs the analyst role: log in at /login")
+    if refused:
+        return dash.no_update, refused
     outcome = dispatch_episodes(context.get(), Actor(current_name(), current_role()), selected, task_type,
                                 priority, instruction)
     if not outcome.tasks:
