@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from dash import dcc
 
@@ -140,4 +140,23 @@ def task_texts(c: DashboardContext, areas: set[str], now: float) -> dict[tuple[s
         overdue = " ⚠ overdue" if task.status not in ("closed", "handled", "verified") and now > task.due else ""
         out[(task.indicator, task.area, round(task.warning_since, 3))] = (
             f"#{task.id} {STATUS_ZH.get(task.status, task.status)} {task.status} · {minutes} min{overdue}")
+    return out
+
+
+def history_tasks(c: DashboardContext, changes: list[dict]) -> list[str]:
+    """For each logged change into a warning, the task that answers that episode ("#12 已办结 closed"), else ""."""
+    areas = {r["area"] for r in changes}
+    if c.dispatch is None or not areas:
+        return [""] * len(changes)
+    by_episode: dict[tuple[str, str], list[Task]] = {}
+    for task in list_tasks(c.sql, areas=areas, limit=1000):  # newest first: the newest of an episode wins
+        if task.indicator is not None and task.warning_since is not None:
+            by_episode.setdefault((task.indicator, task.area), []).append(task)
+    out = []
+    for r in changes:
+        at = (r["at"] if r["at"].tzinfo else r["at"].replace(tzinfo=UTC)).timestamp()
+        # the engine logs a change at its episode's start, to the second
+        task = next((t for t in by_episode.get((r["indicator"], r["area"]), []) if abs(t.warning_since - at) <= 1.0
+                     and r["to_state"] in PRIORITY_BY_STATE), None)
+        out.append(f"#{task.id} {STATUS_ZH.get(task.status, task.status)} {task.status}" if task else "")
     return out

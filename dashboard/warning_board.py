@@ -29,7 +29,14 @@ from dashboard.components import (
     value_text,
     warning_phase,
 )
-from dashboard.dispatching import active_warning, dispatch_episodes, prefilled, preview, task_texts
+from dashboard.dispatching import (
+    active_warning,
+    dispatch_episodes,
+    history_tasks,
+    prefilled,
+    preview,
+    task_texts,
+)
 from dashboard.tables import data_table
 from dashboard.theme import STATE_ICON
 from indicators.history import read_transitions
@@ -155,7 +162,7 @@ CLEARING_STYLES = [
     {"if": {"filter_query": '{phase} = "escalating"', "column_id": "change"}, "fontWeight": "700"},
 ]
 PAST_COLUMNS = [("time", "时间 Time"), ("area", "区域 Area"), ("indicator", "指标 Indicator"), ("from", "从 From"),
-                ("state", "到 To"), ("value", "数值 Value")]
+                ("state", "到 To"), ("value", "数值 Value"), ("task", "任务 Task")]
 
 
 def _label(state: str) -> str:
@@ -202,12 +209,14 @@ def _plain(component) -> str:
 def past_table_rows(area_id: str, group: str | None, states: list[str], level: str | None) -> list[dict]:
     """Rows of the past-changes table."""
     tree = context.get().tree
+    changes = past_rows(area_id, group, states, level)
     return [{
         "time": r["at"].strftime("%m-%d %H:%M:%S"),
         "area": f"[{tree[r['area']].name_zh}](/area/{r['area']})",
         "indicator": f"[{r['name']}](/indicator/{r['indicator']}?area={r['area']})",
         "from": _label(r["from_state"]), "state": _label(r["to_state"]), "value": value_text(r["value"]),
-    } for r in past_rows(area_id, group, states, level)]
+        "task": task,
+    } for r, task in zip(changes, history_tasks(context.get(), changes), strict=True)]
 
 
 def past_rows(area_id: str, group: str | None, states: list[str], level: str | None) -> list[dict]:

@@ -82,3 +82,16 @@ def test_the_dispatch_panel_steps_and_ranks(wall, clock):
     assert task_rows(wall, clock.now)[0]["warning"] == "已解除 cleared"
     [score] = assessment_rows(assess(wall.sql, wall.dispatch.routing, 0, clock.now + 1), wall.dispatch.routing)
     assert score["unit"].endswith(f"({HEAD})") and score["on_time"] == "1 (100%)"
+
+
+def test_the_warnings_log_names_the_task_of_its_episode(wall):
+    from datetime import UTC, datetime
+
+    from dashboard.dispatching import history_tasks
+
+    [task] = dispatch_episodes(wall, ANALYST, [key(RED)], None, None, None).tasks
+    at = datetime.fromtimestamp(round(SINCE), UTC).replace(tzinfo=None)  # SQLite gives naive UTC, to the second
+    changes = [{"indicator": RED["i"], "area": GRID, "at": at, "to_state": "red"},
+               {"indicator": RED["i"], "area": GRID, "at": at, "to_state": "normal"},  # the clearing: no task
+               {"indicator": "pm25", "area": GRID, "at": at, "to_state": "red"}]
+    assert history_tasks(wall, changes) == [f"#{task.id} 已派发 dispatched", "", ""]

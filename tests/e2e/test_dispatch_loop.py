@@ -111,6 +111,7 @@ def test_from_a_red_grid_to_a_closed_task(app, browser):
     wall.screenshot(path=str(ARTIFACTS / "e2e-dispatch-panel-1080p.png"))
     wall.goto(f"{live.url}/warnings?area={GRID}")
     wall.wait_for_selector("#warnings-active :text('#1 已办结 closed')", timeout=15_000)
+    wall.wait_for_selector("#warnings-past :text('#1 已办结 closed')", timeout=15_000)  # the history names it
 
     events = read_events(sql, [1])[1]
     assert [(e.step, e.actor) for e in events] == [("dispatched", "lin"), ("signed", "wang"), ("handled", "wang"),
