@@ -16,7 +16,7 @@ from dash import dcc
 
 from cityvitals import store
 from cityvitals.dispatch.commands import Actor, DispatchError, DispatchTask
-from cityvitals.dispatch.tasks import Task, list_tasks
+from cityvitals.dispatch.tasks import OPEN, Task, list_tasks
 from cityvitals.text import shown
 from dashboard import data
 from dashboard.acknowledging import EPISODE, MAX_PER_REQUEST
@@ -160,3 +160,17 @@ def history_tasks(c: DashboardContext, changes: list[dict]) -> list[str]:
                      and r["to_state"] in PRIORITY_BY_STATE), None)
         out.append(f"#{task.id} {STATUS_ZH.get(task.status, task.status)} {task.status}" if task else "")
     return out
+
+
+def open_tasks_in(c: DashboardContext, area_ids: list[str]) -> list[int]:
+    """How many open tasks each area has, in it or anywhere below it (the map's mark)."""
+    if c.dispatch is None or not area_ids:
+        return [0] * len(area_ids)
+    wanted = set(area_ids)
+    counts = dict.fromkeys(area_ids, 0)
+    for task in list_tasks(c.sql, statuses=OPEN, limit=10_000):
+        if task.area not in c.tree:
+            continue
+        for a in {task.area, *(x.id for x in c.tree.ancestors(task.area))} & wanted:
+            counts[a] += 1
+    return [counts[a] for a in area_ids]

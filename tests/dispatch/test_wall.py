@@ -95,3 +95,19 @@ def test_the_warnings_log_names_the_task_of_its_episode(wall):
                {"indicator": RED["i"], "area": GRID, "at": at, "to_state": "normal"},  # the clearing: no task
                {"indicator": "pm25", "area": GRID, "at": at, "to_state": "red"}]
     assert history_tasks(wall, changes) == [f"#{task.id} 已派发 dispatched", "", ""]
+
+
+def test_the_map_marks_areas_with_open_tasks(wall):
+    from dashboard.dispatching import open_tasks_in
+    from dashboard.figures import MapLook
+    from dashboard.map_view import with_tasks
+    from indicators.states import State
+
+    context.set_context(wall)
+    streets = ["pukou.jiangpu", "pukou.qiaolin"]
+    assert open_tasks_in(wall, streets) == [0, 0]
+    [task] = dispatch_episodes(wall, ANALYST, [key(RED)], None, None, None).tasks
+    assert open_tasks_in(wall, streets) == [1, 0] and open_tasks_in(wall, [GRID, "pukou"]) == [1, 1]
+    look = with_tasks(MapLook([State.RED, State.NORMAL], ["a", "b"], ["■1↓", ""]), [wall.tree[s] for s in streets])
+    assert look.labels == ["■1↓ ⚑1", ""] and look.hover[0].endswith("⚑ 1 个待办任务 open task(s)")
+    assert look.hover[1] == "b"
