@@ -51,7 +51,7 @@ def build_server(rt: Runtime) -> Flask:
 
     limiter = redis_limiter(app.server, rt.redis_url, rt.client)
     install_push_api(app.server, TokenVerifier(rt.sql), ingestor_for, limiter, events_for=events_for)
-    install_task_api(app.server, dispatch)
+    install_task_api(app.server, dispatch, rt.settings)
     install_observability(app.server, rt.client, rt.sql, rt.settings)  # first: its timer sees refusals too
     install_security(app.server, rt.sql, limiter, rt.settings, secret_key(rt.settings.data_dir))
     install_guards(app.server, lambda: app.callback_map)  # after the login and CSRF checks: they answer first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 
 import pytest
@@ -12,12 +13,14 @@ from PIL import Image
 
 from cityvitals.db import create_schema, make_engine
 from cityvitals.dispatch.tasks import bind_units, read_events
+from cityvitals.dispatch.webhook import SIGNATURE_HEADER, pending, sign
 from cityvitals.users import add_user, read_audit
 from tests.conftest import PASSWORD
 from tests.dispatch.conftest import COMMITTEE, GRID, HEAD, SUBCENTRE, png
 from tests.security.conftest import csrf_headers, login, serve_with
 
 API = "/api/v1/tasks"
+SECRET = "the hotline platform's secret"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,8 @@ def server(redis_url, demo_tree, tmp_path_factory):
         bind_units(sql, uid, [unit])
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     client.flushdb()
-    with serve_with(client, sql, demo_tree, tmp) as url:
+    with serve_with(client, sql, demo_tree, tmp, webhook_url="http://127.0.0.1:9/hotline",
+                    webhook_secret=SECRET) as url:
         yield url, sql
     client.flushdb()
 
@@ -117,3 +121,27 @@ def test_photos_that_are_not_images_or_too_large_are_refused(server):
     forged = post(wang, url, f"{API}/{task['id']}/handle", {"note": "ok", "photo": "../../secret_key"})
     assert forged.status_code == 422 and "is not a photo uploaded for task" in forged.json()["reasons"][0]
     assert post(wang, url, f"{API}/{task['id']}/handle", {"note": "ok"}).json()["status"] == "handled"
+
+
+def test_another_system_answers_with_a_signed_body(server):
+    url, sql = server
+    lin = session_of(url, "lin")
+    task = post(lin, url, API, {"area": GRID, "instruction": "sent to the hotline platform"}).json()
+
+    def answer(body: dict, secret: str = SECRET) -> requests.Response:
+        raw = json.dumps(body).encode()
+        return requests.post(f"{url}{API}/answers", data=raw, timeout=10, headers={
+            "Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, raw)})
+
+    forged = answer({"task": task["id"], "action": "sign", "by": "x"}, secret="guessed")
+    assert forged.status_code == 401 and forged.json()["error"] == "bad or missing signature"
+    assert answer({"task": task["id"], "action": "close", "by": "x"}).status_code == 422  # not theirs to close
+    signed = answer({"task": task["id"], "action": "sign", "by": "12345-agent-7"})
+    assert signed.status_code == 200 and signed.json()["status"] == "signed"
+    again = answer({"task": task["id"], "action": "sign", "by": "12345-agent-7"})
+    assert again.status_code == 409  # a repeated answer changes nothing
+    assert answer({"task": task["id"], "action": "handle", "note": "fixed", "by": "12345-agent-7"}).json()[
+        "status"] == "handled"
+    assert [e.actor for e in read_events(sql, [task["id"]])[task["id"]]] == [
+        "lin", "webhook:12345-agent-7", "webhook:12345-agent-7"]
+    assert pending(sql) >= 3  # and every step waits in the outbox for the (dead) endpoint, none lost
