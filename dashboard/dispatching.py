@@ -16,7 +16,7 @@ from dash import dcc
 
 from cityvitals import store
 from cityvitals.dispatch.commands import Actor, DispatchError, DispatchTask
-from cityvitals.dispatch.tasks import OPEN, Task, list_tasks
+from cityvitals.dispatch.tasks import Task, list_tasks, open_by_area
 from cityvitals.text import shown
 from dashboard import data
 from dashboard.acknowledging import EPISODE, MAX_PER_REQUEST
@@ -168,9 +168,8 @@ def open_tasks_in(c: DashboardContext, area_ids: list[str]) -> list[int]:
         return [0] * len(area_ids)
     wanted = set(area_ids)
     counts = dict.fromkeys(area_ids, 0)
-    for task in list_tasks(c.sql, statuses=OPEN, limit=10_000):
-        if task.area not in c.tree:
-            continue
-        for a in {task.area, *(x.id for x in c.tree.ancestors(task.area))} & wanted:
-            counts[a] += 1
+    for area, n in open_by_area(c.sql).items():
+        if area in c.tree:
+            for a in {area, *(x.id for x in c.tree.ancestors(area))} & wanted:
+                counts[a] += n
     return [counts[a] for a in area_ids]

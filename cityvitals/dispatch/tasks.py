@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals.dispatch.sql import ResponderUnitRow, TaskEventRow, TaskRow
@@ -135,6 +135,14 @@ def list_tasks(sql: SqlEngine, *, units: Iterable[str] | None = None, statuses: 
         query = query.where(t.c.area.in_(sorted(set(areas))))
     with sql.connect() as conn:
         return [Task(**{k: r[k] for k in _TASK_FIELDS}) for r in conn.execute(query).mappings()]
+
+
+def open_by_area(sql: SqlEngine) -> dict[str, int]:
+    """How many open tasks each area has (one grouped query: the wall's map asks at every refresh)."""
+    t = TaskRow.__table__
+    query = select(t.c.area, func.count()).where(t.c.status.in_(OPEN)).group_by(t.c.area)
+    with sql.connect() as conn:
+        return {area: n for area, n in conn.execute(query)}
 
 
 def overdue_tasks(sql: SqlEngine, now: float, top_unit: str, limit: int = 500) -> list[Task]:
