@@ -8,6 +8,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CATALOG = REPO_ROOT / "indicators" / "catalog"
+DEFAULT_ROUTING = Path(__file__).resolve().parent / "routing.yaml"
 
 
 class ConfigError(Exception):
@@ -34,6 +35,10 @@ class Settings:
     metrics_token: str | None = None  # a bearer token that may read /metrics when visitors may not
     archive_dir: Path | None = None  # the sample archive's Parquet files (default: <data_dir>/archive)
     archive_days: float = 90.0  # how long archived samples are kept (whole days past it are deleted)
+    routing_path: Path = DEFAULT_ROUTING  # who answers for a dispatched task (cityvitals/dispatch/routing.py)
+    closure_target: float = 99.87  # the dispatch panel's closure-rate target, in percent
+    webhook_url: str | None = None  # where task events are POSTed (cityvitals/dispatch/webhook.py); None: nowhere
+    webhook_secret: str | None = None  # the HMAC-SHA256 key that signs them
 
     @property
     def archive_path(self) -> Path:
@@ -75,6 +80,9 @@ def load_settings(data_dir: str | Path | None = None, env: dict[str, str] | None
         metrics_token=env.get("CITYVITALS_METRICS_TOKEN") or None,
         archive_dir=Path(env["CITYVITALS_ARCHIVE_DIR"]).resolve() if env.get("CITYVITALS_ARCHIVE_DIR") else None,
         archive_days=_positive(env, "CITYVITALS_ARCHIVE_DAYS", "90", "a number of days"),
+        routing_path=Path(env.get("CITYVITALS_ROUTING") or DEFAULT_ROUTING),
+        closure_target=_percent(env, "CITYVITALS_CLOSURE_TARGET", "99.87"),
+        **_webhook(env),
     )
 
 
@@ -86,6 +94,24 @@ def _frame_ancestors(raw: str) -> str:
         raise ConfigError(f"CITYVITALS_FRAME_ANCESTORS must be 'self', 'none' or origins like "
                           f"https://wall.example, separated by spaces; got {raw!r}")
     return " ".join(sources)
+
+
+def _webhook(env: dict[str, str]) -> dict[str, str | None]:
+    """The task webhook's URL and secret; a ConfigError if one comes without the other or the URL is not HTTP."""
+    url, secret = env.get("CITYVITALS_WEBHOOK_URL") or None, env.get("CITYVITALS_WEBHOOK_SECRET") or None
+    if bool(url) != bool(secret):
+        raise ConfigError("CITYVITALS_WEBHOOK_URL and CITYVITALS_WEBHOOK_SECRET go together: set both or neither")
+    if url and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"CITYVITALS_WEBHOOK_URL must be an http(s) URL, got {url!r}")
+    return {"webhook_url": url, "webhook_secret": secret}
+
+
+def _percent(env: dict[str, str], name: str, default: str) -> float:
+    """A percentage above 0 and at most 100 from the environment, or a ConfigError naming the variable."""
+    value = _positive(env, name, default, "a percentage")
+    if value > 100:
+        raise ConfigError(f"{name} must be at most 100 (a percentage), got {env.get(name)!r}")
+    return value
 
 
 def _positive(env: dict[str, str], name: str, default: str, what: str) -> float:

@@ -30,7 +30,8 @@ from cityvitals.users import audit, check_login, role_at_least
 
 ANONYMOUS_ROLES = ("viewer", "none")
 # reachable without a session, exactly these paths (each answers for itself who may read what)
-OPEN_PATHS = frozenset({"/login", "/api/v1/samples", "/api/v1/events", "/healthz", "/readyz", "/metrics"})
+OPEN_PATHS = frozenset({"/login", "/api/v1/samples", "/api/v1/events", "/api/v1/tasks/answers", "/healthz",
+                        "/readyz", "/metrics"})
 NO_COOKIE_PATHS = ("/api/v1/", "/healthz", "/readyz", "/metrics")  # machines: no CSRF cookie for them
 CSRF_COOKIE = "_csrf_token"  # the name Dash's renderer reads
 CSRF_SECONDS = 3600  # a page refreshes its token with every response; a form left open longer is refused
@@ -159,8 +160,9 @@ def install_security(server: Flask, sql: SqlEngine, limiter: Limiter, settings: 
 
     # after require_login, so a visitor without a session hears "log in" rather than "no CSRF token"
     csrf = CSRFProtect(server)
-    if "push" in server.blueprints:
-        csrf.exempt(server.blueprints["push"])  # bearer tokens, no cookies: nothing to forge
+    for machines in ("push", "task_answers"):  # bearer tokens or signed bodies, no cookies: nothing to forge
+        if machines in server.blueprints:
+            csrf.exempt(server.blueprints[machines])
     _install_answers(server, sql)
     server.register_blueprint(_pages(sql, limiter))
 

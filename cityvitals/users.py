@@ -25,7 +25,9 @@ from cityvitals.passwords import MAX_PASSWORD, password_problem
 from cityvitals.sessions import end_sessions
 from cityvitals.text import SURROGATE, printable, text_problem
 
-ROLES = ("viewer", "analyst", "admin")
+ROLES = ("viewer", "analyst", "admin")  # ordered: each has the rights of those before it
+# a responder (grid head, sub-centre staff) has none of those: only their units' tasks (cityvitals/dispatch)
+ALL_ROLES = (*ROLES, "responder")
 NAME_LIMIT = 64  # the user and audit columns' width
 
 
@@ -69,8 +71,8 @@ def role_at_least(role: str | None, needed: str) -> bool:
 
 def add_user(sql: SqlEngine, name: str, password: str, role: str) -> User:
     """Create a user; refuses unknown roles, weak passwords and taken names with a clear message."""
-    if role not in ROLES:
-        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if role not in ALL_ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(ALL_ROLES)}")
     problem = text_problem(name, "user name", NAME_LIMIT) or password_problem(password, name)
     if problem:
         raise ValueError(problem)
@@ -114,8 +116,8 @@ def set_password(sql: SqlEngine, name: str, password: str) -> bool:
 
 def set_role(sql: SqlEngine, name: str, role: str) -> bool:
     """Give a user another role and end their sessions; False if there is no such user."""
-    if role not in ROLES:
-        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if role not in ALL_ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(ALL_ROLES)}")
     return _change(sql, name, role=role)
 
 
@@ -128,6 +130,15 @@ def _change(sql: SqlEngine, name: str, **values: str) -> bool:
         conn.execute(update(t).where(t.c.id == uid).values(**values))
         end_sessions(conn, uid)
     return True
+
+
+def find_user(sql: SqlEngine, name: str) -> User | None:
+    """The enabled user of this name, or None."""
+    t = UserRow.__table__
+    with sql.connect() as conn:
+        row = conn.execute(select(t.c.id, t.c.name, t.c.role).where(t.c.name == name, t.c.disabled.is_(False))
+                           ).first()
+    return None if row is None else User(row.id, row.name, row.role)
 
 
 def list_users(sql: SqlEngine) -> list[tuple[User, bool]]:

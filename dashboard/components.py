@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
+from cityvitals.security import allowed, refuse, write_allowed
 from cityvitals.vocabulary import PANELS
 from dashboard import context, ids
 from dashboard.theme import STATE_ICON, STATE_NAME
@@ -32,6 +33,17 @@ PANEL_NAMES = {
 }
 LANGS = ("zh", "en")
 BUSY = "操作过于频繁，请稍后再试 Too many actions: try again in a minute"
+
+
+def action_refused(needed: str, callback: str, role_message: str) -> str | None:
+    """Why the request's user may not take an action now (role, then rate; each refusal audited); None: go on."""
+    if not allowed(needed):
+        refuse(context.get().sql, "role", callback=callback)
+        return role_message
+    if not write_allowed():
+        refuse(context.get().sql, "rate_limit", callback=callback)
+        return BUSY
+    return None
 
 
 def bi(zh: str, en: str) -> list[html.Span]:
@@ -65,7 +77,8 @@ def nav(area_id: str, here: str) -> html.Nav:
     links += [(p, f"/panel/{p}{area_query(area_id)}", bi(*PANEL_NAMES[p])) for p in PANELS]
     links += [("indicators", f"/indicators{area_query(area_id)}", bi("全部指标", "All indicators"))]
     links += [("warnings", f"/warnings{area_query(area_id)}", bi("预警", "Warnings")),
-              ("config", "/config", bi("配置", "Config")), ("admin", "/admin", bi("管理", "Admin"))]
+              ("dispatch", "/dispatch", bi("调度", "Dispatch")), ("config", "/config", bi("配置", "Config")),
+              ("admin", "/admin", bi("管理", "Admin"))]
     return html.Nav(className="page-nav", children=[
         dcc.Link(label, href=href, className="nav-link current" if key == here else "nav-link")
         for key, href, label in links

@@ -9,6 +9,7 @@ import redis
 from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals.areas import AreaTree
+from cityvitals.dispatch.commands import DispatchContext
 
 
 @dataclass
@@ -20,6 +21,8 @@ class DashboardContext:
     tree: AreaTree
     tick_seconds: float
     catalog_path: Path | None = None  # the files the engines load (the admin page checks them)
+    dispatch: DispatchContext | None = None  # tasks: the same commands as the API and the CLI (None: no dispatch)
+    closure_target: float = 99.87  # the dispatch panel's target closure rate, percent
 
 
 _context: list[DashboardContext] = []

@@ -11,6 +11,7 @@ from dash import Input, Output, State, callback, dcc, html
 from cityvitals.metrics import registry
 from dashboard import context, data, ids
 from dashboard.components import age_text, bi, data_time_text, page_header, pending_note, state_badge, value_text
+from dashboard.dispatching import dispatch_link
 from dashboard.theme import STATE_COLOR, STATE_NAME
 from dashboard.urls import indicator_path
 from indicators.explain import UnknownTarget, explain
@@ -59,7 +60,10 @@ def refresh(_n: int, key: dict) -> tuple:
         e = explain(ctx.client, key["indicator"], key["area"])
     except UnknownTarget as exc:
         return [html.Div([state_badge(IndicatorState.STALE), f" 尚无数据 No data yet ({exc})"], className="why")], []
-    return why(e, time.time(), data.definitions(ctx.client).get(key["indicator"])), ranking(e)
+    parts = why(e, time.time(), data.definitions(ctx.client).get(key["indicator"]))
+    if e["state"] in ("yellow", "red"):  # a warning: one click from dispatching it
+        parts.append(dispatch_link(key["area"]))
+    return parts, ranking(e)
 
 
 def why(e: dict, now: float, definition: dict | None = None) -> list:

@@ -75,3 +75,21 @@ ADMIN_AUDIT = "admin-audit"
 def admin_button(action: str, **key: str) -> dict:
     """Pattern-matching id of a button in an admin list: stop a scenario, switch a profile, revoke a token."""
     return {"type": f"admin-{action}", **key}
+WARN_TASK_TYPE = "warnings-task-type"
+WARN_PRIORITY = "warnings-priority"
+WARN_INSTRUCTION = "warnings-instruction"
+WARN_DISPATCH = "warnings-dispatch"
+WARN_PREVIEW = "warnings-dispatch-preview"
+DISPATCH_SUMMARY = "dispatch-summary"
+DISPATCH_TABLE = "dispatch-tasks"
+DISPATCH_NOTE = "dispatch-note"
+DISPATCH_MESSAGE = "dispatch-message"
+DISPATCH_CHANGED = "dispatch-changed"
+
+
+def dispatch_button(action: str) -> dict:
+    """Pattern-matching id of a step button on the dispatch page (verify, close, reopen)."""
+    return {"type": "dispatch-step", "action": action}
+DISPATCH_ASSESS = "dispatch-assessment"
+DISPATCH_EXPORT = "dispatch-export"
+DISPATCH_DOWNLOAD = "dispatch-download"

@@ -9,6 +9,7 @@ from cityvitals import store
 from cityvitals.areas import Area
 from dashboard import context, data, ids, trouble
 from dashboard.components import bi, pair_text, value_text
+from dashboard.dispatching import open_tasks_in
 from dashboard.figures import MapLook, area_map, fit_view, map_areas, states_of
 from dashboard.theme import STATE_ICON, STATE_NAME
 from indicators.states import State
@@ -75,6 +76,20 @@ def map_states(areas: list[Area], by: str, defs: dict[str, dict]) -> MapLook:
     The area's state is the one every screen shows (:mod:`dashboard.trouble`): its own worst macro state as
     the colour, and the red and yellow areas below it as a mark at its centre, an outline and a hover line.
     """
+    return with_tasks(_map_states(areas, by, defs), areas)
+
+
+def with_tasks(look: MapLook, areas: list[Area]) -> MapLook:
+    """The look with each area's open tasks (in it and below it) marked "⚑2" at its centre and in its hover."""
+    counts = open_tasks_in(context.get(), [a.id for a in areas])
+    if not any(counts):
+        return look
+    labels = [f"{label} ⚑{n}".strip() if n else label for label, n in zip(look.label_texts(), counts, strict=True)]
+    hover = [f"{h}<br>⚑ {n} 个待办任务 open task(s)" if n else h for h, n in zip(look.hover, counts, strict=True)]
+    return look._replace(labels=labels, hover=hover)
+
+
+def _map_states(areas: list[Area], by: str, defs: dict[str, dict]) -> MapLook:
     client = context.get().client
     area_ids = [a.id for a in areas]
     if by not in defs:

@@ -10,7 +10,9 @@ from dash import Input, Output, State, callback, dcc, html
 
 from cityvitals import store
 from cityvitals.acks import read_acks
-from cityvitals.security import allowed, current_name, refuse, write_allowed
+from cityvitals.dispatch.commands import Actor
+from cityvitals.dispatch.tasks import PRIORITIES
+from cityvitals.security import allowed, current_name, current_role, refuse, write_allowed
 from cityvitals.users import audit
 from dashboard import context, data, ids
 from dashboard.acknowledging import acknowledge_episodes
@@ -18,6 +20,7 @@ from dashboard.components import (
     BUSY,
     DOMAIN_NAMES,
     PANEL_NAMES,
+    action_refused,
     age_text,
     bi,
     page_header,
@@ -25,6 +28,14 @@ from dashboard.components import (
     pending_note,
     value_text,
     warning_phase,
+)
+from dashboard.dispatching import (
+    active_warning,
+    dispatch_episodes,
+    history_tasks,
+    prefilled,
+    preview,
+    task_texts,
 )
 from dashboard.tables import data_table
 from dashboard.theme import STATE_ICON
@@ -62,12 +73,31 @@ def layout(area_id: str) -> html.Div:
             html.Button(bi("导出CSV", "Export CSV"), id=ids.WARN_EXPORT, className="button"),
             dcc.Download(id=ids.WARN_DOWNLOAD),
         ]),
+        dispatch_tools(),
+        html.Div(id=ids.WARN_PREVIEW, className="dispatch-preview"),
         html.Div(id=ids.WARN_MESSAGE, className="message"),
         html.H2(bi("当前预警", "Active"), className="panel-title"),
         data_table(ids.WARN_ACTIVE, ACTIVE_COLUMNS, {"area", "indicator"}, row_selectable="multi", page_size=50,
                    sort_action="native", styles=CLEARING_STYLES),
         html.H2(bi("状态变化记录", "Past state changes"), className="panel-title"),
         data_table(ids.WARN_PAST, PAST_COLUMNS, {"area", "indicator"}, page_size=25, sort_action="native"),
+    ])
+
+
+def dispatch_tools() -> html.Div:
+    """Task type, priority, instruction and the dispatch button (一键调度) for the selected warnings."""
+    dispatch = context.get().dispatch
+    types = dispatch.routing.task_types if dispatch else {}
+    return html.Div(className="panel-tools dispatch-tools", children=[
+        dcc.Dropdown(id=ids.WARN_TASK_TYPE, className="dropdown small", clearable=False,
+                     value=dispatch.routing.spec.default_type if dispatch else None,
+                     options=[{"label": f"{t.name.zh} {t.name.en} ({t.handle_hours:g} h)", "value": k}
+                              for k, t in types.items()]),
+        dcc.Dropdown(id=ids.WARN_PRIORITY, className="dropdown small", placeholder="优先级 Priority (by state)",
+                     options=list(PRIORITIES)),
+        dcc.Input(id=ids.WARN_INSTRUCTION, placeholder="指令 Instruction (prefilled from the warning)",
+                  maxLength=500, className="search wide"),
+        html.Button(bi("一键调度", "Dispatch selected"), id=ids.WARN_DISPATCH, className="button primary"),
     ])
 
 
@@ -118,12 +148,13 @@ def refresh(_n: int, group: str | None, states: list[str], level: str | None, _a
     active = active_warnings(key["area"], group, states, level)
     acks = read_acks(c.sql, {store.WarningKey.of(w).indicator for w in active})
     now = time.time()
-    return active_rows(active, acks, now), past_table_rows(key["area"], group, states, level)
+    tasks = task_texts(c, {store.WarningKey.of(w).area for w in active}, now)
+    return active_rows(active, acks, now, tasks), past_table_rows(key["area"], group, states, level)
 
 
 ACTIVE_COLUMNS = [("state", "状态 State"), ("area", "区域 Area"), ("indicator", "指标 Indicator"),
                   ("value", "数值/界限 Value / limit"), ("trail", "起/峰 Raised / peak"), ("for", "持续 For"),
-                  ("change", "待变 Changing"), ("ack", "确认 Acknowledged")]
+                  ("change", "待变 Changing"), ("ack", "确认 Acknowledged"), ("task", "任务 Task")]
 # A warning on its way out (its value back, waiting out the clear duration) is dimmed and its value struck;
 # one on its way up is marked: they read differently from one that holds (``phase`` is a row field, not a column).
 CLEARING_STYLES = [
@@ -132,14 +163,14 @@ CLEARING_STYLES = [
     {"if": {"filter_query": '{phase} = "escalating"', "column_id": "change"}, "fontWeight": "700"},
 ]
 PAST_COLUMNS = [("time", "时间 Time"), ("area", "区域 Area"), ("indicator", "指标 Indicator"), ("from", "从 From"),
-                ("state", "到 To"), ("value", "数值 Value")]
+                ("state", "到 To"), ("value", "数值 Value"), ("task", "任务 Task")]
 
 
 def _label(state: str) -> str:
     return f"{STATE_ICON[IndicatorState[state.upper()]]} {state}"
 
 
-def active_rows(active: list[dict], acks: dict, now: float) -> list[dict]:
+def active_rows(active: list[dict], acks: dict, now: float, tasks: dict | None = None) -> list[dict]:
     """One row per active warning; the row id names the episode, so a selection survives refreshes."""
     tree = context.get().tree
     rows = []
@@ -155,6 +186,7 @@ def active_rows(active: list[dict], acks: dict, now: float) -> list[dict]:
             "trail": f"{value_text(w.get('raised'))} / {value_text(w.get('peak'))}",
             "for": age_text(now - w["since"]), "change": change_text(w, now), "phase": warning_phase(w),
             "ack": f"✓ {ack['user']} {ack['at']:%m-%d %H:%M} {ack['comment']}" if ack else "",
+            "task": (tasks or {}).get((key.indicator, key.area, round(w["since"], 3)), ""),
         })
     return rows
 
@@ -178,12 +210,14 @@ def _plain(component) -> str:
 def past_table_rows(area_id: str, group: str | None, states: list[str], level: str | None) -> list[dict]:
     """Rows of the past-changes table."""
     tree = context.get().tree
+    changes = past_rows(area_id, group, states, level)
     return [{
         "time": r["at"].strftime("%m-%d %H:%M:%S"),
         "area": f"[{tree[r['area']].name_zh}]({area_path(r['area'])})",
         "indicator": f"[{r['name']}]({indicator_path(r['indicator'], r['area'])})",
         "from": _label(r["from_state"]), "state": _label(r["to_state"]), "value": value_text(r["value"]),
-    } for r in past_rows(area_id, group, states, level)]
+        "task": task,
+    } for r, task in zip(changes, history_tasks(context.get(), changes), strict=True)]
 
 
 def past_rows(area_id: str, group: str | None, states: list[str], level: str | None) -> list[dict]:
@@ -225,6 +259,51 @@ def acknowledge_selected(_clicks: int, selected: list[str] | None, comment: str 
     refused = f"; refused {len(outcome.refused)}: {'; '.join(outcome.refused)}" if outcome.refused else ""
     marker = (acked if isinstance(acked, int) else 0) + 1
     return marker, f"已确认 {outcome.done} 条 Acknowledged {outcome.done} warning(s){refused}"
+
+
+@callback(
+    Output(ids.WARN_PREVIEW, "children"),
+    Output(ids.WARN_INSTRUCTION, "value"),
+    Input(ids.WARN_ACTIVE, "selected_row_ids"),
+    Input(ids.WARN_TASK_TYPE, "value"),
+    prevent_initial_call=True,
+)
+def dispatch_preview(selected: list[str] | None, task_type: str | None) -> tuple:
+    """Where the selected warnings would go and by when; one warning's instruction prefilled for editing."""
+    c = context.get()
+    lines = preview(c, selected, task_type)
+    instruction = dash.no_update
+    if isinstance(selected, list) and len(selected) == 1 and dash.ctx.triggered_id == ids.WARN_ACTIVE:
+        found = active_warning(c, selected[0])
+        instruction = prefilled(*found, None, None, None)["instruction"] if not isinstance(found, str) else ""
+    return [html.Div(line) for line in lines], instruction
+
+
+@callback(
+    Output(ids.WARN_ACKED, "data", allow_duplicate=True),
+    Output(ids.WARN_MESSAGE, "children", allow_duplicate=True),
+    Input(ids.WARN_DISPATCH, "n_clicks"),
+    State(ids.WARN_ACTIVE, "selected_row_ids"),
+    State(ids.WARN_TASK_TYPE, "value"),
+    State(ids.WARN_PRIORITY, "value"),
+    State(ids.WARN_INSTRUCTION, "value"),
+    State(ids.WARN_ACKED, "data"),
+    prevent_initial_call=True,
+)
+def dispatch_selected(_clicks: int, selected: list[str] | None, task_type: str | None, priority: str | None,
+                      instruction: str | None, changed: int) -> tuple:
+    """Dispatch a task for each selected warning (analysts and admins: the command checks and audits)."""
+    refused = action_refused("analyst", "dispatch",
+                             "调度需要分析员权限，请登录 Dispatching needs the analyst role: log in at /login")
+    if refused:
+        return dash.no_update, refused
+    outcome = dispatch_episodes(context.get(), Actor(current_name(), current_role()), selected, task_type,
+                                priority, instruction)
+    if not outcome.tasks:
+        return dash.no_update, f"未派发 Nothing dispatched: {'; '.join(outcome.refused)}"
+    made = ", ".join(f"#{t.id} → {t.unit}" for t in outcome.tasks)
+    refused = f"; refused {len(outcome.refused)}: {'; '.join(outcome.refused)}" if outcome.refused else ""
+    return (changed if isinstance(changed, int) else 0) + 1, f"已派发 Dispatched {made}{refused}"
 
 
 @callback(

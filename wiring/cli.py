@@ -16,7 +16,7 @@ log = logging.getLogger("cityvitals")
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     from cityvitals.areas import commands as area_commands
-    from wiring import archive_commands, backtest_commands, db_commands
+    from wiring import archive_commands, backtest_commands, db_commands, dispatch_commands
 
     parser = argparse.ArgumentParser(prog="cityvitals", description="City Vitals: real-time city vital signs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parsers(sub)
     archive_commands.add_parsers(sub)
     backtest_commands.add_parsers(sub)
+    dispatch_commands.add_parsers(sub)
     catalog = sub.add_parser("catalog", help="check or list the indicator catalog")
     csub = catalog.add_subparsers(dest="catalog_command", required=True)
     check = csub.add_parser("check", help="validate catalog files; prints file:line: reason per error")
@@ -94,12 +95,14 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from cityvitals.shutdown import wait_for_stop
+    from wiring.dispatching import dispatch_context, start_escalation
     from wiring.runtime import open_runtime, start_archive, start_engine
 
     rt = open_runtime(load_settings())
     scheduler = BackgroundScheduler(timezone="UTC")
     leadership = start_engine(rt, scheduler)
     archive_lead = start_archive(rt, scheduler)  # the sample archive (cityvitals/archive/)
+    start_escalation(dispatch_context(rt), scheduler, rt.settings)  # past deadlines a level up; the webhook
     scheduler.start()
     log.info("engine worker up (redis %s, database %s)", rt.redis_url, rt.settings.database_url)
     wait_for_stop()
@@ -236,12 +239,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def add_user_parsers(sub: argparse._SubParsersAction) -> None:
+    from wiring import dispatch_commands
+
     """``cityvitals user add|list|remove``: accounts for the dashboard (viewer, analyst, admin)."""
     user = sub.add_parser("user", help="add, list or remove dashboard users")
     usub = user.add_subparsers(dest="user_command", required=True)
     add = usub.add_parser("add", help="add a user; the password is read from standard input")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["viewer", "analyst", "admin"])
+    add.add_argument("--role", required=True, choices=["viewer", "analyst", "admin", "responder"])
     add.set_defaults(func=cmd_user_add)
     usub.add_parser("list", help="list users and roles").set_defaults(func=cmd_user_list)
     remove = usub.add_parser("remove", help="remove a user (their sessions end)")
@@ -252,8 +257,12 @@ def add_user_parsers(sub: argparse._SubParsersAction) -> None:
     password.set_defaults(func=cmd_user_password)
     role = usub.add_parser("role", help="give a user another role (their sessions end)")
     role.add_argument("name")
-    role.add_argument("--role", required=True, choices=["viewer", "analyst", "admin"])
+    role.add_argument("--role", required=True, choices=["viewer", "analyst", "admin", "responder"])
     role.set_defaults(func=cmd_user_role)
+    units = usub.add_parser("units", help="bind a responder to the units whose tasks they see and step")
+    units.add_argument("name")
+    units.add_argument("units", nargs="*", metavar="UNIT", help="unit ids (none: unbind from all)")
+    units.set_defaults(func=dispatch_commands.cmd_user_units)
 
 
 def _read_password() -> str:
@@ -421,6 +430,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from feeds.simulator.adapter import start_simulator
     from feeds.simulator.config import SimulatorFeedConfig
     from indicators.loader import CatalogInvalid
+    from wiring.dispatching import dispatch_context, start_escalation
     from wiring.runtime import open_runtime, start_archive, start_engine
     from wiring.web import build_server, http_server
 
@@ -438,6 +448,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scheduler = BackgroundScheduler(timezone="UTC")
     start_engine(rt, scheduler)
     start_archive(rt, scheduler)  # the sample archive (cityvitals/archive/)
+    start_escalation(dispatch_context(rt), scheduler, rt.settings)  # past deadlines a level up; the webhook
     if not args.no_simulator:
         start_simulator(rt, SimulatorFeedConfig(type="simulator", interval_s=args.sim_interval), scheduler)
     scheduler.start()

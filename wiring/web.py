@@ -25,13 +25,15 @@ from dashboard.context import DashboardContext
 from feeds.http_push.api import install_push_api
 from feeds.ingest import Ingestor
 from feeds.workorders.pipeline import WorkOrderPipeline
+from wiring.dispatching import dispatch_context, install_task_api
 from wiring.runtime import Runtime, open_runtime
 
 
 def build_server(rt: Runtime) -> Flask:
-    """The Flask server of this process: dashboard pages, login, ``/api/v1/samples`` and ``/api/v1/events``."""
+    """The Flask server of this process: dashboard pages, login, the push API and ``/api/v1/tasks``."""
+    dispatch = dispatch_context(rt)
     app = create_app(DashboardContext(rt.client, rt.sql, rt.tree, rt.settings.tick_seconds,
-                                             rt.settings.catalog_path))
+                                      rt.settings.catalog_path, dispatch, rt.settings.closure_target))
     grids = frozenset(rt.tree.ids("grid"))
     locator = rt.tree.grid_locator()
     ingestors: dict[str, Ingestor] = {}
@@ -49,6 +51,7 @@ def build_server(rt: Runtime) -> Flask:
 
     limiter = redis_limiter(app.server, rt.redis_url, rt.client)
     install_push_api(app.server, TokenVerifier(rt.sql), ingestor_for, limiter, events_for=events_for)
+    install_task_api(app.server, dispatch, rt.settings)
     install_observability(app.server, rt.client, rt.sql, rt.settings)  # first: its timer sees refusals too
     install_security(app.server, rt.sql, limiter, rt.settings, secret_key(rt.settings.data_dir))
     install_guards(app.server, lambda: app.callback_map)  # after the login and CSRF checks: they answer first

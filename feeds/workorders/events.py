@@ -22,8 +22,10 @@ STEPS = ("received", "dispatched", "signed", "handled", "verified", "closed")
 STEP_INDEX = {s: i for i, s in enumerate(STEPS)}
 RESOLUTIONS = ("grid", "escalated", "enforcement")
 # Hours from receipt by which an order must be closed, per source (our defaults, after common
-# municipal rules: 12345 three days, digital city management one day, petitions the 15-day reply).
-DEADLINES_H: dict[str, float] = {"12345": 72.0, "grid_app": 48.0, "citymgmt": 24.0, "petition": 360.0, "110": 24.0}
+# municipal rules: 12345 three days, digital city management one day, petitions the 15-day reply;
+# tasks dispatched from the wall, cityvitals/dispatch/orders.py, a day: the routing table's inspect type).
+DEADLINES_H: dict[str, float] = {"12345": 72.0, "grid_app": 48.0, "citymgmt": 24.0, "petition": 360.0, "110": 24.0,
+                                 "dispatch": 24.0}
 SOURCES = tuple(DEADLINES_H)
 ORDER_LIMIT = 64  # characters of an order id
 

@@ -1,0 +1,50 @@
+"""A task's events as work-order events, so backlog, closure and timing indicators count tasks too.
+
+The work-order lifecycle goes forward only (received → dispatched → signed → handled → verified →
+closed), so a task gives each of these once: its first signing, its first handling... A task's hops
+(re-dispatched, escalated, returned, reopened) stay in the task's own log. Only tasks of a grid
+become orders: the pipeline counts per grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cityvitals.areas.model import AreaTree
+from cityvitals.dispatch.tasks import Task, TaskEvent, read_events
+
+SOURCE = "dispatch"  # the work-order source of tasks (feeds/workorders/events.py knows it)
+ORDER_STEPS = {"dispatched": ("received", "dispatched"), "signed": ("signed",), "handled": ("handled",),
+               "verified": ("verified",), "closed": ("closed",)}
+
+
+def order_id(task_id: int) -> str:
+    """The work-order id of a task."""
+    return f"task-{task_id}"
+
+
+def order_items(task: Task, event: TaskEvent, earlier: Sequence[TaskEvent]) -> list[dict[str, Any]]:
+    """The work-order events one task event gives (none if its step was reached before)."""
+    if event.step not in ORDER_STEPS or any(e.step == event.step for e in earlier):
+        return []
+    items = [{"order": order_id(task.id), "source": SOURCE, "area": task.area, "step": step, "ts": event.at}
+             for step in ORDER_STEPS[event.step]]
+    if event.step == "closed":
+        items[-1]["resolved"] = "escalated" if any(e.step == "escalated" for e in earlier) else "grid"
+    return items
+
+
+def work_order_listener(tree: AreaTree, sql: Any, submit: Callable[[list[dict]], Any]) -> \
+        Callable[[Task, TaskEvent], None]:
+    """A DispatchContext listener handing a grid task's events to ``submit`` (a work-order pipeline's)."""
+    def listen(task: Task, event: TaskEvent) -> None:
+        if task.area not in tree or tree[task.area].level != "grid":
+            return
+        events = read_events(sql, [task.id])[task.id]
+        # the events before this one (it is the newest, unless another step landed in between)
+        at = max((i for i, e in enumerate(events) if e == event), default=len(events))
+        items = order_items(task, event, events[:at])
+        if items:
+            submit(items)
+    return listen
