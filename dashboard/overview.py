@@ -290,7 +290,7 @@ def folded_note(w: dict) -> list:
     """How many warnings below the row stands for, and the one area deepest among them if it is alone."""
     note = [html.Span(bi(f"下级另{w['folded']}处", f"+{w['folded']} below"), className="folded")]
     if w.get("deepest"):
-        note += [" ", dcc.Link(area_name(w["deepest"]), href=f"/area/{w['deepest']}", className="folded-where")]
+        note += [" ", dcc.Link(area_name(w["deepest"]), href=area_path(w["deepest"]), className="folded-where")]
     return [*note, " · "]
 
 
