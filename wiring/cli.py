@@ -7,8 +7,12 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cityvitals.config import ConfigError, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine as SqlEngine
 
 log = logging.getLogger("cityvitals")
 
@@ -298,15 +302,23 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 def cmd_user_remove(args: argparse.Namespace) -> int:
     """Remove a user; exit 1 if there is none by that name."""
-    from cityvitals.users import audit, remove_user
+    from cityvitals.users import remove_user
 
     sql = _sql()
-    if remove_user(sql, args.name):
-        audit(sql, "cli", "user_remove", name=args.name)
-        print(f"user {args.name!r} removed")
-        return 0
-    print(f"cityvitals: no user {args.name!r}", file=sys.stderr)
-    return 1
+    return _said(sql, remove_user(sql, args.name), ("user_remove", {"name": args.name}),
+                 f"user {args.name!r} removed", f"no user {args.name!r}")
+
+
+def _said(sql: SqlEngine, done: bool, action: tuple[str, dict], said: str, missing: str) -> int:
+    """Audit and say what was done (exit 0), or say that there was nothing to do it to (exit 1)."""
+    from cityvitals.users import audit
+
+    if not done:
+        print(f"cityvitals: {missing}", file=sys.stderr)
+        return 1
+    audit(sql, "cli", action[0], **action[1])
+    print(said)
+    return 0
 
 
 def cmd_user_password(args: argparse.Namespace) -> int:
@@ -396,15 +408,10 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     """Revoke a token; exit 1 if there is no such live token."""
     from cityvitals.tokens import revoke_token
-    from cityvitals.users import audit
 
     sql = _sql()
-    if revoke_token(sql, args.id):
-        audit(sql, "cli", "token_revoke", id=args.id)
-        print(f"token {args.id} revoked")
-        return 0
-    print(f"cityvitals: no live token with id {args.id}", file=sys.stderr)
-    return 1
+    return _said(sql, revoke_token(sql, args.id), ("token_revoke", {"id": args.id}), f"token {args.id} revoked",
+                 f"no live token with id {args.id}")
 
 
 def main(argv: list[str] | None = None) -> int:
