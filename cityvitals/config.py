@@ -34,6 +34,7 @@ class Settings:
     metrics_token: str | None = None  # a bearer token that may read /metrics when visitors may not
     archive_dir: Path | None = None  # the sample archive's Parquet files (default: <data_dir>/archive)
     archive_days: float = 90.0  # how long archived samples are kept (whole days past it are deleted)
+    value_step_s: float = 300.0  # how often every indicator's value at every level goes to the value archive
 
     @property
     def archive_path(self) -> Path:
@@ -75,6 +76,7 @@ def load_settings(data_dir: str | Path | None = None, env: dict[str, str] | None
         metrics_token=env.get("CITYVITALS_METRICS_TOKEN") or None,
         archive_dir=Path(env["CITYVITALS_ARCHIVE_DIR"]).resolve() if env.get("CITYVITALS_ARCHIVE_DIR") else None,
         archive_days=_positive(env, "CITYVITALS_ARCHIVE_DAYS", "90", "a number of days"),
+        value_step_s=_positive(env, "CITYVITALS_VALUE_STEP_SECONDS", "300", "a number of seconds"),
     )
 
 
