@@ -20,6 +20,7 @@ class DashboardContext:
     tree: AreaTree
     tick_seconds: float
     catalog_path: Path | None = None  # the files the engines load (the admin page checks them)
+    archive_path: Path | None = None  # the archive directory: trends and history at every level read its values
 
 
 _context: list[DashboardContext] = []

@@ -75,3 +75,19 @@ ADMIN_AUDIT = "admin-audit"
 def admin_button(action: str, **key: str) -> dict:
     """Pattern-matching id of a button in an admin list: stop a scenario, switch a profile, revoke a token."""
     return {"type": f"admin-{action}", **key}
+RANGE_FROM = "range-from"
+RANGE_TO = "range-to"
+RANGE_APPLY = "range-apply"
+RANGE_BASE = "range-base"
+CHART_KEY = "chart-key"
+DOWNLOAD = "chart-download"
+COMPARE_KEY = "compare-key"
+COMPARE_PICK = "compare-pick"
+COMPARE_LINES = "compare-lines"
+
+
+def csv_button(chart: str) -> dict:
+    """Pattern-matching id of a chart's CSV export button."""
+    return {"type": "csv-export", "chart": chart}
+DETAIL_HISTORY = "detail-history"
+COMPARE_BARS = "compare-bars"

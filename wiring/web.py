@@ -31,7 +31,7 @@ from wiring.runtime import Runtime, open_runtime
 def build_server(rt: Runtime) -> Flask:
     """The Flask server of this process: dashboard pages, login, ``/api/v1/samples`` and ``/api/v1/events``."""
     app = create_app(DashboardContext(rt.client, rt.sql, rt.tree, rt.settings.tick_seconds,
-                                             rt.settings.catalog_path))
+                                      rt.settings.catalog_path, rt.settings.archive_path))
     grids = frozenset(rt.tree.ids("grid"))
     locator = rt.tree.grid_locator()
     ingestors: dict[str, Ingestor] = {}
