@@ -23,6 +23,7 @@ from indicators.states import State as IndicatorState
 
 PICK_MIN, PICK_MAX, PICK_DEFAULT = 2, 6, 3
 MULTIPLE_POINTS = 100  # per small multiple: 24 h in 15-minute means
+NO_JUDGEMENT = "#5c677d"
 LINE_COLOURS = ("#8ecae6", "#f4a261", "#b5e48c", "#cdb4db", "#ffafcc", "#90e0ef")
 
 
@@ -34,9 +35,9 @@ def compared_areas(area_id: str) -> tuple[str, list[str]]:
 
 
 def ranking(indicator: str, d: dict, areas: list[str], rng: TimeRange) -> pd.DataFrame:
-    """Each area's mean over the range and its worst state then, worst first by the indicator's direction."""
-    frame, _bucket = series([indicator], areas, rng, None)
-    grouped = frame.groupby("area", observed=True).agg(value=("value", "mean"), state=("state", "max"))
+    """Each area's mean over the range and its state at the range's end, worst first by the indicator's direction."""
+    frame, _bucket = series([indicator], areas, rng, None)  # sorted by area and time: "last" is the newest step
+    grouped = frame.groupby("area", observed=True).agg(value=("value", "mean"), state=("state", "last"))
     tree = context.get().tree
     out = pd.DataFrame({"area": areas}).merge(grouped, how="left", left_on="area", right_index=True)
     out["state"] = out["state"].fillna(int(IndicatorState.STALE)).astype(int)  # no data is stale, never normal
@@ -75,7 +76,7 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
                            config=graph_config(f"compare-{indicator}-{parent}-bars"))),
             card(bi("按数值着色的地图", "Map coloured by value"), "map",
                  dcc.Graph(figure=value_map(ctx.tree, parent, ranked, d.get("unit", "")), className="compare-map",
-                           config=graph_config(f"compare-{indicator}-{parent}-map"))),
+                           style={"height": "640px"}, config=graph_config(f"compare-{indicator}-{parent}-map"))),
             card(bi("选择2–6个区域同图比较", "Pick 2–6 areas to see together"), "lines", html.Div([
                 dcc.Checklist(id=ids.COMPARE_PICK, className="compare-pick", inline=True, value=pick,
                               options=[{"label": f"{r.name_zh} {r.name_en}", "value": r.area}
@@ -89,13 +90,18 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
     ])
 
 
+def shown_colour(state: int) -> str:
+    """A state's colour, with "not judged" and "insufficient" lifted so a bar or line stays visible on the dark page."""
+    return STATE_COLOR[IndicatorState(state)] if state >= IndicatorState.NORMAL else NO_JUDGEMENT
+
+
 def card(title: list, chart: str, body, wide: bool = False) -> html.Div:
     """A titled card with its chart's CSV export."""
     return html.Div(className="card wide" if wide else "card", children=[html.H2([*title, csv_button(chart)]), body])
 
 
 def bars_figure(ranked: pd.DataFrame, d: dict, rng: TimeRange) -> dict:
-    """Horizontal bars, worst on top, coloured by the worst state each area held, population in the label."""
+    """Horizontal bars, worst on top, coloured by each area's state at the range's end, population in the label."""
     unit = d.get("unit", "")
     shown = ranked[::-1]  # plotly draws the first bar at the bottom
     values = [None if not np.isfinite(v) else float(v) for v in shown["value"]]
@@ -103,14 +109,14 @@ def bars_figure(ranked: pd.DataFrame, d: dict, rng: TimeRange) -> dict:
         "data": [{"type": "bar", "orientation": "h", "x": values, "y": [f"{z} {e}" for z, e in
                                                                         zip(shown["name_zh"], shown["name_en"],
                                                                             strict=True)],
-                  "marker": {"color": [STATE_COLOR[IndicatorState(s)] for s in shown["state"]]},
+                  "marker": {"color": [shown_colour(s) for s in shown["state"]]},
                   "text": [f"{value_text(v, unit)} · {p:,} 人" for v, p in zip(values, shown["population"],
                                                                                strict=True)],
                   "textposition": "auto", "customdata": shown["area"].tolist(),
                   "hovertemplate": "%{y}<br>%{text}<extra></extra>"}],
         "layout": {**LOOK, "height": max(260, 28 * len(ranked) + 60), "margin": {"l": 200, "r": 20, "t": 10, "b": 50},
-                   "xaxis": {**AXIS, "title": {"text": f"{unit} · {rng.names()[1]} mean · 颜色=区间内最差状态 "
-                                                       "colour: worst state in range"}},
+                   "xaxis": {**AXIS, "title": {"text": f"{unit} · {rng.names()[1]} mean · 颜色=区间末状态 "
+                                                       "colour: state at the end"}},
                    "yaxis": {**AXIS, "automargin": True}, "showlegend": False},
     }
 
@@ -119,13 +125,14 @@ def lines_figure(indicator: str, d: dict, pick: list[str], rng: TimeRange) -> di
     """The picked areas' lines together, with the indicator's bands."""
     tree = context.get().tree
     frame, bucket = series([indicator], pick, rng)
-    lo, hi = view_range(frame["value"].to_numpy(), d)
+    first = pick[0] if pick else None  # siblings: one level, one set of limits
+    lo, hi = view_range(frame["value"].to_numpy(), d, first)
     traces = [{"type": "scatter", "mode": "lines", "x": g["t"].tolist(), "name": f"{tree[a].name_zh} {tree[a].name_en}",
                "y": [None if not np.isfinite(v) else float(v) for v in g["value"]],
                "line": {"color": LINE_COLOURS[k % len(LINE_COLOURS)], "width": 2}}
               for k, a in enumerate(pick) for g in [frame[frame["area"] == a]]]
     return {"data": traces, "layout": {
-        **LOOK, "height": 320, "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "shapes": band_shapes(d, lo, hi),
+        **LOOK, "height": 320, "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "shapes": band_shapes(d, lo, hi, first),
         "legend": {"orientation": "h", "y": 1.12},
         "yaxis": {**AXIS, "range": [lo, hi], "title": {"text": d.get("unit", "")}},
         "xaxis": {**AXIS, "type": "date", "title": {"text": aggregation_text(bucket)}}}}
@@ -134,7 +141,7 @@ def lines_figure(indicator: str, d: dict, pick: list[str], rng: TimeRange) -> di
 def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, rng: TimeRange, columns: int = 6) -> dict:
     """One small chart per area in ranking order, all on one y scale so heights compare."""
     frame, bucket = series([indicator], ranked["area"].tolist(), rng, MULTIPLE_POINTS)
-    lo, hi = view_range(frame["value"].to_numpy(), d)
+    lo, hi = view_range(frame["value"].to_numpy(), d, ranked["area"].iloc[0] if len(ranked) else None)
     n = len(ranked)
     rows = max(1, -(-n // columns))
     gap_x, gap_y = 0.02, 0.08 / rows
@@ -152,12 +159,12 @@ def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, rng: TimeRan
         g = frame[frame["area"] == r.area]
         data_.append({"type": "scatter", "mode": "lines", "x": g["t"].tolist(), "xaxis": f"x{ax}", "yaxis": f"y{ax}",
                       "y": [None if not np.isfinite(v) else float(v) for v in g["value"]],
-                      "line": {"color": STATE_COLOR[IndicatorState(r.state)], "width": 1.5}, "name": r.name_zh})
+                      "line": {"color": shown_colour(r.state), "width": 1.5}, "name": r.name_zh})
         layout["annotations"].append({"text": f"{r.name_zh} {value_text(r.value if np.isfinite(r.value) else None)}",
                                       "xref": f"x{ax} domain", "yref": f"y{ax} domain", "x": 0, "y": 1.02,
                                       "xanchor": "left", "yanchor": "bottom", "showarrow": False,
                                       "font": {"size": 11}})
-        layout["shapes"] += [{**s, "xref": f"x{ax} domain", "yref": f"y{ax}"} for s in band_shapes(d, lo, hi)]
+        layout["shapes"] += [{**s, "xref": f"x{ax} domain", "yref": f"y{ax}"} for s in band_shapes(d, lo, hi, r.area)]
     layout["annotations"].append({"text": aggregation_text(bucket), "xref": "paper", "yref": "paper", "x": 1,
                                   "y": 0, "yshift": -28, "showarrow": False, "xanchor": "right",
                                   "font": {"size": 11}})

@@ -58,9 +58,32 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
     return frame, bucket
 
 
-def bands(d: dict) -> list[tuple[float | None, float | None, State]]:
-    """Value ranges of the yellow and red states under the default limits (None: open end)."""
+def limits_at(d: dict, area: str | None) -> tuple | None:
+    """The yellow and red limits on values at ``area``: an override for its level or itself, else the defaults.
+
+    None where funnel limits judge (they bound counts against what the reference predicts, not values),
+    so no band is drawn that the engine does not use. Overrides by schedule or profile are left out: a band
+    spans the whole range.
+    """
+    tree = context.get().tree
+    level = tree[area].level if area in tree else None
+    funnel = d.get("funnel")
+    if funnel is not None and level in (funnel.get("levels") or ("community", "grid")):
+        return None
     y, r = d["thresholds"]["yellow"], d["thresholds"]["red"]
+    for o in d.get("overrides") or ():
+        if not o.get("schedule") and not o.get("profile") and (o.get("level") == level or o.get("area") == area) \
+                and (o.get("level") or o.get("area")):
+            y, r = o["yellow"], o["red"]
+    return y, r
+
+
+def bands(d: dict, area: str | None = None) -> list[tuple[float | None, float | None, State]]:
+    """Value ranges of the yellow and red states under the limits at ``area`` (None: open end)."""
+    limits = limits_at(d, area)
+    if limits is None:
+        return []
+    y, r = limits
     if d["direction"] == "higher_is_worse":
         return [(y, r, State.YELLOW), (r, None, State.RED)]
     if d["direction"] == "lower_is_worse":
@@ -68,13 +91,13 @@ def bands(d: dict) -> list[tuple[float | None, float | None, State]]:
     return [(r[0], y[0], State.YELLOW), (y[1], r[1], State.YELLOW), (None, r[0], State.RED), (r[1], None, State.RED)]
 
 
-def view_range(values: np.ndarray, d: dict) -> tuple[float, float]:
+def view_range(values: np.ndarray, d: dict, area: str | None = None) -> tuple[float, float]:
     """The y range of a trend: its values, stretched to the nearest limit when that is close (within one span)."""
     finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     span = high - low or max(abs(high), 1.0)
     lo, hi = low, high
-    for y0, y1, _ in bands(d):
+    for y0, y1, _ in bands(d, area):
         for edge in (y0, y1):
             if edge is not None and low - span <= edge <= high + span:
                 lo, hi = min(lo, edge), max(hi, edge)
@@ -82,10 +105,10 @@ def view_range(values: np.ndarray, d: dict) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def band_shapes(d: dict, lo: float, hi: float, to_y=lambda v: v) -> list[dict]:
-    """Rectangles of the yellow and red bands inside ``[lo, hi]`` (mapped by ``to_y``), across the whole width."""
+def band_shapes(d: dict, lo: float, hi: float, area: str | None = None, to_y=lambda v: v) -> list[dict]:
+    """Rectangles of the yellow and red bands at ``area`` inside ``[lo, hi]`` (mapped by ``to_y``), full width."""
     shapes = []
-    for y0, y1, state in bands(d):
+    for y0, y1, state in bands(d, area):
         a, b = max(lo, -math.inf if y0 is None else y0), min(hi, math.inf if y1 is None else y1)
         if a < b:
             shapes.append({"type": "rect", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": to_y(a),
@@ -105,10 +128,10 @@ def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRan
     for slot, d in enumerate(defs):
         g = by_ind.get(d["id"])
         values = g["value"].to_numpy() if g is not None else np.array([])
-        lo, hi = view_range(values, d)
+        lo, hi = view_range(values, d, area)
         top, bottom = -slot - 0.12, -slot - 0.88
         scale = lambda v, lo=lo, hi=hi, top=top, bottom=bottom: bottom + (v - lo) / (hi - lo) * (top - bottom)  # noqa: E731
-        shapes += band_shapes(d, lo, hi, scale)
+        shapes += band_shapes(d, lo, hi, area, scale)
         if g is None:
             continue
         times, ys = g["t"].tolist(), [None if not np.isfinite(v) else float(scale(v)) for v in values]
@@ -136,13 +159,14 @@ def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRan
 def history_figure(d: dict, frame: pd.DataFrame, rng: TimeRange, bucket: Bucket, height: int = 260) -> dict:
     """One area's line over the range with the bands of its default limits; the axis says the aggregation."""
     values = frame["value"].to_numpy()
-    lo, hi = view_range(values, d)
+    area = frame["area"].iloc[0] if len(frame) else None
+    lo, hi = view_range(values, d, area)
     return {
         "data": [{"type": "scatter", "mode": "lines+markers", "x": frame["t"].tolist(),
                   "y": [None if not np.isfinite(v) else float(v) for v in values], "name": d["name"]["zh"],
                   "line": {"color": "#8ecae6", "width": 2}, "marker": {"size": 4}}],
         "layout": {**LOOK, "height": height, "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "showlegend": False,
-                   "shapes": band_shapes(d, lo, hi),
+                   "shapes": band_shapes(d, lo, hi, area),
                    "xaxis": {**AXIS, "type": "date", "range": [_iso(rng.start), _iso(rng.end)],
                              "title": {"text": aggregation_text(bucket)}},
                    "yaxis": {**AXIS, "title": {"text": d.get("unit", "")}, "range": [lo, hi]}},

@@ -13,7 +13,7 @@ from dashboard.context import DashboardContext
 from dashboard.exports import file_name
 from dashboard.map_view import value_map
 from dashboard.ranges import parse_range
-from dashboard.trends import series, spark_section, text_spark
+from dashboard.trends import bands, series, spark_section, text_spark
 from indicators.states import State
 from tests.conftest import tiny_tree
 
@@ -62,7 +62,7 @@ def test_the_sparklines_of_a_section_are_one_figure_with_a_slot_per_indicator(ar
     assert fig["data"][1]["marker"]["color"] == ["#e63946"]  # its newest point is red
 
 
-def test_compare_ranks_the_children_by_their_mean_worst_first_coloured_by_their_worst_state(archive):
+def test_compare_ranks_the_children_by_their_mean_worst_first_with_their_state_at_the_end(archive):
     tree, communities = archive
     parent, areas = compared_areas(communities[0])  # a community has grids: its own children
     assert parent == communities[0] and areas == tree_ids(tree, communities[0])
@@ -72,6 +72,7 @@ def test_compare_ranks_the_children_by_their_mean_worst_first_coloured_by_their_
     means = {c: 60.0 + 90 * k + 0.5 for k, c in enumerate(communities) if c in kids}
     assert ranked["area"].tolist() == sorted(means, key=means.get, reverse=True)
     assert ranked["value"].tolist() == pytest.approx(sorted(means.values(), reverse=True))
+    assert ranked["state"].tolist() == [int(State.RED), int(State.NORMAL)]
     csv = compare_csv({"indicator": "aqi", "area": street, "range": "24h"}, "bars")
     assert csv["rank"].tolist() == list(range(1, len(kids) + 1)) and set(csv["unit"]) == {"AQI"}
 
@@ -99,3 +100,13 @@ def test_a_text_trend_marks_each_block_with_its_state(archive):
 
 def tree_ids(tree, area_id: str) -> list[str]:
     return [a.id for a in tree.children(area_id)]
+
+
+def test_bands_are_the_limits_in_force_at_the_area_and_none_where_funnel_limits_judge(archive):
+    tree, communities = archive
+    street = tree[communities[0]].parent
+    d = {**D, "funnel": {}, "overrides": [{"level": "street", "yellow": 120, "red": 170},
+                                           {"profile": "holiday", "yellow": 1, "red": 2}]}
+    assert bands(d, communities[0]) == []  # funnel limits bound counts, not values: no band
+    assert bands(d, street) == [(120, 170, State.YELLOW), (170, None, State.RED)]
+    assert bands(d, "d") == [(100, 150, State.YELLOW), (150, None, State.RED)]  # funnel and override elsewhere
