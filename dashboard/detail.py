@@ -14,6 +14,7 @@ from dashboard import context, data, exports, ids
 from dashboard.components import age_text, bi, page_header, pending_note, state_badge, value_text
 from dashboard.exports import csv_button, graph_config, tidy
 from dashboard.ranges import TimeRange, parse_range, range_picker
+from dashboard.relations import relations_card
 from dashboard.theme import STATE_NAME
 from dashboard.trends import history_figure, series
 from indicators.explain import UnknownTarget, explain
@@ -51,6 +52,9 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
             html.Div(className="card", children=[html.H2(bi("下级区域排名", "Child areas, worst first")),
                                                  html.Div(id=ids.DETAIL_CHILDREN)]),
             html.Div(className="card", children=[html.H2(bi("状态记录", "State log")), state_log(indicator, area_id)]),
+            html.Div(className="card", children=[
+                html.H2(bi(f"一起变化的指标 · {rng.names()[0]}", f"Moved with it · {rng.names()[1]}")),
+                relations_card(indicator, area_id, data.definitions(ctx.client), rng)]),
             html.Div(className="card", children=[html.H2(bi("定义", "Definition (YAML)")), definition_block(d)]),
         ]),
     ])

@@ -13,6 +13,7 @@ from dashboard.context import DashboardContext
 from dashboard.exports import file_name
 from dashboard.map_view import value_map
 from dashboard.ranges import parse_range
+from dashboard.relations import related
 from dashboard.trends import bands, series, spark_section, text_spark
 from indicators.states import State
 from tests.conftest import tiny_tree
@@ -110,3 +111,15 @@ def test_bands_are_the_limits_in_force_at_the_area_and_none_where_funnel_limits_
     assert bands(d, communities[0]) == []  # funnel limits bound counts, not values: no band
     assert bands(d, street) == [(120, 170, State.YELLOW), (170, None, State.RED)]
     assert bands(d, "d") == [(100, 150, State.YELLOW), (150, None, State.RED)]  # funnel and override elsewhere
+
+
+def test_related_indicators_are_the_ones_that_moved_with_it_and_a_flat_one_is_left_out(archive, tmp_path):
+    rise = np.sin(np.arange(24) / 3.0)
+    for step in range(24):
+        values = np.array([[rise[step]], [2 * rise[step] + 1], [-rise[step]], [5.0], [np.cos(step * 1.7)]])
+        write_step(values_root(tmp_path), NOW - 7200 + 300 * step, "district", ["a", "b", "c", "flat", "other"],
+                   ["d"], values, np.full((5, 1), int(State.NORMAL)))
+    top = related("a", "d", ["b", "c", "flat", "other"], parse_range({"range": "24h"}, NOW))
+    assert top.index[:2].tolist() in (["b", "c"], ["c", "b"]) and "flat" not in top.index
+    assert top.loc["b", "r_time"] == pytest.approx(1.0) and top.loc["c", "r_time"] == pytest.approx(-1.0)
+    assert top["r_areas"].isna().all()  # the district of the tiny tree has one street: no correlation across it
