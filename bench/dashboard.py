@@ -24,13 +24,12 @@ import argparse
 import json
 import random
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from bench.common import bench_redis, percentile
 from bench.engine import PUKOU_GRIDS, build_tree
-from bench.webload import DashClient, free_port, gunicorn, run_clients
+from bench.webload import DashClient, free_port, gunicorn, run_clients, run_threads
 from cityvitals import store
 from cityvitals.areas import save_areas
 from cityvitals.config import DEFAULT_CATALOG, load_settings
@@ -89,11 +88,9 @@ def panel_refresh(client: DashClient, area_id: str, n: int) -> object:
 
 def run_panel_clients(base: str, clients: int, period_s: float, duration_s: float, areas: list[str]) -> list:
     """``clients`` panel pages, each on one community, refreshing every ``period_s`` for ``duration_s``."""
-    results: list = []
-    lock = threading.Lock()
     stop_at = time.monotonic() + duration_s
 
-    def one(k: int) -> None:
+    def one(k: int) -> list:
         client = DashClient(base)
         client.open(f"/panel/{PANEL}?area={areas[k % len(areas)]}")
         time.sleep(random.Random(k).uniform(0, period_s))
@@ -103,25 +100,17 @@ def run_panel_clients(base: str, clients: int, period_s: float, duration_s: floa
             n += 1
             mine.append(panel_refresh(client, areas[k % len(areas)], n))
             time.sleep(max(0.0, period_s - (time.monotonic() - t0)))
-        with lock:
-            results.extend(mine)
+        return mine
 
-    threads = [threading.Thread(target=one, args=(k,), daemon=True) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(duration_s + 60)
-    return results
+    return run_threads(clients, duration_s, one)
 
 
 def run_panel(clients: int, period_s: float, duration_s: float, url: str | None, workers: int, threads: int,
               history_hours: float) -> dict:
     """Backfill the value archive, prepare the demo, start gunicorn; measure the panel page's refresh."""
     client, keep = bench_redis(url)
-    redis_url = url or f"unix://{client.connection_pool.connection_kwargs['path']}"
     with tempfile.TemporaryDirectory(prefix="cv-bench-panel-") as tmp:
-        env = {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp}/cv.sqlite", "CITYVITALS_DATA_DIR": tmp,
-               "CITYVITALS_SECRET_KEY": "bench"}
+        env = bench_env(client, url, tmp)
         t0 = time.perf_counter()
         end = time.time() // 300 * 300
         backfill_values(client, build_tree(PUKOU_GRIDS), load_catalog([DEFAULT_CATALOG]), Path(tmp) / "archive",
@@ -155,6 +144,13 @@ def run_panel(clients: int, period_s: float, duration_s: float, url: str | None,
     }
 
 
+def bench_env(client, url: str | None, tmp: str) -> dict[str, str]:
+    """The environment of the app under test: the bench's Redis, SQLite and data dir in ``tmp``."""
+    redis_url = url or f"unix://{client.connection_pool.connection_kwargs['path']}"
+    return {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp}/cv.sqlite", "CITYVITALS_DATA_DIR": tmp,
+            "CITYVITALS_SECRET_KEY": "bench"}
+
+
 def healthz_times(base: str, n: int) -> list[float]:
     """Round trips of ``n`` sequential ``GET /healthz``."""
     client = DashClient(base)
@@ -165,10 +161,8 @@ def run(grids: int, clients: int, period_s: float, duration_s: float, url: str |
         threads: int, scenarios: list[str] = (), full: bool = False) -> dict:
     """Prepare the world, start gunicorn, measure baseline then the load; return the figures."""
     client, keep = bench_redis(url)
-    redis_url = url or f"unix://{client.connection_pool.connection_kwargs['path']}"
     with tempfile.TemporaryDirectory(prefix="cv-bench-dash-") as tmp:
-        env = {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp}/cv.sqlite", "CITYVITALS_DATA_DIR": tmp,
-               "CITYVITALS_SECRET_KEY": "bench"}
+        env = bench_env(client, url, tmp)
         t0 = time.perf_counter()
         areas = prepare(grids, env, scenarios)
         warnings = store.count_warnings(client)

@@ -14,7 +14,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import context, data, exports, ids
 from dashboard.components import bi, page_header, value_text
-from dashboard.exports import csv_button, graph_config, tidy
+from dashboard.exports import chart_stores, csv_button, graph_config, tidy
 from dashboard.map_view import value_map
 from dashboard.ranges import TimeRange, parse_range, range_picker
 from dashboard.theme import STATE_COLOR
@@ -64,8 +64,7 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
     key = {"page": "compare", "indicator": indicator, "area": parent, "pick": pick, **rng.query}
     return html.Div(className="page compare-page", children=[
         dcc.Store(id=ids.COMPARE_KEY, data=key),
-        dcc.Store(id=ids.CHART_KEY, data=key),
-        dcc.Download(id=ids.DOWNLOAD),
+        *chart_stores(key),
         page_header(bi(f"比较 · {d['name']['zh']} · {area.name_zh}", f"Compare · {d['name']['en']} · {area.name_en}"),
                     parent, d["group"] if d["tier"] == "panel" else "overview",
                     crumb_href=f"/compare/{indicator}?area={{id}}&{urlencode(rng.query)}"),

@@ -12,7 +12,7 @@ from dash import Input, Output, State, callback, dcc, html
 from cityvitals.metrics import registry
 from dashboard import context, data, exports, ids
 from dashboard.components import age_text, bi, page_header, pending_note, state_badge, value_text
-from dashboard.exports import csv_button, graph_config, tidy
+from dashboard.exports import chart_stores, csv_button, graph_config, tidy
 from dashboard.ranges import TimeRange, parse_range, range_picker
 from dashboard.relations import relations_card
 from dashboard.theme import STATE_NAME
@@ -36,8 +36,7 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
     compare = f"/compare/{indicator}?area={area.parent or area_id}&{urlencode(rng.query)}"
     return html.Div(className="page detail-page", children=[
         dcc.Store(id=ids.DETAIL_KEY, data={"indicator": indicator, "area": area_id}),
-        dcc.Store(id=ids.CHART_KEY, data=key),
-        dcc.Download(id=ids.DOWNLOAD),
+        *chart_stores(key),
         page_header(bi(f"{d['name']['zh']} · {area.name_zh}", f"{d['name']['en']} · {area.name_en}"),
                     area_id, d["group"] if d["tier"] == "panel" else "overview",
                     crumb_href=f"/indicator/{indicator}?area={{id}}&{urlencode(rng.query)}"),

@@ -24,6 +24,11 @@ def register(page: str, rebuild: Rebuild) -> None:
     _pages[page] = rebuild
 
 
+def chart_stores(key: dict) -> list:
+    """What a page with exportable charts carries: the key its charts rebuild from, and the download."""
+    return [dcc.Store(id=ids.CHART_KEY, data=key), dcc.Download(id=ids.DOWNLOAD)]
+
+
 def csv_button(chart: str) -> html.Button:
     """The CSV export button of one chart."""
     return html.Button(bi("导出CSV", "CSV"), id=ids.csv_button(chart), className="export-button", n_clicks=0,

@@ -11,7 +11,7 @@ from dash import Input, Output, State, callback, dcc, html
 from cityvitals import store
 from dashboard import context, data, exports, ids
 from dashboard.components import PANEL_NAMES, age_text, bi, page_header, pair_text, state_badge, value_text
-from dashboard.exports import csv_button, graph_config, tidy
+from dashboard.exports import chart_stores, csv_button, graph_config, tidy
 from dashboard.ranges import parse_range, range_picker
 from dashboard.trends import SPARK_POINTS, aggregation_label, series, spark_section
 from indicators.states import State as IndicatorState
@@ -34,8 +34,7 @@ def layout(panel: str, area_id: str, query: dict[str, str] | None = None) -> htm
     key = {"page": "panel", "panel": panel, "area": area_id, "trends": not wall, **rng.query}
     return html.Div(className="page panel-page", children=[
         dcc.Store(id=ids.PANEL_KEY, data=key),
-        dcc.Store(id=ids.CHART_KEY, data=key),
-        dcc.Download(id=ids.DOWNLOAD),
+        *chart_stores(key),
         page_header(bi(f"{zh} · {area.name_zh}", f"{en} · {area.name_en}"), area_id, panel,
                     crumb_href=f"/panel/{panel}?area={{id}}&{urlencode(rng.query)}"),
         None if wall else range_picker(f"/panel/{panel}", {"area": area_id}, rng),
