@@ -98,7 +98,8 @@ def section(title: tuple[str, str], defs: list[dict], states: dict, key: dict, n
     frame, bucket = series([d["id"] for d in defs], [key["area"]], rng, SPARK_POINTS)
     name = f"section:{title[1]}"
     return html.Section(className="panel-section with-trends", children=[
-        html.H2([*bi(*title), html.Span(aggregation_label(bucket), className="aggregation"), csv_button(name)]),
+        html.Div(className="section-head", children=[
+            html.H2(bi(*title)), html.Span(aggregation_label(bucket), className="aggregation"), csv_button(name)]),
         html.Div(className="trend-rows", children=[
             html.Div(rows, className="rows"),
             dcc.Graph(figure=spark_section(defs, frame, key["area"], rng, bucket), className="sparks",

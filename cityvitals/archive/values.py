@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -105,7 +106,8 @@ def _read_partition(directory: Path, where: ds.Expression, tries: int = 3) -> li
     """The tables of a partition's files; listed again if a merge replaced a file between listing and reading."""
     for attempt in range(tries):
         try:
-            return [pq.read_table(p, filters=where, read_dictionary=["indicator", "area"]) for p in files(directory)]
+            # no read_dictionary: asking for dictionaries turns off row-group pruning (1.2 s against 0.04 s)
+            return [pq.read_table(p, filters=where) for p in files(directory)]
         except FileNotFoundError:  # maintain() merged it: its rows are in the merged file, listed next time
             if attempt == tries - 1:
                 raise
@@ -149,18 +151,24 @@ def read_raw(root: Path, start: float, end: float, indicators: Collection[str] |
              areas: Collection[str] | None = None, levels: Collection[str] | None = None) -> pd.DataFrame:
     """Every archived step in the range, unbucketed, sorted by indicator, area and time."""
     where = (ds.field("ts") >= start) & (ds.field("ts") < end)
-    if indicators is not None:
-        where &= ds.field("indicator").isin(pa.array(list(indicators), pa.string()))
+    wanted = None if indicators is None else pa.array(list(indicators), pa.string())
     if areas is not None:
         where &= ds.field("area").isin(pa.array(list(areas), pa.string()))
+    elif wanted is not None:
+        where &= ds.field("indicator").isin(wanted)
+    # Files are sorted by area: the area test skips row groups. Testing a long indicator list against every
+    # row group's statistics cost more than it saved (1.9 s against 0.03 s for one grid's 389 indicators),
+    # so with areas given the indicators are picked from the few rows read.
     tables = [table for _day, level, directory in partitions(Path(root), day_of(start), day_of(max(start, end - 1e-6)))
               if levels is None or level in levels for table in _read_partition(directory, where)]
+    if areas is not None and wanted is not None:
+        tables = [t.filter(pc.is_in(t["indicator"], wanted)) for t in tables]
     tables = [t for t in tables if len(t)]
     if not tables:
         return pd.DataFrame({"indicator": pd.Series([], dtype=str), "area": pd.Series([], dtype=str),
                              "ts": pd.Series([], dtype=float), "value": pd.Series([], dtype=float),
                              "state": pd.Series([], dtype=np.int8)})
-    frame = pa.concat_tables(tables).unify_dictionaries().to_pandas()
+    frame = pa.concat_tables([t.cast(SCHEMA) for t in tables]).to_pandas()
     for col in ("indicator", "area"):
         frame[col] = frame[col].astype(str)
     return frame.sort_values(["indicator", "area", "ts"], kind="stable").reset_index(drop=True)
