@@ -134,11 +134,13 @@ def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRan
         shapes += band_shapes(d, lo, hi, area, scale)
         if g is None:
             continue
-        times, ys = g["t"].tolist(), [None if not np.isfinite(v) else float(scale(v)) for v in values]
+        # epoch milliseconds and 4 decimals: a date axis takes them, and a 60-row panel's payload halves
+        times = (g["ts"].to_numpy() * 1000).astype(np.int64).tolist()
+        ys = [None if not np.isfinite(v) else round(float(scale(v)), 4) for v in values]
         x += [*times, None]
         y += [*ys, None]
         unit = d.get("unit", "")
-        text += [*[f"{d['name']['zh']} {v:.4g} {unit}" for v in values], None]
+        text += [*[f"{v:.4g}{unit and ' ' + unit}" for v in values], None]  # the row beside it names it
         last["x"].append(times[-1])
         last["y"].append(ys[-1])
         last["color"].append(STATE_COLOR[State(int(g["state"].iloc[-1]))])
