@@ -8,9 +8,9 @@ figure with one trace, so a panel stays fast.
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from html import escape
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,10 +23,11 @@ from dashboard.theme import STATE_COLOR
 from indicators.states import State
 
 ROW_PX = 30  # one panel row, and one sparkline slot beside it (assets/40_pages.css .trend-rows .row)
-SPARK_POINTS = 100  # 24 h in 15-minute means; 7 d in hours
+SPARK_POINTS = 100  # 24 h in 15-minute means; 7 d in 6-hour means
 LINE_POINTS = 300
 READ_ALIGN_S = 60.0  # reads end on a whole minute, so refreshes within it share one cached read
 _cache: OrderedDict[tuple, tuple[pd.DataFrame, Bucket]] = OrderedDict()
+_lock = threading.Lock()
 CACHE_SIZE = 64
 TEXT_BLOCKS = "▁▂▃▄▅▆▇█"
 AXIS = {"gridcolor": "#1b2740", "zeroline": False}
@@ -45,16 +46,17 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
     bucket = bucket_for(rng.span, max_points or LINE_POINTS)
     end = math.ceil(rng.end / READ_ALIGN_S) * READ_ALIGN_S
     key = (tuple(indicators), tuple(areas), end - rng.span, end, max_points and bucket.seconds, str(root))
-    if key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
-    # no archive configured (tests of single callbacks): an empty frame, drawn as "no history yet"
-    frame = read_values(values_root(root), end - rng.span, end, indicators, areas, levels,
-                        bucket if max_points else None) if root \
-        else read_values(values_root(Path("/nonexistent")), 0, 0)
-    _cache[key] = (frame, bucket)
-    while len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    # no archive configured (tests of single callbacks): nothing, drawn as "no history yet"
+    frame = read_values(values_root(root) if root else None, end - rng.span, end, indicators, areas, levels,
+                        bucket if max_points else None)
+    with _lock:  # gunicorn threads share the cache
+        _cache[key] = (frame, bucket)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
     return frame, bucket
 
 

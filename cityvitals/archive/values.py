@@ -130,21 +130,28 @@ def bucket_for(span_s: float, max_points: int = 300, step_s: float = STEP_S) -> 
     return Bucket(float(BUCKETS[-1][0]), BUCKETS[-1][1])
 
 
-def read_values(root: Path, start: float, end: float, indicators: Collection[str] | None = None,
+def read_values(root: Path | None, start: float, end: float, indicators: Collection[str] | None = None,
                 areas: Collection[str] | None = None, levels: Collection[str] | None = None,
                 bucket: Bucket | None = None) -> pd.DataFrame:
     """Values with ``start <= ts < end``, averaged per bucket: indicator, area, t (bucket start, UTC), value, state.
 
     ``state`` is the worst state the cell held in the bucket (states are ordered by severity); a bucket
-    with no finite value has value NaN. ``bucket`` None keeps every step.
+    with no finite value has value NaN. ``bucket`` None keeps every step; ``root`` None (no archive) reads none.
     """
-    raw = read_raw(root, start, end, indicators, areas, levels)
+    raw = read_raw(root, start, end, indicators, areas, levels) if root is not None else empty_frame()
     if bucket is not None and len(raw):
         raw["ts"] = np.floor(raw["ts"] / bucket.seconds) * bucket.seconds
         raw = raw.groupby(["indicator", "area", "ts"], observed=True, sort=True).agg(
             value=("value", "mean"), state=("state", "max")).reset_index()
     raw["t"] = pd.to_datetime(raw["ts"], unit="s", utc=True)
     return raw[["indicator", "area", "t", "ts", "value", "state"]]
+
+
+def empty_frame() -> pd.DataFrame:
+    """A frame of no steps, with read_raw's columns."""
+    return pd.DataFrame({"indicator": pd.Series([], dtype=str), "area": pd.Series([], dtype=str),
+                         "ts": pd.Series([], dtype=float), "value": pd.Series([], dtype=float),
+                         "state": pd.Series([], dtype=np.int8)})
 
 
 def read_raw(root: Path, start: float, end: float, indicators: Collection[str] | None = None,
@@ -165,9 +172,7 @@ def read_raw(root: Path, start: float, end: float, indicators: Collection[str] |
         tables = [t.filter(pc.is_in(t["indicator"], wanted)) for t in tables]
     tables = [t for t in tables if len(t)]
     if not tables:
-        return pd.DataFrame({"indicator": pd.Series([], dtype=str), "area": pd.Series([], dtype=str),
-                             "ts": pd.Series([], dtype=float), "value": pd.Series([], dtype=float),
-                             "state": pd.Series([], dtype=np.int8)})
+        return empty_frame()
     frame = pa.concat_tables([t.cast(SCHEMA) for t in tables]).to_pandas()
     for col in ("indicator", "area"):
         frame[col] = frame[col].astype(str)
