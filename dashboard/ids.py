@@ -91,3 +91,4 @@ def csv_button(chart: str) -> dict:
     return {"type": "csv-export", "chart": chart}
 DETAIL_HISTORY = "detail-history"
 COMPARE_BARS = "compare-bars"
+REPORT_PRINT = "report-print"

@@ -6,7 +6,7 @@ import time
 from urllib.parse import urlencode
 
 import pandas as pd
-from dash import Input, Output, State, callback, dcc, html
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 
 from cityvitals import store
 from dashboard import context, data, exports, ids
@@ -38,6 +38,7 @@ def layout(panel: str, area_id: str, query: dict[str, str] | None = None) -> htm
         page_header(bi(f"{zh} · {area.name_zh}", f"{en} · {area.name_en}"), area_id, panel,
                     crumb_href=f"/panel/{panel}?area={{id}}&{urlencode(rng.query)}"),
         None if wall else range_picker(f"/panel/{panel}", {"area": area_id}, rng),
+        None if wall else report_header(f"{zh} {en}", f"{area.name_zh} {area.name_en}", rng),
         html.Div(className="panel-tools", children=[
             dcc.Input(id=ids.PANEL_SEARCH, type="search", placeholder="搜索指标 Search indicators", debounce=True,
                       className="search"),
@@ -47,6 +48,21 @@ def layout(panel: str, area_id: str, query: dict[str, str] | None = None) -> htm
         ]),
         html.Div(id=ids.PANEL_SECTIONS, className=ids.PANEL_SECTIONS),
     ])
+
+
+def report_header(panel: str, area: str, rng) -> html.Div:
+    """What a printed report (PDF) says at its top: panel, area, range and when; and the button that prints."""
+    printed = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return html.Div([
+        html.Div(f"City Vitals 城市生命体征 · {panel} · {area} · {' / '.join(dict.fromkeys(rng.names()))} · "
+                 f"{printed}", className="print-header"),
+        html.Button(bi("打印报告 / PDF", "Print report / PDF"), id=ids.REPORT_PRINT, className="export-button "
+                    "report-button", n_clicks=0),
+    ])
+
+
+clientside_callback(ClientsideFunction("cityvitals_report", "print"), Output(ids.REPORT_PRINT, "title"),
+                    Input(ids.REPORT_PRINT, "n_clicks"), prevent_initial_call=True)
 
 
 @callback(

@@ -141,3 +141,16 @@ def test_the_csv_export_carries_the_numbers_of_the_chart(app, page, tree, indica
     assert [float(r["value"]) for r in rows] == pytest.approx(bars["x"][::-1], rel=1e-9)
     assert {r["state"] for r in rows} <= {s.label for s in State} and rows[0]["rank"] == "1"
     assert download.value.suggested_filename == f"compare_{indicator}_{street}_bars_24h.csv"
+
+
+def test_a_panel_prints_as_a_report_with_its_area_range_and_time(app, page, tree):
+    community = tree.ids("community")[3]
+    page.goto(f"{app.url}/panel/{PANEL}?area={community}&range=7d")
+    page.wait_for_function(f"() => ({SPARKS})().length > 0 && ({SPARKS})().every(s => s.y)")
+    assert not page.locator(".print-header").is_visible()  # on screen: the page as it is
+    page.emulate_media(media="print")
+    header = page.locator(".print-header").inner_text()
+    assert tree[community].name_en in header and "Last 7 days" in header and "UTC" in header
+    assert not page.locator(".range-picker").is_visible()
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 50_000  # the trends are drawn in it, not an empty page
