@@ -10,26 +10,37 @@ POST ``/_dash-update-component`` as the browser does: the overview refresh every
 its first one did not (the browser's ages tick by themselves); ``--full`` makes every refresh a page
 just opened, which sends everything. The same-run baseline is ``GET /healthz`` on the same server,
 unloaded and under the load: what HTTP and gunicorn cost before any dashboard work.
+
+``--panel`` measures the analyst's panel page instead (#19): the value archive first gets
+``--history-hours`` of the simulated demo (wiring/backfill.py, the real engine every 5 minutes), then
+the clients refresh a panel of a community (each section's rows beside one figure of 24 h trends),
+printed as ``panel_p95_s`` (goal <= 0.3 s with 50 clients) with ``panel_payload_bytes``;
+``panel_cold_s`` is the first refresh, before any cached read.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import tempfile
 import time
 from pathlib import Path
 
 from bench.common import bench_redis, percentile
 from bench.engine import PUKOU_GRIDS, build_tree
-from bench.webload import DashClient, free_port, gunicorn, run_clients
+from bench.webload import DashClient, free_port, gunicorn, run_clients, run_threads
 from cityvitals import store
 from cityvitals.areas import save_areas
-from cityvitals.config import load_settings
+from cityvitals.config import DEFAULT_CATALOG, load_settings
+from dashboard import ids
+from dashboard.panel import FILTER_STATES
 from feeds.simulator.adapter import start_simulator
 from feeds.simulator.config import SimulatorFeedConfig
 from feeds.simulator.scenarios import SCENARIOS
+from indicators.loader import load_catalog
 from indicators.service import EngineService
+from wiring.backfill import backfill_values
 from wiring.runtime import open_runtime
 
 
@@ -61,6 +72,85 @@ def prepare(grids: int, env: dict[str, str], scenarios: list[str] = ()) -> list[
     return [rt.tree.root.id, *rt.tree.ids("street")[:20], *rt.tree.ids("community")[:20]]
 
 
+PANEL = "social_governance"
+
+
+def panel_refresh(client: DashClient, area_id: str, n: int) -> object:
+    """The panel page's refresh of ``area_id`` as its interval fires it (rows and 24 h trends of every section)."""
+    key = {"page": "panel", "panel": PANEL, "area": area_id, "trends": True, "range": "24h"}
+    outputs = [{"id": ids.PANEL_SECTIONS, "property": "children"}, {"id": ids.PANEL_COUNTS, "property": "children"}]
+    return client._callback("panel", ids.PANEL_SECTIONS, outputs,
+                            [{"id": ids.INTERVAL, "property": "n_intervals", "value": n},
+                             {"id": ids.PANEL_SEARCH, "property": "value", "value": None},
+                             {"id": ids.PANEL_FILTER, "property": "value", "value": list(FILTER_STATES)}],
+                            [{"id": ids.PANEL_KEY, "property": "data", "value": key}])
+
+
+def run_panel_clients(base: str, clients: int, period_s: float, duration_s: float, areas: list[str]) -> list:
+    """``clients`` panel pages, each on one community, refreshing every ``period_s`` for ``duration_s``."""
+    stop_at = time.monotonic() + duration_s
+
+    def one(k: int) -> list:
+        client = DashClient(base)
+        client.open(f"/panel/{PANEL}?area={areas[k % len(areas)]}")
+        time.sleep(random.Random(k).uniform(0, period_s))
+        mine, n = [], 0
+        while time.monotonic() < stop_at:
+            t0 = time.monotonic()
+            n += 1
+            mine.append(panel_refresh(client, areas[k % len(areas)], n))
+            time.sleep(max(0.0, period_s - (time.monotonic() - t0)))
+        return mine
+
+    return run_threads(clients, duration_s, one)
+
+
+def run_panel(clients: int, period_s: float, duration_s: float, url: str | None, workers: int, threads: int,
+              history_hours: float) -> dict:
+    """Backfill the value archive, prepare the demo, start gunicorn; measure the panel page's refresh."""
+    client, keep = bench_redis(url)
+    with tempfile.TemporaryDirectory(prefix="cv-bench-panel-") as tmp:
+        env = bench_env(client, url, tmp)
+        t0 = time.perf_counter()
+        end = time.time() // 300 * 300
+        backfill_values(client, build_tree(PUKOU_GRIDS), load_catalog([DEFAULT_CATALOG]), Path(tmp) / "archive",
+                        end - history_hours * 3600, end)
+        client.flushdb()  # the backfill's states are not the live ones
+        areas = [a for a in prepare(PUKOU_GRIDS, env) if a.count(".") == 2][:10]  # communities
+        prepare_s = time.perf_counter() - t0
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with gunicorn(env, port, Path(tmp), workers=workers, threads=threads, boot_timeout=600):
+            idle = healthz_times(base, 50)
+            single = DashClient(base)
+            single.open(f"/panel/{PANEL}?area={areas[0]}")
+            cold = panel_refresh(single, areas[0], 1)
+            unloaded = [panel_refresh(single, areas[0], n).seconds for n in range(2, 22)]
+            results = run_panel_clients(base, clients, period_s, duration_s, areas)
+            loaded_health = healthz_times(base, 20)
+    client.flushdb()
+    del keep
+    ok = [r for r in results if r.ok]
+    return {
+        "grids": PUKOU_GRIDS, "panel": PANEL, "history_hours": history_hours, "clients": clients,
+        "period_s": period_s, "duration_s": duration_s, "workers": workers, "threads": threads,
+        "requests": len(results), "errors": sum(not r.ok for r in results),
+        "panel_p50_s": percentile([r.seconds for r in ok], 50), "panel_p95_s": percentile([r.seconds for r in ok], 95),
+        "panel_payload_bytes": int(sum(r.size for r in ok) / max(1, len(ok))),
+        "panel_cold_s": round(cold.seconds, 4), "panel_unloaded_p50_s": percentile(unloaded, 50),
+        "baseline_healthz_p50_s": percentile(idle, 50), "baseline_healthz_loaded_p50_s": percentile(loaded_health, 50),
+        "error_kinds": sorted({f"{r.kind}:{r.status or r.error}" for r in results if not r.ok}),
+        "prepare_s": round(prepare_s, 1),
+    }
+
+
+def bench_env(client, url: str | None, tmp: str) -> dict[str, str]:
+    """The environment of the app under test: the bench's Redis, SQLite and data dir in ``tmp``."""
+    redis_url = url or f"unix://{client.connection_pool.connection_kwargs['path']}"
+    return {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp}/cv.sqlite", "CITYVITALS_DATA_DIR": tmp,
+            "CITYVITALS_SECRET_KEY": "bench"}
+
+
 def healthz_times(base: str, n: int) -> list[float]:
     """Round trips of ``n`` sequential ``GET /healthz``."""
     client = DashClient(base)
@@ -71,10 +161,8 @@ def run(grids: int, clients: int, period_s: float, duration_s: float, url: str |
         threads: int, scenarios: list[str] = (), full: bool = False) -> dict:
     """Prepare the world, start gunicorn, measure baseline then the load; return the figures."""
     client, keep = bench_redis(url)
-    redis_url = url or f"unix://{client.connection_pool.connection_kwargs['path']}"
     with tempfile.TemporaryDirectory(prefix="cv-bench-dash-") as tmp:
-        env = {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp}/cv.sqlite", "CITYVITALS_DATA_DIR": tmp,
-               "CITYVITALS_SECRET_KEY": "bench"}
+        env = bench_env(client, url, tmp)
         t0 = time.perf_counter()
         areas = prepare(grids, env, scenarios)
         warnings = store.count_warnings(client)
@@ -125,7 +213,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenario", action="append", default=[], metavar="SCENARIO@AREA",
                         help=f"play an incident ({', '.join(SCENARIOS)}) in an area; repeatable")
     parser.add_argument("--full", action="store_true", help="every refresh sends everything (a page just opened)")
+    parser.add_argument("--panel", action="store_true", help="measure a panel page with 24 h trends instead")
+    parser.add_argument("--history-hours", type=float, default=24.0, help="with --panel: archive history to fill")
     args = parser.parse_args(argv)
+    if args.panel:
+        print(json.dumps(run_panel(args.clients, args.period, args.duration, args.redis_url, args.workers,
+                                   args.threads, args.history_hours)))
+        return
     print(json.dumps(run(args.grids, args.clients, args.period, args.duration, args.redis_url, args.workers,
                          args.threads, args.scenario, args.full)))
 

@@ -182,11 +182,9 @@ def run_clients(base: str, clients: int, period_s: float, duration_s: float, are
 
     ``full``: every refresh as a page just opened (all parts sent), the most a refresh can cost.
     """
-    results: list[Result] = []
-    lock = threading.Lock()
     stop_at = time.monotonic() + duration_s
 
-    def one(k: int) -> None:
+    def one(k: int) -> list[Result]:
         rng = random.Random(seed + k)
         client = DashClient(base)
         mine = [client.open()]
@@ -199,10 +197,22 @@ def run_clients(base: str, clients: int, period_s: float, duration_s: float, are
                 mine.append(client.drill(rng.choice(areas)))
             mine.append(client.refresh(areas[0] if rounds % drill_every else rng.choice(areas), full))
             time.sleep(max(0.0, period_s - (time.monotonic() - t0)))
+        return mine
+
+    return run_threads(clients, duration_s, one)
+
+
+def run_threads(clients: int, duration_s: float, one) -> list[Result]:
+    """Run ``one(k)`` for each of ``clients`` browsers in its own thread; every result they return."""
+    results: list[Result] = []
+    lock = threading.Lock()
+
+    def keep(k: int) -> None:
+        mine = one(k)
         with lock:
             results.extend(mine)
 
-    threads = [threading.Thread(target=one, args=(k,), daemon=True) for k in range(clients)]
+    threads = [threading.Thread(target=keep, args=(k,), daemon=True) for k in range(clients)]
     for t in threads:
         t.start()
     for t in threads:

@@ -39,6 +39,7 @@ class Settings:
     closure_target: float = 99.87  # the dispatch panel's closure-rate target, in percent
     webhook_url: str | None = None  # where task events are POSTed (cityvitals/dispatch/webhook.py); None: nowhere
     webhook_secret: str | None = None  # the HMAC-SHA256 key that signs them
+    value_step_s: float = 300.0  # how often every indicator's value at every level goes to the value archive
 
     @property
     def archive_path(self) -> Path:
@@ -83,6 +84,7 @@ def load_settings(data_dir: str | Path | None = None, env: dict[str, str] | None
         routing_path=Path(env.get("CITYVITALS_ROUTING") or DEFAULT_ROUTING),
         closure_target=_percent(env, "CITYVITALS_CLOSURE_TARGET", "99.87"),
         **_webhook(env),
+        value_step_s=_positive(env, "CITYVITALS_VALUE_STEP_SECONDS", "300", "a number of seconds"),
     )
 
 

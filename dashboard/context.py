@@ -23,6 +23,7 @@ class DashboardContext:
     catalog_path: Path | None = None  # the files the engines load (the admin page checks them)
     dispatch: DispatchContext | None = None  # tasks: the same commands as the API and the CLI (None: no dispatch)
     closure_target: float = 99.87  # the dispatch panel's target closure rate, percent
+    archive_path: Path | None = None  # the archive directory: trends and history at every level read its values
 
 
 _context: list[DashboardContext] = []

@@ -3,45 +3,59 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode
 
-import plotly.graph_objects as go
+import pandas as pd
 import yaml
 from dash import Input, Output, State, callback, dcc, html
 
 from cityvitals.metrics import registry
-from dashboard import context, data, ids
+from dashboard import context, data, exports, ids
 from dashboard.components import age_text, bi, data_time_text, page_header, pending_note, state_badge, value_text
 from dashboard.dispatching import dispatch_link
-from dashboard.theme import STATE_COLOR, STATE_NAME
-from dashboard.urls import indicator_path
+from dashboard.exports import chart_stores, csv_button, graph_config, tidy
+from dashboard.ranges import TimeRange, parse_range, range_picker
+from dashboard.relations import relations_card
+from dashboard.theme import STATE_NAME
+from dashboard.trends import history_figure, series
+from dashboard.urls import indicator_path, quoted
 from indicators.explain import UnknownTarget, explain
-from indicators.history import read_history, read_transitions
+from indicators.history import read_transitions
 from indicators.states import State as IndicatorState
 
-HISTORY_HOURS = 24
 RANK_ROWS = 20
 
 
-def layout(indicator: str, area_id: str) -> html.Div:
-    """The detail page; the "why" card and the child ranking refresh live."""
+def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) -> html.Div:
+    """The detail page; the "why" card and the child ranking refresh live; ``?range=`` sets the history's range."""
     ctx = context.get()
     d = data.definitions(ctx.client).get(indicator)
     if d is None or area_id not in ctx.tree:
         return html.Div(f"未知指标或区域 Unknown indicator or area: {indicator} / {area_id}", className="error-page")
     area = ctx.tree[area_id]
+    rng = parse_range(query or {})
+    key = {"page": "detail", "indicator": indicator, "area": area_id, **rng.query}
+    compare = f"/compare/{indicator}?area={quoted(area.parent or area_id)}&{urlencode(rng.query)}"
     return html.Div(className="page detail-page", children=[
         dcc.Store(id=ids.DETAIL_KEY, data={"indicator": indicator, "area": area_id}),
+        *chart_stores(key),
         page_header(bi(f"{d['name']['zh']} · {area.name_zh}", f"{d['name']['en']} · {area.name_en}"),
                     area_id, d["group"] if d["tier"] == "panel" else "overview",
-                    crumb_href=f"/indicator/{indicator}?area={{id}}"),
+                    crumb_href=f"/indicator/{indicator}?area={{id}}&{urlencode(rng.query)}"),
+        range_picker(f"/indicator/{indicator}", {"area": area_id}, rng),
         html.Div(className="detail-body", children=[
             html.Div(className="card", children=[html.H2(bi("为何是此状态", "Why this state")),
                                                  html.Div(id=ids.DETAIL_WHY)]),
-            html.Div(className="card", children=[html.H2(bi(f"近{HISTORY_HOURS}小时", f"Last {HISTORY_HOURS} h")),
-                                                 history_graph(indicator, area_id, d)]),
+            html.Div(className="card", children=[
+                html.H2([*bi(f"历史 · {rng.names()[0]}", f"History · {rng.names()[1]}"), csv_button("history"),
+                         dcc.Link(bi("比较各区域", "Compare areas"), href=compare, className="export-button")]),
+                history_graph(indicator, area_id, d, rng)]),
             html.Div(className="card", children=[html.H2(bi("下级区域排名", "Child areas, worst first")),
                                                  html.Div(id=ids.DETAIL_CHILDREN)]),
             html.Div(className="card", children=[html.H2(bi("状态记录", "State log")), state_log(indicator, area_id)]),
+            html.Div(className="card", children=[
+                html.H2(bi(f"一起变化的指标 · {rng.names()[0]}", f"Moved with it · {rng.names()[1]}")),
+                relations_card(indicator, area_id, data.definitions(ctx.client), rng)]),
             html.Div(className="card", children=[html.H2(bi("定义", "Definition (YAML)")), definition_block(d)]),
         ]),
     ])
@@ -200,37 +214,24 @@ def ranking(e: dict) -> html.Table | html.Div:
     ])
 
 
-def history_graph(indicator: str, area_id: str, d: dict) -> dcc.Graph | html.Div:
-    """The indicator's recent history from SQL with the yellow and red bands of its default limits."""
-    rows = read_history(context.get().sql, indicator, area_id, time.time() - HISTORY_HOURS * 3600)
-    if not rows:
-        return html.Div("此级别不保存历史，或尚无历史 No history kept at this level yet "
-                        "(history is kept for the district and streets)", className="empty")
-    at, values, _states = zip(*rows, strict=True)
-    fig = go.Figure(go.Scatter(x=list(at), y=list(values), mode="lines+markers", name=d["name"]["zh"],
-                               line={"color": "#8ecae6", "width": 2}, marker={"size": 4}))
-    known = [v for v in values if v is not None] + [x for y0, y1, _ in bands(d) for x in (y0, y1) if x is not None]
-    lo, hi = min(known), max(known)
-    pad = (hi - lo) * 0.15 or 1.0
-    for y0, y1, state in bands(d):
-        fig.add_hrect(y0=lo - pad if y0 is None else y0, y1=hi + pad if y1 is None else y1,
-                      fillcolor=STATE_COLOR[state], opacity=0.18, line_width=0)
-    fig.update_layout(margin={"l": 40, "r": 10, "t": 10, "b": 30}, height=260, paper_bgcolor="rgba(0,0,0,0)",
-                      plot_bgcolor="rgba(0,0,0,0)", font={"color": "#c4ccda"}, showlegend=False,
-                      xaxis={"gridcolor": "#1b2740"},
-                      yaxis={"gridcolor": "#1b2740", "title": d.get("unit", ""), "range": [lo - pad, hi + pad]})
-    return dcc.Graph(figure=fig, config={"displayModeBar": False})
+def history_graph(indicator: str, area_id: str, d: dict, rng: TimeRange) -> dcc.Graph | html.Div:
+    """The indicator's history at this area (any level) from the value archive, with its yellow and red bands."""
+    frame, bucket = series([indicator], [area_id], rng)
+    if not len(frame):
+        return html.Div(bi("此时段尚无历史（值存档每5分钟记录一次）",
+                           "No history in this range yet (the value archive records every 5 minutes)"),
+                        className="empty")
+    return dcc.Graph(id=ids.DETAIL_HISTORY, figure=history_figure(d, frame, rng, bucket),
+                     config=graph_config(f"{indicator}-{area_id}-{rng.key}"))
 
 
-def bands(d: dict) -> list[tuple[float | None, float | None, IndicatorState]]:
-    """Value ranges of the yellow and red states under the default limits (None: open end)."""
-    y, r = d["thresholds"]["yellow"], d["thresholds"]["red"]
-    if d["direction"] == "higher_is_worse":
-        return [(y, r, IndicatorState.YELLOW), (r, None, IndicatorState.RED)]
-    if d["direction"] == "lower_is_worse":
-        return [(r, y, IndicatorState.YELLOW), (None, r, IndicatorState.RED)]
-    return [(r[0], y[0], IndicatorState.YELLOW), (y[1], r[1], IndicatorState.YELLOW),
-            (None, r[0], IndicatorState.RED), (r[1], None, IndicatorState.RED)]
+def history_csv(key: dict, _chart: str) -> pd.DataFrame:
+    """The history chart's data, as drawn."""
+    frame, bucket = series([key["indicator"]], [key["area"]], parse_range(key))
+    return tidy(frame, data.definitions(context.get().client), bucket.label)
+
+
+exports.register("detail", history_csv)
 
 
 def state_log(indicator: str, area_id: str) -> html.Table | html.Div:

@@ -93,3 +93,22 @@ def dispatch_button(action: str) -> dict:
 DISPATCH_ASSESS = "dispatch-assessment"
 DISPATCH_EXPORT = "dispatch-export"
 DISPATCH_DOWNLOAD = "dispatch-download"
+
+
+RANGE_FROM = "range-from"
+RANGE_TO = "range-to"
+RANGE_APPLY = "range-apply"
+RANGE_BASE = "range-base"
+CHART_KEY = "chart-key"
+DOWNLOAD = "chart-download"
+COMPARE_KEY = "compare-key"
+COMPARE_PICK = "compare-pick"
+COMPARE_LINES = "compare-lines"
+
+
+def csv_button(chart: str) -> dict:
+    """Pattern-matching id of a chart's CSV export button."""
+    return {"type": "csv-export", "chart": chart}
+DETAIL_HISTORY = "detail-history"
+COMPARE_BARS = "compare-bars"
+REPORT_PRINT = "report-print"

@@ -139,3 +139,31 @@ def legend(look: MapLook, by: str, defs: dict[str, dict]) -> list:
             html.Span(f" {look.states.count(s)}", className="legend-count"),
         ]) for s in shown
     ] + list(look.below_legend)
+
+
+VALUE_SCALE = "Viridis"  # ordered and colour-blind safe: a value map must not look like the state colours
+
+
+def value_map(tree, area_id: str, ranked, unit: str) -> dict:
+    """The children of ``area_id`` coloured by a value (``ranked``: area, value, state, names), legend in ``unit``.
+
+    The state map's figure (geometry, labels) with the fill swapped for a continuous scale and its colour bar.
+    """
+    areas = map_areas(tree, area_id)
+    by_area = {r.area: r for r in ranked.itertuples()}
+    values = [by_area[a.id].value if a.id in by_area else float("nan") for a in areas]
+    states = [State(int(by_area[a.id].state)) if a.id in by_area else State.STALE for a in areas]
+    shown = [None if v != v else round(float(v), 4) for v in values]
+    look = MapLook(states, [f"{a.name_zh} {a.name_en}<br>{value_text(v, unit)} · {STATE_ICON[s]} {s.label}"
+                            for a, v, s in zip(areas, shown, states, strict=True)],
+                   labels=[value_text(v) if v is not None else "—" for v in shown])
+    fig = area_map(tree, area_id, look)
+    known = [v for v in shown if v is not None]
+    fig["data"][0].update({"z": shown, "colorscale": VALUE_SCALE, "showscale": True,
+                           "zmin": min(known, default=0.0), "zmax": max(known, default=1.0),
+                           "colorbar": {"title": {"text": unit or "value"}, "thickness": 14},
+                           "marker": {**fig["data"][0]["marker"], "opacity": 0.85}})
+    fig["data"][1]["textfont"] = {"size": 12, "color": "#e5e9f0"}
+    fig["data"][1]["marker"] = {"size": 0}
+    fig["layout"]["uirevision"] = f"value-{area_id}"
+    return fig

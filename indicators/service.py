@@ -22,6 +22,7 @@ from indicators.engine import Engine, TickResult
 from indicators.loader import Catalog
 from indicators.sql_recorder import SqlRecorder
 from indicators.state_writer import StateWriter
+from indicators.value_recorder import ValueRecorder
 from indicators.warning_writer import WarningWriter
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class EngineService:
 
     def __init__(self, client: redis.Redis, sql: SqlEngine | None, tree: AreaTree, catalog: Catalog,
                  consumer: str | None = None, history_levels: tuple[str, ...] = ("district", "street"),
-                 history_step_s: float = 60.0, retention_s: float = 7 * 86400, max_entries: int = 2000) -> None:
+                 history_step_s: float = 60.0, retention_s: float = 7 * 86400, max_entries: int = 2000,
+                 values: ValueRecorder | None = None) -> None:
         self.client, self.tree = client, tree
         self.engine = Engine(tree, compile_catalog(catalog))
         # Stable across restarts, so a restarted engine finds what it read but never acknowledged;
@@ -58,6 +60,7 @@ class EngineService:
         self.max_entries = max_entries
         self.states, self.warnings = StateWriter(tree), WarningWriter(client, tree)
         self.recorder = None if sql is None else SqlRecorder(sql, history_levels, history_step_s, retention_s)
+        self.values = values  # every level's values, for trends at any level (cityvitals/archive/values.py)
         self._recovering = True  # first read this consumer's unacknowledged entries from a previous run
         self._failed = False  # a tick died on a Redis error: memory may hold what Redis never got
         self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
@@ -149,6 +152,8 @@ class EngineService:
         t3 = time.perf_counter()
         if self.recorder is not None:
             self.recorder.record(self.engine, result, now)
+        if self.values is not None:
+            self.values.record(self.engine, result, now)
         report.seconds = {"consume": t1 - t0, "score": t2 - t1, "write": t3 - t2, "sql": time.perf_counter() - t3}
         store.record_tick_time(self.client, time.perf_counter() - t0, report.samples)
         return report

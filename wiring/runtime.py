@@ -17,6 +17,7 @@ from cityvitals.leader import Leadership
 from indicators.history import log_catalog_event
 from indicators.loader import Catalog, CatalogInvalid, catalog_digest, load_catalog
 from indicators.service import EngineService
+from indicators.value_recorder import ValueRecorder
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,9 @@ def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> Leadership:
     Returns the engine's leadership, to release when the process stops (a standby takes over at
     its next round instead of waiting for the lock to lapse).
     """
+    values = ValueRecorder(rt.settings.archive_path, rt.settings.value_step_s, rt.settings.archive_days)
     rt.service = EngineService(rt.client, rt.sql, rt.tree, rt.catalog, consumer=rt.settings.engine_name,
-                               retention_s=rt.settings.history_days * 86400)
+                               retention_s=rt.settings.history_days * 86400, values=values)
     leadership = Leadership(rt.client, "engine", ttl_s=max(3 * rt.settings.tick_seconds, 3.0))
     scheduler.add_job(EngineRound(rt.service, leadership), "interval", seconds=rt.settings.tick_seconds,
                       id="engine-tick", max_instances=1, coalesce=True, next_run_time=_now())

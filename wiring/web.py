@@ -33,7 +33,8 @@ def build_server(rt: Runtime) -> Flask:
     """The Flask server of this process: dashboard pages, login, the push API and ``/api/v1/tasks``."""
     dispatch = dispatch_context(rt)
     app = create_app(DashboardContext(rt.client, rt.sql, rt.tree, rt.settings.tick_seconds,
-                                      rt.settings.catalog_path, dispatch, rt.settings.closure_target))
+                                      rt.settings.catalog_path, dispatch, rt.settings.closure_target,
+                                      rt.settings.archive_path))
     grids = frozenset(rt.tree.ids("grid"))
     locator = rt.tree.grid_locator()
     ingestors: dict[str, Ingestor] = {}

@@ -56,16 +56,19 @@ def files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.parquet") if not p.name.startswith("."))
 
 
-def write_atomic(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to ``path`` so that it is on disk whole before it has its name (a rename)."""
+def write_atomic(table: pa.Table, path: Path, **options) -> None:
+    """Write ``table`` to ``path`` so that it is on disk whole before it has its name (a rename).
+
+    ``options`` override the Parquet writer's settings (another table's columns, row group size).
+    """
     if not path.parent.is_dir():  # a new partition: its directories' names must outlast a power cut too
         path.parent.mkdir(parents=True, exist_ok=True)
         _sync_dir(path.parent.parent)
         _sync_dir(path.parent.parent.parent)
     tmp = path.with_name(f".{path.name}.tmp")
     # Times are nearly all distinct: split into byte streams they compress 10% better than in a dictionary
-    pq.write_table(table, tmp, compression="zstd", use_dictionary=["metric", "area", "value", "batch"],
-                   use_byte_stream_split=["ts"])
+    pq.write_table(table, tmp, **{"compression": "zstd", "use_dictionary": ["metric", "area", "value", "batch"],
+                                  "use_byte_stream_split": ["ts"], **options})
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -7,6 +7,6 @@ from dashboard import context, detail
 dash.register_page(__name__, path_template="/indicator/<indicator_id>", title="City Vitals · indicator")
 
 
-def layout(indicator_id: str = "", area: str | None = None, **_query: str):
-    """The detail page; the district when no area is given."""
-    return detail.layout(indicator_id, area or context.get().tree.root.id)
+def layout(indicator_id: str = "", area: str | None = None, **query: str):
+    """The detail page; the district when no area is given; ``?range=`` sets the history's range."""
+    return detail.layout(indicator_id, area or context.get().tree.root.id, query)

@@ -85,7 +85,7 @@ def test_grid_lists_every_indicator_red_first_with_limits_and_age(app, page, wor
     rows = page.locator("#indicators-table tbody tr:has(td.dash-cell)")
     assert rows.count() == len(catalog)
     cells = rows.filter(has_text="电梯困人事件数").first.locator("td").all_inner_texts()
-    assert "■ red" in cells and "4 events/d" in cells and "▲2 ■3" in cells and "s" in cells[-2]  # data age in s
+    assert "■ red" in cells and "4 events/d" in cells and "▲2 ■3" in cells and "s" in cells[-3]  # age, trends
     assert "red" in rows.first.inner_text()  # worst first
     page.click(".lang-button.lang-en")
     page.wait_for_function("() => document.querySelector('#indicators-table tbody').innerText"

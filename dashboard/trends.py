@@ -1,0 +1,205 @@
+"""Trends from the value archive: reads bucketed to the range, sparklines, history lines with threshold bands.
+
+The engine wrote every indicator at every level (cityvitals/archive/values.py); these functions only
+read and draw, never roll up across areas. Figures are plain dicts: a section of 60 sparklines is one
+figure with one trace, so a panel stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from html import escape
+
+import numpy as np
+import pandas as pd
+
+from cityvitals.archive.values import Bucket, bucket_for, read_values, values_root
+from dashboard import context
+from dashboard.components import bi
+from dashboard.ranges import TimeRange
+from dashboard.theme import STATE_COLOR
+from indicators.states import State
+
+ROW_PX = 30  # one panel row, and one sparkline slot beside it (assets/40_pages.css .trend-rows .row)
+SPARK_POINTS = 100  # 24 h in 15-minute means; 7 d in 6-hour means
+LINE_POINTS = 300
+READ_ALIGN_S = 60.0  # reads end on a whole minute, so refreshes within it share one cached read
+_cache: OrderedDict[tuple, tuple[pd.DataFrame, Bucket]] = OrderedDict()
+_lock = threading.Lock()
+CACHE_SIZE = 64
+TEXT_BLOCKS = "▁▂▃▄▅▆▇█"
+AXIS = {"gridcolor": "#1b2740", "zeroline": False}
+LOOK = {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": {"color": "#c4ccda"}}
+
+
+def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: int | None = LINE_POINTS
+           ) -> tuple[pd.DataFrame, Bucket]:
+    """Archived values of the indicators in the areas over the range, bucketed to at most ``max_points``.
+
+    ``max_points`` None: every step as archived (for means over the range, which buckets would weight unevenly).
+    """
+    ctx = context.get()
+    root = ctx.archive_path
+    levels = {ctx.tree[a].level for a in areas if a in ctx.tree}  # only the partitions that can hold them
+    bucket = bucket_for(rng.span, max_points or LINE_POINTS)
+    end = math.ceil(rng.end / READ_ALIGN_S) * READ_ALIGN_S
+    key = (tuple(indicators), tuple(areas), end - rng.span, end, max_points and bucket.seconds, str(root))
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    # no archive configured (tests of single callbacks): nothing, drawn as "no history yet"
+    frame = read_values(values_root(root) if root else None, end - rng.span, end, indicators, areas, levels,
+                        bucket if max_points else None)
+    with _lock:  # gunicorn threads share the cache
+        _cache[key] = (frame, bucket)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return frame, bucket
+
+
+def limits_at(d: dict, area: str | None) -> tuple | None:
+    """The yellow and red limits on values at ``area``: an override for its level or itself, else the defaults.
+
+    None where funnel limits judge (they bound counts against what the reference predicts, not values),
+    so no band is drawn that the engine does not use. Overrides by schedule or profile are left out: a band
+    spans the whole range.
+    """
+    tree = context.get().tree
+    level = tree[area].level if area in tree else None
+    funnel = d.get("funnel")
+    if funnel is not None and level in (funnel.get("levels") or ("community", "grid")):
+        return None
+    y, r = d["thresholds"]["yellow"], d["thresholds"]["red"]
+    for o in d.get("overrides") or ():
+        if not o.get("schedule") and not o.get("profile") and (o.get("level") == level or o.get("area") == area) \
+                and (o.get("level") or o.get("area")):
+            y, r = o["yellow"], o["red"]
+    return y, r
+
+
+def bands(d: dict, area: str | None = None) -> list[tuple[float | None, float | None, State]]:
+    """Value ranges of the yellow and red states under the limits at ``area`` (None: open end)."""
+    limits = limits_at(d, area)
+    if limits is None:
+        return []
+    y, r = limits
+    if d["direction"] == "higher_is_worse":
+        return [(y, r, State.YELLOW), (r, None, State.RED)]
+    if d["direction"] == "lower_is_worse":
+        return [(r, y, State.YELLOW), (None, r, State.RED)]
+    return [(r[0], y[0], State.YELLOW), (y[1], r[1], State.YELLOW), (None, r[0], State.RED), (r[1], None, State.RED)]
+
+
+def view_range(values: np.ndarray, d: dict, area: str | None = None) -> tuple[float, float]:
+    """The y range of a trend: its values, stretched to the nearest limit when that is close (within one span)."""
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    span = high - low or max(abs(high), 1.0)
+    lo, hi = low, high
+    for y0, y1, _ in bands(d, area):
+        for edge in (y0, y1):
+            if edge is not None and low - span <= edge <= high + span:
+                lo, hi = min(lo, edge), max(hi, edge)
+    pad = (hi - lo) * 0.08 or 1.0
+    return lo - pad, hi + pad
+
+
+def band_shapes(d: dict, lo: float, hi: float, area: str | None = None, to_y=lambda v: v) -> list[dict]:
+    """Rectangles of the yellow and red bands at ``area`` inside ``[lo, hi]`` (mapped by ``to_y``), full width."""
+    shapes = []
+    for y0, y1, state in bands(d, area):
+        a, b = max(lo, -math.inf if y0 is None else y0), min(hi, math.inf if y1 is None else y1)
+        if a < b:
+            shapes.append({"type": "rect", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": to_y(a),
+                           "y1": to_y(b), "fillcolor": STATE_COLOR[state], "opacity": 0.22, "line": {"width": 0},
+                           "layer": "below"})
+    return shapes
+
+
+def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRange, bucket: Bucket) -> dict:
+    """One figure of sparklines, one slot per indicator top to bottom, each scaled to itself with its bands."""
+    x: list = []
+    y: list = []
+    text: list = []
+    shapes: list[dict] = []
+    last: dict[str, list] = {"x": [], "y": [], "color": []}  # each trend's newest point, in its state's colour
+    by_ind = {k: g for k, g in frame[frame["area"] == area].groupby("indicator", observed=True)}
+    for slot, d in enumerate(defs):
+        g = by_ind.get(d["id"])
+        values = g["value"].to_numpy() if g is not None else np.array([])
+        lo, hi = view_range(values, d, area)
+        top, bottom = -slot - 0.12, -slot - 0.88
+        scale = lambda v, lo=lo, hi=hi, top=top, bottom=bottom: bottom + (v - lo) / (hi - lo) * (top - bottom)  # noqa: E731
+        shapes += band_shapes(d, lo, hi, area, scale)
+        if g is None:
+            continue
+        # epoch milliseconds and 4 decimals: a date axis takes them, and a 60-row panel's payload halves
+        times = (g["ts"].to_numpy() * 1000).astype(np.int64).tolist()
+        ys = [None if not np.isfinite(v) else round(float(scale(v)), 4) for v in values]
+        x += [*times, None]
+        y += [*ys, None]
+        unit = d.get("unit", "")
+        text += [*[f"{v:.4g}{unit and ' ' + unit}" for v in values], None]  # the row beside it names it
+        last["x"].append(times[-1])
+        last["y"].append(ys[-1])
+        last["color"].append(STATE_COLOR[State(int(g["state"].iloc[-1]))])
+    return {
+        "data": [{"type": "scatter", "mode": "lines+markers", "x": x, "y": y, "text": text, "connectgaps": False,
+                  "hovertemplate": "%{x|%m-%d %H:%M}<br>%{text}<extra></extra>", "marker": {"size": 2},
+                  "line": {"color": "#8ecae6", "width": 1.5}},
+                 {"type": "scatter", "mode": "markers", "x": last["x"], "y": last["y"], "hoverinfo": "skip",
+                  "marker": {"size": 6, "color": last["color"]}}],
+        "layout": {**LOOK, "height": max(len(defs), 1) * ROW_PX, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+                   "showlegend": False, "shapes": shapes, "hovermode": "closest",
+                   "xaxis": {"visible": False, "range": [_iso(rng.start), _iso(rng.end)], "type": "date"},
+                   "yaxis": {"visible": False, "range": [-max(len(defs), 1), 0], "fixedrange": True},
+                   "meta": {"bucket": bucket.label}},
+    }
+
+
+def history_figure(d: dict, frame: pd.DataFrame, rng: TimeRange, bucket: Bucket, height: int = 260) -> dict:
+    """One area's line over the range with the bands of its default limits; the axis says the aggregation."""
+    values = frame["value"].to_numpy()
+    area = frame["area"].iloc[0] if len(frame) else None
+    lo, hi = view_range(values, d, area)
+    return {
+        "data": [{"type": "scatter", "mode": "lines+markers", "x": frame["t"].tolist(),
+                  "y": [None if not np.isfinite(v) else float(v) for v in values], "name": d["name"]["zh"],
+                  "line": {"color": "#8ecae6", "width": 2}, "marker": {"size": 4}}],
+        "layout": {**LOOK, "height": height, "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "showlegend": False,
+                   "shapes": band_shapes(d, lo, hi, area),
+                   "xaxis": {**AXIS, "type": "date", "range": [_iso(rng.start), _iso(rng.end)],
+                             "title": {"text": aggregation_text(bucket)}},
+                   "yaxis": {**AXIS, "title": {"text": d.get("unit", "")}, "range": [lo, hi]}},
+    }
+
+
+def aggregation_text(bucket: Bucket) -> str:
+    """What one point of a chart is, in both languages (for an axis title, which takes no markup)."""
+    return f"UTC · 每点为{bucket.label}均值 {bucket.label} means"
+
+
+def aggregation_label(bucket: Bucket) -> list:
+    """What one point of a chart is, as a two-language label."""
+    return bi(f"每点为{bucket.label}均值 (UTC)", f"{bucket.label} means (UTC)")
+
+
+def text_spark(frame: pd.DataFrame) -> str:
+    """A trend as block characters coloured by each bucket's worst state (HTML for a markdown table cell)."""
+    values = frame["value"].to_numpy()
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return "—"
+    lo, hi = float(finite.min()), float(finite.max())
+    out = []
+    for v, s in zip(values, frame["state"].to_numpy(), strict=True):
+        block = " " if not np.isfinite(v) else TEXT_BLOCKS[int((v - lo) / (hi - lo) * 7) if hi > lo else 3]
+        out.append(f'<span class="state-{State(int(s)).label}">{escape(block)}</span>')
+    return f'<span class="spark">{"".join(out)}</span>'
+
+
+def _iso(ts: float) -> str:
+    return pd.Timestamp(ts, unit="s", tz="UTC").isoformat()

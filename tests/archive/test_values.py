@@ -1,0 +1,70 @@
+"""The value archive: the engine writes every indicator at every level once per step; reads bucket to fit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from cityvitals import store
+from cityvitals.archive.files import files, partitions
+from cityvitals.archive.values import Bucket, bucket_for, maintain, read_values, values_root, write_step
+from cityvitals.store import Sample
+from indicators.loader import load_catalog
+from indicators.service import EngineService
+from indicators.states import State
+from indicators.value_recorder import ValueRecorder
+from tests.conftest import EVIDENCE_CATALOG
+from tests.conftest import TWENTY_GRIDS as GRIDS
+from tests.conftest import twenty_grid_tree as tree
+
+DAY0 = 1_800_000_000.0 - 1_800_000_000.0 % 86400  # a UTC midnight
+
+
+def test_every_level_is_written_once_per_step_and_read_back_with_its_states(redis_client, tmp_path):
+    service = EngineService(redis_client, None, tree(), load_catalog([EVIDENCE_CATALOG]), consumer="t",
+                            values=ValueRecorder(tmp_path, step_s=300))
+    for k, now in enumerate(DAY0 + 60.0 * k for k in range(12)):  # 12 ticks a minute apart: 3 steps of 5 min
+        store.append_samples(redis_client, "f", [Sample("fire_calls_24h", g, now - 1, float(k if g == GRIDS[0]
+                                                                                              else 0)) for g in GRIDS])
+        service.tick(float(now))
+    frame = read_values(values_root(tmp_path), DAY0, DAY0 + 3600)
+    levels = {lv: tree().ids(lv) for lv in ("district", "street", "community", "grid")}
+    assert sorted(frame["ts"].unique()) == [DAY0, DAY0 + 300, DAY0 + 600]  # the first tick of each step
+    assert len(frame) == 3 * len(service.engine.ind_ids) * sum(len(a) for a in levels.values())
+    fires = frame[(frame.indicator == "fires") & (frame.area == GRIDS[0])]
+    assert fires["value"].tolist() == [0.0, 5.0, 10.0]  # the samples of ticks 0, 5 and 10
+    record = store.read_states(redis_client, GRIDS[0])["fires"]  # the archive's last state is the live one's
+    assert State(int(fires["state"].iloc[-1])).label == record["s"]
+
+
+def test_a_bucket_is_the_mean_value_and_the_worst_state_of_its_steps(tmp_path):
+    root = tmp_path
+    for k, (v, s) in enumerate([(1.0, State.NORMAL), (3.0, State.RED), (np.nan, State.STALE), (8.0, State.NORMAL)]):
+        write_step(root, DAY0 + 300 * k, "grid", ["a"], ["g1"], np.array([[v]]), np.array([[int(s)]]))
+    hourly = read_values(root, DAY0, DAY0 + 3600, bucket=Bucket(3600, "1 h"))
+    assert hourly[["value", "state"]].values.tolist() == [[4.0, int(State.RED)]]  # NaN left out of the mean
+    fifteen = read_values(root, DAY0, DAY0 + 3600, bucket=Bucket(900, "15 min"))
+    assert fifteen["value"].tolist() == [2.0, 8.0]
+    assert read_values(root, DAY0 + 300, DAY0 + 600)["value"].tolist() == [3.0]  # end excluded
+
+
+@pytest.mark.parametrize(("span_h", "label"), [(1, "5 min"), (24, "5 min"), (24 * 7, "1 h"), (24 * 30, "6 h"),
+                                                (24 * 90, "1 d")])
+def test_the_bucket_fits_the_range(span_h, label):
+    assert bucket_for(span_h * 3600).label == label
+    assert bucket_for(24 * 3600, max_points=60).label == "1 h"
+
+
+def test_step_files_are_merged_by_day_and_old_days_expire(tmp_path):
+    for day in range(3):
+        for k in range(5):
+            write_step(tmp_path, DAY0 + day * 86400 + 300 * k, "grid", ["a", "b"], ["g1", "g2"],
+                       np.full((2, 2), float(k)), np.full((2, 2), 2))
+    now = datetime.fromtimestamp(DAY0 + 2 * 86400 + 3600, UTC)
+    gone, compacted = maintain(tmp_path, keep_days=1.0, now=now, max_files=4)
+    assert gone == [datetime.fromtimestamp(DAY0, UTC).strftime("%Y-%m-%d")]
+    assert compacted == 2  # yesterday (a finished day) and today (5 step files >= 4)
+    assert [len(files(d)) for _day, _lv, d in partitions(tmp_path)] == [1, 1]
+    assert len(read_values(tmp_path, DAY0, DAY0 + 3 * 86400)) == 2 * 5 * 4  # nothing lost in the merge

@@ -1,0 +1,125 @@
+"""Trends, ranges, comparison and CSV export: the plain functions the analyst pages' callbacks call (#19)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cityvitals import store
+from cityvitals.archive.values import values_root, write_step
+from dashboard import context
+from dashboard.compare import compare_csv, compared_areas, ranking
+from dashboard.context import DashboardContext
+from dashboard.exports import file_name
+from dashboard.map_view import value_map
+from dashboard.ranges import parse_range
+from dashboard.relations import related
+from dashboard.trends import bands, series, spark_section, text_spark
+from indicators.states import State
+from tests.conftest import tiny_tree
+
+NOW = 1_800_000_000.0
+D = {"id": "aqi", "name": {"zh": "空气", "en": "Air"}, "unit": "AQI", "direction": "higher_is_worse",
+     "thresholds": {"yellow": 100, "red": 150}, "tier": "macro", "group": "eco_environment"}
+
+
+@pytest.fixture
+def archive(tmp_path, redis_client, sqlite_engine):
+    """The tiny tree's communities with AQI over the last two hours: community k at 60 + 90 k, the last red."""
+    tree = tiny_tree()
+    communities = tree.ids("community")
+    for step in range(24):
+        ts = NOW - 7200 + 300 * step
+        values = np.array([[60.0 + 90 * k + step % 2 for k in range(len(communities))]])
+        states = np.array([[int(State.RED if v >= 150 else State.YELLOW if v >= 100 else State.NORMAL)
+                            for v in values[0]]])
+        write_step(values_root(tmp_path), ts, "community", ["aqi"], communities, values, states)
+    store.write_definitions(redis_client, {"aqi": D})
+    store.record_catalog(redis_client, str(tmp_path), errors=[])  # a new version: the definitions are read anew
+    context.set_context(DashboardContext(redis_client, sqlite_engine, tree, 5.0, archive_path=tmp_path))
+    return tree, communities
+
+
+def test_a_range_comes_from_the_query_and_a_bad_one_falls_back_to_a_day():
+    assert parse_range({"range": "7d"}, NOW).span == 7 * 86400
+    custom = parse_range({"range": "custom", "from": "2026-12-01", "to": "2026-12-02"}, NOW)
+    assert custom.span == 2 * 86400 and custom.query == {"range": "custom", "from": "2026-12-01", "to": "2026-12-02"}
+    for bad in ({"range": "5y"}, {"range": "custom", "from": "yesterday", "to": "2026-12-02"},
+                {"range": "custom", "from": "2026-12-05", "to": "2026-12-01"}):
+        assert parse_range(bad, NOW).key == "24h"
+
+
+def test_the_sparklines_of_a_section_are_one_figure_with_a_slot_per_indicator(archive):
+    _tree, communities = archive
+    rng = parse_range({"range": "24h"}, NOW)
+    other = {**D, "id": "none", "thresholds": {"yellow": 1, "red": 2}}
+    frame, bucket = series(["aqi"], [communities[-1]], rng, 100)
+    assert bucket.label == "15 min" and len(frame) == 8  # two hours of 5-min steps in 15-min means
+    fig = spark_section([D, other], frame, communities[-1], rng, bucket)
+    ys = [y for y in fig["data"][0]["y"] if y is not None]
+    assert len(ys) == 8 and all(-1 < y < 0 for y in ys)  # the first slot only: "none" has no data here
+    assert fig["layout"]["height"] == 2 * 30 and fig["layout"]["yaxis"]["range"] == [-2, 0]
+    assert {s["fillcolor"] for s in fig["layout"]["shapes"]} == {"#f4c542", "#e63946"}  # 150 is in view: both
+    assert fig["data"][1]["marker"]["color"] == ["#e63946"]  # its newest point is red
+
+
+def test_compare_ranks_the_children_by_their_mean_worst_first_with_their_state_at_the_end(archive):
+    tree, communities = archive
+    parent, areas = compared_areas(communities[0])  # a community has grids: its own children
+    assert parent == communities[0] and areas == tree_ids(tree, communities[0])
+    street = tree[communities[0]].parent
+    _, kids = compared_areas(street)
+    ranked = ranking("aqi", D, kids, parse_range({"range": "24h"}, NOW + 60))
+    means = {c: 60.0 + 90 * k + 0.5 for k, c in enumerate(communities) if c in kids}
+    assert ranked["area"].tolist() == sorted(means, key=means.get, reverse=True)
+    assert ranked["value"].tolist() == pytest.approx(sorted(means.values(), reverse=True))
+    assert ranked["state"].tolist() == [int(State.RED), int(State.NORMAL)]
+    csv = compare_csv({"indicator": "aqi", "area": street, "range": "24h"}, "bars")
+    assert csv["rank"].tolist() == list(range(1, len(kids) + 1)) and set(csv["unit"]) == {"AQI"}
+
+
+def test_the_value_map_colours_areas_by_value_with_the_unit_on_its_legend(archive):
+    tree, communities = archive
+    street = tree[communities[0]].parent
+    _, kids = compared_areas(street)
+    ranked = ranking("aqi", D, kids, parse_range({"range": "24h"}, NOW + 60))
+    fig = value_map(tree, street, ranked, "AQI")
+    trace = fig["data"][0]
+    assert trace["colorbar"]["title"]["text"] == "AQI" and trace["showscale"]
+    assert dict(zip(trace["locations"], trace["z"], strict=True)) == pytest.approx(
+        dict(zip(ranked["area"], ranked["value"], strict=True)), abs=1e-3)
+
+
+def test_a_text_trend_marks_each_block_with_its_state(archive):
+    _tree, communities = archive
+    frame, _ = series(["aqi"], [communities[-1]], parse_range({"range": "1h"}, NOW), 100)
+    html = text_spark(frame)
+    assert html.count("<span class=\"state-") == len(frame) and "state-red" in html
+    assert file_name({"page": "compare", "indicator": "aqi", "area": "a/b", "range": "7d"}, "bars") == \
+        "compare_aqi_a_b_bars_7d.csv"
+
+
+def tree_ids(tree, area_id: str) -> list[str]:
+    return [a.id for a in tree.children(area_id)]
+
+
+def test_bands_are_the_limits_in_force_at_the_area_and_none_where_funnel_limits_judge(archive):
+    tree, communities = archive
+    street = tree[communities[0]].parent
+    d = {**D, "funnel": {}, "overrides": [{"level": "street", "yellow": 120, "red": 170},
+                                           {"profile": "holiday", "yellow": 1, "red": 2}]}
+    assert bands(d, communities[0]) == []  # funnel limits bound counts, not values: no band
+    assert bands(d, street) == [(120, 170, State.YELLOW), (170, None, State.RED)]
+    assert bands(d, "d") == [(100, 150, State.YELLOW), (150, None, State.RED)]  # funnel and override elsewhere
+
+
+def test_related_indicators_are_the_ones_that_moved_with_it_and_a_flat_one_is_left_out(archive, tmp_path):
+    rise = np.sin(np.arange(24) / 3.0)
+    for step in range(24):
+        values = np.array([[rise[step]], [2 * rise[step] + 1], [-rise[step]], [5.0], [np.cos(step * 1.7)]])
+        write_step(values_root(tmp_path), NOW - 7200 + 300 * step, "district", ["a", "b", "c", "flat", "other"],
+                   ["d"], values, np.full((5, 1), int(State.NORMAL)))
+    top = related("a", "d", ["b", "c", "flat", "other"], parse_range({"range": "24h"}, NOW))
+    assert top.index[:2].tolist() in (["b", "c"], ["c", "b"]) and "flat" not in top.index
+    assert top.loc["b", "r_time"] == pytest.approx(1.0) and top.loc["c", "r_time"] == pytest.approx(-1.0)
+    assert top["r_areas"].isna().all()  # the district of the tiny tree has one street: no correlation across it
