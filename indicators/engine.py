@@ -124,6 +124,7 @@ class Engine:
         self._rolled: dict[str, tuple[np.ndarray, ...]] | None = None  # last tick's matrices of every level
         self._seen_cache: dict[str, np.ndarray] | None = None  # per level: inputs ever delivered in each area
         self._funnel_state: dict[str, np.ndarray] = {}  # per level: funnel severities of its funnel rows
+        self._funnel_p: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per level: p-values, valid cells of those rows
         self.funnel_cells = 0  # cells judged by funnel limits in the last family (explanations show the limits)
         # Per area, one of its grids: whose feed an area record names as its source.
         self.first_grid = {level: self._first_grids(level) for level in LEVELS}
@@ -189,7 +190,7 @@ class Engine:
     def recompute_all(self) -> None:
         """Drop the grid values and roll-ups kept from the last tick: the next tick computes every indicator anew."""
         self._parts = self._fresh = self._rolled = self._seen_cache = None
-        self._funnel_state = {}
+        self._funnel_state, self._funnel_p = {}, {}
 
     def _ensure_metrics(self, metrics: list[str]) -> None:
         new = [m for m in metrics if m not in self.metric_ids]
@@ -384,15 +385,17 @@ class Engine:
             self.written.clear()
             self._written_limits = limits
             redo[:] = True
+        # Rows whose own inputs moved: only these are rolled up again and get new funnel probabilities.
+        moved = redo.copy()
         funnel_all = self.compiled.evidence.funnel_all
         if redo[funnel_all].any():  # one family: a count that moved anywhere moves every adjusted probability
             redo[funnel_all] = True
         self._fresh = fresh
         result = TickResult(now=now, levels={})
-        rolled = self._roll(parts, fresh, redo)
-        seen = self._seen(parts, redo)
+        rolled = self._roll(parts, fresh, moved)
+        seen = self._seen(parts, moved)
         if redo[funnel_all].any():
-            self._funnel_state = self._judge_funnels(rolled)
+            self._funnel_state = self._judge_funnels(rolled, moved)
         for level in LEVELS:
             result.levels[level] = self._score_level(level, rolled[level], seen[level], limits[level], now,
                                                      result.transitions, redo)
@@ -416,23 +419,36 @@ class Engine:
             self._seen_cache[level][rows] = np.bincount(flat, minlength=rows.size * n).reshape(rows.size, n) > 0
         return self._seen_cache
 
-    def _judge_funnels(self, rolled: dict[str, tuple[np.ndarray, ...]]) -> dict[str, np.ndarray]:
-        """Funnel severities per level (rows: ``funnel_rows[level]``), adjusted together as one family."""
+    def _judge_funnels(self, rolled: dict[str, tuple[np.ndarray, ...]], moved: np.ndarray) -> dict[str, np.ndarray]:
+        """Funnel severities per level (rows: ``funnel_rows[level]``), adjusted together as one family.
+
+        A row's probabilities depend on that row's roll-ups only, so they are kept between ticks and
+        computed again for the rows that ``moved``; the adjustment always takes the whole family.
+        """
         c, ev = self.compiled, self.compiled.evidence
         p, valid = {}, {}
         for level, rows in ev.funnel_rows.items():
             if not rows.size:
                 continue
             value, _, _, num, den = rolled[level]
-            rate = np.empty((rows.size, value.shape[1]))
-            for k, row in enumerate(rows):
+            if level not in self._funnel_p:
+                self._funnel_p[level] = (np.ones((rows.size, value.shape[1])), np.zeros((rows.size, value.shape[1]),
+                                                                                        dtype=bool))
+                todo = np.arange(rows.size)
+            else:
+                todo = np.flatnonzero(moved[rows])
+            p[level], valid[level] = self._funnel_p[level]
+            if not todo.size:
+                continue
+            sub = rows[todo]
+            rate = np.empty((sub.size, value.shape[1]))
+            for k, row in enumerate(sub):
                 ref_level = ev.funnel_reference[row]
                 r_num, r_den = rolled[ref_level][3][row], rolled[ref_level][4][row]
                 with np.errstate(divide="ignore", invalid="ignore"):
                     rate[k] = (r_num / r_den)[self._ancestor(level, ref_level)]
-            x, n = num[rows], den[rows]
-            valid[level] = np.isfinite(value[rows]) & c.judged_at[level][rows]
-            p[level] = funnel.p_values(x, n, rate, c.binomial[rows, None], c.higher[rows, None])
+            valid[level][todo] = np.isfinite(value[sub]) & c.judged_at[level][sub]
+            p[level][todo] = funnel.p_values(num[sub], den[sub], rate, c.binomial[sub, None], c.higher[sub, None])
         m = int(sum(v.sum() for v in valid.values()))
         self.funnel_cells = m
         out = {}
