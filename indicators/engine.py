@@ -397,8 +397,13 @@ class Engine:
         if redo[funnel_all].any():
             self._funnel_state = self._judge_funnels(rolled, moved)
         for level in LEVELS:
+            # A funnel row that did not move can change only where its funnel judges it (at its funnel
+            # levels); elsewhere it holds like any other row whose inputs held still.
+            judge = moved.copy()
+            at = self.compiled.evidence.funnel_rows[level]
+            judge[at] = redo[at]
             result.levels[level] = self._score_level(level, rolled[level], seen[level], limits[level], now,
-                                                     result.transitions, redo)
+                                                     result.transitions, judge)
         return result
 
     def _seen(self, parts: rollup.GridParts, redo: np.ndarray) -> dict[str, np.ndarray]:
