@@ -27,7 +27,7 @@ import redis
 
 from cityvitals import store
 from cityvitals.areas import AreaTree, province_demo, pukou_demo
-from cityvitals.areas.cache import cache_path, cached_demo, demo_version
+from cityvitals.areas.cache import cache_path, cached_demo_tree, demo_version
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.metrics import registry
 from feeds.simulator.city import SimulatedCity
@@ -41,7 +41,7 @@ MAX_RATE = 20_000  # samples per second the feeds deliver at most
 def build_tree(grids: int, cache_dir: Path | None = None) -> AreaTree:
     """Build the demo district at 502 grids, else a synthetic province of ``grids`` grids (cached if asked)."""
     if cache_dir is not None:
-        return AreaTree(cached_demo(cache_dir, None if grids == PUKOU_GRIDS else grids))
+        return cached_demo_tree(cache_dir, None if grids == PUKOU_GRIDS else grids)
     return AreaTree(pukou_demo() if grids == PUKOU_GRIDS else province_demo(grids))
 
 

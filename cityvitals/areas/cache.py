@@ -9,23 +9,41 @@ hierarchy, a new generator, a new file format) misses the cache and rebuilds.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import shapely
 
 from cityvitals.areas.demo import DEMO_VERSION, province_demo, pukou_demo
-from cityvitals.areas.model import Area
+from cityvitals.areas.model import AREA_FIELDS, Area, AreaTree
 
 # Bump when the file layout changes: older files then stop matching any version.
 CACHE_FORMAT = 1
 _TEXT = ("id", "level", "name_zh", "name_en")
 _OPTIONAL = ("parent", "kind", "category")
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a tree loads.
+
+    A province makes about a million lists and strings, none of them garbage; the collections they
+    would trigger cost a third of the load.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def cache_path(cache_dir: Path, version: str) -> Path:
@@ -59,44 +77,33 @@ def save_cached(path: Path, version: str, areas: list[Area]) -> None:
         raise
 
 
-def load_cached(path: Path, version: str) -> list[Area] | None:
-    """Return the areas cached at ``path`` for ``version``, or None if absent, stale or unreadable."""
+def load_columns(path: Path, version: str) -> dict[str, list] | None:
+    """Return the cached columns at ``path`` for ``version`` (one list per Area field), or None if absent or stale."""
     try:
         with np.load(path, allow_pickle=False) as data:
             if str(data["version"]) != f"{CACHE_FORMAT}\n{version}":
                 return None
-            columns = {name: data[name] for name in data.files}
+            arrays = {name: data[name] for name in data.files}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         # Missing, truncated or from another layout: rebuilding is always correct.
         return None
-    ends = columns["geometry_end"]
-    blob = columns["geometry"].tobytes()
+    ends = arrays["geometry_end"]
+    blob = arrays["geometry"].tobytes()
     starts = np.concatenate(([0], ends[:-1]))
-    geometries = shapely.from_wkb([blob[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)])
-    text = {name: columns[name].tolist() for name in _TEXT}
-    optional = {
-        name: [
-            v if present else None
-            for v, present in zip(columns[name].tolist(), columns[f"{name}_set"].tolist(), strict=True)
-        ]
-        for name in _OPTIONAL
-    }
-    return [
-        Area(i, parent, level, zh, en, residents, km2, geometry, kind, category)
-        for i, parent, level, zh, en, residents, km2, geometry, kind, category in zip(
-            text["id"],
-            optional["parent"],
-            text["level"],
-            text["name_zh"],
-            text["name_en"],
-            columns["population"].tolist(),
-            columns["area_km2"].tolist(),
-            geometries,
-            optional["kind"],
-            optional["category"],
-            strict=True,
-        )
-    ]
+    columns: dict[str, list] = {name: arrays[name].tolist() for name in (*_TEXT, "population", "area_km2")}
+    columns["geometry"] = shapely.from_wkb([blob[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)])
+    for name in _OPTIONAL:
+        present = arrays[f"{name}_set"].tolist()
+        columns[name] = [v if p else None for v, p in zip(arrays[name].tolist(), present, strict=True)]
+    return columns
+
+
+def load_cached(path: Path, version: str) -> list[Area] | None:
+    """Return the areas cached at ``path`` for ``version``, or None if absent, stale or unreadable."""
+    columns = load_columns(path, version)
+    if columns is None:
+        return None
+    return [Area(*row) for row in zip(*(columns[name] for name in AREA_FIELDS), strict=True)]
 
 
 def cached_areas(cache_dir: Path, version: str, build: Callable[[], list[Area]]) -> list[Area]:
@@ -116,7 +123,19 @@ def demo_version(grids: int | None = None, seed: int = 7) -> str:
     return f"province_demo grids={grids} seed={seed} demo={DEMO_VERSION}"
 
 
-def cached_demo(cache_dir: Path, grids: int | None = None, seed: int = 7) -> list[Area]:
-    """Return the Pukou demo (``grids`` None) or a province demo of ``grids`` grids, through the cache."""
+def cached_tree(cache_dir: Path, version: str, build: Callable[[], list[Area]]) -> AreaTree:
+    """Return the tree of ``version`` from the cache's columns (no Area made until asked), else build and cache it."""
+    path = cache_path(cache_dir, version)
+    with _collector_paused():
+        columns = load_columns(path, version)
+        if columns is not None:
+            return AreaTree.from_columns(columns)
+    areas = build()
+    save_cached(path, version, areas)
+    return AreaTree(areas)
+
+
+def cached_demo_tree(cache_dir: Path, grids: int | None = None, seed: int = 7) -> AreaTree:
+    """Return the Pukou demo (``grids`` None) or a province demo of ``grids`` grids as a tree, through the cache."""
     build = (lambda: pukou_demo(seed)) if grids is None else (lambda: province_demo(grids, seed))
-    return cached_areas(cache_dir, demo_version(grids, seed), build)
+    return cached_tree(cache_dir, demo_version(grids, seed), build)

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from cityvitals.areas import LEVELS, AreaTree, province_demo, pukou_demo
-from cityvitals.areas.cache import cache_path, cached_areas, cached_demo, demo_version, load_cached, save_cached
+from cityvitals.areas.cache import (
+    cache_path,
+    cached_areas,
+    cached_demo_tree,
+    cached_tree,
+    demo_version,
+    load_cached,
+    save_cached,
+)
 
 
 @pytest.fixture(scope="module")
@@ -15,11 +23,20 @@ def province():
 
 
 def _same_tree(a: AreaTree, b: AreaTree) -> None:
+    assert len(a) == len(b) and a.root == b.root
     for level in LEVELS:
         assert a.ids(level) == b.ids(level)
         assert np.array_equal(a.population(level), b.population(level))
         if level != LEVELS[0]:
             assert np.array_equal(a.parent_index(level), b.parent_index(level))
+            assert np.array_equal(a.grid_ancestor_index(level), b.grid_ancestor_index(level))
+        for area_id in a.ids(level):
+            assert a[area_id] == b[area_id]
+            assert a.children(area_id) == b.children(area_id)
+            assert a.ancestors(area_id) == b.ancestors(area_id)
+    grid = b[b.ids("grid")[7]].geometry.representative_point()
+    assert a.grid_locator().locate([grid.x], [grid.y]).tolist() == [b.ids("grid")[7]]
+    assert a.geojson(a.ids("street")) == b.geojson(b.ids("street"))
 
 
 def test_cached_tree_equals_a_freshly_built_one(tmp_path, province):
@@ -55,5 +72,13 @@ def test_a_truncated_cache_file_is_rebuilt(tmp_path):
     path = cache_path(tmp_path, demo_version())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"PK\x03\x04 not a whole file")
-    assert cached_demo(tmp_path) == areas
+    assert cached_demo_tree(tmp_path).ids("grid") == AreaTree(areas).ids("grid")
     assert load_cached(path, demo_version()) == areas
+
+
+def test_a_tree_read_from_the_cache_equals_one_built_from_areas(tmp_path, province):
+    built = cached_tree(tmp_path, "v1", lambda: province)  # a cold cache: built from the areas, then cached
+    cached = cached_tree(tmp_path, "v1", lambda: pytest.fail("the second start must read the cache"))
+    assert "demo.s00001" in cached and "nowhere" not in cached
+    _same_tree(cached, built)
+    _same_tree(cached, AreaTree(province))
