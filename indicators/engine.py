@@ -121,6 +121,8 @@ class Engine:
         self._moved = np.zeros(0, dtype=bool)  # metric rows written since the grid values were computed
         self._regrid = np.zeros(0, dtype=bool)  # indicator rows the last grid_parts computed anew
         self._fresh: np.ndarray | None = None  # last tick's fresh grid cells
+        self._fresh_now = -np.inf  # the time they were judged at
+        self._oldest_fresh = np.zeros(0)  # per row, the oldest data time among them (NaN: none fresh)
         self._rolled: dict[str, tuple[np.ndarray, ...]] | None = None  # last tick's matrices of every level
         self._seen_cache: dict[str, np.ndarray] | None = None  # per level: inputs ever delivered in each area
         self._funnel_state: dict[str, np.ndarray] = {}  # per level: funnel severities of its funnel rows
@@ -372,15 +374,11 @@ class Engine:
     def tick(self, now: float) -> TickResult:
         """Score every indicator at every level; return states and what changed."""
         parts = self.grid_parts()
-        # A ratio whose inputs are fresh but whose denominator is 0 ("0 of 0") is fresh data without
-        # a value: it rolls up (adding nothing) and shows as insufficient evidence, never as stale.
-        has_value = np.where(self.compiled.binomial[:, None], np.isfinite(parts.num) & np.isfinite(parts.den),
-                             np.isfinite(parts.value))
-        fresh = has_value & (now - parts.ts <= self.stale_after)
+        fresh, could_move = self._freshness(parts, now)
         limits = self.limits(now)
         redo = self._regrid.copy()
         if self._fresh is not None:
-            redo |= (fresh != self._fresh).any(axis=1)
+            redo[could_move] |= (fresh[could_move] != self._fresh[could_move]).any(axis=1)
         if limits is not self._written_limits:  # thresholds moved: every state is to judge, every record is news
             self.written.clear()
             self._written_limits = limits
@@ -405,6 +403,32 @@ class Engine:
             result.levels[level] = self._score_level(level, rolled[level], seen[level], limits[level], now,
                                                      result.transitions, judge)
         return result
+
+    def _freshness(self, parts: rollup.GridParts, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """Which grid cells hold current data, and the rows where that can differ from the last tick.
+
+        Only rows with new grid values, or whose oldest fresh cell has now outlived its stale_after,
+        are looked at again: in the others no cell took a value or crossed into staleness. Without a
+        last tick (or with the clock moved back) every row is.
+        """
+        c = self.compiled
+        rows = np.arange(len(self.ind_ids))
+        if self._fresh is not None and now >= self._fresh_now:
+            with np.errstate(invalid="ignore"):
+                rows = np.flatnonzero(self._regrid | (now - self._oldest_fresh > self.stale_after[:, 0]))
+            fresh = self._fresh.copy()
+        else:
+            fresh = np.zeros(parts.ts.shape, dtype=bool)
+            self._oldest_fresh = np.full(len(self.ind_ids), np.nan)
+        # A ratio whose inputs are fresh but whose denominator is 0 ("0 of 0") is fresh data without
+        # a value: it rolls up (adding nothing) and shows as insufficient evidence, never as stale.
+        has_value = np.where(c.binomial[rows, None], np.isfinite(parts.num[rows]) & np.isfinite(parts.den[rows]),
+                             np.isfinite(parts.value[rows]))
+        ts = parts.ts[rows]
+        fresh[rows] = has_value & (now - ts <= self.stale_after[rows])
+        self._oldest_fresh[rows] = np.fmin.reduce(np.where(fresh[rows], ts, np.nan), axis=1)
+        self._fresh_now = now
+        return fresh, rows
 
     def _seen(self, parts: rollup.GridParts, redo: np.ndarray) -> dict[str, np.ndarray]:
         """Per level, whether any grid of each area ever delivered each indicator's inputs (kept between ticks).
