@@ -112,6 +112,7 @@ class Engine:
         self.feeds: list[str] = ["?"]
         self.switched_on: set[str] = set()
         self._limits_cache: dict[tuple, dict[str, classify.Limits]] = {}
+        self._limits_rows: dict[str, tuple[classify.Limits, bytes, classify.Limits]] = {}  # see _limits_of
         self.ind_ids: list[str] = []  # the rows of the state matrices, in the catalog's order
         self.tracks: dict[str, classify.Track] = {}
         self.written: dict[str, tuple[np.ndarray, ...]] = {}  # value, ts, state, pending as written; oldest per area
@@ -579,7 +580,8 @@ class Engine:
         with np.errstate(invalid="ignore"):
             enough = (~ev.has_evidence[sel] | (den >= ev.min_denominator[sel])) & np.isfinite(value)
             few = ev.has_evidence[sel] & c.higher[sel, None] & (num < ev.min_events[sel])
-        want = classify.wanted(value, fresh, prev, _rows_of(lim, sel), c.hysteresis[sel], judged, enough, few)
+        want = classify.wanted(value, fresh, prev, self._limits_of(level, lim, rows), c.hysteresis[sel], judged,
+                               enough, few)
         f_rows = ev.funnel_rows[level]
         if f_rows.size and level in self._funnel_state:
             at = np.searchsorted(rows, f_rows)  # rows is sorted: where each funnel row sits among those judged
@@ -588,6 +590,18 @@ class Engine:
             k = at[inside]
             want[k] = classify.gate(self._funnel_state[level][inside], fresh[k], judged[k])
         return want
+
+    def _limits_of(self, level: str, lim: classify.Limits, rows: np.ndarray) -> classify.Limits:
+        """The limits of the ``rows`` judged at ``level``, kept while the same rows are judged under the same limits.
+
+        Where area overrides make limits differ per area, the rows' copy is five (rows x areas)
+        matrices; the funnel family is judged with the same rows tick after tick.
+        """
+        key = rows.tobytes()
+        kept = self._limits_rows.get(level)
+        if kept is None or kept[0] is not lim or kept[1] != key:
+            kept = self._limits_rows[level] = (lim, key, _rows_of(lim, _selector(rows, len(self.ind_ids))))
+        return kept[2]
 
     def _oldest(self, ts: np.ndarray) -> np.ndarray:
         """Oldest data time per area: of every indicator (row 0) and of each domain's macro indicators (rows 1..)."""
