@@ -115,6 +115,7 @@ class Engine:
         self.feeds: list[str] = ["?"]
         self.switched_on: set[str] = set()
         self._limits_cache: dict[tuple, dict[str, classify.Limits]] = {}
+        self._limits_rows: dict[str, tuple[classify.Limits, bytes, classify.Limits]] = {}  # see _limits_of
         self.ind_ids: list[str] = []  # the rows of the state matrices, in the catalog's order
         self.tracks: dict[str, classify.Track] = {}
         self.written: dict[str, tuple[np.ndarray, ...]] = {}  # value, ts, state, pending as written; oldest per area
@@ -124,9 +125,12 @@ class Engine:
         self._moved = np.zeros(0, dtype=bool)  # metric rows written since the grid values were computed
         self._regrid = np.zeros(0, dtype=bool)  # indicator rows the last grid_parts computed anew
         self._fresh: np.ndarray | None = None  # last tick's fresh grid cells
+        self._fresh_now = -np.inf  # the time they were judged at
+        self._oldest_fresh = np.zeros(0)  # per row, the oldest data time among them (NaN: none fresh)
         self._rolled: dict[str, tuple[np.ndarray, ...]] | None = None  # last tick's matrices of every level
         self._seen_cache: dict[str, np.ndarray] | None = None  # per level: inputs ever delivered in each area
         self._funnel_state: dict[str, np.ndarray] = {}  # per level: funnel severities of its funnel rows
+        self._funnel_p: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per level: p-values, valid cells of those rows
         self.funnel_cells = 0  # cells judged by funnel limits in the last family (explanations show the limits)
         # Per area, one of its grids: whose feed an area record names as its source.
         self.first_grid = {level: self._first_grids(level) for level in LEVELS}
@@ -192,7 +196,7 @@ class Engine:
     def recompute_all(self) -> None:
         """Drop the grid values and roll-ups kept from the last tick: the next tick computes every indicator anew."""
         self._parts = self._fresh = self._rolled = self._seen_cache = None
-        self._funnel_state = {}
+        self._funnel_state, self._funnel_p = {}, {}
 
     def _ensure_metrics(self, metrics: list[str]) -> None:
         new = [m for m in metrics if m not in self.metric_ids]
@@ -376,32 +380,61 @@ class Engine:
     def tick(self, now: float) -> TickResult:
         """Score every indicator at every level; return states and what changed."""
         parts = self.grid_parts()
-        # A ratio whose inputs are fresh but whose denominator is 0 ("0 of 0") is fresh data without
-        # a value: it rolls up (adding nothing) and shows as insufficient evidence, never as stale.
-        has_value = np.where(self.compiled.binomial[:, None], np.isfinite(parts.num) & np.isfinite(parts.den),
-                             np.isfinite(parts.value))
-        fresh = has_value & (now - parts.ts <= self.stale_after)
+        fresh, could_move = self._freshness(parts, now)
         limits = self.limits(now)
         redo = self._regrid.copy()
         if self._fresh is not None:
-            redo |= (fresh != self._fresh).any(axis=1)
+            redo[could_move] |= (fresh[could_move] != self._fresh[could_move]).any(axis=1)
         if limits is not self._written_limits:  # thresholds moved: every state is to judge, every record is news
             self.written.clear()
             self._written_limits = limits
             redo[:] = True
+        # Rows whose own inputs moved: only these are rolled up again and get new funnel probabilities.
+        moved = redo.copy()
         funnel_all = self.compiled.evidence.funnel_all
         if redo[funnel_all].any():  # one family: a count that moved anywhere moves every adjusted probability
             redo[funnel_all] = True
         self._fresh = fresh
         result = TickResult(now=now, levels={})
-        rolled = self._roll(parts, fresh, redo)
-        seen = self._seen(parts, redo)
+        rolled = self._roll(parts, fresh, moved)
+        seen = self._seen(parts, moved)
         if redo[funnel_all].any():
-            self._funnel_state = self._judge_funnels(rolled)
+            self._funnel_state = self._judge_funnels(rolled, moved)
         for level in LEVELS:
+            # A funnel row that did not move can change only where its funnel judges it (at its funnel
+            # levels); elsewhere it holds like any other row whose inputs held still.
+            judge = moved.copy()
+            at = self.compiled.evidence.funnel_rows[level]
+            judge[at] = redo[at]
             result.levels[level] = self._score_level(level, rolled[level], seen[level], limits[level], now,
-                                                     result.transitions, redo)
+                                                     result.transitions, judge)
         return result
+
+    def _freshness(self, parts: rollup.GridParts, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """Which grid cells hold current data, and the rows where that can differ from the last tick.
+
+        Only rows with new grid values, or whose oldest fresh cell has now outlived its stale_after,
+        are looked at again: in the others no cell took a value or crossed into staleness. Without a
+        last tick (or with the clock moved back) every row is.
+        """
+        c = self.compiled
+        rows = np.arange(len(self.ind_ids))
+        if self._fresh is not None and now >= self._fresh_now:
+            with np.errstate(invalid="ignore"):
+                rows = np.flatnonzero(self._regrid | (now - self._oldest_fresh > self.stale_after[:, 0]))
+            fresh = self._fresh.copy()
+        else:
+            fresh = np.zeros(parts.ts.shape, dtype=bool)
+            self._oldest_fresh = np.full(len(self.ind_ids), np.nan)
+        # A ratio whose inputs are fresh but whose denominator is 0 ("0 of 0") is fresh data without
+        # a value: it rolls up (adding nothing) and shows as insufficient evidence, never as stale.
+        has_value = np.where(c.binomial[rows, None], np.isfinite(parts.num[rows]) & np.isfinite(parts.den[rows]),
+                             np.isfinite(parts.value[rows]))
+        ts = parts.ts[rows]
+        fresh[rows] = has_value & (now - ts <= self.stale_after[rows])
+        self._oldest_fresh[rows] = np.fmin.reduce(np.where(fresh[rows], ts, np.nan), axis=1)
+        self._fresh_now = now
+        return fresh, rows
 
     def _seen(self, parts: rollup.GridParts, redo: np.ndarray) -> dict[str, np.ndarray]:
         """Per level, whether any grid of each area ever delivered each indicator's inputs (kept between ticks).
@@ -421,23 +454,36 @@ class Engine:
             self._seen_cache[level][rows] = np.bincount(flat, minlength=rows.size * n).reshape(rows.size, n) > 0
         return self._seen_cache
 
-    def _judge_funnels(self, rolled: dict[str, tuple[np.ndarray, ...]]) -> dict[str, np.ndarray]:
-        """Funnel severities per level (rows: ``funnel_rows[level]``), adjusted together as one family."""
+    def _judge_funnels(self, rolled: dict[str, tuple[np.ndarray, ...]], moved: np.ndarray) -> dict[str, np.ndarray]:
+        """Funnel severities per level (rows: ``funnel_rows[level]``), adjusted together as one family.
+
+        A row's probabilities depend on that row's roll-ups only, so they are kept between ticks and
+        computed again for the rows that ``moved``; the adjustment always takes the whole family.
+        """
         c, ev = self.compiled, self.compiled.evidence
         p, valid = {}, {}
         for level, rows in ev.funnel_rows.items():
             if not rows.size:
                 continue
             value, _, _, num, den = rolled[level]
-            rate = np.empty((rows.size, value.shape[1]))
-            for k, row in enumerate(rows):
+            if level not in self._funnel_p:
+                self._funnel_p[level] = (np.ones((rows.size, value.shape[1])), np.zeros((rows.size, value.shape[1]),
+                                                                                        dtype=bool))
+                todo = np.arange(rows.size)
+            else:
+                todo = np.flatnonzero(moved[rows])
+            p[level], valid[level] = self._funnel_p[level]
+            if not todo.size:
+                continue
+            sub = rows[todo]
+            rate = np.empty((sub.size, value.shape[1]))
+            for k, row in enumerate(sub):
                 ref_level = ev.funnel_reference[row]
                 r_num, r_den = rolled[ref_level][3][row], rolled[ref_level][4][row]
                 with np.errstate(divide="ignore", invalid="ignore"):
                     rate[k] = (r_num / r_den)[self._ancestor(level, ref_level)]
-            x, n = num[rows], den[rows]
-            valid[level] = np.isfinite(value[rows]) & c.judged_at[level][rows]
-            p[level] = funnel.p_values(x, n, rate, c.binomial[rows, None], c.higher[rows, None])
+            valid[level][todo] = np.isfinite(value[sub]) & c.judged_at[level][sub]
+            p[level][todo] = funnel.p_values(num[sub], den[sub], rate, c.binomial[sub, None], c.higher[sub, None])
         m = int(sum(v.sum() for v in valid.values()))
         self.funnel_cells = m
         out = {}
@@ -539,7 +585,8 @@ class Engine:
         with np.errstate(invalid="ignore"):
             enough = (~ev.has_evidence[sel] | (den >= ev.min_denominator[sel])) & np.isfinite(value)
             few = ev.has_evidence[sel] & c.higher[sel, None] & (num < ev.min_events[sel])
-        want = classify.wanted(value, fresh, prev, _rows_of(lim, sel), c.hysteresis[sel], judged, enough, few)
+        want = classify.wanted(value, fresh, prev, self._limits_of(level, lim, rows), c.hysteresis[sel], judged,
+                               enough, few)
         f_rows = ev.funnel_rows[level]
         if f_rows.size and level in self._funnel_state:
             at = np.searchsorted(rows, f_rows)  # rows is sorted: where each funnel row sits among those judged
@@ -548,6 +595,18 @@ class Engine:
             k = at[inside]
             want[k] = classify.gate(self._funnel_state[level][inside], fresh[k], judged[k])
         return want
+
+    def _limits_of(self, level: str, lim: classify.Limits, rows: np.ndarray) -> classify.Limits:
+        """The limits of the ``rows`` judged at ``level``, kept while the same rows are judged under the same limits.
+
+        Where area overrides make limits differ per area, the rows' copy is five (rows x areas)
+        matrices; the funnel family is judged with the same rows tick after tick.
+        """
+        key = rows.tobytes()
+        kept = self._limits_rows.get(level)
+        if kept is None or kept[0] is not lim or kept[1] != key:
+            kept = self._limits_rows[level] = (lim, key, _rows_of(lim, _selector(rows, len(self.ind_ids))))
+        return kept[2]
 
     def _oldest(self, ts: np.ndarray) -> np.ndarray:
         """Oldest data time per area: of every indicator (row 0) and of each domain's macro indicators (rows 1..)."""

@@ -57,10 +57,20 @@ def adjust(p: np.ndarray, m: int | None = None) -> np.ndarray:
     m = flat.size if m is None else m
     if not flat.size:
         return p.copy()
-    order = np.argsort(flat, kind="stable")
-    ranked = flat[order] * m / np.arange(1, flat.size + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]  # q_(i) = min over j >= i of p_(j) m / j
-    q = np.empty_like(flat)
+    # Most cells of a family sit at p = 1 (not on the worse side): they rank after every p < 1, so only
+    # the cells below 1 need sorting. The p = 1 cells at ranks j = k+1..n have the terms m / j, whose
+    # suffix minimum is always the last, m / n: that is their q (clipped to 1), and the one term they
+    # add to the suffix minimum of every cell ranked above them (no effect unless the array holds
+    # more cells than ``m``). A NaN would spread through the whole minimum: plain path, as before.
+    n = flat.size
+    below = np.flatnonzero(flat < 1.0) if not np.isnan(flat).any() else np.arange(n)
+    order = below[np.argsort(flat[below], kind="stable")]
+    ranked = flat[order] * m / np.arange(1, order.size + 1)
+    last = 1.0 * m / n  # the term of rank n (a p = 1 cell when there is one)
+    if order.size < n:
+        ranked = np.append(ranked, last)
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1][: order.size]  # q_(i) = min over j >= i of p_(j) m / j
+    q = np.full(n, min(last, 1.0))
     q[order] = np.minimum(ranked, 1.0)
     return q.reshape(p.shape)
 

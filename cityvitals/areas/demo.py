@@ -39,6 +39,8 @@ _PUKOU_OUTLINE = (
     (118.358, 31.960), (118.362, 31.930),
 )  # fmt: skip
 _PUKOU_KM2 = 720.0
+# Bump whenever a generator here would return different areas: cached demos then rebuild.
+DEMO_VERSION = 1
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 
 import numpy as np
 import shapely
@@ -34,6 +34,9 @@ class Area:
     category: str | None = None
 
 
+AREA_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Area))
+
+
 def area_km2(geometries: Sequence[Polygon | MultiPolygon] | np.ndarray) -> np.ndarray:
     """Return each lon/lat geometry's area in km², scaling longitude by cos(latitude) at its middle."""
     geoms = np.asarray(geometries, dtype=object)
@@ -60,33 +63,60 @@ def feature(area: Area, properties: dict, decimals: int | None = None) -> dict:
 
 
 class AreaTree:
-    """Indexes over a validated hierarchy: lookups, children, ancestors and parent index arrays."""
+    """Indexes over a validated hierarchy: lookups, children, ancestors and parent index arrays.
+
+    The tree keeps its areas as columns; an :class:`Area` object is made only when one is asked
+    for (a province has over 100,000 areas, and most processes look at few of them).
+    """
 
     def __init__(self, areas: Iterable[Area]) -> None:
-        self._areas: dict[str, Area] = {area.id: area for area in areas}
-        roots = [area for area in self._areas.values() if area.parent is None]
+        areas = list(areas)
+        self._setup([a.id for a in areas], [a.parent for a in areas], [a.level for a in areas],
+                    [a.population for a in areas], [a.geometry for a in areas], areas.__getitem__)
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, Sequence]) -> AreaTree:
+        """Build a tree from one sequence per :class:`Area` field (all of equal length), in Area field order."""
+        ordered = [columns[name] for name in AREA_FIELDS]
+        tree = cls.__new__(cls)
+        tree._setup(columns["id"], columns["parent"], columns["level"], columns["population"], columns["geometry"],
+                    lambda i: Area(*(column[i] for column in ordered)))
+        return tree
+
+    def _setup(self, ids: Sequence[str], parents: Sequence[str | None], levels: Sequence[str],
+               population: Sequence[int], geometry: Sequence, make: Callable[[int], Area]) -> None:
+        self._row: dict[str, int] = {area_id: i for i, area_id in enumerate(ids)}
+        self._parents, self._pop, self._geometry, self._make = parents, population, geometry, make
+        self._made: dict[str, Area] = {}
+        roots = [i for i, parent in enumerate(parents) if parent is None]
         if len(roots) != 1:
             raise ValueError(f"an area tree needs exactly one root, got {len(roots)}")
-        self.root: Area = roots[0]
         self._ids: dict[str, list[str]] = {level: [] for level in LEVELS}
-        self._children: dict[str, list[Area]] = {area_id: [] for area_id in self._areas}
-        for area_id in sorted(self._areas):
-            area = self._areas[area_id]
-            self._ids[area.level].append(area_id)
-            if area.parent is not None:
-                self._children[area.parent].append(area)
+        self._children: dict[str, list[str]] = {area_id: [] for area_id in self._row}
+        for area_id in sorted(self._row):
+            i = self._row[area_id]
+            self._ids[levels[i]].append(area_id)
+            if parents[i] is not None:
+                self._children[parents[i]].append(area_id)
+        self.root: Area = self[ids[roots[0]]]
         self._position = {level: {a: i for i, a in enumerate(ids)} for level, ids in self._ids.items()}
         # The tree never changes, so the index arrays are computed once and shared read-only.
         self._parent_index: dict[str, np.ndarray] = {}
 
     def __getitem__(self, area_id: str) -> Area:
-        return self._areas[area_id]
+        area = self._made.get(area_id)
+        if area is None:
+            area = self._made[area_id] = self._make(self._row[area_id])
+        return area
 
     def __contains__(self, area_id: object) -> bool:
-        return area_id in self._areas
+        return area_id in self._row
 
     def __len__(self) -> int:
-        return len(self._areas)
+        return len(self._row)
+
+    def _parent(self, area_id: str) -> str | None:
+        return self._parents[self._row[area_id]]
 
     def ids(self, level: str) -> list[str]:
         """Return the ids of ``level`` sorted; positions in this list are the array indexes."""
@@ -94,22 +124,22 @@ class AreaTree:
 
     def children(self, area_id: str) -> list[Area]:
         """Return the direct children of ``area_id`` in ids() order."""
-        return list(self._children[area_id])
+        return [self[child] for child in self._children[area_id]]
 
     def ancestors(self, area_id: str) -> list[Area]:
         """Return the ancestors of ``area_id``, root first, without the area itself."""
         chain: list[Area] = []
-        parent = self._areas[area_id].parent
+        parent = self._parent(area_id)
         while parent is not None:
-            chain.append(self._areas[parent])
-            parent = self._areas[parent].parent
+            chain.append(self[parent])
+            parent = self._parent(parent)
         return chain[::-1]
 
     def parent_index(self, level: str) -> np.ndarray:
         """Return, per area of ``level``, the index of its parent in ids() of the level above."""
         if level not in self._parent_index:
             positions = self._position[previous_level(level)]
-            index = np.array([positions[self._areas[a].parent] for a in self._ids[level]], dtype=np.int64)
+            index = np.array([positions[self._parent(a)] for a in self._ids[level]], dtype=np.int64)
             index.setflags(write=False)
             self._parent_index[level] = index
         return self._parent_index[level]
@@ -123,13 +153,13 @@ class AreaTree:
 
     def population(self, level: str) -> np.ndarray:
         """Return the population of each area of ``level`` in ids() order."""
-        return np.array([self._areas[a].population for a in self._ids[level]], dtype=np.float64)
+        return np.array([self._pop[self._row[a]] for a in self._ids[level]], dtype=np.float64)
 
     def geojson(self, area_ids: Sequence[str]) -> dict:
         """Return a FeatureCollection of ``area_ids`` for maps, coordinates rounded to about 1 m."""
         features = []
         for area_id in area_ids:
-            area = self._areas[area_id]
+            area = self[area_id]
             properties = {"id": area.id, "name_zh": area.name_zh, "name_en": area.name_en, "level": area.level}
             features.append(feature(area, properties, _MAP_DECIMALS))
         return {"type": "FeatureCollection", "features": features}
@@ -137,7 +167,7 @@ class AreaTree:
     def grid_locator(self) -> GridLocator:
         """Return a locator that maps points to the grids of this tree."""
         grid_ids = self._ids["grid"]
-        return GridLocator(grid_ids, [self._areas[a].geometry for a in grid_ids])
+        return GridLocator(grid_ids, [self._geometry[self._row[a]] for a in grid_ids])
 
 
 class GridLocator:

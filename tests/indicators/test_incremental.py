@@ -1,0 +1,101 @@
+"""The incremental tick (keeps what no sample moved) scores exactly as a full recomputation, at every level."""
+
+import numpy as np
+import pytest
+
+from cityvitals.areas import LEVELS, AreaTree, province_demo
+from cityvitals.config import DEFAULT_CATALOG
+from cityvitals.metrics import registry
+from cityvitals.store import Sample
+from feeds.simulator.city import SimulatedCity
+from indicators import funnel
+from indicators.engine import Engine
+from indicators.loader import load_catalog
+
+T0 = 1_800_000_000.0
+FIELDS = ("value", "ts", "coverage", "num", "den", "state", "since", "pending", "pending_since", "judged", "oldest")
+
+
+@pytest.fixture(scope="module")
+def province():
+    return AreaTree(province_demo(grids=600, seed=11))
+
+
+def _feed(city: SimulatedCity, metrics: list[str], grids: list[str], now: float, rng, share: float) -> list[Sample]:
+    """Fresh values for a random share of (metric, grid) pairs, some far off to raise warnings."""
+    values = city.values(now)
+    samples = []
+    for m in metrics:
+        pick = np.flatnonzero(rng.random(len(grids)) < share)
+        v = values[m][pick] * np.where(rng.random(pick.size) < 0.05, rng.uniform(0, 20, pick.size), 1.0)
+        samples += [
+            Sample(m, grids[c], now, float(x)) for c, x in zip(pick.tolist(), v.tolist(), strict=True) if x == x
+        ]
+    return samples
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_incremental_ticks_equal_full_recomputation(province, seed):
+    catalog = load_catalog([DEFAULT_CATALOG])
+    fast, full = Engine(province, catalog), Engine(province, catalog)
+    city = SimulatedCity(province, registry(), seed=seed)
+    metrics = [m for m in fast.metric_ids if m in city.character]
+    grids = province.ids("grid")
+    rng = np.random.default_rng(seed)
+    now = T0
+    compared = moved = 0
+    # A full feed, then small slices (most rows kept), then a silence long enough for data to go stale.
+    for step, (share, gap) in enumerate(
+        [(1.0, 0), (0.02, 60), (0.0, 60), (0.05, 60), (0.01, 60), (0.0, 7200), (0.3, 60), (0.001, 60)]
+    ):
+        now += gap
+        samples = _feed(city, metrics, grids, now, rng, share)
+        for engine in (fast, full):
+            engine.ingest(samples, "sim")
+        full.recompute_all()  # no row kept: grid values, roll-ups, seen and funnels all computed anew
+        a, b = fast.tick(now), full.tick(now)
+        assert [(t.indicator, t.area, t.to_state) for t in a.transitions] == [
+            (t.indicator, t.area, t.to_state) for t in b.transitions
+        ], f"step {step}"
+        for level in LEVELS:
+            for name in FIELDS:
+                np.testing.assert_array_equal(
+                    getattr(a.levels[level], name),
+                    getattr(b.levels[level], name),
+                    err_msg=f"step {step}, {level}, {name}",
+                )
+            compared += a.levels[level].state.size
+            np.testing.assert_array_equal(
+                a.levels[level].dirty, b.levels[level].dirty, err_msg=f"step {step}, {level}, dirty"
+            )
+            moved += int(a.levels[level].dirty.sum()) if step else 0
+    assert moved > 0, "later ticks must move some cells, or nothing incremental was compared"
+    states = np.concatenate([fast.tracks[level].state.ravel() for level in LEVELS])
+    assert len(np.unique(states)) >= 3, "the random province must hold several states"
+    assert compared > 0
+
+
+def _plain_bh(p: np.ndarray, m: int | None) -> np.ndarray:
+    """Benjamini–Hochberg over every cell, sorting them all: what ``funnel.adjust`` must equal."""
+    flat = p.ravel()
+    m = flat.size if m is None else m
+    order = np.argsort(flat, kind="stable")
+    ranked = np.minimum.accumulate((flat[order] * m / np.arange(1, flat.size + 1))[::-1])[::-1]
+    q = np.empty_like(flat)
+    q[order] = np.minimum(ranked, 1.0)
+    return q.reshape(p.shape)
+
+
+def test_adjust_sorting_only_cells_below_one_equals_plain_benjamini_hochberg():
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        n = int(rng.integers(1, 60))
+        p = np.where(rng.random(n) < 0.6, 1.0, rng.random(n) ** rng.uniform(1, 8))
+        p[rng.random(n) < 0.1] = rng.choice([0.0, 0.5])  # ties
+        # m below the cell count too: the p = 1 cells then pull every q down to m / n at most.
+        m = None if rng.random() < 0.3 else int(rng.integers(n // 3, 2 * n + 2))
+        if rng.random() < 0.05:
+            p[0] = np.nan
+        np.testing.assert_array_equal(
+            funnel.adjust(p.reshape(-1, 3) if n % 3 == 0 else p, m), _plain_bh(p.reshape(-1, 3) if n % 3 == 0 else p, m)
+        )
