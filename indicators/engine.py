@@ -489,7 +489,10 @@ class Engine:
         out = {}
         for level, pv in p.items():
             rows = ev.funnel_rows[level]
-            q = np.where(valid[level], funnel.adjust(np.where(valid[level], pv, 1.0), m), 1.0)
+            # only the judged cells are tests: padding the family with p = 1 cells past its size m would cap
+            # every q at m / cells and flag whole levels where few indicators have data
+            q = np.ones_like(pv)
+            q[valid[level]] = funnel.adjust(pv[valid[level]], m)
             out[level] = funnel.severity(q, ev.funnel_yellow[rows, None], ev.funnel_red[rows, None])
         return out
 

@@ -139,3 +139,19 @@ def test_a_funnel_warning_keeps_firing_a_quarter_hour_unless_told_otherwise(cata
     assert Indicator.model_validate({**fires, "min_duration": "30m"}).clear_s == 1800.0  # a longer hold wins
     assert Indicator.model_validate({**fires, "clear_after": "5m"}).clear_s == 300.0  # said in the YAML: as said
     assert load_catalog([DEFAULT_CATALOG]).by_id["rental_registration_rate"].clear_s == 900.0
+
+
+def test_a_district_feeding_one_count_flags_only_the_improbable_grid():
+    # Of the shipped catalog's 226 funnel rows only those reading fire_calls_24h have data: a family of 22 cells
+    # (20 grids, 2 communities) in levels of 106 x 20 grid and 120 x 2 community cells. Padding the family with
+    # the cells without data (p = 1) once capped every q at 22 / 2,120 and turned every grid yellow.
+    engine = Engine(tree(), load_catalog([DEFAULT_CATALOG]))
+    counts = dict(zip(GRIDS, [0, 1, 0, 2, 1, 12, 0, 1, 3, 0, 1, 0, 0, 2, 1, 0, 1, 0, 0, 1], strict=True))
+    for k in range(3):  # past the five-minute hold a state needs to leave stale
+        engine.ingest([Sample("fire_calls_24h", g, NOW + 300 * k, float(v)) for g, v in counts.items()])
+        engine.tick(NOW + 300 * k + 10)
+    assert engine.funnel_cells == 22
+    # 27 fires among 20,000 residents: 1.35 expected in a grid of 1,000; 12 there is improbable (P ~ 1e-8), 3 is not
+    shown = {g: state(engine, "fires_per_10k", g) for g in GRIDS}
+    assert shown.pop(GRIDS[5]) == State.RED
+    assert set(shown.values()) == {State.NORMAL}
