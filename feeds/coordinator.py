@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 
+from cityvitals.outage import Outage
 from feeds.ingest import Ingestor, IngestResult
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class Coordinator(ABC):
     def __init__(self, name: str, interval_s: float, ingestor: Ingestor) -> None:
         self.name, self.interval_s, self.ingestor = name, interval_s, ingestor
         self.last_success: float | None = None
-        self.failing = False
+        self.outage = Outage(log)
 
     @abstractmethod
     def fetch(self, now: float) -> list[Any]:
@@ -39,15 +40,16 @@ class Coordinator(ABC):
         try:
             result = self.ingestor.submit(self.fetch(now))
         except (FeedError, redis.RedisError, OSError) as exc:
-            if not self.failing:
-                log.warning("feed %s failing: %s", self.name, exc)
-            self.failing = True
+            self.outage.failed("feed %s failing: %s", self.name, exc)
             return None
-        if self.failing:
-            log.info("feed %s recovered", self.name)
-        self.failing = False
+        self.outage.worked("feed %s recovered", self.name)
         self.last_success = now
         return result
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last round failed."""
+        return self.outage.failing
 
     def stop(self) -> None:  # noqa: B027 (not abstract: most feeds have nothing to stop)
         """Nothing to stop: the scheduler fires the rounds, and a round in progress ends on its own."""

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cityvitals.archive.values import STEP_S, maintain, values_root, write_step
+from cityvitals.outage import Outage
 from indicators.engine import Engine, TickResult
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class ValueRecorder:
         self.root, self.step_s, self.keep_days = values_root(archive_root), step_s, keep_days
         self._next = 0.0
         self._maintained = -float("inf")
-        self.failing = False
+        self.outage = Outage(log)
         self.files_written = 0
         self.last_write_s = 0.0  # seconds the last step's files took (the benchmark's number)
 
@@ -44,10 +45,6 @@ class ValueRecorder:
                 self._maintained = time.monotonic()
             self.last_write_s = time.perf_counter() - t0
         except OSError as exc:  # the live states matter more than the trend: keep ticking, say so once
-            if not self.failing:
-                log.warning("value archive: %s; the trend history has a gap until the disk takes writes", exc)
-            self.failing = True
+            self.outage.failed("value archive: %s; the trend history has a gap until the disk takes writes", exc)
             return
-        if self.failing:
-            log.info("value archive: writing again")
-            self.failing = False
+        self.outage.worked("value archive: writing again")

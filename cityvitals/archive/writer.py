@@ -35,6 +35,7 @@ from cityvitals.archive.files import (
 )
 from cityvitals.archive.parse import parse_entries
 from cityvitals.leader import Leadership
+from cityvitals.outage import Outage
 
 log = logging.getLogger(__name__)
 SEEN_BATCHES = 100_000  # batch ids remembered to drop a resent entry (feeds resend within seconds)
@@ -147,7 +148,8 @@ class ArchiveJob:
                  maintain_every_s: float = 600.0) -> None:
         self.archiver, self.leadership = archiver, leadership
         self.budget_s, self.maintain_every_s = budget_s, maintain_every_s
-        self.leading, self.failing, self._maintained = False, False, -math.inf
+        self.leading, self._maintained = False, -math.inf
+        self.outage = Outage(log)
 
     def __call__(self) -> None:
         if not self.leadership.held():
@@ -156,13 +158,9 @@ class ArchiveJob:
         try:
             self._run()
         except (redis.RedisError, OSError) as exc:  # logged once, not every round: it retries by itself
-            if not self.failing:
-                log.warning("archive: %s; retrying every round, nothing acknowledged is lost", exc)
-            self.failing = True
+            self.outage.failed("archive: %s; retrying every round, nothing acknowledged is lost", exc)
             return
-        if self.failing:
-            log.info("archive: writing again")
-            self.failing = False
+        self.outage.worked("archive: writing again")
 
     def _run(self) -> None:
         arch = self.archiver

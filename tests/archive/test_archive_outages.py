@@ -70,7 +70,7 @@ def test_the_archive_goes_through_a_redis_restart_without_losing_or_doubling(tmp
         for t in threads:
             t.join(10)
     client = server.client()
-    assert not job.failing
+    assert not job.outage.failing
     assert archived(root) == (sent[0], sent[0])
     assert len({(s.metric, s.area, s.ts) for s in stream_samples(client)}) == sent[0]
     assert client.xpending(store.SAMPLES, store.ARCHIVE_GROUP)["pending"] == 0
