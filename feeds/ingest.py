@@ -88,7 +88,11 @@ Row = tuple[str, str, float, float]  # a checked sample in the order of :class:`
 
 
 class Rules:
-    """What items are checked against: the metric registry (with each metric's range) and the grids."""
+    """What items are checked against: the metric registry (with each metric's range) and the areas samples may name.
+
+    ``grids`` are the grids, or the whole hierarchy (an :class:`~cityvitals.areas.AreaTree`) where a
+    sample may be a statistic of any level (a district's monthly CPI).
+    """
 
     def __init__(self, metrics: Mapping[str, Metric], grids: Collection[str], earliest: float = EARLIEST_TS) -> None:
         self.metrics, self.grids = metrics, grids
@@ -119,7 +123,7 @@ def check_item(item: Any, metrics: Mapping[str, Metric], grids: Collection[str],
     if not isinstance(metric, str) or metric not in metrics:
         return f"unknown metric {shown(metric)}"
     if not isinstance(area, str) or area not in grids:
-        return f"unknown area {shown(area)} (samples are per grid)"
+        return f"unknown area {shown(area)}"
     for name, x in (("ts", ts), ("value", value)):
         if isinstance(x, bool) or not isinstance(x, _NUMBER):
             return f"{name} must be a number, got {shown(x)}"

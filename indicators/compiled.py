@@ -65,6 +65,8 @@ class CompiledCatalog:
     rule_rows: dict[str, np.ndarray]  # per roll-up rule, the rows that roll up by it
     oldest_groups: list[np.ndarray]  # rows of each domain's macro indicators, then the rest (a partition)
     evidence: Evidence
+    own_rows: dict[str, np.ndarray]  # per level with any, the rows read from that level's own samples
+    own_metrics: dict[str, list[str]]  # per such level, the metrics those rows read (sorted)
     tiers: np.ndarray  # (n,) tier, group and weight of each row, for health scores and summaries
     groups: np.ndarray
     weights: np.ndarray
@@ -75,6 +77,8 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
     inds = catalog.indicators
     labels = thresholds.rule_labels(catalog)
     column = lambda attr: np.array([[float(getattr(i, attr))] for i in inds]).reshape(-1, 1)  # noqa: E731
+    own = {level: np.array([k for k, i in enumerate(inds) if i.source.level == level], dtype=int)
+           for level in sorted({i.source.level for i in inds} - {None})}
     return CompiledCatalog(
         catalog=catalog, ind_ids=[i.id for i in inds], formulas=_formulas(inds), labels=labels,
         rules=thresholds.rule_texts(catalog, labels),
@@ -91,6 +95,8 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
                    for level in LEVELS},
         rule_rows={r: np.array([k for k, i in enumerate(inds) if i.rollup == r], dtype=int) for r in rollup.RULES},
         oldest_groups=_oldest_groups(inds), evidence=_evidence(inds),
+        own_rows=own, own_metrics={level: sorted(set().union(*(_all_metrics(catalog, inds[k]) for k in rows)))
+                     for level, rows in own.items()},
         tiers=np.array([i.tier for i in inds]), groups=np.array([i.group for i in inds]),
         weights=np.array([i.weight for i in inds]),
     )
