@@ -63,7 +63,7 @@ PANDAS_TEXT = {"dtype": str, "keep_default_na": False, "skipinitialspace": True}
 
 
 class _Irregular(Exception):
-    """A header Arrow's reader would read otherwise than pandas (repeated names): pandas reads the file."""
+    """A file Arrow's reader would read otherwise than pandas (repeated names, a quote after a blank)."""
 
 
 def _as_text(path: Path) -> pcsv.ConvertOptions:
@@ -74,16 +74,19 @@ def _as_text(path: Path) -> pcsv.ConvertOptions:
     """
     with path.open(encoding="utf-8-sig", newline="") as handle:
         names = next(csv.reader(handle), [])
-    if len(set(names)) != len(names):
+    if len({name.lstrip(" ") for name in names}) != len(names):
         raise _Irregular
     return pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False,
                                quoted_strings_can_be_null=False)
 
 
 def _text(table: pa.Table) -> pd.DataFrame:
-    """The table's columns without the blanks that open a cell (pandas' ``skipinitialspace``)."""
-    return pd.DataFrame({name: pd.array(pc.utf8_ltrim(column, characters=" "), dtype="str")
-                         for name, column in zip(table.column_names, table.columns, strict=True)})
+    """The table's columns and their names without the blanks that open a cell (pandas' ``skipinitialspace``)."""
+    columns = {name.lstrip(" "): pc.utf8_ltrim(column, characters=" ")
+               for name, column in zip(table.column_names, table.columns, strict=True)}
+    if any(pc.any(pc.starts_with(c, '"')).as_py() for c in columns.values()):
+        raise _Irregular  # a quoted cell after a blank, which Arrow keeps with its quotes: pandas reads it
+    return pd.DataFrame({name: pd.array(column, dtype="str") for name, column in columns.items()})
 
 
 def _count_lines(path: Path) -> int:
