@@ -7,6 +7,7 @@ there with that value, shown on the area's page, and kept through an engine rest
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -15,8 +16,11 @@ import pytest
 from cityvitals import store
 from dashboard import context, indicator_table
 from dashboard.context import DashboardContext
+from dashboard.detail import why
+from indicators.explain import explain
 from indicators.loader import CatalogInvalid, load_catalog
 from indicators.service import EngineService
+from tests.dashboard.conftest import text
 from wiring.cli import main
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -103,6 +107,9 @@ def test_a_district_and_its_streets_are_judged_by_their_own_statistics(replayed,
     assert rows["cpi"]["state"] == "■ red" and rows["cpi"]["value"] == "5.6%", rows["cpi"]
     assert rows["cpi"]["age"].endswith(f"as of {month}") or rows["cpi"]["age"].endswith(
         f"as of {month} {_months_back(1)[0]}"), rows["cpi"]["age"]
+    # Its detail page says where the value comes from: no roll-up, no share of children with data
+    facts = text(why(explain(redis_client, "cpi", "pukou"), time.time()))
+    assert "the district's own statistic, not rolled up" in facts and "of children with data" not in facts, facts
 
 
 def test_a_restarted_engine_keeps_a_levels_own_statistics(replayed, redis_client, sqlite_engine, demo_tree,
