@@ -16,7 +16,7 @@ from cityvitals.vocabulary import DOMAINS
 from indicators import rollup, thresholds
 from indicators.formula import FUNCTIONS
 from indicators.loader import Catalog
-from indicators.schema import Indicator
+from indicators.schema import MONTHLY_S, Indicator
 
 
 @dataclass(frozen=True)
@@ -134,9 +134,14 @@ def _all_metrics(catalog: Catalog, ind: Indicator) -> set[str]:
 
 
 def _oldest_groups(inds: tuple[Indicator, ...]) -> list[np.ndarray]:
-    """Rows of each domain's macro indicators, then the rest: a partition, so oldest data times take one pass."""
-    domain_of = np.array([DOMAINS.index(i.group) if i.tier == "macro" else -1 for i in inds], dtype=int)
-    return [np.flatnonzero(domain_of == k) for k in range(len(DOMAINS))] + [np.flatnonzero(domain_of < 0)]
+    """Rows of each domain's macro indicators, then the rest, so oldest data times take one pass.
+
+    Monthly and slower statistics are in none: a CPI of last month is on time, and its age would
+    hide the age of the live data that the screens' "data 3 min" is there to show.
+    """
+    domain_of = np.array([-2 if i.stale_after >= MONTHLY_S else DOMAINS.index(i.group) if i.tier == "macro" else -1
+                          for i in inds], dtype=int)
+    return [np.flatnonzero(domain_of == k) for k in range(len(DOMAINS))] + [np.flatnonzero(domain_of == -1)]
 
 
 def _evidence(inds: tuple[Indicator, ...]) -> Evidence:

@@ -12,6 +12,7 @@ from cityvitals.vocabulary import DOMAINS, PANELS
 LEVEL_NAMES = ("district", "street", "community", "grid")
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w|mo|q)$")
 # A month is 31 days and a quarter 92: a monthly statistic published late in the next month is not stale yet.
+MONTHLY_S = 28 * 86400  # data allowed to be this old is a monthly (or slower) statistic
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 31 * 86400, "q": 92 * 86400}
 
 

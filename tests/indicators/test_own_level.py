@@ -107,6 +107,8 @@ def test_a_district_and_its_streets_are_judged_by_their_own_statistics(replayed,
     assert rows["cpi"]["state"] == "■ red" and rows["cpi"]["value"] == "5.6%", rows["cpi"]
     assert rows["cpi"]["age"].endswith(f"as of {month}") or rows["cpi"]["age"].endswith(
         f"as of {month} {_months_back(1)[0]}"), rows["cpi"]["age"]
+    # The wall's data age is of live data: a statistic of last month, on time, is not "data 38 d"
+    assert store.read_summaries(redis_client, "district", ["pukou"])["pukou"]["data_ts"] is None
     # Its detail page says where the value comes from: no roll-up, no share of children with data
     facts = text(why(explain(redis_client, "cpi", "pukou"), time.time()))
     assert "the district's own statistic, not rolled up" in facts and "of children with data" not in facts, facts
