@@ -109,9 +109,9 @@ ARCHIVE_GROUP = "archive"  # the sample archiver's own group: it reads every ent
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
 
-def latest_key(metric: str) -> str:
-    """Key of the latest-value hash of ``metric``."""
-    return f"{PREFIX}:latest:{metric}"
+def latest_key(metric: str, level: str = "grid") -> str:
+    """Key of the latest-value row of ``metric`` over the grids (or another level's own samples)."""
+    return f"{PREFIX}:latest:{metric}" if level == "grid" else f"{PREFIX}:latest:{level}:{metric}"
 
 
 def values_key(level: str, indicator: str) -> str:
@@ -378,15 +378,17 @@ def latest_head(grid_ids: Iterable[str]) -> str:
 LATEST_HEAD = 13  # characters of "<fingerprint>:" before the cells of a latest row
 
 
-def read_latest(client: redis.Redis, metrics: Iterable[str], grid_ids: list[str]) -> dict[str, np.ndarray]:
+def read_latest(client: redis.Redis, metrics: Iterable[str], grid_ids: list[str],
+                level: str = "grid") -> dict[str, np.ndarray]:
     """Read the latest values of ``metrics`` for ``grid_ids``: metric -> cells (``LATEST_CELL``, one per grid).
 
-    Rows written for another grid list, or never written, are left out.
+    Rows written for another grid list, or never written, are left out. With ``level``, the own
+    samples of that level's areas (``grid_ids`` are then its ids).
     """
     metrics, head = list(metrics), latest_head(grid_ids)
     pipe = client.pipeline(transaction=False)
     for metric in metrics:
-        pipe.get(latest_key(metric))
+        pipe.get(latest_key(metric, level))
     width = LATEST_HEAD + len(grid_ids) * cell_chars(LATEST_CELL)
     return {m: np.frombuffer(base64.b64decode(raw[LATEST_HEAD:]), dtype=LATEST_CELL)
             for m, raw in zip(metrics, pipe.execute(), strict=True)
@@ -442,9 +444,9 @@ CellFields = Callable[[np.ndarray, np.ndarray], dict]  # (rows, cols) -> the cel
 
 
 def queue_latest(pipe: redis.client.Pipeline, head: str, metrics: list[str], rows: np.ndarray, cols: np.ndarray,
-                 width: int, fields: CellFields, known: np.ndarray) -> None:
+                 width: int, fields: CellFields, known: np.ndarray, level: str = "grid") -> None:
     """Queue the latest values that moved (``LATEST_CELL`` fields) into the rows of ``metrics`` behind ``head``."""
-    _queue_packed(pipe, [latest_key(m) for m in metrics], head, rows, cols, width, LATEST_CELL, fields, known)
+    _queue_packed(pipe, [latest_key(m, level) for m in metrics], head, rows, cols, width, LATEST_CELL, fields, known)
 
 
 def queue_values(pipe: redis.client.Pipeline, level: str, indicators: list[str], rows: np.ndarray, cols: np.ndarray,

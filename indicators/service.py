@@ -77,6 +77,10 @@ class EngineService:
         restored = sum(eng.load_latest(metric, cells) for metric, cells in rows.items())
         self.states.restored({eng.metric_pos[m] for m in rows})
         eng.take_touched()  # these are already in Redis
+        for level, own in eng.own.items():
+            rows = store.read_latest(self.client, own.metric_ids, own.area_ids, level)
+            restored += sum(own.load(metric, cells) for metric, cells in rows.items())
+            own.take_touched()
         warnings = store.read_warnings(self.client)
         eng.restore_states(warnings)
         self.warnings.restore(warnings)

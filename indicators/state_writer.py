@@ -41,6 +41,11 @@ class StateWriter:
         store.queue_latest(pipe, head, engine.metric_ids, rows, cols, len(engine.grid_ids), lambda r, c: {
                                "v": engine.values[r, c], "ts": engine.ts[r, c], "src": engine.feed[r, c]}, known)
         self._latest_rows.update(rows.tolist())
+        for level, own in engine.own.items():  # a level's own statistics: short rows, rewritten whole when they move
+            rows, cols = own.take_touched()
+            store.queue_latest(pipe, store.latest_head(own.area_ids), own.metric_ids, rows, cols, len(own.area_ids),
+                               lambda r, c, own=own: {"v": own.values[r, c], "ts": own.ts[r, c], "src": own.feed[r, c]},
+                               np.zeros(len(own.metric_ids), dtype=bool), level)
 
     def mark_below(self, engine: Engine, result: TickResult) -> None:
         """Count the red and yellow areas below every area; an area whose counts moved has its summary rewritten."""

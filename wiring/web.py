@@ -41,7 +41,7 @@ def build_server(rt: Runtime) -> Flask:
 
     def ingestor_for(source: str) -> Ingestor:
         if source not in ingestors:
-            ingestors[source] = Ingestor(rt.client, f"push:{source}", registry(), grids, locator=locator)
+            ingestors[source] = Ingestor(rt.client, f"push:{source}", registry(), rt.tree, locator=locator)
         return ingestors[source]
 
     pipelines: dict[str, WorkOrderPipeline] = {}

@@ -22,7 +22,7 @@ REPLAY_CHECK_S = 2.0  # how often a standby asks for a replay's lead (its lock l
 
 def replay_feed(host: FeedHost, cfg: ReplayFeedConfig) -> ReplayFeed:
     """A replay feed over the host's store and grids (points located in them)."""
-    ingestor = Ingestor(host.client, cfg.name, registry(), set(host.tree.ids("grid")), locator=host.tree.grid_locator())
+    ingestor = Ingestor(host.client, cfg.name, registry(), host.tree, locator=host.tree.grid_locator())
     return ReplayFeed(cfg, ingestor)
 
 

@@ -80,7 +80,9 @@ class ReplayFeed:
                              f"(columns: {', '.join(map(str, frame.columns))})")
         if mapping.time.allow_before_2000:
             self.ingestor.rules.earliest = -math.inf
-        return apply(frame, mapping)
+        long = apply(frame, mapping)
+        long.check_known(self.ingestor.rules)
+        return long
 
     def dry_run(self) -> tuple[Long, Checked]:
         """Map and check every sample as a replay would, writing nothing; the samples and the verdicts."""
