@@ -15,7 +15,9 @@ unloaded and under the load: what HTTP and gunicorn cost before any dashboard wo
 ``--history-hours`` of the simulated demo (wiring/backfill.py, the real engine every 5 minutes), then
 the clients refresh a panel of a community (each section's rows beside one figure of 24 h trends),
 printed as ``panel_p95_s`` (goal <= 0.3 s with 50 clients) with ``panel_payload_bytes``;
-``panel_cold_s`` is the first refresh, before any cached read.
+``panel_cold_s`` is the first refresh, before any cached read. The archive is compacted as the running
+app's maintenance does it; ``--archive DIR`` keeps it for the next run (filled only when it is empty), since
+filling a day of history takes minutes.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ import json
 import random
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import bench_redis, percentile
 from bench.engine import PUKOU_GRIDS, build_tree
 from bench.webload import DashClient, free_port, gunicorn, run_clients, run_threads
 from cityvitals import store
+from cityvitals.archive.values import maintain, values_root
 from cityvitals.areas import save_areas
 from cityvitals.config import DEFAULT_CATALOG, load_settings
 from dashboard import ids
@@ -105,17 +109,27 @@ def run_panel_clients(base: str, clients: int, period_s: float, duration_s: floa
     return run_threads(clients, duration_s, one)
 
 
+def fill_archive(client, archive: Path, history_hours: float) -> None:
+    """The demo's last ``history_hours`` in the value archive at ``archive`` (left as it is when it has files)."""
+    if any(values_root(archive).rglob("*.parquet")):
+        return
+    end = time.time() // 300 * 300
+    backfill_values(client, build_tree(PUKOU_GRIDS), load_catalog([DEFAULT_CATALOG]), archive,
+                    end - history_hours * 3600, end)
+    client.flushdb()  # the backfill's states are not the live ones
+    maintain(values_root(archive), 90.0, datetime.now(UTC))  # as the running app merges step files
+
+
 def run_panel(clients: int, period_s: float, duration_s: float, url: str | None, workers: int, threads: int,
-              history_hours: float) -> dict:
+              history_hours: float, archive: Path | None = None) -> dict:
     """Backfill the value archive, prepare the demo, start gunicorn; measure the panel page's refresh."""
     client, keep = bench_redis(url)
     with tempfile.TemporaryDirectory(prefix="cv-bench-panel-") as tmp:
         env = bench_env(client, url, tmp)
         t0 = time.perf_counter()
-        end = time.time() // 300 * 300
-        backfill_values(client, build_tree(PUKOU_GRIDS), load_catalog([DEFAULT_CATALOG]), Path(tmp) / "archive",
-                        end - history_hours * 3600, end)
-        client.flushdb()  # the backfill's states are not the live ones
+        archive = archive or Path(tmp) / "archive"
+        fill_archive(client, archive, history_hours)
+        env["CITYVITALS_ARCHIVE_DIR"] = str(archive)
         areas = [a for a in prepare(PUKOU_GRIDS, env) if a.count(".") == 2][:10]  # communities
         prepare_s = time.perf_counter() - t0
         port = free_port()
@@ -215,10 +229,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full", action="store_true", help="every refresh sends everything (a page just opened)")
     parser.add_argument("--panel", action="store_true", help="measure a panel page with 24 h trends instead")
     parser.add_argument("--history-hours", type=float, default=24.0, help="with --panel: archive history to fill")
+    parser.add_argument("--archive", type=Path, default=None,
+                        help="with --panel: the archive directory to use and keep (filled only when empty)")
     args = parser.parse_args(argv)
     if args.panel:
         print(json.dumps(run_panel(args.clients, args.period, args.duration, args.redis_url, args.workers,
-                                   args.threads, args.history_hours)))
+                                   args.threads, args.history_hours, args.archive)))
         return
     print(json.dumps(run(args.grids, args.clients, args.period, args.duration, args.redis_url, args.workers,
                          args.threads, args.scenario, args.full)))
