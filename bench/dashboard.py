@@ -79,30 +79,49 @@ def prepare(grids: int, env: dict[str, str], scenarios: list[str] = ()) -> list[
 PANEL = "social_governance"
 
 
-def panel_refresh(client: DashClient, area_id: str, n: int) -> object:
-    """The panel page's refresh of ``area_id`` as its interval fires it (rows and 24 h trends of every section)."""
-    key = {"page": "panel", "panel": PANEL, "area": area_id, "trends": True, "range": "24h"}
-    outputs = [{"id": ids.PANEL_SECTIONS, "property": "children"}, {"id": ids.PANEL_COUNTS, "property": "children"}]
-    return client._callback("panel", ids.PANEL_SECTIONS, outputs,
-                            [{"id": ids.INTERVAL, "property": "n_intervals", "value": n},
-                             {"id": ids.PANEL_SEARCH, "property": "value", "value": None},
-                             {"id": ids.PANEL_FILTER, "property": "value", "value": list(FILTER_STATES)}],
-                            [{"id": ids.PANEL_KEY, "property": "data", "value": key}])
+class PanelPage:
+    """One browser's panel page of ``area_id``: each refresh carries what the page's store says it shows.
+
+    ``full``: every refresh as a page just opened (an empty store), so everything is built and sent.
+    """
+
+    def __init__(self, client: DashClient, area_id: str, full: bool = False) -> None:
+        self.client, self.area_id, self.full = client, area_id, full
+        self.shown: dict | None = None
+        self.n = 0
+
+    def refresh(self) -> object:
+        """The refresh as the page's interval fires it (rows and 24 h trends of every section)."""
+        self.n += 1
+        key = {"page": "panel", "panel": PANEL, "area": self.area_id, "trends": True, "range": "24h"}
+        outputs = [{"id": ids.PANEL_SECTIONS, "property": "children"},
+                   {"id": ids.PANEL_COUNTS, "property": "children"}, {"id": ids.PANEL_SHOWN, "property": "data"}]
+        result = self.client._callback(
+            "panel", ids.PANEL_SECTIONS, outputs,
+            [{"id": ids.INTERVAL, "property": "n_intervals", "value": self.n},
+             {"id": ids.PANEL_SEARCH, "property": "value", "value": None},
+             {"id": ids.PANEL_FILTER, "property": "value", "value": list(FILTER_STATES)}],
+            [{"id": ids.PANEL_KEY, "property": "data", "value": key},
+             {"id": ids.PANEL_SHOWN, "property": "data", "value": None if self.full else self.shown}])
+        if result.ok and result.body:  # 204: nothing changed, the store keeps its data
+            self.shown = json.loads(result.body)["response"].get(ids.PANEL_SHOWN, {}).get("data", self.shown)
+        return result
 
 
-def run_panel_clients(base: str, clients: int, period_s: float, duration_s: float, areas: list[str]) -> list:
+def run_panel_clients(base: str, clients: int, period_s: float, duration_s: float, areas: list[str],
+                      full: bool = False) -> list:
     """``clients`` panel pages, each on one community, refreshing every ``period_s`` for ``duration_s``."""
     stop_at = time.monotonic() + duration_s
 
     def one(k: int) -> list:
         client = DashClient(base)
         client.open(f"/panel/{PANEL}?area={areas[k % len(areas)]}")
+        page = PanelPage(client, areas[k % len(areas)], full)
         time.sleep(random.Random(k).uniform(0, period_s))
-        mine, n = [], 0
+        mine = []
         while time.monotonic() < stop_at:
             t0 = time.monotonic()
-            n += 1
-            mine.append(panel_refresh(client, areas[k % len(areas)], n))
+            mine.append(page.refresh())
             time.sleep(max(0.0, period_s - (time.monotonic() - t0)))
         return mine
 
@@ -121,7 +140,7 @@ def fill_archive(client, archive: Path, history_hours: float) -> None:
 
 
 def run_panel(clients: int, period_s: float, duration_s: float, url: str | None, workers: int, threads: int,
-              history_hours: float, archive: Path | None = None) -> dict:
+              history_hours: float, archive: Path | None = None, full: bool = False) -> dict:
     """Backfill the value archive, prepare the demo, start gunicorn; measure the panel page's refresh."""
     client, keep = bench_redis(url)
     with tempfile.TemporaryDirectory(prefix="cv-bench-panel-") as tmp:
@@ -138,20 +157,25 @@ def run_panel(clients: int, period_s: float, duration_s: float, url: str | None,
             idle = healthz_times(base, 50)
             single = DashClient(base)
             single.open(f"/panel/{PANEL}?area={areas[0]}")
-            cold = panel_refresh(single, areas[0], 1)
-            unloaded = [panel_refresh(single, areas[0], n).seconds for n in range(2, 22)]
-            results = run_panel_clients(base, clients, period_s, duration_s, areas)
+            cold = PanelPage(single, areas[0]).refresh()
+            unloaded = [PanelPage(single, areas[0]).refresh() for _ in range(20)]  # pages just opened
+            page = PanelPage(single, areas[0])
+            unloaded += [page.refresh() for _ in range(20)]  # one page refreshing
+            results = run_panel_clients(base, clients, period_s, duration_s, areas, full)
             loaded_health = healthz_times(base, 20)
     client.flushdb()
     del keep
     ok = [r for r in results if r.ok]
     return {
-        "grids": PUKOU_GRIDS, "panel": PANEL, "history_hours": history_hours, "clients": clients,
+        "grids": PUKOU_GRIDS, "panel": PANEL, "history_hours": history_hours, "full": full, "clients": clients,
         "period_s": period_s, "duration_s": duration_s, "workers": workers, "threads": threads,
         "requests": len(results), "errors": sum(not r.ok for r in results),
         "panel_p50_s": percentile([r.seconds for r in ok], 50), "panel_p95_s": percentile([r.seconds for r in ok], 95),
         "panel_payload_bytes": int(sum(r.size for r in ok) / max(1, len(ok))),
-        "panel_cold_s": round(cold.seconds, 4), "panel_unloaded_p50_s": percentile(unloaded, 50),
+        "panel_cold_s": round(cold.seconds, 4), "panel_cold_payload_bytes": cold.size,
+        "panel_opened_unloaded_p50_s": percentile([r.seconds for r in unloaded[:20]], 50),
+        "panel_unloaded_p50_s": percentile([r.seconds for r in unloaded[20:]], 50),
+        "panel_unloaded_payload_bytes": int(sum(r.size for r in unloaded[20:]) / 20),
         "baseline_healthz_p50_s": percentile(idle, 50), "baseline_healthz_loaded_p50_s": percentile(loaded_health, 50),
         "error_kinds": sorted({f"{r.kind}:{r.status or r.error}" for r in results if not r.ok}),
         "prepare_s": round(prepare_s, 1),
@@ -234,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.panel:
         print(json.dumps(run_panel(args.clients, args.period, args.duration, args.redis_url, args.workers,
-                                   args.threads, args.history_hours, args.archive)))
+                                   args.threads, args.history_hours, args.archive, args.full)))
         return
     print(json.dumps(run(args.grids, args.clients, args.period, args.duration, args.redis_url, args.workers,
                          args.threads, args.scenario, args.full)))

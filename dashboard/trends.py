@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from html import escape
 
 import numpy as np
 import pandas as pd
 
-from cityvitals.archive.values import Bucket, bucket_for, read_values, values_root
+from cityvitals.archive.values import STEP_S, Bucket, bucket_for, newest_step, read_values, values_root
 from dashboard import context
 from dashboard.components import bi
 from dashboard.ranges import TimeRange
@@ -25,7 +26,6 @@ from indicators.states import State
 ROW_PX = 30  # one panel row, and one sparkline slot beside it (assets/40_pages.css .trend-rows .row)
 SPARK_POINTS = 100  # 24 h in 15-minute means; 7 d in 6-hour means
 LINE_POINTS = 300
-READ_ALIGN_S = 60.0  # reads end on a whole minute, so refreshes within it share one cached read
 _cache: OrderedDict[tuple, tuple[pd.DataFrame, Bucket]] = OrderedDict()
 _lock = threading.Lock()
 CACHE_SIZE = 64
@@ -39,25 +39,38 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
     """Archived values of the indicators in the areas over the range, bucketed to at most ``max_points``.
 
     ``max_points`` None: every step as archived (for means over the range, which buckets would weight unevenly).
+    The range is read as :func:`aligned` to its bucket, and a read is kept until the bucket moves or a
+    newer step is archived, so the refreshes of every page on the same data share one read.
     """
     ctx = context.get()
     root = ctx.archive_path
     levels = {ctx.tree[a].level for a in areas if a in ctx.tree}  # only the partitions that can hold them
     bucket = bucket_for(rng.span, max_points or LINE_POINTS)
-    end = math.ceil(rng.end / READ_ALIGN_S) * READ_ALIGN_S
-    key = (tuple(indicators), tuple(areas), end - rng.span, end, max_points and bucket.seconds, str(root))
+    window = aligned(rng, bucket if max_points else None)
+    # no archive configured (tests of single callbacks): nothing, drawn as "no history yet"
+    values = values_root(root) if root else None
+    newest = newest_step(values, levels) if values else 0.0
+    key = (tuple(indicators), tuple(areas), window.start, window.end, max_points and bucket.seconds, str(root), newest)
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    # no archive configured (tests of single callbacks): nothing, drawn as "no history yet"
-    frame = read_values(values_root(root) if root else None, end - rng.span, end, indicators, areas, levels,
-                        bucket if max_points else None)
+    frame = read_values(values, window.start, window.end, indicators, areas, levels, bucket if max_points else None)
     with _lock:  # gunicorn threads share the cache
         _cache[key] = (frame, bucket)
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return frame, bucket
+
+
+def aligned(rng: TimeRange, bucket: Bucket | None) -> TimeRange:
+    """``rng`` moved forward to end where its bucket ends (None: the archive's step), its length kept.
+
+    So every refresh within one bucket reads and draws the same window, and the first bucket is whole.
+    """
+    seconds = bucket.seconds if bucket else STEP_S
+    end = math.ceil(rng.end / seconds) * seconds
+    return replace(rng, start=end - rng.span, end=end)
 
 
 def limits_at(d: dict, area: str | None) -> tuple | None:

@@ -25,6 +25,7 @@ from cityvitals.archive.files import (
     COMPACTED,
     _sync_dir,
     day_of,
+    days,
     expire,
     files,
     partition_dir,
@@ -120,6 +121,16 @@ class Bucket:
 
     seconds: float
     label: str
+
+
+def newest_step(root: Path, levels: Collection[str]) -> float:
+    """The time of the newest step archived at any of ``levels`` (0: none), from file names alone.
+
+    A reader's cache keys on it: a read made before this step landed is stale, one made after is not.
+    """
+    names = [p.name.removeprefix(COMPACTED).removesuffix(".parquet")
+             for day in days(root)[-1:] for level in levels for p in files(partition_dir(root, day, level))]
+    return max(map(float, names), default=0.0)
 
 
 def bucket_for(span_s: float, max_points: int = 300, step_s: float = STEP_S) -> Bucket:
