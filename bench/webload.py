@@ -164,7 +164,7 @@ class DashClient:
                 "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
         headers = {"X-CSRFToken": self.http.cookies.get(CSRF_COOKIE, "")}
         return self._send(kind, "POST", "/_dash-update-component", json=body, headers=headers,
-                          keep=kind in ("overview", "panel"))
+                          keep=kind in ("overview", "panel", "panel-open"))
 
     def _send(self, kind: str, method: str, path: str, keep: bool = False, **kw) -> Result:
         start = time.monotonic()

@@ -56,11 +56,15 @@ def test_the_sparklines_of_a_section_are_one_figure_with_a_slot_per_indicator(ar
     frame, bucket = series(["aqi"], [communities[-1]], rng, 100)
     assert bucket.label == "15 min" and len(frame) == 8  # two hours of 5-min steps in 15-min means
     fig = spark_section([D, other], frame, communities[-1], rng, bucket)
-    ys = [y for y in fig["data"][0]["y"] if y is not None]
-    assert len(ys) == 8 and all(-1 < y < 0 for y in ys)  # the first slot only: "none" has no data here
+    line, last = fig["data"]  # one trace: "none" has no data here
+    ys = [y for y in line["y"] if y is not None]
+    assert len(ys) == 8 and all(-1 < y < 0 for y in ys)  # in the first slot
+    assert line["x0"] == frame["ts"].iloc[0] * 1000 and line["dx"] == 900_000  # times on the 15-minute grid
+    assert line["customdata"] == pytest.approx(frame["value"].tolist(), rel=1e-3)  # 4 digits, as the rows show
+    assert "AQI" in line["hovertemplate"]
     assert fig["layout"]["height"] == 2 * 30 and fig["layout"]["yaxis"]["range"] == [-2, 0]
     assert {s["fillcolor"] for s in fig["layout"]["shapes"]} == {"#f4c542", "#e63946"}  # 150 is in view: both
-    assert fig["data"][1]["marker"]["color"] == ["#e63946"]  # its newest point is red
+    assert last["marker"]["color"] == ["#e63946"] and last["y"] == [ys[-1]]  # its newest point is red
 
 
 def test_compare_ranks_the_children_by_their_mean_worst_first_with_their_state_at_the_end(archive):

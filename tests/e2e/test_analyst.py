@@ -28,11 +28,12 @@ from wiring.backfill import backfill_values
 
 HOURS = 2
 PANEL = "public_safety"
-# per trend section: the indicator ids of its rows, in order, and the y values of its sparkline figure
+# per trend section: the indicator ids of its rows, in order, and the y values of its sparklines (a trace each)
 SPARKS = ("() => Array.from(document.querySelectorAll('.with-trends')).map(s => { "
           "const g = s.querySelector('.sparks .js-plotly-plot'); "
           "return {rows: Array.from(s.querySelectorAll('.row .name'))"
-          ".map(a => a.getAttribute('href').split('?')[0].slice(11)), y: g && g.data ? g.data[0].y : null}; })")
+          ".map(a => a.getAttribute('href').split('?')[0].slice(11)), "
+          "y: g && g.data ? g.data.filter(t => t.mode === 'lines+markers').flatMap(t => t.y) : null}; })")
 BARS = "() => { const g = document.querySelector('#compare-bars .js-plotly-plot'); " \
        "return g && g.data ? {y: g.data[0].y, x: g.data[0].x, areas: g.data[0].customdata} : null; }"
 
