@@ -31,8 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import bench_redis, percentile
+from bench.compare import run_compare
 from bench.engine import PUKOU_GRIDS, build_tree
-from bench.webload import DashClient, free_port, gunicorn, run_clients, run_threads
+from bench.webload import DashClient, bench_env, free_port, gunicorn, healthz_times, run_clients, run_threads
 from cityvitals import store
 from cityvitals.archive.values import maintain, values_root
 from cityvitals.areas import save_areas
@@ -185,19 +186,6 @@ def run_panel(clients: int, period_s: float, duration_s: float, url: str | None,
     }
 
 
-def bench_env(client, url: str | None, tmp: str) -> dict[str, str]:
-    """The environment of the app under test: the bench's Redis, SQLite and data dir in ``tmp``."""
-    redis_url = url or f"unix://{client.connection_pool.connection_kwargs['path']}"
-    return {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp}/cv.sqlite", "CITYVITALS_DATA_DIR": tmp,
-            "CITYVITALS_SECRET_KEY": "bench"}
-
-
-def healthz_times(base: str, n: int) -> list[float]:
-    """Round trips of ``n`` sequential ``GET /healthz``."""
-    client = DashClient(base)
-    return [client._send("healthz", "GET", "/healthz").seconds for _ in range(n)]
-
-
 def run(grids: int, clients: int, period_s: float, duration_s: float, url: str | None, workers: int,
         threads: int, scenarios: list[str] = (), full: bool = False) -> dict:
     """Prepare the world, start gunicorn, measure baseline then the load; return the figures."""
@@ -255,10 +243,18 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"play an incident ({', '.join(SCENARIOS)}) in an area; repeatable")
     parser.add_argument("--full", action="store_true", help="every refresh sends everything (a page just opened)")
     parser.add_argument("--panel", action="store_true", help="measure a panel page with 24 h trends instead")
+    parser.add_argument("--compare", action="store_true",
+                        help="measure the compare view of the root's children over --days instead (bench/compare.py)")
+    parser.add_argument("--days", type=float, default=7.0, help="with --compare: days of history and the range")
+    parser.add_argument("--value-step", type=float, default=300.0, help="with --compare: the archive's step, s")
     parser.add_argument("--history-hours", type=float, default=24.0, help="with --panel: archive history to fill")
     parser.add_argument("--archive", type=Path, default=None,
                         help="with --panel: the archive directory to use and keep (filled only when empty)")
     args = parser.parse_args(argv)
+    if args.compare:
+        print(json.dumps(run_compare(args.grids, args.clients, args.period, args.duration, args.redis_url,
+                                     args.workers, args.threads, args.days, args.value_step)))
+        return
     if args.panel:
         print(json.dumps(run_panel(args.clients, args.period, args.duration, args.redis_url, args.workers,
                                    args.threads, args.history_hours, args.archive, args.full)))

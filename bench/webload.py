@@ -176,6 +176,19 @@ class DashClient:
         return Result(kind, start, time.monotonic(), status, size, error, resp.content if keep and resp else b"")
 
 
+def bench_env(client, url: str | None, tmp: str) -> dict[str, str]:
+    """The environment of the app under test: the bench's Redis, SQLite and data dir in ``tmp``."""
+    redis_url = url or f"unix://{client.connection_pool.connection_kwargs['path']}"
+    return {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp}/cv.sqlite", "CITYVITALS_DATA_DIR": tmp,
+            "CITYVITALS_SECRET_KEY": "bench"}
+
+
+def healthz_times(base: str, n: int) -> list[float]:
+    """Round trips of ``n`` sequential ``GET /healthz``."""
+    client = DashClient(base)
+    return [client._send("healthz", "GET", "/healthz").seconds for _ in range(n)]
+
+
 def run_clients(base: str, clients: int, period_s: float, duration_s: float, areas: list[str],
                 drill_every: int = 5, seed: int = 1, full: bool = False) -> list[Result]:
     """``clients`` dashboards refreshing every ``period_s`` for ``duration_s``; every request's result.
