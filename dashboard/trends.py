@@ -16,7 +16,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from cityvitals.archive.values import STEP_S, Bucket, bucket_for, newest_step, read_values, values_root
+from cityvitals.archive.values import STEP_S, Bucket, bucket_for, in_buckets, newest_step, read_values, values_root
 from dashboard import context
 from dashboard.components import bi
 from dashboard.ranges import TimeRange
@@ -62,8 +62,14 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
         with _lock:
             if key in _cache:
                 return _cache[key]
-        frame = read_values(values, window.start, window.end, indicators, areas, levels,
-                            bucket if max_points else None)
+        steps = aligned(rng, None)  # the range's steps, if a page read them already (compare ranks on them)
+        with _lock:
+            raw = _cache.get((*key[:2], steps.start, steps.end, None, *key[5:])) if max_points else None
+        if raw is not None:  # they hold every step of this window: bucket them rather than read again
+            frame = in_buckets(raw[0][(raw[0]["ts"] >= window.start) & (raw[0]["ts"] < window.end)], bucket)
+        else:
+            frame = read_values(values, window.start, window.end, indicators, areas, levels,
+                                bucket if max_points else None)
         with _lock:
             _cache[key] = (frame, bucket)
             _reading.pop(key, None)

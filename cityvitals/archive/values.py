@@ -150,12 +150,17 @@ def read_values(root: Path | None, start: float, end: float, indicators: Collect
     ``state`` is the worst state the cell held in the bucket (states are ordered by severity); a bucket
     with no finite value has value NaN. ``bucket`` None keeps every step; ``root`` None (no archive) reads none.
     """
-    raw = read_raw(root, start, end, indicators, areas, levels) if root is not None else empty_frame()
+    return in_buckets(read_raw(root, start, end, indicators, areas, levels) if root is not None else empty_frame(),
+                      bucket)
+
+
+def in_buckets(raw: pd.DataFrame, bucket: Bucket | None) -> pd.DataFrame:
+    """Steps (``read_raw``'s, or unbucketed ``read_values``') averaged per bucket, as :func:`read_values` gives them."""
     if bucket is not None and len(raw):
-        raw["ts"] = np.floor(raw["ts"] / bucket.seconds) * bucket.seconds
-        raw = raw.groupby(["indicator", "area", "ts"], observed=True, sort=True).agg(
+        raw = raw.assign(ts=np.floor(raw["ts"] / bucket.seconds) * bucket.seconds).groupby(
+            ["indicator", "area", "ts"], observed=True, sort=True).agg(
             value=("value", "mean"), state=("state", "max")).reset_index()
-    raw["t"] = pd.to_datetime(raw["ts"], unit="s", utc=True)
+    raw = raw.assign(t=pd.to_datetime(raw["ts"], unit="s", utc=True))
     return raw[["indicator", "area", "t", "ts", "value", "state"]]
 
 

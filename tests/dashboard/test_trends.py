@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cityvitals import store
-from cityvitals.archive.values import values_root, write_step
+from cityvitals.archive.values import bucket_for, read_values, values_root, write_step
 from dashboard import context
 from dashboard.compare import compare_csv, compared_areas, ranking
 from dashboard.context import DashboardContext
@@ -14,7 +14,7 @@ from dashboard.exports import file_name
 from dashboard.map_view import value_map
 from dashboard.ranges import parse_range
 from dashboard.relations import related
-from dashboard.trends import bands, series, spark_section, text_spark
+from dashboard.trends import aligned, bands, series, spark_section, text_spark
 from indicators.states import State
 from tests.conftest import tiny_tree
 
@@ -127,3 +127,21 @@ def test_related_indicators_are_the_ones_that_moved_with_it_and_a_flat_one_is_le
     assert top.index[:2].tolist() in (["b", "c"], ["c", "b"]) and "flat" not in top.index
     assert top.loc["b", "r_time"] == pytest.approx(1.0) and top.loc["c", "r_time"] == pytest.approx(-1.0)
     assert top["r_areas"].isna().all()  # the district of the tiny tree has one street: no correlation across it
+
+
+def test_a_bucketed_series_is_cut_from_the_steps_a_page_read_already(archive, monkeypatch):
+    tree, communities = archive
+    kids = [a.id for a in tree.children(tree[communities[0]].parent)]
+    rng = parse_range({"range": "7d"}, NOW + 60)
+    steps, _ = series(["aqi"], kids, rng, None)  # as compare's ranking reads them
+    window = aligned(rng, bucket_for(rng.span, 100))
+    direct = read_values(values_root(context.get().archive_path), window.start, window.end, ["aqi"], kids,
+                         {"community"}, bucket_for(rng.span, 100))
+
+    def no_read(*_a, **_k):
+        raise AssertionError("read the archive again")
+
+    monkeypatch.setattr("dashboard.trends.read_values", no_read)
+    frame, bucket = series(["aqi"], kids, rng, 100)  # as compare's small multiples draw them
+    assert bucket.label == "6 h" and len(steps) == 48 and len(frame) == len(direct) > 0
+    assert frame.reset_index(drop=True).equals(direct.reset_index(drop=True))
