@@ -45,6 +45,11 @@ class TickReport:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def definitions(cat: Catalog) -> dict[str, dict]:
+    """The catalog's indicators as the dashboards read them (with their file positions): id -> definition."""
+    return {i.id: {**i.model_dump(mode="json"), "position": cat.positions.get(i.id, "")} for i in cat.indicators}
+
+
 class EngineService:
     """Run the engine against Redis (and SQL for the warnings log and history)."""
 
@@ -106,8 +111,7 @@ class EngineService:
     def publish_catalog(self) -> None:
         """Publish the live catalog's definitions, so every dashboard process shows the same ones."""
         cat = self.engine.catalog
-        store.write_definitions(self.client, {
-            i.id: {**i.model_dump(mode="json"), "position": cat.positions.get(i.id, "")} for i in cat.indicators})
+        store.write_definitions(self.client, definitions(cat))
         store.write_rules(self.client, self.engine.rules)
         store.record_catalog(self.client, cat.version, errors=[])
 
