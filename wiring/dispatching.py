@@ -33,7 +33,7 @@ def dispatch_context(rt: Connections) -> DispatchContext:
     """A dispatch context whose task events also go into the work-order pipeline (as source ``dispatch``)."""
     routing = read_routing(rt.settings.routing_path, rt.tree)
     pipeline = WorkOrderPipeline(Ingestor(rt.client, f"events:{SOURCE}", registry(), frozenset(rt.tree.ids("grid"))))
-    listeners = [work_order_listener(rt.tree, rt.sql, pipeline.submit)]
+    listeners = [work_order_listener(rt.tree, pipeline.submit)]
     if rt.settings.webhook_url:
         listeners.append(outbox_listener(rt.sql))
     return DispatchContext(rt.sql, routing, notify=listeners, photos=rt.settings.data_dir / "photos")

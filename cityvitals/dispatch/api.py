@@ -129,11 +129,12 @@ def task_blueprint(ctx: DispatchContext, actor: Callable[[], Actor]) -> Blueprin
         body = request.get_json(silent=True)
         body = body if isinstance(body, dict) else {}
         extra = {k: body[k] for k in ("unit", "photo") if body.get(k) is not None}
+        command = ACTIONS[action](ctx, actor(), task_id, body.get("note"), **extra)
         try:
-            task = ACTIONS[action](ctx, actor(), task_id, body.get("note"), **extra).run()
+            task = command.run()
         except DispatchError as exc:
             return _refused(exc)
-        return jsonify(_with_events(ctx, task))
+        return jsonify({**task.as_dict(), "events": [e.as_dict() for e in command.events]})
 
     return bp
 

@@ -19,8 +19,7 @@ def figures(pipeline, now: float, grid: str) -> dict[str, float]:
 def test_a_grid_task_is_counted_open_then_closed(redis_client, demo_tree, sqlite_engine, routing, clock):
     pipeline = WorkOrderPipeline(Ingestor(redis_client, "events:dispatch", registry(),
                                           frozenset(demo_tree.ids("grid")), clock=clock))
-    ctx = DispatchContext(sqlite_engine, routing, clock, [work_order_listener(demo_tree, sqlite_engine,
-                                                                              pipeline.submit)])
+    ctx = DispatchContext(sqlite_engine, routing, clock, [work_order_listener(demo_tree, pipeline.submit)])
     task = dispatch(ctx)
     assert figures(pipeline, clock.now, GRID)["orders_open"] == 1
     clock.tick(25 * 60)
@@ -41,8 +40,7 @@ def test_a_grid_task_is_counted_open_then_closed(redis_client, demo_tree, sqlite
 
 def test_a_street_task_stays_out_of_the_grid_figures(redis_client, demo_tree, sqlite_engine, routing, clock):
     submitted = []
-    ctx = DispatchContext(sqlite_engine, routing, clock, [work_order_listener(demo_tree, sqlite_engine,
-                                                                              submitted.append)])
+    ctx = DispatchContext(sqlite_engine, routing, clock, [work_order_listener(demo_tree, submitted.append)])
     dispatch(ctx, area="pukou.jiangpu")
     assert submitted == []
     dispatch(ctx)
