@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from cityvitals.config import Settings
 from cityvitals.connections import Connections
-from cityvitals.dispatch.api import answers_blueprint, task_blueprint
+from cityvitals.dispatch.api import task_blueprint
 from cityvitals.dispatch.commands import Actor, DispatchContext, escalate_overdue
 from cityvitals.dispatch.orders import SOURCE, work_order_listener
 from cityvitals.dispatch.routing import read_routing
@@ -48,11 +48,9 @@ def request_actor(ctx: DispatchContext) -> Actor:
     return Actor(name, role)
 
 
-def install_task_api(server: Flask, ctx: DispatchContext, settings: Settings) -> None:
-    """Mount ``/api/v1/tasks``, the webhook's answers (if one is set) and the phone page ``/respond``."""
+def install_task_api(server: Flask, ctx: DispatchContext) -> None:
+    """Mount ``/api/v1/tasks`` and the phone page ``/respond`` (answers come on the events API: wiring.web)."""
     server.register_blueprint(task_blueprint(ctx, lambda: request_actor(ctx)))
-    if settings.webhook_secret:
-        server.register_blueprint(answers_blueprint(ctx, settings.webhook_secret))
     server.register_blueprint(respond_blueprint())
 
 

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine as SqlEngine
 
-from cityvitals.dispatch.photos import photo_problem
+from cityvitals.dispatch.photos import PhotoError, check_photo, photo_problem, save_photo
 from cityvitals.dispatch.routing import GROUPS, Routing, Unit
 from cityvitals.dispatch.tasks import (
     PRIORITIES,
@@ -238,7 +238,7 @@ class StepCommand:
               photo: str | None = None) -> TaskEvent:
         """Make this step's event on ``task`` at ``now``."""
         return TaskEvent(task.id, now, self.step, self.actor.name, unit or task.unit, from_unit,
-                         (self.note or "").strip(), photo)
+                         (self.note or "").strip(), photo, self.extra.get("answer_key"))
 
     def handle_window(self, task: Task, now: float) -> float:
         """The deadline to handle: the task's, or a fresh window if that has passed (the level backing up)."""
@@ -366,6 +366,30 @@ class EscalateTask(StepCommand):
         above = self.ctx.routing.parent(self.ctx.routing.unit(task.unit)).id
         return ({"status": "dispatched", "unit": above, "hop_due": self.sign_window(task, now)},
                 self.event(task, now, above, task.unit))
+
+
+class AddPhoto:
+    """Keep a photo for a task, as evidence its handle step may name: by the holding unit, checked by Pillow."""
+
+    def __init__(self, ctx: DispatchContext, actor: Actor, task_id: int, data: bytes) -> None:
+        self.ctx, self.actor, self.task_id, self.data = ctx, actor, task_id, data
+
+    def validate(self) -> Task:
+        """The task the photo is for; DispatchError if there is none, it is not the actor's, or not an image."""
+        task = read_task(self.ctx.sql, self.task_id)
+        if task is None or self.ctx.photos is None:
+            raise DispatchError([f"no task {self.task_id}" if task is None else "this server keeps no photos"], 404)
+        if not self.actor.holds(task.unit):
+            raise DispatchError([f"only a responder of {task.unit} may add a photo"], 403)
+        try:
+            check_photo(self.data)
+        except PhotoError as exc:
+            raise DispatchError([str(exc)]) from None
+        return task
+
+    def run(self) -> str:
+        """Store the photo; the name the handle step names it by."""
+        return save_photo(self.ctx.photos, self.validate().id, self.data)
 
 
 STEPS: dict[str, type[StepCommand]] = {c.step: c for c in (

@@ -61,6 +61,7 @@ class TaskEvent:
     from_unit: str | None = None
     note: str = ""
     photo: str | None = None
+    answer_key: str | None = None  # set when another system's answer made the step
 
     def as_dict(self) -> dict:
         """The event as JSON-ready values."""
@@ -113,6 +114,14 @@ def write_step(sql: SqlEngine, task: Task, changes: dict, event: TaskEvent,
 def _task(conn: Connection, task_id: int) -> Task | None:
     row = conn.execute(select(TaskRow.__table__).where(TaskRow.__table__.c.id == task_id)).mappings().first()
     return None if row is None else Task(**{k: row[k] for k in _TASK_FIELDS})
+
+
+def answered(sql: SqlEngine, key: str) -> TaskEvent | None:
+    """The step an answer with this Idempotency-Key made, if one did."""
+    t = TaskEventRow.__table__
+    with sql.connect() as conn:
+        row = conn.execute(select(t).where(t.c.answer_key == key)).mappings().first()
+    return None if row is None else TaskEvent(**{k: row[k] for k in _EVENT_FIELDS})
 
 
 def read_task(sql: SqlEngine, task_id: int) -> Task | None:

@@ -47,11 +47,13 @@ class WorkOrderPipeline:
             orders[event.order] = after
             changed.add(event.order)
             result.accepted += 1
-        store.write_orders(self.client, {o: orders[o].to_line() for o in changed})
         self.ingestor.health["events_accepted"] += result.accepted
-        self.refuse(bad)
+        pipe = self.client.pipeline(transaction=False)  # the orders and the feed's health: one round trip
+        store.write_orders(pipe, {o: orders[o].to_line() for o in changed})
         if not bad:
-            store.write_feed_health(self.client, self.feed, self.ingestor.health)
+            store.write_feed_health(pipe, self.feed, self.ingestor.health)
+        pipe.execute()
+        self.refuse(bad)
         return result
 
     def refuse(self, bad: list[tuple[str, str]]) -> None:
