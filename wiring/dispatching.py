@@ -22,6 +22,7 @@ from cityvitals.security import current_name, current_role
 from cityvitals.users import User
 from dashboard.respond import respond_blueprint
 from feeds.ingest import Ingestor
+from feeds.workorders.aggregate import grids_below
 from feeds.workorders.pipeline import WorkOrderPipeline
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ ESCALATION_SECONDS = 30.0  # how often deadlines are looked at: a deadline is in
 def dispatch_context(rt: Connections) -> DispatchContext:
     """A dispatch context whose task events also go into the work-order pipeline (as source ``dispatch``)."""
     routing = read_routing(rt.settings.routing_path, rt.tree)
-    pipeline = WorkOrderPipeline(Ingestor(rt.client, f"events:{SOURCE}", registry(), frozenset(rt.tree.ids("grid"))))
+    pipeline = WorkOrderPipeline(Ingestor(rt.client, f"events:{SOURCE}", registry(), frozenset(rt.tree.ids("grid"))),
+                                 below=grids_below(rt.tree))
     listeners = [work_order_listener(rt.tree, pipeline.submit)]
     if rt.settings.webhook_url:
         listeners.append(outbox_listener(rt.sql))

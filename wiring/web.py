@@ -25,6 +25,7 @@ from dashboard import create_app
 from dashboard.context import DashboardContext
 from feeds.http_push.api import install_push_api
 from feeds.ingest import Ingestor
+from feeds.workorders.aggregate import grids_below
 from feeds.workorders.answers import TaskAnswers
 from feeds.workorders.pipeline import WorkOrderPipeline
 from wiring.dispatching import dispatch_context, install_task_api
@@ -47,10 +48,11 @@ def build_server(rt: Runtime) -> Flask:
         return ingestors[source]
 
     pipelines: dict[str, WorkOrderPipeline] = {}
+    below = grids_below(rt.tree)
 
     def events_for(source: str, body: bytes) -> TaskAnswers:
         orders = pipelines.get(source) or pipelines.setdefault(
-            source, WorkOrderPipeline(Ingestor(rt.client, f"events:{source}", registry(), grids)))
+            source, WorkOrderPipeline(Ingestor(rt.client, f"events:{source}", registry(), grids), below=below))
         return TaskAnswers(orders, dispatch, rt.settings.webhook_secret, body, request.headers.get(SIGNATURE_HEADER))
 
     limiter = redis_limiter(app.server, rt.redis_url, rt.client)
