@@ -335,7 +335,8 @@ def status_line(summary: dict, live: bool, simulated: bool, now: float, starting
     """
     if starting is not None:
         n = starting_percent(starting)
-        conn = html.Span(bi(f"◌ 启动中: 已评估 {n}% 区域", f"◌ starting: {n}% of areas scored"), className="conn starting")
+        conn = html.Span(bi(f"◌ 启动中: 已评估 {n}% 区域", f"◌ starting: {n}% of areas scored"),
+                         className="conn starting")
     else:
         conn = html.Span(bi("● 实时", "● live") if live else bi("◌ 引擎停滞", "◌ engine stalled"),
                          className="conn live" if live else "conn stalled")

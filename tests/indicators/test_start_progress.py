@@ -61,7 +61,8 @@ def test_the_first_tick_publishes_its_share_written_from_the_district_down(redis
     assert written[0] == 0 and written[-1] == total
     assert written == sorted(written)
     assert len(set(written)) > len(LEVELS) + 2  # every level, and the grids in several parts
-    first_grid_row = next(k for k, c in enumerate(commands) if c[0] == "SET" and c[1].startswith(store.values_key("grid", "")))
+    grid_rows = store.values_key("grid", "")
+    first_grid_row = next(k for k, c in enumerate(commands) if c[0] == "SET" and c[1].startswith(grid_rows))
     district_summary = next(k for k, c in enumerate(commands) if c[:2] == ["SET", store.summary_key("district")])
     assert district_summary < first_grid_row  # the wall's district is whole before the grids go
     shown = [w for k, w, _ in starts if k < first_grid_row]
