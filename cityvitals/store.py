@@ -48,6 +48,9 @@ Layout (all keys start with ``cv:``):
                            ``late`` (out of order), ``duplicate`` or ``superseded`` (in order, replaced by a newer
                            one of the same cell before a tick): written by the engine, merged into the health.
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
+- ``cv:root``              JSON: the aggregates of every indicator at the top area of this engine's tree (its
+                           city, when a province runs one engine per city), for the province to combine
+                           (indicators/province.py): ``num``, ``den``, ``cov``, ``ts``, ``seen`` per indicator.
 - ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
                            engine uses it, so explanations need nothing but Redis.
 - ``cv:checkpoints``       hash ``feed@file`` (:func:`checkpoint_field`) -> rows of that file the replay feed
@@ -105,6 +108,7 @@ FEEDNAMES = f"{PREFIX}:feednames"
 SCORED = f"{PREFIX}:scored"
 SCORED_KINDS = ("late", "duplicate", "superseded")
 RULES = f"{PREFIX}:rules"
+ROOT = f"{PREFIX}:root"
 ENGINE_GROUP = "engine"
 ARCHIVE_GROUP = "archive"  # the sample archiver's own group: it reads every entry the engine reads
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
@@ -959,6 +963,17 @@ def queue_tick(pipe: redis.client.Pipeline, now: float, catalog_version: str, in
     """Queue what a tick publishes with its writes: when it scored, with which catalog, and the funnel cells."""
     pipe.hset(META, mapping={"last_tick": now, "catalog_version": catalog_version, "indicators": indicators,
                              "funnel_cells": funnel_cells})
+
+
+def queue_root(pipe: redis.client.Pipeline, summary: Mapping[str, Any]) -> None:
+    """Queue the aggregates of the top area of an engine's tree (floats kept exact: JSON of their repr)."""
+    pipe.set(ROOT, json.dumps(summary))
+
+
+def read_root(client: redis.Redis) -> dict | None:
+    """The aggregates an engine last published for the top area of its tree (None: it never ticked)."""
+    raw = client.get(ROOT)
+    return None if raw is None else json.loads(raw)
 
 
 def queue_start(pipe: redis.client.Pipeline | redis.Redis, written: int, total: int) -> None:

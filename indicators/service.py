@@ -20,6 +20,7 @@ from cityvitals.areas import AreaTree
 from indicators.compiled import compile_catalog
 from indicators.engine import Engine, TickResult
 from indicators.loader import Catalog
+from indicators.province import root_summary
 from indicators.sql_recorder import SqlRecorder
 from indicators.state_writer import StateWriter
 from indicators.value_recorder import ValueRecorder
@@ -234,6 +235,7 @@ class EngineService:
                 start.end()
         self._started = True
         report.transitions = len(result.transitions)
+        store.queue_root(pipe, root_summary(eng, result))  # what a province of several engines combines
         store.queue_tick(pipe, result.now, eng.catalog.version, len(eng.ind_ids), eng.funnel_cells)
         store.queue_scored(pipe, report.by_feed)
         pipe.execute()
