@@ -429,6 +429,25 @@ class Engine:
                                                      result.transitions, judge)
         return result
 
+    def score_root(self, rolled: tuple[np.ndarray, ...], seen: np.ndarray, now: float) -> TickResult:
+        """Judge the top level alone from roll-ups made elsewhere: a province over the engines of its cities.
+
+        ``rolled`` (value, ts, coverage, num, den) and ``seen`` (whether any grid ever delivered) are
+        (indicators x 1), as a tick over the whole tree would have them; every indicator is judged.
+        """
+        top = LEVELS[0]
+        if self.compiled.evidence.funnel_rows[top].size:  # a funnel needs every area's rate, not a summary
+            raise ValueError(f"catalog {self.catalog.version}: funnel limits at the {top} level cannot be combined")
+        self._seen_cache = {top: seen}
+        result = TickResult(now=now, levels={})
+        result.levels[top] = self._score_level(top, rolled, seen, self.limits(now)[top], now, result.transitions,
+                                               np.ones(len(self.ind_ids), dtype=bool))
+        return result
+
+    def delivered(self, level: str) -> np.ndarray:
+        """Whether any grid of each area of ``level`` ever delivered each indicator's inputs (after a tick)."""
+        return self._seen_cache[level]
+
     def _freshness(self, parts: rollup.GridParts, now: float) -> tuple[np.ndarray, np.ndarray]:
         """Which grid cells hold current data, and the rows where that can differ from the last tick.
 

@@ -61,8 +61,12 @@ class StateWriter:
                 lv.dirty_areas |= (old != below[level]).any(axis=(1, 2))
         self._below = below
 
-    def queue_values(self, pipe: redis.client.Pipeline, engine: Engine, lv: LevelResult) -> int:
-        """Queue the state cells that moved (every row exists once the first tick wrote it); returns how many."""
+    def queue_values(self, pipe: redis.client.Pipeline, engine: Engine, lv: LevelResult,
+                     sending: store.Sending | None = None) -> int:
+        """Queue the state cells that moved (every row exists once the first tick wrote it); returns how many.
+
+        ``sending`` hears of each part of a big level sent on its own (see ``store.queue_values``).
+        """
         rows, cols = np.nonzero(lv.dirty)
         store.queue_values(pipe, lv.level, engine.ind_ids, rows, cols, len(lv.area_ids), lambda r, c: {
                                "v": lv.value[r, c], "ts": lv.ts[r, c], "since": lv.since[r, c],
@@ -70,7 +74,7 @@ class StateWriter:
                                "num": lv.num[r, c], "den": lv.den[r, c],
                                "src": engine.source_codes(lv.level, r, c), "rule": cells_at(lv.limits.source, r, c),
                                "s": lv.state[r, c], "p": lv.pending[r, c]},
-                           np.array([lv.level in self._value_levels] * len(engine.ind_ids)))
+                           np.array([lv.level in self._value_levels] * len(engine.ind_ids)), sending)
         self._value_levels.add(lv.level)
         return int(rows.size)
 
