@@ -33,7 +33,7 @@ class FileReport:
     _refused: list[int] = field(default_factory=list, repr=False)  # positions in the file, of the chunk in hand
     _codes: dict[str, int] = field(default_factory=dict, repr=False)  # cell -> its number
     _newest: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)  # newest time stored, by cell
-    _seen: np.ndarray = field(default_factory=lambda: np.empty(0, complex), repr=False)  # cell + 1j * time, sorted
+    _seen: list[np.ndarray] = field(default_factory=list, repr=False)  # cell + 1j * time, sorted, by chunk
 
     @property
     def done_before(self) -> bool:
@@ -68,12 +68,16 @@ class FileReport:
         ts = long.ts[stored]
         key = code + 1j * ts
         frame = pd.DataFrame({"cell": code, "ts": ts})
-        repeat = frame.duplicated().to_numpy() | np.isin(key, self._seen)
+        repeat = frame.duplicated().to_numpy(copy=True)
+        # Only a sample no newer than its cell's newest of the chunks before can repeat one of them.
+        earlier = ts <= self._newest[code]
+        if earlier.any():
+            repeat[earlier] |= np.logical_or.reduce([_found(key[earlier], seen) for seen in self._seen])
         newest_before = np.fmax(frame.groupby("cell")["ts"].cummax().groupby(frame["cell"]).shift().to_numpy(),
                                 self._newest[code])
         self.duplicate += int(repeat.sum())
         self.out_of_order += int(((ts < newest_before) & ~repeat).sum())
-        self._seen = np.union1d(self._seen, key)
+        self._seen.append(np.sort(key))
         np.maximum.at(self._newest, code, ts)
 
     def text(self, feed: str) -> str:
@@ -90,3 +94,9 @@ class FileReport:
                  f"of those stored, {self.duplicate} repeat an earlier row (metric, area, time) and "
                  f"{self.out_of_order} are out of order: the engine counts them, never applies them"]
         return "\n".join(lines)
+
+
+def _found(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Whether each of ``keys`` is among ``sorted_keys`` (a binary search: no set of them all is built)."""
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys
