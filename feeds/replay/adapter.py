@@ -51,7 +51,7 @@ class LedReplay:
         try:
             self.feed.run(progress=False)
             delivered = store.read_checkpoint(self.feed.ingestor.client, self.feed.checkpoint_field)
-            self.done = delivered >= (self.feed.rows or 0)
+            self.done = self.feed.rows is not None and delivered >= self.feed.rows
         except Fenced:
             log.warning("replay %s: another worker leads it now; it resumes at the checkpoint", name)
         except redis.RedisError as exc:  # the next round (while this worker leads) resumes at the checkpoint

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
 
 CHUNK_BYTES = 8 << 20  # of a CSV read a chunk at a time
 
@@ -34,6 +35,15 @@ def read_table(path: Path) -> pd.DataFrame:
         return _text(pcsv.read_csv(path, convert_options=_as_text(path)))
     except (pa.ArrowInvalid, _Irregular):
         return pd.read_csv(path, **PANDAS_TEXT)
+
+
+def read_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pd.DataFrame]:
+    """Read a CSV (about ``chunk_bytes`` at a time) or Parquet file (a batch of rows at a time) as read_table does."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        for batch in pq.ParquetFile(path).iter_batches():
+            yield batch.to_pandas()
+        return
+    yield from read_csv_chunks(path, chunk_bytes)
 
 
 def read_csv_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pd.DataFrame]:
@@ -94,16 +104,22 @@ def _count_lines(path: Path) -> int:
         return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
 
 
+def pace_origin(times: np.ndarray, clock: Callable[[], float] = time.monotonic) -> tuple[float, float] | None:
+    """The first readable time and the clock now: what a replay's pace counts from (None: no readable time)."""
+    finite = times[np.isfinite(times)]
+    return (float(finite[0]), clock()) if finite.size else None
+
+
 def paced(times: np.ndarray, speed: float | None, start: int = 0, batch: int = 500,
-          sleep: Callable[[float], None] = time.sleep,
-          clock: Callable[[], float] = time.monotonic) -> Iterator[tuple[int, int]]:
+          sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+          origin: tuple[float, float] | None = None) -> Iterator[tuple[int, int]]:
     """Yield (first, stop) row ranges from ``start``, each once its first row is due at ``speed`` x real time.
 
     ``speed`` None: as fast as possible. A range holds the rows due by then (at most ``batch``);
-    rows without a readable time are due at once.
+    rows without a readable time are due at once. ``origin`` (:func:`pace_origin` of an earlier chunk
+    of the file) carries the pace over from it; by default it counts from the first row from ``start``.
     """
-    finite = times[start:][np.isfinite(times[start:])]
-    t0_data, t0_wall = (finite[0] if finite.size else 0.0), clock()
+    t0_data, t0_wall = origin or pace_origin(times[start:], clock) or (0.0, clock())
     due = np.nan_to_num((times - t0_data) / (speed or np.inf), nan=-np.inf) + t0_wall
     first = start
     while first < len(times):
