@@ -19,6 +19,7 @@ from cityvitals import store
 from cityvitals.areas import AreaTree
 from indicators.compiled import compile_catalog
 from indicators.engine import Engine, TickResult
+from indicators.forecast import EarlyWarnings
 from indicators.loader import Catalog
 from indicators.sql_recorder import SqlRecorder
 from indicators.state_writer import StateWriter
@@ -51,9 +52,11 @@ class EngineService:
     def __init__(self, client: redis.Redis, sql: SqlEngine | None, tree: AreaTree, catalog: Catalog,
                  consumer: str | None = None, history_levels: tuple[str, ...] = ("district", "street"),
                  history_step_s: float = 60.0, retention_s: float = 7 * 86400, max_entries: int = 2000,
-                 values: ValueRecorder | None = None) -> None:
+                 values: ValueRecorder | None = None, early_log: bool = False) -> None:
         self.client, self.tree = client, tree
         self.engine = Engine(tree, compile_catalog(catalog))
+        self.early_log = early_log  # keep every early-warning event in memory (a run on a virtual clock)
+        self.early = EarlyWarnings(self.engine, early_log)
         # Stable across restarts, so a restarted engine finds what it read but never acknowledged;
         # several engines on one host must be given distinct names.
         self.consumer = consumer or f"engine-{socket.gethostname()}"
