@@ -95,10 +95,15 @@ class EarlyWarnings:
         self._next: dict[str, float] = {}  # per indicator, the time its next value is taken
         self.active: dict[tuple[str, str, str], Early] = {}
         self.log: list[tuple] | None = [] if keep_log else None
+        self._unwritten = True  # what the store holds is unknown until written once
+
+    def records(self) -> list[dict]:
+        """The early warnings standing, as the store keeps them."""
+        return [e.as_record() for e in self.active.values()]
 
     def update(self, result: TickResult) -> bool:
         """Take this tick's values where a step is due, forecast there, end what was reached; True if anything changed."""
-        now, changed = result.now, False
+        now, changed, self._unwritten = result.now, self._unwritten, False
         for row, ind in self.rules:
             rule = ind.forecast
             assert rule is not None

@@ -114,6 +114,7 @@ class EngineService:
         """Swap in a new validated catalog and restore values of metrics it newly reads."""
         old_ids = list(self.engine.ind_ids)
         self.engine.set_catalog(compile_catalog(catalog), time.time())
+        self.early = EarlyWarnings(self.engine, self.early_log)  # the new catalog's forecast rules
         self.publish_catalog()
         self.restore()
         store.clear_states(self.client, set(old_ids) | set(self.engine.ind_ids))
@@ -136,6 +137,7 @@ class EngineService:
     def _start_over(self) -> None:
         """Forget what is in memory and rebuild it from Redis, then re-read the unacknowledged entries."""
         self.engine = Engine(self.tree, self.engine.compiled)
+        self.early = EarlyWarnings(self.engine, self.early_log)
         self.restore()
         self._recovering = True
         self._failed = False
@@ -148,8 +150,9 @@ class EngineService:
         now = time.time() if now is None else now
         self.engine.switched_on = store.profiles_on(self.client)
         result = self.engine.tick(now)
+        early = self.early.update(result)
         t2 = time.perf_counter()
-        self._write(result, report)
+        self._write(result, report, early)
         self._remember(batches)
         store.ack(self.client, entry_ids)
         t3 = time.perf_counter()
@@ -211,8 +214,8 @@ class EngineService:
         report.entries = len(entries)
         return [e.entry_id for e in entries], batches
 
-    def _write(self, result: TickResult, report: TickReport) -> None:
-        """Write changed latest values, changed state records, summaries, warnings and meta.
+    def _write(self, result: TickResult, report: TickReport, early: bool) -> None:
+        """Write changed latest values, changed state records, summaries, warnings, meta and early warnings.
 
         One pipeline, sent in parts of about ``store.WRITE_CHUNK`` cells so that a first tick at
         province scale (every record once) does not hold all of them in memory.
@@ -228,4 +231,6 @@ class EngineService:
         report.transitions = len(result.transitions)
         store.queue_tick(pipe, result.now, eng.catalog.version, len(eng.ind_ids), eng.funnel_cells)
         store.queue_scored(pipe, report.by_feed)
+        if early:  # an early warning raised or ended
+            store.queue_early(pipe, self.early.records())
         pipe.execute()
