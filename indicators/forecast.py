@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+from statsmodels.regression.linear_model import OLS
 
 from indicators.engine import Engine, TickResult, cells_at
 from indicators.schema import MIN_FORECAST_POINTS, Forecast
@@ -42,11 +41,14 @@ def outlook(values: np.ndarray, rule: Forecast, limit: float, higher: bool) -> f
     steps = int(rule.horizon // rule.step)
     alpha = 2 * (1 - rule.confidence)  # a two-sided interval at 1 - alpha has the one-sided bound wanted
     if rule.method == "linear":
-        fit = sm.OLS(y, np.column_stack([np.ones(y.size), np.arange(y.size)])).fit()
+        fit = OLS(y, np.column_stack([np.ones(y.size), np.arange(y.size)])).fit()
         ahead = np.column_stack([np.ones(steps), np.arange(y.size, y.size + steps)])
         frame = fit.get_prediction(ahead).summary_frame(alpha=alpha)
         low, high = frame["obs_ci_lower"].to_numpy(), frame["obs_ci_upper"].to_numpy()
     else:
+        # imported here: a second at every engine start, for the few catalogs that use it
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
         with warnings.catch_warnings():  # a short series often ends the optimiser early: its fit still stands
             warnings.simplefilter("ignore")
             fit = ETSModel(pd.Series(y), error="add", trend="add", damped_trend=True).fit(disp=False)
