@@ -26,7 +26,6 @@ from indicators.loader import Catalog
 from indicators.states import State
 
 VALUE_TOLERANCE = 1e-4  # relative change of a value worth rewriting its record (screens show 4 digits)
-NO_RECORDS = np.zeros((0, 0), dtype=bool)  # what a level's result holds for the store where none is kept
 TS_TOLERANCE_S = 60.0  # data time moves in records at this resolution (the history's step)
 
 
@@ -94,16 +93,9 @@ class TickResult:
 class Engine:
     """Hold metric values per grid and indicator states per level; score on each tick."""
 
-    def __init__(self, tree: AreaTree, catalog: CompiledCatalog | Catalog, tz: str = "Asia/Shanghai",
-                 records: bool = True) -> None:
-        """Start with no values; ``catalog`` as compiled once by its owner, or compiled here.
-
-        ``records=False`` (a backtest: nothing is written to a store) leaves out what only the store's
-        writers read: the latest values touched, and each level's cells to rewrite, cells cleared and
-        areas' oldest data times (empty in its results). States and transitions are the same.
-        """
+    def __init__(self, tree: AreaTree, catalog: CompiledCatalog | Catalog, tz: str = "Asia/Shanghai") -> None:
+        """Start with no values; ``catalog`` as compiled once by its owner, or compiled here."""
         self.tree = tree
-        self.records = records
         self.tz = ZoneInfo(tz)
         self.grid_ids = tree.ids("grid")
         self.grid_pos = {a: i for i, a in enumerate(self.grid_ids)}
@@ -254,8 +246,7 @@ class Engine:
         r, c = r[newer], c[newer]
         self.values[r, c], self.ts[r, c] = value[newer], ts[newer]
         self.feed[r, c] = self._feed_code(feed)
-        if self.records:
-            self._touched.append(flat[newer])
+        self._touched.append(flat[newer])
         self._moved[r] = True
         accepted = int(newer.sum())
         unknown = int(n - known.sum())
@@ -576,9 +567,6 @@ class Engine:
             transitions.append(Transition(
                 self.ind_ids[rows[k]], level, area_ids[c], State(before[k, c]).label, State(sub.state[k, c]).label,
                 float(value[rows[k], c]), y, rd, now))
-        if not self.records:
-            return LevelResult(level, area_ids, value, ts, cov, num, den, track.state, track.since, track.pending,
-                               track.pending_since, lim, *(NO_RECORDS,) * 5, track.judged)
         written = self.written.get(level)
         cleared = np.zeros(value.shape, dtype=bool)
         if written is not None:

@@ -66,7 +66,7 @@ class ClockRunner:
         self.timeline = Timeline(tree) if timeline else None
         self.service: EngineService | None = None
         if client is None:
-            self.engine = Engine(tree, compile_catalog(catalog), records=False)  # no store to write
+            self.engine = Engine(tree, compile_catalog(catalog))
             self.engine.switched_on = set(profiles)
             self.recorder = SqlRecorder(sql, (), float("inf"), 7 * 86400.0)
             self._early = EarlyWarnings(self.engine, keep_log=True)
@@ -105,6 +105,7 @@ class ClockRunner:
         if report.samples:
             stats = self.engine.ingest_columns(cols, self.source)
             report.late, report.duplicates = stats.late, stats.duplicate
+        self.engine.take_touched()  # what the service would write to Redis: nothing to write here
         result = self.engine.tick(now)
         self.recorder.record(self.engine, result, now)
         self._early.update(result)
