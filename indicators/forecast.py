@@ -104,7 +104,10 @@ class EarlyWarnings:
         return [e.as_record() for e in self.active.values()]
 
     def update(self, result: TickResult) -> bool:
-        """Take this tick's values where a step is due, forecast there, end what was reached; True if anything changed."""
+        """Take this tick's values where a step is due, forecast there, end what was reached.
+
+        True if an early warning was raised or ended (or nothing was written yet).
+        """
         now, changed, self._unwritten = result.now, self._unwritten, False
         for row, ind in self.rules:
             rule = ind.forecast

@@ -42,7 +42,8 @@ def test_a_rising_river_gets_an_early_warning_of_its_own_and_no_state_or_count_m
     context.set_context(DashboardContext(redis_client, sqlite_engine, TREE, 5.0))
     rows = warning_board.early_rows(warning_board.early_warnings("d.s", None, None), T0 + 7 * 60)
     eta = round((early[0]["at"] - (T0 + 7 * 60)) / 60)
-    assert [r["expected"] for r in rows] == [f"上升趋向红色，预计约{eta} min后 · rising toward red, expected in ~{eta} min"]
+    assert [r["expected"] for r in rows] == [
+        f"上升趋向红色，预计约{eta} min后 · rising toward red, expected in ~{eta} min"]
     assert warning_board.early_warnings("d.s.c2", None, None) == []  # not in or below that community
     assert warning_board.early_warnings("d.s", None, "street") == []
 
