@@ -59,6 +59,7 @@ from feeds.simulator.orders import SimulatedOrders
 from feeds.simulator.scenarios import SCENARIOS, ActiveScenario
 from feeds.simulator.seasons import flood_season
 from indicators.backtest_report import chattering as chattering_cells
+from indicators.forecast_report import forecast_figures
 from indicators.loader import Catalog, load_catalog, without_statistics
 from indicators.runner import ChangeFilter, ClockRunner
 
@@ -195,7 +196,8 @@ def simulate(args: argparse.Namespace, which: str) -> dict:
     del server
     hours = (end - midnight) / 3600
     return {"day": day.isoformat(), **figures_of(log, quiet, runs, tree, tick),
-            "acks_per_hour": round(officer.acks / hours, 2)}
+            "acks_per_hour": round(officer.acks / hours, 2),
+            "forecasts": forecast_figures(catalog, runner.early.frame(), log, midnight, end)}
 
 
 def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], tree: AreaTree,

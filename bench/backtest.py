@@ -9,7 +9,8 @@ without Redis, as ``cityvitals backtest`` runs it) goes through every tick; ``ru
 its time alone. ``speedup_vs_realtime``: simulated time over runner time. The baseline, in the
 same run, is the live engine (the engine service with its Redis, stream and history as in
 production) fed the same samples one tick at a time for the first ``--live-ticks`` ticks;
-``speedup_vs_live_engine``: its mean time per tick over the runner's on those same ticks.
+``speedup_vs_live_engine``: its mean time per tick over the runner's on those same ticks;
+``states_identical_to_live_engine``: whether both engines held the same states after each of them.
 ``peak_rss_mb``: the process's peak resident memory.
 """
 
@@ -75,7 +76,7 @@ def measure(args: argparse.Namespace) -> dict:
     source = Generated(args, tree.ids("grid"), tree)
     runner_times: list[float] = []
     live_times: list[float] = []
-    transitions = 0
+    transitions, same_states = 0, True
     with tempfile.TemporaryDirectory(prefix="cv-bench-backtest-") as scratch:
         runner = ClockRunner(None, make_engine(f"sqlite:///{scratch}/runner.sqlite"), tree, catalog, source="bench",
                              timeline=True)
@@ -91,6 +92,7 @@ def measure(args: argparse.Namespace) -> dict:
                 t0 = time.perf_counter()
                 live.step(now, cols)
                 live_times.append(time.perf_counter() - t0)
+                same_states &= _same_states(runner, live)
         server.shutdown(nosave=True)
         warnings = runner.transitions()
     runner_s = float(np.sum(runner_times))
@@ -106,10 +108,19 @@ def measure(args: argparse.Namespace) -> dict:
         "live_ticks": len(live_times), "live_ms_per_tick": round(1000 * float(np.mean(live_times)), 2),
         "runner_ms_per_tick_same_ticks": round(1000 * same, 2),
         "speedup_vs_live_engine": round(float(np.mean(live_times)) / same, 2),
+        "states_identical_to_live_engine": same_states,
         "transitions": transitions, "new_warnings": int(new.sum()),
         "timeline_rows": len(runner.timeline.frame()) if runner.timeline else 0,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+
+
+def _same_states(runner: ClockRunner, live: ClockRunner) -> bool:
+    """Whether the runner's engine holds the live engine's states and pending states at every level."""
+    assert live.service is not None
+    theirs = live.service.engine.tracks
+    return all(np.array_equal(mine.state, theirs[level].state) and np.array_equal(mine.pending, theirs[level].pending)
+               for level, mine in runner.engine.tracks.items())
 
 
 def main(argv: list[str] | None = None) -> None:

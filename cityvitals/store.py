@@ -40,6 +40,9 @@ Layout (all keys start with ``cv:``):
 - ``cv:acked``             hash ``indicator@area`` -> since of the warning episode an operator acknowledged:
                            that warning ranks below every unacknowledged one in the ticker sets until it
                            clears or changes state (a new episode). Dropped with the warning.
+- ``cv:early``             string: JSON list of the early warnings standing now (indicators/forecast.py: ``i``,
+                           ``l`` level, ``a`` area, ``since``, ``at`` expected time, ``v`` value, ``lim``, ``to``
+                           the state warned of), replaced whole by the engine when one is raised or ends.
 - ``cv:meta``              hash (:class:`Meta`): the last tick's time, duration, samples, indicators and funnel
                            cells; the live catalog's version, the errors of the last reload and when it was checked;
                            while an engine's first tick writes, the state records written of all (``start_*``).
@@ -96,6 +99,7 @@ SAMPLES = f"{PREFIX}:samples"
 DEADLETTER = f"{PREFIX}:deadletter"
 WARNINGS = f"{PREFIX}:warnings"
 ACKED = f"{PREFIX}:acked"
+EARLY = f"{PREFIX}:early"
 META = f"{PREFIX}:meta"
 FEEDS = f"{PREFIX}:feeds"
 CATALOG = f"{PREFIX}:catalog"
@@ -913,6 +917,17 @@ def read_warning(client: redis.Redis, indicator: str, area: str) -> dict | None:
     """The record of the warning of ``indicator`` in ``area`` now (None: no warning there)."""
     raw = client.hget(WARNINGS, warning_key(indicator, area))
     return None if raw is None else json.loads(raw)
+
+
+def queue_early(pipe: redis.client.Pipeline, records: list[dict]) -> None:
+    """Replace the early warnings standing (a few at a time: one small JSON list)."""
+    pipe.set(EARLY, json.dumps(records))
+
+
+def read_early(client: redis.Redis) -> list[dict]:
+    """The early warnings standing now, the soonest expected first."""
+    raw = client.get(EARLY)
+    return sorted(json.loads(raw), key=lambda r: r["at"]) if raw else []
 
 
 def read_meta(client: redis.Redis) -> dict[str, str]:

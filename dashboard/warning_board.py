@@ -79,6 +79,8 @@ def layout(area_id: str) -> html.Div:
         html.H2(bi("当前预警", "Active"), className="panel-title"),
         data_table(ids.WARN_ACTIVE, ACTIVE_COLUMNS, {"area", "indicator"}, row_selectable="multi", page_size=50,
                    sort_action="native", styles=CLEARING_STYLES),
+        html.H2(bi("预测预警（非状态）", "Early warnings (forecast, not a state)"), className="panel-title"),
+        data_table(ids.WARN_EARLY, EARLY_COLUMNS, {"area", "indicator"}, page_size=25, sort_action="native"),
         html.H2(bi("状态变化记录", "Past state changes"), className="panel-title"),
         data_table(ids.WARN_PAST, PAST_COLUMNS, {"area", "indicator"}, page_size=25, sort_action="native"),
     ])
@@ -132,8 +134,45 @@ def episode_key(w: dict) -> str:
     return f"{store.WarningKey.of(w)}@{w['since']:.3f}"
 
 
+def early_warnings(area_id: str, group: str | None, level: str | None) -> list[dict]:
+    """Early warnings standing in and below the area that pass the filters, the soonest expected first."""
+    c = context.get()
+    definitions = data.definitions(c.client)
+    out = []
+    for e in store.read_early(c.client):
+        d = definitions.get(e["i"])
+        if not d or not _matches(d, group) or (level and e["l"] != level) or e["a"] not in c.tree:
+            continue
+        if e["a"] == area_id or any(a.id == area_id for a in c.tree.ancestors(e["a"])):
+            out.append({**e, "name": d["name"]["zh"], "unit": d.get("unit", "")})
+    return out
+
+
+EARLY_COLUMNS = [("area", "区域 Area"), ("indicator", "指标 Indicator"), ("expected", "预计 Expected"),
+                 ("value", "数值/界限 Value / limit"), ("for", "已预警 Warned for")]
+TOWARD = {"red": "红色", "yellow": "黄色"}
+
+
+def early_rows(early: list[dict], now: float) -> list[dict]:
+    """One row per early warning: "rising toward red, expected in ~40 min" (falling, for a lower limit)."""
+    tree = context.get().tree
+    rows = []
+    for e in early:
+        verb = ("上升", "rising") if e["v"] < e["lim"] else ("下降", "falling")
+        eta = age_text(max(e["at"] - now, 0.0))
+        rows.append({
+            "area": f"[{tree[e['a']].name_zh}]({area_path(e['a'])})",
+            "indicator": f"[{e['name']}]({indicator_path(e['i'], e['a'])})",
+            "expected": f"{verb[0]}趋向{TOWARD[e['to']]}，预计约{eta}后 · {verb[1]} toward {e['to']}, "
+                        f"expected in ~{eta}",
+            "value": f"{value_text(e['v'], e['unit'])} / {value_text(e['lim'])}", "for": age_text(now - e["since"]),
+        })
+    return rows
+
+
 @callback(
     Output(ids.WARN_ACTIVE, "data"),
+    Output(ids.WARN_EARLY, "data"),
     Output(ids.WARN_PAST, "data"),
     Input(ids.INTERVAL, "n_intervals"),
     Input(ids.WARN_GROUP, "value"),
@@ -143,13 +182,14 @@ def episode_key(w: dict) -> str:
     State(ids.WARN_KEY, "data"),
 )
 def refresh(_n: int, group: str | None, states: list[str], level: str | None, _acked: int, key: dict) -> tuple:
-    """Re-read active warnings (Redis), their acknowledgements and the warnings log (SQL)."""
+    """Re-read active warnings (Redis), their acknowledgements, early warnings and the warnings log (SQL)."""
     c = context.get()
     active = active_warnings(key["area"], group, states, level)
     acks = read_acks(c.sql, {store.WarningKey.of(w).indicator for w in active})
     now = time.time()
     tasks = task_texts(c, {store.WarningKey.of(w).area for w in active}, now)
-    return active_rows(active, acks, now, tasks), past_table_rows(key["area"], group, states, level)
+    early = early_rows(early_warnings(key["area"], group, level), now)
+    return active_rows(active, acks, now, tasks), early, past_table_rows(key["area"], group, states, level)
 
 
 ACTIVE_COLUMNS = [("state", "状态 State"), ("area", "区域 Area"), ("indicator", "指标 Indicator"),

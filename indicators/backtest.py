@@ -17,6 +17,7 @@ import pandas as pd
 
 from cityvitals.areas import AreaTree
 from cityvitals.db import make_engine
+from indicators.forecast_report import forecast_figures
 from indicators.loader import Catalog
 from indicators.runner import ClockRunner, RunReport
 from indicators.ticks import tick_batches
@@ -35,6 +36,8 @@ class Outcome:
     run: RunReport
     timeline: pd.DataFrame  # at, indicator, level, area, from_state, to_state: every change (indicators.timeline)
     warnings: pd.DataFrame  # the warnings log as the live engine writes it: same columns
+    early: pd.DataFrame  # the early warnings' log (indicators.forecast.LOG_COLUMNS)
+    forecasts: dict[str, dict]  # per forecast rule: lead time, hit rate, false early warnings (forecast_report)
 
     @property
     def hours(self) -> float:
@@ -58,8 +61,11 @@ def backtest(tree: AreaTree, catalog: Catalog, chunks: Chunks, start: float, end
             assert runner.timeline is not None
             last = done.last if done.ticks else start
             log = runner.transitions()  # a tick cut short by Ctrl-C may have logged its transitions: not counted
-            outcome = Outcome(catalog.version, start, last, tick_s, done, runner.timeline.frame(),
-                              log[log["at"] <= last + 1e-3].reset_index(drop=True))
+            log = log[log["at"] <= last + 1e-3].reset_index(drop=True)
+            early = runner.early.frame()
+            early = early[early["at"] <= last + 1e-3].reset_index(drop=True)
+            outcome = Outcome(catalog.version, start, last, tick_s, done, runner.timeline.frame(), log, early,
+                              forecast_figures(catalog, early, log, start, last))
         finally:
             sql.dispose()
     return outcome

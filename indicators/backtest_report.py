@@ -182,7 +182,7 @@ def as_json(runs: Mapping[str, Outcome], areas: Collection[str] | None, source: 
         out["catalogs"][name] = {"version": o.catalog_version, "ticks": o.run.ticks, "samples": o.run.samples,
                                  "hours": round(o.hours, 3), "warnings": int(table["warnings"].sum()),
                                  "per_hour": round(float(table["warnings"].sum()) / o.hours, 3) if o.hours else 0.0,
-                                 "by_indicator": _records(table)}
+                                 "by_indicator": _records(table), "forecasts": o.forecasts}
     if "current" in runs:
         moved = changes(new, runs["current"], areas)
         out["difference"] = _records(difference(moved))
@@ -206,6 +206,10 @@ def as_text(result: dict) -> str:
         lines += [f"{r['indicator']:<36} {r['level']:<9} {r['warnings']:>8} {r['per_hour']:>7.2f} {r['chattering']:>7} "
                   f"{r['red_area_hours']:>8.2f} {r['yellow_area_hours']:>8.2f}" for r in c["by_indicator"]]
         lines += ["  (no warnings, no time in yellow or red)"] if not c["by_indicator"] else []
+        lines += [f"  early warning {rule} (toward {f['toward']}): {f['early_warnings']} raised, "
+                  f"{f['hits']}/{f['crossings']} crossings warned before (hit rate {_s(f['hit_rate'], '.2f')}), "
+                  f"lead time p50 {_s(f['lead_time_p50_s'])} s, {_s(f['false_early_per_day'], '.2f')} false per day"
+                  for rule, f in c["forecasts"].items()]
     if "difference" in result:
         lines += ["", "[difference: new versus current]",
                   f"{'indicator':<36} {'level':<9} {'gained':>6} {'lost':>6} {'earlier':>7} {'by s':>7} {'later':>6} "
@@ -216,8 +220,8 @@ def as_text(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _s(x: float | None) -> str:
-    return "-" if x is None else f"{x:.0f}"
+def _s(x: float | None, spec: str = ".0f") -> str:
+    return "-" if x is None else format(x, spec)
 
 
 def timeline_csv(runs: Mapping[str, Outcome], areas: Collection[str] | None, path: Path) -> int:

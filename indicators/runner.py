@@ -27,6 +27,7 @@ from cityvitals.areas import AreaTree
 from cityvitals.db import create_schema
 from indicators.compiled import compile_catalog
 from indicators.engine import Engine
+from indicators.forecast import EarlyWarnings
 from indicators.history import WarningLog
 from indicators.loader import Catalog
 from indicators.service import EngineService, TickReport
@@ -68,9 +69,10 @@ class ClockRunner:
             self.engine = Engine(tree, compile_catalog(catalog))
             self.engine.switched_on = set(profiles)
             self.recorder = SqlRecorder(sql, (), float("inf"), 7 * 86400.0)
+            self._early = EarlyWarnings(self.engine, keep_log=True)
         else:  # by default only the warnings log: coarse history every minute is most of a simulated day's cost
             self.service = EngineService(client, sql, tree, catalog, consumer="runner", history_levels=history_levels,
-                                         history_step_s=60.0 if history_levels else float("inf"))
+                                         history_step_s=60.0 if history_levels else float("inf"), early_log=True)
             for name in profiles:
                 store.switch_profile(client, name, True)
 
@@ -106,8 +108,14 @@ class ClockRunner:
         self.engine.take_touched()  # what the service would write to Redis: nothing to write here
         result = self.engine.tick(now)
         self.recorder.record(self.engine, result, now)
+        self._early.update(result)
         report.transitions = len(result.transitions)
         return report
+
+    @property
+    def early(self) -> EarlyWarnings:
+        """The early warnings of the catalog's forecast rules, with their log (``EarlyWarnings.frame``)."""
+        return self._early if self.service is None else self.service.early
 
     def run(self, batches: Iterable[tuple[float, Sequence[Row] | store.Columns]],
             progress: Callable[[RunReport], None] | None = None, every: int = 1000) -> RunReport:

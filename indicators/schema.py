@@ -132,6 +132,44 @@ class Funnel(Strict):
         return self
 
 
+class Forecast(Strict):
+    """Warn before a limit is crossed: a trend forecast of the area's value, refitted every ``step``.
+
+    Over the last ``window`` of values (one every ``step``), ``method`` forecasts the next ``horizon``;
+    when the value is forecast past the ``toward`` limit with probability ``confidence`` (its one-sided
+    prediction bound is past the limit), the cell gets an early warning: its own annotation ("rising
+    toward red, expected in ~40 min"), never a change of its normal/yellow/red state. ``linear`` fits a
+    straight line by least squares (Prometheus's ``predict_linear`` with a prediction interval);
+    ``damped_holt`` fits Holt's exponential smoothing with a damped trend (smoother, about 100 times the cost).
+    """
+
+    horizon: float
+    method: Literal["linear", "damped_holt"] = "linear"
+    confidence: float = Field(default=0.8, gt=0.5, lt=1)
+    toward: Literal["yellow", "red"] = "red"
+    window: float = 3600.0
+    step: float = 300.0
+
+    @field_validator("horizon", "window", "step", mode="before")
+    @classmethod
+    def _duration(cls, value: str | float) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _enough_points(self) -> Forecast:
+        if not self.step > 0:
+            raise ValueError(f"step: {self.step:g} s must be longer than 0 s")
+        if not self.horizon >= self.step:
+            raise ValueError(f"horizon: {self.horizon:g} s must be at least one step ({self.step:g} s)")
+        if self.window < MIN_FORECAST_POINTS * self.step:
+            raise ValueError(f"window: {self.window:g} s must hold at least {MIN_FORECAST_POINTS} "
+                             f"steps of {self.step:g} s")
+        return self
+
+
+MIN_FORECAST_POINTS = 6  # values a forecast is fitted to, at least: fewer leave its interval meaningless
+
+
 class Indicator(Strict):
     """One indicator as declared in the catalog."""
 
@@ -153,6 +191,7 @@ class Indicator(Strict):
     levels: tuple[Literal["district", "street", "community", "grid"], ...] = LEVEL_NAMES  # where it is judged
     evidence: Evidence | None = None
     funnel: Funnel | None = None
+    forecast: Forecast | None = None
     weight: float = Field(default=1.0, ge=0)
     overrides: tuple[Override, ...] = ()
 
@@ -227,6 +266,8 @@ class Indicator(Strict):
                 raise ValueError("funnel: lower_is_worse only for a ratio (a share of successes)")
             if not set(self.funnel.levels) <= set(self.levels):
                 raise ValueError(f"funnel: levels {list(self.funnel.levels)} must be among the judged levels")
+        if self.forecast is not None and self.direction == "band":
+            raise ValueError("forecast: needs one direction (higher_is_worse or lower_is_worse), not band")
 
 
 def check_order(direction: str, yellow: Bound, red: Bound, where: str) -> None:

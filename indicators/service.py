@@ -19,6 +19,7 @@ from cityvitals import store
 from cityvitals.areas import AreaTree
 from indicators.compiled import compile_catalog
 from indicators.engine import Engine, TickResult
+from indicators.forecast import EarlyWarnings
 from indicators.loader import Catalog
 from indicators.province import root_summary
 from indicators.sql_recorder import SqlRecorder
@@ -57,9 +58,11 @@ class EngineService:
     def __init__(self, client: redis.Redis, sql: SqlEngine | None, tree: AreaTree, catalog: Catalog,
                  consumer: str | None = None, history_levels: tuple[str, ...] = ("district", "street"),
                  history_step_s: float = 60.0, retention_s: float = 7 * 86400, max_entries: int = 2000,
-                 values: ValueRecorder | None = None) -> None:
+                 values: ValueRecorder | None = None, early_log: bool = False) -> None:
         self.client, self.tree = client, tree
         self.engine = Engine(tree, compile_catalog(catalog))
+        self.early_log = early_log  # keep every early-warning event in memory (a run on a virtual clock)
+        self.early = EarlyWarnings(self.engine, early_log)
         # Stable across restarts, so a restarted engine finds what it read but never acknowledged;
         # several engines on one host must be given distinct names.
         self.consumer = consumer or f"engine-{socket.gethostname()}"
@@ -121,6 +124,7 @@ class EngineService:
         """Swap in a new validated catalog and restore values of metrics it newly reads."""
         old_ids = list(self.engine.ind_ids)
         self.engine.set_catalog(compile_catalog(catalog), time.time())
+        self.early = EarlyWarnings(self.engine, self.early_log)  # the new catalog's forecast rules
         self.publish_catalog()
         self.restore()
         store.clear_states(self.client, set(old_ids) | set(self.engine.ind_ids))
@@ -143,6 +147,7 @@ class EngineService:
     def _start_over(self) -> None:
         """Forget what is in memory and rebuild it from Redis, then re-read the unacknowledged entries."""
         self.engine = Engine(self.tree, self.engine.compiled)
+        self.early = EarlyWarnings(self.engine, self.early_log)
         self.restore()
         self._recovering = True
         self._failed = False
@@ -158,8 +163,9 @@ class EngineService:
             store.queue_start(self.client, 0, self._records())
         self.engine.switched_on = store.profiles_on(self.client)
         result = self.engine.tick(now)
+        early = self.early.update(result)
         t2 = time.perf_counter()
-        self._write(result, report)
+        self._write(result, report, early)
         self._remember(batches)
         store.ack(self.client, entry_ids)
         t3 = time.perf_counter()
@@ -221,8 +227,8 @@ class EngineService:
         report.entries = len(entries)
         return [e.entry_id for e in entries], batches
 
-    def _write(self, result: TickResult, report: TickReport) -> None:
-        """Write changed latest values, changed state records, summaries, warnings and meta.
+    def _write(self, result: TickResult, report: TickReport, early: bool) -> None:
+        """Write changed latest values, changed state records, summaries, warnings, meta and early warnings.
 
         One pipeline, sent in parts of about ``store.WRITE_CHUNK`` cells so that a first tick at
         province scale (every record once) does not hold all of them in memory; a first tick also
@@ -246,6 +252,8 @@ class EngineService:
         store.queue_root(pipe, root_summary(eng, result))  # what a province of several engines combines
         store.queue_tick(pipe, result.now, eng.catalog.version, len(eng.ind_ids), eng.funnel_cells)
         store.queue_scored(pipe, report.by_feed)
+        if early:  # an early warning raised or ended
+            store.queue_early(pipe, self.early.records())
         pipe.execute()
 
     def _records(self) -> int:
