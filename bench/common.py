@@ -22,6 +22,6 @@ def bench_redis(url: str | None) -> tuple[redis.Redis, object]:
     return client, (keep, server)
 
 
-def percentile(xs: list[float], q: float) -> float:
-    """The q-th percentile, rounded for printing."""
-    return round(float(np.percentile(xs, q)), 4)
+def percentile(xs: list[float], q: float) -> float | None:
+    """The q-th percentile, rounded for printing; None without any value (every request failed, say)."""
+    return round(float(np.percentile(xs, q)), 4) if len(xs) else None

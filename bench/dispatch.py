@@ -5,9 +5,9 @@ is dispatched (by the command, in this process) to the grid head of each of ``--
 head a responder with a session of their own. Every responder then signs and handles their task as fast
 as the server answers, while ``--wall`` dashboards refresh the overview (bench/webload.py) and one wall
 watcher reads the open tasks every ``--period`` seconds. Figures: p95 of each step's request against the
-same server's ``GET /healthz`` (the same-run baseline), tasks lost or stepped twice (from SQL afterwards),
-and how long after a step's answer the watcher first saw it (at most one refresh period, by design: the
-wall reads SQL at every refresh).
+same server's ``GET /healthz`` before, during and after the crowd (the same-run baselines; during it, what
+queueing alone costs), tasks lost or stepped twice (from SQL afterwards), and how long after a step's
+answer the watcher first saw it (at most one refresh period, by design: the wall reads SQL at every refresh).
 
 Sessions are opened in SQL and signed with the server's key (``CITYVITALS_SECRET_KEY``), as a login
 does: the login form is rate-limited per address (10 a minute), and every client here is 127.0.0.1.
@@ -129,11 +129,15 @@ def run(responders: int, wall: int, period_s: float, url: str | None, workers: i
             time.sleep(2.0)  # the walls are refreshing before the responders start
             t_start = time.monotonic()
             crowd = [threading.Thread(target=responder, args=s, daemon=True) for s in sessions]
+            during: list[float] = []
+            probe = threading.Thread(target=lambda: during.extend(healthz_while(base, crowd)), daemon=True)
             for t in crowd:
                 t.start()
+            probe.start()
             for t in crowd:
                 t.join(120)
             crowd_s = time.monotonic() - t_start
+            probe.join(30)
             loaded = healthz_times(base, 20)
             time.sleep(period_s * 1.5)  # one more refresh to see the last steps
             stop.set()
@@ -141,12 +145,22 @@ def run(responders: int, wall: int, period_s: float, url: str | None, workers: i
         events = read_events(sql, [task for _, _, task in people])
     client.flushdb()
     del keep
-    return figures(responders, wall, period_s, workers, threads, steps, events, seen, idle, loaded, crowd_s)
+    return figures(responders, wall, period_s, workers, threads, steps, events, seen, (idle, during, loaded), crowd_s)
+
+
+def healthz_while(base: str, crowd: list[threading.Thread], pause_s: float = 0.05) -> list[float]:
+    """``GET /healthz`` round trips, one after another, while any of the crowd still steps."""
+    times = []
+    while any(t.is_alive() for t in crowd):
+        times += healthz_times(base, 1)
+        time.sleep(pause_s)
+    return times
 
 
 def figures(responders: int, wall: int, period_s: float, workers: int, threads: int, steps: dict,
-            events: dict, seen: dict, idle: list[float], loaded: list[float], crowd_s: float) -> dict:
-    """The JSON figures from what the run recorded."""
+            events: dict, seen: dict, healthz: tuple[list[float], list[float], list[float]], crowd_s: float) -> dict:
+    """The JSON figures from what the run recorded; ``healthz``: before, during and after the crowd."""
+    idle, during, loaded = healthz
     status_of = {"sign": "signed", "handle": "handled"}
     delays = [max(0.0, seen[(task, status_of[a])] - t1) for a, rows in steps.items() for task, _, t1, ok in rows
               if ok == 200 and (task, status_of[a]) in seen]
@@ -166,6 +180,9 @@ def figures(responders: int, wall: int, period_s: float, workers: int, threads: 
         "wall_delay_p95_s": percentile(delays, 95) if delays else None,
         "wall_delay_max_s": round(max(delays), 3) if delays else None, "steps_seen_on_wall": len(delays),
         "baseline_healthz_p95_s": percentile(idle, 95), "baseline_healthz_loaded_p95_s": percentile(loaded, 95),
+        # the same server's plain request, under the same load as the steps: what queueing alone costs
+        "baseline_healthz_during_p95_s": percentile(during, 95) if during else None,
+        "healthz_during_n": len(during),
     }
 
 

@@ -1,15 +1,18 @@
-"""Benchmark a wide CSV through a replay mapping against pandas reading the same file.
+"""Benchmark the live replay of a wide CSV through a mapping against pandas reading the same file.
 
-``python -m bench.replay [--rows N] [--chunk C]`` prints one JSON object.
+``python -m bench.replay [--rows N] [--chunk C] [--batch B] [--redis-url URL]`` prints one JSON object.
 
 The file: ``N`` hourly rows of ten stations, the time in four columns (year, month, day, hour),
-four pollutant columns with about 5% NA cells. ``mapping_rows_per_s``: the file read in chunks of
-``C`` rows, each mapped (time from four columns in a zone, station map, wide to long) and every
-sample checked as a replay submits it (``check_columns``, 500 at a time), storing nothing: what a
-``--dry-run`` does, and the replay's own share of a real one (Redis's share is bench.ingest's).
-``pandas_rows_per_s``: ``pd.read_csv`` of the same file with the same options, the whole file at
-once. Each runs in a process of its own so that ``peak_rss_mb`` is its own; ``ratio`` is mapping
-over pandas (the goal is at least 0.3). Progress goes to stderr.
+four pollutant columns with about 5% NA cells. ``replay_rows_per_s``: what ``cityvitals feeds replay
+FILE --mapping MAP --speed max`` runs, ``ReplayFeed.run``: the file read in chunks of about ``C`` rows
+(Arrow's CSV parser), each chunk mapped (time from four columns in a zone, station map, wide to
+long), checked and stored through the ingest path ``B`` samples a batch with its checkpoint, into
+Redis (an embedded redis-server unless ``--redis-url``; its work is in the wall clock, not in
+``replay_cpu_s``). ``pandas_rows_per_s``: ``pd.read_csv`` of the same file with the options the
+replay used to read it with (strings as found), the whole file at once. Each runs in a process of its
+own so that ``peak_rss_mb`` is its own; ``ratio`` is replay over pandas. ``cpu_ratio`` (pandas' CPU
+time over the replay process's, every thread counted) says the same where other work on the machine
+makes the wall-clock ratio swing. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -25,16 +28,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
+import yaml
 
+from bench.common import bench_redis
+from cityvitals import store
 from cityvitals.metrics import registry
-from feeds.ingest import Rules, check_columns
-from feeds.replay.apply import apply
-from feeds.replay.mapping import Mapping
+from feeds.ingest import Ingestor
+from feeds.replay.config import ReplayFeedConfig
+from feeds.replay.feed import ReplayFeed
 
 STATIONS = [f"S{k:02d}" for k in range(10)]
 POLLUTANTS = {"PM2.5": "pm25", "PM10": "pm10", "NO2": "no2", "O3": "o3"}
-BATCH = 500  # a replay's default batch
+BATCH = 500  # a replay's default batch (samples)
 
 
 def write_file(path: Path, rows: int, seed: int = 7) -> None:
@@ -52,45 +57,43 @@ def write_file(path: Path, rows: int, seed: int = 7) -> None:
     frame.to_csv(path, index=False)
 
 
-def mapping_for(grids: list[str]) -> Mapping:
-    """The mapping a person would write for the file."""
-    return Mapping.model_validate({
+def mapping_for(grids: list[str]) -> dict:
+    """The mapping file a person would write for the file."""
+    return {
         "time": {"columns": ["year", "month", "day", "hour"], "format": "%Y %m %d %H", "timezone": "Asia/Shanghai"},
         "area": {"column": "station", "map": dict(zip(STATIONS, grids, strict=False))},
         "wide": POLLUTANTS,
-    })
+    }
 
 
-def run_mapping(path: Path, rows: int, chunk: int, batch: int = BATCH) -> dict:
-    """Map and check every sample of the file, a chunk at a time; rows/s and samples."""
+def run_replay(path: Path, rows: int, chunk: int, batch: int = BATCH, redis_url: str | None = None) -> dict:
+    """Replay the whole file as the command does, storing every sample; rows/s and the file's accounting."""
     grids = [f"pukou.g{k}" for k in range(len(STATIONS))]
-    mapping, rules = mapping_for(grids), Rules(registry(), set(grids))
-    samples = refused = 0
-    start = time.perf_counter()
-    now = time.time()
-    with tqdm(total=rows, unit="row", desc="mapping", file=sys.stderr) as bar:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, chunksize=chunk)
-        for k, frame in enumerate(reader):
-            long = apply(frame, mapping, first_line=2 + k * chunk)
-            for first in range(0, len(long), batch):
-                stop = min(first + batch, len(long))
-                checked = check_columns(long.columns(first, stop), rules, now,
-                                        lambda i, first=first, long=long: long.items(first + i, first + i + 1)[0])
-                samples += len(checked.rows)
-                refused += len(checked.refused)
-            bar.update(len(frame))
+    mapping = path.with_suffix(".yaml")
+    mapping.write_text(yaml.safe_dump(mapping_for(grids), allow_unicode=True), encoding="utf-8")
+    client, _keep = bench_redis(redis_url)
+    cfg = ReplayFeedConfig(type="replay", name="bench", file=path, mapping=mapping, speed="max", batch=batch)
+    feed = ReplayFeed(cfg, Ingestor(client, "bench", registry(), set(grids)),
+                      chunk_bytes=max(1, path.stat().st_size * chunk // rows))
+    start, cpu = time.perf_counter(), time.process_time()
+    feed.run(progress=True)
     seconds = time.perf_counter() - start
-    return {"rows_per_s": round(rows / seconds), "seconds": round(seconds, 2), "samples": samples,
-            "refused": refused, "peak_rss_mb": _peak_mb()}
+    report = feed.report
+    assert report is not None and feed.rows == report.read  # the whole file, from the top
+    return {"rows_per_s": round(rows / seconds), "seconds": round(seconds, 2), "samples": report.read,
+            "stored": report.stored, "refused": sum(report.refused_by.values()),
+            "in_redis": store.read_checkpoint(client, feed.checkpoint_field),
+            "peak_rss_mb": _peak_mb(), "cpu_s": round(time.process_time() - cpu, 2)}
 
 
 def run_pandas(path: Path, rows: int) -> dict:
     """Read the whole file with pandas (strings as found), the baseline."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     seconds = time.perf_counter() - start
     assert len(frame) == rows
-    return {"rows_per_s": round(rows / seconds), "seconds": round(seconds, 2), "peak_rss_mb": _peak_mb()}
+    return {"rows_per_s": round(rows / seconds), "seconds": round(seconds, 2), "peak_rss_mb": _peak_mb(),
+            "cpu_s": round(time.process_time() - cpu, 2)}
 
 
 def _peak_mb() -> float:
@@ -101,10 +104,11 @@ def _peak_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _child(part: str, path: Path, rows: int, chunk: int, batch: int) -> dict:
+def _child(part: str, path: Path, args: argparse.Namespace) -> dict:
     """Run one part in a fresh process, for its own peak memory."""
+    url = ["--redis-url", args.redis_url] if args.redis_url else []
     out = subprocess.run([sys.executable, "-m", "bench.replay", "--part", part, "--file", str(path),
-                          "--rows", str(rows), "--chunk", str(chunk), "--batch", str(batch)],
+                          "--rows", str(args.rows), "--chunk", str(args.chunk), "--batch", str(args.batch), *url],
                          check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(out.stdout)
 
@@ -114,26 +118,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=BATCH, help="samples per check (a replay's batch:)")
-    parser.add_argument("--part", choices=["mapping", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=BATCH, help="samples a batch (a replay's default)")
+    parser.add_argument("--redis-url", default=None, help="emptied first; default: an embedded redis-server")
+    parser.add_argument("--part", choices=["replay", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.part:
-        result = run_mapping(args.file, args.rows, args.chunk, args.batch) if args.part == "mapping" \
-            else run_pandas(args.file, args.rows)
+        result = run_replay(args.file, args.rows, args.chunk, args.batch, args.redis_url) \
+            if args.part == "replay" else run_pandas(args.file, args.rows)
         print(json.dumps(result))
         return
     with tempfile.TemporaryDirectory(prefix="cv-bench-") as folder:
         path = Path(folder) / "wide.csv"
         write_file(path, args.rows)
-        pandas = _child("pandas", path, args.rows, args.chunk, args.batch)
-        mapping = _child("mapping", path, args.rows, args.chunk, args.batch)
+        pandas = _child("pandas", path, args)
+        replay = _child("replay", path, args)
         size_mb = round(path.stat().st_size / 2**20, 1)
     print(json.dumps({"rows": args.rows, "file_mb": size_mb, "chunk": args.chunk, "batch": args.batch,
-                      "mapping_rows_per_s": mapping["rows_per_s"], "pandas_rows_per_s": pandas["rows_per_s"],
-                      "ratio": round(mapping["rows_per_s"] / pandas["rows_per_s"], 3),
-                      "samples": mapping["samples"], "refused": mapping["refused"],
-                      "mapping_peak_rss_mb": mapping["peak_rss_mb"], "pandas_peak_rss_mb": pandas["peak_rss_mb"]}))
+                      "replay_rows_per_s": replay["rows_per_s"], "pandas_rows_per_s": pandas["rows_per_s"],
+                      "ratio": round(replay["rows_per_s"] / pandas["rows_per_s"], 3),
+                      "samples": replay["samples"], "stored": replay["stored"], "refused": replay["refused"],
+                      "checkpoint": replay["in_redis"],
+                      "replay_peak_rss_mb": replay["peak_rss_mb"], "pandas_peak_rss_mb": pandas["peak_rss_mb"],
+                      "replay_cpu_s": replay["cpu_s"], "pandas_cpu_s": pandas["cpu_s"],
+                      "cpu_ratio": round(pandas["cpu_s"] / replay["cpu_s"], 3)}))
 
 
 if __name__ == "__main__":

@@ -164,7 +164,7 @@ class DashClient:
                 "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
         headers = {"X-CSRFToken": self.http.cookies.get(CSRF_COOKIE, "")}
         return self._send(kind, "POST", "/_dash-update-component", json=body, headers=headers,
-                          keep=kind == "overview")
+                          keep=kind in ("overview", "panel", "panel-open"))
 
     def _send(self, kind: str, method: str, path: str, keep: bool = False, **kw) -> Result:
         start = time.monotonic()
@@ -174,6 +174,19 @@ class DashClient:
         except requests.RequestException as exc:
             status, size, error, resp = 0, 0, type(exc).__name__, None
         return Result(kind, start, time.monotonic(), status, size, error, resp.content if keep and resp else b"")
+
+
+def bench_env(client, url: str | None, tmp: str) -> dict[str, str]:
+    """The environment of the app under test: the bench's Redis, SQLite and data dir in ``tmp``."""
+    redis_url = url or f"unix://{client.connection_pool.connection_kwargs['path']}"
+    return {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp}/cv.sqlite", "CITYVITALS_DATA_DIR": tmp,
+            "CITYVITALS_SECRET_KEY": "bench"}
+
+
+def healthz_times(base: str, n: int) -> list[float]:
+    """Round trips of ``n`` sequential ``GET /healthz``."""
+    client = DashClient(base)
+    return [client._send("healthz", "GET", "/healthz").seconds for _ in range(n)]
 
 
 def run_clients(base: str, clients: int, period_s: float, duration_s: float, areas: list[str],

@@ -41,12 +41,16 @@ Layout (all keys start with ``cv:``):
                            that warning ranks below every unacknowledged one in the ticker sets until it
                            clears or changes state (a new episode). Dropped with the warning.
 - ``cv:meta``              hash (:class:`Meta`): the last tick's time, duration, samples, indicators and funnel
-                           cells; the live catalog's version, the errors of the last reload and when it was checked.
+                           cells; the live catalog's version, the errors of the last reload and when it was checked;
+                           while an engine's first tick writes, the state records written of all (``start_*``).
 - ``cv:feeds``             hash feed -> JSON health (last sample, rate, read, accepted, refused by reason, errors, lag).
 - ``cv:scored``            hash ``feed<TAB>kind`` -> how many of the feed's stored samples the engine found
                            ``late`` (out of order), ``duplicate`` or ``superseded`` (in order, replaced by a newer
                            one of the same cell before a tick): written by the engine, merged into the health.
 - ``cv:catalog``           hash indicator -> JSON definition of the live catalog (names, units, rules).
+- ``cv:root``              JSON: the aggregates of every indicator at the top area of this engine's tree (its
+                           city, when a province runs one engine per city), for the province to combine
+                           (indicators/province.py): ``num``, ``den``, ``cov``, ``ts``, ``seen`` per indicator.
 - ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
                            engine uses it, so explanations need nothing but Redis.
 - ``cv:checkpoints``       hash ``feed@file`` (:func:`checkpoint_field`) -> rows of that file the replay feed
@@ -104,14 +108,15 @@ FEEDNAMES = f"{PREFIX}:feednames"
 SCORED = f"{PREFIX}:scored"
 SCORED_KINDS = ("late", "duplicate", "superseded")
 RULES = f"{PREFIX}:rules"
+ROOT = f"{PREFIX}:root"
 ENGINE_GROUP = "engine"
 ARCHIVE_GROUP = "archive"  # the sample archiver's own group: it reads every entry the engine reads
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
 
 
-def latest_key(metric: str) -> str:
-    """Key of the latest-value hash of ``metric``."""
-    return f"{PREFIX}:latest:{metric}"
+def latest_key(metric: str, level: str = "grid") -> str:
+    """Key of the latest-value row of ``metric`` over the grids (or another level's own samples)."""
+    return f"{PREFIX}:latest:{metric}" if level == "grid" else f"{PREFIX}:latest:{level}:{metric}"
 
 
 def values_key(level: str, indicator: str) -> str:
@@ -378,15 +383,17 @@ def latest_head(grid_ids: Iterable[str]) -> str:
 LATEST_HEAD = 13  # characters of "<fingerprint>:" before the cells of a latest row
 
 
-def read_latest(client: redis.Redis, metrics: Iterable[str], grid_ids: list[str]) -> dict[str, np.ndarray]:
+def read_latest(client: redis.Redis, metrics: Iterable[str], grid_ids: list[str],
+                level: str = "grid") -> dict[str, np.ndarray]:
     """Read the latest values of ``metrics`` for ``grid_ids``: metric -> cells (``LATEST_CELL``, one per grid).
 
-    Rows written for another grid list, or never written, are left out.
+    Rows written for another grid list, or never written, are left out. With ``level``, the own
+    samples of that level's areas (``grid_ids`` are then its ids).
     """
     metrics, head = list(metrics), latest_head(grid_ids)
     pipe = client.pipeline(transaction=False)
     for metric in metrics:
-        pipe.get(latest_key(metric))
+        pipe.get(latest_key(metric, level))
     width = LATEST_HEAD + len(grid_ids) * cell_chars(LATEST_CELL)
     return {m: np.frombuffer(base64.b64decode(raw[LATEST_HEAD:]), dtype=LATEST_CELL)
             for m, raw in zip(metrics, pipe.execute(), strict=True)
@@ -439,39 +446,45 @@ SPARSE_CELLS = 10  # a row with fewer than 1/SPARSE_CELLS of its areas moved is 
 
 
 CellFields = Callable[[np.ndarray, np.ndarray], dict]  # (rows, cols) -> the cell's fields at those cells
+Sending = Callable[[int], None]  # called with the whole rows of a part just before the pipeline sends it
 
 
 def queue_latest(pipe: redis.client.Pipeline, head: str, metrics: list[str], rows: np.ndarray, cols: np.ndarray,
-                 width: int, fields: CellFields, known: np.ndarray) -> None:
+                 width: int, fields: CellFields, known: np.ndarray, level: str = "grid") -> None:
     """Queue the latest values that moved (``LATEST_CELL`` fields) into the rows of ``metrics`` behind ``head``."""
-    _queue_packed(pipe, [latest_key(m) for m in metrics], head, rows, cols, width, LATEST_CELL, fields, known)
+    _queue_packed(pipe, [latest_key(m, level) for m in metrics], head, rows, cols, width, LATEST_CELL, fields, known)
 
 
 def queue_values(pipe: redis.client.Pipeline, level: str, indicators: list[str], rows: np.ndarray, cols: np.ndarray,
-                 width: int, fields: CellFields, known: np.ndarray) -> None:
+                 width: int, fields: CellFields, known: np.ndarray, sending: Sending | None = None) -> None:
     """Queue the state cells that moved (``STATE_CELL`` fields) into the value rows of ``indicators`` at ``level``."""
-    _queue_packed(pipe, [values_key(level, i) for i in indicators], "", rows, cols, width, STATE_CELL, fields, known)
+    _queue_packed(pipe, [values_key(level, i) for i in indicators], "", rows, cols, width, STATE_CELL, fields, known,
+                  sending)
 
 
 def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: str, rows: np.ndarray, cols: np.ndarray,
-                  width: int, cell: np.dtype, fields: CellFields, known: np.ndarray) -> None:
+                  width: int, cell: np.dtype, fields: CellFields, known: np.ndarray,
+                  sending: Sending | None = None) -> None:
     """Queue changed cells (rows, cols; row-major) of packed rows: whole rows where many moved, else one by one.
 
     ``fields(r, c)`` gives the arrays of ``cell``'s fields at broadcastable indices; a row not
     ``known`` to exist yet is written whole. A SETRANGE per cell costs about as much as
-    ``SPARSE_CELLS`` cells of a whole row.
+    ``SPARSE_CELLS`` cells of a whole row. ``sending`` hears of each part sent on its own.
     """
     moved = np.bincount(rows, minlength=len(keys))
-    whole = np.flatnonzero(((moved * SPARSE_CELLS >= width) | ~known) & (moved > 0))
+    is_whole = ((moved * SPARSE_CELLS >= width) | ~known) & (moved > 0)
+    whole = np.flatnonzero(is_whole)
     every = np.arange(width)[None, :]
     step = max(1, WRITE_CHUNK // max(1, width))
     for start in range(0, whole.size, step):
         part = whole[start : start + step]
         for row, text in zip(part.tolist(), pack_rows(cell, fields(part[:, None], every)), strict=True):
             pipe.set(keys[row], head + text)
-        if whole.size > step:
-            pipe.execute()  # a big level (a first tick): send each part before packing the next
-    single = ~np.isin(rows, whole)
+        if whole.size > step:  # a big level (a first tick): send each part before packing the next
+            if sending is not None:
+                sending(part.size)
+            pipe.execute()
+    single = ~is_whole[rows]
     rows, cols = rows[single], cols[single]
     if rows.size:
         text = pack_rows(cell, {k: np.broadcast_to(a, rows.shape)[None, :]
@@ -919,6 +932,15 @@ class Meta:
     catalog_version: str | None = None  # the live catalog's
     catalog_errors: tuple[str, ...] = ()  # of the last reload attempt (empty: it was good)
     catalog_checked: float = 0.0  # when a reload was last attempted (0: never)
+    start_written: int | None = None  # state records an engine's first tick has written so far
+    start_total: int | None = None  # of how many (None: no engine started since the store was new)
+
+    @property
+    def starting(self) -> float | None:
+        """The share of its records a starting engine has written (None: no engine is starting)."""
+        if not self.start_total or self.start_written is None or self.start_written >= self.start_total:
+            return None
+        return self.start_written / self.start_total
 
 
 def meta(client: redis.Redis) -> Meta:
@@ -929,7 +951,8 @@ def meta(client: redis.Redis) -> Meta:
                 tick_samples=number("tick_samples", int), indicators=number("indicators", int),
                 funnel_cells=number("funnel_cells", int), catalog_version=raw.get("catalog_version"),
                 catalog_errors=tuple(json.loads(raw.get("catalog_errors") or "[]")),
-                catalog_checked=float(raw.get("catalog_checked") or 0))
+                catalog_checked=float(raw.get("catalog_checked") or 0),
+                start_written=number("start_written", int), start_total=number("start_total", int))
 
 
 def read_catalog_version(client: redis.Redis) -> str:
@@ -942,6 +965,22 @@ def queue_tick(pipe: redis.client.Pipeline, now: float, catalog_version: str, in
     """Queue what a tick publishes with its writes: when it scored, with which catalog, and the funnel cells."""
     pipe.hset(META, mapping={"last_tick": now, "catalog_version": catalog_version, "indicators": indicators,
                              "funnel_cells": funnel_cells})
+
+
+def queue_root(pipe: redis.client.Pipeline, summary: Mapping[str, Any]) -> None:
+    """Queue the aggregates of the top area of an engine's tree (floats kept exact: JSON of their repr)."""
+    pipe.set(ROOT, json.dumps(summary))
+
+
+def read_root(client: redis.Redis) -> dict | None:
+    """The aggregates an engine last published for the top area of its tree (None: it never ticked)."""
+    raw = client.get(ROOT)
+    return None if raw is None else json.loads(raw)
+
+
+def queue_start(pipe: redis.client.Pipeline | redis.Redis, written: int, total: int) -> None:
+    """Queue how far a starting engine's first tick got: ``written`` of its ``total`` state records."""
+    pipe.hset(META, mapping={"start_written": written, "start_total": total})
 
 
 def record_tick_time(client: redis.Redis, seconds: float, samples: int) -> None:

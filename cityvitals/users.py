@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, delete, select, update
+from sqlalchemy import Boolean, Connection, DateTime, Integer, String, Text, delete, select, update
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -160,14 +160,21 @@ def remove_user(sql: SqlEngine, name: str) -> bool:
         return conn.execute(delete(t).where(t.c.id == uid)).rowcount == 1
 
 
-def audit(sql: SqlEngine, user: str, action: str, **detail: Any) -> None:
-    """Append one action to the audit log (what came from outside made safe to store and clipped)."""
+def audit(sql: SqlEngine | Connection, user: str, action: str, **detail: Any) -> None:
+    """Append one action to the audit log (what came from outside made safe to store and clipped).
+
+    Given a connection, the entry joins its transaction (a task's step and its audit commit together).
+    """
     detail = {k: printable(v) if isinstance(v, str) else v for k, v in detail.items()}
+    row = AuditRow.__table__.insert().values(
+        at=datetime.now(UTC), user=printable(user, NAME_LIMIT), action=action,
+        # nested values may still hold lone surrogates, which no database encodes
+        detail=SURROGATE.sub("\ufffd", json.dumps(detail, ensure_ascii=False, default=str, sort_keys=True)))
+    if isinstance(sql, Connection):
+        sql.execute(row)
+        return
     with sql.begin() as conn:
-        conn.execute(AuditRow.__table__.insert().values(
-            at=datetime.now(UTC), user=printable(user, NAME_LIMIT), action=action,
-            # nested values may still hold lone surrogates, which no database encodes
-            detail=SURROGATE.sub("\ufffd", json.dumps(detail, ensure_ascii=False, default=str, sort_keys=True))))
+        conn.execute(row)
 
 
 def read_audit(sql: SqlEngine, limit: int = 200) -> list[dict]:

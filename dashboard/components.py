@@ -13,6 +13,7 @@ from dashboard import context, ids
 from dashboard.theme import STATE_ICON, STATE_NAME
 from dashboard.urls import area_path, area_query, quoted
 from indicators.health import ATTENTION_FROM, HEALTHY_FROM
+from indicators.schema import MONTHLY_S
 from indicators.states import State
 
 DOMAIN_NAMES = {
@@ -132,7 +133,6 @@ def age_text(seconds: float) -> str:
     return f"{seconds / 86400:.0f} d"
 
 
-MONTHLY_S = 28 * 86400  # data allowed to be this old is a monthly (or slower) statistic
 
 
 def data_time_text(ts: float, now: float, stale_after: float | None, tz: str = "Asia/Shanghai") -> str:

@@ -37,11 +37,18 @@ class Delta:
 
         ``keep``: the part is the same for the same ``data`` and ``name`` (not a ``Patch``), so a built one is reused.
         """
-        digest = hashlib.blake2b(repr(data).encode(), digest_size=8).hexdigest()
-        self.digests[name] = digest
-        if self.shown.get(name) == digest:
+        if not self.changed(name, data):
             return no_update
-        return kept((name, digest), build) if keep else build()
+        return kept((name, self.digests[name]), build) if keep else build()
+
+    def changed(self, name: str, data: Any) -> bool:
+        """Whether ``data`` differs from what the browser has under ``name`` (its digest is kept either way)."""
+        self.digests[name] = hashlib.blake2b(repr(data).encode(), digest_size=8).hexdigest()
+        return self.shown.get(name) != self.digests[name]
+
+    def forget(self) -> None:
+        """Treat the browser as showing nothing: every later part is sent (its page was rebuilt around them)."""
+        self.shown = {}
 
     def parts(self, name: str, data: Any, build: Callable[[], list], count: int) -> list:
         """Like :meth:`part` for ``count`` outputs built together from the same data (``build`` returns them)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -80,6 +81,15 @@ def refresh(_n: int, key: dict) -> tuple:
     return parts, ranking(e)
 
 
+def source_facts(e: dict) -> list[tuple[tuple[str, str], Any]]:
+    """How the value is formed: rolled up from the children (and how many had data), or the area's own statistic."""
+    if e.get("own_level"):
+        return [(("汇总", "Roll-up"), bi("本级统计数据（不由下级汇总）", f"the {e['own_level']}'s own statistic, "
+                                                                  "not rolled up"))]
+    coverage = bi(f"{100 * e['coverage']:.0f}% 下级有数据", f"{100 * e['coverage']:.0f}% of children with data")
+    return [(("汇总", "Roll-up"), e["rollup"]), (("覆盖", "Coverage"), coverage if e["coverage"] is not None else "—")]
+
+
 def why(e: dict, now: float, definition: dict | None = None) -> list:
     """State, the evidence behind it, the rule that judged it, since when, a clearing countdown, data age, feed."""
     state = IndicatorState[e["state"].upper()]
@@ -95,10 +105,7 @@ def why(e: dict, now: float, definition: dict | None = None) -> list:
         (("数据时间", "Data age"), data_time_text(now - e["data_age_s"], now, (definition or {}).get("stale_after"))
                                   if e["data_age_s"] is not None else "—"),
         (("数据源", "Feed"), e["feed"] or "—"),
-        (("汇总", "Roll-up"), e["rollup"]),
-        (("覆盖", "Coverage"), bi(f"{100 * e['coverage']:.0f}% 下级有数据", f"{100 * e['coverage']:.0f}% of children "
-                                                                                "with data")
-                              if e["coverage"] is not None else "—"),
+        *source_facts(e),
     ]
     if state == IndicatorState.NOT_JUDGED and e["rollup"] == "rate_per_10k" and e.get("population") == 0:
         facts.insert(0, (("原因", "Why"), html.Span(bi("该区域无人口数据", "no population for this area"),

@@ -116,7 +116,8 @@ def refresh(_n: int, by: str, area_id: str, shown: dict[str, str] | None) -> tup
     history = read_domain_history(ctx.sql, area_id, now - SPARK_HOURS * 3600)  # district and streets only
     feeds = store.read_feed_health(ctx.client)
     warnings = wall_ticker(ctx.client, ctx.tree, area_id, defs)
-    live = engine_live(store.meta(ctx.client), now)
+    meta = store.meta(ctx.client)
+    live, starting = engine_live(meta, now), meta.starting
     simulated = any(f.get("simulated") for f in feeds.values())
     domains = own.get("domains", {})
     state = (own.get("health"), own.get("share"), own.get("worst"), own.get("below"))
@@ -129,7 +130,8 @@ def refresh(_n: int, by: str, area_id: str, shown: dict[str, str] | None) -> tup
         delta.part("map", look[:4], lambda: _map_patch(look), keep=False),
         *delta.parts("ticker", (ticker, own.get("below")),
                      lambda: [ticker_lines(warnings, now, defs), ticker_head(own)], 2),
-        delta.part("status", (own.get("data_ts"), simulated, live), lambda: status_line(own, live, simulated, now)),
+        delta.part("status", (own.get("data_ts"), simulated, live, starting_percent(starting)),
+                   lambda: status_line(own, live, simulated, now, starting)),
         delta.part("feeds", [(n, f.get("simulated"), f.get("last_sample"), f.get("accepted"), f.get("refused"))
                              for n, f in sorted(feeds.items())], lambda: feed_lines(feeds, now)),
         delta.part("legend", (look.states, look.below_legend, by, defs.get(by, {}).get("name")),
@@ -320,15 +322,30 @@ def engine_live(meta: store.Meta, now: float) -> bool:
     return now - (meta.last_tick or 0.0) < 3 * context.get().tick_seconds
 
 
-def status_line(summary: dict, live: bool, simulated: bool, now: float) -> list:
-    """Clock, data age, a simulated-data mark and engine liveness; a stalled engine is said, not hidden."""
+def starting_percent(starting: float | None) -> int | None:
+    """The share a starting engine has scored, in whole percent as shown (None: not starting)."""
+    return None if starting is None else int(starting * 100)
+
+
+def status_line(summary: dict, live: bool, simulated: bool, now: float, starting: float | None = None) -> list:
+    """Clock, data age, a simulated-data mark and engine liveness; a stalled engine is said, not hidden.
+
+    While an engine's first tick writes (``starting``: the share of records written), the line says how
+    far it got: a restarted engine at province scale takes a while before every area has its states.
+    """
+    if starting is not None:
+        n = starting_percent(starting)
+        conn = html.Span(bi(f"◌ 启动中: 已评估 {n}% 区域", f"◌ starting: {n}% of areas scored"),
+                         className="conn starting")
+    else:
+        conn = html.Span(bi("● 实时", "● live") if live else bi("◌ 引擎停滞", "◌ engine stalled"),
+                         className="conn live" if live else "conn stalled")
     return [
         # the browser ticks the clock on from here (assets/55_ages.js)
         html.Span(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)), id=ids.CLOCK, className="clock"),
         html.Span(data_age(summary.get("data_ts"), now), className="data-age"),
         html.Span(bi("模拟数据", "SIMULATED"), className="simulated-badge") if simulated else None,
-        html.Span(bi("● 实时", "● live") if live else bi("◌ 引擎停滞", "◌ engine stalled"),
-                  className="conn live" if live else "conn stalled"),
+        conn,
     ]
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import urlencode
 
 import pandas as pd
-from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
+from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, dcc, html, no_update
 
 from cityvitals import store
+from cityvitals.archive.values import Bucket, bucket_for, newest_step, values_root
 from dashboard import context, data, exports, ids
-from dashboard.components import PANEL_NAMES, age_text, bi, page_header, pair_text, state_badge, value_text
+from dashboard.components import PANEL_NAMES, age_span, bi, page_header, pair_text, state_badge, value_text
+from dashboard.delta import Delta
 from dashboard.exports import chart_stores, csv_button, graph_config, tidy
 from dashboard.ranges import parse_range, range_picker
-from dashboard.trends import SPARK_POINTS, aggregation_label, series, spark_section
+from dashboard.trends import SPARK_POINTS, aggregation_label, aligned, limits_at, series, spark_section
 from dashboard.urls import indicator_path
 from indicators.states import State as IndicatorState
 
@@ -33,8 +36,10 @@ def layout(panel: str, area_id: str, query: dict[str, str] | None = None) -> htm
     wall = query.get("kiosk", "") not in ("", "0", "false")  # the wall rotates panels as before: no trends there
     rng = parse_range(query)
     key = {"page": "panel", "panel": panel, "area": area_id, "trends": not wall, **rng.query}
-    return html.Div(className="page panel-page", children=[
+    # data-now: the server's clock, against which the browser ticks the rows' ages (assets/55_ages.js)
+    return html.Div(className="page panel-page", **{"data-now": time.time()}, children=[
         dcc.Store(id=ids.PANEL_KEY, data=key),
+        dcc.Store(id=ids.PANEL_SHOWN),
         *chart_stores(key),
         page_header(bi(f"{zh} · {area.name_zh}", f"{en} · {area.name_en}"), area_id, panel,
                     crumb_href=f"/panel/{panel}?area={{id}}&{urlencode(rng.query)}"),
@@ -69,30 +74,106 @@ clientside_callback(ClientsideFunction("cityvitals_report", "print"), Output(ids
 @callback(
     Output(ids.PANEL_SECTIONS, "children"),
     Output(ids.PANEL_COUNTS, "children"),
+    Output(ids.PANEL_SHOWN, "data"),
     Input(ids.INTERVAL, "n_intervals"),
     Input(ids.PANEL_SEARCH, "value"),
     Input(ids.PANEL_FILTER, "value"),
     State(ids.PANEL_KEY, "data"),
+    State(ids.PANEL_SHOWN, "data"),
 )
-def refresh(_n: int, search: str | None, shown: list[str], key: dict) -> tuple[list, list]:
-    """Read the area's states and the catalog's definitions; list the panel's indicators by section."""
+def refresh(_n: int, search: str | None, shown: list[str], key: dict, sent: dict[str, str] | None) -> tuple:
+    """Read the area's states of the panel's indicators; list them by section, each beside its trends.
+
+    Only what moved since the browser got it (``sent``: digests, as on the overview) is built and sent: a
+    section's rows when their states did, its trends when the range's bucket moved or the archive got a
+    step; the whole list when the sections' rows changed (search, filter, a state leaving the filter).
+    Built parts are kept per process (dashboard/delta.py), so every client of an area shares one build.
+    """
     ctx = context.get()
     definitions = data.definitions(ctx.client)
-    states = store.read_states(ctx.client, key["area"])
+    every = panel_sections(definitions, key["panel"])
+    states = store.read_states(ctx.client, key["area"], [d["id"] for defs in every.values() for d in defs])
     counts = {s: 0 for s in FILTER_STATES}
     sections: dict[tuple[str, str], list[dict]] = {}
-    now = time.time()
     needle = (search or "").strip().lower()
-    for title, defs in panel_sections(definitions, key["panel"]).items():
+    for title, defs in every.items():
         for d in defs:
             state = states[d["id"]]["s"] if d["id"] in states else "stale"  # never scored: no data, not normal
             counts[state] += 1
             if state in shown and (not needle or needle in f"{d['id']} {d['name']['zh']} {d['name']['en']}".lower()):
                 sections.setdefault(title, []).append(d)
-    trends = key.get("trends", False)
-    body = [section(title, defs, states, key, now, trends) for title, defs in sections.items()]
-    summary = [html.Span(f"{n} {s}", className=f"count state-{s}") for s, n in counts.items()]
-    return body or [html.Div(bi("没有符合条件的指标", "No indicator matches"), className="empty")], summary
+    trends, area = key.get("trends", False), key["area"]
+    rng = parse_range(key)
+    bucket = bucket_for(rng.span, SPARK_POINTS)
+    window = aligned(rng, bucket)
+    delta = Delta(sent)
+    fresh = delta.changed("layout", (area, trends, window.query, bucket, [(t, [d["id"] for d in defs])
+                                                                          for t, defs in sections.items()]))
+    if fresh:
+        delta.forget()  # a new list of sections: every part goes into it
+    newest = newest_step(values_root(ctx.archive_path), {ctx.tree[area].level}) if trends and ctx.archive_path else 0
+    panel_ids = [d["id"] for defs in every.values() for d in defs]  # one archive read for the whole panel
+    rows = {t: delta.part(f"rows:{t[1]}", (area, [(d["id"], d["name"], d.get("unit"), row_data(states.get(d["id"])))
+                                                  for d in defs]),
+                          lambda defs=defs: [indicator_row(d, states.get(d["id"]), area) for d in defs])
+            for t, defs in sections.items()}
+    sparks = {t: delta.part(f"trends:{t[1]}", (area, [trend_data(d, area) for d in defs], window.start, bucket,
+                                               newest),
+                            lambda defs=defs: spark_section(defs, series(panel_ids, [area], rng, SPARK_POINTS)[0],
+                                                            area, window, bucket))
+              for t, defs in sections.items()} if trends else {}
+    body = patch(rows, sparks)
+    if fresh:
+        body = [section(t, rows[t], sparks.get(t), key, bucket) for t in sections] \
+            or [html.Div(bi("没有符合条件的指标", "No indicator matches"), className="empty")]
+    summary = delta.part("counts", counts, lambda: [html.Span(f"{n} {s}", className=f"count state-{s}")
+                                                    for s, n in counts.items()])
+    return body, summary, delta.store()
+
+
+def row_data(record: dict | None) -> tuple | None:
+    """What a row shows of a state record (its age ticks in the browser): a changed tuple is a changed row."""
+    return record and (record["s"], record["v"], record["y"], record["r"], record["ts"])
+
+
+def trend_data(d: dict, area: str) -> tuple:
+    """What a sparkline draws of a definition besides the archive: its unit, direction and limits at ``area``."""
+    return d["id"], d.get("unit", ""), d["direction"], limits_at(d, area)
+
+
+def patch(rows: dict[tuple[str, str], Any], sparks: dict[tuple[str, str], Any]) -> Patch | Any:
+    """The sections' rows and trends that changed, patched into the list the browser shows (no update: none)."""
+    changes = Patch()
+    moved = False
+    for k, title in enumerate(rows):
+        body = changes[k]["props"]["children"][1]["props"]  # section(): the rows, or the rows beside their trends
+        if rows[title] is not no_update:
+            if title in sparks:
+                body["children"][0]["props"]["children"] = rows[title]
+            else:
+                body["children"] = rows[title]
+            moved = True
+        if sparks.get(title, no_update) is not no_update:
+            body["children"][1]["props"]["figure"] = sparks[title]
+            moved = True
+    return changes if moved else no_update
+
+
+def section(title: tuple[str, str], rows: list, figure: dict | None, key: dict, bucket: Bucket) -> html.Section:
+    """One section: a head, then its rows (beside one figure of their trends, off the wall)."""
+    if figure is None:
+        return html.Section(className="panel-section", children=[html.H2(bi(*title)), html.Div(rows, className="rows")])
+    return html.Section(className="panel-section with-trends", children=[
+        html.Div(className="section-head", children=[
+            html.H2(bi(*title)), html.Span(aggregation_label(bucket), className="aggregation"),
+            csv_button(f"section:{title[1]}")]),
+        html.Div(className="trend-rows", children=[
+            html.Div(rows, className="rows"),
+            dcc.Graph(figure=figure, className="sparks",
+                      config={**graph_config(f"{key['panel']}-{key['area']}-{title[1]}"),
+                              "modeBarButtons": [["toImage"]]}),
+        ]),
+    ])
 
 
 def panel_sections(definitions: dict[str, dict], panel: str) -> dict[tuple[str, str], list[dict]]:
@@ -103,27 +184,6 @@ def panel_sections(definitions: dict[str, dict], panel: str) -> dict[tuple[str, 
         title = (d["section"]["zh"], d["section"]["en"]) if d.get("section") else ("其他", "Other")
         sections.setdefault(title, []).append(d)
     return sections
-
-
-def section(title: tuple[str, str], defs: list[dict], states: dict, key: dict, now: float, trends: bool
-            ) -> html.Section:
-    """One section: its rows and, beside them, one figure of their trends over the page's range."""
-    rows = [indicator_row(d, states.get(d["id"]), key["area"], now) for d in defs]
-    if not trends:
-        return html.Section(className="panel-section", children=[html.H2(bi(*title)), html.Div(rows, className="rows")])
-    rng = parse_range(key, now)
-    frame, bucket = series([d["id"] for d in defs], [key["area"]], rng, SPARK_POINTS)
-    name = f"section:{title[1]}"
-    return html.Section(className="panel-section with-trends", children=[
-        html.Div(className="section-head", children=[
-            html.H2(bi(*title)), html.Span(aggregation_label(bucket), className="aggregation"), csv_button(name)]),
-        html.Div(className="trend-rows", children=[
-            html.Div(rows, className="rows"),
-            dcc.Graph(figure=spark_section(defs, frame, key["area"], rng, bucket), className="sparks",
-                      config={**graph_config(f"{key['panel']}-{key['area']}-{title[1]}"),
-                              "modeBarButtons": [["toImage"]]}),
-        ]),
-    ])
 
 
 def section_csv(key: dict, chart: str) -> pd.DataFrame:
@@ -144,16 +204,17 @@ def catalog_order(d: dict) -> tuple[str, int]:
     return path, int(rest.split(":")[0]) if rest[:1].isdigit() else 0
 
 
-def indicator_row(d: dict, record: dict | None, area_id: str, now: float) -> html.Div:
-    """One indicator: state, name (link to its detail), value and unit, limits, data age."""
+def indicator_row(d: dict, record: dict | None, area_id: str) -> html.Div:
+    """One indicator: state, name (link to its detail), value and unit, limits, data age (ticking in the browser)."""
     state = IndicatorState[record["s"].upper()] if record else IndicatorState.STALE
     limits = f"▲{record['y']} ■{record['r']}" if record else ""
-    age = age_text(now - record["ts"]) if record and record["ts"] else bi("无数据", "no data")
+    age = age_span(record["ts"], time.time()) if record and record["ts"] else html.Span(bi("无数据", "no data"),
+                                                                                          className="age")
     return html.Div(className=f"row state-{state.label}", children=[
         state_badge(state),
         dcc.Link(bi(d["name"]["zh"], d["name"]["en"]), href=indicator_path(d['id'], area_id), className="name",
                  title=pair_text((d["name"]["zh"], d["name"]["en"]))),
         html.Span(value_text(record["v"] if record else None, d.get("unit", "")), className="value"),
         html.Span(limits, className="limits"),
-        html.Span(age, className="age"),
+        age,
     ])

@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from html import escape
 
 import numpy as np
 import pandas as pd
 
-from cityvitals.archive.values import Bucket, bucket_for, read_values, values_root
+from cityvitals.archive.values import STEP_S, Bucket, bucket_for, in_buckets, newest_step, read_values, values_root
 from dashboard import context
 from dashboard.components import bi
 from dashboard.ranges import TimeRange
@@ -25,11 +26,12 @@ from indicators.states import State
 ROW_PX = 30  # one panel row, and one sparkline slot beside it (assets/40_pages.css .trend-rows .row)
 SPARK_POINTS = 100  # 24 h in 15-minute means; 7 d in 6-hour means
 LINE_POINTS = 300
-READ_ALIGN_S = 60.0  # reads end on a whole minute, so refreshes within it share one cached read
 _cache: OrderedDict[tuple, tuple[pd.DataFrame, Bucket]] = OrderedDict()
 _lock = threading.Lock()
+_reading: dict[tuple, threading.Lock] = {}  # a lock per read under way
 CACHE_SIZE = 64
 TEXT_BLOCKS = "▁▂▃▄▅▆▇█"
+SPARK_COLOR = "#8ecae6"
 AXIS = {"gridcolor": "#1b2740", "zeroline": False}
 LOOK = {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": {"color": "#c4ccda"}}
 
@@ -39,25 +41,51 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
     """Archived values of the indicators in the areas over the range, bucketed to at most ``max_points``.
 
     ``max_points`` None: every step as archived (for means over the range, which buckets would weight unevenly).
+    The range is read as :func:`aligned` to its bucket, and a read is kept until the bucket moves or a
+    newer step is archived, so the refreshes of every page on the same data share one read.
     """
     ctx = context.get()
     root = ctx.archive_path
     levels = {ctx.tree[a].level for a in areas if a in ctx.tree}  # only the partitions that can hold them
     bucket = bucket_for(rng.span, max_points or LINE_POINTS)
-    end = math.ceil(rng.end / READ_ALIGN_S) * READ_ALIGN_S
-    key = (tuple(indicators), tuple(areas), end - rng.span, end, max_points and bucket.seconds, str(root))
-    with _lock:
+    window = aligned(rng, bucket if max_points else None)
+    # no archive configured (tests of single callbacks): nothing, drawn as "no history yet"
+    values = values_root(root) if root else None
+    newest = newest_step(values, levels) if values else 0.0
+    key = (tuple(indicators), tuple(areas), window.start, window.end, max_points and bucket.seconds, str(root), newest)
+    with _lock:  # gunicorn threads share the cache
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    # no archive configured (tests of single callbacks): nothing, drawn as "no history yet"
-    frame = read_values(values_root(root) if root else None, end - rng.span, end, indicators, areas, levels,
-                        bucket if max_points else None)
-    with _lock:  # gunicorn threads share the cache
-        _cache[key] = (frame, bucket)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+        reading = _reading.setdefault(key, threading.Lock())
+    with reading:  # one read per key: the clients of an area opening at once wait for it rather than repeat it
+        with _lock:
+            if key in _cache:
+                return _cache[key]
+        steps = aligned(rng, None)  # the range's steps, if a page read them already (compare ranks on them)
+        with _lock:
+            raw = _cache.get((*key[:2], steps.start, steps.end, None, *key[5:])) if max_points else None
+        if raw is not None:  # they hold every step of this window: bucket them rather than read again
+            frame = in_buckets(raw[0][(raw[0]["ts"] >= window.start) & (raw[0]["ts"] < window.end)], bucket)
+        else:
+            frame = read_values(values, window.start, window.end, indicators, areas, levels,
+                                bucket if max_points else None)
+        with _lock:
+            _cache[key] = (frame, bucket)
+            _reading.pop(key, None)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
     return frame, bucket
+
+
+def aligned(rng: TimeRange, bucket: Bucket | None) -> TimeRange:
+    """``rng`` moved forward to end where its bucket ends (None: the archive's step), its length kept.
+
+    So every refresh within one bucket reads and draws the same window, and the first bucket is whole.
+    """
+    seconds = bucket.seconds if bucket else STEP_S
+    end = math.ceil(rng.end / seconds) * seconds
+    return replace(rng, start=end - rng.span, end=end)
 
 
 def limits_at(d: dict, area: str | None) -> tuple | None:
@@ -120,10 +148,13 @@ def band_shapes(d: dict, lo: float, hi: float, area: str | None = None, to_y=lam
 
 
 def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRange, bucket: Bucket) -> dict:
-    """One figure of sparklines, one slot per indicator top to bottom, each scaled to itself with its bands."""
-    x: list = []
-    y: list = []
-    text: list = []
+    """One figure of sparklines, one slot per indicator top to bottom, each scaled to itself with its bands.
+
+    A trace per indicator on the bucket grid (``x0`` and ``dx``, no times sent; a bucket without data is a
+    gap), its y scaled into its slot and its values for the hover in ``customdata``: a 60-row panel's
+    figures come to a third of one trace carrying every time and a hover text per point.
+    """
+    traces: list[dict] = []
     shapes: list[dict] = []
     last: dict[str, list] = {"x": [], "y": [], "color": []}  # each trend's newest point, in its state's colour
     by_ind = {k: g for k, g in frame[frame["area"] == area].groupby("indicator", observed=True)}
@@ -136,22 +167,24 @@ def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRan
         shapes += band_shapes(d, lo, hi, area, scale)
         if g is None:
             continue
-        # epoch milliseconds and 4 decimals: a date axis takes them, and a 60-row panel's payload halves
-        times = (g["ts"].to_numpy() * 1000).astype(np.int64).tolist()
-        ys = [None if not np.isfinite(v) else round(float(scale(v)), 4) for v in values]
-        x += [*times, None]
-        y += [*ys, None]
+        first = float(g["ts"].iloc[0])
+        at = np.rint((g["ts"].to_numpy() - first) / bucket.seconds).astype(int)  # bucket number from the first
+        ys: list = [None] * (int(at[-1]) + 1)
+        raw: list = [None] * len(ys)
+        for k, v in zip(at.tolist(), values.tolist(), strict=True):
+            if math.isfinite(v):  # 3 decimals of a slot: a tenth of a pixel in a 30 px row
+                ys[k], raw[k] = round(scale(v), 3), float(f"{v:.4g}")
         unit = d.get("unit", "")
-        text += [*[f"{v:.4g}{unit and ' ' + unit}" for v in values], None]  # the row beside it names it
-        last["x"].append(times[-1])
+        traces.append({"type": "scatter", "mode": "lines+markers", "x0": first * 1000, "dx": bucket.seconds * 1000,
+                       "y": ys, "customdata": raw, "connectgaps": False,
+                       "hovertemplate": f"%{{x|%m-%d %H:%M}}<br>%{{customdata}}{unit and ' ' + unit}<extra></extra>",
+                       "marker": {"size": 2, "color": SPARK_COLOR}, "line": {"color": SPARK_COLOR, "width": 1.5}})
+        last["x"].append((first + at[-1] * bucket.seconds) * 1000)
         last["y"].append(ys[-1])
         last["color"].append(STATE_COLOR[State(int(g["state"].iloc[-1]))])
     return {
-        "data": [{"type": "scatter", "mode": "lines+markers", "x": x, "y": y, "text": text, "connectgaps": False,
-                  "hovertemplate": "%{x|%m-%d %H:%M}<br>%{text}<extra></extra>", "marker": {"size": 2},
-                  "line": {"color": "#8ecae6", "width": 1.5}},
-                 {"type": "scatter", "mode": "markers", "x": last["x"], "y": last["y"], "hoverinfo": "skip",
-                  "marker": {"size": 6, "color": last["color"]}}],
+        "data": [*traces, {"type": "scatter", "mode": "markers", "x": last["x"], "y": last["y"], "hoverinfo": "skip",
+                           "marker": {"size": 6, "color": last["color"]}}],
         "layout": {**LOOK, "height": max(len(defs), 1) * ROW_PX, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
                    "showlegend": False, "shapes": shapes, "hovermode": "closest",
                    "xaxis": {"visible": False, "range": [_iso(rng.start), _iso(rng.end)], "type": "date"},

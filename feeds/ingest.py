@@ -88,7 +88,11 @@ Row = tuple[str, str, float, float]  # a checked sample in the order of :class:`
 
 
 class Rules:
-    """What items are checked against: the metric registry (with each metric's range) and the grids."""
+    """What items are checked against: the metric registry (with each metric's range) and the areas samples may name.
+
+    ``grids`` are the grids, or the whole hierarchy (an :class:`~cityvitals.areas.AreaTree`) where a
+    sample may be a statistic of any level (a district's monthly CPI).
+    """
 
     def __init__(self, metrics: Mapping[str, Metric], grids: Collection[str], earliest: float = EARLIEST_TS) -> None:
         self.metrics, self.grids = metrics, grids
@@ -119,7 +123,7 @@ def check_item(item: Any, metrics: Mapping[str, Metric], grids: Collection[str],
     if not isinstance(metric, str) or metric not in metrics:
         return f"unknown metric {shown(metric)}"
     if not isinstance(area, str) or area not in grids:
-        return f"unknown area {shown(area)} (samples are per grid)"
+        return f"unknown area {shown(area)}"
     for name, x in (("ts", ts), ("value", value)):
         if isinstance(x, bool) or not isinstance(x, _NUMBER):
             return f"{name} must be a number, got {shown(x)}"
@@ -187,12 +191,13 @@ class SampleColumns:
     ts: np.ndarray
     value: np.ndarray
     preset: dict[int, str] = field(default_factory=dict)
+    known: np.ndarray | None = None  # :func:`known_mask` of these samples, if computed before
 
 
 def check_columns(columns: SampleColumns, rules: Rules, now: float, item_of: Callable[[int], Any]) -> Checked:
     """Check samples given as columns: the verdicts of :func:`check_items`, an item made only per refusal."""
     c = columns
-    ok = _good_mask(c.metric, c.area, c.ts, c.value, rules, now)
+    ok = _good_mask(c.metric, c.area, c.ts, c.value, rules, now, c.known)
     if c.preset:
         ok[list(c.preset)] = False
     refused = []
@@ -202,9 +207,10 @@ def check_columns(columns: SampleColumns, rules: Rules, now: float, item_of: Cal
             refused.append((i, verdict))
         else:  # cannot happen while both apply the same rules; the item-by-item verdict wins
             ok[i] = True
-    keep = ok.tolist()
-    rows = list(compress(zip(c.metric, c.area, c.ts.tolist(), c.value.tolist(), strict=True), keep))
-    return Checked(rows, refused, float(c.ts[ok].max()) if ok.any() else None)
+    rows = zip(c.metric, c.area, c.ts.tolist(), c.value.tolist(), strict=True)
+    if ok.all():  # the usual batch: nothing to leave out
+        return Checked(list(rows), refused, float(c.ts.max()) if ok.size else None)
+    return Checked(list(compress(rows, ok.tolist())), refused, float(c.ts[ok].max()) if ok.any() else None)
 
 
 Columns = tuple[list[Row], Sequence[Any], Sequence[Any], np.ndarray, np.ndarray]  # rows, metric, area, ts, value
@@ -252,13 +258,23 @@ def _columns_one_by_one(items: Sequence[Any], rules: Rules, now: float,
 
 
 def _good_mask(metric: Sequence[str], area: Sequence[str], ts: np.ndarray, value: np.ndarray,
-               rules: Rules, now: float) -> np.ndarray:
-    """True where a row passes every check of :func:`check_item` (its range, known metric and grid)."""
+               rules: Rules, now: float, known: np.ndarray | None = None) -> np.ndarray:
+    """True where a row passes every check of :func:`check_item` (its range, known metric and grid, its time).
+
+    ``known``: :func:`known_mask` of these rows, computed before (for a whole file at once).
+    """
+    ok = known_mask(metric, area, value, rules) if known is None else known.copy()
+    with np.errstate(invalid="ignore"):
+        ok &= np.isfinite(ts) & (ts >= rules.earliest) & (ts <= now + FUTURE_TOLERANCE_S)
+    return ok
+
+
+def known_mask(metric: Sequence[str], area: Sequence[str], value: np.ndarray, rules: Rules) -> np.ndarray:
+    """True where a row's metric and area are known and its value in the metric's range: the clock plays no part."""
     n = len(metric)
     low, high = rules.bounds[np.fromiter(map(rules.index.get, metric, repeat(-1)), np.intp, n)].T
     with np.errstate(invalid="ignore"):
-        ok = (low <= value) & (value <= high) & np.isfinite(value) & np.isfinite(ts) \
-            & (ts >= rules.earliest) & (ts <= now + FUTURE_TOLERANCE_S)
+        ok = (low <= value) & (value <= high) & np.isfinite(value)
     unknown = {a for a in set(area) if a not in rules.grids}
     if unknown:
         ok &= np.fromiter((a not in unknown for a in area), bool, n)

@@ -16,7 +16,7 @@ from cityvitals.vocabulary import DOMAINS
 from indicators import rollup, thresholds
 from indicators.formula import FUNCTIONS
 from indicators.loader import Catalog
-from indicators.schema import Indicator
+from indicators.schema import MONTHLY_S, Indicator
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ class CompiledCatalog:
     rule_rows: dict[str, np.ndarray]  # per roll-up rule, the rows that roll up by it
     oldest_groups: list[np.ndarray]  # rows of each domain's macro indicators, then the rest (a partition)
     evidence: Evidence
+    own_rows: dict[str, np.ndarray]  # per level with any, the rows read from that level's own samples
+    own_metrics: dict[str, list[str]]  # per such level, the metrics those rows read (sorted)
     tiers: np.ndarray  # (n,) tier, group and weight of each row, for health scores and summaries
     groups: np.ndarray
     weights: np.ndarray
@@ -75,6 +77,8 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
     inds = catalog.indicators
     labels = thresholds.rule_labels(catalog)
     column = lambda attr: np.array([[float(getattr(i, attr))] for i in inds]).reshape(-1, 1)  # noqa: E731
+    own = {level: np.array([k for k, i in enumerate(inds) if i.source.level == level], dtype=int)
+           for level in sorted({i.source.level for i in inds} - {None})}
     return CompiledCatalog(
         catalog=catalog, ind_ids=[i.id for i in inds], formulas=_formulas(inds), labels=labels,
         rules=thresholds.rule_texts(catalog, labels),
@@ -91,6 +95,8 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
                    for level in LEVELS},
         rule_rows={r: np.array([k for k, i in enumerate(inds) if i.rollup == r], dtype=int) for r in rollup.RULES},
         oldest_groups=_oldest_groups(inds), evidence=_evidence(inds),
+        own_rows=own, own_metrics={level: sorted(set().union(*(_all_metrics(catalog, inds[k]) for k in rows)))
+                     for level, rows in own.items()},
         tiers=np.array([i.tier for i in inds]), groups=np.array([i.group for i in inds]),
         weights=np.array([i.weight for i in inds]),
     )
@@ -128,9 +134,14 @@ def _all_metrics(catalog: Catalog, ind: Indicator) -> set[str]:
 
 
 def _oldest_groups(inds: tuple[Indicator, ...]) -> list[np.ndarray]:
-    """Rows of each domain's macro indicators, then the rest: a partition, so oldest data times take one pass."""
-    domain_of = np.array([DOMAINS.index(i.group) if i.tier == "macro" else -1 for i in inds], dtype=int)
-    return [np.flatnonzero(domain_of == k) for k in range(len(DOMAINS))] + [np.flatnonzero(domain_of < 0)]
+    """Rows of each domain's macro indicators, then the rest, so oldest data times take one pass.
+
+    Monthly and slower statistics are in none: a CPI of last month is on time, and its age would
+    hide the age of the live data that the screens' "data 3 min" is there to show.
+    """
+    domain_of = np.array([-2 if i.stale_after >= MONTHLY_S else DOMAINS.index(i.group) if i.tier == "macro" else -1
+                          for i in inds], dtype=int)
+    return [np.flatnonzero(domain_of == k) for k in range(len(DOMAINS))] + [np.flatnonzero(domain_of == -1)]
 
 
 def _evidence(inds: tuple[Indicator, ...]) -> Evidence:

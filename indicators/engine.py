@@ -8,7 +8,6 @@ scores by comes compiled once per catalog (``indicators/compiled.py``).
 from __future__ import annotations
 
 import ast
-import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -22,22 +21,12 @@ from cityvitals.vocabulary import DOMAINS
 from indicators import classify, funnel, rollup, thresholds
 from indicators.compiled import CompiledCatalog, compile_catalog
 from indicators.formula import FUNCTIONS, OPERATORS
+from indicators.held import IngestStats, LevelValues, apply_newest, load_cells, positions
 from indicators.loader import Catalog
 from indicators.states import State
 
 VALUE_TOLERANCE = 1e-4  # relative change of a value worth rewriting its record (screens show 4 digits)
 TS_TOLERANCE_S = 60.0  # data time moves in records at this resolution (the history's step)
-
-
-@dataclass
-class IngestStats:
-    """What happened to a batch of samples."""
-
-    accepted: int = 0
-    late: int = 0  # truly out of order: older than the value held, or than one that arrived before it in the batch
-    duplicate: int = 0  # the same (metric, area, ts) as the value held: a repeat counts once
-    superseded: int = 0  # in order, but a newer one of the same cell came later in the same batch
-    unknown: int = 0  # metric or area the engine does not know (feeds should have refused them)
 
 
 @dataclass
@@ -114,6 +103,7 @@ class Engine:
         self.feed = np.empty((0, len(self.grid_ids)), dtype=np.int16)
         self.feeds: list[str] = ["?"]
         self.switched_on: set[str] = set()
+        self.own: dict[str, LevelValues] = {}  # per level, its areas' own samples (statistics published for them)
         self._limits_cache: dict[tuple, dict[str, classify.Limits]] = {}
         self._limits_rows: dict[str, tuple[classify.Limits, bytes, classify.Limits]] = {}  # see _limits_of
         self.ind_ids: list[str] = []  # the rows of the state matrices, in the catalog's order
@@ -163,6 +153,12 @@ class Engine:
         self.compiled, self.catalog, self.ind_ids = compiled, compiled.catalog, compiled.ind_ids
         self.recompute_all()  # what is kept is shaped for the old catalog
         self._ensure_metrics(compiled.metrics)
+        self.own = {level: self.own.get(level, LevelValues(self.tree.ids(level))).for_metrics(metrics)
+                    for level, metrics in compiled.own_metrics.items()}
+        self._own_primary = {}  # per such level and row, the row of its first metric there (-1: not read there)
+        for level, rows in compiled.own_rows.items():
+            self._own_primary[level] = np.full(len(self.ind_ids), -1, dtype=np.int64)
+            self._own_primary[level][rows] = [self.own[level].metric_pos[compiled.primary[r]] for r in rows]
         self.primary = np.array([self.metric_pos[m] for m in compiled.primary], dtype=np.int64)
         self._reads = [np.array(sorted(self.metric_pos[m] for m in metrics), dtype=np.int64)
                        for metrics in compiled.reads]
@@ -219,39 +215,33 @@ class Engine:
         return self.ingest_columns(Columns(list(metric), list(area), np.array(ts, float), np.array(value, float)), feed)
 
     def ingest_columns(self, cols: Columns, feed: str = "?") -> IngestStats:
-        """Apply samples given as columns (vectorised); newest wins per (metric, grid).
+        """Apply samples given as columns (vectorised); newest wins per (metric, area).
 
-        A sample is identified by (metric, grid, ts): one with the time of the value held is a
-        duplicate (the first value stays); one older than the value held before the batch, or than
-        a sample of its cell that arrived before it, is late; one in order whose cell got a newer
-        sample later in the batch is superseded (a replay's hours between two ticks). None of
-        them changes anything.
+        Samples of grids go to the grid matrices; those of another level's areas to that level's
+        own values, for the indicators that read them (see :func:`indicators.held.apply_newest`
+        for late, duplicate and superseded samples).
         """
         n = len(cols.metric)
         if not n:
             return IngestStats()
-        rows = _positions(self.metric_pos, cols.metric)
-        grid = _positions(self.grid_pos, cols.area)
-        known = (rows >= 0) & (grid >= 0) & np.isfinite(cols.value) & np.isfinite(cols.ts)
-        g = len(self.grid_ids)
-        k_ts = cols.ts[known]
-        order = np.lexsort((-np.arange(k_ts.size), k_ts))  # by time; at one time the first to arrive last
-        all_flat, all_ts = (rows[known] * g + grid[known])[order], k_ts[order]
-        _, last = np.unique(all_flat[::-1], return_index=True)  # the newest sample of each cell in this batch
-        keep = all_flat.size - 1 - last
-        flat, ts, value = all_flat[keep], all_ts[keep], cols.value[known][order][keep]
-        r, c = np.divmod(flat, g)
-        late, duplicate = _late_and_repeated(rows[known] * g + grid[known], k_ts, self.ts.ravel())
-        newer = ~(ts <= self.ts[r, c])  # NaN held (never seen) counts as newer
-        r, c = r[newer], c[newer]
-        self.values[r, c], self.ts[r, c] = value[newer], ts[newer]
-        self.feed[r, c] = self._feed_code(feed)
-        self._touched.append(flat[newer])
-        self._moved[r] = True
-        accepted = int(newer.sum())
-        unknown = int(n - known.sum())
-        return IngestStats(accepted=accepted, late=late, duplicate=duplicate, unknown=unknown,
-                           superseded=n - unknown - accepted - duplicate - late)
+        rows = positions(self.metric_pos, cols.metric)
+        grid = positions(self.grid_pos, cols.area)
+        usable = np.isfinite(cols.value) & np.isfinite(cols.ts)
+        known = (rows >= 0) & (grid >= 0) & usable
+        code = self._feed_code(feed)
+        flat, stats = apply_newest(self.values, self.ts, self.feed, rows[known], grid[known], cols.ts[known],
+                                   cols.value[known], code)
+        self._touched.append(flat)
+        self._moved[flat // len(self.grid_ids)] = True
+        rest = np.flatnonzero(usable & (grid < 0))
+        for own in self.own.values():
+            if not rest.size:
+                break
+            mine, own_stats = own.ingest([cols.metric[i] for i in rest], [cols.area[i] for i in rest], cols.ts[rest],
+                                         cols.value[rest], code)
+            stats, rest = stats + own_stats, rest[~mine]
+        stats.unknown = n - stats.accepted - stats.late - stats.duplicate - stats.superseded
+        return stats
 
     def restore_states(self, warnings: list[dict]) -> int:
         """Take back the warning states (their since, and a state pending) a previous engine wrote; returns how many.
@@ -290,11 +280,8 @@ class Engine:
         row = self.metric_pos.get(metric)
         if row is None:
             return 0
-        newer = np.isfinite(cells["v"]) & np.isfinite(cells["ts"]) & ~(cells["ts"] <= self.ts[row])
-        self.values[row, newer], self.ts[row, newer] = cells["v"][newer], cells["ts"][newer]
-        self.feed[row, newer] = cells["src"][newer]
         self._moved[row] = True
-        return int(newer.sum())
+        return load_cells(self.values, self.ts, self.feed, row, cells)
 
     def take_touched(self) -> tuple[np.ndarray, np.ndarray]:
         """(metric rows, grid columns) whose values changed since the last call: the latest values to persist."""
@@ -309,7 +296,12 @@ class Engine:
 
     def source_codes(self, level: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Return the feed codes (into ``feeds``) behind cells: the feed of each indicator's first metric."""
-        return self.feed[self.primary[rows], self.first_grid[level][cols]]
+        codes = self.feed[self.primary[rows], self.first_grid[level][cols]]
+        own = self.own.get(level)
+        if own is None:
+            return codes
+        at = self._own_primary[level][rows]  # the row of its first metric among the level's own values (-1: none)
+        return np.where(at >= 0, own.feed[np.maximum(at, 0), cols], codes)
 
     # -- scoring -------------------------------------------------------------------
     def grid_parts(self) -> rollup.GridParts:
@@ -332,21 +324,22 @@ class Engine:
         ones = np.ones(g)
         for row, ind in enumerate(self.catalog.indicators):
             if todo[row]:
-                value[row], num[row], den[row], ts[row] = self._grid_row(ind, evaluator, by_name_ts, ones)
+                value[row], num[row], den[row], ts[row] = self._source_row(ind, evaluator, by_name_ts, ones,
+                                                                           self.population)
             if ind.id not in self.metric_pos:  # a name that is a metric keeps meaning the metric
                 by_name_value[ind.id], by_name_ts[ind.id] = value[row], ts[row]
         self._moved[:] = False
         return kept
 
-    def _grid_row(self, ind, evaluator: SimpleEval, by_name_ts: dict[str, np.ndarray],
-                  ones: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Value, numerator, denominator and data time of one indicator in every grid."""
-        s, parsed, g = ind.source, self.compiled.formulas.parsed[ind.id], len(self.grid_ids)
+    def _source_row(self, ind, evaluator: SimpleEval, by_name_ts: dict[str, np.ndarray], ones: np.ndarray,
+                    population: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Value, numerator, denominator and data time of one indicator over the areas ``evaluator``'s names cover."""
+        s, parsed = ind.source, self.compiled.formulas.parsed[ind.id]
         if s.metric is not None:
             x, t = evaluator.names[s.metric], by_name_ts[s.metric]
             n, d = x, ones
         else:
-            t = np.full(g, np.inf)
+            t = np.full(ones.size, np.inf)
             for name in self.compiled.formulas.inputs[ind.id]:
                 t = np.minimum(t, by_name_ts[name])  # oldest input decides; a missing one (NaN) makes it stale
             if "value" in parsed:
@@ -358,11 +351,35 @@ class Engine:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     x = np.where(d != 0, n / np.where(d == 0, 1, d) * s.scale, np.nan)
         if ind.rollup == "rate_per_10k":
-            n, d = x, self.population
-            x = x / np.maximum(self.population, 1.0) * 1e4
+            n, d = x, population
+            x = x / np.maximum(population, 1.0) * 1e4
         elif ind.rollup == "sum":
-            d = self.population  # a count's exposure: the residents it happened among (for funnel limits)
+            d = population  # a count's exposure: the residents it happened among (for funnel limits)
         return x, n, d, t
+
+    def _own_levels(self, rolled: dict[str, tuple[np.ndarray, ...]], seen: dict[str, np.ndarray], now: float) -> None:
+        """Put the indicators read from a level's own samples into that level's matrices, in place of roll-ups.
+
+        They are few (statistics published per district or street), so they are computed every tick.
+        """
+        c = self.compiled
+        for level, own in self.own.items():
+            names = {m: own.values[k] for m, k in own.metric_pos.items()}
+            times = {m: own.ts[k] for m, k in own.metric_pos.items()}
+            evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names=names)
+            ones, population = np.ones(len(own.area_ids)), self.tree.population(level)
+            value, ts, cov, num, den = rolled[level]
+            for row in c.own_rows[level].tolist():
+                ind = self.catalog.indicators[row]
+                x, n, d, t = self._source_row(ind, evaluator, times, ones, population)
+                names[ind.id], times[ind.id] = x, t  # read by the level's other own indicators
+                has = np.isfinite(n) & np.isfinite(d) if c.binomial[row] else np.isfinite(x)
+                with np.errstate(invalid="ignore"):
+                    fresh = has & (now - t <= c.stale_after[row, 0])
+                value[row], ts[row], cov[row] = np.where(fresh, x, np.nan), t, fresh
+                num[row], den[row] = np.where(fresh, n, np.nan), np.where(fresh, d, np.nan)
+                seen[level][row] = np.isfinite(t)
+                seen[LEVELS[0]][row] |= np.isfinite(t).any()  # some area has a source: a feed, not down
 
     def limits(self, now: float) -> dict[str, classify.Limits]:
         """Thresholds in force now at every level (rebuilt only when schedules or profiles change)."""
@@ -398,6 +415,7 @@ class Engine:
         result = TickResult(now=now, levels={})
         rolled = self._roll(parts, fresh, moved)
         seen = self._seen(parts, moved)
+        self._own_levels(rolled, seen, now)
         if redo[funnel_all].any():
             self._funnel_state = self._judge_funnels(rolled, moved)
         for level in LEVELS:
@@ -406,9 +424,29 @@ class Engine:
             judge = moved.copy()
             at = self.compiled.evidence.funnel_rows[level]
             judge[at] = redo[at]
+            judge[self.compiled.own_rows.get(level, at[:0])] = True
             result.levels[level] = self._score_level(level, rolled[level], seen[level], limits[level], now,
                                                      result.transitions, judge)
         return result
+
+    def score_root(self, rolled: tuple[np.ndarray, ...], seen: np.ndarray, now: float) -> TickResult:
+        """Judge the top level alone from roll-ups made elsewhere: a province over the engines of its cities.
+
+        ``rolled`` (value, ts, coverage, num, den) and ``seen`` (whether any grid ever delivered) are
+        (indicators x 1), as a tick over the whole tree would have them; every indicator is judged.
+        """
+        top = LEVELS[0]
+        if self.compiled.evidence.funnel_rows[top].size:  # a funnel needs every area's rate, not a summary
+            raise ValueError(f"catalog {self.catalog.version}: funnel limits at the {top} level cannot be combined")
+        self._seen_cache = {top: seen}
+        result = TickResult(now=now, levels={})
+        result.levels[top] = self._score_level(top, rolled, seen, self.limits(now)[top], now, result.transitions,
+                                               np.ones(len(self.ind_ids), dtype=bool))
+        return result
+
+    def delivered(self, level: str) -> np.ndarray:
+        """Whether any grid of each area of ``level`` ever delivered each indicator's inputs (after a tick)."""
+        return self._seen_cache[level]
 
     def _freshness(self, parts: rollup.GridParts, now: float) -> tuple[np.ndarray, np.ndarray]:
         """Which grid cells hold current data, and the rows where that can differ from the last tick.
@@ -669,11 +707,6 @@ def _rows_of(lim: classify.Limits, rows: np.ndarray | slice) -> classify.Limits:
                                                lim.source)))
 
 
-def _positions(position: dict[str, int], names: list[str]) -> np.ndarray:
-    """Position of each name (-1 if unknown): plain dict lookups beat pandas indexes and factorising here."""
-    return np.fromiter(map(position.get, names, itertools.repeat(-1)), dtype=np.int64, count=len(names))
-
-
 def _eval(evaluator: SimpleEval, tree: ast.AST, text: str) -> np.ndarray:
     """Evaluate a parsed formula over the evaluator's named arrays (the names dict is read at call time)."""
     with np.errstate(all="ignore"):
@@ -699,27 +732,3 @@ def cells_at(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarr
 def cells_of(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> list:
     """Values of ``matrix`` at (rows, cols) as a list, also for a one-column matrix that broadcasts."""
     return cells_at(matrix, rows, cols).tolist()
-
-
-def _late_and_repeated(cells: np.ndarray, ts: np.ndarray, held: np.ndarray) -> tuple[int, int]:
-    """Count the samples (in arrival order) that are late and those that are duplicates.
-
-    A duplicate has the time of its cell's value held, or of the newest earlier sample of its cell in
-    the batch; a late one is older than either. Times are ranked to integers so one cumulative max
-    over (cell, rank) keys, sorted by cell and arrival, gives each sample the newest time before it.
-    """
-    if not ts.size:
-        return 0, 0
-    ranks = np.unique(ts, return_inverse=True)[1].astype(np.int64)
-    order = np.lexsort((np.arange(ts.size), cells))  # by cell, then arrival
-    cell, rank = cells[order], ranks[order]
-    first = np.r_[True, cell[1:] != cell[:-1]]
-    group = np.cumsum(first) - 1
-    key = group * (int(ranks.max()) + 1) + rank
-    before = np.maximum.accumulate(key)
-    prior = np.r_[-1, before[:-1]]
-    behind = ~first & (prior > key)  # an earlier arrival in the same cell was newer
-    older = ts[order] < held[cell]  # NaN held (never seen): False
-    repeat = (~first & (prior == key)) | (ts[order] == held[cell])
-    return int(((behind | older) & ~repeat).sum()), int(repeat.sum())
-

@@ -49,6 +49,7 @@ def explain(client: redis.Redis, indicator: str, area_id: str, now: float | None
     children = store.read_state_of(client, indicator, area["children"])
     return {
         "indicator": indicator, "area": area_id, "level": area["level"], "rollup": definition["rollup"],
+        "own_level": (definition.get("source") or {}).get("level"),  # read from that level's own samples
         "direction": definition["direction"], "unit": definition.get("unit", ""), "population": area.get("pop"),
         **_facts(record, now),
         "thresholds": {"yellow": record["y"], "red": record["r"], "source": record["rule"]},

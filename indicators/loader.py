@@ -203,11 +203,22 @@ def _cross_check(located: list, metrics: dict[str, Metric], profiles: dict[str, 
         for o in ind.overrides:
             if o.profile and o.profile not in profiles:
                 errors.append(CatalogError(path, line, col, f'{label}override names unknown profile "{o.profile}"'))
+    errors += _mixed_sources(located, deps, where)
     for cycle_member in _cycle_members(deps):
         path, line, col = where[cycle_member]
         errors.append(CatalogError(path, line, col,
                                    f'indicator "{cycle_member}": formula cycle through {cycle_member}'))
     return errors
+
+
+def _mixed_sources(located: list, deps: dict[str, set[str]],
+                   where: dict[str, tuple[str, int, int]]) -> list[CatalogError]:
+    """An indicator reads only indicators valued where it is: from grids, or from the same level's own samples."""
+    level = {ind.id: ind.source.level for ind, *_ in located}
+    kind = lambda lv: f"read from the {lv}'s own samples" if lv else "rolled up from grids"  # noqa: E731
+    return [CatalogError(*where[name], f'indicator "{name}": reads "{dep}", {kind(level[dep])}, '
+                                       f"but is itself {kind(level[name])}")
+            for name, needed in deps.items() for dep in sorted(needed) if level[dep] != level[name]]
 
 
 def _cycle_members(deps: dict[str, set[str]]) -> list[str]:

@@ -133,3 +133,19 @@ def finish(rule: str, p: Partial, total: np.ndarray, scale: np.ndarray) -> Rolle
     return Rolled(value=np.where(has, value, nan), ts=np.where(has, p.ts, nan),
                   coverage=p.count / np.maximum(total, 1)[None, :], num=np.where(has, num, nan),
                   den=np.where(has, den, nan) if den is not None else np.full(value.shape, nan))
+
+
+def partial_of(rule: str, rolled: Rolled, total: np.ndarray) -> Partial:
+    """The aggregates behind finished values (their ``num``, ``den``, coverage of ``total`` grids and data time)."""
+    has = rolled.coverage > 0
+    identity = _EXTREME.get(rule, (np.add, 0.0))[1]
+    return Partial(np.where(has, rolled.num, identity), None if rule in _EXTREME else np.where(has, rolled.den, 0.0),
+                   np.rint(rolled.coverage * np.maximum(total, 1)).astype(np.int64), np.where(has, rolled.ts, np.inf))
+
+
+def merge(rule: str, parts: list[Partial]) -> Partial:
+    """Aggregate the aggregates of disjoint sets of grids (the cities of a province, each scored on its own)."""
+    op = _EXTREME.get(rule, (np.add, 0.0))[0]
+    return Partial(op.reduce([p.top for p in parts]),
+                   None if parts[0].bottom is None else np.add.reduce([p.bottom for p in parts]),
+                   np.add.reduce([p.count for p in parts]), np.minimum.reduce([p.ts for p in parts]))

@@ -12,6 +12,7 @@ from cityvitals.vocabulary import DOMAINS, PANELS
 LEVEL_NAMES = ("district", "street", "community", "grid")
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w|mo|q)$")
 # A month is 31 days and a quarter 92: a monthly statistic published late in the next month is not stale yet.
+MONTHLY_S = 28 * 86400  # data allowed to be this old is a monthly (or slower) statistic
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 31 * 86400, "q": 92 * 86400}
 
 
@@ -44,13 +45,18 @@ class Name(Strict):
 
 
 class Source(Strict):
-    """Where the grid-level value comes from: one metric, a formula, or a ratio of two formulas."""
+    """Where the grid-level value comes from: one metric, a formula, or a ratio of two formulas.
+
+    With ``level``, the value is read from the samples of that level's own areas (a district's
+    monthly CPI from the statistics bureau) instead of being rolled up from grids.
+    """
 
     metric: str | None = None
     formula: str | None = None
     numerator: str | None = None
     denominator: str | None = None
     scale: float = 1.0
+    level: Literal["district", "street", "community"] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
@@ -152,6 +158,16 @@ class Indicator(Strict):
 
     @model_validator(mode="before")
     @classmethod
+    def _judged_where_sampled(cls, data: object) -> object:
+        """Judge an indicator read from a level's own samples at that level, unless ``levels`` says otherwise."""
+        if isinstance(data, dict) and "levels" not in data and isinstance(data.get("source"), dict):
+            level = data["source"].get("level")
+            if isinstance(level, str) and level in LEVEL_NAMES:
+                return {**data, "levels": [level]}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
     def _funnel_keeps_firing(cls, data: object) -> object:
         """Give a funnel-judged indicator without ``clear_after`` one of at least FUNNEL_CLEAR_S.
 
@@ -195,6 +211,12 @@ class Indicator(Strict):
         if not self.levels or len(set(self.levels)) != len(self.levels):
             raise ValueError("levels: name each level at most once, at least one")
         counted = ("ratio", "rate_per_10k", "sum")
+        own = self.source.level
+        if own is not None and self.levels != (own,):
+            raise ValueError(f"levels: an indicator read from the {own}'s own samples is judged at {own} only, "
+                             f"not at {', '.join(self.levels)}")
+        if own is not None and self.funnel is not None:
+            raise ValueError(f"funnel: limits from the grids below need grid samples, not the {own}'s own")
         if self.evidence is not None and self.rollup not in ("ratio", "rate_per_10k"):
             raise ValueError(f"evidence: only a ratio or a rate_per_10k has events to count, not {self.rollup}")
         if self.funnel is not None:

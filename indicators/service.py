@@ -20,6 +20,7 @@ from cityvitals.areas import AreaTree
 from indicators.compiled import compile_catalog
 from indicators.engine import Engine, TickResult
 from indicators.loader import Catalog
+from indicators.province import root_summary
 from indicators.sql_recorder import SqlRecorder
 from indicators.state_writer import StateWriter
 from indicators.value_recorder import ValueRecorder
@@ -45,6 +46,11 @@ class TickReport:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def definitions(cat: Catalog) -> dict[str, dict]:
+    """The catalog's indicators as the dashboards read them (with their file positions): id -> definition."""
+    return {i.id: {**i.model_dump(mode="json"), "position": cat.positions.get(i.id, "")} for i in cat.indicators}
+
+
 class EngineService:
     """Run the engine against Redis (and SQL for the warnings log and history)."""
 
@@ -64,6 +70,7 @@ class EngineService:
         self._recovering = True  # first read this consumer's unacknowledged entries from a previous run
         self._failed = False  # a tick died on a Redis error: memory may hold what Redis never got
         self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
+        self._started = False  # the first tick (every record written) is done: see _write_first
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
@@ -77,6 +84,10 @@ class EngineService:
         restored = sum(eng.load_latest(metric, cells) for metric, cells in rows.items())
         self.states.restored({eng.metric_pos[m] for m in rows})
         eng.take_touched()  # these are already in Redis
+        for level, own in eng.own.items():
+            rows = store.read_latest(self.client, own.metric_ids, own.area_ids, level)
+            restored += sum(own.load(metric, cells) for metric, cells in rows.items())
+            own.take_touched()
         warnings = store.read_warnings(self.client)
         eng.restore_states(warnings)
         self.warnings.restore(warnings)
@@ -102,8 +113,7 @@ class EngineService:
     def publish_catalog(self) -> None:
         """Publish the live catalog's definitions, so every dashboard process shows the same ones."""
         cat = self.engine.catalog
-        store.write_definitions(self.client, {
-            i.id: {**i.model_dump(mode="json"), "position": cat.positions.get(i.id, "")} for i in cat.indicators})
+        store.write_definitions(self.client, definitions(cat))
         store.write_rules(self.client, self.engine.rules)
         store.record_catalog(self.client, cat.version, errors=[])
 
@@ -136,6 +146,7 @@ class EngineService:
         self.restore()
         self._recovering = True
         self._failed = False
+        self._started = False
 
     def _tick(self, now: float | None) -> TickReport:
         report = TickReport()
@@ -143,6 +154,8 @@ class EngineService:
         entry_ids, batches = self._consume(report)
         t1 = time.perf_counter()
         now = time.time() if now is None else now
+        if not self._started:  # screens say "starting" from now on, not nothing, until every record is written
+            store.queue_start(self.client, 0, self._records())
         self.engine.switched_on = store.profiles_on(self.client)
         result = self.engine.tick(now)
         t2 = time.perf_counter()
@@ -212,17 +225,53 @@ class EngineService:
         """Write changed latest values, changed state records, summaries, warnings and meta.
 
         One pipeline, sent in parts of about ``store.WRITE_CHUNK`` cells so that a first tick at
-        province scale (every record once) does not hold all of them in memory.
+        province scale (every record once) does not hold all of them in memory; a first tick also
+        sends each level whole, from the top, with the share of records written (:class:`StartProgress`).
         """
         eng, pipe = self.engine, self.client.pipeline(transaction=False)
         self.states.queue_feed_names(pipe, eng)
         self.states.queue_latest(pipe, eng)
         self.states.mark_below(eng, result)
+        start = None if self._started else StartProgress(pipe, len(eng.ind_ids), self._records())
         for lv in result.levels.values():
-            report.cells += self.states.queue_values(pipe, eng, lv)
+            if start is not None:
+                start.begin(len(lv.area_ids))
+            report.cells += self.states.queue_values(pipe, eng, lv, start and start.sending)
             self.warnings.queue(pipe, eng, lv)
             self.states.queue_summaries(pipe, eng, lv, result.now)
+            if start is not None:
+                start.end()
+        self._started = True
         report.transitions = len(result.transitions)
+        store.queue_root(pipe, root_summary(eng, result))  # what a province of several engines combines
         store.queue_tick(pipe, result.now, eng.catalog.version, len(eng.ind_ids), eng.funnel_cells)
         store.queue_scored(pipe, report.by_feed)
         pipe.execute()
+
+    def _records(self) -> int:
+        """State records of every indicator at every level: what a first tick writes."""
+        return len(self.engine.ind_ids) * sum(len(self.tree.ids(level)) for level in self.engine.parents)
+
+
+class StartProgress:
+    """How many state records a first tick has sent, published with each part (screens say "starting: n%")."""
+
+    def __init__(self, pipe: redis.client.Pipeline, rows: int, total: int) -> None:
+        self.pipe, self.rows, self.total = pipe, rows, total
+        self.written = self.level_start = self.width = 0
+
+    def begin(self, width: int) -> None:
+        """A level of ``width`` areas is next (levels go from the top: the district is complete first)."""
+        self.width = width
+
+    def sending(self, rows: int) -> None:
+        """Count ``rows`` whole rows of the level about to be sent, with the count going out with them."""
+        self.written += rows * self.width
+        store.queue_start(self.pipe, self.written, self.total)
+
+    def end(self) -> None:
+        """Count the level whole and send it: its summaries and warnings go out with its last rows."""
+        self.level_start += self.rows * self.width
+        self.written = self.level_start
+        store.queue_start(self.pipe, self.written, self.total)
+        self.pipe.execute()

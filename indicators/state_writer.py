@@ -41,6 +41,11 @@ class StateWriter:
         store.queue_latest(pipe, head, engine.metric_ids, rows, cols, len(engine.grid_ids), lambda r, c: {
                                "v": engine.values[r, c], "ts": engine.ts[r, c], "src": engine.feed[r, c]}, known)
         self._latest_rows.update(rows.tolist())
+        for level, own in engine.own.items():  # a level's own statistics: short rows, rewritten whole when they move
+            rows, cols = own.take_touched()
+            store.queue_latest(pipe, store.latest_head(own.area_ids), own.metric_ids, rows, cols, len(own.area_ids),
+                               lambda r, c, own=own: {"v": own.values[r, c], "ts": own.ts[r, c], "src": own.feed[r, c]},
+                               np.zeros(len(own.metric_ids), dtype=bool), level)
 
     def mark_below(self, engine: Engine, result: TickResult) -> None:
         """Count the red and yellow areas below every area; an area whose counts moved has its summary rewritten."""
@@ -56,8 +61,12 @@ class StateWriter:
                 lv.dirty_areas |= (old != below[level]).any(axis=(1, 2))
         self._below = below
 
-    def queue_values(self, pipe: redis.client.Pipeline, engine: Engine, lv: LevelResult) -> int:
-        """Queue the state cells that moved (every row exists once the first tick wrote it); returns how many."""
+    def queue_values(self, pipe: redis.client.Pipeline, engine: Engine, lv: LevelResult,
+                     sending: store.Sending | None = None) -> int:
+        """Queue the state cells that moved (every row exists once the first tick wrote it); returns how many.
+
+        ``sending`` hears of each part of a big level sent on its own (see ``store.queue_values``).
+        """
         rows, cols = np.nonzero(lv.dirty)
         store.queue_values(pipe, lv.level, engine.ind_ids, rows, cols, len(lv.area_ids), lambda r, c: {
                                "v": lv.value[r, c], "ts": lv.ts[r, c], "since": lv.since[r, c],
@@ -65,7 +74,7 @@ class StateWriter:
                                "num": lv.num[r, c], "den": lv.den[r, c],
                                "src": engine.source_codes(lv.level, r, c), "rule": cells_at(lv.limits.source, r, c),
                                "s": lv.state[r, c], "p": lv.pending[r, c]},
-                           np.array([lv.level in self._value_levels] * len(engine.ind_ids)))
+                           np.array([lv.level in self._value_levels] * len(engine.ind_ids)), sending)
         self._value_levels.add(lv.level)
         return int(rows.size)
 

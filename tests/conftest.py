@@ -70,6 +70,15 @@ def redis_client(redis_url) -> redis.Redis:
     client.close()
 
 
+@pytest.fixture
+def cli_env(redis_client, redis_url, tmp_path, monkeypatch) -> redis.Redis:
+    """The environment a ``cityvitals`` command runs in: the test Redis, a fresh SQLite and data directory."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cv.sqlite'}")
+    monkeypatch.setenv("CITYVITALS_DATA_DIR", str(tmp_path))
+    return redis_client
+
+
 @pytest.fixture(scope="module")
 def catalog_dir(tmp_path_factory) -> Path:
     """A copy of the shipped catalog that a test may break."""

@@ -20,7 +20,7 @@ log = logging.getLogger("cityvitals")
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     from cityvitals.areas import commands as area_commands
-    from wiring import archive_commands, backtest_commands, db_commands, dispatch_commands
+    from wiring import archive_commands, backtest_commands, db_commands, dispatch_commands, order_history_command
 
     parser = argparse.ArgumentParser(prog="cityvitals", description="City Vitals: real-time city vital signs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     freplay.add_argument("--speed", default="1", help="data time per real time: 1, 60, ... or max")
     freplay.add_argument("--name", default="replay", help="feed name (health record and checkpoint)")
     freplay.set_defaults(func=cmd_feeds_replay)
+    order_history_command.add_parser(fsub)
     sim = sub.add_parser("simulate", help="start or stop an incident scenario in the running simulated city")
     sim.add_argument("--scenario", help="flood, pollution, large_event, power_outage or hotline_surge")
     sim.add_argument("--area", help="area id (default: the first area of the scenario's usual level)")

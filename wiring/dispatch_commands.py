@@ -39,6 +39,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     step.add_argument("--as", dest="user", required=True)
     step.add_argument("--note", help="note (handle) or reason (return, reopen, escalate)")
     step.add_argument("--unit", help="the unit below to re-dispatch to")
+    step.add_argument("--photo", type=Path, help="handle: a JPEG, PNG or WebP file kept as the evidence "
+                      "(checked like the phone page's)")
     step.set_defaults(func=cmd_task_step)
     listing = tsub.add_parser("list", help="list tasks, newest first")
     listing.add_argument("--unit", action="append", help="only tasks of these units")
@@ -119,12 +121,47 @@ def cmd_task_dispatch(args: argparse.Namespace) -> int:
 
 
 def cmd_task_step(args: argparse.Namespace) -> int:
-    """Take one step on a task as the named user."""
+    """Take one step on a task as the named user; ``--photo`` is uploaded first, for the handle step to name."""
     from cityvitals.dispatch.commands import ACTIONS
 
+    if args.photo is not None and args.action != "handle":
+        print(f"cityvitals: --photo goes with handle, not {args.action}", file=sys.stderr)
+        return 2
     ctx = _context()
+    actor = _actor(ctx, args.user)
     extra = {"unit": args.unit} if args.unit else {}
-    return _done(ACTIONS[args.action](ctx, _actor(ctx, args.user), args.task, args.note, **extra).run)
+    if args.photo is not None:
+        name = _upload(ctx, actor, args.task, args.photo)
+        if name is None:
+            return 1
+        extra["photo"] = name
+    status = _done(ACTIONS[args.action](ctx, actor, args.task, args.note, **extra).run)
+    if status and args.photo is not None:  # the step was refused: keep no photo that no step names
+        (ctx.photos / extra["photo"]).unlink(missing_ok=True)
+    return status
+
+
+def _upload(ctx, actor, task_id: int, path: Path) -> str | None:  # noqa: ANN001
+    """Keep the photo at ``path`` for the task (the same command as the page's upload); its name, or None."""
+    from cityvitals.dispatch.commands import AddPhoto, DispatchError
+    from cityvitals.dispatch.photos import MAX_BYTES
+
+    try:
+        size = path.stat().st_size
+        # a file over the limit is refused unread (a photo may be a mistaken multi-gigabyte video)
+        data = path.read_bytes() if size <= MAX_BYTES else None
+    except OSError as exc:
+        print(f"refused: {path}: {exc.strerror}", file=sys.stderr)
+        return None
+    if data is None:
+        print(f"refused: {path}: the photo has {size} bytes; at most {MAX_BYTES}", file=sys.stderr)
+        return None
+    try:
+        return AddPhoto(ctx, actor, task_id, data).run()
+    except DispatchError as exc:
+        for reason in exc.reasons:
+            print(f"refused: {path}: {reason}", file=sys.stderr)
+        return None
 
 
 def cmd_task_list(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from cityvitals.config import Settings
 from cityvitals.connections import Connections
-from cityvitals.dispatch.api import answers_blueprint, task_blueprint
+from cityvitals.dispatch.api import task_blueprint
 from cityvitals.dispatch.commands import Actor, DispatchContext, escalate_overdue
 from cityvitals.dispatch.orders import SOURCE, work_order_listener
 from cityvitals.dispatch.routing import read_routing
@@ -22,6 +22,7 @@ from cityvitals.security import current_name, current_role
 from cityvitals.users import User
 from dashboard.respond import respond_blueprint
 from feeds.ingest import Ingestor
+from feeds.workorders.aggregate import grids_below
 from feeds.workorders.pipeline import WorkOrderPipeline
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ ESCALATION_SECONDS = 30.0  # how often deadlines are looked at: a deadline is in
 def dispatch_context(rt: Connections) -> DispatchContext:
     """A dispatch context whose task events also go into the work-order pipeline (as source ``dispatch``)."""
     routing = read_routing(rt.settings.routing_path, rt.tree)
-    pipeline = WorkOrderPipeline(Ingestor(rt.client, f"events:{SOURCE}", registry(), frozenset(rt.tree.ids("grid"))))
-    listeners = [work_order_listener(rt.tree, rt.sql, pipeline.submit)]
+    pipeline = WorkOrderPipeline(Ingestor(rt.client, f"events:{SOURCE}", registry(), frozenset(rt.tree.ids("grid"))),
+                                 below=grids_below(rt.tree))
+    listeners = [work_order_listener(rt.tree, pipeline.submit)]
     if rt.settings.webhook_url:
         listeners.append(outbox_listener(rt.sql))
     return DispatchContext(rt.sql, routing, notify=listeners, photos=rt.settings.data_dir / "photos")
@@ -48,11 +50,9 @@ def request_actor(ctx: DispatchContext) -> Actor:
     return Actor(name, role)
 
 
-def install_task_api(server: Flask, ctx: DispatchContext, settings: Settings) -> None:
-    """Mount ``/api/v1/tasks``, the webhook's answers (if one is set) and the phone page ``/respond``."""
+def install_task_api(server: Flask, ctx: DispatchContext) -> None:
+    """Mount ``/api/v1/tasks`` and the phone page ``/respond`` (answers come on the events API: wiring.web)."""
     server.register_blueprint(task_blueprint(ctx, lambda: request_actor(ctx)))
-    if settings.webhook_secret:
-        server.register_blueprint(answers_blueprint(ctx, settings.webhook_secret))
     server.register_blueprint(respond_blueprint())
 
 

@@ -86,4 +86,4 @@ def _sample_text(long: Long, i: int) -> str:
     """One sample as a line: row, metric, where, time (UTC) and value."""
     where = long.area[i] if long.area is not None else f"({long.lon[i]}, {long.lat[i]})"  # type: ignore[index]
     when = datetime.fromtimestamp(long.ts[i], UTC).isoformat()
-    return f"row {long.line[i]}: {long.metric[i]} {where} {when} {long.value[i]}"
+    return f"row {long.line[i]}: {long.metric[i]} {where} {when} {long.values(i, i + 1)[0]}"

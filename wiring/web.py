@@ -6,13 +6,14 @@ from functools import cache
 
 import redis
 from cheroot import wsgi
-from flask import Flask
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cityvitals import store
 from cityvitals.config import load_settings
+from cityvitals.dispatch.webhook import SIGNATURE_HEADER
 from cityvitals.guards import install_guards
 from cityvitals.headers import install_headers
 from cityvitals.metrics import registry
@@ -24,6 +25,8 @@ from dashboard import create_app
 from dashboard.context import DashboardContext
 from feeds.http_push.api import install_push_api
 from feeds.ingest import Ingestor
+from feeds.workorders.aggregate import grids_below
+from feeds.workorders.answers import TaskAnswers
 from feeds.workorders.pipeline import WorkOrderPipeline
 from wiring.dispatching import dispatch_context, install_task_api
 from wiring.runtime import Runtime, open_runtime
@@ -41,18 +44,20 @@ def build_server(rt: Runtime) -> Flask:
 
     def ingestor_for(source: str) -> Ingestor:
         if source not in ingestors:
-            ingestors[source] = Ingestor(rt.client, f"push:{source}", registry(), grids, locator=locator)
+            ingestors[source] = Ingestor(rt.client, f"push:{source}", registry(), rt.tree, locator=locator)
         return ingestors[source]
 
     pipelines: dict[str, WorkOrderPipeline] = {}
+    below = grids_below(rt.tree)
 
-    def events_for(source: str) -> WorkOrderPipeline:
-        return pipelines.get(source) or pipelines.setdefault(
-            source, WorkOrderPipeline(Ingestor(rt.client, f"events:{source}", registry(), grids)))
+    def events_for(source: str, body: bytes) -> TaskAnswers:
+        orders = pipelines.get(source) or pipelines.setdefault(
+            source, WorkOrderPipeline(Ingestor(rt.client, f"events:{source}", registry(), grids), below=below))
+        return TaskAnswers(orders, dispatch, rt.settings.webhook_secret, body, request.headers.get(SIGNATURE_HEADER))
 
     limiter = redis_limiter(app.server, rt.redis_url, rt.client)
     install_push_api(app.server, TokenVerifier(rt.sql), ingestor_for, limiter, events_for=events_for)
-    install_task_api(app.server, dispatch, rt.settings)
+    install_task_api(app.server, dispatch)
     install_observability(app.server, rt.client, rt.sql, rt.settings)  # first: its timer sees refusals too
     install_security(app.server, rt.sql, limiter, rt.settings, secret_key(rt.settings.data_dir))
     install_guards(app.server, lambda: app.callback_map)  # after the login and CSRF checks: they answer first

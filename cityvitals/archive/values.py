@@ -25,6 +25,7 @@ from cityvitals.archive.files import (
     COMPACTED,
     _sync_dir,
     day_of,
+    days,
     expire,
     files,
     partition_dir,
@@ -40,6 +41,7 @@ SCHEMA = pa.schema([("indicator", pa.string()), ("area", pa.string()), ("ts", pa
 # statistics on area skip most of a file; ROW_GROUP rows is about 20 areas of the full catalog.
 SORT = [("area", "ascending"), ("indicator", "ascending"), ("ts", "ascending")]
 ROW_GROUP = 8192
+FEW_INDICATORS = 8  # up to this many, a read tests the indicator against row-group statistics too
 WRITE = {"use_dictionary": ["indicator", "area", "value", "state"], "row_group_size": ROW_GROUP}
 # Bucket lengths a reader may choose, shortest first, with their label for charts ("5 min means")
 BUCKETS = ((300, "5 min"), (900, "15 min"), (3600, "1 h"), (6 * 3600, "6 h"), (86400, "1 d"))
@@ -122,6 +124,16 @@ class Bucket:
     label: str
 
 
+def newest_step(root: Path, levels: Collection[str]) -> float:
+    """The time of the newest step archived at any of ``levels`` (0: none), from file names alone.
+
+    A reader's cache keys on it: a read made before this step landed is stale, one made after is not.
+    """
+    names = [p.name.removeprefix(COMPACTED).removesuffix(".parquet")
+             for day in days(root)[-1:] for level in levels for p in files(partition_dir(root, day, level))]
+    return max(map(float, names), default=0.0)
+
+
 def bucket_for(span_s: float, max_points: int = 300, step_s: float = STEP_S) -> Bucket:
     """The shortest bucket (never below the archive's step) giving at most ``max_points`` points over ``span_s``."""
     for seconds, label in BUCKETS:
@@ -138,12 +150,17 @@ def read_values(root: Path | None, start: float, end: float, indicators: Collect
     ``state`` is the worst state the cell held in the bucket (states are ordered by severity); a bucket
     with no finite value has value NaN. ``bucket`` None keeps every step; ``root`` None (no archive) reads none.
     """
-    raw = read_raw(root, start, end, indicators, areas, levels) if root is not None else empty_frame()
+    return in_buckets(read_raw(root, start, end, indicators, areas, levels) if root is not None else empty_frame(),
+                      bucket)
+
+
+def in_buckets(raw: pd.DataFrame, bucket: Bucket | None) -> pd.DataFrame:
+    """Steps (``read_raw``'s, or unbucketed ``read_values``') averaged per bucket, as :func:`read_values` gives them."""
     if bucket is not None and len(raw):
-        raw["ts"] = np.floor(raw["ts"] / bucket.seconds) * bucket.seconds
-        raw = raw.groupby(["indicator", "area", "ts"], observed=True, sort=True).agg(
+        raw = raw.assign(ts=np.floor(raw["ts"] / bucket.seconds) * bucket.seconds).groupby(
+            ["indicator", "area", "ts"], observed=True, sort=True).agg(
             value=("value", "mean"), state=("state", "max")).reset_index()
-    raw["t"] = pd.to_datetime(raw["ts"], unit="s", utc=True)
+    raw = raw.assign(t=pd.to_datetime(raw["ts"], unit="s", utc=True))
     return raw[["indicator", "area", "t", "ts", "value", "state"]]
 
 
@@ -161,14 +178,16 @@ def read_raw(root: Path, start: float, end: float, indicators: Collection[str] |
     wanted = None if indicators is None else pa.array(list(indicators), pa.string())
     if areas is not None:
         where &= ds.field("area").isin(pa.array(list(areas), pa.string()))
-    elif wanted is not None:
+    if wanted is not None and (areas is None or len(wanted) <= FEW_INDICATORS):
         where &= ds.field("indicator").isin(wanted)
-    # Files are sorted by area: the area test skips row groups. Testing a long indicator list against every
-    # row group's statistics cost more than it saved (1.9 s against 0.03 s for one grid's 389 indicators),
-    # so with areas given the indicators are picked from the few rows read.
+    # Files are sorted by area, then indicator: the area test skips row groups, and so does a test on a few
+    # indicators (a row group holds one area's rows of about 30 indicators: comparing the children of an
+    # area on one indicator reads one row group per child and day, not every indicator's). Testing a long
+    # list against every row group's statistics cost more than it saved (1.9 s against 0.03 s for one
+    # grid's 389 indicators), so those are picked from the rows the area test read.
     tables = [table for _day, level, directory in partitions(Path(root), day_of(start), day_of(max(start, end - 1e-6)))
               if levels is None or level in levels for table in _read_partition(directory, where)]
-    if areas is not None and wanted is not None:
+    if areas is not None and wanted is not None and len(wanted) > FEW_INDICATORS:
         tables = [t.filter(pc.is_in(t["indicator"], wanted)) for t in tables]
     tables = [t for t in tables if len(t)]
     if not tables:

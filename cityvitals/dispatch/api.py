@@ -18,10 +18,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_from_directory
 
-from cityvitals.dispatch.commands import ACTIONS, Actor, DispatchContext, DispatchError, DispatchTask
-from cityvitals.dispatch.photos import MAX_BYTES, NAME, PhotoError, save_photo
+from cityvitals.dispatch.commands import ACTIONS, Actor, AddPhoto, DispatchContext, DispatchError, DispatchTask
+from cityvitals.dispatch.photos import MAX_BYTES, NAME
 from cityvitals.dispatch.tasks import OPEN, Task, list_tasks, read_events, read_task
-from cityvitals.dispatch.webhook import SIGNATURE_HEADER, verify
 from cityvitals.security import write_allowed
 
 PREFIX = "/api/v1/tasks"
@@ -103,14 +102,12 @@ def task_blueprint(ctx: DispatchContext, actor: Callable[[], Actor]) -> Blueprin
     @bp.post(f"{PREFIX}/<int:task_id>/photo")
     def photo(task_id: int):  # noqa: ANN202
         task, who = read_task(ctx.sql, task_id), actor()
-        if task is None or not _may_see(who, task, ctx) or ctx.photos is None:
+        if task is None or not _may_see(who, task, ctx):
             return jsonify(error=f"no task {task_id}"), 404
-        if not who.holds(task.unit):
-            return jsonify(error=f"only a responder of {task.unit} may add a photo"), 403
         try:
-            name = save_photo(ctx.photos, task_id, request.get_data(cache=False))
-        except PhotoError as exc:
-            return jsonify(error=str(exc), reasons=[str(exc)]), 422
+            name = AddPhoto(ctx, who, task_id, request.get_data(cache=False)).run()
+        except DispatchError as exc:
+            return _refused(exc)
         return jsonify(photo=name), 201
 
     @bp.get(f"{PREFIX}/<int:task_id>/photo/<name>")
@@ -129,46 +126,12 @@ def task_blueprint(ctx: DispatchContext, actor: Callable[[], Actor]) -> Blueprin
         body = request.get_json(silent=True)
         body = body if isinstance(body, dict) else {}
         extra = {k: body[k] for k in ("unit", "photo") if body.get(k) is not None}
+        command = ACTIONS[action](ctx, actor(), task_id, body.get("note"), **extra)
         try:
-            task = ACTIONS[action](ctx, actor(), task_id, body.get("note"), **extra).run()
+            task = command.run()
         except DispatchError as exc:
             return _refused(exc)
-        return jsonify(_with_events(ctx, task))
+        return jsonify({**task.as_dict(), "events": [e.as_dict() for e in command.events]})
 
     return bp
 
-
-ANSWERS = f"{PREFIX}/answers"
-ANSWER_ACTIONS = ("sign", "handle", "return")  # what another system may answer for the unit it was sent to
-
-
-def answers_blueprint(ctx: DispatchContext, secret: str) -> Blueprint:
-    """``POST /api/v1/tasks/answers``: another system's answer to a task sent by webhook, signed like our calls.
-
-    The body ``{"task": ID, "action": "sign"|"handle"|"return", "note": ..., "by": NAME}`` must carry
-    ``X-CityVitals-Signature: sha256=<HMAC-SHA256 of the body>`` with the webhook's secret; the step is
-    taken as ``webhook:<by>`` for the unit holding the task, by the same command as any other.
-    """
-    bp = Blueprint("task_answers", __name__)
-
-    @bp.post(ANSWERS)
-    def answer():  # noqa: ANN202
-        body = request.get_data(cache=True)
-        if not verify(secret, body, request.headers.get(SIGNATURE_HEADER)):
-            return jsonify(error="bad or missing signature", reasons=["bad or missing signature"]), 401
-        item = request.get_json(silent=True)
-        if not isinstance(item, dict) or item.get("action") not in ANSWER_ACTIONS:
-            reason = f"send a JSON object with task and action ({', '.join(ANSWER_ACTIONS)})"
-            return jsonify(error=reason, reasons=[reason]), 422
-        task = read_task(ctx.sql, item["task"]) if isinstance(item.get("task"), int) else None
-        if task is None:
-            return jsonify(error=f"no task {str(item.get('task'))[:40]}"), 404
-        by = item.get("by") if isinstance(item.get("by"), str) else "?"
-        actor = Actor(f"webhook:{by}"[:64], "responder", frozenset({task.unit}))
-        try:
-            after = ACTIONS[item["action"]](ctx, actor, task.id, item.get("note")).run()
-        except DispatchError as exc:
-            return _refused(exc)
-        return jsonify(_with_events(ctx, after))
-
-    return bp

@@ -17,14 +17,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sqlalchemy import Connection
 from sqlalchemy.engine import Engine as SqlEngine
 
-from cityvitals.dispatch.photos import photo_problem
+from cityvitals.dispatch.photos import PhotoError, check_photo, photo_problem, save_photo
 from cityvitals.dispatch.routing import GROUPS, Routing, Unit
 from cityvitals.dispatch.tasks import (
     PRIORITIES,
@@ -72,7 +73,7 @@ class DispatchError(ValueError):
         self.reasons, self.status = reasons, status
 
 
-Notify = Callable[[Task, TaskEvent], None]
+Notify = Callable[[Task, TaskEvent, Sequence[TaskEvent]], None]  # the task, its new event, all its events
 
 
 @dataclass
@@ -85,11 +86,11 @@ class DispatchContext:
     notify: list[Notify] = field(default_factory=list)
     photos: Path | None = None  # where uploaded photos are kept (None: no photos)
 
-    def tell(self, task: Task, event: TaskEvent) -> None:
-        """Hand an event on; a listener that fails is logged, never undoes the step (SQL holds it)."""
+    def tell(self, task: Task, event: TaskEvent, history: Sequence[TaskEvent]) -> None:
+        """Hand an event on with the task's events so far; a listener that fails is logged, never undoes the step."""
         for listener in self.notify:
             try:
-                listener(task, event)
+                listener(task, event, history)
             except Exception:  # noqa: BLE001 - one broken listener must not stop the others or the step
                 log.exception("task %s: a listener failed on %s", task.id, event.step)
 
@@ -166,10 +167,11 @@ class DispatchTask:
         unit, values = self.validate()
         event = TaskEvent(0, values["created_at"], "dispatched", self.actor.name, unit.id,
                           note=values["instruction"])
-        task = insert_task(self.ctx.sql, values, event)
-        audit(self.ctx.sql, self.actor.name, "task_dispatched", task=task.id, area=task.area, unit=unit.id,
-              indicator=task.indicator, due=round(task.due))
-        self.ctx.tell(task, replace(event, task_id=task.id))
+        task = insert_task(self.ctx.sql, values, event, lambda conn, task: audit(
+            conn, self.actor.name, "task_dispatched", task=task.id, area=task.area, unit=unit.id,
+            indicator=task.indicator, due=round(task.due)))
+        first = replace(event, task_id=task.id)
+        self.ctx.tell(task, first, [first])
         return task
 
 
@@ -182,6 +184,7 @@ class StepCommand:
 
     def __init__(self, ctx: DispatchContext, actor: Actor, task_id: Any, note: Any = None, **extra: Any) -> None:
         self.ctx, self.actor, self.task_id, self.note, self.extra = ctx, actor, task_id, note, extra
+        self.events: list[TaskEvent] = []  # the task's events once run() has taken the step
 
     def validate(self) -> Task:
         """The task as checked; DispatchError with every reason the step is refused."""
@@ -220,20 +223,22 @@ class StepCommand:
         task = self.validate()
         now = self.ctx.clock()
         values, event = self.changes(task, now)
+        def audited(conn: Connection, after: Task) -> None:
+            audit(conn, self.actor.name, f"task_{self.step}", task=task.id, unit=event.unit,
+                  from_unit=event.from_unit, status=after.status, note=event.note)
+
         try:
-            after = write_step(self.ctx.sql, task, {"step_at": now, **values}, event)
+            after, self.events = write_step(self.ctx.sql, task, {"step_at": now, **values}, event, audited)
         except Conflict as exc:
             raise DispatchError([str(exc)], 409) from None
-        audit(self.ctx.sql, self.actor.name, f"task_{self.step}", task=task.id, unit=event.unit,
-              from_unit=event.from_unit, status=after.status, note=event.note)
-        self.ctx.tell(after, event)
+        self.ctx.tell(after, event, self.events)
         return after
 
     def event(self, task: Task, now: float, unit: str | None = None, from_unit: str | None = None,
               photo: str | None = None) -> TaskEvent:
         """Make this step's event on ``task`` at ``now``."""
         return TaskEvent(task.id, now, self.step, self.actor.name, unit or task.unit, from_unit,
-                         (self.note or "").strip(), photo)
+                         (self.note or "").strip(), photo, self.extra.get("answer_key"))
 
     def handle_window(self, task: Task, now: float) -> float:
         """The deadline to handle: the task's, or a fresh window if that has passed (the level backing up)."""
@@ -361,6 +366,30 @@ class EscalateTask(StepCommand):
         above = self.ctx.routing.parent(self.ctx.routing.unit(task.unit)).id
         return ({"status": "dispatched", "unit": above, "hop_due": self.sign_window(task, now)},
                 self.event(task, now, above, task.unit))
+
+
+class AddPhoto:
+    """Keep a photo for a task, as evidence its handle step may name: by the holding unit, checked by Pillow."""
+
+    def __init__(self, ctx: DispatchContext, actor: Actor, task_id: int, data: bytes) -> None:
+        self.ctx, self.actor, self.task_id, self.data = ctx, actor, task_id, data
+
+    def validate(self) -> Task:
+        """The task the photo is for; DispatchError if there is none, it is not the actor's, or not an image."""
+        task = read_task(self.ctx.sql, self.task_id)
+        if task is None or self.ctx.photos is None:
+            raise DispatchError([f"no task {self.task_id}" if task is None else "this server keeps no photos"], 404)
+        if not self.actor.holds(task.unit):
+            raise DispatchError([f"only a responder of {task.unit} may add a photo"], 403)
+        try:
+            check_photo(self.data)
+        except PhotoError as exc:
+            raise DispatchError([str(exc)]) from None
+        return task
+
+    def run(self) -> str:
+        """Store the photo; the name the handle step names it by."""
+        return save_photo(self.ctx.photos, self.validate().id, self.data)
 
 
 STEPS: dict[str, type[StepCommand]] = {c.step: c for c in (

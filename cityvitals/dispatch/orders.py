@@ -2,8 +2,8 @@
 
 The work-order lifecycle goes forward only (received → dispatched → signed → handled → verified →
 closed), so a task gives each of these once: its first signing, its first handling... A task's hops
-(re-dispatched, escalated, returned, reopened) stay in the task's own log. Only tasks of a grid
-become orders: the pipeline counts per grid.
+(re-dispatched, escalated, returned, reopened) stay in the task's own log. A task of a community,
+street or the district is an order of that area: the pipeline shares it among the grids below it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cityvitals.areas.model import AreaTree
-from cityvitals.dispatch.tasks import Task, TaskEvent, read_events
+from cityvitals.dispatch.tasks import Task, TaskEvent
 
 SOURCE = "dispatch"  # the work-order source of tasks (feeds/workorders/events.py knows it)
 ORDER_STEPS = {"dispatched": ("received", "dispatched"), "signed": ("signed",), "handled": ("handled",),
@@ -35,16 +35,15 @@ def order_items(task: Task, event: TaskEvent, earlier: Sequence[TaskEvent]) -> l
     return items
 
 
-def work_order_listener(tree: AreaTree, sql: Any, submit: Callable[[list[dict]], Any]) -> \
-        Callable[[Task, TaskEvent], None]:
-    """A DispatchContext listener handing a grid task's events to ``submit`` (a work-order pipeline's)."""
-    def listen(task: Task, event: TaskEvent) -> None:
-        if task.area not in tree or tree[task.area].level != "grid":
+def work_order_listener(tree: AreaTree, submit: Callable[[list[dict]], Any]) -> \
+        Callable[[Task, TaskEvent, Sequence[TaskEvent]], None]:
+    """A DispatchContext listener handing a task's events to ``submit`` (a work-order pipeline's)."""
+    def listen(task: Task, event: TaskEvent, history: Sequence[TaskEvent]) -> None:
+        if task.area not in tree:
             return
-        events = read_events(sql, [task.id])[task.id]
         # the events before this one (it is the newest, unless another step landed in between)
-        at = max((i for i, e in enumerate(events) if e == event), default=len(events))
-        items = order_items(task, event, events[:at])
+        at = max((i for i, e in enumerate(history) if e == event), default=len(history))
+        items = order_items(task, event, history[:at])
         if items:
             submit(items)
     return listen

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cityvitals.db import Base
 
 UNIT_WIDTH = 112  # an area id (64) plus "/" plus a suffix (16), or a department id (48)
+ANSWER_KEY_WIDTH = 96  # as the webhook's own keys
 
 
 class TaskRow(Base):
@@ -50,6 +51,8 @@ class TaskEventRow(Base):
     from_unit: Mapped[str | None] = mapped_column(String(UNIT_WIDTH), nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
     photo: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # the Idempotency-Key of the answer (from another system) that made this step: the same answer twice, one step
+    answer_key: Mapped[str | None] = mapped_column(String(ANSWER_KEY_WIDTH), nullable=True, unique=True)
 
 
 class ResponderUnitRow(Base):

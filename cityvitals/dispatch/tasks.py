@@ -7,7 +7,7 @@ event row goes in beside it, so a task never moves without its event nor an even
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 
 from sqlalchemy import Connection, func, or_, select, update
@@ -61,6 +61,7 @@ class TaskEvent:
     from_unit: str | None = None
     note: str = ""
     photo: str | None = None
+    answer_key: str | None = None  # set when another system's answer made the step
 
     def as_dict(self) -> dict:
         """The event as JSON-ready values."""
@@ -75,17 +76,28 @@ class Conflict(RuntimeError):
     """The task changed between the check and the write."""
 
 
-def insert_task(sql: SqlEngine, values: dict, event: TaskEvent) -> Task:
-    """Create a task with its first event; the task as stored (with its new id)."""
+InTransaction = Callable[[Connection, "Task"], None]  # more to write with a step (its audit entry)
+
+
+def insert_task(sql: SqlEngine, values: dict, event: TaskEvent, also: InTransaction | None = None) -> Task:
+    """Create a task with its first event (and ``also``, in the same transaction); the task as stored."""
     with sql.begin() as conn:
         task_id = conn.execute(TaskRow.__table__.insert().values(version=1, **values)).inserted_primary_key[0]
         ev = {**event.as_dict(), "task_id": task_id}
         conn.execute(TaskEventRow.__table__.insert().values(**ev))
-        return _task(conn, task_id)
+        task = _task(conn, task_id)
+        if also is not None:
+            also(conn, task)
+        return task
 
 
-def write_step(sql: SqlEngine, task: Task, changes: dict, event: TaskEvent) -> Task:
-    """Apply one step to a task checked at ``task.version``; Conflict if someone stepped it meanwhile."""
+def write_step(sql: SqlEngine, task: Task, changes: dict, event: TaskEvent,
+               also: InTransaction | None = None) -> tuple[Task, list[TaskEvent]]:
+    """Apply one step to a task checked at ``task.version``; the task after it and all its events.
+
+    ``also`` writes in the same transaction (one commit per step: the step is what a responder waits
+    for). Conflict if someone stepped the task meanwhile.
+    """
     t = TaskRow.__table__
     with sql.begin() as conn:
         done = conn.execute(update(t).where(t.c.id == task.id, t.c.version == task.version)
@@ -93,12 +105,23 @@ def write_step(sql: SqlEngine, task: Task, changes: dict, event: TaskEvent) -> T
         if done != 1:
             raise Conflict(f"task {task.id} changed meanwhile; reload it and try again")
         conn.execute(TaskEventRow.__table__.insert().values(**event.as_dict()))
-        return _task(conn, task.id)
+        after = _task(conn, task.id)
+        if also is not None:
+            also(conn, after)
+        return after, _events(conn, [task.id])[task.id]
 
 
 def _task(conn: Connection, task_id: int) -> Task | None:
     row = conn.execute(select(TaskRow.__table__).where(TaskRow.__table__.c.id == task_id)).mappings().first()
     return None if row is None else Task(**{k: row[k] for k in _TASK_FIELDS})
+
+
+def answered(sql: SqlEngine, key: str) -> TaskEvent | None:
+    """The step an answer with this Idempotency-Key made, if one did."""
+    t = TaskEventRow.__table__
+    with sql.connect() as conn:
+        row = conn.execute(select(t).where(t.c.answer_key == key)).mappings().first()
+    return None if row is None else TaskEvent(**{k: row[k] for k in _EVENT_FIELDS})
 
 
 def read_task(sql: SqlEngine, task_id: int) -> Task | None:
@@ -109,14 +132,18 @@ def read_task(sql: SqlEngine, task_id: int) -> Task | None:
 
 def read_events(sql: SqlEngine, task_ids: Iterable[int]) -> dict[int, list[TaskEvent]]:
     """The events of the given tasks, oldest first, by task."""
+    with sql.connect() as conn:
+        return _events(conn, task_ids)
+
+
+def _events(conn: Connection, task_ids: Iterable[int]) -> dict[int, list[TaskEvent]]:
     ids = sorted(set(task_ids))
     out: dict[int, list[TaskEvent]] = {i: [] for i in ids}
     if not ids:
         return out
     t = TaskEventRow.__table__
-    with sql.connect() as conn:
-        for row in conn.execute(select(t).where(t.c.task_id.in_(ids)).order_by(t.c.id)).mappings():
-            out[row["task_id"]].append(TaskEvent(**{k: row[k] for k in _EVENT_FIELDS}))
+    for row in conn.execute(select(t).where(t.c.task_id.in_(ids)).order_by(t.c.id)).mappings():
+        out[row["task_id"]].append(TaskEvent(**{k: row[k] for k in _EVENT_FIELDS}))
     return out
 
 

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import requests
@@ -55,9 +55,9 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
     return header is not None and hmac.compare_digest(sign(secret, body), header)
 
 
-def outbox_listener(sql: SqlEngine) -> Callable[[Task, TaskEvent], None]:
+def outbox_listener(sql: SqlEngine) -> Callable[[Task, TaskEvent, Sequence[TaskEvent]], None]:
     """A DispatchContext listener putting every task event in the outbox."""
-    def listen(task: Task, event: TaskEvent) -> None:
+    def listen(task: Task, event: TaskEvent, _history: Sequence[TaskEvent]) -> None:
         key = f"task-{task.id}-{event.step}-{event.at:.3f}"
         body = json.dumps({"task": task.as_dict(), "event": event.as_dict()}, ensure_ascii=False, sort_keys=True)
         with sql.begin() as conn:

@@ -24,7 +24,9 @@ from feeds.http_push.body import BodyError, PushLimits, parse_body
 from feeds.ingest import Ingestor, IngestResult, Refusal
 
 ROUTE = "/api/v1/samples"
-EVENTS_ROUTE = "/api/v1/events"  # work-order events (feeds/workorders/events.py), same auth, limits and replies
+# work-order events (feeds/workorders/events.py) and answers to tasks (feeds/workorders/answers.py),
+# same auth, limits and replies
+EVENTS_ROUTE = "/api/v1/events"
 
 
 def _bearer() -> str | None:
@@ -65,7 +67,7 @@ class Sink(Protocol):
         """Count and dead-letter input refused before it became an item."""
 
 
-def _receive(verifier: TokenVerifier, sink_for: Callable[[str], Sink],
+def _receive(verifier: TokenVerifier, sink_for: Callable[[str, bytes], Sink],
              limits: PushLimits) -> tuple[Response, int]:
     token = _bearer()
     source = verifier.source_of(token) if token else None
@@ -75,10 +77,11 @@ def _receive(verifier: TokenVerifier, sink_for: Callable[[str], Sink],
         resp.headers["WWW-Authenticate"] = 'Bearer realm="cityvitals"'
         return resp, status
     try:
-        indexed, unparsed = parse_body(_body(limits), request.mimetype, limits)
+        body = _body(limits)
+        indexed, unparsed = parse_body(body, request.mimetype, limits)
     except BodyError as exc:
         return _error(exc.status, str(exc))
-    sink = sink_for(source)
+    sink = sink_for(source, body)
     result = sink.submit([item for _, item in indexed])
     refused = [Refusal(indexed[r.index][0], r.reason) for r in result.refused]
     sink.refuse([(r.reason, line) for r, line in unparsed])
@@ -93,8 +96,12 @@ def _refused_token(resp: Response) -> bool:
 
 
 def push_blueprint(verifier: TokenVerifier, ingestor_for: Callable[[str], Ingestor], limiter: Limiter,
-                   limits: PushLimits = PushLimits(), events_for: Callable[[str], Sink] | None = None) -> Blueprint:
-    """The push API: ``ingestor_for(source)`` stores samples, ``events_for(source)`` work-order events."""
+                   limits: PushLimits = PushLimits(),
+                   events_for: Callable[[str, bytes], Sink] | None = None) -> Blueprint:
+    """The push API: ``ingestor_for(source)`` stores samples, ``events_for(source, body)`` work-order events.
+
+    ``events_for`` sees the raw body: a sink may check a signature over it (answers to tasks do).
+    """
     bp = Blueprint("push", __name__)
     per_source = limiter.limit(limits.rate, key_func=rate_key)
     # counted only when the token was refused, so a feed with a good token never meets it
@@ -109,7 +116,7 @@ def push_blueprint(verifier: TokenVerifier, ingestor_for: Callable[[str], Ingest
     @per_source
     @guessing
     def push_samples():  # noqa: ANN202
-        return _receive(verifier, ingestor_for, limits)
+        return _receive(verifier, lambda source, _body: ingestor_for(source), limits)
 
     if events_for is not None:
         @bp.post(EVENTS_ROUTE)
@@ -123,6 +130,6 @@ def push_blueprint(verifier: TokenVerifier, ingestor_for: Callable[[str], Ingest
 
 def install_push_api(server: Flask, verifier: TokenVerifier, ingestor_for: Callable[[str], Ingestor],
                      limiter: Limiter, limits: PushLimits = PushLimits(),
-                     events_for: Callable[[str], Sink] | None = None) -> None:
+                     events_for: Callable[[str, bytes], Sink] | None = None) -> None:
     """Mount the push API on ``server``, rate-limited by ``limiter``."""
     server.register_blueprint(push_blueprint(verifier, ingestor_for, limiter, limits, events_for))

@@ -19,7 +19,7 @@ def start_mqtt(host: FeedHost, cfg: MqttFeedConfig, scheduler: BackgroundSchedul
     feed = MqttFeed(MqttSettings(host=cfg.host, port=cfg.port, prefix=cfg.prefix, qos=cfg.qos,
                                  client_id=f"cityvitals-{cfg.name}", buffer=cfg.buffer, username=cfg.username,
                                  password=cfg.password()),
-                    Ingestor(host.client, cfg.name, registry(), set(host.tree.ids("grid"))))
+                    Ingestor(host.client, cfg.name, registry(), host.tree))
     # fenced too: a worker that stalled past its lock's TTL must not write what the broker gave its successor
     feed.ingestor.fence = lead(host.client, cfg.name, LEAD_CHECK_S, feed.start, scheduler,
                                on_loss=feed.stop).leadership

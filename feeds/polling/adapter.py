@@ -16,7 +16,7 @@ from feeds.scheduling import schedule
 def start_air_quality(host: FeedHost, cfg: AirQualityApiFeedConfig, scheduler: BackgroundScheduler) -> AirQualityFeed:
     """Poll the air-quality API every interval (first round at once)."""
     settings = HttpSettings(cfg.url, cfg.timeout_s, cfg.retries, cfg.backoff_s, cfg.headers())
-    ingestor = Ingestor(host.client, cfg.name, registry(), set(host.tree.ids("grid")))
+    ingestor = Ingestor(host.client, cfg.name, registry(), host.tree)
     return schedule(AirQualityFeed(cfg.name, settings, ingestor, cfg.interval_s, cfg.stale_after_s), scheduler)
 
 

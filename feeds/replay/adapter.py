@@ -22,7 +22,7 @@ REPLAY_CHECK_S = 2.0  # how often a standby asks for a replay's lead (its lock l
 
 def replay_feed(host: FeedHost, cfg: ReplayFeedConfig) -> ReplayFeed:
     """A replay feed over the host's store and grids (points located in them)."""
-    ingestor = Ingestor(host.client, cfg.name, registry(), set(host.tree.ids("grid")), locator=host.tree.grid_locator())
+    ingestor = Ingestor(host.client, cfg.name, registry(), host.tree, locator=host.tree.grid_locator())
     return ReplayFeed(cfg, ingestor)
 
 
@@ -51,7 +51,7 @@ class LedReplay:
         try:
             self.feed.run(progress=False)
             delivered = store.read_checkpoint(self.feed.ingestor.client, self.feed.checkpoint_field)
-            self.done = delivered >= (self.feed.rows or 0)
+            self.done = self.feed.rows is not None and delivered >= self.feed.rows
         except Fenced:
             log.warning("replay %s: another worker leads it now; it resumes at the checkpoint", name)
         except redis.RedisError as exc:  # the next round (while this worker leads) resumes at the checkpoint

@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator
 
+import pandas as pd
 from tqdm import tqdm
 
 from cityvitals import store
 from feeds.ingest import STORE_ERRORS, Checked, Ingestor, IngestResult, check_columns
 from feeds.replay.apply import Long, apply
 from feeds.replay.config import ReplayFeedConfig
-from feeds.replay.reader import file_identity, paced, read_table
+from feeds.replay.mapping import Mapping
+from feeds.replay.reader import CHUNK_BYTES, file_identity, pace_origin, paced, read_chunks, read_table
 from feeds.replay.report import FileReport
 
 log = logging.getLogger(__name__)
@@ -26,12 +29,17 @@ WAIT_S = 0.05  # between looks at the buffer while Redis is away
 
 
 class ReplayFeed:
-    """Replay one file; ``run`` resumes after the last row delivered (kept in Redis) and returns rows sent."""
+    """Replay one file; ``run`` resumes after the last row delivered (kept in Redis) and returns rows sent.
 
-    def __init__(self, cfg: ReplayFeedConfig, ingestor: Ingestor) -> None:
-        self.cfg, self.ingestor = cfg, ingestor
+    The file is read ``chunk_bytes`` at a time, each chunk mapped and sent before the next is read, so
+    memory holds one chunk, not the file. Rows are counted across the whole file: the checkpoint and
+    the row numbers of refusals go on from one chunk to the next.
+    """
+
+    def __init__(self, cfg: ReplayFeedConfig, ingestor: Ingestor, chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.cfg, self.ingestor, self.chunk_bytes = cfg, ingestor, chunk_bytes
         self.stopped = False
-        self.rows: int | None = None  # of the file, once read
+        self.rows: int | None = None  # samples of the file, once a run has read it to its end
         self.report: FileReport | None = None  # of the last run
 
     def run(self, max_rows: int | None = None, progress: bool = True) -> int:
@@ -39,48 +47,74 @@ class ReplayFeed:
         cfg = self.cfg
         file_id = file_identity(cfg.file)
         self.ingestor.checkpoint_field = store.checkpoint_field(cfg.name, file_id)
-        long = self.samples()
-        self.rows = len(long)
         start = self._checkpoint()
-        report = self.report = FileReport(str(cfg.file), file_id, len(long), start, empty=long.empty,
-                                          done_before=start >= len(long) > 0)
-        end = len(long) if max_rows is None else min(len(long), start + max_rows)
+        end = math.inf if max_rows is None else start + max_rows
+        report = self.report = FileReport(str(cfg.file), file_id, start=start)
         speed = None if cfg.speed == "max" else float(cfg.speed)
-        done = start
-        with tqdm(total=len(long), initial=start, unit="row", desc=cfg.name, disable=not progress) as bar:
-            for first, stop in paced(long.ts[:end], speed, start, cfg.batch):
-                self._wait_for_room(stop - first)
-                report.add(first, stop, self._submit(long, first, stop))
-                bar.update(stop - first)
-                done = stop
-                if self.stopped:
+        offset, origin = 0, None  # samples of the file before this chunk; what the pace counts from
+        with tqdm(initial=start, unit="row", desc=cfg.name, disable=not progress) as bar:
+            for long in self.chunks():
+                # This run's samples within the chunk: from the checkpoint, up to max_rows.
+                first_here, stop_here = max(start - offset, 0), int(min(len(long), end - offset))
+                origin = origin or pace_origin(long.ts[first_here:stop_here])
+                for first, stop in paced(long.ts[:stop_here], speed, first_here, cfg.batch, origin=origin):
+                    self._wait_for_room(stop - first)
+                    report.add(offset + first, offset + stop, self._submit(long, first, stop, offset))
+                    bar.update(stop - first)
+                    if self.stopped:
+                        break
+                report.tally(long, offset)
+                offset += len(long)
+                if self.stopped or offset >= end:
                     break
+            else:
+                self.rows = report.rows = offset
         self._wait_delivered()
-        report.finish(long.cells(), long.ts)
-        return done - start
+        return report.read
 
-    def _submit(self, long: Long, first: int, stop: int) -> IngestResult:
-        """Submit samples ``first:stop``: as columns when they name their area, else as items (points)."""
+    def _submit(self, long: Long, first: int, stop: int, offset: int) -> IngestResult:
+        """Submit samples ``first:stop`` of a chunk whose first sample is the file's ``offset``-th.
+
+        As columns when they name their area, else as items (points). The checkpoint counts samples of the file.
+        """
         # Row numbers as a person finds them in the file: the header is line 1.
         where = lambda i: f"row {long.line[first + i]}"  # noqa: E731
         if long.area is None:
-            return self.ingestor.submit(long.items(first, stop), where=where, checkpoint=stop,
+            return self.ingestor.submit(long.items(first, stop), where=where, checkpoint=offset + stop,
                                         preset=long.refusals(first, stop))
         item_of = lambda i: long.items(first + i, first + i + 1)[0]  # noqa: E731 (only refused ones are made)
-        return self.ingestor.submit_columns(long.columns(first, stop), item_of, where=where, checkpoint=stop)
+        return self.ingestor.submit_columns(long.columns(first, stop), item_of, where=where,
+                                            checkpoint=offset + stop)
+
+    def chunks(self) -> Iterator[Long]:
+        """The file's samples a chunk at a time, in file order, with the file's row numbers."""
+        mapping = self._mapping()
+        line = 2  # the header is line 1
+        for frame in read_chunks(self.cfg.file, self.chunk_bytes):
+            if len(frame):
+                yield self._mapped(frame, mapping, line)
+                line += len(frame)
 
     def samples(self) -> Long:
-        """Read the file and apply the mapping: every sample in file order (a ValueError if either is unusable)."""
-        cfg = self.cfg
-        mapping = cfg.load_mapping()
-        frame = read_table(cfg.file)
-        missing = sorted(mapping.columns() - set(map(str, frame.columns)))
-        if missing:
-            raise ValueError(f"{cfg.file}: no column {', '.join(map(repr, missing))} "
-                             f"(columns: {', '.join(map(str, frame.columns))})")
+        """Read the whole file and apply the mapping: every sample in file order (for a dry run)."""
+        return self._mapped(read_table(self.cfg.file), self._mapping(), 2)
+
+    def _mapping(self) -> Mapping:
+        """The feed's mapping; its rules let times before 2000 in where it says so."""
+        mapping = self.cfg.load_mapping()
         if mapping.time.allow_before_2000:
             self.ingestor.rules.earliest = -math.inf
-        return apply(frame, mapping)
+        return mapping
+
+    def _mapped(self, frame: pd.DataFrame, mapping: Mapping, first_line: int) -> Long:
+        """The samples of ``frame`` (its first row on ``first_line``), checked but for time (ValueError: no column)."""
+        missing = sorted(mapping.columns() - set(map(str, frame.columns)))
+        if missing:
+            raise ValueError(f"{self.cfg.file}: no column {', '.join(map(repr, missing))} "
+                             f"(columns: {', '.join(map(str, frame.columns))})")
+        long = apply(frame, mapping, first_line=first_line)
+        long.check_known(self.ingestor.rules)
+        return long
 
     def dry_run(self) -> tuple[Long, Checked]:
         """Map and check every sample as a replay would, writing nothing; the samples and the verdicts."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import time
 from collections.abc import Callable, Iterator
@@ -9,6 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+CHUNK_BYTES = 8 << 20  # of a CSV read a chunk at a time
 
 
 def file_identity(path: Path) -> str:
@@ -24,19 +31,95 @@ def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet file as strings-as-found (types are checked row by row later)."""
     if path.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    try:
+        return _text(pcsv.read_csv(path, convert_options=_as_text(path)))
+    except (pa.ArrowInvalid, _Irregular):
+        return pd.read_csv(path, **PANDAS_TEXT)
+
+
+def read_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pd.DataFrame]:
+    """Read a CSV (about ``chunk_bytes`` at a time) or Parquet file (a batch of rows at a time) as read_table does."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        for batch in pq.ParquetFile(path).iter_batches():
+            yield batch.to_pandas()
+        return
+    yield from read_csv_chunks(path, chunk_bytes)
+
+
+def read_csv_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pd.DataFrame]:
+    """Read a CSV a block of about ``chunk_bytes`` at a time, as :func:`read_table` does (memory stays flat).
+
+    Where Arrow's reader gives up part way, pandas reads the file again from the start and the rows
+    already given are passed over.
+    """
+    done = 0
+    try:
+        for batch in pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=chunk_bytes),
+                                   convert_options=_as_text(path)):
+            frame = _text(pa.Table.from_batches([batch]))
+            done += len(frame)
+            yield frame
+        return
+    except (pa.ArrowInvalid, _Irregular):
+        pass
+    rows = max(1, chunk_bytes * _count_lines(path) // max(1, path.stat().st_size))  # about a block's rows
+    for frame in pd.read_csv(path, chunksize=rows, **PANDAS_TEXT):
+        skip, done = min(done, len(frame)), done - min(done, len(frame))
+        if skip < len(frame):
+            yield frame.iloc[skip:]
+
+
+PANDAS_TEXT = {"dtype": str, "keep_default_na": False, "skipinitialspace": True}
+
+
+class _Irregular(Exception):
+    """A file Arrow's reader would read otherwise than pandas (repeated names, a quote after a blank)."""
+
+
+def _as_text(path: Path) -> pcsv.ConvertOptions:
+    """Every column as text, as found: no cell becomes null (pandas' ``dtype=str, keep_default_na=False``).
+
+    Arrow's reader is several times faster than pandas'; a file it cannot read as pandas would (rows
+    of another length, a quoted cell after a blank) raises ArrowInvalid, and pandas reads it instead.
+    """
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        names = next(csv.reader(handle), [])
+    if len({name.lstrip(" ") for name in names}) != len(names):
+        raise _Irregular
+    return pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False,
+                               quoted_strings_can_be_null=False)
+
+
+def _text(table: pa.Table) -> pd.DataFrame:
+    """The table's columns and their names without the blanks that open a cell (pandas' ``skipinitialspace``)."""
+    columns = {name.lstrip(" "): pc.utf8_ltrim(column, characters=" ")
+               for name, column in zip(table.column_names, table.columns, strict=True)}
+    if any(pc.any(pc.starts_with(c, '"')).as_py() for c in columns.values()):
+        raise _Irregular  # a quoted cell after a blank, which Arrow keeps with its quotes: pandas reads it
+    return pd.DataFrame({name: pd.array(column, dtype="str") for name, column in columns.items()})
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+
+
+def pace_origin(times: np.ndarray, clock: Callable[[], float] = time.monotonic) -> tuple[float, float] | None:
+    """The first readable time and the clock now: what a replay's pace counts from (None: no readable time)."""
+    finite = times[np.isfinite(times)]
+    return (float(finite[0]), clock()) if finite.size else None
 
 
 def paced(times: np.ndarray, speed: float | None, start: int = 0, batch: int = 500,
-          sleep: Callable[[float], None] = time.sleep,
-          clock: Callable[[], float] = time.monotonic) -> Iterator[tuple[int, int]]:
+          sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+          origin: tuple[float, float] | None = None) -> Iterator[tuple[int, int]]:
     """Yield (first, stop) row ranges from ``start``, each once its first row is due at ``speed`` x real time.
 
     ``speed`` None: as fast as possible. A range holds the rows due by then (at most ``batch``);
-    rows without a readable time are due at once.
+    rows without a readable time are due at once. ``origin`` (:func:`pace_origin` of an earlier chunk
+    of the file) carries the pace over from it; by default it counts from the first row from ``start``.
     """
-    finite = times[start:][np.isfinite(times[start:])]
-    t0_data, t0_wall = (finite[0] if finite.size else 0.0), clock()
+    t0_data, t0_wall = origin or pace_origin(times[start:], clock) or (0.0, clock())
     due = np.nan_to_num((times - t0_data) / (speed or np.inf), nan=-np.inf) + t0_wall
     first = start
     while first < len(times):

@@ -9,27 +9,39 @@ import pandas as pd
 
 from feeds.ingest import IngestResult
 from feeds.reasons import reason_kind
+from feeds.replay.apply import Long
 
 
 @dataclass
 class FileReport:
-    """The counts of one run over one file; ``done_before`` when its checkpoint was at its end already."""
+    """The counts of one run over one file, kept a chunk of the file at a time.
+
+    To tell a repeat from a row out of order across chunks it keeps, per stored sample, its cell and
+    time (16 bytes), and per cell the newest time: far less than the file, though not nothing.
+    """
 
     file: str
     file_id: str
-    rows: int = 0  # of the file
-    start: int = 0  # the row the run started from (its checkpoint)
+    start: int = 0  # the sample the run started from (its checkpoint)
+    rows: int | None = None  # samples of the file, once read to its end
     read: int = 0
     stored: int = 0
     refused_by: dict[str, int] = field(default_factory=dict)
     duplicate: int = 0  # stored rows with the metric, area and time of an earlier row of this run
     out_of_order: int = 0  # stored rows older than an earlier row of the same metric and area
     empty: int = 0  # cells of a wide file holding no value: counted, not sent
-    done_before: bool = False
-    _refused: list[int] = field(default_factory=list, repr=False)  # positions among the samples
+    _refused: list[int] = field(default_factory=list, repr=False)  # positions in the file, of the chunk in hand
+    _codes: dict[str, int] = field(default_factory=dict, repr=False)  # cell -> its number
+    _newest: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)  # newest time stored, by cell
+    _seen: list[np.ndarray] = field(default_factory=list, repr=False)  # cell + 1j * time, sorted, by chunk
+
+    @property
+    def done_before(self) -> bool:
+        """Whether the run's checkpoint was at the file's end already (nothing to do)."""
+        return self.rows is not None and self.start >= self.rows > 0
 
     def add(self, first: int, stop: int, result: IngestResult) -> None:
-        """Count the submitted samples ``first:stop``; remember which were refused."""
+        """Count the submitted samples ``first:stop`` of the file; remember which were refused."""
         self.read += stop - first
         self.stored += result.accepted
         for r in result.refused:
@@ -37,22 +49,36 @@ class FileReport:
             self.refused_by[kind] = self.refused_by.get(kind, 0) + 1
             self._refused.append(first + r.index)
 
-    def finish(self, cells: np.ndarray, times: np.ndarray) -> FileReport:
-        """Count the stored samples of ``start:start + read`` repeated or out of order in the file.
+    def tally(self, long: Long, offset: int) -> None:
+        """Count the stored samples of a chunk (its first is the file's ``offset``-th) that repeat or come out of order.
 
-        ``cells`` names each sample's metric and place, ``times`` its time, for every sample of the file.
+        A repeat has the cell and time of an earlier stored sample of the run, in this chunk or one before;
+        a sample out of order is older than one stored before it in its cell, and no repeat.
         """
-        stored = np.zeros(len(times), dtype=bool)
-        stored[self.start : self.start + self.read] = True
-        stored[self._refused] = False
-        if stored.any():
-            frame = pd.DataFrame({"cell": cells[stored], "ts": times[stored]})
-            repeat = frame.duplicated(["cell", "ts"])
-            newest_before = frame.groupby("cell")["ts"].cummax().groupby(frame["cell"]).shift()
-            self.duplicate = int(repeat.sum())
-            self.out_of_order = int(((frame["ts"] < newest_before) & ~repeat).sum())
+        self.empty += long.empty
+        stored = np.zeros(len(long), dtype=bool)
+        stored[max(self.start - offset, 0) : max(self.start + self.read - offset, 0)] = True
+        stored[np.asarray(self._refused, dtype=int) - offset] = False
         self._refused = []
-        return self
+        if not stored.any():
+            return
+        inverse, uniques = pd.factorize(long.cells()[stored])
+        code = np.array([self._codes.setdefault(c, len(self._codes)) for c in uniques])[inverse]
+        self._newest = np.append(self._newest, np.full(len(self._codes) - len(self._newest), -np.inf))
+        ts = long.ts[stored]
+        key = code + 1j * ts
+        frame = pd.DataFrame({"cell": code, "ts": ts})
+        repeat = frame.duplicated().to_numpy(copy=True)
+        # Only a sample no newer than its cell's newest of the chunks before can repeat one of them.
+        earlier = ts <= self._newest[code]
+        if earlier.any():
+            repeat[earlier] |= np.logical_or.reduce([_found(key[earlier], seen) for seen in self._seen])
+        newest_before = np.fmax(frame.groupby("cell")["ts"].cummax().groupby(frame["cell"]).shift().to_numpy(),
+                                self._newest[code])
+        self.duplicate += int(repeat.sum())
+        self.out_of_order += int(((ts < newest_before) & ~repeat).sum())
+        self._seen.append(np.sort(key))
+        np.maximum.at(self._newest, code, ts)
 
     def text(self, feed: str) -> str:
         """Return the report as printed at the end of a replay."""
@@ -62,8 +88,15 @@ class FileReport:
         refused = sum(self.refused_by.values())
         reasons = ", ".join(f"{kind} {n}" for kind, n in sorted(self.refused_by.items()))
         empty = f" ({self.empty} empty cells of the wide columns not sent)" if self.empty else ""
-        lines = [f"{self.file}: samples {self.start + 1}-{self.start + self.read} of {self.rows} read{empty}: "
+        total = "" if self.rows is None else f" of {self.rows}"
+        lines = [f"{self.file}: samples {self.start + 1}-{self.start + self.read}{total} read{empty}: "
                  f"{self.stored} stored, {refused} refused" + (f" ({reasons})" if reasons else ""),
                  f"of those stored, {self.duplicate} repeat an earlier row (metric, area, time) and "
                  f"{self.out_of_order} are out of order: the engine counts them, never applies them"]
         return "\n".join(lines)
+
+
+def _found(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Whether each of ``keys`` is among ``sorted_keys`` (a binary search: no set of them all is built)."""
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys

@@ -32,7 +32,7 @@ from feeds.ingest import Ingestor
 from feeds.simulator.models import rhythm_at
 from feeds.simulator.scenarios import ORDER_EFFECTS, SCENARIOS, ActiveScenario, active_scenarios, grids_under
 from feeds.simulator.weather import Weather
-from feeds.workorders.aggregate import DAY, HOUR, WEEK, grid_metrics
+from feeds.workorders.aggregate import DAY, HOUR, WEEK, grid_metrics, grids_below
 from feeds.workorders.events import DEADLINES_H, RESOLUTIONS, STEPS
 from feeds.workorders.pipeline import WorkOrderPipeline
 
@@ -212,4 +212,5 @@ def simulated_orders_feed(client: redis.Redis, tree: AreaTree, name: str, seed: 
                           interval_s: float = 60.0) -> SimulatedOrdersFeed:
     """The simulated city's work orders through a pipeline of their own, its health marked simulated."""
     ingestor = Ingestor(client, name, registry(), frozenset(tree.ids("grid")), simulated=True)
-    return SimulatedOrdersFeed(SimulatedOrders(tree, seed=seed), WorkOrderPipeline(ingestor), interval_s)
+    pipeline = WorkOrderPipeline(ingestor, below=grids_below(tree))  # tasks of a street are counted too
+    return SimulatedOrdersFeed(SimulatedOrders(tree, seed=seed), pipeline, interval_s)

@@ -12,6 +12,7 @@ from feeds.ingest import Ingestor
 from feeds.registry import Adapter, FeedHost
 from feeds.scheduling import schedule
 from feeds.simulator.orders import SimulatedOrders, SimulatedOrdersFeed
+from feeds.workorders.aggregate import grids_below
 from feeds.workorders.config import WorkOrdersFeedConfig
 from feeds.workorders.mapping import load_order_mapping
 from feeds.workorders.pipeline import WorkOrderFeed, WorkOrderPipeline
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 def start_workorders(host: FeedHost, cfg: WorkOrdersFeedConfig, scheduler: BackgroundScheduler) -> Coordinator:
     """Replay the configured events file (if any), then publish the aggregates (of simulated orders too)."""
     ingestor = Ingestor(host.client, cfg.name, registry(), set(host.tree.ids("grid")), simulated=cfg.simulate)
-    pipeline = WorkOrderPipeline(ingestor, cfg.deadlines_h)
+    pipeline = WorkOrderPipeline(ingestor, cfg.deadlines_h, grids_below(host.tree))
     if cfg.replay is not None:
         mapping = load_order_mapping(cfg.mapping) if cfg.mapping is not None else None
         result = replay_events(pipeline, cfg.replay, mapping=mapping, locator=host.tree.grid_locator())

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from cityvitals.areas.model import LEVELS, AreaTree
 from feeds.workorders.events import DEADLINES_H, STEPS
 
 HOUR, DAY = 3600.0, 86400.0
@@ -69,19 +70,57 @@ def order_masks(f: pd.DataFrame, now: float) -> dict[str, pd.Series]:
     }
 
 
-def grid_metrics(f: pd.DataFrame, grids: Sequence[str], now: float) -> pd.DataFrame:
-    """Per-grid values of every produced metric at ``now``: one row per grid, one column per metric."""
-    masks = pd.DataFrame(order_masks(f, now), index=f.index).astype(np.int64)
-    counts = masks.groupby(f["area"]).sum().reindex(grids, fill_value=0)
-    signed = f["signed"].notna() & _within(f["signed"], now, WEEK)
-    sign_min = ((f["signed"] - f["dispatched"]) / 60.0)[signed & f["dispatched"].notna()]
+def grids_below(tree: AreaTree) -> dict[str, tuple[str, ...]]:
+    """The grids of every area above grid level: where an order of a street or community is counted."""
+    grids = np.array(tree.ids("grid"), dtype=object)
+    out: dict[str, tuple[str, ...]] = {}
+    for level in LEVELS[: LEVELS.index("grid")]:
+        ancestor = tree.grid_ancestor_index(level)
+        out.update({area: tuple(grids[ancestor == k]) for k, area in enumerate(tree.ids(level))})
+    return out
+
+
+def shares(areas: pd.Series, below: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Where each order (by position) counts: its own grid whole, or each of the n grids below its area 1/n.
+
+    So an area's sums over its grids (and every level above) count the order exactly once.
+    """
+    parts = pd.DataFrame({"row": np.arange(len(areas)), "grid": [below.get(a, a) for a in areas]}).explode("grid")
+    parts["share"] = 1.0 / parts.groupby("row")["grid"].transform("size")
+    return parts.reset_index(drop=True)
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray, groups: np.ndarray) -> pd.Series:
+    """The median of ``values`` per group, each counting by its weight (the plain median when weights are equal)."""
+    d = pd.DataFrame({"g": groups, "v": values, "w": weights}).sort_values(["g", "v"], kind="stable",
+                                                                          ignore_index=True)
+    by = d.groupby("g")
+    d["over"] = by["w"].cumsum() - by["w"].transform("sum") / 2.0  # reaches 0 at the median
+    d["next"] = by["v"].shift(-1)
+    first = d[d["over"] >= -1e-9].groupby("g").head(1).set_index("g")
+    # exactly half the weight at or below it: halfway to the next, as the median of an even count is
+    between = (first["over"] < 1e-9) & first["next"].notna()
+    return first["v"].where(~between, (first["v"] + first["next"]) / 2.0)
+
+
+def grid_metrics(f: pd.DataFrame, grids: Sequence[str], now: float,
+                 below: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """Per-grid values of every produced metric at ``now``: one row per grid, one column per metric.
+
+    An order of an area above grid level (a street's task) is shared among the grids ``below`` it.
+    """
+    parts = shares(f["area"], below or {})
+    row, share, grid = parts["row"].to_numpy(), parts["share"].to_numpy(), parts["grid"].to_numpy()
+    masks = pd.DataFrame(order_masks(f, now)).astype(float).to_numpy()[row] * share[:, None]
+    counts = pd.DataFrame(masks, columns=list(COUNTS)).groupby(grid).sum().reindex(grids, fill_value=0.0)
+    signed = f["signed"].notna() & _within(f["signed"], now, WEEK) & f["dispatched"].notna()
     closed = f["closed"].notna() & _within(f["closed"], now, WEEK)
-    close_h = ((f["closed"] - f["received"]) / HOUR)[closed]
-    medians = pd.DataFrame({
-        "order_sign_minutes": sign_min.groupby(f["area"][sign_min.index]).median(),
-        "order_close_hours": close_h.groupby(f["area"][close_h.index]).median(),
-    }).reindex(grids)
-    return pd.concat([counts.astype(float), medians], axis=1)[list(PRODUCED)]
+    medians = {}
+    for metric, value, counted in (("order_sign_minutes", (f["signed"] - f["dispatched"]) / 60.0, signed),
+                                   ("order_close_hours", (f["closed"] - f["received"]) / HOUR, closed)):
+        keep = counted.to_numpy()[row]
+        medians[metric] = weighted_median(value.to_numpy()[row[keep]], share[keep], grid[keep])
+    return pd.concat([counts, pd.DataFrame(medians).reindex(grids)], axis=1)[list(PRODUCED)]
 
 
 def retired(f: pd.DataFrame, now: float) -> pd.Series:

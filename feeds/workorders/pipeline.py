@@ -21,8 +21,12 @@ from feeds.workorders.events import DEADLINES_H, Event, Order, advance, check_ev
 class WorkOrderPipeline:
     """Check events against each order's lifecycle and keep the orders; refused events are dead-lettered."""
 
-    def __init__(self, ingestor: Ingestor, deadlines_h: Mapping[str, float] = DEADLINES_H) -> None:
+    def __init__(self, ingestor: Ingestor, deadlines_h: Mapping[str, float] = DEADLINES_H,
+                 below: Mapping[str, Sequence[str]] | None = None) -> None:
+        """``below``: the grids of each area above grid level (grids_below): orders there are taken too."""
         self.ingestor, self.deadlines_h = ingestor, {**DEADLINES_H, **deadlines_h}
+        self.below = below or {}
+        self.areas = frozenset(ingestor.grids) | frozenset(self.below)
         self.feed = ingestor.feed
         ingestor.health.setdefault("events_accepted", 0)
 
@@ -34,7 +38,7 @@ class WorkOrderPipeline:
     def submit(self, items: Sequence[Any]) -> IngestResult:
         """Apply the valid events in order, refuse the others with reasons; one bad event never drops the rest."""
         now = self.ingestor.clock()
-        checked = [check_event(item, self.ingestor.grids, now) for item in items]
+        checked = [check_event(item, self.areas, now) for item in items]
         ids = sorted({e.order for e in checked if isinstance(e, Event)})
         orders = {o: Order.from_line(line) for o, line in store.read_orders(self.client, ids).items()}
         result, changed, bad = IngestResult(), set(), []
@@ -47,11 +51,13 @@ class WorkOrderPipeline:
             orders[event.order] = after
             changed.add(event.order)
             result.accepted += 1
-        store.write_orders(self.client, {o: orders[o].to_line() for o in changed})
         self.ingestor.health["events_accepted"] += result.accepted
-        self.refuse(bad)
+        pipe = self.client.pipeline(transaction=False)  # the orders and the feed's health: one round trip
+        store.write_orders(pipe, {o: orders[o].to_line() for o in changed})
         if not bad:
-            store.write_feed_health(self.client, self.feed, self.ingestor.health)
+            store.write_feed_health(pipe, self.feed, self.ingestor.health)
+        pipe.execute()
+        self.refuse(bad)
         return result
 
     def refuse(self, bad: list[tuple[str, str]]) -> None:
@@ -64,7 +70,7 @@ class WorkOrderPipeline:
         frame = orders_frame(list(raw.values()), self.deadlines_h)
         frame.index = list(raw.keys())
         store.drop_orders(self.client, frame.index[retired(frame, now)].tolist())
-        values = grid_metrics(frame, sorted(self.ingestor.grids), now)
+        values = grid_metrics(frame, sorted(self.ingestor.grids), now, self.below)
         return [{"metric": metric, "area": area, "ts": now, "value": v}
                 for metric, column in values.items()
                 for area, v in column.items() if not math.isnan(v)]

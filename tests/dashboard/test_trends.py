@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cityvitals import store
-from cityvitals.archive.values import values_root, write_step
+from cityvitals.archive.values import bucket_for, read_values, values_root, write_step
 from dashboard import context
 from dashboard.compare import compare_csv, compared_areas, ranking
 from dashboard.context import DashboardContext
@@ -14,7 +14,7 @@ from dashboard.exports import file_name
 from dashboard.map_view import value_map
 from dashboard.ranges import parse_range
 from dashboard.relations import related
-from dashboard.trends import bands, series, spark_section, text_spark
+from dashboard.trends import aligned, bands, series, spark_section, text_spark
 from indicators.states import State
 from tests.conftest import tiny_tree
 
@@ -56,11 +56,15 @@ def test_the_sparklines_of_a_section_are_one_figure_with_a_slot_per_indicator(ar
     frame, bucket = series(["aqi"], [communities[-1]], rng, 100)
     assert bucket.label == "15 min" and len(frame) == 8  # two hours of 5-min steps in 15-min means
     fig = spark_section([D, other], frame, communities[-1], rng, bucket)
-    ys = [y for y in fig["data"][0]["y"] if y is not None]
-    assert len(ys) == 8 and all(-1 < y < 0 for y in ys)  # the first slot only: "none" has no data here
+    line, last = fig["data"]  # one trace: "none" has no data here
+    ys = [y for y in line["y"] if y is not None]
+    assert len(ys) == 8 and all(-1 < y < 0 for y in ys)  # in the first slot
+    assert line["x0"] == frame["ts"].iloc[0] * 1000 and line["dx"] == 900_000  # times on the 15-minute grid
+    assert line["customdata"] == pytest.approx(frame["value"].tolist(), rel=1e-3)  # 4 digits, as the rows show
+    assert "AQI" in line["hovertemplate"]
     assert fig["layout"]["height"] == 2 * 30 and fig["layout"]["yaxis"]["range"] == [-2, 0]
     assert {s["fillcolor"] for s in fig["layout"]["shapes"]} == {"#f4c542", "#e63946"}  # 150 is in view: both
-    assert fig["data"][1]["marker"]["color"] == ["#e63946"]  # its newest point is red
+    assert last["marker"]["color"] == ["#e63946"] and last["y"] == [ys[-1]]  # its newest point is red
 
 
 def test_compare_ranks_the_children_by_their_mean_worst_first_with_their_state_at_the_end(archive):
@@ -123,3 +127,21 @@ def test_related_indicators_are_the_ones_that_moved_with_it_and_a_flat_one_is_le
     assert top.index[:2].tolist() in (["b", "c"], ["c", "b"]) and "flat" not in top.index
     assert top.loc["b", "r_time"] == pytest.approx(1.0) and top.loc["c", "r_time"] == pytest.approx(-1.0)
     assert top["r_areas"].isna().all()  # the district of the tiny tree has one street: no correlation across it
+
+
+def test_a_bucketed_series_is_cut_from_the_steps_a_page_read_already(archive, monkeypatch):
+    tree, communities = archive
+    kids = [a.id for a in tree.children(tree[communities[0]].parent)]
+    rng = parse_range({"range": "7d"}, NOW + 60)
+    steps, _ = series(["aqi"], kids, rng, None)  # as compare's ranking reads them
+    window = aligned(rng, bucket_for(rng.span, 100))
+    direct = read_values(values_root(context.get().archive_path), window.start, window.end, ["aqi"], kids,
+                         {"community"}, bucket_for(rng.span, 100))
+
+    def no_read(*_a, **_k):
+        raise AssertionError("read the archive again")
+
+    monkeypatch.setattr("dashboard.trends.read_values", no_read)
+    frame, bucket = series(["aqi"], kids, rng, 100)  # as compare's small multiples draw them
+    assert bucket.label == "6 h" and len(steps) == 48 and len(frame) == len(direct) > 0
+    assert frame.reset_index(drop=True).equals(direct.reset_index(drop=True))

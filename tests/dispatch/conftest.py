@@ -58,7 +58,7 @@ def png(size: tuple[int, int] = (64, 48)) -> bytes:
 def ctx(sqlite_engine, routing, clock, tmp_path) -> DispatchContext:
     """A dispatch context on a fresh SQLite database, recording what it tells listeners."""
     told: list = []
-    context = DispatchContext(sqlite_engine, routing, clock, [lambda task, event: told.append((task, event))],
+    context = DispatchContext(sqlite_engine, routing, clock, [lambda task, event, _history: told.append((task, event))],
                               photos=tmp_path / "photos")
     context.told = told
     return context

@@ -5,15 +5,18 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 
 import pytest
 import redis
 import requests
 from PIL import Image
 
+from cityvitals import store
 from cityvitals.db import create_schema, make_engine
-from cityvitals.dispatch.tasks import bind_units, read_events
+from cityvitals.dispatch.tasks import bind_units, read_events, read_task
 from cityvitals.dispatch.webhook import SIGNATURE_HEADER, pending, sign
+from cityvitals.tokens import create_token
 from cityvitals.users import add_user, read_audit
 from tests.conftest import PASSWORD
 from tests.dispatch.conftest import COMMITTEE, GRID, HEAD, SUBCENTRE, png
@@ -123,25 +126,46 @@ def test_photos_that_are_not_images_or_too_large_are_refused(server):
     assert post(wang, url, f"{API}/{task['id']}/handle", {"note": "ok"}).json()["status"] == "handled"
 
 
-def test_another_system_answers_with_a_signed_body(server):
+def test_another_system_answers_on_the_events_api(server, redis_client):
     url, sql = server
-    lin = session_of(url, "lin")
+    lin, token = session_of(url, "lin"), create_token(sql, "12345")
     task = post(lin, url, API, {"area": GRID, "instruction": "sent to the hotline platform"}).json()
 
-    def answer(body: dict, secret: str = SECRET) -> requests.Response:
-        raw = json.dumps(body).encode()
-        return requests.post(f"{url}{API}/answers", data=raw, timeout=10, headers={
-            "Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, raw)})
+    def events(items: list[dict], secret: str | None = SECRET, bearer: str = token) -> requests.Response:
+        raw = "\n".join(json.dumps(i) for i in items).encode()
+        headers = {"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {bearer}"}
+        if secret is not None:
+            headers[SIGNATURE_HEADER] = sign(secret, raw)
+        return requests.post(f"{url}/api/v1/events", data=raw, timeout=10, headers=headers)
 
-    forged = answer({"task": task["id"], "action": "sign", "by": "x"}, secret="guessed")
-    assert forged.status_code == 401 and forged.json()["error"] == "bad or missing signature"
-    assert answer({"task": task["id"], "action": "close", "by": "x"}).status_code == 422  # not theirs to close
-    signed = answer({"task": task["id"], "action": "sign", "by": "12345-agent-7"})
-    assert signed.status_code == 200 and signed.json()["status"] == "signed"
-    again = answer({"task": task["id"], "action": "sign", "by": "12345-agent-7"})
-    assert again.status_code == 409  # a repeated answer changes nothing
-    assert answer({"task": task["id"], "action": "handle", "note": "fixed", "by": "12345-agent-7"}).json()[
-        "status"] == "handled"
-    assert [e.actor for e in read_events(sql, [task["id"]])[task["id"]]] == [
-        "lin", "webhook:12345-agent-7", "webhook:12345-agent-7"]
-    assert pending(sql) >= 3  # and every step waits in the outbox for the (dead) endpoint, none lost
+    def answer(step: str, key: str, **more) -> dict:
+        return {"task": task["id"], "step": step, "key": key, "by": "12345-agent-7", **more}
+
+    order = {"order": "HL-1", "source": "12345", "area": GRID, "step": "received", "ts": time.time() - 60}
+    assert events([answer("signed", "k-sign")], bearer="a guessed token").status_code == 401
+    forged = events([order, answer("signed", "k-sign")], secret="guessed")
+    assert forged.status_code == 207  # the order beside it is taken; the answer is refused, with its index
+    assert forged.json()["refused"] == [{"index": 1, "reason": f"task answer: bad or missing {SIGNATURE_HEADER} "
+                                                               "(HMAC-SHA256 of the body with the webhook's secret)"}]
+    assert events([answer("signed", "k-sign")], secret=None).status_code == 422
+    assert redis_client.hget(store.WORKORDERS, "HL-1") is not None
+    too_soon = events([answer("closed", "k-close")]).json()["refused"][0]["reason"]
+    assert too_soon == f"task answer: task {task['id']} is dispatched; closed needs it verified"
+    assert events([answer("signed", "k-sign"), answer("signed", "k-sign")]).json()["accepted"] == 2
+    assert read_task(sql, task["id"]).status == "signed"  # the same answer twice made one step
+    assert events([answer("signed", "k-sign-2")]).status_code == 422  # a new answer out of order is refused
+    assert events([answer("handled", "k-sign", note="fixed")]).status_code == 200  # its key made a step already
+    assert read_task(sql, task["id"]).status == "signed"
+    other = events([answer("handled", "k-handle")])
+    assert other.status_code == 422 and "note must be text" in other.json()["refused"][0]["reason"]
+    assert events([answer("handled", "k-handle", note="fixed")]).status_code == 200
+    assert post(lin, url, f"{API}/{task['id']}/verify").json()["status"] == "verified"
+    assert events([answer("closed", "k-close")]).status_code == 200
+    steps = [(e.step, e.actor, e.answer_key) for e in read_events(sql, [task["id"]])[task["id"]]]
+    assert steps == [("dispatched", "lin", None), ("signed", "webhook:12345-agent-7", "k-sign"),
+                     ("handled", "webhook:12345-agent-7", "k-handle"), ("verified", "lin", None),
+                     ("closed", "webhook:12345-agent-7", "k-close")]
+    reasons = [e["reason"] for _, e in redis_client.xrange(store.DEADLETTER)]
+    assert sum(r.startswith("task answer: ") for r in reasons) == 5  # every refused answer is dead-lettered
+    assert pending(sql) >= 5  # and every step waits in the outbox for the (dead) endpoint, none lost
+    assert requests.post(f"{url}{API}/answers", json={}, timeout=10).status_code == 405  # one door only: gone

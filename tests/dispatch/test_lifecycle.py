@@ -182,7 +182,7 @@ def test_two_people_step_at_once_one_wins(ctx):
 
 
 def test_a_failing_listener_never_undoes_a_step(sqlite_engine, routing, clock):
-    def broken(task, event):
+    def broken(task, event, history):
         raise RuntimeError("webhook down")
 
     ctx = DispatchContext(sqlite_engine, routing, clock, [broken])

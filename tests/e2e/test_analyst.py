@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from cityvitals import store
 from cityvitals.archive.values import read_raw, values_root
 from cityvitals.areas import AreaTree, pukou_demo
 from cityvitals.redis_server import connect
+from cityvitals.store import Sample
+from dashboard.components import value_text
 from indicators.loader import load_catalog
 from indicators.states import State
 from tests.e2e.conftest import ARTIFACTS, LiveApp
@@ -25,11 +28,12 @@ from wiring.backfill import backfill_values
 
 HOURS = 2
 PANEL = "public_safety"
-# per trend section: the indicator ids of its rows, in order, and the y values of its sparkline figure
+# per trend section: the indicator ids of its rows, in order, and the y values of its sparklines (a trace each)
 SPARKS = ("() => Array.from(document.querySelectorAll('.with-trends')).map(s => { "
           "const g = s.querySelector('.sparks .js-plotly-plot'); "
           "return {rows: Array.from(s.querySelectorAll('.row .name'))"
-          ".map(a => a.getAttribute('href').split('?')[0].slice(11)), y: g && g.data ? g.data[0].y : null}; })")
+          ".map(a => a.getAttribute('href').split('?')[0].slice(11)), "
+          "y: g && g.data ? g.data.filter(t => t.mode === 'lines+markers').flatMap(t => t.y) : null}; })")
 BARS = "() => { const g = document.querySelector('#compare-bars .js-plotly-plot'); " \
        "return g && g.data ? {y: g.data[0].y, x: g.data[0].x, areas: g.data[0].customdata} : null; }"
 
@@ -88,6 +92,23 @@ def test_a_panel_at_a_community_shows_a_trend_for_every_indicator(app, page, tre
         assert slots == {k for k, i in enumerate(s["rows"]) if i in measured}, s
     assert "15 min" in page.locator(".with-trends .aggregation").first.inner_text()  # 24 h in 15-minute means
     _shot(page, "panel-trends")
+
+
+def test_a_panel_shows_a_moved_state_in_place_with_its_trends_kept(app, page, tree, catalog_dir):
+    community = tree.ids("community")[3]
+    page.goto(f"{app.url}/panel/{PANEL}?area={community}")
+    page.wait_for_function(f"() => ({SPARKS})().length > 0 && ({SPARKS})().every(s => s.y)")
+    before = page.evaluate(SPARKS)
+    answers = []  # the refreshes' answers: one must patch the list in place rather than send it again
+    page.on("response", lambda r: answers.append(r) if "_dash-update-component" in r.url and r.status == 200 else None)
+    grids = [a.id for a in tree.children(community)]
+    store.append_samples(app.client, "test", [Sample("theft_cases_24h", g, time.time(), 250.0) for g in grids])
+    unit = load_catalog([catalog_dir]).by_id["theft_count"].unit
+    row = '.row:has(a[href^="/indicator/theft_count?"]) .value'
+    page.wait_for_function("([sel, want]) => document.querySelector(sel).innerText === want",
+                           arg=[row, value_text(250.0 * len(grids), unit)], timeout=20000)
+    patches = [r for r in answers if "__dash_patch_update" in r.text() and "panel-sections" in r.text()]
+    assert patches and page.evaluate(SPARKS) == before  # the rows moved, the trends stayed as drawn
 
 
 def test_compare_ranks_the_communities_by_their_archived_means(app, page, tree, indicator, catalog_dir):

@@ -95,7 +95,7 @@ def serve_push(client, sql, tree, limits: PushLimits):
 
     pipelines: dict[str, WorkOrderPipeline] = {}
 
-    def events_for(source: str) -> WorkOrderPipeline:
+    def events_for(source: str, _body: bytes) -> WorkOrderPipeline:
         return pipelines.get(source) or pipelines.setdefault(
             source, WorkOrderPipeline(Ingestor(client, f"events:{source}", registry(), grids)))
 

@@ -21,8 +21,8 @@ GOOD = {"metric": "aqi", "area": "pukou.jiangpu.c01.g01", "ts": NOW - 60, "value
 # One way each to be wrong, and what check_item says about it (the reasons a sender reads).
 BAD = [
     ({"metric": "no_such_metric"}, "unknown metric 'no_such_metric'"),
-    ({"area": "nowhere"}, "unknown area 'nowhere' (samples are per grid)"),
-    ({"area": 7}, "unknown area 7 (samples are per grid)"),
+    ({"area": "nowhere"}, "unknown area 'nowhere'"),
+    ({"area": 7}, "unknown area 7"),
     ({"value": math.nan}, "value must be finite, got nan"),
     ({"value": -math.inf}, "value must be finite, got -inf"),
     ({"ts": math.inf}, "ts must be finite, got inf"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from cityvitals import store
 from cityvitals.metrics import registry
@@ -12,7 +13,7 @@ from feeds.replay.apply import read_times
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.feed import ReplayFeed
 from feeds.replay.mapping import TimeSpec
-from feeds.replay.reader import file_identity, paced
+from feeds.replay.reader import file_identity, paced, read_csv_chunks, read_table
 from tests.conftest import stream_samples
 from wiring.cli import main
 
@@ -102,3 +103,20 @@ def test_pacing_never_asks_for_a_negative_sleep():
     waits: list[float] = []
     batches = list(paced(np.arange(0.0, 0.4, 0.002), 1.0, sleep=waits.append, clock=lambda: float(next(reads))))
     assert batches[-1][1] == 200 and waits and min(waits) > 0
+
+
+@pytest.mark.parametrize("text", [
+    "\ufefftime,area, value\n2026-01-01 00:00, g1 , 1.5\n\n2026-01-01 01:00,g2,NA\r\n",  # BOM, blanks, CRLF
+    "a,b,c\n1,2\n3,4,5\n",  # a short row: Arrow refuses the file, pandas fills the cell
+    'a,b\n1, "x,y"\n',  # a quoted cell after a blank
+    'a,b\n1, "xy"\n2,"p q"\n',  # the same without a comma in it: Arrow would keep the quotes
+    "a,a\n1,2\n",  # a repeated name
+])
+def test_the_replay_reads_a_csv_as_pandas_does_whole_or_in_chunks(tmp_path, text):
+    path = tmp_path / "export.csv"
+    path.write_text(text + "".join(text.split("\n", 1)[1] for _ in range(50)), encoding="utf-8")
+    expected = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    pd.testing.assert_frame_equal(read_table(path), expected, check_dtype=False)
+    chunks = list(read_csv_chunks(path, chunk_bytes=64))
+    assert len(chunks) > 1
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), expected, check_dtype=False)
