@@ -55,6 +55,7 @@ from cityvitals.areas import AreaTree
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.db import make_engine
 from cityvitals.metrics import registry
+from cityvitals.redis_server import stop_scratch
 from dashboard.overview import wall_ticker
 from feeds.simulator.city import SimulatedCity
 from feeds.simulator.orders import SimulatedOrders
@@ -191,6 +192,7 @@ def simulate(args: argparse.Namespace, which: str) -> dict:
                     run.detected = round((now - run.scenario.start) / tick)
             now += tick
         log = runner.transitions()
+    stop_scratch(client)  # a pool's worker ends without exit handlers
     del server
     hours = (end - midnight) / 3600
     return {"day": day.isoformat(), **figures_of(log, quiet, runs, tick),
