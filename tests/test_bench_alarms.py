@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.alarms import Run, chattering, false_warnings
-from feeds.simulator.scenarios import ActiveScenario
+from bench.alarms import Run, catalogs, chattering, expected_indicators, false_warnings, places
+from feeds.simulator.scenarios import SCENARIOS, ActiveScenario
 from indicators.runner import ChangeFilter
 
 
@@ -22,8 +22,26 @@ def test_chattering_counts_pairs_with_more_than_three_transitions_in_ten_minutes
 
 
 def _run(tree, scenario: str, area: str, start: float) -> Run:
-    return Run(ActiveScenario(scenario, area, start, 60),
-               frozenset([area, *(a.id for a in tree.ancestors(area))]))
+    return Run(ActiveScenario(scenario, area, start, 60), places(tree, area),
+               frozenset({"pollution": ["aqi"], "building_fire": ["fire_alarms"]}[scenario]))
+
+
+def test_a_scenario_shows_at_its_area_under_it_and_above_it(demo_tree):
+    community = demo_tree.ids("community")[0]
+    street = demo_tree[community].parent
+    grids = [c.id for c in demo_tree.children(community)]
+    assert places(demo_tree, community) == {community, *grids, street, demo_tree.root.id}
+    assert places(demo_tree, grids[0]) == {grids[0], community, street, demo_tree.root.id}
+
+
+def test_a_scenario_expects_the_indicators_reading_what_it_moves():
+    catalog = catalogs()["catalog"]
+    fire = expected_indicators(catalog, "building_fire")
+    assert {"fire_alarms", "fires_24h"} <= fire  # read fire_alarms_1h and fire_calls_24h, which the fire adds to
+    assert "aqi" not in fire and "river_level_max" not in fire
+    moved = {e.metric for e in SCENARIOS["building_fire"].effects}
+    assert all(catalog.metric_inputs(catalog[i]) & moved or catalog.indicator_inputs(catalog[i]) & fire
+               for i in fire)  # each one reads a moved metric, or an indicator that does
 
 
 def test_false_warnings_are_outside_the_scenarios_area_and_not_an_earlier_ones_aftermath(demo_tree):
@@ -34,7 +52,7 @@ def test_false_warnings_are_outside_the_scenarios_area_and_not_an_earlier_ones_a
                 (7300, "aqi", other),  # the pollution's aftermath, district-wide
                 (7300, "noise_level", other),  # outside the fire, and no aftermath: false
                 (11000, "noise_level", other)])  # after the fire's hour
-    assert false_warnings(new, runs, 1, demo_tree) == 1
+    assert false_warnings(new, runs, 1) == 1
 
 
 def test_the_change_filter_sends_what_moved_and_refreshes_the_rest():
