@@ -95,9 +95,12 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
 
     Like Prometheus's ``for`` and ``keep_firing_for``:
 
-    - a warning (yellow, red, or red from yellow) is raised only once asked for on every tick for
-      ``min_duration`` seconds, from any state, stale included; a tick that asks for anything else
-      restarts that count;
+    - a warning is raised only once a warning above the state held has been asked for on every tick
+      for ``min_duration`` seconds, from any state, stale included, and it is raised at the lowest
+      severity asked in that time: a value that swings between yellow and red for ten minutes is
+      yellow after ten minutes (it was at least yellow throughout), and red only after red alone has
+      held as long. A swing does not restart the count; a tick that asks for no warning above the
+      state held does;
     - a warning clears (to a lower state) only once its value has been clear for ``clear_after``
       seconds. A tick back at the warning does not restart that count: it takes its own length off the
       time counted clear (a leaky bucket), and only when nothing is left is the countdown dropped. So
@@ -114,13 +117,15 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     raising = (want > state) & (want >= State.YELLOW)
     clearing = (state >= State.YELLOW) & (want < state) & (want != State.STALE)
     was_clearing = (pending != NO_PENDING) & (pending < state)
+    was_raising = (pending != NO_PENDING) & (pending > state)
     relapse = (want == state) & was_clearing
-    # A clear keeps its countdown while it goes on (to whichever lower state); a raise only while it asks the same.
-    restart = (raising & (want != pending)) | (clearing & ~was_clearing)
+    # A clear keeps its countdown while it goes on (to whichever lower state), and so does a raise.
+    restart = (raising & ~was_raising) | (clearing & ~was_clearing)
+    # A raise goes to the severity asked on every tick of its count: the lowest one asked.
+    asked, want = want, np.where(raising & was_raising, np.minimum(want, pending), want).astype(np.int8)
     since = np.where(restart, now, track.pending_since)
     # A relapse tick of length dt: the clock ran dt, and dt more is taken off the time counted clear.
     since = np.where(relapse, since + 2 * (now - track.last_now), since)
-    track.pending_since = since
     held = now - since
     paused = relapse & (held > 0)
     ripe = (raising & (held >= min_duration)) | (clearing & (held >= clear_after))
@@ -128,7 +133,11 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     track.state = np.where(ripe, want, state).astype(np.int8)
     track.since = np.where(ripe, now, track.since)
     waiting = (raising | clearing) & ~ripe
-    track.pending = np.where(waiting, want, np.where(paused, pending, NO_PENDING)).astype(np.int8)
+    # Raised to yellow while red is asked: red's own count starts now.
+    higher = ripe & raising & (asked > want)
+    track.pending_since = np.where(higher, now, since)
+    pending = np.where(waiting, want, np.where(paused, pending, NO_PENDING))
+    track.pending = np.where(higher, asked, pending).astype(np.int8)
     judged_now = (track.state == State.NORMAL) | (track.state >= State.YELLOW)
     track.judged = np.where(judged_now, track.state, track.judged).astype(np.int8)
     track.known[...] = True

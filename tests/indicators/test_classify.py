@@ -71,6 +71,31 @@ def test_minimum_duration_delays_a_change_and_a_blip_resets_it():
     assert track.state[0, 0] == State.RED and track.since[0, 0] == 210.0
 
 
+def test_a_value_swinging_between_yellow_and_red_is_yellow_after_the_hold_and_red_once_red_held():
+    # min_duration 600 s; the hotline rate of a district asked yellow, red, yellow, then red on.
+    track = Track.new((1, 1), 0.0)
+    track.state[:] = State.NORMAL
+    md = np.array([[600.0]])
+    asks = {0: N, 1800: Y, 2220: R, 2340: Y, 2400: R, 2700: R, 2999: R, 3000: R, 3300: R, 3599: R, 3600: R}
+    changed = {t: int(track.state[0, 0]) for t, w in asks.items()
+               if advance(track, np.array([[w]], dtype=np.int8), float(t), md).any()}
+    # At least yellow from 1800 on: yellow at 2400 (not at 3000, as a count restarted by each swing
+    # would give). Red asked on every tick from 2400 on: red at 3000.
+    assert changed == {2400: Y, 3000: R}
+    assert track.since[0, 0] == 3000.0
+
+
+def test_a_tick_without_a_warning_restarts_the_count_of_a_swinging_value():
+    track = Track.new((1, 1), 0.0)
+    track.state[:] = State.NORMAL
+    md = np.array([[60.0]])
+    for t, w in ((0, R), (30, Y), (50, N), (60, Y), (100, R)):
+        assert not advance(track, np.array([[w]], dtype=np.int8), float(t), md).any()
+    assert track.pending[0, 0] == Y and track.pending_since[0, 0] == 60.0
+    assert advance(track, np.array([[R]], dtype=np.int8), 120.0, md).all()
+    assert track.state[0, 0] == Y  # red was asked only since 100
+
+
 def test_leaving_stale_for_a_warning_waits_out_the_minimum_duration():
     track = Track.new((1, 1), 0.0)  # stale, as after a start
     md = np.array([[300.0]])
