@@ -9,8 +9,7 @@ same server's ``GET /healthz`` before, during and after the crowd (the same-run 
 queueing alone costs), tasks lost or stepped twice (from SQL afterwards), and how long after a step's
 answer the watcher first saw it (at most one refresh period, by design: the wall reads SQL at every refresh).
 Before the crowd, ``--alone`` more responders step one after another on the idle server: each step's own
-service time (``*_alone_p50_s``). A crowd of n steps on c cores cannot all be answered sooner than about
-n × that / c, whatever the code does (``crowd_floor_s``): the p95 of a burst is bounded by it.
+latency without any queue (``*_alone_p50_s``), to read the crowd's p95 against.
 
 Sessions are opened in SQL and signed with the server's key (``CITYVITALS_SECRET_KEY``), as a login
 does: the login form is rate-limited per address (10 a minute), and every client here is 127.0.0.1.
@@ -20,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import threading
 import time
@@ -157,15 +155,12 @@ def run(responders: int, wall: int, period_s: float, url: str | None, workers: i
     client.flushdb()
     del keep
     return {**figures(responders, wall, period_s, workers, threads, steps, events, seen, (idle, during, loaded),
-                      crowd_s), **alone_figures(alone_steps, 2 * responders)}
+                      crowd_s), **alone_figures(alone_steps)}
 
 
-def alone_figures(alone_steps: dict[str, list[tuple[float, float, int]]], crowd_steps: int) -> dict:
-    """Each step's own service time on the idle server, and the least time a crowd of them can take here."""
-    p50 = {a: percentile([t1 - t0 for t0, t1, _ in rows], 50) for a, rows in alone_steps.items()}
-    cores = os.cpu_count() or 1
-    return {**{f"{a}_alone_p50_s": v for a, v in p50.items()}, "cores": cores,
-            "crowd_floor_s": round(crowd_steps * sum(p50.values()) / len(p50) / cores, 3),
+def alone_figures(alone_steps: dict[str, list[tuple[float, float, int]]]) -> dict:
+    """Each step's own latency on the idle server, one at a time."""
+    return {**{f"{a}_alone_p50_s": percentile([t1 - t0 for t0, t1, _ in rows], 50) for a, rows in alone_steps.items()},
             "alone_errors": sum(ok != 200 for rows in alone_steps.values() for *_, ok in rows)}
 
 
