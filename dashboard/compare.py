@@ -18,7 +18,7 @@ from dashboard.exports import chart_stores, csv_button, graph_config, tidy
 from dashboard.map_view import value_map
 from dashboard.ranges import TimeRange, parse_range, range_picker
 from dashboard.theme import STATE_COLOR
-from dashboard.trends import AXIS, LOOK, aggregation_text, band_shapes, series, view_range
+from dashboard.trends import AXIS, LOOK, aggregation_text, band_shapes, means, series, view_range
 from indicators.states import State as IndicatorState
 
 PICK_MIN, PICK_MAX, PICK_DEFAULT = 2, 6, 3
@@ -36,8 +36,7 @@ def compared_areas(area_id: str) -> tuple[str, list[str]]:
 
 def ranking(indicator: str, d: dict, areas: list[str], rng: TimeRange) -> pd.DataFrame:
     """Each area's mean over the range and its state at the range's end, worst first by the indicator's direction."""
-    frame, _bucket = series([indicator], areas, rng, None)  # sorted by area and time: "last" is the newest step
-    grouped = frame.groupby("area", observed=True).agg(value=("value", "mean"), state=("state", "last"))
+    grouped = means([indicator], areas, rng).set_index("area")[["value", "state"]]
     tree = context.get().tree
     out = pd.DataFrame({"area": areas}).merge(grouped, how="left", left_on="area", right_index=True)
     out["state"] = out["state"].fillna(int(IndicatorState.STALE)).astype(int)  # no data is stale, never normal

@@ -133,7 +133,7 @@ def test_a_bucketed_series_is_cut_from_the_steps_a_page_read_already(archive, mo
     tree, communities = archive
     kids = [a.id for a in tree.children(tree[communities[0]].parent)]
     rng = parse_range({"range": "7d"}, NOW + 60)
-    steps, _ = series(["aqi"], kids, rng, None)  # as compare's ranking reads them
+    hours, _ = series(["aqi"], kids, rng)  # as compare's ranking reads them: 1 h means over 7 days
     window = aligned(rng, bucket_for(rng.span, 100))
     direct = read_values(values_root(context.get().archive_path), window.start, window.end, ["aqi"], kids,
                          {"community"}, bucket_for(rng.span, 100))
@@ -143,5 +143,5 @@ def test_a_bucketed_series_is_cut_from_the_steps_a_page_read_already(archive, mo
 
     monkeypatch.setattr("dashboard.trends.read_values", no_read)
     frame, bucket = series(["aqi"], kids, rng, 100)  # as compare's small multiples draw them
-    assert bucket.label == "6 h" and len(steps) == 48 and len(frame) == len(direct) > 0
+    assert bucket.label == "6 h" and len(hours) == 2 * 2 and len(frame) == len(direct) > 0
     assert frame.reset_index(drop=True).equals(direct.reset_index(drop=True))
