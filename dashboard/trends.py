@@ -78,8 +78,10 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
 
 
 def means(indicators: list[str], areas: list[str], rng: TimeRange) -> pd.DataFrame:
-    """Each cell's mean over the range (of every finite step) and its state at the range's end: indicator, area,
-    value, state."""
+    """Each cell's mean over the range (of every finite step) and its state at the range's end.
+
+    Columns: indicator, area, value, state.
+    """
     frame, _bucket = series(indicators, areas, rng)
     weighted = frame.assign(total=frame["value"].fillna(0.0) * frame["n"])
     out = weighted.groupby(["indicator", "area"], observed=True, sort=False).agg(

@@ -158,12 +158,11 @@ def bucket_for(span_s: float, max_points: int = 300, step_s: float = STEP_S) -> 
 def read_values(root: Path | None, start: float, end: float, indicators: Collection[str] | None = None,
                 areas: Collection[str] | None = None, levels: Collection[str] | None = None,
                 bucket: Bucket | None = None) -> pd.DataFrame:
-    """Values with ``start <= ts < end``, averaged per bucket: indicator, area, t (bucket start, UTC), ts, value,
-    state, n, last.
+    """Values with ``start <= ts < end``, averaged per bucket.
 
-    ``state`` is the worst state the cell held in the bucket (states are ordered by severity), ``last`` its
-    state at the bucket's newest step, ``n`` how many finite values the mean ``value`` is of (0: NaN).
-    ``bucket`` None keeps every step; ``root`` None (no archive) reads none. Buckets of whole hours over a
+    Columns: indicator, area, t (bucket start, UTC), ts, value, state, n, last. ``state`` is the worst state
+    the cell held in the bucket (states are ordered by severity), ``last`` its state at the bucket's newest
+    step, ``n`` how many finite values the mean ``value`` is of (0: NaN). ``bucket`` None keeps every step; ``root`` None (no archive) reads none. Buckets of whole hours over a
     range of whole hours are read from the hourly tier.
     """
     if root is None:
@@ -203,7 +202,8 @@ def _filters(start: float, end: float, indicators: Collection[str] | None, areas
 
 
 def _level_partitions(root: Path, start: float, end: float, levels: Collection[str] | None) -> list[Path]:
-    return [directory for _day, level, directory in partitions(Path(root), day_of(start), day_of(max(start, end - 1e-6)))
+    last = day_of(max(start, end - 1e-6))
+    return [directory for _day, level, directory in partitions(Path(root), day_of(start), last)
             if levels is None or level in levels]
 
 

@@ -12,8 +12,16 @@ import pytest
 from cityvitals import store
 from cityvitals.archive.files import day_of, files, partition_dir, partitions
 from cityvitals.archive.hourly import HOURLY_DIR, twin
-from cityvitals.archive.values import (Bucket, bucket_for, in_buckets, maintain, read_raw, read_values, values_root,
-                                       write_step)
+from cityvitals.archive.values import (
+    Bucket,
+    bucket_for,
+    in_buckets,
+    maintain,
+    read_raw,
+    read_values,
+    values_root,
+    write_step,
+)
 from cityvitals.store import Sample
 from indicators.loader import load_catalog
 from indicators.service import EngineService
