@@ -162,8 +162,8 @@ def read_values(root: Path | None, start: float, end: float, indicators: Collect
 
     Columns: indicator, area, t (bucket start, UTC), ts, value, state, n, last. ``state`` is the worst state
     the cell held in the bucket (states are ordered by severity), ``last`` its state at the bucket's newest
-    step, ``n`` how many finite values the mean ``value`` is of (0: NaN). ``bucket`` None keeps every step; ``root`` None (no archive) reads none. Buckets of whole hours over a
-    range of whole hours are read from the hourly tier.
+    step, ``n`` how many finite values the mean ``value`` is of (0: NaN). ``bucket`` None keeps every step;
+    ``root`` None (no archive) reads none. Buckets of whole hours over whole hours come from the hourly tier.
     """
     if root is None:
         rows = empty_frame()
