@@ -65,12 +65,15 @@ def _changes(column: pd.Series) -> np.ndarray:
     return values[1:] != values[:-1]
 
 
-def write_twin(fine: pa.Table, path: Path) -> pa.Table:
-    """Write the hourly means of a merged fine file's rows (sorted by area, indicator, time) as its twin."""
-    steps = fine.select(["indicator", "area", "ts", "value", "state"]).to_pandas()
-    table = pa.Table.from_pandas(combine(steps, HOUR_S), schema=SCHEMA, preserve_index=False).sort_by(SORT)
-    write_atomic(table, twin(path), **WRITE)
-    return table
+def hour_means(steps: pa.Table) -> pa.Table:
+    """The hourly means of fine rows whose cells' rows are together by time (as a merged file has them)."""
+    frame = steps.select(["indicator", "area", "ts", "value", "state"]).to_pandas()
+    return pa.Table.from_pandas(combine(frame, HOUR_S), schema=SCHEMA, preserve_index=False)
+
+
+def write_twin(hours: pa.Table, path: Path) -> None:
+    """Write the hourly means of the merged file at ``path`` as its twin, sorted by indicator, area and time."""
+    write_atomic(hours.sort_by(SORT), twin(path), **WRITE)
 
 
 def read_twin(path: Path, where) -> pd.DataFrame:

@@ -34,7 +34,7 @@ from cityvitals.archive.files import (
     partitions,
     write_atomic,
 )
-from cityvitals.archive.hourly import HOUR_S, HOURLY_DIR, combine, read_twin, twin, write_twin
+from cityvitals.archive.hourly import HOUR_S, HOURLY_DIR, combine, hour_means, read_twin, twin, write_twin
 
 T = TypeVar("T")
 VALUES_DIR = "values"  # under the archive root, beside the samples' day partitions
@@ -84,7 +84,7 @@ def compact(paths: list[Path]) -> int:
     """
     directory, name = paths[0].parent, COMPACTED + max(p.name.removeprefix(COMPACTED) for p in paths)
     table = pa.concat_tables(pq.read_table(p).cast(SCHEMA) for p in paths).combine_chunks().sort_by(SORT)
-    write_twin(table, directory / name)
+    write_twin(hour_means(table), directory / name)
     write_atomic(table, directory / name, **WRITE)
     for path in paths:
         if path.name != name:
@@ -114,7 +114,7 @@ def maintain(root: Path, keep_days: float, now: datetime, max_files: int = 24) -
             compacted += 1
         for path in files(directory):  # merged before the hourly tier existed, or killed between the two writes
             if path.name.startswith(COMPACTED) and not twin(path).exists():
-                write_twin(pq.read_table(path).cast(SCHEMA), path)
+                write_twin(hour_means(pq.read_table(path).cast(SCHEMA)), path)
     return gone, compacted
 
 
