@@ -79,7 +79,7 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
                 dcc.Checklist(id=ids.COMPARE_PICK, className="compare-pick", inline=True, value=pick,
                               options=[{"label": f"{r.name_zh} {r.name_en}", "value": r.area}
                                        for r in ranked.itertuples()]),
-                dcc.Graph(id=ids.COMPARE_LINES, figure=lines_figure(indicator, d, pick, rng),
+                dcc.Graph(id=ids.COMPARE_LINES, figure=lines_figure(indicator, d, pick, areas, rng),
                           config=graph_config(f"compare-{indicator}-{parent}-lines"))]), wide=True),
             card(bi("各区域走势（同一纵轴）", "Each area over time (one shared scale)"), "multiples",
                  dcc.Graph(figure=multiples_figure(indicator, d, ranked, rng),
@@ -119,10 +119,11 @@ def bars_figure(ranked: pd.DataFrame, d: dict, rng: TimeRange) -> dict:
     }
 
 
-def lines_figure(indicator: str, d: dict, pick: list[str], rng: TimeRange) -> dict:
-    """The picked areas' lines together, with the indicator's bands."""
+def lines_figure(indicator: str, d: dict, pick: list[str], areas: list[str], rng: TimeRange) -> dict:
+    """The picked areas' lines together, with the indicator's bands (cut from the ranking's read of ``areas``)."""
     tree = context.get().tree
-    frame, bucket = series([indicator], pick, rng)
+    frame, bucket = series([indicator], areas, rng)
+    frame = frame[frame["area"].isin(pick)]
     first = pick[0] if pick else None  # siblings: one level, one set of limits
     lo, hi = view_range(frame["value"].to_numpy(), d, first)
     traces = [{"type": "scatter", "mode": "lines", "x": g["t"].tolist(), "name": f"{tree[a].name_zh} {tree[a].name_en}",
@@ -181,7 +182,8 @@ def pick_lines(pick: list[str], key: dict) -> tuple:
     if not PICK_MIN <= len(pick or []) <= PICK_MAX:
         return no_update, no_update
     d = data.definitions(context.get().client)[key["indicator"]]
-    return lines_figure(key["indicator"], d, pick, parse_range(key)), {**key, "pick": pick}
+    return lines_figure(key["indicator"], d, pick, compared_areas(key["area"])[1], parse_range(key)), \
+        {**key, "pick": pick}
 
 
 def compare_csv(key: dict, chart: str) -> pd.DataFrame:

@@ -51,7 +51,8 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
     # no archive configured (tests of single callbacks): nothing, drawn as "no history yet"
     values = values_root(root) if root else None
     newest = newest_step(values, levels) if values else 0.0
-    key = (tuple(indicators), tuple(areas), window.start, window.end, bucket.seconds, str(root), newest)
+    # the frame is sorted by indicator and area whatever the order asked: so is the key
+    key = (tuple(sorted(indicators)), tuple(sorted(areas)), window.start, window.end, bucket.seconds, str(root), newest)
     with _lock:  # gunicorn threads share the cache
         if key in _cache:
             _cache.move_to_end(key)
