@@ -18,10 +18,13 @@ from dashboard.exports import chart_stores, csv_button, graph_config, tidy
 from dashboard.map_view import value_map
 from dashboard.ranges import TimeRange, parse_range, range_picker
 from dashboard.theme import STATE_COLOR
-from dashboard.trends import AXIS, LOOK, aggregation_text, band_shapes, means, series, view_range
+from dashboard.trends import AXIS, LOOK, aggregation_text, band_shapes, means, on_grid, series, view_range
 from indicators.states import State as IndicatorState
 
 PICK_MIN, PICK_MAX, PICK_DEFAULT = 2, 6, 3
+# Bars, picks and small multiples show the worst this many children: a province's 1,250 streets would be a
+# 35,000 px bar chart and megabytes of small multiples. The map shows them all, the CSV holds them all.
+SHOWN_MAX = 40
 MULTIPLE_POINTS = 100  # per small multiple: 24 h in 15-minute means
 NO_JUDGEMENT = "#5c677d"
 LINE_COLOURS = ("#8ecae6", "#f4a261", "#b5e48c", "#cdb4db", "#ffafcc", "#90e0ef")
@@ -57,8 +60,10 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
     parent, areas = compared_areas(area_id)
     rng = parse_range(query)
     ranked = ranking(indicator, d, areas, rng)
+    shown = ranked.head(SHOWN_MAX)
     asked = [a for a in (query.get("pick") or "").split(",") if a in areas]
     pick = asked[:PICK_MAX] if len(asked) >= PICK_MIN else ranked["area"].head(PICK_DEFAULT).tolist()
+    choices = pd.concat([shown, ranked[ranked["area"].isin(pick) & ~ranked["area"].isin(shown["area"])]])
     area = ctx.tree[parent]
     key = {"page": "compare", "indicator": indicator, "area": parent, "pick": pick, **rng.query}
     return html.Div(className="page compare-page", children=[
@@ -70,19 +75,20 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
         range_picker(f"/compare/{indicator}", {"area": parent}, rng),
         html.Div(className="compare-body", children=[
             card(bi(f"下级区域排名 · {rng.names()[0]}均值", f"Children ranked · mean over {rng.names()[1]}"), "bars",
-                 dcc.Graph(id=ids.COMPARE_BARS, figure=bars_figure(ranked, d, rng),
-                           config=graph_config(f"compare-{indicator}-{parent}-bars"))),
+                 html.Div([*cut_note(len(shown), len(ranked)),
+                           dcc.Graph(id=ids.COMPARE_BARS, figure=bars_figure(shown, d, rng),
+                                     config=graph_config(f"compare-{indicator}-{parent}-bars"))])),
             card(bi("按数值着色的地图", "Map coloured by value"), "map",
                  dcc.Graph(figure=value_map(ctx.tree, parent, ranked, d.get("unit", "")), className="compare-map",
                            style={"height": "640px"}, config=graph_config(f"compare-{indicator}-{parent}-map"))),
             card(bi("选择2–6个区域同图比较", "Pick 2–6 areas to see together"), "lines", html.Div([
                 dcc.Checklist(id=ids.COMPARE_PICK, className="compare-pick", inline=True, value=pick,
                               options=[{"label": f"{r.name_zh} {r.name_en}", "value": r.area}
-                                       for r in ranked.itertuples()]),
+                                       for r in choices.itertuples()]),
                 dcc.Graph(id=ids.COMPARE_LINES, figure=lines_figure(indicator, d, pick, areas, rng),
                           config=graph_config(f"compare-{indicator}-{parent}-lines"))]), wide=True),
             card(bi("各区域走势（同一纵轴）", "Each area over time (one shared scale)"), "multiples",
-                 dcc.Graph(figure=multiples_figure(indicator, d, ranked, rng),
+                 dcc.Graph(figure=multiples_figure(indicator, d, shown, areas, rng),
                            config=graph_config(f"compare-{indicator}-{parent}-multiples")), wide=True),
         ]),
     ])
@@ -91,6 +97,14 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
 def shown_colour(state: int) -> str:
     """A state's colour, with "not judged" and "insufficient" lifted so a bar or line stays visible on the dark page."""
     return STATE_COLOR[IndicatorState(state)] if state >= IndicatorState.NORMAL else NO_JUDGEMENT
+
+
+def cut_note(shown: int, total: int) -> list:
+    """Say that only the worst ``shown`` of ``total`` children are drawn, where that is so."""
+    if shown >= total:
+        return []
+    return [html.P(bi(f"仅显示最差的{shown}个，共{total}个；地图与CSV含全部", f"The worst {shown} of {total} shown; "
+                      "the map and the CSV hold them all"), className="hint compare-cut")]
 
 
 def card(title: list, chart: str, body, wide: bool = False) -> html.Div:
@@ -126,10 +140,12 @@ def lines_figure(indicator: str, d: dict, pick: list[str], areas: list[str], rng
     frame = frame[frame["area"].isin(pick)]
     first = pick[0] if pick else None  # siblings: one level, one set of limits
     lo, hi = view_range(frame["value"].to_numpy(), d, first)
-    traces = [{"type": "scatter", "mode": "lines", "x": g["t"].tolist(), "name": f"{tree[a].name_zh} {tree[a].name_en}",
-               "y": [None if not np.isfinite(v) else float(v) for v in g["value"]],
+    traces = [{"type": "scatter", "mode": "lines", "x0": first * 1000, "dx": bucket.seconds * 1000,
+               "name": f"{tree[a].name_zh} {tree[a].name_en}",
+               "y": [None if v is None else float(f"{v:.4g}") for v in points],
                "line": {"color": LINE_COLOURS[k % len(LINE_COLOURS)], "width": 2}}
-              for k, a in enumerate(pick) for g in [frame[frame["area"] == a]]]
+              for k, a in enumerate(pick) for g in [frame[frame["area"] == a]] if len(g)
+              for first, points in [on_grid(g["ts"].to_numpy(), g["value"].to_numpy(), bucket.seconds)]]
     return {"data": traces, "layout": {
         **LOOK, "height": 320, "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "shapes": band_shapes(d, lo, hi, first),
         "legend": {"orientation": "h", "y": 1.12},
@@ -137,9 +153,14 @@ def lines_figure(indicator: str, d: dict, pick: list[str], areas: list[str], rng
         "xaxis": {**AXIS, "type": "date", "title": {"text": aggregation_text(bucket)}}}}
 
 
-def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, rng: TimeRange, columns: int = 6) -> dict:
-    """One small chart per area in ranking order, all on one y scale so heights compare."""
-    frame, bucket = series([indicator], ranked["area"].tolist(), rng, MULTIPLE_POINTS)
+def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, areas: list[str], rng: TimeRange,
+                     columns: int = 6) -> dict:
+    """One small chart per area of ``ranked`` in its order, all on one y scale so heights compare.
+
+    Cut from the read the ranking made of ``areas``; each line on the bucket grid (``x0``, ``dx``: no times sent).
+    """
+    frame, bucket = series([indicator], areas, rng, MULTIPLE_POINTS)
+    frame = frame[frame["area"].isin(ranked["area"])]
     lo, hi = view_range(frame["value"].to_numpy(), d, ranked["area"].iloc[0] if len(ranked) else None)
     n = len(ranked)
     rows = max(1, -(-n // columns))
@@ -156,9 +177,10 @@ def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, rng: TimeRan
         layout[f"yaxis{ax}"] = {**AXIS, "domain": [y1 - 1 / rows + gap_y * 2, y1 - gap_y], "range": [lo, hi],
                                 "anchor": f"x{ax}", "showticklabels": col == 0}
         g = frame[frame["area"] == r.area]
-        data_.append({"type": "scatter", "mode": "lines", "x": g["t"].tolist(), "xaxis": f"x{ax}", "yaxis": f"y{ax}",
-                      "y": [None if not np.isfinite(v) else float(v) for v in g["value"]],
-                      "line": {"color": shown_colour(r.state), "width": 1.5}, "name": r.name_zh})
+        first, points = on_grid(g["ts"].to_numpy(), g["value"].to_numpy(), bucket.seconds) if len(g) else (0.0, [])
+        data_.append({"type": "scatter", "mode": "lines", "x0": first * 1000, "dx": bucket.seconds * 1000,
+                      "y": [None if v is None else float(f"{v:.4g}") for v in points], "xaxis": f"x{ax}",
+                      "yaxis": f"y{ax}", "line": {"color": shown_colour(r.state), "width": 1.5}, "name": r.name_zh})
         layout["annotations"].append({"text": f"{r.name_zh} {value_text(r.value if np.isfinite(r.value) else None)}",
                                       "xref": f"x{ax} domain", "yref": f"y{ax} domain", "x": 0, "y": 1.02,
                                       "xanchor": "left", "yanchor": "bottom", "showarrow": False,

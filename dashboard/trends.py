@@ -179,19 +179,15 @@ def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRan
         shapes += band_shapes(d, lo, hi, area, scale)
         if g is None:
             continue
-        first = float(g["ts"].iloc[0])
-        at = np.rint((g["ts"].to_numpy() - first) / bucket.seconds).astype(int)  # bucket number from the first
-        ys: list = [None] * (int(at[-1]) + 1)
-        raw: list = [None] * len(ys)
-        for k, v in zip(at.tolist(), values.tolist(), strict=True):
-            if math.isfinite(v):  # 3 decimals of a slot: a tenth of a pixel in a 30 px row
-                ys[k], raw[k] = round(scale(v), 3), float(f"{v:.4g}")
+        first, points = on_grid(g["ts"].to_numpy(), values, bucket.seconds)
+        ys = [None if v is None else round(scale(v), 3) for v in points]  # 3 decimals: a tenth of a pixel
+        raw = [None if v is None else float(f"{v:.4g}") for v in points]
         unit = d.get("unit", "")
         traces.append({"type": "scatter", "mode": "lines+markers", "x0": first * 1000, "dx": bucket.seconds * 1000,
                        "y": ys, "customdata": raw, "connectgaps": False,
                        "hovertemplate": f"%{{x|%m-%d %H:%M}}<br>%{{customdata}}{unit and ' ' + unit}<extra></extra>",
                        "marker": {"size": 2, "color": SPARK_COLOR}, "line": {"color": SPARK_COLOR, "width": 1.5}})
-        last["x"].append((first + at[-1] * bucket.seconds) * 1000)
+        last["x"].append((first + (len(ys) - 1) * bucket.seconds) * 1000)
         last["y"].append(ys[-1])
         last["color"].append(STATE_COLOR[State(int(g["state"].iloc[-1]))])
     return {
@@ -203,6 +199,16 @@ def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRan
                    "yaxis": {"visible": False, "range": [-max(len(defs), 1), 0], "fixedrange": True},
                    "meta": {"bucket": bucket.label}},
     }
+
+
+def on_grid(ts: np.ndarray, values: np.ndarray, seconds: float) -> tuple[float, list]:
+    """A series as its first bucket's time and a value (None: no finite one) per bucket from it, for ``x0``/``dx``."""
+    at = np.rint((ts - ts[0]) / seconds).astype(int)  # bucket number from the first
+    points: list = [None] * (int(at[-1]) + 1)
+    for k, v in zip(at.tolist(), values.tolist(), strict=True):
+        if math.isfinite(v):
+            points[k] = v
+    return float(ts[0]), points
 
 
 def history_figure(d: dict, frame: pd.DataFrame, rng: TimeRange, bucket: Bucket, height: int = 260) -> dict:

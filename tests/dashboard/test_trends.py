@@ -9,6 +9,7 @@ from cityvitals import store
 from cityvitals.archive.values import bucket_for, read_values, values_root, write_step
 from dashboard import context
 from dashboard.compare import compare_csv, compared_areas, ranking
+from dashboard.compare import layout as compare_layout
 from dashboard.context import DashboardContext
 from dashboard.exports import file_name
 from dashboard.map_view import value_map
@@ -19,6 +20,7 @@ from indicators.states import State
 from tests.conftest import tiny_tree
 
 NOW = 1_800_000_000.0
+DAY_OF_NOW = {"range": "custom", "from": "2027-01-15", "to": "2027-01-15"}  # the page's range around NOW
 D = {"id": "aqi", "name": {"zh": "空气", "en": "Air"}, "unit": "AQI", "direction": "higher_is_worse",
      "thresholds": {"yellow": 100, "red": 150}, "tier": "macro", "group": "eco_environment"}
 
@@ -145,3 +147,30 @@ def test_a_bucketed_series_is_cut_from_the_steps_a_page_read_already(archive, mo
     frame, bucket = series(["aqi"], kids, rng, 100)  # as compare's small multiples draw them
     assert bucket.label == "6 h" and len(hours) == 2 * 2 and len(frame) == len(direct) > 0
     assert frame.reset_index(drop=True).equals(direct.reset_index(drop=True))
+
+
+def test_compare_draws_the_worst_children_only_where_there_are_many_and_the_csv_keeps_all(archive, monkeypatch):
+    tree, communities = archive
+    street = tree[communities[0]].parent
+    monkeypatch.setattr("dashboard.compare.SHOWN_MAX", 1)
+    assert parse_range(DAY_OF_NOW).start <= NOW - 7200 and parse_range(DAY_OF_NOW).end > NOW
+    page = compare_layout("aqi", street, DAY_OF_NOW)
+    graphs = {g.config["toImageButtonOptions"]["filename"].rsplit("-", 1)[1]: g.figure
+              for g in _find(page, lambda c: hasattr(c, "figure"))}
+    worst = communities[-1]  # the community with the highest AQI
+    assert graphs["bars"]["data"][0]["customdata"] == [worst]
+    assert [t["name"] for t in graphs["multiples"]["data"]] == [tree[worst].name_zh]
+    assert len(graphs["map"]["data"][0]["locations"]) == 2  # the map shows every child
+    (note,) = _find(page, lambda c: "compare-cut" in (getattr(c, "className", "") or ""))
+    assert "1 of 2" in str(note.children)
+    assert len(compare_csv({"indicator": "aqi", "area": street, "range": "24h"}, "bars")) == 2
+    monkeypatch.setattr("dashboard.compare.SHOWN_MAX", 40)
+    assert not _find(compare_layout("aqi", street, DAY_OF_NOW),
+                     lambda c: "compare-cut" in (getattr(c, "className", "") or ""))
+
+
+def _find(component, wanted) -> list:
+    """The components under ``component`` (itself included) that ``wanted`` picks."""
+    children = getattr(component, "children", None)
+    children = children if isinstance(children, list) else [children] if children is not None else []
+    return [component] * bool(wanted(component)) + [c for child in children for c in _find(child, wanted)]
