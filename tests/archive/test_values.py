@@ -119,10 +119,10 @@ def test_a_read_of_whole_hours_is_the_same_from_the_hourly_tier_as_from_the_step
                      max_files=5)
     from_steps = in_buckets(read_raw(tmp_path, DAY0, DAY0 + 86400 + 7200), hourly)
     assert len(list((tmp_path / HOURLY_DIR).rglob("*.parquet"))) == 1 + 2  # yesterday's day, two rounds today
-    after = read_values(tmp_path, DAY0, DAY0 + 86400 + 7200, bucket=hourly)
+    after = read_values(tmp_path, DAY0, DAY0 + 86400 + 7200, ["a", "b"], bucket=hourly)
     for path in (tmp_path / HOURLY_DIR).rglob("*.parquet"):  # read as steps: no twins
         path.unlink()
-    before = read_values(tmp_path, DAY0, DAY0 + 86400 + 7200, bucket=hourly)
+    before = read_values(tmp_path, DAY0, DAY0 + 86400 + 7200, ["a", "b"], bucket=hourly)
     six = read_values(tmp_path, DAY0, DAY0 + 86400 + 7200, ["a"], ["g1"], bucket=Bucket(6 * 3600, "6 h"))
     assert len(after) == len(before) == 2 * 3 * 26
     for frame in (before, after):
