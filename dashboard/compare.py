@@ -12,13 +12,26 @@ import numpy as np
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
+from cityvitals.archive.values import bucket_for, newest_step, values_root
 from dashboard import context, data, exports, ids
 from dashboard.components import bi, page_header, value_text
+from dashboard.delta import kept
 from dashboard.exports import chart_stores, csv_button, graph_config, tidy
 from dashboard.map_view import value_map
 from dashboard.ranges import TimeRange, parse_range, range_picker
 from dashboard.theme import STATE_COLOR
-from dashboard.trends import AXIS, LOOK, aggregation_text, band_shapes, means, on_grid, series, view_range
+from dashboard.trends import (
+    AXIS,
+    LINE_POINTS,
+    LOOK,
+    aggregation_text,
+    aligned,
+    band_shapes,
+    means,
+    on_grid,
+    series,
+    view_range,
+)
 from indicators.states import State as IndicatorState
 
 PICK_MIN, PICK_MAX, PICK_DEFAULT = 2, 6, 3
@@ -50,8 +63,12 @@ def ranking(indicator: str, d: dict, areas: list[str], rng: TimeRange) -> pd.Dat
     return out.sort_values("value", ascending=not worst_high, na_position="last", kind="stable").reset_index(drop=True)
 
 
-def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) -> html.Div:
-    """The compare page of ``indicator`` over the children of ``area_id``."""
+def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) -> html.Div | dict:
+    """The compare page of ``indicator`` over the children of ``area_id``.
+
+    Built once per process for its data (the definition, the range's window, the archive's newest step), so
+    every analyst opening the same comparison while no step lands shares one build.
+    """
     ctx = context.get()
     d = data.definitions(ctx.client).get(indicator)
     if d is None or area_id not in ctx.tree:
@@ -59,6 +76,16 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
     query = query or {}
     parent, areas = compared_areas(area_id)
     rng = parse_range(query)
+    window = aligned(rng, bucket_for(rng.span, LINE_POINTS))  # what every chart reads: the page's data
+    root = ctx.archive_path
+    newest = newest_step(values_root(root), {ctx.tree[a].level for a in areas}) if root else 0.0
+    return kept(("compare", indicator, repr(d), parent, window.start, window.end, window.key, query.get("pick"),
+                 str(root), newest), lambda: page(indicator, d, parent, areas, query, window))
+
+
+def page(indicator: str, d: dict, parent: str, areas: list[str], query: dict[str, str], rng: TimeRange) -> html.Div:
+    """The compare page's components: ranking, map, picked lines and small multiples over ``rng``."""
+    ctx = context.get()
     ranked = ranking(indicator, d, areas, rng)
     shown = ranked.head(SHOWN_MAX)
     asked = [a for a in (query.get("pick") or "").split(",") if a in areas]

@@ -7,10 +7,11 @@ import pytest
 
 from cityvitals import store
 from cityvitals.archive.values import bucket_for, read_values, values_root, write_step
-from dashboard import context
+from dashboard import compare, context
 from dashboard.compare import compare_csv, compared_areas, ranking
 from dashboard.compare import layout as compare_layout
 from dashboard.context import DashboardContext
+from dashboard.delta import plain
 from dashboard.exports import file_name
 from dashboard.map_view import value_map
 from dashboard.ranges import parse_range
@@ -154,23 +155,25 @@ def test_compare_draws_the_worst_children_only_where_there_are_many_and_the_csv_
     street = tree[communities[0]].parent
     monkeypatch.setattr("dashboard.compare.SHOWN_MAX", 1)
     assert parse_range(DAY_OF_NOW).start <= NOW - 7200 and parse_range(DAY_OF_NOW).end > NOW
-    page = compare_layout("aqi", street, DAY_OF_NOW)
-    graphs = {g.config["toImageButtonOptions"]["filename"].rsplit("-", 1)[1]: g.figure
-              for g in _find(page, lambda c: hasattr(c, "figure"))}
+    page = compare_layout("aqi", street, DAY_OF_NOW)  # as Dash sends it: the plain form
+    graphs = {g["props"]["config"]["toImageButtonOptions"]["filename"].rsplit("-", 1)[1]: g["props"]["figure"]
+              for g in _find(page, lambda c: "figure" in c["props"])}
     worst = communities[-1]  # the community with the highest AQI
     assert graphs["bars"]["data"][0]["customdata"] == [worst]
     assert [t["name"] for t in graphs["multiples"]["data"]] == [tree[worst].name_zh]
     assert len(graphs["map"]["data"][0]["locations"]) == 2  # the map shows every child
-    (note,) = _find(page, lambda c: "compare-cut" in (getattr(c, "className", "") or ""))
-    assert "1 of 2" in str(note.children)
-    assert len(compare_csv({"indicator": "aqi", "area": street, "range": "24h"}, "bars")) == 2
+    (note,) = _find(page, lambda c: "compare-cut" in (c["props"].get("className") or ""))
+    assert "1 of 2" in str(note["props"]["children"])
+    assert len(compare_csv({"indicator": "aqi", "area": street, **DAY_OF_NOW}, "bars")) == 2
     monkeypatch.setattr("dashboard.compare.SHOWN_MAX", 40)
-    assert not _find(compare_layout("aqi", street, DAY_OF_NOW),
-                     lambda c: "compare-cut" in (getattr(c, "className", "") or ""))
+    again = compare_layout("aqi", street, DAY_OF_NOW)
+    assert again is page  # the same data: the page built once is sent again
+    assert _find(plain(compare.page("aqi", D, street, [a.id for a in tree.children(street)], DAY_OF_NOW,
+                                    parse_range(DAY_OF_NOW))), lambda c: "compare-cut" in str(c["props"])) == []
 
 
-def _find(component, wanted) -> list:
-    """The components under ``component`` (itself included) that ``wanted`` picks."""
-    children = getattr(component, "children", None)
-    children = children if isinstance(children, list) else [children] if children is not None else []
-    return [component] * bool(wanted(component)) + [c for child in children for c in _find(child, wanted)]
+def _find(form, wanted) -> list:
+    """The components of a plain form (Dash's JSON of a layout), itself included, that ``wanted`` picks."""
+    if not isinstance(form, dict) or "props" not in form:
+        return [f for child in form for f in _find(child, wanted)] if isinstance(form, list) else []
+    return [form] * bool(wanted(form)) + _find(form["props"].get("children"), wanted)
