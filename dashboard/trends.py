@@ -169,7 +169,8 @@ def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRan
     traces: list[dict] = []
     shapes: list[dict] = []
     last: dict[str, list] = {"x": [], "y": [], "color": []}  # each trend's newest point, in its state's colour
-    by_ind = {k: g for k, g in frame[frame["area"] == area].groupby("indicator", observed=True)}
+    mine = frame[(frame["area"] == area) & frame["indicator"].isin([d["id"] for d in defs])]  # a panel's read
+    by_ind = {k: g for k, g in mine.groupby("indicator", observed=True)}
     for slot, d in enumerate(defs):
         g = by_ind.get(d["id"])
         values = g["value"].to_numpy() if g is not None else np.array([])
