@@ -26,6 +26,7 @@ from feeds.replay.report import FileReport
 
 log = logging.getLogger(__name__)
 WAIT_S = 0.05  # between looks at the buffer while Redis is away
+WRITE_SAMPLES = 50_000  # sent in one round trip by a replay at full speed (a batch a stream entry)
 
 
 class ReplayFeed:
@@ -51,13 +52,14 @@ class ReplayFeed:
         end = math.inf if max_rows is None else start + max_rows
         report = self.report = FileReport(str(cfg.file), file_id, start=start)
         speed = None if cfg.speed == "max" else float(cfg.speed)
+        write = self._write_size() if speed is None else cfg.batch
         offset, origin = 0, None  # samples of the file before this chunk; what the pace counts from
         with tqdm(initial=start, unit="row", desc=cfg.name, disable=not progress) as bar:
             for long in self.chunks():
                 # This run's samples within the chunk: from the checkpoint, up to max_rows.
                 first_here, stop_here = max(start - offset, 0), int(min(len(long), end - offset))
                 origin = origin or pace_origin(long.ts[first_here:stop_here])
-                for first, stop in paced(long.ts[:stop_here], speed, first_here, cfg.batch, origin=origin):
+                for first, stop in paced(long.ts[:stop_here], speed, first_here, write, origin=origin):
                     self._wait_for_room(stop - first)
                     report.add(offset + first, offset + stop, self._submit(long, first, stop, offset))
                     bar.update(stop - first)
@@ -81,10 +83,19 @@ class ReplayFeed:
         where = lambda i: f"row {long.line[first + i]}"  # noqa: E731
         if long.area is None:
             return self.ingestor.submit(long.items(first, stop), where=where, checkpoint=offset + stop,
-                                        preset=long.refusals(first, stop))
+                                        preset=long.refusals(first, stop), entry=self.cfg.batch)
         item_of = lambda i: long.items(first + i, first + i + 1)[0]  # noqa: E731 (only refused ones are made)
         return self.ingestor.submit_columns(long.columns(first, stop), item_of, where=where,
-                                            checkpoint=offset + stop)
+                                            checkpoint=offset + stop, entry=self.cfg.batch)
+
+    def _write_size(self) -> int:
+        """Samples a submission holds at full speed: whole stream entries, a quarter of the ingest buffer at most.
+
+        One round trip per entry cost more than the rest of the ingest path; a submission far below
+        the buffer's bound never has one overflow it whole while Redis is away.
+        """
+        batch = self.cfg.batch
+        return max(batch, min(WRITE_SAMPLES, self.ingestor.buffer_limit // 4) // batch * batch)
 
     def chunks(self) -> Iterator[Long]:
         """The file's samples a chunk at a time, in file order, with the file's row numbers."""

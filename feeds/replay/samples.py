@@ -35,5 +35,5 @@ def read_file_samples(path: Path, mapping: Path, tree: AreaTree) -> FileSamples:
     cfg = ReplayFeedConfig(type="replay", name="backtest", file=path, mapping=mapping)
     checker = Ingestor(None, "backtest", registry(), tree, locator=tree.grid_locator())  # type: ignore[arg-type]
     long, checked = ReplayFeed(cfg, checker).dry_run()
-    frame = pd.DataFrame(checked.rows, columns=["metric", "area", "ts", "value"]).sort_values("ts", kind="stable")
+    frame = pd.DataFrame(checked.samples._asdict()).sort_values("ts", kind="stable")
     return FileSamples(frame, rows=len(long), refused=[(int(long.line[i]), reason) for i, reason in checked.refused])

@@ -30,7 +30,7 @@ def _export(tmp_path: Path, grid: str) -> tuple[Path, int]:
     pd.DataFrame({"time": times, "grid": grid, "aqi": values}).to_csv(path, index=False)
     b = len(next(read_chunks(path, CHUNK)))  # the first row of the second chunk
     values[b - 1] = values[b] = "xx"  # refused, one on each side of the boundary
-    times[b + 1] = times[0]  # repeats a row of the first chunk
+    times[b + 1] = times[b - 2]  # repeats the newest row stored before it, in the first chunk
     times[b + 2] = "2026-01-05 07:59"  # older than every row before it, and no repeat
     pd.DataFrame({"time": times, "grid": grid, "aqi": values}).to_csv(path, index=False)
     assert len(next(read_chunks(path, CHUNK))) == b and len(list(read_chunks(path, CHUNK))) > 3
