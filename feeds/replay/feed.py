@@ -21,7 +21,7 @@ from feeds.ingest import STORE_ERRORS, Checked, Ingestor, IngestResult, check_co
 from feeds.replay.apply import Long, apply
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.mapping import Mapping
-from feeds.replay.reader import CHUNK_BYTES, file_identity, pace_origin, paced, read_chunks, read_table
+from feeds.replay.reader import CHUNK_BYTES, file_identity, pace_origin, paced, read_chunks
 from feeds.replay.report import FileReport
 
 log = logging.getLogger(__name__)
@@ -106,10 +106,6 @@ class ReplayFeed:
                 yield self._mapped(frame, mapping, line)
                 line += len(frame)
 
-    def samples(self) -> Long:
-        """Read the whole file and apply the mapping: every sample in file order (for a dry run)."""
-        return self._mapped(read_table(self.cfg.file), self._mapping(), 2)
-
     def _mapping(self) -> Mapping:
         """The feed's mapping; its rules let times before 2000 in where it says so."""
         mapping = self.cfg.load_mapping()
@@ -127,13 +123,20 @@ class ReplayFeed:
         long.check_known(self.ingestor.rules)
         return long
 
-    def dry_run(self) -> tuple[Long, Checked]:
-        """Map and check every sample as a replay would, writing nothing; the samples and the verdicts."""
-        long = self.samples()
+    def dry_run(self) -> Iterator[tuple[Long, Checked]]:
+        """Map and check the file as a replay would, a chunk at a time, storing nothing: samples and verdicts.
+
+        Row numbers run on across the chunks (``Long.line``); verdicts are by position in the chunk.
+        """
+        for long in self.chunks():
+            yield long, self._check(long)
+
+    def _check(self, long: Long) -> Checked:
+        """The verdicts of the ingest path's checks on every sample of a chunk."""
         if long.area is None:
-            return long, self.ingestor.check(long.items(0, len(long)), long.refusals(0, len(long)))
-        return long, check_columns(long.columns(0, len(long)), self.ingestor.rules, self.ingestor.clock(),
-                                   lambda i: long.items(i, i + 1)[0])
+            return self.ingestor.check(long.items(0, len(long)), long.refusals(0, len(long)))
+        return check_columns(long.columns(0, len(long)), self.ingestor.rules, self.ingestor.clock(),
+                             lambda i: long.items(i, i + 1)[0])
 
     @property
     def checkpoint_field(self) -> str:
