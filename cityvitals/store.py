@@ -89,6 +89,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import redis
@@ -197,10 +198,10 @@ class Sample(NamedTuple):
 
 
 class Columns(NamedTuple):
-    """Samples as columns, for vectorised ingestion (metric and area: lists or object arrays of str)."""
+    """Samples as columns, for vectorised ingestion (metric and area: lists, object arrays or categories of str)."""
 
-    metric: Sequence[str]
-    area: Sequence[str]
+    metric: Sequence[str] | pd.Categorical
+    area: Sequence[str] | pd.Categorical
     ts: np.ndarray
     value: np.ndarray
 
@@ -221,12 +222,19 @@ def encode_entries(samples: Columns, size: int) -> list[tuple[bytes, int]]:
     n = len(samples.ts)
     if not n:
         return []
-    lines = pc.binary_join_element_wise(pa.array(samples.metric, pa.string()), pa.array(samples.area, pa.string()),
-                                        _number_texts(samples.ts), _number_texts(samples.value, "\n"), "\t")
+    lines = pc.binary_join_element_wise(_texts(samples.metric), _texts(samples.area), _number_texts(samples.ts),
+                                        _number_texts(samples.value, "\n"), "\t")
     _, offsets, data = lines.buffers()
     ends = np.frombuffer(offsets, dtype=np.int32, count=n + 1, offset=4 * lines.offset)
     text = memoryview(data)  # type: ignore[arg-type]
     return [(text[ends[k] : ends[min(k + size, n)] - 1].tobytes(), min(size, n - k)) for k in range(0, n, size)]
+
+
+def _texts(column: Sequence[str] | pd.Categorical) -> pa.Array:
+    """A column of text as Arrow strings; a category's strings are copied by code, not read object by object."""
+    if isinstance(column, pd.Categorical):
+        return pa.array(column).dictionary_decode()
+    return pa.array(column, pa.string())
 
 
 def _number_texts(x: np.ndarray, suffix: str = "") -> pa.Array:

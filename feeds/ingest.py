@@ -191,8 +191,8 @@ def check_items(items: Sequence[Any], rules: Rules, now: float,
 class SampleColumns:
     """Samples as columns: values as floats (NaN where unreadable), reasons decided before by position."""
 
-    metric: np.ndarray  # of str (objects), as ``area``
-    area: np.ndarray
+    metric: np.ndarray | pd.Categorical  # of str, as ``area``
+    area: np.ndarray | pd.Categorical
     ts: np.ndarray
     value: np.ndarray
     preset: dict[int, str] = field(default_factory=dict)
@@ -276,18 +276,22 @@ def _good_mask(metric: Sequence[str], area: Sequence[str], ts: np.ndarray, value
 
 def known_mask(metric: Sequence[str], area: Sequence[str], value: np.ndarray, rules: Rules) -> np.ndarray:
     """True where a row's metric and area are known and its value in the metric's range: the clock plays no part."""
-    n = len(metric)
-    # A few metrics, many rows: each metric looked up once (fromiter: a tuple stays one object, not a row).
-    names_of = metric if isinstance(metric, np.ndarray) else np.fromiter(metric, dtype=object, count=n)
-    codes, names = pd.factorize(names_of, use_na_sentinel=False)
-    rows = np.fromiter(map(rules.index.get, names, repeat(-1)), np.intp, len(names))
-    low, high = rules.bounds[rows[codes]].T
+    # A few metrics and areas, many rows: each distinct one is looked up once.
+    codes, names = _factorized(metric)
+    rows = np.append(np.fromiter(map(rules.index.get, names, repeat(-1)), np.intp, len(names)), -1)
+    low, high = rules.bounds[rows[codes]].T  # code -1 (None, NaN): the -1 appended, an unknown metric
     with np.errstate(invalid="ignore"):
         ok = (low <= value) & (value <= high) & np.isfinite(value)
-    unknown = {a for a in set(area) if a not in rules.grids}
-    if unknown:
-        ok &= np.fromiter((a not in unknown for a in area), bool, n)
+    codes, names = _factorized(area)
+    ok &= np.append(np.fromiter((a in rules.grids for a in names), bool, len(names)), False)[codes]
     return ok
+
+
+def _factorized(column: Sequence[Any]) -> tuple[np.ndarray, Sequence[Any]]:
+    """Codes (-1: None or NaN) and distinct values of a column; a category's codes are used as they are."""
+    if not isinstance(column, np.ndarray | pd.Categorical):
+        column = np.fromiter(column, dtype=object, count=len(column))  # not np.array: a tuple stays one value
+    return pd.factorize(column)
 
 
 @dataclass

@@ -27,8 +27,8 @@ class Long:
     """Samples in file order: the row each came from, and a reason where the mapping refused it."""
 
     line: np.ndarray  # the file's line number (the header is line 1)
-    metric: np.ndarray
-    area: np.ndarray | None
+    metric: pd.Categorical  # of str, as ``area``
+    area: pd.Categorical | None
     lon: np.ndarray | None
     lat: np.ndarray | None
     ts: np.ndarray  # Unix seconds, NaN where unreadable
@@ -130,7 +130,7 @@ def _melt(text: pd.DataFrame, mapping: Mapping, line: np.ndarray, area: np.ndarr
         values = number.astype(object)
         for k in unread.tolist():  # text that is no number: kept as found
             values[k] = text[columns[cols[k]]].iat[rows[k]]
-    metric = np.array([mapping.wide[c] for c in columns], dtype=object)[cols]  # type: ignore[index]
+    metric = _category(np.array([mapping.wide[c] for c in columns], dtype=object), cols)  # type: ignore[index]
     pick = (lambda a: None if a is None else a[rows])  # noqa: E731
     return Long(line[rows], metric, pick(area), pick(lon), pick(lat), ts[rows], raw_time[rows], values, number,
                 reason[rows], empty=int((~filled).sum()))
@@ -174,7 +174,7 @@ def _distinct_rows(columns: list[np.ndarray | pd.Series]) -> tuple[np.ndarray, n
     """
     key = np.zeros(len(columns[0]), dtype=np.int64)
     for column in columns:
-        codes = pd.factorize(column, use_na_sentinel=False)[0]
+        codes = pd.factorize(column)[0] + 1  # 0: missing (the sentinel spares pandas a pass looking for NaN)
         key = pd.factorize(key * (int(codes.max(initial=0)) + 1) + codes)[0]
     first = np.empty(int(key.max(initial=-1)) + 1, dtype=np.int64)
     first[key[::-1]] = np.arange(len(key))[::-1]  # the last write of each number is its first row
@@ -212,20 +212,29 @@ def _resolve_dst(naive: pd.Series, local: pd.Series, trouble: np.ndarray, spec: 
     return local
 
 
-def _field(text: pd.DataFrame, spec: FieldSpec, name: str, reason: np.ndarray) -> np.ndarray:
-    """A text field per row: the constant, the column, or the column through its map (unknowns get a reason)."""
+def _field(text: pd.DataFrame, spec: FieldSpec, name: str, reason: np.ndarray) -> pd.Categorical:
+    """A text field per row: the constant, the column, or the column through its map (unknowns get a reason).
+
+    As a category: a column repeats few values (stations, districts), each stripped and mapped once,
+    and the ingest path's checks and the stream's text then work on the few, not on every row.
+    """
     if spec.value is not None:
-        return np.full(len(text), spec.value, dtype=object)
-    # A column repeats few values (stations, districts): strip and map each distinct one once.
+        return _category(np.array([spec.value], dtype=object), np.zeros(len(text), dtype=np.intp))
     codes, distinct = pd.factorize(text[spec.column], use_na_sentinel=False)
     cells = np.array([str(c).strip() for c in distinct], dtype=object)
     if spec.map is None:
-        return cells[codes]
+        return _category(cells, codes)
     mapped = np.array([spec.map.get(c) for c in cells], dtype=object)
     unknown = (mapped == None)[codes]  # noqa: E711 (elementwise)
     for k in np.flatnonzero(unknown & (reason == None)).tolist():  # noqa: E711 (elementwise)
         reason[k] = f"{name} {cells[codes[k]]!r} of column {spec.column!r} is not in its map"
-    return np.where(mapped == None, cells, mapped)[codes]  # noqa: E711 (elementwise)
+    return _category(np.where(mapped == None, cells, mapped), codes)  # noqa: E711 (elementwise)
+
+
+def _category(values: np.ndarray, codes: np.ndarray) -> pd.Categorical:
+    """``values[codes]`` as a category (``values`` may repeat: two stations mapped to one grid)."""
+    which, distinct = pd.factorize(values)
+    return pd.Categorical.from_codes(which[codes], categories=pd.Index(distinct, dtype=object))
 
 
 def _values(cells: pd.Series, mapping: Mapping) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cityvitals import store
@@ -40,7 +41,7 @@ def read_file_samples(path: Path, mapping: Path, tree: AreaTree, chunk_bytes: in
     out = FileSamples(pd.DataFrame(store.columns_of([])._asdict()))
     frames = [out.frame]
     for long, checked in ReplayFeed(cfg, checker, chunk_bytes).dry_run():
-        frames.append(pd.DataFrame(checked.samples._asdict()))
+        frames.append(pd.DataFrame({k: np.asarray(v) for k, v in checked.samples._asdict().items()}))
         out.rows += len(long)
         out.refused += [(int(long.line[i]), reason) for i, reason in checked.refused]
     out.frame = pd.concat(frames, ignore_index=True).sort_values("ts", kind="stable")
