@@ -29,6 +29,7 @@ from bench.engine import build_tree, default_cache_dir
 from bench.webload import DashClient, Result, bench_env, free_port, gunicorn, healthz_times, run_threads
 from cityvitals import store
 from cityvitals.archive.files import COMPACTED, day_of, partition_dir
+from cityvitals.archive.hourly import HOURLY_DIR, hour_means, write_twin
 from cityvitals.archive.values import ROW_GROUP, SCHEMA, STEP_S, WRITE, values_root
 from cityvitals.areas import save_areas
 from cityvitals.config import DEFAULT_CATALOG
@@ -61,6 +62,7 @@ def _write_day(root: Path, level: str, areas: list[str], indicators: list[str], 
     path.parent.mkdir(parents=True, exist_ok=True)
     hidden = path.with_name(f".{path.name}")
     ind_ids, n_ts = pa.array(indicators, pa.string()), len(ts)
+    hours = []  # the merged file's hourly twin, as compaction writes it
     with pq.ParquetWriter(hidden, SCHEMA, use_dictionary=WRITE["use_dictionary"]) as writer:
         for first in range(0, len(areas), CHUNK_AREAS):
             chunk = areas[first:first + CHUNK_AREAS]
@@ -74,6 +76,8 @@ def _write_day(root: Path, level: str, areas: list[str], indicators: list[str], 
                               pa.array(walk.ravel()), pa.array(np.full(walk.size, int(State.NORMAL), np.int8))],
                              schema=SCHEMA)
             writer.write_table(table, row_group_size=ROW_GROUP)
+            hours.append(hour_means(table))
+    write_twin(pa.concat_tables(hours), path)
     os.replace(hidden, path)
     return len(areas) * len(indicators) * n_ts
 
@@ -88,8 +92,12 @@ def compare_open(client: DashClient, indicator: str, area_id: str, range_key: st
 
 
 def run_compare(grids: int, clients: int, period_s: float, duration_s: float, url: str | None, workers: int,
-                threads: int, days: float, step_s: float) -> dict:
-    """Write the archive and the areas, start gunicorn, open compare views; the figures."""
+                threads: int, days: float, step_s: float, archive: Path | None = None) -> dict:
+    """Write the archive and the areas, start gunicorn, open compare views; the figures.
+
+    ``archive``: the archive directory to use and keep, written only when it holds no value files (at
+    100,000 grids the writing takes most of an hour); its history then ends when it was written.
+    """
     client, keep = bench_redis(url)
     tree = build_tree(grids, default_cache_dir())
     catalog = load_catalog([DEFAULT_CATALOG])
@@ -106,12 +114,15 @@ def run_compare(grids: int, clients: int, period_s: float, duration_s: float, ur
         store.write_definitions(client, definitions(catalog))
         store.record_catalog(client, catalog.version, errors=[])
         areas_s = time.perf_counter() - t0
-        now = time.time()
-        t0 = time.perf_counter()
-        rows = write_history(values_root(Path(tmp) / "archive"), level, tree.ids(level),
-                             [i.id for i in catalog.indicators], now - days * 86400, now, step_s)
+        archive = archive or Path(tmp) / "archive"
+        env["CITYVITALS_ARCHIVE_DIR"] = str(archive)
+        now, rows, t0 = time.time(), None, time.perf_counter()
+        if not any(values_root(archive).rglob("*.parquet")):
+            rows = write_history(values_root(archive), level, tree.ids(level), [i.id for i in catalog.indicators],
+                                 now - days * 86400, now, step_s)
         write_s = time.perf_counter() - t0
-        archive_bytes = sum(p.stat().st_size for p in (Path(tmp) / "archive").rglob("*.parquet"))
+        archive_bytes = sum(p.stat().st_size for p in values_root(archive).rglob("*.parquet"))
+        hourly_bytes = sum(p.stat().st_size for p in (values_root(archive) / HOURLY_DIR).rglob("*.parquet"))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         with gunicorn(env, port, Path(tmp), workers=workers, threads=threads, boot_timeout=900):
@@ -147,7 +158,8 @@ def run_compare(grids: int, clients: int, period_s: float, duration_s: float, ur
         "compare_cold_unloaded_s": [round(r.seconds, 3) for r in cold],
         "compare_warm_unloaded_s": [round(r.seconds, 3) for r in warm],
         "baseline_healthz_p50_s": percentile(idle, 50), "baseline_healthz_loaded_p50_s": percentile(loaded_health, 50),
-        "archive_rows": rows, "archive_bytes": archive_bytes, "archive_write_s": round(write_s, 1),
+        "archive_rows": rows, "archive_bytes": archive_bytes, "hourly_bytes": hourly_bytes,
+        "archive_write_s": round(write_s, 1),
         "areas_s": round(areas_s, 1),
         "error_kinds": sorted({f"{r.kind}:{r.status or r.error}" for r in results if not r.ok}),
     }

@@ -249,11 +249,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--value-step", type=float, default=300.0, help="with --compare: the archive's step, s")
     parser.add_argument("--history-hours", type=float, default=24.0, help="with --panel: archive history to fill")
     parser.add_argument("--archive", type=Path, default=None,
-                        help="with --panel: the archive directory to use and keep (filled only when empty)")
+                        help="with --panel or --compare: the archive directory to use and keep (filled when empty)")
     args = parser.parse_args(argv)
     if args.compare:
         print(json.dumps(run_compare(args.grids, args.clients, args.period, args.duration, args.redis_url,
-                                     args.workers, args.threads, args.days, args.value_step)))
+                                     args.workers, args.threads, args.days, args.value_step, args.archive)))
         return
     if args.panel:
         print(json.dumps(run_panel(args.clients, args.period, args.duration, args.redis_url, args.workers,

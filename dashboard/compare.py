@@ -12,16 +12,32 @@ import numpy as np
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
+from cityvitals.archive.values import bucket_for, newest_step, values_root
 from dashboard import context, data, exports, ids
 from dashboard.components import bi, page_header, value_text
+from dashboard.delta import kept
 from dashboard.exports import chart_stores, csv_button, graph_config, tidy
 from dashboard.map_view import value_map
 from dashboard.ranges import TimeRange, parse_range, range_picker
 from dashboard.theme import STATE_COLOR
-from dashboard.trends import AXIS, LOOK, aggregation_text, band_shapes, series, view_range
+from dashboard.trends import (
+    AXIS,
+    LINE_POINTS,
+    LOOK,
+    aggregation_text,
+    aligned,
+    band_shapes,
+    means,
+    on_grid,
+    series,
+    view_range,
+)
 from indicators.states import State as IndicatorState
 
 PICK_MIN, PICK_MAX, PICK_DEFAULT = 2, 6, 3
+# Bars, picks and small multiples show the worst this many children: a province's 1,250 streets would be a
+# 35,000 px bar chart and megabytes of small multiples. The map shows them all, the CSV holds them all.
+SHOWN_MAX = 40
 MULTIPLE_POINTS = 100  # per small multiple: 24 h in 15-minute means
 NO_JUDGEMENT = "#5c677d"
 LINE_COLOURS = ("#8ecae6", "#f4a261", "#b5e48c", "#cdb4db", "#ffafcc", "#90e0ef")
@@ -36,8 +52,7 @@ def compared_areas(area_id: str) -> tuple[str, list[str]]:
 
 def ranking(indicator: str, d: dict, areas: list[str], rng: TimeRange) -> pd.DataFrame:
     """Each area's mean over the range and its state at the range's end, worst first by the indicator's direction."""
-    frame, _bucket = series([indicator], areas, rng, None)  # sorted by area and time: "last" is the newest step
-    grouped = frame.groupby("area", observed=True).agg(value=("value", "mean"), state=("state", "last"))
+    grouped = means([indicator], areas, rng).set_index("area")[["value", "state"]]
     tree = context.get().tree
     out = pd.DataFrame({"area": areas}).merge(grouped, how="left", left_on="area", right_index=True)
     out["state"] = out["state"].fillna(int(IndicatorState.STALE)).astype(int)  # no data is stale, never normal
@@ -48,8 +63,12 @@ def ranking(indicator: str, d: dict, areas: list[str], rng: TimeRange) -> pd.Dat
     return out.sort_values("value", ascending=not worst_high, na_position="last", kind="stable").reset_index(drop=True)
 
 
-def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) -> html.Div:
-    """The compare page of ``indicator`` over the children of ``area_id``."""
+def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) -> html.Div | dict:
+    """The compare page of ``indicator`` over the children of ``area_id``.
+
+    Built once per process for its data (the definition, the range's window, the archive's newest step), so
+    every analyst opening the same comparison while no step lands shares one build.
+    """
     ctx = context.get()
     d = data.definitions(ctx.client).get(indicator)
     if d is None or area_id not in ctx.tree:
@@ -57,9 +76,21 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
     query = query or {}
     parent, areas = compared_areas(area_id)
     rng = parse_range(query)
+    window = aligned(rng, bucket_for(rng.span, LINE_POINTS))  # what every chart reads: the page's data
+    root = ctx.archive_path
+    newest = newest_step(values_root(root), {ctx.tree[a].level for a in areas}) if root else 0.0
+    return kept(("compare", indicator, repr(d), parent, window.start, window.end, window.key, query.get("pick"),
+                 str(root), newest), lambda: page(indicator, d, parent, areas, query, window))
+
+
+def page(indicator: str, d: dict, parent: str, areas: list[str], query: dict[str, str], rng: TimeRange) -> html.Div:
+    """The compare page's components: ranking, map, picked lines and small multiples over ``rng``."""
+    ctx = context.get()
     ranked = ranking(indicator, d, areas, rng)
+    shown = ranked.head(SHOWN_MAX)
     asked = [a for a in (query.get("pick") or "").split(",") if a in areas]
     pick = asked[:PICK_MAX] if len(asked) >= PICK_MIN else ranked["area"].head(PICK_DEFAULT).tolist()
+    choices = pd.concat([shown, ranked[ranked["area"].isin(pick) & ~ranked["area"].isin(shown["area"])]])
     area = ctx.tree[parent]
     key = {"page": "compare", "indicator": indicator, "area": parent, "pick": pick, **rng.query}
     return html.Div(className="page compare-page", children=[
@@ -71,19 +102,20 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
         range_picker(f"/compare/{indicator}", {"area": parent}, rng),
         html.Div(className="compare-body", children=[
             card(bi(f"下级区域排名 · {rng.names()[0]}均值", f"Children ranked · mean over {rng.names()[1]}"), "bars",
-                 dcc.Graph(id=ids.COMPARE_BARS, figure=bars_figure(ranked, d, rng),
-                           config=graph_config(f"compare-{indicator}-{parent}-bars"))),
+                 html.Div([*cut_note(len(shown), len(ranked)),
+                           dcc.Graph(id=ids.COMPARE_BARS, figure=bars_figure(shown, d, rng),
+                                     config=graph_config(f"compare-{indicator}-{parent}-bars"))])),
             card(bi("按数值着色的地图", "Map coloured by value"), "map",
                  dcc.Graph(figure=value_map(ctx.tree, parent, ranked, d.get("unit", "")), className="compare-map",
                            style={"height": "640px"}, config=graph_config(f"compare-{indicator}-{parent}-map"))),
             card(bi("选择2–6个区域同图比较", "Pick 2–6 areas to see together"), "lines", html.Div([
                 dcc.Checklist(id=ids.COMPARE_PICK, className="compare-pick", inline=True, value=pick,
                               options=[{"label": f"{r.name_zh} {r.name_en}", "value": r.area}
-                                       for r in ranked.itertuples()]),
-                dcc.Graph(id=ids.COMPARE_LINES, figure=lines_figure(indicator, d, pick, rng),
+                                       for r in choices.itertuples()]),
+                dcc.Graph(id=ids.COMPARE_LINES, figure=lines_figure(indicator, d, pick, areas, rng),
                           config=graph_config(f"compare-{indicator}-{parent}-lines"))]), wide=True),
             card(bi("各区域走势（同一纵轴）", "Each area over time (one shared scale)"), "multiples",
-                 dcc.Graph(figure=multiples_figure(indicator, d, ranked, rng),
+                 dcc.Graph(figure=multiples_figure(indicator, d, shown, areas, rng),
                            config=graph_config(f"compare-{indicator}-{parent}-multiples")), wide=True),
         ]),
     ])
@@ -92,6 +124,14 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
 def shown_colour(state: int) -> str:
     """A state's colour, with "not judged" and "insufficient" lifted so a bar or line stays visible on the dark page."""
     return STATE_COLOR[IndicatorState(state)] if state >= IndicatorState.NORMAL else NO_JUDGEMENT
+
+
+def cut_note(shown: int, total: int) -> list:
+    """Say that only the worst ``shown`` of ``total`` children are drawn, where that is so."""
+    if shown >= total:
+        return []
+    return [html.P(bi(f"仅显示最差的{shown}个，共{total}个；地图与CSV含全部", f"The worst {shown} of {total} shown; "
+                      "the map and the CSV hold them all"), className="hint compare-cut")]
 
 
 def card(title: list, chart: str, body, wide: bool = False) -> html.Div:
@@ -120,16 +160,19 @@ def bars_figure(ranked: pd.DataFrame, d: dict, rng: TimeRange) -> dict:
     }
 
 
-def lines_figure(indicator: str, d: dict, pick: list[str], rng: TimeRange) -> dict:
-    """The picked areas' lines together, with the indicator's bands."""
+def lines_figure(indicator: str, d: dict, pick: list[str], areas: list[str], rng: TimeRange) -> dict:
+    """The picked areas' lines together, with the indicator's bands (cut from the ranking's read of ``areas``)."""
     tree = context.get().tree
-    frame, bucket = series([indicator], pick, rng)
+    frame, bucket = series([indicator], areas, rng)
+    frame = frame[frame["area"].isin(pick)]
     first = pick[0] if pick else None  # siblings: one level, one set of limits
     lo, hi = view_range(frame["value"].to_numpy(), d, first)
-    traces = [{"type": "scatter", "mode": "lines", "x": g["t"].tolist(), "name": f"{tree[a].name_zh} {tree[a].name_en}",
-               "y": [None if not np.isfinite(v) else float(v) for v in g["value"]],
+    traces = [{"type": "scatter", "mode": "lines", "x0": first * 1000, "dx": bucket.seconds * 1000,
+               "name": f"{tree[a].name_zh} {tree[a].name_en}",
+               "y": [None if v is None else float(f"{v:.4g}") for v in points],
                "line": {"color": LINE_COLOURS[k % len(LINE_COLOURS)], "width": 2}}
-              for k, a in enumerate(pick) for g in [frame[frame["area"] == a]]]
+              for k, a in enumerate(pick) for g in [frame[frame["area"] == a]] if len(g)
+              for first, points in [on_grid(g["ts"].to_numpy(), g["value"].to_numpy(), bucket.seconds)]]
     return {"data": traces, "layout": {
         **LOOK, "height": 320, "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "shapes": band_shapes(d, lo, hi, first),
         "legend": {"orientation": "h", "y": 1.12},
@@ -137,9 +180,14 @@ def lines_figure(indicator: str, d: dict, pick: list[str], rng: TimeRange) -> di
         "xaxis": {**AXIS, "type": "date", "title": {"text": aggregation_text(bucket)}}}}
 
 
-def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, rng: TimeRange, columns: int = 6) -> dict:
-    """One small chart per area in ranking order, all on one y scale so heights compare."""
-    frame, bucket = series([indicator], ranked["area"].tolist(), rng, MULTIPLE_POINTS)
+def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, areas: list[str], rng: TimeRange,
+                     columns: int = 6) -> dict:
+    """One small chart per area of ``ranked`` in its order, all on one y scale so heights compare.
+
+    Cut from the read the ranking made of ``areas``; each line on the bucket grid (``x0``, ``dx``: no times sent).
+    """
+    frame, bucket = series([indicator], areas, rng, MULTIPLE_POINTS)
+    frame = frame[frame["area"].isin(ranked["area"])]
     lo, hi = view_range(frame["value"].to_numpy(), d, ranked["area"].iloc[0] if len(ranked) else None)
     n = len(ranked)
     rows = max(1, -(-n // columns))
@@ -156,9 +204,10 @@ def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, rng: TimeRan
         layout[f"yaxis{ax}"] = {**AXIS, "domain": [y1 - 1 / rows + gap_y * 2, y1 - gap_y], "range": [lo, hi],
                                 "anchor": f"x{ax}", "showticklabels": col == 0}
         g = frame[frame["area"] == r.area]
-        data_.append({"type": "scatter", "mode": "lines", "x": g["t"].tolist(), "xaxis": f"x{ax}", "yaxis": f"y{ax}",
-                      "y": [None if not np.isfinite(v) else float(v) for v in g["value"]],
-                      "line": {"color": shown_colour(r.state), "width": 1.5}, "name": r.name_zh})
+        first, points = on_grid(g["ts"].to_numpy(), g["value"].to_numpy(), bucket.seconds) if len(g) else (0.0, [])
+        data_.append({"type": "scatter", "mode": "lines", "x0": first * 1000, "dx": bucket.seconds * 1000,
+                      "y": [None if v is None else float(f"{v:.4g}") for v in points], "xaxis": f"x{ax}",
+                      "yaxis": f"y{ax}", "line": {"color": shown_colour(r.state), "width": 1.5}, "name": r.name_zh})
         layout["annotations"].append({"text": f"{r.name_zh} {value_text(r.value if np.isfinite(r.value) else None)}",
                                       "xref": f"x{ax} domain", "yref": f"y{ax} domain", "x": 0, "y": 1.02,
                                       "xanchor": "left", "yanchor": "bottom", "showarrow": False,
@@ -182,7 +231,8 @@ def pick_lines(pick: list[str], key: dict) -> tuple:
     if not PICK_MIN <= len(pick or []) <= PICK_MAX:
         return no_update, no_update
     d = data.definitions(context.get().client)[key["indicator"]]
-    return lines_figure(key["indicator"], d, pick, parse_range(key)), {**key, "pick": pick}
+    return lines_figure(key["indicator"], d, pick, compared_areas(key["area"])[1], parse_range(key)), \
+        {**key, "pick": pick}
 
 
 def compare_csv(key: dict, chart: str) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from cityvitals import store
 from cityvitals.archive.values import Bucket, bucket_for, newest_step, values_root
 from dashboard import context, data, exports, ids
 from dashboard.components import PANEL_NAMES, age_span, bi, page_header, pair_text, state_badge, value_text
-from dashboard.delta import Delta
+from dashboard.delta import Delta, kept
 from dashboard.exports import chart_stores, csv_button, graph_config, tidy
 from dashboard.ranges import parse_range, range_picker
 from dashboard.trends import SPARK_POINTS, aggregation_label, aligned, limits_at, series, spark_section
@@ -123,9 +123,10 @@ def refresh(_n: int, search: str | None, shown: list[str], key: dict, sent: dict
                                                             area, window, bucket))
               for t, defs in sections.items()} if trends else {}
     body = patch(rows, sparks)
-    if fresh:
-        body = [section(t, rows[t], sparks.get(t), key, bucket) for t in sections] \
-            or [html.Div(bi("没有符合条件的指标", "No indicator matches"), className="empty")]
+    if fresh:  # the same for every page just opened on the same data: built and converted once per process
+        body = kept(("panel-body", key["panel"], *sorted(delta.digests.items())), lambda: [
+            section(t, rows[t], sparks.get(t), key, bucket) for t in sections]
+            or [html.Div(bi("没有符合条件的指标", "No indicator matches"), className="empty")])
     summary = delta.part("counts", counts, lambda: [html.Span(f"{n} {s}", className=f"count state-{s}")
                                                     for s, n in counts.items()])
     return body, summary, delta.store()

@@ -13,7 +13,7 @@ from dash import dcc, html
 from dashboard import context
 from dashboard.components import bi
 from dashboard.ranges import TimeRange
-from dashboard.trends import series
+from dashboard.trends import means, series
 from dashboard.urls import quoted
 
 TOP = 5
@@ -41,10 +41,9 @@ def related(indicator: str, area: str, candidates: list[str], rng: TimeRange) ->
     children = [a.id for a in context.get().tree.children(area)]
     r_areas = pd.Series(dtype=float)
     if len(children) >= MIN_POINTS:
-        kids, _ = series(wanted, children, rng, None)
-        means = kids.groupby(["area", "indicator"], observed=True)["value"].mean().unstack()
-        if indicator in means:
-            r_areas = correlations(means[indicator], means.drop(columns=indicator))
+        kids = means(wanted, children, rng).pivot(index="area", columns="indicator", values="value")
+        if indicator in kids:
+            r_areas = correlations(kids[indicator], kids.drop(columns=indicator))
     out = pd.DataFrame({"r_time": r_time, "r_areas": r_areas})
     out["strength"] = out.abs().max(axis=1)
     return out.dropna(subset=["strength"]).sort_values("strength", ascending=False).head(TOP)

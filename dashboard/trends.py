@@ -16,7 +16,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from cityvitals.archive.values import STEP_S, Bucket, bucket_for, in_buckets, newest_step, read_values, values_root
+from cityvitals.archive.values import Bucket, bucket_for, in_buckets, newest_step, read_values, values_root
 from dashboard import context
 from dashboard.components import bi
 from dashboard.ranges import TimeRange
@@ -36,23 +36,23 @@ AXIS = {"gridcolor": "#1b2740", "zeroline": False}
 LOOK = {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": {"color": "#c4ccda"}}
 
 
-def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: int | None = LINE_POINTS
+def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: int = LINE_POINTS
            ) -> tuple[pd.DataFrame, Bucket]:
     """Archived values of the indicators in the areas over the range, bucketed to at most ``max_points``.
 
-    ``max_points`` None: every step as archived (for means over the range, which buckets would weight unevenly).
     The range is read as :func:`aligned` to its bucket, and a read is kept until the bucket moves or a
     newer step is archived, so the refreshes of every page on the same data share one read.
     """
     ctx = context.get()
     root = ctx.archive_path
     levels = {ctx.tree[a].level for a in areas if a in ctx.tree}  # only the partitions that can hold them
-    bucket = bucket_for(rng.span, max_points or LINE_POINTS)
-    window = aligned(rng, bucket if max_points else None)
+    bucket = bucket_for(rng.span, max_points)
+    window = aligned(rng, bucket)
     # no archive configured (tests of single callbacks): nothing, drawn as "no history yet"
     values = values_root(root) if root else None
     newest = newest_step(values, levels) if values else 0.0
-    key = (tuple(indicators), tuple(areas), window.start, window.end, max_points and bucket.seconds, str(root), newest)
+    # the frame is sorted by indicator and area whatever the order asked: so is the key
+    key = (tuple(sorted(indicators)), tuple(sorted(areas)), window.start, window.end, bucket.seconds, str(root), newest)
     with _lock:  # gunicorn threads share the cache
         if key in _cache:
             _cache.move_to_end(key)
@@ -62,14 +62,14 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
         with _lock:
             if key in _cache:
                 return _cache[key]
-        steps = aligned(rng, None)  # the range's steps, if a page read them already (compare ranks on them)
+        finer = bucket_for(rng.span, LINE_POINTS)  # the buckets a page read already (compare ranks on them)
+        fine_window = aligned(rng, finer)
         with _lock:
-            raw = _cache.get((*key[:2], steps.start, steps.end, None, *key[5:])) if max_points else None
-        if raw is not None:  # they hold every step of this window: bucket them rather than read again
-            frame = in_buckets(raw[0][(raw[0]["ts"] >= window.start) & (raw[0]["ts"] < window.end)], bucket)
+            read = _cache.get((*key[:2], fine_window.start, fine_window.end, finer.seconds, *key[5:]))
+        if read is not None and bucket.seconds % finer.seconds == 0:  # merge them rather than read again
+            frame = in_buckets(read[0][read[0]["ts"] >= window.start], bucket)
         else:
-            frame = read_values(values, window.start, window.end, indicators, areas, levels,
-                                bucket if max_points else None)
+            frame = read_values(values, window.start, window.end, indicators, areas, levels, bucket)
         with _lock:
             _cache[key] = (frame, bucket)
             _reading.pop(key, None)
@@ -78,13 +78,25 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
     return frame, bucket
 
 
-def aligned(rng: TimeRange, bucket: Bucket | None) -> TimeRange:
-    """``rng`` moved forward to end where its bucket ends (None: the archive's step), its length kept.
+def means(indicators: list[str], areas: list[str], rng: TimeRange) -> pd.DataFrame:
+    """Each cell's mean over the range (of every finite step) and its state at the range's end.
+
+    Columns: indicator, area, value, state.
+    """
+    frame, _bucket = series(indicators, areas, rng)
+    weighted = frame.assign(total=frame["value"].fillna(0.0) * frame["n"])
+    out = weighted.groupby(["indicator", "area"], observed=True, sort=False).agg(
+        total=("total", "sum"), n=("n", "sum"), state=("last", "last"))  # sorted by time: "last" is the newest
+    out["value"] = out["total"] / out["n"].where(out["n"] > 0)
+    return out[["value", "state"]].reset_index()
+
+
+def aligned(rng: TimeRange, bucket: Bucket) -> TimeRange:
+    """``rng`` moved forward to end where its bucket ends, its length kept.
 
     So every refresh within one bucket reads and draws the same window, and the first bucket is whole.
     """
-    seconds = bucket.seconds if bucket else STEP_S
-    end = math.ceil(rng.end / seconds) * seconds
+    end = math.ceil(rng.end / bucket.seconds) * bucket.seconds
     return replace(rng, start=end - rng.span, end=end)
 
 
@@ -157,7 +169,8 @@ def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRan
     traces: list[dict] = []
     shapes: list[dict] = []
     last: dict[str, list] = {"x": [], "y": [], "color": []}  # each trend's newest point, in its state's colour
-    by_ind = {k: g for k, g in frame[frame["area"] == area].groupby("indicator", observed=True)}
+    mine = frame[(frame["area"] == area) & frame["indicator"].isin([d["id"] for d in defs])]  # a panel's read
+    by_ind = {k: g for k, g in mine.groupby("indicator", observed=True)}
     for slot, d in enumerate(defs):
         g = by_ind.get(d["id"])
         values = g["value"].to_numpy() if g is not None else np.array([])
@@ -167,19 +180,15 @@ def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRan
         shapes += band_shapes(d, lo, hi, area, scale)
         if g is None:
             continue
-        first = float(g["ts"].iloc[0])
-        at = np.rint((g["ts"].to_numpy() - first) / bucket.seconds).astype(int)  # bucket number from the first
-        ys: list = [None] * (int(at[-1]) + 1)
-        raw: list = [None] * len(ys)
-        for k, v in zip(at.tolist(), values.tolist(), strict=True):
-            if math.isfinite(v):  # 3 decimals of a slot: a tenth of a pixel in a 30 px row
-                ys[k], raw[k] = round(scale(v), 3), float(f"{v:.4g}")
+        first, points = on_grid(g["ts"].to_numpy(), values, bucket.seconds)
+        ys = [None if v is None else round(scale(v), 3) for v in points]  # 3 decimals: a tenth of a pixel
+        raw = [None if v is None else float(f"{v:.4g}") for v in points]
         unit = d.get("unit", "")
         traces.append({"type": "scatter", "mode": "lines+markers", "x0": first * 1000, "dx": bucket.seconds * 1000,
                        "y": ys, "customdata": raw, "connectgaps": False,
                        "hovertemplate": f"%{{x|%m-%d %H:%M}}<br>%{{customdata}}{unit and ' ' + unit}<extra></extra>",
                        "marker": {"size": 2, "color": SPARK_COLOR}, "line": {"color": SPARK_COLOR, "width": 1.5}})
-        last["x"].append((first + at[-1] * bucket.seconds) * 1000)
+        last["x"].append((first + (len(ys) - 1) * bucket.seconds) * 1000)
         last["y"].append(ys[-1])
         last["color"].append(STATE_COLOR[State(int(g["state"].iloc[-1]))])
     return {
@@ -191,6 +200,16 @@ def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRan
                    "yaxis": {"visible": False, "range": [-max(len(defs), 1), 0], "fixedrange": True},
                    "meta": {"bucket": bucket.label}},
     }
+
+
+def on_grid(ts: np.ndarray, values: np.ndarray, seconds: float) -> tuple[float, list]:
+    """A series as its first bucket's time and a value (None: no finite one) per bucket from it, for ``x0``/``dx``."""
+    at = np.rint((ts - ts[0]) / seconds).astype(int)  # bucket number from the first
+    points: list = [None] * (int(at[-1]) + 1)
+    for k, v in zip(at.tolist(), values.tolist(), strict=True):
+        if math.isfinite(v):
+            points[k] = v
+    return float(ts[0]), points
 
 
 def history_figure(d: dict, frame: pd.DataFrame, rng: TimeRange, bucket: Bucket, height: int = 260) -> dict:

@@ -32,6 +32,7 @@ from itertools import compress, count, repeat
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 
@@ -48,6 +49,7 @@ EARLIEST_TS = 946_684_800.0  # 2000-01-01 UTC: earlier is a clock never set or a
 BUFFER_LIMIT = 200_000  # samples and refusals held per feed while Redis is away (about 40 MB)
 RATE_WINDOW_S = 60.0  # the health record's rate is over this window
 STORE_ERRORS = (redis.RedisError, OSError)
+ENTRY_SAMPLES = 1000  # samples a stream entry holds at most, unless the adapter says otherwise
 
 
 class Fenced(Exception):
@@ -104,11 +106,14 @@ class Rules:
 
 @dataclass
 class Checked:
-    """A checked batch: the good items as rows in their order, the others as (index, reason) in order."""
+    """A checked batch: the good items as columns in their order, the others as (index, reason) in order."""
 
-    rows: list[Row]
+    samples: store.Columns
     refused: list[tuple[int, str]]
-    newest: float | None  # the latest ts among the rows
+    newest: float | None  # the latest ts among the samples
+
+    def __len__(self) -> int:
+        return len(self.samples.ts)
 
 
 def check_item(item: Any, metrics: Mapping[str, Metric], grids: Collection[str], now: float,
@@ -179,15 +184,15 @@ def check_items(items: Sequence[Any], rules: Rules, now: float,
         else:  # cannot happen while both apply the same rules; the item-by-item verdict wins
             ok[i] = True
     newest = float(ts[ok].max()) if ok.any() else None
-    return Checked(list(compress(rows, ok.tolist())) if refused else rows, refused, newest)
+    return Checked(store.columns_of(list(compress(rows, ok.tolist())) if refused else rows), refused, newest)
 
 
 @dataclass
 class SampleColumns:
     """Samples as columns: values as floats (NaN where unreadable), reasons decided before by position."""
 
-    metric: list[str]
-    area: list[str]
+    metric: np.ndarray | pd.Categorical  # of str, as ``area``
+    area: np.ndarray | pd.Categorical
     ts: np.ndarray
     value: np.ndarray
     preset: dict[int, str] = field(default_factory=dict)
@@ -207,10 +212,10 @@ def check_columns(columns: SampleColumns, rules: Rules, now: float, item_of: Cal
             refused.append((i, verdict))
         else:  # cannot happen while both apply the same rules; the item-by-item verdict wins
             ok[i] = True
-    rows = zip(c.metric, c.area, c.ts.tolist(), c.value.tolist(), strict=True)
     if ok.all():  # the usual batch: nothing to leave out
-        return Checked(list(rows), refused, float(c.ts.max()) if ok.size else None)
-    return Checked(list(compress(rows, ok.tolist())), refused, float(c.ts[ok].max()) if ok.any() else None)
+        return Checked(store.Columns(c.metric, c.area, c.ts, c.value), refused, float(c.ts.max()) if ok.size else None)
+    samples = store.Columns(c.metric[ok], c.area[ok], c.ts[ok], c.value[ok])
+    return Checked(samples, refused, float(c.ts[ok].max()) if ok.any() else None)
 
 
 Columns = tuple[list[Row], Sequence[Any], Sequence[Any], np.ndarray, np.ndarray]  # rows, metric, area, ts, value
@@ -271,14 +276,22 @@ def _good_mask(metric: Sequence[str], area: Sequence[str], ts: np.ndarray, value
 
 def known_mask(metric: Sequence[str], area: Sequence[str], value: np.ndarray, rules: Rules) -> np.ndarray:
     """True where a row's metric and area are known and its value in the metric's range: the clock plays no part."""
-    n = len(metric)
-    low, high = rules.bounds[np.fromiter(map(rules.index.get, metric, repeat(-1)), np.intp, n)].T
+    # A few metrics and areas, many rows: each distinct one is looked up once.
+    codes, names = _factorized(metric)
+    rows = np.append(np.fromiter(map(rules.index.get, names, repeat(-1)), np.intp, len(names)), -1)
+    low, high = rules.bounds[rows[codes]].T  # code -1 (None, NaN): the -1 appended, an unknown metric
     with np.errstate(invalid="ignore"):
         ok = (low <= value) & (value <= high) & np.isfinite(value)
-    unknown = {a for a in set(area) if a not in rules.grids}
-    if unknown:
-        ok &= np.fromiter((a not in unknown for a in area), bool, n)
+    codes, names = _factorized(area)
+    ok &= np.append(np.fromiter((a in rules.grids for a in names), bool, len(names)), False)[codes]
     return ok
+
+
+def _factorized(column: Sequence[Any]) -> tuple[np.ndarray, Sequence[Any]]:
+    """Codes (-1: None or NaN) and distinct values of a column; a category's codes are used as they are."""
+    if not isinstance(column, np.ndarray | pd.Categorical):
+        column = np.fromiter(column, dtype=object, count=len(column))  # not np.array: a tuple stays one value
+    return pd.factorize(column)
 
 
 @dataclass
@@ -286,15 +299,20 @@ class Batch:
     """What one submission writes: good samples and refusals (reason, item), under one batch id."""
 
     bid: str
-    samples: list[Row]
+    samples: store.Columns
     dead: list[tuple[str, str]]
     newest: float | None = None  # the latest ts among the samples
     checkpoint: int | None = None  # rows of its source delivered once this batch is written
     after: Callable[[redis.client.Pipeline], None] | None = None  # the adapter's own bookkeeping, queued after it
+    entry: int = ENTRY_SAMPLES  # samples a stream entry
+
+    def stored(self) -> int:
+        """The samples it writes."""
+        return len(self.samples.ts)
 
     def size(self) -> int:
         """Samples and refusals together: what the buffer bound counts."""
-        return len(self.samples) + len(self.dead)
+        return self.stored() + len(self.dead)
 
 
 class Ingestor:
@@ -319,13 +337,14 @@ class Ingestor:
         self._inflight = 0
         self._retrying: threading.Thread | None = None
         self._recent: deque[tuple[float, int]] = deque()  # (time, samples written) within the rate window
+        self._recent_total = 0  # the samples of ``_recent``: summed again on every write, they cost O(writes^2)
         self._ids = count()
         self._id_prefix = f"{feed}-{os.getpid()}-{int(time.time() * 1000) % 10**9}"
         self.backoff = ExponentialWithJitterBackoff(cap=5.0, base=0.05)
 
     def submit(self, items: Sequence[Any], hold: bool = True, where: Callable[[int], str] | None = None,
                checkpoint: int | None = None, after: Callable[[redis.client.Pipeline], None] | None = None,
-               preset: Mapping[int, str] | None = None) -> IngestResult:
+               preset: Mapping[int, str] | None = None, entry: int = ENTRY_SAMPLES) -> IngestResult:
         """Store the valid items, refuse the others with reasons; one bad item never drops the rest.
 
         With ``hold`` (the default) a Redis outage puts the batch in the buffer; without it the
@@ -335,26 +354,30 @@ class Ingestor:
         the same round trip, after it: held with it through an outage, never ahead of it.
         ``after(pipe)`` queues more of the adapter's own writes there (an MQTT feed's receipts).
         ``preset`` refuses items by position for the adapter's own reasons (see :func:`check_items`).
+        The stored samples go in one round trip, ``entry`` samples a stream entry.
         Raises :class:`Fenced` if the fence says another process leads the feed.
         """
         checked = check_items(items, self.rules, self.clock(), decide=self._locate, preset=preset)
-        return self._submit_checked(checked, len(items), items.__getitem__, hold, where, checkpoint, after)
+        return self._submit_checked(checked, len(items), items.__getitem__, hold, where, checkpoint, after, entry)
 
     def submit_columns(self, columns: SampleColumns, item_of: Callable[[int], Any],
-                       where: Callable[[int], str] | None = None, checkpoint: int | None = None) -> IngestResult:
+                       where: Callable[[int], str] | None = None, checkpoint: int | None = None,
+                       entry: int = ENTRY_SAMPLES) -> IngestResult:
         """Like :meth:`submit` for samples given as columns (a mapped file): no object per sample.
 
         ``item_of(i)`` is sample i as an item: only refused ones are made, for their reasons and
         dead letters. ``columns.preset`` holds the reasons the adapter refused samples for itself.
+        The samples go in one round trip, ``entry`` samples a stream entry.
         """
         checked = check_columns(columns, self.rules, self.clock(), item_of)
-        return self._submit_checked(checked, len(columns.metric), item_of, True, where, checkpoint, None)
+        return self._submit_checked(checked, len(columns.metric), item_of, True, where, checkpoint, None, entry)
 
     def _submit_checked(self, checked: Checked, read: int, item_of: Callable[[int], Any], hold: bool,
                         where: Callable[[int], str] | None, checkpoint: int | None,
-                        after: Callable[[redis.client.Pipeline], None] | None) -> IngestResult:
+                        after: Callable[[redis.client.Pipeline], None] | None,
+                        entry: int = ENTRY_SAMPLES) -> IngestResult:
         """Store the checked batch and dead-letter its refusals, each with its place (``where``) and item."""
-        result = IngestResult(len(checked.rows))
+        result = IngestResult(len(checked))
         bad: list[tuple[str, str]] = []
         for i, reason in checked.refused:
             reason = f"{where(i)}: {reason}" if where else reason
@@ -362,7 +385,7 @@ class Ingestor:
             bad.append((reason, dump_item(item_of(i))))
         with self._lock:
             self.health["read"] += read
-        batch = self._batch(checked.rows, bad, checked.newest, checkpoint, after)
+        batch = self._batch(checked.samples, bad, checked.newest, checkpoint, after, entry)
         result.held = result.accepted if self._deliver(batch, hold) else 0
         return result
 
@@ -405,7 +428,7 @@ class Ingestor:
         with self._lock:
             self.health["read"] += len(bad)
         if bad:
-            self._deliver(self._batch([], bad), hold)
+            self._deliver(self._batch(store.columns_of([]), bad), hold)
 
     def drain(self, timeout: float) -> bool:
         """Wait until the buffer is written (True) or ``timeout`` seconds passed (False)."""
@@ -421,11 +444,11 @@ class Ingestor:
         with self._lock:
             return self._held + self._inflight
 
-    def _batch(self, samples: list[Row], dead: list[tuple[str, str]], newest: float | None = None,
-               checkpoint: int | None = None, after: Callable[[redis.client.Pipeline], None] | None = None
-               ) -> Batch:
+    def _batch(self, samples: store.Columns, dead: list[tuple[str, str]], newest: float | None = None,
+               checkpoint: int | None = None, after: Callable[[redis.client.Pipeline], None] | None = None,
+               entry: int = ENTRY_SAMPLES) -> Batch:
         """A batch under this feed's next batch id."""
-        return Batch(f"{self._id_prefix}-{next(self._ids)}", samples, dead, newest, checkpoint, after)
+        return Batch(f"{self._id_prefix}-{next(self._ids)}", samples, dead, newest, checkpoint, after, entry)
 
     def _deliver(self, batch: Batch, hold: bool) -> bool:
         """Write a batch now, or hold it while older ones wait; True if it was held."""
@@ -458,7 +481,7 @@ class Ingestor:
 
         def queue(pipe: redis.client.Pipeline) -> None:
             for b in batches:
-                store.queue_samples(pipe, self.feed, b.samples, bid=b.bid)
+                store.queue_samples(pipe, self.feed, b.samples, bid=b.bid, batch=b.entry)
                 store.queue_dead_letters(pipe, self.feed, b.dead)
                 if b.checkpoint is not None:
                     store.write_checkpoint(pipe, self.checkpoint_field, b.checkpoint)
@@ -473,14 +496,15 @@ class Ingestor:
         elif not self.fence.write(queue):
             raise Fenced(f"feed {self.feed}: another process leads it now")
         with self._lock:
-            written = sum(len(b.samples) for b in batches)
+            written = sum(b.stored() for b in batches)
             self._recent.append((now, written))
+            self._recent_total += written
             self.health.update({k: health[k] for k in ("last_sample", "last_ok", "rate", "lag_s")},
                                accepted=self.health["accepted"] + written)
 
     def _health_after(self, batches: list[Batch], now: float, buffered: int) -> dict[str, Any]:
         """The health record as it will be once ``batches`` are written at ``now``."""
-        written = sum(len(b.samples) for b in batches)
+        written = sum(b.stored() for b in batches)
         h = dict(self.health, accepted=self.health["accepted"] + written, buffered=buffered,
                  refused_by=dict(self.health["refused_by"]))
         if written:
@@ -488,8 +512,8 @@ class Ingestor:
             h["last_sample"] = max(h["last_sample"] or -math.inf, newest)
             h["last_ok"] = now
         while self._recent and self._recent[0][0] < now - RATE_WINDOW_S:
-            self._recent.popleft()
-        h["rate"] = round((sum(n for _, n in self._recent) + written) / RATE_WINDOW_S, 3)
+            self._recent_total -= self._recent.popleft()[1]
+        h["rate"] = round((self._recent_total + written) / RATE_WINDOW_S, 3)
         h["lag_s"] = None if h["last_sample"] is None else round(now - h["last_sample"], 3)
         return h
 

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from cityvitals import store
+from cityvitals.store import columns_of
 
 Row = tuple[str, str, float, float]  # metric, area, ts, value
-
-
-def columns_of(samples: Sequence[Row]) -> store.Columns:
-    """Samples given as rows, as columns."""
-    if not samples:
-        return store.Columns([], [], np.empty(0), np.empty(0))
-    metric, area, ts, value = zip(*samples, strict=True)
-    return store.Columns(list(metric), list(area), np.array(ts, dtype=float), np.array(value, dtype=float))
 
 
 def tick_batches(chunks: Iterable[tuple[pd.DataFrame, float]], start: float, end: float,

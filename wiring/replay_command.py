@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections import Counter
 from datetime import UTC, datetime
+from itertools import islice
 
 from pydantic import ValidationError
 
@@ -65,20 +66,32 @@ def _config(args: argparse.Namespace) -> ReplayFeedConfig | None:
 
 
 def _dry_run(feed: ReplayFeed) -> int:
-    """Print the first samples as they would be stored and the refusal counts by reason; store nothing."""
-    long, checked = feed.dry_run()
-    refused = dict(checked.refused)
-    shown = [i for i in range(len(long)) if i not in refused][:SHOWN]
+    """Print the first samples as they would be stored and the refusal counts by reason; store nothing.
+
+    The file is checked a chunk at a time: only the counts and the first lines shown are kept.
+    """
+    shown: list[str] = []
+    first_refused: list[str] = []
+    kinds: Counter[str] = Counter()
+    samples = empty = 0
+    for long, checked in feed.dry_run():
+        refused = dict(checked.refused)
+        good = (i for i in range(len(long)) if i not in refused)
+        shown += [_sample_text(long, i) for i in islice(good, SHOWN - len(shown))]
+        more = checked.refused[: SHOWN - len(first_refused)]
+        first_refused += [f"row {long.line[i]}: {reason}" for i, reason in more]
+        kinds.update(reason_kind(reason) for reason in refused.values())
+        samples, empty = samples + len(long), empty + long.empty
     print(f"first {len(shown)} samples as they would be stored:")
-    for i in shown:
-        print("  " + _sample_text(long, i))
-    kinds = Counter(reason_kind(reason) for reason in refused.values())
+    for line in shown:
+        print("  " + line)
+    refusals = sum(kinds.values())
     counts = ", ".join(f"{kind} {n}" for kind, n in kinds.most_common())
-    empty = f", {long.empty} empty cells not sent" if long.empty else ""
-    print(f"{len(long)} samples{empty}: {len(long) - len(refused)} would be stored, {len(refused)} refused"
+    empty_text = f", {empty} empty cells not sent" if empty else ""
+    print(f"{samples} samples{empty_text}: {samples - refusals} would be stored, {refusals} refused"
           + (f" ({counts})" if counts else ""))
-    for i, reason in list(refused.items())[:SHOWN]:
-        print(f"  row {long.line[i]}: {reason}")
+    for line in first_refused:
+        print("  " + line)
     return 0
 
 

@@ -2,17 +2,19 @@
 
 The engine writes one file per level per step under ``<archive>/values/day=YYYY-MM-DD/level=<level>/``;
 :func:`maintain` merges a partition's step files (a finished day into one file, today's every
-``max_files``) and deletes days past retention, as the sample archive does. :func:`read_values` returns
-a frame bucketed to fit the range asked (minutes, hours or days), so a dashboard callback reads a few
-hundred points per series and never rolls anything up itself: the roll-up across areas is the engine's.
+``max_files``) and deletes days past retention, as the sample archive does; each merged file gets a twin
+of hourly means (cityvitals/archive/hourly.py). :func:`read_values` returns a frame bucketed to fit the
+range asked (minutes, hours or days; whole hours from the hourly tier), so a dashboard callback reads a
+few hundred points per series and never rolls anything up itself: the roll-up across areas is the engine's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -32,7 +34,11 @@ from cityvitals.archive.files import (
     partitions,
     write_atomic,
 )
+from cityvitals.archive.hourly import HOUR_S, HOURLY_DIR, as_frame, combine, hour_means, read_twin, twin, write_twin
+from cityvitals.archive.hourly import SCHEMA as HOURLY_SCHEMA
+from cityvitals.archive.hourly import SORT as HOURLY_SORT
 
+T = TypeVar("T")
 VALUES_DIR = "values"  # under the archive root, beside the samples' day partitions
 STEP_S = 300.0  # 5 min: finer than any indicator's min_duration worth plotting, 288 points a day
 SCHEMA = pa.schema([("indicator", pa.string()), ("area", pa.string()), ("ts", pa.float64()),
@@ -74,13 +80,18 @@ def write_step(root: Path, ts: float, level: str, indicators: list[str], areas: 
 
 
 def compact(paths: list[Path]) -> int:
-    """Merge step files of one partition into one, sorted for tight row-group statistics; returns its rows."""
+    """Merge step files of one partition into one, sorted for tight row-group statistics; returns its rows.
+
+    The merged file's hourly twin is written first, so a reader that lists the merged file finds its twin.
+    """
     directory, name = paths[0].parent, COMPACTED + max(p.name.removeprefix(COMPACTED) for p in paths)
     table = pa.concat_tables(pq.read_table(p).cast(SCHEMA) for p in paths).combine_chunks().sort_by(SORT)
+    write_twin(hour_means(table), directory / name)
     write_atomic(table, directory / name, **WRITE)
     for path in paths:
         if path.name != name:
             path.unlink()
+            twin(path).unlink(missing_ok=True)
     _sync_dir(directory)
     return len(table)
 
@@ -89,9 +100,11 @@ def maintain(root: Path, keep_days: float, now: datetime, max_files: int = 24) -
     """Delete days past retention and merge step files; returns the days deleted and partitions compacted.
 
     A finished day becomes one file; today's step files are merged once there are ``max_files`` of them
-    (two hours at the default step), so today's merged data is not rewritten at every step.
+    (two hours at the default step), so today's merged data is not rewritten at every step. Every merged
+    file gets its hourly twin (cityvitals/archive/hourly.py).
     """
     gone = expire(root, keep_days, now)
+    expire(root / HOURLY_DIR, keep_days, now)
     today, compacted = now.strftime("%Y-%m-%d"), 0
     for day, _level, directory in partitions(root):
         paths = files(directory)
@@ -101,15 +114,17 @@ def maintain(root: Path, keep_days: float, now: datetime, max_files: int = 24) -
         if len(paths) > 1:
             compact(paths)
             compacted += 1
+        for path in files(directory):  # merged before the hourly tier existed, or killed between the two writes
+            if path.name.startswith(COMPACTED) and not twin(path).exists():
+                write_twin(hour_means(pq.read_table(path).cast(SCHEMA)), path)
     return gone, compacted
 
 
-def _read_partition(directory: Path, where: ds.Expression, tries: int = 3) -> list[pa.Table]:
-    """The tables of a partition's files; listed again if a merge replaced a file between listing and reading."""
+def _read_partition(directory: Path, read: Callable[[Path], T], tries: int = 3) -> list[T]:
+    """``read`` of each file of a partition, oldest rows first; listed again if a merge replaced a file meanwhile."""
     for attempt in range(tries):
-        try:
-            # no read_dictionary: asking for dictionaries turns off row-group pruning (1.2 s against 0.04 s)
-            return [pq.read_table(p, filters=where) for p in files(directory)]
+        try:  # a merged file is named after its newest step: without its prefix, names sort by time
+            return [read(p) for p in sorted(files(directory), key=lambda p: p.name.removeprefix(COMPACTED))]
         except FileNotFoundError:  # maintain() merged it: its rows are in the merged file, listed next time
             if attempt == tries - 1:
                 raise
@@ -145,23 +160,33 @@ def bucket_for(span_s: float, max_points: int = 300, step_s: float = STEP_S) -> 
 def read_values(root: Path | None, start: float, end: float, indicators: Collection[str] | None = None,
                 areas: Collection[str] | None = None, levels: Collection[str] | None = None,
                 bucket: Bucket | None = None) -> pd.DataFrame:
-    """Values with ``start <= ts < end``, averaged per bucket: indicator, area, t (bucket start, UTC), value, state.
+    """Values with ``start <= ts < end``, averaged per bucket.
 
-    ``state`` is the worst state the cell held in the bucket (states are ordered by severity); a bucket
-    with no finite value has value NaN. ``bucket`` None keeps every step; ``root`` None (no archive) reads none.
+    Columns: indicator, area, t (bucket start, UTC), ts, value, state, n, last. ``state`` is the worst state
+    the cell held in the bucket (states are ordered by severity), ``last`` its state at the bucket's newest
+    step, ``n`` how many finite values the mean ``value`` is of (0: NaN). ``bucket`` None keeps every step;
+    ``root`` None (no archive) reads none. Buckets of whole hours over whole hours of a few indicators come from
+    the hourly tier (sorted by indicator: many indicators of one area are fewer rows to decode in the steps').
     """
-    return in_buckets(read_raw(root, start, end, indicators, areas, levels) if root is not None else empty_frame(),
-                      bucket)
+    if root is None:
+        rows = empty_frame()
+    elif bucket is not None and bucket.seconds % HOUR_S == 0 and start % HOUR_S == 0 and end % HOUR_S == 0 \
+            and indicators is not None and len(indicators) <= FEW_INDICATORS:
+        rows = read_hours(root, start, end, indicators, areas, levels)
+        bucket = None if bucket.seconds == HOUR_S else bucket  # the rows are hours already
+    else:
+        rows = read_raw(root, start, end, indicators, areas, levels)
+    return in_buckets(rows, bucket)
 
 
-def in_buckets(raw: pd.DataFrame, bucket: Bucket | None) -> pd.DataFrame:
-    """Steps (``read_raw``'s, or unbucketed ``read_values``') averaged per bucket, as :func:`read_values` gives them."""
-    if bucket is not None and len(raw):
-        raw = raw.assign(ts=np.floor(raw["ts"] / bucket.seconds) * bucket.seconds).groupby(
-            ["indicator", "area", "ts"], observed=True, sort=True).agg(
-            value=("value", "mean"), state=("state", "max")).reset_index()
-    raw = raw.assign(t=pd.to_datetime(raw["ts"], unit="s", utc=True))
-    return raw[["indicator", "area", "t", "ts", "value", "state"]]
+def in_buckets(rows: pd.DataFrame, bucket: Bucket | None) -> pd.DataFrame:
+    """Steps or hourly means, each cell's rows together by time, merged per bucket as :func:`read_values` gives them."""
+    if bucket is not None:
+        rows = combine(rows, bucket.seconds)
+    elif "n" not in rows:
+        rows = rows.assign(n=np.isfinite(rows["value"].to_numpy()).astype(np.int32), last=rows["state"])
+    rows = rows.assign(t=pd.to_datetime(rows["ts"], unit="s", utc=True))
+    return rows[["indicator", "area", "t", "ts", "value", "state", "n", "last"]]
 
 
 def empty_frame() -> pd.DataFrame:
@@ -171,28 +196,69 @@ def empty_frame() -> pd.DataFrame:
                          "state": pd.Series([], dtype=np.int8)})
 
 
-def read_raw(root: Path, start: float, end: float, indicators: Collection[str] | None = None,
-             areas: Collection[str] | None = None, levels: Collection[str] | None = None) -> pd.DataFrame:
-    """Every archived step in the range, unbucketed, sorted by indicator, area and time."""
+def _filters(start: float, end: float, indicators: Collection[str] | None, areas: Collection[str] | None,
+             indicator_statistics: bool) -> tuple[ds.Expression, pa.Array | None]:
+    """The pushed-down filter of a read, and the indicators still to pick from its rows (None: none left)."""
     where = (ds.field("ts") >= start) & (ds.field("ts") < end)
     wanted = None if indicators is None else pa.array(list(indicators), pa.string())
     if areas is not None:
         where &= ds.field("area").isin(pa.array(list(areas), pa.string()))
-    if wanted is not None and (areas is None or len(wanted) <= FEW_INDICATORS):
-        where &= ds.field("indicator").isin(wanted)
+    if wanted is not None and (indicator_statistics or areas is None or len(wanted) <= FEW_INDICATORS):
+        return where & ds.field("indicator").isin(wanted), None
+    return where, wanted
+
+
+def _level_partitions(root: Path, start: float, end: float, levels: Collection[str] | None) -> list[Path]:
+    last = day_of(max(start, end - 1e-6))
+    return [directory for _day, level, directory in partitions(Path(root), day_of(start), last)
+            if levels is None or level in levels]
+
+
+def read_raw(root: Path, start: float, end: float, indicators: Collection[str] | None = None,
+             areas: Collection[str] | None = None, levels: Collection[str] | None = None) -> pd.DataFrame:
+    """Every archived step in the range, unbucketed, sorted by indicator, area and time."""
     # Files are sorted by area, then indicator: the area test skips row groups, and so does a test on a few
     # indicators (a row group holds one area's rows of about 30 indicators: comparing the children of an
     # area on one indicator reads one row group per child and day, not every indicator's). Testing a long
     # list against every row group's statistics cost more than it saved (1.9 s against 0.03 s for one
     # grid's 389 indicators), so those are picked from the rows the area test read.
-    tables = [table for _day, level, directory in partitions(Path(root), day_of(start), day_of(max(start, end - 1e-6)))
-              if levels is None or level in levels for table in _read_partition(directory, where)]
-    if areas is not None and wanted is not None and len(wanted) > FEW_INDICATORS:
+    where, wanted = _filters(start, end, indicators, areas, indicator_statistics=False)
+    # no read_dictionary: asking for dictionaries turns off row-group pruning (1.2 s against 0.04 s)
+    tables = [table for directory in _level_partitions(root, start, end, levels)
+              for table in _read_partition(directory, lambda p: pq.read_table(p, filters=where))]
+    if wanted is not None:
         tables = [t.filter(pc.is_in(t["indicator"], wanted)) for t in tables]
     tables = [t for t in tables if len(t)]
     if not tables:
         return empty_frame()
-    frame = pa.concat_tables([t.cast(SCHEMA) for t in tables]).to_pandas()
+    return _sorted(pa.concat_tables([t.cast(SCHEMA) for t in tables]).to_pandas())
+
+
+def read_hours(root: Path, start: float, end: float, indicators: Collection[str] | None = None,
+               areas: Collection[str] | None = None, levels: Collection[str] | None = None) -> pd.DataFrame:
+    """Hourly means over a range of whole hours: merged files' twins, and step files not merged yet averaged alike."""
+    # Twins are sorted by indicator: the indicators are tested against row-group statistics, the areas picked
+    # from the rows read (a test of a province's 1,250 streets against every row group cost more than it saved)
+    where, _ = _filters(start, end, indicators, None, indicator_statistics=True)
+
+    def hours_of(path: Path) -> pa.Table:  # a step file's cells, or a merged one's, are together by time
+        if twin(path).exists():
+            return read_twin(path, where)
+        return hour_means(pq.read_table(path, filters=where).cast(SCHEMA))
+
+    tables = [t for directory in _level_partitions(root, start, end, levels)
+              for t in _read_partition(directory, hours_of)]
+    if areas is not None:
+        tables = [t.filter(pc.is_in(t["area"], pa.array(list(areas), pa.string()))) for t in tables]
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return empty_frame()
+    # files in time order and a stable sort: an hour of today merged in two rounds combines into one row, its last
+    # state the later file's
+    return combine(as_frame(pa.concat_tables([t.cast(HOURLY_SCHEMA) for t in tables]).sort_by(HOURLY_SORT)), HOUR_S)
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     for col in ("indicator", "area"):
         frame[col] = frame[col].astype(str)
     return frame.sort_values(["indicator", "area", "ts"], kind="stable").reset_index(drop=True)

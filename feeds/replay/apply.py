@@ -27,8 +27,8 @@ class Long:
     """Samples in file order: the row each came from, and a reason where the mapping refused it."""
 
     line: np.ndarray  # the file's line number (the header is line 1)
-    metric: np.ndarray
-    area: np.ndarray | None
+    metric: pd.Categorical  # of str, as ``area``
+    area: pd.Categorical | None
     lon: np.ndarray | None
     lat: np.ndarray | None
     ts: np.ndarray  # Unix seconds, NaN where unreadable
@@ -46,8 +46,8 @@ class Long:
     def columns(self, first: int, stop: int) -> SampleColumns:
         """Samples ``first:stop`` as columns for :meth:`Ingestor.submit_columns` (samples with an area only)."""
         part = slice(first, stop)
-        return SampleColumns(self.metric[part].tolist(), self.area[part].tolist(),  # type: ignore[index]
-                             self.ts[part], self.number[part], self.refusals(first, stop),
+        return SampleColumns(self.metric[part], self.area[part], self.ts[part], self.number[part],  # type: ignore[index]
+                             self.refusals(first, stop),
                              None if self.known is None else self.known[part])
 
     def check_known(self, rules: Rules) -> None:
@@ -67,11 +67,14 @@ class Long:
         """The mapping's own reasons among samples ``first:stop``, by position in that range."""
         return {k: self.reason[first + k] for k in np.flatnonzero(self.reason[first:stop] != None).tolist()}  # noqa: E711
 
-    def cells(self) -> np.ndarray:
-        """Each sample's cell (metric and area, or point) as one key, to find repeats and rows out of order."""
-        text = lambda a: pd.Series(a).astype(str).to_numpy(object)  # noqa: E731
-        where = text(self.area) if self.area is not None else text(self.lon) + "," + text(self.lat)
-        return text(self.metric) + "\t" + where
+    def cells(self) -> tuple[np.ndarray, list[tuple]]:
+        """Each sample's cell (metric and area, or point) numbered in order of appearance, and each number's cell.
+
+        To find repeats and rows out of order: numbers, not text joined per sample.
+        """
+        columns = [self.metric, *([self.area] if self.area is not None else [self.lon, self.lat])]
+        number, first = _distinct_rows(columns)  # type: ignore[arg-type]
+        return number, list(zip(*(c[first].tolist() for c in columns), strict=True))  # type: ignore[index]
 
     def items(self, first: int, stop: int) -> list[dict[str, Any]]:
         """The ingest items of samples ``first:stop`` (the mapping's own refusals: :meth:`refusals`)."""
@@ -127,7 +130,7 @@ def _melt(text: pd.DataFrame, mapping: Mapping, line: np.ndarray, area: np.ndarr
         values = number.astype(object)
         for k in unread.tolist():  # text that is no number: kept as found
             values[k] = text[columns[cols[k]]].iat[rows[k]]
-    metric = np.array([mapping.wide[c] for c in columns], dtype=object)[cols]  # type: ignore[index]
+    metric = _category(np.array([mapping.wide[c] for c in columns], dtype=object), cols)  # type: ignore[index]
     pick = (lambda a: None if a is None else a[rows])  # noqa: E731
     return Long(line[rows], metric, pick(area), pick(lon), pick(lat), ts[rows], raw_time[rows], values, number,
                 reason[rows], empty=int((~filled).sum()))
@@ -140,7 +143,7 @@ def read_times(text: pd.DataFrame, spec: TimeSpec) -> tuple[np.ndarray, np.ndarr
     """
     sources = list(spec.sources)
     if len(sources) > 1:  # an hourly file repeats each time per station: join and parse each distinct one once
-        key, first = _distinct_rows(text, sources)
+        key, first = _distinct_rows([text[c] for c in sources])
         distinct = text[sources].take(first)
         ts, raw, reason = read_times(_joined(distinct, sources), TimeSpec(column="t", format=spec.format,
                                      timezone=spec.timezone, dst_gap=spec.dst_gap, dst_overlap=spec.dst_overlap))
@@ -163,15 +166,15 @@ def read_times(text: pd.DataFrame, spec: TimeSpec) -> tuple[np.ndarray, np.ndarr
     return seconds, raw.to_numpy(object), reason
 
 
-def _distinct_rows(text: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _distinct_rows(columns: list[np.ndarray | pd.Series]) -> tuple[np.ndarray, np.ndarray]:
     """Number the distinct combinations of ``columns`` in order of appearance: each row's number, each one's first row.
 
     Each column is factorised alone and the codes combined pairwise (re-factorised, so they never
     overflow): cheaper than grouping by several string columns.
     """
-    key = np.zeros(len(text), dtype=np.int64)
+    key = np.zeros(len(columns[0]), dtype=np.int64)
     for column in columns:
-        codes = pd.factorize(text[column], use_na_sentinel=False)[0]
+        codes = pd.factorize(column)[0] + 1  # 0: missing (the sentinel spares pandas a pass looking for NaN)
         key = pd.factorize(key * (int(codes.max(initial=0)) + 1) + codes)[0]
     first = np.empty(int(key.max(initial=-1)) + 1, dtype=np.int64)
     first[key[::-1]] = np.arange(len(key))[::-1]  # the last write of each number is its first row
@@ -209,20 +212,29 @@ def _resolve_dst(naive: pd.Series, local: pd.Series, trouble: np.ndarray, spec: 
     return local
 
 
-def _field(text: pd.DataFrame, spec: FieldSpec, name: str, reason: np.ndarray) -> np.ndarray:
-    """A text field per row: the constant, the column, or the column through its map (unknowns get a reason)."""
+def _field(text: pd.DataFrame, spec: FieldSpec, name: str, reason: np.ndarray) -> pd.Categorical:
+    """A text field per row: the constant, the column, or the column through its map (unknowns get a reason).
+
+    As a category: a column repeats few values (stations, districts), each stripped and mapped once,
+    and the ingest path's checks and the stream's text then work on the few, not on every row.
+    """
     if spec.value is not None:
-        return np.full(len(text), spec.value, dtype=object)
-    # A column repeats few values (stations, districts): strip and map each distinct one once.
+        return _category(np.array([spec.value], dtype=object), np.zeros(len(text), dtype=np.intp))
     codes, distinct = pd.factorize(text[spec.column], use_na_sentinel=False)
     cells = np.array([str(c).strip() for c in distinct], dtype=object)
     if spec.map is None:
-        return cells[codes]
+        return _category(cells, codes)
     mapped = np.array([spec.map.get(c) for c in cells], dtype=object)
     unknown = (mapped == None)[codes]  # noqa: E711 (elementwise)
     for k in np.flatnonzero(unknown & (reason == None)).tolist():  # noqa: E711 (elementwise)
         reason[k] = f"{name} {cells[codes[k]]!r} of column {spec.column!r} is not in its map"
-    return np.where(mapped == None, cells, mapped)[codes]  # noqa: E711 (elementwise)
+    return _category(np.where(mapped == None, cells, mapped), codes)  # noqa: E711 (elementwise)
+
+
+def _category(values: np.ndarray, codes: np.ndarray) -> pd.Categorical:
+    """``values[codes]`` as a category (``values`` may repeat: two stations mapped to one grid)."""
+    which, distinct = pd.factorize(values)
+    return pd.Categorical.from_codes(which[codes], categories=pd.Index(distinct, dtype=object))
 
 
 def _values(cells: pd.Series, mapping: Mapping) -> tuple[np.ndarray, np.ndarray]:

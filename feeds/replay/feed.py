@@ -21,11 +21,12 @@ from feeds.ingest import STORE_ERRORS, Checked, Ingestor, IngestResult, check_co
 from feeds.replay.apply import Long, apply
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.mapping import Mapping
-from feeds.replay.reader import CHUNK_BYTES, file_identity, pace_origin, paced, read_chunks, read_table
+from feeds.replay.reader import CHUNK_BYTES, file_identity, pace_origin, paced, read_chunks
 from feeds.replay.report import FileReport
 
 log = logging.getLogger(__name__)
 WAIT_S = 0.05  # between looks at the buffer while Redis is away
+WRITE_SAMPLES = 50_000  # sent in one round trip by a replay at full speed (a batch a stream entry)
 
 
 class ReplayFeed:
@@ -51,13 +52,14 @@ class ReplayFeed:
         end = math.inf if max_rows is None else start + max_rows
         report = self.report = FileReport(str(cfg.file), file_id, start=start)
         speed = None if cfg.speed == "max" else float(cfg.speed)
+        write = self._write_size() if speed is None else cfg.batch
         offset, origin = 0, None  # samples of the file before this chunk; what the pace counts from
         with tqdm(initial=start, unit="row", desc=cfg.name, disable=not progress) as bar:
             for long in self.chunks():
                 # This run's samples within the chunk: from the checkpoint, up to max_rows.
                 first_here, stop_here = max(start - offset, 0), int(min(len(long), end - offset))
                 origin = origin or pace_origin(long.ts[first_here:stop_here])
-                for first, stop in paced(long.ts[:stop_here], speed, first_here, cfg.batch, origin=origin):
+                for first, stop in paced(long.ts[:stop_here], speed, first_here, write, origin=origin):
                     self._wait_for_room(stop - first)
                     report.add(offset + first, offset + stop, self._submit(long, first, stop, offset))
                     bar.update(stop - first)
@@ -81,10 +83,19 @@ class ReplayFeed:
         where = lambda i: f"row {long.line[first + i]}"  # noqa: E731
         if long.area is None:
             return self.ingestor.submit(long.items(first, stop), where=where, checkpoint=offset + stop,
-                                        preset=long.refusals(first, stop))
+                                        preset=long.refusals(first, stop), entry=self.cfg.batch)
         item_of = lambda i: long.items(first + i, first + i + 1)[0]  # noqa: E731 (only refused ones are made)
         return self.ingestor.submit_columns(long.columns(first, stop), item_of, where=where,
-                                            checkpoint=offset + stop)
+                                            checkpoint=offset + stop, entry=self.cfg.batch)
+
+    def _write_size(self) -> int:
+        """Samples a submission holds at full speed: whole stream entries, a quarter of the ingest buffer at most.
+
+        One round trip per entry cost more than the rest of the ingest path; a submission far below
+        the buffer's bound never has one overflow it whole while Redis is away.
+        """
+        batch = self.cfg.batch
+        return max(batch, min(WRITE_SAMPLES, self.ingestor.buffer_limit // 4) // batch * batch)
 
     def chunks(self) -> Iterator[Long]:
         """The file's samples a chunk at a time, in file order, with the file's row numbers."""
@@ -94,10 +105,6 @@ class ReplayFeed:
             if len(frame):
                 yield self._mapped(frame, mapping, line)
                 line += len(frame)
-
-    def samples(self) -> Long:
-        """Read the whole file and apply the mapping: every sample in file order (for a dry run)."""
-        return self._mapped(read_table(self.cfg.file), self._mapping(), 2)
 
     def _mapping(self) -> Mapping:
         """The feed's mapping; its rules let times before 2000 in where it says so."""
@@ -116,13 +123,20 @@ class ReplayFeed:
         long.check_known(self.ingestor.rules)
         return long
 
-    def dry_run(self) -> tuple[Long, Checked]:
-        """Map and check every sample as a replay would, writing nothing; the samples and the verdicts."""
-        long = self.samples()
+    def dry_run(self) -> Iterator[tuple[Long, Checked]]:
+        """Map and check the file as a replay would, a chunk at a time, storing nothing: samples and verdicts.
+
+        Row numbers run on across the chunks (``Long.line``); verdicts are by position in the chunk.
+        """
+        for long in self.chunks():
+            yield long, self._check(long)
+
+    def _check(self, long: Long) -> Checked:
+        """The verdicts of the ingest path's checks on every sample of a chunk."""
         if long.area is None:
-            return long, self.ingestor.check(long.items(0, len(long)), long.refusals(0, len(long)))
-        return long, check_columns(long.columns(0, len(long)), self.ingestor.rules, self.ingestor.clock(),
-                                   lambda i: long.items(i, i + 1)[0])
+            return self.ingestor.check(long.items(0, len(long)), long.refusals(0, len(long)))
+        return check_columns(long.columns(0, len(long)), self.ingestor.rules, self.ingestor.clock(),
+                             lambda i: long.items(i, i + 1)[0])
 
     @property
     def checkpoint_field(self) -> str:

@@ -27,18 +27,11 @@ def file_identity(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file as strings-as-found (types are checked row by row later)."""
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    try:
-        return _text(pcsv.read_csv(path, convert_options=_as_text(path)))
-    except (pa.ArrowInvalid, _Irregular):
-        return pd.read_csv(path, **PANDAS_TEXT)
-
-
 def read_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pd.DataFrame]:
-    """Read a CSV (about ``chunk_bytes`` at a time) or Parquet file (a batch of rows at a time) as read_table does."""
+    """Read a CSV (about ``chunk_bytes`` at a time) or Parquet file (a batch of rows at a time), strings as found.
+
+    Types are checked sample by sample later; memory holds one chunk, never the whole file.
+    """
     if path.suffix.lower() in (".parquet", ".pq"):
         for batch in pq.ParquetFile(path).iter_batches():
             yield batch.to_pandas()
@@ -47,7 +40,7 @@ def read_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pd.DataF
 
 
 def read_csv_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pd.DataFrame]:
-    """Read a CSV a block of about ``chunk_bytes`` at a time, as :func:`read_table` does (memory stays flat).
+    """Read a CSV a block of about ``chunk_bytes`` at a time, as pandas reads it whole (strings as found).
 
     Where Arrow's reader gives up part way, pandas reads the file again from the start and the rows
     already given are passed over.

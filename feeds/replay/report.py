@@ -16,8 +16,9 @@ from feeds.replay.apply import Long
 class FileReport:
     """The counts of one run over one file, kept a chunk of the file at a time.
 
-    To tell a repeat from a row out of order across chunks it keeps, per stored sample, its cell and
-    time (16 bytes), and per cell the newest time: far less than the file, though not nothing.
+    A stored sample is a repeat when it has the time of the newest sample stored before it in its
+    cell (metric and area), and out of order when it is older than that one: what the engine calls
+    duplicate and late. So the report keeps only each cell's newest time, whatever the file's length.
     """
 
     file: str
@@ -27,13 +28,12 @@ class FileReport:
     read: int = 0
     stored: int = 0
     refused_by: dict[str, int] = field(default_factory=dict)
-    duplicate: int = 0  # stored rows with the metric, area and time of an earlier row of this run
+    duplicate: int = 0  # stored rows with the time of the newest earlier row of their metric and area
     out_of_order: int = 0  # stored rows older than an earlier row of the same metric and area
     empty: int = 0  # cells of a wide file holding no value: counted, not sent
     _refused: list[int] = field(default_factory=list, repr=False)  # positions in the file, of the chunk in hand
-    _codes: dict[str, int] = field(default_factory=dict, repr=False)  # cell -> its number
+    _codes: dict[tuple, int] = field(default_factory=dict, repr=False)  # cell -> its number
     _newest: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)  # newest time stored, by cell
-    _seen: list[np.ndarray] = field(default_factory=list, repr=False)  # cell + 1j * time, sorted, by chunk
 
     @property
     def done_before(self) -> bool:
@@ -50,11 +50,7 @@ class FileReport:
             self._refused.append(first + r.index)
 
     def tally(self, long: Long, offset: int) -> None:
-        """Count the stored samples of a chunk (its first is the file's ``offset``-th) that repeat or come out of order.
-
-        A repeat has the cell and time of an earlier stored sample of the run, in this chunk or one before;
-        a sample out of order is older than one stored before it in its cell, and no repeat.
-        """
+        """Count the stored samples of a chunk (its first is the file's ``offset``-th) repeated or out of order."""
         self.empty += long.empty
         stored = np.zeros(len(long), dtype=bool)
         stored[max(self.start - offset, 0) : max(self.start + self.read - offset, 0)] = True
@@ -62,23 +58,16 @@ class FileReport:
         self._refused = []
         if not stored.any():
             return
-        inverse, uniques = pd.factorize(long.cells()[stored])
-        code = np.array([self._codes.setdefault(c, len(self._codes)) for c in uniques])[inverse]
+        number, cells = long.cells()
+        book = np.array([self._codes.setdefault(c, len(self._codes)) for c in cells], dtype=np.int64)
+        code = book[number[stored]]
         self._newest = np.append(self._newest, np.full(len(self._codes) - len(self._newest), -np.inf))
-        ts = long.ts[stored]
-        key = code + 1j * ts
-        frame = pd.DataFrame({"cell": code, "ts": ts})
-        repeat = frame.duplicated().to_numpy(copy=True)
-        # Only a sample no newer than its cell's newest of the chunks before can repeat one of them.
-        earlier = ts <= self._newest[code]
-        if earlier.any():
-            repeat[earlier] |= np.logical_or.reduce([_found(key[earlier], seen) for seen in self._seen])
-        newest_before = np.fmax(frame.groupby("cell")["ts"].cummax().groupby(frame["cell"]).shift().to_numpy(),
-                                self._newest[code])
-        self.duplicate += int(repeat.sum())
-        self.out_of_order += int(((ts < newest_before) & ~repeat).sum())
-        self._seen.append(np.sort(key))
-        np.maximum.at(self._newest, code, ts)
+        ts = pd.Series(long.ts[stored])
+        newest_here = ts.groupby(code).cummax().groupby(code).shift().to_numpy()  # NaN for a cell's first here
+        newest_before = np.fmax(newest_here, self._newest[code])
+        self.duplicate += int((ts.to_numpy() == newest_before).sum())
+        self.out_of_order += int((ts.to_numpy() < newest_before).sum())
+        np.maximum.at(self._newest, code, ts.to_numpy())
 
     def text(self, feed: str) -> str:
         """Return the report as printed at the end of a replay."""
@@ -91,12 +80,7 @@ class FileReport:
         total = "" if self.rows is None else f" of {self.rows}"
         lines = [f"{self.file}: samples {self.start + 1}-{self.start + self.read}{total} read{empty}: "
                  f"{self.stored} stored, {refused} refused" + (f" ({reasons})" if reasons else ""),
-                 f"of those stored, {self.duplicate} repeat an earlier row (metric, area, time) and "
+                 f"of those stored, {self.duplicate} repeat the newest earlier row (metric, area, time) and "
                  f"{self.out_of_order} are out of order: the engine counts them, never applies them"]
         return "\n".join(lines)
 
-
-def _found(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
-    """Whether each of ``keys`` is among ``sorted_keys`` (a binary search: no set of them all is built)."""
-    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[at] == keys

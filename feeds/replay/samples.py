@@ -9,13 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from cityvitals import store
 from cityvitals.areas import AreaTree
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.feed import ReplayFeed
+from feeds.replay.reader import CHUNK_BYTES
 
 
 @dataclass
@@ -27,13 +30,19 @@ class FileSamples:
     refused: list[tuple[int, str]] = field(default_factory=list)
 
 
-def read_file_samples(path: Path, mapping: Path, tree: AreaTree) -> FileSamples:
+def read_file_samples(path: Path, mapping: Path, tree: AreaTree, chunk_bytes: int = CHUNK_BYTES) -> FileSamples:
     """Read ``path`` (CSV or Parquet) with the mapping file ``mapping``: the accepted samples, sorted by time.
 
     A MappingError names every problem of the mapping file as file:line:col; a ValueError an unusable export.
+    The file is read ``chunk_bytes`` at a time: memory holds the samples, not the file's text.
     """
     cfg = ReplayFeedConfig(type="replay", name="backtest", file=path, mapping=mapping)
     checker = Ingestor(None, "backtest", registry(), tree, locator=tree.grid_locator())  # type: ignore[arg-type]
-    long, checked = ReplayFeed(cfg, checker).dry_run()
-    frame = pd.DataFrame(checked.rows, columns=["metric", "area", "ts", "value"]).sort_values("ts", kind="stable")
-    return FileSamples(frame, rows=len(long), refused=[(int(long.line[i]), reason) for i, reason in checked.refused])
+    out = FileSamples(pd.DataFrame(store.columns_of([])._asdict()))
+    frames = [out.frame]
+    for long, checked in ReplayFeed(cfg, checker, chunk_bytes).dry_run():
+        frames.append(pd.DataFrame({k: np.asarray(v) for k, v in checked.samples._asdict().items()}))
+        out.rows += len(long)
+        out.refused += [(int(long.line[i]), reason) for i, reason in checked.refused]
+    out.frame = pd.concat(frames, ignore_index=True).sort_values("ts", kind="stable")
+    return out

@@ -17,6 +17,7 @@ opens an order that would stay open and overdue for ever.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +30,7 @@ from cityvitals.areas.model import GridLocator
 from cityvitals.yaml_nodes import load_model
 from feeds.replay.apply import read_times
 from feeds.replay.mapping import FieldSpec, MappingError, TimeSpec
-from feeds.replay.reader import read_table
+from feeds.replay.reader import CHUNK_BYTES, read_chunks
 from feeds.workorders.events import STEPS
 
 
@@ -87,13 +88,37 @@ def load_order_mapping(path: Path) -> OrderMapping:
     return mapping  # type: ignore[return-value]
 
 
-def order_events(path: Path, mapping: OrderMapping, locator: GridLocator | None = None
-                 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+Events = tuple[list[dict[str, Any]], list[tuple[str, str]]]  # events, and (reason, row) of the rows refused
+
+
+def order_events(path: Path, mapping: OrderMapping, locator: GridLocator | None = None) -> Events:
     """The events of every usable row in time order within each order, and (reason, row) for the rows refused.
 
     With ``lon`` and ``lat`` in the mapping each order goes to the grid of ``locator`` holding its point.
     """
-    frame = read_table(path).astype(str)
+    events: list[dict[str, Any]] = []
+    bad: list[tuple[str, str]] = []
+    for part_events, part_bad in order_event_chunks(path, mapping, locator):
+        events += part_events
+        bad += part_bad
+    return events, bad
+
+
+def order_event_chunks(path: Path, mapping: OrderMapping, locator: GridLocator | None = None,
+                       chunk_bytes: int = CHUNK_BYTES) -> Iterator[Events]:
+    """The events and refusals of :func:`order_events`, the file read ``chunk_bytes`` at a time (memory stays flat).
+
+    Row numbers run on across the chunks as if the file were read at once.
+    """
+    line = 2  # the header is line 1
+    for frame in read_chunks(path, chunk_bytes):
+        yield _frame_events(path, frame.astype(str), mapping, locator, line)
+        line += len(frame)
+
+
+def _frame_events(path: Path, frame: pd.DataFrame, mapping: OrderMapping, locator: GridLocator | None,
+                  first_line: int) -> Events:
+    """The events and refusals of the rows of ``frame``, its first row on line ``first_line`` of the file."""
     missing = sorted(mapping.columns() - set(frame.columns))
     if missing:
         raise MappingError(f"{path}: no column {', '.join(map(repr, missing))} (columns: {', '.join(frame.columns)})")
@@ -107,7 +132,7 @@ def order_events(path: Path, mapping: OrderMapping, locator: GridLocator | None 
     grids = _grids(frame, mapping, locator)
     events, bad = [], []
     for k, row in zip(range(len(frame)), frame.to_dict("records"), strict=True):
-        line = k + 2
+        line = k + first_line
         if grids is not None:
             if grids[k] is None:
                 bad.append((f"row {line}: point ({row[mapping.lon]}, {row[mapping.lat]}) lies in no grid", repr(row)))

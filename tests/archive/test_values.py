@@ -5,11 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from cityvitals import store
-from cityvitals.archive.files import files, partitions
-from cityvitals.archive.values import Bucket, bucket_for, maintain, read_values, values_root, write_step
+from cityvitals.archive.files import day_of, files, partition_dir, partitions
+from cityvitals.archive.hourly import HOURLY_DIR, twin
+from cityvitals.archive.values import (
+    Bucket,
+    bucket_for,
+    in_buckets,
+    maintain,
+    read_raw,
+    read_values,
+    values_root,
+    write_step,
+)
 from cityvitals.store import Sample
 from indicators.loader import load_catalog
 from indicators.service import EngineService
@@ -68,3 +80,54 @@ def test_step_files_are_merged_by_day_and_old_days_expire(tmp_path):
     assert compacted == 2  # yesterday (a finished day) and today (5 step files >= 4)
     assert [len(files(d)) for _day, _lv, d in partitions(tmp_path)] == [1, 1]
     assert len(read_values(tmp_path, DAY0, DAY0 + 3 * 86400)) == 2 * 5 * 4  # nothing lost in the merge
+
+
+def _random_steps(root, first: float, steps: int, rng: np.random.Generator) -> None:
+    """Steps of 5 min for two indicators in three grids: random values, some NaN, random states."""
+    for k in range(steps):
+        value = rng.uniform(0.0, 100.0, (2, 3))
+        value[rng.random((2, 3)) < 0.1] = np.nan
+        write_step(root, first + 300 * k, "grid", ["b", "a"], ["g2", "g1", "g3"], value,
+                   rng.integers(0, 5, (2, 3)).astype(np.int8))
+
+
+def test_the_hourly_tier_holds_the_hourly_means_of_the_fine_archive(tmp_path):
+    _random_steps(tmp_path, DAY0 + 7, 288, np.random.default_rng(1))  # a whole day, 7 s past each step
+    steps = read_raw(tmp_path, DAY0, DAY0 + 86400)
+    maintain(tmp_path, keep_days=30.0, now=datetime.fromtimestamp(DAY0 + 86400 + 60, UTC))
+    (merged,) = files(partition_dir(tmp_path, day_of(DAY0), "grid"))
+    coarse = pq.read_table(twin(merged)).to_pandas()
+    hours = steps.assign(ts=steps["ts"] // 3600 * 3600).groupby(["indicator", "area", "ts"])
+    expected = pd.DataFrame({"value": hours["value"].mean(), "n": hours["value"].count(),
+                             "state": hours["state"].max(), "last": hours["state"].last()}).reset_index()
+    assert len(coarse) == len(expected) == 2 * 3 * 24
+    assert coarse[["indicator", "area", "ts"]].equals(expected[["indicator", "area", "ts"]])  # indicator first
+    assert np.allclose(coarse["value"], expected["value"], equal_nan=True)
+    assert coarse["n"].tolist() == expected["n"].tolist() and coarse["state"].tolist() == expected["state"].tolist()
+    assert coarse["last"].tolist() == expected["last"].tolist()
+
+
+def test_a_read_of_whole_hours_is_the_same_from_the_hourly_tier_as_from_the_steps(tmp_path):
+    # 14 steps of today merged five at a time: the first hour is in two merged files and a step file
+    rng = np.random.default_rng(2)
+    _random_steps(tmp_path, DAY0, 288, rng)
+    hourly = Bucket(3600, "1 h")
+    for k, steps in enumerate((5, 5, 4)):
+        _random_steps(tmp_path, DAY0 + 86400 + 1500 * k, steps, rng)
+        if k < 2:
+            maintain(tmp_path, keep_days=30.0, now=datetime.fromtimestamp(DAY0 + 86400 + 1500 * (k + 1), UTC),
+                     max_files=5)
+    from_steps = in_buckets(read_raw(tmp_path, DAY0, DAY0 + 86400 + 7200), hourly)
+    assert len(list((tmp_path / HOURLY_DIR).rglob("*.parquet"))) == 1 + 2  # yesterday's day, two rounds today
+    after = read_values(tmp_path, DAY0, DAY0 + 86400 + 7200, ["a", "b"], bucket=hourly)
+    for path in (tmp_path / HOURLY_DIR).rglob("*.parquet"):  # read as steps: no twins
+        path.unlink()
+    before = read_values(tmp_path, DAY0, DAY0 + 86400 + 7200, ["a", "b"], bucket=hourly)
+    six = read_values(tmp_path, DAY0, DAY0 + 86400 + 7200, ["a"], ["g1"], bucket=Bucket(6 * 3600, "6 h"))
+    assert len(after) == len(before) == 2 * 3 * 26
+    for frame in (before, after):
+        columns = ["indicator", "area", "ts", "n", "state", "last"]
+        assert frame[columns].values.tolist() == from_steps[columns].values.tolist()
+        assert np.allclose(frame["value"], from_steps["value"], equal_nan=True)
+    cell = from_steps[(from_steps.indicator == "a") & (from_steps.area == "g1") & (from_steps.ts < DAY0 + 6 * 3600)]
+    assert six["value"].iloc[0] == pytest.approx((cell["value"] * cell["n"]).sum() / cell["n"].sum())

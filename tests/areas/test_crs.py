@@ -85,5 +85,5 @@ def test_a_pushed_point_says_its_crs(tmp_path):
     item = {"metric": "aqi", "ts": 1_767_000_000.0, "value": 40.0, "lon": float(gcj[0][0]), "lat": float(gcj[1][0])}
     checked = ingestor.check([{**item, "crs": "gcj02"}, dict(item, lon=POINTS[2][0], lat=POINTS[2][1]),
                               {**item, "crs": "mars"}])
-    assert [row[1] for row in checked.rows] == ["g2", "g2"]
+    assert list(checked.samples.area) == ["g2", "g2"]
     assert checked.refused == [(2, "lon and lat in unknown crs 'mars': one of wgs84, gcj02, bd09")]

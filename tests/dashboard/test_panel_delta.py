@@ -72,6 +72,8 @@ def test_a_new_page_gets_every_section_then_nothing_while_nothing_moves(world):
     assert "2 normal" in text(counts) and set(shown) == {"layout", "rows:Orders", "rows:Water", "trends:Orders",
                                                          "trends:Water", "counts"}
     assert refresh(2, None, list(FILTER_STATES), KEY, shown) == (no_update, no_update, no_update)
+    opened = refresh(1, None, list(FILTER_STATES), KEY, None)[0]  # another page opened on the same data
+    assert opened is refresh(1, None, list(FILTER_STATES), KEY, None)[0] and opened == sections  # built once
 
 
 def test_a_moved_state_patches_its_rows_alone_and_a_new_step_the_trends(world):

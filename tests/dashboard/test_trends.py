@@ -7,9 +7,11 @@ import pytest
 
 from cityvitals import store
 from cityvitals.archive.values import bucket_for, read_values, values_root, write_step
-from dashboard import context
+from dashboard import compare, context
 from dashboard.compare import compare_csv, compared_areas, ranking
+from dashboard.compare import layout as compare_layout
 from dashboard.context import DashboardContext
+from dashboard.delta import plain
 from dashboard.exports import file_name
 from dashboard.map_view import value_map
 from dashboard.ranges import parse_range
@@ -19,6 +21,7 @@ from indicators.states import State
 from tests.conftest import tiny_tree
 
 NOW = 1_800_000_000.0
+DAY_OF_NOW = {"range": "custom", "from": "2027-01-15", "to": "2027-01-15"}  # the page's range around NOW
 D = {"id": "aqi", "name": {"zh": "空气", "en": "Air"}, "unit": "AQI", "direction": "higher_is_worse",
      "thresholds": {"yellow": 100, "red": 150}, "tier": "macro", "group": "eco_environment"}
 
@@ -133,7 +136,7 @@ def test_a_bucketed_series_is_cut_from_the_steps_a_page_read_already(archive, mo
     tree, communities = archive
     kids = [a.id for a in tree.children(tree[communities[0]].parent)]
     rng = parse_range({"range": "7d"}, NOW + 60)
-    steps, _ = series(["aqi"], kids, rng, None)  # as compare's ranking reads them
+    hours, _ = series(["aqi"], kids, rng)  # as compare's ranking reads them: 1 h means over 7 days
     window = aligned(rng, bucket_for(rng.span, 100))
     direct = read_values(values_root(context.get().archive_path), window.start, window.end, ["aqi"], kids,
                          {"community"}, bucket_for(rng.span, 100))
@@ -143,5 +146,34 @@ def test_a_bucketed_series_is_cut_from_the_steps_a_page_read_already(archive, mo
 
     monkeypatch.setattr("dashboard.trends.read_values", no_read)
     frame, bucket = series(["aqi"], kids, rng, 100)  # as compare's small multiples draw them
-    assert bucket.label == "6 h" and len(steps) == 48 and len(frame) == len(direct) > 0
+    assert bucket.label == "6 h" and len(hours) == 2 * 2 and len(frame) == len(direct) > 0
     assert frame.reset_index(drop=True).equals(direct.reset_index(drop=True))
+
+
+def test_compare_draws_the_worst_children_only_where_there_are_many_and_the_csv_keeps_all(archive, monkeypatch):
+    tree, communities = archive
+    street = tree[communities[0]].parent
+    monkeypatch.setattr("dashboard.compare.SHOWN_MAX", 1)
+    assert parse_range(DAY_OF_NOW).start <= NOW - 7200 and parse_range(DAY_OF_NOW).end > NOW
+    page = compare_layout("aqi", street, DAY_OF_NOW)  # as Dash sends it: the plain form
+    graphs = {g["props"]["config"]["toImageButtonOptions"]["filename"].rsplit("-", 1)[1]: g["props"]["figure"]
+              for g in _find(page, lambda c: "figure" in c["props"])}
+    worst = communities[-1]  # the community with the highest AQI
+    assert graphs["bars"]["data"][0]["customdata"] == [worst]
+    assert [t["name"] for t in graphs["multiples"]["data"]] == [tree[worst].name_zh]
+    assert len(graphs["map"]["data"][0]["locations"]) == 2  # the map shows every child
+    (note,) = _find(page, lambda c: "compare-cut" in (c["props"].get("className") or ""))
+    assert "1 of 2" in str(note["props"]["children"])
+    assert len(compare_csv({"indicator": "aqi", "area": street, **DAY_OF_NOW}, "bars")) == 2
+    monkeypatch.setattr("dashboard.compare.SHOWN_MAX", 40)
+    again = compare_layout("aqi", street, DAY_OF_NOW)
+    assert again is page  # the same data: the page built once is sent again
+    assert _find(plain(compare.page("aqi", D, street, [a.id for a in tree.children(street)], DAY_OF_NOW,
+                                    parse_range(DAY_OF_NOW))), lambda c: "compare-cut" in str(c["props"])) == []
+
+
+def _find(form, wanted) -> list:
+    """The components of a plain form (Dash's JSON of a layout), itself included, that ``wanted`` picks."""
+    if not isinstance(form, dict) or "props" not in form:
+        return [f for child in form for f in _find(child, wanted)] if isinstance(form, list) else []
+    return [form] * bool(wanted(form)) + _find(form["props"].get("children"), wanted)

@@ -83,7 +83,7 @@ def test_a_second_file_under_the_same_feed_is_replayed_and_a_finished_one_says_s
     assert (report.duplicate, report.out_of_order) == (1, 1)
     assert report.text("replay").splitlines() == [
         f"{first}: samples 1-6 of 6 read: 4 stored, 2 refused (too_old 1, unknown_area 1)",
-        "of those stored, 1 repeat an earlier row (metric, area, time) and 1 are out of order: "
+        "of those stored, 1 repeat the newest earlier row (metric, area, time) and 1 are out of order: "
         "the engine counts them, never applies them"]
     assert run(second).report.stored == 1  # its own checkpoint, not the first file's
     again = run(first).report

@@ -11,12 +11,18 @@ from hypothesis import strategies as st
 
 from cityvitals import store
 from cityvitals.metrics import registry
-from feeds.ingest import FUTURE_TOLERANCE_S, Ingestor, Rules, check_item, check_items
+from feeds.ingest import FUTURE_TOLERANCE_S, Checked, Ingestor, Rules, check_item, check_items
 from tests.conftest import stream_samples
 
 NOW = 1_795_400_000.0
 GRIDS = {"pukou.jiangpu.c01.g01", "pukou.jiangpu.c01.g02"}
 GOOD = {"metric": "aqi", "area": "pukou.jiangpu.c01.g01", "ts": NOW - 60, "value": 63.5}
+
+
+def _rows(checked: Checked) -> list[tuple]:
+    """The checked samples as (metric, area, ts, value) rows."""
+    c = checked.samples
+    return list(zip(c.metric, c.area, c.ts.tolist(), c.value.tolist(), strict=True))
 
 # One way each to be wrong, and what check_item says about it (the reasons a sender reads).
 BAD = [
@@ -55,8 +61,8 @@ def test_the_batch_check_gives_every_item_check_items_verdict(batch):
     checked = check_items(batch, rules, NOW)
     verdicts = [check_item(item, rules.metrics, GRIDS, NOW) for item in batch]
     assert checked.refused == [(i, v) for i, v in enumerate(verdicts) if isinstance(v, str)]
-    assert checked.rows == [tuple(v) for v in verdicts if not isinstance(v, str)]
-    assert all(type(x) is float for row in checked.rows for x in row[2:])  # ints stored as floats
+    assert _rows(checked) == [tuple(v) for v in verdicts if not isinstance(v, str)]
+    assert checked.samples.ts.dtype == checked.samples.value.dtype == float  # ints stored as floats
     good_ts = [v.ts for v in verdicts if not isinstance(v, str)]
     assert checked.newest == (max(good_ts) if good_ts else None)
 
@@ -64,7 +70,7 @@ def test_the_batch_check_gives_every_item_check_items_verdict(batch):
 def test_a_plain_batch_with_ints_stores_floats_in_order():
     batch = [dict(GOOD, ts=int(NOW) - k, value=k) for k in range(5)]
     checked = check_items(batch, Rules(registry(), GRIDS), NOW)
-    assert checked.rows == [("aqi", GOOD["area"], float(int(NOW) - k), float(k)) for k in range(5)]
+    assert _rows(checked) == [("aqi", GOOD["area"], float(int(NOW) - k), float(k)) for k in range(5)]
     assert checked.refused == [] and checked.newest == float(int(NOW))
 
 

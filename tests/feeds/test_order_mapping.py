@@ -12,6 +12,7 @@ from cityvitals import store
 from cityvitals.metrics import registry
 from feeds.ingest import Ingestor
 from feeds.replay.mapping import MappingError
+from feeds.replay.reader import read_chunks
 from feeds.workorders.mapping import load_order_mapping
 from feeds.workorders.pipeline import WorkOrderPipeline
 from feeds.workorders.replay import replay_events
@@ -89,3 +90,22 @@ def test_orders_placed_by_their_gcj02_point(tmp_path, redis_client, demo_tree):
     assert result.accepted == 1
     assert [r.reason for r in result.refused] == ["row 3: point (10.0, 10.0) lies in no grid"]
     assert store.all_orders(redis_client)["B1"].split("\t")[1] == grids[7]
+
+
+def test_an_export_read_in_chunks_is_counted_as_one_read_whole(tmp_path, redis_client, demo_tree):
+    grids = demo_tree.ids("grid")
+    path, mapping = _export(tmp_path, grids)
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    many = pd.concat([rows.assign(工单编号=rows["工单编号"] + f"-{k}") for k in range(12)], ignore_index=True)
+    many.to_csv(path, index=False)  # 60 rows, each kind of refusal in every part of the file
+    chunk = 300  # bytes: a few rows a part
+    assert len(list(read_chunks(path, chunk))) > 5
+
+    def replay(feed: str, chunk_bytes: int) -> tuple[int, list[str]]:
+        redis_client.flushdb()  # the orders of the run before would be repeats
+        pipeline = WorkOrderPipeline(Ingestor(redis_client, feed, registry(), set(grids)))
+        result = replay_events(pipeline, path, mapping=mapping, chunk_bytes=chunk_bytes)
+        return result.accepted, sorted(r.reason.split(":")[0] for r in result.refused)
+
+    chunked, whole = replay("chunked", chunk), replay("whole", 1 << 20)
+    assert chunked == whole == (12 * 4, sorted(f"row {5 * k + r}" for k in range(12) for r in (4, 5, 6)))

@@ -13,6 +13,7 @@ from feeds.ingest import Ingestor
 from feeds.replay.config import ReplayFeedConfig
 from feeds.replay.feed import ReplayFeed
 from feeds.replay.reader import file_identity, pace_origin, paced, read_chunks
+from feeds.replay.samples import read_file_samples
 from tests.conftest import stream_samples
 
 ROWS, CHUNK = 60, 256  # bytes a chunk: about six rows of the file below
@@ -30,7 +31,7 @@ def _export(tmp_path: Path, grid: str) -> tuple[Path, int]:
     pd.DataFrame({"time": times, "grid": grid, "aqi": values}).to_csv(path, index=False)
     b = len(next(read_chunks(path, CHUNK)))  # the first row of the second chunk
     values[b - 1] = values[b] = "xx"  # refused, one on each side of the boundary
-    times[b + 1] = times[0]  # repeats a row of the first chunk
+    times[b + 1] = times[b - 2]  # repeats the newest row stored before it, in the first chunk
     times[b + 2] = "2026-01-05 07:59"  # older than every row before it, and no repeat
     pd.DataFrame({"time": times, "grid": grid, "aqi": values}).to_csv(path, index=False)
     assert len(next(read_chunks(path, CHUNK))) == b and len(list(read_chunks(path, CHUNK))) > 3
@@ -87,3 +88,26 @@ def test_the_pace_goes_on_from_the_chunk_before():
     assert origin == (0.0, 5.0)
     assert list(paced(np.array([60.0, 120.0]), 60.0, origin=origin, **tick)) == [(0, 1), (1, 2)]
     assert clock[0] == 7.0  # the next chunk's rows are due 1 and 2 s after the first chunk's first row
+
+
+def test_a_dry_run_and_a_backtest_read_count_a_file_in_chunks_as_read_whole(tmp_path, demo_tree):
+    grid = demo_tree.ids("grid")[0]
+    path, b = _export(tmp_path, grid)
+
+    def dry_run(chunk_bytes: int) -> tuple[int, list[tuple[int, str]], int]:
+        feed = _feed(path, "dry", None, grid, chunk_bytes)  # a dry run needs no store
+        parts = list(feed.dry_run())
+        refused = [(int(long.line[i]), reason) for long, checked in parts for i, reason in checked.refused]
+        return sum(len(long) for long, _ in parts), refused, len(parts)
+
+    samples, refused, parts = dry_run(CHUNK)
+    assert (samples, refused[:1], parts) == (ROWS, [(b + 1, refused[0][1])], len(list(read_chunks(path, CHUNK))))
+    assert dry_run(1 << 20) == (ROWS, refused, 1)
+    assert [line for line, _ in refused] == [b + 1, b + 2] and all("must be a number" in r for _, r in refused)
+
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("time: time\narea: {column: grid}\nvalue: aqi\nmetric: {value: aqi}\n")
+    chunked, whole = (read_file_samples(path, mapping, demo_tree, chunk_bytes=c) for c in (CHUNK, 1 << 20))
+    assert (chunked.rows, chunked.refused) == (whole.rows, whole.refused) == (ROWS, refused)
+    pd.testing.assert_frame_equal(chunked.frame.reset_index(drop=True), whole.frame.reset_index(drop=True))
+    assert len(chunked.frame) == ROWS - 2 and chunked.frame["ts"].is_monotonic_increasing
