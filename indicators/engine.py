@@ -108,7 +108,7 @@ class Engine:
         self._limits_rows: dict[str, tuple[classify.Limits, bytes, classify.Limits]] = {}  # see _limits_of
         self.ind_ids: list[str] = []  # the rows of the state matrices, in the catalog's order
         self.tracks: dict[str, classify.Track] = {}
-        self.written: dict[str, tuple[np.ndarray, ...]] = {}  # value, ts, state, pending as written; oldest per area
+        self.written: dict[str, Written] = {}  # per level, what was last written (see _dirty)
         self._written_limits: object = None
         self._touched: list[np.ndarray] = []
         self._parts: rollup.GridParts | None = None  # last tick's grid values: rows whose inputs held still are kept
@@ -551,14 +551,16 @@ class Engine:
             n = len(self.ind_ids)
             self._rolled = {level: tuple(np.full((n, len(self.tree.ids(level))), np.nan) for _ in range(5))
                             for level in LEVELS if level != "grid"}
-            self._rolled["grid"] = tuple(np.full((n, len(self.grid_ids)), np.nan) for _ in range(3))
-            self._rolled["grid"] += (parts.num, parts.den)  # the grid's own pieces: no copy at province scale
+            # A grid's data time, numerator and denominator are its own pieces: no copy at province scale;
+            # its coverage is 0 or 1, exact in float32.
+            self._rolled["grid"] = (np.full((n, len(self.grid_ids)), np.nan), parts.ts,
+                                    np.zeros((n, len(self.grid_ids)), dtype=np.float32), parts.num, parts.den)
             redo = np.ones(n, dtype=bool)
         out = self._rolled
         rows = np.flatnonzero(redo)
-        grid_value, grid_ts, grid_cov, _, _ = out["grid"]
+        grid_value, _, grid_cov, _, _ = out["grid"]
         grid_value[rows] = np.where(fresh[rows], parts.value[rows], np.nan)
-        grid_ts[rows], grid_cov[rows] = parts.ts[rows], fresh[rows]
+        grid_cov[rows] = fresh[rows]
         scale = self.compiled.scale
         for rule, rule_rows in self.compiled.rule_rows.items():
             rows = rule_rows[redo[rule_rows]]
@@ -592,7 +594,7 @@ class Engine:
         sel = _selector(rows, len(self.ind_ids))
         sub = classify.Track(track.state[sel], track.since[sel], track.pending[sel], track.pending_since[sel],
                              track.known[sel], track.judged[sel], track.last_now)
-        before, known = sub.state.copy(), sub.known.copy()
+        before, before_pending, known = sub.state.copy(), sub.pending.copy(), sub.known.copy()
         want = self._want(level, rows, sel, rolled, seen, sub.state, lim)
         changed = classify.advance(sub, want, now, self.compiled.min_duration[sel], self.compiled.clear_after[sel])
         track.state[sel], track.since[sel], track.known[sel] = sub.state, sub.since, sub.known
@@ -608,9 +610,9 @@ class Engine:
         written = self.written.get(level)
         cleared = np.zeros(value.shape, dtype=bool)
         if written is not None:
-            cleared[sel] = (written[2][sel] >= State.YELLOW) & (sub.state < State.YELLOW)
+            cleared[sel] = (before >= State.YELLOW) & (sub.state < State.YELLOW)
         oldest = self._oldest(ts)
-        dirty, changed, summary_dirty = self._dirty(level, value, ts, track, sel, oldest)
+        dirty, changed, summary_dirty = self._dirty(level, value, ts, track, sel, oldest, (before, before_pending))
         return LevelResult(level, area_ids, value, ts, cov, num, den, track.state, track.since, track.pending,
                            track.pending_since, lim, dirty, changed, summary_dirty, oldest, cleared, track.judged,
                            fresh_start=written is None)
@@ -663,37 +665,70 @@ class Engine:
         return [t[1] for t in texts], [t[2] for t in texts]
 
     def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, track: classify.Track,
-               rows: np.ndarray | slice, oldest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               rows: np.ndarray | slice, oldest: np.ndarray,
+               before: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return the cells to rewrite, those whose state changed, and the areas whose summary to rewrite.
 
-        Only ``rows`` (indices, or a slice of all) can have moved since the last tick. A cell is
-        rewritten when its state or pending state changed or its value or data time moved beyond
-        the tolerances; an area summary (states and the area's and its domains' oldest data times)
-        when a state changed or one of those oldest times moved beyond the tolerance.
-        Without a snapshot (a start) all of them.
+        Only ``rows`` (indices, or a slice of all) can have moved since the last tick; ``before`` are
+        their state and pending state before this tick (what the last tick wrote: every change is
+        written). A cell is rewritten when its state or pending state changed or its value or data
+        time moved beyond the tolerances; an area summary (states and the area's and its domains'
+        oldest data times) when a state changed or one of those oldest times moved beyond the
+        tolerance. Without a snapshot (a start) all of them.
         """
         state, pending = track.state, track.pending
         old = self.written.get(level)
         if old is None:
-            self.written[level] = (value.copy(), ts.copy(), state.copy(), pending.copy(), oldest)
+            self.written[level] = Written.of(value, ts, oldest, track.last_now)
             everything = np.ones(value.shape, dtype=bool)
             return everything, everything, np.ones(value.shape[1], dtype=bool)
-        w_value, w_ts, w_state, w_pending, w_oldest = old
-        v, t, wv, wt = value[rows], ts[rows], w_value[rows], w_ts[rows]
+        v, t = value[rows], ts[rows]
+        same_value, same_ts = old.same(rows, v, t)
         with np.errstate(invalid="ignore"):
-            same_value = (np.abs(v - wv) <= VALUE_TOLERANCE * np.abs(wv)) | (np.isnan(v) & np.isnan(wv))
-            same_ts = (np.abs(t - wt) < TS_TOLERANCE_S) | (np.isnan(t) & np.isnan(wt))
-            same_oldest = ((np.abs(oldest - w_oldest) < TS_TOLERANCE_S) | (np.isnan(oldest) & np.isnan(w_oldest))
+            same_oldest = ((np.abs(oldest - old.oldest) < TS_TOLERANCE_S) | (np.isnan(oldest) & np.isnan(old.oldest))
                            ).all(axis=0)
         dirty, state_changed = np.zeros(value.shape, dtype=bool), np.zeros(value.shape, dtype=bool)
-        state_changed[rows] = w_state[rows] != state[rows]
-        dirty[rows] = state_changed[rows] | (w_pending[rows] != pending[rows]) | ~same_ts | ~same_value
+        state_changed[rows] = before[0] != state[rows]
+        dirty[rows] = state_changed[rows] | (before[1] != pending[rows]) | ~same_ts | ~same_value
         summary = state_changed.any(axis=0) | ~same_oldest
-        w_value[rows], w_ts[rows] = np.where(dirty[rows], v, wv), np.where(dirty[rows], t, wt)
-        w_state[rows] = np.where(dirty[rows], state[rows], w_state[rows])
-        w_pending[rows] = np.where(dirty[rows], pending[rows], w_pending[rows])
-        np.copyto(w_oldest, oldest, where=summary[None, :])
+        old.keep(rows, dirty[rows], v, t)
+        np.copyto(old.oldest, oldest, where=summary[None, :])
         return dirty, state_changed, summary
+
+
+@dataclass
+class Written:
+    """Of one level's records as last written, what telling a record that moved needs.
+
+    Values as float32 (their rounding, about 6e-8 of the value, is far inside VALUE_TOLERANCE) and
+    data times as float32 seconds after ``base`` (within a second for half a year, within 8 s for
+    three: far inside TS_TOLERANCE_S); states need no copy, each change being written when it happens.
+    """
+
+    value: np.ndarray
+    ts: np.ndarray
+    oldest: np.ndarray  # per area, the oldest data times (see LevelResult.oldest), exact
+    base: float  # the time data times are counted from
+
+    @classmethod
+    def of(cls, value: np.ndarray, ts: np.ndarray, oldest: np.ndarray, now: float) -> Written:
+        """The snapshot of records all written at ``now`` (data times are kept as seconds from it)."""
+        with np.errstate(over="ignore"):  # a value past float32's range is kept as infinite: always moved
+            return cls(value.astype(np.float32), (ts - now).astype(np.float32), oldest.copy(), now)
+
+    def same(self, rows: np.ndarray | slice, value: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whether the ``rows``' values and data times are within the tolerances of what was written."""
+        wv, wt = self.value[rows], self.ts[rows]
+        t = (ts - self.base).astype(np.float32)
+        with np.errstate(invalid="ignore"):
+            same_value = (np.abs(value - wv) <= VALUE_TOLERANCE * np.abs(wv)) | (np.isnan(value) & np.isnan(wv))
+            same_ts = (np.abs(t - wt) < TS_TOLERANCE_S) | (np.isnan(t) & np.isnan(wt))
+        return same_value, same_ts
+
+    def keep(self, rows: np.ndarray | slice, dirty: np.ndarray, value: np.ndarray, ts: np.ndarray) -> None:
+        """Take the ``dirty`` cells of ``rows`` as written now."""
+        self.value[rows] = np.where(dirty, value, self.value[rows])
+        self.ts[rows] = np.where(dirty, ts - self.base, self.ts[rows])
 
 
 def _selector(rows: np.ndarray, n: int) -> np.ndarray | slice:
@@ -719,7 +754,9 @@ def _narrow(lim: classify.Limits) -> classify.Limits:
     At province scale full (indicators x grids) limit matrices would cost more memory than the values.
     """
     arrays = [lim.yellow_low, lim.yellow_high, lim.red_low, lim.red_high, lim.source]
-    if arrays[0].shape[1] > 1 and all((a == a[:, :1]).all() for a in arrays):
+    # NaN limits (rows judged by funnel limits) are the same everywhere too: compare them as equal
+    same = (np.array_equal(a, np.broadcast_to(a[:, :1], a.shape), equal_nan=a.dtype.kind == "f") for a in arrays)
+    if arrays[0].shape[1] > 1 and all(same):
         arrays = [a[:, :1].copy() for a in arrays]
     return classify.Limits(*arrays)
 
