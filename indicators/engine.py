@@ -27,6 +27,7 @@ from indicators.states import State
 
 VALUE_TOLERANCE = 1e-4  # relative change of a value worth rewriting its record (screens show 4 digits)
 TS_TOLERANCE_S = 60.0  # data time moves in records at this resolution (the history's step)
+OLDEST_BLOCK = 8  # rows whose oldest data time is kept together: a tick reduces the blocks of rows that moved
 
 
 @dataclass
@@ -67,7 +68,16 @@ class LevelResult:
     # row 0, then of each domain's macro indicators (rows 1.., in ``DOMAINS`` order), so each tile says its own
     cleared: np.ndarray  # cells that left a warning state since last written (their warning entry goes)
     judged: np.ndarray  # the last of normal/yellow/red each cell held: what a stale cell scores in the health index
+    rows: np.ndarray  # the rows judged this tick (sorted): no cell of another row moved
     fresh_start: bool = False  # nothing written yet (a start, new thresholds): what the store holds is unknown
+
+
+    def cells(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, columns) where ``mask`` (cells, like ``dirty``) holds, looked for in the rows judged only."""
+        if self.rows.size == mask.shape[0]:
+            return np.nonzero(mask)
+        sub_rows, cols = np.nonzero(mask[self.rows])
+        return self.rows[sub_rows], cols
 
 
 @dataclass
@@ -121,6 +131,8 @@ class Engine:
         self._seen_cache: dict[str, np.ndarray] | None = None  # per level: inputs ever delivered in each area
         self._funnel_state: dict[str, np.ndarray] = {}  # per level: funnel severities of its funnel rows
         self._funnel_p: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per level: p-values, valid cells of those rows
+        self._waiting: dict[str, np.ndarray] = {}  # per level: rows with a cell waiting out a duration (pending)
+        self._oldest_by_block: dict[str, np.ndarray] = {}  # per level: oldest data time per block (see _oldest)
         self.funnel_cells = 0  # cells judged by funnel limits in the last family (explanations show the limits)
         # Per area, one of its grids: whose feed an area record names as its source.
         self.first_grid = {level: self._first_grids(level) for level in LEVELS}
@@ -188,11 +200,13 @@ class Engine:
                     getattr(track, name)[rows] = getattr(old, name)[kept]
             self.tracks[level] = track
             self.written.pop(level, None)
+            self._waiting.pop(level, None)
 
     def recompute_all(self) -> None:
         """Drop the grid values and roll-ups kept from the last tick: the next tick computes every indicator anew."""
         self._parts = self._fresh = self._rolled = self._seen_cache = None
         self._funnel_state, self._funnel_p = {}, {}
+        self._waiting, self._oldest_by_block = {}, {}
 
     def _ensure_metrics(self, metrics: list[str]) -> None:
         new = [m for m in metrics if m not in self.metric_ids]
@@ -416,14 +430,18 @@ class Engine:
         rolled = self._roll(parts, fresh, moved)
         seen = self._seen(parts, moved)
         self._own_levels(rolled, seen, now)
+        severity_moved: dict[str, np.ndarray] = {}  # per funnel level, its funnel rows whose severities moved
         if redo[funnel_all].any():
-            self._funnel_state = self._judge_funnels(rolled, moved)
+            funnels = self._judge_funnels(rolled, moved)
+            severity_moved = {level: _rows_differ(self._funnel_state.get(level), sev) for level, sev in funnels.items()}
+            self._funnel_state = funnels
         for level in LEVELS:
-            # A funnel row that did not move can change only where its funnel judges it (at its funnel
-            # levels); elsewhere it holds like any other row whose inputs held still.
+            # A funnel row that did not move can change only where its funnel severities moved (at its
+            # funnel levels); elsewhere, or with the same severities, it holds like any other row whose
+            # inputs held still.
             judge = moved.copy()
             at = self.compiled.evidence.funnel_rows[level]
-            judge[at] = redo[at]
+            judge[at] |= severity_moved.get(level, False)
             judge[self.compiled.own_rows.get(level, at[:0])] = True
             result.levels[level] = self._score_level(level, rolled[level], seen[level], limits[level], now,
                                                      result.transitions, judge)
@@ -590,7 +608,10 @@ class Engine:
         area_ids = self.tree.ids(level)
         value, ts, cov, num, den = rolled
         track = self.tracks[level]
-        rows = np.flatnonzero(redo | (track.pending != classify.NO_PENDING).any(axis=1))
+        waiting = self._waiting.get(level)
+        if waiting is None:
+            waiting = self._waiting[level] = (track.pending != classify.NO_PENDING).any(axis=1)
+        rows = np.flatnonzero(redo | waiting)
         sel = _selector(rows, len(self.ind_ids))
         sub = classify.Track(track.state[sel], track.since[sel], track.pending[sel], track.pending_since[sel],
                              track.known[sel], track.judged[sel], track.last_now)
@@ -600,6 +621,7 @@ class Engine:
         track.state[sel], track.since[sel], track.known[sel] = sub.state, sub.since, sub.known
         track.pending[sel], track.pending_since[sel], track.judged[sel] = sub.pending, sub.pending_since, sub.judged
         track.last_now = now
+        waiting[rows] = (sub.pending != classify.NO_PENDING).any(axis=1)
         # A first judgement after a (re)start is a change only when it is a warning: no log flood.
         r_sub, cols = np.nonzero(changed & (known | (sub.state >= State.YELLOW)))
         yellow, red = self.threshold_texts(lim, rows[r_sub], cols)
@@ -611,11 +633,11 @@ class Engine:
         cleared = np.zeros(value.shape, dtype=bool)
         if written is not None:
             cleared[sel] = (before >= State.YELLOW) & (sub.state < State.YELLOW)
-        oldest = self._oldest(ts)
+        oldest = self._oldest(level, ts, redo)
         dirty, changed, summary_dirty = self._dirty(level, value, ts, track, sel, oldest, (before, before_pending))
         return LevelResult(level, area_ids, value, ts, cov, num, den, track.state, track.since, track.pending,
                            track.pending_since, lim, dirty, changed, summary_dirty, oldest, cleared, track.judged,
-                           fresh_start=written is None)
+                           rows, fresh_start=written is None)
 
     def _want(self, level: str, rows: np.ndarray, sel: np.ndarray | slice, rolled: tuple[np.ndarray, ...],
               seen: np.ndarray, prev: np.ndarray, lim: classify.Limits) -> np.ndarray:
@@ -651,10 +673,23 @@ class Engine:
             kept = self._limits_rows[level] = (lim, key, _rows_of(lim, _selector(rows, len(self.ind_ids))))
         return kept[2]
 
-    def _oldest(self, ts: np.ndarray) -> np.ndarray:
-        """Oldest data time per area: of every indicator (row 0) and of each domain's macro indicators (rows 1..)."""
-        by_group = np.array([np.fmin.reduce(ts[rows], axis=0) if rows.size else np.full(ts.shape[1], np.nan)
-                             for rows in self.compiled.oldest_groups])
+    def _oldest(self, level: str, ts: np.ndarray, moved: np.ndarray) -> np.ndarray:
+        """Oldest data time per area: of every indicator (row 0) and of each domain's macro indicators (rows 1..).
+
+        The oldest time of each block of ``OLDEST_BLOCK`` rows of a group is kept: only the blocks
+        with data times that may have ``moved`` are reduced again (a minimum of minima is exact).
+        """
+        blocks = _blocks(self.compiled.oldest_groups)
+        by_block = self._oldest_by_block.get(level)
+        if by_block is None:
+            by_block = self._oldest_by_block[level] = np.full((len(blocks), ts.shape[1]), np.nan)
+            moved = np.ones(len(self.ind_ids), dtype=bool)
+        for k, (_, rows) in enumerate(blocks):
+            if moved[rows].any():
+                by_block[k] = np.fmin.reduce(ts[rows], axis=0)
+        group_of = np.array([g for g, _ in blocks], dtype=np.int64)
+        by_group = np.array([np.fmin.reduce(by_block[group_of == g], axis=0) if (group_of == g).any()
+                             else np.full(ts.shape[1], np.nan) for g in range(len(self.compiled.oldest_groups))])
         domains = by_group[: len(DOMAINS)]
         return np.vstack([np.fmin.reduce(by_group, axis=0)[None, :], domains])
 
@@ -690,7 +725,7 @@ class Engine:
         dirty, state_changed = np.zeros(value.shape, dtype=bool), np.zeros(value.shape, dtype=bool)
         state_changed[rows] = before[0] != state[rows]
         dirty[rows] = state_changed[rows] | (before[1] != pending[rows]) | ~same_ts | ~same_value
-        summary = state_changed.any(axis=0) | ~same_oldest
+        summary = state_changed[rows].any(axis=0) | ~same_oldest
         old.keep(rows, dirty[rows], v, t)
         np.copyto(old.oldest, oldest, where=summary[None, :])
         return dirty, state_changed, summary
@@ -729,6 +764,16 @@ class Written:
         """Take the ``dirty`` cells of ``rows`` as written now."""
         self.value[rows] = np.where(dirty, value, self.value[rows])
         self.ts[rows] = np.where(dirty, ts - self.base, self.ts[rows])
+
+
+def _blocks(groups: list[np.ndarray]) -> list[tuple[int, np.ndarray]]:
+    """The groups' rows in blocks of at most OLDEST_BLOCK rows, each with the index of its group."""
+    return [(g, rows[k:k + OLDEST_BLOCK]) for g, rows in enumerate(groups) for k in range(0, rows.size, OLDEST_BLOCK)]
+
+
+def _rows_differ(old: np.ndarray | None, new: np.ndarray) -> np.ndarray:
+    """Per row, whether any cell differs between two matrices (every row when there is no ``old``)."""
+    return np.ones(new.shape[0], dtype=bool) if old is None else (old != new).any(axis=1)
 
 
 def _selector(rows: np.ndarray, n: int) -> np.ndarray | slice:
