@@ -547,9 +547,8 @@ class Engine:
             rows = ev.funnel_rows[level]
             # only the judged cells are tests: padding the family with p = 1 cells past its size m would cap
             # every q at m / cells and flag whole levels where few indicators have data
-            q = np.ones_like(pv)
-            q[valid[level]] = funnel.adjust(pv[valid[level]], m)
-            out[level] = funnel.severity(q, ev.funnel_yellow[rows, None], ev.funnel_red[rows, None])
+            out[level] = funnel.family_severity(pv, valid[level], m, ev.funnel_yellow[rows, None],
+                                                ev.funnel_red[rows, None])
         return out
 
     def _ancestor(self, level: str, ancestor: str) -> np.ndarray:
