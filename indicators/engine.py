@@ -484,11 +484,12 @@ class Engine:
             self._oldest_fresh = np.full(len(self.ind_ids), np.nan)
         # A ratio whose inputs are fresh but whose denominator is 0 ("0 of 0") is fresh data without
         # a value: it rolls up (adding nothing) and shows as insufficient evidence, never as stale.
-        has_value = np.where(c.binomial[rows, None], np.isfinite(parts.num[rows]) & np.isfinite(parts.den[rows]),
-                             np.isfinite(parts.value[rows]))
-        ts = parts.ts[rows]
-        fresh[rows] = has_value & (now - ts <= self.stale_after[rows])
-        self._oldest_fresh[rows] = np.fmin.reduce(np.where(fresh[rows], ts, np.nan), axis=1)
+        sel = _selector(rows, len(self.ind_ids))  # every row (a start): views, not copies
+        has_value = np.where(c.binomial[sel, None], np.isfinite(parts.num[sel]) & np.isfinite(parts.den[sel]),
+                             np.isfinite(parts.value[sel]))
+        ts = parts.ts[sel]
+        fresh[sel] = has_value & (now - ts <= self.stale_after[sel])
+        self._oldest_fresh[sel] = np.fmin.reduce(np.where(fresh[sel], ts, np.nan), axis=1)
         self._fresh_now = now
         return fresh, rows
 
