@@ -285,7 +285,10 @@ class Engine:
 
     def take_touched(self) -> tuple[np.ndarray, np.ndarray]:
         """(metric rows, grid columns) whose values changed since the last call: the latest values to persist."""
-        flat = np.unique(np.concatenate(self._touched)) if self._touched else np.empty(0, dtype=np.int64)
+        if len(self._touched) == 1:  # one batch: apply_newest gives its cells sorted and unique already
+            flat = self._touched[0]
+        else:
+            flat = np.unique(np.concatenate(self._touched)) if self._touched else np.empty(0, dtype=np.int64)
         self._touched = []
         return np.divmod(flat, len(self.grid_ids))
 
@@ -588,7 +591,8 @@ class Engine:
         area_ids = self.tree.ids(level)
         value, ts, cov, num, den = rolled
         track = self.tracks[level]
-        rows = np.flatnonzero(redo | (track.pending != classify.NO_PENDING).any(axis=1))
+        moved = np.flatnonzero(redo | (track.pending != classify.NO_PENDING).any(axis=1))
+        rows = moved[self._may_change(level, track, moved)]  # the others' records may move, not their states
         sel = _selector(rows, len(self.ind_ids))
         sub = classify.Track(track.state[sel], track.since[sel], track.pending[sel], track.pending_since[sel],
                              track.known[sel], track.judged[sel], track.last_now)
@@ -610,10 +614,25 @@ class Engine:
         if written is not None:
             cleared[sel] = (written[2][sel] >= State.YELLOW) & (sub.state < State.YELLOW)
         oldest = self._oldest(ts)
-        dirty, changed, summary_dirty = self._dirty(level, value, ts, track, sel, oldest)
+        dirty, changed, summary_dirty = self._dirty(level, value, ts, track, _selector(moved, len(self.ind_ids)),
+                                                    oldest)
         return LevelResult(level, area_ids, value, ts, cov, num, den, track.state, track.since, track.pending,
                            track.pending_since, lim, dirty, changed, summary_dirty, oldest, cleared, track.judged,
                            fresh_start=written is None)
+
+    def _may_change(self, level: str, track: classify.Track, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` a judgement can change at ``level``.
+
+        An indicator not judged at a level is NOT_JUDGED in all its areas there once judged once, and
+        every later judgement leaves it so: only such a row still holding another state, or a pending
+        one (a new catalog, restored warnings), needs judging again.
+        """
+        unjudged = np.flatnonzero(~self.compiled.judged_at[level][rows, 0])
+        idle = rows[unjudged]
+        settled = ((track.state[idle] == State.NOT_JUDGED) & (track.pending[idle] == classify.NO_PENDING)).all(axis=1)
+        out = np.ones(rows.size, dtype=bool)
+        out[unjudged[settled]] = False
+        return out
 
     def _want(self, level: str, rows: np.ndarray, sel: np.ndarray | slice, rolled: tuple[np.ndarray, ...],
               seen: np.ndarray, prev: np.ndarray, lim: classify.Limits) -> np.ndarray:
