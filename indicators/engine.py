@@ -487,7 +487,9 @@ class Engine:
             self._seen_cache = {level: np.zeros((len(self.ind_ids), len(self.tree.ids(level))), dtype=bool)
                                 for level in LEVELS}
             redo = np.ones(len(self.ind_ids), dtype=bool)
+        # Data times only move on (a missing one to a number): a row delivered in every grid stays so.
         rows = np.flatnonzero(redo)
+        rows = rows[~self._seen_cache[LEVELS[-1]][rows].all(axis=1)]
         ever = np.isfinite(parts.ts[rows])
         for level in LEVELS:
             n = len(self.tree.ids(level))
@@ -518,11 +520,12 @@ class Engine:
                 continue
             sub = rows[todo]
             rate = np.empty((sub.size, value.shape[1]))
+            ancestor = {ref: self._ancestor(level, ref) for ref in {ev.funnel_reference[row] for row in sub}}
             for k, row in enumerate(sub):
                 ref_level = ev.funnel_reference[row]
                 r_num, r_den = rolled[ref_level][3][row], rolled[ref_level][4][row]
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    rate[k] = (r_num / r_den)[self._ancestor(level, ref_level)]
+                    rate[k] = (r_num / r_den)[ancestor[ref_level]]
             valid[level][todo] = np.isfinite(value[sub]) & c.judged_at[level][sub]
             p[level][todo] = funnel.p_values(num[sub], den[sub], rate, c.binomial[sub, None], c.higher[sub, None])
         m = int(sum(v.sum() for v in valid.values()))

@@ -1,4 +1,4 @@
-"""Rows an indicator is not judged at are left out of a level's judgement: the states stay those of judging them all."""
+"""Rows whose judgement or delivery cannot move are skipped: the states stay those of computing them all."""
 
 import dataclasses
 
@@ -60,3 +60,26 @@ def test_skipping_rows_not_judged_gives_the_states_of_judging_every_row():
     assert warned_before_narrowing > 0, "the narrowed rows must hold warnings at grids, or no held state was dropped"
     grid = fast.tracks["grid"].state[[fast.ind_ids.index(i) for i in plain]]
     assert (grid != State.NOT_JUDGED).any(), "judged at grids again, the rows must take states there again"
+
+
+def test_grids_delivering_for_the_first_time_are_seen_as_a_full_recomputation_sees_them():
+    tree = AreaTree(province_demo(grids=400, seed=3))
+    catalog = load_catalog([DEFAULT_CATALOG])
+    fast, full = Engine(tree, catalog), Engine(tree, catalog)
+    city = SimulatedCity(tree, registry(), seed=5)
+    metrics = [m for m in fast.metric_ids if m in city.character]
+    grids, rng, now = tree.ids("grid"), np.random.default_rng(5), T0
+    delivered = []
+    for step, share in enumerate([0.3, 0.3, 0.6, 0.9]):  # each slice reaches grids no sample came from before
+        now += 60
+        samples = _feed(city, metrics, grids, now, rng, share)
+        for engine in (fast, full):
+            engine.ingest(samples, "sim")
+        full.recompute_all()  # "ever delivered" computed anew from every row
+        fast.tick(now), full.tick(now)
+        for level in LEVELS:
+            np.testing.assert_array_equal(fast.delivered(level), full.delivered(level), err_msg=f"step {step}, {level}")
+            np.testing.assert_array_equal(fast.tracks[level].state, full.tracks[level].state,
+                                          err_msg=f"step {step}, {level}")
+        delivered.append(int(fast.delivered("grid").sum()))
+    assert delivered[0] < delivered[-1] < fast.delivered("grid").size, "later slices must reach new grids, not all"
