@@ -299,7 +299,10 @@ class Engine:
 
     def take_touched(self) -> tuple[np.ndarray, np.ndarray]:
         """(metric rows, grid columns) whose values changed since the last call: the latest values to persist."""
-        flat = np.unique(np.concatenate(self._touched)) if self._touched else np.empty(0, dtype=np.int64)
+        if len(self._touched) == 1:  # one batch: apply_newest gives its cells sorted and unique already
+            flat = self._touched[0]
+        else:
+            flat = np.unique(np.concatenate(self._touched)) if self._touched else np.empty(0, dtype=np.int64)
         self._touched = []
         return np.divmod(flat, len(self.grid_ids))
 
@@ -503,7 +506,9 @@ class Engine:
             self._seen_cache = {level: np.zeros((len(self.ind_ids), len(self.tree.ids(level))), dtype=bool)
                                 for level in LEVELS}
             redo = np.ones(len(self.ind_ids), dtype=bool)
+        # Data times only move on (a missing one to a number): a row delivered in every grid stays so.
         rows = np.flatnonzero(redo)
+        rows = rows[~self._seen_cache[LEVELS[-1]][rows].all(axis=1)]
         ever = np.isfinite(parts.ts[rows])
         for level in LEVELS:
             n = len(self.tree.ids(level))
@@ -534,11 +539,12 @@ class Engine:
                 continue
             sub = rows[todo]
             rate = np.empty((sub.size, value.shape[1]))
+            ancestor = {ref: self._ancestor(level, ref) for ref in {ev.funnel_reference[row] for row in sub}}
             for k, row in enumerate(sub):
                 ref_level = ev.funnel_reference[row]
                 r_num, r_den = rolled[ref_level][3][row], rolled[ref_level][4][row]
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    rate[k] = (r_num / r_den)[self._ancestor(level, ref_level)]
+                    rate[k] = (r_num / r_den)[ancestor[ref_level]]
             valid[level][todo] = np.isfinite(value[sub]) & c.judged_at[level][sub]
             p[level][todo] = funnel.p_values(num[sub], den[sub], rate, c.binomial[sub, None], c.higher[sub, None])
         m = int(sum(v.sum() for v in valid.values()))
@@ -611,11 +617,14 @@ class Engine:
         waiting = self._waiting.get(level)
         if waiting is None:
             waiting = self._waiting[level] = (track.pending != classify.NO_PENDING).any(axis=1)
-        rows = np.flatnonzero(redo | waiting)
+        moved = np.flatnonzero(redo | waiting)
+        rows = moved[self._may_change(level, track, moved)]  # the others' records may move, not their states
+        moved_sel = _selector(moved, len(self.ind_ids))
+        moved_before = track.state[moved_sel].copy(), track.pending[moved_sel].copy()
         sel = _selector(rows, len(self.ind_ids))
         sub = classify.Track(track.state[sel], track.since[sel], track.pending[sel], track.pending_since[sel],
                              track.known[sel], track.judged[sel], track.last_now)
-        before, before_pending, known = sub.state.copy(), sub.pending.copy(), sub.known.copy()
+        before, known = sub.state.copy(), sub.known.copy()
         want = self._want(level, rows, sel, rolled, seen, sub.state, lim)
         changed = classify.advance(sub, want, now, self.compiled.min_duration[sel], self.compiled.clear_after[sel])
         track.state[sel], track.since[sel], track.known[sel] = sub.state, sub.since, sub.known
@@ -634,10 +643,24 @@ class Engine:
         if written is not None:
             cleared[sel] = (before >= State.YELLOW) & (sub.state < State.YELLOW)
         oldest = self._oldest(level, ts, redo)
-        dirty, changed, summary_dirty = self._dirty(level, value, ts, track, sel, oldest, (before, before_pending))
+        dirty, changed, summary_dirty = self._dirty(level, value, ts, track, moved_sel, oldest, moved_before)
         return LevelResult(level, area_ids, value, ts, cov, num, den, track.state, track.since, track.pending,
                            track.pending_since, lim, dirty, changed, summary_dirty, oldest, cleared, track.judged,
-                           rows, fresh_start=written is None)
+                           moved, fresh_start=written is None)
+
+    def _may_change(self, level: str, track: classify.Track, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` a judgement can change at ``level``.
+
+        An indicator not judged at a level is NOT_JUDGED in all its areas there once judged once, and
+        every later judgement leaves it so: only such a row still holding another state, or a pending
+        one (a new catalog, restored warnings), needs judging again.
+        """
+        unjudged = np.flatnonzero(~self.compiled.judged_at[level][rows, 0])
+        idle = rows[unjudged]
+        settled = ((track.state[idle] == State.NOT_JUDGED) & (track.pending[idle] == classify.NO_PENDING)).all(axis=1)
+        out = np.ones(rows.size, dtype=bool)
+        out[unjudged[settled]] = False
+        return out
 
     def _want(self, level: str, rows: np.ndarray, sel: np.ndarray | slice, rolled: tuple[np.ndarray, ...],
               seen: np.ndarray, prev: np.ndarray, lim: classify.Limits) -> np.ndarray:
