@@ -27,6 +27,7 @@ from indicators.states import State
 
 VALUE_TOLERANCE = 1e-4  # relative change of a value worth rewriting its record (screens show 4 digits)
 TS_TOLERANCE_S = 60.0  # data time moves in records at this resolution (the history's step)
+OLDEST_BLOCK = 8  # rows whose oldest data time is kept together: a tick reduces the blocks of rows that moved
 
 
 @dataclass
@@ -67,7 +68,16 @@ class LevelResult:
     # row 0, then of each domain's macro indicators (rows 1.., in ``DOMAINS`` order), so each tile says its own
     cleared: np.ndarray  # cells that left a warning state since last written (their warning entry goes)
     judged: np.ndarray  # the last of normal/yellow/red each cell held: what a stale cell scores in the health index
+    rows: np.ndarray  # the rows judged this tick (sorted): no cell of another row moved
     fresh_start: bool = False  # nothing written yet (a start, new thresholds): what the store holds is unknown
+
+
+    def cells(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, columns) where ``mask`` (cells, like ``dirty``) holds, looked for in the rows judged only."""
+        if self.rows.size == mask.shape[0]:
+            return np.nonzero(mask)
+        sub_rows, cols = np.nonzero(mask[self.rows])
+        return self.rows[sub_rows], cols
 
 
 @dataclass
@@ -108,7 +118,7 @@ class Engine:
         self._limits_rows: dict[str, tuple[classify.Limits, bytes, classify.Limits]] = {}  # see _limits_of
         self.ind_ids: list[str] = []  # the rows of the state matrices, in the catalog's order
         self.tracks: dict[str, classify.Track] = {}
-        self.written: dict[str, tuple[np.ndarray, ...]] = {}  # value, ts, state, pending as written; oldest per area
+        self.written: dict[str, Written] = {}  # per level, what was last written (see _dirty)
         self._written_limits: object = None
         self._touched: list[np.ndarray] = []
         self._parts: rollup.GridParts | None = None  # last tick's grid values: rows whose inputs held still are kept
@@ -121,6 +131,8 @@ class Engine:
         self._seen_cache: dict[str, np.ndarray] | None = None  # per level: inputs ever delivered in each area
         self._funnel_state: dict[str, np.ndarray] = {}  # per level: funnel severities of its funnel rows
         self._funnel_p: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per level: p-values, valid cells of those rows
+        self._waiting: dict[str, np.ndarray] = {}  # per level: rows with a cell waiting out a duration (pending)
+        self._oldest_by_block: dict[str, np.ndarray] = {}  # per level: oldest data time per block (see _oldest)
         self.funnel_cells = 0  # cells judged by funnel limits in the last family (explanations show the limits)
         # Per area, one of its grids: whose feed an area record names as its source.
         self.first_grid = {level: self._first_grids(level) for level in LEVELS}
@@ -188,11 +200,13 @@ class Engine:
                     getattr(track, name)[rows] = getattr(old, name)[kept]
             self.tracks[level] = track
             self.written.pop(level, None)
+            self._waiting.pop(level, None)
 
     def recompute_all(self) -> None:
         """Drop the grid values and roll-ups kept from the last tick: the next tick computes every indicator anew."""
         self._parts = self._fresh = self._rolled = self._seen_cache = None
         self._funnel_state, self._funnel_p = {}, {}
+        self._waiting, self._oldest_by_block = {}, {}
 
     def _ensure_metrics(self, metrics: list[str]) -> None:
         new = [m for m in metrics if m not in self.metric_ids]
@@ -285,7 +299,10 @@ class Engine:
 
     def take_touched(self) -> tuple[np.ndarray, np.ndarray]:
         """(metric rows, grid columns) whose values changed since the last call: the latest values to persist."""
-        flat = np.unique(np.concatenate(self._touched)) if self._touched else np.empty(0, dtype=np.int64)
+        if len(self._touched) == 1:  # one batch: apply_newest gives its cells sorted and unique already
+            flat = self._touched[0]
+        else:
+            flat = np.unique(np.concatenate(self._touched)) if self._touched else np.empty(0, dtype=np.int64)
         self._touched = []
         return np.divmod(flat, len(self.grid_ids))
 
@@ -416,14 +433,18 @@ class Engine:
         rolled = self._roll(parts, fresh, moved)
         seen = self._seen(parts, moved)
         self._own_levels(rolled, seen, now)
+        severity_moved: dict[str, np.ndarray] = {}  # per funnel level, its funnel rows whose severities moved
         if redo[funnel_all].any():
-            self._funnel_state = self._judge_funnels(rolled, moved)
+            funnels = self._judge_funnels(rolled, moved)
+            severity_moved = {level: _rows_differ(self._funnel_state.get(level), sev) for level, sev in funnels.items()}
+            self._funnel_state = funnels
         for level in LEVELS:
-            # A funnel row that did not move can change only where its funnel judges it (at its funnel
-            # levels); elsewhere it holds like any other row whose inputs held still.
+            # A funnel row that did not move can change only where its funnel severities moved (at its
+            # funnel levels); elsewhere, or with the same severities, it holds like any other row whose
+            # inputs held still.
             judge = moved.copy()
             at = self.compiled.evidence.funnel_rows[level]
-            judge[at] = redo[at]
+            judge[at] |= severity_moved.get(level, False)
             judge[self.compiled.own_rows.get(level, at[:0])] = True
             result.levels[level] = self._score_level(level, rolled[level], seen[level], limits[level], now,
                                                      result.transitions, judge)
@@ -466,11 +487,12 @@ class Engine:
             self._oldest_fresh = np.full(len(self.ind_ids), np.nan)
         # A ratio whose inputs are fresh but whose denominator is 0 ("0 of 0") is fresh data without
         # a value: it rolls up (adding nothing) and shows as insufficient evidence, never as stale.
-        has_value = np.where(c.binomial[rows, None], np.isfinite(parts.num[rows]) & np.isfinite(parts.den[rows]),
-                             np.isfinite(parts.value[rows]))
-        ts = parts.ts[rows]
-        fresh[rows] = has_value & (now - ts <= self.stale_after[rows])
-        self._oldest_fresh[rows] = np.fmin.reduce(np.where(fresh[rows], ts, np.nan), axis=1)
+        sel = _selector(rows, len(self.ind_ids))  # every row (a start): views, not copies
+        has_value = np.where(c.binomial[sel, None], np.isfinite(parts.num[sel]) & np.isfinite(parts.den[sel]),
+                             np.isfinite(parts.value[sel]))
+        ts = parts.ts[sel]
+        fresh[sel] = has_value & (now - ts <= self.stale_after[sel])
+        self._oldest_fresh[sel] = np.fmin.reduce(np.where(fresh[sel], ts, np.nan), axis=1)
         self._fresh_now = now
         return fresh, rows
 
@@ -484,7 +506,9 @@ class Engine:
             self._seen_cache = {level: np.zeros((len(self.ind_ids), len(self.tree.ids(level))), dtype=bool)
                                 for level in LEVELS}
             redo = np.ones(len(self.ind_ids), dtype=bool)
+        # Data times only move on (a missing one to a number): a row delivered in every grid stays so.
         rows = np.flatnonzero(redo)
+        rows = rows[~self._seen_cache[LEVELS[-1]][rows].all(axis=1)]
         ever = np.isfinite(parts.ts[rows])
         for level in LEVELS:
             n = len(self.tree.ids(level))
@@ -515,11 +539,12 @@ class Engine:
                 continue
             sub = rows[todo]
             rate = np.empty((sub.size, value.shape[1]))
+            ancestor = {ref: self._ancestor(level, ref) for ref in {ev.funnel_reference[row] for row in sub}}
             for k, row in enumerate(sub):
                 ref_level = ev.funnel_reference[row]
                 r_num, r_den = rolled[ref_level][3][row], rolled[ref_level][4][row]
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    rate[k] = (r_num / r_den)[self._ancestor(level, ref_level)]
+                    rate[k] = (r_num / r_den)[ancestor[ref_level]]
             valid[level][todo] = np.isfinite(value[sub]) & c.judged_at[level][sub]
             p[level][todo] = funnel.p_values(num[sub], den[sub], rate, c.binomial[sub, None], c.higher[sub, None])
         m = int(sum(v.sum() for v in valid.values()))
@@ -529,9 +554,8 @@ class Engine:
             rows = ev.funnel_rows[level]
             # only the judged cells are tests: padding the family with p = 1 cells past its size m would cap
             # every q at m / cells and flag whole levels where few indicators have data
-            q = np.ones_like(pv)
-            q[valid[level]] = funnel.adjust(pv[valid[level]], m)
-            out[level] = funnel.severity(q, ev.funnel_yellow[rows, None], ev.funnel_red[rows, None])
+            out[level] = funnel.family_severity(pv, valid[level], m, ev.funnel_yellow[rows, None],
+                                                ev.funnel_red[rows, None])
         return out
 
     def _ancestor(self, level: str, ancestor: str) -> np.ndarray:
@@ -551,14 +575,16 @@ class Engine:
             n = len(self.ind_ids)
             self._rolled = {level: tuple(np.full((n, len(self.tree.ids(level))), np.nan) for _ in range(5))
                             for level in LEVELS if level != "grid"}
-            self._rolled["grid"] = tuple(np.full((n, len(self.grid_ids)), np.nan) for _ in range(3))
-            self._rolled["grid"] += (parts.num, parts.den)  # the grid's own pieces: no copy at province scale
+            # A grid's data time, numerator and denominator are its own pieces: no copy at province scale;
+            # its coverage is 0 or 1, exact in float32.
+            self._rolled["grid"] = (np.full((n, len(self.grid_ids)), np.nan), parts.ts,
+                                    np.zeros((n, len(self.grid_ids)), dtype=np.float32), parts.num, parts.den)
             redo = np.ones(n, dtype=bool)
         out = self._rolled
         rows = np.flatnonzero(redo)
-        grid_value, grid_ts, grid_cov, _, _ = out["grid"]
+        grid_value, _, grid_cov, _, _ = out["grid"]
         grid_value[rows] = np.where(fresh[rows], parts.value[rows], np.nan)
-        grid_ts[rows], grid_cov[rows] = parts.ts[rows], fresh[rows]
+        grid_cov[rows] = fresh[rows]
         scale = self.compiled.scale
         for rule, rule_rows in self.compiled.rule_rows.items():
             rows = rule_rows[redo[rule_rows]]
@@ -588,7 +614,13 @@ class Engine:
         area_ids = self.tree.ids(level)
         value, ts, cov, num, den = rolled
         track = self.tracks[level]
-        rows = np.flatnonzero(redo | (track.pending != classify.NO_PENDING).any(axis=1))
+        waiting = self._waiting.get(level)
+        if waiting is None:
+            waiting = self._waiting[level] = (track.pending != classify.NO_PENDING).any(axis=1)
+        moved = np.flatnonzero(redo | waiting)
+        rows = moved[self._may_change(level, track, moved)]  # the others' records may move, not their states
+        moved_sel = _selector(moved, len(self.ind_ids))
+        moved_before = track.state[moved_sel].copy(), track.pending[moved_sel].copy()
         sel = _selector(rows, len(self.ind_ids))
         sub = classify.Track(track.state[sel], track.since[sel], track.pending[sel], track.pending_since[sel],
                              track.known[sel], track.judged[sel], track.last_now)
@@ -598,6 +630,7 @@ class Engine:
         track.state[sel], track.since[sel], track.known[sel] = sub.state, sub.since, sub.known
         track.pending[sel], track.pending_since[sel], track.judged[sel] = sub.pending, sub.pending_since, sub.judged
         track.last_now = now
+        waiting[rows] = (sub.pending != classify.NO_PENDING).any(axis=1)
         # A first judgement after a (re)start is a change only when it is a warning: no log flood.
         r_sub, cols = np.nonzero(changed & (known | (sub.state >= State.YELLOW)))
         yellow, red = self.threshold_texts(lim, rows[r_sub], cols)
@@ -608,12 +641,26 @@ class Engine:
         written = self.written.get(level)
         cleared = np.zeros(value.shape, dtype=bool)
         if written is not None:
-            cleared[sel] = (written[2][sel] >= State.YELLOW) & (sub.state < State.YELLOW)
-        oldest = self._oldest(ts)
-        dirty, changed, summary_dirty = self._dirty(level, value, ts, track, sel, oldest)
+            cleared[sel] = (before >= State.YELLOW) & (sub.state < State.YELLOW)
+        oldest = self._oldest(level, ts, redo)
+        dirty, changed, summary_dirty = self._dirty(level, value, ts, track, moved_sel, oldest, moved_before)
         return LevelResult(level, area_ids, value, ts, cov, num, den, track.state, track.since, track.pending,
                            track.pending_since, lim, dirty, changed, summary_dirty, oldest, cleared, track.judged,
-                           fresh_start=written is None)
+                           moved, fresh_start=written is None)
+
+    def _may_change(self, level: str, track: classify.Track, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` a judgement can change at ``level``.
+
+        An indicator not judged at a level is NOT_JUDGED in all its areas there once judged once, and
+        every later judgement leaves it so: only such a row still holding another state, or a pending
+        one (a new catalog, restored warnings), needs judging again.
+        """
+        unjudged = np.flatnonzero(~self.compiled.judged_at[level][rows, 0])
+        idle = rows[unjudged]
+        settled = ((track.state[idle] == State.NOT_JUDGED) & (track.pending[idle] == classify.NO_PENDING)).all(axis=1)
+        out = np.ones(rows.size, dtype=bool)
+        out[unjudged[settled]] = False
+        return out
 
     def _want(self, level: str, rows: np.ndarray, sel: np.ndarray | slice, rolled: tuple[np.ndarray, ...],
               seen: np.ndarray, prev: np.ndarray, lim: classify.Limits) -> np.ndarray:
@@ -649,10 +696,23 @@ class Engine:
             kept = self._limits_rows[level] = (lim, key, _rows_of(lim, _selector(rows, len(self.ind_ids))))
         return kept[2]
 
-    def _oldest(self, ts: np.ndarray) -> np.ndarray:
-        """Oldest data time per area: of every indicator (row 0) and of each domain's macro indicators (rows 1..)."""
-        by_group = np.array([np.fmin.reduce(ts[rows], axis=0) if rows.size else np.full(ts.shape[1], np.nan)
-                             for rows in self.compiled.oldest_groups])
+    def _oldest(self, level: str, ts: np.ndarray, moved: np.ndarray) -> np.ndarray:
+        """Oldest data time per area: of every indicator (row 0) and of each domain's macro indicators (rows 1..).
+
+        The oldest time of each block of ``OLDEST_BLOCK`` rows of a group is kept: only the blocks
+        with data times that may have ``moved`` are reduced again (a minimum of minima is exact).
+        """
+        blocks = _blocks(self.compiled.oldest_groups)
+        by_block = self._oldest_by_block.get(level)
+        if by_block is None:
+            by_block = self._oldest_by_block[level] = np.full((len(blocks), ts.shape[1]), np.nan)
+            moved = np.ones(len(self.ind_ids), dtype=bool)
+        for k, (_, rows) in enumerate(blocks):
+            if moved[rows].any():
+                by_block[k] = np.fmin.reduce(ts[rows], axis=0)
+        group_of = np.array([g for g, _ in blocks], dtype=np.int64)
+        by_group = np.array([np.fmin.reduce(by_block[group_of == g], axis=0) if (group_of == g).any()
+                             else np.full(ts.shape[1], np.nan) for g in range(len(self.compiled.oldest_groups))])
         domains = by_group[: len(DOMAINS)]
         return np.vstack([np.fmin.reduce(by_group, axis=0)[None, :], domains])
 
@@ -663,37 +723,80 @@ class Engine:
         return [t[1] for t in texts], [t[2] for t in texts]
 
     def _dirty(self, level: str, value: np.ndarray, ts: np.ndarray, track: classify.Track,
-               rows: np.ndarray | slice, oldest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               rows: np.ndarray | slice, oldest: np.ndarray,
+               before: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return the cells to rewrite, those whose state changed, and the areas whose summary to rewrite.
 
-        Only ``rows`` (indices, or a slice of all) can have moved since the last tick. A cell is
-        rewritten when its state or pending state changed or its value or data time moved beyond
-        the tolerances; an area summary (states and the area's and its domains' oldest data times)
-        when a state changed or one of those oldest times moved beyond the tolerance.
-        Without a snapshot (a start) all of them.
+        Only ``rows`` (indices, or a slice of all) can have moved since the last tick; ``before`` are
+        their state and pending state before this tick (what the last tick wrote: every change is
+        written). A cell is rewritten when its state or pending state changed or its value or data
+        time moved beyond the tolerances; an area summary (states and the area's and its domains'
+        oldest data times) when a state changed or one of those oldest times moved beyond the
+        tolerance. Without a snapshot (a start) all of them.
         """
         state, pending = track.state, track.pending
         old = self.written.get(level)
         if old is None:
-            self.written[level] = (value.copy(), ts.copy(), state.copy(), pending.copy(), oldest)
+            self.written[level] = Written.of(value, ts, oldest, track.last_now)
             everything = np.ones(value.shape, dtype=bool)
             return everything, everything, np.ones(value.shape[1], dtype=bool)
-        w_value, w_ts, w_state, w_pending, w_oldest = old
-        v, t, wv, wt = value[rows], ts[rows], w_value[rows], w_ts[rows]
+        v, t = value[rows], ts[rows]
+        same_value, same_ts = old.same(rows, v, t)
         with np.errstate(invalid="ignore"):
-            same_value = (np.abs(v - wv) <= VALUE_TOLERANCE * np.abs(wv)) | (np.isnan(v) & np.isnan(wv))
-            same_ts = (np.abs(t - wt) < TS_TOLERANCE_S) | (np.isnan(t) & np.isnan(wt))
-            same_oldest = ((np.abs(oldest - w_oldest) < TS_TOLERANCE_S) | (np.isnan(oldest) & np.isnan(w_oldest))
+            same_oldest = ((np.abs(oldest - old.oldest) < TS_TOLERANCE_S) | (np.isnan(oldest) & np.isnan(old.oldest))
                            ).all(axis=0)
         dirty, state_changed = np.zeros(value.shape, dtype=bool), np.zeros(value.shape, dtype=bool)
-        state_changed[rows] = w_state[rows] != state[rows]
-        dirty[rows] = state_changed[rows] | (w_pending[rows] != pending[rows]) | ~same_ts | ~same_value
-        summary = state_changed.any(axis=0) | ~same_oldest
-        w_value[rows], w_ts[rows] = np.where(dirty[rows], v, wv), np.where(dirty[rows], t, wt)
-        w_state[rows] = np.where(dirty[rows], state[rows], w_state[rows])
-        w_pending[rows] = np.where(dirty[rows], pending[rows], w_pending[rows])
-        np.copyto(w_oldest, oldest, where=summary[None, :])
+        state_changed[rows] = before[0] != state[rows]
+        dirty[rows] = state_changed[rows] | (before[1] != pending[rows]) | ~same_ts | ~same_value
+        summary = state_changed[rows].any(axis=0) | ~same_oldest
+        old.keep(rows, dirty[rows], v, t)
+        np.copyto(old.oldest, oldest, where=summary[None, :])
         return dirty, state_changed, summary
+
+
+@dataclass
+class Written:
+    """Of one level's records as last written, what telling a record that moved needs.
+
+    Values as float32 (their rounding, about 6e-8 of the value, is far inside VALUE_TOLERANCE) and
+    data times as float32 seconds after ``base`` (within a second for half a year, within 8 s for
+    three: far inside TS_TOLERANCE_S); states need no copy, each change being written when it happens.
+    """
+
+    value: np.ndarray
+    ts: np.ndarray
+    oldest: np.ndarray  # per area, the oldest data times (see LevelResult.oldest), exact
+    base: float  # the time data times are counted from
+
+    @classmethod
+    def of(cls, value: np.ndarray, ts: np.ndarray, oldest: np.ndarray, now: float) -> Written:
+        """The snapshot of records all written at ``now`` (data times are kept as seconds from it)."""
+        with np.errstate(over="ignore"):  # a value past float32's range is kept as infinite: always moved
+            return cls(value.astype(np.float32), (ts - now).astype(np.float32), oldest.copy(), now)
+
+    def same(self, rows: np.ndarray | slice, value: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whether the ``rows``' values and data times are within the tolerances of what was written."""
+        wv, wt = self.value[rows], self.ts[rows]
+        t = (ts - self.base).astype(np.float32)
+        with np.errstate(invalid="ignore"):
+            same_value = (np.abs(value - wv) <= VALUE_TOLERANCE * np.abs(wv)) | (np.isnan(value) & np.isnan(wv))
+            same_ts = (np.abs(t - wt) < TS_TOLERANCE_S) | (np.isnan(t) & np.isnan(wt))
+        return same_value, same_ts
+
+    def keep(self, rows: np.ndarray | slice, dirty: np.ndarray, value: np.ndarray, ts: np.ndarray) -> None:
+        """Take the ``dirty`` cells of ``rows`` as written now."""
+        self.value[rows] = np.where(dirty, value, self.value[rows])
+        self.ts[rows] = np.where(dirty, ts - self.base, self.ts[rows])
+
+
+def _blocks(groups: list[np.ndarray]) -> list[tuple[int, np.ndarray]]:
+    """The groups' rows in blocks of at most OLDEST_BLOCK rows, each with the index of its group."""
+    return [(g, rows[k:k + OLDEST_BLOCK]) for g, rows in enumerate(groups) for k in range(0, rows.size, OLDEST_BLOCK)]
+
+
+def _rows_differ(old: np.ndarray | None, new: np.ndarray) -> np.ndarray:
+    """Per row, whether any cell differs between two matrices (every row when there is no ``old``)."""
+    return np.ones(new.shape[0], dtype=bool) if old is None else (old != new).any(axis=1)
 
 
 def _selector(rows: np.ndarray, n: int) -> np.ndarray | slice:
@@ -719,7 +822,9 @@ def _narrow(lim: classify.Limits) -> classify.Limits:
     At province scale full (indicators x grids) limit matrices would cost more memory than the values.
     """
     arrays = [lim.yellow_low, lim.yellow_high, lim.red_low, lim.red_high, lim.source]
-    if arrays[0].shape[1] > 1 and all((a == a[:, :1]).all() for a in arrays):
+    # NaN limits (rows judged by funnel limits) are the same everywhere too: compare them as equal
+    same = (np.array_equal(a, np.broadcast_to(a[:, :1], a.shape), equal_nan=a.dtype.kind == "f") for a in arrays)
+    if arrays[0].shape[1] > 1 and all(same):
         arrays = [a[:, :1].copy() for a in arrays]
     return classify.Limits(*arrays)
 

@@ -75,6 +75,48 @@ def adjust(p: np.ndarray, m: int | None = None) -> np.ndarray:
     return q.reshape(p.shape)
 
 
+def step_up_cuts(p: np.ndarray, m: int, alphas: np.ndarray) -> np.ndarray | None:
+    """Per level in ``alphas``, the largest p-value whose :func:`adjust`-ed q-value is at or below it.
+
+    A q-value is at or below ``alpha`` exactly when the cell's p-value is at or below the last
+    p_(j) with p_(j) m / j <= alpha (Benjamini–Hochberg's step-up cut; tied p-values share their
+    q-value), so only the cells with p-values near the largest level are sorted, not the family.
+    -inf: no cell reaches the level. None where the shortcut does not hold (a NaN p-value, a level
+    of 1 or more): adjust the whole family instead.
+    """
+    alphas = np.asarray(alphas, dtype=float)
+    if not alphas.size:
+        return alphas
+    if np.isnan(p).any() or not (alphas < 1.0).all():
+        return None
+    # A p-value above the largest level by more than rounding can never be scaled under it (m / j >= 1).
+    small = np.sort(p[p <= alphas.max() * (1 + 1e-9)])
+    ranked = small * m / np.arange(1, small.size + 1)  # the same terms as adjust's, bit for bit
+    cuts = np.full(alphas.size, -np.inf)
+    for k, alpha in enumerate(alphas.tolist()):
+        hit = np.flatnonzero(ranked <= alpha)
+        if hit.size:
+            cuts[k] = small[hit[-1]]
+    return cuts
+
+
+def family_severity(p: np.ndarray, valid: np.ndarray, m: int, yellow: np.ndarray, red: np.ndarray) -> np.ndarray:
+    """:func:`severity` of the ``valid`` cells of ``p`` :func:`adjust`-ed in a family of ``m`` (the others NORMAL).
+
+    The same states, from each level's step-up cut (:func:`step_up_cuts`) rather than every cell's
+    q-value: at province scale the family holds millions of cells, nearly all far from any level.
+    """
+    judged = p[valid]
+    cuts = step_up_cuts(judged, m, np.concatenate([1 - np.ravel(red), 1 - np.ravel(yellow)]))
+    if cuts is None:
+        q = np.ones_like(p)
+        q[valid] = adjust(judged, m)
+        return severity(q, yellow, red)
+    red_cut, yellow_cut = cuts[: np.size(red)].reshape(np.shape(red)), cuts[np.size(red):].reshape(np.shape(yellow))
+    return np.where(valid & (p <= red_cut), np.int8(State.RED),
+                    np.where(valid & (p <= yellow_cut), np.int8(State.YELLOW), np.int8(State.NORMAL))).astype(np.int8)
+
+
 def severity(q: np.ndarray, yellow: np.ndarray | float, red: np.ndarray | float) -> np.ndarray:
     """NORMAL, YELLOW or RED per cell from adjusted p-values and the confidence levels."""
     return np.where(q <= 1 - red, np.int8(State.RED),

@@ -67,7 +67,7 @@ class StateWriter:
 
         ``sending`` hears of each part of a big level sent on its own (see ``store.queue_values``).
         """
-        rows, cols = np.nonzero(lv.dirty)
+        rows, cols = lv.cells(lv.dirty)
         store.queue_values(pipe, lv.level, engine.ind_ids, rows, cols, len(lv.area_ids), lambda r, c: {
                                "v": lv.value[r, c], "ts": lv.ts[r, c], "since": lv.since[r, c],
                                "ps": lv.pending_since[r, c], "cov": lv.coverage[r, c],

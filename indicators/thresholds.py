@@ -94,12 +94,17 @@ def rule_texts(catalog: Catalog, labels: list[str]) -> dict[str, dict[int, tuple
 
 def resolve(catalog: Catalog, level: str, area_ids: list[str], local: datetime, switched_on: set[str],
             labels: list[str]) -> Limits:
-    """Build the limit matrices for one level; codes point into ``labels`` (see :func:`rule_labels`)."""
+    """Build the limit matrices for one level; codes point into ``labels`` (see :func:`rule_labels`).
+
+    Without an override naming one of the level's areas, every column would be the same: the
+    matrices are then one column wide (they broadcast), not (indicators x areas) at province scale.
+    """
     code = {label: k for k, label in enumerate(labels)}
-    n_ind, n = len(catalog.indicators), len(area_ids)
+    position = {a: i for i, a in enumerate(area_ids)}
+    per_area = any(o.area in position for ind in catalog.indicators for o in ind.overrides if o.area)
+    n_ind, n = len(catalog.indicators), len(area_ids) if per_area else 1
     arrays = {k: np.empty((n_ind, n)) for k in ("yl", "yh", "rl", "rh")}
     source = np.zeros((n_ind, n), dtype=np.int32)
-    position = {a: i for i, a in enumerate(area_ids)}
     for row, ind in enumerate(catalog.indicators):
         _fill(arrays, source, row, slice(None), ind, ind.thresholds.yellow, ind.thresholds.red,
               code["default"])

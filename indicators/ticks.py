@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 
@@ -27,7 +28,7 @@ def tick_batches(chunks: Iterable[tuple[pd.DataFrame, float]], start: float, end
     ticks = int(math.floor((end - start) / tick_s + 1e-9))
     pending: list[pd.DataFrame] = []
     k = 1
-    for frame, until in [*chunks, (None, math.inf)]:
+    for frame, until in itertools.chain(chunks, [(None, math.inf)]):  # one chunk read at a time
         if frame is not None and len(frame):
             pending.append(frame)
         last = min(ticks, math.ceil((until - start) / tick_s) - 1) if until < math.inf else ticks

@@ -32,7 +32,9 @@ class WarningWriter:
     def queue(self, pipe: redis.client.Pipeline, engine: Engine, lv: LevelResult) -> None:
         """Queue every moved warning cell's full record; drop only the cells that left a warning."""
         ids, areas = engine.ind_ids, lv.area_ids
-        rows, cols = np.nonzero(lv.dirty & (lv.state >= State.YELLOW))
+        dirty_rows, dirty_cols = lv.cells(lv.dirty)
+        warn = lv.state[dirty_rows, dirty_cols] >= State.YELLOW
+        rows, cols = dirty_rows[warn], dirty_cols[warn]
         keys = [store.warning_key(ids[r], areas[c]) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
         records = self._records(engine, lv, rows, cols, self._peak_values(engine, lv, keys, rows, cols))
         raised = dict(zip(keys, records, strict=True))
@@ -51,7 +53,8 @@ class WarningWriter:
             gone = [k for k in store.warning_keys(self.client)
                     if store.WarningKey.parse(k).area in mine and k not in raised]
         else:
-            gone_rows, gone_cols = np.nonzero(lv.dirty & lv.cleared)
+            left = lv.cleared[dirty_rows, dirty_cols]
+            gone_rows, gone_cols = dirty_rows[left], dirty_cols[left]
             gone = [store.warning_key(ids[r], areas[c])
                     for r, c in zip(gone_rows.tolist(), gone_cols.tolist(), strict=True)]
         for key in gone:

@@ -40,6 +40,20 @@ def test_samples_go_to_the_first_tick_at_or_after_their_time_across_chunks():
     assert got == [(60.0, [0.0, 30.0, 60.0]), (120.0, [61.0]), (180.0, [179.0]), (240.0, [])]  # 300: past the end
 
 
+def test_ticks_are_cut_while_the_chunks_are_read_not_after_reading_them_all():
+    read = []
+
+    def chunks():  # an archive read a day at a time: a chunk of one sample per day, the next day's read later
+        for day in range(3):
+            read.append(day)
+            yield pd.DataFrame({"metric": ["m"], "area": ["a"], "ts": [day * 86400.0 + 1], "value": [1.0]}), \
+                (day + 1) * 86400.0
+
+    for now, _ in tick_batches(chunks(), 0.0, 3 * 86400.0, 3600.0):
+        assert len(read) <= now // 86400 + 1, f"at {now}: {len(read)} chunks read"
+    assert read == [0, 1, 2]
+
+
 def test_a_tick_of_zero_seconds_is_refused():
     with pytest.raises(ValueError, match="longer than 0 s"):
         list(tick_batches([], 0.0, 60.0, 0.0))

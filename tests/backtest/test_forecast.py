@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from indicators.backtest import backtest
-from indicators.forecast import outlook
+from indicators.forecast import outlook, outlooks
 from indicators.forecast_report import rule_figures
 from indicators.loader import CatalogInvalid, load_catalog
 from indicators.schema import Forecast
@@ -135,3 +135,22 @@ def test_hits_lead_times_and_false_early_warnings_by_hand():
     assert (f["crossings"], f["hits"], f["early_warnings"], f["false_early"]) == (4, 2, 4, 2)
     assert f["lead_time_p50_s"] == 550.0  # the median of 600 and 500
     assert f["hit_rate"] == 0.5 and f["false_early_per_day"] == 4.0
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_outlooks_fitted_all_at_once_equal_one_statsmodels_fit_per_series(higher):
+    rng = np.random.default_rng(3 if higher else 4)
+    rule = _rule(8, 0.8)
+    series = np.cumsum(rng.normal(0.3 if higher else -0.3, 1.0, (400, 12)), axis=1) + 50
+    gaps = rng.random(series.shape) < 0.06
+    gaps[:, -1] = False  # the engine forecasts cells with a value now only
+    series[gaps] = np.nan  # gaps: each series is judged since its last one
+    series[:5] = 2 * np.arange(12.0) + (0.0 if higher else -30.0)  # exact lines too (a zero residual variance)
+    limits = np.nanmax(series, axis=1) + rng.uniform(-2, 6, 400) if higher else \
+        np.nanmin(series, axis=1) - rng.uniform(-2, 6, 400)
+    expected = []
+    for row, limit in zip(series, limits.tolist(), strict=True):
+        gaps = np.flatnonzero(np.isnan(row))
+        expected.append(outlook(row[gaps[-1] + 1 if gaps.size else 0:], rule, limit, higher))
+    assert outlooks(series, rule, limits, higher) == expected
+    assert sum(e is not None for e in expected) > 20, "some series must be expected past their limit"

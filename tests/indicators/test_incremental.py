@@ -99,3 +99,24 @@ def test_adjust_sorting_only_cells_below_one_equals_plain_benjamini_hochberg():
         np.testing.assert_array_equal(
             funnel.adjust(p.reshape(-1, 3) if n % 3 == 0 else p, m), _plain_bh(p.reshape(-1, 3) if n % 3 == 0 else p, m)
         )
+
+
+def test_family_severity_equals_severity_of_adjusted_p_values():
+    rng = np.random.default_rng(8)
+    cut_used = 0
+    for _ in range(1000):
+        rows, cols = int(rng.integers(1, 6)), int(rng.integers(1, 40))
+        p = np.where(rng.random((rows, cols)) < 0.5, 1.0, rng.random((rows, cols)) ** rng.uniform(1, 12))
+        p[rng.random((rows, cols)) < 0.1] = rng.choice([0.0, 1e-4, 0.003])  # ties, some at the levels' edges
+        if rng.random() < 0.03:
+            p[0, 0] = np.nan
+        valid = rng.random((rows, cols)) < 0.8
+        m = int(valid.sum()) + int(rng.integers(0, 3 * cols))  # a family spanning other levels too
+        yellow = rng.choice([0.9, 0.95, 0.99], size=(rows, 1))
+        red = np.maximum(yellow, rng.choice([0.99, 0.999], size=(rows, 1)))
+        q = np.ones_like(p)
+        q[valid] = funnel.adjust(p[valid], m)
+        np.testing.assert_array_equal(funnel.family_severity(p, valid, m, yellow, red),
+                                      funnel.severity(q, yellow, red))
+        cut_used += funnel.step_up_cuts(p[valid], m, np.array([0.05])) is not None
+    assert cut_used > 900, "the step-up cuts must be what is compared, not the fallback"
