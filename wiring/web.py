@@ -16,7 +16,6 @@ from cityvitals.config import load_settings
 from cityvitals.dispatch.webhook import SIGNATURE_HEADER
 from cityvitals.guards import install_guards
 from cityvitals.headers import install_headers
-from cityvitals.metrics import registry
 from cityvitals.observability import install_observability
 from cityvitals.redis_server import is_cluster
 from cityvitals.security import install_security, secret_key
@@ -24,10 +23,8 @@ from cityvitals.tokens import TokenVerifier
 from dashboard import create_app
 from dashboard.context import DashboardContext
 from feeds.http_push.api import install_push_api
-from feeds.ingest import Ingestor
-from feeds.workorders.aggregate import grids_below
+from feeds.http_push.sinks import SourceSinks
 from feeds.workorders.answers import TaskAnswers
-from feeds.workorders.pipeline import WorkOrderPipeline
 from wiring.dispatching import dispatch_context, install_task_api
 from wiring.runtime import Runtime, open_runtime
 
@@ -38,25 +35,14 @@ def build_server(rt: Runtime) -> Flask:
     app = create_app(DashboardContext(rt.client, rt.sql, rt.tree, rt.settings.tick_seconds,
                                       rt.settings.catalog_path, dispatch, rt.settings.closure_target,
                                       rt.settings.archive_path))
-    grids = frozenset(rt.tree.ids("grid"))
-    locator = rt.tree.grid_locator()
-    ingestors: dict[str, Ingestor] = {}
-
-    def ingestor_for(source: str) -> Ingestor:
-        if source not in ingestors:
-            ingestors[source] = Ingestor(rt.client, f"push:{source}", registry(), rt.tree, locator=locator)
-        return ingestors[source]
-
-    pipelines: dict[str, WorkOrderPipeline] = {}
-    below = grids_below(rt.tree)
+    sinks = SourceSinks(rt.client, rt.tree)
 
     def events_for(source: str, body: bytes) -> TaskAnswers:
-        orders = pipelines.get(source) or pipelines.setdefault(
-            source, WorkOrderPipeline(Ingestor(rt.client, f"events:{source}", registry(), grids), below=below))
-        return TaskAnswers(orders, dispatch, rt.settings.webhook_secret, body, request.headers.get(SIGNATURE_HEADER))
+        return TaskAnswers(sinks.orders(source), dispatch, rt.settings.webhook_secret, body,
+                           request.headers.get(SIGNATURE_HEADER))
 
     limiter = redis_limiter(app.server, rt.redis_url, rt.client)
-    install_push_api(app.server, TokenVerifier(rt.sql), ingestor_for, limiter, events_for=events_for)
+    install_push_api(app.server, TokenVerifier(rt.sql), sinks.samples, limiter, events_for=events_for)
     install_task_api(app.server, dispatch)
     install_observability(app.server, rt.client, rt.sql, rt.settings)  # first: its timer sees refusals too
     install_security(app.server, rt.sql, limiter, rt.settings, secret_key(rt.settings.data_dir))

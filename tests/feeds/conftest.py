@@ -17,13 +17,11 @@ from flask import Flask
 from hypothesis import strategies as st
 from werkzeug.serving import make_server
 
-from cityvitals.metrics import registry
 from cityvitals.tokens import TokenVerifier
 from feeds.http_push.api import ROUTE, install_push_api
 from feeds.http_push.body import PushLimits
-from feeds.ingest import Ingestor
+from feeds.http_push.sinks import SourceSinks
 from feeds.mqtt.feed import MqttFeed
-from feeds.workorders.pipeline import WorkOrderPipeline
 from tests.conftest import REPO, _wait_for
 from wiring.web import redis_limiter
 
@@ -84,23 +82,10 @@ LIMITS = PushLimits(max_bytes=20_000, max_items=100, rate="5 per minute")
 def serve_push(client, sql, tree, limits: PushLimits):
     """A real HTTP server with the push API over the real Redis and a SQL token table; yields its URL."""
     server = Flask("push-test")
-    grids = frozenset(tree.ids("grid"))
-    locator = tree.grid_locator()
-    ingestors: dict[str, Ingestor] = {}
-
-    def ingestor_for(source: str) -> Ingestor:
-        if source not in ingestors:
-            ingestors[source] = Ingestor(client, f"push:{source}", registry(), grids, locator=locator)
-        return ingestors[source]
-
-    pipelines: dict[str, WorkOrderPipeline] = {}
-
-    def events_for(source: str, _body: bytes) -> WorkOrderPipeline:
-        return pipelines.get(source) or pipelines.setdefault(
-            source, WorkOrderPipeline(Ingestor(client, f"events:{source}", registry(), grids)))
-
+    sinks = SourceSinks(client, tree)
     limiter = redis_limiter(server, "redis://", client)
-    install_push_api(server, TokenVerifier(sql, cache_seconds=0), ingestor_for, limiter, limits, events_for)
+    install_push_api(server, TokenVerifier(sql, cache_seconds=0), sinks.samples, limiter, limits,
+                     lambda source, _body: sinks.orders(source))
     http = make_server("127.0.0.1", 0, server, threaded=True)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{http.server_port}{ROUTE}"  # the events route sits next to it
