@@ -20,8 +20,9 @@ of any kind within 10 minutes of the quiet day. ``flood_share``: share of the qu
 reading a metric it moves (its effects in ``feeds/simulator/scenarios.py``); its *places* are its
 area, everything under it (a street's incident seen in one of its communities is seen in the street)
 and its ancestors. A scenario is *detected* when one of its places shows one of its expected
-indicators yellow or red in the first three rows of the district's ticker as the overview shows it (macro indicators, each area's trouble folded into its
-highest warning ancestor's row: ``dashboard.overview.wall_ticker``); ``detect_ticks`` counts ticks after
+indicators yellow or red in the first three rows of the district's ticker as the overview shows it
+(macro indicators, each area's trouble folded into its highest warning ancestor's row:
+``dashboard.overview.wall_ticker``); ``detect_ticks`` counts ticks after
 onset. ``crossed_ticks`` counts them until the data of an expected macro indicator at one of its places
 crossed a limit (the cell turned yellow or red or began its hold towards it), so
 ``after_crossing_ticks_p95`` is the engine's and the wall's own delay (the ``min_duration`` hold and the
@@ -116,8 +117,11 @@ class DutyOfficer:
 
 
 def expected_indicators(catalog: Catalog, scenario: str) -> frozenset[str]:
-    """The indicators a scenario is expected to raise: those reading a metric it moves, directly or through
-    other indicators (its effects in ``feeds/simulator/scenarios.py``), so the list follows the catalog."""
+    """The indicators a scenario is expected to raise: those reading a metric it moves.
+
+    Directly or through other indicators (its effects in ``feeds/simulator/scenarios.py``), so the list
+    follows the catalog.
+    """
     moved = {e.metric for e in SCENARIOS[scenario].effects}
     reads: dict[str, set[str]] = {}
     for ind in catalog.indicators:  # in dependency order: what an indicator reads comes before it
