@@ -155,7 +155,10 @@ def test_ctrl_c_stops_a_long_run_with_the_figures_so_far(tmp_path, env, demo_tre
     proc = subprocess.Popen([sys.executable, "-m", "wiring.cli", "backtest", "--catalog", str(CATALOG),
                              "--from", "2026-11-02T15:59", "--to", "2026-12-31", "--source", str(export),
                              "--mapping", str(mapping), "--json"], cwd=REPO, env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # Ctrl-C as at a terminal, even when the tests run where SIGINT is ignored (a
+                            # background job of a script inherits it ignored)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     first = ""
     while "ticks (" not in first:  # a progress line: the run is under way
