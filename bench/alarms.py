@@ -15,7 +15,8 @@ does); acknowledged warnings rank below those not yet seen, as on the wall.
 Counted as a *new* warning: a transition into yellow or red from a state that is neither
 (normal, stale, or any state of its own that is not a warning); a yellow turning red is an
 *escalation*, counted apart. ``chattering``: (indicator, area) pairs with more than 3 transitions
-of any kind within 10 minutes of the quiet day. ``flood_share``: share of the quiet day's
+of any kind within 10 minutes of the quiet day (``chattering_by_indicator`` names them by indicator and
+level). ``flood_share``: share of the quiet day's
 10-minute windows with more than 10 new warnings. A scenario's *expected* indicators are those
 reading a metric it moves (its effects in ``feeds/simulator/scenarios.py``); its *places* are its
 area, everything under it (a street's incident seen in one of its communities is seen in the street)
@@ -225,6 +226,7 @@ def figures_of(log: pd.DataFrame, quiet: tuple[float, float], runs: list[Run], t
         "quiet_by_level": in_quiet["level"].value_counts().to_dict(),
         "quiet_top_indicators": in_quiet["indicator"].value_counts().head(12).to_dict(),
         "chattering": chattering(quiet_log),
+        "chattering_by_indicator": {f"{i}@{lvl}": int(n) for (i, lvl), n in chattering_cells(quiet_log).items()},
         "flood_share": round(float((windows > 10).mean()), 3),
         "scenario_recall": round(len(ticks) / len(runs), 3),
         "detect_ticks_p95": float(np.percentile(ticks, 95)) if ticks else None,
