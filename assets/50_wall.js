@@ -42,7 +42,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         state.lastOk = Date.now();
         return ["conn-lost hidden", ""];
       }
-      const since = new Date(state.lastOk).toLocaleTimeString("zh-CN", {hour12: false});
+      const clock = document.getElementById("clock");  // the city's zone, as every time shown
+      const since = new Date(state.lastOk).toLocaleTimeString("zh-CN", {hour12: false, timeZone: clock && clock.dataset.tz});
       return ["conn-lost", "⚠ 连接中断 connection lost · 数据停在 data as of " + since];
     },
   },

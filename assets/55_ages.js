@@ -14,10 +14,13 @@
     return `${(seconds / 86400).toFixed(0)} d`;
   }
 
-  function clockText(date) {
-    const two = (n) => String(n).padStart(2, "0");
-    return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ` +
-      `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+  // The city's wall time (the clock's data-tz, as dashboard/clock.py shows every time), not the browser's.
+  function clockText(date, timeZone) {
+    const parts = {};
+    new Intl.DateTimeFormat("en-GB", {timeZone, hourCycle: "h23", year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"})
+      .formatToParts(date).forEach((p) => { parts[p.type] = p.value; });
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
   }
 
   function tick() {
@@ -37,8 +40,10 @@
       if (el.textContent !== text) el.textContent = text;
     });
     const clock = document.getElementById("clock");
-    const time = clockText(new Date(now * 1000));
-    if (clock && clock.textContent !== time) clock.textContent = time;  // a change only when it is one
+    if (clock) {
+      const time = clockText(new Date(now * 1000), clock.dataset.tz);
+      if (clock.textContent !== time) clock.textContent = time;  // a change only when it is one
+    }
   }
 
   setInterval(tick, 1000);

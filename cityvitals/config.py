@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CATALOG = REPO_ROOT / "indicators" / "catalog"
@@ -40,6 +41,7 @@ class Settings:
     webhook_url: str | None = None  # where task events are POSTed (cityvitals/dispatch/webhook.py); None: nowhere
     webhook_secret: str | None = None  # the HMAC-SHA256 key that signs them
     value_step_s: float = 300.0  # how often every indicator's value at every level goes to the value archive
+    timezone: str = "Asia/Shanghai"  # the city's zone: schedules, days, and every time the dashboard shows
 
     @property
     def archive_path(self) -> Path:
@@ -85,7 +87,18 @@ def load_settings(data_dir: str | Path | None = None, env: dict[str, str] | None
         closure_target=_percent(env, "CITYVITALS_CLOSURE_TARGET", "99.87"),
         **_webhook(env),
         value_step_s=_positive(env, "CITYVITALS_VALUE_STEP_SECONDS", "300", "a number of seconds"),
+        timezone=_zone(env.get("CITYVITALS_TIMEZONE") or "Asia/Shanghai"),
     )
+
+
+def _zone(name: str) -> str:
+    """An IANA time zone name, or a ConfigError saying what was given."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"CITYVITALS_TIMEZONE must be an IANA time zone such as Asia/Shanghai, "
+                          f"got {name!r}") from None
+    return name
 
 
 def _frame_ancestors(raw: str) -> str:

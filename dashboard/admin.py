@@ -17,7 +17,7 @@ from cityvitals.scenarios import KINDS
 from cityvitals.security import allowed
 from cityvitals.tokens import list_tokens
 from cityvitals.users import read_audit
-from dashboard import context, ids
+from dashboard import clock, context, ids
 from dashboard.components import age_text, page_header, value_text
 from dashboard.tables import data_table
 
@@ -205,10 +205,10 @@ def token_table() -> html.Table | html.P:
     return html.Table(rows, className="table")
 
 
-AUDIT_COLUMNS = [("at", "时间 Time (UTC)"), ("user", "用户 User"), ("action", "操作 Action"), ("detail", "详情 Detail")]
+AUDIT_COLUMNS = [("at", "时间 Time"), ("user", "用户 User"), ("action", "操作 Action"), ("detail", "详情 Detail")]
 
 
 def audit_rows(entries: list[dict]) -> list[dict]:
     """The newest audit entries as table rows."""
-    return [{"at": e["at"].strftime("%m-%d %H:%M:%S"), "user": e["user"], "action": e["action"],
+    return [{"at": clock.shown(e["at"]), "user": e["user"], "action": e["action"],
              "detail": e["detail"]} for e in entries]

@@ -13,7 +13,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from cityvitals.archive.values import bucket_for, newest_step, values_root
-from dashboard import context, data, exports, ids
+from dashboard import clock, context, data, exports, ids
 from dashboard.components import bi, page_header, value_text
 from dashboard.delta import kept
 from dashboard.exports import chart_stores, csv_button, graph_config, tidy
@@ -26,6 +26,7 @@ from dashboard.trends import (
     LOOK,
     aggregation_text,
     aligned,
+    axis_range,
     band_shapes,
     means,
     on_grid,
@@ -167,17 +168,17 @@ def lines_figure(indicator: str, d: dict, pick: list[str], areas: list[str], rng
     frame = frame[frame["area"].isin(pick)]
     first = pick[0] if pick else None  # siblings: one level, one set of limits
     lo, hi = view_range(frame["value"].to_numpy(), d, first)
-    traces = [{"type": "scatter", "mode": "lines", "x0": first * 1000, "dx": bucket.seconds * 1000,
+    traces = [{"type": "scatter", "mode": "lines", "x0": clock.axis_ms(start), "dx": bucket.seconds * 1000,
                "name": f"{tree[a].name_zh} {tree[a].name_en}",
                "y": [None if v is None else float(f"{v:.4g}") for v in points],
                "line": {"color": LINE_COLOURS[k % len(LINE_COLOURS)], "width": 2}}
               for k, a in enumerate(pick) for g in [frame[frame["area"] == a]] if len(g)
-              for first, points in [on_grid(g["ts"].to_numpy(), g["value"].to_numpy(), bucket.seconds)]]
+              for start, points in [on_grid(g["ts"].to_numpy(), g["value"].to_numpy(), bucket.seconds)]]
     return {"data": traces, "layout": {
         **LOOK, "height": 320, "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "shapes": band_shapes(d, lo, hi, first),
         "legend": {"orientation": "h", "y": 1.12},
         "yaxis": {**AXIS, "range": [lo, hi], "title": {"text": d.get("unit", "")}},
-        "xaxis": {**AXIS, "type": "date", "title": {"text": aggregation_text(bucket)}}}}
+        "xaxis": {**AXIS, "type": "date", "range": axis_range(rng), "title": {"text": aggregation_text(bucket)}}}}
 
 
 def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, areas: list[str], rng: TimeRange,
@@ -199,13 +200,12 @@ def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, areas: list[
         col, row = k % columns, k // columns
         x0, y1 = col / columns, 1 - row / rows
         layout[f"xaxis{ax}"] = {**AXIS, "domain": [x0, x0 + 1 / columns - gap_x], "type": "date", "anchor": f"y{ax}",
-                                "showticklabels": row == rows - 1, "range": [pd.Timestamp(rng.start, unit="s"),
-                                                                             pd.Timestamp(rng.end, unit="s")]}
+                                "showticklabels": row == rows - 1, "range": axis_range(rng)}
         layout[f"yaxis{ax}"] = {**AXIS, "domain": [y1 - 1 / rows + gap_y * 2, y1 - gap_y], "range": [lo, hi],
                                 "anchor": f"x{ax}", "showticklabels": col == 0}
         g = frame[frame["area"] == r.area]
         first, points = on_grid(g["ts"].to_numpy(), g["value"].to_numpy(), bucket.seconds) if len(g) else (0.0, [])
-        data_.append({"type": "scatter", "mode": "lines", "x0": first * 1000, "dx": bucket.seconds * 1000,
+        data_.append({"type": "scatter", "mode": "lines", "x0": clock.axis_ms(first), "dx": bucket.seconds * 1000,
                       "y": [None if v is None else float(f"{v:.4g}") for v in points], "xaxis": f"x{ax}",
                       "yaxis": f"y{ax}", "line": {"color": shown_colour(r.state), "width": 1.5}, "name": r.name_zh})
         layout["annotations"].append({"text": f"{r.name_zh} {value_text(r.value if np.isfinite(r.value) else None)}",

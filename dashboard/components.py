@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from dash import dcc, html
 
 from cityvitals.security import allowed, refuse, write_allowed
 from cityvitals.vocabulary import PANELS
-from dashboard import context, ids
+from dashboard import clock, context, ids
 from dashboard.theme import STATE_ICON, STATE_NAME
 from dashboard.urls import area_path, area_query, quoted
 from indicators.health import ATTENTION_FROM, HEALTHY_FROM
@@ -135,12 +132,12 @@ def age_text(seconds: float) -> str:
 
 
 
-def data_time_text(ts: float, now: float, stale_after: float | None, tz: str = "Asia/Shanghai") -> str:
+def data_time_text(ts: float, now: float, stale_after: float | None) -> str:
     """How old data is: "3 min" for live data, "截至10月 as of October" for a monthly statistic."""
     if stale_after is None or stale_after < MONTHLY_S:
         return age_text(now - ts)
-    when = datetime.fromtimestamp(ts, ZoneInfo(tz))
-    year = "" if when.year == datetime.fromtimestamp(now, ZoneInfo(tz)).year else f"{when.year}年"
+    when = clock.local(ts)
+    year = "" if when.year == clock.local(now).year else f"{when.year}年"
     en_year = "" if not year else f" {when.year}"
     return f"截至{year}{when.month}月 as of {when:%B}{en_year}"
 

@@ -24,6 +24,7 @@ class DashboardContext:
     dispatch: DispatchContext | None = None  # tasks: the same commands as the API and the CLI (None: no dispatch)
     closure_target: float = 99.87  # the dispatch panel's target closure rate, percent
     archive_path: Path | None = None  # the archive directory: trends and history at every level read its values
+    timezone: str = "Asia/Shanghai"  # the city's zone: every time shown is in it (dashboard/clock.py)
 
 
 _context: list[DashboardContext] = []

@@ -11,7 +11,7 @@ import yaml
 from dash import Input, Output, State, callback, dcc, html
 
 from cityvitals.metrics import registry
-from dashboard import context, data, exports, ids
+from dashboard import clock, context, data, exports, ids
 from dashboard.components import age_text, bi, data_time_text, page_header, pending_note, state_badge, value_text
 from dashboard.dispatching import dispatch_link
 from dashboard.exports import chart_stores, csv_button, graph_config, tidy
@@ -99,7 +99,7 @@ def why(e: dict, now: float, definition: dict | None = None) -> list:
         (("黄色界限", "Yellow at"), e["thresholds"]["yellow"]), (("红色界限", "Red at"), e["thresholds"]["red"]),
         (("方向", "Direction"), e["direction"]), (("界限来源", "Limits from"), e["thresholds"]["source"]),
         *funnel_facts(e),
-        (("状态始于", "In state since"), f"{time.strftime('%m-%d %H:%M:%S', time.localtime(e['since']))}"
+        (("状态始于", "In state since"), f"{clock.shown(e['since'])}"
                                        f" ({age_text(now - e['since'])})"),
         (("待变", "Changing"), change_note(e, now) or "—"),
         (("数据时间", "Data age"), data_time_text(now - e["data_age_s"], now, (definition or {}).get("stale_after"))
@@ -249,7 +249,7 @@ def state_log(indicator: str, area_id: str) -> html.Table | html.Div:
     return html.Table(className="table", children=[
         html.Thead(html.Tr([html.Th(h) for h in ("时间 Time", "从 From", "到 To", "数值 Value", "界限 Limits")])),
         html.Tbody([html.Tr([
-            html.Td(r["at"].strftime("%m-%d %H:%M:%S")), html.Td(r["from_state"]),
+            html.Td(clock.shown(r["at"])), html.Td(r["from_state"]),
             html.Td(r["to_state"], className=f"state-{r['to_state']}"),
             html.Td(value_text(r["value"])), html.Td(f"▲{r['yellow']} ■{r['red']}"),
         ]) for r in rows]),

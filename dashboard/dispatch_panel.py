@@ -7,7 +7,6 @@ its target; verify, close and reopen go through the same commands as the API and
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 import dash
 from dash import ALL, Input, Output, State, callback, dcc, html
@@ -19,7 +18,7 @@ from cityvitals.dispatch.summary import FUNNEL, Summary, summarise
 from cityvitals.dispatch.tasks import list_tasks
 from cityvitals.security import current_name, current_role
 from cityvitals.users import audit
-from dashboard import context, ids
+from dashboard import clock, context, ids
 from dashboard.components import action_refused, age_text, bi, page_header
 from dashboard.dispatching import STATUS_ZH, warning_now
 from dashboard.tables import data_table
@@ -75,8 +74,6 @@ def assessment_rows(scores: list[UnitScore], routing: Routing) -> list[dict]:
     return rows
 
 
-def _day_start(now: float) -> float:
-    return datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 def summary_cards(s: Summary, target: float, sign_deadline_s: float | None) -> list:
@@ -114,7 +111,7 @@ def refresh(_n: int, _changed: int) -> tuple:
         return "调度未配置 Dispatch is not set up", [], []
     now = time.time()
     routing = c.dispatch.routing
-    s = summarise(c.sql, now, _day_start(now))
+    s = summarise(c.sql, now, clock.midnight(now))
     sign_s = routing.deadlines_s(routing.spec.default_type)[0]
     scores = assess(c.sql, routing, now - ASSESS_DAYS * 86400.0, now + 1)
     return summary_cards(s, c.closure_target, sign_s), task_rows(c, now), assessment_rows(scores, routing)
@@ -136,7 +133,7 @@ def export_assessment(_clicks: int) -> tuple:
     now = time.time()
     scores = assess(c.sql, c.dispatch.routing, now - ASSESS_DAYS * 86400.0, now + 1)
     audit(c.sql, current_name(), "assessment_export", units=len(scores), days=ASSESS_DAYS)
-    name = f"assessment-{datetime.fromtimestamp(now):%Y%m%d-%H%M}.csv"
+    name = f"assessment-{clock.shown(now, '%Y%m%d-%H%M')}.csv"
     return dcc.send_string(scores_csv(scores, c.dispatch.routing), name), f"已导出 Exported {len(scores)} units"
 
 
@@ -147,7 +144,7 @@ def task_rows(c: context.DashboardContext, now: float) -> list[dict]:
         "id": t.id, "status": f"{STATUS_ZH.get(t.status, t.status)} {t.status}",
         "area": c.tree[t.area].name_zh if t.area in c.tree else t.area, "unit": t.unit,
         "indicator": t.indicator or "", "priority": t.priority, "on_step": age_text(max(0.0, now - t.step_at)),
-        "due": datetime.fromtimestamp(t.due).strftime("%m-%d %H:%M") + (" ⚠" if now > t.due and
+        "due": clock.shown(t.due, "%m-%d %H:%M") + (" ⚠" if now > t.due and
                                                                         t.status != "closed" else ""),
         "warning": warning_now(c, t), "instruction": t.instruction[:80],
     } for t in tasks]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 
 from dash import dcc
 
@@ -18,7 +18,7 @@ from cityvitals import store
 from cityvitals.dispatch.commands import Actor, DispatchError, DispatchTask
 from cityvitals.dispatch.tasks import Task, list_tasks, open_by_area
 from cityvitals.text import shown
-from dashboard import data
+from dashboard import clock, data
 from dashboard.acknowledging import EPISODE, MAX_PER_REQUEST
 from dashboard.components import bi, value_text
 from dashboard.context import DashboardContext
@@ -63,7 +63,7 @@ def prefilled(record: dict, definition: dict, task_type: str | None, priority: s
     """The dispatch command's input for one warning: what the warning says, and what the person chose."""
     key = store.WarningKey.of(record)
     limit = _number(record["r"] if record["s"] == "red" else record["y"])
-    since = datetime.fromtimestamp(record["since"]).strftime("%m-%d %H:%M")
+    since = clock.shown(record["since"], "%m-%d %H:%M")
     default = (f"{definition['name']['zh']} {record['s']} since {since}: {value_text(record['v'])} "
                f"(limit {value_text(limit)}). 请核查处置 Check and act.")
     return dict(area=key.area, indicator=key.indicator, group=definition.get("group"), value=_number(record["v"]),
@@ -86,7 +86,7 @@ def preview(c: DashboardContext, selected: object, task_type: str | None) -> lis
         kind = task_type if task_type in routing.task_types else routing.spec.default_type
         due = time.time() + routing.deadlines_s(kind)[1]
         lines.append(f"{definition['name']['zh']} → {unit.name_zh} {unit.name_en} · "
-                     f"截止 due {datetime.fromtimestamp(due):%m-%d %H:%M}")
+                     f"截止 due {clock.shown(due, '%m-%d %H:%M')}")
     return lines
 
 

@@ -12,7 +12,7 @@ from dash import State as DashState
 from cityvitals import store
 from cityvitals.areas import LEVELS, AreaTree
 from cityvitals.vocabulary import DOMAINS
-from dashboard import context, data, ids, map_view, trouble
+from dashboard import clock, context, data, ids, map_view, trouble
 from dashboard.components import (
     DOMAIN_NAMES,
     age_span,
@@ -342,7 +342,8 @@ def status_line(summary: dict, live: bool, simulated: bool, now: float, starting
                          className="conn live" if live else "conn stalled")
     return [
         # the browser ticks the clock on from here (assets/55_ages.js)
-        html.Span(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)), id=ids.CLOCK, className="clock"),
+        html.Span(clock.shown(now, "%Y-%m-%d %H:%M:%S"), id=ids.CLOCK, className="clock",
+                  **{"data-tz": clock.zone().key}),
         html.Span(data_age(summary.get("data_ts"), now), className="data-age"),
         html.Span(bi("模拟数据", "SIMULATED"), className="simulated-badge") if simulated else None,
         conn,

@@ -11,7 +11,7 @@ from dash import ClientsideFunction, Input, Output, Patch, State, callback, clie
 
 from cityvitals import store
 from cityvitals.archive.values import Bucket, bucket_for, newest_step, values_root
-from dashboard import context, data, exports, ids
+from dashboard import clock, context, data, exports, ids
 from dashboard.components import PANEL_NAMES, age_span, bi, page_header, pair_text, state_badge, value_text
 from dashboard.delta import Delta, kept
 from dashboard.exports import chart_stores, csv_button, graph_config, tidy
@@ -58,7 +58,7 @@ def layout(panel: str, area_id: str, query: dict[str, str] | None = None) -> htm
 
 def report_header(panel: str, area: str, rng) -> html.Div:
     """What a printed report (PDF) says at its top: panel, area, range and when; and the button that prints."""
-    printed = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    printed = f"{clock.shown(time.time(), '%Y-%m-%d %H:%M')} {clock.zone().key}"
     return html.Div([
         html.Div(f"City Vitals 城市生命体征 · {panel} · {area} · {' / '.join(dict.fromkeys(rng.names()))} · "
                  f"{printed}", className="print-header"),

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import ids
+from dashboard import clock, ids
 from dashboard.components import bi
 
 PRESETS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
@@ -52,8 +51,7 @@ def parse_range(query: dict[str, str], now: float | None = None) -> TimeRange:
         return TimeRange(now - PRESETS[key], now, key, {"range": key})
     if key == "custom":
         try:
-            start = datetime.fromisoformat(query["from"]).replace(tzinfo=UTC).timestamp()
-            end = datetime.fromisoformat(query["to"]).replace(tzinfo=UTC).timestamp()
+            start, end = clock.parse(query["from"]), clock.parse(query["to"])
         except (KeyError, ValueError):
             return parse_range({}, now)
         if len(query["to"]) <= 10:  # a date alone: the whole of that day
@@ -65,7 +63,7 @@ def parse_range(query: dict[str, str], now: float | None = None) -> TimeRange:
 
 
 def _day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+    return clock.shown(ts, "%Y-%m-%d %H:%M")
 
 
 def href(path: str, params: dict[str, str]) -> str:
@@ -75,7 +73,7 @@ def href(path: str, params: dict[str, str]) -> str:
 
 
 def range_picker(path: str, params: dict[str, str], current: TimeRange) -> html.Div:
-    """Links to the preset ranges and a custom from/to (UTC dates) that keep the page's other parameters."""
+    """Links to the preset ranges and a custom from/to (the city's dates) that keep the page's other parameters."""
     links = [dcc.Link(bi(*PRESET_NAMES[k]), href=href(path, {**params, "range": k}),
                       className="range-link current" if k == current.key else "range-link", id=f"range-{k}")
              for k in PRESETS]

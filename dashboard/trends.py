@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cityvitals.archive.values import Bucket, bucket_for, in_buckets, newest_step, read_values, values_root
-from dashboard import context
+from dashboard import clock, context
 from dashboard.components import bi
 from dashboard.ranges import TimeRange
 from dashboard.theme import STATE_COLOR
@@ -184,11 +184,11 @@ def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRan
         ys = [None if v is None else round(scale(v), 3) for v in points]  # 3 decimals: a tenth of a pixel
         raw = [None if v is None else float(f"{v:.4g}") for v in points]
         unit = d.get("unit", "")
-        traces.append({"type": "scatter", "mode": "lines+markers", "x0": first * 1000, "dx": bucket.seconds * 1000,
-                       "y": ys, "customdata": raw, "connectgaps": False,
+        traces.append({"type": "scatter", "mode": "lines+markers", "x0": clock.axis_ms(first),
+                       "dx": bucket.seconds * 1000, "y": ys, "customdata": raw, "connectgaps": False,
                        "hovertemplate": f"%{{x|%m-%d %H:%M}}<br>%{{customdata}}{unit and ' ' + unit}<extra></extra>",
                        "marker": {"size": 2, "color": SPARK_COLOR}, "line": {"color": SPARK_COLOR, "width": 1.5}})
-        last["x"].append((first + (len(ys) - 1) * bucket.seconds) * 1000)
+        last["x"].append(clock.axis_ms(first + (len(ys) - 1) * bucket.seconds))
         last["y"].append(ys[-1])
         last["color"].append(STATE_COLOR[State(int(g["state"].iloc[-1]))])
     return {
@@ -196,7 +196,7 @@ def spark_section(defs: list[dict], frame: pd.DataFrame, area: str, rng: TimeRan
                            "marker": {"size": 6, "color": last["color"]}}],
         "layout": {**LOOK, "height": max(len(defs), 1) * ROW_PX, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
                    "showlegend": False, "shapes": shapes, "hovermode": "closest",
-                   "xaxis": {"visible": False, "range": [_iso(rng.start), _iso(rng.end)], "type": "date"},
+                   "xaxis": {"visible": False, "range": axis_range(rng), "type": "date"},
                    "yaxis": {"visible": False, "range": [-max(len(defs), 1), 0], "fixedrange": True},
                    "meta": {"bucket": bucket.label}},
     }
@@ -218,12 +218,12 @@ def history_figure(d: dict, frame: pd.DataFrame, rng: TimeRange, bucket: Bucket,
     area = frame["area"].iloc[0] if len(frame) else None
     lo, hi = view_range(values, d, area)
     return {
-        "data": [{"type": "scatter", "mode": "lines+markers", "x": frame["t"].tolist(),
+        "data": [{"type": "scatter", "mode": "lines+markers", "x": [clock.axis_ms(t) for t in frame["ts"].tolist()],
                   "y": [None if not np.isfinite(v) else float(v) for v in values], "name": d["name"]["zh"],
                   "line": {"color": "#8ecae6", "width": 2}, "marker": {"size": 4}}],
         "layout": {**LOOK, "height": height, "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "showlegend": False,
                    "shapes": band_shapes(d, lo, hi, area),
-                   "xaxis": {**AXIS, "type": "date", "range": [_iso(rng.start), _iso(rng.end)],
+                   "xaxis": {**AXIS, "type": "date", "range": axis_range(rng),
                              "title": {"text": aggregation_text(bucket)}},
                    "yaxis": {**AXIS, "title": {"text": d.get("unit", "")}, "range": [lo, hi]}},
     }
@@ -231,12 +231,12 @@ def history_figure(d: dict, frame: pd.DataFrame, rng: TimeRange, bucket: Bucket,
 
 def aggregation_text(bucket: Bucket) -> str:
     """What one point of a chart is, in both languages (for an axis title, which takes no markup)."""
-    return f"UTC · 每点为{bucket.label}均值 {bucket.label} means"
+    return f"每点为{bucket.label}均值 {bucket.label} means"
 
 
 def aggregation_label(bucket: Bucket) -> list:
     """What one point of a chart is, as a two-language label."""
-    return bi(f"每点为{bucket.label}均值 (UTC)", f"{bucket.label} means (UTC)")
+    return bi(f"每点为{bucket.label}均值", f"{bucket.label} means")
 
 
 def text_spark(frame: pd.DataFrame) -> str:
@@ -253,5 +253,6 @@ def text_spark(frame: pd.DataFrame) -> str:
     return f'<span class="spark">{"".join(out)}</span>'
 
 
-def _iso(ts: float) -> str:
-    return pd.Timestamp(ts, unit="s", tz="UTC").isoformat()
+def axis_range(rng: TimeRange) -> list[float]:
+    """A date axis's range: the time range on the city's clock."""
+    return [clock.axis_ms(rng.start), clock.axis_ms(rng.end)]

@@ -14,7 +14,7 @@ from cityvitals.dispatch.commands import Actor
 from cityvitals.dispatch.tasks import PRIORITIES
 from cityvitals.security import allowed, current_name, current_role, refuse, write_allowed
 from cityvitals.users import audit
-from dashboard import context, data, ids
+from dashboard import clock, context, data, ids
 from dashboard.acknowledging import acknowledge_episodes
 from dashboard.components import (
     BUSY,
@@ -252,7 +252,7 @@ def past_table_rows(area_id: str, group: str | None, states: list[str], level: s
     tree = context.get().tree
     changes = past_rows(area_id, group, states, level)
     return [{
-        "time": r["at"].strftime("%m-%d %H:%M:%S"),
+        "time": clock.shown(r["at"]),
         "area": f"[{tree[r['area']].name_zh}]({area_path(r['area'])})",
         "indicator": f"[{r['name']}]({indicator_path(r['indicator'], r['area'])})",
         "from": _label(r["from_state"]), "state": _label(r["to_state"]), "value": value_text(r["value"]),

@@ -58,9 +58,9 @@ class EngineService:
     def __init__(self, client: redis.Redis, sql: SqlEngine | None, tree: AreaTree, catalog: Catalog,
                  consumer: str | None = None, history_levels: tuple[str, ...] = ("district", "street"),
                  history_step_s: float = 60.0, retention_s: float = 7 * 86400, max_entries: int = 2000,
-                 values: ValueRecorder | None = None, early_log: bool = False) -> None:
+                 values: ValueRecorder | None = None, early_log: bool = False, tz: str = "Asia/Shanghai") -> None:
         self.client, self.tree = client, tree
-        self.engine = Engine(tree, compile_catalog(catalog))
+        self.engine = Engine(tree, compile_catalog(catalog), tz)
         self.early_log = early_log  # keep every early-warning event in memory (a run on a virtual clock)
         self.early = EarlyWarnings(self.engine, early_log)
         # Stable across restarts, so a restarted engine finds what it read but never acknowledged;
@@ -146,7 +146,7 @@ class EngineService:
 
     def _start_over(self) -> None:
         """Forget what is in memory and rebuild it from Redis, then re-read the unacknowledged entries."""
-        self.engine = Engine(self.tree, self.engine.compiled)
+        self.engine = Engine(self.tree, self.engine.compiled, self.engine.tz.key)
         self.early = EarlyWarnings(self.engine, self.early_log)
         self.restore()
         self._recovering = True

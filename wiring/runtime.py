@@ -70,7 +70,7 @@ def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> Leadership:
     """
     values = ValueRecorder(rt.settings.archive_path, rt.settings.value_step_s, rt.settings.archive_days)
     rt.service = EngineService(rt.client, rt.sql, rt.tree, rt.catalog, consumer=rt.settings.engine_name,
-                               retention_s=rt.settings.history_days * 86400, values=values)
+                               retention_s=rt.settings.history_days * 86400, values=values, tz=rt.settings.timezone)
     leadership = Leadership(rt.client, "engine", ttl_s=max(3 * rt.settings.tick_seconds, 3.0))
     scheduler.add_job(EngineRound(rt.service, leadership), "interval", seconds=rt.settings.tick_seconds,
                       id="engine-tick", max_instances=1, coalesce=True, next_run_time=_now())

@@ -34,7 +34,7 @@ def build_server(rt: Runtime) -> Flask:
     dispatch = dispatch_context(rt)
     app = create_app(DashboardContext(rt.client, rt.sql, rt.tree, rt.settings.tick_seconds,
                                       rt.settings.catalog_path, dispatch, rt.settings.closure_target,
-                                      rt.settings.archive_path))
+                                      rt.settings.archive_path, rt.settings.timezone))
     sinks = SourceSinks(rt.client, rt.tree)
 
     def events_for(source: str, body: bytes) -> TaskAnswers:

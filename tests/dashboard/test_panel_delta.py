@@ -63,9 +63,8 @@ def operations(patch: Patch) -> list[tuple[str, ...]]:
 def test_a_new_page_gets_every_section_then_nothing_while_nothing_moves(world):
     sections, counts, shown = refresh(1, None, list(FILTER_STATES), KEY, None)
     sections = plain(sections)
-    assert [text(s["props"]["children"][0]) for s in sections] == ["工单 Orders 每点为15 min均值 (UTC) 15 min means "
-                                                                    "(UTC) 导出CSV CSV", "水情 Water 每点为15 min均值 "
-                                                                    "(UTC) 15 min means (UTC) 导出CSV CSV"]
+    assert [text(s["props"]["children"][0]) for s in sections] == [
+        "工单 Orders 每点为15 min均值 15 min means 导出CSV CSV", "水情 Water 每点为15 min均值 15 min means 导出CSV CSV"]
     figures = [s["props"]["children"][1]["props"]["children"][1]["props"]["figure"] for s in sections]
     buckets = len({(STEP - 300 * k) // 900 for k in (1, 2, 3)})  # three steps in 15-minute means
     assert [len([y for y in f["data"][0]["y"] if y is not None]) for f in figures] == [buckets, buckets]

@@ -62,7 +62,8 @@ def test_the_sparklines_of_a_section_are_one_figure_with_a_slot_per_indicator(ar
     line, last = fig["data"]  # one trace: "none" has no data here
     ys = [y for y in line["y"] if y is not None]
     assert len(ys) == 8 and all(-1 < y < 0 for y in ys)  # in the first slot
-    assert line["x0"] == frame["ts"].iloc[0] * 1000 and line["dx"] == 900_000  # times on the 15-minute grid
+    # times on the 15-minute grid, drawn as Shanghai's wall time (UTC+8) whatever the server's zone
+    assert line["x0"] == (frame["ts"].iloc[0] + 8 * 3600) * 1000 and line["dx"] == 900_000
     assert line["customdata"] == pytest.approx(frame["value"].tolist(), rel=1e-3)  # 4 digits, as the rows show
     assert "AQI" in line["hovertemplate"]
     assert fig["layout"]["height"] == 2 * 30 and fig["layout"]["yaxis"]["range"] == [-2, 0]

@@ -11,7 +11,9 @@ import csv
 import io
 import os
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -27,6 +29,7 @@ from tests.e2e.conftest import ARTIFACTS, LiveApp
 from wiring.backfill import backfill_values
 
 HOURS = 2
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the city's zone (CITYVITALS_TIMEZONE's default)
 PANEL = "public_safety"
 # per trend section: the indicator ids of its rows, in order, and the y values of its sparklines (a trace each)
 SPARKS = ("() => Array.from(document.querySelectorAll('.with-trends')).map(s => { "
@@ -171,7 +174,9 @@ def test_a_panel_prints_as_a_report_with_its_area_range_and_time(app, page, tree
     assert not page.locator(".print-header").is_visible()  # on screen: the page as it is
     page.emulate_media(media="print")
     header = page.locator(".print-header").inner_text()
-    assert tree[community].name_en in header and "Last 7 days" in header and "UTC" in header
+    assert tree[community].name_en in header and "Last 7 days" in header
+    printed = datetime.strptime(header.split(" · ")[-1], "%Y-%m-%d %H:%M Asia/Shanghai").replace(tzinfo=SHANGHAI)
+    assert abs(printed.timestamp() - time.time()) < 120  # when, on the city's clock
     assert not page.locator(".range-picker").is_visible()
     pdf = page.pdf(format="A4")
     assert pdf.startswith(b"%PDF") and len(pdf) > 50_000  # the trends are drawn in it, not an empty page

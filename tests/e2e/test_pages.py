@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -137,6 +139,33 @@ def test_indicator_detail_explains_the_red_state(app, page, world):
     page.goto(f"{app.url}/indicator/elevator_entrapments?area={grid}")
     page.wait_for_selector(".why-state.state-red", timeout=20_000)
     assert "e2e-pages" in page.inner_text("#detail-why")  # the grid's value came from the test's feed
+
+
+def test_every_time_shown_is_the_citys_whatever_the_browsers_or_servers_zone(app, browser, world):
+    """A state's "since", its row in the state log and the wall clock read the city's zone (Asia/Shanghai),
+    in a browser set to New York against a server whose own zone is UTC."""
+    tree, _, grid = world
+    street = tree.ancestors(grid)[1].id
+    city = ZoneInfo("Asia/Shanghai")
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, timezone_id="America/New_York")
+    page = context.new_page()
+    try:
+        page.goto(f"{app.url}/indicator/river_level_max?area={street}")
+        page.wait_for_selector(".why-state.state-red", timeout=20_000)
+        page.reload()  # the state log is read as the page opens: once the red is logged
+        page.wait_for_selector(".detail-body td.state-red", timeout=20_000)
+        since = store.read_states(app.client, street, ["river_level_max"])["river_level_max"]["since"]
+        shown = datetime.fromtimestamp(since, city).strftime("%m-%d %H:%M:%S")
+        assert shown in page.inner_text("#detail-why")
+        red_row = page.locator(".detail-body tr", has=page.locator("td.state-red")).first.inner_text()
+        assert red_row.startswith(shown), (red_row, shown)
+        page.goto(f"{app.url}/area/pukou")
+        page.wait_for_selector("#clock[data-tz='Asia/Shanghai']")
+        page.wait_for_timeout(1500)  # the browser's own tick has redrawn it
+        clock = datetime.strptime(page.inner_text("#clock"), "%Y-%m-%d %H:%M:%S").replace(tzinfo=city)
+        assert abs(clock.timestamp() - time.time()) < 10
+    finally:
+        context.close()
 
 
 def test_acknowledging_needs_an_analyst_and_is_stored(app, page, world):
