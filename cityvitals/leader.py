@@ -19,6 +19,8 @@ from cityvitals import store
 
 log = logging.getLogger(__name__)
 
+MAX_LEASE_S = 15.0  # a led job's lock: a crashed leader holds its role this long at most (the engine's at 5 s ticks)
+
 
 class Leadership:
     """Who leads ``role``: ask :meth:`held` before each round of the role's work.
@@ -119,15 +121,18 @@ class Leadership:
 class LedJob:
     """A periodic job that runs only in the process leading its role (one feed's rounds, say).
 
-    The lock outlives three periods, so a standby takes the job over within three periods of the
-    leader's death, and a slow round does not hand it over. ``on_loss`` is called when another
+    The lock lives three periods but at most :data:`MAX_LEASE_S`: the renewal thread keeps it between
+    rounds and through a slow one, so a long period needs no long lease, and a standby (or the same
+    process restarted after a crash) takes the job over within that and one period of the leader's
+    death. ``on_loss`` is called when another
     process took the role over (a subscription to close, say); while Redis does not answer,
     nobody is known to lead and nothing changes but that the job is not run.
     """
 
     def __init__(self, client: redis.Redis, role: str, period_s: float, job: Callable[[], object],
                  on_loss: Callable[[], object] | None = None) -> None:
-        self.leadership = Leadership(client, role, ttl_s=max(3 * period_s, 3.0), max_round_s=max(600.0, 3 * period_s))
+        self.leadership = Leadership(client, role, ttl_s=min(max(3 * period_s, 3.0), MAX_LEASE_S),
+                                     max_round_s=max(600.0, 3 * period_s))
         self.role, self.job, self.on_loss = role, job, on_loss
         self.leading: bool | None = None  # not asked yet: the first answer is logged either way
 

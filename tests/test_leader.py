@@ -89,6 +89,16 @@ def test_a_led_job_hears_of_its_loss_but_not_of_a_redis_outage(tmp_path):
             server.kill()
 
 
+def test_a_feed_with_a_long_period_holds_a_short_lease_kept_between_rounds(redis_client):
+    """A simulator round every 60 s: a crashed leader's role is free within 15 s, not three periods (3 min)."""
+    job = LedJob(redis_client, "probe-long", 60.0, lambda: None)
+    job()
+    assert job.leading
+    assert 0 < redis_client.pttl(f"{store.PREFIX}:lock:probe-long") <= 15_000
+    assert not Leadership(redis_client, "probe-long", ttl_s=15).held()  # kept meanwhile: nobody else leads
+    job.leadership.release()
+
+
 def test_a_write_through_the_lock_is_dropped_if_the_lock_changed_hands_after_the_check(redis_client):
     a = Leadership(redis_client, "probe", ttl_s=5.0)
     b = Leadership(redis_client, "probe", ttl_s=5.0)
