@@ -264,13 +264,10 @@ def past_rows(area_id: str, group: str | None, states: list[str], level: str | N
     """Rows of the warnings log in and below the area that pass the filters, newest first."""
     c = context.get()
     definitions = data.definitions(c.client)
+    wanted = [i for i, d in definitions.items() if _matches(d, group)] if group else None
     out = []
-    for r in read_transitions(c.sql, limit=PAST_ROWS * 5):
-        d = definitions.get(r["indicator"])
-        if not d or not _matches(d, group) or (level and r["level"] != level):
-            continue
-        if not ({r["from_state"], r["to_state"]} & set(states)):
-            continue
+    for r in read_transitions(c.sql, limit=PAST_ROWS * 5, states=states, level=level, indicators=wanted):
+        d = definitions[r["indicator"]]
         if r["area"] in c.tree and (r["area"] == area_id or any(a.id == area_id for a in c.tree.ancestors(r["area"]))):
             out.append({**r, "name": d["name"]["zh"]})
     return out[:PAST_ROWS]

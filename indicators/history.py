@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Float, Index, Integer, String, Text, delete, func, insert, select
+from sqlalchemy import DateTime, Float, Index, Integer, String, Text, delete, func, insert, or_, select
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -148,13 +149,24 @@ def read_values_at_step(sql: SqlEngine, area: str, since: float) -> dict[str, fl
 
 
 def read_transitions(sql: SqlEngine, indicator: str | None = None, area: str | None = None,
-                     limit: int = 200) -> list[dict]:
-    """Most recent state changes, newest first, optionally for one indicator and/or area."""
+                     limit: int = 200, states: Collection[str] | None = None, level: str | None = None,
+                     indicators: Collection[str] | None = None) -> list[dict]:
+    """Most recent state changes, newest first, optionally for one indicator and/or area.
+
+    ``states``: only changes into or out of one of them (the warnings among a start-up's tens of
+    thousands of cells leaving stale); ``level``: at that level; ``indicators``: of those indicators.
+    """
     q = select(WarningLog).order_by(WarningLog.at.desc(), WarningLog.id.desc()).limit(limit)
     if indicator:
         q = q.where(WarningLog.indicator == indicator)
     if area:
         q = q.where(WarningLog.area == area)
+    if states is not None:
+        q = q.where(or_(WarningLog.from_state.in_(list(states)), WarningLog.to_state.in_(list(states))))
+    if level:
+        q = q.where(WarningLog.level == level)
+    if indicators is not None:
+        q = q.where(WarningLog.indicator.in_(list(indicators)))
     with sql.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(q)]
 
