@@ -107,9 +107,15 @@ def why(e: dict, now: float, definition: dict | None = None) -> list:
         (("数据源", "Feed"), e["feed"] or "—"),
         *source_facts(e),
     ]
-    if state == IndicatorState.NOT_JUDGED and e["rollup"] == "rate_per_10k" and e.get("population") == 0:
-        facts.insert(0, (("原因", "Why"), html.Span(bi("该区域无人口数据", "no population for this area"),
-                                                  className="no-population")))
+    if state == IndicatorState.NOT_JUDGED and e["rollup"] == "rate_per_10k":
+        tree = context.get().tree
+        if e.get("population") == 0:
+            facts.insert(0, (("原因", "Why"), html.Span(bi("该区域无人口数据", "no population for this area"),
+                                                      className="no-population")))
+        elif e["area"] in tree and tree[e["area"]].kind == "special":
+            facts.insert(0, (("原因", "Why"), html.Span(bi("专属网格：事件来自患者、学生或职工，不按居民计",
+                                                         "a special grid: its events come from patients, pupils "
+                                                         "or workers, not per resident"), className="no-population")))
     return [
         html.Div([state_badge(state), " ", *bi(*STATE_NAME[state])], className=f"why-state state-{state.label}"),
         html.Dl(className="facts", children=[x for k, v in facts for x in (html.Dt(bi(*k)), html.Dd(v))]),

@@ -99,8 +99,11 @@ class Engine:
         self.grid_ids = tree.ids("grid")
         self.grid_pos = {a: i for i, a in enumerate(self.grid_ids)}
         self.population = tree.population("grid")
-        # A rate per resident means nothing where no population was imported: not judged there, never stale.
-        self.unpopulated = {level: tree.population(level)[None, :] == 0 for level in LEVELS}
+        # A rate per resident means nothing where no population was imported, nor in a special grid (a hospital,
+        # a school, an industrial park), whose events come from patients, pupils and workers, not its few
+        # residents: not judged there, never stale. The events still count in the community's rate.
+        self.no_resident_rate = {level: ((tree.population(level) == 0) | tree.special(level))[None, :]
+                                 for level in LEVELS}
         self.parents = {
             level: (tree.grid_ancestor_index(level) if level != "grid" else np.arange(len(self.grid_ids)))
             for level in LEVELS
@@ -669,7 +672,7 @@ class Engine:
         fresh = cov > 0  # some grid delivered current data (a 0-of-0 ratio has no value: insufficient)
         delivered = seen[sel] | ~self._seen_cache[LEVELS[0]][sel].any(axis=1, keepdims=True)  # else: a dead feed
         c, ev = self.compiled, self.compiled.evidence
-        judged = c.judged_at[level][sel] & delivered & ~(c.per_resident[sel] & self.unpopulated[level])
+        judged = c.judged_at[level][sel] & delivered & ~(c.per_resident[sel] & self.no_resident_rate[level])
         with np.errstate(invalid="ignore"):
             enough = (~ev.has_evidence[sel] | (den >= ev.min_denominator[sel])) & np.isfinite(value)
             few = ev.has_evidence[sel] & c.higher[sel, None] & (num < ev.min_events[sel])

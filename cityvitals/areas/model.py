@@ -72,7 +72,8 @@ class AreaTree:
     def __init__(self, areas: Iterable[Area]) -> None:
         areas = list(areas)
         self._setup([a.id for a in areas], [a.parent for a in areas], [a.level for a in areas],
-                    [a.population for a in areas], [a.geometry for a in areas], areas.__getitem__)
+                    [a.population for a in areas], [a.geometry for a in areas], [a.kind for a in areas],
+                    areas.__getitem__)
 
     @classmethod
     def from_columns(cls, columns: dict[str, Sequence]) -> AreaTree:
@@ -80,13 +81,15 @@ class AreaTree:
         ordered = [columns[name] for name in AREA_FIELDS]
         tree = cls.__new__(cls)
         tree._setup(columns["id"], columns["parent"], columns["level"], columns["population"], columns["geometry"],
-                    lambda i: Area(*(column[i] for column in ordered)))
+                    columns["kind"], lambda i: Area(*(column[i] for column in ordered)))
         return tree
 
     def _setup(self, ids: Sequence[str], parents: Sequence[str | None], levels: Sequence[str],
-               population: Sequence[int], geometry: Sequence, make: Callable[[int], Area]) -> None:
+               population: Sequence[int], geometry: Sequence, kinds: Sequence[str | None],
+               make: Callable[[int], Area]) -> None:
         self._row: dict[str, int] = {area_id: i for i, area_id in enumerate(ids)}
         self._parents, self._pop, self._geometry, self._make = parents, population, geometry, make
+        self._kinds = kinds
         self._made: dict[str, Area] = {}
         roots = [i for i, parent in enumerate(parents) if parent is None]
         if len(roots) != 1:
@@ -154,6 +157,10 @@ class AreaTree:
     def population(self, level: str) -> np.ndarray:
         """Return the population of each area of ``level`` in ids() order."""
         return np.array([self._pop[self._row[a]] for a in self._ids[level]], dtype=np.float64)
+
+    def special(self, level: str) -> np.ndarray:
+        """Return, per area of ``level`` in ids() order, whether it is a special grid (a hospital, a school, a park)."""
+        return np.array([self._kinds[self._row[a]] == "special" for a in self._ids[level]], dtype=bool)
 
     def geojson(self, area_ids: Sequence[str]) -> dict:
         """Return a FeatureCollection of ``area_ids`` for maps, coordinates rounded to about 1 m."""

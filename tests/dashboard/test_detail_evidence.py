@@ -82,11 +82,13 @@ def test_a_funnel_red_in_the_ticker_names_its_limit_a_funnel_not_a_share(scored)
     assert shown.startswith("4 / ") and "funnel 99.8%" in shown and "漏斗 99.8%" in shown
 
 
-def test_a_rate_where_no_population_was_imported_is_not_judged_and_says_why(redis_client, sqlite_engine):
+@pytest.mark.parametrize(("change", "reason"), [({"population": 0}, "no population for this area"),
+                                                ({"kind": "special"}, "a special grid: its events come from patients")])
+def test_a_rate_where_residents_say_nothing_is_not_judged_and_says_why(redis_client, sqlite_engine, change, reason):
     import dataclasses
 
     from cityvitals.areas import AreaTree
-    areas = [dataclasses.replace(a, population=0) if a.id == GRIDS[0] else a for a in
+    areas = [dataclasses.replace(a, **change) if a.id == GRIDS[0] else a for a in
              (tree()[i] for i in [tree().root.id, *(x for lv in ("street", "community", "grid")
                                                     for x in tree().ids(lv))])]
     service = EngineService(redis_client, None, AreaTree(areas), load_catalog([EVIDENCE_CATALOG]), consumer="t")
@@ -94,7 +96,7 @@ def test_a_rate_where_no_population_was_imported_is_not_judged_and_says_why(redi
     service.tick(NOW)
     context.set_context(DashboardContext(redis_client, sqlite_engine, service.tree, 5.0))
     empty, peopled = (explain(redis_client, "police_rate", g, now=NOW) for g in GRIDS[:2])
-    assert (empty["state"], empty["population"]) == ("not_judged", 0)
+    assert (empty["state"], empty["population"]) == ("not_judged", change.get("population", 1000))
     assert peopled["state"] == "red"  # 50 calls among 1,000 residents: 500 per 10k
-    assert "no population for this area" in text(why(empty, NOW))
-    assert "no population for this area" not in text(why(peopled, NOW))
+    assert reason in text(why(empty, NOW))
+    assert reason not in text(why(peopled, NOW))

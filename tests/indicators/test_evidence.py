@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from cityvitals.areas import AreaTree
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.store import Sample
 from indicators import funnel
@@ -93,6 +95,20 @@ def test_a_rate_needs_its_minimum_events_before_it_gets_a_colour(catalog):
     assert state(engine, "police_rate", "d") == State.NORMAL
     plain = scored(without_statistics(catalog), {"police_calls_1h": {GRIDS[0]: 2, GRIDS[1]: 2}})
     assert state(plain, "police_rate", GRIDS[0]) == State.RED  # what a plain threshold would have said
+
+
+def test_a_rate_per_resident_is_not_judged_in_a_special_grid_but_counts_in_its_community(catalog):
+    """A hospital grid's police calls come from patients and visitors: per 1,000 residents they mean nothing."""
+    hospital = GRIDS[0]
+    areas = [replace(tree()[a], kind="special") if a == hospital else tree()[a] for a in ["d", "d.s1", "d.s2",
+                                                                                          "d.s1.c", "d.s2.c", *GRIDS]]
+    engine = Engine(AreaTree(areas), catalog)
+    engine.ingest([Sample("police_calls_1h", g, NOW - 10, {hospital: 4, GRIDS[1]: 4}.get(g, 0.0)) for g in GRIDS])
+    engine.tick(NOW)
+    assert state(engine, "police_rate", hospital) == State.NOT_JUDGED
+    assert state(engine, "police_rate", GRIDS[1]) == State.RED  # the same 4 calls per 1,000 residents: 40 per 10k
+    # the street: 8 calls per 10,000 residents, the hospital's among them: red (>= 5)
+    assert state(engine, "police_rate", "d.s1") == State.RED
 
 
 def test_an_indicator_is_judged_only_at_its_levels_and_where_it_has_a_source(catalog):
