@@ -493,23 +493,28 @@ def queue_latest(pipe: redis.client.Pipeline, head: bytes, metrics: list[str], r
     _queue_packed(pipe, [latest_key(m, level) for m in metrics], head, rows, cols, width, LATEST_CELL, fields, known)
 
 
-def queue_values(pipe: redis.client.Pipeline, level: str, indicators: list[str], rows: np.ndarray, cols: np.ndarray,
-                 width: int, fields: CellFields, known: np.ndarray, sending: Sending | None = None) -> None:
-    """Queue the state cells that moved (``STATE_CELL`` fields) into the value rows of ``indicators`` at ``level``."""
+def queue_values(pipe: redis.client.Pipeline, level: str, indicators: list[str], rows: np.ndarray | None,
+                 cols: np.ndarray | None, width: int, fields: CellFields, known: np.ndarray,
+                 sending: Sending | None = None) -> None:
+    """Queue the state cells that moved (``STATE_CELL`` fields) into the value rows of ``indicators`` at ``level``.
+
+    ``rows`` and ``cols`` None: every cell (a first tick), without listing them all.
+    """
     _queue_packed(pipe, [values_key(level, i) for i in indicators], b"", rows, cols, width, STATE_CELL, fields, known,
                   sending)
 
 
-def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: bytes, rows: np.ndarray, cols: np.ndarray,
-                  width: int, cell: np.dtype, fields: CellFields, known: np.ndarray,
+def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: bytes, rows: np.ndarray | None,
+                  cols: np.ndarray | None, width: int, cell: np.dtype, fields: CellFields, known: np.ndarray,
                   sending: Sending | None = None) -> None:
     """Queue changed cells (rows, cols; row-major) of packed rows: whole rows where many moved, else one by one.
 
     ``fields(r, c)`` gives the arrays of ``cell``'s fields at broadcastable indices; a row not
     ``known`` to exist yet is written whole. A SETRANGE per cell costs about as much as
-    ``SPARSE_CELLS`` cells of a whole row. ``sending`` hears of each part sent on its own.
+    ``SPARSE_CELLS`` cells of a whole row. ``sending`` hears of each part sent on its own. ``rows``
+    and ``cols`` None: every row whole.
     """
-    moved = np.bincount(rows, minlength=len(keys))
+    moved = np.full(len(keys), width) if rows is None else np.bincount(rows, minlength=len(keys))
     is_whole = ((moved * SPARSE_CELLS >= width) | ~known) & (moved > 0)
     whole = np.flatnonzero(is_whole)
     every = np.arange(width)[None, :]
@@ -522,6 +527,8 @@ def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: bytes, row
             if sending is not None:
                 sending(part.size)
             pipe.execute()
+    if rows is None:
+        return
     single = ~is_whole[rows]
     rows, cols = rows[single], cols[single]
     if rows.size:
