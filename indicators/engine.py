@@ -578,16 +578,11 @@ class Engine:
             n = len(self.ind_ids)
             self._rolled = {level: tuple(np.full((n, len(self.tree.ids(level))), np.nan) for _ in range(5))
                             for level in LEVELS if level != "grid"}
-            # A grid's data time, numerator and denominator are its own pieces: no copy at province scale;
-            # its coverage is 0 or 1, exact in float32.
-            self._rolled["grid"] = (np.full((n, len(self.grid_ids)), np.nan), parts.ts,
-                                    np.zeros((n, len(self.grid_ids)), dtype=np.float32), parts.num, parts.den)
             redo = np.ones(n, dtype=bool)
         out = self._rolled
-        rows = np.flatnonzero(redo)
-        grid_value, _, grid_cov, _, _ = out["grid"]
-        grid_value[rows] = np.where(fresh[rows], parts.value[rows], np.nan)
-        grid_cov[rows] = fresh[rows]
+        # A grid is its own pieces where fresh: no copy at province scale. Rows whose freshness moved
+        # are in ``redo``, the others' values and freshness held: the same as a copy refreshed there.
+        out["grid"] = (rollup.OnlyFresh(fresh, parts.value), parts.ts, rollup.OnlyFresh(fresh), parts.num, parts.den)
         scale = self.compiled.scale
         for rule, rule_rows in self.compiled.rule_rows.items():
             rows = rule_rows[redo[rule_rows]]
@@ -778,7 +773,7 @@ class Written:
     def of(cls, value: np.ndarray, ts: np.ndarray, oldest: np.ndarray, now: float) -> Written:
         """The snapshot of records all written at ``now`` (data times are kept as seconds from it)."""
         with np.errstate(over="ignore"):  # a value past float32's range is kept as infinite: always moved
-            return cls(value.astype(np.float32), (ts - now).astype(np.float32), oldest.copy(), now)
+            return cls(np.asarray(value, dtype=np.float32), (ts - now).astype(np.float32), oldest.copy(), now)
 
     def same(self, rows: np.ndarray | slice, value: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Whether the ``rows``' values and data times are within the tolerances of what was written."""

@@ -44,6 +44,8 @@ class SharedRows:
         if isinstance(cols, slice):
             out = self._rows(np.atleast_1d(r))[:, cols]
             return out[0] if np.ndim(r) == 0 else out
+        if isinstance(rows, slice):  # a slice of rows and columns listed: every listed column of each row
+            r = r[:, None]
         r, c = np.broadcast_arrays(r, np.asarray(cols))
         out, kind = np.empty(r.shape), self.kind[r]
         for k, m in self._kinds(kind):
@@ -69,6 +71,29 @@ class SharedRows:
     def _kinds(self, kind: np.ndarray) -> list[tuple[int, np.ndarray]]:
         """(kind, mask) of each kind present in ``kind``."""
         return [(int(k), kind == k) for k in np.unique(kind)]
+
+
+class OnlyFresh:
+    """Grid values where the cell is fresh, NaN elsewhere (or, without values, the coverage: 1 or 0).
+
+    What a grid rolls up to itself, computed for the cells asked for: a copy would cost 12 bytes
+    a cell at province scale. Indexing gives what the full matrix would hold.
+    """
+
+    def __init__(self, fresh: np.ndarray, values: np.ndarray | None = None) -> None:
+        """Over ``fresh`` (cells with current data) and the grid ``values`` (None: coverage)."""
+        self.fresh, self.values, self.shape = fresh, values, fresh.shape
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        """Cells as from the full matrix."""
+        if self.values is None:
+            return self.fresh[key].astype(np.float32)
+        return np.where(self.fresh[key], self.values[key], np.nan)
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        """The full matrix."""
+        full = self[...]
+        return full if dtype is None else full.astype(dtype)
 
 
 def grid_pieces(rules: Sequence[str], value: np.ndarray, population: np.ndarray) -> tuple[SharedRows, SharedRows]:
