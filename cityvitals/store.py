@@ -14,9 +14,9 @@ Layout (all keys start with ``cv:``):
                            the engine, read on restart.
 - ``cv:values:<level>:<indicator>`` string: the state records of one indicator in every area of one
                            level, in the order of the areas' ``pos`` in ``cv:areas``, packed
-                           (``STATE_CELL``: value, data time, since, pending since f8; coverage f4;
-                           feed code, rule code i2; state, pending state i1: 42 bytes), binary, so area k
-                           is the 42 bytes at 42k (GETRANGE reads one area, SETRANGE writes one). Feeds
+                           (``STATE_CELL``: value, data time, since, pending since f8; coverage, numerator,
+                           denominator f4; feed code, rule code i2; state, pending state i1: 50 bytes), so
+                           area k is the 50 bytes at 50k (GETRANGE reads one area, SETRANGE writes one). Feeds
                            deliver a metric for many areas at once, so a tick rewrites a few whole rows,
                            or patches single areas of a row; a first tick writes rows, not records.
 - ``cv:rules``             hash indicator -> JSON ``{code: [rule label, yellow, red]}``: what the rule codes
@@ -24,7 +24,7 @@ Layout (all keys start with ``cv:``):
 - ``cv:feednames``         JSON list: the feed names the feed codes in value rows stand for.
 - ``cv:summary:<level>``   string: the summary of every area of one level (health, worst state, counts,
                            domain scores, counts and data times, panel counts), packed like state cells
-                           (``SUMMARY_CELL``, 197 bytes per area at its ``pos``); a tick rewrites the
+                           (``SUMMARY_CELL``, 301 bytes per area at its ``pos``); a tick rewrites the
                            areas whose summary moved. Packed rows are binary (base64 cost a third more
                            memory and bytes sent); the client decodes replies, so they are read raw
                            (:func:`_queue_raw`). A cell of zero bytes was never written (SETRANGE pads).
