@@ -46,9 +46,13 @@ class SharedRows:
             return out[0] if np.ndim(r) == 0 else out
         if isinstance(rows, slice):  # a slice of rows and columns listed: every listed column of each row
             r = r[:, None]
-        r, c = np.broadcast_arrays(r, np.asarray(cols))
+        c = np.asarray(cols)
+        if r.ndim == 2 and r.shape[1] == 1 and c.ndim == 2 and c.shape[0] == 1:  # rows by columns (whole rows)
+            return self._rows(r[:, 0])[:, c[0]]
+        r, c = np.broadcast_arrays(r, c)
         out, kind = np.empty(r.shape), self.kind[r]
-        for k, m in self._kinds(kind):
+        for k in np.unique(self.kind[np.unique(r)]).tolist():
+            m = kind == k
             out[m] = self._cells(k, r[m], c[m])
         return out
 
@@ -59,7 +63,8 @@ class SharedRows:
 
     def _rows(self, rows: np.ndarray) -> np.ndarray:
         out, kind = np.empty((rows.size, self.shape[1])), self.kind[rows]
-        for k, m in self._kinds(kind):
+        for k in np.unique(kind).tolist():
+            m = kind == k
             out[m] = self.base[rows[m]] if k == SAME else self.own[self.slot[rows[m]]] if k == OWN else self.shared[k]
         return out
 
@@ -67,10 +72,6 @@ class SharedRows:
         if k == SAME:
             return self.base[rows, cols]
         return self.own[self.slot[rows], cols] if k == OWN else self.shared[k][cols]
-
-    def _kinds(self, kind: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        """(kind, mask) of each kind present in ``kind``."""
-        return [(int(k), kind == k) for k in np.unique(kind)]
 
 
 class OnlyFresh:
