@@ -588,7 +588,8 @@ class Engine:
             rows = rule_rows[redo[rule_rows]]
             if not rows.size:
                 continue
-            sub = rollup.GridParts(parts.value[rows], parts.num[rows], parts.den[rows], parts.ts[rows])
+            value = parts.value[rows]  # the numerators and denominators that are values, 1 or residents: no copy
+            sub = rollup.GridParts(value, parts.num.take(rows, value), parts.den.take(rows, value), parts.ts[rows])
             if self.chain is not None:
                 partial = rollup.start(rule, sub, fresh[rows], self.population)
                 for level, seg in self.chain:

@@ -61,6 +61,15 @@ class SharedRows:
         full = self._rows(np.arange(self.shape[0]))
         return full if dtype is None else full.astype(dtype)
 
+    def take(self, rows: np.ndarray, base_rows: np.ndarray) -> np.ndarray:
+        """Some rows, to read only: ``base_rows`` (the base's, taken already) or a vector all share, else a copy."""
+        kinds = np.unique(self.kind[rows])
+        if kinds.size == 1 and kinds[0] == SAME:
+            return base_rows
+        if kinds.size == 1 and kinds[0] >= 0:
+            return np.broadcast_to(self.shared[kinds[0]], (rows.size, self.shape[1]))
+        return self._rows(rows)
+
     def _rows(self, rows: np.ndarray) -> np.ndarray:
         out, kind = np.empty((rows.size, self.shape[1])), self.kind[rows]
         for k in np.unique(kind).tolist():

@@ -123,3 +123,14 @@ def test_only_fresh_is_the_grid_values_where_fresh_and_the_coverage():
         np.testing.assert_array_equal(np.asarray(lazy), full)
         for key in KEYS:
             np.testing.assert_array_equal(lazy[key], full[key], err_msg=str(key))
+
+
+def test_shared_rows_taken_for_reading_are_the_rows_of_the_full_matrix():
+    rng = np.random.default_rng(3)
+    rules = ["max", "sum", "ratio", "mean", "sum", "min"]
+    value, population = rng.random((6, 5)), rng.random(5) * 100
+    num, den = grid_pieces(rules, value, population)
+    num[2], den[2] = rng.random(5), rng.random(5)
+    for rows in (np.array([0, 3, 5]), np.array([1, 4]), np.array([2]), np.array([0, 1, 2])):
+        for shared in (num, den):
+            np.testing.assert_array_equal(shared.take(rows, value[rows]), np.asarray(shared)[rows])
