@@ -9,13 +9,14 @@ Layout (all keys start with ``cv:``):
                            Two groups read it: ``engine`` and ``archive`` (cityvitals/archive/).
 - ``cv:deadletter``        stream of refused input: ``src``, ``reason``, ``item``.
 - ``cv:latest:<metric>``   string: the latest value of one metric in every grid, packed (``LATEST_CELL``:
-                           value f8, sample time f8, feed code i2 per grid, in the grids' ``pos`` order)
-                           behind ``<fingerprint of the grid list>:``; written by the engine, read on restart.
+                           value f8, sample time f8, feed code i2 per grid, 18 bytes, in the grids' ``pos``
+                           order) behind ``<fingerprint of the grid list and the cell layout>:``; written by
+                           the engine, read on restart.
 - ``cv:values:<level>:<indicator>`` string: the state records of one indicator in every area of one
                            level, in the order of the areas' ``pos`` in ``cv:areas``, packed
-                           (``STATE_CELL``: value, data time, since, pending since f8; coverage f4;
-                           feed code, rule code i2; state, pending state i1: 42 bytes), base64, so area k
-                           is the 56 characters at 56k (GETRANGE reads one area, SETRANGE writes one). Feeds
+                           (``STATE_CELL``: value, data time, since, pending since f8; coverage, numerator,
+                           denominator f4; feed code, rule code i2; state, pending state i1: 50 bytes), so
+                           area k is the 50 bytes at 50k (GETRANGE reads one area, SETRANGE writes one). Feeds
                            deliver a metric for many areas at once, so a tick rewrites a few whole rows,
                            or patches single areas of a row; a first tick writes rows, not records.
 - ``cv:rules``             hash indicator -> JSON ``{code: [rule label, yellow, red]}``: what the rule codes
@@ -23,8 +24,10 @@ Layout (all keys start with ``cv:``):
 - ``cv:feednames``         JSON list: the feed names the feed codes in value rows stand for.
 - ``cv:summary:<level>``   string: the summary of every area of one level (health, worst state, counts,
                            domain scores, counts and data times, panel counts), packed like state cells
-                           (``SUMMARY_CELL``, 264 characters per area at its ``pos``); a tick rewrites the
-                           areas whose summary moved.
+                           (``SUMMARY_CELL``, 301 bytes per area at its ``pos``); a tick rewrites the
+                           areas whose summary moved. Packed rows are binary (base64 cost a third more
+                           memory and bytes sent); the client decodes replies, so they are read raw
+                           (:func:`_queue_raw`). A cell of zero bytes was never written (SETRANGE pads).
 - ``cv:ids:<level>``       JSON list: the ids of one level's areas in ``pos`` order (what a whole packed
                            row is read against).
 - ``cv:warnings``          hash ``indicator@area`` (:class:`WarningKey`) -> JSON of every non-normal state now
@@ -79,7 +82,6 @@ feed's write WATCHing its lock (cityvitals/leader.py), is made on one Redis serv
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import math
@@ -93,6 +95,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import redis
+from redis.client import NEVER_DECODE
 
 from cityvitals.areas.model import LEVELS, AreaTree
 from cityvitals.vocabulary import DOMAINS, PANELS, STATE_NAMES
@@ -418,12 +421,13 @@ def ack(client: redis.Redis, entry_ids: list[str], group: str = ENGINE_GROUP) ->
         client.xack(SAMPLES, group, *entry_ids)
 
 
-def latest_head(grid_ids: Iterable[str]) -> str:
-    """The head of latest rows: names a grid list by its content, so rows written for another are not read back."""
-    return hashlib.sha1("\n".join(grid_ids).encode()).hexdigest()[:LATEST_HEAD - 1] + ":"
+def latest_head(grid_ids: Iterable[str]) -> bytes:
+    """The head of latest rows: names a grid list and the cell layout, so rows of another are not read back."""
+    named = "\n".join([*grid_ids, repr(LATEST_CELL.descr)])
+    return hashlib.sha1(named.encode()).hexdigest()[:LATEST_HEAD - 1].encode() + b":"
 
 
-LATEST_HEAD = 13  # characters of "<fingerprint>:" before the cells of a latest row
+LATEST_HEAD = 13  # bytes of "<fingerprint>:" before the cells of a latest row
 
 
 def read_latest(client: redis.Redis, metrics: Iterable[str], grid_ids: list[str],
@@ -436,9 +440,9 @@ def read_latest(client: redis.Redis, metrics: Iterable[str], grid_ids: list[str]
     metrics, head = list(metrics), latest_head(grid_ids)
     pipe = client.pipeline(transaction=False)
     for metric in metrics:
-        pipe.get(latest_key(metric, level))
-    width = LATEST_HEAD + len(grid_ids) * cell_chars(LATEST_CELL)
-    return {m: np.frombuffer(base64.b64decode(raw[LATEST_HEAD:]), dtype=LATEST_CELL)
+        _queue_raw(pipe, "GET", latest_key(metric, level))
+    width = LATEST_HEAD + len(grid_ids) * LATEST_CELL.itemsize
+    return {m: np.frombuffer(raw, dtype=LATEST_CELL, offset=LATEST_HEAD)
             for m, raw in zip(metrics, pipe.execute(), strict=True)
             if raw is not None and raw.startswith(head) and len(raw) == width}
 
@@ -453,35 +457,26 @@ def to_json(record: Mapping[str, Any]) -> str:
 
 
 LATEST_CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("src", "<i2")])
-def _padded(fields: list[tuple]) -> np.dtype:
-    """A packed cell of ``fields``, padded to a multiple of 3 bytes (so cells encode to base64 without padding)."""
-    size = np.dtype(fields).itemsize
-    return np.dtype(fields + ([("pad", f"V{-size % 3}")] if size % 3 else []))
-
-
-STATE_CELL = _padded([("v", "<f8"), ("ts", "<f8"), ("since", "<f8"), ("ps", "<f8"), ("cov", "<f4"),
-                      ("num", "<f4"), ("den", "<f4"), ("src", "<i2"), ("rule", "<i2"), ("s", "i1"), ("p", "i1")])
+STATE_CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("since", "<f8"), ("ps", "<f8"), ("cov", "<f4"),
+                       ("num", "<f4"), ("den", "<f4"), ("src", "<i2"), ("rule", "<i2"), ("s", "i1"), ("p", "i1")])
 NO_STATE = -1  # a pending state code meaning none
 
 
-def cell_chars(cell: np.dtype) -> int:
-    """Base64 characters per packed cell (cells are a multiple of 3 bytes: they encode without padding)."""
-    return cell.itemsize // 3 * 4
+def _queue_raw(pipe: redis.client.Pipeline, *command: str | int) -> None:
+    """Queue a read whose reply stays bytes: packed cells are binary, the client decodes text replies."""
+    pipe.execute_command(*command, **{NEVER_DECODE: []})
 
 
-def pack_rows(cell: np.dtype, fields: Mapping[str, np.ndarray]) -> list[str]:
-    """Pack (rows x areas) arrays, one per field of ``cell`` (broadcast), into one base64 text per row.
+def pack_rows(cell: np.dtype, fields: Mapping[str, np.ndarray]) -> list[bytes]:
+    """Pack (rows x areas) arrays, one per field of ``cell`` (broadcast), into one value per row.
 
-    A field with a shape of its own takes it as trailing axes. One encoding pass over all rows: a
-    cell is a multiple of 3 bytes, so the encoding of the whole block is the concatenation of the
-    rows' (and of the cells') encodings.
+    A field with a shape of its own takes it as trailing axes. Each row is a view of one block.
     """
     cells = np.zeros(np.broadcast_shapes(*(np.shape(a)[:2] for a in fields.values())), dtype=cell)
     for name, array in fields.items():
         cells[name] = array
-    text = base64.b64encode(cells.tobytes()).decode("ascii")
-    width = cells.shape[1] * cell_chars(cell)
-    return [text[k * width : (k + 1) * width] for k in range(cells.shape[0])]
+    block, width = memoryview(cells.reshape(-1).view(np.uint8)), cells.shape[1] * cell.itemsize
+    return [block[k * width : (k + 1) * width] for k in range(cells.shape[0])]
 
 
 WRITE_CHUNK = 200_000  # cells formatted and queued before the pipeline is sent, when a level has more
@@ -492,29 +487,34 @@ CellFields = Callable[[np.ndarray, np.ndarray], dict]  # (rows, cols) -> the cel
 Sending = Callable[[int], None]  # called with the whole rows of a part just before the pipeline sends it
 
 
-def queue_latest(pipe: redis.client.Pipeline, head: str, metrics: list[str], rows: np.ndarray, cols: np.ndarray,
+def queue_latest(pipe: redis.client.Pipeline, head: bytes, metrics: list[str], rows: np.ndarray, cols: np.ndarray,
                  width: int, fields: CellFields, known: np.ndarray, level: str = "grid") -> None:
     """Queue the latest values that moved (``LATEST_CELL`` fields) into the rows of ``metrics`` behind ``head``."""
     _queue_packed(pipe, [latest_key(m, level) for m in metrics], head, rows, cols, width, LATEST_CELL, fields, known)
 
 
-def queue_values(pipe: redis.client.Pipeline, level: str, indicators: list[str], rows: np.ndarray, cols: np.ndarray,
-                 width: int, fields: CellFields, known: np.ndarray, sending: Sending | None = None) -> None:
-    """Queue the state cells that moved (``STATE_CELL`` fields) into the value rows of ``indicators`` at ``level``."""
-    _queue_packed(pipe, [values_key(level, i) for i in indicators], "", rows, cols, width, STATE_CELL, fields, known,
+def queue_values(pipe: redis.client.Pipeline, level: str, indicators: list[str], rows: np.ndarray | None,
+                 cols: np.ndarray | None, width: int, fields: CellFields, known: np.ndarray,
+                 sending: Sending | None = None) -> None:
+    """Queue the state cells that moved (``STATE_CELL`` fields) into the value rows of ``indicators`` at ``level``.
+
+    ``rows`` and ``cols`` None: every cell (a first tick), without listing them all.
+    """
+    _queue_packed(pipe, [values_key(level, i) for i in indicators], b"", rows, cols, width, STATE_CELL, fields, known,
                   sending)
 
 
-def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: str, rows: np.ndarray, cols: np.ndarray,
-                  width: int, cell: np.dtype, fields: CellFields, known: np.ndarray,
+def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: bytes, rows: np.ndarray | None,
+                  cols: np.ndarray | None, width: int, cell: np.dtype, fields: CellFields, known: np.ndarray,
                   sending: Sending | None = None) -> None:
     """Queue changed cells (rows, cols; row-major) of packed rows: whole rows where many moved, else one by one.
 
     ``fields(r, c)`` gives the arrays of ``cell``'s fields at broadcastable indices; a row not
     ``known`` to exist yet is written whole. A SETRANGE per cell costs about as much as
-    ``SPARSE_CELLS`` cells of a whole row. ``sending`` hears of each part sent on its own.
+    ``SPARSE_CELLS`` cells of a whole row. ``sending`` hears of each part sent on its own. ``rows``
+    and ``cols`` None: every row whole.
     """
-    moved = np.bincount(rows, minlength=len(keys))
+    moved = np.full(len(keys), width) if rows is None else np.bincount(rows, minlength=len(keys))
     is_whole = ((moved * SPARSE_CELLS >= width) | ~known) & (moved > 0)
     whole = np.flatnonzero(is_whole)
     every = np.arange(width)[None, :]
@@ -522,17 +522,19 @@ def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: str, rows:
     for start in range(0, whole.size, step):
         part = whole[start : start + step]
         for row, text in zip(part.tolist(), pack_rows(cell, fields(part[:, None], every)), strict=True):
-            pipe.set(keys[row], head + text)
+            pipe.set(keys[row], head + text if head else text)
         if whole.size > step:  # a big level (a first tick): send each part before packing the next
             if sending is not None:
                 sending(part.size)
             pipe.execute()
+    if rows is None:
+        return
     single = ~is_whole[rows]
     rows, cols = rows[single], cols[single]
     if rows.size:
         text = pack_rows(cell, {k: np.broadcast_to(a, rows.shape)[None, :]
                                 for k, a in fields(rows, cols).items()})[0]
-        n = cell_chars(cell)
+        n = cell.itemsize
         for k, (row, col) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
             pipe.setrange(keys[row], len(head) + col * n, text[k * n : (k + 1) * n])
 
@@ -556,38 +558,38 @@ def write_rules(client: redis.Redis, rules: Mapping[str, Mapping[int, Sequence[s
     pipe.execute()
 
 
-_STATE_CHARS = cell_chars(STATE_CELL)
+_STATE_BYTES = STATE_CELL.itemsize
 
 
 def _cell_range(indicator: str, area: dict | None) -> tuple[str, int, int] | None:
     """Key and character range of one area's state cell (None: an area the engine has not published)."""
     if area is None or "pos" not in area:
         return None
-    start = area["pos"] * _STATE_CHARS
-    return values_key(area["level"], indicator), start, start + _STATE_CHARS - 1
+    start = area["pos"] * _STATE_BYTES
+    return values_key(area["level"], indicator), start, start + _STATE_BYTES - 1
 
 
 def _read_cells(pipe: redis.client.Pipeline, ranges: list[tuple[str, int, int] | None]) -> tuple[list, list[str]]:
     """Queue the cell reads on ``pipe`` and execute it: its earlier replies, and a cell per range ("" for none)."""
     queued = [r for r in ranges if r is not None]
     for r in queued:
-        pipe.getrange(*r)
+        _queue_raw(pipe, "GETRANGE", *r)
     replies = pipe.execute()
     split = len(replies) - len(queued)
     got = iter(replies[split:])
-    return replies[:split], [next(got) if r is not None else "" for r in ranges]
+    return replies[:split], [next(got) if r is not None else b"" for r in ranges]
 
 
-def _record(cell: str, feeds: list[str], rules: dict) -> dict | None:
+def _record(cell: bytes, feeds: list[str], rules: dict) -> dict | None:
     """Unpack one state cell into the state record that explains it (None: never written).
 
     Keys: s state, since, v value, ts data time (oldest input), cov share of grids reporting, num/den
     the events and exposure behind a count, rate or ratio, src feed, y/r thresholds in force and the
     rule that set them, p the state waiting out its minimum (or clear) duration since ps (None: none).
     """
-    if len(cell) != _STATE_CHARS or cell[0] == "\0":  # no row, or a part of a row SETRANGE padded with zeros
+    if len(cell) != _STATE_BYTES or not any(cell):  # no row, or a part of a row SETRANGE padded with zeros
         return None
-    c = np.frombuffer(base64.b64decode(cell), dtype=STATE_CELL)[0]
+    c = np.frombuffer(cell, dtype=STATE_CELL)[0]
     label, yellow, red = rules.get(str(int(c["rule"])), ("?", "?", "?"))
     src, s, p, ps = int(c["src"]), int(c["s"]), int(c["p"]), float(c["ps"])
     return {"s": STATE_NAMES[s], "since": float(c["since"]), "v": _finite_or_none(float(c["v"])),
@@ -812,7 +814,7 @@ def read_ticker(client: redis.Redis, area_id: str, count: int | None = None) -> 
 
 
 WHOLE_ROW_AREAS = 200  # summaries asked for at once from which the whole row of the level is read
-SUMMARY_CELL = _padded([
+SUMMARY_CELL = np.dtype([
     ("updated", "<f8"), ("data_ts", "<f8"), ("domain_ts", "<f8", (len(DOMAINS),)),
     ("health", "<f4"), ("share", "<f4"), ("domain_score", "<f4", (len(DOMAINS),)),
     ("domain_share", "<f4", (len(DOMAINS),)), ("below", "<i4", (len(LEVELS) - 1, 2)),
@@ -839,7 +841,7 @@ def queue_summaries(pipe: redis.client.Pipeline, level: str, positions: np.ndarr
     if positions.size == width:
         pipe.set(summary_key(level), text)
         return
-    n = cell_chars(SUMMARY_CELL)
+    n = SUMMARY_CELL.itemsize
     for k, pos in enumerate(positions.tolist()):
         pipe.setrange(summary_key(level), pos * n, text[k * n : (k + 1) * n])
 
@@ -894,14 +896,13 @@ def _nullable(values: np.ndarray) -> list[float | None]:
 
 def _summary_row(client: redis.Redis, level: str) -> tuple[list[str], np.ndarray]:
     """Ids and packed summaries of every area of a level, in one round trip (a row may end before the ids)."""
-    n = cell_chars(SUMMARY_CELL)
+    n = SUMMARY_CELL.itemsize
     pipe = client.pipeline(transaction=False)
     pipe.get(ids_key(level))
-    pipe.get(summary_key(level))
+    _queue_raw(pipe, "GET", summary_key(level))
     ids, row = pipe.execute()
-    # SETRANGE past the end pads with zero bytes: as "A" they decode to zeros, a cell never written
-    row = (row or "").replace("\0", "A")
-    cells = np.frombuffer(base64.b64decode(row[: len(row) // n * n]), dtype=SUMMARY_CELL)
+    row = row or b""  # SETRANGE past the end pads with zero bytes: a cell never written ("updated" 0)
+    cells = np.frombuffer(row[: len(row) // n * n], dtype=SUMMARY_CELL)
     return json.loads(ids or "[]")[: len(cells)], cells
 
 
@@ -927,13 +928,13 @@ def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None =
         ids, cells = _summary_row(client, level)
         keep = np.fromiter((a in wanted for a in ids), dtype=bool, count=len(ids))
         return _summaries([a for a, k in zip(ids, keep.tolist(), strict=True) if k], cells[keep], brief=brief)
-    n = cell_chars(SUMMARY_CELL)
+    n = SUMMARY_CELL.itemsize
     areas = read_areas(client, area_ids)
     ranges = [(summary_key(level), areas[a]["pos"] * n, areas[a]["pos"] * n + n - 1)
               if a in areas and areas[a]["level"] == level else None for a in area_ids]
     _, texts = _read_cells(client.pipeline(transaction=False), ranges)
-    found = [(a, t) for a, t in zip(area_ids, texts, strict=True) if len(t) == n and t[0] != "\0"]
-    cells = np.frombuffer(base64.b64decode("".join(t for _, t in found)), dtype=SUMMARY_CELL)
+    found = [(a, t) for a, t in zip(area_ids, texts, strict=True) if len(t) == n and any(t)]
+    cells = np.frombuffer(b"".join(t for _, t in found), dtype=SUMMARY_CELL)
     return _summaries([a for a, _ in found], cells, brief=brief)
 
 

@@ -332,8 +332,10 @@ class Engine:
         """
         n_ind, g = len(self.ind_ids), len(self.grid_ids)
         first = self._parts is None
-        if first:
-            self._parts = rollup.GridParts(*(np.empty((n_ind, g)) for _ in range(4)))  # every row is set below
+        if first:  # every row is set below; numerators and denominators only where they are not value, 1 or residents
+            value = np.empty((n_ind, g))
+            self._parts = rollup.GridParts(value, *rollup.grid_pieces([i.rollup for i in self.catalog.indicators],
+                                                                      value, self.population), np.empty((n_ind, g)))
         kept = self._parts
         todo = [first or bool(self._moved[reads].any()) for reads in self._reads]
         self._regrid = np.array(todo, dtype=bool)
@@ -491,8 +493,9 @@ class Engine:
         # A ratio whose inputs are fresh but whose denominator is 0 ("0 of 0") is fresh data without
         # a value: it rolls up (adding nothing) and shows as insufficient evidence, never as stale.
         sel = _selector(rows, len(self.ind_ids))  # every row (a start): views, not copies
-        has_value = np.where(c.binomial[sel, None], np.isfinite(parts.num[sel]) & np.isfinite(parts.den[sel]),
-                             np.isfinite(parts.value[sel]))
+        has_value = np.isfinite(parts.value[sel])
+        ratios = np.flatnonzero(c.binomial[rows])  # a ratio needs both counts
+        has_value[ratios] = np.isfinite(parts.num[rows[ratios]]) & np.isfinite(parts.den[rows[ratios]])
         ts = parts.ts[sel]
         fresh[sel] = has_value & (now - ts <= self.stale_after[sel])
         self._oldest_fresh[sel] = np.fmin.reduce(np.where(fresh[sel], ts, np.nan), axis=1)
@@ -578,22 +581,18 @@ class Engine:
             n = len(self.ind_ids)
             self._rolled = {level: tuple(np.full((n, len(self.tree.ids(level))), np.nan) for _ in range(5))
                             for level in LEVELS if level != "grid"}
-            # A grid's data time, numerator and denominator are its own pieces: no copy at province scale;
-            # its coverage is 0 or 1, exact in float32.
-            self._rolled["grid"] = (np.full((n, len(self.grid_ids)), np.nan), parts.ts,
-                                    np.zeros((n, len(self.grid_ids)), dtype=np.float32), parts.num, parts.den)
             redo = np.ones(n, dtype=bool)
         out = self._rolled
-        rows = np.flatnonzero(redo)
-        grid_value, _, grid_cov, _, _ = out["grid"]
-        grid_value[rows] = np.where(fresh[rows], parts.value[rows], np.nan)
-        grid_cov[rows] = fresh[rows]
+        # A grid is its own pieces where fresh: no copy at province scale. Rows whose freshness moved
+        # are in ``redo``, the others' values and freshness held: the same as a copy refreshed there.
+        out["grid"] = (rollup.OnlyFresh(fresh, parts.value), parts.ts, rollup.OnlyFresh(fresh), parts.num, parts.den)
         scale = self.compiled.scale
         for rule, rule_rows in self.compiled.rule_rows.items():
             rows = rule_rows[redo[rule_rows]]
             if not rows.size:
                 continue
-            sub = rollup.GridParts(parts.value[rows], parts.num[rows], parts.den[rows], parts.ts[rows])
+            value = parts.value[rows]  # the numerators and denominators that are values, 1 or residents: no copy
+            sub = rollup.GridParts(value, parts.num.take(rows, value), parts.den.take(rows, value), parts.ts[rows])
             if self.chain is not None:
                 partial = rollup.start(rule, sub, fresh[rows], self.population)
                 for level, seg in self.chain:
@@ -668,14 +667,17 @@ class Engine:
     def _want(self, level: str, rows: np.ndarray, sel: np.ndarray | slice, rolled: tuple[np.ndarray, ...],
               seen: np.ndarray, prev: np.ndarray, lim: classify.Limits) -> np.ndarray:
         """The states the data asks for in the ``rows`` being judged: thresholds, evidence and funnel limits."""
-        value, _, cov, num, den = (m[sel] for m in rolled)
+        value, cov = rolled[0][sel], rolled[2][sel]
         fresh = cov > 0  # some grid delivered current data (a 0-of-0 ratio has no value: insufficient)
         delivered = seen[sel] | ~self._seen_cache[LEVELS[0]][sel].any(axis=1, keepdims=True)  # else: a dead feed
         c, ev = self.compiled, self.compiled.evidence
         judged = c.judged_at[level][sel] & delivered & ~(c.per_resident[sel] & self.no_resident_rate[level])
+        enough, few = np.isfinite(value), np.zeros(value.shape, dtype=bool)
+        at = np.flatnonzero(ev.has_evidence[rows, 0])  # the rows with a minimum of evidence: their counts only
+        e = rows[at]
         with np.errstate(invalid="ignore"):
-            enough = (~ev.has_evidence[sel] | (den >= ev.min_denominator[sel])) & np.isfinite(value)
-            few = ev.has_evidence[sel] & c.higher[sel, None] & (num < ev.min_events[sel])
+            enough[at] &= rolled[4][e] >= ev.min_denominator[e]
+            few[at] = c.higher[e, None] & (rolled[3][e] < ev.min_events[e])
         want = classify.wanted(value, fresh, prev, self._limits_of(level, lim, rows), c.hysteresis[sel], judged,
                                enough, few)
         f_rows = ev.funnel_rows[level]
@@ -775,7 +777,7 @@ class Written:
     def of(cls, value: np.ndarray, ts: np.ndarray, oldest: np.ndarray, now: float) -> Written:
         """The snapshot of records all written at ``now`` (data times are kept as seconds from it)."""
         with np.errstate(over="ignore"):  # a value past float32's range is kept as infinite: always moved
-            return cls(value.astype(np.float32), (ts - now).astype(np.float32), oldest.copy(), now)
+            return cls(np.asarray(value, dtype=np.float32), (ts - now).astype(np.float32), oldest.copy(), now)
 
     def same(self, rows: np.ndarray | slice, value: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Whether the ``rows``' values and data times are within the tolerances of what was written."""

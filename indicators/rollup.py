@@ -7,11 +7,111 @@ count. All indicators of one rule are aggregated in one pass over a flattened in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 RULES = ("sum", "mean", "ratio", "rate_per_10k", "max", "min")
+SAME, OWN = -2, -1  # a row of SharedRows that is its base's row, or one kept apart (k >= 0: shared vector k)
+
+
+class SharedRows:
+    """A (rows x areas) matrix whose rows are mostly another matrix's rows or a vector several rows share.
+
+    Per row, ``kind`` says which: SAME (the row of ``base``), OWN (kept here), or k >= 0
+    (``shared[k]``). Indexing gives what the full matrix would hold: at province scale a full
+    numerator and denominator per indicator and grid would cost 16 bytes a cell where few rows
+    have their own.
+    """
+
+    def __init__(self, kind: np.ndarray, base: np.ndarray, shared: Sequence[np.ndarray]) -> None:
+        """Rows of ``kind`` over ``base``'s shape; the OWN rows start uninitialised."""
+        self.kind, self.base, self.shared, self.shape = kind, base, list(shared), base.shape
+        own = kind == OWN
+        self.slot = np.cumsum(own) - 1  # of each OWN row, its row in ``own``
+        self.own = np.empty((int(own.sum()), base.shape[1]))
+
+    def __setitem__(self, row: int, x: np.ndarray) -> None:
+        """Set one row, kept if it is its own (the others are what they share, which ``x`` then is)."""
+        if self.kind[row] == OWN:
+            self.own[self.slot[row]] = x
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        """Rows (an index, indices or a slice), optionally with columns, as from the full matrix."""
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        r = np.arange(self.shape[0])[rows]
+        if isinstance(cols, slice):
+            out = self._rows(np.atleast_1d(r))[:, cols]
+            return out[0] if np.ndim(r) == 0 else out
+        if isinstance(rows, slice):  # a slice of rows and columns listed: every listed column of each row
+            r = r[:, None]
+        c = np.asarray(cols)
+        if r.ndim == 2 and r.shape[1] == 1 and c.ndim == 2 and c.shape[0] == 1:  # rows by columns (whole rows)
+            return self._rows(r[:, 0])[:, c[0]]
+        r, c = np.broadcast_arrays(r, c)
+        out, kind = np.empty(r.shape), self.kind[r]
+        for k in np.unique(self.kind[np.unique(r)]).tolist():
+            m = kind == k
+            out[m] = self._cells(k, r[m], c[m])
+        return out
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        """The full matrix (a copy: for comparisons, not for province-sized work)."""
+        full = self._rows(np.arange(self.shape[0]))
+        return full if dtype is None else full.astype(dtype)
+
+    def take(self, rows: np.ndarray, base_rows: np.ndarray) -> np.ndarray:
+        """Some rows, to read only: ``base_rows`` (the base's, taken already) or a vector all share, else a copy."""
+        kinds = np.unique(self.kind[rows])
+        if kinds.size == 1 and kinds[0] == SAME:
+            return base_rows
+        if kinds.size == 1 and kinds[0] >= 0:
+            return np.broadcast_to(self.shared[kinds[0]], (rows.size, self.shape[1]))
+        return self._rows(rows)
+
+    def _rows(self, rows: np.ndarray) -> np.ndarray:
+        out, kind = np.empty((rows.size, self.shape[1])), self.kind[rows]
+        for k in np.unique(kind).tolist():
+            m = kind == k
+            out[m] = self.base[rows[m]] if k == SAME else self.own[self.slot[rows[m]]] if k == OWN else self.shared[k]
+        return out
+
+    def _cells(self, k: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        if k == SAME:
+            return self.base[rows, cols]
+        return self.own[self.slot[rows], cols] if k == OWN else self.shared[k][cols]
+
+
+class OnlyFresh:
+    """Grid values where the cell is fresh, NaN elsewhere (or, without values, the coverage: 1 or 0).
+
+    What a grid rolls up to itself, computed for the cells asked for: a copy would cost 12 bytes
+    a cell at province scale. Indexing gives what the full matrix would hold.
+    """
+
+    def __init__(self, fresh: np.ndarray, values: np.ndarray | None = None) -> None:
+        """Over ``fresh`` (cells with current data) and the grid ``values`` (None: coverage)."""
+        self.fresh, self.values, self.shape = fresh, values, fresh.shape
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        """Cells as from the full matrix."""
+        if self.values is None:
+            return self.fresh[key].astype(np.float32)
+        return np.where(self.fresh[key], self.values[key], np.nan)
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        """The full matrix."""
+        full = self[...]
+        return full if dtype is None else full.astype(dtype)
+
+
+def grid_pieces(rules: Sequence[str], value: np.ndarray, population: np.ndarray) -> tuple[SharedRows, SharedRows]:
+    """Numerators and denominators of rows of ``rules`` over grid ``value``: see :class:`GridParts`."""
+    num = np.array([OWN if rule in ("ratio", "rate_per_10k") else SAME for rule in rules], dtype=np.int64)
+    den = np.array([OWN if rule == "ratio" else 1 if rule in ("rate_per_10k", "sum") else 0 for rule in rules],
+                   dtype=np.int64)
+    return SharedRows(num, value, []), SharedRows(den, value, [np.ones(value.shape[1]), population])
 
 
 @dataclass
@@ -19,8 +119,8 @@ class GridParts:
     """Grid-level pieces of indicators (rows) by grids (columns)."""
 
     value: np.ndarray
-    num: np.ndarray  # numerator for ratio/rate rules (value itself otherwise)
-    den: np.ndarray  # denominator for ratio rules, residents for rate_per_10k and sum (1 otherwise)
+    num: np.ndarray | SharedRows  # numerator for ratio/rate rules (value itself otherwise)
+    den: np.ndarray | SharedRows  # denominator for ratio rules, residents for rate_per_10k and sum (1 otherwise)
     ts: np.ndarray  # time of the oldest input of each cell (NaN: never seen)
 
 

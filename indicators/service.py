@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -232,13 +233,30 @@ class EngineService:
 
         One pipeline, sent in parts of about ``store.WRITE_CHUNK`` cells so that a first tick at
         province scale (every record once) does not hold all of them in memory; a first tick also
-        sends each level whole, from the top, with the share of records written (:class:`StartProgress`).
+        sends each level whole, from the top, with the share of records written (:class:`StartProgress`),
+        each part sent while the next is packed (:class:`BackgroundPipeline`).
         """
-        eng, pipe = self.engine, self.client.pipeline(transaction=False)
+        if self._started:
+            pipe = self.client.pipeline(transaction=False)
+            self._queue(pipe, result, report, early, None)
+            pipe.execute()
+            return
+        background = BackgroundPipeline(self.client)
+        try:
+            self._queue(background, result, report, early,
+                        StartProgress(background, len(self.engine.ind_ids), self._records()))
+            background.execute()
+        finally:
+            background.wait()
+        self._started = True
+
+    def _queue(self, pipe: redis.client.Pipeline, result: TickResult, report: TickReport, early: bool,
+               start: StartProgress | None) -> None:
+        """Queue what :meth:`_write` writes; ``start``: a first tick's progress, which sends each level."""
+        eng = self.engine
         self.states.queue_feed_names(pipe, eng)
         self.states.queue_latest(pipe, eng)
         self.states.mark_below(eng, result)
-        start = None if self._started else StartProgress(pipe, len(eng.ind_ids), self._records())
         for lv in result.levels.values():
             if start is not None:
                 start.begin(len(lv.area_ids))
@@ -247,18 +265,51 @@ class EngineService:
             self.states.queue_summaries(pipe, eng, lv, result.now)
             if start is not None:
                 start.end()
-        self._started = True
         report.transitions = len(result.transitions)
         store.queue_root(pipe, root_summary(eng, result))  # what a province of several engines combines
         store.queue_tick(pipe, result.now, eng.catalog.version, len(eng.ind_ids), eng.funnel_cells)
         store.queue_scored(pipe, report.by_feed)
         if early:  # an early warning raised or ended
             store.queue_early(pipe, self.early.records())
-        pipe.execute()
 
     def _records(self) -> int:
         """State records of every indicator at every level: what a first tick writes."""
         return len(self.engine.ind_ids) * sum(len(self.tree.ids(level)) for level in self.engine.parents)
+
+
+class BackgroundPipeline:
+    """A pipeline whose ``execute`` sends on a thread of its own, in order, while the next part is queued.
+
+    A first tick at province scale packs and sends gigabytes: sending one part (the socket, and
+    redis-server storing it) overlaps packing the next. At most one part waits behind the one
+    being sent, so memory holds about three parts. :meth:`wait` returns once all are sent (and
+    raises what sending raised).
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._pipe = client.pipeline(transaction=False)
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="first-tick-writer")
+        self._sent: deque[Future] = deque()
+
+    def __getattr__(self, name: str) -> object:
+        """Queue commands on the part being filled."""
+        return getattr(self._pipe, name)
+
+    def execute(self) -> None:
+        """Hand the part queued so far to the sender and start the next; wait while one more is waiting."""
+        self._sent.append(self._sender.submit(self._pipe.execute))
+        self._pipe = self._client.pipeline(transaction=False)
+        while len(self._sent) > 2:
+            self._sent.popleft().result()
+
+    def wait(self) -> None:
+        """Return once every part was sent; the first error sending raised is raised here."""
+        try:
+            while self._sent:
+                self._sent.popleft().result()
+        finally:
+            self._sender.shutdown(wait=True, cancel_futures=True)
 
 
 class StartProgress:

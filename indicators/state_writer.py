@@ -67,7 +67,7 @@ class StateWriter:
 
         ``sending`` hears of each part of a big level sent on its own (see ``store.queue_values``).
         """
-        rows, cols = lv.cells(lv.dirty)
+        rows, cols = (None, None) if lv.fresh_start else lv.cells(lv.dirty)  # a start: every cell moved
         store.queue_values(pipe, lv.level, engine.ind_ids, rows, cols, len(lv.area_ids), lambda r, c: {
                                "v": lv.value[r, c], "ts": lv.ts[r, c], "since": lv.since[r, c],
                                "ps": lv.pending_since[r, c], "cov": lv.coverage[r, c],
@@ -76,7 +76,7 @@ class StateWriter:
                                "s": lv.state[r, c], "p": lv.pending[r, c]},
                            np.array([lv.level in self._value_levels] * len(engine.ind_ids)), sending)
         self._value_levels.add(lv.level)
-        return int(rows.size)
+        return lv.dirty.size if rows is None else int(rows.size)
 
     def queue_summaries(self, pipe: redis.client.Pipeline, engine: Engine, lv: LevelResult, now: float) -> None:
         """Queue the summaries of the areas whose summary moved (all of them on a first tick, as one row)."""

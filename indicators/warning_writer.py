@@ -32,9 +32,12 @@ class WarningWriter:
     def queue(self, pipe: redis.client.Pipeline, engine: Engine, lv: LevelResult) -> None:
         """Queue every moved warning cell's full record; drop only the cells that left a warning."""
         ids, areas = engine.ind_ids, lv.area_ids
-        dirty_rows, dirty_cols = lv.cells(lv.dirty)
-        warn = lv.state[dirty_rows, dirty_cols] >= State.YELLOW
-        rows, cols = dirty_rows[warn], dirty_cols[warn]
+        if lv.fresh_start:  # every cell is dirty: no list of them all (50 million at province scale)
+            rows, cols = np.nonzero(lv.state >= State.YELLOW)
+        else:
+            dirty_rows, dirty_cols = lv.cells(lv.dirty)
+            warn = lv.state[dirty_rows, dirty_cols] >= State.YELLOW
+            rows, cols = dirty_rows[warn], dirty_cols[warn]
         keys = [store.warning_key(ids[r], areas[c]) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
         records = self._records(engine, lv, rows, cols, self._peak_values(engine, lv, keys, rows, cols))
         raised = dict(zip(keys, records, strict=True))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from indicators.rollup import GridParts, roll
+from indicators.rollup import GridParts, OnlyFresh, grid_pieces, roll
 
 # Four grids: grids 0,1 in parent 0; grids 2,3 in parent 1.
 PARENT = np.array([0, 0, 1, 1])
@@ -87,3 +87,50 @@ def test_level_by_level_aggregates_equal_rolling_from_grids_including_empty_area
             np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=1e-12, equal_nan=True)
         partial = combine(rule, partial, Segments.of(street_of_community, 3))
     assert Segments.of(np.array([1, 0]), 2) is None  # children not grouped by parent: roll from grids instead
+
+
+KEYS = [slice(None), np.array([0, 3, 5]), 2, slice(1, 4), (np.array([[1], [4]]), np.arange(9)[None, :]),
+        (np.array([0, 2, 6]), np.array([1, 5, 8])), (slice(None), np.array([3, 1])), (3, np.array([1, 2])),
+        (np.array([[0], [6]]), np.array([[2, 3]])), (np.array([1, 3]), slice(2, 5))]
+
+
+def test_shared_rows_index_as_the_full_matrices_of_numerators_and_denominators():
+    rng = np.random.default_rng(1)
+    rules = ["ratio", "sum", "max", "rate_per_10k", "mean", "ratio", "min"]
+    value, population = rng.random((7, 9)), rng.random(9) * 100
+    num, den = grid_pieces(rules, value, population)
+    want_num, want_den = value.copy(), np.ones((7, 9))
+    for k, rule in enumerate(rules):
+        n, d = rng.random(9), rng.random(9)
+        num[k], den[k] = n, d  # kept only where the row has its own
+        if rule in ("ratio", "rate_per_10k"):
+            want_num[k] = n
+        if rule == "ratio":
+            want_den[k] = d
+        elif rule in ("sum", "rate_per_10k"):
+            want_den[k] = population
+    for shared, full in ((num, want_num), (den, want_den)):
+        np.testing.assert_array_equal(np.asarray(shared), full)
+        for key in KEYS:
+            np.testing.assert_array_equal(shared[key], full[key], err_msg=str(key))
+
+
+def test_only_fresh_is_the_grid_values_where_fresh_and_the_coverage():
+    rng = np.random.default_rng(2)
+    value, fresh = rng.random((7, 9)), rng.random((7, 9)) > 0.4
+    for lazy, full in ((OnlyFresh(fresh, value), np.where(fresh, value, np.nan)),
+                       (OnlyFresh(fresh), fresh.astype(np.float32))):
+        np.testing.assert_array_equal(np.asarray(lazy), full)
+        for key in KEYS:
+            np.testing.assert_array_equal(lazy[key], full[key], err_msg=str(key))
+
+
+def test_shared_rows_taken_for_reading_are_the_rows_of_the_full_matrix():
+    rng = np.random.default_rng(3)
+    rules = ["max", "sum", "ratio", "mean", "sum", "min"]
+    value, population = rng.random((6, 5)), rng.random(5) * 100
+    num, den = grid_pieces(rules, value, population)
+    num[2], den[2] = rng.random(5), rng.random(5)
+    for rows in (np.array([0, 3, 5]), np.array([1, 4]), np.array([2]), np.array([0, 1, 2])):
+        for shared in (num, den):
+            np.testing.assert_array_equal(shared.take(rows, value[rows]), np.asarray(shared)[rows])
