@@ -108,7 +108,8 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
       tick costs one tick, not the whole wait. A relapse to a *higher* state than the one held is a
       new warning and raises as above;
     - going stale, and any change that neither raises nor clears a warning, is immediate (missing
-      data is a fact, not a trend).
+      data is a fact, not a trend). So is being judged again: a stale (or insufficient) cell whose
+      current data asks for a warning is normal at once while the raise holds, as a normal one would be.
 
     ``clear_after`` defaults to ``min_duration``.
     """
@@ -133,6 +134,12 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     track.state = np.where(ripe, want, state).astype(np.int8)
     track.since = np.where(ripe, now, track.since)
     waiting = (raising | clearing) & ~ripe
+    # Current data asking for a warning from stale or insufficient evidence is judged now: normal until the
+    # raise has held (as a value crossing from normal waits), not "stale" with data seconds old.
+    judged_again = waiting & raising & ((state == State.STALE) | (state == State.INSUFFICIENT))
+    track.state = np.where(judged_again, State.NORMAL, track.state).astype(np.int8)
+    track.since = np.where(judged_again, now, track.since)
+    ripe |= judged_again
     # Raised to yellow while red is asked: red's own count starts now.
     higher = ripe & raising & (asked > want)
     track.pending_since = np.where(higher, now, since)

@@ -96,12 +96,14 @@ def test_a_tick_without_a_warning_restarts_the_count_of_a_swinging_value():
     assert track.state[0, 0] == Y  # red was asked only since 100
 
 
-def test_leaving_stale_for_a_warning_waits_out_the_minimum_duration():
+def test_leaving_stale_for_a_warning_is_normal_while_it_waits_out_the_minimum_duration():
     track = Track.new((1, 1), 0.0)  # stale, as after a start
     md = np.array([[300.0]])
     red = np.array([[State.RED]], dtype=np.int8)
-    assert not advance(track, red, 10.0, md).any()  # start-up noise is not red at once
-    assert track.state[0, 0] == State.STALE and track.pending[0, 0] == State.RED
+    # start-up noise is not red at once; its data is current, so it no longer shows stale either
+    assert advance(track, red, 10.0, md).all()
+    assert track.state[0, 0] == State.NORMAL and track.pending[0, 0] == State.RED
+    assert (track.since[0, 0], track.pending_since[0, 0]) == (10.0, 10.0)
     assert not advance(track, red, 300.0, md).any()
     assert advance(track, red, 310.0, md).all()  # held 300 s
     normal = np.array([[State.NORMAL]], dtype=np.int8)
