@@ -225,12 +225,24 @@ def encode_entries(samples: Columns, size: int) -> list[tuple[bytes, int]]:
     n = len(samples.ts)
     if not n:
         return []
-    lines = pc.binary_join_element_wise(_texts(samples.metric), _texts(samples.area), _number_texts(samples.ts),
+    lines = pc.binary_join_element_wise(_cell_texts(samples.metric, samples.area), _number_texts(samples.ts),
                                         _number_texts(samples.value, "\n"), "\t")
     _, offsets, data = lines.buffers()
     ends = np.frombuffer(offsets, dtype=np.int32, count=n + 1, offset=4 * lines.offset)
     text = memoryview(data)  # type: ignore[arg-type]
     return [(text[ends[k] : ends[min(k + size, n)] - 1].tobytes(), min(size, n - k)) for k in range(0, n, size)]
+
+
+def _cell_texts(metric: Sequence[str] | pd.Categorical, area: Sequence[str] | pd.Categorical) -> pa.Array:
+    """Each sample's ``metric<TAB>area``; of two categories (a mapped file) each distinct pair is joined once."""
+    if not (isinstance(metric, pd.Categorical) and isinstance(area, pd.Categorical)) \
+            or len(metric) and min(metric.codes.min(), area.codes.min()) < 0:  # a missing one: as before
+        return pc.binary_join_element_wise(_texts(metric), _texts(area), "\t")
+    areas = len(area.categories)
+    pairs, distinct = pd.factorize(metric.codes.astype(np.int64) * areas + area.codes)
+    words = pc.binary_join_element_wise(pa.array(metric.categories[distinct // areas], pa.string()),
+                                        pa.array(area.categories[distinct % areas], pa.string()), "\t")
+    return words.take(pa.array(pairs))
 
 
 def _texts(column: Sequence[str] | pd.Categorical) -> pa.Array:

@@ -289,7 +289,9 @@ def known_mask(metric: Sequence[str], area: Sequence[str], value: np.ndarray, ru
 
 def _factorized(column: Sequence[Any]) -> tuple[np.ndarray, Sequence[Any]]:
     """Codes (-1: None or NaN) and distinct values of a column; a category's codes are used as they are."""
-    if not isinstance(column, np.ndarray | pd.Categorical):
+    if isinstance(column, pd.Categorical):  # factorising it again would only renumber the codes
+        return column.codes, column.categories
+    if not isinstance(column, np.ndarray):
         column = np.fromiter(column, dtype=object, count=len(column))  # not np.array: a tuple stays one value
     return pd.factorize(column)
 

@@ -7,6 +7,7 @@ path refuses and counts it like any other bad row; empty cells of a wide file ar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,13 @@ class Long:
 
     def refusals(self, first: int, stop: int) -> dict[int, str]:
         """The mapping's own reasons among samples ``first:stop``, by position in that range."""
-        return {k: self.reason[first + k] for k in np.flatnonzero(self.reason[first:stop] != None).tolist()}  # noqa: E711
+        at = self._refused_at
+        return {k - first: self.reason[k] for k in at[np.searchsorted(at, first) : np.searchsorted(at, stop)].tolist()}
+
+    @cached_property
+    def _refused_at(self) -> np.ndarray:
+        """Where the mapping refused a sample: found once a chunk, not again in every batch's part of it."""
+        return np.flatnonzero(self.reason != None)  # noqa: E711 (elementwise)
 
     def cells(self) -> tuple[np.ndarray, list[tuple]]:
         """Each sample's cell (metric and area, or point) numbered in order of appearance, and each number's cell.
@@ -150,35 +157,62 @@ def read_times(text: pd.DataFrame, spec: TimeSpec) -> tuple[np.ndarray, np.ndarr
         return ts[key], raw[key], reason[key]
     raw = text[sources[0]].str.strip()
     reason = np.full(len(raw), None, dtype=object)
-    numeric = pd.to_numeric(raw, errors="coerce")
+    numeric = _numbers(raw)
     if numeric.notna().all():
         return numeric.to_numpy(float), raw.to_numpy(object), reason
     fmt = spec.format or "ISO8601"
     zoned = raw.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
-    aware = pd.to_datetime(raw.where(zoned), format=fmt, errors="coerce", utc=True)
     naive = pd.to_datetime(raw.where(~zoned), format=fmt, errors="coerce")
     local = naive.dt.tz_localize(spec.timezone, ambiguous="NaT", nonexistent="NaT")
     trouble = (naive.notna() & local.isna()).to_numpy()
     if trouble.any():
         local = _resolve_dst(naive, local, trouble, spec, reason, raw)
-    seconds = (aware.where(zoned, local.dt.tz_convert("UTC")) - EPOCH).dt.total_seconds().to_numpy(float)
+    utc = local.dt.tz_convert("UTC")
+    if zoned.any():  # times written with their offset
+        utc = pd.to_datetime(raw.where(zoned), format=fmt, errors="coerce", utc=True).where(zoned, utc)
+    seconds = (utc - EPOCH).dt.total_seconds().to_numpy(float)
     seconds = np.where(numeric.notna(), numeric, seconds)  # a column mixing numbers and text: Unix seconds still
     return seconds, raw.to_numpy(object), reason
 
 
-def _distinct_rows(columns: list[np.ndarray | pd.Series]) -> tuple[np.ndarray, np.ndarray]:
+def _numbers(raw: pd.Series) -> pd.Series:
+    """The stripped cells that are numbers (Unix seconds), NaN elsewhere; a cell with a blank inside is none.
+
+    Parsing only the others spares pandas' number parser every time of several columns joined by spaces.
+    """
+    spaced = raw.str.contains(" ", regex=False).fillna(False).to_numpy(bool)
+    if not spaced.any():
+        return pd.to_numeric(raw, errors="coerce")
+    numeric = pd.Series(np.nan, index=raw.index)
+    numeric[~spaced] = pd.to_numeric(raw[~spaced], errors="coerce")
+    return numeric
+
+
+def _distinct_rows(columns: list[np.ndarray | pd.Series | pd.Categorical]) -> tuple[np.ndarray, np.ndarray]:
     """Number the distinct combinations of ``columns`` in order of appearance: each row's number, each one's first row.
 
-    Each column is factorised alone and the codes combined pairwise (re-factorised, so they never
-    overflow): cheaper than grouping by several string columns.
+    Each column is factorised alone (a category's codes are used as they are) and the codes combined
+    into one integer, factorised once at the end: cheaper than grouping by several string columns.
     """
-    key = np.zeros(len(columns[0]), dtype=np.int64)
+    key, size = np.zeros(len(columns[0]), dtype=np.int64), 1
     for column in columns:
-        codes = pd.factorize(column)[0] + 1  # 0: missing (the sentinel spares pandas a pass looking for NaN)
-        key = pd.factorize(key * (int(codes.max(initial=0)) + 1) + codes)[0]
+        codes, count = _codes(column)
+        if size * (count + 1) >= 2**62:  # the combined number could overflow: renumber what is combined so far
+            key = pd.factorize(key)[0]
+            size = int(key.max(initial=-1)) + 1
+        key, size = key * (count + 1) + codes, size * (count + 1)
+    key = pd.factorize(key)[0]
     first = np.empty(int(key.max(initial=-1)) + 1, dtype=np.int64)
     first[key[::-1]] = np.arange(len(key))[::-1]  # the last write of each number is its first row
     return key, first
+
+
+def _codes(column: np.ndarray | pd.Series | pd.Categorical) -> tuple[np.ndarray, int]:
+    """A column's codes from 1 (0: missing, which spares pandas a pass looking for NaN) and how many distinct."""
+    if isinstance(column, pd.Categorical):
+        return column.codes.astype(np.int64) + 1, len(column.categories)
+    codes, distinct = pd.factorize(column)
+    return codes.astype(np.int64) + 1, len(distinct)
 
 
 def _joined(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
