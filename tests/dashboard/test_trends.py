@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from flask import Flask
 
 from cityvitals import store
 from cityvitals.archive.values import bucket_for, read_values, values_root, write_step
@@ -13,6 +16,7 @@ from dashboard.compare import layout as compare_layout
 from dashboard.context import DashboardContext
 from dashboard.delta import plain
 from dashboard.exports import file_name
+from dashboard.geometry import geometry_blueprint
 from dashboard.map_view import value_map
 from dashboard.ranges import parse_range
 from dashboard.relations import related
@@ -95,6 +99,24 @@ def test_the_value_map_colours_areas_by_value_with_the_unit_on_its_legend(archiv
     assert trace["colorbar"]["title"]["text"] == "AQI" and trace["showscale"]
     assert dict(zip(trace["locations"], trace["z"], strict=True)) == pytest.approx(
         dict(zip(ranked["area"], ranked["value"], strict=True)), abs=1e-3)
+
+
+def test_the_value_map_names_its_polygons_by_url_and_the_url_serves_them(archive):
+    tree, communities = archive
+    street = tree[communities[0]].parent
+    _, kids = compared_areas(street)
+    fig = value_map(tree, street, ranking("aqi", D, kids, parse_range({"range": "24h"}, NOW + 60)), "AQI")
+    url = fig["data"][0]["geojson"]
+    assert isinstance(url, str) and url.startswith(f"/geo/{street}/")  # values only: no polygons in the page
+    server = Flask(__name__)
+    server.register_blueprint(geometry_blueprint())
+    got = server.test_client().get(url)
+    assert got.status_code == 200 and "immutable" in got.headers["Cache-Control"]
+    assert got.get_json() == json.loads(json.dumps(tree.geojson(kids)))  # the children's polygons
+    assert value_map(tree, street, ranking("aqi", D, kids, parse_range({"range": "24h"}, NOW + 60)),
+                     "AQI")["data"][0]["geojson"] == url  # the same polygons: the same URL, cached by the browser
+    stale = url.rsplit("/", 1)[0] + "/0000.json"
+    assert server.test_client().get(stale).status_code == 404  # another hierarchy's polygons are never served
 
 
 def test_a_text_trend_marks_each_block_with_its_state(archive):
