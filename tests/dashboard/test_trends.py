@@ -6,11 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from dash._utils import to_json
 from flask import Flask
 
 from cityvitals import store
 from cityvitals.archive.values import bucket_for, read_values, values_root, write_step
-from dashboard import compare, context
+from dashboard import compare, context, delta
 from dashboard.compare import compare_csv, compared_areas, ranking
 from dashboard.compare import layout as compare_layout
 from dashboard.context import DashboardContext
@@ -192,6 +193,30 @@ def test_compare_draws_the_worst_children_only_where_there_are_many_and_the_csv_
     assert again is page  # the same data: the page built once is sent again
     assert _find(plain(compare.page("aqi", D, street, [a.id for a in tree.children(street)], DAY_OF_NOW,
                                     parse_range(DAY_OF_NOW))), lambda c: "compare-cut" in str(c["props"])) == []
+
+
+def test_a_compare_page_built_by_one_worker_is_what_the_others_send_until_a_step_lands(archive, tmp_path,
+                                                                                      monkeypatch):
+    tree, communities = archive
+    street = tree[communities[0]].parent
+    page = compare_layout("aqi", street, DAY_OF_NOW)
+    delta._kept.clear()  # another gunicorn worker: nothing built in its process
+
+    def build(*_a):
+        raise AssertionError("built again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("dashboard.compare.page", build)
+        other = compare_layout("aqi", street, DAY_OF_NOW)
+    assert to_json(other) == to_json(page) and other is not page  # the first worker's page, read from Redis
+    kids = [a.id for a in tree.children(street)]
+    write_step(values_root(tmp_path), NOW - 60, "community", ["aqi"], kids, np.array([[500.0] * len(kids)]),
+               np.array([[int(State.RED)] * len(kids)]))  # a new step: every mean moves
+    delta._kept.clear()
+    fresh = compare_layout("aqi", street, DAY_OF_NOW)
+    assert fresh != page
+    assert to_json(fresh) == to_json(plain(compare.page("aqi", D, street, kids, DAY_OF_NOW,
+                                                        aligned(parse_range(DAY_OF_NOW), bucket_for(86400)))))
 
 
 def _find(form, wanted) -> list:
