@@ -38,13 +38,17 @@ class Delta:
     def __init__(self, shown: dict[str, str] | None) -> None:
         self.shown, self.digests = shown or {}, {}
 
-    def part(self, name: str, data: Any, build: Callable[[], Any], keep: bool = True) -> Any:
+    def part(self, name: str, data: Any, build: Callable[[], Any], keep: bool = True,
+             share: redis.Redis | None = None) -> Any:
         """``build()`` if ``data`` (anything with a faithful repr) changed since the browser got it, else no update.
 
-        ``keep``: the part is the same for the same ``data`` and ``name`` (not a ``Patch``), so a built one is reused.
+        ``keep``: the part is the same for the same ``data`` and ``name`` (not a ``Patch``), so a built one is reused;
+        ``share``: and kept in that Redis for the other processes (:func:`shared`: for parts costly to build).
         """
         if not self.changed(name, data):
             return no_update
+        if share is not None:
+            return shared(share, (name, self.digests[name]), build)
         return kept((name, self.digests[name]), build) if keep else build()
 
     def changed(self, name: str, data: Any) -> bool:
