@@ -10,7 +10,7 @@ from cityvitals.areas import Area
 from dashboard import context, data, ids, trouble
 from dashboard.components import bi, pair_text, value_text
 from dashboard.dispatching import open_tasks_in
-from dashboard.figures import MapLook, area_map, fit_view, map_areas, states_of
+from dashboard.figures import EDGE, EDGE_WIDTH, MapLook, area_map, fit_view, map_areas, states_of
 from dashboard.geometry import geometry_url
 from dashboard.theme import STATE_ICON, STATE_NAME
 from indicators.states import State
@@ -164,7 +164,9 @@ def value_map(tree, area_id: str, ranked, unit: str) -> dict:
     fig["data"][0].update({"geojson": geometry_url(area_id), "z": shown, "colorscale": VALUE_SCALE, "showscale": True,
                            "zmin": min(known, default=0.0), "zmax": max(known, default=1.0),
                            "colorbar": {"title": {"text": unit or "value"}, "thickness": 14},
-                           "marker": {**fig["data"][0]["marker"], "opacity": 0.85}})
+                           # one edge for all (a value map marks nothing below), and no click ids: 30 KB at 1,250 areas
+                           "marker": {"line": {"color": EDGE, "width": EDGE_WIDTH}, "opacity": 0.85}})
+    del fig["data"][0]["customdata"]
     fig["data"][1]["textfont"] = {"size": 12, "color": "#e5e9f0"}
     fig["data"][1]["marker"] = {"size": 0}
     fig["layout"]["uirevision"] = f"value-{area_id}"
