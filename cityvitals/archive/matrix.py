@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cityvitals.archive.files import write_atomic_ipc
-from cityvitals.archive.hourly import HOUR_S, HOURLY_DIR
+from cityvitals.archive.hourly import HOUR_S
 
 MATRIX_DIR = "matrix"  # under the value archive's root, beside the hourly twins
 MATRIX_LEVELS = ("district", "street", "community")
@@ -35,11 +35,10 @@ SCHEMA = pa.schema([(name, pa.list_(kind, HOURS)) for name, kind in COLUMNS])
 
 
 def matrix_path(path: Path) -> Path:
-    """The compare-tier file of a merged fine file (or of its hourly twin): same day, level and name."""
+    """The compare-tier file of a merged fine file: the same day, level and name under the matrix directory."""
     level_dir = path.parent
     day_dir = level_dir.parent
-    root = day_dir.parent.parent if day_dir.parent.name == HOURLY_DIR else day_dir.parent
-    return root / MATRIX_DIR / day_dir.name / level_dir.name / f"{path.stem}.arrow"
+    return day_dir.parent / MATRIX_DIR / day_dir.name / level_dir.name / f"{path.stem}.arrow"
 
 
 def _day_start(path: Path) -> float:
