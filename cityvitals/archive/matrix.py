@@ -160,13 +160,14 @@ class HourCells:
 
     def frame(self) -> pd.DataFrame:
         """The cells held as rows by indicator, area and time: read_hours' columns."""
-        i, a, h = np.nonzero(self.state != ABSENT)
-        count = self.count[i, a, h]
+        at = np.flatnonzero(self.state.ravel() != ABSENT)  # flat positions: one take per column, not three indexes
+        i, a, h = np.unravel_index(at, self.state.shape)
+        count = self.count.ravel()[at]
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(count > 0, self.total[i, a, h] / count, np.nan)
+            mean = np.where(count > 0, self.total.ravel()[at] / count, np.nan)
         return pd.DataFrame({"indicator": _strings(self.indicators, i), "area": _strings(self.areas, a),
-                             "ts": self.start + h * HOUR_S,
-                             "value": mean, "n": count, "state": self.state[i, a, h], "last": self.last[i, a, h]})
+                             "ts": self.start + h * HOUR_S, "value": mean, "n": count,
+                             "state": self.state.ravel()[at], "last": self.last.ravel()[at]})
 
 
 def _strings(names: np.ndarray, at: np.ndarray) -> pd.Series:
