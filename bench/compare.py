@@ -29,8 +29,8 @@ from bench.engine import build_tree, default_cache_dir
 from bench.webload import DashClient, Result, bench_env, free_port, gunicorn, healthz_times, run_threads
 from cityvitals import store
 from cityvitals.archive.files import COMPACTED, day_of, partition_dir
-from cityvitals.archive.hourly import HOURLY_DIR, hour_means, write_twin
-from cityvitals.archive.values import ROW_GROUP, SCHEMA, STEP_S, WRITE, values_root
+from cityvitals.archive.hourly import HOURLY_DIR, hour_means
+from cityvitals.archive.values import ROW_GROUP, SCHEMA, STEP_S, WRITE, values_root, write_tiers
 from cityvitals.areas import save_areas
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.db import create_schema, make_engine
@@ -77,7 +77,7 @@ def _write_day(root: Path, level: str, areas: list[str], indicators: list[str], 
                              schema=SCHEMA)
             writer.write_table(table, row_group_size=ROW_GROUP)
             hours.append(hour_means(table))
-    write_twin(pa.concat_tables(hours), path)
+    write_tiers(pa.concat_tables(hours), path)
     os.replace(hidden, path)
     return len(areas) * len(indicators) * n_ts
 

@@ -119,6 +119,7 @@ SCORED = f"{PREFIX}:scored"
 SCORED_KINDS = ("late", "duplicate", "superseded")
 RULES = f"{PREFIX}:rules"
 ROOT = f"{PREFIX}:root"
+BUILT = f"{PREFIX}:built"  # page parts one dashboard process built, for the others (by the digest of their data)
 ENGINE_GROUP = "engine"
 ARCHIVE_GROUP = "archive"  # the sample archiver's own group: it reads every entry the engine reads
 STREAM_MAXLEN = 200_000  # entries (batches), trimmed approximately; consumers keep far behind this
@@ -1020,6 +1021,16 @@ def meta(client: redis.Redis) -> Meta:
                 catalog_errors=tuple(json.loads(raw.get("catalog_errors") or "[]")),
                 catalog_checked=float(raw.get("catalog_checked") or 0),
                 start_written=number("start_written", int), start_total=number("start_total", int))
+
+
+def read_built(client: redis.Redis, digest: str) -> str | None:
+    """The JSON of a page part a dashboard process built from the data of ``digest`` (None: none kept)."""
+    return client.get(f"{BUILT}:{digest}")
+
+
+def write_built(client: redis.Redis, digest: str, body: str, ttl_s: float) -> None:
+    """Keep the JSON of a page part built from the data of ``digest`` for the other processes, ``ttl_s`` long."""
+    client.set(f"{BUILT}:{digest}", body, ex=max(1, int(ttl_s)))
 
 
 def read_catalog_version(client: redis.Redis) -> str:

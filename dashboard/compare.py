@@ -15,7 +15,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from cityvitals.archive.values import bucket_for, newest_step, values_root
 from dashboard import clock, context, data, exports, ids
 from dashboard.components import bi, page_header, value_text
-from dashboard.delta import kept
+from dashboard.delta import shared
 from dashboard.exports import chart_stores, csv_button, graph_config, tidy
 from dashboard.map_view import value_map
 from dashboard.ranges import TimeRange, parse_range, range_picker
@@ -28,6 +28,7 @@ from dashboard.trends import (
     aligned,
     axis_range,
     band_shapes,
+    by_area,
     means,
     on_grid,
     series,
@@ -67,8 +68,8 @@ def ranking(indicator: str, d: dict, areas: list[str], rng: TimeRange) -> pd.Dat
 def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) -> html.Div | dict:
     """The compare page of ``indicator`` over the children of ``area_id``.
 
-    Built once per process for its data (the definition, the range's window, the archive's newest step), so
-    every analyst opening the same comparison while no step lands shares one build.
+    Built once for its data (the definition, the range's window, the archive's newest step) by the first
+    process asked, kept in Redis for the others: every analyst opening the same comparison shares one build.
     """
     ctx = context.get()
     d = data.definitions(ctx.client).get(indicator)
@@ -80,8 +81,9 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
     window = aligned(rng, bucket_for(rng.span, LINE_POINTS))  # what every chart reads: the page's data
     root = ctx.archive_path
     newest = newest_step(values_root(root), {ctx.tree[a].level for a in areas}) if root else 0.0
-    return kept(("compare", indicator, repr(d), parent, window.start, window.end, window.key, query.get("pick"),
-                 str(root), newest), lambda: page(indicator, d, parent, areas, query, window))
+    return shared(ctx.client, ("compare", indicator, repr(d), parent, window.start, window.end, window.key,
+                               query.get("pick"), str(root), newest), lambda: page(indicator, d, parent, areas, query,
+                                                                                   window))
 
 
 def page(indicator: str, d: dict, parent: str, areas: list[str], query: dict[str, str], rng: TimeRange) -> html.Div:
@@ -116,7 +118,7 @@ def page(indicator: str, d: dict, parent: str, areas: list[str], query: dict[str
                 dcc.Graph(id=ids.COMPARE_LINES, figure=lines_figure(indicator, d, pick, areas, rng),
                           config=graph_config(f"compare-{indicator}-{parent}-lines"))]), wide=True),
             card(bi("各区域走势（同一纵轴）", "Each area over time (one shared scale)"), "multiples",
-                 dcc.Graph(figure=multiples_figure(indicator, d, shown, areas, rng),
+                 dcc.Graph(figure=multiples_figure(indicator, d, shown, rng),
                            config=graph_config(f"compare-{indicator}-{parent}-multiples")), wide=True),
         ]),
     ])
@@ -166,14 +168,14 @@ def lines_figure(indicator: str, d: dict, pick: list[str], areas: list[str], rng
     tree = context.get().tree
     frame, bucket = series([indicator], areas, rng)
     frame = frame[frame["area"].isin(pick)]
+    lines = by_area(frame)
     first = pick[0] if pick else None  # siblings: one level, one set of limits
     lo, hi = view_range(frame["value"].to_numpy(), d, first)
     traces = [{"type": "scatter", "mode": "lines", "x0": clock.axis_ms(start), "dx": bucket.seconds * 1000,
                "name": f"{tree[a].name_zh} {tree[a].name_en}",
                "y": [None if v is None else float(f"{v:.4g}") for v in points],
                "line": {"color": LINE_COLOURS[k % len(LINE_COLOURS)], "width": 2}}
-              for k, a in enumerate(pick) for g in [frame[frame["area"] == a]] if len(g)
-              for start, points in [on_grid(g["ts"].to_numpy(), g["value"].to_numpy(), bucket.seconds)]]
+              for k, a in enumerate(pick) if a in lines for start, points in [on_grid(*lines[a], bucket.seconds)]]
     return {"data": traces, "layout": {
         **LOOK, "height": 320, "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "shapes": band_shapes(d, lo, hi, first),
         "legend": {"orientation": "h", "y": 1.12},
@@ -181,20 +183,21 @@ def lines_figure(indicator: str, d: dict, pick: list[str], areas: list[str], rng
         "xaxis": {**AXIS, "type": "date", "range": axis_range(rng), "title": {"text": aggregation_text(bucket)}}}}
 
 
-def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, areas: list[str], rng: TimeRange,
+def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, rng: TimeRange,
                      columns: int = 6) -> dict:
     """One small chart per area of ``ranked`` in its order, all on one y scale so heights compare.
 
-    Cut from the read the ranking made of ``areas``; each line on the bucket grid (``x0``, ``dx``: no times sent).
+    Each line on the bucket grid (``x0``, ``dx``: no times sent). Read for the areas drawn alone: from the
+    compare tier that is cheaper than bucketing the ranking's read of every child (a province's 1,250 streets).
     """
-    frame, bucket = series([indicator], areas, rng, MULTIPLE_POINTS)
-    frame = frame[frame["area"].isin(ranked["area"])]
+    frame, bucket = series([indicator], ranked["area"].tolist(), rng, MULTIPLE_POINTS)
     lo, hi = view_range(frame["value"].to_numpy(), d, ranked["area"].iloc[0] if len(ranked) else None)
     n = len(ranked)
     rows = max(1, -(-n // columns))
     gap_x, gap_y = 0.02, 0.08 / rows
     data_, layout = [], {**LOOK, "height": 150 * rows + 40, "margin": {"l": 40, "r": 10, "t": 20, "b": 30},
                          "showlegend": False, "annotations": [], "shapes": []}
+    lines = by_area(frame)
     for k, r in enumerate(ranked.itertuples()):
         ax = "" if k == 0 else str(k + 1)
         col, row = k % columns, k // columns
@@ -203,8 +206,7 @@ def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, areas: list[
                                 "showticklabels": row == rows - 1, "range": axis_range(rng)}
         layout[f"yaxis{ax}"] = {**AXIS, "domain": [y1 - 1 / rows + gap_y * 2, y1 - gap_y], "range": [lo, hi],
                                 "anchor": f"x{ax}", "showticklabels": col == 0}
-        g = frame[frame["area"] == r.area]
-        first, points = on_grid(g["ts"].to_numpy(), g["value"].to_numpy(), bucket.seconds) if len(g) else (0.0, [])
+        first, points = on_grid(*lines[r.area], bucket.seconds) if r.area in lines else (0.0, [])
         data_.append({"type": "scatter", "mode": "lines", "x0": clock.axis_ms(first), "dx": bucket.seconds * 1000,
                       "y": [None if v is None else float(f"{v:.4g}") for v in points], "xaxis": f"x{ax}",
                       "yaxis": f"y{ax}", "line": {"color": shown_colour(r.state), "width": 1.5}, "name": r.name_zh})

@@ -13,14 +13,20 @@ Pieces of a page that never change in a process (an area's header, its map's sha
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from dash import no_update
+from dash._utils import to_json
 from dash.development.base_component import Component
 
+from cityvitals import store
+
+SHARED_S = 3600.0  # how long a part stays in Redis: its key moves with the data, this only frees memory
 KEPT = 1024  # parts and pieces kept per process: a few for each area being watched
 _kept: OrderedDict[tuple, Any] = OrderedDict()  # key -> plain form, the latest used last
 _lock = threading.Lock()  # gunicorn threads share the parts
@@ -32,13 +38,17 @@ class Delta:
     def __init__(self, shown: dict[str, str] | None) -> None:
         self.shown, self.digests = shown or {}, {}
 
-    def part(self, name: str, data: Any, build: Callable[[], Any], keep: bool = True) -> Any:
+    def part(self, name: str, data: Any, build: Callable[[], Any], keep: bool = True,
+             share: redis.Redis | None = None) -> Any:
         """``build()`` if ``data`` (anything with a faithful repr) changed since the browser got it, else no update.
 
-        ``keep``: the part is the same for the same ``data`` and ``name`` (not a ``Patch``), so a built one is reused.
+        ``keep``: the part is the same for the same ``data`` and ``name`` (not a ``Patch``), so a built one is reused;
+        ``share``: and kept in that Redis for the other processes (:func:`shared`: for parts costly to build).
         """
         if not self.changed(name, data):
             return no_update
+        if share is not None:
+            return shared(share, (name, self.digests[name]), build)
         return kept((name, self.digests[name]), build) if keep else build()
 
     def changed(self, name: str, data: Any) -> bool:
@@ -72,6 +82,24 @@ def kept(key: tuple, build: Callable[[], Any]) -> Any:
         while len(_kept) > KEPT:
             _kept.popitem(last=False)
     return built
+
+
+def shared(client: redis.Redis, key: tuple, build: Callable[[], Any], ttl_s: float = SHARED_S) -> Any:
+    """:func:`kept`, and across processes: the first gunicorn worker to build ``key`` keeps its JSON in Redis.
+
+    For parts that are costly and asked of every worker (a compare page is 0.1-0.4 s of a worker's CPU); the
+    key must name everything the part is built from (the archive's newest step too), so none is ever stale.
+    """
+    def fetch() -> Any:
+        digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+        body = store.read_built(client, digest)
+        if body is not None:
+            return json.loads(body)
+        built = plain(build())
+        store.write_built(client, digest, to_json(built), ttl_s)
+        return built
+
+    return kept(key, fetch)
 
 
 def plain(value: Any) -> Any:

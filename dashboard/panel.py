@@ -87,7 +87,8 @@ def refresh(_n: int, search: str | None, shown: list[str], key: dict, sent: dict
     Only what moved since the browser got it (``sent``: digests, as on the overview) is built and sent: a
     section's rows when their states did, its trends when the range's bucket moved or the archive got a
     step; the whole list when the sections' rows changed (search, filter, a state leaving the filter).
-    Built parts are kept per process (dashboard/delta.py), so every client of an area shares one build.
+    Built parts are kept per process (dashboard/delta.py), so every client of an area shares one build; the
+    trends, which read the archive, are kept in Redis too, so the first worker's read serves the others.
     """
     ctx = context.get()
     definitions = data.definitions(ctx.client)
@@ -118,9 +119,9 @@ def refresh(_n: int, search: str | None, shown: list[str], key: dict, sent: dict
                           lambda defs=defs: [indicator_row(d, states.get(d["id"]), area) for d in defs])
             for t, defs in sections.items()}
     sparks = {t: delta.part(f"trends:{t[1]}", (area, [trend_data(d, area) for d in defs], window.start, bucket,
-                                               newest),
+                                               str(ctx.archive_path), newest),
                             lambda defs=defs: spark_section(defs, series(panel_ids, [area], rng, SPARK_POINTS)[0],
-                                                            area, window, bucket))
+                                                            area, window, bucket), share=ctx.client)
               for t, defs in sections.items()} if trends else {}
     body = patch(rows, sparks)
     if fresh:  # the same for every page just opened on the same data: built and converted once per process

@@ -84,11 +84,26 @@ def means(indicators: list[str], areas: list[str], rng: TimeRange) -> pd.DataFra
     Columns: indicator, area, value, state.
     """
     frame, _bucket = series(indicators, areas, rng)
-    weighted = frame.assign(total=frame["value"].fillna(0.0) * frame["n"])
-    out = weighted.groupby(["indicator", "area"], observed=True, sort=False).agg(
-        total=("total", "sum"), n=("n", "sum"), state=("last", "last"))  # sorted by time: "last" is the newest
-    out["value"] = out["total"] / out["n"].where(out["n"] > 0)
-    return out[["value", "state"]].reset_index()
+    ind, ind_names = pd.factorize(frame["indicator"])  # grouped by codes: strings cost 5 times more to group
+    area, area_names = pd.factorize(frame["area"])
+    cells = pd.DataFrame({"cell": ind.astype(np.int64) * len(area_names) + area,  # one key: cheaper than two
+                          "total": frame["value"].fillna(0.0).to_numpy() * frame["n"].to_numpy(),
+                          "n": frame["n"].to_numpy(), "state": frame["last"].to_numpy()})
+    out = cells.groupby("cell", sort=False).agg(total=("total", "sum"), n=("n", "sum"),
+                                                state=("state", "last"))  # sorted by time: "last" is the newest
+    value = out["total"] / out["n"].where(out["n"] > 0)
+    i, a = np.divmod(out.index.to_numpy(), max(len(area_names), 1))
+    return pd.DataFrame({"indicator": ind_names[i], "area": area_names[a], "value": value.to_numpy(),
+                         "state": out["state"].to_numpy()})
+
+
+def by_area(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each area's times and values in a frame of one indicator (sorted by area), without a sub-frame per area."""
+    area = frame["area"].to_numpy(dtype=object)
+    cut = np.flatnonzero(area[1:] != area[:-1]) + 1
+    ts, values = frame["ts"].to_numpy(), frame["value"].to_numpy()
+    return {area[a]: (ts[a:b], values[a:b]) for a, b in zip(np.r_[0, cut], np.r_[cut, len(area)], strict=True)
+            if b > a}
 
 
 def aligned(rng: TimeRange, bucket: Bucket) -> TimeRange:

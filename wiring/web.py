@@ -22,6 +22,7 @@ from cityvitals.security import install_security, secret_key
 from cityvitals.tokens import TokenVerifier
 from dashboard import create_app
 from dashboard.context import DashboardContext
+from dashboard.geometry import geometry_blueprint
 from feeds.http_push.api import install_push_api
 from feeds.http_push.sinks import SourceSinks
 from feeds.workorders.answers import TaskAnswers
@@ -41,6 +42,7 @@ def build_server(rt: Runtime) -> Flask:
         return TaskAnswers(sinks.orders(source), dispatch, rt.settings.webhook_secret, body,
                            request.headers.get(SIGNATURE_HEADER))
 
+    app.server.register_blueprint(geometry_blueprint())
     limiter = redis_limiter(app.server, rt.redis_url, rt.client)
     install_push_api(app.server, TokenVerifier(rt.sql), sinks.samples, limiter, events_for=events_for)
     install_task_api(app.server, dispatch)

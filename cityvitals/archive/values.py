@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,9 +35,16 @@ from cityvitals.archive.files import (
     partitions,
     write_atomic,
 )
-from cityvitals.archive.hourly import HOUR_S, HOURLY_DIR, as_frame, combine, hour_means, read_twin, twin, write_twin
-from cityvitals.archive.hourly import SCHEMA as HOURLY_SCHEMA
-from cityvitals.archive.hourly import SORT as HOURLY_SORT
+from cityvitals.archive.hourly import HOUR_S, HOURLY_DIR, combine, hour_means, read_twin, twin, write_twin
+from cityvitals.archive.matrix import (
+    MATRIX_DIR,
+    MATRIX_LEVELS,
+    FileHours,
+    HourCells,
+    matrix_path,
+    read_matrix,
+    write_matrix,
+)
 
 T = TypeVar("T")
 VALUES_DIR = "values"  # under the archive root, beside the samples' day partitions
@@ -82,16 +90,17 @@ def write_step(root: Path, ts: float, level: str, indicators: list[str], areas: 
 def compact(paths: list[Path]) -> int:
     """Merge step files of one partition into one, sorted for tight row-group statistics; returns its rows.
 
-    The merged file's hourly twin is written first, so a reader that lists the merged file finds its twin.
+    The merged file's hourly twin and matrices are written first, so a reader that lists the merged file finds them.
     """
     directory, name = paths[0].parent, COMPACTED + max(p.name.removeprefix(COMPACTED) for p in paths)
     table = pa.concat_tables(pq.read_table(p).cast(SCHEMA) for p in paths).combine_chunks().sort_by(SORT)
-    write_twin(hour_means(table), directory / name)
+    write_tiers(hour_means(table), directory / name)
     write_atomic(table, directory / name, **WRITE)
     for path in paths:
         if path.name != name:
             path.unlink()
             twin(path).unlink(missing_ok=True)
+            matrix_path(path).unlink(missing_ok=True)
     _sync_dir(directory)
     return len(table)
 
@@ -105,8 +114,9 @@ def maintain(root: Path, keep_days: float, now: datetime, max_files: int = 24) -
     """
     gone = expire(root, keep_days, now)
     expire(root / HOURLY_DIR, keep_days, now)
+    expire(root / MATRIX_DIR, keep_days, now)
     today, compacted = now.strftime("%Y-%m-%d"), 0
-    for day, _level, directory in partitions(root):
+    for day, level, directory in partitions(root):
         paths = files(directory)
         if day >= today:
             paths = [p for p in paths if not p.name.startswith(COMPACTED)]
@@ -114,10 +124,18 @@ def maintain(root: Path, keep_days: float, now: datetime, max_files: int = 24) -
         if len(paths) > 1:
             compact(paths)
             compacted += 1
-        for path in files(directory):  # merged before the hourly tier existed, or killed between the two writes
+        for path in files(directory):  # merged before the coarse tiers existed, or killed between the writes
             if path.name.startswith(COMPACTED) and not twin(path).exists():
-                write_twin(hour_means(pq.read_table(path).cast(SCHEMA)), path)
+                write_tiers(hour_means(pq.read_table(path).cast(SCHEMA)), path)
+            elif path.name.startswith(COMPACTED) and level in MATRIX_LEVELS and not matrix_path(path).exists():
+                write_matrix(pq.read_table(twin(path)), path)
     return gone, compacted
+
+
+def write_tiers(hours: pa.Table, path: Path) -> None:
+    """Write the coarse tiers of the merged file at ``path`` from its hourly means: matrices, then the twin."""
+    write_matrix(hours, path)  # the twin last: a file with a twin has its matrices (maintain() checks the twin)
+    write_twin(hours, path)
 
 
 def _read_partition(directory: Path, read: Callable[[Path], T], tries: int = 3) -> list[T]:
@@ -223,9 +241,10 @@ def read_raw(root: Path, start: float, end: float, indicators: Collection[str] |
     # list against every row group's statistics cost more than it saved (1.9 s against 0.03 s for one
     # grid's 389 indicators), so those are picked from the rows the area test read.
     where, wanted = _filters(start, end, indicators, areas, indicator_statistics=False)
+    asked = None if areas is None else np.asarray(sorted(set(areas)), dtype=object)
     # no read_dictionary: asking for dictionaries turns off row-group pruning (1.2 s against 0.04 s)
     tables = [table for directory in _level_partitions(root, start, end, levels)
-              for table in _read_partition(directory, lambda p: pq.read_table(p, filters=where))]
+              for table in _read_partition(directory, lambda p: _read_areas(p, where, asked))]
     if wanted is not None:
         tables = [t.filter(pc.is_in(t["indicator"], wanted)) for t in tables]
     tables = [t for t in tables if len(t)]
@@ -234,28 +253,73 @@ def read_raw(root: Path, start: float, end: float, indicators: Collection[str] |
     return _sorted(pa.concat_tables([t.cast(SCHEMA) for t in tables]).to_pandas())
 
 
+@lru_cache(maxsize=512)
+def _area_index(path: Path, stamp: tuple[int, int]) -> tuple[pq.FileMetaData, np.ndarray, np.ndarray] | None:
+    """A fine file's footer and each row group's first and last area, read once per version (``stamp``) of it.
+
+    None when a row group has no statistics on area (then the file is read with a pushed-down filter).
+    """
+    meta = pq.read_metadata(path)
+    column = meta.schema.to_arrow_schema().get_field_index("area")
+    stats = [meta.row_group(g).column(column).statistics for g in range(meta.num_row_groups)]
+    if any(s is None or not s.has_min_max for s in stats):
+        return None
+    return meta, np.asarray([s.min for s in stats], dtype=object), np.asarray([s.max for s in stats], dtype=object)
+
+
+def _read_areas(path: Path, where: ds.Expression, areas: np.ndarray | None) -> pa.Table:
+    """The rows of a fine file that ``where`` keeps, reading only the row groups that can hold ``areas`` (sorted).
+
+    Files are sorted by area, so a row group's first and last area bound it. A pushed-down filter tested each of a
+    day's 1,400 row groups' statistics on every read (50 ms a file for one community's panel); the bounds of a
+    file are read once per process, and the test is a binary search.
+    """
+    stat = path.stat()
+    index = None if areas is None else _area_index(path, (stat.st_mtime_ns, stat.st_size))
+    if index is None:
+        return pq.read_table(path, filters=where)
+    meta, first, last = index
+    at = np.searchsorted(areas, first)  # the first asked area not before each group's first area
+    groups = np.flatnonzero((at < len(areas)) & (areas[np.minimum(at, len(areas) - 1)] <= last))
+    table = pq.ParquetFile(path, metadata=meta).read_row_groups(groups.tolist()) if len(groups) else \
+        SCHEMA.empty_table()
+    return table.filter(where)
+
+
 def read_hours(root: Path, start: float, end: float, indicators: Collection[str] | None = None,
                areas: Collection[str] | None = None, levels: Collection[str] | None = None) -> pd.DataFrame:
-    """Hourly means over a range of whole hours: merged files' twins, and step files not merged yet averaged alike."""
+    """Hourly means over a range of whole hours, summed per cell over the files (cityvitals/archive/matrix.py).
+
+    A merged file gives its compare-tier matrices, else its twin's rows; a step file not merged yet is averaged
+    alike. ``indicators`` None reads every one the twins and steps hold (no matrices: they are read by name).
+    """
     # Twins are sorted by indicator: the indicators are tested against row-group statistics, the areas picked
     # from the rows read (a test of a province's 1,250 streets against every row group cost more than it saved)
     where, _ = _filters(start, end, indicators, None, indicator_statistics=True)
 
-    def hours_of(path: Path) -> pa.Table:  # a step file's cells, or a merged one's, are together by time
+    def hours_of(path: Path) -> FileHours | pa.Table:
+        if indicators is not None and matrix_path(path).exists():
+            return read_matrix(path, indicators)
         if twin(path).exists():
             return read_twin(path, where)
         return hour_means(pq.read_table(path, filters=where).cast(SCHEMA))
 
-    tables = [t for directory in _level_partitions(root, start, end, levels)
-              for t in _read_partition(directory, hours_of)]
-    if areas is not None:
-        tables = [t.filter(pc.is_in(t["area"], pa.array(list(areas), pa.string()))) for t in tables]
-    tables = [t for t in tables if len(t)]
-    if not tables:
-        return empty_frame()
-    # files in time order and a stable sort: an hour of today merged in two rounds combines into one row, its last
-    # state the later file's
-    return combine(as_frame(pa.concat_tables([t.cast(HOURLY_SCHEMA) for t in tables]).sort_by(HOURLY_SORT)), HOUR_S)
+    # files in time order: an hour of today merged in two rounds is one cell, its last state the later file's
+    parts = [part for directory in _level_partitions(root, start, end, levels)
+             for part in _read_partition(directory, hours_of)]
+    tables = [p for p in parts if isinstance(p, pa.Table)]
+    names = {name for p in parts if isinstance(p, FileHours) for name in p.blocks}
+    cells = HourCells(indicators if indicators is not None else {*names, *(v for t in tables for v in
+                                                                           pc.unique(t["indicator"]).to_pylist())},
+                      areas if areas is not None else {a for p in parts for a in _areas(p)}, start, end)
+    for part in parts:
+        cells.add_matrix(part) if isinstance(part, FileHours) else cells.add_rows(part)
+    return cells.frame()
+
+
+def _areas(part: FileHours | pa.Table) -> list[str]:
+    """The areas one file's hours hold."""
+    return part.areas.tolist() if isinstance(part, FileHours) else pc.unique(part["area"]).to_pylist()
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:

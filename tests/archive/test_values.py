@@ -12,6 +12,7 @@ import pytest
 from cityvitals import store
 from cityvitals.archive.files import day_of, files, partition_dir, partitions
 from cityvitals.archive.hourly import HOURLY_DIR, twin
+from cityvitals.archive.matrix import MATRIX_DIR, matrix_path
 from cityvitals.archive.values import (
     Bucket,
     bucket_for,
@@ -82,12 +83,12 @@ def test_step_files_are_merged_by_day_and_old_days_expire(tmp_path):
     assert len(read_values(tmp_path, DAY0, DAY0 + 3 * 86400)) == 2 * 5 * 4  # nothing lost in the merge
 
 
-def _random_steps(root, first: float, steps: int, rng: np.random.Generator) -> None:
-    """Steps of 5 min for two indicators in three grids: random values, some NaN, random states."""
+def _random_steps(root, first: float, steps: int, rng: np.random.Generator, level: str = "grid") -> None:
+    """Steps of 5 min for two indicators in three areas: random values, some NaN, random states."""
     for k in range(steps):
         value = rng.uniform(0.0, 100.0, (2, 3))
         value[rng.random((2, 3)) < 0.1] = np.nan
-        write_step(root, first + 300 * k, "grid", ["b", "a"], ["g2", "g1", "g3"], value,
+        write_step(root, first + 300 * k, level, ["b", "a"], ["g2", "g1", "g3"], value,
                    rng.integers(0, 5, (2, 3)).astype(np.int8))
 
 
@@ -107,27 +108,50 @@ def test_the_hourly_tier_holds_the_hourly_means_of_the_fine_archive(tmp_path):
     assert coarse["last"].tolist() == expected["last"].tolist()
 
 
-def test_a_read_of_whole_hours_is_the_same_from_the_hourly_tier_as_from_the_steps(tmp_path):
+@pytest.mark.parametrize("level", ["grid", "street"])  # a street's merged files have matrices, a grid's do not
+def test_a_read_of_whole_hours_is_the_same_from_the_coarse_tiers_as_from_the_steps(tmp_path, level):
     # 14 steps of today merged five at a time: the first hour is in two merged files and a step file
     rng = np.random.default_rng(2)
-    _random_steps(tmp_path, DAY0, 288, rng)
+    _random_steps(tmp_path, DAY0, 288, rng, level)
     hourly = Bucket(3600, "1 h")
     for k, steps in enumerate((5, 5, 4)):
-        _random_steps(tmp_path, DAY0 + 86400 + 1500 * k, steps, rng)
+        _random_steps(tmp_path, DAY0 + 86400 + 1500 * k, steps, rng, level)
         if k < 2:
             maintain(tmp_path, keep_days=30.0, now=datetime.fromtimestamp(DAY0 + 86400 + 1500 * (k + 1), UTC),
                      max_files=5)
     from_steps = in_buckets(read_raw(tmp_path, DAY0, DAY0 + 86400 + 7200), hourly)
     assert len(list((tmp_path / HOURLY_DIR).rglob("*.parquet"))) == 1 + 2  # yesterday's day, two rounds today
-    after = read_values(tmp_path, DAY0, DAY0 + 86400 + 7200, ["a", "b"], bucket=hourly)
+    assert len(list((tmp_path / MATRIX_DIR).rglob("*.arrow"))) == (3 if level == "street" else 0)
+    span = (DAY0, DAY0 + 86400 + 7200)
+    matrices = read_values(tmp_path, *span, ["a", "b"], bucket=hourly)
+    some = read_values(tmp_path, *span, ["a", "b"], ["g3", "g1", "nowhere"], bucket=hourly)  # areas picked
+    for path in (tmp_path / MATRIX_DIR).rglob("*.arrow"):  # read from the twins
+        path.unlink()
+    twins = read_values(tmp_path, *span, ["a", "b"], bucket=hourly)
     for path in (tmp_path / HOURLY_DIR).rglob("*.parquet"):  # read as steps: no twins
         path.unlink()
-    before = read_values(tmp_path, DAY0, DAY0 + 86400 + 7200, ["a", "b"], bucket=hourly)
-    six = read_values(tmp_path, DAY0, DAY0 + 86400 + 7200, ["a"], ["g1"], bucket=Bucket(6 * 3600, "6 h"))
-    assert len(after) == len(before) == 2 * 3 * 26
-    for frame in (before, after):
+    before = read_values(tmp_path, *span, ["a", "b"], bucket=hourly)
+    six = read_values(tmp_path, *span, ["a"], ["g1"], bucket=Bucket(6 * 3600, "6 h"))
+    assert len(matrices) == len(twins) == len(before) == 2 * 3 * 26
+    for frame in (before, twins, matrices):
         columns = ["indicator", "area", "ts", "n", "state", "last"]
         assert frame[columns].values.tolist() == from_steps[columns].values.tolist()
         assert np.allclose(frame["value"], from_steps["value"], equal_nan=True)
+    assert matrices.equals(twins)  # the same frame, to the last bit of every mean
+    assert some.equals(twins[twins["area"].isin(["g1", "g3"])].reset_index(drop=True))
     cell = from_steps[(from_steps.indicator == "a") & (from_steps.area == "g1") & (from_steps.ts < DAY0 + 6 * 3600)]
     assert six["value"].iloc[0] == pytest.approx((cell["value"] * cell["n"]).sum() / cell["n"].sum())
+
+
+def test_maintenance_gives_a_merged_file_of_before_the_compare_tier_its_matrices(tmp_path):
+    _random_steps(tmp_path, DAY0, 24, np.random.default_rng(3), "street")
+    maintain(tmp_path, keep_days=30.0, now=datetime.fromtimestamp(DAY0 + 86400 + 60, UTC))
+    (merged,) = files(partition_dir(tmp_path, day_of(DAY0), "street"))
+    hourly = Bucket(3600, "1 h")
+    with_matrices = read_values(tmp_path, DAY0, DAY0 + 86400, ["a"], bucket=hourly)
+    matrix_path(merged).unlink()
+    maintain(tmp_path, keep_days=30.0, now=datetime.fromtimestamp(DAY0 + 86400 + 120, UTC))
+    assert matrix_path(merged).exists()
+    assert read_values(tmp_path, DAY0, DAY0 + 86400, ["a"], bucket=hourly).equals(with_matrices)
+    maintain(tmp_path, keep_days=0.5, now=datetime.fromtimestamp(DAY0 + 3 * 86400, UTC))  # past retention: gone
+    assert not list((tmp_path / MATRIX_DIR).rglob("*.arrow"))

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 from dash import Patch, no_update
+from dash._utils import to_json
 
 from cityvitals import store
 from cityvitals.store import Sample
-from dashboard import context
+from dashboard import context, delta, trends
 from dashboard.context import DashboardContext
 from dashboard.delta import plain
 from dashboard.panel import FILTER_STATES, refresh
@@ -101,3 +102,23 @@ def test_a_search_sends_the_whole_list_and_the_wall_patches_rows_without_trends(
     rows, _, _ = refresh(2, None, list(FILTER_STATES), wall, shown)
     assert [op["location"] for op in rows.to_plotly_json()["operations"]] == [[0, "props", "children", 1, "props",
                                                                                "children"]]
+
+
+def test_trends_one_worker_read_are_what_another_sends_until_a_step_lands(world, monkeypatch):
+    sections = refresh(1, None, list(FILTER_STATES), KEY, None)[0]
+
+    def read(*_a, **_k):
+        raise AssertionError("read the archive")
+
+    delta._kept.clear()  # another gunicorn worker: nothing built, nothing read in its process
+    trends._cache.clear()
+    with monkeypatch.context() as patched:
+        patched.setattr("dashboard.panel.series", read)
+        other = refresh(1, None, list(FILTER_STATES), KEY, None)[0]  # the trends from Redis
+    assert to_json(other) == to_json(sections)
+    world.service.tick(STEP)  # a new step in the archive: the trends kept in Redis are not the archive's any more
+    delta._kept.clear()
+    with monkeypatch.context() as patched:
+        patched.setattr("dashboard.panel.series", read)
+        with pytest.raises(AssertionError, match="read the archive"):
+            refresh(1, None, list(FILTER_STATES), KEY, None)

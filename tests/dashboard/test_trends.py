@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from dash._utils import to_json
+from flask import Flask
 
 from cityvitals import store
 from cityvitals.archive.values import bucket_for, read_values, values_root, write_step
-from dashboard import compare, context
+from dashboard import compare, context, delta
 from dashboard.compare import compare_csv, compared_areas, ranking
 from dashboard.compare import layout as compare_layout
 from dashboard.context import DashboardContext
 from dashboard.delta import plain
 from dashboard.exports import file_name
+from dashboard.geometry import geometry_blueprint
 from dashboard.map_view import value_map
 from dashboard.ranges import parse_range
 from dashboard.relations import related
@@ -98,6 +103,24 @@ def test_the_value_map_colours_areas_by_value_with_the_unit_on_its_legend(archiv
         dict(zip(ranked["area"], ranked["value"], strict=True)), abs=1e-3)
 
 
+def test_the_value_map_names_its_polygons_by_url_and_the_url_serves_them(archive):
+    tree, communities = archive
+    street = tree[communities[0]].parent
+    _, kids = compared_areas(street)
+    fig = value_map(tree, street, ranking("aqi", D, kids, parse_range({"range": "24h"}, NOW + 60)), "AQI")
+    url = fig["data"][0]["geojson"]
+    assert isinstance(url, str) and url.startswith(f"/geo/{street}/")  # values only: no polygons in the page
+    server = Flask(__name__)
+    server.register_blueprint(geometry_blueprint())
+    got = server.test_client().get(url)
+    assert got.status_code == 200 and "immutable" in got.headers["Cache-Control"]
+    assert got.get_json() == json.loads(json.dumps(tree.geojson(kids)))  # the children's polygons
+    assert value_map(tree, street, ranking("aqi", D, kids, parse_range({"range": "24h"}, NOW + 60)),
+                     "AQI")["data"][0]["geojson"] == url  # the same polygons: the same URL, cached by the browser
+    stale = url.rsplit("/", 1)[0] + "/0000.json"
+    assert server.test_client().get(stale).status_code == 404  # another hierarchy's polygons are never served
+
+
 def test_a_text_trend_marks_each_block_with_its_state(archive):
     _tree, communities = archive
     frame, _ = series(["aqi"], [communities[-1]], parse_range({"range": "1h"}, NOW), 100)
@@ -171,6 +194,30 @@ def test_compare_draws_the_worst_children_only_where_there_are_many_and_the_csv_
     assert again is page  # the same data: the page built once is sent again
     assert _find(plain(compare.page("aqi", D, street, [a.id for a in tree.children(street)], DAY_OF_NOW,
                                     parse_range(DAY_OF_NOW))), lambda c: "compare-cut" in str(c["props"])) == []
+
+
+def test_a_compare_page_built_by_one_worker_is_what_the_others_send_until_a_step_lands(archive, tmp_path,
+                                                                                      monkeypatch):
+    tree, communities = archive
+    street = tree[communities[0]].parent
+    page = compare_layout("aqi", street, DAY_OF_NOW)
+    delta._kept.clear()  # another gunicorn worker: nothing built in its process
+
+    def build(*_a):
+        raise AssertionError("built again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("dashboard.compare.page", build)
+        other = compare_layout("aqi", street, DAY_OF_NOW)
+    assert to_json(other) == to_json(page) and other is not page  # the first worker's page, read from Redis
+    kids = [a.id for a in tree.children(street)]
+    write_step(values_root(tmp_path), NOW - 60, "community", ["aqi"], kids, np.array([[500.0] * len(kids)]),
+               np.array([[int(State.RED)] * len(kids)]))  # a new step: every mean moves
+    delta._kept.clear()
+    fresh = compare_layout("aqi", street, DAY_OF_NOW)
+    assert fresh != page
+    assert to_json(fresh) == to_json(plain(compare.page("aqi", D, street, kids, DAY_OF_NOW,
+                                                        aligned(parse_range(DAY_OF_NOW), bucket_for(86400)))))
 
 
 def _find(form, wanted) -> list:

@@ -39,6 +39,14 @@ SPARKS = ("() => Array.from(document.querySelectorAll('.with-trends')).map(s => 
           "y: g && g.data ? g.data.filter(t => t.mode === 'lines+markers').flatMap(t => t.y) : null}; })")
 BARS = "() => { const g = document.querySelector('#compare-bars .js-plotly-plot'); " \
        "return g && g.data ? {y: g.data[0].y, x: g.data[0].x, areas: g.data[0].customdata} : null; }"
+# the value map's polygons: fetched once from the URL its figure names, and drawn (the fill's map source)
+MAP = "() => { const g = document.querySelector('.compare-map .js-plotly-plot'); " \
+      "const url = g && g.data && g.data[0].geojson; const got = url && (window.PlotlyGeoAssets || {})[url]; " \
+      "const map = g && g._fullLayout && g._fullLayout.map && g._fullLayout.map._subplot; " \
+      "const fill = map && Object.values(map.traceHash).find(t => t.type === 'choroplethmap'); " \
+      "const source = fill && map.map.getSource(fill.sourceId); " \
+      "return got && got.features && source ? {url: url, ids: got.features.map(f => f.id), " \
+      "drawn: source.serialize().data.features.length} : null; }"
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +136,10 @@ def test_compare_ranks_the_communities_by_their_archived_means(app, page, tree, 
     assert [a for a, _ in shown] == means.index.tolist()
     assert [x for _, x in shown] == pytest.approx(means.tolist(), rel=1e-9)
     assert len(shown) == len(tree.children(street))
+    page.wait_for_function(f"() => ({MAP})() !== null && ({MAP})().drawn > 0")
+    drawn = page.evaluate(MAP)
+    kids = sorted(a.id for a in tree.children(street))
+    assert drawn["url"].startswith(f"/geo/{street}/") and sorted(drawn["ids"]) == kids and drawn["drawn"] == len(kids)
     _shot(page, "compare")
 
 
