@@ -154,6 +154,7 @@ def test_every_time_shown_is_the_citys_whatever_the_browsers_or_servers_zone(app
         page.wait_for_selector(".why-state.state-red", timeout=20_000)
         page.reload()  # the state log is read as the page opens: once the red is logged
         page.wait_for_selector(".detail-body td.state-red", timeout=20_000)
+        page.wait_for_selector(".why-state.state-red", timeout=20_000)  # the explanation is a callback's
         since = store.read_states(app.client, street, ["river_level_max"])["river_level_max"]["since"]
         shown = datetime.fromtimestamp(since, city).strftime("%m-%d %H:%M:%S")
         assert shown in page.inner_text("#detail-why")
