@@ -61,12 +61,13 @@ class LevelResult:
     pending: np.ndarray  # the state a cell waits to take once its minimum duration is over (NO_PENDING: none)
     pending_since: np.ndarray
     limits: classify.Limits
-    dirty: np.ndarray  # cells whose record changed since the last tick (value, data time, state or pending state)
-    changed: np.ndarray  # cells whose state changed since last written (all of them on a start)
-    dirty_areas: np.ndarray  # areas whose summary changed: a state, or data time beyond the tolerance
-    oldest: np.ndarray  # per area (columns), the oldest data time (NaN: no data at all): of any indicator in
-    # row 0, then of each domain's macro indicators (rows 1.., in ``DOMAINS`` order), so each tile says its own
-    cleared: np.ndarray  # cells that left a warning state since last written (their warning entry goes)
+    # What a writer needs (None from an engine that writes nothing, see Engine.records):
+    dirty: np.ndarray | None  # cells whose record changed since the last tick (value, data time, state or pending)
+    changed: np.ndarray | None  # cells whose state changed since last written (all of them on a start)
+    dirty_areas: np.ndarray | None  # areas whose summary changed: a state, or data time beyond the tolerance
+    oldest: np.ndarray | None  # per area (columns), the oldest data time (NaN: no data at all): of any indicator
+    # in row 0, then of each domain's macro indicators (rows 1.., in ``DOMAINS`` order), so each tile says its own
+    cleared: np.ndarray | None  # cells that left a warning state since last written (their warning entry goes)
     judged: np.ndarray  # the last of normal/yellow/red each cell held: what a stale cell scores in the health index
     rows: np.ndarray  # the rows judged this tick (sorted): no cell of another row moved
     fresh_start: bool = False  # nothing written yet (a start, new thresholds): what the store holds is unknown
@@ -92,9 +93,15 @@ class TickResult:
 class Engine:
     """Hold metric values per grid and indicator states per level; score on each tick."""
 
-    def __init__(self, tree: AreaTree, catalog: CompiledCatalog | Catalog, tz: str = "Asia/Shanghai") -> None:
-        """Start with no values; ``catalog`` as compiled once by its owner, or compiled here."""
+    def __init__(self, tree: AreaTree, catalog: CompiledCatalog | Catalog, tz: str = "Asia/Shanghai",
+                 records: bool = True) -> None:
+        """Start with no values; ``catalog`` as compiled once by its owner, or compiled here.
+
+        ``records=False``: nothing is written from the results (a backtest keeps states only), so the
+        records' snapshot, dirty cells and oldest data times are not kept (a fifth of a tick at 502 grids).
+        """
         self.tree = tree
+        self.records = records
         self.tz = ZoneInfo(tz)
         self.grid_ids = tree.ids("grid")
         self.grid_pos = {a: i for i, a in enumerate(self.grid_ids)}
@@ -620,7 +627,7 @@ class Engine:
         moved = np.flatnonzero(redo | waiting)
         rows = moved[self._may_change(level, track, moved)]  # the others' records may move, not their states
         moved_sel = _selector(moved, len(self.ind_ids))
-        moved_before = track.state[moved_sel].copy(), track.pending[moved_sel].copy()
+        moved_before = (track.state[moved_sel].copy(), track.pending[moved_sel].copy()) if self.records else None
         sel = _selector(rows, len(self.ind_ids))
         sub = classify.Track(track.state[sel], track.since[sel], track.pending[sel], track.pending_since[sel],
                              track.known[sel], track.judged[sel], track.last_now)
@@ -638,15 +645,16 @@ class Engine:
             transitions.append(Transition(
                 self.ind_ids[rows[k]], level, area_ids[c], State(before[k, c]).label, State(sub.state[k, c]).label,
                 float(value[rows[k], c]), y, rd, now))
-        written = self.written.get(level)
-        cleared = np.zeros(value.shape, dtype=bool)
-        if written is not None:
-            cleared[sel] = (before >= State.YELLOW) & (sub.state < State.YELLOW)
-        oldest = self._oldest(level, ts, redo)
-        dirty, changed, summary_dirty = self._dirty(level, value, ts, track, moved_sel, oldest, moved_before)
+        fresh_start = level not in self.written
+        records = (None,) * 5
+        if moved_before is not None:
+            cleared = np.zeros(value.shape, dtype=bool)
+            if not fresh_start:
+                cleared[sel] = (before >= State.YELLOW) & (sub.state < State.YELLOW)
+            oldest = self._oldest(level, ts, redo)
+            records = (*self._dirty(level, value, ts, track, moved_sel, oldest, moved_before), oldest, cleared)
         return LevelResult(level, area_ids, value, ts, cov, num, den, track.state, track.since, track.pending,
-                           track.pending_since, lim, dirty, changed, summary_dirty, oldest, cleared, track.judged,
-                           moved, fresh_start=written is None)
+                           track.pending_since, lim, *records, track.judged, moved, fresh_start=fresh_start)
 
     def _may_change(self, level: str, track: classify.Track, rows: np.ndarray) -> np.ndarray:
         """Which of ``rows`` a judgement can change at ``level``.

@@ -69,7 +69,7 @@ class ClockRunner:
         self.timeline = Timeline(tree) if timeline else None
         self.service: EngineService | None = None
         if client is None:
-            self.engine = Engine(tree, compile_catalog(catalog))
+            self.engine = Engine(tree, compile_catalog(catalog), records=False)
             self.engine.switched_on = set(profiles)
             self.recorder = SqlRecorder(sql, (), float("inf"), 7 * 86400.0)
             self._early = EarlyWarnings(self.engine, keep_log=True)
