@@ -179,8 +179,10 @@ class Engine:
             self._own_primary[level] = np.full(len(self.ind_ids), -1, dtype=np.int64)
             self._own_primary[level][rows] = [self.own[level].metric_pos[compiled.primary[r]] for r in rows]
         self.primary = np.array([self.metric_pos[m] for m in compiled.primary], dtype=np.int64)
-        self._reads = [np.array(sorted(self.metric_pos[m] for m in metrics), dtype=np.int64)
-                       for metrics in compiled.reads]
+        self._reads = np.zeros((len(self.ind_ids), len(self.metric_ids)), dtype=bool)  # rows x metrics they read
+        for row, metrics in enumerate(compiled.reads):
+            self._reads[row, [self.metric_pos[m] for m in metrics]] = True
+        self._by_metric = _MetricRows.of(compiled, self.metric_pos)
         self._limits_cache.clear()
         self._carry_tracks(old_ids, now if now is not None else float(np.nanmax(self.ts, initial=0.0)))  # NaN: never
 
@@ -339,19 +341,18 @@ class Engine:
         if first:
             self._parts = rollup.GridParts(*(np.empty((n_ind, g)) for _ in range(4)))  # every row is set below
         kept = self._parts
-        todo = [first or bool(self._moved[reads].any()) for reads in self._reads]
-        self._regrid = np.array(todo, dtype=bool)
+        todo = self._regrid = np.ones(n_ind, dtype=bool) if first else (self._reads & self._moved).any(axis=1)
+        self._by_metric.fill(kept, todo, self.values, self.ts, self.population)
         value, num, den, ts = kept.value, kept.num, kept.den, kept.ts
         by_name_value: dict[str, np.ndarray] = {m: self.values[k] for m, k in self.metric_pos.items()}
         by_name_ts: dict[str, np.ndarray] = {m: self.ts[k] for m, k in self.metric_pos.items()}
+        for row in self._by_metric.named.tolist():  # a name that is a metric keeps meaning the metric
+            by_name_value[self.ind_ids[row]], by_name_ts[self.ind_ids[row]] = value[row], ts[row]
         evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names=by_name_value)
         ones = np.ones(g)
-        for row, ind in enumerate(self.catalog.indicators):
-            if todo[row]:
-                value[row], num[row], den[row], ts[row] = self._source_row(ind, evaluator, by_name_ts, ones,
-                                                                           self.population)
-            if ind.id not in self.metric_pos:  # a name that is a metric keeps meaning the metric
-                by_name_value[ind.id], by_name_ts[ind.id] = value[row], ts[row]
+        for row in self._by_metric.formulas[todo[self._by_metric.formulas]].tolist():  # in order: inputs first
+            value[row], num[row], den[row], ts[row] = self._source_row(self.catalog.indicators[row], evaluator,
+                                                                       by_name_ts, ones, self.population)
         self._moved[:] = False
         return kept
 
@@ -760,6 +761,40 @@ class Engine:
         old.keep(rows, dirty[rows], v, t)
         np.copyto(old.oldest, oldest, where=summary[None, :])
         return dirty, state_changed, summary
+
+
+@dataclass(frozen=True)
+class _MetricRows:
+    """Indicator rows read straight from one metric (most of a catalog), computed at once as _source_row would."""
+
+    rows: np.ndarray  # those rows
+    metric: np.ndarray  # the metric row each reads
+    per_10k: np.ndarray  # per row: a rate per 10,000 residents (divided by the population)
+    residents: np.ndarray  # per row: its exposure is the grid's residents (rates and counts; else 1)
+    formulas: np.ndarray  # the other rows, in catalog order (a formula after the indicators it reads)
+    named: np.ndarray  # rows whose id formulas may read (ids that are no metric's name)
+
+    @classmethod
+    def of(cls, compiled: CompiledCatalog, metric_pos: dict[str, int]) -> _MetricRows:
+        """Sort a catalog's rows by source, with the metric rows of ``metric_pos``."""
+        inds = compiled.catalog.indicators
+        direct = np.array([i.source.metric is not None for i in inds], dtype=bool)
+        rows = np.flatnonzero(direct)
+        rollups = np.array([inds[r].rollup for r in rows.tolist()], dtype=object)
+        return cls(rows, np.array([metric_pos[inds[r].source.metric] for r in rows.tolist()], dtype=np.int64),
+                   rollups == "rate_per_10k", np.isin(rollups, ("rate_per_10k", "sum")), np.flatnonzero(~direct),
+                   np.array([r for r, i in enumerate(inds) if i.id not in metric_pos], dtype=np.int64))
+
+    def fill(self, parts: rollup.GridParts, todo: np.ndarray, values: np.ndarray, ts: np.ndarray,
+             population: np.ndarray) -> None:
+        """Set value, numerator, denominator and data time of the metric rows in ``todo`` from the held values."""
+        pick = todo[self.rows]
+        rows, metric, per_10k = self.rows[pick], self.metric[pick], self.per_10k[pick]
+        x = values[metric]
+        parts.ts[rows], parts.num[rows] = ts[metric], x
+        parts.den[rows] = np.where(self.residents[pick, None], population, 1.0)
+        parts.value[rows] = x
+        parts.value[rows[per_10k]] = x[per_10k] / np.maximum(population, 1.0) * 1e4
 
 
 @dataclass
