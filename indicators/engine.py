@@ -547,12 +547,12 @@ class Engine:
                 continue
             sub = rows[todo]
             rate = np.empty((sub.size, value.shape[1]))
-            ancestor = {ref: self._ancestor(level, ref) for ref in {ev.funnel_reference[row] for row in sub}}
-            for k, row in enumerate(sub):
-                ref_level = ev.funnel_reference[row]
-                r_num, r_den = rolled[ref_level][3][row], rolled[ref_level][4][row]
+            refs = np.array([ev.funnel_reference[row] for row in sub.tolist()], dtype=object)
+            for ref_level in set(refs.tolist()):  # the rows of one reference level at once
+                k = np.flatnonzero(refs == ref_level)
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    rate[k] = (r_num / r_den)[ancestor[ref_level]]
+                    ref_rate = rolled[ref_level][3][sub[k]] / rolled[ref_level][4][sub[k]]
+                rate[k] = ref_rate[:, self._ancestor(level, ref_level)]
             valid[level][todo] = np.isfinite(value[sub]) & c.judged_at[level][sub]
             p[level][todo] = funnel.p_values(num[sub], den[sub], rate, c.binomial[sub, None], c.higher[sub, None])
         m = int(sum(v.sum() for v in valid.values()))
