@@ -8,9 +8,11 @@ indicators that read a level's own samples (``source: {level: ...}``) instead of
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass
@@ -138,6 +140,13 @@ def load_cells(values: np.ndarray, held_ts: np.ndarray, feed: np.ndarray, row: i
     return int(newer.sum())
 
 
-def positions(position: dict[str, int], names: list[str]) -> np.ndarray:
-    """Position of each name (-1 if unknown): plain dict lookups beat pandas indexes and factorising here."""
+def positions(position: dict[str, int], names: Sequence[str] | pd.Categorical) -> np.ndarray:
+    """Position of each name (-1 if unknown): plain dict lookups beat pandas indexes and factorising here.
+
+    Names given as categories (an archive's, a backtest's ticks) are looked up once per category.
+    """
+    if isinstance(names, pd.Categorical):
+        known = np.fromiter(map(position.get, names.categories.tolist(), itertools.repeat(-1)), dtype=np.int64,
+                            count=len(names.categories))
+        return np.append(known, -1)[names.codes]  # code -1, a missing name: unknown
     return np.fromiter(map(position.get, names, itertools.repeat(-1)), dtype=np.int64, count=len(names))
