@@ -23,7 +23,7 @@ from indicators.compiled import CompiledCatalog, compile_catalog
 from indicators.formula import FUNCTIONS, OPERATORS
 from indicators.held import IngestStats, LevelValues, apply_newest, load_cells, positions
 from indicators.loader import Catalog
-from indicators.states import State
+from indicators.states import Code, State
 
 VALUE_TOLERANCE = 1e-4  # relative change of a value worth rewriting its record (screens show 4 digits)
 TS_TOLERANCE_S = 60.0  # data time moves in records at this resolution (the history's step)
@@ -640,7 +640,7 @@ class Engine:
         track.last_now = now
         waiting[rows] = (sub.pending != classify.NO_PENDING).any(axis=1)
         # A first judgement after a (re)start is a change only when it is a warning: no log flood.
-        r_sub, cols = np.nonzero(changed & (known | (sub.state >= State.YELLOW)))
+        r_sub, cols = np.nonzero(changed & (known | (sub.state >= Code.YELLOW)))
         yellow, red = self.threshold_texts(lim, rows[r_sub], cols)
         for k, c, y, rd in zip(r_sub.tolist(), cols.tolist(), yellow, red, strict=True):
             transitions.append(Transition(
@@ -651,7 +651,7 @@ class Engine:
         if moved_before is not None:
             cleared = np.zeros(value.shape, dtype=bool)
             if not fresh_start:
-                cleared[sel] = (before >= State.YELLOW) & (sub.state < State.YELLOW)
+                cleared[sel] = (before >= Code.YELLOW) & (sub.state < Code.YELLOW)
             oldest = self._oldest(level, ts, redo)
             records = (*self._dirty(level, value, ts, track, moved_sel, oldest, moved_before), oldest, cleared)
         return LevelResult(level, area_ids, value, ts, cov, num, den, track.state, track.since, track.pending,
@@ -666,7 +666,7 @@ class Engine:
         """
         unjudged = np.flatnonzero(~self.compiled.judged_at[level][rows, 0])
         idle = rows[unjudged]
-        settled = ((track.state[idle] == State.NOT_JUDGED) & (track.pending[idle] == classify.NO_PENDING)).all(axis=1)
+        settled = ((track.state[idle] == Code.NOT_JUDGED) & (track.pending[idle] == classify.NO_PENDING)).all(axis=1)
         out = np.ones(rows.size, dtype=bool)
         out[unjudged[settled]] = False
         return out
