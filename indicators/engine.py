@@ -184,6 +184,7 @@ class Engine:
             self._reads[row, [self.metric_pos[m] for m in metrics]] = True
         self._plain = _PlainRows.of(compiled, self.metric_pos)
         self._limits_cache.clear()
+        self._limits_asked: tuple = (None, (), None)  # (time, profiles switched on), its active key, local time
         self._carry_tracks(old_ids, now if now is not None else float(np.nanmax(self.ts, initial=0.0)))  # NaN: never
 
     @property
@@ -408,8 +409,11 @@ class Engine:
 
     def limits(self, now: float) -> dict[str, classify.Limits]:
         """Thresholds in force now at every level (rebuilt only when schedules or profiles change)."""
-        local = datetime.fromtimestamp(now, self.tz)
-        key = thresholds.active_key(self.catalog, local, self.switched_on)
+        asked = (now, frozenset(self.switched_on))
+        if asked != self._limits_asked[0]:  # else asked again for the same tick (its early warnings): same key
+            local = datetime.fromtimestamp(now, self.tz)
+            self._limits_asked = (asked, thresholds.active_key(self.catalog, local, self.switched_on), local)
+        _, key, local = self._limits_asked
         if key not in self._limits_cache:
             self._limits_cache.clear()
             self._limits_cache[key] = {
@@ -674,7 +678,7 @@ class Engine:
     def _want(self, level: str, rows: np.ndarray, sel: np.ndarray | slice, rolled: tuple[np.ndarray, ...],
               seen: np.ndarray, prev: np.ndarray, lim: classify.Limits) -> np.ndarray:
         """The states the data asks for in the ``rows`` being judged: thresholds, evidence and funnel limits."""
-        value, _, cov, num, den = (m[sel] for m in rolled)
+        value, cov, num, den = (rolled[k][sel] for k in (0, 2, 3, 4))  # not the data times
         fresh = cov > 0  # some grid delivered current data (a 0-of-0 ratio has no value: insufficient)
         delivered = seen[sel] | ~self._seen_cache[LEVELS[0]][sel].any(axis=1, keepdims=True)  # else: a dead feed
         c, ev = self.compiled, self.compiled.evidence

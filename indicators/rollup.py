@@ -7,7 +7,7 @@ count. All indicators of one rule are aggregated in one pass over a flattened in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -69,6 +69,10 @@ class Segments:
 
     start: np.ndarray
     size: np.ndarray
+    full: bool = field(init=False)  # no parent is empty: a plain reduceat is the whole reduction
+
+    def __post_init__(self) -> None:
+        self.full = bool(self.size.all())
 
     @classmethod
     def of(cls, parent: np.ndarray, n: int) -> Segments | None:
@@ -79,6 +83,8 @@ class Segments:
 
     def reduce(self, op: np.ufunc, x: np.ndarray, identity: float) -> np.ndarray:
         """Reduce ``x`` (rows x children) to (rows x parents) with ``op``; empty parents get ``identity``."""
+        if self.full:
+            return op.reduceat(x, self.start, axis=1, dtype=x.dtype)
         out = np.full((x.shape[0], self.start.size), identity, dtype=x.dtype)
         inside = int(np.searchsorted(self.start, x.shape[1]))  # parents after the last child are empty
         if inside:
