@@ -43,13 +43,19 @@ def apply_newest(values: np.ndarray, held_ts: np.ndarray, feed: np.ndarray, rows
     """
     width = values.shape[1]
     cells = rows * width + cols
-    order = np.lexsort((-np.arange(ts.size), ts))  # by time; at one time the first to arrive last
-    all_flat, all_ts = cells[order], ts[order]
-    _, last = np.unique(all_flat[::-1], return_index=True)  # the newest sample of each cell in this batch
-    keep = all_flat.size - 1 - last
-    flat, newest, v = all_flat[keep], all_ts[keep], value[order][keep]
+    by_cell = np.argsort(cells, kind="stable")
+    flat = cells[by_cell]
+    if (flat[1:] != flat[:-1]).all():  # a sample a cell (a feed's tick): no order within the batch to weigh
+        newest, v, held = ts[by_cell], value[by_cell], held_ts.ravel()[flat]
+        late, duplicate = int((newest < held).sum()), int((newest == held).sum())  # NaN held: neither
+    else:
+        order = np.lexsort((-np.arange(ts.size), ts))  # by time; at one time the first to arrive last
+        all_flat, all_ts = cells[order], ts[order]
+        _, last = np.unique(all_flat[::-1], return_index=True)  # the newest sample of each cell in this batch
+        keep = all_flat.size - 1 - last
+        flat, newest, v = all_flat[keep], all_ts[keep], value[order][keep]
+        late, duplicate = _late_and_repeated(cells, ts, held_ts.ravel())
     r, c = np.divmod(flat, width)
-    late, duplicate = _late_and_repeated(cells, ts, held_ts.ravel())
     newer = ~(newest <= held_ts[r, c])  # NaN held (never seen) counts as newer
     r, c = r[newer], c[newer]
     values[r, c], held_ts[r, c] = v[newer], newest[newer]
