@@ -72,7 +72,7 @@ class Segments:
     full: bool = field(init=False)  # no parent is empty: a plain reduceat is the whole reduction
 
     def __post_init__(self) -> None:
-        self.full = bool(self.size.all())
+        self.full = bool(self.size.size) and bool(self.size.all())
 
     @classmethod
     def of(cls, parent: np.ndarray, n: int) -> Segments | None:
@@ -83,7 +83,7 @@ class Segments:
 
     def reduce(self, op: np.ufunc, x: np.ndarray, identity: float) -> np.ndarray:
         """Reduce ``x`` (rows x children) to (rows x parents) with ``op``; empty parents get ``identity``."""
-        if self.full:
+        if self.full and self.start[-1] < x.shape[1]:  # every parent has children among the columns
             return op.reduceat(x, self.start, axis=1, dtype=x.dtype)
         out = np.full((x.shape[0], self.start.size), identity, dtype=x.dtype)
         inside = int(np.searchsorted(self.start, x.shape[1]))  # parents after the last child are empty

@@ -58,7 +58,8 @@ class ClockRunner:
     consumer group, states, summaries and the ticker written to that Redis (``ticker`` reads it).
     Without one (``client=None``, what a backtest uses) it runs the same engine and warnings log
     with nothing written to any Redis: the samples go straight in as the service would put them
-    (the stream's text keeps every float exactly), about 4 times faster.
+    (the stream's text keeps every float exactly), and the engine keeps no records to write
+    (``Engine(records=False)``): about 10 times faster at 502 grids.
     """
 
     def __init__(self, client: redis.Redis | None, sql: SqlEngine, tree: AreaTree, catalog: Catalog,
