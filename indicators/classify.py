@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indicators.states import State
+from indicators.states import Code, State
 
 NO_PENDING = -1
 
@@ -76,9 +76,9 @@ def wanted(values: np.ndarray, fresh: np.ndarray, prev: np.ndarray, lim: Limits,
     """
     plain = severity(values, lim)
     sticky = severity(values, lim, shift=hysteresis)
-    relaxing = (plain < prev) & (prev >= State.YELLOW)
+    relaxing = (plain < prev) & (prev >= Code.YELLOW)
     held = np.where(relaxing, np.maximum(plain, np.minimum(prev, sticky)), plain)
-    return gate(held, fresh, judged, enough & ~(few & (held >= State.YELLOW)))
+    return gate(held, fresh, judged, enough & ~(few & (held >= Code.YELLOW)))
 
 
 def gate(severity_now: np.ndarray, fresh: np.ndarray, judged: np.ndarray | bool = True,
@@ -115,8 +115,8 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     """
     clear_after = min_duration if clear_after is None else clear_after
     state, pending = track.state, track.pending
-    raising = (want > state) & (want >= State.YELLOW)
-    clearing = (state >= State.YELLOW) & (want < state) & (want != State.STALE)
+    raising = (want > state) & (want >= Code.YELLOW)
+    clearing = (state >= Code.YELLOW) & (want < state) & (want != Code.STALE)
     was_clearing = (pending != NO_PENDING) & (pending < state)
     was_raising = (pending != NO_PENDING) & (pending > state)
     relapse = (want == state) & was_clearing
@@ -145,7 +145,7 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     track.pending_since = np.where(higher, now, since)
     pending = np.where(waiting, want, np.where(paused, pending, NO_PENDING))
     track.pending = np.where(higher, asked, pending).astype(np.int8)
-    judged_now = (track.state == State.NORMAL) | (track.state >= State.YELLOW)
+    judged_now = (track.state == Code.NORMAL) | (track.state >= Code.YELLOW)
     track.judged = np.where(judged_now, track.state, track.judged).astype(np.int8)
     track.known[...] = True
     track.last_now = now

@@ -22,7 +22,7 @@ from statsmodels.regression.linear_model import OLS
 
 from indicators.engine import Engine, TickResult, cells_at
 from indicators.schema import MIN_FORECAST_POINTS, Forecast
-from indicators.states import State
+from indicators.states import Code, State
 
 EVENTS = ("raised", "reached", "cleared")  # the early-warning log's events
 LOG_COLUMNS = ["at", "indicator", "level", "area", "event", "expected_at", "value", "limit"]
@@ -186,7 +186,8 @@ class EarlyWarnings:
         lim = self.engine.limits(result.now)[level]
         bound = (lim.red_high if target == State.RED else lim.yellow_high) if higher else \
             (lim.red_low if target == State.RED else lim.yellow_low)
-        may_warn = np.isin(state, (State.NORMAL, State.YELLOW)) & (state < target) & np.isfinite(series[:, -1])
+        may_warn = ((state == Code.NORMAL) | (state == Code.YELLOW)) & (state < np.int8(target)) & \
+            np.isfinite(series[:, -1])
         standing = [e.column for k, e in self.active.items() if k[:2] == (ind.id, level)]
         changed = False
         warn = np.flatnonzero(may_warn)

@@ -92,12 +92,10 @@ def step_up_cuts(p: np.ndarray, m: int, alphas: np.ndarray) -> np.ndarray | None
     # A p-value above the largest level by more than rounding can never be scaled under it (m / j >= 1).
     small = np.sort(p[p <= alphas.max() * (1 + 1e-9)])
     ranked = small * m / np.arange(1, small.size + 1)  # the same terms as adjust's, bit for bit
-    cuts = np.full(alphas.size, -np.inf)
-    for k, alpha in enumerate(alphas.tolist()):
-        hit = np.flatnonzero(ranked <= alpha)
-        if hit.size:
-            cuts[k] = small[hit[-1]]
-    return cuts
+    # The last rank at or below a level is the last whose suffix minimum is: that minimum never falls,
+    # so one search per level finds it (a family has a level per row, hundreds of them).
+    last = np.searchsorted(np.minimum.accumulate(ranked[::-1])[::-1], alphas, side="right") - 1
+    return np.where(last >= 0, small[np.maximum(last, 0)] if small.size else -np.inf, -np.inf)
 
 
 def family_severity(p: np.ndarray, valid: np.ndarray, m: int, yellow: np.ndarray, red: np.ndarray) -> np.ndarray:

@@ -8,9 +8,11 @@ indicators that read a level's own samples (``source: {level: ...}``) instead of
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass
@@ -41,13 +43,19 @@ def apply_newest(values: np.ndarray, held_ts: np.ndarray, feed: np.ndarray, rows
     """
     width = values.shape[1]
     cells = rows * width + cols
-    order = np.lexsort((-np.arange(ts.size), ts))  # by time; at one time the first to arrive last
-    all_flat, all_ts = cells[order], ts[order]
-    _, last = np.unique(all_flat[::-1], return_index=True)  # the newest sample of each cell in this batch
-    keep = all_flat.size - 1 - last
-    flat, newest, v = all_flat[keep], all_ts[keep], value[order][keep]
+    by_cell = np.argsort(cells, kind="stable")
+    flat = cells[by_cell]
+    if (flat[1:] != flat[:-1]).all():  # a sample a cell (a feed's tick): no order within the batch to weigh
+        newest, v, held = ts[by_cell], value[by_cell], held_ts.ravel()[flat]
+        late, duplicate = int((newest < held).sum()), int((newest == held).sum())  # NaN held: neither
+    else:
+        order = np.lexsort((-np.arange(ts.size), ts))  # by time; at one time the first to arrive last
+        all_flat, all_ts = cells[order], ts[order]
+        _, last = np.unique(all_flat[::-1], return_index=True)  # the newest sample of each cell in this batch
+        keep = all_flat.size - 1 - last
+        flat, newest, v = all_flat[keep], all_ts[keep], value[order][keep]
+        late, duplicate = _late_and_repeated(cells, ts, held_ts.ravel())
     r, c = np.divmod(flat, width)
-    late, duplicate = _late_and_repeated(cells, ts, held_ts.ravel())
     newer = ~(newest <= held_ts[r, c])  # NaN held (never seen) counts as newer
     r, c = r[newer], c[newer]
     values[r, c], held_ts[r, c] = v[newer], newest[newer]
@@ -138,6 +146,13 @@ def load_cells(values: np.ndarray, held_ts: np.ndarray, feed: np.ndarray, row: i
     return int(newer.sum())
 
 
-def positions(position: dict[str, int], names: list[str]) -> np.ndarray:
-    """Position of each name (-1 if unknown): plain dict lookups beat pandas indexes and factorising here."""
+def positions(position: dict[str, int], names: Sequence[str] | pd.Categorical) -> np.ndarray:
+    """Position of each name (-1 if unknown): plain dict lookups beat pandas indexes and factorising here.
+
+    Names given as categories (an archive's, a backtest's ticks) are looked up once per category.
+    """
+    if isinstance(names, pd.Categorical):
+        known = np.fromiter(map(position.get, names.categories.tolist(), itertools.repeat(-1)), dtype=np.int64,
+                            count=len(names.categories))
+        return np.append(known, -1)[names.codes]  # code -1, a missing name: unknown
     return np.fromiter(map(position.get, names, itertools.repeat(-1)), dtype=np.int64, count=len(names))

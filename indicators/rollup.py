@@ -8,7 +8,7 @@ count. All indicators of one rule are aggregated in one pass over a flattened in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,10 +32,18 @@ class SharedRows:
         self.slot = np.cumsum(own) - 1  # of each OWN row, its row in ``own``
         self.own = np.empty((int(own.sum()), base.shape[1]))
 
-    def __setitem__(self, row: int, x: np.ndarray) -> None:
-        """Set one row, kept if it is its own (the others are what they share, which ``x`` then is)."""
-        if self.kind[row] == OWN:
-            self.own[self.slot[row]] = x
+    def __setitem__(self, rows: int | np.ndarray, x: np.ndarray | float) -> None:
+        """Set rows (an index or indices), kept where a row is its own.
+
+        The others are what they share, which ``x`` then is. ``x``: one row per index, or one row or
+        number for all.
+        """
+        r = np.atleast_1d(np.arange(self.shape[0])[rows])
+        own = self.kind[r] == OWN
+        if not own.any():
+            return
+        x = np.asarray(x)
+        self.own[self.slot[r[own]]] = x[own] if x.ndim == 2 and x.shape[0] == r.size else x
 
     def __getitem__(self, key: object) -> np.ndarray:
         """Rows (an index, indices or a slice), optionally with columns, as from the full matrix."""
@@ -169,6 +177,10 @@ class Segments:
 
     start: np.ndarray
     size: np.ndarray
+    full: bool = field(init=False)  # no parent is empty: a plain reduceat is the whole reduction
+
+    def __post_init__(self) -> None:
+        self.full = bool(self.size.size) and bool(self.size.all())
 
     @classmethod
     def of(cls, parent: np.ndarray, n: int) -> Segments | None:
@@ -179,6 +191,8 @@ class Segments:
 
     def reduce(self, op: np.ufunc, x: np.ndarray, identity: float) -> np.ndarray:
         """Reduce ``x`` (rows x children) to (rows x parents) with ``op``; empty parents get ``identity``."""
+        if self.full and self.start[-1] < x.shape[1]:  # every parent has children among the columns
+            return op.reduceat(x, self.start, axis=1, dtype=x.dtype)
         out = np.full((x.shape[0], self.start.size), identity, dtype=x.dtype)
         inside = int(np.searchsorted(self.start, x.shape[1]))  # parents after the last child are empty
         if inside:

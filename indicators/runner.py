@@ -58,7 +58,8 @@ class ClockRunner:
     consumer group, states, summaries and the ticker written to that Redis (``ticker`` reads it).
     Without one (``client=None``, what a backtest uses) it runs the same engine and warnings log
     with nothing written to any Redis: the samples go straight in as the service would put them
-    (the stream's text keeps every float exactly), about 4 times faster.
+    (the stream's text keeps every float exactly), and the engine keeps no records to write
+    (``Engine(records=False)``): about 10 times faster at 502 grids.
     """
 
     def __init__(self, client: redis.Redis | None, sql: SqlEngine, tree: AreaTree, catalog: Catalog,
@@ -69,7 +70,7 @@ class ClockRunner:
         self.timeline = Timeline(tree) if timeline else None
         self.service: EngineService | None = None
         if client is None:
-            self.engine = Engine(tree, compile_catalog(catalog))
+            self.engine = Engine(tree, compile_catalog(catalog), records=False)
             self.engine.switched_on = set(profiles)
             self.recorder = SqlRecorder(sql, (), float("inf"), 7 * 86400.0)
             self._early = EarlyWarnings(self.engine, keep_log=True)

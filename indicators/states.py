@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+import numpy as np
+
 
 class State(IntEnum):
     """State of one indicator in one area; the order is severity for rolling up worst-of.
@@ -25,6 +27,21 @@ class State(IntEnum):
     def label(self) -> str:
         """Lower-case name used in Redis records, CSS classes and the API."""
         return self.name.lower()
+
+
+class Code:
+    """Each state as a numpy int8, for array expressions.
+
+    numpy probes an IntEnum operand for the array protocols on every operation: 5 to 20 µs a
+    comparison, more than comparing a whole (70 x 502) matrix of int8 with a plain number takes.
+    """
+
+    NOT_JUDGED = np.int8(State.NOT_JUDGED)
+    INSUFFICIENT = np.int8(State.INSUFFICIENT)
+    NORMAL = np.int8(State.NORMAL)
+    STALE = np.int8(State.STALE)
+    YELLOW = np.int8(State.YELLOW)
+    RED = np.int8(State.RED)
 
 
 # Score of each state in the health index (see indicators/health.py); STALE keeps its last judged

@@ -51,7 +51,8 @@ def _cut(frame: pd.DataFrame | None, start: float, tick_s: float, first: int, la
     frame = frame.sort_values("ts", kind="stable")
     ts, value = frame["ts"].to_numpy(dtype=float), frame["value"].to_numpy(dtype=float)
     tick = np.maximum(np.ceil((ts - start) / tick_s - 1e-9), 1).astype(np.int64)
-    metric, area = frame["metric"].astype(str).tolist(), frame["area"].astype(str).tolist()
+    # as categories (an archive's columns are already): the engine looks each distinct name up once
+    metric, area = pd.Categorical(frame["metric"]), pd.Categorical(frame["area"])
     bounds = np.searchsorted(tick, np.arange(first, last + 2), side="left").tolist()
     for k in range(first, last + 1):
         a, b = bounds[k - first], bounds[k - first + 1]
