@@ -306,9 +306,10 @@ def engines(tmp_path: Path, envs: dict[str, dict]) -> Iterator[list[tuple[subpro
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM an engine worker and expect a clean exit."""
+    """SIGTERM an engine worker and expect a clean exit (it finishes the tick under way first: a province
+    subtree's took over 20 s once on this 2-core machine at load 5)."""
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(20) == 0
+    assert proc.wait(60) == 0
 
 
 # --- the whole web server in this process, and logging in to it
