@@ -24,11 +24,14 @@ def zone() -> ZoneInfo:
     return _zone(context.get().timezone)
 
 
+def seconds(when: datetime) -> float:
+    """A datetime from SQL (SQLite gives UTC back without its zone) as Unix seconds."""
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
 def local(when: float | datetime) -> datetime:
-    """Unix seconds, or a datetime from SQL (naive ones are UTC), as an aware datetime in the city's zone."""
-    if isinstance(when, datetime):
-        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(zone())
-    return datetime.fromtimestamp(when, zone())
+    """Unix seconds, or a datetime from SQL, as an aware datetime in the city's zone."""
+    return datetime.fromtimestamp(seconds(when) if isinstance(when, datetime) else when, zone())
 
 
 def shown(when: float | datetime, fmt: str = "%m-%d %H:%M:%S") -> str:

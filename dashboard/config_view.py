@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC
 
 from dash import Input, Output, callback, html
 
 from cityvitals import store
-from dashboard import context, data, ids
+from dashboard import clock, context, data, ids
 from dashboard.components import age_text, bi, page_header
 from dashboard.tables import data_table
 from indicators.history import read_catalog_events
@@ -59,7 +58,7 @@ def reload_log(events: list[dict], now: float) -> list:
     """The last catalog checks that changed something, newest first: when, version, accepted or refused."""
     if not events:
         return []
-    lines = [html.Li(f"{age_text(now - e['at'].replace(tzinfo=e['at'].tzinfo or UTC).timestamp())} ago · "
+    lines = [html.Li(f"{age_text(now - clock.seconds(e['at']))} ago · "
                      f"{e['version']} · " + ("✓ accepted 已生效" if e["ok"] else
                                            f"✗ refused 被拒绝 ({len(e['errors'].splitlines())} error(s))"),
                      className="state-normal" if e["ok"] else "state-red") for e in events]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC
 
 from dash import dcc
 
@@ -154,7 +153,7 @@ def history_tasks(c: DashboardContext, changes: list[dict]) -> list[str]:
             by_episode.setdefault((task.indicator, task.area), []).append(task)
     out = []
     for r in changes:
-        at = (r["at"] if r["at"].tzinfo else r["at"].replace(tzinfo=UTC)).timestamp()
+        at = clock.seconds(r["at"])
         # the engine logs a change at its episode's start, to the second
         task = next((t for t in by_episode.get((r["indicator"], r["area"]), []) if abs(t.warning_since - at) <= 1.0
                      and r["to_state"] in PRIORITY_BY_STATE), None)
