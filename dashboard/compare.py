@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from cityvitals.archive.values import bucket_for, newest_step, values_root
+from cityvitals.archive.matrix import ABSENT
+from cityvitals.archive.values import Bucket, bucket_for, newest_step, values_root
 from dashboard import clock, context, data, exports, ids
+from dashboard.area_cells import AreaCells, area_cells
 from dashboard.components import bi, page_header, value_text
 from dashboard.delta import shared
 from dashboard.exports import chart_stores, csv_button, graph_config, tidy
@@ -28,9 +30,6 @@ from dashboard.trends import (
     aligned,
     axis_range,
     band_shapes,
-    by_area,
-    means,
-    on_grid,
     series,
     view_range,
 )
@@ -52,15 +51,38 @@ def compared_areas(area_id: str) -> tuple[str, list[str]]:
     return parent, [a.id for a in tree.children(parent)] or [area_id]
 
 
+def compare_cells(indicator: str, areas: list[str], rng: TimeRange) -> tuple[AreaCells, Bucket]:
+    """``indicator`` in ``areas`` at the lines' bucket, from the range's window to the small multiples' end.
+
+    One read for the ranking, the picked lines and the small multiples (their window ends at their coarser
+    bucket's end, the same length).
+    """
+    bucket = bucket_for(rng.span, LINE_POINTS)
+    window = aligned(rng, bucket)
+    end = max(window.end, aligned(rng, bucket_for(rng.span, MULTIPLE_POINTS)).end)
+    return area_cells(indicator, areas, window.start, end, bucket), bucket
+
+
+def in_window(cells: AreaCells, bucket: Bucket, rng: TimeRange) -> AreaCells:
+    """The cells of the range's window at the lines' bucket (what the ranking and the lines show)."""
+    window = aligned(rng, bucket)
+    return cells.regrid(bucket.seconds, window.start, window.end)
+
+
 def ranking(indicator: str, d: dict, areas: list[str], rng: TimeRange) -> pd.DataFrame:
     """Each area's mean over the range and its state at the range's end, worst first by the indicator's direction."""
-    grouped = means([indicator], areas, rng).set_index("area")[["value", "state"]]
+    cells, bucket = compare_cells(indicator, areas, rng)
+    return rank_cells(d, areas, in_window(cells, bucket, rng))
+
+
+def rank_cells(d: dict, areas: list[str], cells: AreaCells) -> pd.DataFrame:
+    """The ranking of ``areas`` by their means in ``cells``; an area without data is stale, never normal."""
     tree = context.get().tree
-    out = pd.DataFrame({"area": areas}).merge(grouped, how="left", left_on="area", right_index=True)
-    out["state"] = out["state"].fillna(int(IndicatorState.STALE)).astype(int)  # no data is stale, never normal
-    out["name_zh"] = [tree[a].name_zh for a in out["area"]]
-    out["name_en"] = [tree[a].name_en for a in out["area"]]
-    out["population"] = [tree[a].population for a in out["area"]]
+    value, state = cells.rows(areas).means()
+    out = pd.DataFrame({"area": areas, "value": value,
+                        "state": np.where(state == ABSENT, int(IndicatorState.STALE), state).astype(int),
+                        "name_zh": [tree[a].name_zh for a in areas], "name_en": [tree[a].name_en for a in areas],
+                        "population": [tree[a].population for a in areas]})
     worst_high = d["direction"] != "lower_is_worse"
     return out.sort_values("value", ascending=not worst_high, na_position="last", kind="stable").reset_index(drop=True)
 
@@ -89,7 +111,9 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
 def page(indicator: str, d: dict, parent: str, areas: list[str], query: dict[str, str], rng: TimeRange) -> html.Div:
     """The compare page's components: ranking, map, picked lines and small multiples over ``rng``."""
     ctx = context.get()
-    ranked = ranking(indicator, d, areas, rng)
+    cells, bucket = compare_cells(indicator, areas, rng)
+    window = in_window(cells, bucket, rng)
+    ranked = rank_cells(d, areas, window)
     shown = ranked.head(SHOWN_MAX)
     asked = [a for a in (query.get("pick") or "").split(",") if a in areas]
     pick = asked[:PICK_MAX] if len(asked) >= PICK_MIN else ranked["area"].head(PICK_DEFAULT).tolist()
@@ -115,10 +139,10 @@ def page(indicator: str, d: dict, parent: str, areas: list[str], query: dict[str
                 dcc.Checklist(id=ids.COMPARE_PICK, className="compare-pick", inline=True, value=pick,
                               options=[{"label": f"{r.name_zh} {r.name_en}", "value": r.area}
                                        for r in choices.itertuples()]),
-                dcc.Graph(id=ids.COMPARE_LINES, figure=lines_figure(indicator, d, pick, areas, rng),
+                dcc.Graph(id=ids.COMPARE_LINES, figure=lines_figure(d, pick, window, bucket, rng),
                           config=graph_config(f"compare-{indicator}-{parent}-lines"))]), wide=True),
             card(bi("各区域走势（同一纵轴）", "Each area over time (one shared scale)"), "multiples",
-                 dcc.Graph(figure=multiples_figure(indicator, d, shown, rng),
+                 dcc.Graph(figure=multiples_figure(d, shown, cells, rng),
                            config=graph_config(f"compare-{indicator}-{parent}-multiples")), wide=True),
         ]),
     ])
@@ -163,19 +187,17 @@ def bars_figure(ranked: pd.DataFrame, d: dict, rng: TimeRange) -> dict:
     }
 
 
-def lines_figure(indicator: str, d: dict, pick: list[str], areas: list[str], rng: TimeRange) -> dict:
-    """The picked areas' lines together, with the indicator's bands (cut from the ranking's read of ``areas``)."""
+def lines_figure(d: dict, pick: list[str], cells: AreaCells, bucket: Bucket, rng: TimeRange) -> dict:
+    """The picked areas' lines together, with the indicator's bands (``cells``: the range's window, every child)."""
     tree = context.get().tree
-    frame, bucket = series([indicator], areas, rng)
-    frame = frame[frame["area"].isin(pick)]
-    lines = by_area(frame)
+    picked = cells.rows(pick)
     first = pick[0] if pick else None  # siblings: one level, one set of limits
-    lo, hi = view_range(frame["value"].to_numpy(), d, first)
+    lo, hi = view_range(picked.mean().ravel(), d, first)
     traces = [{"type": "scatter", "mode": "lines", "x0": clock.axis_ms(start), "dx": bucket.seconds * 1000,
                "name": f"{tree[a].name_zh} {tree[a].name_en}",
                "y": [None if v is None else float(f"{v:.4g}") for v in points],
                "line": {"color": LINE_COLOURS[k % len(LINE_COLOURS)], "width": 2}}
-              for k, a in enumerate(pick) if a in lines for start, points in [on_grid(*lines[a], bucket.seconds)]]
+              for k, a in enumerate(pick) for line in [picked.line(k)] if line is not None for start, points in [line]]
     return {"data": traces, "layout": {
         **LOOK, "height": 320, "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "shapes": band_shapes(d, lo, hi, first),
         "legend": {"orientation": "h", "y": 1.12},
@@ -183,21 +205,21 @@ def lines_figure(indicator: str, d: dict, pick: list[str], areas: list[str], rng
         "xaxis": {**AXIS, "type": "date", "range": axis_range(rng), "title": {"text": aggregation_text(bucket)}}}}
 
 
-def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, rng: TimeRange,
-                     columns: int = 6) -> dict:
+def multiples_figure(d: dict, ranked: pd.DataFrame, cells: AreaCells, rng: TimeRange, columns: int = 6) -> dict:
     """One small chart per area of ``ranked`` in its order, all on one y scale so heights compare.
 
-    Each line on the bucket grid (``x0``, ``dx``: no times sent). Read for the areas drawn alone: from the
-    compare tier that is cheaper than bucketing the ranking's read of every child (a province's 1,250 streets).
+    Each line on the bucket grid (``x0``, ``dx``: no times sent), merged from ``cells`` (:func:`compare_cells`)
+    into at most MULTIPLE_POINTS buckets.
     """
-    frame, bucket = series([indicator], ranked["area"].tolist(), rng, MULTIPLE_POINTS)
-    lo, hi = view_range(frame["value"].to_numpy(), d, ranked["area"].iloc[0] if len(ranked) else None)
+    bucket = bucket_for(rng.span, MULTIPLE_POINTS)
+    window = aligned(rng, bucket)
+    lines = cells.rows(ranked["area"].tolist()).regrid(bucket.seconds, window.start, window.end)
+    lo, hi = view_range(lines.mean().ravel(), d, ranked["area"].iloc[0] if len(ranked) else None)
     n = len(ranked)
     rows = max(1, -(-n // columns))
     gap_x, gap_y = 0.02, 0.08 / rows
     data_, layout = [], {**LOOK, "height": 150 * rows + 40, "margin": {"l": 40, "r": 10, "t": 20, "b": 30},
                          "showlegend": False, "annotations": [], "shapes": []}
-    lines = by_area(frame)
     for k, r in enumerate(ranked.itertuples()):
         ax = "" if k == 0 else str(k + 1)
         col, row = k % columns, k // columns
@@ -206,7 +228,7 @@ def multiples_figure(indicator: str, d: dict, ranked: pd.DataFrame, rng: TimeRan
                                 "showticklabels": row == rows - 1, "range": axis_range(rng)}
         layout[f"yaxis{ax}"] = {**AXIS, "domain": [y1 - 1 / rows + gap_y * 2, y1 - gap_y], "range": [lo, hi],
                                 "anchor": f"x{ax}", "showticklabels": col == 0}
-        first, points = on_grid(*lines[r.area], bucket.seconds) if r.area in lines else (0.0, [])
+        first, points = lines.line(k) or (0.0, [])
         data_.append({"type": "scatter", "mode": "lines", "x0": clock.axis_ms(first), "dx": bucket.seconds * 1000,
                       "y": [None if v is None else float(f"{v:.4g}") for v in points], "xaxis": f"x{ax}",
                       "yaxis": f"y{ax}", "line": {"color": shown_colour(r.state), "width": 1.5}, "name": r.name_zh})
@@ -233,8 +255,9 @@ def pick_lines(pick: list[str], key: dict) -> tuple:
     if not PICK_MIN <= len(pick or []) <= PICK_MAX:
         return no_update, no_update
     d = data.definitions(context.get().client)[key["indicator"]]
-    return lines_figure(key["indicator"], d, pick, compared_areas(key["area"])[1], parse_range(key)), \
-        {**key, "pick": pick}
+    rng = parse_range(key)
+    cells, bucket = compare_cells(key["indicator"], compared_areas(key["area"])[1], rng)
+    return lines_figure(d, pick, in_window(cells, bucket, rng), bucket, rng), {**key, "pick": pick}
 
 
 def compare_csv(key: dict, chart: str) -> pd.DataFrame:

@@ -152,10 +152,9 @@ def value_map(tree, area_id: str, ranked, unit: str) -> dict:
     polygons are a URL the browser fetches once (dashboard/geometry.py), not part of every page.
     """
     areas = map_areas(tree, area_id)
-    by_area = {r.area: r for r in ranked.itertuples()}
-    values = [by_area[a.id].value if a.id in by_area else float("nan") for a in areas]
-    states = [State(int(by_area[a.id].state)) if a.id in by_area else State.STALE for a in areas]
-    shown = [None if v != v else round(float(v), 4) for v in values]
+    mine = ranked.set_index("area").reindex([a.id for a in areas])  # columns as arrays: no row object per area
+    states = [State(int(s)) for s in mine["state"].fillna(int(State.STALE)).tolist()]
+    shown = [None if v != v else round(v, 4) for v in mine["value"].astype(float).tolist()]
     look = MapLook(states, [f"{a.name_zh} {a.name_en}<br>{value_text(v, unit)} · {STATE_ICON[s]} {s.label}"
                             for a, v, s in zip(areas, shown, states, strict=True)],
                    labels=[value_text(v) if v is not None else "—" for v in shown])

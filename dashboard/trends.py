@@ -10,8 +10,11 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from html import escape
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,10 +29,11 @@ from indicators.states import State
 ROW_PX = 30  # one panel row, and one sparkline slot beside it (assets/40_pages.css .trend-rows .row)
 SPARK_POINTS = 100  # 24 h in 15-minute means; 7 d in 6-hour means
 LINE_POINTS = 300
-_cache: OrderedDict[tuple, tuple[pd.DataFrame, Bucket]] = OrderedDict()
+_cache: OrderedDict[tuple, Any] = OrderedDict()
 _lock = threading.Lock()
 _reading: dict[tuple, threading.Lock] = {}  # a lock per read under way
 CACHE_SIZE = 64
+T = TypeVar("T")
 TEXT_BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_COLOR = "#8ecae6"
 AXIS = {"gridcolor": "#1b2740", "zeroline": False}
@@ -43,16 +47,41 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
     The range is read as :func:`aligned` to its bucket, and a read is kept until the bucket moves or a
     newer step is archived, so the refreshes of every page on the same data share one read.
     """
-    ctx = context.get()
-    root = ctx.archive_path
-    levels = {ctx.tree[a].level for a in areas if a in ctx.tree}  # only the partitions that can hold them
+    values, levels, newest = archive_of(areas)
     bucket = bucket_for(rng.span, max_points)
     window = aligned(rng, bucket)
-    # no archive configured (tests of single callbacks): nothing, drawn as "no history yet"
-    values = values_root(root) if root else None
-    newest = newest_step(values, levels) if values else 0.0
     # the frame is sorted by indicator and area whatever the order asked: so is the key
-    key = (tuple(sorted(indicators)), tuple(sorted(areas)), window.start, window.end, bucket.seconds, str(root), newest)
+    key = (tuple(sorted(indicators)), tuple(sorted(areas)), window.start, window.end, bucket.seconds, str(values),
+           newest)
+
+    def read() -> tuple[pd.DataFrame, Bucket]:
+        finer = bucket_for(rng.span, LINE_POINTS)  # the buckets a page read already (compare ranks on them)
+        fine_window = aligned(rng, finer)
+        with _lock:
+            done = _cache.get((*key[:2], fine_window.start, fine_window.end, finer.seconds, *key[5:]))
+        if done is not None and bucket.seconds % finer.seconds == 0:  # merge them rather than read again
+            return in_buckets(done[0][done[0]["ts"] >= window.start], bucket), bucket
+        return read_values(values, window.start, window.end, indicators, areas, levels, bucket), bucket
+
+    return cached(key, read)
+
+
+def archive_of(areas: Collection[str]) -> tuple[Path | None, set[str], float]:
+    """The value archive to read, the levels of ``areas`` (only their partitions can hold them), its newest step.
+
+    No archive configured (tests of single callbacks): None and 0, read as nothing ("no history yet").
+    """
+    ctx = context.get()
+    levels = {ctx.tree[a].level for a in areas if a in ctx.tree}
+    values = values_root(ctx.archive_path) if ctx.archive_path else None
+    return values, levels, newest_step(values, levels) if values else 0.0
+
+
+def cached(key: tuple, read: Callable[[], T]) -> T:
+    """``read()``, kept under ``key`` among the latest reads; threads asking for one key at once share one read.
+
+    A key must name everything the read depends on (the archive's newest step too), so none is ever stale.
+    """
     with _lock:  # gunicorn threads share the cache
         if key in _cache:
             _cache.move_to_end(key)
@@ -62,20 +91,13 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
         with _lock:
             if key in _cache:
                 return _cache[key]
-        finer = bucket_for(rng.span, LINE_POINTS)  # the buckets a page read already (compare ranks on them)
-        fine_window = aligned(rng, finer)
+        got = read()
         with _lock:
-            read = _cache.get((*key[:2], fine_window.start, fine_window.end, finer.seconds, *key[5:]))
-        if read is not None and bucket.seconds % finer.seconds == 0:  # merge them rather than read again
-            frame = in_buckets(read[0][read[0]["ts"] >= window.start], bucket)
-        else:
-            frame = read_values(values, window.start, window.end, indicators, areas, levels, bucket)
-        with _lock:
-            _cache[key] = (frame, bucket)
+            _cache[key] = got
             _reading.pop(key, None)
             while len(_cache) > CACHE_SIZE:
                 _cache.popitem(last=False)
-    return frame, bucket
+    return got
 
 
 def means(indicators: list[str], areas: list[str], rng: TimeRange) -> pd.DataFrame:
@@ -95,15 +117,6 @@ def means(indicators: list[str], areas: list[str], rng: TimeRange) -> pd.DataFra
     i, a = np.divmod(out.index.to_numpy(), max(len(area_names), 1))
     return pd.DataFrame({"indicator": ind_names[i], "area": area_names[a], "value": value.to_numpy(),
                          "state": out["state"].to_numpy()})
-
-
-def by_area(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each area's times and values in a frame of one indicator (sorted by area), without a sub-frame per area."""
-    area = frame["area"].to_numpy(dtype=object)
-    cut = np.flatnonzero(area[1:] != area[:-1]) + 1
-    ts, values = frame["ts"].to_numpy(), frame["value"].to_numpy()
-    return {area[a]: (ts[a:b], values[a:b]) for a, b in zip(np.r_[0, cut], np.r_[cut, len(area)], strict=True)
-            if b > a}
 
 
 def aligned(rng: TimeRange, bucket: Bucket) -> TimeRange:

@@ -288,6 +288,12 @@ def _read_areas(path: Path, where: ds.Expression, areas: np.ndarray | None) -> p
 
 def read_hours(root: Path, start: float, end: float, indicators: Collection[str] | None = None,
                areas: Collection[str] | None = None, levels: Collection[str] | None = None) -> pd.DataFrame:
+    """Hourly means over a range of whole hours as rows by indicator, area and time (:func:`read_cells`)."""
+    return read_cells(root, start, end, indicators, areas, levels).frame()
+
+
+def read_cells(root: Path, start: float, end: float, indicators: Collection[str] | None = None,
+               areas: Collection[str] | None = None, levels: Collection[str] | None = None) -> HourCells:
     """Hourly means over a range of whole hours, summed per cell over the files (cityvitals/archive/matrix.py).
 
     A merged file gives its compare-tier matrices, else its twin's rows; a step file not merged yet is averaged
@@ -314,7 +320,7 @@ def read_hours(root: Path, start: float, end: float, indicators: Collection[str]
                       areas if areas is not None else {a for p in parts for a in _areas(p)}, start, end)
     for part in parts:
         cells.add_matrix(part) if isinstance(part, FileHours) else cells.add_rows(part)
-    return cells.frame()
+    return cells
 
 
 def _areas(part: FileHours | pa.Table) -> list[str]:
