@@ -12,6 +12,7 @@ are a province's 100,000 grids per indicator, and a community's grids are a few 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,12 +77,23 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return names[order], rank[encoded.indices.to_numpy()]
 
 
-@lru_cache(maxsize=256)
-def _index(path: Path, stamp: tuple[int, int]) -> tuple[dict[str, int], np.ndarray]:
-    """A matrix file's indicators (name -> batch) and areas, read once per version of the file (``stamp``)."""
-    meta = pa.ipc.open_file(pa.memory_map(str(path))).schema.metadata
-    return ({name: k for k, name in enumerate(json.loads(meta[b"indicators"]))},
-            np.asarray(json.loads(meta[b"areas"]), dtype=object))
+@dataclass(frozen=True)
+class _Opened:
+    """A matrix file opened once per version: its reader (used under ``lock``), indicators (name -> batch), areas."""
+
+    reader: pa.ipc.RecordBatchFileReader
+    lock: threading.Lock
+    batch_of: dict[str, int]
+    areas: np.ndarray
+
+
+@lru_cache(maxsize=64)  # a replaced file stays mapped until it drops out: a few days of every level, not more
+def _opened(path: Path, stamp: tuple[int, int]) -> _Opened:
+    """The matrix file at ``path`` as of ``stamp`` (opening it and reading its footer cost more than a batch)."""
+    reader = pa.ipc.open_file(pa.memory_map(str(path)))
+    meta = reader.schema.metadata
+    return _Opened(reader, threading.Lock(), {name: k for k, name in enumerate(json.loads(meta[b"indicators"]))},
+                   np.asarray(json.loads(meta[b"areas"]), dtype=object))
 
 
 @dataclass(frozen=True)
@@ -97,14 +109,14 @@ def read_matrix(path: Path, indicators: Iterable[str]) -> FileHours:
     """The compare-tier matrices of ``indicators`` (those the file has) of the merged file at ``path``."""
     at = matrix_path(path)
     stat = at.stat()
-    batch_of, areas = _index(at, (stat.st_mtime_ns, stat.st_size))
-    reader = pa.ipc.open_file(pa.memory_map(str(at)))
+    opened = _opened(at, (stat.st_mtime_ns, stat.st_size))
     blocks = {}
     for name in indicators:
-        if name in batch_of:
-            batch = reader.get_batch(batch_of[name])
+        if name in opened.batch_of:
+            with opened.lock:  # gunicorn threads share the reader: Arrow does not promise it is thread-safe
+                batch = opened.reader.get_batch(opened.batch_of[name])
             blocks[name] = {c: batch.column(c).flatten().to_numpy().reshape(-1, HOURS) for c, _ in COLUMNS}
-    return FileHours(areas, _day_start(at), blocks)
+    return FileHours(opened.areas, _day_start(at), blocks)
 
 
 class HourCells:
@@ -126,6 +138,8 @@ class HourCells:
         """Positions of ``names`` in the sorted ``known`` (-1: not asked)."""
         if not len(known) or not len(names):
             return np.full(len(names), -1)
+        if len(names) == len(known) and (names == known).all():  # a file of the very areas asked: no search
+            return np.arange(len(names))
         at = np.searchsorted(known, names).clip(max=len(known) - 1)
         return np.where(known[at] == names, at, -1)
 
@@ -137,10 +151,12 @@ class HourCells:
         lo, hi = max(0, -first), min(HOURS, self.total.shape[2] - first)
         if not len(keep) or lo >= hi:
             return
+        every = len(keep) == len(rows) == len(self.areas)  # both sorted: row k is area k, taken by slices
+        take, put = (slice(None), slice(None)) if every else (keep, rows[keep])
         for i, name in enumerate(self.indicators):
             if name in hours.blocks:
-                block = {c: m[keep, lo:hi] for c, m in hours.blocks[name].items()}
-                self._add(np.s_[i, rows[keep], first + lo:first + hi], block)
+                block = {c: m[take, lo:hi] for c, m in hours.blocks[name].items()}
+                self._add(np.s_[i, put, first + lo:first + hi], block)
 
     def add_rows(self, hours: pa.Table) -> None:
         """The hourly rows (indicator, area, ts, value, n, state, last) of one file (a cell at most once)."""
