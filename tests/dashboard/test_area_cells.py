@@ -15,8 +15,8 @@ import pytest
 from shapely.geometry import box
 
 from cityvitals import store
-from cityvitals.archive.matrix import matrix_path
 from cityvitals.archive.files import files, partitions
+from cityvitals.archive.matrix import matrix_path
 from cityvitals.archive.values import bucket_for, maintain, read_values, values_root, write_step
 from cityvitals.areas import Area, AreaTree
 from dashboard import compare, context
@@ -30,7 +30,7 @@ from indicators.states import State
 
 NOW = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 STEP = 1800.0
-KIDS = [f"d.s.c{k:02d}" for k in range(12)]
+KIDS = [f"w.s.c{k:02d}" for k in range(12)]  # ids no other test uses: a process keeps map pieces by area id
 SILENT = KIDS[5]  # never archived: no value, stale
 D = {"id": "aqi", "name": {"zh": "空气", "en": "Air"}, "unit": "AQI", "direction": "higher_is_worse",
      "thresholds": {"yellow": 100, "red": 150}, "tier": "macro", "group": "eco_environment"}
@@ -39,9 +39,9 @@ D = {"id": "aqi", "name": {"zh": "空气", "en": "Air"}, "unit": "AQI", "directi
 @pytest.fixture
 def archive(tmp_path, redis_client, sqlite_engine):
     """Three days of AQI (and noise, which no read asks for) at the communities; the finished days merged."""
-    areas = [Area("d", None, "district", "d", "d", 10_000, 1.0, box(0, 0, 12, 1)),
-             Area("d.s", "d", "street", "d.s", "d.s", 10_000, 1.0, box(0, 0, 12, 1))]
-    areas += [Area(a, "d.s", "community", f"社区{k}", f"C{k}", 100 * (k + 1), 1.0, box(k, 0, k + 1, 1))
+    areas = [Area("w", None, "district", "w", "w", 10_000, 1.0, box(0, 0, 12, 1)),
+             Area("w.s", "w", "street", "w.s", "w.s", 10_000, 1.0, box(0, 0, 12, 1))]
+    areas += [Area(a, "w.s", "community", f"社区{k}", f"C{k}", 100 * (k + 1), 1.0, box(k, 0, k + 1, 1))
               for k, a in enumerate(KIDS)]
     rng = np.random.default_rng(19)
     archived = [a for a in KIDS if a != SILENT]
@@ -125,7 +125,7 @@ def test_the_week_is_read_from_the_matrices_of_the_merged_days(archive):
 def test_the_page_draws_the_ranking_and_the_multiples_of_the_plain_computation(archive):
     rng = parse_range({"range": "7d"}, NOW + 60)
     window = aligned(rng, bucket_for(rng.span, LINE_POINTS))
-    page = plain(compare.page("aqi", D, "d.s", KIDS, {}, window))
+    page = plain(compare.page("aqi", D, "w.s", KIDS, {}, window))
     figures = {g["props"]["config"]["toImageButtonOptions"]["filename"].rsplit("-", 1)[1]: g["props"]["figure"]
                for g in _graphs(page)}
     order = ranking("aqi", D, KIDS, rng)["area"].tolist()
