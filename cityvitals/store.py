@@ -1033,6 +1033,19 @@ def write_built(client: redis.Redis, digest: str, body: str, ttl_s: float) -> No
     client.set(f"{BUILT}:{digest}", body, ex=max(1, int(ttl_s)))
 
 
+def claim_build(client: redis.Redis, digest: str, ttl_s: float) -> bool:
+    """Whether this process is the first to build the part of ``digest`` (the claim lapses after ``ttl_s``)."""
+    return bool(client.set(f"{BUILT}:{digest}:building", 1, nx=True, ex=max(1, int(ttl_s))))
+
+
+def wait_built(client: redis.Redis, digest: str, timeout_s: float, poll_s: float = 0.02) -> str | None:
+    """The JSON of the part of ``digest`` once another process has kept it (None: not within ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while (body := read_built(client, digest)) is None and time.monotonic() < deadline:
+        time.sleep(poll_s)
+    return body
+
+
 def read_catalog_version(client: redis.Redis) -> str:
     """The live catalog's version ("" before any engine published one), in one field read."""
     return client.hget(META, "catalog_version") or ""

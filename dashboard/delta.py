@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -25,11 +23,12 @@ from dash._utils import to_json
 from dash.development.base_component import Component
 
 from cityvitals import store
+from dashboard.memo import Memo
 
 SHARED_S = 3600.0  # how long a part stays in Redis: its key moves with the data, this only frees memory
+BUILD_WAIT_S = 5.0  # how long a worker waits for another's build of a part before building it itself
 KEPT = 1024  # parts and pieces kept per process: a few for each area being watched
-_kept: OrderedDict[tuple, Any] = OrderedDict()  # key -> plain form, the latest used last
-_lock = threading.Lock()  # gunicorn threads share the parts
+_kept = Memo(KEPT)  # key -> plain form, shared by gunicorn threads
 
 
 class Delta:
@@ -72,27 +71,20 @@ class Delta:
 
 def kept(key: tuple, build: Callable[[], Any]) -> Any:
     """The plain form of ``build()``, built once per ``key`` in this process while it is among the latest used."""
-    with _lock:
-        if key in _kept:
-            _kept.move_to_end(key)
-            return _kept[key]
-    built = plain(build())  # outside the lock: two threads may both build a new key, and both results are right
-    with _lock:
-        _kept[key] = built
-        while len(_kept) > KEPT:
-            _kept.popitem(last=False)
-    return built
+    return _kept.get(key, lambda: plain(build()))
 
 
 def shared(client: redis.Redis, key: tuple, build: Callable[[], Any], ttl_s: float = SHARED_S) -> Any:
     """:func:`kept`, and across processes: the first gunicorn worker to build ``key`` keeps its JSON in Redis.
 
-    For parts that are costly and asked of every worker (a compare page is 0.1-0.4 s of a worker's CPU); the
+    For parts that are costly and asked of every worker (a compare page is 0.03-0.1 s of a worker's CPU); the
     key must name everything the part is built from (the archive's newest step too), so none is ever stale.
     """
     def fetch() -> Any:
         digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
         body = store.read_built(client, digest)
+        if body is None and not store.claim_build(client, digest, BUILD_WAIT_S):  # another worker is building it
+            body = store.wait_built(client, digest, BUILD_WAIT_S)  # none after that: it died, build it here
         if body is not None:
             return json.loads(body)
         built = plain(build())

@@ -8,13 +8,11 @@ figure with one trace, so a panel stays fast.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from html import escape
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,6 +20,7 @@ import pandas as pd
 from cityvitals.archive.values import Bucket, bucket_for, in_buckets, newest_step, read_values, values_root
 from dashboard import clock, context
 from dashboard.components import bi
+from dashboard.memo import Memo
 from dashboard.ranges import TimeRange
 from dashboard.theme import STATE_COLOR
 from indicators.states import State
@@ -29,10 +28,8 @@ from indicators.states import State
 ROW_PX = 30  # one panel row, and one sparkline slot beside it (assets/40_pages.css .trend-rows .row)
 SPARK_POINTS = 100  # 24 h in 15-minute means; 7 d in 6-hour means
 LINE_POINTS = 300
-_cache: OrderedDict[tuple, Any] = OrderedDict()
-_lock = threading.Lock()
-_reading: dict[tuple, threading.Lock] = {}  # a lock per read under way
 CACHE_SIZE = 64
+_cache = Memo(CACHE_SIZE)  # reads, shared by gunicorn threads
 T = TypeVar("T")
 TEXT_BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_COLOR = "#8ecae6"
@@ -57,8 +54,7 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
     def read() -> tuple[pd.DataFrame, Bucket]:
         finer = bucket_for(rng.span, LINE_POINTS)  # the buckets a page read already (compare ranks on them)
         fine_window = aligned(rng, finer)
-        with _lock:
-            done = _cache.get((*key[:2], fine_window.start, fine_window.end, finer.seconds, *key[5:]))
+        done = _cache.peek((*key[:2], fine_window.start, fine_window.end, finer.seconds, *key[5:]))
         if done is not None and bucket.seconds % finer.seconds == 0:  # merge them rather than read again
             return in_buckets(done[0][done[0]["ts"] >= window.start], bucket), bucket
         return read_values(values, window.start, window.end, indicators, areas, levels, bucket), bucket
@@ -82,22 +78,7 @@ def cached(key: tuple, read: Callable[[], T]) -> T:
 
     A key must name everything the read depends on (the archive's newest step too), so none is ever stale.
     """
-    with _lock:  # gunicorn threads share the cache
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-        reading = _reading.setdefault(key, threading.Lock())
-    with reading:  # one read per key: the clients of an area opening at once wait for it rather than repeat it
-        with _lock:
-            if key in _cache:
-                return _cache[key]
-        got = read()
-        with _lock:
-            _cache[key] = got
-            _reading.pop(key, None)
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
-    return got
+    return _cache.get(key, read)
 
 
 def means(indicators: list[str], areas: list[str], rng: TimeRange) -> pd.DataFrame:
