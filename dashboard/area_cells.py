@@ -10,6 +10,7 @@ means, the picked lines and the small multiples are sums along an axis. The arit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -68,9 +69,14 @@ class AreaCells:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.count > 0, self.total / self.count, np.nan)
 
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Each area's row (a dict: searching 1,250 ids as objects cost 1 ms a call)."""
+        return {a: k for k, a in enumerate(self.areas.tolist())}
+
     def rows(self, areas: list[str]) -> AreaCells:
         """The cells of ``areas`` (each held) in that order."""
-        at = np.searchsorted(self.areas, np.asarray(areas, dtype=object)) if len(areas) else np.zeros(0, int)
+        at = np.fromiter((self.row_of[a] for a in areas), dtype=np.int64, count=len(areas))
         return AreaCells(self.areas[at], self.start, self.seconds, self.total[at], self.count[at], self.state[at],
                          self.last[at])
 
