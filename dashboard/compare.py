@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from cityvitals.archive.values import bucket_for, newest_step, values_root
+from cityvitals.archive.values import newest_step, values_root
 from dashboard import clock, context, data, exports, ids
 from dashboard.components import bi, page_header, value_text
 from dashboard.delta import shared
@@ -31,6 +31,7 @@ from dashboard.trends import (
     by_area,
     means,
     on_grid,
+    range_bucket,
     series,
     view_range,
 )
@@ -78,7 +79,7 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
     query = query or {}
     parent, areas = compared_areas(area_id)
     rng = parse_range(query)
-    window = aligned(rng, bucket_for(rng.span, LINE_POINTS))  # what every chart reads: the page's data
+    window = aligned(rng, range_bucket(rng, LINE_POINTS))  # what every chart reads: the page's data
     root = ctx.archive_path
     newest = newest_step(values_root(root), {ctx.tree[a].level for a in areas}) if root else 0.0
     return shared(ctx.client, ("compare", indicator, repr(d), parent, window.start, window.end, window.key,

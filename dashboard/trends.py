@@ -46,7 +46,7 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
     ctx = context.get()
     root = ctx.archive_path
     levels = {ctx.tree[a].level for a in areas if a in ctx.tree}  # only the partitions that can hold them
-    bucket = bucket_for(rng.span, max_points)
+    bucket = range_bucket(rng, max_points)
     window = aligned(rng, bucket)
     # no archive configured (tests of single callbacks): nothing, drawn as "no history yet"
     values = values_root(root) if root else None
@@ -62,7 +62,7 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
         with _lock:
             if key in _cache:
                 return _cache[key]
-        finer = bucket_for(rng.span, LINE_POINTS)  # the buckets a page read already (compare ranks on them)
+        finer = range_bucket(rng, LINE_POINTS)  # the buckets a page read already (compare ranks on them)
         fine_window = aligned(rng, finer)
         with _lock:
             read = _cache.get((*key[:2], fine_window.start, fine_window.end, finer.seconds, *key[5:]))
@@ -106,12 +106,17 @@ def by_area(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             if b > a}
 
 
+def range_bucket(rng: TimeRange, max_points: int) -> Bucket:
+    """The bucket that gives at most ``max_points`` over the range, starting on the city's clock (a day at midnight)."""
+    return bucket_for(rng.span, max_points, offset_s=clock.offset_s(rng.end))
+
+
 def aligned(rng: TimeRange, bucket: Bucket) -> TimeRange:
     """``rng`` moved forward to end where its bucket ends, its length kept.
 
     So every refresh within one bucket reads and draws the same window, and the first bucket is whole.
     """
-    end = math.ceil(rng.end / bucket.seconds) * bucket.seconds
+    end = math.ceil((rng.end + bucket.offset_s) / bucket.seconds) * bucket.seconds - bucket.offset_s
     return replace(rng, start=end - rng.span, end=end)
 
 
