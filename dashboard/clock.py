@@ -39,10 +39,15 @@ def shown(when: float | datetime, fmt: str = "%m-%d %H:%M:%S") -> str:
     return local(when).strftime(fmt)
 
 
+def offset_s(ts: float) -> float:
+    """How many seconds the city's clock is ahead of UTC at ``ts``."""
+    offset = local(ts).utcoffset()
+    return offset.total_seconds() if offset else 0.0
+
+
 def axis_ms(ts: float) -> float:
     """Unix seconds as the milliseconds plotly draws as the city's wall time (``x0``, a range end)."""
-    offset = local(ts).utcoffset()
-    return (ts + (offset.total_seconds() if offset else 0.0)) * 1000
+    return (ts + offset_s(ts)) * 1000
 
 
 def parse(text: str) -> float:

@@ -13,7 +13,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from cityvitals.archive.matrix import ABSENT
-from cityvitals.archive.values import Bucket, bucket_for, newest_step, values_root
+from cityvitals.archive.values import Bucket, newest_step, values_root
 from dashboard import clock, context, data, exports, ids
 from dashboard.area_cells import AreaCells, area_cells
 from dashboard.components import bi, page_header, value_text
@@ -30,6 +30,7 @@ from dashboard.trends import (
     aligned,
     axis_range,
     band_shapes,
+    range_bucket,
     series,
     view_range,
 )
@@ -57,9 +58,9 @@ def compare_cells(indicator: str, areas: list[str], rng: TimeRange) -> tuple[Are
     One read for the ranking, the picked lines and the small multiples (their window ends at their coarser
     bucket's end, the same length).
     """
-    bucket = bucket_for(rng.span, LINE_POINTS)
+    bucket = range_bucket(rng, LINE_POINTS)
     window = aligned(rng, bucket)
-    end = max(window.end, aligned(rng, bucket_for(rng.span, MULTIPLE_POINTS)).end)
+    end = max(window.end, aligned(rng, range_bucket(rng, MULTIPLE_POINTS)).end)
     return area_cells(indicator, areas, window.start, end, bucket), bucket
 
 
@@ -100,7 +101,7 @@ def layout(indicator: str, area_id: str, query: dict[str, str] | None = None) ->
     query = query or {}
     parent, areas = compared_areas(area_id)
     rng = parse_range(query)
-    window = aligned(rng, bucket_for(rng.span, LINE_POINTS))  # what every chart reads: the page's data
+    window = aligned(rng, range_bucket(rng, LINE_POINTS))  # what every chart reads: the page's data
     root = ctx.archive_path
     newest = newest_step(values_root(root), {ctx.tree[a].level for a in areas}) if root else 0.0
     return shared(ctx.client, ("compare", indicator, repr(d), parent, window.start, window.end, window.key,
@@ -211,7 +212,7 @@ def multiples_figure(d: dict, ranked: pd.DataFrame, cells: AreaCells, rng: TimeR
     Each line on the bucket grid (``x0``, ``dx``: no times sent), merged from ``cells`` (:func:`compare_cells`)
     into at most MULTIPLE_POINTS buckets.
     """
-    bucket = bucket_for(rng.span, MULTIPLE_POINTS)
+    bucket = range_bucket(rng, MULTIPLE_POINTS)
     window = aligned(rng, bucket)
     lines = cells.rows(ranked["area"].tolist()).regrid(bucket.seconds, window.start, window.end)
     lo, hi = view_range(lines.mean().ravel(), d, ranked["area"].iloc[0] if len(ranked) else None)

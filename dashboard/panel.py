@@ -10,13 +10,13 @@ import pandas as pd
 from dash import ClientsideFunction, Input, Output, Patch, State, callback, clientside_callback, dcc, html, no_update
 
 from cityvitals import store
-from cityvitals.archive.values import Bucket, bucket_for, newest_step, values_root
+from cityvitals.archive.values import Bucket, newest_step, values_root
 from dashboard import clock, context, data, exports, ids
 from dashboard.components import PANEL_NAMES, age_span, bi, page_header, pair_text, state_badge, value_text
 from dashboard.delta import Delta, kept
 from dashboard.exports import chart_stores, csv_button, graph_config, tidy
 from dashboard.ranges import parse_range, range_picker
-from dashboard.trends import SPARK_POINTS, aggregation_label, aligned, limits_at, series, spark_section
+from dashboard.trends import SPARK_POINTS, aggregation_label, aligned, limits_at, range_bucket, series, spark_section
 from dashboard.urls import indicator_path
 from indicators.states import State as IndicatorState
 
@@ -105,7 +105,7 @@ def refresh(_n: int, search: str | None, shown: list[str], key: dict, sent: dict
                 sections.setdefault(title, []).append(d)
     trends, area = key.get("trends", False), key["area"]
     rng = parse_range(key)
-    bucket = bucket_for(rng.span, SPARK_POINTS)
+    bucket = range_bucket(rng, SPARK_POINTS)
     window = aligned(rng, bucket)
     delta = Delta(sent)
     fresh = delta.changed("layout", (area, trends, window.query, bucket, [(t, [d["id"] for d in defs])

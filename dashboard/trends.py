@@ -45,14 +45,14 @@ def series(indicators: list[str], areas: list[str], rng: TimeRange, max_points: 
     newer step is archived, so the refreshes of every page on the same data share one read.
     """
     values, levels, newest = archive_of(areas)
-    bucket = bucket_for(rng.span, max_points)
+    bucket = range_bucket(rng, max_points)
     window = aligned(rng, bucket)
     # the frame is sorted by indicator and area whatever the order asked: so is the key
     key = (tuple(sorted(indicators)), tuple(sorted(areas)), window.start, window.end, bucket.seconds, str(values),
            newest)
 
     def read() -> tuple[pd.DataFrame, Bucket]:
-        finer = bucket_for(rng.span, LINE_POINTS)  # the buckets a page read already (compare ranks on them)
+        finer = range_bucket(rng, LINE_POINTS)  # the buckets a page read already (compare ranks on them)
         fine_window = aligned(rng, finer)
         done = _cache.peek((*key[:2], fine_window.start, fine_window.end, finer.seconds, *key[5:]))
         if done is not None and bucket.seconds % finer.seconds == 0:  # merge them rather than read again
@@ -100,12 +100,17 @@ def means(indicators: list[str], areas: list[str], rng: TimeRange) -> pd.DataFra
                          "state": out["state"].to_numpy()})
 
 
+def range_bucket(rng: TimeRange, max_points: int) -> Bucket:
+    """The bucket that gives at most ``max_points`` over the range, starting on the city's clock (a day at midnight)."""
+    return bucket_for(rng.span, max_points, offset_s=clock.offset_s(rng.end))
+
+
 def aligned(rng: TimeRange, bucket: Bucket) -> TimeRange:
     """``rng`` moved forward to end where its bucket ends, its length kept.
 
     So every refresh within one bucket reads and draws the same window, and the first bucket is whole.
     """
-    end = math.ceil(rng.end / bucket.seconds) * bucket.seconds
+    end = math.ceil((rng.end + bucket.offset_s) / bucket.seconds) * bucket.seconds - bucket.offset_s
     return replace(rng, start=end - rng.span, end=end)
 
 

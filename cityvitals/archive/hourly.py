@@ -37,13 +37,14 @@ def twin(path: Path) -> Path:
     return day_dir.parent / HOURLY_DIR / day_dir.name / level_dir.name / path.name
 
 
-def combine(frame: pd.DataFrame, seconds: float) -> pd.DataFrame:
+def combine(frame: pd.DataFrame, seconds: float, offset_s: float = 0.0) -> pd.DataFrame:
     """Cells' rows merged per bucket of ``seconds``: mean weighted by ``n``, worst state, state of the last row.
 
+    Buckets start where a clock ``offset_s`` east of UTC reads a whole multiple of ``seconds``.
     ``frame`` holds indicator, area, ts, value, state and, for rows that are themselves means, ``n`` and ``last``
     (a step is the mean of itself: ``n`` 1 if its value is finite); each cell's rows are together, by time.
     """
-    ts = np.floor(frame["ts"].to_numpy() / seconds) * seconds
+    ts = np.floor((frame["ts"].to_numpy() + offset_s) / seconds) * seconds - offset_s
     value = frame["value"].to_numpy(dtype=np.float64)
     state = frame["state"].to_numpy(dtype=np.int8)
     n = frame["n"].to_numpy(dtype=np.int32) if "n" in frame else np.isfinite(value).astype(np.int32)

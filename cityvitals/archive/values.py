@@ -151,10 +151,15 @@ def _read_partition(directory: Path, read: Callable[[Path], T], tries: int = 3) 
 
 @dataclass(frozen=True)
 class Bucket:
-    """The time bucket a read was averaged over: its length in seconds and how a chart says it."""
+    """The time bucket a read was averaged over: its length in seconds, how a chart says it, and where buckets start.
+
+    ``offset_s`` is the city's offset from UTC (modulo the length): a day's bucket starts at the city's
+    midnight, not at UTC's (08:00 in Shanghai).
+    """
 
     seconds: float
     label: str
+    offset_s: float = 0.0
 
 
 def newest_step(root: Path, levels: Collection[str]) -> float:
@@ -167,12 +172,13 @@ def newest_step(root: Path, levels: Collection[str]) -> float:
     return max(map(float, names), default=0.0)
 
 
-def bucket_for(span_s: float, max_points: int = 300, step_s: float = STEP_S) -> Bucket:
-    """The shortest bucket (never below the archive's step) giving at most ``max_points`` points over ``span_s``."""
-    for seconds, label in BUCKETS:
-        if seconds >= step_s and span_s / seconds <= max_points:
-            return Bucket(float(seconds), label)
-    return Bucket(float(BUCKETS[-1][0]), BUCKETS[-1][1])
+def bucket_for(span_s: float, max_points: int = 300, step_s: float = STEP_S, offset_s: float = 0.0) -> Bucket:
+    """The shortest bucket (never below the archive's step) giving at most ``max_points`` points over ``span_s``.
+
+    Buckets start where the city's clock (``offset_s`` east of UTC) reads a whole multiple of their length.
+    """
+    seconds, label = next(((s, name) for s, name in BUCKETS if s >= step_s and span_s / s <= max_points), BUCKETS[-1])
+    return Bucket(float(seconds), label, offset_s % seconds)
 
 
 def read_values(root: Path | None, start: float, end: float, indicators: Collection[str] | None = None,
@@ -200,7 +206,7 @@ def read_values(root: Path | None, start: float, end: float, indicators: Collect
 def in_buckets(rows: pd.DataFrame, bucket: Bucket | None) -> pd.DataFrame:
     """Steps or hourly means, each cell's rows together by time, merged per bucket as :func:`read_values` gives them."""
     if bucket is not None:
-        rows = combine(rows, bucket.seconds)
+        rows = combine(rows, bucket.seconds, bucket.offset_s)
     elif "n" not in rows:
         rows = rows.assign(n=np.isfinite(rows["value"].to_numpy()).astype(np.int32), last=rows["state"])
     rows = rows.assign(t=pd.to_datetime(rows["ts"], unit="s", utc=True))

@@ -63,6 +63,18 @@ def test_a_bucket_is_the_mean_value_and_the_worst_state_of_its_steps(tmp_path):
     assert read_values(root, DAY0 + 300, DAY0 + 600)["value"].tolist() == [3.0]  # end excluded
 
 
+def test_day_buckets_start_at_the_city_midnight_not_utc():
+    shanghai = 8 * 3600.0  # Asia/Shanghai: its midnight is 16:00 UTC the day before
+    day = bucket_for(90 * 86400, offset_s=shanghai)
+    hour = bucket_for(7 * 86400, offset_s=shanghai)
+    assert (day.label, day.offset_s, hour.label, hour.offset_s) == ("1 d", shanghai, "1 h", 0.0)
+    # a step an hour before the city's midnight and one an hour after: two city days, one UTC day
+    rows = pd.DataFrame({"indicator": ["a", "a"], "area": ["g1", "g1"], "ts": [DAY0 - 9 * 3600, DAY0 - 7 * 3600],
+                         "value": [1.0, 3.0], "state": np.array([2, 2], dtype=np.int8)})
+    assert in_buckets(rows, day)["ts"].tolist() == [DAY0 - 86400 - shanghai, DAY0 - shanghai]
+    assert in_buckets(rows, Bucket(86400, "1 d"))["value"].tolist() == [2.0]
+
+
 @pytest.mark.parametrize(("span_h", "label"), [(1, "5 min"), (24, "5 min"), (24 * 7, "1 h"), (24 * 30, "6 h"),
                                                 (24 * 90, "1 d")])
 def test_the_bucket_fits_the_range(span_h, label):

@@ -17,7 +17,7 @@ from shapely.geometry import box
 from cityvitals import store
 from cityvitals.archive.files import files, partitions
 from cityvitals.archive.matrix import matrix_path
-from cityvitals.archive.values import bucket_for, maintain, read_values, values_root, write_step
+from cityvitals.archive.values import Bucket, maintain, read_values, values_root, write_step
 from cityvitals.areas import Area, AreaTree
 from dashboard import compare, context
 from dashboard.area_cells import AreaCells
@@ -25,7 +25,7 @@ from dashboard.compare import LINE_POINTS, MULTIPLE_POINTS, compare_cells, in_wi
 from dashboard.context import DashboardContext
 from dashboard.delta import plain
 from dashboard.ranges import parse_range
-from dashboard.trends import aligned
+from dashboard.trends import aligned, range_bucket
 from indicators.states import State
 
 NOW = 1_800_000_000.0  # 2027-01-15 08:00 UTC
@@ -64,9 +64,10 @@ def steps(root, start: float, end: float) -> pd.DataFrame:
     return read_values(values_root(root), start, end, ["aqi"], KIDS, {"community"})
 
 
-def plain_lines(frame: pd.DataFrame, seconds: float) -> dict[str, tuple[float, list]]:
+def plain_lines(frame: pd.DataFrame, bucket: Bucket) -> dict[str, tuple[float, list]]:
     """Each area's mean of finite values per bucket, from its first bucket with a step to its last (None: no value)."""
-    frame = frame.assign(bucket=np.floor(frame["ts"] / seconds) * seconds)
+    seconds, offset = bucket.seconds, bucket.offset_s  # buckets start on the city's clock
+    frame = frame.assign(bucket=np.floor((frame["ts"] + offset) / seconds) * seconds - offset)
     out = {}
     for area, rows in frame.groupby("area"):
         mean = rows.groupby("bucket")["value"].mean()
@@ -89,7 +90,7 @@ def same_line(got: tuple[float, list] | None, want: tuple[float, list]) -> bool:
 @pytest.mark.parametrize("range_key", ["7d", "24h"])
 def test_the_ranking_is_each_areas_mean_of_its_steps_and_its_state_at_the_last(archive, range_key):
     rng = parse_range({"range": range_key}, NOW + 60)
-    window = aligned(rng, bucket_for(rng.span, LINE_POINTS))
+    window = aligned(rng, range_bucket(rng, LINE_POINTS))
     frame = steps(archive, window.start, window.end)
     want = frame.groupby("area")["value"].mean().sort_values(ascending=False)  # higher is worse: worst first
     last_state = frame.sort_values("ts", kind="stable").groupby("area")["state"].last()
@@ -106,13 +107,13 @@ def test_lines_and_small_multiples_are_the_steps_means_per_bucket(archive, range
     cells, bucket = compare_cells("aqi", KIDS, rng)
     lines = in_window(cells, bucket, rng)
     window = aligned(rng, bucket)
-    for area, want in plain_lines(steps(archive, window.start, window.end), bucket.seconds).items():
+    for area, want in plain_lines(steps(archive, window.start, window.end), bucket).items():
         assert same_line(lines.line(KIDS.index(area)), want), area
-    coarse = bucket_for(rng.span, MULTIPLE_POINTS)
+    coarse = range_bucket(rng, MULTIPLE_POINTS)
     late = aligned(rng, coarse)
     multiples = cells.regrid(coarse.seconds, late.start, late.end)
     assert coarse.seconds > bucket.seconds
-    for area, want in plain_lines(steps(archive, late.start, late.end), coarse.seconds).items():
+    for area, want in plain_lines(steps(archive, late.start, late.end), coarse).items():
         assert same_line(multiples.line(KIDS.index(area)), want), area
     assert lines.line(KIDS.index(SILENT)) is None
 
@@ -124,15 +125,15 @@ def test_the_week_is_read_from_the_matrices_of_the_merged_days(archive):
 
 def test_the_page_draws_the_ranking_and_the_multiples_of_the_plain_computation(archive):
     rng = parse_range({"range": "7d"}, NOW + 60)
-    window = aligned(rng, bucket_for(rng.span, LINE_POINTS))
+    window = aligned(rng, range_bucket(rng, LINE_POINTS))
     page = plain(compare.page("aqi", D, "w.s", KIDS, {}, window))
     figures = {g["props"]["config"]["toImageButtonOptions"]["filename"].rsplit("-", 1)[1]: g["props"]["figure"]
                for g in _graphs(page)}
     order = ranking("aqi", D, KIDS, rng)["area"].tolist()
     assert figures["bars"]["data"][0]["customdata"] == order[::-1]  # plotly draws the first bar at the bottom
-    coarse = bucket_for(rng.span, MULTIPLE_POINTS)
+    coarse = range_bucket(rng, MULTIPLE_POINTS)
     late = aligned(window, coarse)
-    want = plain_lines(steps(archive, late.start, late.end), coarse.seconds)
+    want = plain_lines(steps(archive, late.start, late.end), coarse)
     drawn = figures["multiples"]["data"]
     assert [t["name"] for t in drawn] == [context.get().tree[a].name_zh for a in order]
     for trace, area in zip(drawn, order, strict=True):

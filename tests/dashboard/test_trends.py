@@ -10,8 +10,8 @@ from dash._utils import to_json
 from flask import Flask
 
 from cityvitals import store
-from cityvitals.archive.values import bucket_for, read_values, values_root, write_step
-from dashboard import compare, context, delta
+from cityvitals.archive.values import read_values, values_root, write_step
+from dashboard import clock, compare, context, delta
 from dashboard.compare import compare_csv, compared_areas, ranking
 from dashboard.compare import layout as compare_layout
 from dashboard.context import DashboardContext
@@ -21,7 +21,7 @@ from dashboard.geometry import geometry_blueprint
 from dashboard.map_view import value_map
 from dashboard.ranges import parse_range
 from dashboard.relations import related
-from dashboard.trends import aligned, bands, series, spark_section, text_spark
+from dashboard.trends import LINE_POINTS, aligned, bands, range_bucket, series, spark_section, text_spark
 from indicators.states import State
 from tests.conftest import tiny_tree
 
@@ -48,7 +48,7 @@ def archive(tmp_path, redis_client, sqlite_engine):
     return tree, communities
 
 
-def test_a_range_comes_from_the_query_and_a_bad_one_falls_back_to_a_day():
+def test_a_range_comes_from_the_query_and_a_bad_one_falls_back_to_a_day(archive):  # the context: the city zone
     assert parse_range({"range": "7d"}, NOW).span == 7 * 86400
     custom = parse_range({"range": "custom", "from": "2026-12-01", "to": "2026-12-02"}, NOW)
     assert custom.span == 2 * 86400 and custom.query == {"range": "custom", "from": "2026-12-01", "to": "2026-12-02"}
@@ -156,14 +156,23 @@ def test_related_indicators_are_the_ones_that_moved_with_it_and_a_flat_one_is_le
     assert top["r_areas"].isna().all()  # the district of the tiny tree has one street: no correlation across it
 
 
+def test_day_and_six_hour_means_are_cut_at_the_city_clock(archive):
+    for query, label in (({"range": "30d"}, "1 d"), ({"range": "7d"}, "6 h")):
+        bucket = range_bucket(parse_range(query, NOW), 100)
+        window = aligned(parse_range(query, NOW), bucket)
+        starts = {clock.local(window.start + k * bucket.seconds).strftime("%H:%M") for k in range(8)}
+        assert bucket.label == label and window.end >= NOW
+        assert starts == ({"00:00"} if label == "1 d" else {"00:00", "06:00", "12:00", "18:00"})
+
+
 def test_a_bucketed_series_is_cut_from_the_steps_a_page_read_already(archive, monkeypatch):
     tree, communities = archive
     kids = [a.id for a in tree.children(tree[communities[0]].parent)]
     rng = parse_range({"range": "7d"}, NOW + 60)
     hours, _ = series(["aqi"], kids, rng)  # as compare's ranking reads them: 1 h means over 7 days
-    window = aligned(rng, bucket_for(rng.span, 100))
+    window = aligned(rng, range_bucket(rng, 100))
     direct = read_values(values_root(context.get().archive_path), window.start, window.end, ["aqi"], kids,
-                         {"community"}, bucket_for(rng.span, 100))
+                         {"community"}, range_bucket(rng, 100))
 
     def no_read(*_a, **_k):
         raise AssertionError("read the archive again")
@@ -216,8 +225,9 @@ def test_a_compare_page_built_by_one_worker_is_what_the_others_send_until_a_step
     delta._kept.clear()
     fresh = compare_layout("aqi", street, DAY_OF_NOW)
     assert fresh != page
+    day = parse_range(DAY_OF_NOW)
     assert to_json(fresh) == to_json(plain(compare.page("aqi", D, street, kids, DAY_OF_NOW,
-                                                        aligned(parse_range(DAY_OF_NOW), bucket_for(86400)))))
+                                                        aligned(day, range_bucket(day, LINE_POINTS)))))
 
 
 def _find(form, wanted) -> list:
