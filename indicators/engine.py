@@ -8,6 +8,7 @@ scores by comes compiled once per catalog (``indicators/compiled.py``).
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ import numpy as np
 from simpleeval import SimpleEval
 
 from cityvitals.areas import LEVELS, AreaTree
-from cityvitals.store import Columns, Sample, WarningKey
+from cityvitals.store import Columns, Sample, WarningKey, cell_times
 from cityvitals.vocabulary import DOMAINS
 from indicators import classify, funnel, rollup, thresholds
 from indicators.compiled import CompiledCatalog, compile_catalog
@@ -270,11 +271,12 @@ class Engine:
         stats.unknown = n - stats.accepted - stats.late - stats.duplicate - stats.superseded
         return stats
 
-    def restore_states(self, warnings: list[dict]) -> int:
+    def restore_states(self, warnings: list[dict], levels: Iterable[str] = LEVELS) -> int:
         """Take back the warning states (their since, and a state pending) a previous engine wrote; returns how many.
 
         Hysteresis depends on the state held, so a restarted engine must not forget a warning.
-        Normal cells start stale and turn normal on the first tick (their ``since`` restarts).
+        Normal cells start stale and turn normal on the first tick (their ``since`` restarts); a level
+        taken back whole (:meth:`resume`) keeps them. Only the warnings of ``levels`` are taken back.
         """
         position = {level: {a: i for i, a in enumerate(self.tree.ids(level))} for level in LEVELS}
         rows = {ind: r for r, ind in enumerate(self.ind_ids)}
@@ -282,8 +284,8 @@ class Engine:
         for w in warnings:
             key = WarningKey.of(w)
             r, c = rows.get(key.indicator), position.get(w.get("level", ""), {}).get(key.area)
-            if r is None or c is None:
-                continue  # an indicator or area that no longer exists
+            if r is None or c is None or w["level"] not in levels:
+                continue  # an indicator or area that no longer exists, or a level taken back whole
             track = self.tracks[w["level"]]
             track.state[r, c], track.since[r, c] = State[w["s"].upper()], w["since"]
             if w.get("p"):  # the minimum duration it was waiting out goes on counting
@@ -292,6 +294,38 @@ class Engine:
             restored += 1
         self.recompute_all()  # a restored state is to be judged on the next tick
         return restored
+
+    def resume(self, level: str, rows: Iterable[tuple[int, np.ndarray]], now: float, last_now: float) -> bool:
+        """Take back one level's states and records as the engine before wrote them; returns whether it could.
+
+        ``rows``: (row, ``store.STATE_CELL`` cells) of each indicator, written by a tick at ``last_now``.
+        The restarted engine then goes on from the states it left (since and pending since exact, so
+        minimum durations and clearing countdowns go on counting) and writes only what moves, not every
+        record again. Every row must be there, each under the rules in force at ``now`` (the same rule
+        codes); else the level starts over (stale until judged, as on a first start) and False is returned.
+        """
+        track = self.tracks[level]
+        lim = self.limits(now)[level]
+        shape = track.state.shape
+        value, ts = np.full(shape, np.nan, dtype=np.float32), np.full(shape, np.nan, dtype=np.float32)
+        found = 0
+        for k, cells in rows:
+            if not (cells["rule"] == lim.source[k]).all():
+                break
+            track.state[k], track.pending[k], track.judged[k] = cells["s"], cells["p"], cells["j"]
+            track.since[k], track.pending_since[k] = cells["since"], cells["ps"]
+            value[k] = cells["v"]
+            ts[k] = cell_times(cells["ts"]) - last_now
+            found += 1
+        if found < shape[0]:
+            self.tracks[level] = classify.Track.new(shape, track.last_now)
+            return False
+        track.known[...] = True  # every cell was judged by the engine before (its first tick judges all)
+        track.last_now = last_now
+        self.written[level] = Written(value, ts, np.full((1 + len(DOMAINS), shape[1]), np.nan), last_now)
+        self._written_limits = self.limits(now)  # what was written is what the rules in force gave
+        self._waiting.pop(level, None)
+        return True
 
     def adopt_feeds(self, published: list[str]) -> None:
         """Number feeds as ``published`` does (then ours it lacks), so codes persisted in Redis keep their names."""

@@ -75,6 +75,7 @@ class EngineService:
         self._failed = False  # a tick died on a Redis error: memory may hold what Redis never got
         self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
         self._started = False  # the first tick (every record written) is done: see _write_first
+        self._resume_from = self._resumable()  # what the engine before left, read before ours is published
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
@@ -103,8 +104,38 @@ class EngineService:
         """Become the engine that leads: claim the entries others left unacknowledged, catch up from Redis."""
         claimed = store.claim_pending(self.client, self.consumer)
         self.restore()
+        if not self._started:
+            self._resume_from = self._resumable()
         self._recovering = True
         return claimed
+
+    def _resumable(self) -> tuple[float, set[str]] | None:
+        """When the engine before last ticked, and the levels it wrote for our areas; None: nothing to take back.
+
+        Its records are ours to go on from only if it wrote them under our catalog and finished its
+        first tick (every record written once).
+        """
+        last = store.meta(self.client)
+        if last.last_tick is None or last.starting is not None or last.catalog_version != self.engine.catalog.version:
+            return None
+        return last.last_tick, {level for level in self.engine.parents
+                                if store.read_level_ids(self.client, level) == self.tree.ids(level)}
+
+    def _resume(self, now: float) -> None:
+        """Take back the states and records the engine before wrote (:meth:`Engine.resume`), level by level.
+
+        Levels taken back whole are patched from now on like any tick's; if every level was, there is
+        no first tick writing everything (nor a "starting" share): the store holds a whole state already.
+        """
+        last_tick, levels = self._resume_from
+        self._resume_from = None
+        eng = self.engine
+        resumed = {level for level in levels if eng.resume(
+            level, store.read_state_rows(self.client, level, eng.ind_ids, len(self.tree.ids(level))), now, last_tick)}
+        if resumed != set(eng.parents):  # a level that started over keeps at least its warnings
+            eng.restore_states(store.read_warnings(self.client), set(eng.parents) - resumed)
+        self.states.resumed(resumed)
+        self._started = resumed == set(eng.parents)
 
     def publish_areas(self) -> None:
         """Publish the hierarchy the engine rolls up over, so explanations read only Redis."""
@@ -160,9 +191,11 @@ class EngineService:
         entry_ids, batches = self._consume(report)
         t1 = time.perf_counter()
         now = time.time() if now is None else now
+        self.engine.switched_on = store.profiles_on(self.client)
+        if self._resume_from is not None:
+            self._resume(now)
         if not self._started:  # screens say "starting" from now on, not nothing, until every record is written
             store.queue_start(self.client, 0, self._records())
-        self.engine.switched_on = store.profiles_on(self.client)
         result = self.engine.tick(now)
         early = self.early.update(result)
         t2 = time.perf_counter()

@@ -67,9 +67,8 @@ def test_restart_mid_stream_scores_every_sample_once_and_ends_in_the_same_states
     assert records.keys() == expected_records.keys()
     for key, want in expected_records.items():
         got = records[key]
-        # a restarted engine takes back the warnings; any other state starts again (its since restarts)
-        warned = want["s"] in ("yellow", "red")
-        fields = ["s", "v", "ts", "y", "r", "rule", "src", "cov"] + (["since"] if warned else [])
+        # a restarted engine takes back every state as written, normal ones too: their since goes on
+        fields = ["s", "since", "p", "ps", "v", "ts", "y", "r", "rule", "src", "cov"]
         assert {f: got[f] for f in fields} == {f: want[f] for f in fields}, key
     g2 = records[("orders", "d.s.c1.g2")]
     assert (g2["s"], g2["v"], g2["since"]) == ("yellow", 8.0, T0 + 5)  # held by hysteresis across the restart
