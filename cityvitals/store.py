@@ -61,6 +61,8 @@ Layout (all keys start with ``cv:``):
                            (indicators/province.py): ``num``, ``den``, ``cov``, ``ts``, ``seen`` per indicator.
 - ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
                            engine uses it, so explanations need nothing but Redis.
+- ``cv:areas_digest``      string: SHA-1 of the hierarchy last published whole (an engine publishing the
+                           same one again leaves it).
 - ``cv:checkpoints``       hash ``feed@file`` (:func:`checkpoint_field`) -> rows of that file the replay feed
                            delivered (where a restart resumes); the file is known by its content's hash, so
                            a second file under the same feed name starts at its own row 1.
@@ -112,6 +114,7 @@ META = f"{PREFIX}:meta"
 FEEDS = f"{PREFIX}:feeds"
 CATALOG = f"{PREFIX}:catalog"
 AREAS = f"{PREFIX}:areas"
+AREAS_DIGEST = f"{PREFIX}:areas_digest"
 SCENARIOS = f"{PREFIX}:scenarios"
 PROFILES_ON = f"{PREFIX}:profiles_on"
 WORKORDERS = f"{PREFIX}:workorders"
@@ -1166,10 +1169,18 @@ def read_definitions(client: redis.Redis) -> dict[str, dict]:
 
 
 def write_areas(client: redis.Redis, areas: Mapping[str, Mapping[str, Any]], chunk: int = 10_000) -> None:
-    """Publish the area hierarchy (area -> level, parent, population, children), replacing the old one."""
+    """Publish the area hierarchy (area -> level, parent, population, children), replacing the old one.
+
+    The same hierarchy published already (its digest in ``cv:areas_digest``, set once the rest is written)
+    is left as it is: a restarted engine at province scale would rewrite 120,000 records for nothing.
+    """
+    items = [(a, json.dumps(v, ensure_ascii=False)) for a, v in areas.items()]
+    digest = hashlib.sha1("\n".join(f"{a}\t{v}" for a, v in items).encode()).hexdigest()
+    if client.get(AREAS_DIGEST) == digest:
+        return
+    client.delete(AREAS_DIGEST)  # a write cut short leaves no digest: the next engine writes them again
     pipe = client.pipeline(transaction=True)
     pipe.delete(AREAS)
-    items = [(a, json.dumps(v, ensure_ascii=False)) for a, v in areas.items()]
     for start in range(0, len(items), chunk):
         pipe.hset(AREAS, mapping=dict(items[start : start + chunk]))
     pipe.execute()
@@ -1177,6 +1188,7 @@ def write_areas(client: redis.Redis, areas: Mapping[str, Mapping[str, Any]], chu
     for level in LEVELS:
         ordered = sorted((v["pos"], a) for a, v in areas.items() if v.get("level") == level and "pos" in v)
         pipe.set(ids_key(level), json.dumps([a for _, a in ordered], ensure_ascii=False))
+    pipe.set(AREAS_DIGEST, digest)
     pipe.execute()
 
 

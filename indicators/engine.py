@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -131,6 +132,7 @@ class Engine:
         self.tracks: dict[str, classify.Track] = {}
         self.written: dict[str, Written] = {}  # per level, what was last written (see _dirty)
         self._written_limits: object = None
+        self.resuming: Future | None = None  # states being taken back (see resume) while a first tick rolls up
         self._touched: list[np.ndarray] = []
         self._parts: rollup.GridParts | None = None  # last tick's grid values: rows whose inputs held still are kept
         self._moved = np.zeros(0, dtype=bool)  # metric rows written since the grid values were computed
@@ -271,13 +273,19 @@ class Engine:
         stats.unknown = n - stats.accepted - stats.late - stats.duplicate - stats.superseded
         return stats
 
-    def restore_states(self, warnings: list[dict], levels: Iterable[str] = LEVELS) -> int:
+    def restore_states(self, warnings: list[dict]) -> int:
         """Take back the warning states (their since, and a state pending) a previous engine wrote; returns how many.
 
         Hysteresis depends on the state held, so a restarted engine must not forget a warning.
-        Normal cells start stale and turn normal on the first tick (their ``since`` restarts); a level
-        taken back whole (:meth:`resume`) keeps them. Only the warnings of ``levels`` are taken back.
+        Normal cells start stale and turn normal on the first tick (their ``since`` restarts), unless
+        their level is taken back whole (:meth:`resume`).
         """
+        restored = self.take_back_warnings(warnings, LEVELS)
+        self.recompute_all()  # a restored state is to be judged on the next tick
+        return restored
+
+    def take_back_warnings(self, warnings: list[dict], levels: Iterable[str]) -> int:
+        """The warning states of ``levels`` into their tracks, and nothing else (see :meth:`restore_states`)."""
         position = {level: {a: i for i, a in enumerate(self.tree.ids(level))} for level in LEVELS}
         rows = {ind: r for r, ind in enumerate(self.ind_ids)}
         restored = 0
@@ -285,27 +293,36 @@ class Engine:
             key = WarningKey.of(w)
             r, c = rows.get(key.indicator), position.get(w.get("level", ""), {}).get(key.area)
             if r is None or c is None or w["level"] not in levels:
-                continue  # an indicator or area that no longer exists, or a level taken back whole
+                continue  # an indicator or area that no longer exists, or a level not asked for
             track = self.tracks[w["level"]]
             track.state[r, c], track.since[r, c] = State[w["s"].upper()], w["since"]
             if w.get("p"):  # the minimum duration it was waiting out goes on counting
                 track.pending[r, c], track.pending_since[r, c] = State[w["p"].upper()], w["ps"]
             track.known[r, c] = True
             restored += 1
-        self.recompute_all()  # a restored state is to be judged on the next tick
         return restored
 
-    def resume(self, level: str, rows: Iterable[tuple[int, np.ndarray]], now: float, last_now: float) -> bool:
+    def expect_written(self, at: float) -> dict[str, classify.Limits]:
+        """Take the store to hold what the rules in force at ``at`` gave (before :meth:`resume`); returns them.
+
+        A first tick whose rules differ writes every record again, as after a change of thresholds.
+        """
+        self._written_limits = self.limits(at)
+        return self._written_limits
+
+    def resume(self, level: str, rows: Iterable[tuple[int, np.ndarray]], lim: classify.Limits,
+               last_now: float) -> bool:
         """Take back one level's states and records as the engine before wrote them; returns whether it could.
 
         ``rows``: (row, ``store.STATE_CELL`` cells) of each indicator, written by a tick at ``last_now``.
         The restarted engine then goes on from the states it left (since and pending since exact, so
         minimum durations and clearing countdowns go on counting) and writes only what moves, not every
-        record again. Every row must be there, each under the rules in force at ``now`` (the same rule
-        codes); else the level starts over (stale until judged, as on a first start) and False is returned.
+        record again. Every row must be there, each under the rules of ``lim`` (the same rule codes: see
+        :meth:`expect_written`); else the level starts over (stale until judged, as on a first start) and
+        False is returned. It may run on a thread of its own while a first tick rolls up (``resuming``):
+        it touches only the level's track and written snapshot.
         """
         track = self.tracks[level]
-        lim = self.limits(now)[level]
         shape = track.state.shape
         value, ts = np.full(shape, np.nan, dtype=np.float32), np.full(shape, np.nan, dtype=np.float32)
         found = 0
@@ -323,7 +340,6 @@ class Engine:
         track.known[...] = True  # every cell was judged by the engine before (its first tick judges all)
         track.last_now = last_now
         self.written[level] = Written(value, ts, np.full((1 + len(DOMAINS), shape[1]), np.nan), last_now)
-        self._written_limits = self.limits(now)  # what was written is what the rules in force gave
         self._waiting.pop(level, None)
         return True
 
@@ -470,8 +486,8 @@ class Engine:
         redo = self._regrid.copy()
         if self._fresh is not None:
             redo[could_move] |= (fresh[could_move] != self._fresh[could_move]).any(axis=1)
-        if limits is not self._written_limits:  # thresholds moved: every state is to judge, every record is news
-            self.written.clear()
+        news = limits is not self._written_limits  # thresholds moved: every state is to judge, every record is news
+        if news:
             self._written_limits = limits
             redo[:] = True
         # Rows whose own inputs moved: only these are rolled up again and get new funnel probabilities.
@@ -489,6 +505,11 @@ class Engine:
             funnels = self._judge_funnels(rolled, moved)
             severity_moved = {level: _rows_differ(self._funnel_state.get(level), sev) for level, sev in funnels.items()}
             self._funnel_state = funnels
+        if self.resuming is not None:  # the states and records being taken back are needed from here on
+            resuming, self.resuming = self.resuming, None
+            resuming.result()
+        if news:
+            self.written.clear()
         for level in LEVELS:
             # A funnel row that did not move can change only where its funnel severities moved (at its
             # funnel levels); elsewhere, or with the same severities, it holds like any other row whose

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
 from cityvitals.areas import AreaTree
+from indicators import classify
 from indicators.compiled import compile_catalog
 from indicators.engine import Engine, TickResult
 from indicators.forecast import EarlyWarnings
@@ -121,21 +122,31 @@ class EngineService:
         return last.last_tick, {level for level in self.engine.parents
                                 if store.read_level_ids(self.client, level) == self.tree.ids(level)}
 
-    def _resume(self, now: float) -> None:
+    def _resume_in_background(self) -> None:
+        """Start taking back what the engine before wrote (:meth:`_resume`) while the first tick rolls up."""
+        last_tick, levels = self._resume_from
+        self._resume_from = None
+        limits = self.engine.expect_written(last_tick)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="resume")
+        self.engine.resuming = pool.submit(self._resume, limits, last_tick, levels)
+        pool.shutdown(wait=False)  # its one thread ends with the task
+
+    def _resume(self, limits: dict[str, classify.Limits], last_tick: float, levels: set[str]) -> None:
         """Take back the states and records the engine before wrote (:meth:`Engine.resume`), level by level.
 
         Levels taken back whole are patched from now on like any tick's; if every level was, there is
         no first tick writing everything (nor a "starting" share): the store holds a whole state already.
+        A level that starts over keeps at least its warnings.
         """
-        last_tick, levels = self._resume_from
-        self._resume_from = None
         eng = self.engine
         resumed = {level for level in levels if eng.resume(
-            level, store.read_state_rows(self.client, level, eng.ind_ids, len(self.tree.ids(level))), now, last_tick)}
-        if resumed != set(eng.parents):  # a level that started over keeps at least its warnings
-            eng.restore_states(store.read_warnings(self.client), set(eng.parents) - resumed)
+            level, store.read_state_rows(self.client, level, eng.ind_ids, len(self.tree.ids(level))), limits[level],
+            last_tick)}
+        lost = set(eng.parents) - resumed
+        if lost:
+            eng.take_back_warnings(store.read_warnings(self.client), lost)
         self.states.resumed(resumed)
-        self._started = resumed == set(eng.parents)
+        self._started = not lost
 
     def publish_areas(self) -> None:
         """Publish the hierarchy the engine rolls up over, so explanations read only Redis."""
@@ -193,8 +204,8 @@ class EngineService:
         now = time.time() if now is None else now
         self.engine.switched_on = store.profiles_on(self.client)
         if self._resume_from is not None:
-            self._resume(now)
-        if not self._started:  # screens say "starting" from now on, not nothing, until every record is written
+            self._resume_in_background()
+        elif not self._started:  # screens say "starting" from now on, not nothing, until every record is written
             store.queue_start(self.client, 0, self._records())
         result = self.engine.tick(now)
         early = self.early.update(result)

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from cityvitals import store
 from cityvitals.areas import LEVELS, AreaTree, province_demo
 from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.metrics import registry
-from cityvitals import store
 from cityvitals.store import Sample
 from feeds.simulator.city import SimulatedCity
 from indicators import funnel
