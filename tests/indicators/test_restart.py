@@ -91,3 +91,37 @@ def test_a_warning_written_to_redis_but_never_logged_is_logged_by_the_next_engin
     assert all(r["from_state"] == "stale" for r in read_transitions(sql_engine))
     EngineService(redis_client, sql_engine, tiny_tree(), load_catalog([CATALOG]), consumer="engine-e")
     assert len(read_transitions(sql_engine)) == len(warnings)  # logged once, however often engines restart
+
+
+def _run_two_minutes(client) -> None:
+    service = new_service(client, "engine-f")
+    for minute in range(2):
+        send(client, minute)
+        tick_at(service, minute)
+
+
+def test_a_restart_takes_back_only_what_was_written_whole_under_its_catalog(redis_client):
+    """A level with a row missing starts over (every record written again, warnings kept); the others go on."""
+    _run_two_minutes(redis_client)
+    redis_client.delete(store.values_key("grid", "level"))  # as if the store lost it
+    restarted = new_service(redis_client, "engine-f")
+    tick_at(restarted, 2)
+    states = snapshot(redis_client, restarted)
+    assert ("level", "d.s.c1.g1") in states  # the grid level was written whole again
+    assert states[("orders", "d.s.c1.g2")]["since"] == T0 + 5  # its warning was kept
+    assert states[("orders", "d.s.c1.g1")]["s"] == states[("orders", "d.s.c2")]["s"] == "normal"
+    assert states[("orders", "d.s.c1.g1")]["since"] == T0 + 125  # a grid's normal state starts over
+    assert states[("orders", "d.s.c2")]["since"] == T0 + 5  # the community level went on where it was
+    started = store.meta(redis_client)
+    assert started.start_written == started.start_total > 0  # the "starting" share, written through to the end
+
+
+def test_a_restart_under_another_catalog_starts_over(redis_client):
+    _run_two_minutes(redis_client)
+    redis_client.hset(store.META, "catalog_version", "an older catalog")
+    restarted = new_service(redis_client, "engine-f")
+    tick_at(restarted, 2)
+    states = snapshot(redis_client, restarted)
+    assert states[("orders", "d.s.c2")]["s"] == "normal"
+    assert states[("orders", "d.s.c2")]["since"] == T0 + 125  # a normal state not taken back: judged anew
+    assert states[("orders", "d.s.c1.g2")]["since"] == T0 + 5  # but the warning was
