@@ -11,7 +11,9 @@ the indicators whose metrics took new values; ``score_only_s`` is one scoring pa
 indicator from scratch (no Redis). ``baseline_*`` is raw redis-py pipelined HSET of one short
 field per sample of a tick, on the same server: the bare cost of persisting what arrived, which
 the tick (that also scores, rolls up and writes states) is held against: ``tick_to_baseline`` is
-the median tick over it, ``tick_p95_to_baseline`` the 95th percentile's. The simulated feed runs in
+the median tick over it, ``tick_p95_to_baseline`` the 95th percentile's. ``first_tick_s`` is an engine's
+first tick on an empty store (every record written); ``restart_first_tick_s`` a restarted engine's, from
+its construction on the store the first one left (it takes back the states written there). The simulated feed runs in
 a process of its own (``feed_rss_mb``), so ``engine_rss_mb`` is the engine's alone.
 """
 
@@ -78,17 +80,19 @@ def persist_latest(client: redis.Redis, service: EngineService) -> None:
 
 
 def restart(client: redis.Redis, tree: AreaTree, catalog: Catalog, feed: FeedProcess, consumer: str,
-            now: float) -> tuple[float, int]:
-    """Start an engine on the store a stopped one left: seconds to its first tick written, and the cells it wrote.
+            now: float) -> dict:
+    """Start an engine on the store a stopped one left: seconds to its first tick written, and what it took.
 
-    Timed whole, from its construction (publishing the hierarchy, reading back the latest values and
-    the states) to its first tick written, with one tick interval's samples arrived meanwhile.
+    Timed whole, from its construction (publishing the hierarchy, reading back the latest values) to its
+    first tick written (reading back the states meanwhile), with one tick interval's samples arrived.
     """
     feed.append(now)
     t = time.perf_counter()
     restarted = EngineService(client, None, tree, catalog, consumer=consumer)
+    built = time.perf_counter()
     report = restarted.tick(now)
-    return time.perf_counter() - t, report.cells
+    return {"restart_first_tick_s": round(time.perf_counter() - t, 2), "restart_construct_s": round(built - t, 2),
+            "restart_phase_s": {k: round(v, 2) for k, v in report.seconds.items()}, "restart_cells": report.cells}
 
 
 def connect(url: str | None) -> tuple[redis.Redis, object]:
@@ -249,7 +253,7 @@ def run(
     consumer = service.consumer
     del service
     gc.collect()  # the old engine's arrays go before the new one's come, as in a restarted process
-    restart_s, restart_cells = restart(client, tree, catalog, feed, consumer, now + 2 * tick_s)
+    restarted = restart(client, tree, catalog, feed, consumer, now + 2 * tick_s)
     feed.close()
     client.flushdb(asynchronous=True)  # a province-sized database outlasts the socket timeout
     del keep
@@ -271,8 +275,7 @@ def run(
         "tick_p95_to_baseline": round(float(np.percentile(times, 95)) / base, 2) if base else None,
         "tree_build_s": round(build_s, 2),
         "first_tick_s": round(first_tick_s, 2),
-        "restart_first_tick_s": round(restart_s, 2),
-        "restart_cells": restart_cells,
+        **restarted,
         "tree_cached": cache_dir is not None,
         "tree_generate_s": generate_s,
         "redis_used_memory_mb": round(redis_mb, 1),

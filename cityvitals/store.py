@@ -61,8 +61,8 @@ Layout (all keys start with ``cv:``):
                            (indicators/province.py): ``num``, ``den``, ``cov``, ``ts``, ``seen`` per indicator.
 - ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
                            engine uses it, so explanations need nothing but Redis.
-- ``cv:areas_digest``      string: SHA-1 of the hierarchy last published whole (an engine publishing the
-                           same one again leaves it).
+- ``cv:areas_digest``      string: what names the hierarchy last published whole (an engine's digest of its
+                           tree): an engine starting on the same one leaves it as it is.
 - ``cv:checkpoints``       hash ``feed@file`` (:func:`checkpoint_field`) -> rows of that file the replay feed
                            delivered (where a restart resumes); the file is known by its content's hash, so
                            a second file under the same feed name starts at its own row 1.
@@ -1168,16 +1168,13 @@ def read_definitions(client: redis.Redis) -> dict[str, dict]:
     return {k: json.loads(v) for k, v in client.hgetall(CATALOG).items()}
 
 
-def write_areas(client: redis.Redis, areas: Mapping[str, Mapping[str, Any]], chunk: int = 10_000) -> None:
+def write_areas(client: redis.Redis, areas: Mapping[str, Mapping[str, Any]], chunk: int = 10_000,
+                digest: str = "") -> None:
     """Publish the area hierarchy (area -> level, parent, population, children), replacing the old one.
 
-    The same hierarchy published already (its digest in ``cv:areas_digest``, set once the rest is written)
-    is left as it is: a restarted engine at province scale would rewrite 120,000 records for nothing.
+    ``digest``: what names this hierarchy (:func:`areas_digest` returns it once all is written).
     """
     items = [(a, json.dumps(v, ensure_ascii=False)) for a, v in areas.items()]
-    digest = hashlib.sha1("\n".join(f"{a}\t{v}" for a, v in items).encode()).hexdigest()
-    if client.get(AREAS_DIGEST) == digest:
-        return
     client.delete(AREAS_DIGEST)  # a write cut short leaves no digest: the next engine writes them again
     pipe = client.pipeline(transaction=True)
     pipe.delete(AREAS)
@@ -1188,8 +1185,14 @@ def write_areas(client: redis.Redis, areas: Mapping[str, Mapping[str, Any]], chu
     for level in LEVELS:
         ordered = sorted((v["pos"], a) for a, v in areas.items() if v.get("level") == level and "pos" in v)
         pipe.set(ids_key(level), json.dumps([a for _, a in ordered], ensure_ascii=False))
-    pipe.set(AREAS_DIGEST, digest)
+    if digest:
+        pipe.set(AREAS_DIGEST, digest)
     pipe.execute()
+
+
+def areas_digest(client: redis.Redis) -> str | None:
+    """What names the hierarchy last published whole (None: none, or one cut short)."""
+    return client.get(AREAS_DIGEST)
 
 
 def read_areas(client: redis.Redis, area_ids: list[str]) -> dict[str, dict]:

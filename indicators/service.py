@@ -5,6 +5,7 @@ What is written where lives beside it: ``state_writer`` and ``warning_writer`` (
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import socket
 import time
@@ -17,7 +18,7 @@ import redis
 from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
-from cityvitals.areas import AreaTree
+from cityvitals.areas import LEVELS, AreaTree
 from indicators import classify
 from indicators.compiled import compile_catalog
 from indicators.engine import Engine, TickResult
@@ -149,12 +150,30 @@ class EngineService:
         self._started = not lost
 
     def publish_areas(self) -> None:
-        """Publish the hierarchy the engine rolls up over, so explanations read only Redis."""
-        tree = self.tree
+        """Publish the hierarchy the engine rolls up over, so explanations read only Redis.
+
+        The same hierarchy published whole already is left as it is: a restarted engine at province
+        scale would otherwise rewrite 120,000 records for nothing.
+        """
+        tree, digest = self.tree, self._tree_digest()
+        if store.areas_digest(self.client) == digest:
+            return
         store.write_areas(self.client, {
             a: {"level": level, "pos": pos, "parent": tree[a].parent, "pop": tree[a].population,
                 "children": [c.id for c in tree.children(a)] if level != "grid" else []}
-            for level in self.engine.parents for pos, a in enumerate(tree.ids(level))})
+            for level in self.engine.parents for pos, a in enumerate(tree.ids(level))}, digest=digest)
+
+    def _tree_digest(self) -> str:
+        """A digest of what :meth:`publish_areas` publishes: each level's ids, populations and parents."""
+        h = hashlib.sha1()
+        for level in self.engine.parents:
+            h.update("\n".join(self.tree.ids(level)).encode() + b"\0")
+            h.update(np.ascontiguousarray(self.tree.population(level)).tobytes())
+            if level == LEVELS[0]:  # the top areas' parents (a province above them, or none) are ids
+                h.update(repr([self.tree[a].parent for a in self.tree.ids(level)]).encode())
+            else:
+                h.update(np.ascontiguousarray(self.tree.parent_index(level)).tobytes())
+        return h.hexdigest()
 
     def publish_catalog(self) -> None:
         """Publish the live catalog's definitions, so every dashboard process shows the same ones."""

@@ -1,11 +1,13 @@
 """A restarted engine resumes the stream and ends where an uninterrupted one does (real Redis)."""
 
+from dataclasses import replace
 from datetime import UTC
 
 import numpy as np
 import pytest
 
 from cityvitals import store
+from cityvitals.areas import LEVELS, AreaTree
 from indicators.loader import load_catalog
 from indicators.service import EngineService
 from tests.conftest import tiny_tree
@@ -125,3 +127,18 @@ def test_a_restart_under_another_catalog_starts_over(redis_client):
     assert states[("orders", "d.s.c2")]["s"] == "normal"
     assert states[("orders", "d.s.c2")]["since"] == T0 + 125  # a normal state not taken back: judged anew
     assert states[("orders", "d.s.c1.g2")]["since"] == T0 + 5  # but the warning was
+
+
+def test_a_restart_on_the_same_hierarchy_leaves_it_published_and_another_one_replaces_it(redis_client):
+    new_service(redis_client, "engine-g")
+    digest = store.areas_digest(redis_client)
+    redis_client.hset(store.AREAS, "marker", "{}")  # gone only if the hierarchy is written again
+    new_service(redis_client, "engine-g")
+    assert store.areas_digest(redis_client) == digest and redis_client.hexists(store.AREAS, "marker")
+
+    tree = tiny_tree()
+    moved = [replace(tree[a], population=tree[a].population + 1) for level in LEVELS for a in tree.ids(level)]
+    EngineService(redis_client, None, AreaTree(moved), load_catalog([CATALOG]), consumer="engine-g")
+    assert store.areas_digest(redis_client) not in (None, digest)
+    assert not redis_client.hexists(store.AREAS, "marker")
+    assert store.read_areas(redis_client, ["d"])["d"]["pop"] == 4501
