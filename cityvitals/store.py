@@ -660,7 +660,8 @@ def _record(cell: bytes, feeds: list[str], rules: dict) -> dict | None:
     c = np.frombuffer(cell, dtype=STATE_CELL)[0]
     label, yellow, red = rules.get(str(int(c["rule"])), ("?", "?", "?"))
     src, s, p, ps = int(c["src"]), int(c["s"]), int(c["p"]), float(c["ps"])
-    return {"s": STATE_NAMES[s], "since": float(c["since"]), "v": _finite_or_none(float(c["v"])),
+    # a float32 value as the shortest decimal that is it (0.1, not 0.10000000149011612)
+    return {"s": STATE_NAMES[s], "since": float(c["since"]), "v": _finite_or_none(float(str(c["v"]))),
             "ts": _finite_or_none(float(cell_times(c["ts"]))), "cov": round(float(c["cov"]), 4),
             "num": _finite_or_none(float(c["num"])), "den": _finite_or_none(float(c["den"])),
             "src": feeds[src] if 0 <= src < len(feeds) else "?",
@@ -972,6 +973,17 @@ def _summary_row(client: redis.Redis, level: str) -> tuple[list[str], np.ndarray
     row = row or b""  # SETRANGE past the end pads with zero bytes: a cell never written ("updated" 0)
     cells = np.frombuffer(row[: len(row) // n * n], dtype=SUMMARY_CELL)
     return json.loads(ids or "[]")[: len(cells)], cells
+
+
+def read_summary_cells(client: redis.Redis, level: str, area_ids: list[str]) -> np.ndarray | None:
+    """The packed summaries (``SUMMARY_CELL``) of every area of a level, if written for exactly ``area_ids``.
+
+    None: published for other areas, or some area's summary never written.
+    """
+    ids, cells = _summary_row(client, level)
+    if ids != area_ids or not (cells["updated"] > 0).all():
+        return None
+    return cells
 
 
 def level_totals(client: redis.Redis, level: str) -> tuple[dict[str, int], dict[str, int]]:

@@ -310,8 +310,8 @@ class Engine:
         self._written_limits = self.limits(at)
         return self._written_limits
 
-    def resume(self, level: str, rows: Iterable[tuple[int, np.ndarray]], lim: classify.Limits,
-               last_now: float) -> bool:
+    def resume(self, level: str, rows: Iterable[tuple[int, np.ndarray]], lim: classify.Limits, last_now: float,
+               oldest: np.ndarray | None = None) -> bool:
         """Take back one level's states and records as the engine before wrote them; returns whether it could.
 
         ``rows``: (row, ``store.STATE_CELL`` cells) of each indicator, written by a tick at ``last_now``.
@@ -319,8 +319,10 @@ class Engine:
         minimum durations and clearing countdowns go on counting) and writes only what moves, not every
         record again. Every row must be there, each under the rules of ``lim`` (the same rule codes: see
         :meth:`expect_written`); else the level starts over (stale until judged, as on a first start) and
-        False is returned. It may run on a thread of its own while a first tick rolls up (``resuming``):
-        it touches only the level's track and written snapshot.
+        False is returned. ``oldest``: the oldest data times the area summaries were written with (see
+        ``LevelResult.oldest``; None: unknown, every summary is written again). It may run on a thread of
+        its own while a first tick rolls up (``resuming``): it touches only the level's track and written
+        snapshot.
         """
         track = self.tracks[level]
         shape = track.state.shape
@@ -339,7 +341,9 @@ class Engine:
             return False
         track.known[...] = True  # every cell was judged by the engine before (its first tick judges all)
         track.last_now = last_now
-        self.written[level] = Written(value, ts, np.full((1 + len(DOMAINS), shape[1]), np.nan), last_now)
+        if oldest is None:
+            oldest = np.full((1 + len(DOMAINS), shape[1]), np.nan)
+        self.written[level] = Written(value, ts, oldest, last_now)
         self._waiting.pop(level, None)
         return True
 

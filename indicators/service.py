@@ -139,14 +139,20 @@ class EngineService:
         no first tick writing everything (nor a "starting" share): the store holds a whole state already.
         A level that starts over keeps at least its warnings.
         """
-        eng = self.engine
-        resumed = {level for level in levels if eng.resume(
-            level, store.read_state_rows(self.client, level, eng.ind_ids, len(self.tree.ids(level))), limits[level],
-            last_tick)}
+        eng, below, resumed = self.engine, {}, set()
+        for level in levels:
+            ids = self.tree.ids(level)
+            summaries = store.read_summary_cells(self.client, level, ids)
+            oldest = None if summaries is None else np.vstack([summaries["data_ts"][None], summaries["domain_ts"].T])
+            if eng.resume(level, store.read_state_rows(self.client, level, eng.ind_ids, len(ids)), limits[level],
+                          last_tick, oldest):
+                resumed.add(level)
+                if summaries is not None:
+                    below[level] = summaries["below"].copy()
         lost = set(eng.parents) - resumed
         if lost:
             eng.take_back_warnings(store.read_warnings(self.client), lost)
-        self.states.resumed(resumed)
+        self.states.resumed(resumed, below)
         self._started = not lost
 
     def publish_areas(self) -> None:

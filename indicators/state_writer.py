@@ -26,9 +26,13 @@ class StateWriter:
         """Remember the metric rows whose latest row a restart found in Redis (the others are written whole)."""
         self._latest_rows = set(metric_rows)
 
-    def resumed(self, levels: set[str]) -> None:
-        """Remember the levels whose value rows a restart found whole in Redis (they are patched, not rewritten)."""
+    def resumed(self, levels: set[str], below: dict[str, np.ndarray]) -> None:
+        """Remember the levels whose value rows a restart found whole in Redis (they are patched, not rewritten).
+
+        ``below``: per level whose summaries were found whole, the counts below each area they hold.
+        """
         self._value_levels |= levels
+        self._below.update(below)
 
     def queue_feed_names(self, pipe: redis.client.Pipeline, engine: Engine) -> None:
         """Name a new feed before any packed row uses its code."""

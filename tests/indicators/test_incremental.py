@@ -9,7 +9,7 @@ from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.metrics import registry
 from cityvitals.store import Sample
 from feeds.simulator.city import SimulatedCity
-from indicators import funnel
+from indicators import funnel, health
 from indicators.engine import TS_TOLERANCE_S, VALUE_TOLERANCE, Engine, TickResult
 from indicators.loader import load_catalog
 from indicators.service import EngineService
@@ -96,11 +96,28 @@ def _assert_written(client, engine: Engine, want: TickResult, step: int) -> None
                                    err_msg=f"step {step}, {level}")
 
 
+def _assert_summaries(client, engine: Engine, want: TickResult, step: int) -> None:
+    """The area summaries in Redis are those of the plain engine's states, with the counts below each area."""
+    c = engine.compiled
+    worst = {level: health.worst(want.levels[level].state[c.tiers == "macro"]) for level in LEVELS}
+    below = health.below_counts(worst, {(lower, level): engine._ancestor(lower, level)
+                                        for k, level in enumerate(LEVELS) for lower in LEVELS[k + 1:]})
+    for level in LEVELS:
+        lv = want.levels[level]
+        cells = store.read_summary_cells(client, level, lv.area_ids)
+        assert cells is not None, f"step {step}, {level}: summaries missing"
+        fields = health.summary_fields(lv.state, lv.judged, c.tiers, c.groups, c.weights, np.arange(len(lv.area_ids)))
+        for name, expected in [*fields.items(), ("below", below[level])]:
+            np.testing.assert_array_equal(cells[name], np.asarray(expected).astype(cells[name].dtype),
+                                          err_msg=f"step {step}, {level}, {name}")
+
+
 def test_a_restarted_engine_goes_on_as_a_full_recomputation(province, redis_client):
     """An engine restarted mid-way takes back its states from Redis and scores on exactly as a plain recomputation.
 
     Its first tick writes only what moved: the since of a normal cell and the countdown of a pending
-    one go on from before the restart, and the rows in Redis end where the plain engine is.
+    one go on from before the restart, and the rows and area summaries in Redis end where the plain
+    engine is.
     """
     catalog = load_catalog([DEFAULT_CATALOG])
     plain = Engine(province, catalog)
@@ -111,7 +128,7 @@ def test_a_restarted_engine_goes_on_as_a_full_recomputation(province, redis_clie
     rng = np.random.default_rng(3)
     now, restarted_cells, pending_at_restart = T0, None, 0
     for step, slice_ in enumerate([(1.0, 0), (0.05, 60), (0.3, 60), None, (0.02, 60), (0.0, 60), (0.05, 7200),
-                                   None, (0.2, 60)]):
+                                   None, (0.2, 900)]):
         if slice_ is None:  # a restart: a new engine on the same store and stream
             pending_at_restart += sum(int((service.engine.tracks[lv].pending >= 0).sum()) for lv in LEVELS)
             service = EngineService(redis_client, None, province, catalog, consumer="engine")
@@ -130,6 +147,7 @@ def test_a_restarted_engine_goes_on_as_a_full_recomputation(province, redis_clie
                 np.testing.assert_array_equal(getattr(service.engine.tracks[level], name),
                                               getattr(want.levels[level], name), err_msg=f"step {step}, {level}")
         _assert_written(redis_client, service.engine, want, step)
+        _assert_summaries(redis_client, service.engine, want, step)
         if restarted_cells == 0:  # the first tick after a restart writes what an uninterrupted engine writes
             restarted_cells = report.cells
             moved = sum(int(want.levels[lv].dirty.sum()) for lv in LEVELS)
