@@ -10,7 +10,7 @@ import logging
 import socket
 import time
 from collections import OrderedDict, deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -214,6 +214,8 @@ class EngineService:
 
     def _start_over(self) -> None:
         """Forget what is in memory and rebuild it from Redis, then re-read the unacknowledged entries."""
+        if self.engine.resuming is not None:  # a restart's reading back cut short by the error: let it end first
+            wait([self.engine.resuming])
         self.engine = Engine(self.tree, self.engine.compiled, self.engine.tz.key)
         self.early = EarlyWarnings(self.engine, self.early_log)
         self.restore()
