@@ -50,6 +50,7 @@ class CompiledCatalog:
     formulas: Formulas
     labels: list[str]  # rule labels: rule codes index this list
     rules: dict[str, dict[int, tuple[str, str, str]]]  # indicator -> rule code -> (label, yellow, red)
+    switchable: tuple  # the overrides a schedule or profile switches (thresholds.switchable)
     metrics: list[str]  # every metric the catalog reads, sorted
     primary: list[str]  # per row, the first metric it reads (through other indicators if need be): names its feed
     reads: list[list[str]]  # per row, the metrics it reads, directly or through the indicators it reads
@@ -81,7 +82,7 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
            for level in sorted({i.source.level for i in inds} - {None})}
     return CompiledCatalog(
         catalog=catalog, ind_ids=[i.id for i in inds], formulas=_formulas(inds), labels=labels,
-        rules=thresholds.rule_texts(catalog, labels),
+        rules=thresholds.rule_texts(catalog, labels), switchable=thresholds.switchable(catalog),
         metrics=sorted({m for i in inds for m in catalog.metric_inputs(i)}),
         primary=[_primary_metric(catalog, i) for i in inds],
         reads=[sorted(_all_metrics(catalog, i)) for i in inds],

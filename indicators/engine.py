@@ -417,7 +417,8 @@ class Engine:
         asked = (now, frozenset(self.switched_on))
         if asked != self._limits_asked[0]:  # else asked again for the same tick (its early warnings): same key
             local = datetime.fromtimestamp(now, self.tz)
-            self._limits_asked = (asked, thresholds.active_key(self.catalog, local, self.switched_on), local)
+            active = thresholds.active_key(self.catalog, self.compiled.switchable, local, self.switched_on)
+            self._limits_asked = (asked, active, local)
         _, key, local = self._limits_asked
         if key not in self._limits_cache:
             self._limits_cache.clear()

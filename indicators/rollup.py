@@ -38,6 +38,10 @@ class SharedRows:
         The others are what they share, which ``x`` then is. ``x``: one row per index, or one row or
         number for all.
         """
+        if isinstance(rows, int):  # one row (a formula's, a few dozen a tick): no index arrays
+            if self.kind[rows] == OWN:
+                self.own[self.slot[rows]] = x
+            return
         r = np.atleast_1d(np.arange(self.shape[0])[rows])
         own = self.kind[r] == OWN
         if not own.any():
