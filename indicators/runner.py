@@ -25,7 +25,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.engine import Engine as SqlEngine
 
-from cityvitals import store
+from cityvitals import malloc, store
 from cityvitals.areas import AreaTree
 from cityvitals.db import create_schema
 from indicators.compiled import compile_catalog
@@ -66,6 +66,7 @@ class ClockRunner:
                  source: str = "runner", timeline: bool = False, profiles: Collection[str] = (),
                  history_levels: tuple[str, ...] = ()) -> None:
         create_schema(sql)
+        malloc.keep_freed_memory()  # a tick's arrays come from memory already held, not fresh pages
         self.client, self.sql, self.tree, self.source = client, sql, tree, source
         self.timeline = Timeline(tree) if timeline else None
         self.service: EngineService | None = None
