@@ -600,22 +600,24 @@ class Engine:
         # are in ``redo``, the others' values and freshness held: the same as a copy refreshed there.
         out["grid"] = (rollup.OnlyFresh(fresh, parts.value), parts.ts, rollup.OnlyFresh(fresh), parts.num, parts.den)
         scale = self.compiled.scale
-        for rule, rule_rows in self.compiled.rule_rows.items():
-            rows = rule_rows[redo[rule_rows]]
+        by_rule = [(rule, rule_rows[redo[rule_rows]]) for rule, rule_rows in self.compiled.rule_rows.items()]
+        if self.chain is not None:  # every rule's rows in one pass per level
+            rows = np.concatenate([r for _, r in by_rule])
+            if rows.size:
+                mix = rollup.Mix.of([(rule, r.size) for rule, r in by_rule])
+                partial = rollup.start(mix, parts, rows, fresh[rows], self.population)
+                for level, seg in self.chain:
+                    partial = rollup.combine(mix, partial, seg)
+                    self._put(out[level], rows, rollup.finish(mix, partial, self.grid_total[level], scale[rows]))
+            return out
+        for rule, rows in by_rule:
             if not rows.size:
                 continue
             value = parts.value[rows]  # the numerators and denominators that are values, 1 or residents: no copy
             sub = rollup.GridParts(value, parts.num.take(rows, value), parts.den.take(rows, value), parts.ts[rows])
-            if self.chain is not None:
-                partial = rollup.start(rule, sub, fresh[rows], self.population)
-                for level, seg in self.chain:
-                    partial = rollup.combine(rule, partial, seg)
-                    self._put(out[level], rows, rollup.finish(rule, partial, self.grid_total[level], scale[rows]))
-            else:
-                for level in LEVELS[:-1]:
-                    self._put(out[level], rows, rollup.roll(rule, sub, fresh[rows], self.parents[level],
-                                                            len(self.tree.ids(level)), self.population,
-                                                            scale[rows]))
+            for level in LEVELS[:-1]:
+                self._put(out[level], rows, rollup.roll(rule, sub, fresh[rows], self.parents[level],
+                                                        len(self.tree.ids(level)), self.population, scale[rows]))
         return out
 
     @staticmethod
