@@ -14,7 +14,7 @@ import numpy as np
 from cityvitals.areas import LEVELS
 from cityvitals.vocabulary import DOMAINS
 from indicators import rollup, thresholds
-from indicators.formula import FUNCTIONS
+from indicators.formula import FUNCTIONS, Call, compile_formula
 from indicators.loader import Catalog
 from indicators.schema import MONTHLY_S, Indicator
 
@@ -25,6 +25,7 @@ class Formulas:
 
     parsed: dict[str, dict[str, ast.AST]]
     inputs: dict[str, set[str]]
+    calls: dict[str, dict[str, Call | None]]  # the parsed formulas compiled (formula.compile_formula)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ def _formulas(inds: tuple[Indicator, ...]) -> Formulas:
     parsed = {i.id: {k: ast.parse(f, mode="eval").body for k, f in _sources(i).items()} for i in inds}
     inputs = {i: {n.id for tree in p.values() for n in ast.walk(tree) if isinstance(n, ast.Name)} - FUNCTIONS.keys()
               for i, p in parsed.items()}
-    return Formulas(parsed, inputs)
+    calls = {i: {k: compile_formula(tree) for k, tree in p.items()} for i, p in parsed.items()}
+    return Formulas(parsed, inputs, calls)
 
 
 def _sources(ind: Indicator) -> dict[str, str]:

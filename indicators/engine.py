@@ -20,7 +20,7 @@ from cityvitals.store import Columns, Sample, WarningKey
 from cityvitals.vocabulary import DOMAINS
 from indicators import classify, funnel, rollup, thresholds
 from indicators.compiled import CompiledCatalog, compile_catalog
-from indicators.formula import FUNCTIONS, OPERATORS
+from indicators.formula import FUNCTIONS, OPERATORS, Call
 from indicators.held import IngestStats, LevelValues, apply_newest, load_cells, positions
 from indicators.loader import Catalog
 from indicators.states import Code, State
@@ -365,7 +365,7 @@ class Engine:
     def _source_row(self, ind, evaluator: SimpleEval, by_name_ts: dict[str, np.ndarray], ones: np.ndarray,
                     population: np.ndarray) -> tuple[np.ndarray, ...]:
         """Value, numerator, denominator and data time of one indicator over the areas ``evaluator``'s names cover."""
-        s, parsed = ind.source, self.compiled.formulas.parsed[ind.id]
+        s, parsed, calls = ind.source, self.compiled.formulas.parsed[ind.id], self.compiled.formulas.calls[ind.id]
         if s.metric is not None:
             x, t = evaluator.names[s.metric], by_name_ts[s.metric]
             n, d = x, ones
@@ -374,11 +374,11 @@ class Engine:
             for name in self.compiled.formulas.inputs[ind.id]:
                 t = np.minimum(t, by_name_ts[name])  # oldest input decides; a missing one (NaN) makes it stale
             if "value" in parsed:
-                x = _eval(evaluator, parsed["value"], s.formula)
+                x = _eval(evaluator, parsed["value"], s.formula, calls["value"])
                 n, d = x, ones
             else:
-                n = _eval(evaluator, parsed["num"], s.numerator)
-                d = _eval(evaluator, parsed["den"], s.denominator)
+                n = _eval(evaluator, parsed["num"], s.numerator, calls["num"])
+                d = _eval(evaluator, parsed["den"], s.denominator, calls["den"])
                 with np.errstate(divide="ignore", invalid="ignore"):
                     x = np.where(d != 0, n / np.where(d == 0, 1, d) * s.scale, np.nan)
         if ind.rollup == "rate_per_10k":
@@ -894,10 +894,12 @@ def _rows_of(lim: classify.Limits, rows: np.ndarray | slice) -> classify.Limits:
                                                lim.source)))
 
 
-def _eval(evaluator: SimpleEval, tree: ast.AST, text: str) -> np.ndarray:
-    """Evaluate a parsed formula over the evaluator's named arrays (the names dict is read at call time)."""
+def _eval(evaluator: SimpleEval, tree: ast.AST, text: str, call: Call | None) -> np.ndarray:
+    """Evaluate a formula over the evaluator's named arrays (the names dict is read at call time): compiled, or
+    its parsed tree through the evaluator."""
     with np.errstate(all="ignore"):
-        return np.asarray(evaluator.eval(text, previously_parsed=tree), dtype=float)
+        return np.asarray(evaluator.eval(text, previously_parsed=tree) if call is None else call(evaluator.names),
+                          dtype=float)
 
 
 def _narrow(lim: classify.Limits) -> classify.Limits:
