@@ -146,8 +146,8 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     waiting = (raising | clearing) & ~ripe
     # Current data asking for a warning from stale or insufficient evidence is judged now: normal until the
     # raise has held (as a value crossing from normal waits), not "stale" with data seconds old.
-    judged_again = waiting & raising & ((state == State.STALE) | (state == State.INSUFFICIENT))
-    new_state = np.where(judged_again, State.NORMAL, new_state).astype(np.int8)
+    judged_again = waiting & raising & ((state == Code.STALE) | (state == Code.INSUFFICIENT))
+    new_state = np.where(judged_again, Code.NORMAL, new_state).astype(np.int8)
     new_since = np.where(judged_again, now, new_since)
     ripe |= judged_again
     # Raised to yellow while red is asked: red's own count starts now.
