@@ -106,8 +106,8 @@ def measure(args: argparse.Namespace) -> dict:
         "runner_cpu_ms_per_tick": round(1000 * float(np.mean(runner_cpu)), 2),
         # the first tick takes every cell anew: over a few ticks (a province) it is most of the time
         "first_tick_ms": round(1000 * runner_times[0], 1),
-        "runner_ms_per_tick_after_first": round(1000 * float(np.mean(runner_times[1:])), 2) if len(runner_times) > 1 else None,
-        "runner_cpu_ms_per_tick_after_first": round(1000 * float(np.mean(runner_cpu[1:])), 2) if len(runner_times) > 1 else None,
+        "runner_ms_per_tick_after_first": _ms(runner_times[1:]),
+        "runner_cpu_ms_per_tick_after_first": _ms(runner_cpu[1:]),
         "generate_seconds": round(source.seconds, 2),
         "speedup_vs_realtime": round(ticks * args.tick_seconds / runner_s, 1),
         "transitions": transitions, "new_warnings": int(new.sum()),
@@ -117,11 +117,16 @@ def measure(args: argparse.Namespace) -> dict:
     if live is None:
         return figures
     same = float(np.mean(runner_times[: len(live["times"])]))
-    return {**figures, "live_ticks": len(live["times"]), "live_ms_per_tick": round(1000 * float(np.mean(live["times"])), 2),
+    return {**figures, "live_ticks": len(live["times"]), "live_ms_per_tick": _ms(live["times"]),
             "runner_ms_per_tick_same_ticks": round(1000 * same, 2),
             "speedup_vs_live_engine": round(float(np.mean(live["times"])) / same, 2),
             "states_identical_to_live_engine": digests == live["digests"],
             "live_peak_rss_mb": live["peak_rss_mb"]}
+
+
+def _ms(seconds: list[float]) -> float | None:
+    """The mean in milliseconds (None: no tick)."""
+    return round(1000 * float(np.mean(seconds)), 2) if seconds else None
 
 
 def _live_baseline(args: argparse.Namespace) -> dict:

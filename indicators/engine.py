@@ -895,8 +895,10 @@ def _rows_of(lim: classify.Limits, rows: np.ndarray | slice) -> classify.Limits:
 
 
 def _eval(evaluator: SimpleEval, tree: ast.AST, text: str, call: Call | None) -> np.ndarray:
-    """Evaluate a formula over the evaluator's named arrays (the names dict is read at call time): compiled, or
-    its parsed tree through the evaluator."""
+    """Evaluate a formula over the evaluator's named arrays (the names dict is read at call time).
+
+    Compiled (``formula.compile_formula``), or else its parsed tree through the evaluator.
+    """
     with np.errstate(all="ignore"):
         return np.asarray(evaluator.eval(text, previously_parsed=tree) if call is None else call(evaluator.names),
                           dtype=float)

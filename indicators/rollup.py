@@ -220,9 +220,11 @@ _EXTREME = {"max": (np.maximum, -np.inf), "min": (np.minimum, np.inf)}
 
 @dataclass(frozen=True)
 class Mix:
-    """Rows of several rules rolled up together, in blocks in the order of ``RULES``: the rules that add
-    (sums, means, ratios, rates), then the maxima, then the minima. One pass per level does them all:
-    a tick's roll-ups were a pass per rule and level, small arrays each, most of their cost in calls."""
+    """Rows of several rules rolled up together, in blocks in the order of ``RULES``.
+
+    The rules that add (sums, means, ratios, rates) come first, then the maxima, then the minima:
+    one pass per level does them all, where a pass per rule and level took small arrays each.
+    """
 
     blocks: tuple[tuple[str, int, int], ...]  # (rule, first row, end) of each rule present
     added: int  # rows [0, added) add their aggregates, [added, maxed) take the maximum, [maxed, ..) the minimum

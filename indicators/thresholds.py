@@ -50,8 +50,10 @@ def describe(index: int, o: Override) -> str:
 
 
 def switchable(catalog: Catalog) -> tuple[tuple[str, int, Override], ...]:
-    """The overrides a schedule or a profile switches on and off (indicator, index, override): all
-    that :func:`active_key` looks at, listed once per catalog."""
+    """The overrides a schedule or a profile switches on and off (indicator, index, override).
+
+    All that :func:`active_key` looks at, listed once per catalog.
+    """
     return tuple((ind.id, i, o) for ind in catalog.indicators for i, o in enumerate(ind.overrides)
                  if o.schedule or o.profile)
 

@@ -110,7 +110,7 @@ def test_rules_rolled_in_one_pass_equal_each_rule_rolled_alone_bit_for_bit():
                        (Segments.of(street_of_community, 3), np.bincount(street_of_community[community], minlength=3))):
         together = combine(mix, together, seg)
         got = finish(mix, together, total, scale[rows])
-        for k, (rule, r) in enumerate(by_rule):
+        for rule, r in by_rule:
             alone[rule] = combine(Mix.one(rule, r.size), alone[rule], seg)
             want = finish(Mix.one(rule, r.size), alone[rule], total, scale[r])
             at = np.flatnonzero(np.isin(rows, r))
