@@ -166,6 +166,7 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
 
 
 def _bounds(lim: Limits) -> tuple[np.ndarray, ...]:
+    """The four limits, in the order of the fields of :class:`Limits`."""
     return lim.yellow_low, lim.yellow_high, lim.red_low, lim.red_high
 
 
