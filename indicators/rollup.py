@@ -234,6 +234,9 @@ class Mix:
     @classmethod
     def of(cls, counts: Sequence[tuple[str, int]]) -> Mix:
         """The blocks of ``counts`` (rule, rows), given in the order of ``RULES``."""
+        rules = [rule for rule, _ in counts]
+        if rules != sorted(rules, key=RULES.index):
+            raise ValueError(f"roll-up rules {rules} are not in the order {RULES}")
         blocks, at = [], 0
         for rule, k in counts:
             if k:
