@@ -22,7 +22,7 @@ from cityvitals.store import Columns, Sample, WarningKey, cell_times
 from cityvitals.vocabulary import DOMAINS
 from indicators import classify, funnel, rollup, thresholds
 from indicators.compiled import CompiledCatalog, compile_catalog
-from indicators.formula import FUNCTIONS, OPERATORS
+from indicators.formula import FUNCTIONS, OPERATORS, Call
 from indicators.held import IngestStats, LevelValues, apply_newest, load_cells, positions
 from indicators.loader import Catalog
 from indicators.states import Code, State
@@ -419,7 +419,7 @@ class Engine:
     def _source_row(self, ind, evaluator: SimpleEval, by_name_ts: dict[str, np.ndarray], ones: np.ndarray,
                     population: np.ndarray) -> tuple[np.ndarray, ...]:
         """Value, numerator, denominator and data time of one indicator over the areas ``evaluator``'s names cover."""
-        s, parsed = ind.source, self.compiled.formulas.parsed[ind.id]
+        s, parsed, calls = ind.source, self.compiled.formulas.parsed[ind.id], self.compiled.formulas.calls[ind.id]
         if s.metric is not None:
             x, t = evaluator.names[s.metric], by_name_ts[s.metric]
             n, d = x, ones
@@ -428,11 +428,11 @@ class Engine:
             for name in self.compiled.formulas.inputs[ind.id]:
                 t = np.minimum(t, by_name_ts[name])  # oldest input decides; a missing one (NaN) makes it stale
             if "value" in parsed:
-                x = _eval(evaluator, parsed["value"], s.formula)
+                x = _eval(evaluator, parsed["value"], s.formula, calls["value"])
                 n, d = x, ones
             else:
-                n = _eval(evaluator, parsed["num"], s.numerator)
-                d = _eval(evaluator, parsed["den"], s.denominator)
+                n = _eval(evaluator, parsed["num"], s.numerator, calls["num"])
+                d = _eval(evaluator, parsed["den"], s.denominator, calls["den"])
                 with np.errstate(divide="ignore", invalid="ignore"):
                     x = np.where(d != 0, n / np.where(d == 0, 1, d) * s.scale, np.nan)
         if ind.rollup == "rate_per_10k":
@@ -471,7 +471,8 @@ class Engine:
         asked = (now, frozenset(self.switched_on))
         if asked != self._limits_asked[0]:  # else asked again for the same tick (its early warnings): same key
             local = datetime.fromtimestamp(now, self.tz)
-            self._limits_asked = (asked, thresholds.active_key(self.catalog, local, self.switched_on), local)
+            active = thresholds.active_key(self.catalog, self.compiled.switchable, local, self.switched_on)
+            self._limits_asked = (asked, active, local)
         _, key, local = self._limits_asked
         if key not in self._limits_cache:
             self._limits_cache.clear()
@@ -658,22 +659,24 @@ class Engine:
         # are in ``redo``, the others' values and freshness held: the same as a copy refreshed there.
         out["grid"] = (rollup.OnlyFresh(fresh, parts.value), parts.ts, rollup.OnlyFresh(fresh), parts.num, parts.den)
         scale = self.compiled.scale
-        for rule, rule_rows in self.compiled.rule_rows.items():
-            rows = rule_rows[redo[rule_rows]]
+        by_rule = [(rule, rule_rows[redo[rule_rows]]) for rule, rule_rows in self.compiled.rule_rows.items()]
+        if self.chain is not None:  # every rule's rows in one pass per level
+            rows = np.concatenate([r for _, r in by_rule])
+            if rows.size:
+                mix = rollup.Mix.of([(rule, r.size) for rule, r in by_rule])
+                partial = rollup.start(mix, parts, rows, fresh[rows], self.population)
+                for level, seg in self.chain:
+                    partial = rollup.combine(mix, partial, seg)
+                    self._put(out[level], rows, rollup.finish(mix, partial, self.grid_total[level], scale[rows]))
+            return out
+        for rule, rows in by_rule:
             if not rows.size:
                 continue
             value = parts.value[rows]  # the numerators and denominators that are values, 1 or residents: no copy
             sub = rollup.GridParts(value, parts.num.take(rows, value), parts.den.take(rows, value), parts.ts[rows])
-            if self.chain is not None:
-                partial = rollup.start(rule, sub, fresh[rows], self.population)
-                for level, seg in self.chain:
-                    partial = rollup.combine(rule, partial, seg)
-                    self._put(out[level], rows, rollup.finish(rule, partial, self.grid_total[level], scale[rows]))
-            else:
-                for level in LEVELS[:-1]:
-                    self._put(out[level], rows, rollup.roll(rule, sub, fresh[rows], self.parents[level],
-                                                            len(self.tree.ids(level)), self.population,
-                                                            scale[rows]))
+            for level in LEVELS[:-1]:
+                self._put(out[level], rows, rollup.roll(rule, sub, fresh[rows], self.parents[level],
+                                                        len(self.tree.ids(level)), self.population, scale[rows]))
         return out
 
     @staticmethod
@@ -950,10 +953,14 @@ def _rows_of(lim: classify.Limits, rows: np.ndarray | slice) -> classify.Limits:
                                                lim.source)))
 
 
-def _eval(evaluator: SimpleEval, tree: ast.AST, text: str) -> np.ndarray:
-    """Evaluate a parsed formula over the evaluator's named arrays (the names dict is read at call time)."""
+def _eval(evaluator: SimpleEval, tree: ast.AST, text: str, call: Call | None) -> np.ndarray:
+    """Evaluate a formula over the evaluator's named arrays (the names dict is read at call time).
+
+    Compiled (``formula.compile_formula``), or else its parsed tree through the evaluator.
+    """
     with np.errstate(all="ignore"):
-        return np.asarray(evaluator.eval(text, previously_parsed=tree), dtype=float)
+        return np.asarray(evaluator.eval(text, previously_parsed=tree) if call is None else call(evaluator.names),
+                          dtype=float)
 
 
 def _narrow(lim: classify.Limits) -> classify.Limits:
