@@ -11,16 +11,20 @@ the indicators whose metrics took new values; ``score_only_s`` is one scoring pa
 indicator from scratch (no Redis). ``baseline_*`` is raw redis-py pipelined HSET of one short
 field per sample of a tick, on the same server: the bare cost of persisting what arrived, which
 the tick (that also scores, rolls up and writes states) is held against: ``tick_to_baseline`` is
-the median tick over it, ``tick_p95_to_baseline`` the 95th percentile's. The simulated feed runs in
+the median tick over it, ``tick_p95_to_baseline`` the 95th percentile's. ``first_tick_s`` is an engine's
+first tick on an empty store (every record written); ``restart_first_tick_s`` a restarted engine's, from
+its construction on the store the first one left (it takes back the states written there). The simulated feed runs in
 a process of its own (``feed_rss_mb``), so ``engine_rss_mb`` is the engine's alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import multiprocessing
 import os
+import resource
 import tempfile
 import time
 from multiprocessing.connection import Connection
@@ -36,7 +40,7 @@ from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.metrics import registry
 from feeds.simulator.city import SimulatedCity
 from indicators.compiled import compile_catalog
-from indicators.loader import load_catalog
+from indicators.loader import Catalog, load_catalog
 from indicators.service import EngineService
 
 PUKOU_GRIDS = 502
@@ -59,6 +63,36 @@ def rss_mb() -> float:
     """Return this process's resident set size now, in MB (Linux /proc)."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def peak_rss_mb() -> float:
+    """Return the most this process ever held resident, in MB (Linux reports ru_maxrss in KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+def persist_latest(client: redis.Redis, service: EngineService) -> None:
+    """Persist every value the engine holds, as a running engine does with each it takes (the warm start did not)."""
+    eng = service.engine
+    eng._touched.append(np.arange(eng.values.size))  # as if each had arrived through the stream
+    pipe = client.pipeline(transaction=False)
+    service.states.queue_latest(pipe, eng)
+    pipe.execute()
+
+
+def restart(client: redis.Redis, tree: AreaTree, catalog: Catalog, feed: FeedProcess, consumer: str,
+            now: float) -> dict:
+    """Start an engine on the store a stopped one left: seconds to its first tick written, and what it took.
+
+    Timed whole, from its construction (publishing the hierarchy, reading back the latest values) to its
+    first tick written (reading back the states meanwhile), with one tick interval's samples arrived.
+    """
+    feed.append(now)
+    t = time.perf_counter()
+    restarted = EngineService(client, None, tree, catalog, consumer=consumer)
+    built = time.perf_counter()
+    report = restarted.tick(now)
+    return {"restart_first_tick_s": round(time.perf_counter() - t, 2), "restart_construct_s": round(built - t, 2),
+            "restart_phase_s": {k: round(v, 2) for k, v in report.seconds.items()}, "restart_cells": report.cells}
 
 
 def connect(url: str | None) -> tuple[redis.Redis, object]:
@@ -157,8 +191,8 @@ def warm(service: EngineService, values: dict[str, np.ndarray], now: float) -> N
     """Fill the engine as if it had run a while (straight into its arrays: not part of a tick)."""
     eng = service.engine
     for m, v in values.items():
-        row = eng.metric_pos[m]
-        eng.values[row], eng.ts[row] = v, now
+        row = eng.metric_pos[m]  # a grid without a station (NaN) never delivered: no data time, as from the feed
+        eng.values[row], eng.ts[row] = v, np.where(np.isnan(v), np.nan, now)
 
 
 def baseline(client: redis.Redis, fields: int, per_command: int = 1000) -> float:
@@ -213,14 +247,19 @@ def run(
     base = baseline(client, fields)
     redis_mb = client.info("memory")["used_memory"] / 1e6
     engine_mb, feed_mb = rss_mb(), feed.rss_mb()
+    shape = {"indicators": len(service.engine.ind_ids), "metrics": len(service.engine.metric_ids),
+             "areas": sum(len(tree.ids(level)) for level in service.engine.parents)}
+    persist_latest(client, service)
+    consumer = service.consumer
+    del service
+    gc.collect()  # the old engine's arrays go before the new one's come, as in a restarted process
+    restarted = restart(client, tree, catalog, feed, consumer, now + 2 * tick_s)
     feed.close()
     client.flushdb(asynchronous=True)  # a province-sized database outlasts the socket timeout
     del keep
     return {
         "grids": grids,
-        "indicators": len(service.engine.ind_ids),
-        "metrics": len(service.engine.metric_ids),
-        "areas": sum(len(tree.ids(level)) for level in service.engine.parents),
+        **shape,
         "ticks": ticks,
         "samples_per_tick": feed.per_tick,
         "tick_p50_s": round(float(np.percentile(times, 50)), 4),
@@ -236,10 +275,12 @@ def run(
         "tick_p95_to_baseline": round(float(np.percentile(times, 95)) / base, 2) if base else None,
         "tree_build_s": round(build_s, 2),
         "first_tick_s": round(first_tick_s, 2),
+        **restarted,
         "tree_cached": cache_dir is not None,
         "tree_generate_s": generate_s,
         "redis_used_memory_mb": round(redis_mb, 1),
         "engine_rss_mb": round(engine_mb, 1),
+        "engine_peak_rss_mb": round(peak_rss_mb(), 1),
         "feed_rss_mb": round(feed_mb, 1),
     }
 

@@ -14,9 +14,11 @@ Layout (all keys start with ``cv:``):
                            the engine, read on restart.
 - ``cv:values:<level>:<indicator>`` string: the state records of one indicator in every area of one
                            level, in the order of the areas' ``pos`` in ``cv:areas``, packed
-                           (``STATE_CELL``: value, data time, since, pending since f8; coverage, numerator,
-                           denominator f4; feed code, rule code i2; state, pending state i1: 50 bytes), so
-                           area k is the 50 bytes at 50k (GETRANGE reads one area, SETRANGE writes one). Feeds
+                           (``STATE_CELL``: value f4, data time i4 seconds after ``TIME_EPOCH``, since and
+                           pending since f8; coverage, numerator, denominator f4; feed code, rule code i2;
+                           state, pending state, last judged state i1: 43 bytes), so area k is the 43 bytes at
+                           43k (GETRANGE reads one area, SETRANGE writes one); a restarted engine reads them
+                           back whole (its states, and what it last wrote). Feeds
                            deliver a metric for many areas at once, so a tick rewrites a few whole rows,
                            or patches single areas of a row; a first tick writes rows, not records.
 - ``cv:rules``             hash indicator -> JSON ``{code: [rule label, yellow, red]}``: what the rule codes
@@ -59,6 +61,8 @@ Layout (all keys start with ``cv:``):
                            (indicators/province.py): ``num``, ``den``, ``cov``, ``ts``, ``seen`` per indicator.
 - ``cv:areas``             hash area -> JSON ``{level, parent, pop, children}``: the hierarchy as the
                            engine uses it, so explanations need nothing but Redis.
+- ``cv:areas_digest``      string: what names the hierarchy last published whole (an engine's digest of its
+                           tree): an engine starting on the same one leaves it as it is.
 - ``cv:checkpoints``       hash ``feed@file`` (:func:`checkpoint_field`) -> rows of that file the replay feed
                            delivered (where a restart resumes); the file is known by its content's hash, so
                            a second file under the same feed name starts at its own row 1.
@@ -110,6 +114,7 @@ META = f"{PREFIX}:meta"
 FEEDS = f"{PREFIX}:feeds"
 CATALOG = f"{PREFIX}:catalog"
 AREAS = f"{PREFIX}:areas"
+AREAS_DIGEST = f"{PREFIX}:areas_digest"
 SCENARIOS = f"{PREFIX}:scenarios"
 PROFILES_ON = f"{PREFIX}:profiles_on"
 WORKORDERS = f"{PREFIX}:workorders"
@@ -470,9 +475,31 @@ def to_json(record: Mapping[str, Any]) -> str:
 
 
 LATEST_CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("src", "<i2")])
-STATE_CELL = np.dtype([("v", "<f8"), ("ts", "<f8"), ("since", "<f8"), ("ps", "<f8"), ("cov", "<f4"),
-                       ("num", "<f4"), ("den", "<f4"), ("src", "<i2"), ("rule", "<i2"), ("s", "i1"), ("p", "i1")])
+# Value f4: a record is rewritten only once its value moved by 1e-4 of itself (VALUE_TOLERANCE), so what a
+# record shows is that close to the engine's value already; float32's rounding (6e-8 of it) adds nothing seen.
+# Data time i4 whole seconds after TIME_EPOCH: shown to the second (floored, as a clock shows it) and rewritten
+# only once it moved by a minute. Since and pending since stay f8, exact: a restarted engine takes them back
+# (min_duration and clear_after go on counting where they were). ``j``: the last of normal/yellow/red the
+# cell held (what a stale cell scores in the health index), also taken back on a restart.
+STATE_CELL = np.dtype([("v", "<f4"), ("ts", "<i4"), ("since", "<f8"), ("ps", "<f8"), ("cov", "<f4"),
+                       ("num", "<f4"), ("den", "<f4"), ("src", "<i2"), ("rule", "<i2"), ("s", "i1"), ("p", "i1"),
+                       ("j", "i1")])
 NO_STATE = -1  # a pending state code meaning none
+TIME_EPOCH = 1_577_836_800  # 2020-01-01 UTC: data times in state cells count whole seconds from it (int32: to 2088)
+NO_TIME = np.iinfo(np.int32).min  # a data time never known (NaN)
+
+
+def cell_seconds(ts: np.ndarray) -> np.ndarray:
+    """Data times (Unix seconds, NaN: none) as state cells hold them: whole seconds after ``TIME_EPOCH``."""
+    with np.errstate(invalid="ignore"):
+        s = np.floor(np.asarray(ts, dtype=float) - TIME_EPOCH)
+        top = np.iinfo(np.int32).max
+        return np.where(np.isfinite(s), np.clip(s, NO_TIME + 1, top), NO_TIME).astype(np.int32)
+
+
+def cell_times(seconds: np.ndarray) -> np.ndarray:
+    """Data times of state cells back as Unix seconds (NaN: none)."""
+    return np.where(seconds == NO_TIME, np.nan, seconds.astype(float) + TIME_EPOCH)
 
 
 def _queue_raw(pipe: redis.client.Pipeline, *command: str | int) -> None:
@@ -486,8 +513,9 @@ def pack_rows(cell: np.dtype, fields: Mapping[str, np.ndarray]) -> list[bytes]:
     A field with a shape of its own takes it as trailing axes. Each row is a view of one block.
     """
     cells = np.zeros(np.broadcast_shapes(*(np.shape(a)[:2] for a in fields.values())), dtype=cell)
-    for name, array in fields.items():
-        cells[name] = array
+    with np.errstate(over="ignore"):  # a value past float32's range is kept as infinite
+        for name, array in fields.items():
+            cells[name] = array
     block, width = memoryview(cells.reshape(-1).view(np.uint8)), cells.shape[1] * cell.itemsize
     return [block[k * width : (k + 1) * width] for k in range(cells.shape[0])]
 
@@ -511,10 +539,37 @@ def queue_values(pipe: redis.client.Pipeline, level: str, indicators: list[str],
                  sending: Sending | None = None) -> None:
     """Queue the state cells that moved (``STATE_CELL`` fields) into the value rows of ``indicators`` at ``level``.
 
-    ``rows`` and ``cols`` None: every cell (a first tick), without listing them all.
+    ``rows`` and ``cols`` None: every cell (a first tick), without listing them all. Data times ``ts`` come as
+    Unix seconds (they are packed as :func:`cell_seconds`).
     """
-    _queue_packed(pipe, [values_key(level, i) for i in indicators], b"", rows, cols, width, STATE_CELL, fields, known,
+    def packed(r: np.ndarray, c: np.ndarray) -> dict:
+        cells = fields(r, c)
+        return {**cells, "ts": cell_seconds(cells["ts"])}
+
+    _queue_packed(pipe, [values_key(level, i) for i in indicators], b"", rows, cols, width, STATE_CELL, packed, known,
                   sending)
+
+
+def read_state_rows(client: redis.Redis, level: str, indicators: Sequence[str], width: int,
+                    chunk: int = 8) -> Iterable[tuple[int, np.ndarray]]:
+    """The state rows of ``indicators`` at ``level`` written for ``width`` areas: (index in ``indicators``, cells).
+
+    A row never written, or of another width or cell layout, is left out. ``chunk`` rows per round trip
+    (a province's grid row is 4 MB), each row a read-only view of its reply.
+    """
+    size = width * STATE_CELL.itemsize
+    for start in range(0, len(indicators), chunk):
+        pipe = client.pipeline(transaction=False)
+        for indicator in indicators[start : start + chunk]:
+            _queue_raw(pipe, "GET", values_key(level, indicator))
+        for k, raw in enumerate(pipe.execute(), start):
+            if raw is not None and len(raw) == size:
+                yield k, np.frombuffer(raw, dtype=STATE_CELL)
+
+
+def read_level_ids(client: redis.Redis, level: str) -> list[str]:
+    """The ids of one level's areas in the order of their cells in packed rows, as last published."""
+    return json.loads(client.get(ids_key(level)) or "[]")
 
 
 def _queue_packed(pipe: redis.client.Pipeline, keys: list[str], head: bytes, rows: np.ndarray | None,
@@ -605,8 +660,9 @@ def _record(cell: bytes, feeds: list[str], rules: dict) -> dict | None:
     c = np.frombuffer(cell, dtype=STATE_CELL)[0]
     label, yellow, red = rules.get(str(int(c["rule"])), ("?", "?", "?"))
     src, s, p, ps = int(c["src"]), int(c["s"]), int(c["p"]), float(c["ps"])
-    return {"s": STATE_NAMES[s], "since": float(c["since"]), "v": _finite_or_none(float(c["v"])),
-            "ts": _finite_or_none(float(c["ts"])), "cov": round(float(c["cov"]), 4),
+    # a float32 value as the shortest decimal that is it (0.1, not 0.10000000149011612)
+    return {"s": STATE_NAMES[s], "since": float(c["since"]), "v": _finite_or_none(float(str(c["v"]))),
+            "ts": _finite_or_none(float(cell_times(c["ts"]))), "cov": round(float(c["cov"]), 4),
             "num": _finite_or_none(float(c["num"])), "den": _finite_or_none(float(c["den"])),
             "src": feeds[src] if 0 <= src < len(feeds) else "?",
             "y": yellow, "r": red, "rule": label,
@@ -919,6 +975,17 @@ def _summary_row(client: redis.Redis, level: str) -> tuple[list[str], np.ndarray
     return json.loads(ids or "[]")[: len(cells)], cells
 
 
+def read_summary_cells(client: redis.Redis, level: str, area_ids: list[str]) -> np.ndarray | None:
+    """The packed summaries (``SUMMARY_CELL``) of every area of a level, if written for exactly ``area_ids``.
+
+    None: published for other areas, or some area's summary never written.
+    """
+    ids, cells = _summary_row(client, level)
+    if ids != area_ids or not (cells["updated"] > 0).all():
+        return None
+    return cells
+
+
 def level_totals(client: redis.Redis, level: str) -> tuple[dict[str, int], dict[str, int]]:
     """Areas of a level by their worst state, and their macro indicators by state summed (summarised areas only)."""
     cells = _summary_row(client, level)[1]
@@ -1126,11 +1193,16 @@ def read_definitions(client: redis.Redis) -> dict[str, dict]:
     return {k: json.loads(v) for k, v in client.hgetall(CATALOG).items()}
 
 
-def write_areas(client: redis.Redis, areas: Mapping[str, Mapping[str, Any]], chunk: int = 10_000) -> None:
-    """Publish the area hierarchy (area -> level, parent, population, children), replacing the old one."""
+def write_areas(client: redis.Redis, areas: Mapping[str, Mapping[str, Any]], chunk: int = 10_000,
+                digest: str = "") -> None:
+    """Publish the area hierarchy (area -> level, parent, population, children), replacing the old one.
+
+    ``digest``: what names this hierarchy (:func:`areas_digest` returns it once all is written).
+    """
+    items = [(a, json.dumps(v, ensure_ascii=False)) for a, v in areas.items()]
+    client.delete(AREAS_DIGEST)  # a write cut short leaves no digest: the next engine writes them again
     pipe = client.pipeline(transaction=True)
     pipe.delete(AREAS)
-    items = [(a, json.dumps(v, ensure_ascii=False)) for a, v in areas.items()]
     for start in range(0, len(items), chunk):
         pipe.hset(AREAS, mapping=dict(items[start : start + chunk]))
     pipe.execute()
@@ -1138,7 +1210,14 @@ def write_areas(client: redis.Redis, areas: Mapping[str, Mapping[str, Any]], chu
     for level in LEVELS:
         ordered = sorted((v["pos"], a) for a, v in areas.items() if v.get("level") == level and "pos" in v)
         pipe.set(ids_key(level), json.dumps([a for _, a in ordered], ensure_ascii=False))
+    if digest:
+        pipe.set(AREAS_DIGEST, digest)
     pipe.execute()
+
+
+def areas_digest(client: redis.Redis) -> str | None:
+    """What names the hierarchy last published whole (None: none, or one cut short)."""
+    return client.get(AREAS_DIGEST)
 
 
 def read_areas(client: redis.Redis, area_ids: list[str]) -> dict[str, dict]:

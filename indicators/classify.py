@@ -75,9 +75,14 @@ def wanted(values: np.ndarray, fresh: np.ndarray, prev: np.ndarray, lim: Limits,
     a quiet night with two calls in a street is normal, not a grey cell flickering with each call).
     """
     plain = severity(values, lim)
-    sticky = severity(values, lim, shift=hysteresis)
     relaxing = (plain < prev) & (prev >= Code.YELLOW)
-    held = np.where(relaxing, np.maximum(plain, np.minimum(prev, sticky)), plain)
+    held = plain
+    if relaxing.any():  # few cells hold a warning: the narrowed ranges are worked out for those alone
+        at = np.nonzero(relaxing)
+        sticky = severity(values[at], Limits(*(_at(a, at, values.shape) for a in _bounds(lim)), lim.source),
+                          shift=_at(hysteresis, at, values.shape))
+        held = plain.copy()
+        held[at] = np.maximum(plain[at], np.minimum(prev[at], sticky))
     return gate(held, fresh, judged, enough & ~(few & (held >= Code.YELLOW)))
 
 
@@ -114,7 +119,12 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     ``clear_after`` defaults to ``min_duration``.
     """
     clear_after = min_duration if clear_after is None else clear_after
-    state, pending = track.state, track.pending
+    # A cell asking for the state it holds with nothing pending keeps it (only ``judged`` and ``known``
+    # move): the rest, a few cells a tick, are worked out alone, one value per cell.
+    at = np.nonzero((want != track.state) | (track.pending != NO_PENDING))
+    shape = want.shape
+    state, pending, want = track.state[at], track.pending[at], want[at]
+    min_duration, clear_after = _at(min_duration, at, shape), _at(clear_after, at, shape)
     raising = (want > state) & (want >= Code.YELLOW)
     clearing = (state >= Code.YELLOW) & (want < state) & (want != Code.STALE)
     was_clearing = (pending != NO_PENDING) & (pending < state)
@@ -124,29 +134,49 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     restart = (raising & ~was_raising) | (clearing & ~was_clearing)
     # A raise goes to the severity asked on every tick of its count: the lowest one asked.
     asked, want = want, np.where(raising & was_raising, np.minimum(want, pending), want).astype(np.int8)
-    since = np.where(restart, now, track.pending_since)
+    since = np.where(restart, now, track.pending_since[at])
     # A relapse tick of length dt: the clock ran dt, and dt more is taken off the time counted clear.
     since = np.where(relapse, since + 2 * (now - track.last_now), since)
     held = now - since
     paused = relapse & (held > 0)
     ripe = (raising & (held >= min_duration)) | (clearing & (held >= clear_after))
     ripe |= (want != state) & ~raising & ~clearing
-    track.state = np.where(ripe, want, state).astype(np.int8)
-    track.since = np.where(ripe, now, track.since)
+    new_state = np.where(ripe, want, state).astype(np.int8)
+    new_since = np.where(ripe, now, track.since[at])
     waiting = (raising | clearing) & ~ripe
     # Current data asking for a warning from stale or insufficient evidence is judged now: normal until the
     # raise has held (as a value crossing from normal waits), not "stale" with data seconds old.
-    judged_again = waiting & raising & ((state == State.STALE) | (state == State.INSUFFICIENT))
-    track.state = np.where(judged_again, State.NORMAL, track.state).astype(np.int8)
-    track.since = np.where(judged_again, now, track.since)
+    judged_again = waiting & raising & ((state == Code.STALE) | (state == Code.INSUFFICIENT))
+    new_state = np.where(judged_again, Code.NORMAL, new_state).astype(np.int8)
+    new_since = np.where(judged_again, now, new_since)
     ripe |= judged_again
     # Raised to yellow while red is asked: red's own count starts now.
     higher = ripe & raising & (asked > want)
-    track.pending_since = np.where(higher, now, since)
     pending = np.where(waiting, want, np.where(paused, pending, NO_PENDING))
-    track.pending = np.where(higher, asked, pending).astype(np.int8)
+    track.state, track.since = _put(track.state, at, new_state), _put(track.since, at, new_since)
+    track.pending_since = _put(track.pending_since, at, np.where(higher, now, since))
+    track.pending = _put(track.pending, at, np.where(higher, asked, pending).astype(np.int8))
     judged_now = (track.state == Code.NORMAL) | (track.state >= Code.YELLOW)
     track.judged = np.where(judged_now, track.state, track.judged).astype(np.int8)
     track.known[...] = True
     track.last_now = now
-    return ripe
+    changed = np.zeros(shape, dtype=bool)
+    changed[at] = ripe
+    return changed
+
+
+def _bounds(lim: Limits) -> tuple[np.ndarray, ...]:
+    """The four limits, in the order of the fields of :class:`Limits`."""
+    return lim.yellow_low, lim.yellow_high, lim.red_low, lim.red_high
+
+
+def _at(column: np.ndarray, at: tuple[np.ndarray, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """The cells ``at`` of a matrix of ``shape``, or of a column (or a number) that broadcasts to it."""
+    return np.broadcast_to(column, shape)[at]
+
+
+def _put(matrix: np.ndarray, at: tuple[np.ndarray, np.ndarray], cells: np.ndarray) -> np.ndarray:
+    """A copy of ``matrix`` with ``cells`` put ``at`` (the caller's arrays are not changed)."""
+    out = matrix.copy()
+    out[at] = cells
+    return out

@@ -14,7 +14,7 @@ import numpy as np
 from cityvitals.areas import LEVELS
 from cityvitals.vocabulary import DOMAINS
 from indicators import rollup, thresholds
-from indicators.formula import FUNCTIONS
+from indicators.formula import FUNCTIONS, Call, compile_formula
 from indicators.loader import Catalog
 from indicators.schema import MONTHLY_S, Indicator
 
@@ -25,6 +25,7 @@ class Formulas:
 
     parsed: dict[str, dict[str, ast.AST]]
     inputs: dict[str, set[str]]
+    calls: dict[str, dict[str, Call | None]]  # the parsed formulas compiled (formula.compile_formula)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class CompiledCatalog:
     formulas: Formulas
     labels: list[str]  # rule labels: rule codes index this list
     rules: dict[str, dict[int, tuple[str, str, str]]]  # indicator -> rule code -> (label, yellow, red)
+    switchable: tuple  # the overrides a schedule or profile switches (thresholds.switchable)
     metrics: list[str]  # every metric the catalog reads, sorted
     primary: list[str]  # per row, the first metric it reads (through other indicators if need be): names its feed
     reads: list[list[str]]  # per row, the metrics it reads, directly or through the indicators it reads
@@ -81,7 +83,7 @@ def compile_catalog(catalog: Catalog) -> CompiledCatalog:
            for level in sorted({i.source.level for i in inds} - {None})}
     return CompiledCatalog(
         catalog=catalog, ind_ids=[i.id for i in inds], formulas=_formulas(inds), labels=labels,
-        rules=thresholds.rule_texts(catalog, labels),
+        rules=thresholds.rule_texts(catalog, labels), switchable=thresholds.switchable(catalog),
         metrics=sorted({m for i in inds for m in catalog.metric_inputs(i)}),
         primary=[_primary_metric(catalog, i) for i in inds],
         reads=[sorted(_all_metrics(catalog, i)) for i in inds],
@@ -107,7 +109,8 @@ def _formulas(inds: tuple[Indicator, ...]) -> Formulas:
     parsed = {i.id: {k: ast.parse(f, mode="eval").body for k, f in _sources(i).items()} for i in inds}
     inputs = {i: {n.id for tree in p.values() for n in ast.walk(tree) if isinstance(n, ast.Name)} - FUNCTIONS.keys()
               for i, p in parsed.items()}
-    return Formulas(parsed, inputs)
+    calls = {i: {k: compile_formula(tree) for k, tree in p.items()} for i, p in parsed.items()}
+    return Formulas(parsed, inputs, calls)
 
 
 def _sources(ind: Indicator) -> dict[str, str]:

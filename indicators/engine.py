@@ -8,6 +8,8 @@ scores by comes compiled once per catalog (``indicators/compiled.py``).
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,11 +18,11 @@ import numpy as np
 from simpleeval import SimpleEval
 
 from cityvitals.areas import LEVELS, AreaTree
-from cityvitals.store import Columns, Sample, WarningKey
+from cityvitals.store import Columns, Sample, WarningKey, cell_times
 from cityvitals.vocabulary import DOMAINS
 from indicators import classify, funnel, rollup, thresholds
 from indicators.compiled import CompiledCatalog, compile_catalog
-from indicators.formula import FUNCTIONS, OPERATORS
+from indicators.formula import FUNCTIONS, OPERATORS, Call
 from indicators.held import IngestStats, LevelValues, apply_newest, load_cells, positions
 from indicators.loader import Catalog
 from indicators.states import Code, State
@@ -130,6 +132,7 @@ class Engine:
         self.tracks: dict[str, classify.Track] = {}
         self.written: dict[str, Written] = {}  # per level, what was last written (see _dirty)
         self._written_limits: object = None
+        self.resuming: Future | None = None  # states being taken back (see resume) while a first tick rolls up
         self._touched: list[np.ndarray] = []
         self._parts: rollup.GridParts | None = None  # last tick's grid values: rows whose inputs held still are kept
         self._moved = np.zeros(0, dtype=bool)  # metric rows written since the grid values were computed
@@ -274,24 +277,75 @@ class Engine:
         """Take back the warning states (their since, and a state pending) a previous engine wrote; returns how many.
 
         Hysteresis depends on the state held, so a restarted engine must not forget a warning.
-        Normal cells start stale and turn normal on the first tick (their ``since`` restarts).
+        Normal cells start stale and turn normal on the first tick (their ``since`` restarts), unless
+        their level is taken back whole (:meth:`resume`).
         """
+        restored = self.take_back_warnings(warnings, LEVELS)
+        self.recompute_all()  # a restored state is to be judged on the next tick
+        return restored
+
+    def take_back_warnings(self, warnings: list[dict], levels: Iterable[str]) -> int:
+        """The warning states of ``levels`` into their tracks, and nothing else (see :meth:`restore_states`)."""
         position = {level: {a: i for i, a in enumerate(self.tree.ids(level))} for level in LEVELS}
         rows = {ind: r for r, ind in enumerate(self.ind_ids)}
         restored = 0
         for w in warnings:
             key = WarningKey.of(w)
             r, c = rows.get(key.indicator), position.get(w.get("level", ""), {}).get(key.area)
-            if r is None or c is None:
-                continue  # an indicator or area that no longer exists
+            if r is None or c is None or w["level"] not in levels:
+                continue  # an indicator or area that no longer exists, or a level not asked for
             track = self.tracks[w["level"]]
             track.state[r, c], track.since[r, c] = State[w["s"].upper()], w["since"]
             if w.get("p"):  # the minimum duration it was waiting out goes on counting
                 track.pending[r, c], track.pending_since[r, c] = State[w["p"].upper()], w["ps"]
             track.known[r, c] = True
             restored += 1
-        self.recompute_all()  # a restored state is to be judged on the next tick
         return restored
+
+    def expect_written(self, at: float) -> dict[str, classify.Limits]:
+        """Take the store to hold what the rules in force at ``at`` gave (before :meth:`resume`); returns them.
+
+        A first tick whose rules differ writes every record again, as after a change of thresholds.
+        """
+        self._written_limits = self.limits(at)
+        return self._written_limits
+
+    def resume(self, level: str, rows: Iterable[tuple[int, np.ndarray]], lim: classify.Limits, last_now: float,
+               oldest: np.ndarray | None = None) -> bool:
+        """Take back one level's states and records as the engine before wrote them; returns whether it could.
+
+        ``rows``: (row, ``store.STATE_CELL`` cells) of each indicator, written by a tick at ``last_now``.
+        The restarted engine then goes on from the states it left (since and pending since exact, so
+        minimum durations and clearing countdowns go on counting) and writes only what moves, not every
+        record again. Every row must be there, each under the rules of ``lim`` (the same rule codes: see
+        :meth:`expect_written`); else the level starts over (stale until judged, as on a first start) and
+        False is returned. ``oldest``: the oldest data times the area summaries were written with (see
+        ``LevelResult.oldest``; None: unknown, every summary is written again). It may run on a thread of
+        its own while a first tick rolls up (``resuming``): it touches only the level's track and written
+        snapshot.
+        """
+        track = self.tracks[level]
+        shape = track.state.shape
+        value, ts = np.full(shape, np.nan, dtype=np.float32), np.full(shape, np.nan, dtype=np.float32)
+        found = 0
+        for k, cells in rows:
+            if not (cells["rule"] == lim.source[k]).all():
+                break
+            track.state[k], track.pending[k], track.judged[k] = cells["s"], cells["p"], cells["j"]
+            track.since[k], track.pending_since[k] = cells["since"], cells["ps"]
+            value[k] = cells["v"]
+            ts[k] = cell_times(cells["ts"]) - last_now
+            found += 1
+        if found < shape[0]:
+            self.tracks[level] = classify.Track.new(shape, track.last_now)
+            return False
+        track.known[...] = True  # every cell was judged by the engine before (its first tick judges all)
+        track.last_now = last_now
+        if oldest is None:
+            oldest = np.full((1 + len(DOMAINS), shape[1]), np.nan)
+        self.written[level] = Written(value, ts, oldest, last_now)
+        self._waiting.pop(level, None)
+        return True
 
     def adopt_feeds(self, published: list[str]) -> None:
         """Number feeds as ``published`` does (then ours it lacks), so codes persisted in Redis keep their names."""
@@ -365,7 +419,7 @@ class Engine:
     def _source_row(self, ind, evaluator: SimpleEval, by_name_ts: dict[str, np.ndarray], ones: np.ndarray,
                     population: np.ndarray) -> tuple[np.ndarray, ...]:
         """Value, numerator, denominator and data time of one indicator over the areas ``evaluator``'s names cover."""
-        s, parsed = ind.source, self.compiled.formulas.parsed[ind.id]
+        s, parsed, calls = ind.source, self.compiled.formulas.parsed[ind.id], self.compiled.formulas.calls[ind.id]
         if s.metric is not None:
             x, t = evaluator.names[s.metric], by_name_ts[s.metric]
             n, d = x, ones
@@ -374,11 +428,11 @@ class Engine:
             for name in self.compiled.formulas.inputs[ind.id]:
                 t = np.minimum(t, by_name_ts[name])  # oldest input decides; a missing one (NaN) makes it stale
             if "value" in parsed:
-                x = _eval(evaluator, parsed["value"], s.formula)
+                x = _eval(evaluator, parsed["value"], s.formula, calls["value"])
                 n, d = x, ones
             else:
-                n = _eval(evaluator, parsed["num"], s.numerator)
-                d = _eval(evaluator, parsed["den"], s.denominator)
+                n = _eval(evaluator, parsed["num"], s.numerator, calls["num"])
+                d = _eval(evaluator, parsed["den"], s.denominator, calls["den"])
                 with np.errstate(divide="ignore", invalid="ignore"):
                     x = np.where(d != 0, n / np.where(d == 0, 1, d) * s.scale, np.nan)
         if ind.rollup == "rate_per_10k":
@@ -417,7 +471,8 @@ class Engine:
         asked = (now, frozenset(self.switched_on))
         if asked != self._limits_asked[0]:  # else asked again for the same tick (its early warnings): same key
             local = datetime.fromtimestamp(now, self.tz)
-            self._limits_asked = (asked, thresholds.active_key(self.catalog, local, self.switched_on), local)
+            active = thresholds.active_key(self.catalog, self.compiled.switchable, local, self.switched_on)
+            self._limits_asked = (asked, active, local)
         _, key, local = self._limits_asked
         if key not in self._limits_cache:
             self._limits_cache.clear()
@@ -436,8 +491,8 @@ class Engine:
         redo = self._regrid.copy()
         if self._fresh is not None:
             redo[could_move] |= (fresh[could_move] != self._fresh[could_move]).any(axis=1)
-        if limits is not self._written_limits:  # thresholds moved: every state is to judge, every record is news
-            self.written.clear()
+        news = limits is not self._written_limits  # thresholds moved: every state is to judge, every record is news
+        if news:
             self._written_limits = limits
             redo[:] = True
         # Rows whose own inputs moved: only these are rolled up again and get new funnel probabilities.
@@ -455,6 +510,11 @@ class Engine:
             funnels = self._judge_funnels(rolled, moved)
             severity_moved = {level: _rows_differ(self._funnel_state.get(level), sev) for level, sev in funnels.items()}
             self._funnel_state = funnels
+        if self.resuming is not None:  # the states and records being taken back are needed from here on
+            resuming, self.resuming = self.resuming, None
+            resuming.result()
+        if news:
+            self.written.clear()
         for level in LEVELS:
             # A funnel row that did not move can change only where its funnel severities moved (at its
             # funnel levels); elsewhere, or with the same severities, it holds like any other row whose
@@ -599,22 +659,24 @@ class Engine:
         # are in ``redo``, the others' values and freshness held: the same as a copy refreshed there.
         out["grid"] = (rollup.OnlyFresh(fresh, parts.value), parts.ts, rollup.OnlyFresh(fresh), parts.num, parts.den)
         scale = self.compiled.scale
-        for rule, rule_rows in self.compiled.rule_rows.items():
-            rows = rule_rows[redo[rule_rows]]
+        by_rule = [(rule, rule_rows[redo[rule_rows]]) for rule, rule_rows in self.compiled.rule_rows.items()]
+        if self.chain is not None:  # every rule's rows in one pass per level
+            rows = np.concatenate([r for _, r in by_rule])
+            if rows.size:
+                mix = rollup.Mix.of([(rule, r.size) for rule, r in by_rule])
+                partial = rollup.start(mix, parts, rows, fresh[rows], self.population)
+                for level, seg in self.chain:
+                    partial = rollup.combine(mix, partial, seg)
+                    self._put(out[level], rows, rollup.finish(mix, partial, self.grid_total[level], scale[rows]))
+            return out
+        for rule, rows in by_rule:
             if not rows.size:
                 continue
             value = parts.value[rows]  # the numerators and denominators that are values, 1 or residents: no copy
             sub = rollup.GridParts(value, parts.num.take(rows, value), parts.den.take(rows, value), parts.ts[rows])
-            if self.chain is not None:
-                partial = rollup.start(rule, sub, fresh[rows], self.population)
-                for level, seg in self.chain:
-                    partial = rollup.combine(rule, partial, seg)
-                    self._put(out[level], rows, rollup.finish(rule, partial, self.grid_total[level], scale[rows]))
-            else:
-                for level in LEVELS[:-1]:
-                    self._put(out[level], rows, rollup.roll(rule, sub, fresh[rows], self.parents[level],
-                                                            len(self.tree.ids(level)), self.population,
-                                                            scale[rows]))
+            for level in LEVELS[:-1]:
+                self._put(out[level], rows, rollup.roll(rule, sub, fresh[rows], self.parents[level],
+                                                        len(self.tree.ids(level)), self.population, scale[rows]))
         return out
 
     @staticmethod
@@ -891,10 +953,14 @@ def _rows_of(lim: classify.Limits, rows: np.ndarray | slice) -> classify.Limits:
                                                lim.source)))
 
 
-def _eval(evaluator: SimpleEval, tree: ast.AST, text: str) -> np.ndarray:
-    """Evaluate a parsed formula over the evaluator's named arrays (the names dict is read at call time)."""
+def _eval(evaluator: SimpleEval, tree: ast.AST, text: str, call: Call | None) -> np.ndarray:
+    """Evaluate a formula over the evaluator's named arrays (the names dict is read at call time).
+
+    Compiled (``formula.compile_formula``), or else its parsed tree through the evaluator.
+    """
     with np.errstate(all="ignore"):
-        return np.asarray(evaluator.eval(text, previously_parsed=tree), dtype=float)
+        return np.asarray(evaluator.eval(text, previously_parsed=tree) if call is None else call(evaluator.names),
+                          dtype=float)
 
 
 def _narrow(lim: classify.Limits) -> classify.Limits:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ast
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from simpleeval import SimpleEval
@@ -31,6 +32,39 @@ def safe_div(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(b == 0, np.nan, a / np.where(b == 0, 1, b))
+
+
+Call = Callable[[Mapping[str, Any]], Any]  # a compiled formula: named arrays in, its value out
+
+
+def compile_formula(tree: ast.AST) -> Call | None:
+    """A parsed formula as nested calls of the operators and functions simpleeval applies for it, in its order.
+
+    The same results, bit for bit, without walking the tree on every evaluation (about 2 us a node:
+    a tick evaluates a few dozen formulas). Names, numbers, the ``OPERATORS`` and calls of
+    ``FUNCTIONS`` only; None for anything else, which simpleeval evaluates (or refuses) as before.
+    """
+    if isinstance(tree, ast.Name):
+        name = tree.id
+        return lambda names: names[name]
+    if isinstance(tree, ast.Constant) and type(tree.value) in (int, float):
+        number = tree.value
+        return lambda names: number
+    if isinstance(tree, ast.BinOp) and type(tree.op) in OPERATORS:
+        op, left, right = OPERATORS[type(tree.op)], compile_formula(tree.left), compile_formula(tree.right)
+        if left is None or right is None:
+            return None
+        return lambda names: op(left(names), right(names))
+    if isinstance(tree, ast.UnaryOp) and type(tree.op) in OPERATORS:
+        op, operand = OPERATORS[type(tree.op)], compile_formula(tree.operand)
+        return None if operand is None else lambda names: op(operand(names))
+    if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id in FUNCTIONS and \
+            not tree.keywords:
+        function, args = FUNCTIONS[tree.func.id], [compile_formula(a) for a in tree.args]
+        if any(a is None for a in args):
+            return None
+        return lambda names: function(*(a(names) for a in args))
+    return None
 
 
 class FormulaError(ValueError):

@@ -25,7 +25,7 @@ import numpy as np
 
 from cityvitals.areas import LEVELS
 from cityvitals.vocabulary import DOMAINS, PANELS
-from indicators.states import STATE_SCORE, State
+from indicators.states import STATE_SCORE, Code, State
 
 HEAVY = 2.0  # a weight at or above this makes an indicator heavy
 HEALTHY_FROM, ATTENTION_FROM = 80.0, 60.0
@@ -38,7 +38,7 @@ for _state, _score in STATE_SCORE.items():
 
 def scored_state(state: np.ndarray, judged: np.ndarray) -> np.ndarray:
     """The state each cell scores as: a stale cell as the last state it was judged in."""
-    return np.where(state == State.STALE, judged, state)
+    return np.where(state == Code.STALE, judged, state)
 
 
 def weighted_score(state: np.ndarray, weight: np.ndarray, judged: np.ndarray | None = None,
@@ -54,16 +54,16 @@ def weighted_score(state: np.ndarray, weight: np.ndarray, judged: np.ndarray | N
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(total > 0, 100 * np.nansum(score * w, axis=0) / total, np.nan)
     heavy = (weight >= HEAVY)[:, None]
-    red = s == State.RED
-    warned = red.any(axis=0) | ((s == State.YELLOW) & heavy).any(axis=0)
+    red = s == Code.RED
+    warned = red.any(axis=0) | ((s == Code.YELLOW) & heavy).any(axis=0)
     cap = np.where((red & heavy).any(axis=0), heavy_red_cap, np.where(warned, CAP_RED, 100.0))
     return np.minimum(mean, cap)
 
 
 def data_share(state: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Weighted share of the judged indicators (not NOT_JUDGED) whose judgement is current; NaN if none judged."""
-    judged = state != State.NOT_JUDGED
-    current = (state == State.NORMAL) | (state >= State.YELLOW)
+    judged = state != Code.NOT_JUDGED
+    current = (state == Code.NORMAL) | (state >= Code.YELLOW)
     w = weight[:, None]
     total = np.where(judged, w, 0.0).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -72,7 +72,7 @@ def data_share(state: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 def state_counts(state: np.ndarray) -> np.ndarray:
     """Counts per state (rows in ``State`` order) for each area (column)."""
-    return np.stack([(state == s).sum(axis=0) for s in State])
+    return np.stack([(state == s).sum(axis=0) for s in Code.ALL])
 
 
 def worst(state: np.ndarray) -> np.ndarray:
@@ -118,8 +118,8 @@ def below_counts(worst_of: dict[str, np.ndarray], ancestor: dict[tuple[str, str]
         for lower in LEVELS[k + 1:]:
             j = LEVELS.index(lower) - 1
             up = ancestor[(lower, level)]
-            counts[:, j, 0] = np.bincount(up, weights=worst_of[lower] == State.RED, minlength=n)
-            counts[:, j, 1] = np.bincount(up, weights=worst_of[lower] == State.YELLOW, minlength=n)
+            counts[:, j, 0] = np.bincount(up, weights=worst_of[lower] == Code.RED, minlength=n)
+            counts[:, j, 1] = np.bincount(up, weights=worst_of[lower] == Code.YELLOW, minlength=n)
         out[level] = counts
     return out
 

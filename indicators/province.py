@@ -47,7 +47,8 @@ class Province:
             if not rows.size:
                 continue
             parts = [rollup.partial_of(rule, _rolled(s, rows), np.array([float(s["grids"])])) for s in summaries]
-            done = rollup.finish(rule, rollup.merge(rule, parts), grids[0], c.scale[rows])
+            done = rollup.finish(rollup.Mix.one(rule, rows.size), rollup.merge(rule, parts), grids[0],
+                                 c.scale[rows])
             for target, source in zip(rolled, (done.value, done.ts, done.coverage, done.num, done.den), strict=True):
                 target[rows] = source
         seen = np.any([s["seen"] for s in summaries], axis=0)[:, None]

@@ -38,6 +38,10 @@ class SharedRows:
         The others are what they share, which ``x`` then is. ``x``: one row per index, or one row or
         number for all.
         """
+        if isinstance(rows, int):  # one row (a formula's, a few dozen a tick): no index arrays
+            if self.kind[rows] == OWN:
+                self.own[self.slot[rows]] = x
+            return
         r = np.atleast_1d(np.arange(self.shape[0])[rows])
         own = self.kind[r] == OWN
         if not own.any():
@@ -168,7 +172,7 @@ def roll(rule: str, parts: GridParts, fresh: np.ndarray, parent: np.ndarray, n: 
     ts = np.full(size, np.inf)
     np.fmin.at(ts, flat, parts.ts[fresh])
     p = Partial(value, None if rule in ("max", "min") else den, count, ts.reshape(rows, n))
-    return finish(rule, p, total[0], scale)
+    return finish(Mix.one(rule, rows), p, total[0], scale)
 
 
 @dataclass
@@ -206,7 +210,7 @@ class Partial:
     """Running aggregates of one rule's indicators per area: combine level by level, then finish."""
 
     top: np.ndarray  # sum of values / numerators / weighted values, or the extreme for max and min
-    bottom: np.ndarray | None  # sum of denominators or weights (None: the rule has none)
+    bottom: np.ndarray | None  # sum of denominators or weights of the rows that add (None: no such rule)
     count: np.ndarray  # fresh grids
     ts: np.ndarray  # oldest fresh input (inf: none)
 
@@ -214,39 +218,94 @@ class Partial:
 _EXTREME = {"max": (np.maximum, -np.inf), "min": (np.minimum, np.inf)}
 
 
-def start(rule: str, parts: GridParts, fresh: np.ndarray, population: np.ndarray) -> Partial:
-    """Start the aggregates at grid level from fresh cells (stale ones contribute nothing)."""
-    if rule in _EXTREME:
-        top, bottom = np.where(fresh, parts.value, _EXTREME[rule][1]), None
-    elif rule == "sum":
-        top, bottom = np.where(fresh, parts.value, 0.0), np.where(fresh, parts.den, 0.0)
-    elif rule == "mean":
-        weight = np.broadcast_to(np.maximum(population, 1.0), parts.value.shape)
-        top, bottom = np.where(fresh, parts.value * weight, 0.0), np.where(fresh, weight, 0.0)
-    else:
-        top, bottom = np.where(fresh, parts.num, 0.0), np.where(fresh, parts.den, 0.0)
-    return Partial(top, bottom, fresh.astype(np.int32), np.where(fresh, parts.ts, np.inf))
+@dataclass(frozen=True)
+class Mix:
+    """Rows of several rules rolled up together, in blocks in the order of ``RULES``.
+
+    The rules that add (sums, means, ratios, rates) come first, then the maxima, then the minima:
+    one pass per level does them all, where a pass per rule and level took small arrays each.
+    """
+
+    blocks: tuple[tuple[str, int, int], ...]  # (rule, first row, end) of each rule present
+    added: int  # rows [0, added) add their aggregates, [added, maxed) take the maximum, [maxed, ..) the minimum
+    maxed: int
+    divides: np.ndarray  # (rows, 1): a mean, ratio or rate, whose value is its top over its bottom
+
+    @classmethod
+    def of(cls, counts: Sequence[tuple[str, int]]) -> Mix:
+        """The blocks of ``counts`` (rule, rows), given in the order of ``RULES``."""
+        rules = [rule for rule, _ in counts]
+        if rules != sorted(rules, key=RULES.index):
+            raise ValueError(f"roll-up rules {rules} are not in the order {RULES}")
+        blocks, at = [], 0
+        for rule, k in counts:
+            if k:
+                blocks.append((rule, at, at + k))
+                at += k
+        ends = {rule: end for rule, _, end in blocks}
+        added = max((ends.get(r, 0) for r in RULES[:4]), default=0)
+        maxed = ends.get("max", added)
+        divides = np.zeros((at, 1), dtype=bool)
+        for rule, first, end in blocks:
+            divides[first:end] = rule in ("mean", "ratio", "rate_per_10k")
+        return cls(tuple(blocks), added, maxed, divides)
+
+    @classmethod
+    def one(cls, rule: str, rows: int) -> Mix:
+        """``rows`` rows of one rule."""
+        return cls.of([(rule, rows)])
 
 
-def combine(rule: str, p: Partial, seg: Segments) -> Partial:
+def start(mix: Mix, parts: GridParts, rows: np.ndarray, fresh: np.ndarray, population: np.ndarray) -> Partial:
+    """Start the aggregates at grid level of ``rows`` of ``parts`` (in ``mix``'s blocks) from fresh cells.
+
+    ``fresh`` is of those rows; stale cells contribute nothing.
+    """
+    value = parts.value[rows]
+    top, bottom = np.empty(value.shape), np.empty((mix.added, value.shape[1]))
+    for rule, a, b in mix.blocks:
+        f, v = fresh[a:b], value[a:b]
+        if rule in _EXTREME:
+            top[a:b] = np.where(f, v, _EXTREME[rule][1])
+        elif rule == "mean":
+            weight = np.broadcast_to(np.maximum(population, 1.0), v.shape)
+            top[a:b], bottom[a:b] = np.where(f, v * weight, 0.0), np.where(f, weight, 0.0)
+        else:  # numerators and denominators that are values, 1 or residents are not copied
+            num = v if rule == "sum" else _take(parts.num, rows[a:b], v)
+            top[a:b], bottom[a:b] = np.where(f, num, 0.0), np.where(f, _take(parts.den, rows[a:b], v), 0.0)
+    return Partial(top, bottom, fresh.astype(np.int32), np.where(fresh, parts.ts[rows], np.inf))
+
+
+def _take(matrix: np.ndarray | SharedRows, rows: np.ndarray, base_rows: np.ndarray) -> np.ndarray:
+    """Some rows of ``matrix``, to read only (see :meth:`SharedRows.take`)."""
+    return matrix.take(rows, base_rows) if isinstance(matrix, SharedRows) else matrix[rows]
+
+
+def combine(mix: Mix, p: Partial, seg: Segments) -> Partial:
     """Aggregate the children's aggregates into their parents (contiguous reduceat passes)."""
-    op, identity = _EXTREME.get(rule, (np.add, 0.0))
-    return Partial(seg.reduce(op, p.top, identity),
-                   None if p.bottom is None else seg.reduce(np.add, p.bottom, 0.0),
+    a, m, n = mix.added, mix.maxed, p.top.shape[0]
+    tops = [seg.reduce(op, p.top[lo:hi], identity) for (op, identity), lo, hi
+            in (((np.add, 0.0), 0, a), (_EXTREME["max"], a, m), (_EXTREME["min"], m, n)) if hi > lo]
+    return Partial(tops[0] if len(tops) == 1 else np.concatenate(tops), seg.reduce(np.add, p.bottom, 0.0),
                    seg.reduce(np.add, p.count, 0), seg.reduce(np.minimum, p.ts, np.inf))
 
 
-def finish(rule: str, p: Partial, total: np.ndarray, scale: np.ndarray) -> Rolled:
+def finish(mix: Mix, p: Partial, total: np.ndarray, scale: np.ndarray) -> Rolled:
     """Turn aggregates into values like :func:`roll`; ``total`` is each area's number of grids."""
-    value, num, den = p.top, p.top, p.bottom
-    if rule in ("mean", "ratio", "rate_per_10k"):
+    a = mix.added
+    value = p.top
+    if mix.divides.any():
         with np.errstate(divide="ignore", invalid="ignore"):
-            value = np.where(p.bottom > 0, p.top / p.bottom * scale, np.nan)
+            divided = np.where(p.bottom > 0, p.top[:a] / p.bottom * scale[:a], np.nan)
+        value = p.top.copy()
+        value[:a] = np.where(mix.divides[:a], divided, p.top[:a])
     has = p.count > 0
     nan = np.nan
+    den = np.full(value.shape, nan)
+    if a:
+        den[:a] = np.where(has[:a], p.bottom, nan)
     return Rolled(value=np.where(has, value, nan), ts=np.where(has, p.ts, nan),
-                  coverage=p.count / np.maximum(total, 1)[None, :], num=np.where(has, num, nan),
-                  den=np.where(has, den, nan) if den is not None else np.full(value.shape, nan))
+                  coverage=p.count / np.maximum(total, 1)[None, :], num=np.where(has, p.top, nan), den=den)
 
 
 def partial_of(rule: str, rolled: Rolled, total: np.ndarray) -> Partial:

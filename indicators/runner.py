@@ -25,11 +25,11 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.engine import Engine as SqlEngine
 
-from cityvitals import store
+from cityvitals import malloc, store
 from cityvitals.areas import AreaTree
 from cityvitals.db import create_schema
 from indicators.compiled import compile_catalog
-from indicators.engine import Engine
+from indicators.engine import Engine, TickResult
 from indicators.forecast import EarlyWarnings
 from indicators.history import WarningLog
 from indicators.loader import Catalog
@@ -66,6 +66,7 @@ class ClockRunner:
                  source: str = "runner", timeline: bool = False, profiles: Collection[str] = (),
                  history_levels: tuple[str, ...] = ()) -> None:
         create_schema(sql)
+        malloc.keep_freed_memory()  # a tick's arrays come from memory already held, not fresh pages
         self.client, self.sql, self.tree, self.source = client, sql, tree, source
         self.timeline = Timeline(tree) if timeline else None
         self.service: EngineService | None = None
@@ -82,13 +83,15 @@ class ClockRunner:
 
     def step(self, now: float, samples: Sequence[Row] | store.Columns) -> TickReport:
         """Give the engine ``samples`` and tick it at ``now`` (through the stream, with a client)."""
+        rows = None  # per level, the rows whose states can have moved (None: any)
         if self.service is None:
-            report = self._step_alone(now, samples)
+            report, result = self._step_alone(now, samples)
+            rows = {level: r.rows for level, r in result.levels.items()}
         else:
             report = self._step_through_redis(now, _rows(samples))
         if self.timeline is not None:
             eng = self.engine if self.service is None else self.service.engine
-            self.timeline.record(now, eng.ind_ids, {level: track.state for level, track in eng.tracks.items()})
+            self.timeline.record(now, eng.ind_ids, {level: track.state for level, track in eng.tracks.items()}, rows)
         return report
 
     def _step_through_redis(self, now: float, samples: Sequence[Row]) -> TickReport:
@@ -102,7 +105,7 @@ class ClockRunner:
             store.trim_samples(self.client)
         return report
 
-    def _step_alone(self, now: float, samples: Sequence[Row] | store.Columns) -> TickReport:
+    def _step_alone(self, now: float, samples: Sequence[Row] | store.Columns) -> tuple[TickReport, TickResult]:
         """Ingest ``samples`` and tick the engine at ``now``; log its transitions, as the service does."""
         cols = samples if isinstance(samples, store.Columns) else columns_of(samples)
         report = TickReport(samples=len(cols.metric))
@@ -114,7 +117,7 @@ class ClockRunner:
         self.recorder.record(self.engine, result, now)
         self._early.update(result)
         report.transitions = len(result.transitions)
-        return report
+        return report, result
 
     @property
     def early(self) -> EarlyWarnings:

@@ -5,11 +5,12 @@ What is written where lives beside it: ``state_writer`` and ``warning_writer`` (
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import socket
 import time
 from collections import OrderedDict, deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +18,8 @@ import redis
 from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
-from cityvitals.areas import AreaTree
+from cityvitals.areas import LEVELS, AreaTree
+from indicators import classify
 from indicators.compiled import compile_catalog
 from indicators.engine import Engine, TickResult
 from indicators.forecast import EarlyWarnings
@@ -75,6 +77,7 @@ class EngineService:
         self._failed = False  # a tick died on a Redis error: memory may hold what Redis never got
         self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
         self._started = False  # the first tick (every record written) is done: see _write_first
+        self._resume_from = self._resumable()  # what the engine before left, read before ours is published
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
@@ -103,16 +106,80 @@ class EngineService:
         """Become the engine that leads: claim the entries others left unacknowledged, catch up from Redis."""
         claimed = store.claim_pending(self.client, self.consumer)
         self.restore()
+        if not self._started:
+            self._resume_from = self._resumable()
         self._recovering = True
         return claimed
 
+    def _resumable(self) -> tuple[float, set[str]] | None:
+        """When the engine before last ticked, and the levels it wrote for our areas; None: nothing to take back.
+
+        Its records are ours to go on from only if it wrote them under our catalog and finished its
+        first tick (every record written once).
+        """
+        last = store.meta(self.client)
+        if last.last_tick is None or last.starting is not None or last.catalog_version != self.engine.catalog.version:
+            return None
+        return last.last_tick, {level for level in self.engine.parents
+                                if store.read_level_ids(self.client, level) == self.tree.ids(level)}
+
+    def _resume_in_background(self) -> None:
+        """Start taking back what the engine before wrote (:meth:`_resume`) while the first tick rolls up."""
+        last_tick, levels = self._resume_from
+        self._resume_from = None
+        limits = self.engine.expect_written(last_tick)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="resume")
+        self.engine.resuming = pool.submit(self._resume, limits, last_tick, levels)
+        pool.shutdown(wait=False)  # its one thread ends with the task
+
+    def _resume(self, limits: dict[str, classify.Limits], last_tick: float, levels: set[str]) -> None:
+        """Take back the states and records the engine before wrote (:meth:`Engine.resume`), level by level.
+
+        Levels taken back whole are patched from now on like any tick's; if every level was, there is
+        no first tick writing everything (nor a "starting" share): the store holds a whole state already.
+        A level that starts over keeps at least its warnings.
+        """
+        eng, below, resumed = self.engine, {}, set()
+        for level in levels:
+            ids = self.tree.ids(level)
+            summaries = store.read_summary_cells(self.client, level, ids)
+            oldest = None if summaries is None else np.vstack([summaries["data_ts"][None], summaries["domain_ts"].T])
+            if eng.resume(level, store.read_state_rows(self.client, level, eng.ind_ids, len(ids)), limits[level],
+                          last_tick, oldest):
+                resumed.add(level)
+                if summaries is not None:
+                    below[level] = summaries["below"].copy()
+        lost = set(eng.parents) - resumed
+        if lost:
+            eng.take_back_warnings(store.read_warnings(self.client), lost)
+        self.states.resumed(resumed, below)
+        self._started = not lost
+
     def publish_areas(self) -> None:
-        """Publish the hierarchy the engine rolls up over, so explanations read only Redis."""
-        tree = self.tree
+        """Publish the hierarchy the engine rolls up over, so explanations read only Redis.
+
+        The same hierarchy published whole already is left as it is: a restarted engine at province
+        scale would otherwise rewrite 120,000 records for nothing.
+        """
+        tree, digest = self.tree, self._tree_digest()
+        if store.areas_digest(self.client) == digest:
+            return
         store.write_areas(self.client, {
             a: {"level": level, "pos": pos, "parent": tree[a].parent, "pop": tree[a].population,
                 "children": [c.id for c in tree.children(a)] if level != "grid" else []}
-            for level in self.engine.parents for pos, a in enumerate(tree.ids(level))})
+            for level in self.engine.parents for pos, a in enumerate(tree.ids(level))}, digest=digest)
+
+    def _tree_digest(self) -> str:
+        """A digest of what :meth:`publish_areas` publishes: each level's ids, populations and parents."""
+        h = hashlib.sha1()
+        for level in self.engine.parents:
+            h.update("\n".join(self.tree.ids(level)).encode() + b"\0")
+            h.update(np.ascontiguousarray(self.tree.population(level)).tobytes())
+            if level == LEVELS[0]:  # the top areas' parents (a province above them, or none) are ids
+                h.update(repr([self.tree[a].parent for a in self.tree.ids(level)]).encode())
+            else:
+                h.update(np.ascontiguousarray(self.tree.parent_index(level)).tobytes())
+        return h.hexdigest()
 
     def publish_catalog(self) -> None:
         """Publish the live catalog's definitions, so every dashboard process shows the same ones."""
@@ -147,6 +214,8 @@ class EngineService:
 
     def _start_over(self) -> None:
         """Forget what is in memory and rebuild it from Redis, then re-read the unacknowledged entries."""
+        if self.engine.resuming is not None:  # a restart's reading back cut short by the error: let it end first
+            wait([self.engine.resuming])
         self.engine = Engine(self.tree, self.engine.compiled, self.engine.tz.key)
         self.early = EarlyWarnings(self.engine, self.early_log)
         self.restore()
@@ -160,9 +229,11 @@ class EngineService:
         entry_ids, batches = self._consume(report)
         t1 = time.perf_counter()
         now = time.time() if now is None else now
-        if not self._started:  # screens say "starting" from now on, not nothing, until every record is written
-            store.queue_start(self.client, 0, self._records())
         self.engine.switched_on = store.profiles_on(self.client)
+        if self._resume_from is not None:
+            self._resume_in_background()
+        elif not self._started:  # screens say "starting" from now on, not nothing, until every record is written
+            store.queue_start(self.client, 0, self._records())
         result = self.engine.tick(now)
         early = self.early.update(result)
         t2 = time.perf_counter()

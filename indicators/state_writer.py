@@ -26,6 +26,14 @@ class StateWriter:
         """Remember the metric rows whose latest row a restart found in Redis (the others are written whole)."""
         self._latest_rows = set(metric_rows)
 
+    def resumed(self, levels: set[str], below: dict[str, np.ndarray]) -> None:
+        """Remember the levels whose value rows a restart found whole in Redis (they are patched, not rewritten).
+
+        ``below``: per level whose summaries were found whole, the counts below each area they hold.
+        """
+        self._value_levels |= levels
+        self._below.update(below)
+
     def queue_feed_names(self, pipe: redis.client.Pipeline, engine: Engine) -> None:
         """Name a new feed before any packed row uses its code."""
         if engine.feeds != self._feed_names:
@@ -73,7 +81,7 @@ class StateWriter:
                                "ps": lv.pending_since[r, c], "cov": lv.coverage[r, c],
                                "num": lv.num[r, c], "den": lv.den[r, c],
                                "src": engine.source_codes(lv.level, r, c), "rule": cells_at(lv.limits.source, r, c),
-                               "s": lv.state[r, c], "p": lv.pending[r, c]},
+                               "s": lv.state[r, c], "p": lv.pending[r, c], "j": lv.judged[r, c]},
                            np.array([lv.level in self._value_levels] * len(engine.ind_ids)), sending)
         self._value_levels.add(lv.level)
         return lv.dirty.size if rows is None else int(rows.size)

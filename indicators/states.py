@@ -42,6 +42,7 @@ class Code:
     STALE = np.int8(State.STALE)
     YELLOW = np.int8(State.YELLOW)
     RED = np.int8(State.RED)
+    ALL = tuple(np.int8(s) for s in State)  # every state, in order
 
 
 # Score of each state in the health index (see indicators/health.py); STALE keeps its last judged

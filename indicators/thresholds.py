@@ -49,11 +49,21 @@ def describe(index: int, o: Override) -> str:
     return f"override {index + 1}: " + ", ".join(p for p in parts if p)
 
 
-def active_key(catalog: Catalog, local: datetime, switched_on: set[str]) -> tuple:
-    """Which schedules and profiles are active: thresholds only need rebuilding when this changes."""
+def switchable(catalog: Catalog) -> tuple[tuple[str, int, Override], ...]:
+    """The overrides a schedule or a profile switches on and off (indicator, index, override).
+
+    All that :func:`active_key` looks at, listed once per catalog.
+    """
+    return tuple((ind.id, i, o) for ind in catalog.indicators for i, o in enumerate(ind.overrides)
+                 if o.schedule or o.profile)
+
+
+def active_key(catalog: Catalog, overrides: tuple[tuple[str, int, Override], ...], local: datetime,
+               switched_on: set[str]) -> tuple:
+    """Which of the ``overrides`` (:func:`switchable`) are active: thresholds only need rebuilding when this changes."""
     return tuple(
-        (ind.id, i)
-        for ind in catalog.indicators for i, o in enumerate(ind.overrides)
+        (ind_id, i)
+        for ind_id, i, o in overrides
         if (o.schedule and schedule_active(o.schedule, local))
         or (o.profile and profile_active(catalog.profiles[o.profile], local, switched_on))
     )

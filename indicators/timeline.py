@@ -8,6 +8,8 @@ cell's first judgement, ``stale`` to ``normal``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -27,8 +29,13 @@ class Timeline:
         self._parts: list[tuple[float, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.indicators: list[str] = []
 
-    def record(self, now: float, indicators: list[str], states: dict[str, np.ndarray]) -> int:
-        """Note the cells of ``states`` (level -> indicators x areas) that changed since the last call."""
+    def record(self, now: float, indicators: list[str], states: dict[str, np.ndarray],
+               rows: Mapping[str, np.ndarray] | None = None) -> int:
+        """Note the cells of ``states`` (level -> indicators x areas) that changed since the last call.
+
+        ``rows``: per level, the rows (sorted) outside which no state changed since the last call, as
+        an engine's tick tells (``LevelResult.rows``); None: any row may have.
+        """
         if indicators != self.indicators:  # a new catalog: its rows start over from stale
             self.indicators, self._before = list(indicators), {}
         changed = 0
@@ -36,12 +43,16 @@ class Timeline:
             state = states[level]
             before = self._before.get(level)
             if before is None:
-                before = np.full(state.shape, State.STALE, dtype=np.int8)
-            rows, cols = np.nonzero(state != before)
-            if rows.size:
-                self._parts.append((now, k, rows, cols, before[rows, cols], state[rows, cols].copy()))
-                changed += rows.size
-            self._before[level] = state.copy()
+                before = self._before[level] = np.full(state.shape, State.STALE, dtype=np.int8)
+                at = slice(None)
+            else:
+                at = slice(None) if rows is None else rows[level]
+            sub_rows, cols = np.nonzero(state[at] != before[at])
+            if sub_rows.size:
+                r = sub_rows if isinstance(at, slice) else at[sub_rows]
+                self._parts.append((now, k, r, cols, before[r, cols], state[r, cols].copy()))
+                changed += r.size
+                before[r, cols] = state[r, cols]
         return changed
 
     def frame(self) -> pd.DataFrame:

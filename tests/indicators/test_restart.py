@@ -1,11 +1,13 @@
 """A restarted engine resumes the stream and ends where an uninterrupted one does (real Redis)."""
 
+from dataclasses import replace
 from datetime import UTC
 
 import numpy as np
 import pytest
 
 from cityvitals import store
+from cityvitals.areas import LEVELS, AreaTree
 from indicators.loader import load_catalog
 from indicators.service import EngineService
 from tests.conftest import tiny_tree
@@ -67,9 +69,8 @@ def test_restart_mid_stream_scores_every_sample_once_and_ends_in_the_same_states
     assert records.keys() == expected_records.keys()
     for key, want in expected_records.items():
         got = records[key]
-        # a restarted engine takes back the warnings; any other state starts again (its since restarts)
-        warned = want["s"] in ("yellow", "red")
-        fields = ["s", "v", "ts", "y", "r", "rule", "src", "cov"] + (["since"] if warned else [])
+        # a restarted engine takes back every state as written, normal ones too: their since goes on
+        fields = ["s", "since", "p", "ps", "v", "ts", "y", "r", "rule", "src", "cov"]
         assert {f: got[f] for f in fields} == {f: want[f] for f in fields}, key
     g2 = records[("orders", "d.s.c1.g2")]
     assert (g2["s"], g2["v"], g2["since"]) == ("yellow", 8.0, T0 + 5)  # held by hysteresis across the restart
@@ -92,3 +93,52 @@ def test_a_warning_written_to_redis_but_never_logged_is_logged_by_the_next_engin
     assert all(r["from_state"] == "stale" for r in read_transitions(sql_engine))
     EngineService(redis_client, sql_engine, tiny_tree(), load_catalog([CATALOG]), consumer="engine-e")
     assert len(read_transitions(sql_engine)) == len(warnings)  # logged once, however often engines restart
+
+
+def _run_two_minutes(client) -> None:
+    service = new_service(client, "engine-f")
+    for minute in range(2):
+        send(client, minute)
+        tick_at(service, minute)
+
+
+def test_a_restart_takes_back_only_what_was_written_whole_under_its_catalog(redis_client):
+    """A level with a row missing starts over (every record written again, warnings kept); the others go on."""
+    _run_two_minutes(redis_client)
+    redis_client.delete(store.values_key("grid", "level"))  # as if the store lost it
+    restarted = new_service(redis_client, "engine-f")
+    tick_at(restarted, 2)
+    states = snapshot(redis_client, restarted)
+    assert ("level", "d.s.c1.g1") in states  # the grid level was written whole again
+    assert states[("orders", "d.s.c1.g2")]["since"] == T0 + 5  # its warning was kept
+    assert states[("orders", "d.s.c1.g1")]["s"] == states[("orders", "d.s.c2")]["s"] == "normal"
+    assert states[("orders", "d.s.c1.g1")]["since"] == T0 + 125  # a grid's normal state starts over
+    assert states[("orders", "d.s.c2")]["since"] == T0 + 5  # the community level went on where it was
+    started = store.meta(redis_client)
+    assert started.start_written == started.start_total > 0  # the "starting" share, written through to the end
+
+
+def test_a_restart_under_another_catalog_starts_over(redis_client):
+    _run_two_minutes(redis_client)
+    redis_client.hset(store.META, "catalog_version", "an older catalog")
+    restarted = new_service(redis_client, "engine-f")
+    tick_at(restarted, 2)
+    states = snapshot(redis_client, restarted)
+    assert states[("orders", "d.s.c2")]["s"] == "normal"
+    assert states[("orders", "d.s.c2")]["since"] == T0 + 125  # a normal state not taken back: judged anew
+    assert states[("orders", "d.s.c1.g2")]["since"] == T0 + 5  # but the warning was
+
+
+def test_a_restart_on_the_same_hierarchy_leaves_it_published_and_another_one_replaces_it(redis_client):
+    new_service(redis_client, "engine-g")
+    digest = store.areas_digest(redis_client)
+    redis_client.hset(store.AREAS, "marker", "{}")  # gone only if the hierarchy is written again
+    new_service(redis_client, "engine-g")
+    assert store.areas_digest(redis_client) == digest and redis_client.hexists(store.AREAS, "marker")
+
+    tree = tiny_tree()
+    moved = [replace(tree[a], population=tree[a].population + 1) for level in LEVELS for a in tree.ids(level)]
+    EngineService(redis_client, None, AreaTree(moved), load_catalog([CATALOG]), consumer="engine-g")
+    assert store.areas_digest(redis_client) not in (None, digest)
+    assert not redis_client.hexists(store.AREAS, "marker")
+    assert store.read_areas(redis_client, ["d"])["d"]["pop"] == 4501

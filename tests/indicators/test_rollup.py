@@ -69,7 +69,7 @@ def test_several_indicators_in_one_pass():
 
 @pytest.mark.parametrize("rule", ["sum", "mean", "ratio", "rate_per_10k", "max", "min"])
 def test_level_by_level_aggregates_equal_rolling_from_grids_including_empty_areas(rule):
-    from indicators.rollup import Segments, combine, finish, start
+    from indicators.rollup import Mix, Segments, combine, finish, start
 
     rng = np.random.default_rng(3)
     community = np.array([0, 0, 0, 2, 2, 3, 5, 5])  # communities 1 and 4 have no grids, 6 neither (at the end)
@@ -79,14 +79,43 @@ def test_level_by_level_aggregates_equal_rolling_from_grids_including_empty_area
     fresh = rng.random((3, 8)) > 0.3
     fresh[:, 3:5] = False  # community 2 wholly stale
     scale = np.array([[1.0], [100.0], [1e4]])
-    partial = combine(rule, start(rule, p, fresh, pop), Segments.of(community, 7))
+    mix = Mix.one(rule, 3)
+    partial = combine(mix, start(mix, p, np.arange(3), fresh, pop), Segments.of(community, 7))
     for parent, n in ((community, 7), (street_of_community[community], 3)):
         want = roll(rule, p, fresh, parent, n, pop, scale)
-        got = finish(rule, partial, np.bincount(parent, minlength=n), scale)
+        got = finish(mix, partial, np.bincount(parent, minlength=n), scale)
         for field in ("value", "ts", "coverage"):
             np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=1e-12, equal_nan=True)
-        partial = combine(rule, partial, Segments.of(street_of_community, 3))
+        partial = combine(mix, partial, Segments.of(street_of_community, 3))
     assert Segments.of(np.array([1, 0]), 2) is None  # children not grouped by parent: roll from grids instead
+
+
+def test_rules_rolled_in_one_pass_equal_each_rule_rolled_alone_bit_for_bit():
+    from indicators.rollup import RULES, Mix, Segments, combine, finish, grid_pieces, start
+
+    rng = np.random.default_rng(5)
+    community, street_of_community = np.array([0, 0, 0, 2, 2, 3, 5, 5]), np.array([0, 0, 1, 1, 1, 2, 2])
+    rules = ["max", "ratio", "sum", "min", "rate_per_10k", "mean", "ratio", "sum", "max"]  # in no order
+    value, pop = rng.random((9, 8)) * 100, rng.integers(0, 3000, 8).astype(float)
+    num, den = grid_pieces(rules, value, pop)
+    num[np.arange(9)], den[np.arange(9)] = rng.random((9, 8)) * 50, rng.random((9, 8)) * 80  # kept where own
+    p = GridParts(value, num, den, rng.random((9, 8)) * 1e3)
+    fresh, scale = rng.random((9, 8)) > 0.3, rng.choice([1.0, 100.0, 1e4], (9, 1))
+    by_rule = [(rule, np.array([r for r, x in enumerate(rules) if x == rule], dtype=int)) for rule in RULES]
+    rows = np.concatenate([r for _, r in by_rule])
+    mix = Mix.of([(rule, r.size) for rule, r in by_rule])
+    together = start(mix, p, rows, fresh[rows], pop)
+    alone = {rule: start(Mix.one(rule, r.size), p, r, fresh[r], pop) for rule, r in by_rule}
+    for seg, total in ((Segments.of(community, 7), np.bincount(community, minlength=7)),
+                       (Segments.of(street_of_community, 3), np.bincount(street_of_community[community], minlength=3))):
+        together = combine(mix, together, seg)
+        got = finish(mix, together, total, scale[rows])
+        for rule, r in by_rule:
+            alone[rule] = combine(Mix.one(rule, r.size), alone[rule], seg)
+            want = finish(Mix.one(rule, r.size), alone[rule], total, scale[r])
+            at = np.flatnonzero(np.isin(rows, r))
+            for field in ("value", "ts", "coverage", "num", "den"):
+                np.testing.assert_array_equal(getattr(got, field)[at], getattr(want, field), strict=True)
 
 
 KEYS = [slice(None), np.array([0, 3, 5]), 2, slice(1, 4), (np.array([[1], [4]]), np.arange(9)[None, :]),
