@@ -105,16 +105,19 @@ def test_a_search_sends_the_whole_list_and_the_wall_patches_rows_without_trends(
 
 
 def test_trends_one_worker_read_are_what_another_sends_until_a_step_lands(world, monkeypatch):
-    sections = refresh(1, None, list(FILTER_STATES), KEY, None)[0]
+    now = time.time()
+    with monkeypatch.context() as frozen:  # both workers at one instant: a row's "7 min" may not turn "8 min"
+        frozen.setattr(time, "time", lambda: now)
+        sections = refresh(1, None, list(FILTER_STATES), KEY, None)[0]
 
-    def read(*_a, **_k):
-        raise AssertionError("read the archive")
+        def read(*_a, **_k):
+            raise AssertionError("read the archive")
 
-    delta._kept.clear()  # another gunicorn worker: nothing built, nothing read in its process
-    trends._cache.clear()
-    with monkeypatch.context() as patched:
-        patched.setattr("dashboard.panel.series", read)
-        other = refresh(1, None, list(FILTER_STATES), KEY, None)[0]  # the trends from Redis
+        delta._kept.clear()  # another gunicorn worker: nothing built, nothing read in its process
+        trends._cache.clear()
+        with monkeypatch.context() as patched:
+            patched.setattr("dashboard.panel.series", read)
+            other = refresh(1, None, list(FILTER_STATES), KEY, None)[0]  # the trends from Redis
     assert to_json(other) == to_json(sections)
     world.service.tick(STEP)  # a new step in the archive: the trends kept in Redis are not the archive's any more
     delta._kept.clear()
