@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from cityvitals.leader import shut_down
 from feeds.config import FeedsFile
 from feeds.registry import FeedHost, Running, adapters
 
@@ -41,6 +42,9 @@ def run_until_stopped(host: FeedHost, config: FeedsFile, names: list[str], wait:
     feeds = start_feeds(host, config, names, scheduler)
     scheduler.start()
     wait()
-    scheduler.shutdown(wait=True)
-    for feed in feeds:
-        feed.stop()
+
+    def stop_feeds() -> None:  # each writes what it holds while it still leads
+        for feed in feeds:
+            feed.stop()
+
+    shut_down(scheduler, then=stop_feeds)

@@ -14,6 +14,7 @@ import psutil
 import pytest
 import requests
 
+from cityvitals import store
 from tests.conftest import REPO, _wait_for
 from tests.feeds.conftest import stop_worker
 
@@ -87,3 +88,21 @@ def test_ctrl_c_stops_every_worker_and_its_embedded_redis(tmp_path, argv, ready)
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
     _wait_for(lambda: not psutil.pid_exists(redis_pid) or psutil.Process(redis_pid).status() == "zombie",
               "the embedded redis-server to exit", timeout=20)
+
+
+@pytest.mark.timeout(240)
+def test_a_clean_stop_frees_every_role_it_led_so_a_restart_takes_them_at_once(cli_env, redis_url, tmp_path):
+    """The engine, the archive and the simulator's feeds: their locks go with SIGTERM, not a lease later."""
+    log = tmp_path / "stderr.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "wiring.cli", "run", "--port", str(_free_port())], cwd=REPO,
+                                env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=out)
+    roles = [store.lock_key(r) for r in ("engine", "archive", "feed:simulator", "feed:simulator-orders")]
+    try:
+        _wait_for(lambda: all(cli_env.exists(k) for k in roles), "every role led", timeout=150)
+        stop_worker(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    assert [k for k in roles if cli_env.exists(k)] == []

@@ -99,6 +99,7 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     """Run the engine (tick and catalog hot reload) in this process until SIGTERM or SIGINT."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    from cityvitals.leader import shut_down
     from cityvitals.shutdown import wait_for_stop
     from wiring.dispatching import dispatch_context, start_escalation
     from wiring.runtime import open_runtime, start_archive, start_engine
@@ -111,9 +112,7 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     scheduler.start()
     log.info("engine worker up (redis %s, database %s)", rt.redis_url, rt.settings.database_url)
     wait_for_stop()
-    scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged) before the lead is handed on
-    leadership.release()
-    archive_lead.release()
+    shut_down(scheduler, leadership, archive_lead)  # the tick in progress ends (and is acknowledged) first
     _stop_embedded_redis(rt)
     return 0
 
@@ -434,6 +433,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    from cityvitals.leader import shut_down
     from cityvitals.shutdown import wait_for_stop
     from feeds.simulator.adapter import start_simulator
     from feeds.simulator.config import SimulatorFeedConfig
@@ -454,8 +454,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"cityvitals: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})", file=sys.stderr)
         return 2
     scheduler = BackgroundScheduler(timezone="UTC")
-    start_engine(rt, scheduler)
-    start_archive(rt, scheduler)  # the sample archive (cityvitals/archive/)
+    leads = start_engine(rt, scheduler), start_archive(rt, scheduler)  # the archive: cityvitals/archive/
     start_escalation(dispatch_context(rt), scheduler, rt.settings)  # past deadlines a level up; the webhook
     if not args.no_simulator:
         start_simulator(rt, SimulatorFeedConfig(type="simulator", interval_s=args.sim_interval), scheduler)
@@ -465,7 +464,7 @@ def cmd_run(args: argparse.Namespace) -> int:
              rt.settings.database_url)
     wait_for_stop()
     http.stop()
-    scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged), as in `engine run`
+    shut_down(scheduler, *leads)  # as in `engine run`; the feeds' locks freed too
     _stop_embedded_redis(rt)
     return 0
 
