@@ -9,7 +9,9 @@ POST ``/_dash-update-component`` as the browser does: the overview refresh every
 (the pages router) every fifth round. Nothing moves during the load, so a refresh sends only what
 its first one did not (the browser's ages tick by themselves); ``--full`` makes every refresh a page
 just opened, which sends everything. The same-run baseline is ``GET /healthz`` on the same server,
-unloaded and under the load: what HTTP and gunicorn cost before any dashboard work.
+unloaded and under the load: what HTTP and gunicorn cost before any dashboard work. The province's
+hierarchy is read from bench.engine's cache of demo hierarchies (built there on a first run;
+``--no-tree-cache`` generates it every run), so ``prepare_s`` is mostly the engine's first tick.
 
 ``--panel`` measures the analyst's panel page instead (#19): the value archive first gets
 ``--history-hours`` of the simulated demo (wiring/backfill.py, the real engine every 5 minutes), then
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from bench.common import bench_redis, percentile
 from bench.compare import run_compare
-from bench.engine import PUKOU_GRIDS, build_tree
+from bench.engine import PUKOU_GRIDS, build_tree, default_cache_dir
 from bench.webload import DashClient, bench_env, free_port, gunicorn, healthz_times, run_clients, run_threads
 from cityvitals import store
 from cityvitals.archive.values import maintain, values_root
@@ -49,13 +51,14 @@ from wiring.backfill import backfill_values
 from wiring.runtime import open_runtime
 
 
-def prepare(grids: int, env: dict[str, str], scenarios: list[str] = ()) -> list[str]:
+def prepare(grids: int, env: dict[str, str], scenarios: list[str] = (), cache_dir: Path | None = None) -> list[str]:
     """Store the areas, feed one simulator round and score it; return the areas clients look at.
 
-    ``scenarios`` (``scenario@area``) are at the middle of their course in that round.
+    ``scenarios`` (``scenario@area``) are at the middle of their course in that round; ``cache_dir``: the
+    demo hierarchy is read from (or built once into) that cache, as bench.engine does.
     """
     settings = load_settings(env=env)
-    tree = build_tree(grids)
+    tree = build_tree(grids, cache_dir)
     if grids != PUKOU_GRIDS:
         from cityvitals.db import create_schema, make_engine
 
@@ -187,13 +190,13 @@ def run_panel(clients: int, period_s: float, duration_s: float, url: str | None,
 
 
 def run(grids: int, clients: int, period_s: float, duration_s: float, url: str | None, workers: int,
-        threads: int, scenarios: list[str] = (), full: bool = False) -> dict:
+        threads: int, scenarios: list[str] = (), full: bool = False, cache_dir: Path | None = None) -> dict:
     """Prepare the world, start gunicorn, measure baseline then the load; return the figures."""
     client, keep = bench_redis(url)
     with tempfile.TemporaryDirectory(prefix="cv-bench-dash-") as tmp:
         env = bench_env(client, url, tmp)
         t0 = time.perf_counter()
-        areas = prepare(grids, env, scenarios)
+        areas = prepare(grids, env, scenarios, cache_dir)
         warnings = store.count_warnings(client)
         prepare_s = time.perf_counter() - t0
         port = free_port()
@@ -250,6 +253,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--history-hours", type=float, default=24.0, help="with --panel: archive history to fill")
     parser.add_argument("--archive", type=Path, default=None,
                         help="with --panel or --compare: the archive directory to use and keep (filled when empty)")
+    parser.add_argument("--tree-cache", type=Path, default=default_cache_dir(),
+                        help="directory of cached demo hierarchies (default: %(default)s)")
+    parser.add_argument("--no-tree-cache", action="store_true", help="generate the hierarchy every run")
     args = parser.parse_args(argv)
     if args.compare:
         print(json.dumps(run_compare(args.grids, args.clients, args.period, args.duration, args.redis_url,
@@ -260,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
                                    args.threads, args.history_hours, args.archive, args.full)))
         return
     print(json.dumps(run(args.grids, args.clients, args.period, args.duration, args.redis_url, args.workers,
-                         args.threads, args.scenario, args.full)))
+                         args.threads, args.scenario, args.full, None if args.no_tree_cache else args.tree_cache)))
 
 
 if __name__ == "__main__":

@@ -915,7 +915,7 @@ def queue_summaries(pipe: redis.client.Pipeline, level: str, positions: np.ndarr
         pipe.setrange(summary_key(level), pos * n, text[k * n : (k + 1) * n])
 
 
-def _summaries(ids: list[str], cells: np.ndarray, brief: bool = False) -> dict[str, dict]:
+def unpack_summaries(ids: list[str], cells: np.ndarray, brief: bool = False) -> dict[str, dict]:
     """Packed summaries as the dashboard reads them, area -> summary; cells never written are left out.
 
     ``brief``: health, worst state, counts and data time only (what a map of many areas needs).
@@ -999,23 +999,30 @@ def read_summaries(client: redis.Redis, level: str, area_ids: list[str] | None =
                    brief: bool = False) -> dict[str, dict]:
     """Area summaries of one level (all of them, or only ``area_ids``): area -> summary; unknown areas left out.
 
-    ``brief``: without the domains and panels (see :func:`_summaries`).
+    ``brief``: without the domains and panels (see :func:`unpack_summaries`).
     """
     if area_ids is None:
-        return _summaries(*_summary_row(client, level), brief=brief)
+        return unpack_summaries(*_summary_row(client, level), brief=brief)
+    return unpack_summaries(*summary_cells(client, level, area_ids), brief=brief)
+
+
+def summary_cells(client: redis.Redis, level: str, area_ids: list[str]) -> tuple[list[str], np.ndarray]:
+    """The packed summaries (``SUMMARY_CELL``) of ``area_ids`` as read, with their ids (unknown areas left out).
+
+    Cells never written may be among them (``updated`` 0): :func:`unpack_summaries` leaves them out.
+    """
     if len(area_ids) >= WHOLE_ROW_AREAS:  # one GET of the row beats looking up where each of them is
         wanted = set(area_ids)
         ids, cells = _summary_row(client, level)
         keep = np.fromiter((a in wanted for a in ids), dtype=bool, count=len(ids))
-        return _summaries([a for a, k in zip(ids, keep.tolist(), strict=True) if k], cells[keep], brief=brief)
+        return [a for a, k in zip(ids, keep.tolist(), strict=True) if k], cells[keep]
     n = SUMMARY_CELL.itemsize
     areas = read_areas(client, area_ids)
     ranges = [(summary_key(level), areas[a]["pos"] * n, areas[a]["pos"] * n + n - 1)
               if a in areas and areas[a]["level"] == level else None for a in area_ids]
     _, texts = _read_cells(client.pipeline(transaction=False), ranges)
     found = [(a, t) for a, t in zip(area_ids, texts, strict=True) if len(t) == n and any(t)]
-    cells = np.frombuffer(b"".join(t for _, t in found), dtype=SUMMARY_CELL)
-    return _summaries([a for a, _ in found], cells, brief=brief)
+    return [a for a, _ in found], np.frombuffer(b"".join(t for _, t in found), dtype=SUMMARY_CELL)
 
 
 def warning_keys(client: redis.Redis) -> list[str]:

@@ -111,7 +111,7 @@ def refresh(_n: int, by: str, area_id: str, shown: dict[str, str] | None) -> tup
     area = ctx.tree[area_id]
     own = store.read_summaries(ctx.client, area.level, [area_id]).get(area_id, {})
     defs = data.definitions(ctx.client)
-    look = map_view.map_states(map_areas(ctx.tree, area_id), by, defs)
+    map_key, look = map_view.map_look(map_areas(ctx.tree, area_id), by, defs)  # the look built only if it moved
     now = time.time()
     history = read_domain_history(ctx.sql, area_id, now - SPARK_HOURS * 3600)  # district and streets only
     feeds = store.read_feed_health(ctx.client)
@@ -127,15 +127,14 @@ def refresh(_n: int, by: str, area_id: str, shown: dict[str, str] | None) -> tup
         delta.part("health", state, lambda: health_body(own)),
         [delta.part(f"tile:{d}", (domains.get(d), history.get(d, [])),
                     lambda d=d: tile_body(d, domains.get(d), history.get(d, []), now)) for d in DOMAINS],
-        delta.part("map", look[:4], lambda: _map_patch(look), keep=False),
+        delta.part("map", map_key, lambda: _map_patch(look()), keep=False),
         *delta.parts("ticker", (ticker, own.get("below")),
                      lambda: [ticker_lines(warnings, now, defs), ticker_head(own)], 2),
         delta.part("status", (own.get("data_ts"), simulated, live, starting_percent(starting)),
                    lambda: status_line(own, live, simulated, now, starting)),
         delta.part("feeds", [(n, f.get("simulated"), f.get("last_sample"), f.get("accepted"), f.get("refused"))
                              for n, f in sorted(feeds.items())], lambda: feed_lines(feeds, now)),
-        delta.part("legend", (look.states, look.below_legend, by, defs.get(by, {}).get("name")),
-                   lambda: map_view.legend(look, by, defs)),
+        delta.part("legend", map_key, lambda: map_view.legend(look(), by, defs)),
         delta.store(),
     )
 

@@ -101,3 +101,21 @@ def test_a_page_opened_again_reuses_its_header_and_map_shapes_but_not_its_colour
     figures = [page.children[3].children[1].children[1].figure for page in (first, second)]
     assert figures[1]["data"][0]["geojson"] is figures[0]["data"][0]["geojson"]
     assert (figures[0]["data"][0]["z"], figures[1]["data"][0]["z"]) == ([State.RED], [State.STALE])
+
+
+def test_the_map_look_is_built_once_until_its_data_moves(world):
+    from dashboard.figures import map_areas
+    from dashboard.map_view import map_look
+
+    client, service, now = world
+    areas, defs = map_areas(service.tree, "d.s"), store.read_definitions(client)
+    key, look = map_look(areas, "", defs)
+    service.tick(now + 5)  # nothing new arrived: the summaries are written again, the map shows the same
+    same_key, same_look = map_look(areas, "", defs)
+    assert same_key == key and same_look() is look()  # a refresh with nothing moved builds no look
+    assert look().states == [State.YELLOW, State.STALE] and look().marks == [State.YELLOW, None]
+    store.append_samples(client, "hotline", [Sample("hotline_orders_1h", g, now, 0.0) for g in ORDERS])
+    service.tick(now + 10)  # every warning clears
+    moved_key, moved = map_look(areas, "", defs)
+    assert moved_key != key and moved().states != look().states and moved().hover != look().hover
+    assert map_look(areas, "orders", defs)[0] not in (key, moved_key)  # another colouring, another look

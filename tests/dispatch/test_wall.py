@@ -108,6 +108,6 @@ def test_the_map_marks_areas_with_open_tasks(wall):
     assert open_tasks_in(wall, streets) == [0, 0]
     [task] = dispatch_episodes(wall, ANALYST, [key(RED)], None, None, None).tasks
     assert open_tasks_in(wall, streets) == [1, 0] and open_tasks_in(wall, [GRID, "pukou"]) == [1, 1]
-    look = with_tasks(MapLook([State.RED, State.NORMAL], ["a", "b"], ["■1↓", ""]), [wall.tree[s] for s in streets])
+    look = with_tasks(MapLook([State.RED, State.NORMAL], ["a", "b"], ["■1↓", ""]), open_tasks_in(wall, streets))
     assert look.labels == ["■1↓ ⚑1", ""] and look.hover[0].endswith("⚑ 1 个待办任务 open task(s)")
     assert look.hover[1] == "b"
