@@ -38,13 +38,40 @@ def p_values(x: np.ndarray, exposure: np.ndarray, rate: np.ndarray, binomial: np
     ok = worse_side & np.isfinite(mu) & np.isfinite(x) & (n > 0)
     p = np.ones(x.shape)
     poisson = ok & ~binomial & higher
-    p[poisson] = stats.poisson.sf(x[poisson] - 1, mu[poisson])
+    p[poisson] = _poisson_sf(x[poisson] - 1, mu[poisson])
     share = np.clip(rate, 0.0, 1.0)
     up = ok & binomial & higher
-    p[up] = stats.binom.sf(x[up] - 1, n[up], share[up])
+    p[up] = _binom_sf(x[up] - 1, n[up], share[up])
     down = ok & binomial & ~higher
-    p[down] = stats.binom.cdf(x[down], n[down], share[down])
+    p[down] = _binom_cdf(x[down], n[down], share[down])
     return p
+
+
+# What scipy.stats' poisson.sf, binom.sf and binom.cdf give, bit for bit, for the cells p_values passes
+# (whole counts, k >= -1, a positive whole n for the binomial, a share in 0..1): the distributions'
+# own kernels (``_sf``, ``_cdf``, the hooks scipy's subclassing documents) without the argument
+# checks and masks around them, which cost more than the kernels on the few thousand cells of a tick.
+def _poisson_sf(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """P(X > k) for X ~ Poisson(mu) (1 below 0); NaN where mu < 0."""
+    with np.errstate(invalid="ignore"):
+        tail = np.where(k < 0, 1.0, np.clip(stats.poisson._sf(k, np.maximum(mu, 0.0)), 0, 1))
+    return np.where(mu >= 0, tail, np.nan)
+
+
+def _binom_sf(k: np.ndarray, n: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """P(X > k) for X ~ Binomial(n, share); k in 0.. (1 below 0, 0 from n on)."""
+    inside = (k >= 0) & (k < n)
+    out = np.where(k < 0, 1.0, 0.0)
+    out[inside] = np.clip(stats.binom._sf(k[inside], n[inside], share[inside]), 0, 1)
+    return out
+
+
+def _binom_cdf(k: np.ndarray, n: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """P(X <= k) for X ~ Binomial(n, share) (0 below 0, 1 from n on)."""
+    inside = (k >= 0) & (k < n)
+    out = np.where(k >= n, 1.0, 0.0)
+    out[inside] = np.clip(stats.binom._cdf(k[inside], n[inside], share[inside]), 0, 1)
+    return out
 
 
 def adjust(p: np.ndarray, m: int | None = None) -> np.ndarray:

@@ -55,6 +55,21 @@ def test_poisson_and_binomial_tails_by_hand():
                            np.array([False, False]), np.array([True, True])).tolist() == [1.0, 1.0]
 
 
+def test_tails_are_scipys_public_functions_bit_for_bit():
+    # p_values calls the distributions' kernels without scipy's argument checks: the same numbers exactly,
+    # at the edges too (k below 0, k at or past n, a share of 0 or 1, a negative Poisson mean: NaN)
+    from scipy import stats
+    rng = np.random.default_rng(3)
+    k, mu = np.rint(rng.uniform(-2, 60, 50_000)), rng.uniform(-1, 50, 50_000)
+    mu[::7] = 0.0
+    assert np.array_equal(funnel._poisson_sf(k, mu), stats.poisson.sf(k, mu), equal_nan=True)
+    n, share = np.rint(rng.uniform(1, 80, 50_000)), rng.uniform(0, 1, 50_000)
+    share[::5], share[::11] = 0.0, 1.0
+    k = np.rint(rng.uniform(-2, 90, 50_000))
+    assert np.array_equal(funnel._binom_sf(k, n, share), stats.binom.sf(k, n, share))
+    assert np.array_equal(funnel._binom_cdf(k, n, share), stats.binom.cdf(k, n, share))
+
+
 def test_benjamini_hochberg_by_hand():
     q = funnel.adjust(np.array([0.01, 0.04, 0.03, 0.5]))
     assert q.tolist() == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.5])  # 0.01*4/1; min(0.03*4/2, 0.04*4/3)
