@@ -133,6 +133,7 @@ class EngineService:
         self.states.resumed(set(self.engine.parents), {level: arrays[f"{level}.below"] for level in self.engine.parents
                                                         if f"{level}.below" in arrays})
         self._resume_from, self._started, self._last_tick = None, True, last_tick
+        log.info("went on from the engine snapshot of the tick at %.3f in %s", last_tick, self.snapshot_dir)
         return True
 
     def restore(self) -> int:

@@ -101,7 +101,7 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
 
     from cityvitals.shutdown import wait_for_stop
     from wiring.dispatching import dispatch_context, start_escalation
-    from wiring.runtime import open_runtime, start_archive, start_engine
+    from wiring.runtime import open_runtime, save_engine_snapshot, start_archive, start_engine
 
     rt = open_runtime(load_settings())
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -112,6 +112,7 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     log.info("engine worker up (redis %s, database %s)", rt.redis_url, rt.settings.database_url)
     wait_for_stop()
     scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged) before the lead is handed on
+    save_engine_snapshot(rt)  # before the lead goes: no other engine writes a tick while it is saved
     leadership.release()
     archive_lead.release()
     _stop_embedded_redis(rt)
@@ -439,7 +440,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from feeds.simulator.config import SimulatorFeedConfig
     from indicators.loader import CatalogInvalid
     from wiring.dispatching import dispatch_context, start_escalation
-    from wiring.runtime import open_runtime, start_archive, start_engine
+    from wiring.runtime import open_runtime, save_engine_snapshot, start_archive, start_engine
     from wiring.web import build_server, http_server
 
     try:
@@ -466,6 +467,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     wait_for_stop()
     http.stop()
     scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged), as in `engine run`
+    save_engine_snapshot(rt)
     _stop_embedded_redis(rt)
     return 0
 
