@@ -357,7 +357,7 @@ class Engine:
         if self._parts is None or self._rolled is None or not self.records or set(self.written) != set(LEVELS):
             return None
         p = self._parts
-        arrays = {"values": self.values, "ts": self.ts, "parts.value": p.value, "parts.ts": p.ts,
+        arrays = {"values": self.values, "ts": self.ts, "feed": self.feed, "parts.value": p.value, "parts.ts": p.ts,
                   "parts.num": p.num.own, "parts.den": p.den.own, "fresh": self._fresh,
                   "oldest_fresh": self._oldest_fresh}
         scalars = {"fresh_now": self._fresh_now}
@@ -377,11 +377,11 @@ class Engine:
         return arrays, scalars
 
     def take_kept(self, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> None:
-        """Go on from what :meth:`kept` gave on an engine of the same hierarchy and catalog, after its values.
+        """Go on from what :meth:`kept` gave, on a new engine of the same hierarchy and catalog.
 
-        Call it once the latest values are restored (:meth:`load_latest`): the rows whose values or data
-        times differ from the kept ones are computed again at the next tick, the others are kept. A shape
-        that does not fit raises ValueError, and nothing is taken.
+        The values held are those kept too (instead of :meth:`load_latest`), with their feed codes as
+        numbered then (:meth:`adopt_feeds` names them); the next tick computes only what arrives. A
+        shape that does not fit raises ValueError, and nothing is taken.
         """
         value = arrays.get("parts.value", np.empty((0, 0)))
         num, den = rollup.grid_pieces([i.rollup for i in self.catalog.indicators], value, self.population)
@@ -409,12 +409,13 @@ class Engine:
                                                 last_now=scalars[f"{level}.last_now"])
             self.written[level] = Written(arrays[f"{level}.written.value"], arrays[f"{level}.written.ts"],
                                           arrays[f"{level}.written.oldest"], scalars[f"{level}.written.base"])
-        self._moved = ~(_same_rows(self.values, arrays["values"]) & _same_rows(self.ts, arrays["ts"]))
+        self.values, self.ts, self.feed = arrays["values"], arrays["ts"], arrays["feed"]
+        self._moved = np.zeros(len(self.metric_ids), dtype=bool)
 
     def _kept_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shapes of the arrays :meth:`kept` gives that every engine of this hierarchy and catalog has."""
         n, g = len(self.ind_ids), len(self.grid_ids)
-        shapes = {"values": self.values.shape, "ts": self.ts.shape, "parts.value": (n, g), "parts.ts": (n, g),
+        shapes = {"values": self.values.shape, "ts": self.ts.shape, "feed": self.feed.shape, "parts.value": (n, g), "parts.ts": (n, g),
                   "fresh": (n, g), "oldest_fresh": (n,)}
         for level in LEVELS:
             cells = (n, len(self.tree.ids(level)))
@@ -913,11 +914,6 @@ class Engine:
 
 
 _TRACKED = ("state", "since", "pending", "pending_since", "known", "judged")  # a Track's arrays, in its order
-
-
-def _same_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per row, whether two matrices hold the same numbers in every cell (NaN equal to NaN)."""
-    return np.array([np.array_equal(x, y, equal_nan=True) for x, y in zip(a, b, strict=True)], dtype=bool)
 
 
 @dataclass(frozen=True)

@@ -88,8 +88,8 @@ class EngineService:
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
-        self.restore()
         self.snapshot_taken = self._take_snapshot()
+        self.restore(grids=not self.snapshot_taken)
 
     def save_snapshot(self) -> Path | None:
         """Write what the engine keeps from its last tick to ``snapshot_dir``; returns where (None: nothing to save).
@@ -108,14 +108,16 @@ class EngineService:
             return None
         arrays, scalars = kept
         arrays |= {f"{level}.below": below for level, below in self.states.below.items()}
+        arrays["latest_rows"] = np.array(sorted(self.states.latest_rows), dtype=np.int64)
         key = SnapshotKey(self.tree_digest, eng.catalog.version, self._last_tick)
         return snapshot.save(self.snapshot_dir, key, arrays, scalars)
 
     def _take_snapshot(self) -> bool:
         """Go on from the snapshot of the tick the engine before wrote last, if there is one; returns whether.
 
-        Everything it holds is then as that engine left it: no level is read back from the store, no
-        record written again, and the first tick computes only what arrived since.
+        Everything it holds is then as that engine left it (the grids' latest values in Redis are those
+        of that tick, written by it): no level is read back from the store, no record written again, and
+        the first tick computes only what arrived since.
         """
         if self.snapshot_dir is None or self._resume_from is None or self._resume_from[1] != set(self.engine.parents):
             return False
@@ -130,26 +132,34 @@ class EngineService:
             log.warning("engine snapshot in %s does not fit (%s): scoring from nothing", self.snapshot_dir, exc)
             return False
         self.engine.expect_written(last_tick)
+        self.states.restored(set(arrays["latest_rows"].tolist()))
         self.states.resumed(set(self.engine.parents), {level: arrays[f"{level}.below"] for level in self.engine.parents
                                                         if f"{level}.below" in arrays})
         self._resume_from, self._started, self._last_tick = None, True, last_tick
         log.info("went on from the engine snapshot of the tick at %.3f in %s", last_tick, self.snapshot_dir)
         return True
 
-    def restore(self) -> int:
-        """Rebuild the in-memory values from the latest values in Redis (after a restart)."""
+    def restore(self, grids: bool = True) -> int:
+        """Rebuild the in-memory values from the latest values in Redis (after a restart); returns how many.
+
+        ``grids=False``: the grids' values and the states are the engine's already (a snapshot of the
+        store's last tick, :meth:`_take_snapshot`): only the levels' own values and the warnings are read.
+        """
         eng = self.engine
         eng.adopt_feeds(store.read_feed_names(self.client))  # codes in the rows are the published ones
-        rows = store.read_latest(self.client, eng.metric_ids, eng.grid_ids)
-        restored = sum(eng.load_latest(metric, cells) for metric, cells in rows.items())
-        self.states.restored({eng.metric_pos[m] for m in rows})
-        eng.take_touched()  # these are already in Redis
+        restored = 0
+        if grids:
+            rows = store.read_latest(self.client, eng.metric_ids, eng.grid_ids)
+            restored = sum(eng.load_latest(metric, cells) for metric, cells in rows.items())
+            self.states.restored({eng.metric_pos[m] for m in rows})
+            eng.take_touched()  # these are already in Redis
         for level, own in eng.own.items():
             rows = store.read_latest(self.client, own.metric_ids, own.area_ids, level)
             restored += sum(own.load(metric, cells) for metric, cells in rows.items())
             own.take_touched()
         warnings = store.read_warnings(self.client)
-        eng.restore_states(warnings)
+        if grids:
+            eng.restore_states(warnings)
         self.warnings.restore(warnings)
         if self.recorder is not None:  # a previous engine may have died between writing Redis and logging to SQL
             self.recorder.catch_up(warnings)

@@ -35,6 +35,11 @@ class StateWriter:
         self._below.update(below)
 
     @property
+    def latest_rows(self) -> set[int]:
+        """The metric rows whose latest row exists in Redis."""
+        return self._latest_rows
+
+    @property
     def below(self) -> dict[str, np.ndarray]:
         """Per level, the red/yellow counts below each area as last written (see :meth:`mark_below`)."""
         return self._below

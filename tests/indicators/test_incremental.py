@@ -137,6 +137,8 @@ def test_a_restarted_engine_goes_on_as_a_full_recomputation(province, redis_clie
             assert (service.save_snapshot() is not None) == snapshots
             service = EngineService(redis_client, None, province, catalog, consumer="engine", snapshot_dir=directory)
             assert service.snapshot_taken == snapshots
+            np.testing.assert_array_equal(service.engine.values, plain.values)  # from Redis, or as kept
+            np.testing.assert_array_equal(service.engine.ts, plain.ts)
             restarted_cells = 0
             continue
         share, gap = slice_
