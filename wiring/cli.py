@@ -112,8 +112,8 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     log.info("engine worker up (redis %s, database %s)", rt.redis_url, rt.settings.database_url)
     wait_for_stop()
     scheduler.shutdown(wait=True)  # the tick in progress ends (and is acknowledged) before the lead is handed on
-    save_engine_snapshot(rt)  # before the lead goes: no other engine writes a tick while it is saved
-    leadership.release()
+    leadership.release()  # a standby takes over now: a tick it writes meanwhile makes the snapshot unused, not wrong
+    save_engine_snapshot(rt)
     archive_lead.release()
     _stop_embedded_redis(rt)
     return 0
