@@ -13,8 +13,9 @@ field per sample of a tick, on the same server: the bare cost of persisting what
 the tick (that also scores, rolls up and writes states) is held against: ``tick_to_baseline`` is
 the median tick over it, ``tick_p95_to_baseline`` the 95th percentile's. ``first_tick_s`` is an engine's
 first tick on an empty store (every record written); ``restart_first_tick_s`` a restarted engine's, from
-its construction on the store the first one left (it takes back the states written there). The simulated feed runs in
-a process of its own (``feed_rss_mb``), so ``engine_rss_mb`` is the engine's alone.
+its construction on the store the first one left (it takes back the states written there), from the snapshot the first
+one saved after its last tick (``snapshot_save_s``, ``snapshot_mb``; ``--no-snapshot``: scoring every indicator anew).
+The simulated feed runs in a process of its own (``feed_rss_mb``), so ``engine_rss_mb`` is the engine's alone.
 """
 
 from __future__ import annotations
@@ -80,19 +81,31 @@ def persist_latest(client: redis.Redis, service: EngineService) -> None:
 
 
 def restart(client: redis.Redis, tree: AreaTree, catalog: Catalog, feed: FeedProcess, consumer: str,
-            now: float) -> dict:
+            now: float, snapshot_dir: Path | None) -> dict:
     """Start an engine on the store a stopped one left: seconds to its first tick written, and what it took.
 
-    Timed whole, from its construction (publishing the hierarchy, reading back the latest values) to its
-    first tick written (reading back the states meanwhile), with one tick interval's samples arrived.
+    Timed whole, from its construction (publishing the hierarchy, reading back the latest values, mapping
+    the snapshot in ``snapshot_dir`` if any) to its first tick written (reading back the states meanwhile
+    without a snapshot), with one tick interval's samples arrived.
     """
     feed.append(now)
     t = time.perf_counter()
-    restarted = EngineService(client, None, tree, catalog, consumer=consumer)
+    restarted = EngineService(client, None, tree, catalog, consumer=consumer, snapshot_dir=snapshot_dir)
     built = time.perf_counter()
     report = restarted.tick(now)
     return {"restart_first_tick_s": round(time.perf_counter() - t, 2), "restart_construct_s": round(built - t, 2),
-            "restart_phase_s": {k: round(v, 2) for k, v in report.seconds.items()}, "restart_cells": report.cells}
+            "restart_phase_s": {k: round(v, 2) for k, v in report.seconds.items()}, "restart_cells": report.cells,
+            "restart_from_snapshot": restarted.snapshot_taken, "restart_rss_mb": round(rss_mb(), 1)}
+
+
+def save_snapshot(service: EngineService) -> dict:
+    """Save the engine's snapshot as a stopping engine does: seconds and size on disk."""
+    t = time.perf_counter()
+    path = service.save_snapshot()
+    if path is None:
+        raise RuntimeError("the engine saved no snapshot after its ticks (see EngineService.save_snapshot)")
+    size = sum(f.stat().st_size for f in path.iterdir())
+    return {"snapshot_save_s": round(time.perf_counter() - t, 2), "snapshot_mb": round(size / 1e6, 1)}
 
 
 def connect(url: str | None) -> tuple[redis.Redis, object]:
@@ -210,9 +223,10 @@ def baseline(client: redis.Redis, fields: int, per_command: int = 1000) -> float
 
 
 def run(
-    grids: int, ticks: int, url: str | None, catalog_paths: list[Path], tick_s: float, cache_dir: Path | None = None
+    grids: int, ticks: int, url: str | None, catalog_paths: list[Path], tick_s: float, cache_dir: Path | None = None,
+    snapshots: bool = True,
 ) -> dict:
-    """Build, warm up, then time ``ticks`` whole ticks and one scoring pass; return the figures."""
+    """Build, warm up, then time ``ticks`` whole ticks, one scoring pass and a restart; return the figures."""
     generate_s = None
     demo_grids = None if grids == PUKOU_GRIDS else grids
     if cache_dir is not None and not cache_path(cache_dir, demo_version(demo_grids)).exists():
@@ -226,7 +240,9 @@ def run(
     client.flushdb(asynchronous=True)  # a province-sized database outlasts the socket timeout
     catalog = load_catalog(catalog_paths)
     feed = FeedProcess(client, compile_catalog(catalog).metrics, tree, tick_s)  # before the engine fills memory
-    service = EngineService(client, None, tree, catalog, consumer="bench")
+    snapshot_dir = tempfile.TemporaryDirectory(prefix="bench-engine-snapshot-") if snapshots else None
+    snapshot_path = Path(snapshot_dir.name) if snapshot_dir else None
+    service = EngineService(client, None, tree, catalog, consumer="bench", snapshot_dir=snapshot_path)
     now = time.time() - (ticks + 2) * tick_s
     warm(service, feed.warm(now), now)
     t = time.perf_counter()
@@ -239,6 +255,7 @@ def run(
         t = time.perf_counter()
         reports.append(service.tick(now))
         times.append(time.perf_counter() - t)
+    saved = save_snapshot(service) if snapshots else {}  # before the scoring pass below, which writes nothing
     service.engine.recompute_all()  # a full scoring pass, not one that keeps what no sample moved
     t = time.perf_counter()
     service.engine.tick(now + tick_s)
@@ -253,8 +270,10 @@ def run(
     consumer = service.consumer
     del service
     gc.collect()  # the old engine's arrays go before the new one's come, as in a restarted process
-    restarted = restart(client, tree, catalog, feed, consumer, now + 2 * tick_s)
+    restarted = restart(client, tree, catalog, feed, consumer, now + 2 * tick_s, snapshot_path)
     feed.close()
+    if snapshot_dir is not None:
+        snapshot_dir.cleanup()
     client.flushdb(asynchronous=True)  # a province-sized database outlasts the socket timeout
     del keep
     return {
@@ -276,6 +295,7 @@ def run(
         "tree_build_s": round(build_s, 2),
         "first_tick_s": round(first_tick_s, 2),
         **restarted,
+        **saved,
         "tree_cached": cache_dir is not None,
         "tree_generate_s": generate_s,
         "redis_used_memory_mb": round(redis_mb, 1),
@@ -306,9 +326,12 @@ def main(argv: list[str] | None = None) -> None:
         help="directory of cached demo hierarchies (default: %(default)s)",
     )
     parser.add_argument("--no-tree-cache", action="store_true", help="generate the hierarchy every run")
+    parser.add_argument("--no-snapshot", action="store_true",
+                        help="restart without the engine's snapshot (scoring every indicator anew)")
     args = parser.parse_args(argv)
     cache_dir = None if args.no_tree_cache else args.tree_cache
-    print(json.dumps(run(args.grids, args.ticks, args.redis_url, args.catalog, args.tick_seconds, cache_dir)))
+    print(json.dumps(run(args.grids, args.ticks, args.redis_url, args.catalog, args.tick_seconds, cache_dir,
+                         not args.no_snapshot)))
 
 
 if __name__ == "__main__":

@@ -347,6 +347,85 @@ class Engine:
         self._waiting.pop(level, None)
         return True
 
+    def kept(self) -> tuple[dict[str, np.ndarray], dict[str, float]] | None:
+        """What this engine keeps from its last tick for the next, by name: arrays, and numbers; None before one.
+
+        Grid values and roll-ups, freshness, funnel probabilities, states and the written snapshot:
+        :meth:`take_kept` on a new engine (same hierarchy and catalog) then ticks on as this one would
+        (see ``indicators/snapshot.py``).
+        """
+        if self._parts is None or self._rolled is None or not self.records or set(self.written) != set(LEVELS):
+            return None
+        p = self._parts
+        arrays = {"values": self.values, "ts": self.ts, "feed": self.feed, "parts.value": p.value, "parts.ts": p.ts,
+                  "parts.num": p.num.own, "parts.den": p.den.own, "fresh": self._fresh,
+                  "oldest_fresh": self._oldest_fresh}
+        scalars = {"fresh_now": self._fresh_now}
+        for level in LEVELS:
+            track, written = self.tracks[level], self.written[level]
+            arrays |= {f"{level}.seen": self._seen_cache[level], f"{level}.written.value": written.value,
+                       f"{level}.written.ts": written.ts, f"{level}.written.oldest": written.oldest}
+            arrays |= {f"{level}.track.{name}": getattr(track, name) for name in _TRACKED}
+            scalars |= {f"{level}.last_now": track.last_now, f"{level}.written.base": written.base}
+            if level in self._oldest_by_block:
+                arrays[f"{level}.oldest_block"] = self._oldest_by_block[level]
+            if level in self._funnel_state:
+                arrays[f"{level}.funnel_state"] = self._funnel_state[level]
+                arrays[f"{level}.funnel_p"], arrays[f"{level}.funnel_valid"] = self._funnel_p[level]
+            if level != "grid":
+                arrays |= {f"{level}.rolled.{k}": a for k, a in enumerate(self._rolled[level])}
+        return arrays, scalars
+
+    def take_kept(self, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> None:
+        """Go on from what :meth:`kept` gave, on a new engine of the same hierarchy and catalog.
+
+        The values held are those kept too (instead of :meth:`load_latest`), with their feed codes as
+        numbered then (:meth:`adopt_feeds` names them); the next tick computes only what arrives. A
+        shape that does not fit raises ValueError, and nothing is taken.
+        """
+        value = arrays.get("parts.value", np.empty((0, 0)))
+        num, den = rollup.grid_pieces([i.rollup for i in self.catalog.indicators], value, self.population)
+        shapes = self._kept_shapes() | {"parts.num": num.own.shape, "parts.den": den.own.shape}
+        wrong = sorted(n for n, s in shapes.items() if n not in arrays or arrays[n].shape != s)
+        wrong += sorted(({"fresh_now"} | {f"{lv}.{n}" for lv in LEVELS for n in ("last_now", "written.base")})
+                        - set(scalars))
+        if wrong:
+            raise ValueError(f"kept arrays do not fit this engine: {', '.join(wrong[:5])}")
+        num.own, den.own = arrays["parts.num"], arrays["parts.den"]
+        self._parts = rollup.GridParts(value, num, den, arrays["parts.ts"])
+        self._fresh, self._oldest_fresh, self._fresh_now = arrays["fresh"], arrays["oldest_fresh"], scalars["fresh_now"]
+        self._seen_cache = {level: arrays[f"{level}.seen"] for level in LEVELS}
+        self._rolled = {level: tuple(arrays[f"{level}.rolled.{k}"] for k in range(5)) for level in LEVELS
+                        if level != "grid"}
+        self._oldest_by_block = {level: arrays[f"{level}.oldest_block"] for level in LEVELS
+                                 if f"{level}.oldest_block" in arrays}
+        self._funnel_state = {level: arrays[f"{level}.funnel_state"] for level in LEVELS
+                              if f"{level}.funnel_state" in arrays}
+        self._funnel_p = {level: (arrays[f"{level}.funnel_p"], arrays[f"{level}.funnel_valid"])
+                          for level in self._funnel_state}
+        self._waiting = {}
+        for level in LEVELS:
+            self.tracks[level] = classify.Track(*(arrays[f"{level}.track.{name}"] for name in _TRACKED),
+                                                last_now=scalars[f"{level}.last_now"])
+            self.written[level] = Written(arrays[f"{level}.written.value"], arrays[f"{level}.written.ts"],
+                                          arrays[f"{level}.written.oldest"], scalars[f"{level}.written.base"])
+        self.values, self.ts, self.feed = arrays["values"], arrays["ts"], arrays["feed"]
+        self._moved = np.zeros(len(self.metric_ids), dtype=bool)
+
+    def _kept_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shapes of the arrays :meth:`kept` gives that every engine of this hierarchy and catalog has."""
+        n, g = len(self.ind_ids), len(self.grid_ids)
+        shapes = {"values": self.values.shape, "ts": self.ts.shape, "feed": self.feed.shape, "parts.value": (n, g), "parts.ts": (n, g),
+                  "fresh": (n, g), "oldest_fresh": (n,)}
+        for level in LEVELS:
+            cells = (n, len(self.tree.ids(level)))
+            shapes |= {f"{level}.seen": cells, f"{level}.written.value": cells, f"{level}.written.ts": cells,
+                       f"{level}.written.oldest": (1 + len(DOMAINS), cells[1])}
+            shapes |= {f"{level}.track.{name}": cells for name in _TRACKED}
+            if level != "grid":
+                shapes |= {f"{level}.rolled.{k}": cells for k in range(5)}
+        return shapes
+
     def adopt_feeds(self, published: list[str]) -> None:
         """Number feeds as ``published`` does (then ours it lacks), so codes persisted in Redis keep their names."""
         merged = list(published) + [f for f in self.feeds if f not in published]
@@ -832,6 +911,9 @@ class Engine:
         old.keep(rows, dirty[rows], v, t)
         np.copyto(old.oldest, oldest, where=summary[None, :])
         return dirty, state_changed, summary
+
+
+_TRACKED = ("state", "since", "pending", "pending_since", "known", "judged")  # a Track's arrays, in its order
 
 
 @dataclass(frozen=True)

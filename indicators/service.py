@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import redis
@@ -19,12 +20,13 @@ from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals import store
 from cityvitals.areas import LEVELS, AreaTree
-from indicators import classify
+from indicators import classify, snapshot
 from indicators.compiled import compile_catalog
 from indicators.engine import Engine, TickResult
 from indicators.forecast import EarlyWarnings
 from indicators.loader import Catalog
 from indicators.province import root_summary
+from indicators.snapshot import SnapshotKey
 from indicators.sql_recorder import SqlRecorder
 from indicators.state_writer import StateWriter
 from indicators.value_recorder import ValueRecorder
@@ -61,7 +63,9 @@ class EngineService:
     def __init__(self, client: redis.Redis, sql: SqlEngine | None, tree: AreaTree, catalog: Catalog,
                  consumer: str | None = None, history_levels: tuple[str, ...] = ("district", "street"),
                  history_step_s: float = 60.0, retention_s: float = 7 * 86400, max_entries: int = 2000,
-                 values: ValueRecorder | None = None, early_log: bool = False, tz: str = "Asia/Shanghai") -> None:
+                 values: ValueRecorder | None = None, early_log: bool = False, tz: str = "Asia/Shanghai",
+                 snapshot_dir: Path | None = None) -> None:
+        """``snapshot_dir``: where :meth:`save_snapshot` writes what the engine keeps, and a restart looks for it."""
         self.client, self.tree = client, tree
         self.engine = Engine(tree, compile_catalog(catalog), tz)
         self.early_log = early_log  # keep every early-warning event in memory (a run on a virtual clock)
@@ -77,26 +81,85 @@ class EngineService:
         self._failed = False  # a tick died on a Redis error: memory may hold what Redis never got
         self._seen: OrderedDict[str, None] = OrderedDict()  # batch ids scored and written
         self._started = False  # the first tick (every record written) is done: see _write_first
+        self.snapshot_dir = snapshot_dir
+        self._last_tick: float | None = None  # the time of the last tick written whole
+        self.tree_digest = self._tree_digest()
         self._resume_from = self._resumable()  # what the engine before left, read before ours is published
         store.ensure_group(client)
         self.publish_areas()
         self.publish_catalog()
-        self.restore()
+        self.snapshot_taken = self._take_snapshot()
+        self.restore(grids=not self.snapshot_taken)
 
-    def restore(self) -> int:
-        """Rebuild the in-memory values from the latest values in Redis (after a restart)."""
+    def save_snapshot(self) -> Path | None:
+        """Write what the engine keeps from its last tick to ``snapshot_dir``; returns where (None: nothing to save).
+
+        For a stop (``indicators/snapshot.py``): a restart then goes on from it instead of scoring
+        every indicator anew, if no tick was written since. Only after a tick written whole, with
+        the engine not moved since (a tick scored but not written would not be what the store holds).
+        """
+        eng = self.engine
+        if self.snapshot_dir is None or not self._started or self._failed or self._last_tick is None:
+            return None
+        if any(eng.tracks[level].last_now != self._last_tick for level in eng.parents):
+            return None
+        kept = eng.kept()
+        if kept is None:
+            return None
+        arrays, scalars = kept
+        arrays |= {f"{level}.below": below for level, below in self.states.below.items()}
+        arrays["latest_rows"] = np.array(sorted(self.states.latest_rows), dtype=np.int64)
+        key = SnapshotKey(self.tree_digest, eng.catalog.version, self._last_tick)
+        return snapshot.save(self.snapshot_dir, key, arrays, scalars)
+
+    def _take_snapshot(self) -> bool:
+        """Go on from the snapshot of the tick the engine before wrote last, if there is one; returns whether.
+
+        Everything it holds is then as that engine left it (the grids' latest values in Redis are those
+        of that tick, written by it): no level is read back from the store, no record written again, and
+        the first tick computes only what arrived since.
+        """
+        if self.snapshot_dir is None or self._resume_from is None or self._resume_from[1] != set(self.engine.parents):
+            return False
+        last_tick = self._resume_from[0]
+        found = snapshot.load(self.snapshot_dir, SnapshotKey(self.tree_digest, self.engine.catalog.version, last_tick))
+        if found is None:
+            return False
+        arrays, scalars = found
+        try:
+            self.engine.take_kept(arrays, scalars)
+        except (ValueError, KeyError) as exc:
+            log.warning("engine snapshot in %s does not fit (%s): scoring from nothing", self.snapshot_dir, exc)
+            return False
+        self.engine.expect_written(last_tick)
+        self.states.restored(set(arrays["latest_rows"].tolist()))
+        self.states.resumed(set(self.engine.parents), {level: arrays[f"{level}.below"] for level in self.engine.parents
+                                                        if f"{level}.below" in arrays})
+        self._resume_from, self._started, self._last_tick = None, True, last_tick
+        log.info("went on from the engine snapshot of the tick at %.3f in %s", last_tick, self.snapshot_dir)
+        return True
+
+    def restore(self, grids: bool = True) -> int:
+        """Rebuild the in-memory values from the latest values in Redis (after a restart); returns how many.
+
+        ``grids=False``: the grids' values and the states are the engine's already (a snapshot of the
+        store's last tick, :meth:`_take_snapshot`): only the levels' own values and the warnings are read.
+        """
         eng = self.engine
         eng.adopt_feeds(store.read_feed_names(self.client))  # codes in the rows are the published ones
-        rows = store.read_latest(self.client, eng.metric_ids, eng.grid_ids)
-        restored = sum(eng.load_latest(metric, cells) for metric, cells in rows.items())
-        self.states.restored({eng.metric_pos[m] for m in rows})
-        eng.take_touched()  # these are already in Redis
+        restored = 0
+        if grids:
+            rows = store.read_latest(self.client, eng.metric_ids, eng.grid_ids)
+            restored = sum(eng.load_latest(metric, cells) for metric, cells in rows.items())
+            self.states.restored({eng.metric_pos[m] for m in rows})
+            eng.take_touched()  # these are already in Redis
         for level, own in eng.own.items():
             rows = store.read_latest(self.client, own.metric_ids, own.area_ids, level)
             restored += sum(own.load(metric, cells) for metric, cells in rows.items())
             own.take_touched()
         warnings = store.read_warnings(self.client)
-        eng.restore_states(warnings)
+        if grids:
+            eng.restore_states(warnings)
         self.warnings.restore(warnings)
         if self.recorder is not None:  # a previous engine may have died between writing Redis and logging to SQL
             self.recorder.catch_up(warnings)
@@ -161,7 +224,7 @@ class EngineService:
         The same hierarchy published whole already is left as it is: a restarted engine at province
         scale would otherwise rewrite 120,000 records for nothing.
         """
-        tree, digest = self.tree, self._tree_digest()
+        tree, digest = self.tree, self.tree_digest
         if store.areas_digest(self.client) == digest:
             return
         store.write_areas(self.client, {
@@ -245,6 +308,7 @@ class EngineService:
             self.recorder.record(self.engine, result, now)
         if self.values is not None:
             self.values.record(self.engine, result, now)
+        self._last_tick = now
         report.seconds = {"consume": t1 - t0, "score": t2 - t1, "write": t3 - t2, "sql": time.perf_counter() - t3}
         store.record_tick_time(self.client, time.perf_counter() - t0, report.samples)
         return report

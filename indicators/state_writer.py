@@ -34,6 +34,16 @@ class StateWriter:
         self._value_levels |= levels
         self._below.update(below)
 
+    @property
+    def latest_rows(self) -> set[int]:
+        """The metric rows whose latest row exists in Redis."""
+        return self._latest_rows
+
+    @property
+    def below(self) -> dict[str, np.ndarray]:
+        """Per level, the red/yellow counts below each area as last written (see :meth:`mark_below`)."""
+        return self._below
+
     def queue_feed_names(self, pipe: redis.client.Pipeline, engine: Engine) -> None:
         """Name a new feed before any packed row uses its code."""
         if engine.feeds != self._feed_names:

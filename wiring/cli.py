@@ -102,7 +102,7 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     from cityvitals.leader import shut_down
     from cityvitals.shutdown import wait_for_stop
     from wiring.dispatching import dispatch_context, start_escalation
-    from wiring.runtime import open_runtime, start_archive, start_engine
+    from wiring.runtime import open_runtime, save_engine_snapshot, start_archive, start_engine
 
     rt = open_runtime(load_settings())
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -113,6 +113,7 @@ def cmd_engine_run(args: argparse.Namespace) -> int:
     log.info("engine worker up (redis %s, database %s)", rt.redis_url, rt.settings.database_url)
     wait_for_stop()
     shut_down(scheduler, leadership, archive_lead)  # the tick in progress ends (and is acknowledged) first
+    save_engine_snapshot(rt)  # after the lead went: a tick a standby writes meanwhile makes it unused, not wrong
     _stop_embedded_redis(rt)
     return 0
 
@@ -439,7 +440,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from feeds.simulator.config import SimulatorFeedConfig
     from indicators.loader import CatalogInvalid
     from wiring.dispatching import dispatch_context, start_escalation
-    from wiring.runtime import open_runtime, start_archive, start_engine
+    from wiring.runtime import open_runtime, save_engine_snapshot, start_archive, start_engine
     from wiring.web import build_server, http_server
 
     try:
@@ -465,6 +466,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     wait_for_stop()
     http.stop()
     shut_down(scheduler, *leads)  # as in `engine run`; the feeds' locks freed too
+    save_engine_snapshot(rt)
     _stop_embedded_redis(rt)
     return 0
 

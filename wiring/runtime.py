@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -70,13 +71,32 @@ def start_engine(rt: Runtime, scheduler: BackgroundScheduler) -> Leadership:
     """
     values = ValueRecorder(rt.settings.archive_path, rt.settings.value_step_s, rt.settings.archive_days)
     rt.service = EngineService(rt.client, rt.sql, rt.tree, rt.catalog, consumer=rt.settings.engine_name,
-                               retention_s=rt.settings.history_days * 86400, values=values, tz=rt.settings.timezone)
+                               retention_s=rt.settings.history_days * 86400, values=values, tz=rt.settings.timezone,
+                               snapshot_dir=snapshot_dir(rt.settings))
     leadership = Leadership(rt.client, "engine", ttl_s=max(3 * rt.settings.tick_seconds, 3.0))
     scheduler.add_job(EngineRound(rt.service, leadership), "interval", seconds=rt.settings.tick_seconds,
                       id="engine-tick", max_instances=1, coalesce=True, next_run_time=_now())
     scheduler.add_job(reload_catalog, "interval", args=[rt], seconds=5, id="catalog-reload", max_instances=1,
                       coalesce=True)
     return leadership
+
+
+def snapshot_dir(settings: Settings) -> Path:
+    """Where an engine of this name keeps its snapshot (``indicators/snapshot.py``), in the data directory."""
+    return settings.data_dir / "engine-snapshot" / (settings.engine_name or "engine")
+
+
+def save_engine_snapshot(rt: Runtime) -> None:
+    """Save the stopped engine's snapshot, so that its restart goes on from it (a failure is logged, not raised)."""
+    if rt.service is None:
+        return
+    try:
+        path = rt.service.save_snapshot()
+    except OSError as exc:
+        log.warning("engine snapshot not saved (%s): the next start scores every indicator anew", exc)
+        return
+    if path is not None:
+        log.info("engine snapshot saved in %s", path)
 
 
 def start_archive(rt: Runtime, scheduler: BackgroundScheduler) -> Leadership:

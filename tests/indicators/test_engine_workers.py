@@ -78,3 +78,16 @@ def test_a_stopped_leader_hands_over_at_once(tmp_path, redis_client, redis_url, 
         wait_logged(lambda: (_entrapments(redis_client, grids[7]) or {}).get("s") == "red", "the new leader scores",
                     logs)
         stop(follower)
+
+
+def test_a_stopped_engine_saves_its_snapshot_and_the_next_one_goes_on_from_it(tmp_path, redis_client, redis_url):
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'cv.sqlite'}",
+           "CITYVITALS_DATA_DIR": str(tmp_path), "CITYVITALS_TICK_SECONDS": "1"}
+    for name in ("first", "second"):
+        with engines(tmp_path, {name: env}) as [(worker, log)]:
+            seen: set[str] = set()
+            wait_logged(lambda: _ticks_seen(redis_client, seen) >= 2, f"two ticks of the {name} engine", [log])  # noqa: B023
+            stop(worker)
+        assert "engine snapshot saved" in log.read_text(), log.read_text()[-2000:]
+        assert ("went on from the engine snapshot" in log.read_text()) == (name == "second"), log.read_text()[-2000:]
+    assert (tmp_path / "engine-snapshot" / "engine" / "current" / "meta.json").exists()

@@ -112,16 +112,19 @@ def _assert_summaries(client, engine: Engine, want: TickResult, step: int) -> No
                                           err_msg=f"step {step}, {level}, {name}")
 
 
-def test_a_restarted_engine_goes_on_as_a_full_recomputation(province, redis_client):
-    """An engine restarted mid-way takes back its states from Redis and scores on exactly as a plain recomputation.
+@pytest.mark.parametrize("snapshots", [False, True], ids=["from-redis", "from-snapshot"])
+def test_a_restarted_engine_goes_on_as_a_full_recomputation(province, redis_client, tmp_path, snapshots):
+    """An engine restarted mid-way takes back its states and scores on exactly as a plain recomputation.
 
-    Its first tick writes only what moved: the since of a normal cell and the countdown of a pending
-    one go on from before the restart, and the rows and area summaries in Redis end where the plain
-    engine is.
+    From Redis, or from the snapshot the engine before saved as it stopped (its grid values, roll-ups
+    and states: the first tick then computes only what arrived since). Its first tick writes only what
+    moved: the since of a normal cell and the countdown of a pending one go on from before the
+    restart, and the rows and area summaries in Redis end where the plain engine is.
     """
     catalog = load_catalog([DEFAULT_CATALOG])
     plain = Engine(province, catalog)
-    service = EngineService(redis_client, None, province, catalog, consumer="engine")
+    directory = tmp_path / "snapshot" if snapshots else None
+    service = EngineService(redis_client, None, province, catalog, consumer="engine", snapshot_dir=directory)
     city = SimulatedCity(province, registry(), seed=3)
     metrics = [m for m in plain.metric_ids if m in city.character]
     grids = province.ids("grid")
@@ -131,7 +134,11 @@ def test_a_restarted_engine_goes_on_as_a_full_recomputation(province, redis_clie
                                    None, (0.2, 900)]):
         if slice_ is None:  # a restart: a new engine on the same store and stream
             pending_at_restart += sum(int((service.engine.tracks[lv].pending >= 0).sum()) for lv in LEVELS)
-            service = EngineService(redis_client, None, province, catalog, consumer="engine")
+            assert (service.save_snapshot() is not None) == snapshots
+            service = EngineService(redis_client, None, province, catalog, consumer="engine", snapshot_dir=directory)
+            assert service.snapshot_taken == snapshots
+            np.testing.assert_array_equal(service.engine.values, plain.values)  # from Redis, or as kept
+            np.testing.assert_array_equal(service.engine.ts, plain.ts)
             restarted_cells = 0
             continue
         share, gap = slice_
@@ -149,6 +156,8 @@ def test_a_restarted_engine_goes_on_as_a_full_recomputation(province, redis_clie
         _assert_written(redis_client, service.engine, want, step)
         _assert_summaries(redis_client, service.engine, want, step)
         if restarted_cells == 0:  # the first tick after a restart writes what an uninterrupted engine writes
+            if snapshots:  # and computes anew only the grid values whose inputs arrived since
+                assert 0 < service.engine._regrid.sum() < len(plain.ind_ids)
             restarted_cells = report.cells
             moved = sum(int(want.levels[lv].dirty.sum()) for lv in LEVELS)
             assert report.cells == moved > 0, "a restarted engine rewrites what moved, not every record"

@@ -10,6 +10,7 @@ from cityvitals import store
 from cityvitals.areas import LEVELS, AreaTree
 from indicators.loader import load_catalog
 from indicators.service import EngineService
+from indicators.snapshot import CURRENT
 from tests.conftest import tiny_tree
 from tests.indicators.conftest import CATALOG, ORDERS, T0, send
 
@@ -142,3 +143,63 @@ def test_a_restart_on_the_same_hierarchy_leaves_it_published_and_another_one_rep
     assert store.areas_digest(redis_client) not in (None, digest)
     assert not redis_client.hexists(store.AREAS, "marker")
     assert store.read_areas(redis_client, ["d"])["d"]["pop"] == 4501
+
+
+def _stopped_with_snapshot(client, directory) -> None:
+    """Two minutes of an engine that saves its snapshot as it stops."""
+    service = EngineService(client, None, tiny_tree(), load_catalog([CATALOG]), consumer="engine-s",
+                            snapshot_dir=directory)
+    for minute in range(2):
+        send(client, minute)
+        tick_at(service, minute)
+    assert service.save_snapshot() is not None
+
+
+def _spoil(client, directory, how: str) -> AreaTree:
+    """Make the snapshot unusable as ``how`` says; returns the hierarchy the next engine runs on."""
+    tree, current = tiny_tree(), directory / CURRENT
+    if how == "a later tick written":  # the engine went on after saving it, then died
+        went_on = EngineService(client, None, tree, load_catalog([CATALOG]), consumer="engine-s")
+        send(client, 2)
+        tick_at(went_on, 2)
+    elif how == "another hierarchy":
+        tree = AreaTree([replace(tree[a], population=tree[a].population + 1) for level in LEVELS
+                         for a in tree.ids(level)])
+    elif how == "a torn file":
+        path = current / "parts.value.npy"
+        path.write_bytes(path.read_bytes()[:100])
+    elif how == "a wrong shape":
+        np.save(current / "district.seen.npy", np.zeros((1, 7), dtype=bool))
+    return tree
+
+
+@pytest.mark.parametrize("how", ["a later tick written", "another hierarchy", "a torn file", "a wrong shape"])
+def test_a_restart_scores_from_nothing_when_the_snapshot_does_not_fit(redis_client, tmp_path, how):
+    directory = tmp_path / "snapshot"
+    _stopped_with_snapshot(redis_client, directory)
+    tree = _spoil(redis_client, directory, how)
+    restarted = EngineService(redis_client, None, tree, load_catalog([CATALOG]), consumer="engine-s",
+                              snapshot_dir=directory)
+    assert not restarted.snapshot_taken
+    tick_at(restarted, 3)
+    assert restarted.engine._regrid.all()  # every indicator scored anew
+    states = snapshot(redis_client, restarted)
+    assert states[("orders", "d.s.c1.g2")]["s"] == "yellow" and states[("orders", "d.s.c1.g2")]["since"] == T0 + 5
+
+
+def test_a_snapshot_of_the_last_tick_is_taken_and_the_next_saved_replaces_it(redis_client, tmp_path):
+    directory = tmp_path / "snapshot"
+    _stopped_with_snapshot(redis_client, directory)
+    first = (directory / CURRENT).resolve()
+    restarted = EngineService(redis_client, None, tiny_tree(), load_catalog([CATALOG]), consumer="engine-s",
+                              snapshot_dir=directory)
+    assert restarted.snapshot_taken
+    assert restarted.save_snapshot() is not None  # its last tick is the one it took: the same states again
+    tick_at(restarted, 2)  # nothing arrived since: nothing is scored anew, states go on
+    assert not restarted.engine._regrid.any()
+    states = snapshot(redis_client, restarted)
+    assert states[("orders", "d.s.c1.g2")]["since"] == T0 + 5  # the warning went on from before the stop
+    assert restarted.save_snapshot() is not None
+    assert (directory / CURRENT).resolve() != first and not first.exists()
+    assert sorted(p.name for p in directory.iterdir() if p.name.startswith("snapshot-")) == [
+        (directory / CURRENT).resolve().name]
