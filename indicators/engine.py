@@ -415,8 +415,8 @@ class Engine:
     def _kept_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shapes of the arrays :meth:`kept` gives that every engine of this hierarchy and catalog has."""
         n, g = len(self.ind_ids), len(self.grid_ids)
-        shapes = {"values": self.values.shape, "ts": self.ts.shape, "feed": self.feed.shape, "parts.value": (n, g), "parts.ts": (n, g),
-                  "fresh": (n, g), "oldest_fresh": (n,)}
+        shapes = {"values": self.values.shape, "ts": self.ts.shape, "feed": self.feed.shape,
+                  "parts.value": (n, g), "parts.ts": (n, g), "fresh": (n, g), "oldest_fresh": (n,)}
         for level in LEVELS:
             cells = (n, len(self.tree.ids(level)))
             shapes |= {f"{level}.seen": cells, f"{level}.written.value": cells, f"{level}.written.ts": cells,
