@@ -8,6 +8,7 @@
 
   // The same texts as dashboard/components.py age_text.
   function ageText(seconds) {
+    seconds = Math.max(0, seconds); // data a moment newer than the page's clock: "0 s", not "-0 s"
     if (seconds < 90) return `${seconds.toFixed(0)} s`;
     if (seconds < 5400) return `${(seconds / 60).toFixed(0)} min`;
     if (seconds < 172800) return `${(seconds / 3600).toFixed(0)} h`;

@@ -120,7 +120,8 @@ def state_badge(state: State) -> html.Span:
 
 
 def age_text(seconds: float) -> str:
-    """A duration as a short text: 45 s, 12 min, 3 h, 2 d."""
+    """A duration as a short text: 45 s, 12 min, 3 h, 2 d (a time just ahead of the clock is 0 s, not "-0 s")."""
+    seconds = max(0.0, seconds)
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:

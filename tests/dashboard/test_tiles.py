@@ -36,6 +36,13 @@ def test_a_tile_says_how_old_its_own_data_is():
     assert "—" in stale and "无数据" in stale and "no data" in stale
 
 
+def test_an_age_is_never_negative_and_grows_in_coarser_units():
+    from dashboard.components import age_text
+
+    assert [age_text(s) for s in (-0.4, -3, 0.4, 89, 125, 7200, 3 * 86400)] == [
+        "0 s", "0 s", "0 s", "89 s", "2 min", "2 h", "3 d"]
+
+
 def test_a_state_waiting_out_its_minimum_duration_says_where_it_goes_and_counts_down():
     from dashboard.components import pending_note
 

@@ -176,3 +176,19 @@ def test_kiosk_in_english_from_the_url_keeps_english_through_the_rotation(app, p
     assert "lang=en" in page.evaluate("location.search")
     page.wait_for_function("() => (document.querySelector('.header h1') || {}).innerText?.startsWith('Party building')",
                            timeout=15_000)
+
+
+def test_an_age_ticks_in_the_browser_and_data_ahead_of_its_clock_reads_0_s(app, page):
+    page.goto(f"{app.url}/")
+    page.wait_for_selector("[data-now]", timeout=30_000)
+    now = float(page.get_attribute("[data-now]", "data-now"))
+    page.evaluate("""now => {
+        for (const [id, ts] of [["probe-ahead", now + 20], ["probe-old", now - 125]]) {
+            const el = document.createElement("span");
+            el.id = id;
+            el.dataset.ts = String(ts);
+            document.body.appendChild(el);
+        }
+    }""", now)  # a feed whose clock runs ahead of the server's, and data 2 minutes old
+    page.wait_for_function("() => document.getElementById('probe-old').textContent === '2 min'", timeout=10_000)
+    assert page.text_content("#probe-ahead") == "0 s"
