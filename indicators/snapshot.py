@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cityvitals.archive.files import sync_dir
+
 log = logging.getLogger(__name__)
 FORMAT = 1  # bump when the arrays kept change meaning
 CURRENT = "current"  # the symbolic link naming the snapshot in force
@@ -55,7 +57,7 @@ def save(directory: Path, key: SnapshotKey, arrays: dict[str, np.ndarray], scala
     link = directory / f".{CURRENT}-{target.name}"
     link.symlink_to(target.name)
     os.replace(link, directory / CURRENT)
-    _fsync_dir(directory)
+    sync_dir(directory)
     for old in directory.glob("snapshot-*"):
         if old != target:
             shutil.rmtree(old, ignore_errors=True)
@@ -80,12 +82,3 @@ def load(directory: Path, key: SnapshotKey) -> tuple[dict[str, np.ndarray], dict
         log.warning("engine snapshot %s unreadable (%s): scoring from nothing", path.resolve(), exc)
         return None
     return arrays, meta["scalars"]
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -81,17 +81,17 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     """``write`` a temporary file, flush it to disk, rename it to ``path`` and make the rename durable."""
     if not path.parent.is_dir():  # a new partition: its directories' names must outlast a power cut too
         path.parent.mkdir(parents=True, exist_ok=True)
-        _sync_dir(path.parent.parent)
-        _sync_dir(path.parent.parent.parent)
+        sync_dir(path.parent.parent)
+        sync_dir(path.parent.parent.parent)
     tmp = path.with_name(f".{path.name}.tmp")
     write(tmp)
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    _sync_dir(path.parent)
+    sync_dir(path.parent)
 
 
-def _sync_dir(directory: Path) -> None:
+def sync_dir(directory: Path) -> None:
     """Make a rename or an unlink in ``directory`` durable (POSIX keeps names in the directory)."""
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -126,7 +126,7 @@ def compact(paths: list[Path]) -> int:
     for path in paths:
         if path.name != name:
             path.unlink()
-    _sync_dir(directory)
+    sync_dir(directory)
     return len(table)
 
 

@@ -26,13 +26,13 @@ import pyarrow.parquet as pq
 
 from cityvitals.archive.files import (
     COMPACTED,
-    _sync_dir,
     day_of,
     days,
     expire,
     files,
     partition_dir,
     partitions,
+    sync_dir,
     write_atomic,
 )
 from cityvitals.archive.hourly import HOUR_S, HOURLY_DIR, combine, hour_means, read_twin, twin, write_twin
@@ -101,7 +101,7 @@ def compact(paths: list[Path]) -> int:
             path.unlink()
             twin(path).unlink(missing_ok=True)
             matrix_path(path).unlink(missing_ok=True)
-    _sync_dir(directory)
+    sync_dir(directory)
     return len(table)
 
 
