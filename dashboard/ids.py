@@ -19,17 +19,6 @@ KIOSK_STATE = "kiosk-state"
 CONN_LOST = "connection-lost"
 LANG = "lang-store"
 
-
-def tile(domain: str) -> dict:
-    """Pattern-matching id of one domain tile."""
-    return {"type": "domain-tile", "domain": domain}
-
-
-def lang_button(lang: str) -> dict:
-    """Pattern-matching id of one button of the language switch."""
-    return {"type": "lang-button", "lang": lang}
-
-
 PANEL_KEY = "panel-key"
 PANEL_SEARCH = "panel-search"
 PANEL_FILTER = "panel-filter"
@@ -73,10 +62,6 @@ ADMIN_TOKEN_CREATE = "admin-token-create"
 ADMIN_TOKENS = "admin-tokens"
 ADMIN_AUDIT = "admin-audit"
 
-
-def admin_button(action: str, **key: str) -> dict:
-    """Pattern-matching id of a button in an admin list: stop a scenario, switch a profile, revoke a token."""
-    return {"type": f"admin-{action}", **key}
 WARN_TASK_TYPE = "warnings-task-type"
 WARN_PRIORITY = "warnings-priority"
 WARN_INSTRUCTION = "warnings-instruction"
@@ -87,15 +72,9 @@ DISPATCH_TABLE = "dispatch-tasks"
 DISPATCH_NOTE = "dispatch-note"
 DISPATCH_MESSAGE = "dispatch-message"
 DISPATCH_CHANGED = "dispatch-changed"
-
-
-def dispatch_button(action: str) -> dict:
-    """Pattern-matching id of a step button on the dispatch page (verify, close, reopen)."""
-    return {"type": "dispatch-step", "action": action}
 DISPATCH_ASSESS = "dispatch-assessment"
 DISPATCH_EXPORT = "dispatch-export"
 DISPATCH_DOWNLOAD = "dispatch-download"
-
 
 RANGE_FROM = "range-from"
 RANGE_TO = "range-to"
@@ -106,11 +85,31 @@ DOWNLOAD = "chart-download"
 COMPARE_KEY = "compare-key"
 COMPARE_PICK = "compare-pick"
 COMPARE_LINES = "compare-lines"
+DETAIL_HISTORY = "detail-history"
+COMPARE_BARS = "compare-bars"
+REPORT_PRINT = "report-print"
+
+
+def tile(domain: str) -> dict:
+    """Pattern-matching id of one domain tile."""
+    return {"type": "domain-tile", "domain": domain}
+
+
+def lang_button(lang: str) -> dict:
+    """Pattern-matching id of one button of the language switch."""
+    return {"type": "lang-button", "lang": lang}
+
+
+def admin_button(action: str, **key: str) -> dict:
+    """Pattern-matching id of a button in an admin list: stop a scenario, switch a profile, revoke a token."""
+    return {"type": f"admin-{action}", **key}
+
+
+def dispatch_button(action: str) -> dict:
+    """Pattern-matching id of a step button on the dispatch page (verify, close, reopen)."""
+    return {"type": "dispatch-step", "action": action}
 
 
 def csv_button(chart: str) -> dict:
     """Pattern-matching id of a chart's CSV export button."""
     return {"type": "csv-export", "chart": chart}
-DETAIL_HISTORY = "detail-history"
-COMPARE_BARS = "compare-bars"
-REPORT_PRINT = "report-print"
