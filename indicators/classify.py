@@ -45,7 +45,6 @@ class Track:
     since: np.ndarray
     pending: np.ndarray
     pending_since: np.ndarray
-    known: np.ndarray  # judged at least once since this engine started (else the state is only "not yet known")
     judged: np.ndarray  # the last of NORMAL/YELLOW/RED the cell held (NOT_JUDGED: none yet): what a stale cell scores
     last_now: float  # time of the last tick that judged this level: how long a relapse paused a countdown
 
@@ -57,7 +56,6 @@ class Track:
             since=np.full(shape, now),
             pending=np.full(shape, NO_PENDING, dtype=np.int8),
             pending_since=np.full(shape, now),
-            known=np.zeros(shape, dtype=bool),
             judged=np.full(shape, State.NOT_JUDGED, dtype=np.int8),
             last_now=now,
         )
@@ -119,7 +117,7 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     ``clear_after`` defaults to ``min_duration``.
     """
     clear_after = min_duration if clear_after is None else clear_after
-    # A cell asking for the state it holds with nothing pending keeps it (only ``judged`` and ``known``
+    # A cell asking for the state it holds with nothing pending keeps it (only ``judged`` may
     # move): the rest, a few cells a tick, are worked out alone, one value per cell.
     at = np.nonzero((want != track.state) | (track.pending != NO_PENDING))
     shape = want.shape
@@ -158,7 +156,6 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     track.pending = _put(track.pending, at, np.where(higher, asked, pending).astype(np.int8))
     judged_now = (track.state == Code.NORMAL) | (track.state >= Code.YELLOW)
     track.judged = np.where(judged_now, track.state, track.judged).astype(np.int8)
-    track.known[...] = True
     track.last_now = now
     changed = np.zeros(shape, dtype=bool)
     changed[at] = ripe

@@ -212,7 +212,7 @@ class Engine:
             track = classify.Track.new((len(self.ind_ids), len(self.tree.ids(level))), now)
             old = self.tracks.get(level)
             if old is not None:
-                for name in ("state", "since", "pending", "pending_since", "known", "judged"):
+                for name in _TRACKED:
                     getattr(track, name)[rows] = getattr(old, name)[kept]
             self.tracks[level] = track
             self.written.pop(level, None)
@@ -298,7 +298,6 @@ class Engine:
             track.state[r, c], track.since[r, c] = State[w["s"].upper()], w["since"]
             if w.get("p"):  # the minimum duration it was waiting out goes on counting
                 track.pending[r, c], track.pending_since[r, c] = State[w["p"].upper()], w["ps"]
-            track.known[r, c] = True
             restored += 1
         return restored
 
@@ -339,7 +338,6 @@ class Engine:
         if found < shape[0]:
             self.tracks[level] = classify.Track.new(shape, track.last_now)
             return False
-        track.known[...] = True  # every cell was judged by the engine before (its first tick judges all)
         track.last_now = last_now
         if oldest is None:
             oldest = np.full((1 + len(DOMAINS), shape[1]), np.nan)
@@ -778,16 +776,19 @@ class Engine:
         moved_before = (track.state[moved_sel].copy(), track.pending[moved_sel].copy()) if self.records else None
         sel = _selector(rows, len(self.ind_ids))
         sub = classify.Track(track.state[sel], track.since[sel], track.pending[sel], track.pending_since[sel],
-                             track.known[sel], track.judged[sel], track.last_now)
-        before, known = sub.state.copy(), sub.known.copy()
+                             track.judged[sel], track.last_now)
+        before = sub.state.copy()
+        # a cell that has held normal, yellow or red before: its changes are news, a first judgement is not
+        had_state = (sub.judged != Code.NOT_JUDGED) | (before >= Code.YELLOW)
         want = self._want(level, rows, sel, rolled, seen, sub.state, lim)
         changed = classify.advance(sub, want, now, self.compiled.min_duration[sel], self.compiled.clear_after[sel])
-        track.state[sel], track.since[sel], track.known[sel] = sub.state, sub.since, sub.known
+        track.state[sel], track.since[sel] = sub.state, sub.since
         track.pending[sel], track.pending_since[sel], track.judged[sel] = sub.pending, sub.pending_since, sub.judged
         track.last_now = now
         waiting[rows] = (sub.pending != classify.NO_PENDING).any(axis=1)
-        # A first judgement after a (re)start is a change only when it is a warning: no log flood.
-        r_sub, cols = np.nonzero(changed & (known | (sub.state >= Code.YELLOW)))
+        # A first judgement, after a (re)start or of a cell whose first data came late, is a change only
+        # when it is a warning: no log flood of cells leaving "stale" for "normal" as the feeds come in.
+        r_sub, cols = np.nonzero(changed & (had_state | (sub.state >= Code.YELLOW)))
         yellow, red = self.threshold_texts(lim, rows[r_sub], cols)
         for k, c, y, rd in zip(r_sub.tolist(), cols.tolist(), yellow, red, strict=True):
             transitions.append(Transition(
@@ -913,7 +914,7 @@ class Engine:
         return dirty, state_changed, summary
 
 
-_TRACKED = ("state", "since", "pending", "pending_since", "known", "judged")  # a Track's arrays, in its order
+_TRACKED = ("state", "since", "pending", "pending_since", "judged")  # a Track's arrays, in its order
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,6 @@ def _plain_advance(track, want, now, min_duration, clear_after):
     track.pending = np.where(higher, asked, pending).astype(np.int8)
     judged_now = (track.state == State.NORMAL) | (track.state >= State.YELLOW)
     track.judged = np.where(judged_now, track.state, track.judged).astype(np.int8)
-    track.known[...] = True
     track.last_now = now
     return ripe
 
@@ -80,7 +79,7 @@ def test_the_cells_that_can_change_give_the_tracks_of_the_whole_matrix(seed):
         before = copy.deepcopy(plain)
         got = advance(mine, want, now, min_duration, clear_after)
         np.testing.assert_array_equal(got, _plain_advance(plain, want, now, min_duration, clear_after), strict=True)
-        for name in ("state", "since", "pending", "pending_since", "known", "judged"):
+        for name in ("state", "since", "pending", "pending_since", "judged"):
             np.testing.assert_array_equal(getattr(mine, name), getattr(plain, name), strict=True, err_msg=name)
         assert mine.last_now == plain.last_now
         changes += int(got.sum())

@@ -43,3 +43,24 @@ def test_going_stale_after_data_is_logged(demo_tree):
     later = engine.tick(T0 + stale_after + 2)
     rows = _grid_rows(later, "level")
     assert [(t.area, t.from_state, t.to_state) for t in rows] == [(grid, "normal", "stale")]
+
+
+def test_a_grid_whose_first_data_comes_late_is_not_logged_as_it_is_first_judged(demo_tree):
+    engine = Engine(demo_tree, load_catalog([GOOD]))
+    early, late = demo_tree.ids("grid")[:2]
+    engine.ingest([Sample("river_level", early, T0, 5.0)])
+    engine.tick(T0 + 1)
+    assert engine.tracks["grid"].state[engine.ind_ids.index("level"), 1] == State.NOT_JUDGED  # no data from it yet
+    engine.ingest([Sample("river_level", late, T0 + 60, 5.0)])
+    second = engine.tick(T0 + 61)
+    assert second.levels["grid"].state[engine.ind_ids.index("level"), 1] == State.NORMAL
+    assert second.transitions == []  # its first judgement (and its parents'), not news: the demo's first start logged
+    # 81,522 such rows
+
+    stale_after = float(engine.stale_after[engine.ind_ids.index("level"), 0])
+    gone = engine.tick(T0 + 61 + stale_after + 1)
+    engine.ingest([Sample("river_level", late, T0 + 62 + stale_after, 5.0)])
+    back = engine.tick(T0 + 63 + stale_after)
+    assert [(t.area, t.from_state, t.to_state) for t in _grid_rows(gone, "level")] == [(early, "normal", "stale"),
+                                                                                       (late, "normal", "stale")]
+    assert [(t.area, t.from_state, t.to_state) for t in _grid_rows(back, "level")] == [(late, "stale", "normal")]
