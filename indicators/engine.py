@@ -59,9 +59,9 @@ class LevelResult:
     num: np.ndarray  # events behind each value (see rollup.Rolled), for explanations
     den: np.ndarray
     state: np.ndarray
-    since: np.ndarray
+    since: np.ndarray | classify.UniformRows
     pending: np.ndarray  # the state a cell waits to take once its minimum duration is over (NO_PENDING: none)
-    pending_since: np.ndarray
+    pending_since: np.ndarray | classify.UniformRows
     limits: classify.Limits
     # What a writer needs (None from an engine that writes nothing, see Engine.records):
     dirty: np.ndarray | None  # cells whose record changed since the last tick (value, data time, state or pending)
@@ -365,7 +365,9 @@ class Engine:
             track, written = self.tracks[level], self.written[level]
             arrays |= {f"{level}.seen": self._seen_cache[level], f"{level}.written.value": written.value,
                        f"{level}.written.ts": written.ts, f"{level}.written.oldest": written.oldest}
-            arrays |= {f"{level}.track.{name}": getattr(track, name) for name in _TRACKED}
+            arrays |= {f"{level}.track.{name}": getattr(track, name) for name in _TRACKED if name not in _TIMES}
+            arrays |= {f"{level}.track.{name}.{part}": a for name in _TIMES
+                       for part, a in getattr(track, name).parts().items()}
             scalars |= {f"{level}.last_now": track.last_now, f"{level}.written.base": written.base}
             if level in self._oldest_by_block:
                 arrays[f"{level}.oldest_block"] = self._oldest_by_block[level]
@@ -391,6 +393,9 @@ class Engine:
                         - set(scalars))
         if wrong:
             raise ValueError(f"kept arrays do not fit this engine: {', '.join(wrong[:5])}")
+        times = {(level, name): classify.UniformRows.of_parts(
+                     *(arrays[f"{level}.track.{name}.{part}"] for part in ("uniform", "rows", "own")),
+                     len(self.tree.ids(level))) for level in LEVELS for name in _TIMES}
         num.own, den.own = arrays["parts.num"], arrays["parts.den"]
         self._parts = rollup.GridParts(value, num, den, arrays["parts.ts"])
         self._fresh, self._oldest_fresh, self._fresh_now = arrays["fresh"], arrays["oldest_fresh"], scalars["fresh_now"]
@@ -405,7 +410,8 @@ class Engine:
                           for level in self._funnel_state}
         self._waiting = {}
         for level in LEVELS:
-            self.tracks[level] = classify.Track(*(arrays[f"{level}.track.{name}"] for name in _TRACKED),
+            self.tracks[level] = classify.Track(*(times[level, name] if name in _TIMES
+                                                  else arrays[f"{level}.track.{name}"] for name in _TRACKED),
                                                 last_now=scalars[f"{level}.last_now"])
             self.written[level] = Written(arrays[f"{level}.written.value"], arrays[f"{level}.written.ts"],
                                           arrays[f"{level}.written.oldest"], scalars[f"{level}.written.base"])
@@ -421,7 +427,8 @@ class Engine:
             cells = (n, len(self.tree.ids(level)))
             shapes |= {f"{level}.seen": cells, f"{level}.written.value": cells, f"{level}.written.ts": cells,
                        f"{level}.written.oldest": (1 + len(DOMAINS), cells[1])}
-            shapes |= {f"{level}.track.{name}": cells for name in _TRACKED}
+            shapes |= {f"{level}.track.{name}": cells for name in _TRACKED if name not in _TIMES}
+            shapes |= {f"{level}.track.{name}.uniform": cells[:1] for name in _TIMES}
             if level != "grid":
                 shapes |= {f"{level}.rolled.{k}": cells for k in range(5)}
         return shapes
@@ -914,6 +921,7 @@ class Engine:
 
 
 _TRACKED = ("state", "since", "pending", "pending_since", "known", "judged")  # a Track's arrays, in its order
+_TIMES = ("since", "pending_since")  # those kept as classify.UniformRows
 
 
 @dataclass(frozen=True)
