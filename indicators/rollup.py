@@ -133,7 +133,7 @@ class GridParts:
     value: np.ndarray
     num: np.ndarray | SharedRows  # numerator for ratio/rate rules (value itself otherwise)
     den: np.ndarray | SharedRows  # denominator for ratio rules, residents for rate_per_10k and sum (1 otherwise)
-    ts: np.ndarray  # time of the oldest input of each cell (NaN: never seen)
+    ts: np.ndarray | SharedRows  # time of the oldest input of each cell (NaN: never seen); one metric's: its row
 
 
 @dataclass
