@@ -357,8 +357,8 @@ class Engine:
         if self._parts is None or self._rolled is None or not self.records or set(self.written) != set(LEVELS):
             return None
         p = self._parts
-        arrays = {"values": self.values, "ts": self.ts, "feed": self.feed, "parts.value": p.value, "parts.ts": p.ts.own,
-                  "parts.num": p.num.own, "parts.den": p.den.own, "fresh": self._fresh,
+        arrays = {"values": self.values, "ts": self.ts, "feed": self.feed, "parts.value": p.value.own,
+                  "parts.ts": p.ts.own, "parts.num": p.num.own, "parts.den": p.den.own, "fresh": self._fresh,
                   "oldest_fresh": self._oldest_fresh}
         scalars = {"fresh_now": self._fresh_now}
         for level in LEVELS:
@@ -385,11 +385,12 @@ class Engine:
         numbered then (:meth:`adopt_feeds` names them); the next tick computes only what arrives. A
         shape that does not fit raises ValueError, and nothing is taken.
         """
-        value = arrays.get("parts.value", np.empty((0, 0)))
+        n = len(self.ind_ids)
+        value = self._plain.values(arrays.get("values", self.values), n)
         num, den = rollup.grid_pieces([i.rollup for i in self.catalog.indicators], value, self.population)
-        ts = self._plain.times(value, arrays.get("ts", self.ts))
+        ts = self._plain.times(arrays.get("ts", self.ts), n)
         shapes = self._kept_shapes() | {"parts.num": num.own.shape, "parts.den": den.own.shape,
-                                        "parts.ts": ts.own.shape}
+                                        "parts.ts": ts.own.shape, "parts.value": value.own.shape}
         wrong = sorted(n for n, s in shapes.items() if n not in arrays or arrays[n].shape != s)
         wrong += sorted(({"fresh_now"} | {f"{lv}.{n}" for lv in LEVELS for n in ("last_now", "written.base")})
                         - set(scalars))
@@ -399,6 +400,7 @@ class Engine:
                      *(arrays[f"{level}.track.{name}.{part}"] for part in ("uniform", "rows", "own")),
                      len(self.tree.ids(level))) for level in LEVELS for name in _TIMES}
         num.own, den.own, ts.own = arrays["parts.num"], arrays["parts.den"], arrays["parts.ts"]
+        value.own = arrays["parts.value"]
         self._parts = rollup.GridParts(value, num, den, ts)
         self._fresh, self._oldest_fresh, self._fresh_now = arrays["fresh"], arrays["oldest_fresh"], scalars["fresh_now"]
         self._seen_cache = {level: arrays[f"{level}.seen"] for level in LEVELS}
@@ -424,7 +426,7 @@ class Engine:
         """The shapes of the arrays :meth:`kept` gives that every engine of this hierarchy and catalog has."""
         n, g = len(self.ind_ids), len(self.grid_ids)
         shapes = {"values": self.values.shape, "ts": self.ts.shape, "feed": self.feed.shape,
-                  "parts.value": (n, g), "fresh": (n, g), "oldest_fresh": (n,)}
+                  "fresh": (n, g), "oldest_fresh": (n,)}
         for level in LEVELS:
             cells = (n, len(self.tree.ids(level)))
             shapes |= {f"{level}.seen": cells, f"{level}.written.value": cells, f"{level}.written.ts": cells,
@@ -485,10 +487,10 @@ class Engine:
         n_ind, g = len(self.ind_ids), len(self.grid_ids)
         first = self._parts is None
         if first:  # every row is set below; numerators and denominators only where they are not value, 1 or residents,
-            value = np.empty((n_ind, g))  # data times where they are not one metric's
+            value = self._plain.values(self.values, n_ind)  # values and data times where they are not one metric's
             self._parts = rollup.GridParts(value, *rollup.grid_pieces([i.rollup for i in self.catalog.indicators],
                                                                       value, self.population),
-                                           self._plain.times(value, self.ts))
+                                           self._plain.times(self.ts, n_ind))
         kept = self._parts
         todo = self._regrid = np.ones(n_ind, dtype=bool) if first else (self._reads & self._moved).any(axis=1)
         self._plain.fill(kept, todo, self.values, self.ts, self.population)
@@ -496,7 +498,7 @@ class Engine:
         by_name_value: dict[str, np.ndarray] = {m: self.values[k] for m, k in self.metric_pos.items()}
         by_name_ts: dict[str, np.ndarray] = {m: self.ts[k] for m, k in self.metric_pos.items()}
         for row in self._plain.named.tolist():  # a name that is a metric keeps meaning the metric
-            by_name_value[self.ind_ids[row]], by_name_ts[self.ind_ids[row]] = value[row], ts[row]
+            by_name_value[self.ind_ids[row]], by_name_ts[self.ind_ids[row]] = value.row(row), ts.row(row)
         evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names=by_name_value)
         ones = np.ones(g)
         for row in self._plain.formulas[todo[self._plain.formulas]].tolist():  # in order: inputs first
@@ -959,17 +961,24 @@ class _PlainRows:
                    np.array([r for r, m in enumerate(reads) if m is None], dtype=np.int64),
                    np.array([r for r, i in enumerate(inds) if i.id not in metric_pos], dtype=np.int64))
 
-    def times(self, value: np.ndarray, ts: np.ndarray) -> rollup.SharedRows:
-        """Data times of every row over grids (shaped as ``value``): the rows of one metric are its row of ``ts``.
+    def values(self, values: np.ndarray, n: int) -> rollup.SharedRows:
+        """Values of ``n`` rows over grids: a row that is one metric as it is (no rate) is its row of ``values``."""
+        return self._viewing(values, n, (self.den < 0) & ~self.per_10k)
 
-        A view of it, so that they move as the metric's values arrive; a province's grids would
-        otherwise hold a copy of 8 bytes a cell for 283 of 389 rows. The others are set by :meth:`fill`
-        and the formulas.
+    def times(self, ts: np.ndarray, n: int) -> rollup.SharedRows:
+        """Data times of ``n`` rows over grids: a row of one metric is that metric's row of ``ts``."""
+        return self._viewing(ts, n, self.den < 0)
+
+    def _viewing(self, metric: np.ndarray, n: int, plain: np.ndarray) -> rollup.SharedRows:
+        """Rows over grids that are views of ``metric``'s rows where ``plain`` (of :attr:`rows`), else their own.
+
+        Views, so that they move as the metric's values arrive (the rows reading a metric that moved
+        are computed again before any is read); a province's grids would otherwise hold a copy of
+        8 bytes a cell. The other rows are set by :meth:`fill` and the formulas.
         """
-        kind = np.full(value.shape[0], rollup.OWN, dtype=np.int64)
-        one = self.den < 0
-        kind[self.rows[one]] = self.num[one]
-        return rollup.SharedRows(kind, value, list(ts))
+        kind = np.full(n, rollup.OWN, dtype=np.int64)
+        kind[self.rows[plain]] = self.num[plain]
+        return rollup.SharedRows(kind, np.broadcast_to(np.nan, (n, metric.shape[1])), list(metric))
 
     def fill(self, parts: rollup.GridParts, todo: np.ndarray, values: np.ndarray, ts: np.ndarray,
              population: np.ndarray) -> None:
@@ -979,7 +988,7 @@ class _PlainRows:
                                                                 self.residents))
         ratio = den >= 0
         one, r = rows[~ratio], rows[ratio]
-        parts.value[one] = values[num[~ratio]]  # their data times are their metric's (see times)
+        parts.value[one] = values[num[~ratio]]  # a rate's (divided below): the others are their metric's, as times
         parts.num[one] = parts.value[one]
         n, d = values[num[ratio]], values[den[ratio]]
         parts.ts[r] = np.minimum(ts[num[ratio]], ts[den[ratio]])  # the oldest input decides
