@@ -24,3 +24,18 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def give_back() -> bool:
+    """Return the free pages of the process's heaps to the system (glibc's ``malloc_trim``); False without it.
+
+    After a pass over whole matrices (an engine's first tick at province scale), glibc keeps the
+    pages of its freed temporaries below 32 MB: about 0.4 GB at 100,000 grids that steady ticks,
+    working on the rows that moved, never use again.
+    """
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is None:
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from simpleeval import SimpleEval
 
+from cityvitals import malloc
 from cityvitals.areas import LEVELS, AreaTree
 from cityvitals.store import Columns, Sample, WarningKey, cell_times
 from cityvitals.vocabulary import DOMAINS
@@ -576,6 +577,7 @@ class Engine:
 
     def tick(self, now: float) -> TickResult:
         """Score every indicator at every level; return states and what changed."""
+        anew = self._parts is None  # every row from nothing: whole matrices of temporaries
         parts = self.grid_parts()
         fresh, could_move = self._freshness(parts, now)
         limits = self.limits(now)
@@ -616,6 +618,8 @@ class Engine:
             judge[self.compiled.own_rows.get(level, at[:0])] = True
             result.levels[level] = self._score_level(level, rolled[level], seen[level], limits[level], now,
                                                      result.transitions, judge)
+        if anew:  # the next ticks work on the rows that moved: the pages of those temporaries would stay unused
+            malloc.give_back()
         return result
 
     def score_root(self, rolled: tuple[np.ndarray, ...], seen: np.ndarray, now: float) -> TickResult:
