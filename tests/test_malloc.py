@@ -24,14 +24,15 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
-def _faults(mode: str) -> int:
-    out = subprocess.run([sys.executable, "-c", CYCLES, mode], capture_output=True, text=True, check=True)
+def _run(code: str, mode: str) -> int:
+    """The number a script prints, run in a process of its own with ``mode``."""
+    out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True)
     return int(out.stdout)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_arrays_freed_and_allocated_again_take_no_new_pages():
-    kept, given_back = _faults("keep"), _faults("default")
+    kept, given_back = _run(CYCLES, "keep"), _run(CYCLES, "default")
     pages = 50 * 12 * 2**20 // 4096  # what the cycles would fault in if every array came from new pages
     assert kept < pages // 50, (kept, given_back)
     assert given_back > pages // 4, (kept, given_back)  # by default glibc gives pages back: the test means something
@@ -61,13 +62,8 @@ print(before - rss())
 """
 
 
-def _fallen(mode: str) -> int:
-    out = subprocess.run([sys.executable, "-c", GIVE_BACK, mode], capture_output=True, text=True, check=True)
-    return int(out.stdout)
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
 def test_freed_heap_pages_go_back_to_the_system_when_given_back():
-    given, held = _fallen("give"), _fallen("hold")
+    given, held = _run(GIVE_BACK, "give"), _run(GIVE_BACK, "hold")
     assert given > 100 * 2**20, (given, held)  # what is past the trim threshold (256 MB) went back at once
     assert held < 20 * 2**20, (given, held)  # without it glibc holds them: the test means something
