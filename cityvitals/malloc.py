@@ -11,6 +11,7 @@ holds. At province scale the largest matrices stay mapped apart (above the mmap 
 from __future__ import annotations
 
 import ctypes
+import gc
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (malloc.h)
 MMAP_THRESHOLD = 32 * 2**20  # glibc's largest on 64-bit systems: smaller blocks come from the heap
@@ -24,3 +25,20 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def give_back() -> bool:
+    """Free unreachable cycles, then return the heaps' free pages to the system (glibc's ``malloc_trim``).
+
+    After a pass over whole matrices (an engine's first tick at province scale), glibc keeps the
+    pages of its freed temporaries below 32 MB: at 100,000 grids 0.4 GB, and 1.5 GB once the
+    cycles still holding some were collected, that steady ticks, working on the rows that moved,
+    never use again. False where the C library has no ``malloc_trim``.
+    """
+    gc.collect()  # a full collection: once per pass from nothing, not per tick
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is None:
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True

@@ -37,14 +37,101 @@ def severity(values: np.ndarray, lim: Limits, shift: np.ndarray | float = 0.0) -
     return np.where(red, np.int8(State.RED), np.where(yellow, np.int8(State.YELLOW), np.int8(State.NORMAL)))
 
 
+class UniformRows:
+    """A (rows x areas) matrix of times whose rows mostly hold one time throughout, kept as that one number.
+
+    A row takes its own array only once its areas differ. The times since which each cell held its
+    state and its pending state are such matrices: an indicator not judged at a level is "not judged"
+    in every area since one tick (at a province's grids, 251 of 389 rows), and a judged one in a quiet
+    district has held its state everywhere since the same tick. Float64 throughout a province's grids
+    they would be 16 bytes a cell. Indexing gives what the full matrix would hold, always a copy.
+    """
+
+    def __init__(self, uniform: np.ndarray, own: dict[int, np.ndarray], width: int) -> None:
+        """Rows of ``uniform`` (one number each), but those in ``own`` (row -> its ``width`` cells)."""
+        self.uniform, self.own, self.shape = uniform, own, (uniform.size, width)
+
+    @classmethod
+    def full(cls, shape: tuple[int, int], x: float) -> UniformRows:
+        """Every cell ``x``."""
+        return cls(np.full(shape[0], float(x)), {}, shape[1])
+
+    @classmethod
+    def of_parts(cls, uniform: np.ndarray, rows: np.ndarray, own: np.ndarray, width: int) -> UniformRows:
+        """From :meth:`parts` (arrays kept as they are, such as mapped from a file); ValueError if they do not fit."""
+        if uniform.ndim != 1 or own.shape != (rows.size, width) or ((rows < 0) | (rows >= uniform.size)).any():
+            raise ValueError(f"uniform rows {uniform.shape}, own rows {rows.shape} {own.shape} over {width} areas")
+        return cls(uniform, dict(zip(rows.tolist(), own, strict=True)), width)
+
+    def parts(self) -> dict[str, np.ndarray]:
+        """The numbers of uniform rows, the indices of the others and their cells (for :meth:`of_parts`)."""
+        rows = np.array(sorted(self.own), dtype=np.int64)
+        own = np.array([self.own[r] for r in rows.tolist()]).reshape(rows.size, self.shape[1])
+        return {"uniform": self.uniform, "rows": rows, "own": own}
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held."""
+        return self.uniform.nbytes + sum(a.nbytes for a in self.own.values())
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        """The full matrix (a copy)."""
+        full = self[:]
+        return full if dtype is None else full.astype(dtype)
+
+    def _row_index(self, rows: object) -> np.ndarray:
+        return np.arange(self.shape[0])[rows]
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        """Rows (an index, indices or a slice), or cells at broadcastable (rows, columns) indices."""
+        if not isinstance(key, tuple):
+            r = self._row_index(key)
+            out = np.repeat(self.uniform[np.atleast_1d(r)][:, None], self.shape[1], axis=1)
+            for k, row in enumerate(np.atleast_1d(r).tolist()):
+                if row in self.own:
+                    out[k] = self.own[row]
+            return out[0] if np.ndim(r) == 0 else out
+        rows, cols = key
+        r = self._row_index(rows)
+        c = np.arange(self.shape[1])[cols] if isinstance(cols, slice) else np.asarray(cols)
+        if isinstance(rows, slice):
+            r = r[:, None]
+        r, c = np.broadcast_arrays(r, c)
+        out = np.array(self.uniform[r], dtype=float)
+        for row in set(np.unique(r).tolist()) & self.own.keys():
+            at = r == row
+            out[at] = self.own[row][c[at]]
+        return out
+
+    def __setitem__(self, key: object, x: np.ndarray | float) -> None:
+        """Set rows (an index, indices or a slice) or single cells (row and column numbers)."""
+        if isinstance(key, tuple):
+            row, col = (int(k) for k in key)
+            if row not in self.own:
+                if _bits(x) == _bits(self.uniform[row]):
+                    return
+                self.own[row] = np.full(self.shape[1], self.uniform[row])
+            self.own[row][col] = x
+            return
+        r = np.atleast_1d(self._row_index(key))
+        x = np.broadcast_to(np.asarray(x, dtype=float), (r.size, self.shape[1]))
+        same = (_bits(x) == _bits(x[:, :1])).all(axis=1)  # bit for bit: -0.0 is no 0.0, a NaN its own
+        self.uniform[r[same]] = x[same, 0]
+        for k, row in enumerate(r.tolist()):
+            if same[k]:
+                self.own.pop(row, None)
+            else:
+                self.own[row] = x[k].copy()
+
+
 @dataclass
 class Track:
     """States of all indicators across the areas of one level, carried from tick to tick."""
 
     state: np.ndarray
-    since: np.ndarray
+    since: np.ndarray | UniformRows
     pending: np.ndarray
-    pending_since: np.ndarray
+    pending_since: np.ndarray | UniformRows
     judged: np.ndarray  # the last of NORMAL/YELLOW/RED the cell held (NOT_JUDGED: none yet): what a stale cell scores
     last_now: float  # time of the last tick that judged this level: how long a relapse paused a countdown
 
@@ -53,9 +140,9 @@ class Track:
         """Start STALE everywhere: nothing is known until data arrives."""
         return cls(
             state=np.full(shape, State.STALE, dtype=np.int8),
-            since=np.full(shape, now),
+            since=UniformRows.full(shape, now),
             pending=np.full(shape, NO_PENDING, dtype=np.int8),
-            pending_since=np.full(shape, now),
+            pending_since=UniformRows.full(shape, now),
             judged=np.full(shape, State.NOT_JUDGED, dtype=np.int8),
             last_now=now,
         )
@@ -162,6 +249,11 @@ def advance(track: Track, want: np.ndarray, now: float, min_duration: np.ndarray
     return changed
 
 
+def _bits(x: np.ndarray | float) -> np.ndarray:
+    """The bits of float64 numbers, to compare them exactly."""
+    return np.asarray(x, dtype=np.float64).view(np.int64)
+
+
 def _bounds(lim: Limits) -> tuple[np.ndarray, ...]:
     """The four limits, in the order of the fields of :class:`Limits`."""
     return lim.yellow_low, lim.yellow_high, lim.red_low, lim.red_high
@@ -172,8 +264,8 @@ def _at(column: np.ndarray, at: tuple[np.ndarray, np.ndarray], shape: tuple[int,
     return np.broadcast_to(column, shape)[at]
 
 
-def _put(matrix: np.ndarray, at: tuple[np.ndarray, np.ndarray], cells: np.ndarray) -> np.ndarray:
+def _put(matrix: np.ndarray | UniformRows, at: tuple[np.ndarray, np.ndarray], cells: np.ndarray) -> np.ndarray:
     """A copy of ``matrix`` with ``cells`` put ``at`` (the caller's arrays are not changed)."""
-    out = matrix.copy()
+    out = np.array(matrix)
     out[at] = cells
     return out

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from simpleeval import SimpleEval
 
+from cityvitals import malloc
 from cityvitals.areas import LEVELS, AreaTree
 from cityvitals.store import Columns, Sample, WarningKey, cell_times
 from cityvitals.vocabulary import DOMAINS
@@ -59,9 +60,9 @@ class LevelResult:
     num: np.ndarray  # events behind each value (see rollup.Rolled), for explanations
     den: np.ndarray
     state: np.ndarray
-    since: np.ndarray
+    since: np.ndarray | classify.UniformRows
     pending: np.ndarray  # the state a cell waits to take once its minimum duration is over (NO_PENDING: none)
-    pending_since: np.ndarray
+    pending_since: np.ndarray | classify.UniformRows
     limits: classify.Limits
     # What a writer needs (None from an engine that writes nothing, see Engine.records):
     dirty: np.ndarray | None  # cells whose record changed since the last tick (value, data time, state or pending)
@@ -355,15 +356,17 @@ class Engine:
         if self._parts is None or self._rolled is None or not self.records or set(self.written) != set(LEVELS):
             return None
         p = self._parts
-        arrays = {"values": self.values, "ts": self.ts, "feed": self.feed, "parts.value": p.value, "parts.ts": p.ts,
-                  "parts.num": p.num.own, "parts.den": p.den.own, "fresh": self._fresh,
+        arrays = {"values": self.values, "ts": self.ts, "feed": self.feed, "parts.value": p.value.own,
+                  "parts.ts": p.ts.own, "parts.num": p.num.own, "parts.den": p.den.own, "fresh": self._fresh,
                   "oldest_fresh": self._oldest_fresh}
         scalars = {"fresh_now": self._fresh_now}
         for level in LEVELS:
             track, written = self.tracks[level], self.written[level]
             arrays |= {f"{level}.seen": self._seen_cache[level], f"{level}.written.value": written.value,
                        f"{level}.written.ts": written.ts, f"{level}.written.oldest": written.oldest}
-            arrays |= {f"{level}.track.{name}": getattr(track, name) for name in _TRACKED}
+            arrays |= {f"{level}.track.{name}": getattr(track, name) for name in _TRACKED if name not in _TIMES}
+            arrays |= {f"{level}.track.{name}.{part}": a for name in _TIMES
+                       for part, a in getattr(track, name).parts().items()}
             scalars |= {f"{level}.last_now": track.last_now, f"{level}.written.base": written.base}
             if level in self._oldest_by_block:
                 arrays[f"{level}.oldest_block"] = self._oldest_by_block[level]
@@ -381,16 +384,23 @@ class Engine:
         numbered then (:meth:`adopt_feeds` names them); the next tick computes only what arrives. A
         shape that does not fit raises ValueError, and nothing is taken.
         """
-        value = arrays.get("parts.value", np.empty((0, 0)))
+        n = len(self.ind_ids)
+        value = self._plain.values(arrays.get("values", self.values), n)
         num, den = rollup.grid_pieces([i.rollup for i in self.catalog.indicators], value, self.population)
-        shapes = self._kept_shapes() | {"parts.num": num.own.shape, "parts.den": den.own.shape}
+        ts = self._plain.times(arrays.get("ts", self.ts), n)
+        shapes = self._kept_shapes() | {"parts.num": num.own.shape, "parts.den": den.own.shape,
+                                        "parts.ts": ts.own.shape, "parts.value": value.own.shape}
         wrong = sorted(n for n, s in shapes.items() if n not in arrays or arrays[n].shape != s)
         wrong += sorted(({"fresh_now"} | {f"{lv}.{n}" for lv in LEVELS for n in ("last_now", "written.base")})
                         - set(scalars))
         if wrong:
             raise ValueError(f"kept arrays do not fit this engine: {', '.join(wrong[:5])}")
-        num.own, den.own = arrays["parts.num"], arrays["parts.den"]
-        self._parts = rollup.GridParts(value, num, den, arrays["parts.ts"])
+        times = {(level, name): classify.UniformRows.of_parts(
+                     *(arrays[f"{level}.track.{name}.{part}"] for part in ("uniform", "rows", "own")),
+                     len(self.tree.ids(level))) for level in LEVELS for name in _TIMES}
+        num.own, den.own, ts.own = arrays["parts.num"], arrays["parts.den"], arrays["parts.ts"]
+        value.own = arrays["parts.value"]
+        self._parts = rollup.GridParts(value, num, den, ts)
         self._fresh, self._oldest_fresh, self._fresh_now = arrays["fresh"], arrays["oldest_fresh"], scalars["fresh_now"]
         self._seen_cache = {level: arrays[f"{level}.seen"] for level in LEVELS}
         self._rolled = {level: tuple(arrays[f"{level}.rolled.{k}"] for k in range(5)) for level in LEVELS
@@ -403,7 +413,8 @@ class Engine:
                           for level in self._funnel_state}
         self._waiting = {}
         for level in LEVELS:
-            self.tracks[level] = classify.Track(*(arrays[f"{level}.track.{name}"] for name in _TRACKED),
+            self.tracks[level] = classify.Track(*(times[level, name] if name in _TIMES
+                                                  else arrays[f"{level}.track.{name}"] for name in _TRACKED),
                                                 last_now=scalars[f"{level}.last_now"])
             self.written[level] = Written(arrays[f"{level}.written.value"], arrays[f"{level}.written.ts"],
                                           arrays[f"{level}.written.oldest"], scalars[f"{level}.written.base"])
@@ -414,12 +425,13 @@ class Engine:
         """The shapes of the arrays :meth:`kept` gives that every engine of this hierarchy and catalog has."""
         n, g = len(self.ind_ids), len(self.grid_ids)
         shapes = {"values": self.values.shape, "ts": self.ts.shape, "feed": self.feed.shape,
-                  "parts.value": (n, g), "parts.ts": (n, g), "fresh": (n, g), "oldest_fresh": (n,)}
+                  "fresh": (n, g), "oldest_fresh": (n,)}
         for level in LEVELS:
             cells = (n, len(self.tree.ids(level)))
             shapes |= {f"{level}.seen": cells, f"{level}.written.value": cells, f"{level}.written.ts": cells,
                        f"{level}.written.oldest": (1 + len(DOMAINS), cells[1])}
-            shapes |= {f"{level}.track.{name}": cells for name in _TRACKED}
+            shapes |= {f"{level}.track.{name}": cells for name in _TRACKED if name not in _TIMES}
+            shapes |= {f"{level}.track.{name}.uniform": cells[:1] for name in _TIMES}
             if level != "grid":
                 shapes |= {f"{level}.rolled.{k}": cells for k in range(5)}
         return shapes
@@ -473,10 +485,11 @@ class Engine:
         """
         n_ind, g = len(self.ind_ids), len(self.grid_ids)
         first = self._parts is None
-        if first:  # every row is set below; numerators and denominators only where they are not value, 1 or residents
-            value = np.empty((n_ind, g))
+        if first:  # every row is set below; numerators and denominators only where they are not value, 1 or residents,
+            value = self._plain.values(self.values, n_ind)  # values and data times where they are not one metric's
             self._parts = rollup.GridParts(value, *rollup.grid_pieces([i.rollup for i in self.catalog.indicators],
-                                                                      value, self.population), np.empty((n_ind, g)))
+                                                                      value, self.population),
+                                           self._plain.times(self.ts, n_ind))
         kept = self._parts
         todo = self._regrid = np.ones(n_ind, dtype=bool) if first else (self._reads & self._moved).any(axis=1)
         self._plain.fill(kept, todo, self.values, self.ts, self.population)
@@ -484,7 +497,7 @@ class Engine:
         by_name_value: dict[str, np.ndarray] = {m: self.values[k] for m, k in self.metric_pos.items()}
         by_name_ts: dict[str, np.ndarray] = {m: self.ts[k] for m, k in self.metric_pos.items()}
         for row in self._plain.named.tolist():  # a name that is a metric keeps meaning the metric
-            by_name_value[self.ind_ids[row]], by_name_ts[self.ind_ids[row]] = value[row], ts[row]
+            by_name_value[self.ind_ids[row]], by_name_ts[self.ind_ids[row]] = value.row(row), ts.row(row)
         evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names=by_name_value)
         ones = np.ones(g)
         for row in self._plain.formulas[todo[self._plain.formulas]].tolist():  # in order: inputs first
@@ -562,6 +575,7 @@ class Engine:
 
     def tick(self, now: float) -> TickResult:
         """Score every indicator at every level; return states and what changed."""
+        anew = self._parts is None  # every row from nothing: whole matrices of temporaries
         parts = self.grid_parts()
         fresh, could_move = self._freshness(parts, now)
         limits = self.limits(now)
@@ -602,6 +616,8 @@ class Engine:
             judge[self.compiled.own_rows.get(level, at[:0])] = True
             result.levels[level] = self._score_level(level, rolled[level], seen[level], limits[level], now,
                                                      result.transitions, judge)
+        if anew:  # the next ticks work on the rows that moved: the pages of those temporaries would stay unused
+            malloc.give_back()
         return result
 
     def score_root(self, rolled: tuple[np.ndarray, ...], seen: np.ndarray, now: float) -> TickResult:
@@ -915,6 +931,7 @@ class Engine:
 
 
 _TRACKED = ("state", "since", "pending", "pending_since", "judged")  # a Track's arrays, in its order
+_TIMES = ("since", "pending_since")  # those kept as classify.UniformRows
 
 
 @dataclass(frozen=True)
@@ -949,6 +966,25 @@ class _PlainRows:
                    np.array([r for r, m in enumerate(reads) if m is None], dtype=np.int64),
                    np.array([r for r, i in enumerate(inds) if i.id not in metric_pos], dtype=np.int64))
 
+    def values(self, values: np.ndarray, n: int) -> rollup.SharedRows:
+        """Values of ``n`` rows over grids: a row that is one metric as it is (no rate) is its row of ``values``."""
+        return self._viewing(values, n, (self.den < 0) & ~self.per_10k)
+
+    def times(self, ts: np.ndarray, n: int) -> rollup.SharedRows:
+        """Data times of ``n`` rows over grids: a row of one metric is that metric's row of ``ts``."""
+        return self._viewing(ts, n, self.den < 0)
+
+    def _viewing(self, metric: np.ndarray, n: int, plain: np.ndarray) -> rollup.SharedRows:
+        """Rows over grids that are views of ``metric``'s rows where ``plain`` (of :attr:`rows`), else their own.
+
+        Views, so that they move as the metric's values arrive (the rows reading a metric that moved
+        are computed again before any is read); a province's grids would otherwise hold a copy of
+        8 bytes a cell. The other rows are set by :meth:`fill` and the formulas.
+        """
+        kind = np.full(n, rollup.OWN, dtype=np.int64)
+        kind[self.rows[plain]] = self.num[plain]
+        return rollup.SharedRows(kind, np.broadcast_to(np.nan, (n, metric.shape[1])), list(metric))
+
     def fill(self, parts: rollup.GridParts, todo: np.ndarray, values: np.ndarray, ts: np.ndarray,
              population: np.ndarray) -> None:
         """Set value, numerator, denominator and data time of the rows in ``todo`` from the held values."""
@@ -957,7 +993,7 @@ class _PlainRows:
                                                                 self.residents))
         ratio = den >= 0
         one, r = rows[~ratio], rows[ratio]
-        parts.ts[one], parts.value[one] = ts[num[~ratio]], values[num[~ratio]]
+        parts.value[one] = values[num[~ratio]]  # a rate's (divided below): the others are their metric's, as times
         parts.num[one] = parts.value[one]
         n, d = values[num[ratio]], values[den[ratio]]
         parts.ts[r] = np.minimum(ts[num[ratio]], ts[den[ratio]])  # the oldest input decides
@@ -998,7 +1034,8 @@ class Written:
     def of(cls, value: np.ndarray, ts: np.ndarray, oldest: np.ndarray, now: float) -> Written:
         """The snapshot of records all written at ``now`` (data times are kept as seconds from it)."""
         with np.errstate(over="ignore"):  # a value past float32's range is kept as infinite: always moved
-            return cls(np.asarray(value, dtype=np.float32), (ts - now).astype(np.float32), oldest.copy(), now)
+            return cls(np.asarray(value, dtype=np.float32), (np.asarray(ts) - now).astype(np.float32), oldest.copy(),
+                       now)
 
     def same(self, rows: np.ndarray | slice, value: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Whether the ``rows``' values and data times are within the tolerances of what was written."""

@@ -73,6 +73,11 @@ class SharedRows:
         full = self._rows(np.arange(self.shape[0]))
         return full if dtype is None else full.astype(dtype)
 
+    def row(self, r: int) -> np.ndarray:
+        """Row ``r`` itself, not a copy: what is set into it later is read through it."""
+        k = int(self.kind[r])
+        return self.base[r] if k == SAME else self.own[self.slot[r]] if k == OWN else self.shared[k]
+
     def take(self, rows: np.ndarray, base_rows: np.ndarray) -> np.ndarray:
         """Some rows, to read only: ``base_rows`` (the base's, taken already) or a vector all share, else a copy."""
         kinds = np.unique(self.kind[rows])
@@ -130,10 +135,10 @@ def grid_pieces(rules: Sequence[str], value: np.ndarray, population: np.ndarray)
 class GridParts:
     """Grid-level pieces of indicators (rows) by grids (columns)."""
 
-    value: np.ndarray
+    value: np.ndarray | SharedRows  # one metric's (no rate): its row
     num: np.ndarray | SharedRows  # numerator for ratio/rate rules (value itself otherwise)
     den: np.ndarray | SharedRows  # denominator for ratio rules, residents for rate_per_10k and sum (1 otherwise)
-    ts: np.ndarray  # time of the oldest input of each cell (NaN: never seen)
+    ts: np.ndarray | SharedRows  # time of the oldest input of each cell (NaN: never seen); one metric's: its row
 
 
 @dataclass

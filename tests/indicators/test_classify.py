@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from indicators.classify import Limits, Track, advance, severity, wanted
+from indicators.classify import Limits, Track, UniformRows, advance, severity, wanted
 from indicators.states import State
 
 INF = np.inf
@@ -161,3 +161,37 @@ def test_stale_is_immediate_and_never_normal():
     assert want[0, 0] == State.STALE
     assert advance(track, want, 5.0, np.array([[600.0]])).all()
     assert track.state[0, 0] == State.STALE
+
+
+def test_uniform_rows_hold_what_a_full_matrix_holds_through_any_reads_and_writes():
+    rng = np.random.default_rng(7)
+    full = np.full((6, 9), 100.0)
+    rows = UniformRows.full(full.shape, 100.0)
+    for step in range(300):
+        r = np.sort(rng.choice(6, size=rng.integers(1, 7), replace=False))
+        kind = step % 4
+        if kind == 0:  # whole rows, some of one time throughout, some not
+            x = np.where(rng.random((r.size, 1)) < 0.5, rng.choice([5.0, -0.0, 0.0]), rng.random((r.size, 9)))
+            full[r], rows[r] = x, x
+        elif kind == 1:  # one cell, as a warning taken back
+            c = int(rng.integers(9))
+            full[r[0], c] = rows[r[0], c] = float(rng.choice([100.0, 7.5]))
+        elif kind == 2:
+            c = rng.integers(9, size=r.size)
+            np.testing.assert_array_equal(rows[r, c], full[r, c])
+            np.testing.assert_array_equal(rows[r[:, None], np.arange(9)[None, :]], full[r[:, None], np.arange(9)])
+        else:
+            np.testing.assert_array_equal(rows[r], full[r])
+        assert np.asarray(rows).view(np.int64).tolist() == full.view(np.int64).tolist(), step  # -0.0 kept too
+    parts = rows.parts()
+    again = UniformRows.of_parts(parts["uniform"], parts["rows"], parts["own"], 9)
+    np.testing.assert_array_equal(np.asarray(again), full)
+    assert rows.nbytes == 6 * 8 + 9 * 8 * len(rows.own)
+
+
+def test_uniform_rows_keep_one_number_for_a_row_of_one_time():
+    rows = UniformRows.full((3, 1000), 5.0)
+    rows[np.array([0, 2])] = np.vstack([np.full(1000, 6.0), np.arange(1000.0)])
+    assert set(rows.own) == {2} and rows[0, 999] == 6.0 and rows[2, 999] == 999.0
+    rows[2] = 6.0  # back to one time throughout: its array goes
+    assert not rows.own and rows.nbytes == 3 * 8

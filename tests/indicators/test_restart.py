@@ -170,10 +170,13 @@ def _spoil(client, directory, how: str) -> AreaTree:
         path.write_bytes(path.read_bytes()[:100])
     elif how == "a wrong shape":
         np.save(current / "district.seen.npy", np.zeros((1, 7), dtype=bool))
+    elif how == "times of another width":
+        np.save(current / "grid.track.since.own.npy", np.zeros((0, 7)))
     return tree
 
 
-@pytest.mark.parametrize("how", ["a later tick written", "another hierarchy", "a torn file", "a wrong shape"])
+@pytest.mark.parametrize("how", ["a later tick written", "another hierarchy", "a torn file", "a wrong shape",
+                                 "times of another width"])
 def test_a_restart_scores_from_nothing_when_the_snapshot_does_not_fit(redis_client, tmp_path, how):
     directory = tmp_path / "snapshot"
     _stopped_with_snapshot(redis_client, directory)
