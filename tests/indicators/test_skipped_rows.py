@@ -83,3 +83,48 @@ def test_grids_delivering_for_the_first_time_are_seen_as_a_full_recomputation_se
                                           err_msg=f"step {step}, {level}")
         delivered.append(int(fast.delivered("grid").sum()))
     assert delivered[0] < delivered[-1] < fast.delivered("grid").size, "later slices must reach new grids, not all"
+
+
+def test_judging_only_the_cells_that_moved_gives_the_states_of_judging_whole_rows():
+    """The cells whose values, counts or freshness held are not judged again: the states stay those of whole rows.
+
+    Values far off raise warnings that wait out their durations and clear through hysteresis; values
+    sent again unchanged (a feed's refresh) move data times only; a silence makes data stale.
+    """
+    tree = AreaTree(province_demo(grids=400, seed=6))
+    catalog = load_catalog([DEFAULT_CATALOG])
+    fast, full = Engine(tree, catalog), Engine(tree, catalog)
+    full._inputs_moved = lambda could_move, flips: None  # the reference: every row that moved judged whole
+    taken = []
+    inputs_moved = fast._inputs_moved
+
+    def counted(could_move, flips):
+        cells = inputs_moved(could_move, flips)
+        taken.append(sum(int(m.sum()) for m in cells.values()))
+        return cells
+
+    fast._inputs_moved = counted
+    city = SimulatedCity(tree, registry(), seed=6)
+    metrics = [m for m in fast.metric_ids if m in city.character]
+    grids, rng, now = tree.ids("grid"), np.random.default_rng(6), T0
+    samples, warned = [], 0
+    for step, (share, gap) in enumerate([(1.0, 0)] + [(0.03, 60)] * 12 + [(None, 60), (0.0, 7200), (0.3, 60)]
+                                        + [(0.03, 60)] * 6):
+        now += gap
+        if share is None:  # the last slice sent again unchanged, at a new time
+            samples = [s._replace(ts=now) for s in samples]
+        else:
+            samples = _feed(city, metrics, grids, now, rng, share)
+        for engine in (fast, full):
+            engine.ingest(samples, "sim")
+        a, b = fast.tick(now), full.tick(now)
+        assert [(t.indicator, t.level, t.area, t.from_state, t.to_state) for t in a.transitions] == [
+            (t.indicator, t.level, t.area, t.from_state, t.to_state) for t in b.transitions], f"step {step}"
+        for level in LEVELS:
+            for name in FIELDS:
+                np.testing.assert_array_equal(getattr(a.levels[level], name), getattr(b.levels[level], name),
+                                              err_msg=f"step {step}, {level}, {name}")
+        warned += len(a.transitions)
+    cells = sum(fast.tracks[level].state.size for level in LEVELS)
+    assert taken and max(taken) < cells / 2, "later ticks must judge some cells alone, or no cell was skipped"
+    assert warned > 0, "warnings must be raised and cleared, or no held state was compared"
