@@ -9,12 +9,23 @@ from cityvitals.config import DEFAULT_CATALOG
 from cityvitals.metrics import registry
 from feeds.simulator.city import SimulatedCity
 from indicators.compiled import compile_catalog
-from indicators.engine import Engine
+from indicators.engine import Engine, TickResult
 from indicators.loader import Catalog, load_catalog
 from indicators.states import State
 from tests.indicators.test_incremental import T0, _feed  # a random share of fresh values, some far off
 
 FIELDS = ("state", "since", "pending", "pending_since", "judged", "dirty", "changed", "cleared", "dirty_areas")
+
+
+def _assert_same(a: TickResult, b: TickResult, step: int) -> TickResult:
+    """The two ticks logged the same transitions and hold the same states and records; returns the first."""
+    assert [(t.indicator, t.level, t.area, t.from_state, t.to_state) for t in a.transitions] == [
+        (t.indicator, t.level, t.area, t.from_state, t.to_state) for t in b.transitions], f"step {step}"
+    for level in LEVELS:
+        for name in FIELDS:
+            np.testing.assert_array_equal(getattr(a.levels[level], name), getattr(b.levels[level], name),
+                                          err_msg=f"step {step}, {level}, {name}")
+    return a
 
 
 def _not_at_grids(catalog: Catalog) -> tuple[Catalog, list[str]]:
@@ -50,13 +61,7 @@ def test_skipping_rows_not_judged_gives_the_states_of_judging_every_row():
             if swap is not None:
                 engine.set_catalog(compile_catalog(swap), now)
             engine.ingest(samples, "sim")
-        a, b = fast.tick(now), full.tick(now)
-        assert [(t.indicator, t.level, t.area, t.from_state, t.to_state) for t in a.transitions] == [
-            (t.indicator, t.level, t.area, t.from_state, t.to_state) for t in b.transitions], f"step {step}"
-        for level in LEVELS:
-            for name in FIELDS:
-                np.testing.assert_array_equal(getattr(a.levels[level], name), getattr(b.levels[level], name),
-                                              err_msg=f"step {step}, {level}, {name}")
+        _assert_same(fast.tick(now), full.tick(now), step)
     assert warned_before_narrowing > 0, "the narrowed rows must hold warnings at grids, or no held state was dropped"
     grid = fast.tracks["grid"].state[[fast.ind_ids.index(i) for i in plain]]
     assert (grid != State.NOT_JUDGED).any(), "judged at grids again, the rows must take states there again"
@@ -117,14 +122,7 @@ def test_judging_only_the_cells_that_moved_gives_the_states_of_judging_whole_row
             samples = _feed(city, metrics, grids, now, rng, share)
         for engine in (fast, full):
             engine.ingest(samples, "sim")
-        a, b = fast.tick(now), full.tick(now)
-        assert [(t.indicator, t.level, t.area, t.from_state, t.to_state) for t in a.transitions] == [
-            (t.indicator, t.level, t.area, t.from_state, t.to_state) for t in b.transitions], f"step {step}"
-        for level in LEVELS:
-            for name in FIELDS:
-                np.testing.assert_array_equal(getattr(a.levels[level], name), getattr(b.levels[level], name),
-                                              err_msg=f"step {step}, {level}, {name}")
-        warned += len(a.transitions)
+        warned += len(_assert_same(fast.tick(now), full.tick(now), step).transitions)
     cells = sum(fast.tracks[level].state.size for level in LEVELS)
     assert taken and max(taken) < cells / 2, "later ticks must judge some cells alone, or no cell was skipped"
     assert warned > 0, "warnings must be raised and cleared, or no held state was compared"
