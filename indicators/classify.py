@@ -104,14 +104,18 @@ class UniformRows:
         return out
 
     def __setitem__(self, key: object, x: np.ndarray | float) -> None:
-        """Set rows (an index, indices or a slice) or single cells (row and column numbers)."""
+        """Set rows (an index, indices or a slice) or cells (row and column numbers, broadcast together)."""
         if isinstance(key, tuple):
-            row, col = (int(k) for k in key)
-            if row not in self.own:
-                if _bits(x) == _bits(self.uniform[row]):
-                    return
-                self.own[row] = np.full(self.shape[1], self.uniform[row])
-            self.own[row][col] = x
+            r, c = np.broadcast_arrays(*(np.asarray(k) for k in key))
+            x = np.broadcast_to(np.asarray(x, dtype=float), r.shape)
+            r, c, x = r.ravel(), c.ravel(), x.ravel()
+            for row in np.unique(r).tolist():
+                at = r == row
+                if row not in self.own:
+                    if (_bits(x[at]) == _bits(self.uniform[row])).all():
+                        continue
+                    self.own[row] = np.full(self.shape[1], self.uniform[row])
+                self.own[row][c[at]] = x[at]
             return
         r = np.atleast_1d(self._row_index(key))
         x = np.broadcast_to(np.asarray(x, dtype=float), (r.size, self.shape[1]))

@@ -137,6 +137,9 @@ class Engine:
         self._touched: list[np.ndarray] = []
         self._parts: rollup.GridParts | None = None  # last tick's grid values: rows whose inputs held still are kept
         self._moved = np.zeros(0, dtype=bool)  # metric rows written since the grid values were computed
+        self._moved_whole = np.zeros(0, dtype=bool)  # of those, the rows written with no record of their cells
+        self._value_moved: list[np.ndarray] = []  # flat (metric, grid) cells whose value changed since the last tick
+        self._unsettled: dict[str, np.ndarray] = {}  # per level: cells whose state changed when last judged
         self._regrid = np.zeros(0, dtype=bool)  # indicator rows the last grid_parts computed anew
         self._fresh: np.ndarray | None = None  # last tick's fresh grid cells
         self._fresh_now = -np.inf  # the time they were judged at
@@ -189,6 +192,7 @@ class Engine:
         self._reads = np.zeros((len(self.ind_ids), len(self.metric_ids)), dtype=bool)  # rows x metrics they read
         for row, metrics in enumerate(compiled.reads):
             self._reads[row, [self.metric_pos[m] for m in metrics]] = True
+        self._readers = _Readers.of(self._reads)
         self._plain = _PlainRows.of(compiled, self.metric_pos)
         self._limits_cache.clear()
         self._limits_asked: tuple = (None, (), None)  # (time, profiles switched on), its active key, local time
@@ -218,6 +222,7 @@ class Engine:
             self.tracks[level] = track
             self.written.pop(level, None)
             self._waiting.pop(level, None)
+            self._unsettled[level] = np.zeros(track.state.shape, dtype=bool)
 
     def recompute_all(self) -> None:
         """Drop the grid values and roll-ups kept from the last tick: the next tick computes every indicator anew."""
@@ -236,6 +241,7 @@ class Engine:
         self.feed = np.vstack([self.feed, np.zeros((len(new), g), dtype=np.int16)])
         self.metric_pos = {m: i for i, m in enumerate(self.metric_ids)}
         self._moved = np.ones(len(self.metric_ids), dtype=bool)
+        self._moved_whole = np.ones(len(self.metric_ids), dtype=bool)
 
     # -- input ---------------------------------------------------------------------
     def ingest(self, samples: list[Sample], feed: str = "?") -> IngestStats:
@@ -260,8 +266,11 @@ class Engine:
         usable = np.isfinite(cols.value) & np.isfinite(cols.ts)
         known = (rows >= 0) & (grid >= 0) & usable
         code = self._feed_code(feed)
+        cells = rows[known] * len(self.grid_ids) + grid[known]
+        before = np.take(self.values, cells)
         flat, stats = apply_newest(self.values, self.ts, self.feed, rows[known], grid[known], cols.ts[known],
                                    cols.value[known], code)
+        self._value_moved.append(cells[before != np.take(self.values, cells)])  # a value sent again moves no state
         self._touched.append(flat)
         self._moved[flat // len(self.grid_ids)] = True
         rest = np.flatnonzero(usable & (grid < 0))
@@ -367,6 +376,7 @@ class Engine:
             arrays |= {f"{level}.track.{name}": getattr(track, name) for name in _TRACKED if name not in _TIMES}
             arrays |= {f"{level}.track.{name}.{part}": a for name in _TIMES
                        for part, a in getattr(track, name).parts().items()}
+            arrays[f"{level}.unsettled"] = self._unsettled[level]
             scalars |= {f"{level}.last_now": track.last_now, f"{level}.written.base": written.base}
             if level in self._oldest_by_block:
                 arrays[f"{level}.oldest_block"] = self._oldest_by_block[level]
@@ -420,6 +430,9 @@ class Engine:
                                           arrays[f"{level}.written.oldest"], scalars[f"{level}.written.base"])
         self.values, self.ts, self.feed = arrays["values"], arrays["ts"], arrays["feed"]
         self._moved = np.zeros(len(self.metric_ids), dtype=bool)
+        self._moved_whole = np.zeros(len(self.metric_ids), dtype=bool)
+        self._value_moved = []
+        self._unsettled = {level: arrays[f"{level}.unsettled"] for level in LEVELS}
 
     def _kept_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shapes of the arrays :meth:`kept` gives that every engine of this hierarchy and catalog has."""
@@ -432,6 +445,7 @@ class Engine:
                        f"{level}.written.oldest": (1 + len(DOMAINS), cells[1])}
             shapes |= {f"{level}.track.{name}": cells for name in _TRACKED if name not in _TIMES}
             shapes |= {f"{level}.track.{name}.uniform": cells[:1] for name in _TIMES}
+            shapes[f"{level}.unsettled"] = cells
             if level != "grid":
                 shapes |= {f"{level}.rolled.{k}": cells for k in range(5)}
         return shapes
@@ -450,7 +464,7 @@ class Engine:
         row = self.metric_pos.get(metric)
         if row is None:
             return 0
-        self._moved[row] = True
+        self._moved[row] = self._moved_whole[row] = True
         return load_cells(self.values, self.ts, self.feed, row, cells)
 
     def take_touched(self) -> tuple[np.ndarray, np.ndarray]:
@@ -575,32 +589,51 @@ class Engine:
 
     def tick(self, now: float) -> TickResult:
         """Score every indicator at every level; return states and what changed."""
-        anew = self._parts is None  # every row from nothing: whole matrices of temporaries
+        from_nothing = self._parts is None  # every row from nothing: whole matrices of temporaries
+        # Judged cell by cell where what moved is known cell by cell: else (a start, everything computed anew,
+        # the clock moved back, new thresholds) whole rows.
+        incremental = self._rolled is not None and self._fresh is not None and now >= self._fresh_now
         parts = self.grid_parts()
         fresh, could_move = self._freshness(parts, now)
         limits = self.limits(now)
         redo = self._regrid.copy()
+        flips = None
         if self._fresh is not None:
-            redo[could_move] |= (fresh[could_move] != self._fresh[could_move]).any(axis=1)
+            flips = fresh[could_move] != self._fresh[could_move]
+            redo[could_move] |= flips.any(axis=1)
         news = limits is not self._written_limits  # thresholds moved: every state is to judge, every record is news
+        cells = self._inputs_moved(could_move, flips) if incremental and not news else None
+        self._value_moved, self._moved_whole[:] = [], False
         if news:
             self._written_limits = limits
             redo[:] = True
         # Rows whose own inputs moved: only these are rolled up again and get new funnel probabilities.
         moved = redo.copy()
         funnel_all = self.compiled.evidence.funnel_all
-        if redo[funnel_all].any():  # one family: a count that moved anywhere moves every adjusted probability
-            redo[funnel_all] = True
+        # Probabilities read counts and values only: a row whose values and freshness held keeps its own.
+        counted = moved if cells is None else moved & cells[LEVELS[-1]].any(axis=1)
         self._fresh = fresh
         result = TickResult(now=now, levels={})
         rolled = self._roll(parts, fresh, moved)
+        delivered_before = self._seen_cache[LEVELS[0]].copy() if self._seen_cache is not None else None
         seen = self._seen(parts, moved)
         self._own_levels(rolled, seen, now)
         severity_moved: dict[str, np.ndarray] = {}  # per funnel level, its funnel rows whose severities moved
-        if redo[funnel_all].any():
-            funnels = self._judge_funnels(rolled, moved)
+        if counted[funnel_all].any():  # one family: a count that moved anywhere moves every adjusted probability
+            funnels = self._judge_funnels(rolled, counted)
             severity_moved = {level: _rows_differ(self._funnel_state.get(level), sev) for level, sev in funnels.items()}
+            if cells is not None:  # a funnel severity moves with the whole family: where it did, the cell is judged
+                for level, sev in funnels.items():
+                    r, c = np.nonzero(self._funnel_state.get(level, np.full(sev.shape, -1)) != sev)
+                    cells[level][self.compiled.evidence.funnel_rows[level][r], c] = True
             self._funnel_state = funnels
+        if cells is not None:
+            # A row first delivered somewhere is judged everywhere ("delivered" reads the top level's areas);
+            # a level's own indicators are computed anew every tick.
+            anew = np.flatnonzero((delivered_before != self._seen_cache[LEVELS[0]]).any(axis=1))
+            for level in LEVELS:
+                cells[level][anew] = True
+                cells[level][self.compiled.own_rows.get(level, anew[:0])] = True
         if self.resuming is not None:  # the states and records being taken back are needed from here on
             resuming, self.resuming = self.resuming, None
             resuming.result()
@@ -615,10 +648,32 @@ class Engine:
             judge[at] |= severity_moved.get(level, False)
             judge[self.compiled.own_rows.get(level, at[:0])] = True
             result.levels[level] = self._score_level(level, rolled[level], seen[level], limits[level], now,
-                                                     result.transitions, judge)
-        if anew:  # the next ticks work on the rows that moved: the pages of those temporaries would stay unused
+                                                     result.transitions, judge, None if cells is None else cells[level])
+        if from_nothing:  # the next ticks work on the rows that moved: the pages of those temporaries would stay unused
             malloc.give_back()
         return result
+
+    def _inputs_moved(self, could_move: np.ndarray, flips: np.ndarray | None) -> dict[str, np.ndarray]:
+        """Per level, the cells whose values, counts or freshness can have moved since the last tick.
+
+        A grid cell moves where a metric it reads (directly or through other indicators: formulas
+        work grid by grid) took another value, or where its freshness flipped (``flips``: of the
+        rows ``could_move``); an area's cell where one of its grids' cells did. A value sent again
+        unchanged moves only data times, which no state reads. Metrics written without a record
+        of their cells (taken back from the store) move every cell of the rows that read them.
+        """
+        flat = np.concatenate(self._value_moved) if self._value_moved else np.empty(0, dtype=np.int64)
+        metric, col = np.divmod(flat, len(self.grid_ids))
+        rows, at = self._readers.rows_of(metric)
+        flipped = np.nonzero(flips) if flips is not None else (at[:0], at[:0])
+        r, c = np.concatenate([rows, could_move[flipped[0]]]), np.concatenate([col[at], flipped[1]])
+        whole = self._reads[:, self._moved_whole].any(axis=1)
+        out = {}
+        for level in LEVELS:
+            out[level] = np.zeros((len(self.ind_ids), len(self.tree.ids(level))), dtype=bool)
+            out[level][r, self.parents[level][c]] = True
+            out[level][whole] = True
+        return out
 
     def score_root(self, rolled: tuple[np.ndarray, ...], seen: np.ndarray, now: float) -> TickResult:
         """Judge the top level alone from roll-ups made elsewhere: a province over the engines of its cities.
@@ -778,8 +833,15 @@ class Engine:
         target[3][rows], target[4][rows] = rolled.num, rolled.den
 
     def _score_level(self, level: str, rolled: tuple[np.ndarray, ...], seen: np.ndarray, lim: classify.Limits,
-                     now: float, transitions: list[Transition], redo: np.ndarray) -> LevelResult:
-        """Judge the indicators whose values moved (``redo``) or wait out a duration; the rest hold."""
+                     now: float, transitions: list[Transition], redo: np.ndarray,
+                     moved_cells: np.ndarray | None = None) -> LevelResult:
+        """Judge the indicators whose values moved (``redo``) or wait out a duration; the rest hold.
+
+        With ``moved_cells`` (cells whose inputs can have moved, see :meth:`_inputs_moved`) only those
+        cells of the rows are judged, with the cells waiting out a duration and those whose state
+        changed when last judged (hysteresis reads the state held): any other cell asked for the
+        state it holds when last judged, on the same inputs, and would again.
+        """
         area_ids = self.tree.ids(level)
         value, ts, cov, num, den = rolled
         track = self.tracks[level]
@@ -790,32 +852,41 @@ class Engine:
         rows = moved[self._may_change(level, track, moved)]  # the others' records may move, not their states
         moved_sel = _selector(moved, len(self.ind_ids))
         moved_before = (track.state[moved_sel].copy(), track.pending[moved_sel].copy()) if self.records else None
-        sel = _selector(rows, len(self.ind_ids))
-        sub = classify.Track(track.state[sel], track.since[sel], track.pending[sel], track.pending_since[sel],
-                             track.judged[sel], track.last_now)
+        unsettled = self._unsettled[level]
+        if moved_cells is None:
+            sel = _Cells(rows, None, len(self.ind_ids))
+        else:
+            sub_rows, cols = np.nonzero(moved_cells[rows] | unsettled[rows] |
+                                        (track.pending[rows] != classify.NO_PENDING))
+            sel = _Cells(rows[sub_rows], cols, len(self.ind_ids))
+        sub = classify.Track(*(sel.of(getattr(track, name)) for name in _TRACKED), track.last_now)
         before = sub.state.copy()
         # a cell that has held normal, yellow or red before: its changes are news, a first judgement is not
         had_state = (sub.judged != Code.NOT_JUDGED) | (before >= Code.YELLOW)
-        want = self._want(level, rows, sel, rolled, seen, sub.state, lim)
-        changed = classify.advance(sub, want, now, self.compiled.min_duration[sel], self.compiled.clear_after[sel])
-        track.state[sel], track.since[sel] = sub.state, sub.since
-        track.pending[sel], track.pending_since[sel], track.judged[sel] = sub.pending, sub.pending_since, sub.judged
+        want = self._want(level, sel, rolled, seen, sub.state, lim)
+        changed = classify.advance(sub, want, now, sel.of(self.compiled.min_duration),
+                                   sel.of(self.compiled.clear_after))
+        for name in _TRACKED:
+            sel.put(getattr(track, name), getattr(sub, name))
+        sel.put(unsettled, changed)
         track.last_now = now
-        waiting[rows] = (sub.pending != classify.NO_PENDING).any(axis=1)
+        waiting[rows] = (track.pending[rows] != classify.NO_PENDING).any(axis=1)
         # A first judgement, after a (re)start or of a cell whose first data came late, is a change only
         # when it is a warning: no log flood of cells leaving "stale" for "normal" as the feeds come in.
-        r_sub, cols = np.nonzero(changed & (had_state | (sub.state >= Code.YELLOW)))
-        yellow, red = self.threshold_texts(lim, rows[r_sub], cols)
-        for k, c, y, rd in zip(r_sub.tolist(), cols.tolist(), yellow, red, strict=True):
+        logged = changed & (had_state | (sub.state >= Code.YELLOW))
+        t_rows, t_cols = sel.cells(logged)
+        k_at = np.flatnonzero(logged.ravel())
+        yellow, red = self.threshold_texts(lim, t_rows, t_cols)
+        for r, c, k, y, rd in zip(t_rows.tolist(), t_cols.tolist(), k_at.tolist(), yellow, red, strict=True):
             transitions.append(Transition(
-                self.ind_ids[rows[k]], level, area_ids[c], State(before[k, c]).label, State(sub.state[k, c]).label,
-                float(value[rows[k], c]), y, rd, now))
+                self.ind_ids[r], level, area_ids[c], State(before.flat[k]).label, State(sub.state.flat[k]).label,
+                float(value[r, c]), y, rd, now))
         fresh_start = level not in self.written
         records = (None,) * 5
         if moved_before is not None:
             cleared = np.zeros(value.shape, dtype=bool)
             if not fresh_start:
-                cleared[sel] = (before >= Code.YELLOW) & (sub.state < Code.YELLOW)
+                sel.put(cleared, (before >= Code.YELLOW) & (sub.state < Code.YELLOW))
             oldest = self._oldest(level, ts, redo)
             records = (*self._dirty(level, value, ts, track, moved_sel, oldest, moved_before), oldest, cleared)
         return LevelResult(level, area_ids, value, ts, cov, num, den, track.state, track.since, track.pending,
@@ -835,30 +906,38 @@ class Engine:
         out[unjudged[settled]] = False
         return out
 
-    def _want(self, level: str, rows: np.ndarray, sel: np.ndarray | slice, rolled: tuple[np.ndarray, ...],
-              seen: np.ndarray, prev: np.ndarray, lim: classify.Limits) -> np.ndarray:
-        """The states the data asks for in the ``rows`` being judged: thresholds, evidence and funnel limits."""
-        value, cov = rolled[0][sel], rolled[2][sel]
+    def _want(self, level: str, sel: _Cells, rolled: tuple[np.ndarray, ...], seen: np.ndarray, prev: np.ndarray,
+              lim: classify.Limits) -> np.ndarray:
+        """The states the data asks for in the cells ``sel`` judges: thresholds, evidence and funnel limits."""
+        value, cov = sel.of(rolled[0]), sel.of(rolled[2])
         fresh = cov > 0  # some grid delivered current data (a 0-of-0 ratio has no value: insufficient)
-        delivered = seen[sel] | ~self._seen_cache[LEVELS[0]][sel].any(axis=1, keepdims=True)  # else: a dead feed
+        delivered = sel.of(seen) | ~sel.of(self._seen_cache[LEVELS[0]].any(axis=1, keepdims=True))  # else: dead feed
         c, ev = self.compiled, self.compiled.evidence
-        judged = c.judged_at[level][sel] & delivered & ~(c.per_resident[sel] & self.no_resident_rate[level])
+        judged = sel.of(c.judged_at[level]) & delivered & ~(sel.of(c.per_resident) &
+                                                             sel.areas(self.no_resident_rate[level]))
         enough, few = np.isfinite(value), np.zeros(value.shape, dtype=bool)
-        at = np.flatnonzero(ev.has_evidence[rows, 0])  # the rows with a minimum of evidence: their counts only
-        e = rows[at]
+        at = np.flatnonzero(sel.of(ev.has_evidence))  # the rows (cells) with a minimum of evidence: their counts only
+        e = sel.take(at)
         with np.errstate(invalid="ignore"):
-            enough[at] &= rolled[4][e] >= ev.min_denominator[e]
-            few[at] = c.higher[e, None] & (rolled[3][e] < ev.min_events[e])
-        want = classify.wanted(value, fresh, prev, self._limits_of(level, lim, rows), c.hysteresis[sel], judged,
-                               enough, few)
-        f_rows = ev.funnel_rows[level]
-        if f_rows.size and level in self._funnel_state:
-            at = np.searchsorted(rows, f_rows)  # rows is sorted: where each funnel row sits among those judged
-            inside = at < rows.size
-            inside[inside] = rows[at[inside]] == f_rows[inside]
-            k = at[inside]
-            want[k] = classify.gate(self._funnel_state[level][inside], fresh[k], judged[k])
+            enough[at] &= e.of(rolled[4]) >= e.of(ev.min_denominator)
+            few[at] = e.of(c.higher[:, None]) & (e.of(rolled[3]) < e.of(ev.min_events))
+        limits = self._limits_of(level, lim, sel.rows) if sel.cols is None else \
+            classify.Limits(*(sel.of(a) for a in (lim.yellow_low, lim.yellow_high, lim.red_low, lim.red_high,
+                                                  lim.source)))
+        want = classify.wanted(value, fresh, prev, limits, sel.of(c.hysteresis), judged, enough, few)
+        if ev.funnel_rows[level].size and level in self._funnel_state:
+            position = self._funnel_position(level)
+            at = np.flatnonzero(sel.of(position) >= 0)  # the rows (cells) judged by funnel limits
+            f = sel.take(at)
+            want[at] = classify.gate(f.of(self._funnel_state[level], position), fresh[at], judged[at])
         return want
+
+    def _funnel_position(self, level: str) -> np.ndarray:
+        """(rows, 1): each row's position among the level's funnel rows (-1: none)."""
+        position = np.full((len(self.ind_ids), 1), -1, dtype=np.int64)
+        f_rows = self.compiled.evidence.funnel_rows[level]
+        position[f_rows, 0] = np.arange(f_rows.size)
+        return position
 
     def _limits_of(self, level: str, lim: classify.Limits, rows: np.ndarray) -> classify.Limits:
         """The limits of the ``rows`` judged at ``level``, kept while the same rows are judged under the same limits.
@@ -932,6 +1011,75 @@ class Engine:
 
 _TRACKED = ("state", "since", "pending", "pending_since", "judged")  # a Track's arrays, in its order
 _TIMES = ("since", "pending_since")  # those kept as classify.UniformRows
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The cells a level's judgement takes: whole rows (matrices of rows x areas), or single cells (vectors).
+
+    Each method gives what indexing the full matrices gives for those cells, so the judgement reads
+    the same either way.
+    """
+
+    rows: np.ndarray  # whole rows: the rows (sorted); single cells: each cell's row
+    cols: np.ndarray | None  # each cell's column (None: whole rows)
+    n: int  # rows of the full matrices
+
+    def of(self, matrix: np.ndarray, position: np.ndarray | None = None) -> np.ndarray:
+        """The cells of a (rows x areas) matrix, or of a (rows x 1) column (broadcast over areas).
+
+        ``position`` (rows x 1): the matrix holds only some rows, each row's at its position there.
+        """
+        rows = self.rows if position is None else position[self.rows, 0]
+        if self.cols is None:
+            return matrix[_selector(rows, self.n) if position is None else rows]
+        return matrix[rows, self.cols if matrix.shape[1] > 1 else 0]
+
+    def areas(self, matrix: np.ndarray) -> np.ndarray:
+        """The cells of a (1 x areas) matrix, the same for every row."""
+        return matrix if self.cols is None else matrix[0, self.cols]
+
+    def put(self, matrix: np.ndarray, cells: np.ndarray) -> None:
+        """Set the cells of a (rows x areas) matrix."""
+        if self.cols is None:
+            matrix[_selector(self.rows, self.n)] = cells
+        else:
+            matrix[self.rows, self.cols] = cells
+
+    def take(self, at: np.ndarray) -> _Cells:
+        """Some of these rows (whole rows) or cells (single cells), by their positions here."""
+        return _Cells(self.rows[at], None if self.cols is None else self.cols[at], self.n)
+
+    def cells(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, columns) of the full matrices where ``mask`` (one of this selection's matrices) holds."""
+        if self.cols is None:
+            sub_rows, cols = np.nonzero(mask)
+            return self.rows[sub_rows], cols
+        at = np.flatnonzero(mask)
+        return self.rows[at], self.cols[at]
+
+
+@dataclass(frozen=True)
+class _Readers:
+    """Per metric, the rows reading it (directly or through other indicators), as one sorted index."""
+
+    start: np.ndarray  # per metric, its first entry in ``rows``
+    count: np.ndarray  # per metric, how many rows read it
+    rows: np.ndarray
+
+    @classmethod
+    def of(cls, reads: np.ndarray) -> _Readers:
+        """From the (rows x metrics) matrix of what each row reads."""
+        metric, rows = np.nonzero(reads.T)
+        count = np.bincount(metric, minlength=reads.shape[1])
+        return cls(np.cumsum(count) - count, count, rows)
+
+    def rows_of(self, metrics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each of ``metrics`` (one per cell), the rows reading it: (rows, the position of their metric)."""
+        count = self.count[metrics]
+        at = np.repeat(np.arange(metrics.size), count)
+        first = np.cumsum(count) - count
+        return self.rows[self.start[metrics][at] + np.arange(at.size) - first[at]], at
 
 
 @dataclass(frozen=True)

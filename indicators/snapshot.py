@@ -27,7 +27,7 @@ import numpy as np
 from cityvitals.archive.files import sync_dir
 
 log = logging.getLogger(__name__)
-FORMAT = 2  # bump when the arrays kept change meaning
+FORMAT = 3  # bump when the arrays kept change meaning
 CURRENT = "current"  # the symbolic link naming the snapshot in force
 
 

@@ -169,7 +169,7 @@ def test_uniform_rows_hold_what_a_full_matrix_holds_through_any_reads_and_writes
     rows = UniformRows.full(full.shape, 100.0)
     for step in range(300):
         r = np.sort(rng.choice(6, size=rng.integers(1, 7), replace=False))
-        kind = step % 4
+        kind = step % 5
         if kind == 0:  # whole rows, some of one time throughout, some not
             x = np.where(rng.random((r.size, 1)) < 0.5, rng.choice([5.0, -0.0, 0.0]), rng.random((r.size, 9)))
             full[r], rows[r] = x, x
@@ -180,6 +180,10 @@ def test_uniform_rows_hold_what_a_full_matrix_holds_through_any_reads_and_writes
             c = rng.integers(9, size=r.size)
             np.testing.assert_array_equal(rows[r, c], full[r, c])
             np.testing.assert_array_equal(rows[r[:, None], np.arange(9)[None, :]], full[r[:, None], np.arange(9)])
+        elif kind == 3:  # cells by arrays, as judging the moved cells alone writes them back
+            c = rng.integers(9, size=r.size)
+            x = rng.choice([100.0, 7.5, -0.0], size=r.size)
+            full[r, c] = rows[r, c] = x
         else:
             np.testing.assert_array_equal(rows[r], full[r])
         assert np.asarray(rows).view(np.int64).tolist() == full.view(np.int64).tolist(), step  # -0.0 kept too
