@@ -29,7 +29,7 @@ def build_map(area_id: str, by: str) -> list:
     defs = data.definitions(ctx.client)
     areas = map_areas(ctx.tree, area_id)
     look = map_states(areas, by, defs)
-    fig = area_map(ctx.tree, area_id, look)
+    fig = area_map(ctx.tree, area_id, look, geometry_url(area_id))
     return [
         html.Div(className="map-tools", children=[dcc.Dropdown(
             id=ids.MAP_BY, options=indicator_options(defs, by), value=by if by in defs else WORST, clearable=False,
@@ -88,17 +88,29 @@ LOOKS = 256  # map looks kept per process: one per area watched and colouring, f
 _looks = Memo(LOOKS)
 
 
-def map_look(areas: list[Area], by: str, defs: dict[str, dict]) -> tuple[str, Callable[[], MapLook]]:
+def map_look(areas: list[Area], by: str, defs: dict[str, dict],
+             meta: store.Meta | None = None) -> tuple[str, Callable[[], MapLook]]:
     """A digest of all the map of ``areas`` shows (see :func:`map_states`), and its look, built once per digest.
 
-    The digest comes from the raw reads alone. Building the look of a province's 1,250 streets (hover texts,
+    The digest comes from the raw reads alone, read once per store stamp (``meta``: read before, else here;
+    :func:`data.per_write`) and their open tasks. Building the look of a province's 1,250 streets (hover texts,
     labels, counts below, legend lines) costs about 0.1 s of a worker, which every refresh paid while the
     data stood still; now a refresh pays that only when the data behind the map moved.
     """
+    ctx = context.get()
+    meta = store.meta(ctx.client) if meta is None else meta
+    area_ids = [a.id for a in areas]
+    tasks = open_tasks_in(ctx, area_ids)
+    shown, build = data.per_write(meta, ("map", by, tuple(area_ids)), lambda: _map_data(areas, by, defs))
+    key = hashlib.blake2b(repr((shown, tasks)).encode(), digest_size=16).hexdigest()
+    return key, lambda: _looks.get(key, lambda: with_tasks(build(), tasks))
+
+
+def _map_data(areas: list[Area], by: str, defs: dict[str, dict]) -> tuple[str, Callable[[], MapLook]]:
+    """A digest of what the store says of ``areas`` for the map coloured by ``by``, and how to build its look."""
     client = context.get().client
     area_ids = [a.id for a in areas]
-    tasks = open_tasks_in(context.get(), area_ids)
-    digest = hashlib.blake2b(repr((by, tasks, area_ids)).encode(), digest_size=16)
+    digest = hashlib.blake2b(repr((by, area_ids)).encode(), digest_size=16)
     if by in defs:
         records = store.read_state_of(client, by, area_ids)  # a child never scored is stale, never normal
         unit = defs[by].get("unit", "")
@@ -110,8 +122,7 @@ def map_look(areas: list[Area], by: str, defs: dict[str, dict]) -> tuple[str, Ca
         for field in ("updated", "worst", "health", "below"):  # "updated": written at all
             digest.update(cells[field].tobytes() if field != "updated" else (cells[field] > 0).tobytes())
         build = lambda: _state_look(areas, store.unpack_summaries(ids, cells, brief=True))  # noqa: E731
-    key = digest.hexdigest()
-    return key, lambda: _looks.get(key, lambda: with_tasks(build(), tasks))
+    return digest.hexdigest(), build
 
 
 def with_tasks(look: MapLook, counts: list[int]) -> MapLook:
@@ -189,9 +200,9 @@ def value_map(tree, area_id: str, ranked, unit: str) -> dict:
     look = MapLook(states, [f"{a.name_zh} {a.name_en}<br>{value_text(v, unit)} · {STATE_ICON[s]} {s.label}"
                             for a, v, s in zip(areas, shown, states, strict=True)],
                    labels=[value_text(v) if v is not None else "—" for v in shown])
-    fig = area_map(tree, area_id, look)
+    fig = area_map(tree, area_id, look, geometry_url(area_id))
     known = [v for v in shown if v is not None]
-    fig["data"][0].update({"geojson": geometry_url(area_id), "z": shown, "colorscale": VALUE_SCALE, "showscale": True,
+    fig["data"][0].update({"z": shown, "colorscale": VALUE_SCALE, "showscale": True,
                            "zmin": min(known, default=0.0), "zmax": max(known, default=1.0),
                            "colorbar": {"title": {"text": unit or "value"}, "thickness": 14},
                            # one edge for all (a value map marks nothing below), and no click ids: 30 KB at 1,250 areas

@@ -114,14 +114,18 @@ def refresh(_n: int, by: str, area_id: str, shown: dict[str, str] | None) -> tup
     """
     ctx = context.get()
     area = ctx.tree[area_id]
-    own = store.read_summaries(ctx.client, area.level, [area_id]).get(area_id, {})
-    defs = data.definitions(ctx.client)
-    map_key, look = map_view.map_look(map_areas(ctx.tree, area_id), by, defs)  # the look built only if it moved
+    meta = store.meta(ctx.client)  # first: the store's reads below are kept per its stamp (data.per_write)
+    own = data.per_write(meta, ("summary", area_id),
+                         lambda: store.read_summaries(ctx.client, area.level, [area_id]).get(area_id, {}))
+    defs = data.definitions(ctx.client, meta.catalog_version)
+    map_key, look = map_view.map_look(map_areas(ctx.tree, area_id), by, defs, meta)  # the look built if it moved
     now = time.time()
-    history = read_domain_history(ctx.sql, area_id, now - SPARK_HOURS * 3600)  # district and streets only
+    # district and streets only; kept per stamp though the engine logs history after it publishes the tick's
+    # states: a new point of the sparkline may come one tick late, once a history step
+    history = data.per_write(meta, ("history", area_id),
+                             lambda: read_domain_history(ctx.sql, area_id, now - SPARK_HOURS * 3600))
     feeds = store.read_feed_health(ctx.client)
-    warnings = wall_ticker(ctx.client, ctx.tree, area_id, defs)
-    meta = store.meta(ctx.client)
+    warnings = data.per_write(meta, ("ticker", area_id), lambda: wall_ticker(ctx.client, ctx.tree, area_id, defs))
     live, starting = engine_live(meta, now), meta.starting
     simulated = any(f.get("simulated") for f in feeds.values())
     domains = own.get("domains", {})

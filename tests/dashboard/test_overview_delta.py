@@ -14,6 +14,7 @@ from cityvitals import store
 from cityvitals.store import Sample
 from dashboard import context
 from dashboard.context import DashboardContext
+from dashboard.geometry import geometry_url
 from dashboard.overview import layout, refresh
 from indicators.loader import load_catalog
 from indicators.schema import DOMAINS
@@ -119,7 +120,7 @@ def test_a_page_opened_again_reuses_its_header_and_map_shapes_but_not_its_colour
     second = layout("d")
     assert children(second)[2] is children(first)[2]  # the header, breadcrumb and navigation
     figures = [children(children(children(page)[3])[1])[1]["props"]["figure"] for page in (first, second)]
-    assert figures[1]["data"][0]["geojson"] is figures[0]["data"][0]["geojson"]
+    assert figures[1]["data"][0]["geojson"] == figures[0]["data"][0]["geojson"] == geometry_url("d")  # fetched once
     assert (figures[0]["data"][0]["z"], figures[1]["data"][0]["z"]) == ([State.RED], [State.STALE])
 
 
