@@ -12,6 +12,7 @@ from cityvitals import store
 from cityvitals.areas import Area
 from dashboard import context, data, ids, trouble
 from dashboard.components import bi, pair_text, value_text
+from dashboard.delta import kept
 from dashboard.dispatching import open_tasks_in
 from dashboard.figures import EDGE, EDGE_WIDTH, MapLook, area_map, fit_view, map_areas, states_of
 from dashboard.geometry import geometry_url
@@ -24,21 +25,24 @@ LEGEND_ORDER = (State.RED, State.YELLOW, State.STALE, State.NORMAL, State.INSUFF
 
 
 def build_map(area_id: str, by: str) -> list:
-    """The chooser, the map of the children of ``area_id`` coloured by ``by`` (or worst state), and its legend."""
+    """The chooser, the map of the children of ``area_id`` coloured by ``by`` (or worst state), and its legend.
+
+    In the plain form Dash sends, built once per process for all the map shows (:func:`map_look`'s digest):
+    a drill to a busy area reuses the one the last drill there built.
+    """
     ctx = context.get()
-    defs = data.definitions(ctx.client)
-    areas = map_areas(ctx.tree, area_id)
-    look = map_states(areas, by, defs)
-    fig = area_map(ctx.tree, area_id, look, geometry_url(area_id))
-    return [
+    meta = store.meta(ctx.client)
+    defs = data.definitions(ctx.client, meta.catalog_version)
+    key, look = map_look(map_areas(ctx.tree, area_id), by, defs, meta)
+    return kept(("map-section", area_id, by, key, meta.catalog_version), lambda: [
         html.Div(className="map-tools", children=[dcc.Dropdown(
             id=ids.MAP_BY, options=indicator_options(defs, by), value=by if by in defs else WORST, clearable=False,
             className="dropdown map-by")]),
-        dcc.Graph(id=ids.MAP, figure=fig, className="map", config={"displayModeBar": False, "scrollZoom": True},
-                  style={"height": "100%"}),
-        html.Div(legend(look, by, defs), id=ids.MAP_LEGEND, className="map-legend"),
+        dcc.Graph(id=ids.MAP, figure=area_map(ctx.tree, area_id, look(), geometry_url(area_id)), className="map",
+                  config={"displayModeBar": False, "scrollZoom": True}, style={"height": "100%"}),
+        html.Div(legend(look(), by, defs), id=ids.MAP_LEGEND, className="map-legend"),
         dcc.Store(id=ids.MAP_SIZE),
-    ]
+    ])
 
 
 # The browser measures the map (on load and whenever the screen changes size); the server fits the zoom to it,
@@ -75,22 +79,17 @@ def indicator_options(defs: dict[str, dict], by: str) -> list[dict]:
         {"label": pair_text((d["name"]["zh"], d["name"]["en"])), "value": d["id"]} for d in ordered]
 
 
-def map_states(areas: list[Area], by: str, defs: dict[str, dict]) -> MapLook:
-    """What the map shows of each area: of indicator ``by``, or (``by`` not in the catalog) the area's state.
-
-    The area's state is the one every screen shows (:mod:`dashboard.trouble`): its own worst macro state as
-    the colour, and the red and yellow areas below it as a mark at its centre, an outline and a hover line.
-    """
-    return map_look(areas, by, defs)[1]()
-
-
 LOOKS = 256  # map looks kept per process: one per area watched and colouring, for as long as its data stays
 _looks = Memo(LOOKS)
 
 
 def map_look(areas: list[Area], by: str, defs: dict[str, dict],
              meta: store.Meta | None = None) -> tuple[str, Callable[[], MapLook]]:
-    """A digest of all the map of ``areas`` shows (see :func:`map_states`), and its look, built once per digest.
+    """A digest of all the map of ``areas`` shows, and its look, built once per digest.
+
+    The map shows of each area its state for indicator ``by``, or (``by`` not in the catalog) the area's state
+    every screen shows (:mod:`dashboard.trouble`): its own worst macro state as the colour, and the red and
+    yellow areas below it as a mark at its centre, an outline and a hover line.
 
     The digest comes from the raw reads alone, read once per store stamp (``meta``: read before, else here;
     :func:`data.per_write`) and their open tasks. Building the look of a province's 1,250 streets (hover texts,
