@@ -12,7 +12,7 @@ from dash import no_update
 
 from cityvitals import store
 from cityvitals.store import Sample
-from dashboard import context
+from dashboard import context, data
 from dashboard.context import DashboardContext
 from dashboard.geometry import geometry_url
 from dashboard.overview import layout, refresh
@@ -145,3 +145,27 @@ def test_the_map_look_is_built_once_until_its_data_moves(world):
     moved_key, moved = map_look(areas, "", defs)
     assert moved_key != key and moved().states != look().states and moved().hover != look().hover
     assert map_look(areas, "orders", defs)[0] not in (key, moved_key)  # another colouring, another look
+
+
+def test_reads_are_kept_until_a_tick_or_an_acknowledgement_writes_again(world):
+    client, service, now = world
+    made = lambda: object()  # noqa: E731 - a read that gives a new result each time it runs
+    first = data.per_write(store.meta(client), ("x",), made)
+    assert data.per_write(store.meta(client), ("x",), made) is first  # nothing written since
+    assert data.per_write(store.meta(client), ("y",), made) is not first  # another read
+    shown = refresh(1, "", "d", None)[-1]
+    since = json.loads(client.hget(store.WARNINGS, "orders@d"))["since"]
+    assert store.rank_acknowledged(client, service.tree, "orders", "d", since)
+    after_ack = data.per_write(store.meta(client), ("x",), made)
+    assert after_ack is not first
+    acked = sent(refresh(2, "", "d", shown))  # no tick since: the wall shows the acknowledgement at once
+    assert "acked" in acked["ticker"][0]["props"]["className"]
+    service.tick(now + 5)
+    assert data.per_write(store.meta(client), ("x",), made) is not after_ack
+
+
+def test_a_store_no_tick_has_written_is_read_every_time(redis_client, sqlite_engine):
+    context.set_context(DashboardContext(redis_client, sqlite_engine, tiny_tree(), 5.0))
+    assert store.meta(redis_client).stamp is None
+    assert data.per_write(store.meta(redis_client), ("x",), object) is not data.per_write(
+        store.meta(redis_client), ("x",), object)
