@@ -709,6 +709,7 @@ def clear_states(client: redis.Redis, indicators: Iterable[str]) -> None:
     tickers = [ticker_key(a) for a in client.hkeys(AREAS)]
     for start in range(0, len(tickers), DELETE_CHUNK):
         client.delete(*tickers[start : start + DELETE_CHUNK])
+    queue_written(client)
 
 
 DELETE_CHUNK = 10_000  # keys per DEL: a province has ~130,000 areas
@@ -843,11 +844,12 @@ def rank_acknowledged(client: redis.Redis, tree: AreaTree, indicator: str, area:
     if record is None or score is None or abs(record["since"] - since) >= 0.001:
         return False
     client.hset(ACKED, key, repr(record["since"]))
+    pipe = client.pipeline(transaction=False)
     if score < ACK_BAND * TICKER_BAND:
-        pipe = client.pipeline(transaction=False)
         for each in _lineage(tree, area, {}):
             pipe.zadd(ticker_key(each), {key: score + ACK_BAND * TICKER_BAND}, xx=True)
-        pipe.execute()
+    queue_written(pipe)
+    pipe.execute()
     return True
 
 
@@ -1076,6 +1078,18 @@ class Meta:
     catalog_checked: float = 0.0  # when a reload was last attempted (0: never)
     start_written: int | None = None  # state records an engine's first tick has written so far
     start_total: int | None = None  # of how many (None: no engine started since the store was new)
+    written: int | None = None  # writes of what screens read so far (:func:`queue_written`; None: none yet)
+
+    @property
+    def stamp(self) -> tuple | None:
+        """What names the state of everything ticks and acknowledgements write (None: nothing written yet).
+
+        The count of those writes with the last tick's time (a store emptied and filled again counts from
+        one again, at other times), the catalog, and a starting engine's progress (it writes in parts).
+        """
+        if self.written is None:
+            return None
+        return self.written, self.last_tick, self.catalog_version, self.start_written
 
     @property
     def starting(self) -> float | None:
@@ -1094,7 +1108,8 @@ def meta(client: redis.Redis) -> Meta:
                 funnel_cells=number("funnel_cells", int), catalog_version=raw.get("catalog_version"),
                 catalog_errors=tuple(json.loads(raw.get("catalog_errors") or "[]")),
                 catalog_checked=float(raw.get("catalog_checked") or 0),
-                start_written=number("start_written", int), start_total=number("start_total", int))
+                start_written=number("start_written", int), start_total=number("start_total", int),
+                written=number("written", int))
 
 
 def read_built(client: redis.Redis, digest: str) -> str | None:
@@ -1130,6 +1145,16 @@ def queue_tick(pipe: redis.client.Pipeline, now: float, catalog_version: str, in
     """Queue what a tick publishes with its writes: when it scored, with which catalog, and the funnel cells."""
     pipe.hset(META, mapping={"last_tick": now, "catalog_version": catalog_version, "indicators": indicators,
                              "funnel_cells": funnel_cells})
+    queue_written(pipe)
+
+
+def queue_written(pipe: redis.client.Pipeline | redis.Redis) -> None:
+    """Count one more write of what screens read (a tick's states, an acknowledgement, a catalog swap's clearing).
+
+    Queued after the writes it counts: a reader that reads :func:`meta` first and caches what it reads next
+    under :attr:`Meta.stamp` never keeps anything older than that stamp (dashboard/data.py).
+    """
+    pipe.hincrby(META, "written", 1)
 
 
 def queue_root(pipe: redis.client.Pipeline, summary: Mapping[str, Any]) -> None:

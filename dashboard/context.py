@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -10,6 +10,9 @@ from sqlalchemy.engine import Engine as SqlEngine
 
 from cityvitals.areas import AreaTree
 from cityvitals.dispatch.commands import DispatchContext
+from dashboard.memo import Memo
+
+READS = 512  # reads kept per store stamp (dashboard/data.py): a few per area watched, the latest stamps only
 
 
 @dataclass
@@ -25,6 +28,7 @@ class DashboardContext:
     closure_target: float = 99.87  # the dispatch panel's target closure rate, percent
     archive_path: Path | None = None  # the archive directory: trends and history at every level read its values
     timezone: str = "Asia/Shanghai"  # the city's zone: every time shown is in it (dashboard/clock.py)
+    reads: Memo = field(default_factory=lambda: Memo(READS))  # of this store, by stamp (data.per_write)
 
 
 _context: list[DashboardContext] = []

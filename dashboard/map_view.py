@@ -12,6 +12,7 @@ from cityvitals import store
 from cityvitals.areas import Area
 from dashboard import context, data, ids, trouble
 from dashboard.components import bi, pair_text, value_text
+from dashboard.delta import kept
 from dashboard.dispatching import open_tasks_in
 from dashboard.figures import EDGE, EDGE_WIDTH, MapLook, area_map, fit_view, map_areas, states_of
 from dashboard.geometry import geometry_url
@@ -24,21 +25,24 @@ LEGEND_ORDER = (State.RED, State.YELLOW, State.STALE, State.NORMAL, State.INSUFF
 
 
 def build_map(area_id: str, by: str) -> list:
-    """The chooser, the map of the children of ``area_id`` coloured by ``by`` (or worst state), and its legend."""
+    """The chooser, the map of the children of ``area_id`` coloured by ``by`` (or worst state), and its legend.
+
+    In the plain form Dash sends, built once per process for all the map shows (:func:`map_look`'s digest):
+    a drill to a busy area reuses the one the last drill there built.
+    """
     ctx = context.get()
-    defs = data.definitions(ctx.client)
-    areas = map_areas(ctx.tree, area_id)
-    look = map_states(areas, by, defs)
-    fig = area_map(ctx.tree, area_id, look)
-    return [
+    meta = store.meta(ctx.client)
+    defs = data.definitions(ctx.client, meta.catalog_version)
+    key, look = map_look(map_areas(ctx.tree, area_id), by, defs, meta)
+    return kept(("map-section", area_id, by, key, meta.catalog_version), lambda: [
         html.Div(className="map-tools", children=[dcc.Dropdown(
             id=ids.MAP_BY, options=indicator_options(defs, by), value=by if by in defs else WORST, clearable=False,
             className="dropdown map-by")]),
-        dcc.Graph(id=ids.MAP, figure=fig, className="map", config={"displayModeBar": False, "scrollZoom": True},
-                  style={"height": "100%"}),
-        html.Div(legend(look, by, defs), id=ids.MAP_LEGEND, className="map-legend"),
+        dcc.Graph(id=ids.MAP, figure=area_map(ctx.tree, area_id, look(), geometry_url(area_id)), className="map",
+                  config={"displayModeBar": False, "scrollZoom": True}, style={"height": "100%"}),
+        html.Div(legend(look(), by, defs), id=ids.MAP_LEGEND, className="map-legend"),
         dcc.Store(id=ids.MAP_SIZE),
-    ]
+    ])
 
 
 # The browser measures the map (on load and whenever the screen changes size); the server fits the zoom to it,
@@ -75,30 +79,37 @@ def indicator_options(defs: dict[str, dict], by: str) -> list[dict]:
         {"label": pair_text((d["name"]["zh"], d["name"]["en"])), "value": d["id"]} for d in ordered]
 
 
-def map_states(areas: list[Area], by: str, defs: dict[str, dict]) -> MapLook:
-    """What the map shows of each area: of indicator ``by``, or (``by`` not in the catalog) the area's state.
-
-    The area's state is the one every screen shows (:mod:`dashboard.trouble`): its own worst macro state as
-    the colour, and the red and yellow areas below it as a mark at its centre, an outline and a hover line.
-    """
-    return map_look(areas, by, defs)[1]()
-
-
 LOOKS = 256  # map looks kept per process: one per area watched and colouring, for as long as its data stays
 _looks = Memo(LOOKS)
 
 
-def map_look(areas: list[Area], by: str, defs: dict[str, dict]) -> tuple[str, Callable[[], MapLook]]:
-    """A digest of all the map of ``areas`` shows (see :func:`map_states`), and its look, built once per digest.
+def map_look(areas: list[Area], by: str, defs: dict[str, dict],
+             meta: store.Meta | None = None) -> tuple[str, Callable[[], MapLook]]:
+    """A digest of all the map of ``areas`` shows, and its look, built once per digest.
 
-    The digest comes from the raw reads alone. Building the look of a province's 1,250 streets (hover texts,
+    The map shows of each area its state for indicator ``by``, or (``by`` not in the catalog) the area's state
+    every screen shows (:mod:`dashboard.trouble`): its own worst macro state as the colour, and the red and
+    yellow areas below it as a mark at its centre, an outline and a hover line.
+
+    The digest comes from the raw reads alone, read once per store stamp (``meta``: read before, else here;
+    :func:`data.per_write`) and their open tasks. Building the look of a province's 1,250 streets (hover texts,
     labels, counts below, legend lines) costs about 0.1 s of a worker, which every refresh paid while the
     data stood still; now a refresh pays that only when the data behind the map moved.
     """
+    ctx = context.get()
+    meta = store.meta(ctx.client) if meta is None else meta
+    area_ids = [a.id for a in areas]
+    tasks = open_tasks_in(ctx, area_ids)
+    shown, build = data.per_write(meta, ("map", by, tuple(area_ids)), lambda: _map_data(areas, by, defs))
+    key = hashlib.blake2b(repr((shown, tasks)).encode(), digest_size=16).hexdigest()
+    return key, lambda: _looks.get(key, lambda: with_tasks(build(), tasks))
+
+
+def _map_data(areas: list[Area], by: str, defs: dict[str, dict]) -> tuple[str, Callable[[], MapLook]]:
+    """A digest of what the store says of ``areas`` for the map coloured by ``by``, and how to build its look."""
     client = context.get().client
     area_ids = [a.id for a in areas]
-    tasks = open_tasks_in(context.get(), area_ids)
-    digest = hashlib.blake2b(repr((by, tasks, area_ids)).encode(), digest_size=16)
+    digest = hashlib.blake2b(repr((by, area_ids)).encode(), digest_size=16)
     if by in defs:
         records = store.read_state_of(client, by, area_ids)  # a child never scored is stale, never normal
         unit = defs[by].get("unit", "")
@@ -110,8 +121,7 @@ def map_look(areas: list[Area], by: str, defs: dict[str, dict]) -> tuple[str, Ca
         for field in ("updated", "worst", "health", "below"):  # "updated": written at all
             digest.update(cells[field].tobytes() if field != "updated" else (cells[field] > 0).tobytes())
         build = lambda: _state_look(areas, store.unpack_summaries(ids, cells, brief=True))  # noqa: E731
-    key = digest.hexdigest()
-    return key, lambda: _looks.get(key, lambda: with_tasks(build(), tasks))
+    return digest.hexdigest(), build
 
 
 def with_tasks(look: MapLook, counts: list[int]) -> MapLook:
@@ -189,9 +199,9 @@ def value_map(tree, area_id: str, ranked, unit: str) -> dict:
     look = MapLook(states, [f"{a.name_zh} {a.name_en}<br>{value_text(v, unit)} · {STATE_ICON[s]} {s.label}"
                             for a, v, s in zip(areas, shown, states, strict=True)],
                    labels=[value_text(v) if v is not None else "—" for v in shown])
-    fig = area_map(tree, area_id, look)
+    fig = area_map(tree, area_id, look, geometry_url(area_id))
     known = [v for v in shown if v is not None]
-    fig["data"][0].update({"geojson": geometry_url(area_id), "z": shown, "colorscale": VALUE_SCALE, "showscale": True,
+    fig["data"][0].update({"z": shown, "colorscale": VALUE_SCALE, "showscale": True,
                            "zmin": min(known, default=0.0), "zmax": max(known, default=1.0),
                            "colorbar": {"title": {"text": unit or "value"}, "thickness": 14},
                            # one edge for all (a value map marks nothing below), and no click ids: 30 KB at 1,250 areas

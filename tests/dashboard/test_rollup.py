@@ -94,7 +94,7 @@ def test_every_part_of_the_overview_tells_the_same_count(world):
     assert "下级1个网格红色" in text(health) and "1 grid red below" in text(health)
     assert "下级1个网格红色" in text(head) and "1 grid red below" in text(head)
     # the map: the street keeps its own colour (normal) but carries the count, a red outline and a hover line
-    data = fig.to_plotly_json()["operations"]
+    data = fig["operations"]
     patched = {tuple(op["location"][1:]): op["params"]["value"] for op in data if op["operation"] == "Assign"}
     assert patched[(0, "z")] == [int(State.NORMAL)]
     assert "1个网格红色" in patched[(0, "text")][0] and "1 grid red" in patched[(0, "text")][0]
