@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import struct
 import time
 from datetime import datetime
 from pathlib import Path
@@ -177,6 +178,24 @@ def test_the_csv_export_carries_the_numbers_of_the_chart(app, page, tree, indica
     assert [float(r["value"]) for r in rows] == pytest.approx(bars["x"][::-1], rel=1e-9)
     assert {r["state"] for r in rows} <= {s.label for s in State} and rows[0]["rank"] == "1"
     assert download.value.suggested_filename == f"compare_{indicator}_{street}_bars_24h.csv"
+
+
+def test_the_png_export_is_the_chart_as_drawn_at_twice_its_size(app, page, tree, indicator):
+    street = tree.ids("street")[1]
+    page.goto(f"{app.url}/compare/{indicator}?area={street}&range=24h")
+    page.wait_for_function(f"() => ({BARS})() !== null")
+    size = page.evaluate("() => { const l = document.querySelector('#compare-bars .js-plotly-plot')._fullLayout; "
+                         "return [l.width, l.height]; }")
+    chart = page.locator("#compare-bars")
+    chart.hover()  # plotly shows its modebar on hover
+    with page.expect_download() as download:
+        chart.locator(".modebar-btn[data-title*='PNG' i]").click()
+    png = Path(download.value.path()).read_bytes()
+    assert download.value.suggested_filename == f"compare-{indicator}-{street.replace('.', '_')}-bars.png"
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk: the picture's pixels
+    assert [width, height] == [2 * size[0], 2 * size[1]]  # scale 2: sharp on a report or a slide
+    assert len(png) > 30_000  # bars, labels and axes drawn, not an empty frame (that is a few kB)
 
 
 def test_a_panel_prints_as_a_report_with_its_area_range_and_time(app, page, tree):
