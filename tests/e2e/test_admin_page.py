@@ -19,7 +19,7 @@ def app(tmp_path_factory):
     add_user(sql, "admin-sun", PASSWORD, "admin")
     add_user(sql, "viewer-ma", PASSWORD, "viewer")
     yield live, sql
-    live.stop()
+    live.close()
     sql.dispose()
 
 

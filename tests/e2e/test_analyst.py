@@ -66,7 +66,7 @@ def app(tmp_path_factory, catalog_dir, redis_url):
     finally:
         del os.environ["CITYVITALS_VALUE_STEP_SECONDS"]
     yield live
-    live.stop()
+    live.close()
 
 
 @pytest.fixture(scope="module")

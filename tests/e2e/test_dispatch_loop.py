@@ -38,7 +38,7 @@ def app(tmp_path_factory):
     bind_units(sql, add_user(sql, "chen", PASSWORD, "responder").id, [COMMITTEE])
     tree = AreaTree(load_areas(sql))
     yield live, sql, tree
-    live.stop()
+    live.close()
     sql.dispose()
 
 

@@ -42,7 +42,7 @@ def odd_app(tmp_path_factory):
     assert done.returncode == 0, done.stdout + done.stderr
     live = LiveApp(data_dir, None)
     yield live
-    live.stop()
+    live.close()
 
 
 def test_pages_of_odd_ids_open_and_their_links_lead_back(odd_app, page):

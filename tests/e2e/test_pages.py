@@ -29,7 +29,7 @@ PASSWORD = "analyst password 1"
 def app(tmp_path_factory, catalog_dir):
     live = start_app(tmp_path_factory, "pages", catalog_dir)
     yield live
-    live.stop()
+    live.close()
 
 
 @pytest.fixture(scope="module")

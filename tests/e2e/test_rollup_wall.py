@@ -30,7 +30,7 @@ MAP_VIEW = ("() => { const g = document.querySelector('#area-map .js-plotly-plot
 def app(tmp_path_factory):
     live = start_app(tmp_path_factory, "rollup", CATALOG)
     yield live
-    live.stop()
+    live.close()
 
 
 def test_tiles_map_legend_and_ticker_tell_the_same_count_of_red_grids(app, page):
